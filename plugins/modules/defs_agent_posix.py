@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: defs_agent_posix
+short_description: Internal agent of the mailsec.smsmse modules on POSIX hosts
+version_added: 0.1.0
+description:
+  - The target half of the C(mailsec.smsmse.defs_*) modules on POSIX hosts, such as a Linux
+    definitions mirror or a lab host. The action plugins call it; do not use it in playbooks.
+  - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
+    per call and reports what it finds. Every decision is made on the controller.
+options:
+  op:
+    description: The operation to carry out.
+    type: str
+    required: true
+    choices: [probe]
+  request:
+    description: The operation's request, as its JSON Schema describes it.
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: The C(probe) operation only reads.
+author:
+  - mailsec.smsmse developers (@mailsec)
+seealso:
+  - module: mailsec.smsmse.defs_facts
+"""
+
+EXAMPLES = r"""
+# Internal: the action plugins call this module. For the facts, use:
+- name: Inventory the definition stores
+  mailsec.smsmse.defs_facts:
+"""
+
+RETURN = r"""
+reply:
+  description: The operation's reply, as its JSON Schema describes it.
+  returned: success
+  type: dict
+"""
+
+import os
+import platform
+import socket
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_events
+from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
+
+CONTRACT = 1
+
+
+def _os_name() -> str:
+    system = platform.system().lower()
+    return system if system in ("linux", "darwin") else "other"
+
+
+def probe(request: dict[str, Any]) -> dict[str, Any]:
+    limits = request["limits"]
+    wanted_vars = sorted({name for store in request["stores"] for name in template_vars(store["template"])})
+    product = request.get("product")
+    reply: dict[str, Any] = {
+        "contract": CONTRACT,
+        "op": "probe",
+        "host": {
+            "os": _os_name(),
+            "os_version": platform.release(),
+            "arch": platform.machine(),
+            "hostname": socket.gethostname(),
+            "env": dict((name, os.environ.get(name)) for name in wanted_vars),
+        },
+        "product": dict(product, source="option") if product else None,
+        "stores": [scan_store(store["name"], store["template"], limits) for store in request["stores"]],
+        "events": [],
+        "events_error": None,
+    }
+    events_file = request.get("events_file")
+    if events_file:
+        try:
+            reply["events"], skipped = read_events(events_file, request["event_ids"], request["event_hours"], limits["max_events"])
+            if skipped:
+                reply["events_error"] = f"{skipped} line(s) of {events_file} are not events and were skipped"
+        except OSError as exc:
+            reply["events_error"] = f"cannot read {events_file}: {exc.strerror or exc}"
+    return reply
+
+
+OPERATIONS = {"probe": probe}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            op=dict(type="str", required=True, choices=sorted(OPERATIONS)),
+            request=dict(type="dict", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        reply = OPERATIONS[module.params["op"]](module.params["request"])
+    except (KeyError, TypeError) as exc:
+        module.fail_json(msg=f"the {module.params['op']} request is incomplete: {exc!r}")
+    module.exit_json(changed=False, reply=reply)
+
+
+if __name__ == "__main__":
+    main()

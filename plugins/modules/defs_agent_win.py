@@ -1,0 +1,53 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is defs_agent_win.ps1 beside this file.
+
+DOCUMENTATION = r"""
+module: defs_agent_win
+short_description: Internal agent of the mailsec.smsmse modules on Windows hosts
+version_added: 0.1.0
+description:
+  - The target half of the C(mailsec.smsmse.defs_*) modules on Windows hosts, in Windows PowerShell 5.1.
+    The action plugins call it over WinRM or PSRP; do not use it in playbooks.
+  - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
+    per call and reports what it finds. Every decision is made on the controller.
+  - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
+    store, and the product's events from the Application log with C(Get-WinEvent).
+options:
+  op:
+    description: The operation to carry out.
+    type: str
+    required: true
+    choices: [probe]
+  request:
+    description: The operation's request, as its JSON Schema describes it.
+    type: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+    description: The C(probe) operation only reads.
+  platform:
+    platforms: windows
+    support: full
+    description: Windows PowerShell 5.1 on .NET Framework 4.x.
+author:
+  - mailsec.smsmse developers (@mailsec)
+seealso:
+  - module: mailsec.smsmse.defs_facts
+"""
+
+EXAMPLES = r"""
+# Internal: the action plugins call this module. For the facts, use:
+- name: Inventory the definition stores
+  mailsec.smsmse.defs_facts:
+"""
+
+RETURN = r"""
+reply:
+  description: The operation's reply, as its JSON Schema describes it.
+  returned: success
+  type: dict
+"""

@@ -1,0 +1,211 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_facts.py.
+
+DOCUMENTATION = r"""
+module: defs_facts
+short_description: Report the SMSMSE virus definition stores of a host
+version_added: 0.1.0
+description:
+  - Inventories the virus definition stores of Symantec Mail Security for Microsoft Exchange (SMSMSE)
+    on a host in one agent call. It reports the product and its version, every store that exists (Hawking,
+    SMSMSE Hawking, CSAPI), the set each store's C(definfo.dat) names as active, every definition
+    set with its completeness marker, file count and size, and the product's recent definition events.
+  - On Windows the stores are detected from the vendor's layout for the host's platform
+    (32-bit, Windows Server 2003 x64, Windows Server 2008 and later). On other hosts, such as a
+    Linux definitions mirror, give the stores with O(stores).
+  - Reads only. The facts are returned under C(ansible_facts.smsmse_defs).
+options:
+  stores:
+    description:
+      - Paths of the stores, overriding detection for the stores given. A path may use C(%VAR%),
+        expanded on the host.
+      - Required on hosts that are not Windows.
+    type: dict
+    suboptions:
+      hawking:
+        description: The Hawking structure, updated by LiveUpdate (exists only with SAV/SEP installed).
+        type: str
+      smsmse_hawking:
+        description: The SMSMSE Hawking structure of 64-bit systems.
+        type: str
+      csapi:
+        description: The CSAPI store, the definitions the scanner uses.
+        type: str
+  product:
+    description:
+      - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).
+    type: dict
+    suboptions:
+      name:
+        description: The product name.
+        type: str
+      version:
+        description: The product version, for example C(6.5.8).
+        type: str
+  events_file:
+    description:
+      - On hosts that are not Windows, a file of the product's events, one JSON object per line with
+        C(id), C(time) (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) and C(message). Windows hosts read the Application log.
+    type: path
+  event_hours:
+    description: How far back to read the product's events, in hours.
+    type: int
+    default: 72
+attributes:
+  check_mode:
+    support: full
+    description: Reads only, the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to show.
+  action_group:
+    support: full
+    membership: [mailsec.smsmse.defs]
+    description: Use C(group/mailsec.smsmse.defs) in C(module_defaults) to set options once for every module of the collection.
+notes:
+  - One agent call per host. On a host whose C(definfo.dat) cannot be parsed the task fails with the
+    file and line named, and the other hosts still get their facts.
+  - An unknown product version is reported with C(scheme=unknown) and no event IDs; it is never guessed.
+seealso:
+  - name: About virus definition update codes in SMSMSE (vendor article TECH146697)
+    description: The article whose stores, events and behaviour this collection follows.
+    link: https://www.symantec.com/docs/TECH146697
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+- name: Inventory the definition stores of Windows mail servers (layout detected)
+  mailsec.smsmse.defs_facts:
+
+- name: Show the active CSAPI set
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} scans with {{ ansible_facts.smsmse_defs.stores.csapi.active }}"
+
+- name: Override one store on a server with a non-standard install
+  mailsec.smsmse.defs_facts:
+    stores:
+      csapi: 'D:\Symantec Shared\definitions\AntiVirus'
+
+- name: A Linux definitions mirror
+  mailsec.smsmse.defs_facts:
+    stores:
+      hawking: /srv/defs/hawking
+      csapi: /srv/defs/csapi
+    product:
+      name: Symantec Mail Security for Microsoft Exchange
+      version: 6.5.8
+    events_file: /srv/defs/events.jsonl
+    event_hours: 24
+
+- name: Set the options once for every module of the collection
+  module_defaults:
+    group/mailsec.smsmse.defs:
+      stores: "{{ smsmse_defs_stores | default(omit) }}"
+  block:
+    - mailsec.smsmse.defs_facts:
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The facts, under C(smsmse_defs).
+  returned: success
+  type: complex
+  contains:
+    smsmse_defs:
+      description: The definition state of the host.
+      returned: success
+      type: complex
+      contains:
+        host:
+          description: The host as the agent saw it (C(hostname), C(os), C(os_version), C(arch)).
+          type: dict
+          returned: success
+        platform:
+          description: The vendor layout used for detection (C(x86), C(windows2003_x64), C(windows2008)), null off Windows.
+          type: str
+          returned: success
+          sample: windows2008
+        product:
+          description: The product.
+          type: complex
+          returned: success
+          contains:
+            name:
+              description: Product name, null when none is installed or given.
+              type: str
+            version:
+              description: Product version as installed.
+              type: str
+              sample: 6.5.8.123
+            scheme:
+              description: The event-ID scheme, C(6.5), C(6.0) or C(unknown).
+              type: str
+              sample: "6.5"
+            event_ids:
+              description: C(rollback), C(no_valid) and C(init_failed) event IDs; null for an unknown scheme.
+              type: dict
+              sample: {"rollback": 399, "no_valid": 400, "init_failed": 401}
+            self_verifies:
+              description: Whether the product verifies definitions itself (6.5.1+ or 6.0.12+); null when unknown.
+              type: bool
+            source:
+              description: Where the product was read (registry key, or C(option)).
+              type: str
+        stores:
+          description: Each store found, by name (C(hawking), C(smsmse_hawking), C(csapi)).
+          type: dict
+          returned: success
+          contains:
+            path:
+              description: The store's path on the host.
+              type: str
+            active:
+              description: The set C(definfo.dat) names in C(CurDefs), null when none.
+              type: str
+              sample: "20261125.003"
+            last:
+              description: C(LastDefs), when present.
+              type: str
+            active_exists:
+              description: Whether the active set is a folder of the store.
+              type: bool
+            free_bytes:
+              description: Free space on the store's volume.
+              type: int
+            sets:
+              description:
+                - The definition sets, oldest first, each with C(version), C(complete) (the C(zdone.dat) marker is present),
+                  C(files), C(bytes), C(link), C(truncated) and C(mtime).
+              type: list
+              elements: dict
+            invalid:
+              description: Folders named like a set that are not a valid version, with the reason.
+              type: list
+              elements: dict
+            other_dirs:
+              description: Other folders, with C(kind) C(staging), C(temporary) or C(other).
+              type: list
+              elements: dict
+        newest:
+          description: The newest set version in any store, null when there is none.
+          type: str
+          returned: success
+        events:
+          description: The product's recent definition events, newest first, each with C(id), C(time), C(meaning), C(message).
+          type: list
+          elements: dict
+          returned: success
+        events_error:
+          description: Why events could not be read, or null.
+          type: str
+          returned: success
+error:
+  description: On failure, the error's stable code, message and path (see the collection's error table).
+  returned: failure
+  type: dict
+  sample: {"code": "DEFINFO_MALFORMED", "message": "/srv/defs/csapi/definfo.dat line 3: ...", "path": "/srv/defs/csapi/definfo.dat"}
+"""

@@ -1,0 +1,36 @@
+"""Calling the agent on a host: one execution per operation, reply checked against the contract."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
+POSIX_AGENT = "mailsec.smsmse.defs_agent_posix"
+_MESSAGE_WIDTH = 1000
+
+
+class ModuleRunner(Protocol):
+    """What an action plugin offers to run a module (``ActionBase._execute_module``)."""
+
+    def __call__(self, *, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def agent_for(is_windows: bool) -> str:
+    return WINDOWS_AGENT if is_windows else POSIX_AGENT
+
+
+def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    """Run ``op`` on the host through the agent and return its checked reply."""
+    contract.check_request(op, request)
+    result = run_module(
+        module_name=agent_for(is_windows),
+        module_args={"op": op, "request": request},
+        task_vars=task_vars,
+    )
+    if result.get("failed") or result.get("unreachable"):
+        message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
+        raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")
+    return contract.check_reply(op, result.get("reply"))

@@ -1,0 +1,72 @@
+"""The agent contract: JSON Schemas for each operation's request and reply.
+
+The schemas ship in the collection under ``schemas/agent/``. The controller
+validates its own requests (a bug check) and every reply (host data is
+untrusted input) before anything else reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
+CONTRACT_VERSION = 1
+OPERATIONS: tuple[str, ...] = ("probe",)
+
+
+@cache
+def schema(op: str, kind: str) -> dict[str, Any]:
+    """The schema of ``op``'s ``request`` or ``reply``."""
+    if op not in OPERATIONS or kind not in ("request", "reply"):
+        raise KeyError(f"no schema for {op}.{kind}")
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{op}.{kind}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _validator(op: str, kind: str) -> Any:
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - a requirement of the collection
+        raise SmsmseError(
+            "OPTION_INVALID", "The Python package 'jsonschema' is missing on the controller: pip install jsonschema."
+        ) from None
+    return jsonschema.Draft202012Validator(schema(op, kind))
+
+
+def problems(op: str, kind: str, document: Any, limit: int = 5) -> list[str]:
+    """Where ``document`` breaks the schema, as ``$.path: message`` lines (at most ``limit``)."""
+    found = []
+    for error in sorted(_validator(op, kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        found.append(f"{where}: {_short(error.message)}")
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _short(message: str, width: int = 200) -> str:
+    return message if len(message) <= width else message[: width - 3] + "..."
+
+
+def check_reply(op: str, reply: Any) -> dict[str, Any]:
+    """Return ``reply`` if it matches the contract, else raise ``AGENT_REPLY_INVALID``."""
+    found = problems(op, "reply", reply)
+    if found:
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent's '{op}' reply breaks the contract: " + "; ".join(found) + ".")
+    if not isinstance(reply, dict):  # the schema demands an object; this guards against a schema bug
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent's '{op}' reply is not an object.")
+    return reply
+
+
+def check_request(op: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Return ``request`` if it matches the contract; a mismatch is a bug in the controller."""
+    found = problems(op, "request", request)
+    if found:
+        raise AssertionError(f"the controller built a bad '{op}' request: " + "; ".join(found))
+    return request

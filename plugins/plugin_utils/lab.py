@@ -1,0 +1,232 @@
+"""A lab of emulated SMSMSE servers on one POSIX machine, for the demo and the tests.
+
+Each lab host is a folder holding the three stores (``hawking``,
+``smsmse_hawking``, ``csapi``) with small but realistic definition sets, a
+``definfo.dat`` per store, a JSON-lines events file and a product version. The
+inventory reaches every host over the local connection and tells the modules,
+through host variables, where that host's stores are.
+
+File contents are derived from the version and file name, so the same version
+holds the same bytes on every host, as on a real fleet. Faults named in
+:data:`FAULTS` are applied after the healthy layout is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import product
+
+STORES = ("hawking", "smsmse_hawking", "csapi")
+MARKER = "zdone.dat"
+#: (file name, size in bytes) of every set; zdone.dat is added last, as LiveUpdate does
+DEFAULT_FILES: tuple[tuple[str, int], ...] = (
+    ("virscan1.dat", 6144),
+    ("virscan2.dat", 4096),
+    ("naveng32.dll", 3072),
+    ("navex32a.dll", 3072),
+    ("catalog.dat", 512),
+    ("v.grd", 256),
+)
+
+
+@dataclass
+class LabHost:
+    """One emulated server: its name, product version, how many sets it holds, and its faults."""
+
+    name: str
+    version: str = "6.5.8"
+    sets: int = 3
+    csapi_sets: int = 2
+    faults: list[str] = field(default_factory=list)
+
+
+def set_versions(today: dt.date, count: int) -> list[str]:
+    """``count`` daily versions ending yesterday, oldest first (revision .001 to .003 alternate)."""
+    return [f"{today - dt.timedelta(days=count - i):%Y%m%d}.{1 + i % 3:03d}" for i in range(count)]
+
+
+def file_bytes(version: str, name: str, size: int) -> bytes:
+    """Deterministic content of ``name`` in ``version``: the same on every host."""
+    seed = hashlib.sha256(f"{version}/{name}".encode()).digest()
+    blocks = (size + 31) // 32
+    return b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(blocks))[:size]
+
+
+def write_set(store: Path, version: str, files: Sequence[tuple[str, int]] = DEFAULT_FILES) -> Path:
+    folder = store / version
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in files:
+        (folder / name).write_bytes(file_bytes(version, name, size))
+    (folder / MARKER).write_bytes(b"done\r\n")
+    return folder
+
+
+def write_definfo(store: Path, cur_defs: str | None, last_defs: str | None = None) -> None:
+    lines = ["[DefDates]"]
+    if cur_defs:
+        lines.append(f"CurDefs={cur_defs}")
+    if last_defs:
+        lines.append(f"LastDefs={last_defs}")
+    lines += ["", "[Lab]", "; written by the mailsec.smsmse lab", "Builder=mailsec.smsmse"]
+    (store / "definfo.dat").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+
+
+def write_events(path: Path, events: Sequence[tuple[int, dt.datetime, str]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for event_id, when, message in events:
+            record = {"id": event_id, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "message": message}
+            handle.write(json.dumps(record) + "\n")
+
+
+# --- faults: each takes the host folder, the host's versions (oldest first) and appends events ---
+
+Fault = Callable[[Path, list[str], list[tuple[int, dt.datetime, str]]], None]
+
+
+def _flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _corrupt_newest(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in ("hawking", "smsmse_hawking"):
+        _flip(host / store / versions[-1] / DEFAULT_FILES[0][0])
+
+
+def _truncated_file(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in ("hawking", "smsmse_hawking"):
+        target = host / store / versions[-1] / DEFAULT_FILES[1][0]
+        target.write_bytes(target.read_bytes()[: DEFAULT_FILES[1][1] // 3])
+
+
+def _missing_marker(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in ("hawking", "smsmse_hawking"):
+        (host / store / versions[-1] / MARKER).unlink()
+
+
+def _stale_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    csapi = host / "csapi"
+    shutil.rmtree(csapi)
+    csapi.mkdir()
+    write_set(csapi, versions[0])
+    write_definfo(csapi, versions[0])
+
+
+def _corrupt_active_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    _flip(host / "csapi" / versions[-1] / DEFAULT_FILES[0][0])
+
+
+def _all_corrupt(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in STORES:
+        for folder in (host / store).iterdir():
+            if folder.is_dir():
+                _flip(folder / DEFAULT_FILES[0][0])
+
+
+def _empty_stores(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in STORES:
+        shutil.rmtree(host / store)
+        (host / store).mkdir()
+
+
+def _malformed_definfo(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    (host / "csapi" / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=" + versions[-1].encode() + b"\r\nthis line is not ini\r\n")
+
+
+FAULTS: dict[str, Fault] = {
+    "corrupt_newest": _corrupt_newest,
+    "truncated_file": _truncated_file,
+    "missing_marker": _missing_marker,
+    "stale_csapi": _stale_csapi,
+    "corrupt_active_csapi": _corrupt_active_csapi,
+    "all_corrupt": _all_corrupt,
+    "empty_stores": _empty_stores,
+    "malformed_definfo": _malformed_definfo,
+}
+
+#: the demo's mix of hosts, repeated to fill the lab: (faults, product version)
+DEMO_MIX: tuple[tuple[tuple[str, ...], str], ...] = (
+    ((), "6.5.8"),
+    (("stale_csapi",), "6.5.8"),
+    (("corrupt_newest",), "6.5.8"),
+    ((), "6.0.14"),
+    (("missing_marker",), "6.0.14"),
+    (("corrupt_active_csapi",), "6.5.1"),
+    (("truncated_file",), "6.0.10"),
+    (("malformed_definfo",), "6.5.8"),
+)
+
+
+def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """Write one host and return its inventory variables."""
+    unknown = [fault for fault in spec.faults if fault not in FAULTS]
+    if unknown:
+        raise ValueError(f"unknown lab fault(s) {', '.join(unknown)}: choose from {', '.join(sorted(FAULTS))}")
+    host = root / spec.name
+    if host.exists():
+        shutil.rmtree(host)
+    versions = set_versions(today, spec.sets)
+    for store in ("hawking", "smsmse_hawking"):
+        for version in versions:
+            write_set(host / store, version)
+        write_definfo(host / store, versions[-1], versions[-2] if len(versions) > 1 else None)
+    for version in versions[-spec.csapi_sets :]:
+        write_set(host / "csapi", version)
+    write_definfo(host / "csapi", versions[-1])
+    events: list[tuple[int, dt.datetime, str]] = [
+        (30, now - dt.timedelta(hours=20), product.EVENT_MEANINGS[30]),
+        (25, now - dt.timedelta(hours=19, minutes=50), product.EVENT_MEANINGS[25]),
+    ]
+    for fault in spec.faults:
+        FAULTS[fault](host, versions, events)
+    events_file = host / "events.jsonl"
+    write_events(events_file, events)
+    return {
+        "smsmse_defs_stores": {store: str(host / store) for store in STORES},
+        "smsmse_defs_product": {"name": product.PRODUCT_NAME, "version": spec.version},
+        "smsmse_defs_events_file": str(events_file),
+        "smsmse_lab_faults": list(spec.faults),
+    }
+
+
+def demo_hosts(count: int) -> list[LabHost]:
+    hosts = []
+    for i in range(count):
+        faults, version = DEMO_MIX[i % len(DEMO_MIX)]
+        hosts.append(LabHost(name=f"lab{i + 1:02d}", version=version, faults=list(faults)))
+    return hosts
+
+
+def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None) -> Path:
+    """Write every host under ``root/hosts`` and the inventory ``root/inventory.yml``; return the inventory path."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    today = today or now.date()
+    root = root.resolve()
+    (root / "hosts").mkdir(parents=True, exist_ok=True)
+    inventory_hosts = {spec.name: build_host(root / "hosts", spec, today, now) for spec in hosts}
+    inventory = {
+        "all": {
+            "children": {
+                "smsmse_lab": {
+                    "hosts": inventory_hosts,
+                    "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                }
+            }
+        }
+    }
+    path = root / "inventory.yml"
+    tmp = path.with_suffix(".yml.tmp")
+    tmp.write_text(json.dumps(inventory, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,64 @@
+"""Definition set versions: folder names of the form ``YYYYMMDD.RRR``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_VERSION = re.compile(r"^(?P<date>\d{8})\.(?P<rev>\d{3})$")
+
+#: A set dated this far after the controller's clock is still accepted: the
+#: vendor publishes in US time zones, so a set can look a day early elsewhere.
+FUTURE_TOLERANCE = dt.timedelta(days=2)
+
+
+class VersionError(ValueError):
+    """A folder name is not a valid definition set version."""
+
+
+@dataclass(frozen=True, order=True)
+class SetVersion:
+    """A definition set version, ordered by date and then by revision."""
+
+    date: dt.date
+    revision: int
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y%m%d}.{self.revision:03d}"
+
+
+def parse_version(
+    text: str,
+    *,
+    today: dt.date | None = None,
+    tolerance: dt.timedelta = FUTURE_TOLERANCE,
+) -> SetVersion:
+    """Parse ``YYYYMMDD.RRR``; raise :class:`VersionError` naming what is wrong."""
+    match = _VERSION.match(text)
+    if match is None:
+        raise VersionError(f"'{text}' is not a set version: expected YYYYMMDD.RRR, for example 20121215.003")
+    digits = match.group("date")
+    try:
+        date = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise VersionError(f"'{text}' is not a set version: {digits} is not a calendar date") from None
+    limit = (today or dt.datetime.now(dt.timezone.utc).date()) + tolerance
+    if date > limit:
+        raise VersionError(f"'{text}' is dated in the future (after {limit:%Y-%m-%d}): check the host's clock or the set's origin")
+    return SetVersion(date=date, revision=int(match.group("rev")))
+
+
+def is_version(text: str, *, today: dt.date | None = None) -> bool:
+    """Whether ``text`` parses as a valid set version."""
+    try:
+        parse_version(text, today=today)
+    except VersionError:
+        return False
+    return True
+
+
+def newest(versions: list[str], *, today: dt.date | None = None) -> str | None:
+    """The newest of several version strings (invalid ones are ignored)."""
+    parsed = [parse_version(v, today=today) for v in versions if is_version(v, today=today)]
+    return str(max(parsed)) if parsed else None

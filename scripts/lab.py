@@ -1,0 +1,39 @@
+"""Build a lab of emulated SMSMSE servers: ``scripts/lab.py --dir DIR --hosts N [--fault F ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", required=True, type=Path, help="folder of the lab (hosts and inventory.yml)")
+    parser.add_argument("--hosts", type=int, default=8, help="number of hosts (default 8)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(lab.FAULTS),
+        help="give every host this fault instead of the demo mix (repeatable)",
+    )
+    parser.add_argument("--version", default="6.5.8", help="product version with --fault (default 6.5.8)")
+    args = parser.parse_args(argv)
+    if args.hosts < 1:
+        parser.error("--hosts must be at least 1")
+    if args.fault:
+        hosts = [lab.LabHost(name=f"lab{i + 1:02d}", version=args.version, faults=list(args.fault)) for i in range(args.hosts)]
+    else:
+        hosts = lab.demo_hosts(args.hosts)
+    inventory = lab.build_lab(args.dir, hosts)
+    print(inventory)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The project's whole test run (what `make test` and CI run):
+#   primary (ansible-core 2.21 on Python 3.13 or 3.12): ruff, mypy, changelog lint,
+#     ansible-doc on every module, pytest (unit and integration), ansible-test sanity;
+#   compat (ansible-core 2.19 on Python 3.11): pytest (unit and integration) again.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+primary=$(scripts/venv.sh primary)
+compat=$(scripts/venv.sh compat)
+scripts/collection_link.sh >/dev/null
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
+
+step "ruff (lint and format)"
+"$primary/bin/ruff" check .
+"$primary/bin/ruff" format --check .
+
+step "mypy"
+"$primary/bin/mypy" -p ansible_collections.mailsec.smsmse
+
+step "changelog fragments"
+"$primary/bin/antsibull-changelog" lint
+
+step "ansible-doc on every module"
+for doc in plugins/modules/*.py; do
+    name=$(basename "$doc" .py)
+    "$primary/bin/ansible-doc" -t module "mailsec.smsmse.$name" >/dev/null
+    echo "ok mailsec.smsmse.$name"
+done
+
+step "pytest on $("$primary/bin/ansible" --version | head -n 1) with $("$primary/bin/python" --version)"
+"$primary/bin/python" -m pytest -p no:cacheprovider -q tests
+
+step "ansible-test sanity"
+scripts/sanity.sh
+
+step "pytest on $("$compat/bin/ansible" --version | head -n 1) with $("$compat/bin/python" --version)"
+"$compat/bin/python" -m pytest -p no:cacheprovider -q tests

@@ -1,0 +1,39 @@
+"""Make the repository importable as ``ansible_collections.mailsec.smsmse`` and share lab fixtures."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = ROOT / ".build" / "collections"
+
+
+def _link_collection() -> None:
+    link = COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        tmp = link.with_name(f".smsmse-{os.getpid()}")
+        tmp.symlink_to(os.path.relpath(ROOT, link.parent))
+        os.replace(tmp, link)
+    if str(COLLECTIONS) not in sys.path:
+        sys.path.insert(0, str(COLLECTIONS))
+
+
+_link_collection()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def lab_factory(tmp_path: Path) -> Callable[..., Path]:
+    """Build a lab in a temporary folder: ``lab_factory(LabHost(...), ...)`` returns the inventory path."""
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+
+    def build(*hosts: lab.LabHost) -> Path:
+        return lab.build_lab(tmp_path / "lab", list(hosts))
+
+    return build
