@@ -9,7 +9,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.modules.defs_facts import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, argspec, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, facts, probe
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION)
@@ -23,16 +23,8 @@ class ActionModule(ActionBase):
         self._supports_check_mode = True
         result: dict[str, Any] = super().run(tmp, task_vars)
         options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        is_windows = bool(getattr(self._connection._shell, "_IS_WINDOWS", False))
         try:
-            request = facts.probe_request(
-                is_windows=is_windows,
-                stores=options["stores"],
-                product_option=options["product"],
-                events_file=options["events_file"],
-                event_hours=options["event_hours"],
-            )
-            reply = agent.call(self._execute_module, is_windows=is_windows, op="probe", request=request, task_vars=task_vars or {})
+            reply = probe.run(self, task_vars or {}, options)
             result["ansible_facts"] = {"smsmse_defs": facts.build(reply, overrides=options["stores"] or {})}
         except SmsmseError as exc:
             result.update(failed=True, msg=str(exc), error=exc.as_dict())

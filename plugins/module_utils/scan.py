@@ -18,6 +18,8 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
+
 DEFINFO = "definfo.dat"
 _VAR = re.compile(r"%([^%]+)%")
 
@@ -32,17 +34,23 @@ def template_vars(template: str) -> list[str]:
     return _VAR.findall(template)
 
 
-def _entry(rel: str, st: os.stat_result) -> dict[str, Any]:
-    return {
+def _entry(rel: str, st: os.stat_result, full: str | None = None, cache: HashCache | None = None) -> dict[str, Any]:
+    entry = {
         "path": rel,
         "size": st.st_size if stat.S_ISREG(st.st_mode) else 0,
         "mtime": round(st.st_mtime, 6),
         "link": stat.S_ISLNK(st.st_mode),
     }
+    if cache is not None and full is not None:
+        entry["sha256"] = cache.digest(full, st) if stat.S_ISREG(st.st_mode) else None
+    return entry
 
 
-def list_files(top: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Every file below ``top`` (links reported, never followed), '/' separated; and whether cut at ``limit``."""
+def list_files(top: str, limit: int, cache: HashCache | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Every file below ``top`` (links reported, never followed), '/' separated; and whether cut at ``limit``.
+
+    With a ``cache``, each regular file also gets its ``sha256`` (None when it cannot be read).
+    """
     found: list[dict[str, Any]] = []
     pending = [""]
     while pending:
@@ -56,7 +64,7 @@ def list_files(top: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
                     continue
                 if len(found) >= limit:
                     return found, True
-                found.append(_entry(rel, st))
+                found.append(_entry(rel, st, item.path, cache))
     return found, False
 
 
@@ -80,8 +88,8 @@ def read_definfo(path: str, max_bytes: int) -> dict[str, Any]:
     return record
 
 
-def scan_store(name: str, template: str, limits: Mapping[str, int]) -> dict[str, Any]:
-    """One store candidate as the ``probe`` reply describes it."""
+def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One store candidate as the ``probe`` reply describes it; with ``hashing``, set files carry their SHA-256."""
     path = expand(template)
     store: dict[str, Any] = {
         "name": name,
@@ -96,6 +104,7 @@ def scan_store(name: str, template: str, limits: Mapping[str, int]) -> dict[str,
     }
     if not store["exists"]:
         return store
+    cache = HashCache(hashing.get("cache_dir"), path, not hashing.get("deep")) if hashing else None
     try:
         store["free_bytes"] = shutil.disk_usage(path).free
         store["definfo"] = read_definfo(os.path.join(path, DEFINFO), limits["max_definfo_bytes"])
@@ -104,7 +113,7 @@ def scan_store(name: str, template: str, limits: Mapping[str, int]) -> dict[str,
         for item in entries:
             st = item.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                files, truncated = list_files(item.path, limits["max_files_per_dir"])
+                files, truncated = list_files(item.path, limits["max_files_per_dir"], cache)
                 store["dirs"].append(
                     {"name": item.name, "link": False, "mtime": round(st.st_mtime, 6), "files": files, "truncated": truncated}
                 )
@@ -114,4 +123,7 @@ def scan_store(name: str, template: str, limits: Mapping[str, int]) -> dict[str,
                 store["files"].append(_entry(item.name, st))
     except OSError as exc:
         store["error"] = f"{exc.__class__.__name__}: {exc}"
+    if cache is not None:
+        cache.save()
+        store["hash_stats"] = dict(cache.stats, cache_error=cache.error)
     return store

@@ -13,6 +13,9 @@ description:
     definitions mirror or a lab host. The action plugins call it; do not use it in playbooks.
   - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
     per call and reports what it finds. Every decision is made on the controller.
+  - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
+    kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
+    size, modification time and file ID (device and inode).
 options:
   op:
     description: The operation to carry out.
@@ -79,7 +82,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
             "env": dict((name, os.environ.get(name)) for name in wanted_vars),
         },
         "product": dict(product, source="option") if product else None,
-        "stores": [scan_store(store["name"], store["template"], limits) for store in request["stores"]],
+        "stores": [scan_store(store["name"], store["template"], limits, request.get("hashing")) for store in request["stores"]],
         "events": [],
         "events_error": None,
     }

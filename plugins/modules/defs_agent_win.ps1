@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.FileIdentity
 
 # The target half of the mailsec.smsmse.defs_* modules on Windows hosts.
 # One operation of the agent contract (schemas/agent/*.json) per call. It reports
@@ -27,6 +28,8 @@ $ProductSource = 'Symantec Mail Security for Microsoft Exchange'
 $UninstallKey = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
 $Epoch = New-Object -TypeName System.DateTime -ArgumentList 1970, 1, 1, 0, 0, 0, ([System.DateTimeKind]::Utc)
 $ReparsePoint = [System.IO.FileAttributes]::ReparsePoint
+$HashBuffer = 1048576
+$CacheVersion = 1
 
 Function ConvertTo-UnixTime {
     param([System.DateTime]$Time)
@@ -58,21 +61,135 @@ Function Test-ReparsePoint {
     return ([int]($Item.Attributes -band $ReparsePoint) -ne 0)
 }
 
+Function ConvertTo-Hex {
+    param([byte[]]$Bytes)
+    return ([System.BitConverter]::ToString($Bytes) -replace '-', '').ToLowerInvariant()
+}
+
+Function New-HashCache {
+    # The hash cache of one store: path -> (size, mtime ticks, file id, sha256), one JSON file per store.
+    param([string]$CacheDir, [string]$StorePath, [bool]$UseCached)
+    if ([string]::IsNullOrEmpty($CacheDir)) {
+        $CacheDir = [System.IO.Path]::Combine([System.Environment]::GetFolderPath('CommonApplicationData'), 'mailsec-smsmse', 'hashes')
+    }
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try {
+        $name = (ConvertTo-Hex -Bytes $sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($StorePath))).Substring(0, 32)
+    }
+    finally {
+        $sha.Dispose()
+    }
+    $cache = @{
+        path = [System.IO.Path]::Combine($CacheDir, $name + '.json')
+        use_cached = $UseCached
+        entries = @{}
+        seen = @{}
+        error = $null
+        stats = @{ files_hashed = [long]0; bytes_hashed = [long]0; files_cached = [long]0; bytes_cached = [long]0 }
+    }
+    if ([System.IO.File]::Exists($cache.path)) {
+        try {
+            $loaded = [Ansible.Basic.AnsibleModule]::FromJson([System.IO.File]::ReadAllText($cache.path))
+            if (($loaded -is [System.Collections.IDictionary]) -and ($loaded['version'] -eq $CacheVersion) -and ($loaded['entries'] -is [System.Collections.IDictionary])) {
+                $cache.entries = $loaded['entries']
+            }
+        }
+        catch {
+            $cache.error = 'cache {0} unreadable, rebuilt: {1}' -f $cache.path, $_.Exception.Message
+        }
+    }
+    return $cache
+}
+
+Function Get-FileDigest {
+    # SHA-256 of a file, from the cache while its size, mtime and file ID are unchanged; $null when unreadable.
+    param([hashtable]$Cache, [System.IO.FileInfo]$File)
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @(
+            $File.FullName, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read,
+            [System.IO.FileShare]::Read, $HashBuffer, [System.IO.FileOptions]::SequentialScan)
+    }
+    catch {
+        return $null
+    }
+    try {
+        $id = [ansible_collections.mailsec.smsmse.plugins.module_utils.FileIdentity.FileId]::Get($stream)
+        $size = [long]$stream.Length
+        $ticks = [long]$File.LastWriteTimeUtc.Ticks
+        $key = $File.FullName
+        if ($Cache.use_cached -and $Cache.entries.ContainsKey($key)) {
+            $cached = @($Cache.entries[$key])
+            if ($cached.Count -eq 4 -and [long]$cached[0] -eq $size -and [long]$cached[1] -eq $ticks -and [string]$cached[2] -eq $id) {
+                $Cache.stats.files_cached += 1
+                $Cache.stats.bytes_cached += $size
+                $Cache.seen[$key] = @($size, $ticks, $id, [string]$cached[3])
+                return [string]$cached[3]
+            }
+        }
+        $sha = [System.Security.Cryptography.SHA256]::Create()
+        try {
+            $digest = ConvertTo-Hex -Bytes $sha.ComputeHash($stream)
+        }
+        finally {
+            $sha.Dispose()
+        }
+        $Cache.stats.files_hashed += 1
+        $Cache.stats.bytes_hashed += $size
+        $Cache.seen[$key] = @($size, $ticks, $id, $digest)
+        return $digest
+    }
+    catch {
+        return $null
+    }
+    finally {
+        $stream.Dispose()
+    }
+}
+
+Function Save-HashCache {
+    # Keep what this run saw; a failure is reported, never fatal.
+    param([hashtable]$Cache)
+    try {
+        $folder = [System.IO.Path]::GetDirectoryName($Cache.path)
+        [void][System.IO.Directory]::CreateDirectory($folder)
+        $tmp = [System.IO.Path]::Combine($folder, ('.hashes-{0}.tmp' -f [System.Guid]::NewGuid().ToString('N')))
+        $json = [Ansible.Basic.AnsibleModule]::ToJson(@{ version = $CacheVersion; entries = $Cache.seen })
+        [System.IO.File]::WriteAllText($tmp, $json, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
+        if ([System.IO.File]::Exists($Cache.path)) {
+            [System.IO.File]::Replace($tmp, $Cache.path, [NullString]::Value)
+        }
+        else {
+            [System.IO.File]::Move($tmp, $Cache.path)
+        }
+    }
+    catch {
+        $Cache.error = 'cache {0} not saved: {1}' -f $Cache.path, $_.Exception.Message
+    }
+}
+
 Function New-FileRecord {
-    param([System.IO.FileSystemInfo]$Item, [string]$RelativePath)
+    param([System.IO.FileSystemInfo]$Item, [string]$RelativePath, [object]$Cache = $null)
     $size = 0
     if ($Item -is [System.IO.FileInfo]) { $size = [long]$Item.Length }
-    return @{
+    $isLink = Test-ReparsePoint -Item $Item
+    $record = @{
         path = $RelativePath
         size = $size
         mtime = ConvertTo-UnixTime -Time $Item.LastWriteTimeUtc
-        link = Test-ReparsePoint -Item $Item
+        link = $isLink
     }
+    if ($null -ne $Cache) {
+        $record.sha256 = $null
+        if (($Item -is [System.IO.FileInfo]) -and -not $isLink) {
+            $record.sha256 = Get-FileDigest -Cache $Cache -File $Item
+        }
+    }
+    return $record
 }
 
 Function Get-FileList {
     # Every file below $Top, '/' separated; reparse points are reported, never followed.
-    param([System.IO.DirectoryInfo]$Top, [int]$Limit)
+    param([System.IO.DirectoryInfo]$Top, [int]$Limit, [object]$Cache = $null)
     $files = New-Object -TypeName 'System.Collections.Generic.List[object]'
     $pending = New-Object -TypeName 'System.Collections.Generic.Stack[object]'
     $pending.Push(@($Top, ''))
@@ -89,7 +206,7 @@ Function Get-FileList {
             if ($files.Count -ge $Limit) {
                 return @{ files = $files; truncated = $true }
             }
-            $files.Add((New-FileRecord -Item $child -RelativePath $relative))
+            $files.Add((New-FileRecord -Item $child -RelativePath $relative -Cache $Cache))
         }
     }
     return @{ files = $files; truncated = $false }
@@ -130,7 +247,7 @@ Function Get-FreeByte {
 }
 
 Function Get-Store {
-    param([string]$Name, [string]$Template, [hashtable]$Limits)
+    param([string]$Name, [string]$Template, [hashtable]$Limits, [object]$Hashing = $null)
     $path = Expand-Template -Template $Template
     $store = @{
         name = $Name
@@ -144,6 +261,10 @@ Function Get-Store {
         files = New-Object -TypeName 'System.Collections.Generic.List[object]'
     }
     if (-not $store.exists) { return $store }
+    $cache = $null
+    if ($null -ne $Hashing) {
+        $cache = New-HashCache -CacheDir ([string]$Hashing.cache_dir) -StorePath $path -UseCached (-not [bool]$Hashing.deep)
+    }
     try {
         $store.free_bytes = Get-FreeByte -Path $path
         $store.definfo = Read-Definfo -Path ([System.IO.Path]::Combine($path, 'definfo.dat')) -MaxBytes $Limits.max_definfo_bytes
@@ -152,7 +273,7 @@ Function Get-Store {
             if ($item -is [System.IO.DirectoryInfo]) {
                 $isLink = Test-ReparsePoint -Item $item
                 $listing = @{ files = New-Object -TypeName 'System.Collections.Generic.List[object]'; truncated = $false }
-                if (-not $isLink) { $listing = Get-FileList -Top $item -Limit $Limits.max_files_per_dir }
+                if (-not $isLink) { $listing = Get-FileList -Top $item -Limit $Limits.max_files_per_dir -Cache $cache }
                 $store.dirs.Add(@{
                         name = $item.Name
                         link = $isLink
@@ -168,6 +289,16 @@ Function Get-Store {
     }
     catch {
         $store.error = '{0}: {1}' -f $_.Exception.GetType().Name, $_.Exception.Message
+    }
+    if ($null -ne $cache) {
+        Save-HashCache -Cache $cache
+        $store.hash_stats = @{
+            files_hashed = $cache.stats.files_hashed
+            bytes_hashed = $cache.stats.bytes_hashed
+            files_cached = $cache.stats.files_cached
+            bytes_cached = $cache.stats.bytes_cached
+            cache_error = $cache.error
+        }
     }
     return $store
 }
@@ -259,9 +390,10 @@ Function Invoke-Probe {
         max_definfo_bytes = [long]$Request.limits.max_definfo_bytes
         max_events = [int]$Request.limits.max_events
     }
+    $hashing = $Request.hashing
     $stores = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($candidate in @($Request.stores)) {
-        $stores.Add((Get-Store -Name $candidate.name -Template $candidate.template -Limits $limits))
+        $stores.Add((Get-Store -Name $candidate.name -Template $candidate.template -Limits $limits -Hashing $hashing))
     }
     $ids = [int[]]@($Request.event_ids | ForEach-Object { [int]$_ })
     $eventResult = Get-ProductEvent -Ids $ids -Hours ([int]$Request.event_hours) -Limit $limits.max_events

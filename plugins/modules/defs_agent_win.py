@@ -13,6 +13,9 @@ description:
     The action plugins call it over WinRM or PSRP; do not use it in playbooks.
   - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
     per call and reports what it finds. Every decision is made on the controller.
+  - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, read with a
+    1 MiB buffer and kept in a cache under C(%ProgramData%\mailsec-smsmse\hashes) (or the request's C(cache_dir)),
+    keyed by path, size, modification time and NTFS file ID (C(FileIdentity.cs)).
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
     store, and the product's events from the Application log with C(Get-WinEvent).
 options:

@@ -67,6 +67,126 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "The product's events could not be read; facts are reported without them.",
         "On Windows, let the account read the Application log; on POSIX, check `events_file`.",
     ),
+    ErrorCode(
+        "SET_NAME_INVALID",
+        "A set folder is named like a version but is not one (no calendar date, or dated in the future).",
+        "Remove the folder; when the date is in the future, check the host's clock and where the set came from.",
+    ),
+    ErrorCode(
+        "SET_MARKER_MISSING",
+        "A set has no zdone.dat: its extraction never finished.",
+        "Run LiveUpdate again, or let defs_promote install a complete set.",
+    ),
+    ErrorCode(
+        "SET_REQUIRED_FILE_MISSING",
+        "A file every set must hold is missing.",
+        "Replace the set; if your sets legitimately lack the file, set `required_files` to what they hold.",
+    ),
+    ErrorCode(
+        "SET_FILE_EMPTY",
+        "A file of a set is empty.",
+        "Replace the set from a good source (LiveUpdate, or a good set in another store).",
+    ),
+    ErrorCode(
+        "SET_TEMPORARY_FILE",
+        "A set holds a temporary or partial file: it was not written completely.",
+        "Replace the set; remove the leftover once nothing is writing to it.",
+    ),
+    ErrorCode(
+        "SET_LINK",
+        "A set, or a file in it, is a link or junction that may lead out of the store.",
+        "Replace the link with real files, or remove the set.",
+    ),
+    ErrorCode(
+        "SET_PATH_UNSAFE",
+        "A file in a set has a name that could lead out of the set or that Windows would change.",
+        "Remove the file and replace the set from a good source.",
+    ),
+    ErrorCode(
+        "SET_TOO_MANY_FILES",
+        "A set holds more files than the agent lists, so it cannot be verified.",
+        "Inspect the set: real sets hold far fewer files. Replace it from a good source.",
+    ),
+    ErrorCode(
+        "SET_FILE_UNREADABLE",
+        "A file of a set could not be read to hash it (locked, or no permission).",
+        "Give the connecting account read access; if another process holds the file open, run again later.",
+    ),
+    ErrorCode(
+        "POINTER_MISSING_SET",
+        "definfo.dat names a set that is not in the store.",
+        "Point the store at a good set with defs_rollback or defs_promote.",
+    ),
+    ErrorCode(
+        "CATALOG_INVALID",
+        "The catalog is not a valid catalog document.",
+        "Rebuild it with mailsec.smsmse.defs_catalog, and check what delivered it.",
+    ),
+    ErrorCode(
+        "CATALOG_TOO_LARGE",
+        "The catalog is larger than the limits (bytes, sets or files per set).",
+        "Build catalogs of the versions you need only; an oversized catalog is refused as a denial-of-service guard.",
+    ),
+    ErrorCode(
+        "CATALOG_SIGNATURE",
+        "The catalog lacks the required number of valid signatures from trusted keys.",
+        "Sign it with enough of the keys in `trusted_keys`, or check that `trusted_keys` holds the right public keys.",
+    ),
+    ErrorCode(
+        "CATALOG_EXPIRED",
+        "The catalog's expiry date has passed.",
+        "Build and sign a fresh catalog; an expired one may describe sets that are no longer trusted.",
+    ),
+    ErrorCode(
+        "CATALOG_ROLLBACK",
+        "The catalog's sequence number is lower than one accepted before: an old catalog is being replayed.",
+        "Use the newest catalog; if the sequence really must go down, remove the state file (`catalog_state`) knowingly.",
+    ),
+    ErrorCode(
+        "CATALOG_PATH_UNSAFE",
+        "The catalog lists a path that could lead out of a set (.., absolute, drive letter, UNC or backslash).",
+        "Do not use this catalog; rebuild it from a trusted reference set.",
+    ),
+    ErrorCode(
+        "CATALOG_FILE_UNLISTED",
+        "A set holds a file the catalog does not list for its version.",
+        "Replace the set from a good source, or rebuild the catalog if the reference set was incomplete.",
+    ),
+    ErrorCode(
+        "CATALOG_FILE_MISSING",
+        "A file the catalog lists for the version is missing from the set.",
+        "Replace the set from a good source.",
+    ),
+    ErrorCode(
+        "CATALOG_SIZE_MISMATCH",
+        "A file's size differs from the catalog's.",
+        "Replace the set from a good source: the file is truncated or altered.",
+    ),
+    ErrorCode(
+        "CATALOG_HASH_MISMATCH",
+        "A file's SHA-256 differs from the catalog's.",
+        "Replace the set from a good source: the file is corrupt or altered.",
+    ),
+    ErrorCode(
+        "CONSENSUS_MINORITY",
+        "This host's copy of a version differs from the copy a clear majority of the fleet holds.",
+        "Replace the set from a good source; compare with a host of the majority.",
+    ),
+    ErrorCode(
+        "KEY_INVALID",
+        "A key given to the collection is not a usable Ed25519 key.",
+        "Use keys made by mailsec.smsmse.defs_catalog_key (PEM), or 64 hex digits for a raw public key.",
+    ),
+    ErrorCode(
+        "STATE_UNWRITABLE",
+        "The catalog state file (the last accepted sequence number) cannot be read or written.",
+        "Give the controller user read and write access to `catalog_state` and its folder.",
+    ),
+    ErrorCode(
+        "DEPENDENCY_MISSING",
+        "A Python package the collection needs on the controller is not installed.",
+        "Install the collection's requirements on the controller: pip install -r requirements.txt.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

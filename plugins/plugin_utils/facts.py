@@ -22,7 +22,6 @@ DEFINFO = "definfo.dat"
 MARKER = "zdone.dat"
 STAGING_PREFIX = ".smsmse-staging-"
 LIMITS = {"max_files_per_dir": 20000, "max_definfo_bytes": 65536, "max_events": 500}
-_LOOKS_LIKE_VERSION = re.compile(r"^\d{8}\.\d{3}$")
 _TEMPORARY = re.compile(r"(^~|^tmp|\.tmp$|\.partial$)", re.IGNORECASE)
 _EVENT_MESSAGE_WIDTH = 500
 
@@ -34,6 +33,7 @@ def probe_request(
     product_option: Mapping[str, str | None] | None,
     events_file: str | None,
     event_hours: int,
+    hashing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``probe`` request for the module options; detection only where no path is given."""
     overrides = {name: path for name, path in (stores or {}).items() if path}
@@ -58,20 +58,34 @@ def probe_request(
         "event_ids": list(product.EVENT_IDS),
         "event_hours": event_hours,
         "limits": dict(LIMITS),
+        "hashing": dict(hashing) if hashing is not None else None,
     }
 
 
-def build(reply: Mapping[str, Any], *, overrides: Mapping[str, str | None], today: dt.date | None = None) -> dict[str, Any]:
-    """The ``smsmse_defs`` facts; raises :class:`SmsmseError` for what makes them meaningless."""
-    host = reply["host"]
-    windows = host["os"] == "windows"
-    platform = layout.platform_for(host)
-    found: dict[str, Any] = {}
+def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
+    """The reply's entry for each store that exists, by store name (detection, or the path given)."""
+    platform = layout.platform_for(reply["host"])
+    chosen = {}
     for name in layout.STORE_NAMES:
         entries = [entry for entry in reply["stores"] if entry["name"] == name]
         entry = _chosen(name, entries, overrides.get(name), platform)
         if entry is not None:
-            found[name] = _store(entry, windows=windows, today=today)
+            chosen[name] = entry
+    return chosen
+
+
+def build(
+    reply: Mapping[str, Any], *, overrides: Mapping[str, str | None], today: dt.date | None = None, strict: bool = True
+) -> dict[str, Any]:
+    """The ``smsmse_defs`` facts; raises :class:`SmsmseError` for what makes them meaningless.
+
+    With ``strict=False`` a damaged ``definfo.dat`` gives the store no active set and a
+    ``definfo_error`` instead of failing (verification reports it as a problem of the store).
+    """
+    host = reply["host"]
+    windows = host["os"] == "windows"
+    platform = layout.platform_for(host)
+    found = {name: _store(entry, windows=windows, today=today, strict=strict) for name, entry in select_stores(reply, overrides).items()}
     all_versions = [s["version"] for store in found.values() for s in store["sets"]]
     given = reply["product"] or {}
     return {
@@ -102,15 +116,21 @@ def join(windows: bool, *parts: str) -> str:
     return separator.join(part.rstrip("\\/") for part in parts[:-1]) + separator + parts[-1]
 
 
-def _store(entry: Mapping[str, Any], *, windows: bool, today: dt.date | None) -> dict[str, Any]:
+def _store(entry: Mapping[str, Any], *, windows: bool, today: dt.date | None, strict: bool) -> dict[str, Any]:
     path = entry["path"]
     if entry["error"]:
         raise SmsmseError("STORE_UNREADABLE", f"The {entry['name']} store '{path}' cannot be read: {entry['error']}", path=path)
-    pointer = _definfo(entry["definfo"], join(windows, path, DEFINFO))
+    definfo_error = None
+    try:
+        pointer = read_pointer(entry["definfo"], join(windows, path, DEFINFO))
+    except SmsmseError as exc:
+        if strict or exc.code == "AGENT_REPLY_INVALID":
+            raise
+        pointer, definfo_error = {}, exc.as_dict()
     sets, invalid, other_dirs = [], [], []
     for folder in entry["dirs"]:
         name = folder["name"]
-        if _LOOKS_LIKE_VERSION.match(name):
+        if versions.looks_like_version(name):
             try:
                 versions.parse_version(name, today=today)
             except versions.VersionError as exc:
@@ -129,13 +149,15 @@ def _store(entry: Mapping[str, Any], *, windows: bool, today: dt.date | None) ->
         "last": pointer.get("last"),
         "active_exists": pointer.get("active") in present,
         "definfo_sha256": entry["definfo"]["sha256"],
+        "definfo_error": definfo_error,
         "sets": sets,
         "invalid": invalid,
         "other_dirs": other_dirs,
     }
 
 
-def _definfo(record: Mapping[str, Any], where: str) -> dict[str, str | None]:
+def read_pointer(record: Mapping[str, Any], where: str) -> dict[str, str | None]:
+    """``active`` and ``last`` from an agent's ``definfo`` record, after checking it is what it claims to be."""
     if not record["present"]:
         return {}
     if record["content_b64"] is None:

@@ -209,12 +209,19 @@ def demo_hosts(count: int) -> list[LabHost]:
 
 
 def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None) -> Path:
-    """Write every host under ``root/hosts`` and the inventory ``root/inventory.yml``; return the inventory path."""
+    """Write every host under ``root/hosts`` and the inventory ``root/inventory.yml``; return the inventory path.
+
+    ``root/reference`` receives a clean copy of every version the hosts hold, as a
+    vendor package would deliver it: the reference sets a catalog is built from.
+    """
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     today = today or now.date()
     root = root.resolve()
     (root / "hosts").mkdir(parents=True, exist_ok=True)
     inventory_hosts = {spec.name: build_host(root / "hosts", spec, today, now) for spec in hosts}
+    for version in sorted({v for spec in hosts for v in set_versions(today, spec.sets)}):
+        if not (root / "reference" / version).exists():
+            write_set(root / "reference", version)
     inventory = {
         "all": {
             "children": {

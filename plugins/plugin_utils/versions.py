@@ -49,6 +49,11 @@ def parse_version(
     return SetVersion(date=date, revision=int(match.group("rev")))
 
 
+def looks_like_version(name: str) -> bool:
+    """Whether a folder is named like a set (valid or not): eight digits, a dot, three digits."""
+    return _VERSION.match(name) is not None
+
+
 def is_version(text: str, *, today: dt.date | None = None) -> bool:
     """Whether ``text`` parses as a valid set version."""
     try:

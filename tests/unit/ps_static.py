@@ -95,6 +95,16 @@ def hashtable_keys(source: bytes) -> set[str]:
     return keys
 
 
+def assigned_members(source: bytes) -> set[str]:
+    """Every member name assigned to (``$record.name = ...``), outside strings and comments."""
+    return set(re.findall(r"\$\w+(?:\.\w+)*\.(\w+)\s*=(?!=)", code_only(source)))
+
+
+def produced_fields(source: bytes) -> set[str]:
+    """The names the script can put in a reply: hashtable literal keys and assigned members."""
+    return hashtable_keys(source) | assigned_members(source)
+
+
 def switch_labels(source: bytes) -> set[str]:
     """Every quoted label of a ``switch`` clause."""
     labels = set()

@@ -44,7 +44,7 @@ def test_agent_handles_every_operation() -> None:
 
 @pytest.mark.parametrize("op", contract.OPERATIONS)
 def test_agent_produces_every_reply_field(op: str) -> None:
-    missing = ps_static.schema_property_names(contract.schema(op, "reply")) - ps_static.hashtable_keys(SOURCE)
+    missing = ps_static.schema_property_names(contract.schema(op, "reply")) - ps_static.produced_fields(SOURCE)
     assert missing == set()
 
 
@@ -94,6 +94,12 @@ def test_ps7_detector_ignores_strings_and_comments() -> None:
 def test_syntax_errors_are_found_with_line() -> None:
     found = ps_static.syntax_errors(b"$a = 1\nfunction f {\n  $x = @{ a = \n")
     assert found and found[0].line >= 2
+
+
+def test_assigned_members_count_as_produced() -> None:
+    source = b"$store.hash_stats = @{ files_hashed = 1 }\n$a.b.c = 2\nif ($x.d -eq 1) { }\n# $e.f = 3\n"
+    assert ps_static.assigned_members(source) == {"hash_stats", "c"}
+    assert ps_static.produced_fields(source) == {"hash_stats", "c", "files_hashed"}
 
 
 def test_contract_checks_catch_a_missing_field() -> None:

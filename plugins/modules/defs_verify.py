@@ -1,0 +1,210 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_verify.py.
+
+DOCUMENTATION = r"""
+module: defs_verify
+short_description: Decide whether every SMSMSE definition set of a host is good, and why not
+version_added: 0.1.0
+description:
+  - For every definition set in every store of the host (Hawking, SMSMSE Hawking, CSAPI), decides whether the set
+    is C(good), C(bad) or C(unknown), with every reason as an error code, message and path. One agent call per host.
+  - "Structure: the folder name is a valid version, C(zdone.dat) is present, the O(required_files) are present,
+    no file is empty or temporary, nothing is a link or junction or a path leading out of the store, and every file
+    could be read."
+  - "Integrity: the agent computes the SHA-256 of every file, streamed, with a cache it keeps outside the Symantec
+    folders (keyed by path, size, modification time and file ID). O(deep=true) ignores the cache."
+  - "Authenticity, with O(catalog): the set must match, file by file, a catalog signed by at least
+    O(signature_threshold) of the O(trusted_keys), not expired, and not older than the last catalog accepted
+    (O(catalog_state)). A version the catalog does not list is C(unknown)."
+  - The results are returned and also set as C(ansible_facts.smsmse_defs), the facts of M(mailsec.smsmse.defs_facts)
+    with C(verification) added. Fleet consensus across hosts is applied afterwards by the C(defs_health) role.
+options:
+  stores:
+    description:
+      - Paths of the stores, overriding detection for the stores given, as in M(mailsec.smsmse.defs_facts).
+      - Required on hosts that are not Windows.
+    type: dict
+    suboptions:
+      hawking:
+        description: The Hawking structure, updated by LiveUpdate.
+        type: str
+      smsmse_hawking:
+        description: The SMSMSE Hawking structure of 64-bit systems.
+        type: str
+      csapi:
+        description: The CSAPI store, the definitions the scanner uses.
+        type: str
+  product:
+    description: The product as installed, on hosts that are not Windows.
+    type: dict
+    suboptions:
+      name:
+        description: The product name.
+        type: str
+      version:
+        description: The product version.
+        type: str
+  events_file:
+    description: On hosts that are not Windows, the JSON-lines file of the product's events.
+    type: path
+  event_hours:
+    description: How far back to read the product's events, in hours.
+    type: int
+    default: 72
+  required_files:
+    description:
+      - Files every set must hold (compared without regard to case). C(zdone.dat) is always required.
+      - The default fits the 32-bit engine sets SMSMSE uses; set it to what your sets hold.
+    type: list
+    elements: str
+    default: [zdone.dat, virscan1.dat, naveng32.dll, navex32a.dll]
+  deep:
+    description: Hash every file again, ignoring the agent's cache.
+    type: bool
+    default: false
+  hash_cache_dir:
+    description:
+      - Folder on the host for the agent's hash cache.
+      - Default C(%ProgramData%\mailsec-smsmse\hashes) on Windows, C(~/.cache/mailsec-smsmse/hashes) on POSIX hosts.
+    type: str
+  catalog:
+    description:
+      - A signed known-good catalog on the controller, made by M(mailsec.smsmse.defs_catalog).
+      - Without it, sets are judged on structure alone (and on consensus, in the role).
+    type: path
+  trusted_keys:
+    description:
+      - The public keys (PEM, or 64 hex digits) whose signatures count for the O(catalog).
+    type: list
+    elements: str
+    default: []
+  signature_threshold:
+    description: How many distinct trusted keys must have signed the O(catalog).
+    type: int
+    default: 1
+  catalog_state:
+    description:
+      - A file on the controller that keeps the highest catalog sequence number accepted, so that an older
+        catalog cannot be replayed. Strongly recommended with O(catalog).
+      - Not written in check mode.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; in check mode the O(catalog_state) is read but not raised.
+  diff_mode:
+    support: none
+    description: Changes nothing on the host.
+  action_group:
+    support: full
+    membership: [mailsec.smsmse.defs]
+    description: Use C(group/mailsec.smsmse.defs) in C(module_defaults) to set options once.
+notes:
+  - The hash cache makes a second run read no bytes of unchanged files. The cache is never trusted across a
+    change of size, modification time or file ID.
+  - A damaged C(definfo.dat) does not fail the task; the store's C(active.status) is C(bad) with the reason.
+  - Every error code is listed in the collection's C(docs/errors.md) with its remediation.
+seealso:
+  - module: mailsec.smsmse.defs_facts
+  - module: mailsec.smsmse.defs_catalog
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+- name: Verify the structure and hashes of every set
+  mailsec.smsmse.defs_verify:
+  register: verified
+
+- name: Fail when the scanner's active set is not good
+  ansible.builtin.assert:
+    that: verified.active.csapi.status == 'good'
+    fail_msg: "{{ verified.active.csapi.errors | map(attribute='message') | join('; ') }}"
+
+- name: Verify against a signed catalog (two of three keys must have signed it)
+  mailsec.smsmse.defs_verify:
+    catalog: /etc/smsmse/catalog.json
+    trusted_keys:
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops1.pub') }}"
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops2.pub') }}"
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/sec1.pub') }}"
+    signature_threshold: 2
+    catalog_state: /var/lib/smsmse/catalog-state.json
+
+- name: Read every byte again, ignoring the cache
+  mailsec.smsmse.defs_verify:
+    deep: true
+"""
+
+RETURN = r"""
+sets:
+  description: Every set in every store, with its verdict.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    store:
+      description: The store (C(hawking), C(smsmse_hawking), C(csapi)).
+      type: str
+    version:
+      description: The set version (folder name).
+      type: str
+    status:
+      description: C(good), C(bad) or C(unknown) (the catalog does not list the version).
+      type: str
+    errors:
+      description: Every problem, each with C(code), C(message) and C(path).
+      type: list
+      elements: dict
+    digest:
+      description: SHA-256 over the set's manifest (path, size and SHA-256 of every file); null when a file could not be hashed.
+      type: str
+    files:
+      description: Number of files.
+      type: int
+    bytes:
+      description: Total size.
+      type: int
+  sample:
+    - store: csapi
+      version: "20261125.003"
+      status: bad
+      errors:
+        - code: CATALOG_HASH_MISMATCH
+          message: virscan1.dat in set 20261125.003 does not have the catalog's SHA-256.
+          path: 'C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus\20261125.003\virscan1.dat'
+      digest: 3f0c...
+      files: 7
+      bytes: 17158
+active:
+  description:
+    - Per store, the set C(definfo.dat) names (C(version)), its C(status) and C(errors).
+    - C(status) is the set's (C(good), C(bad), C(unknown)), C(bad) when the pointer names no set of the store or
+      C(definfo.dat) is damaged, and C(none) when there is no pointer.
+  returned: success
+  type: dict
+newest_good:
+  description: The newest good version per store, and C(overall) across stores (null when none is good).
+  returned: success
+  type: dict
+  sample: {"hawking": "20261125.003", "csapi": "20261124.002", "overall": "20261125.003"}
+hash_stats:
+  description: C(files_hashed), C(bytes_hashed), C(files_cached), C(bytes_cached) across stores, and C(cache_errors).
+  returned: success
+  type: dict
+catalog:
+  description: The catalog used (C(sequence), C(expires), C(versions), C(signed_by) key IDs), or null.
+  returned: success
+  type: dict
+ansible_facts:
+  description: C(smsmse_defs), as M(mailsec.smsmse.defs_facts) returns it, with these results under C(verification).
+  returned: success
+  type: dict
+error:
+  description: On failure, the error's stable code, message and path.
+  returned: failure
+  type: dict
+"""

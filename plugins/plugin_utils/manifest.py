@@ -1,0 +1,75 @@
+"""Manifests of definition sets: relative path -> (size, SHA-256), and the set digest.
+
+Paths inside a set are written with '/' and compared case-insensitively (the
+sets are Windows folders). A path that could leave the set is never accepted:
+no '..' or '.' part, no absolute path, drive letter, UNC prefix, backslash,
+alternate data stream or control character.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\\:*?\"<>|]")
+MAX_PATH = 260
+
+
+@dataclass(frozen=True)
+class Entry:
+    size: int
+    sha256: str
+
+
+Manifest = Mapping[str, Entry]
+
+
+def unsafe_path(path: str) -> str | None:
+    """Why ``path`` is not a safe relative path inside a set, or None when it is."""
+    if not path:
+        return "is empty"
+    if len(path) > MAX_PATH:
+        return f"is longer than {MAX_PATH} characters"
+    if "\\" in path:
+        return "uses a backslash ('/' separates folders, and '..\\' could leave the set)"
+    if path.startswith("/"):
+        return "is absolute"
+    if re.match(r"^[A-Za-z]:", path):
+        return "names a drive"
+    if _UNSAFE_CHARS.search(path):
+        return "contains a character that is not allowed in a file name"
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "contains an empty, '.' or '..' part"
+    if any(part.endswith((" ", ".")) for part in parts):
+        return "has a part ending in a space or dot (Windows would rename it)"
+    return None
+
+
+def key(path: str) -> str:
+    """The comparison key of a relative path."""
+    return path.casefold()
+
+
+def digest(manifest: Manifest) -> str:
+    """The set digest: SHA-256 over 'path NUL size NUL sha256 LF' for each file, in key order."""
+    hasher = hashlib.sha256()
+    for path in sorted(manifest, key=key):
+        entry = manifest[path]
+        hasher.update(f"{key(path)}\0{entry.size}\0{entry.sha256}\n".encode())
+    return hasher.hexdigest()
+
+
+def from_files(files: Iterable[Mapping[str, Any]]) -> dict[str, Entry] | None:
+    """A manifest from agent file records, or None when any file lacks a digest."""
+    manifest: dict[str, Entry] = {}
+    for record in files:
+        sha = record.get("sha256")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            return None
+        manifest[str(record["path"])] = Entry(size=int(record["size"]), sha256=sha)
+    return manifest

@@ -1,0 +1,29 @@
+"""One ``probe`` of a host on behalf of an action plugin: options in, checked reply out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+
+
+def is_windows(action: Any) -> bool:
+    """Whether the task's connection speaks PowerShell (winrm, psrp, or ssh to Windows)."""
+    return bool(getattr(action._connection._shell, "_IS_WINDOWS", False))
+
+
+def run(
+    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any], *, hashing: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Probe the host once with the module's store, product and event options."""
+    windows = is_windows(action)
+    request = facts.probe_request(
+        is_windows=windows,
+        stores=options.get("stores"),
+        product_option=options.get("product"),
+        events_file=options.get("events_file"),
+        event_hours=options.get("event_hours", 72),
+        hashing=hashing,
+    )
+    return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))

@@ -1,0 +1,86 @@
+"""Structural checks of one definition set, from the agent's listing of its folder.
+
+A set passes when its name is a valid version, its ``zdone.dat`` marker is
+there, every required file is there and not empty, no file is empty or
+temporary, nothing in it is a link, junction or path leading out of it, and
+(with hashing) every file could be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+
+MARKER = "zdone.dat"
+
+#: files every set is expected to hold (case-insensitive); the required_files option replaces this
+DEFAULT_REQUIRED_FILES: tuple[str, ...] = ("zdone.dat", "virscan1.dat", "naveng32.dll", "navex32a.dll")
+
+#: names of files left by an unfinished write: (pattern, what it is)
+TEMPORARY_FILES: tuple[tuple[str, str], ...] = (
+    (r"^~", "an editor or installer temporary file"),
+    (r"\.(tmp|temp)$", "a temporary file"),
+    (r"\.(part|partial|download|crdownload)$", "a partial download"),
+    (r"\.\$\$\$$", "a temporary file"),
+    (r"^\.smsmse-", "a file of an interrupted mailsec.smsmse copy"),
+)
+_TEMPORARY = tuple((re.compile(pattern, re.IGNORECASE), what) for pattern, what in TEMPORARY_FILES)
+
+Join = Callable[..., str]
+
+
+def check_set(
+    folder: Mapping[str, Any],
+    *,
+    where: str,
+    join: Join,
+    required_files: Iterable[str],
+    hashed: bool,
+    today: dt.date | None = None,
+) -> list[Problem]:
+    """Every structural problem of the set in ``folder`` (an agent ``dir`` record) at host path ``where``."""
+    name = folder["name"]
+    found: list[Problem] = []
+    try:
+        versions.parse_version(name, today=today)
+    except versions.VersionError as exc:
+        found.append(Problem("SET_NAME_INVALID", str(exc), where))
+    if folder["link"]:
+        return [*found, Problem("SET_LINK", f"The set folder {name} is a link or junction: it may lead out of the store.", where)]
+    if folder["truncated"]:
+        found.append(Problem("SET_TOO_MANY_FILES", f"The set {name} holds more files than the agent lists; it cannot be verified.", where))
+    files = folder["files"]
+    names = {manifest.key(f["path"]) for f in files}
+    if manifest.key(MARKER) not in names:
+        found.append(Problem("SET_MARKER_MISSING", f"The set {name} has no {MARKER}: its extraction never finished.", join(where, MARKER)))
+    for required in required_files:
+        if manifest.key(required) not in names and manifest.key(required) != manifest.key(MARKER):
+            found.append(Problem("SET_REQUIRED_FILE_MISSING", f"The set {name} has no {required}.", join(where, required)))
+    for record in files:
+        found.extend(_check_file(record, name=name, path=join(where, record["path"]), hashed=hashed))
+    return found
+
+
+def _check_file(record: Mapping[str, Any], *, name: str, path: str, hashed: bool) -> list[Problem]:
+    relative = record["path"]
+    if record["link"]:
+        return [Problem("SET_LINK", f"{relative} in set {name} is a link or junction: it may lead out of the store.", path)]
+    found = []
+    why = manifest.unsafe_path(relative)
+    if why:
+        found.append(Problem("SET_PATH_UNSAFE", f"{relative!r} in set {name} {why}.", path))
+    base = relative.rsplit("/", 1)[-1]
+    for pattern, what in _TEMPORARY:
+        if pattern.search(base):
+            found.append(Problem("SET_TEMPORARY_FILE", f"{relative} in set {name} is {what}: the set was not written completely.", path))
+            break
+    if record["size"] == 0 and manifest.key(base) != manifest.key(MARKER):
+        found.append(Problem("SET_FILE_EMPTY", f"{relative} in set {name} is empty.", path))
+    if hashed and record.get("sha256") is None:
+        found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} could not be read to hash it.", path))
+    return found

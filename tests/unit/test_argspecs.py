@@ -1,0 +1,51 @@
+"""Every public action plugin's argument spec: from its docs, and secrets never logged."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTIONS = sorted(p.stem for p in (ROOT / "plugins" / "action").glob("*.py"))
+SECRET_WORDS = ("passphrase", "password", "secret", "token")
+
+
+def _walk(spec: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, option in spec.items():
+        yield prefix + name, option
+        yield from _walk(option.get("options", {}), prefix + name + ".")
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_spec_is_the_documentation(name: str) -> None:
+    action = importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.action.{name}")
+    doc = yaml.safe_load(importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.modules.{name}").DOCUMENTATION)
+    assert sorted(action.ARGUMENT_SPEC) == sorted(doc.get("options") or {})
+    for path, option in _walk(action.ARGUMENT_SPEC):
+        documented = doc["options"]
+        for part in path.split("."):
+            documented = documented[part]
+            documented = documented.get("suboptions", documented) if part != path.split(".")[-1] else documented
+        assert option["type"] == documented.get("type", "str"), path
+        assert option.get("default") == documented.get("default"), path
+        assert option.get("required", False) == documented.get("required", False), path
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_secrets_are_no_log(name: str) -> None:
+    action = importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.action.{name}")
+    for path, option in _walk(action.ARGUMENT_SPEC):
+        if any(word in path.rsplit(".", 1)[-1] for word in SECRET_WORDS):
+            assert option.get("no_log") is True, f"{name}: {path} carries a secret and must be no_log"
+
+
+def test_there_are_secret_options_to_check() -> None:
+    from ansible_collections.mailsec.smsmse.plugins.action import defs_catalog, defs_catalog_key
+
+    assert defs_catalog_key.ARGUMENT_SPEC["passphrase"]["no_log"] is True
+    assert defs_catalog.ARGUMENT_SPEC["signing_keys"]["options"]["passphrase"]["no_log"] is True

@@ -1,0 +1,65 @@
+"""Fleet consensus: a clear majority of at least three hosts decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, verify
+
+
+def fleet(*digests: str, version: str = "20261125.003", store: str = "csapi") -> dict[str, dict[str, Any]]:
+    return {
+        f"h{i}": {"sets": [{"store": store, "version": version, "status": "good", "errors": [], "digest": d}]}
+        for i, d in enumerate(digests)
+    }
+
+
+def test_minority_against_a_clear_majority() -> None:
+    found = consensus.minorities(fleet("a", "a", "b"))
+    assert [(f.host, f.digest, f.majority_digest, f.agreeing, f.voting) for f in found] == [("h2", "b", "a", 2, 3)]
+    assert found[0].as_dict()["code"] == "CONSENSUS_MINORITY"
+
+
+def test_never_decided_by_fewer_than_three_hosts() -> None:
+    assert consensus.minorities(fleet("a", "b")) == []
+    assert consensus.minorities(fleet("a", "a", "b"), min_hosts=1) != []  # the floor of three still allows three
+    assert consensus.minorities(fleet("a", "a", "b"), min_hosts=4) == []
+
+
+def test_no_clear_majority_decides_nothing() -> None:
+    assert consensus.minorities(fleet("a", "a", "b", "b")) == []
+    assert consensus.minorities(fleet("a", "b", "c")) == []
+    assert consensus.minorities(fleet("a", "a", "b"), threshold=0.7) == []
+    assert len(consensus.minorities(fleet("a", "a", "a", "b"), threshold=0.7)) == 1
+
+
+def test_copies_in_several_stores_vote() -> None:
+    hosts = fleet("a", "a", "a")
+    hosts["h0"]["sets"].append({"store": "hawking", "version": "20261125.003", "status": "good", "errors": [], "digest": "z"})
+    found = consensus.minorities(hosts)
+    assert [(f.host, f.store) for f in found] == [("h0", "hawking")]
+
+
+def test_sets_without_digest_do_not_vote() -> None:
+    assert consensus.minorities(fleet("a", "a", "")) == []
+
+
+def test_threshold_bounds() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        consensus.minorities({}, threshold=0.3)
+
+
+def test_apply_marks_the_set_and_the_active_pointer_bad() -> None:
+    hosts = fleet("a", "a", "b")
+    for record in hosts.values():
+        record["active"] = {"csapi": {"version": "20261125.003", "status": "good", "errors": []}}
+        record["newest_good"] = {"csapi": "20261125.003", "overall": "20261125.003"}
+    found = consensus.minorities(hosts)
+    after = verify.apply_consensus(hosts["h2"], found, "h2")
+    assert after["sets"][0]["status"] == "bad"
+    assert after["sets"][0]["errors"][0]["code"] == "CONSENSUS_MINORITY"
+    assert after["active"]["csapi"]["status"] == "bad"
+    assert after["newest_good"] == {"overall": None}
+    assert verify.apply_consensus(hosts["h0"], found, "h0") == {**hosts["h0"], "newest_good": hosts["h0"]["newest_good"]}

@@ -1,0 +1,123 @@
+"""Structural rules for a set, and safe paths inside a set: one test per error code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, structure
+
+TODAY = dt.date(2026, 11, 26)
+REQUIRED = structure.DEFAULT_REQUIRED_FILES
+SHA = "a" * 64
+
+
+def file(path: str, size: int = 10, link: bool = False, sha256: str | None = SHA) -> dict[str, Any]:
+    return {"path": path, "size": size, "mtime": 1.0, "link": link, "sha256": sha256}
+
+
+def sound_files() -> list[dict[str, Any]]:
+    return [file("virscan1.dat"), file("naveng32.dll"), file("navex32a.dll"), file("catalog.dat"), file("zdone.dat", size=0)]
+
+
+def codes(
+    files: list[dict[str, Any]], name: str = "20261125.003", link: bool = False, truncated: bool = False, hashed: bool = True
+) -> list[str]:
+    folder = {"name": name, "link": link, "mtime": 1.0, "files": files, "truncated": truncated}
+    found = structure.check_set(
+        folder, where=f"/s/{name}", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=hashed, today=TODAY
+    )
+    return [p.code for p in found]
+
+
+def test_sound_set_has_no_problem_and_an_empty_marker_is_fine() -> None:
+    assert codes(sound_files()) == []
+
+
+def test_required_files_are_case_insensitive() -> None:
+    files = [dict(f, path=f["path"].upper()) for f in sound_files()]
+    assert codes(files) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda fs: [f for f in fs if f["path"] != "zdone.dat"], ["SET_MARKER_MISSING"]),
+        (lambda fs: [f for f in fs if f["path"] != "naveng32.dll"], ["SET_REQUIRED_FILE_MISSING"]),
+        (lambda fs: [*fs, file("virscan2.dat", size=0)], ["SET_FILE_EMPTY"]),
+        (lambda fs: [*fs, file("virscan2.dat.tmp")], ["SET_TEMPORARY_FILE"]),
+        (lambda fs: [*fs, file("~virscan2.dat")], ["SET_TEMPORARY_FILE"]),
+        (lambda fs: [*fs, file("sub/virscan2.partial")], ["SET_TEMPORARY_FILE"]),
+        (lambda fs: [*fs, file(".smsmse-copy")], ["SET_TEMPORARY_FILE"]),
+        (lambda fs: [*fs, file("escape", size=0, link=True, sha256=None)], ["SET_LINK"]),
+        (lambda fs: [*fs, file("virscan2.dat", sha256=None)], ["SET_FILE_UNREADABLE"]),
+        (lambda fs: [*fs, file("a:stream")], ["SET_PATH_UNSAFE"]),
+    ],
+)
+def test_each_rule(change: Any, expected: list[str]) -> None:
+    assert codes(change(sound_files())) == expected
+
+
+def test_unhashed_listing_does_not_claim_unreadable_files() -> None:
+    assert codes([dict(f, sha256=None) for f in sound_files()], hashed=False) == []
+
+
+@pytest.mark.parametrize(("name", "reason"), [("20261301.001", "calendar"), ("20991231.001", "future")])
+def test_invalid_version_name(name: str, reason: str) -> None:
+    assert codes(sound_files(), name=name) == ["SET_NAME_INVALID"]
+
+
+def test_linked_set_folder_is_not_looked_into() -> None:
+    assert codes([], link=True) == ["SET_LINK"]
+
+
+def test_truncated_listing() -> None:
+    assert codes(sound_files(), truncated=True) == ["SET_TOO_MANY_FILES"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../x",
+        "a/../../x",
+        "..\\x",
+        "a\\b",
+        "/etc/passwd",
+        "C:/Windows/x",
+        "c:x",
+        "\\\\server\\share\\x",
+        "//server/share",
+        "a//b",
+        "./a",
+        "a/.",
+        "",
+        "a\x00b",
+        "a ",
+        "a.",
+    ],
+)
+def test_unsafe_paths(path: str) -> None:
+    assert manifest.unsafe_path(path) is not None
+
+
+@pytest.mark.parametrize("path", ["virscan1.dat", "sub/dir/file.dat", "V.GRD", "a b.dat", "name.with.dots"])
+def test_safe_paths(path: str) -> None:
+    assert manifest.unsafe_path(path) is None
+
+
+def test_digest_depends_on_every_field_but_not_order_or_case() -> None:
+    base = {"a.dat": manifest.Entry(1, SHA), "b.dat": manifest.Entry(2, "b" * 64)}
+    digest = manifest.digest(base)
+    assert digest == manifest.digest(dict(reversed(list(base.items()))))
+    assert digest == manifest.digest({"A.DAT": base["a.dat"], "b.dat": base["b.dat"]})
+    assert digest != manifest.digest({**base, "a.dat": manifest.Entry(3, SHA)})
+    assert digest != manifest.digest({**base, "a.dat": manifest.Entry(1, "c" * 64)})
+    assert digest != manifest.digest({"c.dat": base["a.dat"], "b.dat": base["b.dat"]})
+    assert digest != manifest.digest(base | {"c.dat": manifest.Entry(0, SHA)})
+
+
+def test_manifest_needs_every_digest() -> None:
+    assert manifest.from_files([file("a.dat"), file("b.dat", sha256=None)]) is None
+    assert manifest.from_files([file("a.dat")]) == {"a.dat": manifest.Entry(10, SHA)}
