@@ -13,6 +13,8 @@ description:
     definitions mirror or a lab host. The action plugins call it; do not use it in playbooks.
   - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
     per call and reports what it finds. Every decision is made on the controller.
+  - C(install_set) copies a verified set into a store and points the store at it; C(set_pointer) points a store at a
+    set it holds. Both take the store's lock and change nothing when C(definfo.dat) is not what the controller saw.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time and file ID (device and inode).
@@ -21,7 +23,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe]
+    choices: [probe, install_set, set_pointer]
   request:
     description: The operation's request, as its JSON Schema describes it.
     type: dict
@@ -29,7 +31,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The C(probe) operation only reads.
+    description: C(probe) only reads; the changing operations refuse to run in check mode (the action plugins plan instead).
 author:
   - mailsec.smsmse developers (@mailsec)
 seealso:
@@ -58,6 +60,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_events
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_ops import install_set, set_pointer
 
 CONTRACT = 1
 
@@ -97,7 +100,8 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-OPERATIONS = {"probe": probe}
+CHANGES = {"install_set": install_set, "set_pointer": set_pointer}
+OPERATIONS = ("probe", *CHANGES)
 
 
 def main() -> None:
@@ -108,8 +112,14 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
+    op = module.params["op"]
+    if module.check_mode and op in CHANGES:
+        module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
     try:
-        reply = OPERATIONS[module.params["op"]](module.params["request"])
+        if op == "probe":
+            reply = probe(module.params["request"])
+        else:
+            reply = {"contract": CONTRACT, "op": op, **CHANGES[op](module.params["request"], module.run_command)}
     except (KeyError, TypeError) as exc:
         module.fail_json(msg=f"the {module.params['op']} request is incomplete: {exc!r}")
     module.exit_json(changed=False, reply=reply)

@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.FileIdentity
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
 # The target half of the mailsec.smsmse.defs_* modules on Windows hosts.
 # One operation of the agent contract (schemas/agent/*.json) per call. It reports
@@ -16,7 +16,7 @@ $ErrorActionPreference = 'Stop'
 
 $spec = @{
     options = @{
-        op = @{ type = 'str'; required = $true; choices = @('probe') }
+        op = @{ type = 'str'; required = $true; choices = @('probe', 'install_set', 'set_pointer') }
         request = @{ type = 'dict'; required = $true }
     }
     supports_check_mode = $true
@@ -30,6 +30,13 @@ $Epoch = New-Object -TypeName System.DateTime -ArgumentList 1970, 1, 1, 0, 0, 0,
 $ReparsePoint = [System.IO.FileAttributes]::ReparsePoint
 $HashBuffer = 1048576
 $CacheVersion = 1
+$StagingPrefix = '.smsmse-staging-'
+$TrashPrefix = '.smsmse-trash-'
+$DefinfoTempPrefix = '.smsmse-definfo-'
+$LockName = '.smsmse-lock'
+$Marker = 'zdone.dat'
+$EventSource = 'mailsec.smsmse'
+$Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
 
 Function ConvertTo-UnixTime {
     param([System.DateTime]$Time)
@@ -113,7 +120,7 @@ Function Get-FileDigest {
         return $null
     }
     try {
-        $id = [ansible_collections.mailsec.smsmse.plugins.module_utils.FileIdentity.FileId]::Get($stream)
+        $id = $Native::FileId($stream)
         $size = [long]$stream.Length
         $ticks = [long]$File.LastWriteTimeUtc.Ticks
         $key = $File.FullName
@@ -408,10 +415,415 @@ Function Invoke-Probe {
     }
 }
 
+# --- changing a store: install_set and set_pointer ---
+# Every step keeps definfo.dat naming a complete set: lock, compare-and-swap, staged copy hashed
+# while copying, folder rename into place, atomic replacement of definfo.dat, then retention.
+
+Function Get-InnermostException {
+    # .NET exceptions reach PowerShell wrapped (MethodInvocationException); the cause is the innermost.
+    param([System.Exception]$Exception)
+    while ($null -ne $Exception.InnerException -and -not $Exception.Data.Contains('result')) {
+        $Exception = $Exception.InnerException
+    }
+    return $Exception
+}
+
+Function New-Refusal {
+    # An exception that means "nothing was changed", with the reply's result code.
+    param([string]$Result, [string]$Message)
+    $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message
+    $exception.Data['result'] = $Result
+    return $exception
+}
+
+Function Get-Sha256Hex {
+    param([byte[]]$Bytes)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    try {
+        return ConvertTo-Hex -Bytes $sha.ComputeHash($Bytes)
+    }
+    finally {
+        $sha.Dispose()
+    }
+}
+
+Function Get-DefinfoDigest {
+    param([string]$Store)
+    $path = [System.IO.Path]::Combine($Store, 'definfo.dat')
+    if (-not [System.IO.File]::Exists($path)) { return $null }
+    return Get-Sha256Hex -Bytes ([System.IO.File]::ReadAllBytes($path))
+}
+
+Function Write-Definfo {
+    # Write to a temporary file, flush it, then replace definfo.dat in one step.
+    param([string]$Store, [byte[]]$Content)
+    $tmp = [System.IO.Path]::Combine($Store, ('{0}{1}.tmp' -f $DefinfoTempPrefix, [System.Guid]::NewGuid().ToString('N')))
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None)
+        try {
+            $stream.Write($Content, 0, $Content.Length)
+            $stream.Flush($true)
+        }
+        finally {
+            $stream.Dispose()
+        }
+        $Native::MoveReplace($tmp, [System.IO.Path]::Combine($Store, 'definfo.dat'))
+    }
+    finally {
+        if ([System.IO.File]::Exists($tmp)) { [System.IO.File]::Delete($tmp) }
+    }
+    return Get-Sha256Hex -Bytes $Content
+}
+
+Function Remove-Tree {
+    # Delete a folder; links and junctions inside are removed themselves, never followed.
+    param([string]$Path)
+    $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Path
+    foreach ($item in @($top.GetFileSystemInfos())) {
+        if ($item -is [System.IO.DirectoryInfo]) {
+            if (Test-ReparsePoint -Item $item) {
+                [System.IO.Directory]::Delete($item.FullName, $false)
+            }
+            else {
+                Remove-Tree -Path $item.FullName
+            }
+        }
+        else {
+            $item.Attributes = [System.IO.FileAttributes]::Normal
+            $item.Delete()
+        }
+    }
+    [System.IO.Directory]::Delete($Path, $false)
+}
+
+Function Remove-StoreFolder {
+    # Rename to trash first, so that no half-deleted set keeps a set's name.
+    param([string]$Store, [string]$Name)
+    $trash = [System.IO.Path]::Combine($Store, ('{0}{1}-{2}' -f $TrashPrefix, $Name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
+    [System.IO.Directory]::Move([System.IO.Path]::Combine($Store, $Name), $trash)
+    Remove-Tree -Path $trash
+}
+
+Function Clear-Leftover {
+    param([string]$Store)
+    $cleaned = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Store
+    foreach ($item in @($top.GetFileSystemInfos() | Sort-Object -Property Name)) {
+        $isDir = $item -is [System.IO.DirectoryInfo]
+        if ($isDir -and -not (Test-ReparsePoint -Item $item) -and ($item.Name.StartsWith($StagingPrefix) -or $item.Name.StartsWith($TrashPrefix))) {
+            Remove-Tree -Path $item.FullName
+            $cleaned.Add($item.Name)
+        }
+        elseif ((-not $isDir) -and $item.Name.StartsWith($DefinfoTempPrefix) -and $item.Name.EndsWith('.tmp')) {
+            $item.Delete()
+            $cleaned.Add($item.Name)
+        }
+    }
+    return , $cleaned
+}
+
+Function Open-StoreLock {
+    # The lock is an open handle (no sharing, deleted on close): a crashed run cannot leave it behind.
+    param([string]$Store)
+    $path = [System.IO.Path]::Combine($Store, $LockName)
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @(
+            $path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite,
+            [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::DeleteOnClose)
+    }
+    catch {
+        if ((Get-InnermostException -Exception $_.Exception) -is [System.IO.IOException]) {
+            throw (New-Refusal -Result 'locked' -Message ('the store is locked by another run ({0})' -f $path))
+        }
+        throw
+    }
+    $info = [System.Text.Encoding]::UTF8.GetBytes(('{{"pid": {0}, "host": "{1}"}}' -f $PID, [System.Environment]::MachineName))
+    $stream.SetLength(0)
+    $stream.Write($info, 0, $info.Length)
+    $stream.Flush()
+    return $stream
+}
+
+Function Assert-Expected {
+    param([string]$Store, [System.Collections.IDictionary]$Expect)
+    $current = Get-DefinfoDigest -Store $Store
+    if ([string]$current -ne [string]$Expect.definfo_sha256) {
+        throw (New-Refusal -Result 'conflict' -Message "definfo.dat changed since it was read (another run, or the product's own copy job)")
+    }
+}
+
+Function Get-RelativeFileSet {
+    # Every file below $Folder as '/' relative paths (links included as entries), case-insensitive.
+    param([string]$Folder)
+    $set = New-Object -TypeName 'System.Collections.Generic.HashSet[string]' -ArgumentList ([System.StringComparer]::OrdinalIgnoreCase)
+    $listing = Get-FileList -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Folder) -Limit 100000
+    foreach ($file in $listing.files) { [void]$set.Add($file.path) }
+    return , $set
+}
+
+Function Test-SameFileSet {
+    param([string]$Folder, [System.Collections.IDictionary]$Manifest)
+    $present = Get-RelativeFileSet -Folder $Folder
+    if ($present.Count -ne $Manifest.Count) { return $false }
+    foreach ($rel in $Manifest.Keys) {
+        if (-not $present.Contains([string]$rel)) { return $false }
+    }
+    return $true
+}
+
+Function Test-SetMatch {
+    # Whether $Folder holds exactly the manifest's files (digests from the hash cache while unchanged).
+    param([string]$Folder, [System.Collections.IDictionary]$Manifest, [string]$CacheDir, [string]$Store)
+    $info = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Folder
+    if ((-not $info.Exists) -or (Test-ReparsePoint -Item $info)) { return $false }
+    if (-not (Test-SameFileSet -Folder $Folder -Manifest $Manifest)) { return $false }
+    $cache = New-HashCache -CacheDir $CacheDir -StorePath $Store -UseCached $true
+    foreach ($rel in $Manifest.Keys) {
+        $file = New-Object -TypeName System.IO.FileInfo -ArgumentList ([System.IO.Path]::Combine($Folder, ([string]$rel).Replace('/', '\')))
+        if ((-not $file.Exists) -or (Test-ReparsePoint -Item $file)) { return $false }
+        $want = $Manifest[$rel]
+        if ($file.Length -ne [long]$want.size) { return $false }
+        if ((Get-FileDigest -Cache $cache -File $file) -ne [string]$want.sha256) { return $false }
+    }
+    return $true
+}
+
+Function Copy-FileHashed {
+    # One pass over the bytes: read, hash, write; the copy is flushed to disk and keeps the source's mtime.
+    param([string]$Source, [string]$Target)
+    $sha = [System.Security.Cryptography.SHA256]::Create()
+    $buffer = New-Object -TypeName byte[] -ArgumentList $HashBuffer
+    $size = [long]0
+    $reader = New-Object -TypeName System.IO.FileStream -ArgumentList @(
+        $Source, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read, $HashBuffer, [System.IO.FileOptions]::SequentialScan)
+    try {
+        $writer = New-Object -TypeName System.IO.FileStream -ArgumentList @(
+            $Target, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, $HashBuffer)
+        try {
+            while (($count = $reader.Read($buffer, 0, $buffer.Length)) -gt 0) {
+                [void]$sha.TransformBlock($buffer, 0, $count, $null, 0)
+                $writer.Write($buffer, 0, $count)
+                $size += $count
+            }
+            [void]$sha.TransformFinalBlock($buffer, 0, 0)
+            $writer.Flush($true)
+        }
+        finally {
+            $writer.Dispose()
+        }
+    }
+    finally {
+        $reader.Dispose()
+    }
+    [System.IO.File]::SetLastWriteTimeUtc($Target, [System.IO.File]::GetLastWriteTimeUtc($Source))
+    $digest = ConvertTo-Hex -Bytes $sha.Hash
+    $sha.Dispose()
+    return @{ size = $size; sha256 = $digest }
+}
+
+Function Copy-SetToStaging {
+    param([string]$Store, [string]$Source, [string]$Version, [System.Collections.IDictionary]$Manifest)
+    if (-not (Test-SameFileSet -Folder $Source -Manifest $Manifest)) {
+        throw (New-Refusal -Result 'source_changed' -Message ('the source set {0} no longer holds the files that were verified' -f $Source))
+    }
+    $staging = [System.IO.Path]::Combine($Store, ('{0}{1}-{2}' -f $StagingPrefix, $Version, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
+    [void][System.IO.Directory]::CreateDirectory($staging)
+    $copied = [long]0
+    # the marker last, as LiveUpdate writes it: a staging folder without it was never finished
+    $ordered = @($Manifest.Keys | Sort-Object -Property @{ Expression = { ([string]$_).ToLowerInvariant() -eq $Marker } }, @{ Expression = { [string]$_ } })
+    try {
+        foreach ($rel in $ordered) {
+            $relative = ([string]$rel).Replace('/', '\')
+            $src = [System.IO.Path]::Combine($Source, $relative)
+            $srcInfo = New-Object -TypeName System.IO.FileInfo -ArgumentList $src
+            if ((-not $srcInfo.Exists) -or (Test-ReparsePoint -Item $srcInfo)) {
+                throw (New-Refusal -Result 'source_changed' -Message ('{0} in the source set is no longer a regular file' -f $rel))
+            }
+            $dst = [System.IO.Path]::Combine($staging, $relative)
+            [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($dst))
+            $copy = Copy-FileHashed -Source $src -Target $dst
+            $want = $Manifest[$rel]
+            if ($copy.size -ne [long]$want.size -or $copy.sha256 -ne [string]$want.sha256) {
+                throw (New-Refusal -Result 'source_changed' -Message ('{0} in the source set changed after it was verified' -f $rel))
+            }
+            $copied += $copy.size
+        }
+    }
+    catch {
+        if ([System.IO.Directory]::Exists($staging)) { Remove-Tree -Path $staging }
+        throw
+    }
+    return @{ path = $staging; copied = $copied }
+}
+
+Function Write-CollectionEvent {
+    param([object[]]$Events, [hashtable]$Outcome)
+    if ($Events.Count -eq 0) { return }
+    try {
+        if (-not [System.Diagnostics.EventLog]::SourceExists($EventSource)) {
+            New-EventLog -LogName Application -Source $EventSource
+        }
+        foreach ($entry in $Events) {
+            Write-EventLog -LogName Application -Source $EventSource -EventId ([int]$entry.id) -EntryType ([string]$entry.type) -Message ([string]$entry.message)
+        }
+        $Outcome.event_written = $true
+    }
+    catch {
+        $Outcome.warnings.Add(('event not written to the Application log: {0}' -f $_.Exception.Message))
+    }
+}
+
+Function Restart-Product {
+    param([object]$Restart, [hashtable]$Outcome)
+    if ($null -eq $Restart -or [string]::IsNullOrEmpty([string]$Restart.service)) { return }
+    $timeout = [System.TimeSpan]::FromSeconds([int]$Restart.timeout)
+    try {
+        $service = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList ([string]$Restart.service)
+        if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::Stopped) {
+            $service.Stop()
+            $service.WaitForStatus([System.ServiceProcess.ServiceControllerStatus]::Stopped, $timeout)
+        }
+        $service.Start()
+        $service.WaitForStatus([System.ServiceProcess.ServiceControllerStatus]::Running, $timeout)
+        $Outcome.restarted = $true
+    }
+    catch {
+        $Outcome.warnings.Add(('restart of {0} failed: {1}' -f $Restart.service, $_.Exception.Message))
+    }
+}
+
+Function New-ChangeOutcome {
+    param([string]$Op)
+    return @{
+        contract = $Contract
+        op = $Op
+        result = 'done'
+        message = ''
+        definfo_sha256 = $null
+        installed = $false
+        removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        cleaned = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        quarantined = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        bytes_copied = [long]0
+        lock_broken = $null
+        event_written = $false
+        restarted = $false
+        warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+}
+
+Function Complete-ChangeFailure {
+    # A refusal or an I/O error: the reply says what happened; nothing was changed by this step.
+    param([hashtable]$Outcome, [System.Management.Automation.ErrorRecord]$ErrorRecord)
+    $exception = Get-InnermostException -Exception $ErrorRecord.Exception
+    if ($exception.Data.Contains('result')) {
+        $Outcome.result = [string]$exception.Data['result']
+        $Outcome.message = $exception.Message
+    }
+    else {
+        $Outcome.result = 'failed'
+        $Outcome.message = '{0}: {1}' -f $exception.GetType().Name, $exception.Message
+    }
+}
+
+Function Invoke-InstallSet {
+    param([System.Collections.IDictionary]$Request)
+    $outcome = New-ChangeOutcome -Op 'install_set'
+    $store = [string]$Request.store
+    $version = [string]$Request.version
+    $manifest = $Request.manifest
+    $target = [System.IO.Path]::Combine($store, $version)
+    $content = [System.Convert]::FromBase64String([string]$Request.definfo_b64)
+    $lock = $null
+    try {
+        $lock = Open-StoreLock -Store $store
+        Assert-Expected -Store $store -Expect $Request.expect
+        $outcome.cleaned = Clear-Leftover -Store $store
+        if (-not (Test-SetMatch -Folder $target -Manifest $manifest -CacheDir ([string]$Request.cache_dir) -Store $store)) {
+            $staged = Copy-SetToStaging -Store $store -Source ([string]$Request.source) -Version $version -Manifest $manifest
+            $outcome.bytes_copied = $staged.copied
+            Assert-Expected -Store $store -Expect $Request.expect
+            if ([System.IO.Directory]::Exists($target)) {
+                if ([string]$Request.expect.active -eq $version) {
+                    if ([string]::IsNullOrEmpty([string]$Request.fallback_definfo_b64)) {
+                        Remove-Tree -Path $staged.path
+                        throw (New-Refusal -Result 'no_fallback' -Message ('{0} is the active set and no other good set can stand in while it is replaced' -f $version))
+                    }
+                    [void](Write-Definfo -Store $store -Content ([System.Convert]::FromBase64String([string]$Request.fallback_definfo_b64)))
+                }
+                Remove-StoreFolder -Store $store -Name $version
+            }
+            [System.IO.Directory]::Move($staged.path, $target)
+            $outcome.installed = $true
+        }
+        $outcome.definfo_sha256 = Write-Definfo -Store $store -Content $content
+        $protect = New-Object -TypeName 'System.Collections.Generic.HashSet[string]' -ArgumentList @(, [string[]]@($Request.protect))
+        [void]$protect.Add($version)
+        foreach ($old in @($Request.remove)) {
+            if ($protect.Contains([string]$old) -or -not [System.IO.Directory]::Exists([System.IO.Path]::Combine($store, [string]$old))) { continue }
+            Remove-StoreFolder -Store $store -Name ([string]$old)
+            $outcome.removed.Add([string]$old)
+        }
+        Write-CollectionEvent -Events @($Request.events) -Outcome $outcome
+        Restart-Product -Restart $Request.restart -Outcome $outcome
+        $outcome.message = '{0} active' -f $version
+        if ($outcome.installed) { $outcome.message = '{0} installed and active' -f $version }
+    }
+    catch {
+        Complete-ChangeFailure -Outcome $outcome -ErrorRecord $_
+    }
+    finally {
+        if ($null -ne $lock) { $lock.Dispose() }
+    }
+    return $outcome
+}
+
+Function Invoke-SetPointer {
+    param([System.Collections.IDictionary]$Request)
+    $outcome = New-ChangeOutcome -Op 'set_pointer'
+    $store = [string]$Request.store
+    $version = [string]$Request.version
+    $lock = $null
+    try {
+        $lock = Open-StoreLock -Store $store
+        Assert-Expected -Store $store -Expect $Request.expect
+        $outcome.cleaned = Clear-Leftover -Store $store
+        if (-not (Test-SetMatch -Folder ([System.IO.Path]::Combine($store, $version)) -Manifest $Request.manifest -CacheDir ([string]$Request.cache_dir) -Store $store)) {
+            throw (New-Refusal -Result 'conflict' -Message ('{0} no longer holds the files that were verified' -f $version))
+        }
+        $outcome.definfo_sha256 = Write-Definfo -Store $store -Content ([System.Convert]::FromBase64String([string]$Request.definfo_b64))
+        foreach ($bad in @($Request.quarantine)) {
+            $from = [System.IO.Path]::Combine($store, [string]$bad)
+            if ([string]$bad -eq $version -or -not [System.IO.Directory]::Exists($from)) { continue }
+            [void][System.IO.Directory]::CreateDirectory([string]$Request.quarantine_dir)
+            $name = '{0}-{1}-{2}-{3}' -f [System.IO.Path]::GetFileName($store.TrimEnd('\')), $bad, [System.DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ', [System.Globalization.CultureInfo]::InvariantCulture), [System.Guid]::NewGuid().ToString('N').Substring(0, 6)
+            $to = [System.IO.Path]::Combine([string]$Request.quarantine_dir, $name)
+            [System.IO.Directory]::Move($from, $to)
+            $outcome.quarantined.Add($to)
+        }
+        Write-CollectionEvent -Events @($Request.events) -Outcome $outcome
+        Restart-Product -Restart $Request.restart -Outcome $outcome
+        $outcome.message = '{0} active' -f $version
+    }
+    catch {
+        Complete-ChangeFailure -Outcome $outcome -ErrorRecord $_
+    }
+    finally {
+        if ($null -ne $lock) { $lock.Dispose() }
+    }
+    return $outcome
+}
+
 $request = $module.Params.request
 try {
-    switch ($module.Params.op) {
+    $op = $module.Params.op
+    if ($module.CheckMode -and $op -ne 'probe') {
+        $module.FailJson(('{0} changes the host and does not run in check mode; the controller plans it instead' -f $op))
+    }
+    switch ($op) {
         'probe' { $module.Result.reply = Invoke-Probe -Request $request }
+        'install_set' { $module.Result.reply = Invoke-InstallSet -Request $request }
+        'set_pointer' { $module.Result.reply = Invoke-SetPointer -Request $request }
     }
 }
 catch {

@@ -13,9 +13,13 @@ description:
     The action plugins call it over WinRM or PSRP; do not use it in playbooks.
   - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
     per call and reports what it finds. Every decision is made on the controller.
+  - C(install_set) copies a verified set into a store (staged, hashed while copying, renamed into place) and replaces
+    C(definfo.dat) with C(MoveFileEx) (C(StoreNative.cs)); C(set_pointer) points a store at a set it holds and can move
+    bad sets to quarantine. The store's lock is an open handle with C(DeleteOnClose), so a crashed run never leaves it
+    behind. Events go to the Application log under the source C(mailsec.smsmse).
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, read with a
     1 MiB buffer and kept in a cache under C(%ProgramData%\mailsec-smsmse\hashes) (or the request's C(cache_dir)),
-    keyed by path, size, modification time and NTFS file ID (C(FileIdentity.cs)).
+    keyed by path, size, modification time and NTFS file ID (C(StoreNative.cs)).
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
     store, and the product's events from the Application log with C(Get-WinEvent).
 options:
@@ -23,7 +27,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe]
+    choices: [probe, install_set, set_pointer]
   request:
     description: The operation's request, as its JSON Schema describes it.
     type: dict
@@ -31,7 +35,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The C(probe) operation only reads.
+    description: C(probe) only reads; the changing operations refuse to run in check mode (the action plugins plan instead).
   platform:
     platforms: windows
     support: full

@@ -17,43 +17,8 @@ description:
     (32-bit, Windows Server 2003 x64, Windows Server 2008 and later). On other hosts, such as a
     Linux definitions mirror, give the stores with O(stores).
   - Reads only. The facts are returned under C(ansible_facts.smsmse_defs).
-options:
-  stores:
-    description:
-      - Paths of the stores, overriding detection for the stores given. A path may use C(%VAR%),
-        expanded on the host.
-      - Required on hosts that are not Windows.
-    type: dict
-    suboptions:
-      hawking:
-        description: The Hawking structure, updated by LiveUpdate (exists only with SAV/SEP installed).
-        type: str
-      smsmse_hawking:
-        description: The SMSMSE Hawking structure of 64-bit systems.
-        type: str
-      csapi:
-        description: The CSAPI store, the definitions the scanner uses.
-        type: str
-  product:
-    description:
-      - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).
-    type: dict
-    suboptions:
-      name:
-        description: The product name.
-        type: str
-      version:
-        description: The product version, for example C(6.5.8).
-        type: str
-  events_file:
-    description:
-      - On hosts that are not Windows, a file of the product's events, one JSON object per line with
-        C(id), C(time) (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) and C(message). Windows hosts read the Application log.
-    type: path
-  event_hours:
-    description: How far back to read the product's events, in hours.
-    type: int
-    default: 72
+extends_documentation_fragment:
+  - mailsec.smsmse.stores
 attributes:
   check_mode:
     support: full

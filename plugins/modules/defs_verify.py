@@ -21,76 +21,9 @@ description:
     (O(catalog_state)). A version the catalog does not list is C(unknown)."
   - The results are returned and also set as C(ansible_facts.smsmse_defs), the facts of M(mailsec.smsmse.defs_facts)
     with C(verification) added. Fleet consensus across hosts is applied afterwards by the C(defs_health) role.
-options:
-  stores:
-    description:
-      - Paths of the stores, overriding detection for the stores given, as in M(mailsec.smsmse.defs_facts).
-      - Required on hosts that are not Windows.
-    type: dict
-    suboptions:
-      hawking:
-        description: The Hawking structure, updated by LiveUpdate.
-        type: str
-      smsmse_hawking:
-        description: The SMSMSE Hawking structure of 64-bit systems.
-        type: str
-      csapi:
-        description: The CSAPI store, the definitions the scanner uses.
-        type: str
-  product:
-    description: The product as installed, on hosts that are not Windows.
-    type: dict
-    suboptions:
-      name:
-        description: The product name.
-        type: str
-      version:
-        description: The product version.
-        type: str
-  events_file:
-    description: On hosts that are not Windows, the JSON-lines file of the product's events.
-    type: path
-  event_hours:
-    description: How far back to read the product's events, in hours.
-    type: int
-    default: 72
-  required_files:
-    description:
-      - Files every set must hold (compared without regard to case). C(zdone.dat) is always required.
-      - The default fits the 32-bit engine sets SMSMSE uses; set it to what your sets hold.
-    type: list
-    elements: str
-    default: [zdone.dat, virscan1.dat, naveng32.dll, navex32a.dll]
-  deep:
-    description: Hash every file again, ignoring the agent's cache.
-    type: bool
-    default: false
-  hash_cache_dir:
-    description:
-      - Folder on the host for the agent's hash cache.
-      - Default C(%ProgramData%\mailsec-smsmse\hashes) on Windows, C(~/.cache/mailsec-smsmse/hashes) on POSIX hosts.
-    type: str
-  catalog:
-    description:
-      - A signed known-good catalog on the controller, made by M(mailsec.smsmse.defs_catalog).
-      - Without it, sets are judged on structure alone (and on consensus, in the role).
-    type: path
-  trusted_keys:
-    description:
-      - The public keys (PEM, or 64 hex digits) whose signatures count for the O(catalog).
-    type: list
-    elements: str
-    default: []
-  signature_threshold:
-    description: How many distinct trusted keys must have signed the O(catalog).
-    type: int
-    default: 1
-  catalog_state:
-    description:
-      - A file on the controller that keeps the highest catalog sequence number accepted, so that an older
-        catalog cannot be replayed. Strongly recommended with O(catalog).
-      - Not written in check mode.
-    type: path
+extends_documentation_fragment:
+  - mailsec.smsmse.stores
+  - mailsec.smsmse.verify
 attributes:
   check_mode:
     support: full

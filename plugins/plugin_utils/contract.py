@@ -16,7 +16,9 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
 CONTRACT_VERSION = 1
-OPERATIONS: tuple[str, ...] = ("probe",)
+OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer")
+#: the reply schema of each operation (the two changing operations share one)
+REPLY_SCHEMAS: dict[str, str] = {"probe": "probe.reply.json", "install_set": "change.reply.json", "set_pointer": "change.reply.json"}
 
 
 @cache
@@ -24,7 +26,8 @@ def schema(op: str, kind: str) -> dict[str, Any]:
     """The schema of ``op``'s ``request`` or ``reply``."""
     if op not in OPERATIONS or kind not in ("request", "reply"):
         raise KeyError(f"no schema for {op}.{kind}")
-    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{op}.{kind}.json").read_text(encoding="utf-8"))
+    name = REPLY_SCHEMAS[op] if kind == "reply" else f"{op}.request.json"
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
     return loaded
 
 

@@ -187,6 +187,51 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "A Python package the collection needs on the controller is not installed.",
         "Install the collection's requirements on the controller: pip install -r requirements.txt.",
     ),
+    ErrorCode(
+        "VERSION_NOT_FOUND",
+        "The version asked for is not in the store.",
+        "Pick a version the store holds (`defs_facts` lists them), or use `newest_good` / `previous_good`.",
+    ),
+    ErrorCode(
+        "SET_NOT_GOOD",
+        "The set asked for did not verify as good, so it is not installed or pointed to.",
+        "Read the set's errors from `defs_verify`; pick a good set, or replace this one from a good source.",
+    ),
+    ErrorCode(
+        "NO_GOOD_SET",
+        "There is no good set to use.",
+        "Run LiveUpdate (the `defs_health` role does), then verify again; see the runbook in the role's README.",
+    ),
+    ErrorCode(
+        "DOWNGRADE_REFUSED",
+        "The change would take the store below its newest good version; only defs_rollback does that.",
+        "Use mailsec.smsmse.defs_rollback with `to: VERSION`; the downgrade is then recorded.",
+    ),
+    ErrorCode(
+        "CHANGE_CONFLICT",
+        "The store changed since it was read (another run, or the product's own copy job), so nothing was changed.",
+        "Run the task again: it reads the store afresh. SMSMSE copies Hawking into CSAPI every 10 minutes.",
+    ),
+    ErrorCode(
+        "STORE_LOCKED",
+        "Another run holds the store's lock, so nothing was changed.",
+        "Run the task again when the other run is over; a lock whose process is gone, or that is stale, is broken automatically.",
+    ),
+    ErrorCode(
+        "SOURCE_CHANGED",
+        "The source set changed while it was copied, so nothing was changed.",
+        "Run the task again once LiveUpdate has finished writing the source set.",
+    ),
+    ErrorCode(
+        "NO_FALLBACK",
+        "The active set must be replaced by a copy of the same version, and no other good set can stand in meanwhile.",
+        "Roll back to another good set first (defs_rollback), or install a different version.",
+    ),
+    ErrorCode(
+        "CHANGE_FAILED",
+        "The host could not complete the change (disk full, read-only or permissions); the store was left as it was.",
+        "Fix the cause the message names (free space, write access for the connecting account) and run again.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

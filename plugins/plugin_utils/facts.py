@@ -34,8 +34,12 @@ def probe_request(
     events_file: str | None,
     event_hours: int,
     hashing: Mapping[str, Any] | None = None,
+    extra_stores: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
-    """The ``probe`` request for the module options; detection only where no path is given."""
+    """The ``probe`` request for the module options; detection only where no path is given.
+
+    ``extra_stores`` adds folders probed like stores (``source``: a folder of sets to promote from).
+    """
     overrides = {name: path for name, path in (stores or {}).items() if path}
     if not is_windows and not overrides:
         raise SmsmseError("STORES_REQUIRED", "This host is not Windows and no store paths were given.")
@@ -45,6 +49,7 @@ def probe_request(
             candidates.append({"name": name, "template": overrides[name]})
         elif is_windows:
             candidates.extend({"name": name, "template": template} for template in layout.candidates(name))
+    candidates.extend({"name": name, "template": path} for name, path in (extra_stores or {}).items() if path)
     given_product = None
     if product_option and (product_option.get("name") or product_option.get("version")):
         given_product = {
@@ -66,7 +71,9 @@ def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None])
     """The reply's entry for each store that exists, by store name (detection, or the path given)."""
     platform = layout.platform_for(reply["host"])
     chosen = {}
-    for name in layout.STORE_NAMES:
+    for name in (*layout.STORE_NAMES, "source"):
+        if name not in layout.STORE_NAMES and not overrides.get(name):
+            continue
         entries = [entry for entry in reply["stores"] if entry["name"] == name]
         entry = _chosen(name, entries, overrides.get(name), platform)
         if entry is not None:

@@ -25,5 +25,6 @@ def run(
         events_file=options.get("events_file"),
         event_hours=options.get("event_hours", 72),
         hashing=hashing,
+        extra_stores=options.get("extra_stores"),
     )
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))

@@ -48,15 +48,18 @@ def test_agent_produces_every_reply_field(op: str) -> None:
     assert missing == set()
 
 
-#: request fields for POSIX hosts only: Windows reads the product from the registry and events from the log
-POSIX_ONLY = ("product", "events_file")
+#: request fields for POSIX hosts only: Windows reads the product from the registry and events from the log,
+#: writes its events to the Application log, restarts a service rather than a command, and locks with a handle
+POSIX_ONLY = ("product", "events_file", "command", "lock_stale_seconds")
 
 
-def test_agent_reads_every_request_field() -> None:
-    request = dict(contract.schema("probe", "request"))
+@pytest.mark.parametrize("op", contract.OPERATIONS)
+def test_agent_reads_every_request_field(op: str) -> None:
+    request = dict(contract.schema(op, "request"))
     request["properties"] = {k: v for k, v in request["properties"].items() if k not in POSIX_ONLY}
+    fields = ps_static.schema_property_names(request) - set(POSIX_ONLY)
     text = ps_static.code_only(SOURCE)
-    unread = [name for name in sorted(ps_static.schema_property_names(request)) if not re.search(rf"\.{name}\b", text)]
+    unread = [name for name in sorted(fields) if not re.search(rf"\.{name}\b", text)]
     assert unread == []
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = sorted(p.stem for p in (ROOT / "plugins" / "action").glob("*.py"))
@@ -24,10 +25,12 @@ def _walk(spec: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[st
 @pytest.mark.parametrize("name", ACTIONS)
 def test_spec_is_the_documentation(name: str) -> None:
     action = importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.action.{name}")
-    doc = yaml.safe_load(importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.modules.{name}").DOCUMENTATION)
-    assert sorted(action.ARGUMENT_SPEC) == sorted(doc.get("options") or {})
+    options = argspec.documented_options(
+        importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.modules.{name}").DOCUMENTATION
+    )
+    assert sorted(action.ARGUMENT_SPEC) == sorted(options)
     for path, option in _walk(action.ARGUMENT_SPEC):
-        documented = doc["options"]
+        documented = options
         for part in path.split("."):
             documented = documented[part]
             documented = documented.get("suboptions", documented) if part != path.split(".")[-1] else documented

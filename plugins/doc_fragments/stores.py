@@ -1,0 +1,47 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+class ModuleDocFragment:
+    """Options every module that reads a host's stores takes."""
+
+    DOCUMENTATION = r"""
+options:
+  stores:
+    description:
+      - Paths of the stores, overriding detection for the stores given. A path may use C(%VAR%),
+        expanded on the host.
+      - Required on hosts that are not Windows.
+    type: dict
+    suboptions:
+      hawking:
+        description: The Hawking structure, updated by LiveUpdate (exists only with SAV/SEP installed).
+        type: str
+      smsmse_hawking:
+        description: The SMSMSE Hawking structure of 64-bit systems.
+        type: str
+      csapi:
+        description: The CSAPI store, the definitions the scanner uses.
+        type: str
+  product:
+    description:
+      - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).
+    type: dict
+    suboptions:
+      name:
+        description: The product name.
+        type: str
+      version:
+        description: The product version, for example C(6.5.8).
+        type: str
+  events_file:
+    description:
+      - On hosts that are not Windows, a file of the product's events, one JSON object per line with
+        C(id), C(time) (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) and C(message). Windows hosts read the Application log.
+      - The changing modules also record their own events there.
+    type: path
+  event_hours:
+    description: How far back to read the product's events, in hours.
+    type: int
+    default: 72
+"""

@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_promote.py.
+
+DOCUMENTATION = r"""
+module: defs_promote
+short_description: Install the newest good SMSMSE definition set into the scanner's store, atomically
+version_added: 0.1.0
+description:
+  - Promotes a definition set into the O(target) store (by default CSAPI, the definitions the scanner uses) from a
+    O(source) store (by default the Hawking structure, or the SMSMSE Hawking structure where there is none) or from
+    O(source_path), as SMSMSE does every 10 minutes, but now, verified and atomically.
+  - The source set is verified with the same rules as M(mailsec.smsmse.defs_verify) before anything is written.
+  - "On the host: the store's lock is taken; C(definfo.dat) must still be what was read (compare-and-swap: SMSMSE's
+    own copy job can race us); the set is copied into a staging folder inside the store, hashed while copying and
+    compared with the verified manifest; the staging folder is renamed into place; C(definfo.dat) is replaced
+    atomically, keeping its other keys; then old sets are retired. A crash at any moment leaves C(definfo.dat)
+    naming a complete set, and the next run removes the leftovers."
+  - Never promotes a version older than the target's active good version; going down is what
+    M(mailsec.smsmse.defs_rollback) is for.
+  - One agent call when nothing needs doing, two when something does.
+extends_documentation_fragment:
+  - mailsec.smsmse.stores
+  - mailsec.smsmse.verify
+  - mailsec.smsmse.change
+options:
+  target:
+    description: The store to promote into.
+    type: str
+    choices: [csapi, hawking, smsmse_hawking]
+    default: csapi
+  source:
+    description: The store to promote from. Default C(hawking) where it exists, else C(smsmse_hawking).
+    type: str
+    choices: [hawking, smsmse_hawking, csapi]
+  source_path:
+    description:
+      - A folder on the host holding sets (like a store) to promote from instead of O(source), for example an
+        extracted Intelligent Updater package. It needs no C(definfo.dat).
+    type: str
+  version:
+    description: C(newest_good), or the version to promote (C(YYYYMMDD.RRR)), which must be good.
+    type: str
+    default: newest_good
+  keep:
+    description:
+      - How many good sets to keep in the target, the new active one included. The active set and the
+        previous good one are always kept, so the last good set is never deleted. Other sets are removed.
+    type: int
+    default: 2
+attributes:
+  check_mode:
+    support: full
+    description: Reports the plan and C(changed=true) where a change is due, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows C(definfo.dat) before and after, and the sets added and removed.
+  action_group:
+    support: full
+    membership: [mailsec.smsmse.defs]
+    description: Use C(group/mailsec.smsmse.defs) in C(module_defaults) to set options once.
+notes:
+  - The collection's own events are written after each change (Windows Application log, source C(mailsec.smsmse);
+    POSIX hosts, O(events_file)). Event 1000 is a promotion.
+  - With a stale lock, a conflict or a source set that changes while it is copied, nothing is changed and the
+    task fails with a code that says so (C(STORE_LOCKED), C(CHANGE_CONFLICT), C(SOURCE_CHANGED)); run it again.
+seealso:
+  - module: mailsec.smsmse.defs_verify
+  - module: mailsec.smsmse.defs_rollback
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+- name: Put the newest good Hawking set into CSAPI now
+  mailsec.smsmse.defs_promote:
+
+- name: The same, checked against a signed catalog, keeping three sets
+  mailsec.smsmse.defs_promote:
+    catalog: /etc/smsmse/catalog.json
+    trusted_keys: "{{ smsmse_trusted_keys }}"
+    keep: 3
+
+- name: Promote a set extracted from an Intelligent Updater package
+  mailsec.smsmse.defs_promote:
+    source_path: 'D:\Staging\IU'
+    version: '20261125.003'
+    restart_service: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the target was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
+store:
+  description: The target store.
+  returned: always
+  type: str
+  sample: csapi
+version:
+  description: The version the target is at afterwards.
+  returned: always
+  type: str
+  sample: "20261125.003"
+previous:
+  description: The version the target was at before.
+  returned: always
+  type: str
+  sample: "20261124.002"
+source:
+  description: The store the set came from.
+  returned: when a change is due
+  type: str
+removed:
+  description: Sets retired from the target.
+  returned: when a change is due
+  type: list
+  elements: str
+installed:
+  description: Whether a set was copied into the target (false when it was already there).
+  returned: when changed, not in check mode
+  type: bool
+bytes_copied:
+  description: Bytes copied (and hashed while copying).
+  returned: when changed, not in check mode
+  type: int
+cleaned:
+  description: Leftovers of interrupted runs that were removed.
+  returned: when changed, not in check mode
+  type: list
+  elements: str
+restarted:
+  description: Whether the service was restarted.
+  returned: when changed, not in check mode
+  type: bool
+error:
+  description: On failure, the error's stable code, message and path.
+  returned: failure
+  type: dict
+"""
