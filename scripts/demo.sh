@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# The demo: build a lab of emulated SMSMSE servers and report their definitions.
-#   scripts/demo.sh [HOSTS]     (default 8 hosts; the lab is .build/demo-lab)
+# The demo: build a lab of emulated SMSMSE servers, then run the defs_health role on it:
+# report mode, enforce mode, and report mode again.
+#   scripts/demo.sh [HOSTS]     (default 20 hosts; the lab is .build/demo-lab)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-hosts=${1:-8}
+hosts=${1:-20}
 
 venv=$(scripts/venv.sh primary)
 export ANSIBLE_COLLECTIONS_PATH
 ANSIBLE_COLLECTIONS_PATH=$(scripts/collection_link.sh)
+export ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_DISPLAY_SKIPPED_HOSTS=false
 
 lab="$root/.build/demo-lab"
 rm -rf "$lab"
-echo "Building a lab of $hosts emulated servers in $lab ..."
-inventory=$("$venv/bin/python" scripts/lab.py --dir "$lab" --hosts "$hosts")
+banner() { printf '\n==== %s\n\n' "$*"; }
 
-echo "Running mailsec.smsmse.facts against it ..."
-mkdir -p "$lab/facts"
-"$venv/bin/ansible-playbook" mailsec.smsmse.facts -i "$inventory" -e "smsmse_facts_dir=$lab/facts"
+banner "Building a lab of $hosts emulated servers, a signing key and a signed catalog in $lab"
+"$venv/bin/ansible-playbook" mailsec.smsmse.lab -e "lab_dir=$lab" -e "lab_hosts=$hosts"
+inventory="$lab/inventory.yml"
 
-printf '\nDefinition state of every lab host (active set per store):\n\n'
-"$venv/bin/python" scripts/facts_table.py "$lab/facts"
+banner "1/3 Report mode: what is wrong, changing nothing"
+"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory"
+"$venv/bin/python" scripts/report_table.py "$lab/reports/defs-health.json"
+
+banner "2/3 Enforce mode: promote, roll back, LiveUpdate; hosts that stay broken fail with the runbook"
+"$venv/bin/ansible-playbook" mailsec.smsmse.enforce -i "$inventory" || echo "(some hosts could not be made healthy: see above)"
+"$venv/bin/python" scripts/report_table.py "$lab/reports/defs-health.json"
+
+banner "3/3 Report mode again"
+"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory"
+"$venv/bin/python" scripts/report_table.py "$lab/reports/defs-health.json"
+
+banner "Reports"
+echo "HTML:  $lab/reports/defs-health.html"
+echo "JSON:  $lab/reports/defs-health.json"
+echo "JUnit: $lab/reports/defs-health.junit.xml"

@@ -12,6 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 primary=$(scripts/venv.sh primary)
 compat=$(scripts/venv.sh compat)
 scripts/collection_link.sh >/dev/null
+scripts/ensure_chromium.sh
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 
 step "ruff (lint and format)"

@@ -35,6 +35,8 @@ class ActionModule(ActionBase):
     def _build(self, options: dict[str, Any]) -> dict[str, Any]:
         if options["expires_days"] < 1 or options["renew_before_days"] < 0 or options["renew_before_days"] >= options["expires_days"]:
             raise SmsmseError("OPTION_INVALID", "`expires_days` must be at least 1 and more than `renew_before_days` (at least 0).")
+        if not options["sets"]:
+            raise SmsmseError("OPTION_INVALID", "`sets` is empty: a catalog must list at least one reference set.")
         keys = [catalog_build.load_signing_key(k["path"], k["passphrase"]) for k in options["signing_keys"]]
         if not keys:
             raise SmsmseError("OPTION_INVALID", "`signing_keys` is empty: a catalog must be signed.")

@@ -40,6 +40,7 @@ class ActionModule(ActionBase):
             verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
             smsmse_defs = facts.build(reply, overrides=overrides, strict=False)
             result.update(verification)
+            result["state"] = {"reply": reply}
             result["ansible_facts"] = {"smsmse_defs": {**smsmse_defs, "verification": verification}}
         except SmsmseError as exc:
             result.update(failed=True, msg=str(exc), error=exc.as_dict())

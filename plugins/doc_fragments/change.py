@@ -27,4 +27,26 @@ options:
     description: On POSIX hosts, the command (argument list) that O(restart_service) runs.
     type: list
     elements: str
+  state:
+    description:
+      - The C(state) a M(mailsec.smsmse.defs_verify) task on this host returned (C(register) it). The module then
+        does not read the host again, which saves one agent call; the catalog options are applied again to it.
+      - The change still refuses, with C(CHANGE_CONFLICT), if C(definfo.dat) changed since that state was read.
+    type: dict
+  bad_sets:
+    description:
+      - Sets to treat as bad in addition to what verification finds, each a dict with C(store) and C(version),
+        for example those the C(defs_consensus) filter marked. It can only make a set worse, never better.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      store:
+        description: The store holding the set.
+        type: str
+        required: true
+      version:
+        description: The set's version.
+        type: str
+        required: true
 """

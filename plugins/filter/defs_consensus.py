@@ -64,6 +64,27 @@ def defs_consensus(verifications: Mapping[str, Any], threshold: float = 0.5, min
     return {host: verify.apply_consensus(result, findings, host) for host, result in verifications.items()}
 
 
+def defs_consensus_marks(
+    results: Mapping[str, Any], threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS
+) -> dict[str, list[dict[str, Any]]]:
+    """Host name -> the sets consensus marks bad there, from registered defs_verify results (failed ones are left out)."""
+    if not isinstance(results, Mapping):
+        raise AnsibleFilterError("defs_consensus_marks expects a mapping of host name to registered defs_verify results")
+    verifications = {
+        host: result["ansible_facts"]["smsmse_defs"]["verification"]
+        for host, result in results.items()
+        if isinstance(result, Mapping) and not result.get("failed") and not result.get("unreachable") and "ansible_facts" in result
+    }
+    try:
+        findings = consensus.minorities(verifications, threshold=float(threshold), min_hosts=int(min_hosts))
+    except ValueError as exc:
+        raise AnsibleFilterError(f"defs_consensus_marks: {exc}") from exc
+    marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
+    for finding in findings:
+        marks[finding.host].append({k: v for k, v in finding.as_dict().items() if k in ("store", "version", "code", "message")})
+    return marks
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"defs_consensus": defs_consensus}
+        return {"defs_consensus": defs_consensus, "defs_consensus_marks": defs_consensus_marks}

@@ -15,6 +15,7 @@ description:
     per call and reports what it finds. Every decision is made on the controller.
   - C(install_set) copies a verified set into a store and points the store at it; C(set_pointer) points a store at a
     set it holds. Both take the store's lock and change nothing when C(definfo.dat) is not what the controller saw.
+  - C(run_liveupdate) runs the configured update command, bounded by C(timeout) where the host has it.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time and file ID (device and inode).
@@ -23,7 +24,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe, install_set, set_pointer]
+    choices: [probe, install_set, set_pointer, run_liveupdate]
   request:
     description: The operation's request, as its JSON Schema describes it.
     type: dict
@@ -53,7 +54,9 @@ reply:
 
 import os
 import platform
+import shutil
 import socket
+import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -100,7 +103,32 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-CHANGES = {"install_set": install_set, "set_pointer": set_pointer}
+def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
+    """Run the configured update command, bounded by coreutils' timeout where the host has it."""
+    command = request.get("command")
+    outcome: dict[str, Any] = {"result": "not_found", "exit_code": None, "duration": 0.0, "program": None, "output": ""}
+    if not command:
+        outcome["output"] = "no LiveUpdate command is configured for this POSIX host (liveupdate_command)"
+        return outcome
+    outcome["program"] = command[0]
+    argv = list(command)
+    limiter = shutil.which("timeout")
+    if limiter:
+        argv = [limiter, "--kill-after=10", str(request["timeout"]), *argv]
+    started = time.monotonic()
+    try:
+        code, out, err = run_command(argv)
+    except OSError as exc:
+        outcome.update(result="failed", output=str(exc))
+        return outcome
+    outcome["duration"] = round(time.monotonic() - started, 3)
+    outcome["exit_code"] = code
+    outcome["output"] = (out + err)[-4000:]
+    outcome["result"] = "timeout" if limiter and code in (124, 137) else ("done" if code == 0 else "failed")
+    return outcome
+
+
+CHANGES = {"install_set": install_set, "set_pointer": set_pointer, "run_liveupdate": run_liveupdate}
 OPERATIONS = ("probe", *CHANGES)
 
 

@@ -16,7 +16,7 @@ $ErrorActionPreference = 'Stop'
 
 $spec = @{
     options = @{
-        op = @{ type = 'str'; required = $true; choices = @('probe', 'install_set', 'set_pointer') }
+        op = @{ type = 'str'; required = $true; choices = @('probe', 'install_set', 'set_pointer', 'run_liveupdate') }
         request = @{ type = 'dict'; required = $true }
     }
     supports_check_mode = $true
@@ -814,6 +814,55 @@ Function Invoke-SetPointer {
     return $outcome
 }
 
+Function Invoke-LiveUpdate {
+    # LuALL.exe silently, waited for at most 'timeout' seconds (then stopped).
+    param([System.Collections.IDictionary]$Request)
+    $outcome = @{ contract = $Contract; op = 'run_liveupdate'; result = 'not_found'; exit_code = $null; duration = 0.0; program = $null; output = '' }
+    $program = $null
+    foreach ($candidate in @($Request.luall_candidates)) {
+        $path = Expand-Template -Template ([string]$candidate)
+        if ([System.IO.File]::Exists($path)) {
+            $program = $path
+            break
+        }
+    }
+    if ($null -eq $program) {
+        $outcome.output = 'LuALL.exe was not found at {0}' -f (@($Request.luall_candidates) -join '; ')
+        return $outcome
+    }
+    $outcome.program = $program
+    $start = New-Object -TypeName System.Diagnostics.ProcessStartInfo -ArgumentList $program
+    $start.Arguments = (@($Request.arguments) | ForEach-Object { [string]$_ }) -join ' '
+    $start.UseShellExecute = $false
+    $start.CreateNoWindow = $true
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    try {
+        $process = [System.Diagnostics.Process]::Start($start)
+    }
+    catch {
+        $outcome.result = 'failed'
+        $outcome.output = (Get-InnermostException -Exception $_.Exception).Message
+        return $outcome
+    }
+    try {
+        if ($process.WaitForExit([int]$Request.timeout * 1000)) {
+            $outcome.exit_code = $process.ExitCode
+            $outcome.result = 'failed'
+            if ($process.ExitCode -eq 0) { $outcome.result = 'done' }
+        }
+        else {
+            $process.Kill()
+            $outcome.result = 'timeout'
+            $outcome.output = 'LuALL.exe did not finish within {0} s and was stopped' -f $Request.timeout
+        }
+    }
+    finally {
+        $outcome.duration = [Math]::Round($watch.Elapsed.TotalSeconds, 3)
+        $process.Dispose()
+    }
+    return $outcome
+}
+
 $request = $module.Params.request
 try {
     $op = $module.Params.op
@@ -824,6 +873,7 @@ try {
         'probe' { $module.Result.reply = Invoke-Probe -Request $request }
         'install_set' { $module.Result.reply = Invoke-InstallSet -Request $request }
         'set_pointer' { $module.Result.reply = Invoke-SetPointer -Request $request }
+        'run_liveupdate' { $module.Result.reply = Invoke-LiveUpdate -Request $request }
     }
 }
 catch {

@@ -17,6 +17,8 @@ description:
     C(definfo.dat) with C(MoveFileEx) (C(StoreNative.cs)); C(set_pointer) points a store at a set it holds and can move
     bad sets to quarantine. The store's lock is an open handle with C(DeleteOnClose), so a crashed run never leaves it
     behind. Events go to the Application log under the source C(mailsec.smsmse).
+  - C(run_liveupdate) runs C(LuALL.exe) silently (the first of the request's candidate paths that exists) and waits
+    for it at most the request's C(timeout), then stops it.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, read with a
     1 MiB buffer and kept in a cache under C(%ProgramData%\mailsec-smsmse\hashes) (or the request's C(cache_dir)),
     keyed by path, size, modification time and NTFS file ID (C(StoreNative.cs)).
@@ -27,7 +29,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe, install_set, set_pointer]
+    choices: [probe, install_set, set_pointer, run_liveupdate]
   request:
     description: The operation's request, as its JSON Schema describes it.
     type: dict

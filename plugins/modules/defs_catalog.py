@@ -71,10 +71,19 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Sign a catalog of the sets extracted on the staging machine
+- name: Find the sets extracted on the staging machine
+  ansible.builtin.find:
+    paths: /srv/reference
+    file_type: directory
+    patterns: "????????.???"
+  register: reference
+  delegate_to: localhost
+  run_once: true
+
+- name: Sign a catalog of them
   mailsec.smsmse.defs_catalog:
     dest: /etc/smsmse/catalog.json
-    sets: "{{ lookup('ansible.builtin.fileglob', '/srv/reference/2026*', wantlist=True) }}"
+    sets: "{{ reference.files | map(attribute='path') | list }}"
     signing_keys:
       - path: /etc/smsmse/keys/ops1.key
         passphrase: "{{ vault_ops1_passphrase }}"

@@ -132,6 +132,12 @@ catalog:
   description: The catalog used (C(sequence), C(expires), C(versions), C(signed_by) key IDs), or null.
   returned: success
   type: dict
+state:
+  description:
+    - What the agent reported, as verified; pass it to the O(mailsec.smsmse.defs_promote#module:state) option of
+      M(mailsec.smsmse.defs_promote) or M(mailsec.smsmse.defs_rollback) to spare them another read of the host.
+  returned: success
+  type: dict
 ansible_facts:
   description: C(smsmse_defs), as M(mailsec.smsmse.defs_facts) returns it, with these results under C(verification).
   returned: success

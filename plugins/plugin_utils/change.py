@@ -1,7 +1,9 @@
 """What defs_promote and defs_rollback share: read and verify the host, then carry out a plan.
 
 A host costs two agent calls when it needs a change (a hashing probe, then the
-change) and one when it does not; check mode never makes the second.
+change) and one when it does not; check mode never makes the second. Given the
+``state`` a defs_verify task returned, the probe is skipped (the change's
+compare-and-swap still refuses if the host moved on meanwhile).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, plan, probe, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, plan, probe, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 #: agent result -> (error code, what the task says)
@@ -35,11 +37,27 @@ def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, A
             now=dt.datetime.now(dt.timezone.utc),
             record_state=not action._task.check_mode,
         )
-    hashing = {"deep": options["deep"], "cache_dir": options["hash_cache_dir"]}
-    reply = probe.run(action, task_vars, options, hashing=hashing)
+    if options["state"]:
+        reply = _reply_from_state(options["state"])
+    else:
+        hashing = {"deep": options["deep"], "cache_dir": options["hash_cache_dir"]}
+        reply = probe.run(action, task_vars, options, hashing=hashing)
     overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
     verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
+    marks = [(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
+    verification = verify.mark_bad(verification, marks)
     return plan.view(reply, verification, overrides), verification
+
+
+_MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
+
+
+def _reply_from_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The probe reply a defs_verify task returned as ``state``: checked against the contract again, hashes required."""
+    reply = contract.check_reply("probe", state.get("reply"))
+    if not all("sha256" in f for store in reply["stores"] for d in store["dirs"] for f in d["files"]):
+        raise SmsmseError("OPTION_INVALID", "`state` is not the state of a defs_verify task (its files carry no digests).")
+    return reply
 
 
 def common_request(options: Mapping[str, Any], windows: bool) -> dict[str, Any]:

@@ -16,9 +16,14 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
 CONTRACT_VERSION = 1
-OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer")
+OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer", "run_liveupdate")
 #: the reply schema of each operation (the two changing operations share one)
-REPLY_SCHEMAS: dict[str, str] = {"probe": "probe.reply.json", "install_set": "change.reply.json", "set_pointer": "change.reply.json"}
+REPLY_SCHEMAS: dict[str, str] = {
+    "probe": "probe.reply.json",
+    "install_set": "change.reply.json",
+    "set_pointer": "change.reply.json",
+    "run_liveupdate": "run_liveupdate.reply.json",
+}
 
 
 @cache

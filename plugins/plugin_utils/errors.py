@@ -232,6 +232,11 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "The host could not complete the change (disk full, read-only or permissions); the store was left as it was.",
         "Fix the cause the message names (free space, write access for the connecting account) and run again.",
     ),
+    ErrorCode(
+        "LIVEUPDATE_FAILED",
+        "LiveUpdate did not finish successfully (not found, failed, or stopped at the timeout).",
+        "Run LuALL.exe by hand on the server and read its log; check the content license and the LiveUpdate server.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

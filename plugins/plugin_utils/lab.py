@@ -48,6 +48,7 @@ class LabHost:
     sets: int = 3
     csapi_sets: int = 2
     faults: list[str] = field(default_factory=list)
+    liveupdate: str | None = None  # "works", "fails", or None (no LiveUpdate command)
 
 
 def set_versions(today: dt.date, count: int) -> list[str]:
@@ -155,6 +156,30 @@ FAULTS: dict[str, Fault] = {
     "malformed_definfo": _malformed_definfo,
 }
 
+#: the role demo's 20 hosts: (faults, product version, LiveUpdate)
+FLEET_MIX: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
+    ((), "6.5.8", "works"),
+    ((), "6.5.8", "works"),
+    ((), "6.5.8", "works"),
+    ((), "6.0.14", "works"),
+    ((), "6.0.14", "works"),
+    (("stale_csapi",), "6.5.8", "works"),
+    (("stale_csapi",), "6.0.14", "works"),
+    (("stale_csapi",), "6.5.8", "works"),
+    (("corrupt_newest",), "6.5.8", "works"),
+    (("corrupt_newest",), "6.0.14", "works"),
+    (("corrupt_active_csapi",), "6.5.8", "works"),
+    (("corrupt_active_csapi",), "6.0.14", "works"),
+    (("all_corrupt",), "6.5.8", "works"),
+    (("all_corrupt",), "6.0.14", "works"),
+    (("all_corrupt",), "6.5.8", "fails"),
+    (("missing_marker",), "6.5.8", "works"),
+    (("truncated_file",), "6.0.14", "works"),
+    (("malformed_definfo",), "6.5.8", "works"),
+    ((), "6.0.10", "works"),
+    (("empty_stores",), "6.5.8", "works"),
+)
+
 #: the demo's mix of hosts, repeated to fill the lab: (faults, product version)
 DEMO_MIX: tuple[tuple[tuple[str, ...], str], ...] = (
     ((), "6.5.8"),
@@ -192,12 +217,58 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
         FAULTS[fault](host, versions, events)
     events_file = host / "events.jsonl"
     write_events(events_file, events)
-    return {
+    variables: dict[str, Any] = {
         "smsmse_defs_stores": {store: str(host / store) for store in STORES},
         "smsmse_defs_product": {"name": product.PRODUCT_NAME, "version": spec.version},
         "smsmse_defs_events_file": str(events_file),
         "smsmse_lab_faults": list(spec.faults),
     }
+    if spec.liveupdate:
+        variables["smsmse_defs_liveupdate_command"] = _liveupdate_command(host, spec.liveupdate)
+    return variables
+
+
+def fleet_hosts(count: int = len(FLEET_MIX)) -> list[LabHost]:
+    """The role demo's mix, repeated to fill ``count`` hosts."""
+    hosts = []
+    for i in range(count):
+        faults, version, liveupdate = FLEET_MIX[i % len(FLEET_MIX)]
+        hosts.append(LabHost(name=f"mail{i + 1:02d}", version=version, faults=list(faults), liveupdate=liveupdate))
+    return hosts
+
+
+def liveupdate_version(today: dt.date) -> str:
+    """The version the lab's LiveUpdate delivers: today's, newer than any a lab host holds."""
+    return f"{today:%Y%m%d}.004"
+
+
+def liveupdate(host: Path, mode: str, today: dt.date | None = None) -> int:
+    """What LiveUpdate does on a lab host: a new complete set in both Hawking stores (or, failing, nothing)."""
+    if mode != "works":
+        print("LiveUpdate: could not connect to the LiveUpdate server (lab host set to fail)", file=sys.stderr)
+        return 1
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    version = liveupdate_version(today)
+    for store in ("hawking", "smsmse_hawking"):
+        write_set(host / store, version)
+        write_definfo(host / store, version)
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    with (host / "events.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"id": 30, "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "message": product.EVENT_MEANINGS[30]}) + "\n")
+    print(f"LiveUpdate: installed {version}")
+    return 0
+
+
+def _liveupdate_command(host: Path, mode: str) -> list[str]:
+    collections_root = Path(os.path.abspath(__file__)).parents[
+        5
+    ]  # the folder holding ansible_collections/ (not resolved: a link may be it)
+    code = (
+        f"import sys; sys.path.insert(0, {str(collections_root)!r}); "
+        "from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab; "
+        "from pathlib import Path; sys.exit(lab.liveupdate(Path(sys.argv[1]), sys.argv[2]))"
+    )
+    return [sys.executable, "-c", code, str(host), mode]
 
 
 def demo_hosts(count: int) -> list[LabHost]:
@@ -208,7 +279,7 @@ def demo_hosts(count: int) -> list[LabHost]:
     return hosts
 
 
-def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None) -> Path:
+def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None, group_vars: dict[str, Any] | None = None) -> Path:
     """Write every host under ``root/hosts`` and the inventory ``root/inventory.yml``; return the inventory path.
 
     ``root/reference`` receives a clean copy of every version the hosts hold, as a
@@ -219,7 +290,7 @@ def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = N
     root = root.resolve()
     (root / "hosts").mkdir(parents=True, exist_ok=True)
     inventory_hosts = {spec.name: build_host(root / "hosts", spec, today, now) for spec in hosts}
-    for version in sorted({v for spec in hosts for v in set_versions(today, spec.sets)}):
+    for version in sorted({v for spec in hosts for v in set_versions(today, spec.sets)} | {liveupdate_version(today)}):
         if not (root / "reference" / version).exists():
             write_set(root / "reference", version)
     inventory = {
@@ -227,7 +298,7 @@ def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = N
             "children": {
                 "smsmse_lab": {
                     "hosts": inventory_hosts,
-                    "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                    "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **(group_vars or {})},
                 }
             }
         }

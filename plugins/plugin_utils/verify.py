@@ -131,16 +131,27 @@ def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
     return best
 
 
-def apply_consensus(verification: Mapping[str, Any], findings: Iterable[Finding], host: str) -> dict[str, Any]:
-    """A copy of ``verification`` with this host's minority sets marked bad."""
-    mine = [f for f in findings if f.host == host]
+def mark_bad(verification: Mapping[str, Any], marks: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """A copy of ``verification`` with each (store, version, problem) set marked bad; pointers and newest_good follow."""
+    problems: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for store, version, problem in marks:
+        problems.setdefault((store, version), []).append(dict(problem))
     sets = []
     for entry in verification["sets"]:
-        hits = [f for f in mine if f.store == entry["store"] and f.version == entry["version"]]
-        problems = [{k: v for k, v in f.as_dict().items() if k in ("code", "message", "path")} for f in hits]
-        sets.append({**entry, "status": BAD, "errors": [*entry["errors"], *problems]} if hits else entry)
+        extra = problems.get((entry["store"], entry["version"]))
+        sets.append({**entry, "status": BAD, "errors": [*entry["errors"], *extra]} if extra else entry)
     active = {}
     for store, record in verification["active"].items():
         match = next((s for s in sets if s["store"] == store and s["version"] == record["version"]), None)
         active[store] = {**record, "status": match["status"], "errors": match["errors"]} if match else record
     return {**verification, "sets": sets, "active": active, "newest_good": newest_good(sets)}
+
+
+def apply_consensus(verification: Mapping[str, Any], findings: Iterable[Finding], host: str) -> dict[str, Any]:
+    """A copy of ``verification`` with this host's minority sets marked bad."""
+    marks = []
+    for finding in findings:
+        if finding.host == host:
+            problem = {k: v for k, v in finding.as_dict().items() if k in ("code", "message", "path")}
+            marks.append((finding.store, finding.version, problem))
+    return mark_bad(verification, marks)

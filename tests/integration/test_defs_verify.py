@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import stat
@@ -99,7 +100,7 @@ def test_verify_every_fault_then_from_cache(fault_lab: Path, tmp_path: Path) -> 
         assert run.agent_calls(host) == 1, host
         assert run.results[host]["changed"] is False
         assert run.results[host]["catalog"]["sequence"] == 1
-    newest = max(p.name for p in (fault_lab.parent / "reference").iterdir())
+    newest = lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)[-1]
 
     healthy = run.results["healthy"]
     assert list(statuses(healthy)) == ["good"]
@@ -154,7 +155,7 @@ def test_consensus_finds_the_odd_host_without_a_catalog(lab_factory: Callable[..
     inventory = lab_factory(lab.LabHost("a"), lab.LabHost("b"), lab.LabHost("c"), lab.LabHost("odd", faults=["truncated_file"]))
     run = playbook(str(PLAYBOOKS / "consensus.yml"), inventory, tmp_path, extra={"lab_dir": str(inventory.parent)})
     assert run.returncode == 0, run.output[-3000:]
-    newest = max(p.name for p in (inventory.parent / "reference").iterdir())
+    newest = lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)[-1]
     odd = {f"{s['store']}/{s['version']}": s for s in run.results["odd"]["sets"]}
     for store in ("hawking", "smsmse_hawking"):
         assert odd[f"{store}/{newest}"]["status"] == "bad"

@@ -1,0 +1,71 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_lab.py.
+
+DOCUMENTATION = r"""
+module: defs_lab
+short_description: Build a lab of emulated SMSMSE servers on the controller
+version_added: 0.1.0
+description:
+  - Writes O(hosts) emulated servers under O(dir), each a folder with the three stores (C(hawking),
+    C(smsmse_hawking), C(csapi)) holding small realistic sets, a C(definfo.dat) per store, an events file, a product
+    version and, where set, a LiveUpdate that works or fails; and an inventory (C(inventory.yml)) that reaches them
+    over the local connection with the host variables the modules and the C(defs_health) role read.
+  - C(reference/) receives a clean copy of every version, to build a catalog from (M(mailsec.smsmse.defs_catalog)).
+  - For trying the collection and for its tests; it runs on the controller, whatever host the task targets.
+  - An existing lab at O(dir) is replaced.
+options:
+  dir:
+    description: Where the lab goes.
+    type: path
+    required: true
+  hosts:
+    description: How many hosts.
+    type: int
+    default: 20
+  mix:
+    description:
+      - C(fleet) is the role demo's mix (healthy, stale CSAPI, corrupt newest Hawking set, corrupt active CSAPI set,
+        all sets corrupt with a LiveUpdate that works or fails, 6.0.x and 6.5.x products), repeated to fill O(hosts).
+      - C(healthy) makes every host healthy.
+    type: str
+    choices: [fleet, healthy]
+    default: fleet
+  group_vars:
+    description: Variables for every host, written into the inventory (for example the C(defs_health_) options).
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    support: none
+    description: Always builds the lab.
+  diff_mode:
+    support: none
+    description: Nothing to show.
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+- name: A lab of 20 servers
+  mailsec.smsmse.defs_lab:
+    dir: /tmp/smsmse-lab
+"""
+
+RETURN = r"""
+inventory:
+  description: The inventory file of the lab.
+  returned: success
+  type: str
+hosts:
+  description: Host name to the faults injected there.
+  returned: success
+  type: dict
+reference_sets:
+  description: The clean reference set folders, for M(mailsec.smsmse.defs_catalog).
+  returned: success
+  type: list
+  elements: str
+"""

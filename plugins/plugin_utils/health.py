@@ -1,0 +1,256 @@
+"""The health of one host: the checks the defs_health role records, and what it should do about them.
+
+Pure controller logic over a defs_verify result (after fleet consensus). The
+decision mirrors what SMSMSE 6.5.1+/6.0.12+ does inside one server:
+
+- the scanner's active set (CSAPI) is good and at the newest good version: nothing;
+- a newer good set is in a Hawking store: promote it (what SMSMSE's 10-minute copy does, event 25);
+- CSAPI's active set is bad but CSAPI holds a good one: roll back to it (event 399/393);
+- no good set anywhere: LiveUpdate (event 400/394), then verify and promote again;
+- still nothing good: fail the host with the runbook (event 401/395).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+
+SOURCES = ("hawking", "smsmse_hawking")
+FAILURE_EVENTS = ("no_valid", "init_failed")
+
+RUNBOOK = (
+    "No valid virus definitions are available to the scanner ({event}). Runbook: 1) on the server, run LiveUpdate "
+    "(LuALL.exe) or apply the newest Intelligent Updater package for SMSMSE; 2) check that the Hawking store holds a "
+    "complete set with zdone.dat; 3) copy that set into CSAPI and point definfo.dat at it (or rerun this role); "
+    "4) restart the SMSMSE service and confirm event 25. Vendor articles: TECH146697, and the one on events 110, 168, 68 and 167."
+)
+
+#: id -> (title, severity, remediation)
+CHECKS: dict[str, tuple[str, str, str]] = {
+    "product_verifies": (
+        "The product verifies definitions itself",
+        "low",
+        "Upgrade SMSMSE to 6.5.1 or later (6.0.12 or later on 6.0), which checks definitions before using them.",
+    ),
+    "csapi_active_good": (
+        "The scanner's active set (CSAPI) is good",
+        "critical",
+        "Roll back to a good set, or promote the newest good set.",
+    ),
+    "csapi_newest": ("CSAPI is at the newest good version", "high", "Promote the newest good set into CSAPI."),
+    "defs_age": (
+        "The definitions are younger than the maximum age",
+        "high",
+        "Run LiveUpdate, then promote; check the LiveUpdate schedule.",
+    ),
+    "hawking_newest_good": (
+        "The newest Hawking set is good",
+        "medium",
+        "Run LiveUpdate again; until then SMSMSE rolls back by itself (event 399/393).",
+    ),
+    "pointers_consistent": (
+        "Every store's definfo.dat names a complete set it holds",
+        "high",
+        "Roll back or promote to repair the pointer.",
+    ),
+    "no_failure_events": (
+        "No 'no valid definitions' or 'scanner failed' events",
+        "high",
+        "Read the events; follow the runbook for 401/395.",
+    ),
+    "trust_agreement": (
+        "Sets agree with the signed catalog and the fleet",
+        "critical",
+        "Replace the sets that disagree from a good source; investigate tampering.",
+    ),
+    "catalog_fresh": ("The signed catalog is not about to expire", "medium", "Build and sign a fresh catalog (defs_catalog)."),
+    "free_space": ("There is room for one more set in CSAPI", "medium", "Free disk space on the CSAPI volume."),
+    "verify": ("The host's definition stores can be read and verified", "critical", "Read the error; it names the code and the fix."),
+}
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+def _newest(candidates: Sequence[str | None]) -> str | None:
+    present = [v for v in candidates if v and versions.is_version(v)]
+    return max(present, key=versions.parse_version) if present else None
+
+
+def error_check(message: str) -> dict[str, Any]:
+    """The one check of a host that could not be verified."""
+    return {**_check("verify", False, "verified", "error", message), "status": "error"}
+
+
+def _check(check_id: str, passed: bool | None, expected: Any, actual: Any, detail: str = "") -> dict[str, Any]:
+    title, severity, remediation = CHECKS[check_id]
+    status = "skipped" if passed is None else ("pass" if passed else "fail")
+    return {
+        "id": check_id,
+        "title": title,
+        "severity": severity,
+        "status": status,
+        "expected": expected,
+        "actual": actual,
+        "remediation": remediation,
+        "detail": detail,
+    }
+
+
+def decide(verification: Mapping[str, Any]) -> dict[str, Any]:
+    """What to do: ``none``, ``promote`` (with ``source`` and ``version``), ``rollback`` (with ``version``) or ``liveupdate``."""
+    newest_good = verification["newest_good"]
+    csapi = verification["active"].get("csapi", {"version": None, "status": "none"})
+    source_best = _newest([newest_good.get(s) for s in SOURCES])
+    source = next((s for s in SOURCES if newest_good.get(s) == source_best), None) if source_best else None
+    csapi_best = newest_good.get("csapi")
+    if newest_good.get("overall") is None:
+        return {"action": "liveupdate", "reason": "no good set in any store"}
+    if csapi["status"] == "good" and _newest([csapi["version"], source_best]) == csapi["version"]:
+        return {"action": "none", "reason": f"CSAPI is at the newest good set {csapi['version']}"}
+    if source_best and _newest([source_best, csapi_best]) == source_best and (source_best != csapi["version"] or csapi["status"] != "good"):
+        reason = (
+            f"newer good set {source_best} in {source}"
+            if source_best != csapi["version"]
+            else f"a good copy of {source_best} is in {source}"
+        )
+        return {"action": "promote", "source": source, "version": source_best, "reason": reason}
+    if csapi_best and csapi_best != csapi["version"]:
+        return {"action": "rollback", "version": csapi_best, "reason": f"CSAPI's active set is {csapi['status']}; {csapi_best} is good"}
+    if source_best:
+        return {
+            "action": "promote",
+            "source": source,
+            "version": source_best,
+            "reason": f"replace CSAPI's {csapi['version']} from {source}",
+        }
+    return {"action": "liveupdate", "reason": "no good set can reach CSAPI"}
+
+
+def checks(
+    smsmse_defs: Mapping[str, Any],
+    *,
+    max_age_days: int,
+    today: dt.date,
+    event_ids: Mapping[str, int] | None = None,
+) -> list[dict[str, Any]]:
+    """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``)."""
+    verification = smsmse_defs["verification"]
+    product = smsmse_defs["product"]
+    stores = smsmse_defs["stores"]
+    csapi = verification["active"].get("csapi", {"version": None, "status": "none", "errors": []})
+    overall = verification["newest_good"].get("overall")
+    found = [_check("product_verifies", product["self_verifies"], True, product["self_verifies"], f"version {product['version']}")]
+    found.append(_check("csapi_active_good", csapi["status"] == "good", "good", f"{csapi['version']} ({csapi['status']})"))
+    found.append(
+        _check("csapi_newest", overall is not None and csapi["version"] == overall and csapi["status"] == "good", overall, csapi["version"])
+    )
+    age = (
+        (today - versions.parse_version(csapi["version"]).date).days if csapi["version"] and versions.is_version(csapi["version"]) else None
+    )
+    found.append(
+        _check("defs_age", None if age is None else age <= max_age_days, f"<= {max_age_days} days", None if age is None else f"{age} days")
+    )
+    hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
+    newest_hawking = _newest([s["version"] for s in hawking])
+    hawking_ok = None if newest_hawking is None else all(s["status"] == "good" for s in hawking if s["version"] == newest_hawking)
+    found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking))
+    broken = sorted(name for name, record in verification["active"].items() if record["status"] == "bad")
+    found.append(_check("pointers_consistent", not broken, [], broken))
+    ids = event_ids or product.get("event_ids") or {}
+    failing = sorted({e["id"] for e in smsmse_defs["events"] if e["id"] in {ids.get(k) for k in FAILURE_EVENTS}})
+    found.append(_check("no_failure_events", None if not ids else not failing, [], failing))
+    in_use = {(store, record["version"]) for store, record in verification["active"].items()}
+    trust_codes = sorted(
+        {
+            e["code"]
+            for s in verification["sets"]
+            if (s["store"], s["version"]) in in_use
+            for e in s["errors"]
+            if e["code"].startswith(("CATALOG_", "CONSENSUS_"))
+        }
+    )
+    found.append(_check("trust_agreement", not trust_codes, [], trust_codes, "the sets the stores point at"))
+    catalog = verification.get("catalog")
+    if catalog:
+        expires = dt.datetime.strptime(catalog["expires"], "%Y-%m-%dT%H:%M:%SZ").date()
+        found.append(_check("catalog_fresh", (expires - today).days > 7, "> 7 days", f"{(expires - today).days} days"))
+    else:
+        found.append(_check("catalog_fresh", None, "a catalog", None, "no catalog configured"))
+    store = stores.get("csapi")
+    biggest = max((s["bytes"] for s in verification["sets"]), default=0)
+    free = store["free_bytes"] if store else None
+    found.append(_check("free_space", None if free is None else free > 2 * biggest, f"> {2 * biggest} bytes", free))
+    return found
+
+
+def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool) -> str:
+    """``compliant``, ``fixed``, ``drift`` or ``failed``."""
+    if failed:
+        return "failed"
+    statuses = {c["status"] for c in checks_}
+    if "fail" in statuses or "error" in statuses:
+        return "drift"
+    return "fixed" if changed or "fixed" in statuses else "compliant"
+
+
+def after_fix(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The checks after a fix: those that failed before and pass now are ``fixed``."""
+    old = {c["id"]: c["status"] for c in before}
+    return [{**c, "status": "fixed"} if old.get(c["id"]) == "fail" and c["status"] == "pass" else dict(c) for c in after]
+
+
+STATUS_ORDER = {"failed": 0, "unreachable": 1, "drift": 2, "fixed": 3, "compliant": 4}
+
+
+def predict(smsmse_defs: Mapping[str, Any], action: Mapping[str, Any]) -> dict[str, Any]:
+    """The facts as they are once a promote or rollback to ``action['version']`` succeeded (the agent verified the copy)."""
+    verification = dict(smsmse_defs["verification"])
+    version = action["version"]
+    sets = [dict(s) for s in verification["sets"]]
+    if action["action"] == "promote" and not any(s["store"] == "csapi" and s["version"] == version for s in sets):
+        source = next(s for s in sets if s["store"] == action["source"] and s["version"] == version)
+        sets.append({**source, "store": "csapi"})
+    for entry in sets:
+        if entry["store"] == "csapi" and entry["version"] == version:
+            entry.update(status="good", errors=[])
+    active = {**verification["active"], "csapi": {"version": version, "status": "good", "errors": []}}
+    best = dict(verification["newest_good"])
+    best["csapi"] = _newest([best.get("csapi"), version])
+    best["overall"] = _newest([best.get("overall"), version])
+    return {**smsmse_defs, "verification": {**verification, "sets": sets, "active": active, "newest_good": best}}
+
+
+def host_record(
+    name: str,
+    *,
+    smsmse_defs: Mapping[str, Any] | None,
+    checks_: Sequence[Mapping[str, Any]],
+    actions: Sequence[Mapping[str, Any]],
+    status: str,
+    message: str = "",
+    today: dt.date,
+) -> dict[str, Any]:
+    """One host's record in the report."""
+    versions_: dict[str, Any] = {
+        "csapi_active": None,
+        "newest_good": None,
+        "hawking_newest": None,
+        "age_days": None,
+        "product": None,
+        "scheme": None,
+    }
+    if smsmse_defs:
+        verification = smsmse_defs["verification"]
+        csapi = verification["active"].get("csapi", {}).get("version")
+        versions_.update(
+            csapi_active=csapi,
+            newest_good=verification["newest_good"].get("overall"),
+            hawking_newest=_newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
+            age_days=(today - versions.parse_version(csapi).date).days if csapi and versions.is_version(csapi) else None,
+            product=smsmse_defs["product"]["version"],
+            scheme=smsmse_defs["product"]["scheme"],
+        )
+    return {"name": name, "status": status, "message": message, "checks": list(checks_), "actions": list(actions), "versions": versions_}

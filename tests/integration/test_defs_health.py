@@ -1,0 +1,149 @@
+"""The defs_health role on a lab fleet: report, enforce, idempotency, unreachable hosts, the reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, report
+
+from .runner import COLLECTIONS, Run, playbook
+
+pytestmark = pytest.mark.integration
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+VERSIONS = lab.set_versions(TODAY, 3)
+LU = lab.liveupdate_version(TODAY)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's 20-host lab, with keys and a catalog, plus one host that cannot be reached."""
+    root = tmp_path_factory.mktemp("fleet")
+    built = playbook("mailsec.smsmse.lab", Path("localhost,"), root / "build", extra={"lab_dir": str(root / "lab")})
+    assert built.returncode == 0, built.output[-3000:]
+    inventory = root / "lab" / "inventory.yml"
+    data = json.loads(inventory.read_text())
+    data["all"]["children"]["smsmse_lab"]["hosts"]["gone"] = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 1,
+        "ansible_ssh_timeout": 2,
+        "smsmse_defs_stores": {"csapi": "/nowhere/csapi"},
+    }
+    inventory.write_text(json.dumps(data))
+    return inventory
+
+
+def role_run(inventory: Path, tmp: Path, name: str, *args: str) -> tuple[Run, dict[str, Any]]:
+    run = playbook(f"mailsec.smsmse.{name}", inventory, tmp, *args)
+    reported = json.loads((inventory.parent / "reports" / "defs-health.json").read_text())
+    return run, reported
+
+
+def by_name(reported: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {h["name"]: h for h in reported["hosts"]}
+
+
+def recap(run: Run) -> dict[str, str]:
+    return {line.split()[0]: line for line in run.output.splitlines() if " : ok=" in line}
+
+
+def failing(host: dict[str, Any]) -> list[str]:
+    return sorted(c["id"] for c in host["checks"] if c["status"] in ("fail", "error"))
+
+
+def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
+    hosts = fleet.parent / "hosts"
+    before = {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name}
+
+    # report mode changes nothing and finds every scenario
+    run, reported = role_run(fleet, tmp_path / "report", "report")
+    assert run.returncode == 0, run.output[-3000:]  # an unreachable host is reported, not fatal
+    assert {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name} == before
+    assert report.validate(reported) == []
+    states = by_name(reported)
+    assert states["gone"]["status"] == "unreachable" and states["gone"]["checks"] == []
+    assert [h for h, r in states.items() if r["status"] == "compliant"] == ["mail01", "mail02", "mail03", "mail04", "mail05"]
+    assert states["mail06"]["actions"] == [
+        {
+            "action": "promote",
+            "result": "planned",
+            "version": VERSIONS[-1],
+            "previous": None,
+            "message": f"newer good set {VERSIONS[-1]} in hawking",
+        }
+    ]
+    assert failing(states["mail06"]) == ["csapi_newest"]
+    assert failing(states["mail09"]) == ["hawking_newest_good", "pointers_consistent", "trust_agreement"]
+    assert states["mail11"]["actions"][0]["action"] == "promote"
+    assert states["mail13"]["actions"][0]["action"] == "liveupdate"
+    assert failing(states["mail19"]) == ["product_verifies"]
+    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 0, "drift": 15, "failed": 0, "unreachable": 1}
+    for host in ("mail01", "mail06"):
+        assert run.agent_calls(host) == 1, host
+
+    # enforce fixes what it can, with one more agent call per fixed host
+    run, reported = role_run(fleet, tmp_path / "enforce", "enforce")
+    states = by_name(reported)
+    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 9, "drift": 5, "failed": 1, "unreachable": 1}
+    assert run.agent_calls("mail01") == 1
+    assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2
+    assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, promote
+    assert states["mail06"]["status"] == "fixed"
+    assert [c["status"] for c in states["mail06"]["checks"] if c["id"] == "csapi_newest"] == ["fixed"]
+    assert states["mail06"]["versions"]["csapi_active"] == VERSIONS[-1]
+    assert states["mail11"]["status"] == "fixed" and states["mail11"]["versions"]["csapi_active"] == VERSIONS[-1]
+    assert [a["action"] for a in states["mail13"]["actions"]] == ["liveupdate", "promote"]
+    assert states["mail13"]["versions"]["csapi_active"] == LU
+    assert states["mail15"]["status"] == "failed"
+    assert states["mail15"]["message"].startswith("LIVEUPDATE_FAILED: LiveUpdate failed: LiveUpdate: could not connect")
+    assert "No valid virus definitions are available to the scanner (the product's event 401)" in states["mail15"]["message"]
+    assert "fatal: [mail15]: FAILED!" in run.output
+    assert states["mail18"]["status"] == "fixed"  # malformed definfo.dat rewritten
+    assert states["mail20"]["versions"]["csapi_active"] == LU  # empty stores filled by LiveUpdate
+    assert "defs_health enforce: 21 hosts, 5 compliant, 9 fixed, 5 drift, 1 failed, 1 unreachable" in run.output
+    for host in ("mail06", "mail11", "mail13", "mail18", "mail20"):
+        assert lab_active(fleet, host) == states[host]["versions"]["csapi_active"], host
+
+    # a second enforce run changes nothing anywhere
+    run, reported = role_run(fleet, tmp_path / "again", "enforce")
+    counts = recap(run)
+    assert all("changed=0" in line for line in counts.values()), [line for line in counts.values() if "changed=0" not in line]
+    assert reported["summary"]["counts"] == {"compliant": 14, "fixed": 0, "drift": 5, "failed": 1, "unreachable": 1}
+    assert by_name(reported)["mail09"]["drifting_since"] == reported["history"][0]["started"]
+
+
+def lab_active(inventory: Path, host: str) -> str:
+    text = (inventory.parent / "hosts" / host / "csapi" / "definfo.dat").read_text()
+    return next(line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("CurDefs="))
+
+
+def test_check_mode_is_report_mode(fleet: Path, tmp_path: Path) -> None:
+    hosts = fleet.parent / "hosts"
+    before = {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name}
+    _run, reported = role_run(fleet, tmp_path, "enforce", "--check")
+    assert reported["options"]["mode"] == "report"
+    assert {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name} == before
+    assert all(a["result"] == "planned" for h in reported["hosts"] for a in h["actions"])
+
+
+def test_junit_and_html(fleet: Path, tmp_path: Path) -> None:
+    role_run(fleet, tmp_path, "report")
+    reports = fleet.parent / "reports"
+    tree = ET.parse(reports / "defs-health.junit.xml")
+    suites = tree.getroot().findall("testsuite")
+    assert len(suites) == 21
+    for suite in suites:
+        assert all(case.get("classname") == suite.get("name") for case in suite.findall("testcase"))
+    gone = next(s for s in suites if s.get("name") == "gone")
+    assert gone.find("testcase/error") is not None
+    html = (reports / "defs-health.html").read_text()
+    assert "<script src" not in html and "http" not in html.split("<body>", 1)[1].replace("http-equiv", "")
+    assert html.count('<tr class="host"') == 21
+    assert len(list((reports / "history").glob("defs-health-*.json"))) >= 1
+    assert (COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse" / "schemas" / "report.json").exists()
