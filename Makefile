@@ -1,5 +1,5 @@
 # The two commands of the README. Each sets up what it needs (see scripts/).
-.PHONY: demo test sanity clean
+.PHONY: demo test sanity bench clean
 
 demo:
 	scripts/demo.sh
@@ -9,6 +9,15 @@ test:
 
 sanity:
 	scripts/sanity.sh
+
+# Benchmarks (see docs/PERFORMANCE.md); each prints its ratios last.
+bench:
+	scripts/venv.sh primary >/dev/null && scripts/collection_link.sh >/dev/null
+	.venv-primary/bin/python bench/round_trips.py
+	.venv-primary/bin/python bench/hashing.py
+	.venv-primary/bin/python bench/promotion.py
+	.venv-primary/bin/python bench/memory.py
+	.venv-primary/bin/python bench/fleet_time.py 200 20
 
 clean:
 	rm -rf .build .venv-primary .venv-compat

@@ -35,6 +35,7 @@ import stat
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, HashCache
@@ -212,22 +213,30 @@ class StoreLock:
 # --- copying a set ---
 
 
-def _copy_file(source: str, target: str) -> tuple[int, str]:
-    """Copy with one pass over the bytes, hashing while copying; the copy is flushed to disk."""
+def _copy_file(source: str, target: str, hasher: ThreadPoolExecutor) -> tuple[int, str]:
+    """Copy with one pass over the bytes, hashing while copying; the copy is flushed to disk.
+
+    Each chunk is hashed on ``hasher``'s thread while the next write and read go on
+    (hashlib and file I/O release the GIL), so hashing costs little wall time.
+    """
     digest = hashlib.sha256()
     size = 0
+    pending: Future[None] | None = None
     with open(source, "rb", buffering=0) as reader, open(target, "xb", buffering=0) as writer:
-        buffer = bytearray(BUFFER)
-        view = memoryview(buffer)
         while True:
-            count = reader.readinto(buffer)
-            if not count:
+            chunk = reader.read(BUFFER)
+            if not chunk:
                 break
-            digest.update(view[:count])
+            if pending is not None:
+                pending.result()
+            pending = hasher.submit(digest.update, chunk)
+            view = memoryview(chunk)
             written = 0
-            while written < count:
-                written += writer.write(view[written:count])
-            size += count
+            while written < len(chunk):
+                written += writer.write(view[written:])
+            size += len(chunk)
+        if pending is not None:
+            pending.result()
         os.fsync(writer.fileno())
     st = os.stat(source)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -251,6 +260,7 @@ def stage_set(store: str, source: str, version: str, manifest: dict[str, dict[st
     os.mkdir(staging)
     copied = 0
     ordered = sorted(manifest, key=lambda p: (p.lower() == MARKER, p))
+    hasher = ThreadPoolExecutor(max_workers=1)
     try:
         for rel in ordered:
             src = os.path.join(source, *rel.split("/"))
@@ -258,7 +268,7 @@ def stage_set(store: str, source: str, version: str, manifest: dict[str, dict[st
                 raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
             dst = os.path.join(staging, *rel.split("/"))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            size, digest = _copy_file(src, dst)
+            size, digest = _copy_file(src, dst, hasher)
             want = manifest[rel]
             if size != want["size"] or digest != want["sha256"]:
                 raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
@@ -268,6 +278,8 @@ def stage_set(store: str, source: str, version: str, manifest: dict[str, dict[st
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        hasher.shutdown()
     return staging, copied
 
 
