@@ -7,30 +7,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_catalog import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, catalog, catalog_build
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION, no_log=("signing_keys.passphrase",))
 
+class ActionModule(DocumentedAction):
+    DOCUMENTATION = defs_catalog.DOCUMENTATION
+    NO_LOG = ("signing_keys.passphrase",)
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         try:
-            result.update(self._build(options))
-        except SmsmseError as exc:
-            result.update(failed=True, msg=str(exc), error=exc.as_dict())
+            return self._build(options)
         except OSError as exc:
-            result.update(failed=True, msg=f"OPTION_INVALID: cannot write {options['dest']}: {exc}")
-        return result
+            raise SmsmseError("OPTION_INVALID", f"Cannot write {options['dest']}: {exc}.", path=options["dest"]) from None
 
     def _build(self, options: dict[str, Any]) -> dict[str, Any]:
         if options["expires_days"] < 1 or options["renew_before_days"] < 0 or options["renew_before_days"] >= options["expires_days"]:

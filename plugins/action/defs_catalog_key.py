@@ -7,13 +7,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_catalog_key import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, catalog, catalog_build
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog_key
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-
-ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION, no_log=("passphrase",))
 
 
 def _write_new(path: str, data: bytes, mode: int) -> None:
@@ -22,14 +19,11 @@ def _write_new(path: str, data: bytes, mode: int) -> None:
         handle.write(data)
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(DocumentedAction):
+    DOCUMENTATION = defs_catalog_key.DOCUMENTATION
+    NO_LOG = ("passphrase",)
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         path, passphrase = options["path"], options["passphrase"]
         public_path = options["public_path"] or path + ".pub"
         check = bool(self._task.check_mode)
@@ -49,10 +43,10 @@ class ActionModule(ActionBase):
                 with open(public_path, "w", encoding="ascii") as handle:
                     handle.write(public)
         except OSError as exc:
-            result.update(failed=True, msg=f"OPTION_INVALID: cannot write the key files: {exc}")
-            return result
-        except SmsmseError as exc:
-            result.update(failed=True, msg=str(exc), error=exc.as_dict())
-            return result
-        result.update(changed=created or write_public, keyid=catalog.keyid(key.public_key()), public_key=public, public_path=public_path)
-        return result
+            raise SmsmseError("OPTION_INVALID", f"Cannot write the key files: {exc}.", path=path) from None
+        return {
+            "changed": created or write_public,
+            "keyid": catalog.keyid(key.public_key()),
+            "public_key": public,
+            "public_path": public_path,
+        }

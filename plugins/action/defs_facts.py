@@ -6,26 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_facts import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, facts, probe
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-
-ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION)
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, probe
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(DocumentedAction):
+    DOCUMENTATION = defs_facts.DOCUMENTATION
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            reply = probe.run(self, task_vars or {}, options)
-            result["ansible_facts"] = {"smsmse_defs": facts.build(reply, overrides=options["stores"] or {})}
-        except SmsmseError as exc:
-            result.update(failed=True, msg=str(exc), error=exc.as_dict())
-        return result
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        reply = probe.run(self, task_vars, options)
+        return {"ansible_facts": {"smsmse_defs": facts.build(reply, overrides=options["stores"] or {})}}

@@ -8,23 +8,19 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_lab import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, lab
-
-ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION)
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(DocumentedAction):
+    DOCUMENTATION = defs_lab.DOCUMENTATION
+    CHECK_MODE = False
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         if options["hosts"] < 1:
-            return {**result, "failed": True, "msg": "OPTION_INVALID: `hosts` must be at least 1."}
+            raise SmsmseError("OPTION_INVALID", "`hosts` must be at least 1.")
         root = Path(options["dir"])
         for part in ("hosts", "reference", "cache"):
             shutil.rmtree(root / part, ignore_errors=True)
@@ -33,10 +29,4 @@ class ActionModule(ActionBase):
             hosts = [lab.LabHost(name=h.name, version=h.version, liveupdate="works") for h in hosts]
         inventory = lab.build_lab(root, hosts, group_vars=options["group_vars"])
         references = sorted(str(p) for p in (root / "reference").iterdir() if p.is_dir())
-        return {
-            **result,
-            "changed": True,
-            "inventory": str(inventory),
-            "hosts": {h.name: h.faults for h in hosts},
-            "reference_sets": references,
-        }
+        return {"changed": True, "inventory": str(inventory), "hosts": {h.name: h.faults for h in hosts}, "reference_sets": references}

@@ -6,28 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_promote import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, change, plan, probe, versions
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_promote
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-ARGUMENT_SPEC = argspec.from_documentation(DOCUMENTATION)
 
+class ActionModule(DocumentedAction):
+    DOCUMENTATION = defs_promote.DOCUMENTATION
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        self._supports_check_mode = True
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        options = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            result.update(change.carry_out(self, task_vars or {}, self._plan(task_vars or {}, options)))
-        except SmsmseError as exc:
-            result.update(failed=True, msg=str(exc), error=exc.as_dict())
-        return result
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        return change.carry_out(self, task_vars, self._plan(task_vars, options))
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):

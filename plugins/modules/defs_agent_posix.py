@@ -19,16 +19,8 @@ description:
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time and file ID (device and inode).
-options:
-  op:
-    description: The operation to carry out.
-    type: str
-    required: true
-    choices: [probe, install_set, set_pointer, run_liveupdate]
-  request:
-    description: The operation's request, as its JSON Schema describes it.
-    type: dict
-    required: true
+extends_documentation_fragment:
+  - mailsec.smsmse.agent
 attributes:
   check_mode:
     support: full

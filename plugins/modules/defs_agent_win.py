@@ -24,16 +24,8 @@ description:
     keyed by path, size, modification time and NTFS file ID (C(StoreNative.cs)).
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
     store, and the product's events from the Application log with C(Get-WinEvent).
-options:
-  op:
-    description: The operation to carry out.
-    type: str
-    required: true
-    choices: [probe, install_set, set_pointer, run_liveupdate]
-  request:
-    description: The operation's request, as its JSON Schema describes it.
-    type: dict
-    required: true
+extends_documentation_fragment:
+  - mailsec.smsmse.agent
 attributes:
   check_mode:
     support: full

@@ -296,3 +296,17 @@ def load_configured(
     if state_path and record_state:
         catalog_state.record(state_path, loaded.sequence)
     return loaded
+
+
+def from_options(options: Mapping[str, Any], *, record_state: bool) -> Catalog | None:
+    """The trusted catalog a module's ``catalog`` options name, or None when no catalog is set."""
+    if not options["catalog"]:
+        return None
+    return load_configured(
+        options["catalog"],
+        trusted_keys=options["trusted_keys"],
+        threshold=options["signature_threshold"],
+        state_path=options["catalog_state"],
+        now=dt.datetime.now(dt.timezone.utc),
+        record_state=record_state,
+    )

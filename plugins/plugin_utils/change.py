@@ -8,7 +8,6 @@ compare-and-swap still refuses if the host moved on meanwhile).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,21 +26,11 @@ REFUSALS: dict[str, str] = {
 
 def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[dict[str, plan.StoreView], dict[str, Any]]:
     """One hashing probe, judged as defs_verify judges it: the stores and their verdicts."""
-    trusted = None
-    if options["catalog"]:
-        trusted = catalog.load_configured(
-            options["catalog"],
-            trusted_keys=options["trusted_keys"],
-            threshold=options["signature_threshold"],
-            state_path=options["catalog_state"],
-            now=dt.datetime.now(dt.timezone.utc),
-            record_state=not action._task.check_mode,
-        )
+    trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     if options["state"]:
         reply = _reply_from_state(options["state"])
     else:
-        hashing = {"deep": options["deep"], "cache_dir": options["hash_cache_dir"]}
-        reply = probe.run(action, task_vars, options, hashing=hashing)
+        reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
     overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
     verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
     marks = [(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]

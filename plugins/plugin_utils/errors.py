@@ -48,11 +48,6 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Inspect the file: it is damaged or not a definfo.dat. Restore it from a good store.",
     ),
     ErrorCode(
-        "VERSION_INVALID",
-        "A folder in a store is named like a set but is not a valid version (no calendar date, or in the future).",
-        "Remove or rename the folder; check the host's clock when the date is in the future.",
-    ),
-    ErrorCode(
         "AGENT_FAILED",
         "The agent on the host reported a failure.",
         "Read the agent's message; run the task with -vvv for the agent's traceback.",
@@ -61,11 +56,6 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "AGENT_REPLY_INVALID",
         "The agent's reply does not match the contract (schemas/), so none of it is trusted.",
         "Make sure the collection on the controller is the one that shipped the agent; report a bug if it persists.",
-    ),
-    ErrorCode(
-        "EVENTS_UNREADABLE",
-        "The product's events could not be read; facts are reported without them.",
-        "On Windows, let the account read the Application log; on POSIX, check `events_file`.",
     ),
     ErrorCode(
         "SET_NAME_INVALID",

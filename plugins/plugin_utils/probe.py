@@ -28,3 +28,8 @@ def run(
         extra_stores=options.get("extra_stores"),
     )
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
+
+
+def hashing(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The probe's ``hashing`` request from the verify options."""
+    return {"deep": options["deep"], "cache_dir": options["hash_cache_dir"]}

@@ -6,10 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ansible_collections.mailsec.smsmse.plugins.modules.defs_agent_win import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, contract
 
 from . import ps_static
 
@@ -39,7 +38,7 @@ def test_agent_handles_every_operation() -> None:
     choices = re.search(r"op = @\{[^}]*choices = @\(([^)]*)\)", SOURCE.decode())
     assert choices is not None
     assert {c.strip().strip("'") for c in choices.group(1).split(",")} == set(contract.OPERATIONS)
-    assert yaml.safe_load(DOCUMENTATION)["options"]["op"]["choices"] == list(contract.OPERATIONS)
+    assert argspec.documented_options(DOCUMENTATION)["op"]["choices"] == list(contract.OPERATIONS)
 
 
 @pytest.mark.parametrize("op", contract.OPERATIONS)

@@ -28,8 +28,8 @@ def test_spec_is_the_documentation(name: str) -> None:
     options = argspec.documented_options(
         importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.modules.{name}").DOCUMENTATION
     )
-    assert sorted(action.ARGUMENT_SPEC) == sorted(options)
-    for path, option in _walk(action.ARGUMENT_SPEC):
+    assert sorted(action.ActionModule.ARGUMENT_SPEC) == sorted(options)
+    for path, option in _walk(action.ActionModule.ARGUMENT_SPEC):
         documented = options
         for part in path.split("."):
             documented = documented[part]
@@ -42,7 +42,7 @@ def test_spec_is_the_documentation(name: str) -> None:
 @pytest.mark.parametrize("name", ACTIONS)
 def test_secrets_are_no_log(name: str) -> None:
     action = importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.action.{name}")
-    for path, option in _walk(action.ARGUMENT_SPEC):
+    for path, option in _walk(action.ActionModule.ARGUMENT_SPEC):
         if any(word in path.rsplit(".", 1)[-1] for word in SECRET_WORDS):
             assert option.get("no_log") is True, f"{name}: {path} carries a secret and must be no_log"
 
@@ -50,5 +50,5 @@ def test_secrets_are_no_log(name: str) -> None:
 def test_there_are_secret_options_to_check() -> None:
     from ansible_collections.mailsec.smsmse.plugins.action import defs_catalog, defs_catalog_key
 
-    assert defs_catalog_key.ARGUMENT_SPEC["passphrase"]["no_log"] is True
-    assert defs_catalog.ARGUMENT_SPEC["signing_keys"]["options"]["passphrase"]["no_log"] is True
+    assert defs_catalog_key.ActionModule.ARGUMENT_SPEC["passphrase"]["no_log"] is True
+    assert defs_catalog.ActionModule.ARGUMENT_SPEC["signing_keys"]["options"]["passphrase"]["no_log"] is True

@@ -1,0 +1,43 @@
+"""The base of the collection's action plugins: options from the documentation, errors as results.
+
+A plugin names its ``DOCUMENTATION`` (and the options that carry secrets, in
+``NO_LOG``) and implements :meth:`DocumentedAction.act`; the argument spec, the
+check of the options and the translation of :class:`SmsmseError` into a failed
+task with its code are done here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+
+class DocumentedAction(ActionBase):
+    TRANSFERS_FILES = False
+    DOCUMENTATION: ClassVar[str] = ""
+    NO_LOG: ClassVar[tuple[str, ...]] = ()
+    CHECK_MODE: ClassVar[bool] = True
+    ARGUMENT_SPEC: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.ARGUMENT_SPEC = argspec.from_documentation(cls.DOCUMENTATION, no_log=cls.NO_LOG)
+        cls._VALID_ARGS = frozenset(cls.ARGUMENT_SPEC)
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        self._supports_check_mode = self.CHECK_MODE
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        try:
+            result.update(self.act(options, task_vars or {}))
+        except SmsmseError as exc:
+            result.update(failed=True, msg=str(exc), error=exc.as_dict())
+        return result
+
+    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """What the module does; returns the result keys to add (raise SmsmseError to fail)."""
+        raise NotImplementedError
