@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -22,7 +21,6 @@ DEFINFO = "definfo.dat"
 MARKER = "zdone.dat"
 STAGING_PREFIX = ".smsmse-staging-"
 LIMITS = {"max_files_per_dir": 20000, "max_definfo_bytes": 65536, "max_events": 500}
-_TEMPORARY = re.compile(r"(^~|^tmp|\.tmp$|\.partial$)", re.IGNORECASE)
 _EVENT_MESSAGE_WIDTH = 500
 
 
@@ -198,7 +196,7 @@ def _set(folder: Mapping[str, Any]) -> dict[str, Any]:
 def _kind(name: str) -> str:
     if name.startswith(STAGING_PREFIX):
         return "staging"
-    return "temporary" if _TEMPORARY.search(name) else "other"
+    return "temporary" if structure.is_temporary(name) or name.lower().startswith("tmp") else "other"
 
 
 def _event(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,11 @@ _TEMPORARY = tuple((re.compile(pattern, re.IGNORECASE), what) for pattern, what 
 Join = Callable[..., str]
 
 
+def is_temporary(name: str) -> str | None:
+    """What kind of leftover ``name`` is (a temporary or partial file), or None."""
+    return next((what for pattern, what in _TEMPORARY if pattern.search(name)), None)
+
+
 def check_set(
     folder: Mapping[str, Any],
     *,
@@ -75,10 +80,9 @@ def _check_file(record: Mapping[str, Any], *, name: str, path: str, hashed: bool
     if why:
         found.append(Problem("SET_PATH_UNSAFE", f"{relative!r} in set {name} {why}.", path))
     base = relative.rsplit("/", 1)[-1]
-    for pattern, what in _TEMPORARY:
-        if pattern.search(base):
-            found.append(Problem("SET_TEMPORARY_FILE", f"{relative} in set {name} is {what}: the set was not written completely.", path))
-            break
+    what = is_temporary(base)
+    if what:
+        found.append(Problem("SET_TEMPORARY_FILE", f"{relative} in set {name} is {what}: the set was not written completely.", path))
     if record["size"] == 0 and manifest.key(base) != manifest.key(MARKER):
         found.append(Problem("SET_FILE_EMPTY", f"{relative} in set {name} is empty.", path))
     if hashed and record.get("sha256") is None:

@@ -8,6 +8,7 @@ from unittest.mock import MagicMock
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, plan
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, SmsmseError
 
@@ -48,22 +49,7 @@ def action(check_mode: bool, reply: dict[str, Any]) -> tuple[Any, list[str]]:
 
 
 def change_reply(result: str, message: str = "why") -> dict[str, Any]:
-    return {
-        "contract": 1,
-        "op": "set_pointer",
-        "result": result,
-        "message": message,
-        "definfo_sha256": None,
-        "installed": False,
-        "removed": [],
-        "cleaned": [],
-        "quarantined": [],
-        "bytes_copied": 0,
-        "lock_broken": None,
-        "event_written": False,
-        "restarted": False,
-        "warnings": [],
-    }
+    return {"contract": 1, "op": "set_pointer", **store_ops._outcome(), "result": result, "message": message}
 
 
 @pytest.mark.parametrize(("result", "code"), sorted(change.REFUSALS.items()))
