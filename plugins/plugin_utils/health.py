@@ -74,11 +74,6 @@ CHECKS: dict[str, tuple[str, str, str]] = {
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
-def _newest(candidates: Sequence[str | None]) -> str | None:
-    present = [v for v in candidates if v and versions.is_version(v)]
-    return max(present, key=versions.parse_version) if present else None
-
-
 def error_check(message: str) -> dict[str, Any]:
     """The one check of a host that could not be verified."""
     return {**_check("verify", False, "verified", "error", message), "status": "error"}
@@ -103,14 +98,18 @@ def decide(verification: Mapping[str, Any]) -> dict[str, Any]:
     """What to do: ``none``, ``promote`` (with ``source`` and ``version``), ``rollback`` (with ``version``) or ``liveupdate``."""
     newest_good = verification["newest_good"]
     csapi = verification["active"].get("csapi", {"version": None, "status": "none"})
-    source_best = _newest([newest_good.get(s) for s in SOURCES])
+    source_best = versions.newest([newest_good.get(s) for s in SOURCES])
     source = next((s for s in SOURCES if newest_good.get(s) == source_best), None) if source_best else None
     csapi_best = newest_good.get("csapi")
     if newest_good.get("overall") is None:
         return {"action": "liveupdate", "reason": "no good set in any store"}
-    if csapi["status"] == "good" and _newest([csapi["version"], source_best]) == csapi["version"]:
+    if csapi["status"] == "good" and versions.newest([csapi["version"], source_best]) == csapi["version"]:
         return {"action": "none", "reason": f"CSAPI is at the newest good set {csapi['version']}"}
-    if source_best and _newest([source_best, csapi_best]) == source_best and (source_best != csapi["version"] or csapi["status"] != "good"):
+    if (
+        source_best
+        and versions.newest([source_best, csapi_best]) == source_best
+        and (source_best != csapi["version"] or csapi["status"] != "good")
+    ):
         reason = (
             f"newer good set {source_best} in {source}"
             if source_best != csapi["version"]
@@ -154,7 +153,7 @@ def checks(
         _check("defs_age", None if age is None else age <= max_age_days, f"<= {max_age_days} days", None if age is None else f"{age} days")
     )
     hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
-    newest_hawking = _newest([s["version"] for s in hawking])
+    newest_hawking = versions.newest([s["version"] for s in hawking])
     hawking_ok = None if newest_hawking is None else all(s["status"] == "good" for s in hawking if s["version"] == newest_hawking)
     found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking))
     broken = sorted(name for name, record in verification["active"].items() if record["status"] == "bad")
@@ -218,8 +217,8 @@ def predict(smsmse_defs: Mapping[str, Any], action: Mapping[str, Any]) -> dict[s
             entry.update(status="good", errors=[])
     active = {**verification["active"], "csapi": {"version": version, "status": "good", "errors": []}}
     best = dict(verification["newest_good"])
-    best["csapi"] = _newest([best.get("csapi"), version])
-    best["overall"] = _newest([best.get("overall"), version])
+    best["csapi"] = versions.newest([best.get("csapi"), version])
+    best["overall"] = versions.newest([best.get("overall"), version])
     return {**smsmse_defs, "verification": {**verification, "sets": sets, "active": active, "newest_good": best}}
 
 
@@ -248,7 +247,7 @@ def host_record(
         versions_.update(
             csapi_active=csapi,
             newest_good=verification["newest_good"].get("overall"),
-            hawking_newest=_newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
+            hawking_newest=versions.newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
             age_days=(today - versions.parse_version(csapi).date).days if csapi and versions.is_version(csapi) else None,
             product=smsmse_defs["product"]["version"],
             scheme=smsmse_defs["product"]["scheme"],

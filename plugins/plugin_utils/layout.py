@@ -32,12 +32,6 @@ LAYOUTS: dict[str, dict[str, str | None]] = {
     },
 }
 
-PLATFORM_TITLES: dict[str, str] = {
-    "x86": "32-bit Windows",
-    "windows2003_x64": "Windows Server 2003 x64",
-    "windows2008": "Windows Server 2008 or later (x64)",
-}
-
 _X64_ARCHES = frozenset({"amd64", "x86_64", "x64", "arm64", "ia64"})
 
 

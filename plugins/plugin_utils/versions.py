@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _VERSION = re.compile(r"^(?P<date>\d{8})\.(?P<rev>\d{3})$")
@@ -63,7 +64,7 @@ def is_version(text: str, *, today: dt.date | None = None) -> bool:
     return True
 
 
-def newest(versions: list[str], *, today: dt.date | None = None) -> str | None:
-    """The newest of several version strings (invalid ones are ignored)."""
-    parsed = [parse_version(v, today=today) for v in versions if is_version(v, today=today)]
+def newest(versions: Iterable[str | None], *, today: dt.date | None = None) -> str | None:
+    """The newest of several version strings (missing and invalid ones are ignored)."""
+    parsed = [parse_version(v, today=today) for v in versions if v and is_version(v, today=today)]
     return str(max(parsed)) if parsed else None
