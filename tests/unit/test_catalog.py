@@ -176,3 +176,16 @@ def test_load_configured_records_and_enforces_the_sequence(tmp_path: Path) -> No
         catalog.load_configured(str(path), record_state=True, **{**options, "trusted_keys": []})  # type: ignore[arg-type]
     with pytest.raises(SmsmseError, match=r"OPTION_INVALID.*signature_threshold"):
         catalog.load_configured(str(path), record_state=True, **{**options, "threshold": 4})  # type: ignore[arg-type]
+
+
+def test_existing_catalog_is_kept_until_it_nears_expiry() -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog_build
+
+    signed = catalog.signed_part(SETS, sequence=1, expires=NOW + dt.timedelta(days=10))
+    existing = catalog.sign(signed, KEYS[:2])
+    week = dt.timedelta(days=7)
+    assert catalog_build.still_valid(existing, signed, KEYS[:2], now=NOW, renew_before=week) is True
+    assert catalog_build.still_valid(existing, signed, KEYS[:2], now=NOW, renew_before=dt.timedelta(days=11)) is False
+    assert catalog_build.still_valid(existing, signed, KEYS[:3], now=NOW, renew_before=week) is False  # another signer wanted
+    other = catalog.signed_part({"20261124.002": SETS["20261124.002"]}, sequence=1, expires=NOW + dt.timedelta(days=10))
+    assert catalog_build.still_valid(existing, other, KEYS[:2], now=NOW, renew_before=week) is False  # other sets
