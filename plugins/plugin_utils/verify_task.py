@@ -1,0 +1,21 @@
+"""One defs_verify task on a host: trust the catalog, one hashing probe, verdicts and facts out.
+
+Shared by the defs_verify action and the defs_health role's second verify after LiveUpdate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, facts, probe, verify
+
+
+def run(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The defs_verify result keys: the verification, the ``state`` for a later change, and the facts."""
+    trusted = catalog.from_options(options, record_state=not action._task.check_mode)
+    reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
+    overrides = options["stores"] or {}
+    verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
+    smsmse_defs = facts.build(reply, overrides=overrides, strict=False)
+    return {**verification, "state": {"reply": reply}, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}
