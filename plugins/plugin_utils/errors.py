@@ -180,7 +180,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ErrorCode(
         "VERSION_NOT_FOUND",
         "The version asked for is not in the store.",
-        "Pick a version the store holds (`defs_facts` lists them), or use `newest_good` / `previous_good`.",
+        "Pick a version the store holds (`defs_facts` lists them), or leave the option at its default: "
+        "`version: newest_good` for defs_promote, `to: previous_good` for defs_rollback.",
     ),
     ErrorCode(
         "SET_NOT_GOOD",
@@ -211,11 +212,6 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "SOURCE_CHANGED",
         "The source set changed while it was copied, so nothing was changed.",
         "Run the task again once LiveUpdate has finished writing the source set.",
-    ),
-    ErrorCode(
-        "NO_FALLBACK",
-        "The active set must be replaced by a copy of the same version, and no other good set can stand in meanwhile.",
-        "Roll back to another good set first (defs_rollback), or install a different version.",
     ),
     ErrorCode(
         "CHANGE_FAILED",

@@ -141,7 +141,7 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
     for the_plan in plans:
         part = reply["steps"][start : start + len(the_plan.steps)]
         start += len(the_plan.steps)
-        read = outcome.interpret({"steps": the_plan.steps}, {"steps": part})
+        read = outcome.interpret({"steps": the_plan.steps}, {"steps": part, "warnings": []})
         kind = _kind(the_plan)
         failed = bool(read.get("failed"))
         actions.append(

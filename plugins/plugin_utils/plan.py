@@ -345,7 +345,8 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     content = view_.render_pointer(target, view_.active)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
     if not moves_pointer and not quarantined:
-        return Plan(store, target, target, f"{store} already points at {target}.", extra={"rolled_back": False})
+        message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
+        return Plan(store, target, target, message, extra={"rolled_back": False})
     downgrade = bool(good) and _newer(good[-1], target)
     values = {
         "version": target,
@@ -395,19 +396,21 @@ def _rollback_target(view_: StoreView, to: str) -> str | None:
     if view_.active_status == GOOD:
         return view_.active
     older = [v for v in good if view_.active is None or not versions.is_version(view_.active) or not _newer(v, view_.active)]
-    if older:
-        return older[-1]
-    if not good:
-        raise SmsmseError("NO_GOOD_SET", f"The {view_.name} store holds no good set to roll back to.", path=view_.path)
-    return None
+    return older[-1] if older else None
 
 
 def _nothing_to_roll_back(view_: StoreView) -> str:
     if view_.active_status == GOOD:
         return f"The active set {view_.active} of {view_.name} is good; nothing to roll back (set `to` to force a version)."
+    good = view_.good()
+    if good:
+        return (
+            f"The active set {view_.active} of {view_.name} is {view_.active_status}, and no good set older than it is in the store; "
+            f"defs_promote replaces it with the newest good set ({good[-1]})."
+        )
     return (
-        f"The active set {view_.active} of {view_.name} is {view_.active_status}, and no good set older than it is in the store; "
-        f"defs_promote replaces it with the newest good set ({view_.good()[-1]})."
+        f"The active set {view_.active} of {view_.name} is {view_.active_status}, and the store holds no good set to roll back to; "
+        "defs_promote can bring one from a source store, or run LiveUpdate (the defs_health role does both)."
     )
 
 

@@ -5,7 +5,7 @@ Shared by the defs_verify action and the defs_health role's second verify after 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, facts, probe, verify
@@ -15,7 +15,13 @@ def run(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -
     """The defs_verify result keys: the verification, the ``state`` for a later change, and the facts."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
-    overrides = options["stores"] or {}
-    verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
+    return result_of(reply, overrides=options["stores"] or {}, required_files=options["required_files"], trusted=trusted)
+
+
+def result_of(
+    reply: Mapping[str, Any], *, overrides: Mapping[str, str | None], required_files: Iterable[str], trusted: catalog.Catalog | None
+) -> dict[str, Any]:
+    """The defs_verify result of a hashing probe reply."""
+    verification = verify.verify_host(reply, overrides=overrides, required_files=required_files, catalog=trusted)
     smsmse_defs = facts.build(reply, overrides=overrides, strict=False)
     return {**verification, "state": {"reply": reply}, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}
