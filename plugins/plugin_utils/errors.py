@@ -223,6 +223,29 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "LiveUpdate did not finish successfully (not found, failed, or stopped at the timeout).",
         "Run LuALL.exe by hand on the server and read its log; check the content license and the LiveUpdate server.",
     ),
+    ErrorCode(
+        "PRECONDITION_FAILED",
+        "A check made before anything moved found that the change could not complete "
+        "(definfo.dat cannot be replaced, a folder is on another volume, or too little free space), so nothing was changed.",
+        "Fix what the message names: remove the immutable or read-only flag (chattr -i, attrib -r), give the connecting account "
+        "write access, put `quarantine_dir` on the store's volume, or free space; then run again.",
+    ),
+    ErrorCode(
+        "ACTIVE_SET_IN_USE",
+        "A file of a set the change must move or replace is held open (the scanner has it loaded), so it was not moved.",
+        "Allow a restart (`restart_service: true`) so the service is stopped around the swap, or run again in a maintenance window.",
+    ),
+    ErrorCode(
+        "CHANGE_PARTIAL",
+        "The change was made (the store points at the new set), but a later required step did not complete; the message says what is left.",
+        "Fix the cause the message names and run the task again: it reads the host afresh and finishes what is left.",
+    ),
+    ErrorCode(
+        "CHANGE_UNKNOWN",
+        "The commit step started but did not report success (it failed midway, or the agent stopped): "
+        "the change may or may not have been made.",
+        "Run the task again: it reads the host afresh, and the store always names a complete set. Check the host if it persists.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
