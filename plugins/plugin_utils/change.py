@@ -83,7 +83,14 @@ def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
 def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
     """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
-    reply = agent.call(action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars))
+    try:
+        reply = agent.call(
+            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
+        )
+    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
+        if exc.code != "AGENT_FAILED":
+            raise
+        return outcome.interpret(request, None, str(exc))
     return outcome.interpret(request, reply)
 
 

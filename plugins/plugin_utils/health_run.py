@@ -136,12 +136,18 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
     if not plans:
         return []
     request_steps = [s for p in plans for s in p.steps]
-    reply = apply(request_steps)
+    reply: Mapping[str, Any] | None
+    try:
+        reply, failure = apply(request_steps), None
+    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
+        if exc.code != "AGENT_FAILED":
+            raise
+        reply, failure = None, str(exc)
     actions, start = [], 0
     for the_plan in plans:
-        part = reply["steps"][start : start + len(the_plan.steps)]
+        part = None if reply is None else {"steps": reply["steps"][start : start + len(the_plan.steps)], "warnings": []}
         start += len(the_plan.steps)
-        read = outcome.interpret({"steps": the_plan.steps}, {"steps": part, "warnings": []})
+        read = outcome.interpret({"steps": the_plan.steps}, part, failure)
         kind = _kind(the_plan)
         failed = bool(read.get("failed"))
         actions.append(
