@@ -97,7 +97,7 @@ class HashCache:
         key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}"]
         now = self.clock()
         cached = self.entries.get(path)
-        if self.use_cached and self._fresh(path, cached, key, now):
+        if self.use_cached and cached is not None and self._fresh(path, cached, key, now):
             self.stats["files_cached"] += 1
             self.stats["bytes_cached"] += st.st_size
             self.seen[path] = cached

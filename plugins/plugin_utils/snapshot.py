@@ -211,9 +211,7 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
 
 
 def _file(record: Mapping[str, Any]) -> FileEntry:
-    return FileEntry(
-        path=record["path"], size=record["size"], mtime=record["mtime"], link=record["link"], sha256=record.get("sha256")
-    )
+    return FileEntry(path=record["path"], size=record["size"], mtime=record["mtime"], link=record["link"], sha256=record.get("sha256"))
 
 
 def set_folder(record: Mapping[str, Any]) -> SetFolder:

@@ -78,10 +78,11 @@ def judge(
     for name, store in snapshot.stores.items():
         if store.error:
             raise SmsmseError("STORE_UNREADABLE", f"The {name} store '{store.path}' cannot be read: {store.error}", path=store.path)
+        hashed = store.hash_stats or {}
         for key in _STAT_KEYS:
-            stats[key] += (store.hash_stats or {}).get(key, 0)
-        if (store.hash_stats or {}).get("cache_error"):
-            cache_errors.append(store.hash_stats["cache_error"])  # type: ignore[index]
+            stats[key] += hashed.get(key, 0)
+        if hashed.get("cache_error"):
+            cache_errors.append(hashed["cache_error"])
         sets.extend(_own_checks(store, folder, required=required, catalog=catalog, today=today) for folder in store.sets)
         active[name] = _pointer_record(store)
     return _decide(

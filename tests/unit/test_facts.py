@@ -83,7 +83,9 @@ def test_windows_2008_layout_is_detected() -> None:
 
 def test_store_absent_everywhere_is_left_out() -> None:
     w2008 = layout.LAYOUTS["windows2008"]
-    result = facts.build(snapshot.parse(windows_reply(all_candidates({w2008["smsmse_hawking"] or "", w2008["csapi"] or ""})), {}), today=TODAY)
+    result = facts.build(
+        snapshot.parse(windows_reply(all_candidates({w2008["smsmse_hawking"] or "", w2008["csapi"] or ""})), {}), today=TODAY
+    )
     assert sorted(result["stores"]) == ["csapi", "smsmse_hawking"]
 
 

@@ -60,7 +60,16 @@ def test_newest_ignores_invalid_names() -> None:
     assert newest(["junk"], today=TODAY) is None
 
 
-ODD_NAMES = ["20261126.004\n", "２０２６１１２６.００４", "20261126.004 ", " 20261126.004", "20261126.004\r\n", "٢٠٢٦١١٢٦.٠٠٤"]
+FULL_WIDTH = {ord("0") + i: 0xFF10 + i for i in range(10)}
+ARABIC_INDIC = {ord("0") + i: 0x0660 + i for i in range(10)}
+ODD_NAMES = [
+    "20261126.004\n",
+    "20261126.004".translate(FULL_WIDTH),
+    "20261126.004 ",
+    " 20261126.004",
+    "20261126.004\r\n",
+    "20261126.004".translate(ARABIC_INDIC),
+]
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)
