@@ -23,7 +23,8 @@ description:
   - C(run_liveupdate) runs the configured update command, bounded by C(timeout) where the host has it.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
-    size, modification time and file ID (device and inode).
+    size, modification time, change time (C(ctime), which a writer cannot set back) and file ID (device and inode),
+    and read again once the entry is older than the request's C(max_age_seconds) (spread by path over its second half).
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 attributes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, outcome, plan, probe, steps, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, outcome, plan, probe, snapshot, steps, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 #: how long the service may take to stop or start (Windows), or the restart command to run (POSIX)
@@ -27,10 +27,10 @@ def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, A
     else:
         reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
     overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
-    verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
-    marks = [(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
-    verification = verify.mark_bad(verification, marks)
-    return plan.view(reply, verification, overrides), verification
+    host = snapshot.parse(reply, overrides)
+    marks = [verify.Mark(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
+    verification = verify.judge(host, required_files=options["required_files"], catalog=trusted, marks=marks)
+    return plan.view(host, verification), verification
 
 
 _MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}

@@ -246,6 +246,18 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "the change may or may not have been made.",
         "Run the task again: it reads the host afresh, and the store always names a complete set. Check the host if it persists.",
     ),
+    ErrorCode(
+        "SET_NAME_COLLISION",
+        "Two files of a set are one file to Windows: their names differ only in case, or in trailing dots and spaces.",
+        "Replace the set from a good source; a copy to Windows would keep one of the two files by chance.",
+    ),
+    ErrorCode(
+        "SET_COPY_DIFFERS",
+        "Two stores of one host hold the same version with different bytes, and nothing else decided which is right: "
+        "the copy in the store the product copies from (SMSMSE Hawking, else Hawking) wins, the other is bad.",
+        "Let enforce replace the bad copy, or install the set again from the source store; "
+        "a signed catalog or fleet consensus decides instead when configured.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, decide, health, outcome, plan, steps, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, decide, health, outcome, plan, snapshot, steps, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 MARK_KEYS = ("store", "version", "code", "message")
@@ -83,8 +83,7 @@ def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts:
     smsmse_defs = dict(verified["ansible_facts"]["smsmse_defs"])
     problems = [(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in marks]
     smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems)
-    reply = verified["state"]["reply"]
-    stores = plan.view(reply, smsmse_defs["verification"], overrides)
+    stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
     decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
     checks = health.checks(smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks)
     return Judged(smsmse_defs, stores, decision, checks)

@@ -21,7 +21,6 @@ Three kinds of change, each one group of steps on one store:
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -39,9 +38,10 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, Snapshot, Store
 
 GOOD, BAD = "good", "bad"
-SOURCES = ("smsmse_hawking", "hawking")
+SOURCES = SOURCE_STORES
 
 
 @dataclass
@@ -76,18 +76,24 @@ class Context:
 
 @dataclass(frozen=True)
 class StoreView:
-    """One store as probe and verification saw it."""
+    """One store as the probe saw it (:class:`snapshot.Store`) with its sets' verdicts."""
 
-    name: str
-    entry: Mapping[str, Any]
+    store: Store
     sets: dict[str, Mapping[str, Any]]  # version -> verification record
     active: str | None
     active_status: str
-    windows: bool
+
+    @property
+    def name(self) -> str:
+        return self.store.name
 
     @property
     def path(self) -> str:
-        return str(self.entry["path"])
+        return self.store.path
+
+    @property
+    def windows(self) -> bool:
+        return self.store.windows
 
     def with_status(self, status: str) -> list[str]:
         return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.parse_version)
@@ -96,18 +102,19 @@ class StoreView:
         return self.with_status(GOOD)
 
     def manifest(self, version: str) -> dict[str, dict[str, Any]]:
-        folder = next(d for d in self.entry["dirs"] if d["name"] == version)
-        return {f["path"]: {"size": f["size"], "sha256": f["sha256"]} for f in folder["files"]}
+        folder = self.store.set(version)
+        if folder is None:  # a verdict always comes from a folder of the same snapshot
+            raise SmsmseError("VERSION_NOT_FOUND", f"The {self.name} store does not hold {version}.", path=self.path)
+        return folder.manifest()
 
     def size(self, version: str) -> int:
         return sum(entry["size"] for entry in self.manifest(version).values())
 
     def folder(self, version: str) -> str:
-        return facts.join(self.windows, self.path, version)
+        return self.store.folder(version)
 
     def definfo_bytes(self) -> bytes | None:
-        record = self.entry["definfo"]
-        return base64.b64decode(record["content_b64"]) if record.get("content_b64") else None
+        return self.store.pointer.content
 
     def render_pointer(self, version: str, previous: str | None) -> bytes:
         """``definfo.dat`` naming ``version``: the current file with CurDefs (and LastDefs, if kept) changed."""
@@ -128,26 +135,22 @@ class StoreView:
 
     @property
     def definfo_sha256(self) -> str | None:
-        value = self.entry["definfo"]["sha256"]
-        return str(value) if value else None
+        return self.store.pointer.sha256
 
     def leftovers(self, ctx: Context) -> list[str]:
-        return [d["name"] for d in self.entry["dirs"] if d["name"].startswith((ctx.staging_prefix, ctx.trash_prefix))]
+        return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
 
     def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
         return steps.Group(self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart)
 
 
-def view(reply: Mapping[str, Any], verification: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, StoreView]:
+def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
     """Every store of the host, with its sets' verdicts, by name."""
     views = {}
-    windows = reply["host"]["os"] == "windows"
-    for name, entry in facts.select_stores(reply, overrides).items():
+    for name, store in host.stores.items():
         record = verification["active"].get(name, {"version": None, "status": "none"})
         sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
-        views[name] = StoreView(
-            name=name, entry=entry, sets=sets, active=record["version"], active_status=record["status"], windows=windows
-        )
+        views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
     return views
 
 
@@ -160,7 +163,7 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
     shown = []
     current = store.definfo_bytes()
     if after_definfo is not None and after_definfo != current:
-        where = facts.join(store.windows, store.path, facts.DEFINFO)
+        where = store.store.folder(DEFINFO)
         shown.append(
             {
                 "before_header": where,
@@ -304,7 +307,8 @@ def _install_steps(
         return body
     if chosen in dst.sets:  # a bad copy nobody points at: out of the way first
         body.append(steps.step("retire", dst.path, name=chosen))
-    body.append(steps.step("rename", dst.path, **{"from": staging, "to": chosen}))
+    names: dict[str, Any] = {"from": staging, "to": chosen}
+    body.append(steps.step("rename", dst.path, **names))
     if pointer:
         body.append(pointer)
     return body

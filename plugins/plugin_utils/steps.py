@@ -59,11 +59,12 @@ class Group:
     restart: Restart | None = None
 
     def opening(self, **preflight: Any) -> list[Step]:
-        """Lock, compare-and-swap, remove leftovers (best-effort), then every precondition of what follows."""
+        """Lock, compare-and-swap, remove leftovers (best-effort), stop the service (if asked), then every precondition."""
         return [
             step("lock", self.store, stale_seconds=self.stale_seconds),
             step("expect", self.store, definfo_sha256=self.expect_sha256),
             step("clean", self.store, required=False),
+            *(self.restart.before(self.store) if self.restart else []),  # stopped first: the preflight then sees what is held
             step(
                 "preflight",
                 self.store,
@@ -72,7 +73,6 @@ class Group:
                 free_bytes=int(preflight.get("free_bytes", 0)),
                 not_in_use=list(preflight.get("not_in_use", [])),
             ),
-            *(self.restart.before(self.store) if self.restart else []),
         ]
 
     def closing(self) -> list[Step]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, facts, probe, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, facts, probe, snapshot, verify
 
 
 def run(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -22,6 +22,7 @@ def result_of(
     reply: Mapping[str, Any], *, overrides: Mapping[str, str | None], required_files: Iterable[str], trusted: catalog.Catalog | None
 ) -> dict[str, Any]:
     """The defs_verify result of a hashing probe reply."""
-    verification = verify.verify_host(reply, overrides=overrides, required_files=required_files, catalog=trusted)
-    smsmse_defs = facts.build(reply, overrides=overrides, strict=False)
+    host = snapshot.parse(reply, overrides)
+    verification = verify.judge(host, required_files=required_files, catalog=trusted)
+    smsmse_defs = facts.build(host, strict=False)
     return {**verification, "state": {"reply": reply}, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, plan, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, plan, product, snapshot
 
 A, B, C = "20261123.001", "20261124.002", "20261125.003"
 TODAY = dt.date(2026, 11, 26)
@@ -45,11 +45,13 @@ def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dic
     """StoreViews of hand-made verdicts (the planner's input)."""
     found = {}
     record = verification(sets, active)
-    for store in sets:
-        entry = {"path": f"/h/{store}", "dirs": [{"name": v, "files": []} for v in sets[store]], "definfo": {"sha256": None}}
+    no_pointer = snapshot.Pointer(present=False, size=None, sha256=None, content=None, active=None, last=None, error=None)
+    for store, held in sets.items():
+        folders = tuple(snapshot.SetFolder(name=v, link=False, truncated=False, mtime=0.0, files=()) for v in held)
+        typed = snapshot.Store(store, "", f"/h/{store}", True, None, 10**9, no_pointer, folders, (), (), None, windows=False)
         verdicts = {s["version"]: s for s in record["sets"] if s["store"] == store}
         state = record["active"].get(store, {"version": None, "status": "none"})
-        found[store] = plan.StoreView(store, entry, verdicts, state["version"], state["status"], windows=False)
+        found[store] = plan.StoreView(typed, verdicts, state["version"], state["status"])
     return found
 
 

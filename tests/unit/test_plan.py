@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, steps, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, snapshot, steps, structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 CTX = plan.Context(windows=False, token=lambda: "t0k3n")
@@ -35,8 +35,8 @@ def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -
         extra_stores=extra,
     )
     reply = contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
-    verification = verify.verify_host(reply, overrides=overrides, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
-    return plan.view(reply, verification, overrides)
+    parsed = snapshot.parse(reply, overrides)
+    return plan.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
 
 
 def promote(stores: dict[str, plan.StoreView], **options: Any) -> plan.Plan:
