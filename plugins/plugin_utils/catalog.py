@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,6 +55,16 @@ CATALOG_TYPE = "mailsec.smsmse/catalog"
 SPEC_VERSION = 1
 MAX_BYTES = 16 * 1024 * 1024
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_SEQUENCE = 2**53 - 1  # the schema's bound: the largest integer every JSON reader keeps exact
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+#: file type test -> what to call a file that is not a regular file
+FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "catalog.json"
 
 
@@ -145,6 +157,55 @@ def sign(signed: Mapping[str, Any], keys: Iterable[Ed25519PrivateKey]) -> dict[s
     return {"signed": dict(signed), "signatures": signatures}
 
 
+# --- reading files ---
+
+
+class NotRegularFile(ValueError):
+    """The path is a FIFO, a device, a socket or a folder."""
+
+
+def _kind(mode: int) -> str | None:
+    return None if stat.S_ISREG(mode) else next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file; never blocks on a FIFO or reads a device.
+
+    The path is checked before it is opened (a link is followed: its target must be a regular file), opened with
+    ``O_NONBLOCK`` and checked again on the open handle, so a FIFO swapped in between is not read either.
+    Raises :class:`NotRegularFile` (the message says what the path is) or ``OSError``.
+    """
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        info = os.stat(path)
+    kind = _kind(info.st_mode)
+    if kind:
+        raise NotRegularFile(f"is {kind}, not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        kind = _kind(os.fstat(fd).st_mode)
+        if kind:
+            raise NotRegularFile(f"is {kind}, not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def parse_json(data: bytes) -> Any:
+    """JSON from UTF-8 bytes; ValueError also for nesting too deep to parse (never RecursionError)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 # --- loading and trusting ---
 
 
@@ -169,10 +230,10 @@ def load(
     if len(data) > MAX_BYTES:
         raise SmsmseError("CATALOG_TOO_LARGE", f"The catalog {source} is {len(data)} bytes; the limit is {MAX_BYTES}.", path=source)
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        document = parse_json(data)
+        errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SmsmseError("CATALOG_INVALID", f"The catalog {source} is not JSON: {exc}.", path=source) from None
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
@@ -204,6 +265,14 @@ def load(
             )
         sets[version] = CatalogSet(digest=entry["digest"], files=files)
     return Catalog(sequence=signed["sequence"], expires=expires, sets=sets, signed_by=tuple(sorted(signers)))
+
+
+def verified_sequence(data: bytes, trusted_keys: Sequence[Ed25519PublicKey]) -> int | None:
+    """The sequence of a catalog that one of ``trusted_keys`` signed and that meets the schema (expired or not), else None."""
+    try:
+        return load(data, source="existing", trusted_keys=trusted_keys, threshold=1, now=EPOCH, minimum_sequence=None).sequence
+    except SmsmseError:
+        return None
 
 
 def _check_signatures(
@@ -287,8 +356,9 @@ def load_configured(
         )
     keys = [load_public_key(text) for text in trusted_keys]
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)
+    except NotRegularFile as exc:
+        raise SmsmseError("CATALOG_INVALID", f"The catalog {path} {exc}.", path=path) from None
     except OSError as exc:
         raise SmsmseError("CATALOG_INVALID", f"The catalog {path} cannot be read: {exc.strerror or exc}.", path=path) from None
     minimum = catalog_state.last_sequence(state_path) if state_path else None

@@ -45,13 +45,30 @@ def reference_manifest(folder: str, *, required_files: Sequence[str]) -> tuple[s
 
 
 def read_existing(dest: str) -> dict[str, Any] | None:
-    """The catalog document at ``dest`` as JSON, or None when there is none (or it is not JSON)."""
+    """The catalog document at ``dest`` as JSON, or None when there is none (or it is not JSON).
+
+    Its content is not trusted: see :func:`previous_sequence`. A FIFO or a device is refused, never read.
+    """
     try:
-        with open(dest, "rb") as handle:
-            document = json.loads(handle.read(catalog.MAX_BYTES + 1))
+        document = catalog.parse_json(catalog.read_regular(dest, catalog.MAX_BYTES))
+    except catalog.NotRegularFile as exc:
+        raise SmsmseError("OPTION_INVALID", f"`dest` {dest} {exc}; remove it or choose another path.", path=dest) from None
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) and isinstance(document.get("signed"), dict) else None
+
+
+def previous_sequence(existing: Mapping[str, Any] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
+    """The highest sequence already used: of the existing catalog when one of ``keys`` signed it, and of the state file.
+
+    An unsigned or foreign ``sequence`` in ``dest`` counts for nothing: anyone who can write that file could
+    otherwise push every new catalog past what verifiers accept.
+    """
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog_state
+
+    signed = catalog.verified_sequence(json.dumps(existing).encode(), [k.public_key() for k in keys]) if existing else None
+    stored = catalog_state.last_sequence(state_path) if state_path else None
+    return max(signed or 0, stored or 0)
 
 
 def still_valid(

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
+STATE_MAX_BYTES = 4096
+
 
 @contextmanager
 def _locked(path: str) -> Iterator[None]:
@@ -34,9 +36,10 @@ def _locked(path: str) -> Iterator[None]:
 
 
 def _read(path: str) -> int | None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)["sequence"]
+        value = catalog.parse_json(catalog.read_regular(path, STATE_MAX_BYTES))["sequence"]
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

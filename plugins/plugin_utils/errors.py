@@ -227,6 +227,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "LiveUpdate did not finish successfully (not found, failed, or stopped at the timeout).",
         "Run LuALL.exe by hand on the server and read its log; check the content license and the LiveUpdate server.",
     ),
+    ErrorCode(
+        "KEY_PERMISSIONS",
+        "An existing private signing key can be read by others than its owner.",
+        "Run `chmod 600` on the key and treat it as exposed: make a new key and sign again. "
+        "`allow_readable_key: true` goes on with a warning.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
