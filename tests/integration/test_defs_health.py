@@ -39,8 +39,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return inventory
 
 
-def role_run(inventory: Path, tmp: Path, name: str, *args: str) -> tuple[Run, dict[str, Any]]:
-    run = playbook(f"mailsec.smsmse.{name}", inventory, tmp, *args)
+def role_run(inventory: Path, tmp: Path, name: str, *args: str, extra: dict[str, Any] | None = None) -> tuple[Run, dict[str, Any]]:
+    run = playbook(f"mailsec.smsmse.{name}", inventory, tmp, *args, extra=extra)
     reported = json.loads((inventory.parent / "reports" / "defs-health.json").read_text())
     return run, reported
 
@@ -68,7 +68,8 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert report.validate(reported) == []
     states = by_name(reported)
     assert states["gone"]["status"] == "unreachable" and states["gone"]["checks"] == []
-    assert [h for h, r in states.items() if r["status"] == "compliant"] == ["mail01", "mail02", "mail03", "mail04", "mail05"]
+    # mail19 fails only product_verifies, a low-severity check: compliant unless defs_health_fail_severities counts low
+    assert [h for h, r in states.items() if r["status"] == "compliant"] == ["mail01", "mail02", "mail03", "mail04", "mail05", "mail19"]
     assert states["mail06"]["actions"] == [
         {
             "action": "promote",
@@ -83,14 +84,14 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert states["mail11"]["actions"][0]["action"] == "promote"
     assert states["mail13"]["actions"][0]["action"] == "liveupdate"
     assert failing(states["mail19"]) == ["product_verifies"]
-    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 0, "drift": 15, "failed": 0, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 6, "fixed": 0, "drift": 14, "failed": 0, "unreachable": 1}
     for host in ("mail01", "mail06"):
         assert run.agent_calls(host) == 1, host
 
     # enforce fixes what it can, with one more agent call per fixed host
     run, reported = role_run(fleet, tmp_path / "enforce", "enforce")
     states = by_name(reported)
-    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 9, "drift": 5, "failed": 1, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 6, "fixed": 9, "drift": 4, "failed": 1, "unreachable": 1}
     assert run.agent_calls("mail01") == 1
     assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2
     assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, promote
@@ -106,7 +107,7 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert "fatal: [mail15]: FAILED!" in run.output
     assert states["mail18"]["status"] == "fixed"  # malformed definfo.dat rewritten
     assert states["mail20"]["versions"]["csapi_active"] == LU  # empty stores filled by LiveUpdate
-    assert "defs_health enforce: 21 hosts, 5 compliant, 9 fixed, 5 drift, 1 failed, 1 unreachable" in run.output
+    assert "defs_health enforce: 21 hosts, 6 compliant, 9 fixed, 4 drift, 1 failed, 1 unreachable" in run.output
     for host in ("mail06", "mail11", "mail13", "mail18", "mail20"):
         assert lab_active(fleet, host) == states[host]["versions"]["csapi_active"], host
 
@@ -114,7 +115,7 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     run, reported = role_run(fleet, tmp_path / "again", "enforce")
     counts = recap(run)
     assert all("changed=0" in line for line in counts.values()), [line for line in counts.values() if "changed=0" not in line]
-    assert reported["summary"]["counts"] == {"compliant": 14, "fixed": 0, "drift": 5, "failed": 1, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 15, "fixed": 0, "drift": 4, "failed": 1, "unreachable": 1}
     assert by_name(reported)["mail09"]["drifting_since"] == reported["history"][0]["started"]
 
 
@@ -147,3 +148,22 @@ def test_junit_and_html(fleet: Path, tmp_path: Path) -> None:
     assert html.count('<tr class="host"') == 21
     assert len(list((reports / "history").glob("defs-health-*.json"))) >= 1
     assert (COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse" / "schemas" / "report.json").exists()
+
+
+def test_nightly_job_goes_red_on_drift(fleet: Path, tmp_path: Path) -> None:
+    run, reported = role_run(fleet, tmp_path, "report", extra={"defs_health_fail_on": "drift"})
+    assert run.returncode == 2, run.output[-3000:]
+    states = by_name(reported)
+    red = sorted(h for h, r in states.items() if r["status"] not in ("compliant", "fixed"))
+    failed_in_recap = sorted(h for h, line in recap(run).items() if "failed=1" in line)
+    assert failed_in_recap == red and "mail06" in red and "mail01" not in red
+    policy = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
+    assert f"mail06 drifts: csapi_newest failing (Promote the newest good set into CSAPI.). {policy}" in run.output
+    assert "gone could not be reached: " in run.output
+    # the fleet table, and one line per host that is not compliant, come from the role itself
+    assert "host     status       csapi" in run.output
+    assert any(line.strip().strip('",').startswith("drift       mail06") for line in run.output.splitlines())
+    # set_stats: run id, report paths, host names per status
+    assert f'"run_id": "{reported["run_id"]}"' in run.output
+    assert f'"json": "{fleet.parent / "reports" / "defs-health.json"}"' in run.output
+    assert '"unreachable": [\n' in run.output or '"unreachable": ["gone"]' in run.output
