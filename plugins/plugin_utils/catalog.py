@@ -22,8 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +30,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 # ansible-core itself depends on cryptography; the import is guarded so that a
@@ -57,14 +56,6 @@ MAX_BYTES = 16 * 1024 * 1024
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_SEQUENCE = 2**53 - 1  # the schema's bound: the largest integer every JSON reader keeps exact
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-#: file type test -> what to call a file that is not a regular file
-FILE_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "catalog.json"
 
 
@@ -155,55 +146,6 @@ def sign(signed: Mapping[str, Any], keys: Iterable[Ed25519PrivateKey]) -> dict[s
     data = canonical(signed)
     signatures = [{"keyid": keyid(key.public_key()), "sig": key.sign(data).hex()} for key in keys]
     return {"signed": dict(signed), "signatures": signatures}
-
-
-# --- reading files ---
-
-
-class NotRegularFile(ValueError):
-    """The path is a FIFO, a device, a socket or a folder."""
-
-
-def _kind(mode: int) -> str | None:
-    return None if stat.S_ISREG(mode) else next((name for test, name in FILE_KINDS if test(mode)), "not a regular file")
-
-
-def read_regular(path: str, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of a regular file; never blocks on a FIFO or reads a device.
-
-    The path is checked before it is opened (a link is followed: its target must be a regular file), opened with
-    ``O_NONBLOCK`` and checked again on the open handle, so a FIFO swapped in between is not read either.
-    Raises :class:`NotRegularFile` (the message says what the path is) or ``OSError``.
-    """
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        info = os.stat(path)
-    kind = _kind(info.st_mode)
-    if kind:
-        raise NotRegularFile(f"is {kind}, not a regular file")
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        kind = _kind(os.fstat(fd).st_mode)
-        if kind:
-            raise NotRegularFile(f"is {kind}, not a regular file")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def parse_json(data: bytes) -> Any:
-    """JSON from UTF-8 bytes; ValueError also for nesting too deep to parse (never RecursionError)."""
-    try:
-        return json.loads(data.decode("utf-8"))
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
 
 
 # --- loading and trusting ---

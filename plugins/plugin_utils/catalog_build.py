@@ -20,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha2
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import list_files
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, manifest, structure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 
 try:  # guarded as in catalog.py; catalog.require_cryptography() names the fix
     from cryptography.hazmat.primitives import serialization
@@ -50,8 +51,8 @@ def read_existing(dest: str) -> dict[str, Any] | None:
     Its content is not trusted: see :func:`previous_sequence`. A FIFO or a device is refused, never read.
     """
     try:
-        document = catalog.parse_json(catalog.read_regular(dest, catalog.MAX_BYTES))
-    except catalog.NotRegularFile as exc:
+        document = parse_json(read_regular(dest, catalog.MAX_BYTES))
+    except NotRegularFile as exc:
         raise SmsmseError("OPTION_INVALID", f"`dest` {dest} {exc}; remove it or choose another path.", path=dest) from None
     except (OSError, ValueError):
         return None

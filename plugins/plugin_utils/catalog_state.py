@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 
 STATE_MAX_BYTES = 4096
 
@@ -36,10 +37,8 @@ def _locked(path: str) -> Iterator[None]:
 
 
 def _read(path: str) -> int | None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog
-
     try:
-        value = catalog.parse_json(catalog.read_regular(path, STATE_MAX_BYTES))["sequence"]
+        value = parse_json(read_regular(path, STATE_MAX_BYTES))["sequence"]
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

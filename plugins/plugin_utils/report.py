@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 
 STATUSES = ("compliant", "fixed", "drift", "failed", "unreachable")
 SEVERITIES = tuple(health.SEVERITY_ORDER)
@@ -27,6 +28,7 @@ DRIFTING = ("drift", "failed")
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report.json"
 DATA_FOLDER = ("mailsec-smsmse", "defs-health")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+HISTORY_MAX_BYTES = 64 * 1024 * 1024  # a run of 10000 hosts is about 30 MB
 
 
 def default_dir(environ: Mapping[str, str], home: Path) -> Path:
@@ -97,8 +99,8 @@ def load_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS) -> list[dic
     found = []
     for path in sorted((report_dir / "history").glob("defs-health-*.json")):
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError):
+            document = parse_json(read_regular(str(path), HISTORY_MAX_BYTES))
+        except (OSError, ValueError):
             continue
         if _history_file(document):
             found.append(document)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,7 @@ def test_history_retention(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [f"defs-health-run{d}.json" for d in (3, 4, 5)]
     assert json.loads((tmp_path / "defs-health.json").read_text())["hosts"][0]["drift_runs"] == 3
     (tmp_path / "history" / "defs-health-run0.json").write_text("[" * 100000)  # damaged: skipped, not a crash
+    os.mkfifo(tmp_path / "history" / "defs-health-run00.json")  # never read: a read would block
     assert [r["run_id"] for r in report.load_history(tmp_path, 2)] == ["run4", "run5"]
     report.write(built, tmp_path, ["json"], history_runs=0)
     assert list((tmp_path / "history").iterdir()) == []
