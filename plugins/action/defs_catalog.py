@@ -71,6 +71,9 @@ class ActionModule(DocumentedAction):
         existing = catalog_build.read_existing(options["dest"])
         previous = catalog_build.previous_sequence(existing, keys, options["catalog_state"])
         warnings = _ignored_sequence(options["dest"], existing, keys)
+        warnings += [
+            f"{w} Run chmod 600 {k['path']}." for k in options["signing_keys"] if (w := catalog_build.readable_by_others(k["path"]))
+        ]
         sequence = _next_sequence(options["sequence"], previous)
         signed = catalog.signed_part(sets, sequence=sequence, expires=now + dt.timedelta(days=options["expires_days"]))
         renew = dt.timedelta(days=options["renew_before_days"])

@@ -60,10 +60,9 @@ def _public_is_right(path: str, text: str) -> bool:
 
 def _loose_private_key(path: str, allowed: bool) -> list[str]:
     """Refuse (or warn about, when allowed) an existing private key that others can read."""
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    if not mode & 0o077:
+    detail = catalog_build.readable_by_others(path)
+    if detail is None:
         return []
-    detail = f"The private key {path} is mode {mode:04o}: others can read it."
     if not allowed:
         raise SmsmseError("KEY_PERMISSIONS", f"{detail} chmod 600 {path} fixes the mode.", path=path)
     return [f"{detail} Run chmod 600 {path}."]

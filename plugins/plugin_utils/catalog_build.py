@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -119,6 +120,12 @@ def write_atomically(dest: str, document: Mapping[str, Any]) -> None:
 def generate_key() -> Ed25519PrivateKey:
     catalog.require_cryptography()
     return Ed25519PrivateKey.generate()
+
+
+def readable_by_others(path: str) -> str | None:
+    """What is wrong when others than the owner can read or write the private key at ``path``, else None."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    return f"The private key {path} is mode {mode:04o}: others can read it." if mode & 0o077 else None
 
 
 def load_signing_key(path: str, passphrase: str | None) -> Ed25519PrivateKey:

@@ -140,6 +140,14 @@ def test_an_existing_private_key_readable_by_others_is_refused_unless_allowed(tm
     assert not allowed.get("failed") and any("others can read" in w for w in allowed["warnings"])
 
 
+def test_signing_with_a_key_others_can_read_warns(signing: dict[str, Any]) -> None:
+    key = signing["signing_keys"][0]["path"]
+    assert run(defs_catalog, signing).get("warnings") == []
+    Path(key).chmod(0o640)
+    result = run(defs_catalog, {**signing, "sequence": 9})
+    assert result["warnings"] == [f"The private key {key} is mode 0640: others can read it. Run chmod 600 {key}."]
+
+
 def test_a_world_writable_public_key_is_rewritten(tmp_path: Path) -> None:
     path = tmp_path / "ops1.key"
     made = run(defs_catalog_key, {"path": str(path)})
