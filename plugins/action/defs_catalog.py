@@ -86,6 +86,7 @@ class ActionModule(DocumentedAction):
             old = existing["signed"]
             return {
                 "changed": False,
+                "warnings": warnings,
                 "dest": options["dest"],
                 "sequence": old["sequence"],
                 "expires": old["expires"],
