@@ -258,6 +258,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Let enforce replace the bad copy, or install the set again from the source store; "
         "a signed catalog or fleet consensus decides instead when configured.",
     ),
+    ErrorCode(
+        "KEY_PERMISSIONS",
+        "An existing private signing key can be read by others than its owner.",
+        "Run `chmod 600` on the key and treat it as exposed: make a new key and sign again. "
+        "`allow_readable_key: true` goes on with a warning.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
