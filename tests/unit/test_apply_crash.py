@@ -52,7 +52,9 @@ def digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
-def step(op: str, store: Path, args: dict[str, Any], *, required: bool = True, always: bool = False, commit: bool = False) -> dict[str, Any]:
+def step(
+    op: str, store: Path, args: dict[str, Any], *, required: bool = True, always: bool = False, commit: bool = False
+) -> dict[str, Any]:
     return {"op": op, "store": str(store), "required": required, "always": always, "commit": commit, "args": args}
 
 
