@@ -202,11 +202,16 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
         for rel in sorted(manifest, key=lambda p: (p.lower() == marker, p)):
             src = os.path.join(source, *relative(rel))
-            if not stat.S_ISREG(os.lstat(src).st_mode):
-                raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
             dst = os.path.join(target, *relative(rel))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            size, digest = store_ops._copy_file(src, dst, hasher)
+            try:
+                if not stat.S_ISREG(os.lstat(src).st_mode):
+                    raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
+                size, digest = store_ops._copy_file(src, dst, hasher)
+            except FileNotFoundError as exc:
+                if exc.filename != src:
+                    raise
+                raise Refused("source_changed", f"{rel} left the source set while it was copied (LiveUpdate purged it?)") from None
             if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
                 raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
             copied += size
