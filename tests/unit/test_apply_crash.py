@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, outcome
 
 from .apply_host import current, definfo_bytes, tree
@@ -170,3 +172,79 @@ def test_killed_at_random_moments_the_store_stays_sound(host: Path, tmp_path: Pa
 def test_killed_at_random_moments_many_more_times(host: Path, tmp_path: Path) -> None:
     seen = crash_rounds(host, tmp_path, 2000)
     assert seen["old"] > 0 and seen["new"] > 0
+
+
+def test_two_promotes_over_an_abandoned_lock_one_wins(host: Path, tmp_path: Path) -> None:
+    """Both runs find the same dead owner's lock; exactly one breaks it and changes the store."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    record = {"pid": int(dead.stdout), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": "dead"}
+    (host / "csapi" / ".smsmse-lock").write_text(json.dumps(record))
+    requests = [outcome.request(promote_steps(host)) for _ in range(2)]
+    workers = [start_worker(request, tmp_path) for request in requests]
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    replies = [json.loads(w.communicate(timeout=60)[0].splitlines()[-1]) for w in workers]
+    reads = [outcome.interpret(request, {"contract": 1, "op": "apply", **reply}) for request, reply in zip(requests, replies)]
+    assert sorted(r["changed"] for r in reads) == [False, True], [r["msg"] for r in reads]
+    loser = next(r for r in reads if not r["changed"])
+    assert loser["error"]["code"] in ("STORE_LOCKED", "CHANGE_CONFLICT"), loser["msg"]
+    assert assert_points_at_a_complete_set(host / "csapi") == NEW
+    assert sorted(p.name for p in (host / "csapi").iterdir()) == [NEW, "definfo.dat"]
+
+
+def replace_steps(host: Path) -> list[dict[str, Any]]:
+    """The active set NEW is corrupt and the only good copy has its version: stage, exchange (the commit), retire."""
+    store = host / "csapi"
+    manifest = {n: {"size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in true_bytes(NEW).items()}
+    staging = f".smsmse-staging-{NEW}-{uuid.uuid4().hex[:8]}"
+    return [
+        step("lock", store, {"stale_seconds": 900}),
+        step("expect", store, {"definfo_sha256": digest(store / "definfo.dat")}),
+        step("clean", store, {}, required=False),
+        step("stage", store, {"source": str(host / "hawking" / NEW), "name": staging, "manifest": manifest}),
+        step("exchange", store, {"a": staging, "b": NEW}, commit=True),
+        step("retire", store, {"name": staging}, required=False),
+        step("unlock", store, {}, required=False, always=True),
+    ]
+
+
+@pytest.mark.skipif(primitives.RENAMEAT2 is None, reason="the C library has no renameat2: exchange is not atomic here")
+def test_replacing_the_active_set_in_place_killed_at_random_moments(host: Path, tmp_path: Path) -> None:
+    """With renameat2 the active set's name always holds a whole folder: the corrupt one or the good copy."""
+    store = host / "csapi"
+    shutil.rmtree(store / OLD)
+    lab.write_set(store, NEW, FILES)
+    corrupt = store / NEW / "virscan1.dat"
+    corrupt.write_bytes(b"corrupt" + corrupt.read_bytes()[7:])
+    (store / "definfo.dat").write_bytes(definfo_bytes(NEW))
+    before = tree(store / NEW)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(host, pristine, symlinks=True)
+    started = time.perf_counter()
+    apply.run(outcome.request(replace_steps(host)))
+    duration = time.perf_counter() - started
+    rng = random.Random(20261128)
+    seen = {"old": 0, "new": 0}
+    for _round in range(60):
+        shutil.rmtree(host)
+        shutil.copytree(pristine, host, symlinks=True)
+        worker = start_worker(outcome.request(replace_steps(host)), tmp_path)
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        time.sleep(rng.uniform(0, duration * 1.3))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stdout.close()
+        worker.stdin.close()
+        now = tree(store / NEW)
+        assert now in (before, true_bytes(NEW)), "the active set's name holds a whole folder"
+        seen["new" if now == true_bytes(NEW) else "old"] += 1
+        request = outcome.request(replace_steps(host))
+        read = outcome.interpret(request, {"contract": 1, "op": "apply", **apply.run(request)})
+        assert not read["failed"], read["msg"]
+        assert tree(store / NEW) == true_bytes(NEW)
+        assert sorted(p.name for p in store.iterdir()) == [NEW, "definfo.dat"]
+    assert seen["old"] > 0 and seen["new"] > 0, f"the kills never landed on both sides of the exchange: {seen}"
