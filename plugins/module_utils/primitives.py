@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
 class Refused(Exception):
@@ -154,6 +154,8 @@ def _is_leftover(ctx: Context, entry: str, path: str) -> bool:
         return True
     if entry.startswith(wire["definfo_temp_prefix"]) and entry.endswith(".tmp"):
         return True
+    if entry == wire["lock"] + ".break":
+        return abandoned_break(path)
     return entry.startswith(wire["lock"] + "-") and entry.endswith(".tmp") and abandoned_aside(path, wire["lock"])
 
 

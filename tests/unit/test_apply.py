@@ -188,9 +188,39 @@ def test_clean_removes_abandoned_lock_files_but_not_a_live_runs(store: Path) -> 
     (store / f".smsmse-lock-{host_tag()}-{int(dead.stdout)}-abc.tmp").write_text("{}")
     (store / f".smsmse-lock-{host_tag()}-{os.getpid()}-def.tmp").write_text("{}")
     (store / ".smsmse-lock.stale-0123").write_text("{}")
+    (store / ".smsmse-lock.break").write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "boot_id": boot_id()}))
     reply = run(step("clean", store))
-    assert reply["steps"][0]["data"]["removed"] == [f".smsmse-lock-{host_tag()}-{int(dead.stdout)}-abc.tmp", ".smsmse-lock.stale-0123"]
+    assert reply["steps"][0]["data"]["removed"] == [
+        f".smsmse-lock-{host_tag()}-{int(dead.stdout)}-abc.tmp",
+        ".smsmse-lock.break",
+        ".smsmse-lock.stale-0123",
+    ]
     assert (store / f".smsmse-lock-{host_tag()}-{os.getpid()}-def.tmp").exists()
+    (store / ".smsmse-lock.break").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id()}))
+    assert run(step("clean", store))["steps"][0]["data"]["removed"] == []
+
+
+def write_record(path: Path, pid: int) -> None:
+    path.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": "t"}))
+
+
+def test_a_breaker_that_died_does_not_block_the_next(store: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    write_record(store / ".smsmse-lock", int(dead.stdout))
+    write_record(store / ".smsmse-lock.break", int(dead.stdout))
+    reply = run(step("lock", store, stale_seconds=900), step("unlock", store))
+    assert reply["steps"][0]["data"] == {"broken": f"its process {int(dead.stdout)} is gone"}
+    assert sorted(p.name for p in store.iterdir()) == [OLD, "definfo.dat"]
+
+
+def test_a_live_breaker_makes_others_wait(store: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    write_record(store / ".smsmse-lock", int(dead.stdout))
+    write_record(store / ".smsmse-lock.break", os.getpid())
+    reply = run(step("lock", store, stale_seconds=900))
+    assert reply["steps"][0]["result"] == "locked"
+    assert "another run is breaking the store's abandoned lock" in reply["steps"][0]["message"]
+    assert (store / ".smsmse-lock").exists()
 
 
 # --- lock ---
