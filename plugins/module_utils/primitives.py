@@ -19,7 +19,6 @@ import base64
 import contextlib
 import ctypes
 import errno
-import hashlib
 import os
 import shutil
 import stat
@@ -28,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
@@ -73,9 +73,9 @@ def relative(rel: str) -> list[str]:
 
 
 def _digest(path: str) -> str | None:
+    """SHA-256 of a file, streamed (a hostile definfo.dat may be huge); None when it is absent."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+        return sha256_file(path)
     except FileNotFoundError:
         return None
 
