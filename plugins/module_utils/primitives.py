@@ -19,6 +19,7 @@ import base64
 import contextlib
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
 import stat
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
@@ -73,11 +74,22 @@ def relative(rel: str) -> list[str]:
 
 
 def _digest(path: str) -> str | None:
-    """SHA-256 of a file, streamed (a hostile definfo.dat may be huge); None when it is absent."""
+    """SHA-256 of a regular file, streamed; None when it is absent.
+
+    A hostile definfo.dat may be huge, or a FIFO or device that blocks a plain
+    open: it is opened without blocking and must be a regular file.
+    """
     try:
-        return sha256_file(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(BUFFER), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --- lock, expect, preflight, clean ---
@@ -125,7 +137,7 @@ def preflight(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         probe = os.path.join(store, ctx.temp_name())
         try:
             if os.path.lexists(target) and not os.path.islink(target):
-                os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW))  # an immutable or append-only file refuses this, even for root
+                os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK))  # immutable or append-only: refused, even for root
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.unlink(probe)
         except OSError as exc:

@@ -160,6 +160,23 @@ def test_preflight_reports_what_it_checked(store: Path, tmp_path: Path) -> None:
     assert reply["steps"][0]["data"] == {"checked": ["pointer_writable", "same_volume", "free_bytes"]}
 
 
+def test_a_pointer_that_is_a_fifo_never_blocks(store: Path) -> None:
+    """A hostile definfo.dat: a FIFO with no writer would block a plain open forever."""
+    (store / "definfo.dat").unlink()
+    os.mkfifo(store / "definfo.dat")
+    reply = run(
+        step("preflight", store, required=False, pointer_writable=True, same_volume=[], free_bytes=0, not_in_use=[]),
+        step("expect", store, definfo_sha256=None),
+        step("write_pointer", store, always=True, content_b64=base64.b64encode(definfo_bytes(NEW)).decode(), expect_sha256=None),
+    )
+    assert [(s["result"], s["code"]) for s in reply["steps"]] == [
+        ("refused", "POINTER_NOT_WRITABLE"),
+        ("failed", "EINVAL"),
+        ("failed", "EINVAL"),
+    ]
+    assert stat.S_ISFIFO((store / "definfo.dat").lstat().st_mode)
+
+
 # --- clean ---
 
 
