@@ -22,7 +22,7 @@ options:
     type: path
     required: true
   hosts:
-    description: How many hosts.
+    description: How many hosts. From 1 to 1000.
     type: int
     default: 20
   mix:

@@ -48,6 +48,7 @@ options:
     description:
       - How many good sets to keep in the target, the new active one included. The active set and the
         previous good one are always kept, so the last good set is never deleted. Other sets are removed.
+      - From 1 to 1000.
     type: int
     default: 2
 attributes:
