@@ -12,44 +12,6 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, verify
 
-DOCUMENTATION = r"""
-name: defs_health_plan
-short_description: Checks and the decision for one host, from its defs_verify result
-version_added: 0.1.0
-description:
-  - Used by the C(defs_health) role. Takes a registered M(mailsec.smsmse.defs_verify) result and returns the host's
-    checks and what to do (C(none), C(promote), C(rollback), C(liveupdate)), with sets marked bad by consensus applied.
-  - The companion filter C(defs_health_record) turns the plan and the results of the actions into the host's report record.
-options:
-  _input:
-    description: The registered defs_verify result (may be failed or unreachable).
-    type: dict
-    required: true
-  marks:
-    description: Sets marked bad by fleet consensus, each with C(store), C(version), C(code), C(message).
-    type: list
-    elements: dict
-    default: []
-  max_age_days:
-    description: The oldest the active definitions may be.
-    type: int
-    default: 7
-author:
-  - mailsec.smsmse developers (@mailsec)
-"""
-
-EXAMPLES = r"""
-- name: Decide
-  ansible.builtin.set_fact:
-    plan: "{{ verified | mailsec.smsmse.defs_health_plan(marks=[], max_age_days=7) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: C(reachable), C(error), C(decision), C(checks), C(smsmse_defs) (consensus applied) and C(bad_sets).
-  type: dict
-"""
-
 
 def _usable(result: Any) -> bool:
     return isinstance(result, Mapping) and bool(result) and not result.get("skipped")

@@ -21,7 +21,13 @@ description:
     size, modification time and file ID (device and inode).
 extends_documentation_fragment:
   - mailsec.smsmse.agent
+requirements:
+  - "Python 3.9 or later on the host"
 attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: POSIX hosts; Windows hosts run M(mailsec.smsmse.defs_agent_win).
   check_mode:
     support: full
     description: C(probe) only reads; the changing operations refuse to run in check mode (the action plugins plan instead).

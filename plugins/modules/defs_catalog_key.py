@@ -24,7 +24,13 @@ options:
   passphrase:
     description: Encrypt the private key with this passphrase (recommended for keys kept on disk).
     type: str
+requirements:
+  - "On the controller: C(cryptography)"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: full
     description: Reports whether a key would be created, and writes nothing.

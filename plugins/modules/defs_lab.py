@@ -37,7 +37,13 @@ options:
     description: Variables for every host, written into the inventory (for example the C(defs_health_) options).
     type: dict
     default: {}
+requirements:
+  - "On the controller: a POSIX file system for the lab's folders; nothing beyond ansible-core"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: none
     description: Always builds the lab.

@@ -42,7 +42,13 @@ options:
     description: The role options to record in the report.
     type: dict
     default: {}
+requirements:
+  - "On the controller: C(jsonschema) (the report is checked against C(schemas/report.json))"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: full
     description: Writes nothing in check mode; the role runs it with C(check_mode=false), since the report is the point of a check.
