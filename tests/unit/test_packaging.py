@@ -144,3 +144,14 @@ def test_built_collection_ships_only_the_collection(tmp_path: Path) -> None:
     leaked = [n for n in names if any(part in n.split("/") for part in ("__pycache__", ".mypy_cache", ".pytest_cache"))]
     assert leaked == []
     assert not [n for n in names if n.startswith("tests/output")]
+
+
+def test_the_changelog_is_released_for_the_galaxy_version() -> None:
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    release = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"][version]
+    assert {module["name"] for module in release["modules"]} >= set(PUBLIC_MODULES)
+    assert {role["name"] for role in release["objects"]["role"]} == {"defs_health"}
+    assert {plugin["name"] for plugin in release["plugins"]["filter"]} >= {"defs_consensus", "defs_consensus_marks"}
+    # new modules are listed as such, not described again as major changes
+    assert not [line for line in release["changes"].get("major_changes", []) if "new module" in line]
+    assert f"v{version}\n" in (ROOT / "CHANGELOG.rst").read_text()
