@@ -54,13 +54,14 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Inventory the definition stores of Windows mail servers (layout detected)
+- name: Inventory the definition stores (layout detected on Windows; host variables such as smsmse_defs_stores elsewhere)
   mailsec.smsmse.defs_facts:
 
 - name: Show the active CSAPI set
   ansible.builtin.debug:
     msg: "{{ inventory_hostname }} scans with {{ ansible_facts.smsmse_defs.stores.csapi.active }}"
 
+# requires: windows
 - name: Override one store on a server with a non-standard install
   mailsec.smsmse.defs_facts:
     stores:

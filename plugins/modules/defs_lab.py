@@ -58,6 +58,7 @@ EXAMPLES = r"""
 - name: A lab of 20 servers
   mailsec.smsmse.defs_lab:
     dir: /tmp/smsmse-lab
+  run_once: true
 """
 
 RETURN = r"""

@@ -95,6 +95,7 @@ EXAMPLES = r"""
     trusted_keys: "{{ smsmse_trusted_keys }}"
     keep: 3
 
+# requires: windows
 - name: Promote a set extracted from an Intelligent Updater package
   mailsec.smsmse.defs_promote:
     source_path: 'D:\Staging\IU'

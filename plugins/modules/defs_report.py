@@ -60,12 +60,20 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Verify every host
+  mailsec.smsmse.defs_verify:
+  register: verified
+
+- name: Each host's record, as the defs_health role makes it in report mode
+  ansible.builtin.set_fact:
+    defs_health_record: "{{ verified | mailsec.smsmse.defs_health_plan | mailsec.smsmse.defs_health_record(inventory_hostname, 'report') }}"
+
 - name: Write the report
   mailsec.smsmse.defs_report:
     report_dir: /var/lib/smsmse/reports
     records: "{{ ansible_play_hosts_all | map('extract', hostvars, 'defs_health_record') | list }}"
-    run_id: "{{ run_id }}"
-    started: "{{ started }}"
+    run_id: "{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}"
+    started: "{{ now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ') }}"
   run_once: true
 """
 
