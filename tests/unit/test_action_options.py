@@ -40,6 +40,7 @@ class Plugin:
         action_module = importlib.import_module(f"ansible_collections.mailsec.smsmse.plugins.action.{module}")
         self.action = action_module.ActionModule(task, connection, play_context, MagicMock(), templar, MagicMock())
         self.action._execute_module = self._record
+        self.action._load_name = task.action  # the plugin loader sets it (ansible-core 2.18 reads it in its messages)
 
     def _record(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         self.calls.append({"module_name": module_name, **json.loads(json.dumps(module_args))})
