@@ -32,6 +32,7 @@ class DocumentedAction(ActionBase):
         "stores": "smsmse_defs_stores",
         "product": "smsmse_defs_product",
         "events_file": "smsmse_defs_events_file",
+        "liveupdate_command": "smsmse_defs_liveupdate_command",
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-FILTERS = ["defs_consensus", "defs_consensus_marks", "defs_health_plan", "defs_health_record"]
+FILTERS = ["defs_consensus", "defs_consensus_marks"]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("defs_*.py"))
 AGENTS = ["defs_agent_posix", "defs_agent_win"]
 
