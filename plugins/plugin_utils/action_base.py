@@ -47,7 +47,7 @@ class DocumentedAction(ActionBase):
         self._task.args = self._with_host_variables(dict(self._task.args), task_vars)
         options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
         try:
-            argspec.check_bounds(options)
+            argspec.check_bounds(self.ARGUMENT_SPEC, options)
             result.update(self.act(options, task_vars))
         except SmsmseError as exc:
             result.update(failed=True, msg=str(exc), error=exc.as_dict())

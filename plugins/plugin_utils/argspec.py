@@ -52,7 +52,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-#: option -> (lowest, highest) value accepted, for every module that documents the option. Each option's
+#: integer option -> (lowest, highest) value accepted, for every module that documents it as an int. Each option's
 #: description states its range in these words, ``From LOW to HIGH.`` (tests/unit/test_argspecs.py keeps the
 #: two equal), and no range is wider than what the agents' contract (schemas/agent/) accepts.
 BOUNDS: dict[str, tuple[int, int]] = {
@@ -71,9 +71,9 @@ def range_text(option: str) -> str:
     return f"From {low} to {high}."
 
 
-def check_bounds(options: dict[str, Any]) -> None:
-    """Refuse, with ``OPTION_INVALID`` naming the option and its range, a value outside :data:`BOUNDS`."""
+def check_bounds(spec: dict[str, Any], options: dict[str, Any]) -> None:
+    """Refuse, with ``OPTION_INVALID`` naming the option and its range, an int option of ``spec`` outside :data:`BOUNDS`."""
     for option, (low, high) in BOUNDS.items():
         value = options.get(option)
-        if isinstance(value, int) and not low <= value <= high:
+        if spec.get(option, {}).get("type") == "int" and isinstance(value, int) and not low <= value <= high:
             raise SmsmseError("OPTION_INVALID", f"`{option}` is {value}: set it to a whole number from {low} to {high}.")
