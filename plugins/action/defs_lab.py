@@ -11,7 +11,6 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
 class ActionModule(DocumentedAction):
@@ -19,8 +18,6 @@ class ActionModule(DocumentedAction):
     CHECK_MODE = False
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        if options["hosts"] < 1:
-            raise SmsmseError("OPTION_INVALID", "`hosts` must be at least 1.")
         root = Path(options["dir"])
         for part in ("hosts", "reference", "cache"):
             shutil.rmtree(root / part, ignore_errors=True)

@@ -9,21 +9,20 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_liveupdate
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import liveupdate
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
 class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_liveupdate.DOCUMENTATION
+    HOST_VARIABLES = {"command": "smsmse_defs_liveupdate_command"}
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        if options["timeout"] < 1:
-            raise SmsmseError("OPTION_INVALID", "`timeout` must be at least 1 second.")
+        command = liveupdate.argv(options["command"])
         if self._task.check_mode:
             return {"changed": True, "msg": "LiveUpdate would run"}
         return liveupdate.run(
             self,
             task_vars,
-            command=options["command"],
+            command=command,
             timeout=options["timeout"],
             luall_path=options["luall_path"],
             arguments=options["arguments"],

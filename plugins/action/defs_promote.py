@@ -21,8 +21,6 @@ class ActionModule(DocumentedAction):
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
-        if options["keep"] < 1:
-            raise SmsmseError("OPTION_INVALID", "`keep` must be at least 1.")
         if options["source_path"] and options["source"]:
             raise SmsmseError("OPTION_INVALID", "Give `source` or `source_path`, not both.")
         stores, _verification = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})

@@ -11,6 +11,7 @@ options:
     description:
       - A store's lock older than this is taken to belong to a crashed run and is broken. A lock whose
         process is gone (same host) is broken at once.
+      - From 1 to 86400.
     type: int
     default: 900
   restart_service:

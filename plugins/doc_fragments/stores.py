@@ -12,6 +12,7 @@ options:
       - Paths of the stores, overriding detection for the stores given. A path may use C(%VAR%),
         expanded on the host.
       - Required on hosts that are not Windows.
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_stores) is used.
     type: dict
     suboptions:
       hawking:
@@ -26,6 +27,7 @@ options:
   product:
     description:
       - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_product) is used.
     type: dict
     suboptions:
       name:
@@ -39,9 +41,10 @@ options:
       - On hosts that are not Windows, a file of the product's events, one JSON object per line with
         C(id), C(time) (UTC, C(YYYY-MM-DDTHH:MM:SSZ)) and C(message). Windows hosts read the Application log.
       - The changing modules also record their own events there.
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_events_file) is used.
     type: path
   event_hours:
-    description: How far back to read the product's events, in hours.
+    description: How far back to read the product's events, in hours. From 0 to 87600.
     type: int
     default: 72
 """

@@ -11,53 +11,6 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, verify
 
-DOCUMENTATION = r"""
-name: defs_consensus
-short_description: Mark sets that differ from what a clear majority of the fleet holds
-version_added: 0.1.0
-description:
-  - Takes every host's C(verification) (from M(mailsec.smsmse.defs_verify)) keyed by host name, and returns the
-    same mapping with each set in the minority marked C(bad) with the error C(CONSENSUS_MINORITY), and each host's
-    verdicts judged again (a copy that lost only to the source rule may be good once the fleet has spoken).
-  - "Only sound copies vote: a copy with any structure or catalog problem (C(checked) is C(bad)) never votes."
-  - "One vote per host per version: the digest the host's sound copies of the version agree on. A host whose sound
-    copies of a version disagree abstains on it."
-  - A version is decided only when at least O(min_hosts) hosts (never fewer than 3) vote on it and one digest has
-    more than O(threshold) of the votes. Then every copy whose digest differs from the winner is C(bad), on every
-    host, whether it voted or not.
-positional: threshold, min_hosts
-options:
-  _input:
-    description: Host name to C(verification) result.
-    type: dict
-    required: true
-  threshold:
-    description: The share of votes (hosts) a digest needs, more than this, from 0.5 (a simple majority) to below 1.
-    type: float
-    default: 0.5
-  min_hosts:
-    description: The fewest voting hosts that may decide a version (3 at least).
-    type: int
-    default: 3
-author:
-  - mailsec.smsmse developers (@mailsec)
-"""
-
-EXAMPLES = r"""
-- name: Agree across the fleet
-  ansible.builtin.set_fact:
-    fleet_verification: >-
-      {{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, ['ansible_facts', 'smsmse_defs', 'verification'])))
-         | mailsec.smsmse.defs_consensus(0.66) }}
-  run_once: true
-"""
-
-RETURN = r"""
-_value:
-  description: Host name to C(verification), with minority sets marked C(bad) and C(newest_good) recomputed.
-  type: dict
-"""
-
 
 def defs_consensus(verifications: Mapping[str, Any], threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS) -> dict[str, Any]:
     if not isinstance(verifications, Mapping):

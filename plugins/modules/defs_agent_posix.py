@@ -27,7 +27,13 @@ description:
     and read again once the entry is older than the request's C(max_age_seconds) (spread by path over its second half).
 extends_documentation_fragment:
   - mailsec.smsmse.agent
+requirements:
+  - "Python 3.9 or later on the host"
 attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: POSIX hosts; Windows hosts run M(mailsec.smsmse.defs_agent_win).
   check_mode:
     support: full
     description: C(probe) only reads; the changing operations refuse to run in check mode (the action plugins plan instead).

@@ -26,6 +26,8 @@ description:
     store, and the product's events from the Application log with C(Get-WinEvent).
 extends_documentation_fragment:
   - mailsec.smsmse.agent
+requirements:
+  - "Windows PowerShell 5.1 on .NET Framework 4.5 or later"
 attributes:
   check_mode:
     support: full

@@ -66,7 +66,13 @@ options:
     type: list
     elements: str
     default: [zdone.dat, virscan1.dat, naveng32.dll, navex32a.dll]
+requirements:
+  - "On the controller: C(cryptography) (Ed25519 signatures), C(jsonschema)"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: full
     description: Reports whether a new catalog would be written, and writes nothing.

@@ -33,7 +33,13 @@ options:
         or other access). By default that fails with C(KEY_PERMISSIONS).
     type: bool
     default: false
+requirements:
+  - "On the controller: C(cryptography)"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: full
     description: Reports whether a key would be created, and writes nothing.

@@ -19,7 +19,18 @@ description:
   - Reads only. The facts are returned under C(ansible_facts.smsmse_defs).
 extends_documentation_fragment:
   - mailsec.smsmse.stores
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
+  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
+    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "POSIX hosts: Python 3.9 or later"
 attributes:
+  platform:
+    support: full
+    platforms: [windows, posix]
+    description:
+      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
+        (store paths given).
   check_mode:
     support: full
     description: Reads only, the same in check mode.
@@ -43,13 +54,14 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Inventory the definition stores of Windows mail servers (layout detected)
+- name: Inventory the definition stores (layout detected on Windows; host variables such as smsmse_defs_stores elsewhere)
   mailsec.smsmse.defs_facts:
 
 - name: Show the active CSAPI set
   ansible.builtin.debug:
     msg: "{{ inventory_hostname }} scans with {{ ansible_facts.smsmse_defs.stores.csapi.active }}"
 
+# requires: windows
 - name: Override one store on a server with a non-standard install
   mailsec.smsmse.defs_facts:
     stores:

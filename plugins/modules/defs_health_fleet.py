@@ -31,6 +31,8 @@ options:
     description: The share of the votes a digest needs, from 0.5 (a simple majority) to below 1.
     type: float
     default: 0.5
+requirements:
+  - "On the controller: nothing beyond the collection's C(requirements.txt)"
 attributes:
   check_mode:
     support: full
@@ -46,11 +48,16 @@ author:
 """
 
 EXAMPLES = r"""
-# Internal: see roles/defs_health/tasks/main.yml.
+# Internal: the defs_health role runs it (roles/defs_health/tasks/main.yml).
+- name: Verify every host
+  mailsec.smsmse.defs_verify:
+  register: verified
+
 - name: Agree across the fleet
   mailsec.smsmse.defs_health_fleet:
     hosts: "{{ ansible_play_hosts_all }}"
-  register: defs_health_fleet
+    result_var: verified
+  register: fleet
   run_once: true
 """
 

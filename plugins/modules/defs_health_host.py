@@ -49,7 +49,7 @@ options:
     type: int
     default: 7
   keep:
-    description: How many good sets CSAPI keeps (see M(mailsec.smsmse.defs_promote)).
+    description: How many good sets CSAPI keeps (see M(mailsec.smsmse.defs_promote)). From 1 to 1000.
     type: int
     default: 2
   quarantine:
@@ -67,13 +67,19 @@ options:
     type: bool
     default: true
   liveupdate_timeout:
-    description: How long LiveUpdate may run, in seconds.
+    description: How long LiveUpdate may run, in seconds. From 1 to 86400.
     type: int
     default: 1800
   liveupdate_command:
-    description: On POSIX hosts, the LiveUpdate command (argument list).
-    type: list
-    elements: str
+    description:
+      - On POSIX hosts, the LiveUpdate command, as O(mailsec.smsmse.defs_liveupdate#module:command) takes it (a list of
+        arguments or one command line).
+      - When the task does not give it, the host variable C(smsmse_defs_liveupdate_command) is used.
+    type: raw
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt)"
+  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)"
+  - "POSIX hosts: Python 3.9 or later"
 attributes:
   check_mode:
     support: full
@@ -89,13 +95,25 @@ author:
 """
 
 EXAMPLES = r"""
-# Internal: see roles/defs_health/tasks/main.yml.
+# Internal: the defs_health role runs it (roles/defs_health/tasks/main.yml).
+- name: Verify every host
+  mailsec.smsmse.defs_verify:
+  register: verified
+
+- name: Agree across the fleet
+  mailsec.smsmse.defs_health_fleet:
+    hosts: "{{ ansible_play_hosts_all }}"
+    result_var: verified
+  register: fleet
+  run_once: true
+
 - name: Decide, fix and record
   mailsec.smsmse.defs_health_host:
-    verified: "{{ defs_health_verified }}"
-    marks: "{{ defs_health_fleet.marks[inventory_hostname] }}"
+    verified: "{{ verified }}"
+    marks: "{{ fleet.marks[inventory_hostname] }}"
+    votes: "{{ fleet.votes }}"
     mode: enforce
-  register: defs_health_host
+  register: host_run
 """
 
 RETURN = r"""

@@ -22,7 +22,7 @@ options:
     type: path
     required: true
   hosts:
-    description: How many hosts.
+    description: How many hosts. From 1 to 1000.
     type: int
     default: 20
   mix:
@@ -37,7 +37,13 @@ options:
     description: Variables for every host, written into the inventory (for example the C(defs_health_) options).
     type: dict
     default: {}
+requirements:
+  - "On the controller: a POSIX file system for the lab's folders; nothing beyond ansible-core"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: none
     description: Always builds the lab.
@@ -52,6 +58,7 @@ EXAMPLES = r"""
 - name: A lab of 20 servers
   mailsec.smsmse.defs_lab:
     dir: /tmp/smsmse-lab
+  run_once: true
 """
 
 RETURN = r"""

@@ -16,9 +16,13 @@ description:
     (M(mailsec.smsmse.defs_verify), M(mailsec.smsmse.defs_promote)), as the C(defs_health) role does.
 options:
   command:
-    description: On POSIX hosts, the command (argument list) that updates the Hawking store.
-    type: list
-    elements: str
+    description:
+      - On POSIX hosts, the command that updates the Hawking store, run without a shell. Either a list of arguments,
+        like C(argv) of M(ansible.builtin.command), or one string split into arguments as a shell would split it,
+        like C(cmd), without expanding variables, globs or redirections.
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_liveupdate_command)
+        is used.
+    type: raw
   luall_path:
     description:
       - On Windows, where C(LuALL.exe) is. Default the standard LiveUpdate folders under C(%ProgramFiles(x86)%)
@@ -30,10 +34,22 @@ options:
     elements: str
     default: ['-s']
   timeout:
-    description: How long to wait, in seconds; LiveUpdate is stopped after that.
+    description: How long to wait, in seconds; LiveUpdate is stopped after that. From 1 to 86400.
     type: int
     default: 1800
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
+  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
+    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "Windows hosts: LiveUpdate (C(LuALL.exe)) installed with SMSMSE"
+  - "POSIX hosts: Python 3.9 or later, and the program O(command) names"
 attributes:
+  platform:
+    support: full
+    platforms: [windows, posix]
+    description:
+      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
+        (store paths given).
   check_mode:
     support: full
     description: Reports that LiveUpdate would run, and runs nothing.

@@ -54,9 +54,21 @@ options:
     description:
       - How many good sets to keep in the target, the new active one included. The active set and the
         previous good one are always kept, so the last good set is never deleted. Other sets are removed.
+      - From 1 to 1000.
     type: int
     default: 2
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
+  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
+    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "POSIX hosts: Python 3.9 or later"
 attributes:
+  platform:
+    support: full
+    platforms: [windows, posix]
+    description:
+      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
+        (store paths given).
   check_mode:
     support: full
     description: Reports the plan and C(changed=true) where a change is due, and writes nothing.
@@ -91,6 +103,7 @@ EXAMPLES = r"""
     trusted_keys: "{{ smsmse_trusted_keys }}"
     keep: 3
 
+# requires: windows
 - name: Promote a set extracted from an Intelligent Updater package
   mailsec.smsmse.defs_promote:
     source_path: 'D:\Staging\IU'

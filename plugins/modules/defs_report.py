@@ -10,7 +10,7 @@ short_description: Write the fleet report of a defs_health run (JSON, HTML, JUni
 version_added: 0.1.0
 description:
   - Writes, on the controller, the report of a C(defs_health) run from every host's record
-    (see the C(defs_health_record) filter) into O(report_dir) - C(defs-health.json) (the main format; its JSON
+    (the C(record) of M(mailsec.smsmse.defs_health_host)) into O(report_dir) - C(defs-health.json) (the main format; its JSON
     Schema is C(schemas/report.json)), C(defs-health.html) (one self-contained page) and C(defs-health.junit.xml).
   - Judges each host by O(fail_severities) - a failing check of another severity is reported but does not make
     the host drift.
@@ -71,7 +71,13 @@ options:
     description: How many runs to keep under C(history/), this one included (C(0) keeps none).
     type: int
     default: 60
+requirements:
+  - "On the controller: C(jsonschema) (the report is checked against C(schemas/report.json))"
 attributes:
+  platform:
+    support: N/A
+    platforms: all
+    description: Runs on the controller, whatever host the task targets.
   check_mode:
     support: full
     description: Writes nothing in check mode; the role runs it with C(check_mode=false), since the report is the point of a check.
@@ -83,12 +89,22 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Verify every host
+  mailsec.smsmse.defs_verify:
+  register: verified
+
+- name: Each host's record, changing nothing (as the defs_health role does in report mode)
+  mailsec.smsmse.defs_health_host:
+    verified: "{{ verified }}"
+    mode: report
+  register: host_run
+
 - name: Write the report
   mailsec.smsmse.defs_report:
     report_dir: /var/lib/smsmse/reports
-    records: "{{ ansible_play_hosts_all | map('extract', hostvars, 'defs_health_record') | list }}"
-    run_id: "{{ run_id }}"
-    started: "{{ started }}"
+    records: "{{ ansible_play_hosts_all | map('extract', hostvars, ['host_run', 'record']) | list }}"
+    run_id: "{{ now(utc=true, fmt='%Y%m%dT%H%M%SZ') }}"
+    started: "{{ now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ') }}"
     fail_on: drift
   register: fleet
   run_once: true

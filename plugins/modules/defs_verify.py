@@ -37,7 +37,19 @@ description:
 extends_documentation_fragment:
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every
+    reply of a host; C(cryptography) checks the signatures of a O(catalog))"
+  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
+    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "POSIX hosts: Python 3.9 or later"
 attributes:
+  platform:
+    support: full
+    platforms: [windows, posix]
+    description:
+      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
+        (store paths given).
   check_mode:
     support: full
     description: Reads only; in check mode the O(catalog_state) is read but not raised.
@@ -75,9 +87,9 @@ EXAMPLES = r"""
   mailsec.smsmse.defs_verify:
     catalog: /etc/smsmse/catalog.json
     trusted_keys:
-      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops1.pub') }}"
-      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops2.pub') }}"
-      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/sec1.pub') }}"
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops1.key.pub') }}"
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/ops2.key.pub') }}"
+      - "{{ lookup('ansible.builtin.file', '/etc/smsmse/keys/sec1.key.pub') }}"
     signature_threshold: 2
     catalog_state: /var/lib/smsmse/catalog-state.json
 

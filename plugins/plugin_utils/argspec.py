@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
 _SPEC_KEYS = ("type", "required", "default", "choices", "elements", "aliases")
 
 
@@ -48,3 +50,30 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
             entry["options"] = _options(option["suboptions"])
         spec[name] = entry
     return spec
+
+
+#: integer option -> (lowest, highest) value accepted, for every module that documents it as an int. Each option's
+#: description states its range in these words, ``From LOW to HIGH.`` (tests/unit/test_argspecs.py keeps the
+#: two equal), and no range is wider than what the agents' contract (schemas/agent/) accepts.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "event_hours": (0, 87600),
+    "lock_stale_seconds": (1, 86400),
+    "timeout": (1, 86400),
+    "liveupdate_timeout": (1, 86400),
+    "keep": (1, 1000),
+    "hosts": (1, 1000),
+}
+
+
+def range_text(option: str) -> str:
+    """How an option's documentation states its range."""
+    low, high = BOUNDS[option]
+    return f"From {low} to {high}."
+
+
+def check_bounds(spec: dict[str, Any], options: dict[str, Any]) -> None:
+    """Refuse, with ``OPTION_INVALID`` naming the option and its range, an int option of ``spec`` outside :data:`BOUNDS`."""
+    for option, (low, high) in BOUNDS.items():
+        value = options.get(option)
+        if spec.get(option, {}).get("type") == "int" and isinstance(value, int) and not low <= value <= high:
+            raise SmsmseError("OPTION_INVALID", f"`{option}` is {value}: set it to a whole number from {low} to {high}.")

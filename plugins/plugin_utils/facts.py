@@ -39,7 +39,10 @@ def probe_request(
     """
     overrides = {name: path for name, path in (stores or {}).items() if path}
     if not is_windows and not overrides:
-        raise SmsmseError("STORES_REQUIRED", "This host is not Windows and no store paths were given.")
+        raise SmsmseError(
+            "STORES_REQUIRED",
+            "This host is not Windows and no store paths were given: set the `stores` option or the `smsmse_defs_stores` host variable.",
+        )
     candidates = []
     for name in layout.STORE_NAMES:
         if name in overrides:

@@ -4,7 +4,8 @@ Each lab host is a folder holding the three stores (``hawking``,
 ``smsmse_hawking``, ``csapi``) with small but realistic definition sets, a
 ``definfo.dat`` per store, a JSON-lines events file and a product version. The
 inventory reaches every host over the local connection and tells the modules,
-through host variables, where that host's stores are.
+through host variables, where that host's stores are. Its hosts are in the group
+``smsmse_lab`` and, through it, in ``exchange_servers``, the group the examples target.
 
 File contents are derived from the version and file name, so the same version
 holds the same bytes on every host, as on a real fleet. Faults named in
@@ -346,7 +347,9 @@ def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = N
                 "smsmse_lab": {
                     "hosts": inventory_hosts,
                     "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **(group_vars or {})},
-                }
+                },
+                # the group the README's and the modules' examples target, so that they run on the lab as written
+                "exchange_servers": {"children": {"smsmse_lab": {}}},
             }
         }
     }

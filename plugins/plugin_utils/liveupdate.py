@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,24 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 LUALL_CANDIDATES = (r"%ProgramFiles(x86)%\Symantec\LiveUpdate\LuALL.exe", r"%ProgramFiles%\Symantec\LiveUpdate\LuALL.exe")
 DEFAULT_ARGUMENTS = ("-s",)
+
+
+def argv(command: Any) -> list[str] | None:
+    """The LiveUpdate command option as an argument list: a list as given, a string split as a shell would split it."""
+    if command is None:
+        return None
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise SmsmseError("OPTION_INVALID", f"`command` cannot be split into arguments ({exc}): check its quotes.") from None
+    elif isinstance(command, list) and all(isinstance(arg, (str, int, float)) and not isinstance(arg, bool) for arg in command):
+        argv = [str(arg) for arg in command]
+    else:
+        raise SmsmseError("OPTION_INVALID", "`command` must be a list of arguments or one command line (a string).")
+    if not argv:
+        raise SmsmseError("OPTION_INVALID", "`command` is empty: give the program that updates the Hawking store.")
+    return argv
 
 
 def run(

@@ -27,7 +27,9 @@ def make_action(args: dict[str, Any], *, windows: bool = False) -> action.Action
     connection._shell._IS_WINDOWS = windows
     play_context = MagicMock()
     play_context.check_mode = False
-    return action.ActionModule(task, connection, play_context, MagicMock(), MagicMock(), MagicMock())
+    plugin = action.ActionModule(task, connection, play_context, MagicMock(), MagicMock(), MagicMock())
+    plugin._load_name = task.action  # the plugin loader sets it (ansible-core 2.18 reads it in its messages)
+    return plugin
 
 
 def lab_args(inventory: Path, host: str) -> dict[str, Any]:

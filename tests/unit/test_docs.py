@@ -1,0 +1,69 @@
+"""The documentation as ansible-doc renders it: each filter its own page, every module its requirements and platforms."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+FILTERS = ["defs_consensus", "defs_consensus_marks"]
+MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("defs_*.py"))
+AGENTS = ["defs_agent_posix", "defs_agent_win"]
+
+
+def ansible_doc(*args: str) -> str:
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".build" / "collections"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run([str(BIN / "ansible-doc"), *args], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def docs(plugin_type: str, names: list[str]) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(ansible_doc("--json", "-t", plugin_type, *(f"mailsec.smsmse.{n}" for n in names)))
+    return {name.removeprefix("mailsec.smsmse."): data for name, data in found.items()}
+
+
+def test_every_filter_has_its_own_documentation() -> None:
+    found = docs("filter", FILTERS)
+    assert sorted(found) == FILTERS
+    for name, data in found.items():
+        assert data["doc"]["name"] == name
+        assert data["doc"]["version_added"] == "0.1.0"
+        assert data["examples"] and f"mailsec.smsmse.{name}" in data["examples"], name
+        assert "_value" in data["return"], name
+    assert len({data["doc"]["short_description"] for data in found.values()}) == len(FILTERS)
+
+
+def test_every_filter_is_listed() -> None:
+    listed = {line.split()[0] for line in ansible_doc("-t", "filter", "-l", "mailsec.smsmse").splitlines() if line.strip()}
+    assert listed == {f"mailsec.smsmse.{name}" for name in FILTERS}
+
+
+@pytest.fixture(scope="module")
+def module_docs() -> dict[str, Any]:
+    return docs("module", MODULES)
+
+
+def test_every_module_states_its_requirements_and_platforms(module_docs: dict[str, Any]) -> None:
+    assert sorted(module_docs) == MODULES
+    for name, data in module_docs.items():
+        doc = data["doc"]
+        assert doc["requirements"], name
+        platforms = doc["attributes"]["platform"]["platforms"]
+        assert platforms, name
+
+
+def test_internal_modules_say_so_and_are_not_in_the_action_group(module_docs: dict[str, Any]) -> None:
+    group = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())["action_groups"]["defs"]
+    internal = sorted(name for name, data in module_docs.items() if data["doc"]["short_description"].startswith("Internal"))
+    assert set(AGENTS) <= set(internal)
+    for name in internal:
+        assert "playbooks" in " ".join(module_docs[name]["doc"]["description"]), f"{name} does not say it is not for playbooks"
+        assert name not in group
+    assert set(group) <= set(MODULES) - set(internal)
