@@ -13,6 +13,7 @@ primary=$(scripts/venv.sh primary)
 compat=$(scripts/venv.sh compat)
 scripts/collection_link.sh >/dev/null
 scripts/ensure_chromium.sh
+scripts/ensure_mcs.sh
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 
 step "ruff (lint and format)"
