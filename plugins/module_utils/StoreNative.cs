@@ -640,6 +640,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             InheritanceFlags inherit = InheritanceFlags.ContainerInherit | InheritanceFlags.ObjectInherit;
             security.AddAccessRule(new FileSystemAccessRule(LocalSystem(), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
             security.AddAccessRule(new FileSystemAccessRule(Administrators(), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+            using (WindowsIdentity self = WindowsIdentity.GetCurrent())
+            {
+                // the account the agent runs as (a read-only probe account is not an administrator)
+                security.AddAccessRule(new FileSystemAccessRule(self.User, FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+            }
             return security;
         }
 
