@@ -137,40 +137,98 @@ Function Compare-FileNameSet {
 
 # --- the primitives: each returns the step's data, or throws New-StepOutcome / a system error ---
 
+Function Get-LockVerdict {
+    # Why an existing lock file's owner is provably gone ($null: it may still run), by the same rules as
+    # the POSIX agent: a record of this host whose process is gone (or whose process ID now belongs to a
+    # process started after the lock was taken: another boot, or a reused ID); with no record to read,
+    # older than stale_seconds. A lock of another host is never broken.
+    param([string]$Path, [int]$StaleSeconds)
+    $age = ([System.DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($Path)).TotalSeconds
+    $record = $null
+    try {
+        $record = [Ansible.Basic.AnsibleModule]::FromJson([System.Text.Encoding]::UTF8.GetString((Read-SharedFile -Path $Path -MaxBytes 4096)))
+    }
+    catch {
+        $record = $null
+    }
+    $readable = ($record -is [System.Collections.IDictionary]) -and ($record['host'] -is [string]) -and ($record['pid'] -is [int] -or $record['pid'] -is [long])
+    if (-not $readable) {
+        if ($age -gt $StaleSeconds) { return ('nothing about its owner can be read and it is {0} s old' -f [long]$age) }
+        return $null
+    }
+    if ([string]$record['host'] -ne [System.Net.Dns]::GetHostName()) { return $null }
+    $process = Get-Process -Id ([int]$record['pid']) -ErrorAction SilentlyContinue
+    if ($null -eq $process) { return ('its process {0} is gone' -f $record['pid']) }
+    $created = Get-Field -Map $record -Name 'created'
+    try {
+        $started = ConvertTo-UnixTime -Time $process.StartTime
+        if ($null -ne $created -and $started -gt ([double]$created + 1)) {
+            return ('its process ID {0} now belongs to a process started after the lock was taken' -f $record['pid'])
+        }
+    }
+    catch {
+        return $null
+    }
+    return $null
+}
+
 Function Invoke-LockStep {
-    # The lock is an open handle (no sharing, deleted on close): its owner is alive while it exists,
-    # so a held lock is never broken; a lock file no process holds is a leftover and is taken over.
+    # The lock is a file holding its owner ({pid, host, created, token}, as the POSIX agent writes it),
+    # kept open with no sharing and deleted on close: while a run holds it, no other can open it, and a
+    # crashed run's handle closes with its process. A lock file no process holds is judged by
+    # Get-LockVerdict; a held one is never broken.
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $path = $script:Names::Join($Store, [string]$Context.wire.lock)
     $stale = [int]$Arguments.stale_seconds
     if ($Context.locks.ContainsKey($Store)) { return @{ broken = $null } }
-    $existed = [System.IO.File]::Exists($path)
+    $broken = $null
     $stream = $null
     $deadline = [System.DateTime]::UtcNow.AddSeconds($Context.retry)
     while ($null -eq $stream) {
         try {
             $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @(
-                $path, [System.IO.FileMode]::OpenOrCreate, [System.IO.FileAccess]::ReadWrite,
+                $path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::ReadWrite,
                 [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::DeleteOnClose)
         }
         catch {
             $code = $script:Win32::FromException($_.Exception)
-            if ($code -eq 32 -or $code -eq 33) {
-                throw (New-StepOutcome -Result 'locked' -Code $script:Win32::Name($code) -Message (
-                        'the store is locked by another run that is still alive ({0}); a held lock is never broken, whatever its age ({1} s applies to locks without a live owner)' -f $path, $stale))
+            if ($code -eq 80 -or $code -eq 183) {
+                # a lock file exists: held (sharing violation when read), or left behind and judged
+                try {
+                    $why = Get-LockVerdict -Path $path -StaleSeconds $stale
+                }
+                catch {
+                    $held = $script:Win32::FromException($_.Exception)
+                    if ($held -eq 32 -or $held -eq 33) {
+                        throw (New-StepOutcome -Result 'locked' -Code $null -Message ('the store is locked by another run that is still alive: {0}' -f $path))
+                    }
+                    if ($held -eq 2) { continue }
+                    throw
+                }
+                if ($null -eq $why) {
+                    throw (New-StepOutcome -Result 'locked' -Code $null -Message ('the store is locked by another run that may still be alive (its owner cannot be proven gone): {0}' -f $path))
+                }
+                try {
+                    [System.IO.File]::Delete($path)
+                }
+                catch {
+                    # another run took the lock in the meantime
+                    throw (New-StepOutcome -Result 'locked' -Code $null -Message ('another run took the store lock first: {0}' -f $path))
+                }
+                $broken = $why
+                continue
             }
             # access denied while the previous owner's lock file is being deleted (delete pending): wait
             if ($code -ne 5 -or [System.DateTime]::UtcNow -gt $deadline) { throw }
             Start-Sleep -Milliseconds 100
         }
     }
-    $owner = [System.Text.Encoding]::UTF8.GetBytes(('{{"pid": {0}, "host": "{1}"}}' -f $PID, [System.Environment]::MachineName))
-    $stream.SetLength(0)
-    $stream.Write($owner, 0, $owner.Length)
-    $stream.Flush()
+    $created = ConvertTo-UnixTime -Time ([System.DateTime]::UtcNow)
+    $owner = @{ pid = $PID; host = [System.Net.Dns]::GetHostName(); boot_id = $null; created = $created; token = [System.Guid]::NewGuid().ToString('N') }
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes([Ansible.Basic.AnsibleModule]::ToJson($owner))
+    $stream.Write($bytes, 0, $bytes.Length)
+    $stream.Flush($true)
     $Context.locks[$Store] = $stream
-    $broken = $null
-    if ($existed) { $broken = 'a lock file no process held (left by a run that ended) was taken over' }
     return @{ broken = $broken }
 }
 
@@ -289,8 +347,9 @@ Function Invoke-CleanStep {
     $wire = $Context.wire
     foreach ($item in (Get-SortedChild -Folder (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Store))) {
         $name = $item.Name
-        $folderLike = ($item -is [System.IO.DirectoryInfo]) -and ($name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal))
-        $tempLike = ($item -is [System.IO.FileInfo]) -and $name.StartsWith([string]$wire.definfo_temp_prefix, [System.StringComparison]::Ordinal) -and $name.EndsWith('.tmp', [System.StringComparison]::Ordinal)
+        # matched by name whatever the entry is: a file, a folder, or a link (removed itself)
+        $folderLike = $name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal)
+        $tempLike = $name.StartsWith([string]$wire.definfo_temp_prefix, [System.StringComparison]::Ordinal) -and $name.EndsWith('.tmp', [System.StringComparison]::Ordinal)
         if (-not ($folderLike -or $tempLike)) { continue }
         $left = Remove-Leftover -Path $item.FullName -RetrySeconds $Context.retry
         if ($left.Count -eq 0) { $removed.Add($name) } else { $remaining.Add($name) }
@@ -483,20 +542,23 @@ Function Invoke-RetireStep {
     $name = [string]$Arguments.name
     $folder = Get-StorePath -Store $Store -Name $name
     $item = Get-ItemInfo -Path $folder
-    if ($null -eq $item) { return @{ removed = $true; trash = $null } }
-    if (Test-ReparsePoint -Item $item) {
+    if ($null -eq $item) { return @{ removed = $false; trash = $null; link = $false } }
+    if ((Test-ReparsePoint -Item $item) -or -not ($item -is [System.IO.DirectoryInfo])) {
+        # a link (junction, symbolic link) named like a set is the link, never its target
+        $isLink = Test-ReparsePoint -Item $item
         $left = Remove-Leftover -Path $folder -RetrySeconds $Context.retry
-        if ($left.Count -gt 0) { throw (New-StepOutcome -Result 'failed' -Code 'LINK_NOT_REMOVED' -Message ('the link {0} could not be removed' -f $folder)) }
-        return @{ removed = $true; trash = $null }
+        if ($left.Count -gt 0) { throw (New-StepOutcome -Result 'failed' -Code 'NOT_REMOVED' -Message ('{0} could not be removed' -f $folder)) }
+        return @{ removed = $true; trash = $null; link = $isLink }
     }
-    $trash = $script:Names::Join($Store, ('{0}{1}-{2}' -f $Context.wire.trash_prefix, $name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
+    $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
+    $trash = $script:Names::Join($Store, $trashName)
     $script:Native::Move($folder, $trash, $Context.retry)
     $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
     if ($left.Count -gt 0) {
-        $Context.warnings.Add(('{0} renamed to {1}; {2} entries are still open and stay for clean' -f $name, $trash, $left.Count))
-        return @{ removed = $false; trash = $trash }
+        $Context.warnings.Add(('{0} was retired to {1}; {2} entries are still open and stay for the next clean' -f $name, $trashName, $left.Count))
+        return @{ removed = $false; trash = $trashName; link = $false }
     }
-    return @{ removed = $true; trash = $trash }
+    return @{ removed = $true; trash = $null; link = $false }
 }
 
 Function Copy-TreeVerified {
@@ -552,9 +614,19 @@ Function Invoke-QuarantineStep {
         }
         throw $original
     }
-    $left = Remove-Leftover -Path $from -RetrySeconds $Context.retry
+    # the copy is verified: the set leaves the store by a rename (atomic), then is deleted best-effort
+    $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $Arguments.name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
+    $trash = $script:Names::Join($Store, $trashName)
+    try {
+        $script:Native::Move($from, $trash, $Context.retry)
+    }
+    catch {
+        $outcome = Get-StepOutcome -Exception $_.Exception -What ('{0} was copied to {1} but cannot leave the store' -f $from, $to) -MaxMessage $Context.max_message
+        throw (New-StepOutcome -Result $outcome.result -Code $outcome.code -Message $outcome.message -Data @{ destination = $to; copied = $true; bytes_copied = $bytes })
+    }
+    $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
     if ($left.Count -gt 0) {
-        throw (New-StepOutcome -Result 'in_use' -Code 'ERROR_SHARING_VIOLATION' -Message ('{0} was copied to {1} but {2} of its entries could not be removed from the store (still open?)' -f $from, $to, $left.Count) -Data @{ destination = $to; copied = $true; bytes_copied = $bytes })
+        $Context.warnings.Add(('{0} was copied to {1}; its old folder {2} is left for the next clean' -f $Arguments.name, $to, $trashName))
     }
     return @{ destination = $to; copied = $true; bytes_copied = $bytes }
 }
@@ -585,7 +657,7 @@ Function Invoke-ServiceStep {
     $action = [string]$Arguments.action
     $timeout = [System.TimeSpan]::FromSeconds([int]$Arguments.timeout)
     if ($name -eq '') {
-        throw (New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_GIVEN' -Message 'no service name was given')
+        throw (New-StepOutcome -Result 'failed' -Code 'NOT_CONFIGURED' -Message 'no service name was given')
     }
     $service = Get-Service -Name $name -ErrorAction SilentlyContinue
     if ($null -eq $service) {
