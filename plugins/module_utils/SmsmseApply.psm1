@@ -47,9 +47,10 @@ $script:StepResults = @{
 
 Function New-StepOutcome {
     # Ends a step other than 'done' from inside a primitive: thrown, caught by Invoke-Step.
-    param([string]$Result, [string]$Code, [string]$Message, [hashtable]$Data = @{})
+    param([string]$Result, [object]$Code, [string]$Message, [hashtable]$Data = @{})
     $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message
     $exception.Data['result'] = $Result
+    if ([string]::IsNullOrEmpty([string]$Code)) { $Code = $null }
     $exception.Data['code'] = $Code
     $exception.Data['data'] = $Data
     return $exception
@@ -144,9 +145,11 @@ Function Get-LockVerdict {
     # older than stale_seconds. A lock of another host is never broken.
     param([string]$Path, [int]$StaleSeconds)
     $age = ([System.DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($Path)).TotalSeconds
+    # a lock held open by a live run cannot be read: the sharing violation goes to the caller
+    $bytes = Read-SharedFile -Path $Path -MaxBytes 4096
     $record = $null
     try {
-        $record = [Ansible.Basic.AnsibleModule]::FromJson([System.Text.Encoding]::UTF8.GetString((Read-SharedFile -Path $Path -MaxBytes 4096)))
+        $record = [Ansible.Basic.AnsibleModule]::FromJson([System.Text.Encoding]::UTF8.GetString($bytes))
     }
     catch {
         $record = $null
