@@ -490,6 +490,8 @@ Function Invoke-ExchangeStep {
             $script:Native::Move($aside, $b, $Context.retry)
         }
         catch {
+            # the store changed (b is missing): never a refusal, whatever the first error was
+            $original.result = 'failed'
             $original.message = $script:Text::Head(('{0}; and {1} could not be put back from {2}: {3}' -f $original.message, $b, $aside, $_.Exception.Message), $Context.max_message)
         }
         throw (New-StepOutcome -Result $original.result -Code $original.code -Message $original.message -Data @{ atomic = $false })
@@ -624,8 +626,16 @@ Function Invoke-QuarantineStep {
         $script:Native::Move($from, $trash, $Context.retry)
     }
     catch {
-        $outcome = Get-StepOutcome -Exception $_.Exception -What ('{0} was copied to {1} but cannot leave the store' -f $from, $to) -MaxMessage $Context.max_message
-        throw (New-StepOutcome -Result $outcome.result -Code $outcome.code -Message $outcome.message -Data @{ destination = $to; copied = $true; bytes_copied = $bytes })
+        # the set stays in the store: its copy is removed again, so nothing changed
+        $outcome = Get-StepOutcome -Exception $_.Exception -What ('{0} cannot leave the store' -f $from) -MaxMessage $Context.max_message
+        try {
+            $copyLeft = Remove-Leftover -Path $to -RetrySeconds $Context.retry
+            if ($copyLeft.Count -gt 0) { $Context.warnings.Add(('the copy {0} could not be removed' -f $to)) }
+        }
+        catch {
+            $Context.warnings.Add(('the copy {0} could not be removed: {1}' -f $to, $_.Exception.Message))
+        }
+        throw (New-StepOutcome -Result $outcome.result -Code $outcome.code -Message $outcome.message -Data @{ destination = $null; copied = $false; bytes_copied = $bytes })
     }
     $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
     if ($left.Count -gt 0) {
