@@ -108,3 +108,21 @@ def test_targets_use_only_the_collection_and_builtin_modules(name: str) -> None:
         "mailsec.smsmse.defs_promote",
         "mailsec.smsmse.defs_rollback",
     }
+
+
+def test_documented_payload_is_current() -> None:
+    # docs/windows.md states what one agent call sends; scripts/win_payload.py counts it
+    bin_dir = Path(sys.executable).parent
+    done = subprocess.run([str(bin_dir / "python"), str(ROOT / "scripts" / "win_payload.py")], capture_output=True, text=True, check=True)
+    counted = {}
+    for line in done.stdout.splitlines():
+        size, _, label = line.strip().partition("  ")
+        counted[label.strip()] = int(size)
+    doc = (ROOT / "docs" / "windows.md").read_text(encoding="utf-8")
+    documented = re.search(r"\| from this collection \| ([\d,]+) \|", doc)
+    assert documented is not None
+    stated = int(documented.group(1).replace(",", ""))
+    actual = counted["from this collection"]
+    assert abs(stated - actual) <= actual * 0.05, (
+        f"docs/windows.md says {stated} bytes, scripts/win_payload.py counts {actual}: update the table"
+    )
