@@ -68,6 +68,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private const uint REPLACEFILE_IGNORE_MERGE_ERRORS = 0x2;
         private const uint FILE_READ_ATTRIBUTES = 0x80;
         private const uint GENERIC_READ = 0x80000000;
+        private const uint DELETE = 0x00010000;
         private const uint FILE_SHARE_ALL = 0x7;
         private const uint OPEN_EXISTING = 3;
         private const uint FILE_FLAG_BACKUP_SEMANTICS = 0x02000000;
@@ -240,11 +241,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             return result;
         }
 
-        // 0 when the file could be opened with no sharing at all (no other process holds it,
-        // a loaded DLL included), else the Win32 error (32: another process holds it).
+        // 0 when the file could be opened with no sharing at all, for reading and deleting, else the
+        // Win32 error (32: another process holds it). Delete access also finds a DLL that is loaded
+        // (mapped as an image) after its loader closed the handle; a read-only file, which refuses
+        // delete access, is opened for reading alone.
         public static int TryOpenExclusive(string path)
         {
-            SafeFileHandle handle = CreateFile(path, GENERIC_READ, 0, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
+            int code = OpenExclusive(path, GENERIC_READ | DELETE);
+            if (code == Win32Error.AccessDenied)
+            {
+                code = OpenExclusive(path, GENERIC_READ);
+            }
+            return code;
+        }
+
+        private static int OpenExclusive(string path, uint access)
+        {
+            SafeFileHandle handle = CreateFile(path, access, 0, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
             int code = handle.IsInvalid ? Marshal.GetLastWin32Error() : 0;
             handle.Dispose();
             return code;

@@ -312,8 +312,8 @@ RULES = [
             (
                 "SmsmseApply.psm1",
                 (
-                    r"\$left = Remove-Leftover -Path \$item\.FullName -Retry"
-                    r"Seconds \$Context\.retry\n\s+if \(\$left\.Count -eq 0\)"
+                    r"\$left = Remove-Leftover -Path \$item\.FullName -RetrySeconds \$Context\.retry"
+                    r"\n\s+if \(\$left\.Count -eq 0\)"
                 ),
             ),
             ("SmsmseApply.psm1", r"\$data = @\{ removed = .*\n\s+if \(\$remaining\.Count -gt 0\) \{\n\s+throw"),
@@ -352,8 +352,8 @@ RULES = [
             (
                 "StorePolicy.cs",
                 (
-                    r"return code == Win32Error\.AccessDenied \|\| code == Win32E"
-                    r"rror\.SharingViolation \|\| code == Win32Error\.DirNotEmpty;"
+                    r"return code == Win32Error\.AccessDenied \|\| "
+                    r"code == Win32Error\.SharingViolation \|\| code == Win32Error\.DirNotEmpty;"
                 ),
             ),
         ),
@@ -370,8 +370,8 @@ RULES = [
         ),
         before={
             "SmsmseStore.psm1": (
-                "$stream = New-Object System.IO.FileStream -ArgumentList @($f, [System.IO.Fi"
-                "leMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)\n"
+                "$stream = New-Object System.IO.FileStream -ArgumentList @($f, "
+                "[System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, [System.IO.FileShare]::Read)\n"
             )
         },
     ),
@@ -414,8 +414,8 @@ RULES = [
             (
                 "StorePolicy.cs",
                 (
-                    r"if \(CryptoConfig\.AllowOnlyFipsAlgorithms\)\n\s+\{\n\s+return new S"
-                    r"HA256CryptoServiceProvider\(\);\n\s+\}\n\s+return new SHA256Cng\(\);"
+                    r"if \(CryptoConfig\.AllowOnlyFipsAlgorithms\)\n\s+\{\n\s+"
+                    r"return new SHA256CryptoServiceProvider\(\);\n\s+\}\n\s+return new SHA256Cng\(\);"
                 ),
             ),
         ),
@@ -424,8 +424,8 @@ RULES = [
     Rule(
         "12",
         (
-            "LuALL.exe: arguments quoted by the Windows rules, output tail cap"
-            "tured, the process tree stopped without failing, messages bounded"
+            "LuALL.exe: arguments quoted by the Windows rules, output tail captured,"
+            " the process tree stopped without failing, messages bounded"
         ),
         forbid=(r"-join ' '", r"\$process\.Kill\(\)"),
         require=(
@@ -456,8 +456,8 @@ RULES = [
         ),
         before={
             "SmsmseProbe.psm1": (
-                "$drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList $ro"
-                "ot\n$c = @($top.GetFileSystemInfos() | Sort-Object -Property Name)\n"
+                "$drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList $root\n"
+                "$c = @($top.GetFileSystemInfos() | Sort-Object -Property Name)\n"
             )
         },
     ),
@@ -490,11 +490,12 @@ RULES = [
             (
                 "SmsmseApply.psm1",
                 (
-                    r"\$code = \$script:Native::TryOpenExclusive\(\$file\.ite"
-                    r"m\.FullName\)\n\s+if \(\$code -eq 32 -or \$code -eq 33\)"
+                    r"\$code = \$script:Native::TryOpenExclusive\(\$file\.item\.FullName\)"
+                    r"\n\s+if \(\$code -eq 32 -or \$code -eq 33\)"
                 ),
             ),
-            ("StoreNative.cs", r"CreateFile\(path, GENERIC_READ, 0, IntPtr\.Zero, OPEN_EXISTING"),
+            ("StoreNative.cs", r"CreateFile\(path, access, 0, IntPtr\.Zero, OPEN_EXISTING"),
+            ("StoreNative.cs", r"OpenExclusive\(path, GENERIC_READ \| DELETE\)"),
         ),
         before={"SmsmseApply.psm1": "Function Invoke-PreflightStep { }\n"},
     ),
