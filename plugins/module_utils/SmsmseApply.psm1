@@ -140,9 +140,9 @@ Function Compare-FileNameSet {
 
 Function Get-LockVerdict {
     # Why an existing lock file's owner is provably gone ($null: it may still run), by the same rules as
-    # the POSIX agent: a record of this host whose process is gone (or whose process ID now belongs to a
-    # process started after the lock was taken: another boot, or a reused ID); with no record to read,
-    # older than stale_seconds. A lock of another host is never broken.
+    # the POSIX agent: a record of this host taken before the host last started, or whose process is gone
+    # (or whose process ID now belongs to a process started after the lock was taken); with no record to
+    # read, older than stale_seconds. A lock of another host is never broken.
     param([string]$Path, [int]$StaleSeconds)
     $age = ([System.DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($Path)).TotalSeconds
     # a lock held open by a live run cannot be read: the sharing violation goes to the caller
@@ -160,9 +160,13 @@ Function Get-LockVerdict {
         return $null
     }
     if ([string]$record['host'] -ne [System.Net.Dns]::GetHostName()) { return $null }
+    $created = Get-Field -Map $record -Name 'created'
+    if (($created -is [double] -or $created -is [decimal] -or $created -is [int] -or $created -is [long]) -and
+        [double]$created -lt ($script:Native::BootTimeUnix() - 60)) {
+        return 'it was taken before this host last started'
+    }
     $process = Get-Process -Id ([int]$record['pid']) -ErrorAction SilentlyContinue
     if ($null -eq $process) { return ('its process {0} is gone' -f $record['pid']) }
-    $created = Get-Field -Map $record -Name 'created'
     try {
         $started = ConvertTo-UnixTime -Time $process.StartTime
         if ($null -ne $created -and $started -gt ([double]$created + 1)) {

@@ -123,6 +123,16 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool GetDiskFreeSpaceEx(string lpDirectoryName, out ulong lpFreeBytesAvailable, out ulong lpTotalNumberOfBytes, out ulong lpTotalNumberOfFreeBytes);
 
+        [DllImport("kernel32.dll")]
+        private static extern ulong GetTickCount64();
+
+        // When this host last started, in Unix seconds (a lock taken before it belongs to a run that is gone).
+        public static double BootTimeUnix()
+        {
+            double now = (DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
+            return now - GetTickCount64() / 1000.0;
+        }
+
         // "volume:index" in hex, for a file opened by the caller.
         public static string FileId(SafeFileHandle handle)
         {
