@@ -596,6 +596,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             return killed;
         }
 
+        private static void Signal(ManualResetEvent done)
+        {
+            try
+            {
+                done.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
         // Run a program with its arguments quoted by the Windows rules, wait at most
         // `timeoutSeconds`, keep the last `tailChars` characters of its output, and stop the
         // whole tree on timeout. Throws only when the program cannot start.
@@ -610,16 +621,35 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             start.RedirectStandardOutput = true;
             start.RedirectStandardError = true;
             using (Process process = new Process())
+            using (ManualResetEvent outputDone = new ManualResetEvent(false))
+            using (ManualResetEvent errorDone = new ManualResetEvent(false))
             {
                 process.StartInfo = start;
-                process.OutputDataReceived += delegate(object sender, DataReceivedEventArgs e) { tail.AppendLine(e.Data); };
-                process.ErrorDataReceived += delegate(object sender, DataReceivedEventArgs e) { tail.AppendLine(e.Data); };
+                process.OutputDataReceived += delegate(object sender, DataReceivedEventArgs e)
+                {
+                    if (e.Data == null)
+                    {
+                        Signal(outputDone);
+                    }
+                    tail.AppendLine(e.Data);
+                };
+                process.ErrorDataReceived += delegate(object sender, DataReceivedEventArgs e)
+                {
+                    if (e.Data == null)
+                    {
+                        Signal(errorDone);
+                    }
+                    tail.AppendLine(e.Data);
+                };
                 process.Start();
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
                 if (process.WaitForExit(checked(timeoutSeconds * 1000)))
                 {
-                    process.WaitForExit();
+                    // the rest of the output, for a moment only: a child LuALL started may keep the pipes
+                    // open after LuALL itself exited (WaitForExit() without a limit would wait for it)
+                    outputDone.WaitOne(2000);
+                    errorDone.WaitOne(2000);
                     result.Exited = true;
                     result.ExitCode = process.ExitCode;
                 }
@@ -634,6 +664,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                     catch (Exception)
                     {
                     }
+                }
+                // no output event after this point: the events below would find their waits disposed
+                try
+                {
+                    process.CancelOutputRead();
+                    process.CancelErrorRead();
+                }
+                catch (Exception)
+                {
                 }
             }
             result.Seconds = watch.Elapsed.TotalSeconds;
