@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: mailsec.smsmse developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What Ansible sends to a Windows host for one call of the Windows agent, in bytes.

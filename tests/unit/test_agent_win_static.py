@@ -175,12 +175,12 @@ def cases() -> list[dict[str, Any]]:
 
 def test_every_result_and_code_of_the_case_table_is_handled() -> None:
     table = step_results_table()
-    literals = {text for _, text in ps_static.string_literals(APPLY)}
+    literals = {text for _line, text in ps_static.string_literals(APPLY)}
     seen_codes = set()
     for case in cases():
         assert len(case["expect"]) == len(case["steps"]), case["name"]
         for step, expected in zip(case["steps"], case["expect"], strict=True):
-            result, _, code = str(expected).partition(":")
+            result, _colon, code = str(expected).partition(":")
             assert result in table[step["op"]] | COMMON_RESULTS, (case["name"], step["op"], result)
             if code:
                 seen_codes.add(code)
@@ -245,7 +245,7 @@ def test_no_wire_constant_is_written_into_the_agent(name: str) -> None:
 
 def test_wire_literal_check_catches_a_prefix() -> None:
     snippet = b"$staging = [System.IO.Path]::Combine($Store, ('.smsmse-staging-{0}' -f $v))\n"
-    assert any(".smsmse-staging-" in s for _, s in ps_static.string_literals(snippet))
+    assert any(".smsmse-staging-" in s for _line, s in ps_static.string_literals(snippet))
 
 
 # --- the defects of issue 13, one rule each ---

@@ -81,7 +81,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     lines = ran.stdout.splitlines()
     found: dict[str, list[str]] = {"ok": [], "FAIL": [], "value": []}
     for line in lines:
-        kind, _, rest = line.partition(" ")
+        kind, _space, rest = line.partition(" ")
         found.setdefault(kind, []).append(rest)
     found["rc"] = [str(ran.returncode)]
     return found

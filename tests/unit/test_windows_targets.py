@@ -116,7 +116,7 @@ def test_documented_payload_is_current() -> None:
     done = subprocess.run([str(bin_dir / "python"), str(ROOT / "scripts" / "win_payload.py")], capture_output=True, text=True, check=True)
     counted = {}
     for line in done.stdout.splitlines():
-        size, _, label = line.strip().partition("  ")
+        size, _gap, label = line.strip().partition("  ")
         counted[label.strip()] = int(size)
     doc = (ROOT / "docs" / "windows.md").read_text(encoding="utf-8")
     documented = re.search(r"\| from this collection \| ([\d,]+) \|", doc)
