@@ -111,15 +111,7 @@ def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, plat
             path = entry["path"] if entry else override
             raise SmsmseError("STORE_NOT_FOUND", f"The {name} store '{path}' does not exist.", path=path)
         return entry
-    found = [e for e in entries if e["exists"]]
-    template = layout.choose(
-        name,
-        platform,
-        [e["template"] for e in found],
-        holding={e["template"] for e in found if e["definfo"]["present"] or any(versions.looks_like_version(d["name"]) for d in e["dirs"])},
-        paths={e["template"]: e["path"] for e in found},
-    )
-    return next((e for e in entries if e["template"] == template), None)
+    return layout.choose_entry(name, platform, entries)
 
 
 def join(windows: bool, *parts: str) -> str:

@@ -16,8 +16,9 @@ twice), then the host's own platform row, then table order.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 STORE_NAMES: tuple[str, ...] = ("hawking", "smsmse_hawking", "csapi")
 
@@ -112,3 +113,19 @@ def choose(
         if template in pool:
             return template
     return pool[0] if pool else None
+
+
+_VERSION_NAME = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
+_Entry = TypeVar("_Entry", bound=Mapping[str, Any])
+
+
+def choose_entry(store: str, platform: str | None, entries: Sequence[_Entry]) -> _Entry | None:
+    """The probe reply's entry of ``store`` to use, among its candidates (see :func:`choose`).
+
+    ``entries`` are the reply's store records of that name; one that exists and holds
+    ``definfo.dat`` or a folder named like a version holds definitions.
+    """
+    found = [e for e in entries if e["exists"]]
+    holding = {e["template"] for e in found if e["definfo"]["present"] or any(_VERSION_NAME.fullmatch(d["name"]) for d in e["dirs"])}
+    template = choose(store, platform, [e["template"] for e in found], holding=holding, paths={e["template"]: e["path"] for e in found})
+    return next((e for e in found if e["template"] == template), None)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,18 @@ def test_error_message_carries_the_fix() -> None:
     error = SmsmseError("STORE_NOT_FOUND", "The csapi store '/x' does not exist.", path="/x")
     assert str(error) == f"STORE_NOT_FOUND: The csapi store '/x' does not exist. Fix: {BY_CODE['STORE_NOT_FOUND'].remediation}"
     assert error.as_dict() == {"code": "STORE_NOT_FOUND", "message": "The csapi store '/x' does not exist.", "path": "/x"}
+
+
+def test_choose_entry_reads_definitions_and_paths_from_the_probe_entries() -> None:
+    def entry(template: str, path: str, *, definfo: bool = False, dirs: tuple[str, ...] = (), exists: bool = True) -> dict[str, Any]:
+        return {"template": template, "path": path, "exists": exists, "definfo": {"present": definfo}, "dirs": [{"name": d} for d in dirs]}
+
+    parent = entry(CSAPI_2008, r"C:\CF\definitions\AntiVirus", definfo=True, dirs=("20261125.001", "VirusDefs"))
+    empty_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs")
+    assert layout.choose_entry("csapi", "windows2008", [parent, empty_child]) is parent
+    full_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs", dirs=("20261125.001",))
+    assert layout.choose_entry("csapi", "windows2008", [parent, full_child]) is full_child
+    # a folder named like a version with other digits does not count as definitions
+    odd_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs", dirs=("2026112\uff15.001",))
+    assert layout.choose_entry("csapi", "windows2008", [parent, odd_child]) is parent
+    assert layout.choose_entry("csapi", "windows2008", [entry(CSAPI_2008, "C:\\x", exists=False)]) is None
