@@ -358,7 +358,13 @@ Function Invoke-CleanStep {
         $folderLike = $name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal)
         $tempLike = $name.StartsWith([string]$wire.definfo_temp_prefix, [System.StringComparison]::Ordinal) -and $name.EndsWith('.tmp', [System.StringComparison]::Ordinal)
         if (-not ($folderLike -or $tempLike)) { continue }
-        $left = Remove-Leftover -Path $item.FullName -RetrySeconds $Context.retry
+        try {
+            $left = Remove-Leftover -Path $item.FullName -RetrySeconds $Context.retry
+        }
+        catch {
+            $left = @($item.FullName)
+            $Context.warnings.Add(('{0} could not be removed: {1}' -f $name, $_.Exception.Message))
+        }
         if ($left.Count -eq 0) { $removed.Add($name) } else { $remaining.Add($name) }
     }
     $data = @{ removed = Limit-List -List $removed -Max $Context.max_list; remaining = Limit-List -List $remaining -Max $Context.max_list }

@@ -278,6 +278,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             return ok ? 0 : Marshal.GetLastWin32Error();
         }
 
+        private static int InUse(int code)
+        {
+            return code == Win32Error.UnableToRemoveReplaced ? Win32Error.SharingViolation : code;
+        }
+
         private static void Check(int code, string what)
         {
             if (code != 0)
@@ -310,7 +315,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             {
                 File.SetAttributes(target, attributes & ~FileAttributes.ReadOnly);
             }
-            int code = RetryPolicy.Run(delegate { return Attempt(ReplaceFile(target, replacement, null, REPLACEFILE_IGNORE_MERGE_ERRORS, IntPtr.Zero, IntPtr.Zero)); }, retrySeconds, Thread.Sleep);
+            // ERROR_UNABLE_TO_REMOVE_REPLACED: another process has the target open without delete sharing
+            // for a moment (both files are unchanged): retried like a sharing violation, and reported as one
+            int code = RetryPolicy.Run(delegate { return InUse(Attempt(ReplaceFile(target, replacement, null, REPLACEFILE_IGNORE_MERGE_ERRORS, IntPtr.Zero, IntPtr.Zero))); }, retrySeconds, Thread.Sleep);
             if (code == Win32Error.UnableToMoveReplacement2)
             {
                 // the target is gone and the replacement kept its own name: finish the move

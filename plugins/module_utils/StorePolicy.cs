@@ -477,7 +477,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
         // be removed is added to `remaining`. Returns the first error (0: all gone).
         public static int Remove(ITreeFs fs, string path, int retrySeconds, IList<string> remaining)
         {
-            FsEntry top = fs.Stat(path);
+            FsEntry top;
+            try
+            {
+                top = fs.Stat(path);
+            }
+            catch (Exception exception)
+            {
+                remaining.Add(path);
+                int stat = Win32Error.FromException(exception);
+                return stat == 0 ? Win32Error.AccessDenied : stat;
+            }
             if (top == null)
             {
                 return 0;

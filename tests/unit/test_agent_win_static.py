@@ -312,8 +312,8 @@ RULES = [
             (
                 "SmsmseApply.psm1",
                 (
-                    r"\$left = Remove-Leftover -Path \$item\.FullName -RetrySeconds \$Context\.retry"
-                    r"\n\s+if \(\$left\.Count -eq 0\)"
+                    r"\$left = Remove-Leftover -Path \$item\.FullName -RetrySeconds \$Context\.retry\n\s+\}\n"
+                    r"\s+catch \{\n\s+\$left = @\(\$item\.FullName\)"
                 ),
             ),
             ("SmsmseApply.psm1", r"\$data = @\{ removed = .*\n\s+if \(\$remaining\.Count -gt 0\) \{\n\s+throw"),

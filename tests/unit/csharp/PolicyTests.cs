@@ -39,6 +39,7 @@ public static class PolicyTests
         public readonly Dictionary<string, FsEntry> Items = new Dictionary<string, FsEntry>(StringComparer.OrdinalIgnoreCase);
         public readonly HashSet<string> Busy = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         public readonly Dictionary<string, int> FailTimes = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        public readonly HashSet<string> Unreadable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         public int Slept;
 
         public void Add(string path, bool directory, bool reparse)
@@ -52,6 +53,10 @@ public static class PolicyTests
 
         public FsEntry Stat(string path)
         {
+            if (Unreadable.Contains(path))
+            {
+                throw new UnauthorizedAccessException("denied: " + path);
+            }
             FsEntry entry;
             return Items.TryGetValue(path, out entry) ? entry : null;
         }
@@ -171,6 +176,26 @@ public static class PolicyTests
         Check("tree_held_retry_bounded", fs.Slept <= 2 * 1000 + 1000, "slept " + fs.Slept);
     }
 
+    private static void UnreadableTests()
+    {
+        // a leftover whose attributes cannot be read is reported, never an exception that ends the cleanup
+        FakeFs fs = new FakeFs();
+        fs.Add("C:\\v", true, false);
+        fs.Unreadable.Add("C:\\v");
+        List<string> remaining = new List<string>();
+        int code = -1;
+        try
+        {
+            code = Tree.Remove(fs, "C:\\v", 1, remaining);
+        }
+        catch (Exception exception)
+        {
+            Check("tree_unreadable_does_not_throw", false, exception.Message);
+        }
+        Equal("tree_unreadable_code", Win32Error.AccessDenied, code);
+        Check("tree_unreadable_remaining", remaining.Contains("C:\\v"), string.Join(",", remaining.ToArray()));
+    }
+
     private static void ErrorTests()
     {
         // defect 4: decided by the HResult, not by IOException's type
@@ -250,6 +275,7 @@ public static class PolicyTests
     public static int Main()
     {
         TreeTests();
+        UnreadableTests();
         ErrorTests();
         RetryTests();
         NameTests();
