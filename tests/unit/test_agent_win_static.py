@@ -207,15 +207,19 @@ def test_apply_produces_every_reply_field() -> None:
     assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - produced) == []
 
 
-@pytest.mark.parametrize(
-    ("op", "files"), [("probe", ("SmsmseProbe.psm1", "SmsmseStore.psm1")), ("run_liveupdate", (("defs_agent_win.ps1"),))]
-)
+#: optional probe fields the POSIX agent sends and the Windows agent does not yet (branch lab: escaped names,
+#: entries left out of a crowded store, what definfo.dat is). Remove each name here when the Windows agent sends it.
+WINDOWS_PENDING = frozenset({"escaped", "omitted", "names", "kind"})
+OTHER_OPERATIONS = [("probe", ("SmsmseProbe.psm1", "SmsmseStore.psm1")), ("run_liveupdate", ("defs_agent_win.ps1",))]
+
+
+@pytest.mark.parametrize(("op", "files"), OTHER_OPERATIONS)
 def test_other_operations_read_and_produce_their_fields(op: str, files: tuple[str, ...]) -> None:
     source = b"".join(SOURCES[f] for f in files)
     request = ps_static.schema_property_names(schema(f"{op}.request.json")) | ({"max_age_seconds"} if op == "probe" else set())
     assert sorted(request - ps_static.read_fields(source)) == []
     reply_name = {"probe": "probe.reply.json", "run_liveupdate": "run_liveupdate.reply.json"}[op]
-    assert sorted(ps_static.schema_property_names(schema(reply_name)) - ps_static.produced_fields(source)) == []
+    assert sorted(ps_static.schema_property_names(schema(reply_name)) - ps_static.produced_fields(source) - WINDOWS_PENDING) == []
 
 
 def wire_literals() -> set[str]:
