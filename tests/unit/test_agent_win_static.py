@@ -202,6 +202,25 @@ def test_apply_reads_every_request_field() -> None:
     assert set(NOT_READ) <= request_fields()
 
 
+def step_function(op: str) -> str:
+    return "Invoke-" + "".join(part.capitalize() for part in op.split("_")) + "Step"
+
+
+@pytest.mark.parametrize("op", apply_ops())
+def test_each_primitive_reads_its_own_arguments(op: str) -> None:
+    # parity with the contract per primitive: the function that executes op reads every argument op has
+    body = ps_static.functions(APPLY)[step_function(op)]
+    arguments = set(schema("apply.request.json")["$defs"][f"args_{op}"]["properties"])
+    assert sorted(arguments - ps_static.read_fields(body)) == []
+
+
+@pytest.mark.parametrize("op", apply_ops())
+def test_each_primitive_produces_its_own_data(op: str) -> None:
+    body = ps_static.functions(APPLY)[step_function(op)]
+    data = set(schema("apply.reply.json")["$defs"][f"data_{op}"]["properties"])
+    assert sorted(data - ps_static.produced_fields(body)) == []
+
+
 def test_apply_produces_every_reply_field() -> None:
     produced = ps_static.produced_fields(APPLY)
     assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - produced) == []
