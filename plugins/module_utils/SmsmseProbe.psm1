@@ -182,10 +182,11 @@ Function Get-Product {
                     continue
                 }
                 if ($displayName.StartsWith('Symantec Mail Security for Microsoft Exchange', [System.StringComparison]::OrdinalIgnoreCase)) {
+                    # within the reply schema's lengths: a registry value is whatever an installer wrote
                     return @{
-                        name = $displayName
-                        version = $displayVersion
-                        source = 'HKLM\{0}\{1} ({2})' -f $script:UninstallKey, $subName, $view
+                        name = $script:Text::Head($displayName, 256)
+                        version = $script:Text::Head($displayVersion, 64)
+                        source = $script:Text::Head(('HKLM\{0}\{1} ({2})' -f $script:UninstallKey, $subName, $view), 512)
                     }
                 }
             }
