@@ -18,6 +18,7 @@ oldest=$(scripts/venv.sh 2.18)
 between=$(scripts/venv.sh 2.20)
 scripts/collection_link.sh >/dev/null
 scripts/ensure_chromium.sh
+scripts/ensure_mcs.sh
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 
 step "ruff (lint and format)"

@@ -3,13 +3,22 @@
 The table is the vendor article's, as data. Paths are templates: ``%VAR%`` is
 expanded by the agent on the host, since only the host knows its own
 ``%ProgramData%`` and ``%CommonProgramFiles(x86)%``. The article spells two of
-these paths "Defintions"/"defintions": that is a typo there, not a real folder.
+these paths "Defintions"/"defintions": that is a typo there, not a real folder;
+the literal spellings are still probed, last, in case a server was set up by the
+letter of the article.
+
+Where several candidates of one store exist, :func:`choose` takes the one that
+holds definitions (``definfo.dat`` or version folders), never a folder that is an
+ancestor of another existing candidate (the 2008 CSAPI path is the parent of the
+2003 one: taking it would read the child's sets as a stray folder, and hash them
+twice), then the host's own platform row, then table order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 STORE_NAMES: tuple[str, ...] = ("hawking", "smsmse_hawking", "csapi")
 
@@ -32,6 +41,13 @@ LAYOUTS: dict[str, dict[str, str | None]] = {
     },
 }
 
+#: the article's literal misspellings, probed after every real candidate
+SEED_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "hawking": (r"%ProgramData%\Symantec\Defintions\VirusDefs",),
+    "smsmse_hawking": (),
+    "csapi": (r"%CommonProgramFiles(x86)%\Symantec Shared\defintions\AntiVirus",),
+}
+
 _X64_ARCHES = frozenset({"amd64", "x86_64", "x64", "arm64", "ia64"})
 
 
@@ -51,26 +67,65 @@ def _major(version: str) -> int | None:
 
 
 def candidates(store: str) -> list[str]:
-    """Every template ``store`` may live at, in table order, without repeats."""
+    """Every template ``store`` may live at: table order without repeats, then the article's misspellings."""
     found: list[str] = []
     for layout in LAYOUTS.values():
         template = layout[store]
         if template is not None and template not in found:
             found.append(template)
+    found.extend(t for t in SEED_SPELLINGS[store] if t not in found)
     return found
 
 
-def choose(store: str, platform: str | None, existing: list[str]) -> str | None:
+def _folder(path: str) -> str:
+    """A Windows path as NTFS compares it: one separator, no trailing one, case folded."""
+    return path.replace("/", "\\").rstrip("\\").casefold()
+
+
+def _is_ancestor(path: str, other: str) -> bool:
+    return _folder(other).startswith(_folder(path) + "\\")
+
+
+def choose(
+    store: str,
+    platform: str | None,
+    existing: list[str],
+    *,
+    holding: Collection[str] = (),
+    paths: Mapping[str, str] | None = None,
+) -> str | None:
     """Pick one template among those that exist on the host.
 
-    The host's own platform row wins; otherwise the first existing candidate in
-    table order (an upgraded server can carry an older layout).
+    ``holding``: the existing templates whose folder holds ``definfo.dat`` or version
+    folders; ``paths``: each template as the host expanded it (ancestry is decided on
+    those). Those that hold definitions win over those that do not; among what is
+    left, a folder that is an ancestor of another is never taken; then the host's own
+    platform row, then :func:`candidates` order (the article's misspellings last).
     """
+    where = paths or {}
+    pool = [t for t in existing if t in holding] or list(existing)
+    pool = [t for t in pool if not any(_is_ancestor(where.get(t, t), where.get(o, o)) for o in pool if o != t)]
     if platform is not None:
         preferred = LAYOUTS[platform][store]
-        if preferred in existing:
+        if preferred in pool:
             return preferred
     for template in candidates(store):
-        if template in existing:
+        if template in pool:
             return template
-    return None
+    return pool[0] if pool else None
+
+
+_VERSION_NAME = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
+_Entry = TypeVar("_Entry", bound=Mapping[str, Any])
+
+
+def choose_entry(store: str, platform: str | None, entries: Sequence[_Entry]) -> _Entry | None:
+    """The probe reply's entry of ``store`` to use, among its candidates (see :func:`choose`).
+
+    ``entries`` are the reply's store records of that name; one that exists and holds
+    ``definfo.dat`` or a folder named like a version holds definitions.
+    """
+    found = [e for e in entries if e["exists"]]
+    holding = {e["template"] for e in found if e["definfo"]["present"] or any(_VERSION_NAME.fullmatch(d["name"]) for d in e["dirs"])}
+    template = choose(store, platform, [e["template"] for e in found], holding=holding, paths={e["template"]: e["path"] for e in found})
+    return next((e for e in found if e["template"] == template), None)

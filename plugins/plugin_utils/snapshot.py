@@ -188,8 +188,7 @@ def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, plat
             path = entry["path"] if entry else override
             raise SmsmseError("STORE_NOT_FOUND", f"The {name} store '{path}' does not exist.", path=path)
         return entry
-    template = layout.choose(name, platform, [e["template"] for e in entries if e["exists"]])
-    return next((e for e in entries if e["template"] == template), None)
+    return layout.choose_entry(name, platform, entries)
 
 
 def _store(entry: Mapping[str, Any], windows: bool) -> Store:

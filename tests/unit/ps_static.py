@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import tree_sitter
@@ -53,6 +54,7 @@ def _walk(node: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
+@lru_cache(maxsize=128)
 def parse(source: bytes) -> Any:
     return _PARSER.parse(source)
 
@@ -66,6 +68,7 @@ def syntax_errors(source: bytes) -> list[Finding]:
     ]
 
 
+@lru_cache(maxsize=128)
 def code_only(source: bytes) -> str:
     """The source with comments and string contents blanked (newlines kept, so lines still count)."""
     blanked = bytearray(source)
@@ -132,3 +135,45 @@ def schema_property_names(schema: dict[str, Any]) -> set[str]:
 
     visit(schema)
     return names
+
+
+def nodes(source: bytes, node_type: str) -> list[Any]:
+    """Every node of ``node_type`` in the source's syntax tree."""
+    return [node for node in _walk(parse(source).root_node) if node.type == node_type]
+
+
+def functions(source: bytes) -> dict[str, bytes]:
+    """Each ``Function Name { ... }`` of the source by name (case as written), with its whole text."""
+    found = {}
+    for node in nodes(source, "function_statement"):
+        name = next((c for c in node.children if c.type == "function_name"), None)
+        if name is not None:
+            found[source[name.start_byte : name.end_byte].decode()] = source[node.start_byte : node.end_byte]
+    return found
+
+
+def string_literals(source: bytes) -> list[tuple[int, str]]:
+    """(line, text without quotes) of every string literal."""
+    found = []
+    for node in _walk(parse(source).root_node):
+        if node.type in ("string_literal",):
+            text = source[node.start_byte : node.end_byte].decode()
+            found.append((node.start_point[0] + 1, text[1:-1] if len(text) >= 2 else text))
+    return found
+
+
+def requires(source: bytes) -> list[tuple[str, str]]:
+    """The ``#AnsibleRequires -PowerShell|-CSharpUtil NAME`` lines of a PowerShell or C# source, as (kind, name)."""
+    return re.findall(r"(?m)^\s*(?:#|//)AnsibleRequires\s+-(PowerShell|CSharpUtil)\s+(\S+)\s*$", source.decode())
+
+
+def read_fields(source: bytes) -> set[str]:
+    """Names the source reads from a dictionary: ``$x.name``, ``$x['name']`` and ``Get-Field ... -Name 'name'``."""
+    text = source.decode()
+    code = code_only(source)
+    fields = set()
+    for chain in re.findall(r"\$[\w:]+((?:\.\w+)+)", code):
+        fields.update(chain.split(".")[1:])
+    fields |= set(re.findall(r"\$\w+\['(\w+)'\]", text))
+    fields |= set(re.findall(r"-Name '(\w+)'", text))
+    return fields

@@ -68,7 +68,11 @@ def all_candidates(existing: set[str]) -> list[dict[str, Any]]:
 def test_windows_2008_layout_is_detected() -> None:
     w2008 = layout.LAYOUTS["windows2008"]
     existing = {w2008["hawking"], w2008["smsmse_hawking"], w2008["csapi"], layout.LAYOUTS["windows2003_x64"]["csapi"]}
-    result = facts.build(snapshot.parse(windows_reply(all_candidates({p for p in existing if p})), {}), today=TODAY)
+    stores = all_candidates({p for p in existing if p})
+    # the 2003 CSAPI folder exists below the 2008 one, empty: the store is the parent that holds the sets
+    child = next(s for s in stores if s["template"] == layout.LAYOUTS["windows2003_x64"]["csapi"])
+    child.update(definfo=definfo(None), dirs=[])
+    result = facts.build(snapshot.parse(windows_reply(stores), {}), today=TODAY)
     assert result["platform"] == "windows2008"
     assert result["stores"]["csapi"]["template"] == w2008["csapi"]
     assert result["stores"]["csapi"]["path"] == r"C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus"
@@ -79,6 +83,16 @@ def test_windows_2008_layout_is_detected() -> None:
     assert result["newest"] == "20261125.001"
     assert result["product"]["scheme"] == "6.5" and result["product"]["self_verifies"] is True
     assert result["events"][0]["meaning"].startswith("Virus definitions authenticity check failed")
+
+
+def test_the_child_folder_that_holds_the_sets_wins_over_its_parent() -> None:
+    # issue 13, layout: the parent was chosen whenever the child existed, and the child's files hashed twice
+    w2008, w2003 = layout.LAYOUTS["windows2008"]["csapi"] or "", layout.LAYOUTS["windows2003_x64"]["csapi"] or ""
+    stores = all_candidates({w2008, w2003})
+    parent = next(s for s in stores if s["template"] == w2008)
+    parent.update(definfo=definfo(None), dirs=[folder("VirusDefs")])
+    result = facts.build(snapshot.parse(windows_reply(stores), {}), today=TODAY)
+    assert result["stores"]["csapi"]["template"] == w2003
 
 
 def test_store_absent_everywhere_is_left_out() -> None:
@@ -178,7 +192,8 @@ def test_windows_request_lists_every_candidate_and_ignores_posix_options() -> No
     templates = [(s["name"], s["template"]) for s in request["stores"]]
     assert ("csapi", r"D:\defs") in templates
     assert [t for n, t in templates if n == "csapi"] == [r"D:\defs"]
-    assert len([t for n, t in templates if n == "hawking"]) == 3
+    hawking = [t for n, t in templates if n == "hawking"]
+    assert len(hawking) == 4 and hawking[-1] == layout.SEED_SPELLINGS["hawking"][0]
     assert request["product"] is None and request["events_file"] is None
     assert 404 in request["event_ids"] and request["event_hours"] == 24
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,23 +34,61 @@ def test_layout_is_the_vendor_table_without_its_typo() -> None:
     assert layout.LAYOUTS["x86"]["smsmse_hawking"] is None
     every_path = [p for row in layout.LAYOUTS.values() for p in row.values() if p]
     assert not [p for p in every_path if "efintions" in p.lower()]
+    assert all("efintions" in p.lower() for spellings in layout.SEED_SPELLINGS.values() for p in spellings)
 
 
-def test_candidates_are_distinct_in_table_order() -> None:
+def test_candidates_are_distinct_in_table_order_misspellings_last() -> None:
     assert layout.candidates("csapi") == [
         r"%CommonProgramFiles%\Symantec Shared\definitions\AntiVirus\VirusDefs",
         r"%CommonProgramFiles(x86)%\Symantec Shared\definitions\AntiVirus\VirusDefs",
         r"%CommonProgramFiles(x86)%\Symantec Shared\definitions\AntiVirus",
+        r"%CommonProgramFiles(x86)%\Symantec Shared\defintions\AntiVirus",
     ]
+    assert layout.candidates("hawking")[-1] == r"%ProgramData%\Symantec\Defintions\VirusDefs"
     assert len(layout.candidates("smsmse_hawking")) == 2
 
 
+CSAPI_2003, CSAPI_2008 = layout.LAYOUTS["windows2003_x64"]["csapi"] or "", layout.LAYOUTS["windows2008"]["csapi"] or ""
+HAWKING_TYPO = layout.SEED_SPELLINGS["hawking"][0]
+
+
 def test_choose_prefers_the_host_platform_then_table_order() -> None:
-    both = layout.candidates("csapi")[1:]
-    assert layout.choose("csapi", "windows2008", both) == both[1]
-    assert layout.choose("csapi", "windows2003_x64", both) == both[0]
-    assert layout.choose("csapi", "windows2008", [both[0]]) == both[0]
+    hawking = layout.candidates("hawking")
+    assert layout.choose("hawking", "windows2008", hawking[1:]) == layout.LAYOUTS["windows2008"]["hawking"]
+    assert layout.choose("hawking", "windows2003_x64", hawking[:2]) == hawking[1]
+    assert layout.choose("csapi", "windows2008", [CSAPI_2003]) == CSAPI_2003
     assert layout.choose("csapi", "windows2008", []) is None
+
+
+def test_choose_never_takes_an_ancestor_of_another_candidate() -> None:
+    # issue 13, layout: on a 2008 server where the 2003 child folder exists, the parent was chosen
+    both = [CSAPI_2008, CSAPI_2003]
+    assert layout.choose("csapi", "windows2008", both) == CSAPI_2003
+    assert layout.choose("csapi", "windows2008", both, holding=both) == CSAPI_2003
+    # decided on the host's expanded paths, as NTFS compares them
+    paths = {
+        CSAPI_2008: "C:\\Program Files (x86)\\Common Files\\Symantec Shared\\definitions\\AntiVirus\\",
+        CSAPI_2003: "c:/program files (x86)/common files/symantec shared/definitions/antivirus/virusdefs",
+    }
+    assert layout.choose("csapi", "windows2008", both, holding=both, paths=paths) == CSAPI_2003
+    # a sibling whose name only starts like the other is no ancestor
+    sibling = {CSAPI_2008: r"C:\Defs", CSAPI_2003: r"C:\Defs2"}
+    assert layout.choose("csapi", "windows2008", both, holding=both, paths=sibling) == CSAPI_2008
+
+
+def test_choose_prefers_the_candidate_that_holds_definitions() -> None:
+    both = [CSAPI_2008, CSAPI_2003]
+    # an empty child folder does not take the store away from the parent that holds the sets
+    assert layout.choose("csapi", "windows2008", both, holding=[CSAPI_2008]) == CSAPI_2008
+    assert layout.choose("csapi", "windows2003_x64", both, holding=[CSAPI_2008]) == CSAPI_2008
+    typo = layout.SEED_SPELLINGS["csapi"][0]
+    assert layout.choose("csapi", "windows2008", [CSAPI_2008, typo], holding=[typo]) == typo
+
+
+def test_choose_takes_the_misspelling_last() -> None:
+    real = layout.LAYOUTS["windows2008"]["hawking"] or ""
+    assert layout.choose("hawking", None, [HAWKING_TYPO, real]) == real
+    assert layout.choose("hawking", "windows2008", [HAWKING_TYPO]) == HAWKING_TYPO
 
 
 @pytest.mark.parametrize(
@@ -106,3 +145,18 @@ def test_error_message_carries_the_fix() -> None:
     error = SmsmseError("STORE_NOT_FOUND", "The csapi store '/x' does not exist.", path="/x")
     assert str(error) == f"STORE_NOT_FOUND: The csapi store '/x' does not exist. Fix: {BY_CODE['STORE_NOT_FOUND'].remediation}"
     assert error.as_dict() == {"code": "STORE_NOT_FOUND", "message": "The csapi store '/x' does not exist.", "path": "/x"}
+
+
+def test_choose_entry_reads_definitions_and_paths_from_the_probe_entries() -> None:
+    def entry(template: str, path: str, *, definfo: bool = False, dirs: tuple[str, ...] = (), exists: bool = True) -> dict[str, Any]:
+        return {"template": template, "path": path, "exists": exists, "definfo": {"present": definfo}, "dirs": [{"name": d} for d in dirs]}
+
+    parent = entry(CSAPI_2008, r"C:\CF\definitions\AntiVirus", definfo=True, dirs=("20261125.001", "VirusDefs"))
+    empty_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs")
+    assert layout.choose_entry("csapi", "windows2008", [parent, empty_child]) is parent
+    full_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs", dirs=("20261125.001",))
+    assert layout.choose_entry("csapi", "windows2008", [parent, full_child]) is full_child
+    # a folder named like a version with other digits does not count as definitions
+    odd_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs", dirs=("2026112\uff15.001",))
+    assert layout.choose_entry("csapi", "windows2008", [parent, odd_child]) is parent
+    assert layout.choose_entry("csapi", "windows2008", [entry(CSAPI_2008, "C:\\x", exists=False)]) is None

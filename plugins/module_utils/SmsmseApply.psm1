@@ -1,0 +1,819 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
+#AnsibleRequires -PowerShell ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseStore
+
+# The apply operation on Windows (docs/changes.md): the controller's ordered list of primitive
+# steps, each executed and reported as {op, result, code, message, data}. A required step that
+# does not end 'done' makes every later step that is not 'always' 'skipped'. No decision is made
+# here: which set, which retention, what the outcome means are the controller's.
+#
+# Windows specifics kept here: the scanner holds the active set's files open (preflight opens
+# them exclusively to find out before anything moves); antivirus filters open new files for a
+# moment (every rename, replace and delete is retried on Win32 5, 32 and 145 for the wire's
+# retry_seconds); a junction is removed itself, never followed; definfo.dat is replaced with
+# ReplaceFile (ACL and attributes kept). Every name on the wire comes from the request's 'wire'.
+
+Set-StrictMode -Version 2.0
+$ErrorActionPreference = 'Stop'
+Add-Type -AssemblyName System.ServiceProcess
+
+$script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
+$script:Win32 = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Win32Error]
+$script:Names = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Names]
+$script:Text = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Text]
+$script:EventSource = 'mailsec.smsmse'
+$script:CopyBuffer = 1048576
+
+#: results each primitive may report besides done, skipped and failed (apply.reply.json)
+$script:StepResults = @{
+    lock = @('locked')
+    expect = @('conflict')
+    preflight = @('refused', 'in_use')
+    clean = @()
+    stage = @('source_changed')
+    matches = @('conflict')
+    rename = @()
+    exchange = @('in_use')
+    write_pointer = @('conflict')
+    retire = @('in_use')
+    quarantine = @('in_use')
+    event = @()
+    service = @('timeout')
+    unlock = @()
+}
+
+Function New-StepOutcome {
+    # Ends a step other than 'done' from inside a primitive: thrown, caught by Invoke-Step.
+    param([string]$Result, [object]$Code, [string]$Message, [hashtable]$Data = @{})
+    $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message
+    $exception.Data['result'] = $Result
+    if ([string]::IsNullOrEmpty([string]$Code)) { $Code = $null }
+    $exception.Data['code'] = $Code
+    $exception.Data['data'] = $Data
+    return $exception
+}
+
+Function Get-StepOutcome {
+    # The outcome an exception carries: one of ours, else the system error by its HResult.
+    param([System.Exception]$Exception, [string]$What, [int]$MaxMessage)
+    for ($current = $Exception; $null -ne $current; $current = $current.InnerException) {
+        if ($current.Data.Contains('result')) {
+            return @{
+                result = [string]$current.Data['result']
+                code = $current.Data['code']
+                message = $script:Text::Head($current.Message, $MaxMessage)
+                data = $current.Data['data']
+            }
+        }
+    }
+    $described = $script:Win32::Describe($Exception, $What, $MaxMessage)
+    return @{ result = $described.Result; code = $described.Code; message = $described.Message; data = @{} }
+}
+
+Function Get-StorePath {
+    # <store>\<name> for a name the step gives: one component, as the contract allows.
+    param([string]$Store, [string]$Name)
+    if (-not $script:Names::IsComponent($Name)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a folder name of the store' -f $Name))
+    }
+    return $script:Names::Join($Store, $Name)
+}
+
+Function Get-ItemInfo {
+    # The item at $Path without following a link: a DirectoryInfo, a FileInfo, or $null.
+    param([string]$Path)
+    $dir = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Path
+    if ($dir.Exists) { return $dir }
+    $file = New-Object -TypeName System.IO.FileInfo -ArgumentList $Path
+    if ($file.Exists) { return $file }
+    return $null
+}
+
+Function Remove-Leftover {
+    # Best-effort removal of a folder, file or link; never through a reparse point. Returns what remains.
+    param([string]$Path, [int]$RetrySeconds)
+    $remaining = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    [void]$script:Native::RemoveTree($Path, $RetrySeconds, $remaining)
+    return , $remaining
+}
+
+Function Get-ManifestPath {
+    # A manifest entry as a path below $Folder: '/' separated components, none of which Win32 would
+    # rename (trailing dot or space), or read as a stream (':').
+    param([string]$Folder, [string]$Relative)
+    foreach ($part in $Relative.Split('/')) {
+        if (-not $script:Names::IsComponent($part) -or $part.EndsWith('.') -or $part.EndsWith(' ')) {
+            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a file name this agent writes' -f $Relative))
+        }
+    }
+    return [System.IO.Path]::Combine($Folder, $Relative.Replace('/', '\'))
+}
+
+Function Get-FileNameSet {
+    # The relative paths of every file below $Folder ('/' separated, exact names) and whether any is a link.
+    param([string]$Folder)
+    $listing = Get-RelativeFile -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Folder) -Limit 1000000
+    $names = New-Object -TypeName 'System.Collections.Generic.HashSet[string]' -ArgumentList ([System.StringComparer]::Ordinal)
+    $links = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($file in $listing.files) {
+        [void]$names.Add($file.path)
+        if (Test-ReparsePoint -Item $file.item) { $links.Add($file.path) }
+    }
+    return @{ names = $names; links = $links }
+}
+
+Function Compare-FileNameSet {
+    # $null when the folder holds exactly the manifest's files (no link among them), else what differs.
+    param([hashtable]$Found, [System.Collections.IDictionary]$Manifest)
+    if ($Found.links.Count -gt 0) { return ('{0} is a link' -f $Found.links[0]) }
+    foreach ($rel in $Manifest.Keys) {
+        if (-not $Found.names.Contains([string]$rel)) { return ('{0} is missing' -f $rel) }
+    }
+    if ($Found.names.Count -ne $Manifest.Count) { return 'it holds files the manifest does not list' }
+    return $null
+}
+
+# --- the primitives: each returns the step's data, or throws New-StepOutcome / a system error ---
+
+Function Get-LockVerdict {
+    # Why an existing lock file's owner is provably gone ($null: it may still run), by the same rules as
+    # the POSIX agent: a record of this host taken before the host last started, or whose process is gone
+    # (or whose process ID now belongs to a process started after the lock was taken); with no record to
+    # read, older than stale_seconds. A lock of another host is never broken.
+    param([string]$Path, [int]$StaleSeconds)
+    $age = ([System.DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($Path)).TotalSeconds
+    # a lock held open by a live run cannot be read: the sharing violation goes to the caller
+    $bytes = Read-SharedFile -Path $Path -MaxBytes 4096
+    $record = $null
+    try {
+        $record = [Ansible.Basic.AnsibleModule]::FromJson([System.Text.Encoding]::UTF8.GetString($bytes))
+    }
+    catch {
+        $record = $null
+    }
+    $readable = ($record -is [System.Collections.IDictionary]) -and ($record['host'] -is [string]) -and ($record['pid'] -is [int] -or $record['pid'] -is [long])
+    if (-not $readable) {
+        if ($age -gt $StaleSeconds) { return ('nothing about its owner can be read and it is {0} s old' -f [long]$age) }
+        return $null
+    }
+    if ([string]$record['host'] -ne [System.Net.Dns]::GetHostName()) { return $null }
+    $created = Get-Field -Map $record -Name 'created'
+    if (($created -is [double] -or $created -is [decimal] -or $created -is [int] -or $created -is [long]) -and
+        [double]$created -lt ($script:Native::BootTimeUnix() - 60)) {
+        return 'it was taken before this host last started'
+    }
+    $process = Get-Process -Id ([int]$record['pid']) -ErrorAction SilentlyContinue
+    if ($null -eq $process) { return ('its process {0} is gone' -f $record['pid']) }
+    try {
+        $started = ConvertTo-UnixTime -Time $process.StartTime
+        if ($null -ne $created -and $started -gt ([double]$created + 1)) {
+            return ('its process ID {0} now belongs to a process started after the lock was taken' -f $record['pid'])
+        }
+    }
+    catch {
+        return $null
+    }
+    return $null
+}
+
+Function Invoke-LockStep {
+    # The lock is a file holding its owner ({pid, host, created, token}, as the POSIX agent writes it),
+    # kept open with no sharing and deleted on close: while a run holds it, no other can open it, and a
+    # crashed run's handle closes with its process. A lock file no process holds is judged by
+    # Get-LockVerdict; a held one is never broken.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $path = $script:Names::Join($Store, [string]$Context.wire.lock)
+    $stale = [int]$Arguments.stale_seconds
+    if ($Context.locks.ContainsKey($Store)) { return @{ broken = $null } }
+    $broken = $null
+    $stream = $null
+    $deadline = [System.DateTime]::UtcNow.AddSeconds($Context.retry)
+    while ($null -eq $stream) {
+        try {
+            $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @(
+                $path, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::ReadWrite,
+                [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::DeleteOnClose)
+        }
+        catch {
+            $code = $script:Win32::FromException($_.Exception)
+            if ($code -eq 80 -or $code -eq 183) {
+                # a lock file exists: held (sharing violation when read), or left behind and judged
+                try {
+                    $why = Get-LockVerdict -Path $path -StaleSeconds $stale
+                }
+                catch {
+                    $held = $script:Win32::FromException($_.Exception)
+                    if ($held -eq 32 -or $held -eq 33) {
+                        throw (New-StepOutcome -Result 'locked' -Code $null -Message ('the store is locked by another run that is still alive: {0}' -f $path))
+                    }
+                    if ($held -eq 2) { continue }
+                    throw
+                }
+                if ($null -eq $why) {
+                    throw (New-StepOutcome -Result 'locked' -Code $null -Message ('the store is locked by another run that may still be alive (its owner cannot be proven gone): {0}' -f $path))
+                }
+                try {
+                    [System.IO.File]::Delete($path)
+                }
+                catch {
+                    # another run took the lock in the meantime
+                    throw (New-StepOutcome -Result 'locked' -Code $null -Message ('another run took the store lock first: {0}' -f $path))
+                }
+                $broken = $why
+                continue
+            }
+            # access denied while the previous owner's lock file is being deleted (delete pending): wait
+            if ($code -ne 5 -or [System.DateTime]::UtcNow -gt $deadline) { throw }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+    $created = ConvertTo-UnixTime -Time ([System.DateTime]::UtcNow)
+    $owner = @{ pid = $PID; host = [System.Net.Dns]::GetHostName(); boot_id = $null; created = $created; token = [System.Guid]::NewGuid().ToString('N') }
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes([Ansible.Basic.AnsibleModule]::ToJson($owner))
+    $stream.Write($bytes, 0, $bytes.Length)
+    $stream.Flush($true)
+    $Context.locks[$Store] = $stream
+    return @{ broken = $broken }
+}
+
+Function Invoke-UnlockStep {
+    param([hashtable]$Context, [string]$Store)
+    if ($Context.locks.ContainsKey($Store)) {
+        $stream = $Context.locks[$Store]
+        [void]$Context.locks.Remove($Store)
+        $stream.Dispose()
+    }
+    return @{}
+}
+
+Function Invoke-ExpectStep {
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $definfo = $script:Names::Join($Store, [string]$Context.wire.definfo)
+    $now = Get-DefinfoDigest -Path $definfo
+    $want = Get-Field -Map $Arguments -Name 'definfo_sha256'
+    if ([string]$now -ne [string]$want) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ("{0} changed since it was read (another run, or the product's own copy job)" -f $definfo) -Data @{ sha256 = $now })
+    }
+    return @{ sha256 = $now }
+}
+
+Function Test-PointerWritable {
+    # definfo.dat can be replaced: a temporary file can be created in the store, and definfo.dat
+    # opened for delete and attribute changes (what ReplaceFile and a read-only target need).
+    param([hashtable]$Context, [string]$Store)
+    $probe = $script:Names::Join($Store, ('{0}{1}.tmp' -f $Context.wire.definfo_temp_prefix, [System.Guid]::NewGuid().ToString('N')))
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($probe, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::DeleteOnClose)
+        $stream.Dispose()
+    }
+    catch {
+        $outcome = Get-StepOutcome -Exception $_.Exception -What ('cannot create a file in {0}' -f $Store) -MaxMessage $Context.max_message
+        throw (New-StepOutcome -Result 'refused' -Code 'POINTER_NOT_WRITABLE' -Message $outcome.message)
+    }
+    $definfo = $script:Names::Join($Store, [string]$Context.wire.definfo)
+    if (-not [System.IO.File]::Exists($definfo)) { return }
+    # a read-only definfo.dat is replaced too (its attribute cleared, then set again): attributes must be writable
+    $rights = [System.Security.AccessControl.FileSystemRights]'Delete, WriteAttributes, ReadData'
+    if (([System.IO.File]::GetAttributes($definfo) -band [System.IO.FileAttributes]::ReadOnly) -ne 0) {
+        $rights = [System.Security.AccessControl.FileSystemRights]'WriteAttributes, ReadData'
+    }
+    $share = [System.IO.FileShare]'ReadWrite, Delete'
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($definfo, [System.IO.FileMode]::Open, $rights, $share, 4096, [System.IO.FileOptions]::None)
+        $stream.Dispose()
+    }
+    catch {
+        $outcome = Get-StepOutcome -Exception $_.Exception -What ('cannot replace {0}' -f $definfo) -MaxMessage $Context.max_message
+        if ($outcome.result -eq 'in_use') { throw (New-StepOutcome -Result 'in_use' -Code $outcome.code -Message $outcome.message) }
+        throw (New-StepOutcome -Result 'refused' -Code 'POINTER_NOT_WRITABLE' -Message $outcome.message)
+    }
+}
+
+Function Test-SetNotInUse {
+    # Every file of the set opened with no sharing and closed at once: a sharing violation means the
+    # scanner (or anything else) holds it, and the set cannot move until it lets go.
+    param([hashtable]$Context, [string]$Store, [string]$Name)
+    if (-not $script:Names::IsVersion($Name)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a set name' -f $Name))
+    }
+    $folder = $script:Names::Join($Store, $Name)
+    $info = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $folder
+    if (-not $info.Exists -or (Test-ReparsePoint -Item $info)) { return }
+    foreach ($file in (Get-RelativeFile -Top $info -Limit 1000000).files) {
+        if (Test-ReparsePoint -Item $file.item) { continue }
+        $code = $script:Native::TryOpenExclusive($file.item.FullName)
+        if ($code -eq 32 -or $code -eq 33) {
+            throw (New-StepOutcome -Result 'in_use' -Code $script:Win32::Name($code) -Message ('{0} is held open by another process (the scanner?): the set {1} cannot move now' -f $file.item.FullName, $Name))
+        }
+        if ($code -ne 0 -and $code -ne 2 -and $code -ne 3) {
+            throw (New-StepOutcome -Result 'failed' -Code $script:Win32::Name($code) -Message ('cannot open {0}: {1}' -f $file.item.FullName, (New-Object -TypeName System.ComponentModel.Win32Exception -ArgumentList $code).Message))
+        }
+    }
+}
+
+Function Invoke-PreflightStep {
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $checked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    if ([bool]$Arguments.pointer_writable) {
+        Test-PointerWritable -Context $Context -Store $Store
+        $checked.Add('pointer_writable')
+    }
+    $sameVolume = @($Arguments.same_volume)
+    if ($sameVolume.Count -gt 0) {
+        $volume = $script:Native::VolumeOf($Store)
+        foreach ($folder in $sameVolume) {
+            if ($script:Native::VolumeOf([string]$folder) -ne $volume) {
+                throw (New-StepOutcome -Result 'refused' -Code 'NOT_SAME_VOLUME' -Message ('{0} is not on the volume of {1}: a rename cannot move a set there' -f $folder, $Store) -Data @{ checked = $checked })
+            }
+        }
+        $checked.Add('same_volume')
+    }
+    $need = [long]$Arguments.free_bytes
+    if ($need -gt 0) {
+        $free = $script:Native::FreeBytes($Store)
+        if ($free -lt $need) {
+            throw (New-StepOutcome -Result 'refused' -Code 'NO_SPACE' -Message ('{0} has {1} bytes free, {2} are needed' -f $Store, $free, $need) -Data @{ checked = $checked })
+        }
+        $checked.Add('free_bytes')
+    }
+    $sets = @($Arguments.not_in_use)
+    foreach ($name in $sets) { Test-SetNotInUse -Context $Context -Store $Store -Name ([string]$name) }
+    if ($sets.Count -gt 0) { $checked.Add('not_in_use') }
+    return @{ checked = $checked }
+}
+
+Function Invoke-CleanStep {
+    # Leftovers of interrupted runs, each removed on its own (best effort): a folder or link named like a
+    # staging or trash folder (a link removed itself), a temporary definfo.dat.
+    param([hashtable]$Context, [string]$Store)
+    $removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $remaining = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $wire = $Context.wire
+    foreach ($item in (Get-SortedChild -Folder (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Store))) {
+        $name = $item.Name
+        # matched by name whatever the entry is: a file, a folder, or a link (removed itself)
+        $folderLike = $name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal)
+        $tempLike = $name.StartsWith([string]$wire.definfo_temp_prefix, [System.StringComparison]::Ordinal) -and $name.EndsWith('.tmp', [System.StringComparison]::Ordinal)
+        if (-not ($folderLike -or $tempLike)) { continue }
+        try {
+            $left = Remove-Leftover -Path $item.FullName -RetrySeconds $Context.retry
+        }
+        catch {
+            $left = @($item.FullName)
+            $Context.warnings.Add(('{0} could not be removed: {1}' -f $name, $_.Exception.Message))
+        }
+        if ($left.Count -eq 0) { $removed.Add($name) } else { $remaining.Add($name) }
+    }
+    $data = @{ removed = Limit-List -List $removed -Max $Context.max_list; remaining = Limit-List -List $remaining -Max $Context.max_list }
+    if ($remaining.Count -gt 0) {
+        throw (New-StepOutcome -Result 'failed' -Code 'LEFTOVERS_REMAIN' -Message ('{0} leftover(s) could not be removed yet (files still open?): {1}' -f $remaining.Count, ($remaining -join ', ')) -Data $data)
+    }
+    return $data
+}
+
+Function Limit-List {
+    param([System.Collections.Generic.List[string]]$List, [int]$Max)
+    if ($List.Count -le $Max) { return , $List.ToArray() }
+    return , $List.GetRange(0, $Max).ToArray()
+}
+
+Function Invoke-StageStep {
+    # Copy the set at 'source' into <store>\<name>, hashing while copying, marker last, written through;
+    # compared with the manifest. A source that moves on meanwhile is 'source_changed'.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $source = [string]$Arguments.source
+    $manifest = $Arguments.manifest
+    $target = Get-StorePath -Store $Store -Name ([string]$Arguments.name)
+    if ($null -ne (Get-ItemInfo -Path $target)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $target))
+    }
+    $sourceInfo = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $source
+    if (-not $sourceInfo.Exists -or (Test-ReparsePoint -Item $sourceInfo)) {
+        throw (New-StepOutcome -Result 'source_changed' -Code $null -Message ('the source set {0} is no longer a folder' -f $source))
+    }
+    $differs = Compare-FileNameSet -Found (Get-FileNameSet -Folder $source) -Manifest $manifest
+    if ($null -ne $differs) {
+        throw (New-StepOutcome -Result 'source_changed' -Code $null -Message ('the source set {0} no longer holds the files that were verified: {1}' -f $source, $differs))
+    }
+    $marker = [string]$Context.wire.marker
+    $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($rel in $manifest.Keys) { if ([string]$rel -ne $marker) { $names.Add([string]$rel) } }
+    $names.Sort([System.StringComparer]::Ordinal)
+    if ($manifest.ContainsKey($marker)) { $names.Add($marker) }
+    $copied = [long]0
+    [void][System.IO.Directory]::CreateDirectory($target)
+    try {
+        foreach ($rel in $names) {
+            $src = Get-ManifestPath -Folder $source -Relative $rel
+            $dst = Get-ManifestPath -Folder $target -Relative $rel
+            [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($dst))
+            try {
+                $copy = $script:Native::CopyHashed($src, $dst, $script:CopyBuffer)
+            }
+            catch {
+                if (-not [System.IO.File]::Exists($src)) {
+                    throw (New-StepOutcome -Result 'source_changed' -Code $null -Message ('{0} left the source set during the copy (LiveUpdate purged it?)' -f $src))
+                }
+                throw
+            }
+            $want = $manifest[$rel]
+            if ($copy.Changed -or $copy.Stamp.Size -ne [long]$want.size -or $copy.Sha256 -ne [string]$want.sha256) {
+                throw (New-StepOutcome -Result 'source_changed' -Code $null -Message ('{0} in the source set changed after it was verified' -f $rel))
+            }
+            $copied += $copy.Stamp.Size
+        }
+    }
+    catch {
+        # the original outcome is what the step reports; a failed cleanup only adds to its message
+        $original = $_
+        try {
+            $left = Remove-Leftover -Path $target -RetrySeconds $Context.retry
+            if ($left.Count -gt 0) { $Context.warnings.Add(('{0} could not be removed yet; clean removes it later' -f $target)) }
+        }
+        catch {
+            $Context.warnings.Add(('{0} could not be removed yet: {1}' -f $target, $_.Exception.Message))
+        }
+        throw $original
+    }
+    return @{ bytes_copied = $copied; files = $names.Count }
+}
+
+Function Invoke-MatchesStep {
+    # <store>\<name> is a real folder holding exactly the manifest's files, byte for byte (cache v2).
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $name = [string]$Arguments.name
+    $folder = Get-StorePath -Store $Store -Name $name
+    $manifest = $Arguments.manifest
+    $info = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $folder
+    if (-not $info.Exists -or (Test-ReparsePoint -Item $info)) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} is not a folder of the store (missing, or a link)' -f $folder))
+    }
+    $differs = Compare-FileNameSet -Found (Get-FileNameSet -Folder $folder) -Manifest $manifest
+    if ($null -ne $differs) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} no longer holds the files that were verified: {1}' -f $folder, $differs))
+    }
+    $cache = New-HashCache -CacheDir $Context.cache_dir -StorePath $Store -UseCached $true -MaxAge (Get-DefaultMaxAge)
+    try {
+        foreach ($rel in $manifest.Keys) {
+            $path = Get-ManifestPath -Folder $folder -Relative ([string]$rel)
+            $digest = Get-FileDigest -Cache $cache -Path $path
+            if ($digest.changed -or $digest.sha256 -ne [string]$manifest[$rel].sha256) {
+                throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} in {1} differs from what was verified' -f $rel, $name))
+            }
+        }
+    }
+    finally {
+        Save-HashCache -Cache $cache
+        if ($null -ne $cache.error) { $Context.warnings.Add([string]$cache.error) }
+    }
+    return @{}
+}
+
+Function Invoke-RenameStep {
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $from = Get-StorePath -Store $Store -Name ([string]$Arguments.from)
+    $to = Get-StorePath -Store $Store -Name ([string]$Arguments.to)
+    if ($null -ne (Get-ItemInfo -Path $to)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $to))
+    }
+    $script:Native::Move($from, $to, $Context.retry)
+    return @{}
+}
+
+Function Invoke-ExchangeStep {
+    # Windows has no atomic exchange: b -> trash, a -> b, trash -> a, each retried. When a -> b fails, b
+    # is put back; the pointer names a missing folder only between the first two renames.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $a = Get-StorePath -Store $Store -Name ([string]$Arguments.a)
+    $b = Get-StorePath -Store $Store -Name ([string]$Arguments.b)
+    $aside = $script:Names::Join($Store, ('{0}{1}-{2}' -f $Context.wire.trash_prefix, $Arguments.b, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
+    $script:Native::Move($b, $aside, $Context.retry)
+    try {
+        $script:Native::Move($a, $b, $Context.retry)
+    }
+    catch {
+        $original = Get-StepOutcome -Exception $_.Exception -What ('cannot rename {0} to {1}' -f $a, $b) -MaxMessage $Context.max_message
+        try {
+            $script:Native::Move($aside, $b, $Context.retry)
+        }
+        catch {
+            # the store changed (b is missing): never a refusal, whatever the first error was
+            $original.result = 'failed'
+            $original.message = $script:Text::Head(('{0}; and {1} could not be put back from {2}: {3}' -f $original.message, $b, $aside, $_.Exception.Message), $Context.max_message)
+        }
+        throw (New-StepOutcome -Result $original.result -Code $original.code -Message $original.message -Data @{ atomic = $false })
+    }
+    try {
+        $script:Native::Move($aside, $a, $Context.retry)
+    }
+    catch {
+        $Context.warnings.Add(('{0} now holds the set from {1}; the set that was in {1} is at {2}, not {0}: {3}' -f $b, $a, $aside, $_.Exception.Message))
+    }
+    return @{ atomic = $false }
+}
+
+Function Invoke-WritePointerStep {
+    # definfo.dat replaced in one step after its digest is checked once more; the digest reported is the
+    # one read back afterwards.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $definfo = $script:Names::Join($Store, [string]$Context.wire.definfo)
+    $content = [System.Convert]::FromBase64String([string]$Arguments.content_b64)
+    if ($content.Length -gt $Context.max_definfo) {
+        throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the new {0} has {1} bytes, more than {2}' -f $definfo, $content.Length, $Context.max_definfo))
+    }
+    $now = Get-DefinfoDigest -Path $definfo
+    if ([string]$now -ne [string](Get-Field -Map $Arguments -Name 'expect_sha256')) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} changed since it was read' -f $definfo) -Data @{ sha256 = $now })
+    }
+    $tmp = $script:Names::Join($Store, ('{0}{1}.tmp' -f $Context.wire.definfo_temp_prefix, [System.Guid]::NewGuid().ToString('N')))
+    try {
+        $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::WriteThrough)
+        try {
+            $stream.Write($content, 0, $content.Length)
+            $stream.Flush($true)
+        }
+        finally {
+            $stream.Dispose()
+        }
+        $script:Native::Replace($definfo, $tmp, $Context.retry)
+    }
+    finally {
+        try {
+            if ([System.IO.File]::Exists($tmp)) { [System.IO.File]::Delete($tmp) }
+        }
+        catch {
+            $Context.warnings.Add(('{0} left behind; clean removes it later: {1}' -f $tmp, $_.Exception.Message))
+        }
+    }
+    return @{ sha256 = Get-DefinfoDigest -Path $definfo }
+}
+
+Function Invoke-RetireStep {
+    # The set renamed to trash (so no half-deleted set keeps a set's name), then deleted best-effort.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $name = [string]$Arguments.name
+    $folder = Get-StorePath -Store $Store -Name $name
+    $item = Get-ItemInfo -Path $folder
+    if ($null -eq $item) { return @{ removed = $false; trash = $null; link = $false } }
+    if ((Test-ReparsePoint -Item $item) -or -not ($item -is [System.IO.DirectoryInfo])) {
+        # a link (junction, symbolic link) named like a set is the link, never its target
+        $isLink = Test-ReparsePoint -Item $item
+        $left = Remove-Leftover -Path $folder -RetrySeconds $Context.retry
+        if ($left.Count -gt 0) { throw (New-StepOutcome -Result 'failed' -Code 'NOT_REMOVED' -Message ('{0} could not be removed' -f $folder)) }
+        return @{ removed = $true; trash = $null; link = $isLink }
+    }
+    $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
+    $trash = $script:Names::Join($Store, $trashName)
+    $script:Native::Move($folder, $trash, $Context.retry)
+    $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
+    if ($left.Count -gt 0) {
+        $Context.warnings.Add(('{0} was retired to {1}; {2} entries are still open and stay for the next clean' -f $name, $trashName, $left.Count))
+        return @{ removed = $false; trash = $trashName; link = $false }
+    }
+    return @{ removed = $true; trash = $null; link = $false }
+}
+
+Function Copy-TreeVerified {
+    # Copy a set to another volume, each file hashed while copied and read back; returns bytes copied.
+    param([hashtable]$Context, [string]$From, [string]$To)
+    $copied = [long]0
+    [void][System.IO.Directory]::CreateDirectory($To)
+    foreach ($file in (Get-RelativeFile -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $From) -Limit 1000000).files) {
+        if (Test-ReparsePoint -Item $file.item) { continue }
+        $dst = [System.IO.Path]::Combine($To, $file.path.Replace('/', '\'))
+        [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($dst))
+        $copy = $script:Native::CopyHashed($file.item.FullName, $dst, $script:CopyBuffer)
+        $back = $script:Native::HashFile($dst, $script:CopyBuffer)
+        if ($copy.Changed -or $back.Sha256 -ne $copy.Sha256) {
+            throw (New-StepOutcome -Result 'failed' -Code 'COPY_MISMATCH' -Message ('{0} was not copied faithfully to {1}' -f $file.item.FullName, $dst))
+        }
+        $copied += $copy.Stamp.Size
+    }
+    return $copied
+}
+
+Function Invoke-QuarantineStep {
+    # The set moved out of the store, never deleted: a rename on the same volume, else copy, verify, delete.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $from = Get-StorePath -Store $Store -Name ([string]$Arguments.name)
+    $destDir = [string]$Arguments.dest_dir
+    $to = Get-StorePath -Store $destDir -Name ([string]$Arguments.dest_name)
+    if ($null -ne (Get-ItemInfo -Path $to)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $to))
+    }
+    [void][System.IO.Directory]::CreateDirectory($destDir)
+    try {
+        $script:Native::Move($from, $to, $Context.retry)
+        return @{ destination = $to; copied = $false; bytes_copied = [long]0 }
+    }
+    catch {
+        if ($script:Win32::FromException($_.Exception) -ne 17) { throw }
+    }
+    $item = Get-ItemInfo -Path $from
+    if ($null -ne $item -and (Test-ReparsePoint -Item $item)) {
+        throw (New-StepOutcome -Result 'failed' -Code 'SET_IS_LINK' -Message ('{0} is a link and {1} is on another volume: it is not copied' -f $from, $destDir))
+    }
+    try {
+        $bytes = Copy-TreeVerified -Context $Context -From $from -To $to
+    }
+    catch {
+        $original = $_
+        try {
+            [void](Remove-Leftover -Path $to -RetrySeconds $Context.retry)
+        }
+        catch {
+            $Context.warnings.Add(('the partial copy {0} could not be removed: {1}' -f $to, $_.Exception.Message))
+        }
+        throw $original
+    }
+    # the copy is verified: the set leaves the store by a rename (atomic), then is deleted best-effort
+    $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $Arguments.name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
+    $trash = $script:Names::Join($Store, $trashName)
+    try {
+        $script:Native::Move($from, $trash, $Context.retry)
+    }
+    catch {
+        # the set stays in the store: its copy is removed again, so nothing changed
+        $outcome = Get-StepOutcome -Exception $_.Exception -What ('{0} cannot leave the store' -f $from) -MaxMessage $Context.max_message
+        try {
+            $copyLeft = Remove-Leftover -Path $to -RetrySeconds $Context.retry
+            if ($copyLeft.Count -gt 0) { $Context.warnings.Add(('the copy {0} could not be removed' -f $to)) }
+        }
+        catch {
+            $Context.warnings.Add(('the copy {0} could not be removed: {1}' -f $to, $_.Exception.Message))
+        }
+        throw (New-StepOutcome -Result $outcome.result -Code $outcome.code -Message $outcome.message -Data @{ destination = $null; copied = $false; bytes_copied = $bytes })
+    }
+    $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
+    if ($left.Count -gt 0) {
+        $Context.warnings.Add(('{0} was copied to {1}; its old folder {2} is left for the next clean' -f $Arguments.name, $to, $trashName))
+    }
+    return @{ destination = $to; copied = $true; bytes_copied = $bytes }
+}
+
+Function Invoke-EventStep {
+    # The change's events, in the Application log under this collection's source. (events_file: POSIX.)
+    param([hashtable]$Context, [System.Collections.IDictionary]$Arguments)
+    $events = @($Arguments.events)
+    $null = Get-Field -Map $Arguments -Name 'events_file'
+    if ($events.Count -eq 0) { return @{ written = 0 } }
+    if (-not [System.Diagnostics.EventLog]::SourceExists($script:EventSource)) {
+        [System.Diagnostics.EventLog]::CreateEventSource($script:EventSource, 'Application')
+    }
+    $written = 0
+    foreach ($entry in $events) {
+        $type = [System.Diagnostics.EventLogEntryType]([string]$entry.type)
+        [System.Diagnostics.EventLog]::WriteEntry($script:EventSource, $script:Text::Head([string]$entry.message, $Context.max_message), $type, [int]$entry.id)
+        $written += 1
+    }
+    return @{ written = $written }
+}
+
+Function Invoke-ServiceStep {
+    # Stop or start the SMSMSE service and wait for it, at most 'timeout' seconds. (command: POSIX.)
+    param([hashtable]$Context, [System.Collections.IDictionary]$Arguments)
+    $name = [string](Get-Field -Map $Arguments -Name 'service' -Default '')
+    $null = Get-Field -Map $Arguments -Name 'command'
+    $action = [string]$Arguments.action
+    $timeout = [System.TimeSpan]::FromSeconds([int]$Arguments.timeout)
+    if ($name -eq '') {
+        throw (New-StepOutcome -Result 'failed' -Code 'NOT_CONFIGURED' -Message 'no service name was given')
+    }
+    $service = Get-Service -Name $name -ErrorAction SilentlyContinue
+    if ($null -eq $service) {
+        throw (New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND' -Message ('there is no service {0} on this host' -f $name))
+    }
+    $stopped = [System.ServiceProcess.ServiceControllerStatus]::Stopped
+    $running = [System.ServiceProcess.ServiceControllerStatus]::Running
+    try {
+        if ($action -eq 'stop') {
+            if ($service.Status -ne $stopped) {
+                if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $service.Stop() }
+                $service.WaitForStatus($stopped, $timeout)
+            }
+        }
+        else {
+            $service.Refresh()
+            if ($service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $service.WaitForStatus($stopped, $timeout) }
+            if ($service.Status -ne $running) {
+                if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StartPending) { $service.Start() }
+                $service.WaitForStatus($running, $timeout)
+            }
+        }
+    }
+    catch {
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+        if ($inner.GetType().FullName -eq 'System.ServiceProcess.TimeoutException') {
+            $service.Refresh()
+            throw (New-StepOutcome -Result 'timeout' -Code 'SERVICE_TIMEOUT' -Message ('{0} did not {1} within {2} s; it is {3}' -f $name, $action, $Arguments.timeout, $service.Status) -Data @{ exit_code = $null; output = [string]$service.Status })
+        }
+        throw
+    }
+    $service.Refresh()
+    return @{ exit_code = $null; output = ('{0}: {1}' -f $name, $service.Status) }
+}
+
+Function Invoke-Step {
+    # One primitive, never a crash of the agent: any exception ends the step with the system's code and text.
+    param([hashtable]$Context, [System.Collections.IDictionary]$Step)
+    $op = [string]$Step.op
+    $store = [string]$Step.store
+    $arguments = $Step.args
+    try {
+        if (-not [System.IO.Path]::IsPathRooted($store) -or $store.StartsWith('\\?\')) {
+            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a full path' -f $store))
+        }
+        if ($store.Length -gt $Context.max_path) {
+            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_FILENAME_EXCED_RANGE' -Message ('the store path has {0} characters, more than {1}' -f $store.Length, $Context.max_path))
+        }
+        $manifest = Get-Field -Map $arguments -Name 'manifest'
+        if ($null -ne $manifest -and $manifest.Count -gt $Context.max_manifest) {
+            throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the manifest lists {0} files, more than {1}' -f $manifest.Count, $Context.max_manifest))
+        }
+        $events = Get-Field -Map $arguments -Name 'events'
+        if ($null -ne $events -and @($events).Count -gt $Context.max_events) {
+            throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the step has {0} events, more than {1}' -f @($events).Count, $Context.max_events))
+        }
+        switch ($op) {
+            'lock' { $data = Invoke-LockStep -Context $Context -Store $store -Arguments $arguments }
+            'expect' { $data = Invoke-ExpectStep -Context $Context -Store $store -Arguments $arguments }
+            'preflight' { $data = Invoke-PreflightStep -Context $Context -Store $store -Arguments $arguments }
+            'clean' { $data = Invoke-CleanStep -Context $Context -Store $store }
+            'stage' { $data = Invoke-StageStep -Context $Context -Store $store -Arguments $arguments }
+            'matches' { $data = Invoke-MatchesStep -Context $Context -Store $store -Arguments $arguments }
+            'rename' { $data = Invoke-RenameStep -Context $Context -Store $store -Arguments $arguments }
+            'exchange' { $data = Invoke-ExchangeStep -Context $Context -Store $store -Arguments $arguments }
+            'write_pointer' { $data = Invoke-WritePointerStep -Context $Context -Store $store -Arguments $arguments }
+            'retire' { $data = Invoke-RetireStep -Context $Context -Store $store -Arguments $arguments }
+            'quarantine' { $data = Invoke-QuarantineStep -Context $Context -Store $store -Arguments $arguments }
+            'event' { $data = Invoke-EventStep -Context $Context -Arguments $arguments }
+            'service' { $data = Invoke-ServiceStep -Context $Context -Arguments $arguments }
+            'unlock' { $data = Invoke-UnlockStep -Context $Context -Store $store }
+            default { throw (New-StepOutcome -Result 'failed' -Code 'UNKNOWN_OP' -Message ('{0} is not a primitive of this agent' -f $op)) }
+        }
+        return @{ op = $op; result = 'done'; code = $null; message = ''; data = $data }
+    }
+    catch {
+        $outcome = Get-StepOutcome -Exception $_.Exception -What $op -MaxMessage $Context.max_message
+        $result = $outcome.result
+        if ($result -ne 'failed' -and -not ($script:StepResults.ContainsKey($op) -and $script:StepResults[$op] -contains $result)) {
+            $result = 'failed'
+        }
+        $data = $outcome.data
+        if ($null -eq $data) { $data = @{} }
+        return @{ op = $op; result = $result; code = $outcome.code; message = $outcome.message; data = $data }
+    }
+}
+
+Function Invoke-Apply {
+    # Every step in order; after a required step that did not end 'done', only 'always' steps run.
+    param([System.Collections.IDictionary]$Request)
+    $wire = $Request.wire
+    $context = @{
+        wire = $wire
+        cache_dir = [string](Get-Field -Map $Request -Name 'cache_dir' -Default '')
+        retry = [int]$wire.limits.retry_seconds
+        max_message = [int]$wire.limits.max_message
+        max_list = [int]$wire.limits.max_list
+        max_definfo = [long]$wire.limits.max_definfo_bytes
+        max_path = [int]$wire.limits.max_path
+        max_manifest = [int]$wire.limits.max_manifest_files
+        max_events = [int]$wire.limits.max_events
+        locks = New-Object -TypeName 'System.Collections.Generic.Dictionary[string, object]' -ArgumentList ([System.StringComparer]::OrdinalIgnoreCase)
+        warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    }
+    if (@($Request.steps).Count -gt [int]$wire.limits.max_steps) {
+        throw ('the request has {0} steps, more than the contract allows ({1})' -f @($Request.steps).Count, $wire.limits.max_steps)
+    }
+    $steps = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    $halted = $false
+    try {
+        foreach ($step in @($Request.steps)) {
+            if ($halted -and -not [bool]$step.always) {
+                $steps.Add(@{ op = [string]$step.op; result = 'skipped'; code = $null; message = 'a required step before it did not succeed'; data = @{} })
+                continue
+            }
+            $reply = Invoke-Step -Context $context -Step $step
+            $steps.Add($reply)
+            if ([bool]$step.required -and $reply.result -ne 'done') { $halted = $true }
+        }
+    }
+    finally {
+        foreach ($store in @($context.locks.Keys)) {
+            $context.locks[$store].Dispose()
+            $context.warnings.Add(('the lock on {0} was released at the end of the request (no unlock step ran)' -f $store))
+        }
+    }
+    $warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($warning in $context.warnings) {
+        if ($warnings.Count -ge 64) { break }
+        $warnings.Add($script:Text::Head($warning, $context.max_message))
+    }
+    return @{ contract = 1; op = 'apply'; steps = $steps; warnings = $warnings }
+}
+
+Export-ModuleMember -Function Invoke-Apply

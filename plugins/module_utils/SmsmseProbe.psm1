@@ -1,0 +1,281 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
+#AnsibleRequires -PowerShell ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseStore
+
+# The probe operation on Windows: every candidate store (listing, definfo.dat, free space, and with
+# hashing each file's SHA-256 through the hash cache), the product from the registry and its events
+# from the Application log, in one call. It reports; the controller decides.
+
+Set-StrictMode -Version 2.0
+$ErrorActionPreference = 'Stop'
+
+$script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
+$script:Text = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Text]
+$script:ProductSource = 'Symantec Mail Security for Microsoft Exchange'
+$script:UninstallKey = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
+#: the longest text the probe reply's schema accepts for an event message or an error
+$script:MaxText = 2048
+$script:MaxEventMessage = 4096
+
+Function Expand-Template {
+    # %VAR% expanded from this process's environment; an unset variable stays as written.
+    param([string]$Template)
+    return [System.Text.RegularExpressions.Regex]::Replace($Template, '%([^%]+)%', {
+            param($match)
+            $value = [System.Environment]::GetEnvironmentVariable($match.Groups[1].Value)
+            if ($null -eq $value) { return $match.Value }
+            return $value
+        })
+}
+
+Function Get-TemplateVariable {
+    param([string]$Template)
+    $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($match in [System.Text.RegularExpressions.Regex]::Matches($Template, '%([^%]+)%')) {
+        $names.Add($match.Groups[1].Value)
+    }
+    return , $names
+}
+
+Function New-FileRecord {
+    param([System.IO.FileSystemInfo]$Item, [string]$RelativePath, [object]$Cache = $null)
+    $size = 0
+    if ($Item -is [System.IO.FileInfo]) { $size = [long]$Item.Length }
+    $isLink = Test-ReparsePoint -Item $Item
+    $record = @{
+        path = $RelativePath
+        size = $size
+        mtime = ConvertTo-UnixTime -Time $Item.LastWriteTimeUtc
+        link = $isLink
+    }
+    if ($null -ne $Cache) {
+        $record.sha256 = $null
+        if (($Item -is [System.IO.FileInfo]) -and -not $isLink) {
+            $digest = Get-FileDigest -Cache $Cache -Path $Item.FullName
+            $record.sha256 = $digest.sha256
+            if ($digest.changed) { $record.changed = $true }
+        }
+    }
+    return $record
+}
+
+Function Read-Definfo {
+    # definfo.dat read shared (the product may rewrite it at any moment); content only when small enough.
+    param([string]$Path, [long]$MaxBytes)
+    $record = @{ present = $false; size = $null; sha256 = $null; content_b64 = $null }
+    $info = New-Object -TypeName System.IO.FileInfo -ArgumentList $Path
+    if (-not $info.Exists) { return $record }
+    $record.present = $true
+    $record.size = [long]$info.Length
+    if ((Test-ReparsePoint -Item $info) -or $info.Length -gt $MaxBytes) { return $record }
+    $bytes = Read-SharedFile -Path $Path -MaxBytes $MaxBytes
+    $record.size = [long]$bytes.Length
+    if ($bytes.Length -gt $MaxBytes) { return $record }
+    $record.sha256 = Get-BytesDigest -Bytes $bytes
+    $record.content_b64 = [System.Convert]::ToBase64String($bytes)
+    return $record
+}
+
+Function Get-FreeByte {
+    # GetDiskFreeSpaceEx on the folder itself: right for mount points and UNC paths.
+    param([string]$Path)
+    try {
+        return $script:Native::FreeBytes($Path)
+    }
+    catch {
+        return $null
+    }
+}
+
+Function Get-Store {
+    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [object]$Hashing = $null)
+    $path = Expand-Template -Template $Template
+    $store = @{
+        name = $Name
+        template = $Template
+        path = $path
+        exists = [System.IO.Directory]::Exists($path)
+        error = $null
+        free_bytes = $null
+        definfo = @{ present = $false; size = $null; sha256 = $null; content_b64 = $null }
+        dirs = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        files = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    }
+    if (-not $store.exists) { return $store }
+    $cache = $null
+    if ($null -ne $Hashing) {
+        $maxAge = [long](Get-Field -Map $Hashing -Name 'max_age_seconds' -Default (Get-DefaultMaxAge))
+        $cache = New-HashCache -CacheDir ([string](Get-Field -Map $Hashing -Name 'cache_dir' -Default '')) -StorePath $path -UseCached (-not [bool]$Hashing.deep) -MaxAge $maxAge
+    }
+    try {
+        $store.free_bytes = Get-FreeByte -Path $path
+        $store.definfo = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Definfo)) -MaxBytes $Limits.max_definfo_bytes
+        $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
+        foreach ($item in (Get-SortedChild -Folder $top)) {
+            if ($item -is [System.IO.DirectoryInfo]) {
+                $isLink = Test-ReparsePoint -Item $item
+                $files = New-Object -TypeName 'System.Collections.Generic.List[object]'
+                $truncated = $false
+                if (-not $isLink) {
+                    $listing = Get-RelativeFile -Top $item -Limit $Limits.max_files_per_dir
+                    foreach ($file in $listing.files) { $files.Add((New-FileRecord -Item $file.item -RelativePath $file.path -Cache $cache)) }
+                    $truncated = $listing.truncated
+                }
+                $store.dirs.Add(@{
+                        name = $item.Name
+                        link = $isLink
+                        mtime = ConvertTo-UnixTime -Time $item.LastWriteTimeUtc
+                        files = $files
+                        truncated = $truncated
+                    })
+            }
+            else {
+                $store.files.Add((New-FileRecord -Item $item -RelativePath $item.Name))
+            }
+        }
+    }
+    catch {
+        $store.error = $script:Text::Head(('{0}: {1}' -f $_.Exception.GetType().Name, $_.Exception.Message), $script:MaxText)
+    }
+    if ($null -ne $cache) {
+        Save-HashCache -Cache $cache
+        $cacheError = $null
+        if ($null -ne $cache.error) { $cacheError = $script:Text::Head([string]$cache.error, $script:MaxText) }
+        $store.hash_stats = @{
+            files_hashed = $cache.stats.files_hashed
+            bytes_hashed = $cache.stats.bytes_hashed
+            files_cached = $cache.stats.files_cached
+            bytes_cached = $cache.stats.bytes_cached
+            cache_error = $cacheError
+        }
+    }
+    return $store
+}
+
+Function Get-Product {
+    # SMSMSE from the Uninstall keys, in the 64-bit and the 32-bit registry views. A subkey that cannot
+    # be read (permissions, a broken entry) is skipped, never the end of the search.
+    $hive = [Microsoft.Win32.RegistryHive]::LocalMachine
+    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey($hive, $view)
+        try {
+            $uninstall = $base.OpenSubKey($script:UninstallKey)
+            if ($null -eq $uninstall) { continue }
+            $subNames = @($uninstall.GetSubKeyNames())
+            [System.Array]::Sort($subNames, [System.StringComparer]::Ordinal)
+            foreach ($subName in $subNames) {
+                try {
+                    $sub = $uninstall.OpenSubKey($subName)
+                    if ($null -eq $sub) { continue }
+                    try {
+                        $displayName = [string]$sub.GetValue('DisplayName', '')
+                        $displayVersion = [string]$sub.GetValue('DisplayVersion', '')
+                    }
+                    finally {
+                        $sub.Close()
+                    }
+                }
+                catch {
+                    continue
+                }
+                if ($displayName.StartsWith('Symantec Mail Security for Microsoft Exchange', [System.StringComparison]::OrdinalIgnoreCase)) {
+                    # within the reply schema's lengths: a registry value is whatever an installer wrote
+                    return @{
+                        name = $script:Text::Head($displayName, 256)
+                        version = $script:Text::Head($displayVersion, 64)
+                        source = $script:Text::Head(('HKLM\{0}\{1} ({2})' -f $script:UninstallKey, $subName, $view), 512)
+                    }
+                }
+            }
+        }
+        finally {
+            $base.Close()
+        }
+    }
+    return $null
+}
+
+Function Get-ProductEvent {
+    param([int[]]$Ids, [int]$Hours, [int]$Limit)
+    $events = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    if ($Limit -le 0 -or $Ids.Count -eq 0) { return @{ events = $events; error = $null } }
+    $filter = @{
+        LogName = 'Application'
+        ProviderName = $script:ProductSource
+        Id = $Ids
+        StartTime = (Get-Date).AddHours(-$Hours)
+    }
+    try {
+        $found = @(Get-WinEvent -FilterHashtable $filter -MaxEvents $Limit -ErrorAction Stop)
+    }
+    catch {
+        # no events in the window, or the product's event source is not registered on this host: no events
+        $id = [string]$_.FullyQualifiedErrorId
+        if ($id -like 'NoMatchingEventsFound*' -or $id -like 'NoMatchingProvidersFound*') {
+            return @{ events = $events; error = $null }
+        }
+        return @{ events = $events; error = $script:Text::Head(('cannot read the Application log: {0}' -f $_.Exception.Message), $script:MaxText) }
+    }
+    foreach ($entry in $found) {
+        $events.Add(@{
+                id = [int]$entry.Id
+                time = $entry.TimeCreated.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", [System.Globalization.CultureInfo]::InvariantCulture)
+                message = $script:Text::Head([string]$entry.Message, $script:MaxEventMessage)
+            })
+    }
+    return @{ events = $events; error = $null }
+}
+
+Function Get-HostRecord {
+    param([object[]]$Stores)
+    $variables = @{}
+    foreach ($store in $Stores) {
+        foreach ($name in (Get-TemplateVariable -Template ([string]$store.template))) {
+            $variables[$name] = [System.Environment]::GetEnvironmentVariable($name)
+        }
+    }
+    $arch = 'x86'
+    if ([System.Environment]::Is64BitOperatingSystem) { $arch = 'amd64' }
+    return @{
+        os = 'windows'
+        os_version = [System.Environment]::OSVersion.Version.ToString()
+        arch = $arch
+        hostname = [System.Environment]::MachineName
+        env = $variables
+    }
+}
+
+Function Invoke-Probe {
+    param([System.Collections.IDictionary]$Request)
+    $limits = @{
+        max_files_per_dir = [int]$Request.limits.max_files_per_dir
+        max_definfo_bytes = [long]$Request.limits.max_definfo_bytes
+        max_events = [int]$Request.limits.max_events
+    }
+    # product and events_file describe POSIX hosts; Windows reads the registry and the Application log
+    $null = Get-Field -Map $Request -Name 'product'
+    $null = Get-Field -Map $Request -Name 'events_file'
+    $hashing = Get-Field -Map $Request -Name 'hashing'
+    # the pointer's name from the request's wire constants once the probe request carries them
+    $definfo = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'definfo' -Default 'definfo.dat')
+    $stores = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    foreach ($candidate in @($Request.stores)) {
+        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Hashing $hashing))
+    }
+    $ids = [int[]]@($Request.event_ids | ForEach-Object { [int]$_ })
+    $eventResult = Get-ProductEvent -Ids $ids -Hours ([int]$Request.event_hours) -Limit $limits.max_events
+    return @{
+        contract = 1
+        op = 'probe'
+        host = Get-HostRecord -Stores @($Request.stores)
+        product = Get-Product
+        stores = $stores
+        events = $eventResult.events
+        events_error = $eventResult.error
+    }
+}
+
+Export-ModuleMember -Function Invoke-Probe

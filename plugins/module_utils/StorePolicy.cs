@@ -1,0 +1,555 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// The Windows agent's rules that need no Windows: error mapping by Win32 code and HResult,
+// the retry policy around renames and deletes, command-line quoting, bounded text, the hash
+// cache's expiry, version and store folder names, and a tree removal that never follows a
+// reparse point. They compile at C# 5 (Windows PowerShell 5.1's Add-Type) and run under mono
+// in the project's tests (tests/unit/csharp/PolicyTests.cs).
+
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
+{
+    // A failed system call as a step reports it: result, code (the error's name) and message.
+    public sealed class StepError
+    {
+        public string Result;
+        public string Code;
+        public int Win32;
+        public string Message;
+    }
+
+    public static class Win32Error
+    {
+        public const int FileNotFound = 2;
+        public const int PathNotFound = 3;
+        public const int AccessDenied = 5;
+        public const int NotSameDevice = 17;
+        public const int SharingViolation = 32;
+        public const int LockViolation = 33;
+        public const int HandleDiskFull = 39;
+        public const int FileExists = 80;
+        public const int DiskFull = 112;
+        public const int InvalidName = 123;
+        public const int DirNotEmpty = 145;
+        public const int AlreadyExists = 183;
+        public const int FilenameExcedRange = 206;
+        public const int DeletePending = 303;
+        public const int UnableToRemoveReplaced = 1175;
+        public const int UnableToMoveReplacement = 1176;
+        public const int UnableToMoveReplacement2 = 1177;
+
+        private static readonly Dictionary<int, string> Names = new Dictionary<int, string>
+        {
+            { FileNotFound, "ERROR_FILE_NOT_FOUND" },
+            { PathNotFound, "ERROR_PATH_NOT_FOUND" },
+            { AccessDenied, "ERROR_ACCESS_DENIED" },
+            { NotSameDevice, "ERROR_NOT_SAME_DEVICE" },
+            { SharingViolation, "ERROR_SHARING_VIOLATION" },
+            { LockViolation, "ERROR_LOCK_VIOLATION" },
+            { HandleDiskFull, "ERROR_HANDLE_DISK_FULL" },
+            { FileExists, "ERROR_FILE_EXISTS" },
+            { DiskFull, "ERROR_DISK_FULL" },
+            { InvalidName, "ERROR_INVALID_NAME" },
+            { DirNotEmpty, "ERROR_DIR_NOT_EMPTY" },
+            { AlreadyExists, "ERROR_ALREADY_EXISTS" },
+            { FilenameExcedRange, "ERROR_FILENAME_EXCED_RANGE" },
+            { DeletePending, "ERROR_DELETE_PENDING" },
+            { UnableToRemoveReplaced, "ERROR_UNABLE_TO_REMOVE_REPLACED" },
+            { UnableToMoveReplacement, "ERROR_UNABLE_TO_MOVE_REPLACEMENT" },
+            { UnableToMoveReplacement2, "ERROR_UNABLE_TO_MOVE_REPLACEMENT_2" },
+        };
+
+        // The error's symbolic name; WIN32_<n> for one the table does not know.
+        public static string Name(int code)
+        {
+            string name;
+            if (Names.TryGetValue(code, out name))
+            {
+                return name;
+            }
+            return "WIN32_" + code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        // The step result a Win32 error means: another process holds the file (sharing or
+        // lock violation) is "in_use"; everything else is "failed" with the error's own code.
+        public static string ResultFor(int code)
+        {
+            if (code == SharingViolation || code == LockViolation)
+            {
+                return "in_use";
+            }
+            return "failed";
+        }
+
+        // The Win32 error behind an HResult (FACILITY_WIN32), or 0 when it carries none.
+        public static int FromHResult(int hresult)
+        {
+            if ((hresult & unchecked((int)0xFFFF0000)) == unchecked((int)0x80070000))
+            {
+                return hresult & 0xFFFF;
+            }
+            return 0;
+        }
+
+        // The Win32 error an exception stands for, decided by its HResult, never by its type
+        // alone (.NET reports a missing folder, a path too long and a sharing violation all
+        // as IOException). 0 when the exception carries no system error.
+        public static int FromException(Exception exception)
+        {
+            for (Exception current = exception; current != null; current = current.InnerException)
+            {
+                Win32Exception win32 = current as Win32Exception;
+                if (win32 != null)
+                {
+                    return win32.NativeErrorCode;
+                }
+                int code = FromHResult(current.HResult);
+                if (code != 0)
+                {
+                    return code;
+                }
+                if (current is UnauthorizedAccessException)
+                {
+                    return AccessDenied;
+                }
+                if (current is PathTooLongException)
+                {
+                    return FilenameExcedRange;
+                }
+                if (current is DirectoryNotFoundException)
+                {
+                    return PathNotFound;
+                }
+                if (current is FileNotFoundException)
+                {
+                    return FileNotFound;
+                }
+            }
+            return 0;
+        }
+
+        // The innermost message: PowerShell wraps .NET exceptions in MethodInvocationException.
+        public static string InnerMessage(Exception exception)
+        {
+            Exception current = exception;
+            while (current.InnerException != null)
+            {
+                current = current.InnerException;
+            }
+            return current.Message;
+        }
+
+        public static StepError Describe(Exception exception, string what, int maxMessage)
+        {
+            int code = FromException(exception);
+            StepError error = new StepError();
+            error.Win32 = code;
+            if (code == 0)
+            {
+                error.Result = "failed";
+                error.Code = Text.Code(InnermostType(exception));
+            }
+            else
+            {
+                error.Result = ResultFor(code);
+                error.Code = Name(code);
+            }
+            error.Message = Text.Head(what + ": " + InnerMessage(exception), maxMessage);
+            return error;
+        }
+
+        private static string InnermostType(Exception exception)
+        {
+            Exception current = exception;
+            while (current.InnerException != null)
+            {
+                current = current.InnerException;
+            }
+            return current.GetType().Name;
+        }
+    }
+
+    // Antivirus filters (Defender, SEP Auto-Protect) and the search indexer open new files for
+    // a moment; a rename or delete in that moment fails with access denied, a sharing violation
+    // or "directory not empty". Those are retried for a few seconds, with growing pauses.
+    public static class RetryPolicy
+    {
+        public static bool IsTransient(int code)
+        {
+            return code == Win32Error.AccessDenied || code == Win32Error.SharingViolation || code == Win32Error.DirNotEmpty;
+        }
+
+        // The pause before attempt number `attempt` (1 = the first retry), in milliseconds.
+        public static int Delay(int attempt)
+        {
+            int delay = 50;
+            for (int i = 1; i < attempt && delay < 1000; i++)
+            {
+                delay *= 2;
+            }
+            return Math.Min(delay, 1000);
+        }
+
+        // Run `attempt` (returns 0 or a Win32 error) until it succeeds, fails for good, or
+        // `seconds` of pauses are spent. Returns the last error (0: done). `sleep` pauses.
+        public static int Run(Func<int> attempt, int seconds, Action<int> sleep)
+        {
+            int budget = Math.Max(0, seconds) * 1000;
+            int spent = 0;
+            int tries = 0;
+            while (true)
+            {
+                int code = attempt();
+                if (code == 0 || !IsTransient(code))
+                {
+                    return code;
+                }
+                tries++;
+                int pause = Delay(tries);
+                if (spent + pause > budget)
+                {
+                    return code;
+                }
+                sleep(pause);
+                spent += pause;
+            }
+        }
+    }
+
+    // Windows command lines: each argument quoted so that CommandLineToArgvW and the C runtime
+    // give the program exactly that argument back.
+    public static class CommandLine
+    {
+        public static string Quote(string argument)
+        {
+            if (argument == null)
+            {
+                argument = "";
+            }
+            if (argument.Length > 0 && argument.IndexOfAny(new char[] { ' ', '\t', '\n', '\v', '"' }) < 0)
+            {
+                return argument;
+            }
+            StringBuilder quoted = new StringBuilder("\"");
+            int backslashes = 0;
+            foreach (char c in argument)
+            {
+                if (c == '\\')
+                {
+                    backslashes++;
+                    continue;
+                }
+                if (c == '"')
+                {
+                    quoted.Append('\\', backslashes * 2 + 1);
+                }
+                else
+                {
+                    quoted.Append('\\', backslashes);
+                }
+                backslashes = 0;
+                quoted.Append(c);
+            }
+            quoted.Append('\\', backslashes * 2);
+            quoted.Append('"');
+            return quoted.ToString();
+        }
+
+        public static string Join(string[] arguments)
+        {
+            List<string> parts = new List<string>();
+            if (arguments != null)
+            {
+                foreach (string argument in arguments)
+                {
+                    parts.Add(Quote(argument));
+                }
+            }
+            return string.Join(" ", parts.ToArray());
+        }
+    }
+
+    public static class Text
+    {
+        // At most `max` characters, the beginning kept (messages).
+        public static string Head(string text, int max)
+        {
+            if (text == null)
+            {
+                return "";
+            }
+            if (text.Length <= max)
+            {
+                return text;
+            }
+            if (max < 4)
+            {
+                return text.Substring(0, Math.Max(0, max));
+            }
+            return text.Substring(0, max - 3) + "...";
+        }
+
+        // At most `max` characters, the end kept (a program's output).
+        public static string Tail(string text, int max)
+        {
+            if (text == null)
+            {
+                return "";
+            }
+            if (text.Length <= max)
+            {
+                return text;
+            }
+            return text.Substring(text.Length - max);
+        }
+
+        // A code as the reply schema accepts it: [A-Za-z0-9_], at most 64 characters.
+        public static string Code(string text)
+        {
+            StringBuilder code = new StringBuilder();
+            foreach (char c in text ?? "")
+            {
+                bool ascii = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+                code.Append(ascii ? c : '_');
+                if (code.Length == 64)
+                {
+                    break;
+                }
+            }
+            return code.Length == 0 ? "UNKNOWN" : code.ToString();
+        }
+    }
+
+    // The end of a stream of text, at most `max` characters kept; safe to append from the
+    // threads that read a process's output.
+    public sealed class TailBuffer
+    {
+        private readonly StringBuilder buffer = new StringBuilder();
+        private readonly object gate = new object();
+        private readonly int max;
+
+        public TailBuffer(int max)
+        {
+            this.max = max;
+        }
+
+        public void AppendLine(string line)
+        {
+            if (line == null)
+            {
+                return;
+            }
+            lock (gate)
+            {
+                buffer.Append(line).Append('\n');
+                if (buffer.Length > max * 2)
+                {
+                    buffer.Remove(0, buffer.Length - max);
+                }
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (gate)
+            {
+                return Text.Tail(buffer.ToString(), max);
+            }
+        }
+    }
+
+    // The hash cache's expiry (cache format 2): an entry is used only while
+    // now - verified_at < max_age * (0.5 + 0.5 * f), f from the path's SHA-256, so re-reads
+    // spread across runs rather than all falling due at once.
+    public static class CacheExpiry
+    {
+        public static double Fraction(string path)
+        {
+            byte[] digest;
+            using (SHA256 sha = Hashing.NewSha256())
+            {
+                digest = sha.ComputeHash(Encoding.UTF8.GetBytes(path));
+            }
+            uint head = ((uint)digest[0] << 24) | ((uint)digest[1] << 16) | ((uint)digest[2] << 8) | digest[3];
+            return head / 4294967296.0;
+        }
+
+        public static bool IsFresh(long now, long verifiedAt, long maxAgeSeconds, string path)
+        {
+            if (maxAgeSeconds <= 0)
+            {
+                return false;
+            }
+            return (now - verifiedAt) < maxAgeSeconds * (0.5 + 0.5 * Fraction(path));
+        }
+    }
+
+    public static class Hashing
+    {
+        // SHA-256 from CNG (fast, native); the CSP where the FIPS policy allows only validated
+        // algorithm classes. The managed SHA256Managed is never used: it is slow and not FIPS.
+        public static SHA256 NewSha256()
+        {
+            if (CryptoConfig.AllowOnlyFipsAlgorithms)
+            {
+                return new SHA256CryptoServiceProvider();
+            }
+            return new SHA256Cng();
+        }
+
+        public static string Hex(byte[] bytes)
+        {
+            StringBuilder hex = new StringBuilder(bytes.Length * 2);
+            foreach (byte b in bytes)
+            {
+                hex.Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            return hex.ToString();
+        }
+    }
+
+    public static class Names
+    {
+        // A version folder: ASCII "[0-9]{8}.[0-9]{3}", matched whole (no other digits, no
+        // trailing newline: what .NET's \d and $ would let through).
+        public static bool IsVersion(string name)
+        {
+            if (name == null || name.Length != 12 || name[8] != '.')
+            {
+                return false;
+            }
+            for (int i = 0; i < name.Length; i++)
+            {
+                if (i != 8 && (name[i] < '0' || name[i] > '9'))
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        // One path component of a store a step may name: no separators, no drive, not . or ..
+        public static bool IsComponent(string name)
+        {
+            if (string.IsNullOrEmpty(name) || name == "." || name == ".." || name.Length > 255)
+            {
+                return false;
+            }
+            return name.IndexOfAny(new char[] { '\\', '/', ':', '\0' }) < 0;
+        }
+
+        public static string Join(string folder, string name)
+        {
+            return folder.TrimEnd('\\', '/') + "\\" + name;
+        }
+    }
+
+    public sealed class FsEntry
+    {
+        public string Name;
+        public bool Directory;
+        public bool Reparse;
+        public bool ReadOnly;
+    }
+
+    // What a tree removal needs from a file system (Windows: StoreNative.TreeFs).
+    public interface ITreeFs
+    {
+        FsEntry Stat(string path);
+        IList<FsEntry> List(string path);
+        int RemoveDirectory(string path);
+        int DeleteFile(string path, bool clearReadOnly);
+        void Sleep(int milliseconds);
+    }
+
+    public static class Tree
+    {
+        // Remove `path` and everything below it without ever following a reparse point: a
+        // junction or symbolic link (at the top or inside) is removed itself, its target is
+        // never touched. Best-effort: every entry is tried, each with retries; what could not
+        // be removed is added to `remaining`. Returns the first error (0: all gone).
+        public static int Remove(ITreeFs fs, string path, int retrySeconds, IList<string> remaining)
+        {
+            FsEntry top;
+            try
+            {
+                top = fs.Stat(path);
+            }
+            catch (Exception exception)
+            {
+                remaining.Add(path);
+                int stat = Win32Error.FromException(exception);
+                return stat == 0 ? Win32Error.AccessDenied : stat;
+            }
+            if (top == null)
+            {
+                return 0;
+            }
+            if (top.Reparse || !top.Directory)
+            {
+                int code = Retry(fs, retrySeconds, delegate { return top.Directory ? fs.RemoveDirectory(path) : fs.DeleteFile(path, false); });
+                if (code != 0)
+                {
+                    remaining.Add(path);
+                }
+                return code;
+            }
+            int first = 0;
+            IList<FsEntry> children;
+            try
+            {
+                children = fs.List(path);
+            }
+            catch (Exception exception)
+            {
+                remaining.Add(path);
+                int listed = Win32Error.FromException(exception);
+                return listed == 0 ? Win32Error.AccessDenied : listed;
+            }
+            foreach (FsEntry child in children)
+            {
+                string full = Names.Join(path, child.Name);
+                int code;
+                if (child.Directory && !child.Reparse)
+                {
+                    code = Remove(fs, full, retrySeconds, remaining);
+                }
+                else
+                {
+                    FsEntry entry = child;
+                    code = Retry(fs, retrySeconds, delegate { return entry.Directory ? fs.RemoveDirectory(full) : fs.DeleteFile(full, !entry.Reparse && entry.ReadOnly); });
+                    if (code != 0)
+                    {
+                        remaining.Add(full);
+                    }
+                }
+                if (first == 0)
+                {
+                    first = code;
+                }
+            }
+            int own = Retry(fs, retrySeconds, delegate { return fs.RemoveDirectory(path); });
+            if (own != 0)
+            {
+                remaining.Add(path);
+                if (first == 0)
+                {
+                    first = own;
+                }
+            }
+            return first;
+        }
+
+        private static int Retry(ITreeFs fs, int seconds, Func<int> attempt)
+        {
+            return RetryPolicy.Run(attempt, seconds, fs.Sleep);
+        }
+    }
+}

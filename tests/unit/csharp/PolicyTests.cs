@@ -1,0 +1,285 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// Runs the Windows agent's platform-neutral C# (plugins/module_utils/StorePolicy.cs) under mono.
+// Prints one line per check: "ok <name>" or "FAIL <name>: <detail>", then "value <key> <text>"
+// lines that tests/unit/test_csharp.py compares with Python's answer to the same question.
+
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.IO;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+
+public static class PolicyTests
+{
+    private static int failures;
+
+    private static void Check(string name, bool ok, string detail)
+    {
+        if (ok)
+        {
+            Console.WriteLine("ok " + name);
+        }
+        else
+        {
+            failures++;
+            Console.WriteLine("FAIL " + name + ": " + detail);
+        }
+    }
+
+    private static void Equal(string name, object want, object got)
+    {
+        Check(name, object.Equals(want, got), string.Format("want <{0}>, got <{1}>", want, got));
+    }
+
+    // An in-memory file system with folders, files and links (a link's target is a path).
+    private sealed class FakeFs : ITreeFs
+    {
+        public readonly Dictionary<string, FsEntry> Items = new Dictionary<string, FsEntry>(StringComparer.OrdinalIgnoreCase);
+        public readonly HashSet<string> Busy = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        public readonly Dictionary<string, int> FailTimes = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        public readonly HashSet<string> Unreadable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        public int Slept;
+
+        public void Add(string path, bool directory, bool reparse)
+        {
+            FsEntry entry = new FsEntry();
+            entry.Name = path.Substring(path.LastIndexOf('\\') + 1);
+            entry.Directory = directory;
+            entry.Reparse = reparse;
+            Items[path] = entry;
+        }
+
+        public FsEntry Stat(string path)
+        {
+            if (Unreadable.Contains(path))
+            {
+                throw new UnauthorizedAccessException("denied: " + path);
+            }
+            FsEntry entry;
+            return Items.TryGetValue(path, out entry) ? entry : null;
+        }
+
+        public IList<FsEntry> List(string path)
+        {
+            if (Items[path].Reparse)
+            {
+                throw new InvalidOperationException("listed through a link: " + path);
+            }
+            List<FsEntry> found = new List<FsEntry>();
+            foreach (KeyValuePair<string, FsEntry> item in Items)
+            {
+                if (item.Key.StartsWith(path + "\\", StringComparison.OrdinalIgnoreCase) && item.Key.IndexOf('\\', path.Length + 1) < 0)
+                {
+                    found.Add(item.Value);
+                }
+            }
+            return found;
+        }
+
+        private int Transient(string path)
+        {
+            int left;
+            if (FailTimes.TryGetValue(path, out left) && left > 0)
+            {
+                FailTimes[path] = left - 1;
+                return Win32Error.SharingViolation;
+            }
+            if (Busy.Contains(path))
+            {
+                return Win32Error.SharingViolation;
+            }
+            return 0;
+        }
+
+        public int RemoveDirectory(string path)
+        {
+            int code = Transient(path);
+            if (code != 0)
+            {
+                return code;
+            }
+            if (!Items[path].Reparse && List(path).Count > 0)
+            {
+                return Win32Error.DirNotEmpty;
+            }
+            Items.Remove(path);
+            return 0;
+        }
+
+        public int DeleteFile(string path, bool clearReadOnly)
+        {
+            int code = Transient(path);
+            if (code != 0)
+            {
+                return code;
+            }
+            Items.Remove(path);
+            return 0;
+        }
+
+        public void Sleep(int milliseconds)
+        {
+            Slept += milliseconds;
+        }
+    }
+
+    private static void TreeTests()
+    {
+        // defect 1: a set folder that is a junction: the link goes, its target stays whole
+        FakeFs fs = new FakeFs();
+        fs.Add("C:\\store", true, false);
+        fs.Add("C:\\store\\20260101.001", true, true);
+        fs.Add("C:\\victim", true, false);
+        fs.Add("C:\\victim\\precious.dat", false, false);
+        List<string> remaining = new List<string>();
+        int code = Tree.Remove(fs, "C:\\store\\20260101.001", 5, remaining);
+        Equal("tree_link_at_top_removed_itself", 0, code);
+        Check("tree_link_target_untouched", fs.Stat("C:\\victim\\precious.dat") != null, "the link's target was emptied");
+        Check("tree_link_gone", fs.Stat("C:\\store\\20260101.001") == null, "the link is still there");
+
+        // a link inside a set: removed, never followed
+        fs = new FakeFs();
+        fs.Add("C:\\s", true, false);
+        fs.Add("C:\\s\\a.dat", false, false);
+        fs.Add("C:\\s\\inner", true, true);
+        fs.Add("C:\\victim", true, false);
+        fs.Add("C:\\victim\\b.dat", false, false);
+        remaining = new List<string>();
+        code = Tree.Remove(fs, "C:\\s", 5, remaining);
+        Equal("tree_inner_link_removed", 0, code);
+        Check("tree_inner_link_target_untouched", fs.Stat("C:\\victim\\b.dat") != null, "followed an inner link");
+        Check("tree_all_gone", fs.Stat("C:\\s") == null, "the folder is still there");
+
+        // an antivirus filter holds a file for a moment: retried, then gone
+        fs = new FakeFs();
+        fs.Add("C:\\t", true, false);
+        fs.Add("C:\\t\\x.dat", false, false);
+        fs.FailTimes["C:\\t\\x.dat"] = 3;
+        remaining = new List<string>();
+        code = Tree.Remove(fs, "C:\\t", 5, remaining);
+        Equal("tree_transient_retried", 0, code);
+        Check("tree_transient_slept", fs.Slept > 0 && fs.Slept <= 5000, "slept " + fs.Slept);
+
+        // defect 3: a file the scanner keeps open: best-effort, the rest goes, what remains is named
+        fs = new FakeFs();
+        fs.Add("C:\\u", true, false);
+        fs.Add("C:\\u\\held.dll", false, false);
+        fs.Add("C:\\u\\free.dat", false, false);
+        fs.Busy.Add("C:\\u\\held.dll");
+        remaining = new List<string>();
+        code = Tree.Remove(fs, "C:\\u", 1, remaining);
+        Equal("tree_held_file_code", Win32Error.SharingViolation, code);
+        Check("tree_held_other_files_removed", fs.Stat("C:\\u\\free.dat") == null, "stopped at the first held file");
+        Check("tree_held_remaining_named", remaining.Contains("C:\\u\\held.dll") && remaining.Contains("C:\\u"), string.Join(",", remaining.ToArray()));
+        Check("tree_held_retry_bounded", fs.Slept <= 2 * 1000 + 1000, "slept " + fs.Slept);
+    }
+
+    private static void UnreadableTests()
+    {
+        // a leftover whose attributes cannot be read is reported, never an exception that ends the cleanup
+        FakeFs fs = new FakeFs();
+        fs.Add("C:\\v", true, false);
+        fs.Unreadable.Add("C:\\v");
+        List<string> remaining = new List<string>();
+        int code = -1;
+        try
+        {
+            code = Tree.Remove(fs, "C:\\v", 1, remaining);
+        }
+        catch (Exception exception)
+        {
+            Check("tree_unreadable_does_not_throw", false, exception.Message);
+        }
+        Equal("tree_unreadable_code", Win32Error.AccessDenied, code);
+        Check("tree_unreadable_remaining", remaining.Contains("C:\\v"), string.Join(",", remaining.ToArray()));
+    }
+
+    private static void ErrorTests()
+    {
+        // defect 4: decided by the HResult, not by IOException's type
+        Equal("error_sharing_in_use", "in_use", Win32Error.ResultFor(Win32Error.FromException(new IOException("x", unchecked((int)0x80070020)))));
+        Equal("error_lock_in_use", "in_use", Win32Error.ResultFor(Win32Error.FromException(new IOException("x", unchecked((int)0x80070021)))));
+        Equal("error_missing_folder", "ERROR_PATH_NOT_FOUND", Win32Error.Name(Win32Error.FromException(new DirectoryNotFoundException("x"))));
+        Equal("error_missing_folder_failed", "failed", Win32Error.ResultFor(Win32Error.FromException(new DirectoryNotFoundException("x"))));
+        Equal("error_path_too_long", "ERROR_FILENAME_EXCED_RANGE", Win32Error.Name(Win32Error.FromException(new PathTooLongException("x"))));
+        Equal("error_access_denied", "ERROR_ACCESS_DENIED", Win32Error.Name(Win32Error.FromException(new UnauthorizedAccessException("x"))));
+        Equal("error_win32_exception", "ERROR_DIR_NOT_EMPTY", Win32Error.Name(Win32Error.FromException(new Win32Exception(145))));
+        Equal("error_wrapped", 32, Win32Error.FromException(new InvalidOperationException("outer", new IOException("inner", unchecked((int)0x80070020)))));
+        Equal("error_unknown_name", "WIN32_9999", Win32Error.Name(9999));
+        Equal("error_generic_io_is_not_in_use", "failed", Win32Error.ResultFor(Win32Error.FromException(new IOException("x"))));
+        StepError described = Win32Error.Describe(new InvalidOperationException(new string('m', 10000)), "stage", 4096);
+        Equal("error_message_bounded", 4096, described.Message.Length);
+        Equal("error_code_without_win32", "InvalidOperationException", described.Code);
+    }
+
+    private static void RetryTests()
+    {
+        // defect 5: 5, 32 and 145 are retried for a few seconds; others fail at once
+        Check("retry_transient_codes", RetryPolicy.IsTransient(5) && RetryPolicy.IsTransient(32) && RetryPolicy.IsTransient(145), "");
+        Check("retry_not_found_is_final", !RetryPolicy.IsTransient(2) && !RetryPolicy.IsTransient(3) && !RetryPolicy.IsTransient(183), "");
+        int calls = 0;
+        int slept = 0;
+        int code = RetryPolicy.Run(delegate { calls++; return calls < 4 ? 32 : 0; }, 5, delegate(int ms) { slept += ms; });
+        Equal("retry_succeeds_after_filter", 0, code);
+        Equal("retry_calls", 4, calls);
+        calls = 0;
+        slept = 0;
+        code = RetryPolicy.Run(delegate { calls++; return 5; }, 5, delegate(int ms) { slept += ms; });
+        Equal("retry_gives_up_with_last_error", 5, code);
+        Check("retry_budget_kept", slept <= 5000 && slept >= 4000, "slept " + slept);
+        calls = 0;
+        code = RetryPolicy.Run(delegate { calls++; return 3; }, 5, delegate(int ms) { });
+        Check("retry_final_error_once", code == 3 && calls == 1, "calls " + calls);
+    }
+
+    private static void NameTests()
+    {
+        Check("version_ascii", Names.IsVersion("20260101.001"), "");
+        Check("version_fullwidth_refused", !Names.IsVersion("2026010\uFF11.001"), "");
+        Check("version_arabic_indic_refused", !Names.IsVersion("2026010\u0661.001"), "");
+        Check("version_newline_refused", !Names.IsVersion("20260101.001\n"), "");
+        Check("version_short_refused", !Names.IsVersion("2026010.001"), "");
+        Check("component_ok", Names.IsComponent(".smsmse-staging-20260101.001-ab12"), "");
+        Check("component_separator_refused", !Names.IsComponent("..\\x") && !Names.IsComponent("a/b") && !Names.IsComponent("C:x") && !Names.IsComponent(".."), "");
+        Equal("text_head", "abcd...", Text.Head("abcdefghij", 7));
+        Equal("text_tail", "hij", Text.Tail("abcdefghij", 3));
+        Equal("text_code", "A_b_9", Text.Code("A-b 9"));
+        TailBuffer tail = new TailBuffer(10);
+        for (int i = 0; i < 100; i++)
+        {
+            tail.AppendLine("line " + i);
+        }
+        Equal("tail_buffer_keeps_end", "e 98\nline 99\n".Substring(3), tail.ToString().Substring(tail.ToString().Length - 10));
+        Equal("tail_buffer_bounded", 10, tail.ToString().Length);
+    }
+
+    private static void Values()
+    {
+        string[] arguments = { "-s", "", "a b", "quote\"inside", "trail\\", "trail space\\", "back\\\\\"q", "C:\\Program Files\\x" };
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            Console.WriteLine("value quote{0} {1}", i, CommandLine.Quote(arguments[i]));
+        }
+        Console.WriteLine("value join {0}", CommandLine.Join(arguments));
+        foreach (string path in new string[] { "C:\\ProgramData\\Symantec\\Definitions\\VirusDefs\\20260101.001\\virscan1.dat", "/lab/mail01/csapi/20260101.001/zdone.dat", "\u00e9t\u00e9" })
+        {
+            Console.WriteLine("value fraction {0} {1}", path.Replace(' ', '_'), CacheExpiry.Fraction(path).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        Console.WriteLine("value fresh_half {0}", CacheExpiry.IsFresh(1000, 1000 - 299, 600, "p"));
+        Console.WriteLine("value fresh_full {0}", CacheExpiry.IsFresh(1000, 1000 - 600, 600, "p"));
+        Console.WriteLine("value fresh_zero {0}", CacheExpiry.IsFresh(1000, 1000, 0, "p"));
+    }
+
+    public static int Main()
+    {
+        TreeTests();
+        UnreadableTests();
+        ErrorTests();
+        RetryTests();
+        NameTests();
+        Values();
+        return failures == 0 ? 0 : 1;
+    }
+}
