@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, product, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -165,6 +165,9 @@ def read_pointer(record: Mapping[str, Any], where: str) -> dict[str, str | None]
     """``active`` and ``last`` from an agent's ``definfo`` record, after checking it is what it claims to be."""
     if not record["present"]:
         return {}
+    problem = listing.pointer_problem(record, where)
+    if problem is not None:
+        raise SmsmseError(problem.code, problem.message, path=where)
     if record["content_b64"] is None:
         raise SmsmseError("DEFINFO_TOO_LARGE", f"{where} is {record['size']} bytes, more than any real definfo.dat.", path=where)
     try:

