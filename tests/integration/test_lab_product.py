@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,27 +62,24 @@ def _csapi_state(lab_dir: Path, names: list[str]) -> dict[str, str]:
     return found
 
 
-def converge(tmp_path: Path, hosts: list[lab.LabHost], runs: int) -> tuple[dict[str, str], str]:
+def converge(tmp_path: Path, hosts: list[lab.LabHost], runs: int, emulators: Callable[..., Any]) -> tuple[dict[str, str], str]:
     """Enforce up to ``runs`` times while every host's product runs its copy cycle; the CSAPI states at the end."""
     lab_dir = tmp_path / "lab"
     inventory = lab.build_lab(lab_dir, hosts, group_vars={"defs_health_report_dir": str(lab_dir / "reports")})
     names = [h.name for h in hosts]
-    processes = lab_product.start(inventory, period=0.2)
+    emulators(inventory, period=0.2)
     output = ""
-    try:
-        for attempt in range(runs):
-            run = playbook("mailsec.smsmse.enforce", inventory, tmp_path / f"run{attempt}")
-            output = run.output
-            time.sleep(2)  # several product cycles: what the product copies next counts too
-            state = _csapi_state(lab_dir, names)
-            if all(s.endswith(" good") for s in state.values()):
-                break
-    finally:
-        lab_product.stop(processes)
-    return _csapi_state(lab_dir, names), output
+    for attempt in range(runs):
+        run = playbook("mailsec.smsmse.enforce", inventory, tmp_path / f"run{attempt}")
+        output = run.output
+        time.sleep(2)  # several product cycles: what the product copies next counts too
+        state = _csapi_state(lab_dir, names)
+        if all(s.endswith(" good") for s in state.values()):
+            break
+    return state, output
 
 
-def test_fleet_converges_to_good_sets_with_the_product_running(tmp_path: Path) -> None:
+def test_fleet_converges_to_good_sets_with_the_product_running(tmp_path: Path, product_emulators: Callable[..., Any]) -> None:
     """Self-verifying products and enforce together: every CSAPI ends on a good set."""
     hosts = [
         lab.LabHost("fresh", liveupdate="works"),
@@ -90,7 +88,7 @@ def test_fleet_converges_to_good_sets_with_the_product_running(tmp_path: Path) -
         lab.LabHost("active_bad", version="6.0.14", faults=["corrupt_active_csapi"], liveupdate="works"),
         lab.LabHost("all_bad", faults=["all_corrupt"], liveupdate="works"),
     ]
-    state, output = converge(tmp_path, hosts, runs=3)
+    state, output = converge(tmp_path, hosts, runs=3, emulators=product_emulators)
     assert all(s.endswith(" good") for s in state.values()), f"{state}\n{output[-3000:]}"
 
 
@@ -100,11 +98,11 @@ def test_fleet_converges_to_good_sets_with_the_product_running(tmp_path: Path) -
     reason="A product that does not verify (6.0.10, 6.5.0) copies the corrupt newest source set into CSAPI again after every "
     "repair: enforce leaves that set in the source store (issue 'Healthy means proven', rule 4: quarantine it).",
 )
-def test_blind_product_converges_once_enforce_quarantines_the_source(tmp_path: Path) -> None:
+def test_blind_product_converges_once_enforce_quarantines_the_source(tmp_path: Path, product_emulators: Callable[..., Any]) -> None:
     hosts = [
         *(lab.LabHost(f"fresh{i}", liveupdate="works") for i in range(3)),  # their copies outvote the corrupt ones
         lab.LabHost("blind_60", version="6.0.10", faults=["stale_csapi", "corrupt_newest"], liveupdate="works"),
         lab.LabHost("blind_65", version="6.5.0", faults=["stale_csapi", "corrupt_newest"], liveupdate="works"),
     ]
-    state, output = converge(tmp_path, hosts, runs=3)
+    state, output = converge(tmp_path, hosts, runs=3, emulators=product_emulators)
     assert all(s.endswith(" good") for s in state.values()), f"{state}\n{output[-3000:]}"

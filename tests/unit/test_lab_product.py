@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -212,3 +214,28 @@ def test_pointer_never_names_a_missing_folder(tmp_path: Path, monkeypatch: pytes
     outcome = _install(store, source, VERSIONS[-1])
     assert instants, "the race was not reached"
     assert outcome["result"] != "done" or instants == [None], f"definfo.dat named the missing folder {instants}"
+
+
+def test_the_command_line_starts_lists_and_stops_the_emulators(tmp_path: Path) -> None:
+    inventory = lab.build_lab(tmp_path / "lab", [lab.LabHost("a", faults=["stale_csapi"]), lab.LabHost("b")])
+    script = [sys.executable, str(Path(__file__).resolve().parents[2] / "scripts" / "lab_product.py")]
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([*script, *args, "--inventory", str(inventory)], capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    started = cli("start", "--period", "0.1")
+    try:
+        assert [line.split(":")[0] for line in started.splitlines()] == ["a", "b"]
+        assert cli("status").count("running") == 2
+        store = tmp_path / "lab" / "hosts" / "a" / "csapi"
+        deadline = time.monotonic() + 30
+        while lab_product.active(store) != VERSIONS[-1] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert lab_product.active(store) == VERSIONS[-1]
+    finally:
+        stopped = cli("stop")
+    assert stopped.count("stopped") == 2
+    assert list((tmp_path / "lab" / "product").glob("*.pid")) == []
+    assert "installed" in (tmp_path / "lab" / "product" / "a.log").read_text()
