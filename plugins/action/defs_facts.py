@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_facts
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, probe
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, probe, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 
 
@@ -16,4 +16,4 @@ class ActionModule(DocumentedAction):
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         reply = probe.run(self, task_vars, options)
-        return {"ansible_facts": {"smsmse_defs": facts.build(reply, overrides=options["stores"] or {})}}
+        return {"ansible_facts": {"smsmse_defs": facts.build(snapshot.parse(reply, options["stores"] or {}))}}

@@ -18,6 +18,15 @@ options:
     description: Hash every file again, ignoring the agent's cache.
     type: bool
     default: false
+  hash_cache_max_age_days:
+    description:
+      - The oldest a hash in the agent's cache may be before the file is read again, in days. Each file's entry
+        expires at a point between half this age and this age, fixed by its path, so re-reads spread across runs.
+      - A cached hash is also dropped when the file's size, modification time, change time (POSIX C(ctime), NTFS
+        change time) or file ID differ, so restoring a file's modification time after changing it does not fool it.
+      - C(0) never uses the cache (as O(deep=true)).
+    type: int
+    default: 7
   hash_cache_dir:
     description:
       - Folder on the host for the agent's hash cache.

@@ -17,9 +17,14 @@ short_description: Mark sets that differ from what a clear majority of the fleet
 version_added: 0.1.0
 description:
   - Takes every host's C(verification) (from M(mailsec.smsmse.defs_verify)) keyed by host name, and returns the
-    same mapping with each set in the minority marked C(bad) with the error C(CONSENSUS_MINORITY).
-  - A version is decided only when at least O(min_hosts) hosts (never fewer than 3) hold it and one set digest
-    has more than O(threshold) of the copies.
+    same mapping with each set in the minority marked C(bad) with the error C(CONSENSUS_MINORITY), and each host's
+    verdicts judged again (a copy that lost only to the source rule may be good once the fleet has spoken).
+  - "Only sound copies vote: a copy with any structure or catalog problem (C(checked) is C(bad)) never votes."
+  - "One vote per host per version: the digest the host's sound copies of the version agree on. A host whose sound
+    copies of a version disagree abstains on it."
+  - A version is decided only when at least O(min_hosts) hosts (never fewer than 3) vote on it and one digest has
+    more than O(threshold) of the votes. Then every copy whose digest differs from the winner is C(bad), on every
+    host, whether it voted or not.
 positional: threshold, min_hosts
 options:
   _input:
@@ -27,11 +32,11 @@ options:
     type: dict
     required: true
   threshold:
-    description: The share of copies a digest needs, from 0.5 (a simple majority) to below 1.
+    description: The share of votes (hosts) a digest needs, more than this, from 0.5 (a simple majority) to below 1.
     type: float
     default: 0.5
   min_hosts:
-    description: The fewest hosts that may decide a version (3 at least).
+    description: The fewest voting hosts that may decide a version (3 at least).
     type: int
     default: 3
 author:

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import DEFAULT_MAX_AGE_SECONDS, HashCache
 
 DEFINFO = "definfo.dat"
 _VAR = re.compile(r"%([^%]+)%")
@@ -184,7 +184,12 @@ def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Map
     }
     if not store["exists"]:
         return store
-    cache = HashCache(hashing.get("cache_dir"), path, not hashing.get("deep")) if hashing else None
+    cache = None
+    if hashing:
+        max_age = hashing.get("max_age_seconds")
+        cache = HashCache(
+            hashing.get("cache_dir"), path, not hashing.get("deep"), DEFAULT_MAX_AGE_SECONDS if max_age is None else int(max_age)
+        )
     try:
         store["free_bytes"] = shutil.disk_usage(path).free
         store["definfo"] = read_definfo(os.path.join(path, DEFINFO), limits["max_definfo_bytes"])

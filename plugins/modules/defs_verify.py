@@ -14,13 +14,26 @@ description:
   - "Structure: the folder name is a valid version, C(zdone.dat) is present, the O(required_files) are present,
     no file is empty or temporary, nothing is a link or junction or a path leading out of the store, and every file
     could be read."
+  - A verdict of C(good) must be proven. The rules apply in this order (the collection's C(docs/trust.md) says why).
+  - "1. Structure: the folder name is a version (ASCII C(YYYYMMDD.RRR), matched whole), C(zdone.dat) is present, the
+    O(required_files) are present, no file is empty or temporary, nothing is a link or junction or a path leading
+    out of the store, no two file names are one name to Windows (the same under case folding, or once NTFS drops
+    trailing dots and spaces), and every file could be read."
   - "Integrity: the agent computes the SHA-256 of every file, streamed, with a cache it keeps outside the Symantec
-    folders (keyed by path, size, modification time and file ID). O(deep=true) ignores the cache."
-  - "Authenticity, with O(catalog): the set must match, file by file, a catalog signed by at least
-    O(signature_threshold) of the O(trusted_keys), not expired, and not older than the last catalog accepted
+    folders (keyed by path, size, modification time, change time and file ID, and expiring after
+    O(hash_cache_max_age_days)). O(deep=true) ignores the cache."
+  - "2. Authenticity, with O(catalog): the set must match, file by file and by exact name, a catalog signed by at
+    least O(signature_threshold) of the O(trusted_keys), not expired, and not older than the last catalog accepted
     (O(catalog_state)). A version the catalog does not list is C(unknown)."
+  - "3. Fleet consensus (the C(mailsec.smsmse.defs_consensus) filter, the C(defs_health) role): only copies that
+    passed rules 1 and 2 vote; each host has one vote per version, the digest its sound copies agree on (a host whose
+    sound copies disagree abstains); a version is decided when at least 3 hosts vote and one digest has more than
+    the threshold (default half) of the votes; then every copy with another digest is C(bad) (C(CONSENSUS_MINORITY))."
+  - "4. The source rule: when two stores of the host hold the same version with different bytes and neither is bad
+    by rules 1 to 3, the copy in the store the product copies from wins (SMSMSE Hawking, then Hawking, then CSAPI);
+    each copy that differs from it is C(bad) (C(SET_COPY_DIFFERS), naming both paths)."
   - The results are returned and also set as C(ansible_facts.smsmse_defs), the facts of M(mailsec.smsmse.defs_facts)
-    with C(verification) added. Fleet consensus across hosts is applied afterwards by the C(defs_health) role.
+    with C(verification) added.
 extends_documentation_fragment:
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
@@ -37,7 +50,8 @@ attributes:
     description: Use C(group/mailsec.smsmse.defs) in C(module_defaults) to set options once.
 notes:
   - The hash cache makes a second run read no bytes of unchanged files. The cache is never trusted across a
-    change of size, modification time or file ID.
+    change of size, modification time, change time or file ID (restoring a file's modification time after changing
+    it does not fool it), and every entry expires within O(hash_cache_max_age_days).
   - A damaged C(definfo.dat) does not fail the task; the store's C(active.status) is C(bad) with the reason.
   - Every error code is listed in the collection's C(docs/errors.md) with its remediation.
 seealso:
@@ -80,13 +94,23 @@ sets:
   elements: dict
   contains:
     store:
-      description: The store (C(hawking), C(smsmse_hawking), C(csapi)).
+      description:
+        - The store (C(hawking), C(smsmse_hawking), C(csapi)), or C(source) for the
+          O(mailsec.smsmse.defs_promote#module:source_path) of M(mailsec.smsmse.defs_promote).
       type: str
     version:
       description: The set version (folder name).
       type: str
+    path:
+      description: The set folder on the host.
+      type: str
     status:
-      description: C(good), C(bad) or C(unknown) (the catalog does not list the version).
+      description: C(good), C(bad) or C(unknown) (the catalog does not list the version), after every rule.
+      type: str
+    checked:
+      description:
+        - The verdict of the copy's own checks (structure, and the catalog when configured) alone. Only copies
+          checked C(good) or C(unknown) vote in fleet consensus.
       type: str
     errors:
       description: Every problem, each with C(code), C(message) and C(path).
@@ -104,7 +128,9 @@ sets:
   sample:
     - store: csapi
       version: "20261125.003"
+      path: 'C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus\20261125.003'
       status: bad
+      checked: bad
       errors:
         - code: CATALOG_HASH_MISMATCH
           message: virscan1.dat in set 20261125.003 does not have the catalog's SHA-256.

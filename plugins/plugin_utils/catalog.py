@@ -234,19 +234,21 @@ def _check_signatures(
 
 
 def check_set(catalog: Catalog, version: str, files: Mapping[str, manifest.Entry], *, where: str, join: Any) -> list[Problem] | None:
-    """The set's disagreements with the catalog, or None when the catalog does not list the version."""
+    """The set's disagreements with the catalog, or None when the catalog does not list the version.
+
+    Names are compared exactly: a file the catalog lists as ``virscan1.dat`` is not
+    ``VIRSCAN1.DAT``, so a set holding both cannot pass one off as the other.
+    """
     listed = catalog.sets.get(version)
     if listed is None:
         return None
-    expected = {manifest.key(path): (path, entry) for path, entry in listed.files.items()}
-    actual = {manifest.key(path): (path, entry) for path, entry in files.items()}
+    expected = listed.files
     found = []
-    for key, (path, entry) in sorted(actual.items()):
-        if key not in expected:
+    for path, entry in sorted(files.items()):
+        want = expected.get(path)
+        if want is None:
             found.append(Problem("CATALOG_FILE_UNLISTED", f"{path} in set {version} is not in the catalog.", join(where, path)))
-            continue
-        want = expected[key][1]
-        if entry.size != want.size:
+        elif entry.size != want.size:
             found.append(
                 Problem(
                     "CATALOG_SIZE_MISMATCH",
@@ -258,8 +260,8 @@ def check_set(catalog: Catalog, version: str, files: Mapping[str, manifest.Entry
             found.append(
                 Problem("CATALOG_HASH_MISMATCH", f"{path} in set {version} does not have the catalog's SHA-256.", join(where, path))
             )
-    for key, (path, _entry) in sorted(expected.items()):
-        if key not in actual:
+    for path in sorted(expected):
+        if path not in files:
             found.append(Problem("CATALOG_FILE_MISSING", f"{path} of set {version} in the catalog is missing.", join(where, path)))
     return found
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import list_files
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, manifest, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, manifest, snapshot, structure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 try:  # guarded as in catalog.py; catalog.require_cryptography() names the fix
@@ -36,7 +36,7 @@ def reference_manifest(folder: str, *, required_files: Sequence[str]) -> tuple[s
     if not path.is_dir() or path.is_symlink():
         raise SmsmseError("OPTION_INVALID", f"The reference set {folder} is not a folder.", path=folder)
     files, truncated = list_files(str(path), MAX_FILES)
-    record = {"name": path.name, "link": False, "files": files, "truncated": truncated}
+    record = snapshot.set_folder({"name": path.name, "link": False, "files": files, "truncated": truncated})
     problems = structure.check_set(record, where=str(path), join=os.path.join, required_files=required_files, hashed=False)
     if problems:
         first = problems[0]

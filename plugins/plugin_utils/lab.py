@@ -145,6 +145,48 @@ def _malformed_definfo(host: Path, versions: list[str], events: list[tuple[int, 
     (host / "csapi" / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=" + versions[-1].encode() + b"\r\nthis line is not ini\r\n")
 
 
+def tamper_keep_mtime(path: Path) -> None:
+    """Rewrite bytes of ``path`` in place (same size, same inode), then set its modification time back."""
+    before = path.stat()
+    middle = before.st_size // 2
+    flipped = bytes(b ^ 0xFF for b in path.read_bytes()[middle : middle + 16])
+    with path.open("r+b") as handle:
+        handle.seek(middle)
+        handle.write(flipped)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _truncated_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    target = host / "csapi" / versions[-1] / DEFAULT_FILES[0][0]
+    target.write_bytes(target.read_bytes()[: DEFAULT_FILES[0][1] // 3])
+
+
+def _tampered_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    tamper_keep_mtime(host / "csapi" / versions[-1] / DEFAULT_FILES[0][0])
+
+
+def _case_collision(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in ("hawking", "smsmse_hawking"):
+        (host / store / versions[-1] / DEFAULT_FILES[0][0].upper()).write_bytes(b"not what the vendor shipped\r\n" * 64)
+
+
+def odd_version_names(version: str) -> list[str]:
+    """Folder names a person takes for ``version`` with revision 009: a final newline, and full-width digits."""
+    newer = version[:9] + "009"
+    return [newer + "\n", newer.translate({ord("0") + i: 0xFF10 + i for i in range(10)})]
+
+
+def _odd_version_names(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in ("hawking", "smsmse_hawking"):
+        for name in odd_version_names(versions[-1]):
+            write_set(host / store, name)
+
+
+def _unfinished_everywhere(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    for store in STORES:
+        (host / store / versions[-1] / MARKER).unlink()
+
+
 FAULTS: dict[str, Fault] = {
     "corrupt_newest": _corrupt_newest,
     "truncated_file": _truncated_file,
@@ -154,6 +196,11 @@ FAULTS: dict[str, Fault] = {
     "all_corrupt": _all_corrupt,
     "empty_stores": _empty_stores,
     "malformed_definfo": _malformed_definfo,
+    "truncated_csapi": _truncated_csapi,
+    "tampered_csapi": _tampered_csapi,
+    "case_collision": _case_collision,
+    "odd_version_names": _odd_version_names,
+    "unfinished_everywhere": _unfinished_everywhere,
 }
 
 #: the role demo's 20 hosts: (faults, product version, LiveUpdate)

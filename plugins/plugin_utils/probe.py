@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
 def is_windows(action: Any) -> bool:
@@ -32,4 +33,7 @@ def run(
 
 def hashing(options: Mapping[str, Any]) -> dict[str, Any]:
     """The probe's ``hashing`` request from the verify options."""
-    return {"deep": options["deep"], "cache_dir": options["hash_cache_dir"]}
+    days = options["hash_cache_max_age_days"]
+    if days < 0:
+        raise SmsmseError("OPTION_INVALID", f"`hash_cache_max_age_days` is {days}: give 0 (never use the cache) or more days.")
+    return {"deep": options["deep"], "cache_dir": options["hash_cache_dir"], "max_age_seconds": days * 86400}

@@ -2,19 +2,20 @@
 
 A set passes when its name is a valid version, its ``zdone.dat`` marker is
 there, every required file is there and not empty, no file is empty or
-temporary, nothing in it is a link, junction or path leading out of it, and
-(with hashing) every file could be read.
+temporary, nothing in it is a link, junction or path leading out of it, no two
+of its names are one name to Windows (the same under case folding, or once NTFS
+drops trailing dots and spaces), and (with hashing) every file could be read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import FileEntry, SetFolder
 
 MARKER = "zdone.dat"
 
@@ -39,8 +40,21 @@ def is_temporary(name: str) -> str | None:
     return next((what for pattern, what in _TEMPORARY if pattern.search(name)), None)
 
 
+def windows_key(path: str) -> str:
+    """The name Windows would open for ``path``: each part without trailing dots and spaces, case folded."""
+    return "/".join(part.rstrip(". ") for part in path.split("/")).casefold()
+
+
+def collisions(paths: Iterable[str]) -> list[list[str]]:
+    """Groups of distinct paths that are one file to Windows (see :func:`windows_key`)."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(windows_key(path), []).append(path)
+    return [sorted(group) for _key, group in sorted(groups.items()) if len(group) > 1]
+
+
 def check_set(
-    folder: Mapping[str, Any],
+    folder: SetFolder,
     *,
     where: str,
     join: Join,
@@ -48,32 +62,42 @@ def check_set(
     hashed: bool,
     today: dt.date | None = None,
 ) -> list[Problem]:
-    """Every structural problem of the set in ``folder`` (an agent ``dir`` record) at host path ``where``."""
-    name = folder["name"]
+    """Every structural problem of the set ``folder`` at host path ``where``."""
+    name = folder.name
     found: list[Problem] = []
     try:
         versions.parse_version(name, today=today)
     except versions.VersionError as exc:
         found.append(Problem("SET_NAME_INVALID", str(exc), where))
-    if folder["link"]:
+    if folder.link:
         return [*found, Problem("SET_LINK", f"The set folder {name} is a link or junction: it may lead out of the store.", where)]
-    if folder["truncated"]:
+    if folder.truncated:
         found.append(Problem("SET_TOO_MANY_FILES", f"The set {name} holds more files than the agent lists; it cannot be verified.", where))
-    files = folder["files"]
-    names = {manifest.key(f["path"]) for f in files}
+    files = folder.files
+    names = {manifest.key(f.path) for f in files}
     if manifest.key(MARKER) not in names:
         found.append(Problem("SET_MARKER_MISSING", f"The set {name} has no {MARKER}: its extraction never finished.", join(where, MARKER)))
     for required in required_files:
         if manifest.key(required) not in names and manifest.key(required) != manifest.key(MARKER):
             found.append(Problem("SET_REQUIRED_FILE_MISSING", f"The set {name} has no {required}.", join(where, required)))
+    for group in collisions(f.path for f in files):
+        listed = ", ".join(group)
+        found.append(
+            Problem(
+                "SET_NAME_COLLISION",
+                f"The set {name} holds {listed}: one file name to Windows (case, or trailing dots and spaces), so which one "
+                "a copy keeps is chance.",
+                join(where, group[0]),
+            )
+        )
     for record in files:
-        found.extend(_check_file(record, name=name, path=join(where, record["path"]), hashed=hashed))
+        found.extend(_check_file(record, name=name, path=join(where, record.path), hashed=hashed))
     return found
 
 
-def _check_file(record: Mapping[str, Any], *, name: str, path: str, hashed: bool) -> list[Problem]:
-    relative = record["path"]
-    if record["link"]:
+def _check_file(record: FileEntry, *, name: str, path: str, hashed: bool) -> list[Problem]:
+    relative = record.path
+    if record.link:
         return [Problem("SET_LINK", f"{relative} in set {name} is a link or junction: it may lead out of the store.", path)]
     found = []
     why = manifest.unsafe_path(relative)
@@ -83,8 +107,8 @@ def _check_file(record: Mapping[str, Any], *, name: str, path: str, hashed: bool
     what = is_temporary(base)
     if what:
         found.append(Problem("SET_TEMPORARY_FILE", f"{relative} in set {name} is {what}: the set was not written completely.", path))
-    if record["size"] == 0 and manifest.key(base) != manifest.key(MARKER):
+    if record.size == 0 and manifest.key(base) != manifest.key(MARKER):
         found.append(Problem("SET_FILE_EMPTY", f"{relative} in set {name} is empty.", path))
-    if hashed and record.get("sha256") is None:
+    if hashed and record.sha256 is None:
         found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} could not be read to hash it.", path))
     return found

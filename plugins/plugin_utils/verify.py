@@ -1,25 +1,103 @@
 """Verdicts on every set of a host: ``good``, ``bad`` or ``unknown``, and exactly why.
 
-A set is good only when every enabled check passes: structure (always), the
-signed catalog (when one is configured: a version it does not list is
-``unknown``), and fleet consensus (applied afterwards, across hosts, by
-:func:`apply_consensus`).
+One function owns the verdict: :func:`judge`. Its docstring is the order of the
+rules; ``docs/trust.md`` says why. :func:`mark_bad` and :func:`apply_consensus`
+add marks from outside the host (fleet consensus, the caller's ``bad_sets``)
+and run the host rules again, so no result is patched after it was judged.
+
+For the planner and health: ``judge(snapshot.parse(reply, overrides),
+required_files=..., catalog=..., marks=...)`` returns the ``verification``
+dict documented in ``plugins/modules/defs_verify.py`` (``sets``, ``active``,
+``newest_good``, ``hash_stats``, ``catalog``). A good set is a ``sets`` record
+with ``status == "good"``; ``newest_good`` names the newest per store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, listing, manifest, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import listing, manifest, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.consensus import Finding
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import EXTRA_STORE, SOURCE_STORES, SetFolder, Snapshot, Store
 
 GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
 _STAT_KEYS = ("files_hashed", "bytes_hashed", "files_cached", "bytes_cached")
+#: the source rule's ranking of stores: the product's source stores, then CSAPI, then a caller's source_path
+SOURCE_RANK: tuple[str, ...] = (*SOURCE_STORES, "csapi", EXTRA_STORE)
+COPY_DIFFERS = "SET_COPY_DIFFERS"
+
+
+class Mark(NamedTuple):
+    """A verdict from outside the host: this store's copy of this version is bad, for ``problem``."""
+
+    store: str
+    version: str
+    problem: Mapping[str, Any]
+
+
+def judge(
+    snapshot: Snapshot,
+    *,
+    required_files: Iterable[str],
+    catalog: catalogs.Catalog | None,
+    marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]] = (),
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """The ``verification`` of one host. A copy's verdict comes from these rules, in this order:
+
+    1. **Structure** (:func:`structure.check_set`): valid ASCII version name, marker, required
+       files, no empty, temporary or link files, no names that collide under case folding or
+       NTFS trailing dot/space rules, every file hashed. Any problem: ``bad``.
+    2. **Catalog**, when one is configured (:func:`catalog.check_set`): every file matches an
+       entry by exact name, size and SHA-256, and every entry is there. Any mismatch: ``bad``;
+       a version the catalog does not list: ``unknown``.
+       Rules 1 and 2 are the copy's own checks; their verdict is kept as ``checked``, and only
+       copies checked ``good`` or ``unknown`` vote in fleet consensus (see :mod:`consensus`).
+    3. **Fleet consensus and other marks** (``marks``: consensus findings, or the caller's
+       ``bad_sets``): each marked copy is ``bad``.
+    4. **The source rule**: when copies of one version that are not bad yet differ between
+       stores of this host, the copy in the highest ranked store (:data:`SOURCE_RANK`: SMSMSE
+       Hawking, Hawking, CSAPI, a caller's ``source_path``) wins; every copy that differs from
+       it is ``bad`` with ``SET_COPY_DIFFERS``. The product derives CSAPI from its source store,
+       so a sound source copy is the one the host itself vouches for.
+
+    A copy that survives all four is ``good`` (or ``unknown``, rule 2). Each store's ``active``
+    record follows the set ``definfo.dat`` names; ``newest_good`` follows the verdicts.
+    """
+    required = tuple(required_files)
+    sets: list[dict[str, Any]] = []
+    active: dict[str, dict[str, Any]] = {}
+    stats = dict.fromkeys(_STAT_KEYS, 0)
+    cache_errors: list[str] = []
+    for name, store in snapshot.stores.items():
+        if store.error:
+            raise SmsmseError("STORE_UNREADABLE", f"The {name} store '{store.path}' cannot be read: {store.error}", path=store.path)
+        hashed = store.hash_stats or {}
+        for key in _STAT_KEYS:
+            stats[key] += hashed.get(key, 0)
+        if hashed.get("cache_error"):
+            cache_errors.append(hashed["cache_error"])
+        sets.extend(_own_checks(store, folder, required=required, catalog=catalog, today=today) for folder in store.sets)
+        active[name] = _pointer_record(store)
+    return _decide(
+        {
+            "sets": sets,
+            "active": active,
+            "newest_good": {"overall": None},
+            "store_problems": {
+                name: [p.as_dict() for p in listing.store_problems(store, join=_joiner(store))] for name, store in snapshot.stores.items()
+            },
+            "hash_stats": {**stats, "cache_errors": cache_errors},
+            "catalog": catalog.summary() if catalog else None,
+        },
+        marks,
+    )
 
 
 def verify_host(
@@ -30,96 +108,23 @@ def verify_host(
     catalog: catalogs.Catalog | None,
     today: dt.date | None = None,
 ) -> dict[str, Any]:
-    """The ``verification`` result of one host from a hashing ``probe`` reply."""
-    windows = reply["host"]["os"] == "windows"
-
-    def join(*parts: str) -> str:
-        return facts.join(windows, *parts)
-
-    required = tuple(required_files)
-    sets: list[dict[str, Any]] = []
-    active: dict[str, dict[str, Any]] = {}
-    stats = dict.fromkeys(_STAT_KEYS, 0)
-    cache_errors = []
-    store_problems: dict[str, list[dict[str, Any]]] = {}
-    for store_name, entry in facts.select_stores(reply, overrides).items():
-        if entry["error"]:
-            raise SmsmseError(
-                "STORE_UNREADABLE", f"The {store_name} store '{entry['path']}' cannot be read: {entry['error']}", path=entry["path"]
-            )
-        for key in _STAT_KEYS:
-            stats[key] += (entry.get("hash_stats") or {}).get(key, 0)
-        if (entry.get("hash_stats") or {}).get("cache_error"):
-            cache_errors.append(entry["hash_stats"]["cache_error"])
-        store_sets = [
-            _verify_set(
-                store_name, folder, where=join(entry["path"], folder["name"]), join=join, required=required, catalog=catalog, today=today
-            )
-            for folder in entry["dirs"]
-            if versions.looks_like_version(folder["name"])
-        ]
-        sets.extend(store_sets)
-        store_problems[store_name] = [p.as_dict() for p in listing.store_problems(entry, join=join)]
-        active[store_name] = _active(entry["definfo"], store_sets, join(entry["path"], facts.DEFINFO))
-    return {
-        "sets": sets,
-        "active": active,
-        "newest_good": newest_good(sets),
-        "store_problems": store_problems,
-        "hash_stats": {**stats, "cache_errors": cache_errors},
-        "catalog": catalog.summary() if catalog else None,
-    }
+    """:func:`judge` of a raw ``probe`` reply (for callers that do not hold a Snapshot yet)."""
+    return judge(snapshots.parse(reply, overrides), required_files=required_files, catalog=catalog, today=today)
 
 
-def _verify_set(
-    store: str,
-    folder: Mapping[str, Any],
-    *,
-    where: str,
-    join: structure.Join,
-    required: tuple[str, ...],
-    catalog: catalogs.Catalog | None,
-    today: dt.date | None,
-) -> dict[str, Any]:
-    version = folder["name"]
-    problems = listing.set_problems(folder, where=where, join=join)
-    if not folder.get("error"):
-        problems += structure.check_set(listing.readable(folder), where=where, join=join, required_files=required, hashed=True, today=today)
-    files = manifest.from_files(folder["files"]) if not folder["link"] else None
-    status = GOOD
-    if catalog is not None and files is not None:
-        against = catalogs.check_set(catalog, version, files, where=where, join=join)
-        if against is None:
-            status = UNKNOWN
-        else:
-            problems.extend(against)
-    if problems:
-        status = BAD
-    return {
-        "store": store,
-        "version": version,
-        "status": status,
-        "errors": [p.as_dict() for p in problems],
-        "digest": manifest.digest(files) if files is not None else None,
-        "files": len(folder["files"]),
-        "bytes": sum(f["size"] for f in folder["files"]),
-    }
+def mark_bad(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """``verification`` with each (store, version, problem) copy marked bad (rule 3), and the source rule run again."""
+    return _decide(verification, marks)
 
 
-def _active(definfo: Mapping[str, Any], store_sets: list[dict[str, Any]], definfo_path: str) -> dict[str, Any]:
-    try:
-        version = facts.read_pointer(definfo, definfo_path).get("active")
-    except SmsmseError as exc:
-        if exc.code == "AGENT_REPLY_INVALID":
-            raise
-        return {"version": None, "status": BAD, "errors": [exc.as_dict()]}
-    if version is None:
-        return {"version": None, "status": "none", "errors": []}
-    match = next((s for s in store_sets if s["version"] == version), None)
-    if match is None:
-        problem = Problem("POINTER_MISSING_SET", f"definfo.dat names {version}, which is not in the store.", definfo_path)
-        return {"version": version, "status": BAD, "errors": [problem.as_dict()]}
-    return {"version": version, "status": match["status"], "errors": match["errors"]}
+def apply_consensus(verification: Mapping[str, Any], findings: Iterable[Finding], host: str) -> dict[str, Any]:
+    """``verification`` with this host's minority copies marked bad, and the source rule run again."""
+    marks = [
+        Mark(f.store, f.version, {k: v for k, v in f.as_dict().items() if k in ("code", "message", "path")})
+        for f in findings
+        if f.host == host
+    ]
+    return mark_bad(verification, marks)
 
 
 def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
@@ -136,27 +141,108 @@ def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
     return best
 
 
-def mark_bad(verification: Mapping[str, Any], marks: Iterable[tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """A copy of ``verification`` with each (store, version, problem) set marked bad; pointers and newest_good follow."""
-    problems: dict[tuple[str, str], list[dict[str, Any]]] = {}
+# --- rules 1 and 2: the copy's own checks ---
+
+
+def _own_checks(
+    store: Store, folder: SetFolder, *, required: tuple[str, ...], catalog: catalogs.Catalog | None, today: dt.date | None
+) -> dict[str, Any]:
+    where = store.folder(folder.name)
+    problems = listing.set_problems(folder, where=where, join=_joiner(store))
+    if not folder.error:
+        problems += structure.check_set(
+            listing.readable(folder), where=where, join=_joiner(store), required_files=required, hashed=True, today=today
+        )
+    files = manifest.from_files({"path": f.path, "size": f.size, "sha256": f.sha256} for f in folder.files) if not folder.link else None
+    checked = GOOD
+    if catalog is not None and files is not None:
+        against = catalogs.check_set(catalog, folder.name, files, where=where, join=_joiner(store))
+        if against is None:
+            checked = UNKNOWN
+        else:
+            problems.extend(against)
+    if problems:
+        checked = BAD
+    return {
+        "store": store.name,
+        "version": folder.name,
+        "path": where,
+        "status": checked,
+        "checked": checked,
+        "errors": [p.as_dict() for p in problems],
+        "digest": manifest.digest(files) if files is not None else None,
+        "files": len(folder.files),
+        "bytes": folder.bytes,
+    }
+
+
+def _joiner(store: Store) -> structure.Join:
+    def join(*parts: str) -> str:
+        return snapshots.join(store.windows, *parts)
+
+    return join
+
+
+def _pointer_record(store: Store) -> dict[str, Any]:
+    pointer = store.pointer
+    if pointer.error is not None:
+        return {"version": None, "status": BAD, "errors": [pointer.error.as_dict()]}
+    if pointer.active is None:
+        return {"version": None, "status": "none", "errors": []}
+    if store.set(pointer.active) is None:
+        where = store.folder("definfo.dat")
+        problem = Problem("POINTER_MISSING_SET", f"definfo.dat names {pointer.active}, which is not in the store.", where)
+        return {"version": pointer.active, "status": BAD, "errors": [problem.as_dict()]}
+    return {"version": pointer.active, "status": None, "errors": []}  # filled in from the set's verdict
+
+
+# --- rules 3 and 4, then what follows from the verdicts ---
+
+
+def _decide(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
+    extra: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for store, version, problem in marks:
-        problems.setdefault((store, version), []).append(dict(problem))
+        extra.setdefault((store, version), []).append(dict(problem))
     sets = []
     for entry in verification["sets"]:
-        extra = problems.get((entry["store"], entry["version"]))
-        sets.append({**entry, "status": BAD, "errors": [*entry["errors"], *extra]} if extra else entry)
-    active = {}
-    for store, record in verification["active"].items():
-        match = next((s for s in sets if s["store"] == store and s["version"] == record["version"]), None)
-        active[store] = {**record, "status": match["status"], "errors": match["errors"]} if match else record
+        errors = [e for e in entry["errors"] if e["code"] != COPY_DIFFERS]
+        errors += [p for p in extra.get((entry["store"], entry["version"]), []) if p not in errors]
+        checked = entry.get("checked", entry["status"])  # a copy checked good or unknown had no errors of its own
+        sets.append({**entry, "errors": errors, "status": BAD if checked == BAD or errors else checked})
+    sets = _source_rule(sets)
+    active = {store: _follow(record, store, sets) for store, record in verification["active"].items()}
     return {**verification, "sets": sets, "active": active, "newest_good": newest_good(sets)}
 
 
-def apply_consensus(verification: Mapping[str, Any], findings: Iterable[Finding], host: str) -> dict[str, Any]:
-    """A copy of ``verification`` with this host's minority sets marked bad."""
-    marks = []
-    for finding in findings:
-        if finding.host == host:
-            problem = {k: v for k, v in finding.as_dict().items() if k in ("code", "message", "path")}
-            marks.append((finding.store, finding.version, problem))
-    return mark_bad(verification, marks)
+def _source_rule(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    standing: dict[str, list[dict[str, Any]]] = {}
+    for entry in sets:
+        if entry["status"] != BAD:
+            standing.setdefault(entry["version"], []).append(entry)
+    losers: dict[tuple[str, str], dict[str, Any]] = {}
+    for version, copies in standing.items():
+        if len({c["digest"] for c in copies}) < 2:
+            continue
+        winner = min(copies, key=lambda c: SOURCE_RANK.index(c["store"]) if c["store"] in SOURCE_RANK else len(SOURCE_RANK))
+        for copy in copies:
+            if copy["digest"] != winner["digest"]:
+                message = (
+                    f"{_where(copy)} holds set {version} with other bytes than {_where(winner)}; no catalog or fleet verdict "
+                    f"decided between them, so the copy in {winner['store']} wins (the product derives CSAPI from its source store)."
+                )
+                losers[(copy["store"], version)] = {"code": COPY_DIFFERS, "message": message, "path": copy.get("path")}
+    return [
+        {**e, "status": BAD, "errors": [*e["errors"], losers[(e["store"], e["version"])]]} if (e["store"], e["version"]) in losers else e
+        for e in sets
+    ]
+
+
+def _where(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("path") or f"{entry['store']}/{entry['version']}")
+
+
+def _follow(record: Mapping[str, Any], store: str, sets: list[dict[str, Any]]) -> dict[str, Any]:
+    match = next((s for s in sets if s["store"] == store and s["version"] == record["version"]), None)
+    if match is None or record["version"] is None:
+        return dict(record)
+    return {**record, "status": match["status"], "errors": match["errors"]}

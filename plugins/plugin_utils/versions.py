@@ -1,4 +1,10 @@
-"""Definition set versions: folder names of the form ``YYYYMMDD.RRR``."""
+"""Definition set versions: folder names of the form ``YYYYMMDD.RRR``.
+
+A version is ASCII: eight digits 0-9, a dot, three digits, matched whole. Never
+``\\d`` (other scripts' digits) or ``$`` (which accepts a final newline): a folder
+named ``20261126.004\\n`` or with full-width digits is not a version, and is never
+written into ``definfo.dat``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_VERSION = re.compile(r"^(?P<date>\d{8})\.(?P<rev>\d{3})$")
+_VERSION = re.compile(r"(?P<date>[0-9]{8})\.(?P<rev>[0-9]{3})", re.ASCII)
+#: what a person would take for a version: other digits, spaces or a newline around it
+_LOOKALIKE = re.compile(r"\s*\d{8}\.\d{3}\s*")
 
 #: A set dated this far after the controller's clock is still accepted: the
 #: vendor publishes in US time zones, so a set can look a day early elsewhere.
@@ -36,14 +44,14 @@ def parse_version(
     tolerance: dt.timedelta = FUTURE_TOLERANCE,
 ) -> SetVersion:
     """Parse ``YYYYMMDD.RRR``; raise :class:`VersionError` naming what is wrong."""
-    match = _VERSION.match(text)
+    match = _VERSION.fullmatch(text)
     if match is None:
-        raise VersionError(f"'{text}' is not a set version: expected YYYYMMDD.RRR, for example 20121215.003")
+        raise VersionError(f"{text!r} is not a set version: expected YYYYMMDD.RRR, for example 20121215.003")
     digits = match.group("date")
     try:
         date = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        raise VersionError(f"'{text}' is not a set version: {digits} is not a calendar date") from None
+        raise VersionError(f"{text!r} is not a set version: {digits} is not a calendar date") from None
     limit = (today or dt.datetime.now(dt.timezone.utc).date()) + tolerance
     if date > limit:
         raise VersionError(f"'{text}' is dated in the future (after {limit:%Y-%m-%d}): check the host's clock or the set's origin")
@@ -52,7 +60,12 @@ def parse_version(
 
 def looks_like_version(name: str) -> bool:
     """Whether a folder is named like a set (valid or not): eight digits, a dot, three digits."""
-    return _VERSION.match(name) is not None
+    return _VERSION.fullmatch(name) is not None
+
+
+def lookalike(name: str) -> bool:
+    """Whether ``name`` only looks like a version: other digits, or spaces or a newline around one."""
+    return _LOOKALIKE.fullmatch(name) is not None and not looks_like_version(name)
 
 
 def is_version(text: str, *, today: dt.date | None = None) -> bool:

@@ -75,11 +75,12 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
             "result": "planned",
             "version": VERSIONS[-1],
             "previous": None,
-            "message": f"newer good set {VERSIONS[-1]} in hawking",
+            "message": f"newer good set {VERSIONS[-1]} in smsmse_hawking",
         }
     ]
     assert failing(states["mail06"]) == ["csapi_newest"]
     assert failing(states["mail09"]) == ["hawking_newest_good", "pointers_consistent", "trust_agreement"]
+    assert states["mail09"]["actions"][0]["action"] == "repair_source"  # a bad newest source set, planned away
     assert states["mail11"]["actions"][0]["action"] == "promote"
     assert states["mail13"]["actions"][0]["action"] == "liveupdate"
     assert failing(states["mail19"]) == ["product_verifies"]
@@ -90,14 +91,24 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     # enforce fixes what it can, with one more agent call per fixed host
     run, reported = role_run(fleet, tmp_path / "enforce", "enforce")
     states = by_name(reported)
-    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 9, "drift": 5, "failed": 1, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 13, "drift": 1, "failed": 1, "unreachable": 1}
     assert run.agent_calls("mail01") == 1
-    assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2
-    assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, promote
+    assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2 and run.agent_calls("mail09") == 2
+    assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, apply
     assert states["mail06"]["status"] == "fixed"
     assert [c["status"] for c in states["mail06"]["checks"] if c["id"] == "csapi_newest"] == ["fixed"]
     assert states["mail06"]["versions"]["csapi_active"] == VERSIONS[-1]
+    # the bad active copy was replaced in place by the good one: the folder CSAPI names holds the true bytes
     assert states["mail11"]["status"] == "fixed" and states["mail11"]["versions"]["csapi_active"] == VERSIONS[-1]
+    csapi11 = fleet.parent / "hosts" / "mail11" / "csapi" / VERSIONS[-1]
+    assert (csapi11 / "virscan1.dat").read_bytes() == lab.file_bytes(VERSIONS[-1], "virscan1.dat", lab.DEFAULT_FILES[0][1])
+    # the bad newest source sets the product would copy next are in quarantine, the stores point at good sets
+    for store in ("hawking", "smsmse_hawking"):
+        assert not (fleet.parent / "hosts" / "mail09" / store / VERSIONS[-1]).exists(), store
+    assert states["mail09"]["status"] == "fixed" and [a["action"] for a in states["mail09"]["actions"]] == [
+        "repair_source",
+        "repair_source",
+    ]
     assert [a["action"] for a in states["mail13"]["actions"]] == ["liveupdate", "promote"]
     assert states["mail13"]["versions"]["csapi_active"] == LU
     assert states["mail15"]["status"] == "failed"
@@ -105,8 +116,9 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert "No valid virus definitions are available to the scanner (the product's event 401)" in states["mail15"]["message"]
     assert "fatal: [mail15]: FAILED!" in run.output
     assert states["mail18"]["status"] == "fixed"  # malformed definfo.dat rewritten
+    assert states["mail19"]["status"] == "drift" and failing(states["mail19"]) == ["product_verifies"]  # only an upgrade helps
     assert states["mail20"]["versions"]["csapi_active"] == LU  # empty stores filled by LiveUpdate
-    assert "defs_health enforce: 21 hosts, 5 compliant, 9 fixed, 5 drift, 1 failed, 1 unreachable" in run.output
+    assert "defs_health enforce: 21 hosts, 5 compliant, 13 fixed, 1 drift, 1 failed, 1 unreachable" in run.output
     for host in ("mail06", "mail11", "mail13", "mail18", "mail20"):
         assert lab_active(fleet, host) == states[host]["versions"]["csapi_active"], host
 
@@ -114,8 +126,8 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     run, reported = role_run(fleet, tmp_path / "again", "enforce")
     counts = recap(run)
     assert all("changed=0" in line for line in counts.values()), [line for line in counts.values() if "changed=0" not in line]
-    assert reported["summary"]["counts"] == {"compliant": 14, "fixed": 0, "drift": 5, "failed": 1, "unreachable": 1}
-    assert by_name(reported)["mail09"]["drifting_since"] == reported["history"][0]["started"]
+    assert reported["summary"]["counts"] == {"compliant": 18, "fixed": 0, "drift": 1, "failed": 1, "unreachable": 1}
+    assert by_name(reported)["mail19"]["drifting_since"] == reported["history"][0]["started"]
 
 
 def lab_active(inventory: Path, host: str) -> str:

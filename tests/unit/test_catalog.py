@@ -137,7 +137,9 @@ def test_set_against_catalog() -> None:
 
     good = SETS["20261125.003"]
     assert check(good) == []
-    assert check({k.upper(): v for k, v in good.items()}) == []
+    upper = check({k.upper(): v for k, v in good.items()})  # names are compared exactly
+    assert upper is not None and sorted(set(upper)) == ["CATALOG_FILE_MISSING", "CATALOG_FILE_UNLISTED"]
+    assert check({**good, "VIRSCAN1.DAT": good["virscan1.dat"]}) == ["CATALOG_FILE_UNLISTED"]
     assert check(good, version="20200101.001") is None
     assert check({**good, "extra.dat": manifest.Entry(1, "7" * 64)}) == ["CATALOG_FILE_UNLISTED"]
     assert check({"zdone.dat": good["zdone.dat"]}) == ["CATALOG_FILE_MISSING"]

@@ -35,11 +35,41 @@ def test_no_clear_majority_decides_nothing() -> None:
     assert len(consensus.minorities(fleet("a", "a", "a", "b"), threshold=0.7)) == 1
 
 
-def test_copies_in_several_stores_vote() -> None:
+def test_a_host_whose_copies_disagree_abstains_but_its_odd_copy_is_marked() -> None:
     hosts = fleet("a", "a", "a")
     hosts["h0"]["sets"].append({"store": "hawking", "version": "20261125.003", "status": "good", "errors": [], "digest": "z"})
+    assert consensus.minorities(hosts) == []  # h0 abstains: two votes are no quorum
+    hosts["h3"] = fleet("a")["h0"]
     found = consensus.minorities(hosts)
-    assert [(f.host, f.store) for f in found] == [("h0", "hawking")]
+    assert [(f.host, f.store, f.agreeing, f.voting) for f in found] == [("h0", "hawking", 3, 3)]
+
+
+def test_one_vote_per_host_however_many_stores_hold_the_version() -> None:
+    hosts = fleet("a", "b", "b")
+    for store in ("hawking", "smsmse_hawking"):
+        hosts["h0"]["sets"].append({"store": store, "version": "20261125.003", "status": "good", "errors": [], "digest": "a"})
+    found = consensus.minorities(hosts)  # per copy, a would hold 3 of 5; per host, b holds 2 of 3
+    assert sorted((f.host, f.store) for f in found) == [("h0", "csapi"), ("h0", "hawking"), ("h0", "smsmse_hawking")]
+
+
+def unsound(digest: str) -> dict[str, Any]:
+    error = {"code": "SET_MARKER_MISSING", "message": "no zdone.dat", "path": None}
+    return {"store": "csapi", "version": "20261125.003", "status": "bad", "checked": "bad", "errors": [error], "digest": digest}
+
+
+def test_unsound_copies_never_vote_so_the_fleet_decides() -> None:
+    hosts = fleet("a", "a", "a", "truncated")
+    for i in range(4):
+        hosts[f"broken{i}"] = {"sets": [unsound(f"x{i}")]}
+    found = consensus.minorities(hosts)  # per copy, "a" held 3 of 8 and nothing was decided
+    assert [(f.host, f.digest, f.agreeing, f.voting) for f in found] == [("h3", "truncated", 3, 4)]
+
+
+def test_a_copy_marked_by_a_later_rule_still_votes() -> None:
+    hosts = fleet("a", "a", "a")
+    differs = {"code": "SET_COPY_DIFFERS", "message": "m", "path": None}
+    hosts["h0"]["sets"][0].update(status="bad", checked="good", errors=[differs])
+    assert consensus.minorities({**hosts, "h3": fleet("b")["h0"]})[0].host == "h3"
 
 
 def test_sets_without_digest_do_not_vote() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, layout
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, layout, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 TODAY = dt.date(2026, 11, 26)
@@ -68,7 +68,7 @@ def all_candidates(existing: set[str]) -> list[dict[str, Any]]:
 def test_windows_2008_layout_is_detected() -> None:
     w2008 = layout.LAYOUTS["windows2008"]
     existing = {w2008["hawking"], w2008["smsmse_hawking"], w2008["csapi"], layout.LAYOUTS["windows2003_x64"]["csapi"]}
-    result = facts.build(windows_reply(all_candidates({p for p in existing if p})), overrides={}, today=TODAY)
+    result = facts.build(snapshot.parse(windows_reply(all_candidates({p for p in existing if p})), {}), today=TODAY)
     assert result["platform"] == "windows2008"
     assert result["stores"]["csapi"]["template"] == w2008["csapi"]
     assert result["stores"]["csapi"]["path"] == r"C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus"
@@ -83,7 +83,9 @@ def test_windows_2008_layout_is_detected() -> None:
 
 def test_store_absent_everywhere_is_left_out() -> None:
     w2008 = layout.LAYOUTS["windows2008"]
-    result = facts.build(windows_reply(all_candidates({w2008["smsmse_hawking"] or "", w2008["csapi"] or ""})), overrides={}, today=TODAY)
+    result = facts.build(
+        snapshot.parse(windows_reply(all_candidates({w2008["smsmse_hawking"] or "", w2008["csapi"] or ""})), {}), today=TODAY
+    )
     assert sorted(result["stores"]) == ["csapi", "smsmse_hawking"]
 
 
@@ -99,7 +101,7 @@ def test_sets_are_classified() -> None:
         folder("20261123.001", link=True),
     ]
     reply = windows_reply([store("csapi", r"D:\defs", dirs=dirs)])
-    result = facts.build(reply, overrides={"csapi": r"D:\defs"}, today=TODAY)
+    result = facts.build(snapshot.parse(reply, {"csapi": r"D:\defs"}), today=TODAY)
     csapi = result["stores"]["csapi"]
     assert [(s["version"], s["complete"], s["link"]) for s in csapi["sets"]] == [
         ("20261123.001", False, True),
@@ -117,7 +119,7 @@ def test_sets_are_classified() -> None:
 
 
 def test_no_definfo_means_no_active_set() -> None:
-    result = facts.build(windows_reply([store("csapi", r"D:\defs", data=None)]), overrides={"csapi": r"D:\defs"}, today=TODAY)
+    result = facts.build(snapshot.parse(windows_reply([store("csapi", r"D:\defs", data=None)]), {"csapi": r"D:\defs"}), today=TODAY)
     assert result["stores"]["csapi"]["active"] is None
     assert result["stores"]["csapi"]["active_exists"] is False
 
@@ -125,7 +127,7 @@ def test_no_definfo_means_no_active_set() -> None:
 def test_malformed_definfo_names_file_and_line() -> None:
     reply = windows_reply([store("csapi", r"D:\defs", data=b"[DefDates]\r\nCurDefs=20261125.001\r\ngarbage\r\n")])
     with pytest.raises(SmsmseError) as caught:
-        facts.build(reply, overrides={"csapi": r"D:\defs"}, today=TODAY)
+        facts.build(snapshot.parse(reply, {"csapi": r"D:\defs"}), today=TODAY)
     assert caught.value.code == "DEFINFO_MALFORMED"
     assert caught.value.path == r"D:\defs\definfo.dat"
     assert str(caught.value).startswith(r"DEFINFO_MALFORMED: D:\defs\definfo.dat line 3: cannot read 'garbage'")
@@ -135,7 +137,7 @@ def test_oversized_definfo_is_an_error() -> None:
     entry = store("csapi", r"D:\defs")
     entry["definfo"] = {"present": True, "size": 10**6, "sha256": None, "content_b64": None}
     with pytest.raises(SmsmseError, match="DEFINFO_TOO_LARGE"):
-        facts.build(windows_reply([entry]), overrides={"csapi": r"D:\defs"}, today=TODAY)
+        facts.build(snapshot.parse(windows_reply([entry]), {"csapi": r"D:\defs"}), today=TODAY)
 
 
 @pytest.mark.parametrize("field", ["sha256", "size", "content_b64"])
@@ -144,19 +146,19 @@ def test_definfo_that_disagrees_with_its_digest_is_refused(field: str) -> None:
     forged = {"sha256": "0" * 64, "size": 3, "content_b64": base64.b64encode(b"[X]\r\n").decode()}
     entry["definfo"][field] = forged[field]
     with pytest.raises(SmsmseError, match="AGENT_REPLY_INVALID"):
-        facts.build(windows_reply([entry]), overrides={"csapi": r"D:\defs"}, today=TODAY)
+        facts.build(snapshot.parse(windows_reply([entry]), {"csapi": r"D:\defs"}), today=TODAY)
 
 
 def test_override_that_does_not_exist() -> None:
     with pytest.raises(SmsmseError, match=r"STORE_NOT_FOUND: The csapi store 'D:\\defs' does not exist"):
-        facts.build(windows_reply([store("csapi", r"D:\defs", exists=False)]), overrides={"csapi": r"D:\defs"}, today=TODAY)
+        facts.build(snapshot.parse(windows_reply([store("csapi", r"D:\defs", exists=False)]), {"csapi": r"D:\defs"}), today=TODAY)
 
 
 def test_unreadable_store_fails() -> None:
     entry = store("csapi", r"D:\defs")
     entry["error"] = "UnauthorizedAccessException: Access denied"
     with pytest.raises(SmsmseError, match=r"STORE_UNREADABLE: .*Access denied"):
-        facts.build(windows_reply([entry]), overrides={"csapi": r"D:\defs"}, today=TODAY)
+        facts.build(snapshot.parse(windows_reply([entry]), {"csapi": r"D:\defs"}), today=TODAY)
 
 
 def test_posix_needs_stores() -> None:

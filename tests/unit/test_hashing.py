@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from pathlib import Path
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import hashing, scan
@@ -104,3 +106,60 @@ def test_one_cache_file_per_store(tmp_path: Path) -> None:
         lab.write_set(tmp_path / name, "20261125.003")
         scan_once(tmp_path / name, cache)
     assert len(list(cache.iterdir())) == 2
+
+
+def test_tampered_bytes_with_the_mtime_restored_are_read_again(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    target = lab.write_set(store, "20261125.003") / "virscan1.dat"
+    first = digests(scan_once(store, cache))["20261125.003/virscan1.dat"]
+    before = target.stat()
+    time.sleep(0.05)  # past the file system's clock tick, as any real tampering is
+    with target.open("r+b") as handle:  # same inode, same size
+        handle.write(b"\0" * 16)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns, target.stat().st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    again = scan_once(store, cache)
+    assert again["hash_stats"]["files_hashed"] == 1  # type: ignore[index]
+    assert digests(again)["20261125.003/virscan1.dat"] == hashlib.sha256(target.read_bytes()).hexdigest() != first
+
+
+def test_entries_expire_between_half_and_all_of_the_maximum_age(tmp_path: Path) -> None:
+    target = lab.write_set(tmp_path / "store", "20261125.003") / "virscan1.dat"
+    now = [1_000_000.0]
+    cache_dir = str(tmp_path / "cache")
+
+    def run(max_age: int = 1000) -> hashing.HashCache:
+        cache = hashing.HashCache(cache_dir, str(tmp_path / "store"), True, max_age, clock=lambda: now[0])
+        cache.digest(str(target), target.stat())
+        cache.save()
+        return cache
+
+    assert run().stats["files_hashed"] == 1
+    expires = 1000 * (0.5 + 0.5 * hashing.spread(str(target)))
+    assert 500 <= expires < 1000
+    now[0] += expires - 1
+    assert run().stats["files_cached"] == 1
+    now[0] += 1
+    assert run().stats["files_hashed"] == 1  # read again, and the entry starts over
+    now[0] += expires - 1
+    assert run().stats["files_cached"] == 1
+    assert run(max_age=0).stats["files_hashed"] == 1  # 0: the cache is never used
+
+
+def test_an_entry_from_the_future_or_an_older_cache_format_is_not_trusted(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    lab.write_set(store, "20261125.003")
+    scan_once(store, cache)
+    (cache_file,) = cache.iterdir()
+    document = json.loads(cache_file.read_text())
+    assert document["version"] == 2
+    future = {path: [*entry[:5], entry[5] + 10**6] for path, entry in document["entries"].items()}
+    cache_file.write_text(json.dumps({"version": 2, "entries": future}))
+    assert scan_once(store, cache)["hash_stats"]["files_hashed"] == 7  # type: ignore[index]
+    old = {path: [entry[0], entry[1], entry[3], entry[4]] for path, entry in document["entries"].items()}
+    cache_file.write_text(json.dumps({"version": 1, "entries": old}))
+    assert scan_once(store, cache)["hash_stats"]["files_hashed"] == 7  # type: ignore[index]

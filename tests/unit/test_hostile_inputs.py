@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, lab_product, plan, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, lab_product, plan, snapshot, structure, verify
+
+from . import lab_change
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 #: (host folder, versions oldest first) -> folders the agent may not read
@@ -219,7 +220,7 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
     overrides = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
     verification = verify.verify_host(reply, overrides=overrides, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
     assert findings(verification, versions) == _normalise(case.expect, len(versions))
-    built = facts.build(reply, overrides=overrides, strict=False)
+    built = facts.build(snapshot.parse(reply, overrides), strict=False)
     csapi = built["stores"]["csapi"]
     assert csapi["active"] == (versions[case.active] if case.active is not None else None)
     if ("active", "csapi") in case.expect:
@@ -233,9 +234,9 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
 # --- a definfo.dat that cannot be read never leaves promote stuck ---
 
 _PLANNER_NEEDS = (
-    "install_set's compare-and-swap reads definfo.dat through a link (and fails on a folder): the `expect` step must compare "
-    "what lstat sees (the reply's `kind`, and the digest of a regular file only), and `write_pointer` must replace a link "
-    "itself or first move a folder aside (quarantine)"
+    "the `expect` and `write_pointer` steps read definfo.dat through a link (and fail on a folder): they must compare what "
+    "lstat sees (the reply's `kind`, and the digest of a regular file only), `write_pointer` must replace a link itself, and "
+    "the plan must first move a folder aside (quarantine)"
 )
 
 
@@ -260,19 +261,14 @@ def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, m
     host = tmp_path / "lab" / "hosts" / "h"
     hawking_definfo = (host / "hawking" / "definfo.dat").read_bytes()
     case(host, versions)
-    overrides = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
-    common = {"lock_stale_seconds": 900, "cache_dir": None, "events_file": None, "restart": None}
 
     def planned() -> plan.Plan:
-        reply = probe(inventory, [], monkeypatch)
-        verification = verify.verify_host(reply, overrides=overrides, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
-        stores = plan.view(reply, verification, overrides)
-        return plan.promote(stores, target="csapi", source=None, version="newest_good", keep=2, common=common)
+        return lab_change.promote(inventory, "h", probe(inventory, [], monkeypatch))
 
     first = planned()
-    assert first.changes and first.request is not None
-    outcome = store_ops.install_set(first.request)
-    assert outcome["result"] == "done", outcome["message"]
+    assert first.changes
+    done = lab_change.carry(first)
+    assert not done["failed"], done["msg"]
     assert (host / "csapi" / "definfo.dat").is_file() and not (host / "csapi" / "definfo.dat").is_symlink()
     assert lab_product.active(host / "csapi") == versions[-1]
     assert not planned().changes, "the next run has nothing to do"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, snapshot, structure
 
 TODAY = dt.date(2026, 11, 26)
 REQUIRED = structure.DEFAULT_REQUIRED_FILES
@@ -27,7 +27,7 @@ def codes(
 ) -> list[str]:
     folder = {"name": name, "link": link, "mtime": 1.0, "files": files, "truncated": truncated}
     found = structure.check_set(
-        folder, where=f"/s/{name}", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=hashed, today=TODAY
+        snapshot.set_folder(folder), where=f"/s/{name}", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=hashed, today=TODAY
     )
     return [p.code for p in found]
 
@@ -54,6 +54,10 @@ def test_required_files_are_case_insensitive() -> None:
         (lambda fs: [*fs, file("escape", size=0, link=True, sha256=None)], ["SET_LINK"]),
         (lambda fs: [*fs, file("virscan2.dat", sha256=None)], ["SET_FILE_UNREADABLE"]),
         (lambda fs: [*fs, file("a:stream")], ["SET_PATH_UNSAFE"]),
+        (lambda fs: [*fs, file("VIRSCAN1.DAT")], ["SET_NAME_COLLISION"]),
+        (lambda fs: [*fs, file("Sub/A.dat"), file("sub/a.DAT")], ["SET_NAME_COLLISION"]),
+        (lambda fs: [*fs, file("virscan1.dat.")], ["SET_NAME_COLLISION", "SET_PATH_UNSAFE"]),
+        (lambda fs: [*fs, file("virscan1.dat ")], ["SET_NAME_COLLISION", "SET_PATH_UNSAFE"]),
     ],
 )
 def test_each_rule(change: Any, expected: list[str]) -> None:

@@ -58,3 +58,56 @@ def test_orders_by_date_then_revision() -> None:
 def test_newest_ignores_invalid_names() -> None:
     assert newest(["20121215.002", "junk", "20121215.010", "20991231.001"], today=TODAY) == "20121215.010"
     assert newest(["junk"], today=TODAY) is None
+
+
+FULL_WIDTH = {ord("0") + i: 0xFF10 + i for i in range(10)}
+ARABIC_INDIC = {ord("0") + i: 0x0660 + i for i in range(10)}
+ODD_NAMES = [
+    "20261126.004\n",
+    "20261126.004".translate(FULL_WIDTH),
+    "20261126.004 ",
+    " 20261126.004",
+    "20261126.004\r\n",
+    "20261126.004".translate(ARABIC_INDIC),
+]
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_a_version_is_ascii_digits_matched_whole(name: str) -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+
+    assert not is_version(name, today=TODAY)
+    assert not versions.looks_like_version(name)
+    assert versions.lookalike(name)
+    with pytest.raises(VersionError, match="is not a set version"):
+        parse_version(name, today=TODAY)
+    assert newest([name, "20261125.001"], today=TODAY) == "20261125.001"
+
+
+@pytest.mark.parametrize("name", ODD_NAMES)
+def test_every_schema_refuses_an_odd_version(name: str) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    root = Path(__file__).resolve().parents[2] / "schemas"
+    found = 0
+
+    def walk(node: object) -> None:
+        nonlocal found
+        if isinstance(node, dict):
+            if "[0-9]{8}" in str(node.get("pattern", "")):
+                found += 1
+                validator = jsonschema.Draft202012Validator(node)
+                assert validator.is_valid("20261126.004") and not validator.is_valid(name), node
+            assert "\\d" not in str(node.get("pattern", "")), node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in root.rglob("*.json"):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    assert found >= 4

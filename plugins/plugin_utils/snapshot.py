@@ -1,0 +1,262 @@
+"""One ``probe`` reply, read once: the typed host that verification, facts, planning and health share.
+
+The classes mirror ``schemas/agent/probe.reply.json``. :func:`parse` takes a
+reply that has passed the contract and does, once per task, what every reader
+needs: it chooses the stores (detection, or the paths the options give), sorts
+each store's folders into sets (named ``YYYYMMDD.RRR``) and others, and reads
+each ``definfo.dat`` after checking its bytes against the digest the agent
+sent. A damaged ``definfo.dat`` is not an exception here: it is the store's
+:attr:`Pointer.error`, for each reader to treat as it must.
+
+For the planner: ``snapshot.parse(reply, overrides)`` once, then
+``verify.judge(snapshot, required_files=..., catalog=..., marks=...)`` for the
+verdicts; read stores, sets and pointers from the :class:`Snapshot`, and
+promote from :attr:`Snapshot.source_store` when the caller names no source.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+
+DEFINFO = "definfo.dat"
+#: the stores the product copies from, in the order the source rule ranks them (see verify.judge)
+SOURCE_STORES: tuple[str, ...] = ("smsmse_hawking", "hawking")
+#: the folder a caller names with ``source_path``: probed like a store, never chosen by detection
+EXTRA_STORE = "source"
+
+
+def join(windows: bool, *parts: str) -> str:
+    """Join host path parts with the host's separator."""
+    separator = "\\" if windows else "/"
+    return separator.join(part.rstrip("\\/") for part in parts[:-1]) + separator + parts[-1]
+
+
+@dataclass(frozen=True)
+class Host:
+    hostname: str
+    os: str
+    os_version: str
+    arch: str
+    env: Mapping[str, str | None]
+    windows: bool
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    version: str
+    source: str
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    size: int
+    mtime: float
+    link: bool
+    sha256: str | None  # None when not hashed, unreadable, or a link
+    escaped: bool = False  # the path is not the name on the host (not text there, or too long): see listing
+
+
+@dataclass(frozen=True)
+class SetFolder:
+    name: str
+    link: bool
+    truncated: bool
+    mtime: float
+    files: tuple[FileEntry, ...]
+    error: str | None = None  # the agent could not list it (see listing)
+    escaped: bool = False
+
+    def manifest(self) -> dict[str, dict[str, Any]]:
+        """Relative path -> ``{size, sha256}``, as install requests carry it."""
+        return {f.path: {"size": f.size, "sha256": f.sha256} for f in self.files}
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """A store's ``definfo.dat``: ``active`` (CurDefs) and ``last`` (LastDefs), or the ``error`` that hides them."""
+
+    present: bool
+    size: int | None
+    sha256: str | None
+    content: bytes | None
+    active: str | None
+    last: str | None
+    error: Problem | None
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    template: str
+    path: str
+    exists: bool
+    error: str | None
+    free_bytes: int | None
+    pointer: Pointer
+    sets: tuple[SetFolder, ...]  # folders named YYYYMMDD.RRR (ASCII digits, matched whole)
+    others: tuple[SetFolder, ...]  # every other folder
+    files: tuple[FileEntry, ...]
+    hash_stats: Mapping[str, Any] | None
+    windows: bool
+    omitted: Mapping[str, Any] | None = None  # folders and files beyond what a reply carries (see listing)
+
+    def folder(self, name: str) -> str:
+        """The host path of ``name`` in this store."""
+        return join(self.windows, self.path, name)
+
+    def set(self, version: str) -> SetFolder | None:
+        return next((s for s in self.sets if s.name == version), None)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    host: Host
+    product: Product | None
+    stores: Mapping[str, Store]  # the chosen stores that exist, by name
+    events: tuple[Mapping[str, Any], ...]
+    events_error: str | None
+    reply: Mapping[str, Any]
+
+    @property
+    def source_store(self) -> str | None:
+        """The store the product derives CSAPI from: SMSMSE Hawking where it exists, else Hawking, else None."""
+        return next((name for name in SOURCE_STORES if name in self.stores), None)
+
+    def join(self, *parts: str) -> str:
+        return join(self.host.windows, *parts)
+
+
+def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snapshot:
+    """The typed host from a contract-checked ``probe`` reply; store selection happens here, once.
+
+    Raises :class:`SmsmseError` ``STORE_NOT_FOUND`` when a path the options give does not
+    exist, and ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest.
+    """
+    raw_host = reply["host"]
+    windows = raw_host["os"] == "windows"
+    host = Host(
+        hostname=raw_host["hostname"],
+        os=raw_host["os"],
+        os_version=raw_host["os_version"],
+        arch=raw_host["arch"],
+        env=dict(raw_host["env"]),
+        windows=windows,
+    )
+    given = reply["product"]
+    product = Product(name=given["name"], version=given["version"], source=given["source"]) if given else None
+    stores = {name: _store(entry, windows) for name, entry in select_stores(reply, overrides).items()}
+    return Snapshot(
+        host=host,
+        product=product,
+        stores=stores,
+        events=tuple(reply["events"]),
+        events_error=reply["events_error"],
+        reply=reply,
+    )
+
+
+def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
+    """The reply's raw entry for each store that exists, by name (detection, or the path given)."""
+    platform = layout.platform_for(reply["host"])
+    chosen = {}
+    for name in (*layout.STORE_NAMES, EXTRA_STORE):
+        if name not in layout.STORE_NAMES and not overrides.get(name):
+            continue
+        entries = [entry for entry in reply["stores"] if entry["name"] == name]
+        entry = _chosen(name, entries, overrides.get(name), platform)
+        if entry is not None:
+            chosen[name] = entry
+    return chosen
+
+
+def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, platform: str | None) -> dict[str, Any] | None:
+    if override:
+        entry = next((e for e in entries if e["template"] == override), None)
+        if entry is None or not entry["exists"]:
+            path = entry["path"] if entry else override
+            raise SmsmseError("STORE_NOT_FOUND", f"The {name} store '{path}' does not exist.", path=path)
+        return entry
+    template = layout.choose(name, platform, [e["template"] for e in entries if e["exists"]])
+    return next((e for e in entries if e["template"] == template), None)
+
+
+def _store(entry: Mapping[str, Any], windows: bool) -> Store:
+    folders = [set_folder(d) for d in entry["dirs"]]
+    return Store(
+        name=entry["name"],
+        template=entry["template"],
+        path=entry["path"],
+        exists=entry["exists"],
+        error=entry["error"],
+        free_bytes=entry["free_bytes"],
+        pointer=_pointer(entry["definfo"], join(windows, entry["path"], DEFINFO)),
+        sets=tuple(f for f in folders if versions.looks_like_version(f.name)),
+        others=tuple(f for f in folders if not versions.looks_like_version(f.name)),
+        files=tuple(_file(f) for f in entry["files"]),
+        hash_stats=entry.get("hash_stats"),
+        windows=windows,
+        omitted=entry.get("omitted"),
+    )
+
+
+def _file(record: Mapping[str, Any]) -> FileEntry:
+    return FileEntry(
+        path=record["path"],
+        size=record["size"],
+        mtime=record["mtime"],
+        link=record["link"],
+        sha256=record.get("sha256"),
+        escaped=bool(record.get("escaped")),
+    )
+
+
+def set_folder(record: Mapping[str, Any]) -> SetFolder:
+    """A folder from an agent ``dir`` record (or a listing shaped like one; ``mtime`` may be left out)."""
+    return SetFolder(
+        name=record["name"],
+        link=record["link"],
+        truncated=record["truncated"],
+        mtime=record.get("mtime", 0.0),
+        files=tuple(_file(f) for f in record["files"]),
+        error=record.get("error"),
+        escaped=bool(record.get("escaped")),
+    )
+
+
+def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
+    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"]}
+    if not record["present"]:
+        return Pointer(**base, content=None, active=None, last=None, error=None)
+    not_a_file = listing.pointer_problem(record, where)
+    if not_a_file is not None:
+        return Pointer(**base, content=None, active=None, last=None, error=not_a_file)
+    if record["content_b64"] is None:
+        problem = Problem("DEFINFO_TOO_LARGE", f"{where} is {record['size']} bytes, more than any real definfo.dat.", where)
+        return Pointer(**base, content=None, active=None, last=None, error=problem)
+    try:
+        data = base64.b64decode(record["content_b64"], validate=True)
+    except (ValueError, binascii.Error):
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} in a form that is not base64.", path=where) from None
+    if hashlib.sha256(data).hexdigest() != record["sha256"] or len(data) != record["size"]:
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} with a size or digest that does not match its bytes.", path=where)
+    try:
+        info = parse_definfo(data, source=where)
+    except DefinfoError as exc:
+        return Pointer(**base, content=data, active=None, last=None, error=Problem("DEFINFO_MALFORMED", f"{exc}.", where))
+    return Pointer(**base, content=data, active=info.cur_defs, last=info.last_defs, error=None)
