@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, lab_product, plan, snapshot, structure, verify
 
@@ -273,3 +276,20 @@ def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, m
     assert lab_product.active(host / "csapi") == versions[-1]
     assert not planned().changes, "the next run has nothing to do"
     assert (host / "hawking" / "definfo.dat").read_bytes() == hawking_definfo, "a link's target is never written"
+
+
+# --- the agent's escaping: any name crosses the wire, and is flagged when it is not the name on disk ---
+
+
+@given(st.binary(min_size=1, max_size=300).filter(lambda b: b"/" not in b and b"\x00" not in b))
+def test_any_name_crosses_the_wire_flagged_when_altered(raw: bytes) -> None:
+    shown, escaped = scan.wire_name(os.fsdecode(raw), 260)
+    shown.encode("utf-8")  # what ansible-core demands of every string in a reply
+    assert len(shown) <= 260
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    assert escaped == (text is None or len(text) > 260)
+    if not escaped:
+        assert shown == text
