@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,9 +238,9 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
 # --- a definfo.dat that cannot be read never leaves promote stuck ---
 
 _PLANNER_NEEDS = (
-    "the `expect` and `write_pointer` steps read definfo.dat through a link (and fail on a folder): they must compare what "
-    "lstat sees (the reply's `kind`, and the digest of a regular file only), `write_pointer` must replace a link itself, and "
-    "the plan must first move a folder aside (quarantine)"
+    "the `expect` and `write_pointer` steps read definfo.dat through a link (and `preflight` refuses a folder): they must "
+    "compare what lstat sees (the reply's `kind`, and the digest of a regular file only), `write_pointer` must replace a link "
+    "itself, and the plan must first move a folder aside (quarantine)"
 )
 
 
@@ -293,3 +294,24 @@ def test_any_name_crosses_the_wire_flagged_when_altered(raw: bytes) -> None:
     assert escaped == (text is None or len(text) > 260)
     if not escaped:
         assert shown == text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the apply steps that open definfo.dat (`expect` and `write_pointer` to hash it, `preflight` to test it for "
+    "writing) open it without O_NONBLOCK or a file-type check: a FIFO there blocks the agent until something opens its other end",
+)
+def test_a_fifo_definfo_never_blocks_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inventory = lab.build_lab(tmp_path / "lab", [lab.LabHost("h")], today=TODAY)
+    fifo = tmp_path / "lab" / "hosts" / "h" / "csapi" / "definfo.dat"
+    _definfo(os.mkfifo)(tmp_path / "lab" / "hosts" / "h", [])
+    the_plan = lab_change.promote(inventory, "h", probe(inventory, [], monkeypatch))
+    finished = threading.Event()
+    worker = threading.Thread(target=lambda: (lab_change.carry(the_plan), finished.set()), daemon=True)
+    worker.start()
+    blocked = not finished.wait(5)
+    if blocked:  # release the agent: a writer that closes at once gives the blocked reader its end of file
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(30)
+    assert not blocked, "the change blocked on a FIFO named definfo.dat"
