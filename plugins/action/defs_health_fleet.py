@@ -20,8 +20,8 @@ class ActionModule(DocumentedAction):
             raise SmsmseError("OPTION_INVALID", f"`threshold` is {options['threshold']}: use a fraction from 0.5 to below 1.")
         hostvars = task_vars.get("hostvars", {})
         results = {host: _registered(hostvars, host, options["result_var"]) for host in options["hosts"]}
-        marks = health_run.fleet_marks(results, enabled=options["consensus"], threshold=options["threshold"])
-        return {"changed": False, "marks": marks}
+        marks, votes = health_run.fleet_marks(results, enabled=options["consensus"], threshold=options["threshold"])
+        return {"changed": False, "marks": marks, "votes": votes if options["consensus"] else None, "threshold": options["threshold"]}
 
 
 def _registered(hostvars: Any, host: str, name: str) -> Any:

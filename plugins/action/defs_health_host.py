@@ -50,6 +50,7 @@ class ActionModule(DocumentedAction):
             overrides=options["stores"] or {},
             ctx=change.context(options, probe.is_windows(self)),
             agent=hooks,
+            fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
         )
         return {"changed": ran["changed"], "record": ran["record"]}
 

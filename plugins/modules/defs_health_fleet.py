@@ -59,4 +59,14 @@ marks:
   description: Host name to the sets consensus marks bad there (C(store), C(version), C(code), C(message)).
   returned: always
   type: dict
+votes:
+  description:
+    - Version to set digest to the number of hosts voting for it (null when consensus is off). The host step applies
+      the same rule again to what LiveUpdate brings, with that host's votes taken again.
+  returned: always
+  type: dict
+threshold:
+  description: The threshold the votes were decided with.
+  returned: always
+  type: float
 """

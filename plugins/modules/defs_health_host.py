@@ -30,6 +30,15 @@ options:
     type: list
     elements: dict
     default: []
+  votes:
+    description:
+      - The fleet's votes (from M(mailsec.smsmse.defs_health_fleet)); after LiveUpdate, the same consensus is applied
+        to the second verification with this host's votes taken again. Null or absent when consensus is off.
+    type: dict
+  consensus_threshold:
+    description: The share of the votes a digest needs (as the fleet step used).
+    type: float
+    default: 0.5
   mode:
     description: C(report) decides and records only; C(enforce) also fixes.
     type: str

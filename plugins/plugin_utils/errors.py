@@ -259,6 +259,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "a signed catalog or fleet consensus decides instead when configured.",
     ),
     ErrorCode(
+        "KEY_PERMISSIONS",
+        "An existing private signing key can be read by others than its owner.",
+        "Run `chmod 600` on the key and treat it as exposed: make a new key and sign again. "
+        "`allow_readable_key: true` goes on with a warning.",
+    ),
+    ErrorCode(
         "NAME_UNDECODABLE",
         "A file or folder name in a store is not text on the host (not UTF-8 on POSIX, an unpaired surrogate on Windows) "
         "or is too long to report; it is shown with its bytes escaped, and the set holding it is bad.",

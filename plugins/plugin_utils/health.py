@@ -8,7 +8,7 @@ in :mod:`health_run`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
@@ -148,12 +148,16 @@ def checks(
     return found
 
 
-def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool) -> str:
-    """``compliant``, ``fixed``, ``drift`` or ``failed``."""
+def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool, fail_severities: Collection[str] | None = None) -> str:
+    """``compliant``, ``fixed``, ``drift`` or ``failed``.
+
+    Only checks whose severity is in ``fail_severities`` make a host drift (None, the default: every severity).
+    """
     if failed:
         return "failed"
     statuses = {c["status"] for c in checks_}
-    if "fail" in statuses or "error" in statuses:
+    counted = {c["status"] for c in checks_ if fail_severities is None or c["severity"] in fail_severities}
+    if "fail" in counted or "error" in counted:
         return "drift"
     return "fixed" if changed or "fixed" in statuses else "compliant"
 

@@ -32,15 +32,39 @@ def usable(result: Any) -> bool:
     )
 
 
-def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) -> dict[str, list[dict[str, Any]]]:
-    """Host name -> the sets fleet consensus marks bad there (every host present, failed ones with none)."""
+def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) -> tuple[dict[str, list[dict[str, Any]]], consensus.Tally]:
+    """Host name -> the sets fleet consensus marks bad there (every host present, failed ones with none), and the votes."""
     marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
     if not enabled:
-        return marks
+        return marks, {}
     verifications = {host: r["ansible_facts"]["smsmse_defs"]["verification"] for host, r in results.items() if usable(r)}
-    for finding in consensus.minorities(verifications, threshold=threshold):
-        marks[finding.host].append({k: v for k, v in finding.as_dict().items() if k in MARK_KEYS})
-    return marks
+    votes = consensus.tally(verifications)
+    decided = consensus.winners(votes, threshold=threshold)
+    for host, verification in verifications.items():
+        marks[host] = [as_mark(finding) for finding in consensus.findings(host, verification, decided)]
+    return marks, votes
+
+
+def as_mark(finding: consensus.Finding) -> dict[str, Any]:
+    return {k: v for k, v in finding.as_dict().items() if k in MARK_KEYS}
+
+
+def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, Any]]:
+    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
+    if fleet.votes is None:
+        return []
+    first = before["ansible_facts"]["smsmse_defs"]["verification"]
+    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
+    return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the fleet decided once: the votes per version and digest (None: consensus is off), and the threshold."""
+
+    votes: Mapping[str, Mapping[str, int]] | None = None
+    threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -204,6 +228,7 @@ def run_host(
     overrides: Mapping[str, str | None],
     ctx: plan.Context,
     agent: Agent,
+    fleet: Fleet = Fleet(),
 ) -> dict[str, Any]:
     """The host's report record (``changed`` says whether anything on the host changed)."""
     today = opts.today
@@ -246,7 +271,7 @@ def run_host(
         if not usable(again):
             why = again.get("msg", "not verified after LiveUpdate")
             return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, changed)
-        judged = judge(again, marks, opts, overrides)
+        judged = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
         if judged.decision.action == decide.LIVEUPDATE:
             return _failed(name, judged, first_checks, actions, f"LiveUpdate brought no good set. {runbook}", today, changed)
     try:

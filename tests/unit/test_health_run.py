@@ -12,7 +12,17 @@ import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply as agent_apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, health_run, lab, plan, steps, structure, verify_task
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    consensus,
+    contract,
+    facts,
+    health_run,
+    lab,
+    plan,
+    steps,
+    structure,
+    verify_task,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -165,3 +175,28 @@ def test_unreachable_and_failed_verifications() -> None:
     assert (gone["status"], gone["message"], gone["checks"]) == ("unreachable", "timed out", [])
     broken = health_run.run_host("h", {"failed": True, "msg": "CATALOG_EXPIRED: ..."}, [], opts, overrides={}, ctx=ctx, agent=never)
     assert broken["record"]["status"] == "failed" and broken["record"]["checks"][0]["status"] == "error"
+
+
+def test_after_liveupdate_the_fleet_judges_again(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["empty_stores"]), lab.LabHost("peer"))
+    peer, host = Host(inventory, "peer"), Host(inventory, "h")
+    lab.liveupdate(peer.root, "works")
+    truth = consensus.host_votes(peer.verified()["ansible_facts"]["smsmse_defs"]["verification"])
+    fleet = health_run.Fleet({version: {digest: 3} for version, digest in truth.items()}, 0.5)
+    new = lab.liveupdate_version(TODAY)
+
+    def tampered_liveupdate() -> Mapping[str, Any]:
+        lab.liveupdate(host.root, "works")
+        for store in ("hawking", "smsmse_hawking"):
+            path = host.root / store / new / "virscan1.dat"
+            path.write_bytes(b"X" + path.read_bytes()[1:])
+        return {"changed": True, "msg": "LiveUpdate finished"}
+
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    agent = health_run.Agent(apply=host.apply, liveupdate=tampered_liveupdate, reverify=host.verified)
+    ran = health_run.run_host(
+        "h", host.verified(), [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=agent, fleet=fleet
+    )
+    record = ran["record"]
+    assert record["status"] == "failed" and record["message"].startswith("LiveUpdate brought no good set.")
+    assert "apply" not in host.calls and not (host.root / "csapi" / new).exists()  # the tampered set never reached CSAPI

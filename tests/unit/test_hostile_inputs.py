@@ -308,7 +308,12 @@ def test_a_fifo_definfo_never_blocks_a_change(tmp_path: Path, monkeypatch: pytes
     _definfo(os.mkfifo)(tmp_path / "lab" / "hosts" / "h", [])
     the_plan = lab_change.promote(inventory, "h", probe(inventory, [], monkeypatch))
     finished = threading.Event()
-    worker = threading.Thread(target=lambda: (lab_change.carry(the_plan), finished.set()), daemon=True)
+
+    def change() -> None:
+        lab_change.carry(the_plan)
+        finished.set()
+
+    worker = threading.Thread(target=change, daemon=True)
     worker.start()
     blocked = not finished.wait(5)
     if blocked:  # release the agent: a writer that closes at once gives the blocked reader its end of file
