@@ -296,12 +296,6 @@ def test_any_name_crosses_the_wire_flagged_when_altered(raw: bytes) -> None:
         assert shown == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the apply steps that open definfo.dat (`expect` and `write_pointer` to hash it, `preflight` to test it for "
-    "writing) open it without O_NONBLOCK or a file-type check: a FIFO there blocks the agent until something opens its other end",
-)
 def test_a_fifo_definfo_never_blocks_a_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inventory = lab.build_lab(tmp_path / "lab", [lab.LabHost("h")], today=TODAY)
     fifo = tmp_path / "lab" / "hosts" / "h" / "csapi" / "definfo.dat"
