@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS = ROOT / ".build" / "collections"
@@ -37,6 +38,23 @@ def lab_factory(tmp_path: Path) -> Callable[..., Path]:
         return lab.build_lab(tmp_path / "lab", list(hosts))
 
     return build
+
+
+@pytest.fixture
+def product_emulators() -> Iterator[Callable[..., Any]]:
+    """Start the product emulator on lab hosts: ``product_emulators(inventory, hosts=None, period=0.2)``; stopped at teardown."""
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product
+
+    started: list[Any] = []
+
+    def start(inventory: Path, hosts: list[str] | None = None, period: float = 0.2) -> Any:
+        processes = lab_product.start(inventory, hosts, period)
+        started.append(processes)
+        return processes
+
+    yield start
+    for processes in started:
+        lab_product.stop(processes)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

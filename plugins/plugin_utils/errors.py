@@ -264,6 +264,33 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Run `chmod 600` on the key and treat it as exposed: make a new key and sign again. "
         "`allow_readable_key: true` goes on with a warning.",
     ),
+    ErrorCode(
+        "NAME_UNDECODABLE",
+        "A file or folder name in a store is not text on the host (not UTF-8 on POSIX, an unpaired surrogate on Windows) "
+        "or is too long to report; it is shown with its bytes escaped, and the set holding it is bad.",
+        "Remove or rename the entry the message shows (`ls -b` shows the same escapes), then replace the set from a good source.",
+    ),
+    ErrorCode(
+        "SET_UNREADABLE",
+        "The agent could not list a set folder (or a folder in it), so the set cannot be verified; the other sets are judged.",
+        "Give the connecting account read access to the folder, or remove the set.",
+    ),
+    ErrorCode(
+        "STORE_TOO_MANY_ENTRIES",
+        "A store holds more folders or files than one reply carries (4096 of each); sets are listed first, newest first, "
+        "and the entries left out are not judged.",
+        "Remove what does not belong in the store (leftover folders, logs); real stores hold a few sets.",
+    ),
+    ErrorCode(
+        "DEFINFO_LINK",
+        "A store's definfo.dat is a link (symlink, junction or other reparse point); it is never followed, so the store has no active set.",
+        "Remove the link (not its target) or replace it with a regular file naming a good set; then run defs_promote.",
+    ),
+    ErrorCode(
+        "DEFINFO_NOT_A_FILE",
+        "A store's definfo.dat is a folder or a special file (FIFO, device, socket), so the store has no active set.",
+        "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

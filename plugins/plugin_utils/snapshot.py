@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -65,6 +65,7 @@ class FileEntry:
     mtime: float
     link: bool
     sha256: str | None  # None when not hashed, unreadable, or a link
+    escaped: bool = False  # the path is not the name on the host (not text there, or too long): see listing
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class SetFolder:
     truncated: bool
     mtime: float
     files: tuple[FileEntry, ...]
+    error: str | None = None  # the agent could not list it (see listing)
+    escaped: bool = False
 
     def manifest(self) -> dict[str, dict[str, Any]]:
         """Relative path -> ``{size, sha256}``, as install requests carry it."""
@@ -111,6 +114,7 @@ class Store:
     files: tuple[FileEntry, ...]
     hash_stats: Mapping[str, Any] | None
     windows: bool
+    omitted: Mapping[str, Any] | None = None  # folders and files beyond what a reply carries (see listing)
 
     def folder(self, name: str) -> str:
         """The host path of ``name`` in this store."""
@@ -206,11 +210,19 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
         files=tuple(_file(f) for f in entry["files"]),
         hash_stats=entry.get("hash_stats"),
         windows=windows,
+        omitted=entry.get("omitted"),
     )
 
 
 def _file(record: Mapping[str, Any]) -> FileEntry:
-    return FileEntry(path=record["path"], size=record["size"], mtime=record["mtime"], link=record["link"], sha256=record.get("sha256"))
+    return FileEntry(
+        path=record["path"],
+        size=record["size"],
+        mtime=record["mtime"],
+        link=record["link"],
+        sha256=record.get("sha256"),
+        escaped=bool(record.get("escaped")),
+    )
 
 
 def set_folder(record: Mapping[str, Any]) -> SetFolder:
@@ -221,6 +233,8 @@ def set_folder(record: Mapping[str, Any]) -> SetFolder:
         truncated=record["truncated"],
         mtime=record.get("mtime", 0.0),
         files=tuple(_file(f) for f in record["files"]),
+        error=record.get("error"),
+        escaped=bool(record.get("escaped")),
     )
 
 
@@ -228,6 +242,9 @@ def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
     base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"]}
     if not record["present"]:
         return Pointer(**base, content=None, active=None, last=None, error=None)
+    not_a_file = listing.pointer_problem(record, where)
+    if not_a_file is not None:
+        return Pointer(**base, content=None, active=None, last=None, error=not_a_file)
     if record["content_b64"] is None:
         problem = Problem("DEFINFO_TOO_LARGE", f"{where} is {record['size']} bytes, more than any real definfo.dat.", where)
         return Pointer(**base, content=None, active=None, last=None, error=problem)

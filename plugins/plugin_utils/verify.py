@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import listing, manifest, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.consensus import Finding
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -90,6 +90,9 @@ def judge(
             "sets": sets,
             "active": active,
             "newest_good": {"overall": None},
+            "store_problems": {
+                name: [p.as_dict() for p in listing.store_problems(store, join=_joiner(store))] for name, store in snapshot.stores.items()
+            },
             "hash_stats": {**stats, "cache_errors": cache_errors},
             "catalog": catalog.summary() if catalog else None,
         },
@@ -145,7 +148,11 @@ def _own_checks(
     store: Store, folder: SetFolder, *, required: tuple[str, ...], catalog: catalogs.Catalog | None, today: dt.date | None
 ) -> dict[str, Any]:
     where = store.folder(folder.name)
-    problems = structure.check_set(folder, where=where, join=_joiner(store), required_files=required, hashed=True, today=today)
+    problems = listing.set_problems(folder, where=where, join=_joiner(store))
+    if not folder.error:
+        problems += structure.check_set(
+            listing.readable(folder), where=where, join=_joiner(store), required_files=required, hashed=True, today=today
+        )
     files = manifest.from_files({"path": f.path, "size": f.size, "sha256": f.sha256} for f in folder.files) if not folder.link else None
     checked = GOOD
     if catalog is not None and files is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -81,10 +82,12 @@ def test_nested_files_use_forward_slashes_and_limit(tmp_path: Path) -> None:
     assert truncated is False and len(files) == 5
 
 
-def test_definfo_over_the_limit_is_not_sent(tmp_path: Path) -> None:
-    (tmp_path / "definfo.dat").write_bytes(b"[DefDates]\r\n" + b";" * 100 + b"\r\n")
+def test_definfo_over_the_limit_is_not_sent_but_its_digest_is(tmp_path: Path) -> None:
+    data = b"[DefDates]\r\n" + b";" * 100 + b"\r\n"
+    (tmp_path / "definfo.dat").write_bytes(data)
     record = scan.read_definfo(str(tmp_path / "definfo.dat"), 50)
-    assert record == {"present": True, "size": 114, "sha256": None, "content_b64": None}
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert record == {"present": True, "size": 114, "sha256": sha256, "content_b64": None, "kind": "file"}
 
 
 def test_unreadable_store_reports_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
