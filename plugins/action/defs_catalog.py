@@ -5,12 +5,45 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+
+def _next_sequence(wanted: int | None, previous: int) -> int:
+    if wanted is None:
+        if previous >= catalog.MAX_SEQUENCE:
+            raise SmsmseError(
+                "OPTION_INVALID",
+                f"The last catalog's sequence is {previous}, the largest the catalog schema allows: it cannot go higher. "
+                "Verifiers must start over: give them a new `catalog_state` file and sign with `sequence: 1`.",
+            )
+        return previous + 1
+    if not 0 <= wanted <= catalog.MAX_SEQUENCE:
+        raise SmsmseError("OPTION_INVALID", f"`sequence` {wanted} must be from 0 to at most {catalog.MAX_SEQUENCE} (the catalog schema).")
+    if wanted < previous:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`sequence` {wanted} is lower than {previous}, the highest already used (the existing catalog or `catalog_state`): "
+            "verifiers would refuse it.",
+        )
+    return wanted
+
+
+def _ignored_sequence(dest: str, existing: dict[str, Any] | None, keys: list[Any]) -> list[str]:
+    """A warning when ``dest`` holds a sequence that was not taken, because these keys did not sign it."""
+    if not existing or "sequence" not in existing["signed"]:
+        return []
+    if catalog.verified_sequence(json.dumps(existing).encode(), [k.public_key() for k in keys]) is not None:
+        return []
+    return [
+        f"The existing catalog {dest} is not signed by these keys (or breaks the catalog schema): "
+        f"its sequence {str(existing['signed']['sequence'])[:40]} was ignored."
+    ]
 
 
 class ActionModule(DocumentedAction):
@@ -36,19 +69,24 @@ class ActionModule(DocumentedAction):
             raise SmsmseError("OPTION_INVALID", "`sets` names the same version twice.")
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         existing = catalog_build.read_existing(options["dest"])
-        old_sequence = existing["signed"].get("sequence") if existing else None
-        old_sequence = old_sequence if isinstance(old_sequence, int) else 0
-        sequence = options["sequence"] if options["sequence"] is not None else old_sequence + 1
-        if existing and sequence < old_sequence:
-            raise SmsmseError(
-                "OPTION_INVALID", f"`sequence` {sequence} is lower than the existing catalog's {old_sequence}: verifiers would refuse it."
-            )
+        previous = catalog_build.previous_sequence(existing, keys, options["catalog_state"])
+        warnings = _ignored_sequence(options["dest"], existing, keys)
+        warnings += [
+            f"{w} Run chmod 600 {k['path']}." for k in options["signing_keys"] if (w := catalog_build.readable_by_others(k["path"]))
+        ]
+        sequence = _next_sequence(options["sequence"], previous)
         signed = catalog.signed_part(sets, sequence=sequence, expires=now + dt.timedelta(days=options["expires_days"]))
         renew = dt.timedelta(days=options["renew_before_days"])
-        if existing and options["sequence"] is None and catalog_build.still_valid(existing, signed, keys, now=now, renew_before=renew):
+        if (
+            existing
+            and options["sequence"] is None
+            and existing["signed"].get("sequence") == previous
+            and catalog_build.still_valid(existing, signed, keys, now=now, renew_before=renew)
+        ):
             old = existing["signed"]
             return {
                 "changed": False,
+                "warnings": warnings,
                 "dest": options["dest"],
                 "sequence": old["sequence"],
                 "expires": old["expires"],
@@ -58,16 +96,17 @@ class ActionModule(DocumentedAction):
         document = catalog.sign(signed, keys)
         if not self._task.check_mode:
             catalog_build.write_atomically(options["dest"], document)
-        before = sorted(existing["signed"].get("sets", {})) if existing else []
+        before = sorted(existing["signed"].get("sets", {})) if existing and isinstance(existing["signed"].get("sets"), dict) else []
         return {
             "changed": True,
+            "warnings": warnings,
             "dest": options["dest"],
             "sequence": sequence,
             "expires": signed["expires"],
             "versions": sorted(sets),
             "signed_by": sorted(s["keyid"] for s in document["signatures"]),
             "diff": {
-                "before": "".join(f"{v}\n" for v in before) + (f"sequence: {old_sequence}\n" if existing else ""),
+                "before": "".join(f"{v}\n" for v in before) + (f"sequence: {previous}\n" if previous else ""),
                 "after": "".join(f"{v}\n" for v in sorted(sets)) + f"sequence: {sequence}\n",
                 "before_header": f"{options['dest']} (versions)",
                 "after_header": f"{options['dest']} (versions)",

@@ -16,7 +16,7 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_promote.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options))
+        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
@@ -26,8 +26,6 @@ class ActionModule(DocumentedAction):
         if options["source_path"] and options["source"]:
             raise SmsmseError("OPTION_INVALID", "Give `source` or `source_path`, not both.")
         stores, _verification = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
-        common = change.common_request(options, probe.is_windows(self))
+        ctx = change.context(options, probe.is_windows(self))
         source = "source" if options["source_path"] else options["source"]
-        return plan.promote(
-            stores, target=options["target"], source=source, version=options["version"], keep=options["keep"], common=common
-        )
+        return plan.promote(stores, target=options["target"], source=source, version=options["version"], keep=options["keep"], ctx=ctx)

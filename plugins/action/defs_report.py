@@ -6,39 +6,60 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_report
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+
+def check_options(options: dict[str, Any]) -> None:
+    if not re.fullmatch(r"[0-9A-Za-z._-]+", options["run_id"], re.ASCII):
+        raise SmsmseError("OPTION_INVALID", f"`run_id` {options['run_id']!r} may hold only letters, digits, '.', '_' and '-'.")
+    if options["history_runs"] < 0:
+        raise SmsmseError("OPTION_INVALID", f"`history_runs` is {options['history_runs']}; use 0 (keep no history) or more.")
+    if not options["fail_severities"]:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            "`fail_severities` is empty, so no check could make a host drift; to never fail the play, set `fail_on: never`.",
+        )
 
 
 class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_report.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        if not re.fullmatch(r"[0-9A-Za-z._-]+", options["run_id"]):
-            raise SmsmseError("OPTION_INVALID", f"`run_id` '{options['run_id']}' may hold only letters, digits, '.', '_' and '-'.")
-        report_dir = Path(options["report_dir"])
-        ended = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        history = report.load_history(report_dir)
+        check_options(options)
+        report_dir = report.resolve_dir(options["report_dir"])
+        ended = dt.datetime.now(dt.timezone.utc).strftime(report.TIME_FORMAT)
         built = report.build(
             options["records"],
             run_id=options["run_id"],
             started=options["started"],
             ended=ended,
             options=options["options"],
-            history=history,
+            history=report.load_history(report_dir, options["history_runs"] - 1),
+            fail_severities=options["fail_severities"],
         )
         problems = report.validate(built)
         if problems:
             return {"failed": True, "msg": "the report breaks its schema (a bug): " + "; ".join(problems[:3])}
+        result: dict[str, Any] = {
+            "changed": False,
+            "run_id": built["run_id"],
+            "report_dir": str(report_dir),
+            "summary": built["summary"],
+            "hosts": report.hosts_by_status(built),
+            "lines": report_console.problem_lines(built),
+            "table": report_console.table(built),
+            "fail": report_console.failures(built, options["fail_on"]),
+            "files": {},
+        }
         if self._task.check_mode:
-            return {"summary": built["summary"]}
+            return result
         try:
-            files = report.write(built, report_dir, options["formats"])
+            files = report.write(built, report_dir, options["formats"], history_runs=options["history_runs"])
         except OSError as exc:
             raise SmsmseError("CHANGE_FAILED", f"Cannot write the report into {report_dir}: {exc}.", path=str(report_dir)) from None
-        return {"changed": True, "summary": built["summary"], "files": files}
+        return {**result, "changed": True, "files": files}

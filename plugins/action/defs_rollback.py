@@ -16,18 +16,18 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_rollback.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options))
+        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         if options["to"] != "previous_good" and not versions.is_version(options["to"]):
             raise SmsmseError("OPTION_INVALID", f"`to` is '{options['to']}': use previous_good or YYYYMMDD.RRR.")
         stores, _verification = change.read_host(self, task_vars, options)
-        common = change.common_request(options, probe.is_windows(self))
+        ctx = change.context(options, probe.is_windows(self))
         return plan.rollback(
             stores,
             store=options["store"],
             to=options["to"],
             quarantine=options["quarantine"],
             quarantine_dir=options["quarantine_dir"],
-            common=common,
+            ctx=ctx,
         )

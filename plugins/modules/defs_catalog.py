@@ -51,9 +51,16 @@ options:
     default: 7
   sequence:
     description:
-      - The sequence number of a new catalog. Default one more than the existing catalog's (or 1).
-      - Lower than the existing catalog's is refused, since verifiers reject it.
+      - The sequence number of a new catalog, from 0 to 9007199254740991 (2^53 - 1, the catalog schema's bound).
+      - Default one more than the highest already used - the sequence of the existing O(dest) when one of O(signing_keys)
+        signed it (an unsigned or foreign sequence in O(dest) is ignored, with a warning), and the one in O(catalog_state) - or 1.
+      - Lower than that is refused, since verifiers reject it.
     type: int
+  catalog_state:
+    description:
+      - The file where verifiers keep the highest catalog sequence they accepted (their O(mailsec.smsmse.defs_verify#module:catalog_state)),
+        when it is on this controller. The new catalog's sequence is never lower than the one it holds.
+    type: path
   required_files:
     description: Files every reference set must hold, as in M(mailsec.smsmse.defs_verify).
     type: list

@@ -12,7 +12,10 @@ description:
   - Creates an Ed25519 private key (PEM, PKCS#8, mode 0600) and its public key (PEM) on the controller,
     for M(mailsec.smsmse.defs_catalog) to sign catalogs with and M(mailsec.smsmse.defs_verify) to trust.
   - Runs on the controller whatever host the task targets; use it in a play for C(localhost) or with C(run_once).
-  - An existing private key is kept; its public key file is written when missing.
+  - The private key is mode 0600, and a folder created for it 0700, whatever the umask. An existing private key that
+    others can read is refused (see O(allow_readable_key)).
+  - An existing private key is kept; its public key file (mode 0644) is written when missing, when it holds another
+    key, or when others can write to it.
 options:
   path:
     description: The private key file.
@@ -24,6 +27,12 @@ options:
   passphrase:
     description: Encrypt the private key with this passphrase (recommended for keys kept on disk).
     type: str
+  allow_readable_key:
+    description:
+      - Go on, with a warning, when the existing private key at O(path) can be read by others (its mode allows group
+        or other access). By default that fails with C(KEY_PERMISSIONS).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -10,14 +10,18 @@ short_description: Install the newest good SMSMSE definition set into the scanne
 version_added: 0.1.0
 description:
   - Promotes a definition set into the O(target) store (by default CSAPI, the definitions the scanner uses) from a
-    O(source) store (by default the Hawking structure, or the SMSMSE Hawking structure where there is none) or from
-    O(source_path), as SMSMSE does every 10 minutes, but now, verified and atomically.
+    O(source) store or from O(source_path), as SMSMSE does every 10 minutes, but now, verified and atomically.
   - The source set is verified with the same rules as M(mailsec.smsmse.defs_verify) before anything is written.
   - "On the host: the store's lock is taken; C(definfo.dat) must still be what was read (compare-and-swap: SMSMSE's
     own copy job can race us); the set is copied into a staging folder inside the store, hashed while copying and
     compared with the verified manifest; the staging folder is renamed into place; C(definfo.dat) is replaced
     atomically, keeping its other keys; then old sets are retired. A crash at any moment leaves C(definfo.dat)
     naming a complete set, and the next run removes the leftovers."
+  - "A bad copy of the chosen version in the target is replaced by the good one. When it is the active set, the two
+    folders are swapped in one step (C(renameat2) with C(RENAME_EXCHANGE) on Linux; on Windows, with the scanner's
+    files released first: O(restart_service=true) stops the service around the swap, and without it a set whose
+    files are held open is refused with C(ACTIVE_SET_IN_USE) before anything moves). The store never points at a
+    missing or known-bad folder in between."
   - Never promotes a version older than the target's active good version; going down is what
     M(mailsec.smsmse.defs_rollback) is for.
   - One agent call when nothing needs doing, two when something does.
@@ -32,7 +36,9 @@ options:
     choices: [csapi, hawking, smsmse_hawking]
     default: csapi
   source:
-    description: The store to promote from. Default C(hawking) where it exists, else C(smsmse_hawking).
+    description:
+      - The store to promote from. Default the source store with the newest good set; when both hold it, the
+        SMSMSE Hawking store (the product's own copy source on 64-bit systems).
     type: str
     choices: [hawking, smsmse_hawking, csapi]
   source_path:
@@ -66,6 +72,8 @@ notes:
     POSIX hosts, O(events_file)). Event 1000 is a promotion.
   - With a stale lock, a conflict or a source set that changes while it is copied, nothing is changed and the
     task fails with a code that says so (C(STORE_LOCKED), C(CHANGE_CONFLICT), C(SOURCE_CHANGED)); run it again.
+  - Once the commit point is passed (the pointer switched, or the folders swapped), the result is C(changed=true)
+    whatever follows; a later step that fails makes the task fail with C(CHANGE_PARTIAL), naming what is left to do.
 seealso:
   - module: mailsec.smsmse.defs_verify
   - module: mailsec.smsmse.defs_rollback

@@ -12,13 +12,22 @@ description:
   - Writes, on the controller, the report of a C(defs_health) run from every host's record
     (see the C(defs_health_record) filter) into O(report_dir) - C(defs-health.json) (the main format; its JSON
     Schema is C(schemas/report.json)), C(defs-health.html) (one self-contained page) and C(defs-health.junit.xml).
-  - Keeps each run's JSON under C(history/), and says for every drifting host since when it has drifted.
+  - Judges each host by O(fail_severities) - a failing check of another severity is reported but does not make
+    the host drift.
+  - Keeps each run's JSON under C(history/) (the last O(history_runs)), and says for every drifting host since when,
+    for how many runs and how many days it has drifted; the HTML page charts the fleet's status counts over those runs.
+  - Returns what the C(defs_health) role prints at the end of a play (one line per host that is not compliant, and
+    the fleet table), the hosts per status, and the hosts that fail the play by O(fail_on).
   - Used by the C(defs_health) role, once per run; runs on the controller whatever host the task targets.
 options:
   report_dir:
-    description: The folder to write into.
+    description:
+      - The folder to write into, on the controller. A relative path is taken from the current directory.
+      - Default the per-user data folder C($XDG_DATA_HOME/mailsec-smsmse/defs-health), or
+        C(~/.local/share/mailsec-smsmse/defs-health) when C(XDG_DATA_HOME) is not set (or not absolute).
+      - In an automation controller (AWX) job the home folder is thrown away after the job; set a folder on a
+        persistent volume or shared path to keep the history.
     type: path
-    required: true
   formats:
     description: Which files to write.
     type: list
@@ -35,13 +44,33 @@ options:
     type: str
     required: true
   started:
-    description: When the run started (ISO 8601).
+    description: When the run started (UTC, C(YYYY-MM-DDTHH:MM:SSZ)).
     type: str
     required: true
   options:
     description: The role options to record in the report.
     type: dict
     default: {}
+  fail_severities:
+    description:
+      - The severities of failing checks that make a host drift (and fail its JUnit test case).
+      - A failing check of another severity is shown, and skipped in JUnit with the reason.
+    type: list
+    elements: str
+    choices: [critical, high, medium, low, info]
+    default: [critical, high, medium]
+  fail_on:
+    description:
+      - Which hosts RV(fail) lists, for the role to fail at the end of the play - C(failed) the hosts that could not
+        be made healthy, C(drift) also every host that drifts or was unreachable (every host that is not compliant or
+        fixed), C(never) none.
+    type: str
+    choices: [failed, drift, never]
+    default: failed
+  history_runs:
+    description: How many runs to keep under C(history/), this one included (C(0) keeps none).
+    type: int
+    default: 60
 attributes:
   check_mode:
     support: full
@@ -60,16 +89,50 @@ EXAMPLES = r"""
     records: "{{ ansible_play_hosts_all | map('extract', hostvars, 'defs_health_record') | list }}"
     run_id: "{{ run_id }}"
     started: "{{ started }}"
+    fail_on: drift
+  register: fleet
+  run_once: true
+
+- name: Show the hosts that are not compliant
+  ansible.builtin.debug:
+    msg: "{{ fleet.lines }}"
   run_once: true
 """
 
 RETURN = r"""
 files:
-  description: Format to the file written.
+  description: Format to the file written (empty in check mode).
   returned: success
   type: dict
+  sample: {"json": "/home/ops/.local/share/mailsec-smsmse/defs-health/defs-health.json"}
+report_dir:
+  description: The absolute folder the report is in.
+  returned: success
+  type: str
+run_id:
+  description: The run's identifier.
+  returned: success
+  type: str
 summary:
   description: The fleet summary (C(hosts), C(counts) and C(percent) per status).
+  returned: success
+  type: dict
+hosts:
+  description: Status (C(compliant), C(fixed), C(drift), C(failed), C(unreachable)) to the sorted names of its hosts.
+  returned: success
+  type: dict
+lines:
+  description: One line per host that is not compliant, worst first - status, host, failing checks and the first remediation.
+  returned: success
+  type: list
+  elements: str
+table:
+  description: The fleet table, one line per host (worst first) under a header, then the counts.
+  returned: success
+  type: list
+  elements: str
+fail:
+  description: Host name to the message it fails with, by O(fail_on).
   returned: success
   type: dict
 """

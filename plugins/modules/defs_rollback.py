@@ -16,8 +16,10 @@ description:
     is replaced atomically, keeping its other keys.
   - Going below the newest good version of the store happens only through this module, with O(to) set to a
     version; it is recorded as a downgrade in the result and in the event the collection writes.
-  - With O(quarantine=true), the bad active set is moved out of the store, so the product cannot pick it up again;
-    it is never deleted.
+  - With O(quarantine=true), every bad set of the store (the bad active set first among them) is moved out of the
+    store, so the product cannot pick it up again; it is never deleted. A quarantine that could not be done (for
+    example while the scanner holds the files) fails the task with C(CHANGE_PARTIAL) after the pointer moved, and
+    the next run moves what is left.
 extends_documentation_fragment:
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
@@ -31,12 +33,14 @@ options:
   to:
     description:
       - C(previous_good) rolls back only when the active set is not good, to the newest good set older than it.
-        A good active set is left alone, so that running the task again changes nothing.
+        A good active set is left alone, so that running the task again changes nothing. When the store holds no good
+        set older than the active one, nothing changes and the message says so (M(mailsec.smsmse.defs_promote) then
+        replaces the active set with the newest good one).
       - A version (C(YYYYMMDD.RRR)) points the store at that set, which must be good, whatever the active set is.
     type: str
     default: previous_good
   quarantine:
-    description: Move the bad active set out of the store (into O(quarantine_dir)); never deletes it.
+    description: Move every bad set of the store out of it (into O(quarantine_dir)); never deletes them.
     type: bool
     default: false
   quarantine_dir:

@@ -30,6 +30,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 # ansible-core itself depends on cryptography; the import is guarded so that a
@@ -53,6 +54,8 @@ CATALOG_TYPE = "mailsec.smsmse/catalog"
 SPEC_VERSION = 1
 MAX_BYTES = 16 * 1024 * 1024
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+MAX_SEQUENCE = 2**53 - 1  # the schema's bound: the largest integer every JSON reader keeps exact
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "catalog.json"
 
 
@@ -169,10 +172,10 @@ def load(
     if len(data) > MAX_BYTES:
         raise SmsmseError("CATALOG_TOO_LARGE", f"The catalog {source} is {len(data)} bytes; the limit is {MAX_BYTES}.", path=source)
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        document = parse_json(data)
+        errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SmsmseError("CATALOG_INVALID", f"The catalog {source} is not JSON: {exc}.", path=source) from None
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
@@ -204,6 +207,14 @@ def load(
             )
         sets[version] = CatalogSet(digest=entry["digest"], files=files)
     return Catalog(sequence=signed["sequence"], expires=expires, sets=sets, signed_by=tuple(sorted(signers)))
+
+
+def verified_sequence(data: bytes, trusted_keys: Sequence[Ed25519PublicKey]) -> int | None:
+    """The sequence of a catalog that one of ``trusted_keys`` signed and that meets the schema (expired or not), else None."""
+    try:
+        return load(data, source="existing", trusted_keys=trusted_keys, threshold=1, now=EPOCH, minimum_sequence=None).sequence
+    except SmsmseError:
+        return None
 
 
 def _check_signatures(
@@ -289,8 +300,9 @@ def load_configured(
         )
     keys = [load_public_key(text) for text in trusted_keys]
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)
+    except NotRegularFile as exc:
+        raise SmsmseError("CATALOG_INVALID", f"The catalog {path} {exc}.", path=path) from None
     except OSError as exc:
         raise SmsmseError("CATALOG_INVALID", f"The catalog {path} cannot be read: {exc.strerror or exc}.", path=path) from None
     minimum = catalog_state.last_sequence(state_path) if state_path else None

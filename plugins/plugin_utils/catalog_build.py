@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha2
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import list_files
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, manifest, snapshot, structure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 
 try:  # guarded as in catalog.py; catalog.require_cryptography() names the fix
     from cryptography.hazmat.primitives import serialization
@@ -45,13 +47,30 @@ def reference_manifest(folder: str, *, required_files: Sequence[str]) -> tuple[s
 
 
 def read_existing(dest: str) -> dict[str, Any] | None:
-    """The catalog document at ``dest`` as JSON, or None when there is none (or it is not JSON)."""
+    """The catalog document at ``dest`` as JSON, or None when there is none (or it is not JSON).
+
+    Its content is not trusted: see :func:`previous_sequence`. A FIFO or a device is refused, never read.
+    """
     try:
-        with open(dest, "rb") as handle:
-            document = json.loads(handle.read(catalog.MAX_BYTES + 1))
+        document = parse_json(read_regular(dest, catalog.MAX_BYTES))
+    except NotRegularFile as exc:
+        raise SmsmseError("OPTION_INVALID", f"`dest` {dest} {exc}; remove it or choose another path.", path=dest) from None
     except (OSError, ValueError):
         return None
     return document if isinstance(document, dict) and isinstance(document.get("signed"), dict) else None
+
+
+def previous_sequence(existing: Mapping[str, Any] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
+    """The highest sequence already used: of the existing catalog when one of ``keys`` signed it, and of the state file.
+
+    An unsigned or foreign ``sequence`` in ``dest`` counts for nothing: anyone who can write that file could
+    otherwise push every new catalog past what verifiers accept.
+    """
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog_state
+
+    signed = catalog.verified_sequence(json.dumps(existing).encode(), [k.public_key() for k in keys]) if existing else None
+    stored = catalog_state.last_sequence(state_path) if state_path else None
+    return max(signed or 0, stored or 0)
 
 
 def still_valid(
@@ -101,6 +120,12 @@ def write_atomically(dest: str, document: Mapping[str, Any]) -> None:
 def generate_key() -> Ed25519PrivateKey:
     catalog.require_cryptography()
     return Ed25519PrivateKey.generate()
+
+
+def readable_by_others(path: str) -> str | None:
+    """What is wrong when others than the owner can read or write the private key at ``path``, else None."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    return f"The private key {path} is mode {mode:04o}: others can read it." if mode & 0o077 else None
 
 
 def load_signing_key(path: str, passphrase: str | None) -> Ed25519PrivateKey:

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
+
+STATE_MAX_BYTES = 4096
 
 
 @contextmanager
@@ -35,8 +38,7 @@ def _locked(path: str) -> Iterator[None]:
 
 def _read(path: str) -> int | None:
     try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)["sequence"]
+        value = parse_json(read_regular(path, STATE_MAX_BYTES))["sequence"]
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

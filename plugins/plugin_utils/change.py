@@ -1,27 +1,22 @@
-"""What defs_promote and defs_rollback share: read and verify the host, then carry out a plan.
+"""What defs_promote, defs_rollback and the role share: read and verify the host, then carry out a plan.
 
-A host costs two agent calls when it needs a change (a hashing probe, then the
-change) and one when it does not; check mode never makes the second. Given the
-``state`` a defs_verify task returned, the probe is skipped (the change's
-compare-and-swap still refuses if the host moved on meanwhile).
+A host costs two agent calls when it needs a change (a hashing probe, then one
+``apply`` with every step of the change) and one when it does not; check mode
+never makes the second. Given the ``state`` a defs_verify task returned, the
+probe is skipped (the change's compare-and-swap still refuses if the host moved
+on meanwhile). What the reply means is decided by :mod:`outcome`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, plan, probe, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, outcome, plan, probe, snapshot, steps, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-#: agent result -> (error code, what the task says)
-REFUSALS: dict[str, str] = {
-    "conflict": "CHANGE_CONFLICT",
-    "locked": "STORE_LOCKED",
-    "source_changed": "SOURCE_CHANGED",
-    "no_fallback": "NO_FALLBACK",
-    "failed": "CHANGE_FAILED",
-}
+#: how long the service may take to stop or start (Windows), or the restart command to run (POSIX)
+SERVICE_TIMEOUT = 120
 
 
 def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[dict[str, plan.StoreView], dict[str, Any]]:
@@ -32,10 +27,10 @@ def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, A
     else:
         reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
     overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
-    verification = verify.verify_host(reply, overrides=overrides, required_files=options["required_files"], catalog=trusted)
-    marks = [(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
-    verification = verify.mark_bad(verification, marks)
-    return plan.view(reply, verification, overrides), verification
+    host = snapshot.parse(reply, overrides)
+    marks = [verify.Mark(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
+    verification = verify.judge(host, required_files=options["required_files"], catalog=trusted, marks=marks)
+    return plan.view(host, verification), verification
 
 
 _MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
@@ -49,25 +44,29 @@ def _reply_from_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def common_request(options: Mapping[str, Any], windows: bool) -> dict[str, Any]:
-    """The parts of a change request that come straight from the options."""
+def context(options: Mapping[str, Any], windows: bool) -> plan.Context:
+    """The plan context from the change options: lock, events, restart, and the wire names."""
+    wire = contract.wire()
     restart = None
-    if options["restart_service"]:
-        restart = {
-            "service": options["service_name"] if windows else None,
-            "command": None if windows else options["restart_command"],
-            "timeout": 120,
-        }
-    return {
-        "lock_stale_seconds": options["lock_stale_seconds"],
-        "cache_dir": options["hash_cache_dir"],
-        "events_file": None if windows else options["events_file"],
-        "restart": restart,
-    }
+    if options.get("restart_service"):
+        restart = steps.Restart(
+            windows=windows,
+            service=options["service_name"] if windows else None,
+            command=None if windows else options.get("restart_command"),
+            timeout=SERVICE_TIMEOUT,
+        )
+    return plan.Context(
+        windows=windows,
+        stale_seconds=options["lock_stale_seconds"],
+        events_file=None if windows else options.get("events_file"),
+        restart=restart,
+        staging_prefix=wire["staging_prefix"],
+        trash_prefix=wire["trash_prefix"],
+    )
 
 
-def carry_out(action: Any, task_vars: Mapping[str, Any], the_plan: plan.Plan) -> dict[str, Any]:
-    """Run the plan's agent operation (unless in check mode) and return the task result."""
+def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
+    """The task result a plan promises before it runs (check mode returns this)."""
     result: dict[str, Any] = {
         "changed": the_plan.changes,
         "store": the_plan.store,
@@ -76,26 +75,34 @@ def carry_out(action: Any, task_vars: Mapping[str, Any], the_plan: plan.Plan) ->
         "msg": the_plan.message,
         **the_plan.extra,
     }
-    if the_plan.changes and action._task.diff:
+    if the_plan.changes and diff:
         result["diff"] = the_plan.diff
+    return result
+
+
+def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+    """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
+    request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
+    try:
+        reply = agent.call(
+            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
+        )
+    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
+        if exc.code != "AGENT_FAILED":
+            raise
+        return outcome.interpret(request, None, str(exc))
+    return outcome.interpret(request, reply)
+
+
+def carry_out(action: Any, task_vars: Mapping[str, Any], the_plan: plan.Plan, cache_dir: str | None) -> dict[str, Any]:
+    """Run the plan (unless in check mode) and return the task result, exactly as the host's reply says it went."""
+    result = result_of(the_plan, diff=bool(action._task.diff))
     if not the_plan.changes or action._task.check_mode:
         return result
-    if the_plan.op is None or the_plan.request is None:  # a plan with changes always has both
-        raise SmsmseError("CHANGE_FAILED", f"The plan for {the_plan.store} has no operation to carry out (a bug).")
-    reply = agent.call(
-        action._execute_module, is_windows=probe.is_windows(action), op=the_plan.op, request=the_plan.request, task_vars=dict(task_vars)
-    )
-    if reply["result"] != "done":
-        raise SmsmseError(REFUSALS[reply["result"]], f"Nothing was changed on {the_plan.store}: {reply['message']}.")
-    result.update(
-        installed=reply["installed"],
-        removed=reply["removed"],
-        cleaned=reply["cleaned"],
-        quarantined=reply["quarantined"],
-        bytes_copied=reply["bytes_copied"],
-        restarted=reply["restarted"],
-    )
-    if reply["lock_broken"]:
-        result.setdefault("warnings", []).append(f"a stale lock was broken: {reply['lock_broken']}")
-    result.setdefault("warnings", []).extend(reply["warnings"])
+    done = apply(action, task_vars, the_plan.steps, cache_dir)
+    if done.get("failed") and not done.get("changed"):
+        result.pop("diff", None)
+    result.update(done)
+    if not done.get("failed"):
+        result["msg"] = the_plan.message
     return result

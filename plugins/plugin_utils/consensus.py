@@ -21,7 +21,6 @@ The voting rule (the module docs of defs_verify and defs_consensus say the same)
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,27 +62,69 @@ def sound(entry: Mapping[str, Any]) -> bool:
     return checked in SOUND and bool(entry.get("digest"))
 
 
-def minorities(verifications: Mapping[str, Mapping[str, Any]], *, threshold: float = 0.5, min_hosts: int = MIN_HOSTS) -> list[Finding]:
-    """Every sound copy whose digest differs from what the fleet decided, by the voting rule above."""
+#: version -> digest -> how many hosts vote for it
+Tally = dict[str, dict[str, int]]
+
+
+def host_votes(verification: Mapping[str, Any]) -> dict[str, str]:
+    """Version -> the digest this host votes for (its sound copies agree); versions it abstains on are left out."""
+    digests: dict[str, set[str]] = {}
+    for entry in verification.get("sets", []):
+        if sound(entry):
+            digests.setdefault(entry["version"], set()).add(entry["digest"])
+    return {version: next(iter(found)) for version, found in digests.items() if len(found) == 1}
+
+
+def tally(verifications: Mapping[str, Mapping[str, Any]]) -> Tally:
+    """Every host's votes, counted per version and digest."""
+    counted: Tally = {}
+    for verification in verifications.values():
+        for version, digest in host_votes(verification).items():
+            counted.setdefault(version, {}).setdefault(digest, 0)
+            counted[version][digest] += 1
+    return counted
+
+
+def revote(counted: Mapping[str, Mapping[str, int]], before: Mapping[str, Any], after: Mapping[str, Any]) -> Tally:
+    """The tally with one host's votes taken again: ``before`` and ``after`` are its verifications (LiveUpdate between)."""
+    changed: Tally = {version: dict(digests) for version, digests in counted.items()}
+    for version, digest in host_votes(before).items():
+        if changed.get(version, {}).get(digest):
+            changed[version][digest] -= 1
+    for version, digest in host_votes(after).items():
+        changed.setdefault(version, {}).setdefault(digest, 0)
+        changed[version][digest] += 1
+    return changed
+
+
+def winners(
+    counted: Mapping[str, Mapping[str, int]], *, threshold: float = 0.5, min_hosts: int = MIN_HOSTS
+) -> dict[str, tuple[str, int, int]]:
+    """Version -> (winning digest, its votes, all votes) for every version the fleet decided."""
     if not 0.5 <= threshold < 1:
         raise ValueError("the consensus threshold is a fraction from 0.5 (simple majority) to below 1")
-    copies: dict[str, list[tuple[str, str, str]]] = {}  # version -> (host, store, digest) of sound copies
-    for host, verification in verifications.items():
-        for entry in verification.get("sets", []):
-            if sound(entry):
-                copies.setdefault(entry["version"], []).append((host, entry["store"], entry["digest"]))
-    found: list[Finding] = []
-    for version, held in sorted(copies.items()):
-        by_host: dict[str, set[str]] = {}
-        for host, _store, digest in held:
-            by_host.setdefault(host, set()).add(digest)
-        votes = [next(iter(digests)) for digests in by_host.values() if len(digests) == 1]
-        if len(votes) < max(min_hosts, MIN_HOSTS):
+    decided = {}
+    for version, digests in counted.items():
+        total = sum(digests.values())
+        if total < max(min_hosts, MIN_HOSTS) or not total:
             continue
-        ((winner, count),) = Counter(votes).most_common(1)
-        if count / len(votes) <= threshold:
-            continue
-        found.extend(
-            Finding(host, store, version, digest, winner, count, len(votes)) for host, store, digest in sorted(held) if digest != winner
-        )
+        winner, count = max(sorted(digests.items()), key=lambda item: item[1])
+        if count / total > threshold:
+            decided[version] = (winner, count, total)
+    return decided
+
+
+def findings(host: str, verification: Mapping[str, Any], decided: Mapping[str, tuple[str, int, int]]) -> list[Finding]:
+    """The copies of ``host`` that differ from what the fleet decided (copies without a digest cannot be compared)."""
+    found = []
+    for entry in sorted(verification.get("sets", []), key=lambda e: (e["store"], e["version"])):
+        won = decided.get(entry["version"])
+        if won and sound(entry) and entry["digest"] != won[0]:
+            found.append(Finding(host, entry["store"], entry["version"], entry["digest"], won[0], won[1], won[2]))
     return found
+
+
+def minorities(verifications: Mapping[str, Mapping[str, Any]], *, threshold: float = 0.5, min_hosts: int = MIN_HOSTS) -> list[Finding]:
+    """Every sound copy whose digest differs from what the fleet decided, by the voting rule above."""
+    decided = winners(tally(verifications), threshold=threshold, min_hosts=min_hosts)
+    return [finding for host in sorted(verifications) for finding in findings(host, verifications[host], decided)]

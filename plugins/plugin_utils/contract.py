@@ -16,12 +16,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
 CONTRACT_VERSION = 1
-OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer", "run_liveupdate")
-#: the reply schema of each operation (the two changing operations share one)
+OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer", "apply", "run_liveupdate")
+#: the reply schema of each operation (install_set and set_pointer share one)
 REPLY_SCHEMAS: dict[str, str] = {
     "probe": "probe.reply.json",
     "install_set": "change.reply.json",
     "set_pointer": "change.reply.json",
+    "apply": "apply.reply.json",
     "run_liveupdate": "run_liveupdate.reply.json",
 }
 
@@ -31,9 +32,7 @@ def schema(op: str, kind: str) -> dict[str, Any]:
     """The schema of ``op``'s ``request`` or ``reply``."""
     if op not in OPERATIONS or kind not in ("request", "reply"):
         raise KeyError(f"no schema for {op}.{kind}")
-    name = REPLY_SCHEMAS[op] if kind == "reply" else f"{op}.request.json"
-    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-    return loaded
+    return _load(REPLY_SCHEMAS[op] if kind == "reply" else f"{op}.request.json")
 
 
 @cache
@@ -44,7 +43,28 @@ def _validator(op: str, kind: str) -> Any:
         raise SmsmseError(
             "OPTION_INVALID", "The Python package 'jsonschema' is missing on the controller: pip install jsonschema."
         ) from None
-    return jsonschema.Draft202012Validator(schema(op, kind))
+    from referencing import Registry, Resource
+
+    wire_schema = _load("wire.json")
+    registry: Registry[Any] = Registry().with_resource(wire_schema["$id"], Resource.from_contents(wire_schema))
+    return jsonschema.Draft202012Validator(schema(op, kind), registry=registry)
+
+
+@cache
+def _load(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def wire() -> dict[str, Any]:
+    """The wire constants (``schemas/agent/wire.json``): names and limits both agents use, as an apply request's ``wire``.
+
+    Each is the ``const`` of its property in the schema, so the schema is the one place they live.
+    """
+    properties = _load("wire.json")["properties"]
+    values: dict[str, Any] = {name: spec["const"] for name, spec in properties.items() if "const" in spec}
+    values["limits"] = {name: spec["const"] for name, spec in properties["limits"]["properties"].items()}
+    return values
 
 
 def problems(op: str, kind: str, document: Any, limit: int = 5) -> list[str]:

@@ -180,7 +180,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ErrorCode(
         "VERSION_NOT_FOUND",
         "The version asked for is not in the store.",
-        "Pick a version the store holds (`defs_facts` lists them), or use `newest_good` / `previous_good`.",
+        "Pick a version the store holds (`defs_facts` lists them), or leave the option at its default: "
+        "`version: newest_good` for defs_promote, `to: previous_good` for defs_rollback.",
     ),
     ErrorCode(
         "SET_NOT_GOOD",
@@ -213,11 +214,6 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Run the task again once LiveUpdate has finished writing the source set.",
     ),
     ErrorCode(
-        "NO_FALLBACK",
-        "The active set must be replaced by a copy of the same version, and no other good set can stand in meanwhile.",
-        "Roll back to another good set first (defs_rollback), or install a different version.",
-    ),
-    ErrorCode(
         "CHANGE_FAILED",
         "The host could not complete the change (disk full, read-only or permissions); the store was left as it was.",
         "Fix the cause the message names (free space, write access for the connecting account) and run again.",
@@ -226,6 +222,29 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "LIVEUPDATE_FAILED",
         "LiveUpdate did not finish successfully (not found, failed, or stopped at the timeout).",
         "Run LuALL.exe by hand on the server and read its log; check the content license and the LiveUpdate server.",
+    ),
+    ErrorCode(
+        "PRECONDITION_FAILED",
+        "A check made before anything moved found that the change could not complete "
+        "(definfo.dat cannot be replaced, a folder is on another volume, or too little free space), so nothing was changed.",
+        "Fix what the message names: remove the immutable or read-only flag (chattr -i, attrib -r), give the connecting account "
+        "write access, put `quarantine_dir` on the store's volume, or free space; then run again.",
+    ),
+    ErrorCode(
+        "ACTIVE_SET_IN_USE",
+        "A file of a set the change must move or replace is held open (the scanner has it loaded), so it was not moved.",
+        "Allow a restart (`restart_service: true`) so the service is stopped around the swap, or run again in a maintenance window.",
+    ),
+    ErrorCode(
+        "CHANGE_PARTIAL",
+        "The change was made (the store points at the new set), but a later required step did not complete; the message says what is left.",
+        "Fix the cause the message names and run the task again: it reads the host afresh and finishes what is left.",
+    ),
+    ErrorCode(
+        "CHANGE_UNKNOWN",
+        "The commit step started but did not report success (it failed midway, or the agent stopped): "
+        "the change may or may not have been made.",
+        "Run the task again: it reads the host afresh, and the store always names a complete set. Check the host if it persists.",
     ),
     ErrorCode(
         "SET_NAME_COLLISION",
@@ -238,6 +257,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "the copy in the store the product copies from (SMSMSE Hawking, else Hawking) wins, the other is bad.",
         "Let enforce replace the bad copy, or install the set again from the source store; "
         "a signed catalog or fleet consensus decides instead when configured.",
+    ),
+    ErrorCode(
+        "KEY_PERMISSIONS",
+        "An existing private signing key can be read by others than its owner.",
+        "Run `chmod 600` on the key and treat it as exposed: make a new key and sign again. "
+        "`allow_readable_key: true` goes on with a warning.",
     ),
 )
 

@@ -1,19 +1,14 @@
 """The health of one host: the checks the defs_health role records, and what it should do about them.
 
-Pure controller logic over a defs_verify result (after fleet consensus). The
-decision mirrors what SMSMSE 6.5.1+/6.0.12+ does inside one server:
-
-- the scanner's active set (CSAPI) is good and at the newest good version: nothing;
-- a newer good set is in a Hawking store: promote it (what SMSMSE's 10-minute copy does, event 25);
-- CSAPI's active set is bad but CSAPI holds a good one: roll back to it (event 399/393);
-- no good set anywhere: LiveUpdate (event 400/394), then verify and promote again;
-- still nothing good: fail the host with the runbook (event 401/395).
+Pure controller logic over a defs_verify result (after fleet consensus). What
+to do about the checks is decided in :mod:`decide`; the sequence of a run is
+in :mod:`health_run`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
@@ -47,9 +42,10 @@ CHECKS: dict[str, tuple[str, str, str]] = {
         "Run LiveUpdate, then promote; check the LiveUpdate schedule.",
     ),
     "hawking_newest_good": (
-        "The newest Hawking set is good",
+        "The newest set of each source store (Hawking, SMSMSE Hawking) is good",
         "medium",
-        "Run LiveUpdate again; until then SMSMSE rolls back by itself (event 399/393).",
+        "Enforce quarantines a bad newest set of SMSMSE Hawking (and of Hawking with defs_health_repair_hawking), "
+        "so the product's copy job cannot take it; then run LiveUpdate again.",
     ),
     "pointers_consistent": (
         "Every store's definfo.dat names a complete set it holds",
@@ -94,46 +90,13 @@ def _check(check_id: str, passed: bool | None, expected: Any, actual: Any, detai
     }
 
 
-def decide(verification: Mapping[str, Any]) -> dict[str, Any]:
-    """What to do: ``none``, ``promote`` (with ``source`` and ``version``), ``rollback`` (with ``version``) or ``liveupdate``."""
-    newest_good = verification["newest_good"]
-    csapi = verification["active"].get("csapi", {"version": None, "status": "none"})
-    source_best = versions.newest([newest_good.get(s) for s in SOURCES])
-    source = next((s for s in SOURCES if newest_good.get(s) == source_best), None) if source_best else None
-    csapi_best = newest_good.get("csapi")
-    if newest_good.get("overall") is None:
-        return {"action": "liveupdate", "reason": "no good set in any store"}
-    if csapi["status"] == "good" and versions.newest([csapi["version"], source_best]) == csapi["version"]:
-        return {"action": "none", "reason": f"CSAPI is at the newest good set {csapi['version']}"}
-    if (
-        source_best
-        and versions.newest([source_best, csapi_best]) == source_best
-        and (source_best != csapi["version"] or csapi["status"] != "good")
-    ):
-        reason = (
-            f"newer good set {source_best} in {source}"
-            if source_best != csapi["version"]
-            else f"a good copy of {source_best} is in {source}"
-        )
-        return {"action": "promote", "source": source, "version": source_best, "reason": reason}
-    if csapi_best and csapi_best != csapi["version"]:
-        return {"action": "rollback", "version": csapi_best, "reason": f"CSAPI's active set is {csapi['status']}; {csapi_best} is good"}
-    if source_best:
-        return {
-            "action": "promote",
-            "source": source,
-            "version": source_best,
-            "reason": f"replace CSAPI's {csapi['version']} from {source}",
-        }
-    return {"action": "liveupdate", "reason": "no good set can reach CSAPI"}
-
-
 def checks(
     smsmse_defs: Mapping[str, Any],
     *,
     max_age_days: int,
     today: dt.date,
     event_ids: Mapping[str, int] | None = None,
+    risks: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``)."""
     verification = smsmse_defs["verification"]
@@ -155,7 +118,7 @@ def checks(
     hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
     newest_hawking = versions.newest([s["version"] for s in hawking])
     hawking_ok = None if newest_hawking is None else all(s["status"] == "good" for s in hawking if s["version"] == newest_hawking)
-    found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking))
+    found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking, " ".join(risks)))
     broken = sorted(name for name, record in verification["active"].items() if record["status"] == "bad")
     found.append(_check("pointers_consistent", not broken, [], broken))
     ids = event_ids or product.get("event_ids") or {}
@@ -185,12 +148,16 @@ def checks(
     return found
 
 
-def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool) -> str:
-    """``compliant``, ``fixed``, ``drift`` or ``failed``."""
+def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool, fail_severities: Collection[str] | None = None) -> str:
+    """``compliant``, ``fixed``, ``drift`` or ``failed``.
+
+    Only checks whose severity is in ``fail_severities`` make a host drift (None, the default: every severity).
+    """
     if failed:
         return "failed"
     statuses = {c["status"] for c in checks_}
-    if "fail" in statuses or "error" in statuses:
+    counted = {c["status"] for c in checks_ if fail_severities is None or c["severity"] in fail_severities}
+    if "fail" in counted or "error" in counted:
         return "drift"
     return "fixed" if changed or "fixed" in statuses else "compliant"
 
@@ -202,24 +169,6 @@ def after_fix(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, 
 
 
 STATUS_ORDER = {"failed": 0, "unreachable": 1, "drift": 2, "fixed": 3, "compliant": 4}
-
-
-def predict(smsmse_defs: Mapping[str, Any], action: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts as they are once a promote or rollback to ``action['version']`` succeeded (the agent verified the copy)."""
-    verification = dict(smsmse_defs["verification"])
-    version = action["version"]
-    sets = [dict(s) for s in verification["sets"]]
-    if action["action"] == "promote" and not any(s["store"] == "csapi" and s["version"] == version for s in sets):
-        source = next(s for s in sets if s["store"] == action["source"] and s["version"] == version)
-        sets.append({**source, "store": "csapi"})
-    for entry in sets:
-        if entry["store"] == "csapi" and entry["version"] == version:
-            entry.update(status="good", errors=[])
-    active = {**verification["active"], "csapi": {"version": version, "status": "good", "errors": []}}
-    best = dict(verification["newest_good"])
-    best["csapi"] = versions.newest([best.get("csapi"), version])
-    best["overall"] = versions.newest([best.get("overall"), version])
-    return {**smsmse_defs, "verification": {**verification, "sets": sets, "active": active, "newest_good": best}}
 
 
 def host_record(

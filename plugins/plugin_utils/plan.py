@@ -1,19 +1,33 @@
-"""Planning a change of one host: what defs_promote and defs_rollback will ask the agent to do.
+"""Planning a change of one host: the steps defs_promote, defs_rollback and the role ask the agent to run.
 
 Input is the hashing probe of the host and its verification; output is a plan
-(the agent request, the diff, and what the result will say) or a reason why
+(the primitive steps, the diff, and what the result will say) or a reason why
 nothing needs doing. Everything is decided here, on the controller; the agent
-only carries the plan out under its lock, if the store is still as it was.
+only carries the steps out under the store's lock, if the store is still as it
+was (see docs/changes.md).
+
+Three kinds of change, each one group of steps on one store:
+
+- :func:`promote` installs a good set into a store (CSAPI by default). A bad
+  copy of the same version is replaced: when it is the active set, by swapping
+  the two folders (the pointer never names a missing or bad folder longer than
+  an atomic exchange), else by retiring it first.
+- :func:`rollback` points a store at a good set it holds, and can quarantine
+  every bad set of the store.
+- :func:`repair_source` keeps the product's own copy job away from a bad set:
+  in a source store, every bad set newer than the newest good one is
+  quarantined and the store's pointer goes back to that good set.
 """
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -24,56 +38,83 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, Snapshot, Store
 
-GOOD = "good"
+GOOD, BAD = "good", "bad"
+SOURCES = SOURCE_STORES
 
 
 @dataclass
 class Plan:
-    """A change to make (``request`` for ``op``), or none (``request`` is None) with the reason in ``message``."""
+    """A change to make (``steps``), or none (no steps) with the reason in ``message``."""
 
     store: str
     version: str | None
     previous: str | None
     message: str
-    op: str | None = None
-    request: dict[str, Any] | None = None
-    diff: dict[str, str] = field(default_factory=dict)
+    steps: list[steps.Step] = field(default_factory=list)
+    diff: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changes(self) -> bool:
-        return self.request is not None
+        return bool(self.steps)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every plan of a task shares: options that shape the steps, and the host's platform."""
+
+    windows: bool
+    stale_seconds: int = 900
+    events_file: str | None = None
+    restart: steps.Restart | None = None
+    staging_prefix: str = facts.STAGING_PREFIX
+    trash_prefix: str = ".smsmse-trash-"
+    token: Callable[[], str] = lambda: uuid.uuid4().hex[:8]
 
 
 @dataclass(frozen=True)
 class StoreView:
-    """One store as probe and verification saw it."""
+    """One store as the probe saw it (:class:`snapshot.Store`) with its sets' verdicts."""
 
-    name: str
-    entry: Mapping[str, Any]
+    store: Store
     sets: dict[str, Mapping[str, Any]]  # version -> verification record
     active: str | None
     active_status: str
-    windows: bool
+
+    @property
+    def name(self) -> str:
+        return self.store.name
 
     @property
     def path(self) -> str:
-        return str(self.entry["path"])
+        return self.store.path
+
+    @property
+    def windows(self) -> bool:
+        return self.store.windows
+
+    def with_status(self, status: str) -> list[str]:
+        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.parse_version)
 
     def good(self) -> list[str]:
-        return sorted((v for v, s in self.sets.items() if s["status"] == GOOD), key=versions.parse_version)
+        return self.with_status(GOOD)
 
     def manifest(self, version: str) -> dict[str, dict[str, Any]]:
-        folder = next(d for d in self.entry["dirs"] if d["name"] == version)
-        return {f["path"]: {"size": f["size"], "sha256": f["sha256"]} for f in folder["files"]}
+        folder = self.store.set(version)
+        if folder is None:  # a verdict always comes from a folder of the same snapshot
+            raise SmsmseError("VERSION_NOT_FOUND", f"The {self.name} store does not hold {version}.", path=self.path)
+        return folder.manifest()
+
+    def size(self, version: str) -> int:
+        return sum(entry["size"] for entry in self.manifest(version).values())
 
     def folder(self, version: str) -> str:
-        return facts.join(self.windows, self.path, version)
+        return self.store.folder(version)
 
     def definfo_bytes(self) -> bytes | None:
-        record = self.entry["definfo"]
-        return base64.b64decode(record["content_b64"]) if record.get("content_b64") else None
+        return self.store.pointer.content
 
     def render_pointer(self, version: str, previous: str | None) -> bytes:
         """``definfo.dat`` naming ``version``: the current file with CurDefs (and LastDefs, if kept) changed."""
@@ -85,60 +126,99 @@ class StoreView:
         if info is None:
             return render_definfo(new_definfo(version))
         changed = info.with_value(DEFDATES, CUR_DEFS, version)
-        if previous and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
+        if previous and versions.is_version(previous) and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
             changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
         return render_definfo(changed)
 
-    def expect(self) -> dict[str, Any]:
-        return {"definfo_sha256": self.entry["definfo"]["sha256"], "active": self.active}
+    def pointer_changes(self, content: bytes) -> bool:
+        return content != self.definfo_bytes()
+
+    @property
+    def definfo_sha256(self) -> str | None:
+        return self.store.pointer.sha256
+
+    def leftovers(self, ctx: Context) -> list[str]:
+        return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
+
+    def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
+        return steps.Group(self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart)
 
 
-def view(reply: Mapping[str, Any], verification: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, StoreView]:
+def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
     """Every store of the host, with its sets' verdicts, by name."""
     views = {}
-    windows = reply["host"]["os"] == "windows"
-    for name, entry in facts.select_stores(reply, overrides).items():
+    for name, store in host.stores.items():
         record = verification["active"].get(name, {"version": None, "status": "none"})
         sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
-        views[name] = StoreView(
-            name=name, entry=entry, sets=sets, active=record["version"], active_status=record["status"], windows=windows
-        )
+        views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
     return views
-
-
-def _diff(store: StoreView, after_definfo: bytes, added: list[str], removed: list[str]) -> dict[str, str]:
-    before_sets = sorted(store.sets)
-    after_sets = sorted((set(before_sets) | set(added)) - set(removed))
-    current = store.definfo_bytes() or b""
-    return {
-        "before_header": f"{store.path} ({store.name})",
-        "after_header": f"{store.path} ({store.name})",
-        "before": current.decode("utf-8", "replace").replace("\r\n", "\n") + "".join(f"set {v}\n" for v in before_sets),
-        "after": after_definfo.decode("utf-8", "replace").replace("\r\n", "\n") + "".join(f"set {v}\n" for v in after_sets),
-    }
 
 
 def _newer(a: str, b: str | None) -> bool:
     return b is None or not versions.is_version(b) or versions.parse_version(a) > versions.parse_version(b)
 
 
+def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], removed: Sequence[str]) -> list[dict[str, str]]:
+    """What ``--diff`` shows: ``definfo.dat`` as it is and as it will be (when it changes), and the store's sets."""
+    shown = []
+    current = store.definfo_bytes()
+    if after_definfo is not None and after_definfo != current:
+        where = store.store.folder(DEFINFO)
+        shown.append(
+            {
+                "before_header": where,
+                "after_header": where,
+                "before": (current or b"").decode("utf-8", "replace").replace("\r\n", "\n"),
+                "after": after_definfo.decode("utf-8", "replace").replace("\r\n", "\n"),
+            }
+        )
+    if added or removed:
+        before_sets = sorted(store.sets)
+        after_sets = sorted((set(before_sets) | set(added)) - set(removed))
+        shown.append(
+            {
+                "before_header": f"{store.path} (sets of {store.name})",
+                "after_header": f"{store.path} (sets of {store.name})",
+                "before": "".join(f"{v}\n" for v in before_sets),
+                "after": "".join(f"{v}\n" for v in after_sets),
+            }
+        )
+    return shown
+
+
+def _reasons(record: Mapping[str, Any]) -> str:
+    return "; ".join(e["message"] for e in record["errors"][:3]) or str(record["status"])
+
+
+# --- which source ---
+
+
+def choose_source(stores: Mapping[str, StoreView]) -> str | None:
+    """The source store to promote from: the one with the newest good set; on a tie, the product's own (SMSMSE Hawking).
+
+    The one place the default source is chosen, for defs_promote and the role alike.
+    """
+    best: tuple[str, str] | None = None
+    for name in SOURCES:
+        if name not in stores or not stores[name].good():
+            continue
+        newest = stores[name].good()[-1]
+        if best is None or _newer(newest, best[1]):
+            best = (name, newest)
+    if best is not None:
+        return best[0]
+    return next((name for name in SOURCES if name in stores), None)
+
+
 # --- promote ---
 
 
-def promote(
-    stores: Mapping[str, StoreView],
-    *,
-    target: str,
-    source: str | None,
-    version: str,
-    keep: int,
-    common: Mapping[str, Any],
-) -> Plan:
-    """Plan installing the chosen set of the source store into the target store."""
+def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None, version: str, keep: int, ctx: Context) -> Plan:
+    """Plan installing the chosen good set of the source store into the target store."""
     if target not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The target store {target} does not exist on this host.")
     if source is None:
-        source = next((name for name in ("hawking", "smsmse_hawking") if name in stores), None)
+        source = choose_source({k: v for k, v in stores.items() if k != target})
         if source is None:
             raise SmsmseError(
                 "STORE_NOT_FOUND",
@@ -160,53 +240,83 @@ def promote(
             f"{target} is at the good set {dst.active}; {chosen} is older. Promotion never goes down: use defs_rollback.",
         )
     previous_good = next((v for v in reversed(dst.good()) if v != chosen and not _newer(v, chosen)), None)
-    protect = {chosen} | ({previous_good} if previous_good else set())
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
-    keep_set = protect | set(kept_good)
+    keep_set = {chosen, *([previous_good] if previous_good else []), *kept_good}
     remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.parse_version)
-    leftovers = [d["name"] for d in dst.entry["dirs"] if d["name"].startswith((facts.STAGING_PREFIX, ".smsmse-trash-"))]
-    installed_good = chosen in dst.sets and dst.sets[chosen]["status"] == GOOD
-    if dst.active == chosen and dst.active_status == GOOD and not remove and not leftovers:
-        return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
+    leftovers = dst.leftovers(ctx)
+    installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
     content = dst.render_pointer(chosen, dst.active)
-    fallback = None
-    if chosen in dst.sets and not installed_good and dst.active == chosen:
-        stand_in = next((v for v in reversed(dst.good()) if v != chosen), None)
-        fallback = base64.b64encode(dst.render_pointer(stand_in, None)).decode() if stand_in else None
+    if dst.active == chosen and installed_good and not remove and not leftovers:
+        return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
     events = (
-        []
-        if dst.active == chosen
-        else [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
+        [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
+        if dst.active != chosen or not installed_good
+        else []
     )
-    request = {
-        "store": dst.path,
-        "source": src.folder(chosen),
-        "version": chosen,
-        "manifest": src.manifest(chosen),
-        "expect": dst.expect(),
-        "definfo_b64": base64.b64encode(content).decode(),
-        "fallback_definfo_b64": fallback,
-        "remove": remove,
-        "protect": sorted(protect),
-        **common,
-        "events": events,
-    }
+    group = dst.group(ctx, events)
+    replace_active = not installed_good and chosen in dst.sets and dst.active == chosen
+    pointer = steps.write_pointer(dst.path, content, dst.definfo_sha256, commit=True) if dst.pointer_changes(content) else None
+    body = _install_steps(dst, src, chosen, installed_good=installed_good, replace_active=replace_active, pointer=pointer, ctx=ctx)
+    body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
+    if steps.commit_index(body) is None:  # nothing the scanner uses changes: the first removal is what changes the store
+        body = _commit_first(body) if body else [steps.step("clean", dst.path, commit=True)]
+    opening = group.opening(
+        pointer_writable=pointer is not None,
+        free_bytes=0 if installed_good else src.size(chosen),
+        not_in_use=[chosen] if replace_active else [],
+    )
     added = [] if installed_good else [chosen]
-    message = (
-        f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}"
-        if dst.active != chosen
-        else f"{target} stays at {chosen}; cleaned up"
-    )
+    if dst.active != chosen:
+        message = f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}"
+    elif replace_active:
+        message = f"{target}: the bad active set {chosen} replaced in place by the good copy from {source}"
+    else:
+        message = f"{target} stays at {chosen}; cleaned up"
     return Plan(
         target,
         chosen,
         dst.active,
         message,
-        "install_set",
-        request,
+        [*opening, *body, *group.closing()],
         _diff(dst, content, added, remove),
-        {"removed": remove, "source": source},
+        {"removed": remove, "source": source, "replaced_in_place": replace_active},
     )
+
+
+def _install_steps(
+    dst: StoreView,
+    src: StoreView,
+    chosen: str,
+    *,
+    installed_good: bool,
+    replace_active: bool,
+    pointer: steps.Step | None,
+    ctx: Context,
+) -> list[steps.Step]:
+    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer."""
+    if installed_good:
+        return [steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen)), *([pointer] if pointer else [])]
+    staging = f"{ctx.staging_prefix}{chosen}-{ctx.token()}"
+    body = [steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))]
+    if replace_active:
+        # the swap is the commit point: the scanner's folder holds the good bytes from that instant; the old ones are retired
+        body.append(steps.step("exchange", dst.path, commit=True, a=staging, b=chosen))
+        if pointer:
+            body.append({**pointer, "commit": False})
+        body.append(steps.step("retire", dst.path, required=False, name=staging))
+        return body
+    if chosen in dst.sets:  # a bad copy nobody points at: out of the way first
+        body.append(steps.step("retire", dst.path, name=chosen))
+    names: dict[str, Any] = {"from": staging, "to": chosen}
+    body.append(steps.step("rename", dst.path, **names))
+    if pointer:
+        body.append(pointer)
+    return body
+
+
+def _commit_first(body: list[steps.Step]) -> list[steps.Step]:
+    first = {**body[0], "required": True, "commit": True}
+    return [first, *body[1:]]
 
 
 def _choose_source_set(src: StoreView, version: str) -> str:
@@ -219,74 +329,110 @@ def _choose_source_set(src: StoreView, version: str) -> str:
         raise SmsmseError("VERSION_NOT_FOUND", f"The {src.name} store does not hold {version}.", path=src.path)
     record = src.sets[version]
     if record["status"] != GOOD:
-        reasons = "; ".join(e["message"] for e in record["errors"][:3]) or record["status"]
-        raise SmsmseError("SET_NOT_GOOD", f"{version} in {src.name} is {record['status']}: {reasons}", path=src.folder(version))
+        raise SmsmseError("SET_NOT_GOOD", f"{version} in {src.name} is {record['status']}: {_reasons(record)}", path=src.folder(version))
     return version
 
 
 # --- rollback ---
 
 
-def rollback(
-    stores: Mapping[str, StoreView], *, store: str, to: str, quarantine: bool, quarantine_dir: str | None, common: Mapping[str, Any]
-) -> Plan:
-    """Plan pointing ``store`` back at a good set."""
+def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine: bool, quarantine_dir: str | None, ctx: Context) -> Plan:
+    """Plan pointing ``store`` back at a good set, and (with ``quarantine``) moving every bad set out of it."""
     if store not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The store {store} does not exist on this host.")
     view_ = stores[store]
     good = view_.good()
-    if to == "previous_good":
-        if view_.active_status == GOOD:
-            return Plan(
-                store,
-                view_.active,
-                view_.active,
-                f"The active set {view_.active} of {store} is good; nothing to roll back (set `to` to force a version).",
-            )
-        older = [v for v in good if view_.active is None or not _newer(v, view_.active)]
-        if not older:
-            raise SmsmseError("NO_GOOD_SET", f"The {store} store holds no good set to roll back to.", path=view_.path)
-        target = older[-1]
-    else:
-        if to not in view_.sets:
-            raise SmsmseError("VERSION_NOT_FOUND", f"The {store} store does not hold {to}.", path=view_.path)
-        if view_.sets[to]["status"] != GOOD:
-            reasons = "; ".join(e["message"] for e in view_.sets[to]["errors"][:3]) or view_.sets[to]["status"]
-            raise SmsmseError("SET_NOT_GOOD", f"{to} in {store} is {view_.sets[to]['status']}: {reasons}", path=view_.folder(to))
-        target = to
-    bad_active = view_.active if view_.active in view_.sets and view_.active_status != GOOD and view_.active != target else None
-    quarantined = [bad_active] if quarantine and bad_active else []
-    if view_.active == target and not quarantined:
-        return Plan(store, target, target, f"{store} already points at {target}.")
-    newest = good[-1]
-    downgrade = _newer(newest, target)
+    target = _rollback_target(view_, to)
+    if target is None:
+        return Plan(store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False})
+    quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
     content = view_.render_pointer(target, view_.active)
+    moves_pointer = view_.active != target or view_.pointer_changes(content)
+    if not moves_pointer and not quarantined:
+        message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
+        return Plan(store, target, target, message, extra={"rolled_back": False})
+    downgrade = bool(good) and _newer(good[-1], target)
     values = {
         "version": target,
         "store": store,
         "path": view_.path,
         "previous": view_.active,
-        "newest": newest,
+        "newest": good[-1] if good else target,
         "quarantined": ", ".join(quarantined),
     }
-    events = [collection_events.event("downgraded" if downgrade else "rolled_back", **values)]
+    events = [collection_events.event("downgraded" if downgrade else "rolled_back", **values)] if moves_pointer else []
     if quarantined:
         events.append(collection_events.event("quarantined", **values))
-    request = {
-        "store": view_.path,
-        "version": target,
-        "manifest": view_.manifest(target),
-        "expect": view_.expect(),
-        "definfo_b64": base64.b64encode(content).decode(),
-        "quarantine": quarantined,
-        "quarantine_dir": quarantine_dir or _default_quarantine(view_),
-        **common,
-        "events": events,
-    }
-    message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
+    group = view_.group(ctx, events)
+    destination = quarantine_dir or _default_quarantine(view_)
+    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
+    if moves_pointer:
+        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
+    body += _quarantine_steps(view_, quarantined, destination, commit=not moves_pointer, ctx=ctx)
+    if moves_pointer:
+        message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
+    else:
+        message = f"{store} stays at {target}"
+    if quarantined:
+        message += f"; quarantined {', '.join(quarantined)}"
     return Plan(
-        store, target, view_.active, message, "set_pointer", request, _diff(view_, content, [], quarantined), {"downgrade": downgrade}
+        store,
+        target,
+        view_.active,
+        message,
+        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        _diff(view_, content if moves_pointer else None, [], quarantined),
+        {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination},
     )
+
+
+def _rollback_target(view_: StoreView, to: str) -> str | None:
+    """The set to point at; None when ``previous_good`` finds the active set good, or nothing older to go back to."""
+    good = view_.good()
+    if to != "previous_good":
+        if to not in view_.sets:
+            raise SmsmseError("VERSION_NOT_FOUND", f"The {view_.name} store does not hold {to}.", path=view_.path)
+        if view_.sets[to]["status"] != GOOD:
+            raise SmsmseError(
+                "SET_NOT_GOOD", f"{to} in {view_.name} is {view_.sets[to]['status']}: {_reasons(view_.sets[to])}", path=view_.folder(to)
+            )
+        return to
+    if view_.active_status == GOOD:
+        return view_.active
+    older = [v for v in good if view_.active is None or not versions.is_version(view_.active) or not _newer(v, view_.active)]
+    return older[-1] if older else None
+
+
+def _nothing_to_roll_back(view_: StoreView) -> str:
+    if view_.active_status == GOOD:
+        return f"The active set {view_.active} of {view_.name} is good; nothing to roll back (set `to` to force a version)."
+    good = view_.good()
+    if good:
+        return (
+            f"The active set {view_.active} of {view_.name} is {view_.active_status}, and no good set older than it is in the store; "
+            f"defs_promote replaces it with the newest good set ({good[-1]})."
+        )
+    return (
+        f"The active set {view_.active} of {view_.name} is {view_.active_status}, and the store holds no good set to roll back to; "
+        "defs_promote can bring one from a source store, or run LiveUpdate (the defs_health role does both)."
+    )
+
+
+def _quarantine_steps(view_: StoreView, names: Sequence[str], destination: str, *, commit: bool, ctx: Context) -> list[steps.Step]:
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", view_.path.rstrip("\\/").replace("\\", "/").rsplit("/", 1)[-1]) or view_.name
+    found = []
+    for index, name in enumerate(names):
+        found.append(
+            steps.step(
+                "quarantine",
+                view_.path,
+                commit=commit and index == 0,
+                name=name,
+                dest_dir=destination,
+                dest_name=f"{base}-{name}-{ctx.token()}",
+            )
+        )
+    return found
 
 
 def _default_quarantine(store: StoreView) -> str:
@@ -294,3 +440,58 @@ def _default_quarantine(store: StoreView) -> str:
     separator = "\\" if store.windows else "/"
     parent = store.path.rstrip("\\/").rsplit(separator, 1)[0]
     return f"{parent}{separator}mailsec-smsmse-quarantine"
+
+
+# --- the product's copy job ---
+
+
+def source_risk(view_: StoreView) -> list[str]:
+    """The bad sets of a source store newer than its newest good set: what the product's copy job would pick up next."""
+    good = view_.good()
+    newest_good = good[-1] if good else None
+    return [v for v in view_.with_status(BAD) if newest_good is not None and _newer(v, newest_good)]
+
+
+def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
+    """Plan moving the bad sets newer than the newest good one out of a source store, and pointing it at that good set.
+
+    None when the store holds no such set, or no good set to point at (then only LiveUpdate helps).
+    """
+    view_ = stores.get(store)
+    if view_ is None:
+        return None
+    risky = source_risk(view_)
+    if not risky:
+        return None
+    target = view_.good()[-1]
+    content = view_.render_pointer(target, view_.active)
+    moves_pointer = view_.pointer_changes(content) and (view_.active != target)
+    values = {
+        "version": target,
+        "store": store,
+        "path": view_.path,
+        "previous": view_.active,
+        "newest": target,
+        "quarantined": ", ".join(risky),
+    }
+    events = [collection_events.event("quarantined", **values)]
+    if moves_pointer:
+        events.insert(0, collection_events.event("rolled_back", **values))
+    group = view_.group(ctx, events)
+    destination = quarantine_dir or _default_quarantine(view_)
+    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
+    if moves_pointer:
+        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
+    body += _quarantine_steps(view_, risky, destination, commit=not moves_pointer, ctx=ctx)
+    message = f"{store}: quarantined the bad set(s) {', '.join(risky)} the product would copy next" + (
+        f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""
+    )
+    return Plan(
+        store,
+        target,
+        view_.active,
+        message,
+        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        _diff(view_, content if moves_pointer else None, [], risky),
+        {"quarantined_sets": risky, "quarantine_dir": destination},
+    )

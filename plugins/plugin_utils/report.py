@@ -1,29 +1,71 @@
-"""The fleet report of a defs_health run: JSON (the main format), a self-contained HTML page, and JUnit XML.
+"""The fleet report of a defs_health run: the JSON document (the main format), its history, and writing it.
 
-Host data is untrusted: every value that reaches the HTML or XML is escaped.
-Earlier runs are kept under ``history/`` so that the report can say since
-when a host has been drifting.
+The HTML page (:mod:`report_html`), the JUnit file (:mod:`report_junit`) and
+the console lines (:mod:`report_console`) are rendered from the document built
+here. Earlier runs are kept under ``history/`` (how many is an option), so
+that the report can say since when, and for how many runs, a host has drifted.
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health import SEVERITY_ORDER, STATUS_ORDER
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 
 STATUSES = ("compliant", "fixed", "drift", "failed", "unreachable")
+SEVERITIES = tuple(health.SEVERITY_ORDER)
+DEFAULT_FAIL_SEVERITIES = ("critical", "high", "medium")
+DEFAULT_HISTORY_RUNS = 60
+DRIFTING = ("drift", "failed")
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report.json"
-HISTORY_KEEP = 60
-AGE_BUCKETS = (("0-1 d", 0, 1), ("2-3 d", 2, 3), ("4-7 d", 4, 7), ("8-14 d", 8, 14), ("> 14 d", 15, None))
+DATA_FOLDER = ("mailsec-smsmse", "defs-health")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+HISTORY_MAX_BYTES = 64 * 1024 * 1024  # a run of 10000 hosts is about 30 MB
+
+
+def default_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """``$XDG_DATA_HOME/mailsec-smsmse/defs-health``, else ``~/.local/share/mailsec-smsmse/defs-health``.
+
+    A relative ``XDG_DATA_HOME`` is ignored, as the XDG Base Directory specification says.
+    """
+    base = environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else home / ".local" / "share"
+    return root.joinpath(*DATA_FOLDER)
+
+
+def resolve_dir(option: str | None) -> Path:
+    """The absolute report folder: the option when set (``~`` expanded), else :func:`default_dir`."""
+    if option:
+        return Path(os.path.expanduser(option)).absolute()
+    return default_dir(os.environ, Path.home())
+
+
+def counted(check: Mapping[str, Any], fail_severities: Collection[str]) -> bool:
+    """Whether a failing check counts against its host (its severity is one that fails hosts)."""
+    return check["status"] in ("fail", "error") and check["severity"] in fail_severities
+
+
+def failing(host: Mapping[str, Any], fail_severities: Collection[str]) -> list[Mapping[str, Any]]:
+    """The host's failing checks that count, worst severity first."""
+    found = [c for c in host["checks"] if counted(c, fail_severities)]
+    return sorted(found, key=lambda c: health.SEVERITY_ORDER.get(c["severity"], 9))
+
+
+def grade(record: Mapping[str, Any], fail_severities: Collection[str]) -> dict[str, Any]:
+    """The record with its status judged by ``fail_severities`` (``failed`` and ``unreachable`` stay)."""
+    status = record["status"]
+    if status in ("compliant", "fixed", "drift"):
+        changed = status == "fixed" or any(a.get("result") == "done" for a in record["actions"])
+        status = health.status_of(record["checks"], changed=changed, failed=False, fail_severities=fail_severities)
+    return {**record, "status": status}
 
 
 def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -37,31 +79,86 @@ def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def worst_first(hosts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(hosts, key=lambda h: (STATUS_ORDER.get(h["status"], 9), h["name"]))
+    return sorted(hosts, key=lambda h: (health.STATUS_ORDER.get(h["status"], 9), h["name"]))
 
 
-def load_history(report_dir: Path) -> list[dict[str, Any]]:
-    """Earlier reports, oldest first (unreadable ones are skipped)."""
+# --- history ---
+
+
+def _history_file(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("started"), str)
+        and isinstance(value.get("hosts"), list)
+        and isinstance(value.get("summary"), dict)
+    )
+
+
+def load_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS) -> list[dict[str, Any]]:
+    """The last ``runs`` earlier reports, oldest first (unreadable or malformed ones are skipped)."""
     found = []
     for path in sorted((report_dir / "history").glob("defs-health-*.json")):
         try:
-            found.append(json.loads(path.read_text(encoding="utf-8")))
+            document = parse_json(read_regular(str(path), HISTORY_MAX_BYTES))
         except (OSError, ValueError):
             continue
-    return sorted(found, key=lambda r: r.get("started", ""))
+        if _history_file(document):
+            found.append(document)
+    found.sort(key=lambda r: r["started"])
+    return found[-runs:] if runs > 0 else []
 
 
-def drifting_since(name: str, status: str, history: Sequence[Mapping[str, Any]], started: str) -> str | None:
-    """When the host's current run of drift or failure began, counting earlier runs."""
-    if status not in ("drift", "failed"):
+def _parse_time(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+    except (TypeError, ValueError):
         return None
-    since = started
+
+
+def drift_of(name: str, status: str, history: Sequence[Mapping[str, Any]], started: str, ended: str) -> dict[str, Any]:
+    """Since when the host's current run of drift or failure began, for how many runs, and how many days."""
+    if status not in DRIFTING:
+        return {"drifting_since": None, "drift_runs": None, "drift_days": None}
+    since, runs = started, 1
     for report in reversed(history):
-        record = next((h for h in report.get("hosts", []) if h.get("name") == name), None)
-        if record is None or record.get("status") not in ("drift", "failed"):
+        record = next((h for h in report["hosts"] if isinstance(h, dict) and h.get("name") == name), None)
+        if record is None or record.get("status") not in DRIFTING:
             break
-        since = report.get("started", since)
-    return since
+        since, runs = report["started"], runs + 1
+    begin, end = _parse_time(since), _parse_time(ended)
+    days = (end - begin).days if begin and end and end >= begin else None
+    return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
+
+
+# --- why nothing was done ---
+
+
+def why_no_action(host: Mapping[str, Any], fail_severities: Collection[str]) -> str | None:
+    """For a host with failing checks but no action: why nothing was done (None when not such a host)."""
+    if host["actions"]:
+        return None
+    if host["status"] == "unreachable":
+        return "The host could not be reached, so nothing was checked or changed."
+    if host["status"] == "failed":
+        return f"Nothing was changed: {host['message'] or 'the host could not be verified'}"
+    bad = [c for c in host["checks"] if c["status"] in ("fail", "error")]
+    if not bad:
+        return None
+    counting = failing(host, fail_severities)
+    if not counting:
+        severities = ", ".join(sorted({c["severity"] for c in bad}))
+        return (
+            f"Nothing to do: the failing checks are of severity {severities}, which defs_health_fail_severities does not count; "
+            f"{bad[0]['remediation']}"
+        )
+    reason = f" ({host['message']})" if host["message"] else ""
+    return (
+        f"Nothing was changed: no promote, rollback or LiveUpdate fixes {', '.join(c['id'] for c in counting)}{reason}. "
+        f"{counting[0]['remediation']}"
+    )
+
+
+# --- the document ---
 
 
 def build(
@@ -72,19 +169,30 @@ def build(
     ended: str,
     options: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]],
+    fail_severities: Collection[str] = DEFAULT_FAIL_SEVERITIES,
 ) -> dict[str, Any]:
-    hosts = [{**r, "drifting_since": drifting_since(r["name"], r["status"], history, started)} for r in worst_first(records)]
+    severities = [s for s in SEVERITIES if s in fail_severities]
+    hosts = []
+    for record in worst_first([grade(r, severities) for r in records]):
+        host = {**record, **drift_of(record["name"], record["status"], history, started, ended)}
+        host["why_no_action"] = why_no_action(host, severities)
+        hosts.append(host)
     return {
         "schema": "mailsec.smsmse/defs-health-report",
         "version": 1,
         "run_id": run_id,
         "started": started,
         "ended": ended,
-        "options": dict(options),
+        "options": {**options, "fail_severities": severities},
         "summary": summary(hosts),
         "hosts": hosts,
-        "history": [{"run_id": r.get("run_id"), "started": r.get("started"), "summary": r.get("summary")} for r in history[-HISTORY_KEEP:]],
+        "history": [{"run_id": r.get("run_id"), "started": r["started"], "summary": r["summary"]} for r in history],
     }
+
+
+def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Status -> the names of the hosts with it (sorted)."""
+    return {s: sorted(h["name"] for h in report["hosts"] if h["status"] == s) for s in STATUSES}
 
 
 def validate(report: Mapping[str, Any]) -> list[str]:
@@ -94,188 +202,52 @@ def validate(report: Mapping[str, Any]) -> list[str]:
     return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(report)]
 
 
-# --- HTML ---
-
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1b1f24;background:#fafbfc}
-h1{font-size:20px;margin:0 0 4px} .meta{color:#57606a;margin-bottom:16px}
-.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}
-.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;min-width:110px}
-.card b{display:block;font-size:22px} .card span{color:#57606a}
-.compliant b{color:#1a7f37}.fixed b{color:#0969da}.drift b{color:#9a6700}.failed b{color:#cf222e}.unreachable b{color:#6e7781}
-.charts{display:flex;gap:24px;flex-wrap:wrap;margin-bottom:16px}
-.chart{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px}
-table{border-collapse:collapse;width:100%;background:#fff}
-th,td{border-bottom:1px solid #d0d7de;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa} .pill{border-radius:10px;padding:1px 8px;font-size:12px;color:#fff}
-.pill.compliant{background:#1a7f37}.pill.fixed{background:#0969da}.pill.drift{background:#9a6700}
-.pill.failed{background:#cf222e}.pill.unreachable{background:#6e7781}
-details{margin:2px 0} .check-fail{color:#cf222e}.check-fixed{color:#0969da}.check-pass{color:#1a7f37}.check-skipped{color:#6e7781}
-"""
-
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
-
-_JS = """
-document.getElementById('filter').addEventListener('change', function (event) {
-  var wanted = event.target.value;
-  var shown = 0;
-  document.querySelectorAll('tr.host').forEach(function (row) {
-    var visible = wanted === 'all' || row.getAttribute('data-status') === wanted;
-    row.style.display = visible ? '' : 'none';
-    if (visible) { shown += 1; }
-  });
-  document.getElementById('shown').textContent = String(shown);
-});
-"""
-
-
-def _bar_chart(title: str, bars: Sequence[tuple[str, int]], element_id: str) -> str:
-    width, row = 360, 22
-    top = max((count for _label, count in bars), default=0) or 1
-    parts = [f'<svg id="{element_id}" role="img" aria-label="{html.escape(title)}" width="{width}" height="{row * len(bars) + 30}">']
-    parts.append(f'<text x="0" y="14" font-weight="bold">{html.escape(title)}</text>')
-    for i, (label, count) in enumerate(bars):
-        y = 24 + i * row
-        length = int(200 * count / top)
-        parts.append(f'<text x="0" y="{y + 14}">{html.escape(label)}</text>')
-        parts.append(f'<rect x="110" y="{y + 3}" width="{length}" height="14" fill="#0969da"><title>{count}</title></rect>')
-        parts.append(f'<text x="{116 + length}" y="{y + 14}" class="bar-count">{count}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _age_bucket(days: int) -> str:
-    for label, low, high in AGE_BUCKETS:
-        if days >= low and (high is None or days <= high):
-            return label
-    return AGE_BUCKETS[0][0]
-
-
-def render_html(report: Mapping[str, Any]) -> str:
-    e = html.escape
-    hosts = report["hosts"]
-    summ = report["summary"]
-    version_counts = Counter(h["versions"]["csapi_active"] or "none" for h in hosts if h["status"] != "unreachable")
-    ages = Counter(_age_bucket(h["versions"]["age_days"]) for h in hosts if h["versions"]["age_days"] is not None)
-    cards = "".join(
-        f'<div class="card {s}" id="count-{s}"><b>{summ["counts"][s]}</b><span>{s} ({summ["percent"][s]}%)</span></div>' for s in STATUSES
-    )
-    rows = []
-    for host in hosts:
-        failing = [c for c in host["checks"] if c["status"] in ("fail", "error")]
-        failing.sort(key=lambda c: SEVERITY_ORDER.get(c["severity"], 9))
-        checks = "".join(
-            f'<div class="check-{e(c["status"])}">{e(c["status"])}: {e(c["title"])} '
-            f"(expected {e(str(c['expected']))}, actual {e(str(c['actual']))})"
-            + (f" - {e(c['remediation'])}" if c["status"] in ("fail", "error") else "")
-            + "</div>"
-            for c in host["checks"]
-        )
-        actions = "; ".join(f"{a['action']}: {a.get('message', '')}" for a in host["actions"]) or "-"
-        v = host["versions"]
-        rows.append(
-            f'<tr class="host" data-status="{e(host["status"])}"><td>{e(host["name"])}</td>'
-            f'<td><span class="pill {e(host["status"])}">{e(host["status"])}</span></td>'
-            f"<td>{e(str(v['csapi_active'] or '-'))}</td><td>{e(str(v['age_days'] if v['age_days'] is not None else '-'))}</td>"
-            f"<td>{e(str(v['product'] or '-'))}</td><td>{e(', '.join(c['id'] for c in failing) or '-')}</td>"
-            f"<td>{e(actions)}</td><td>{e(host.get('drifting_since') or '-')}</td>"
-            f"<td><details><summary>{len(host['checks'])} checks</summary>{checks}{e(host.get('message') or '')}</details></td></tr>"
-        )
-    options = "".join(f'<option value="{s}">{s}</option>' for s in STATUSES)
-    version_chart = _bar_chart("CSAPI active version", sorted(version_counts.items()), "chart-versions")
-    age_chart = _bar_chart("Definition age", [(label, ages.get(label, 0)) for label, _low, _high in AGE_BUCKETS], "chart-age")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
-        f"<title>SMSMSE definitions health: {summ['hosts']} hosts</title><style>{_CSS}</style></head><body>"
-        f"<h1>SMSMSE virus definitions: fleet health</h1>"
-        f'<div class="meta">Run {e(report["run_id"])}, {e(report["started"])} to {e(report["ended"])}, '
-        f'mode {e(str(report["options"].get("mode", "")))}, <span id="total">{summ["hosts"]}</span> hosts</div>'
-        f'<div class="cards">{cards}</div>'
-        f'<div class="charts"><div class="chart">{version_chart}</div><div class="chart">{age_chart}</div></div>'
-        f'<p><label>Show <select id="filter"><option value="all">all</option>{options}</select></label> '
-        f'<span id="shown">{len(hosts)}</span> shown</p>'
-        "<table><thead><tr><th>host</th><th>status</th><th>CSAPI</th><th>age (days)</th><th>product</th>"
-        "<th>failing checks</th><th>actions</th><th>drifting since</th><th>details</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table><script>{_JS}</script></body></html>\n"
-    )
-
-
-# --- JUnit ---
-
-
-def render_junit(report: Mapping[str, Any]) -> str:
-    suites = []
-    totals: Counter[str] = Counter()
-    for host in report["hosts"]:
-        cases = []
-        counts: Counter[str] = Counter()
-        checks = host["checks"] or [
-            {
-                "id": "reachable",
-                "title": "The host answers",
-                "status": "error",
-                "actual": host.get("message", ""),
-                "expected": "",
-                "remediation": "",
-            }
-        ]
-        for check in checks:
-            name = quoteattr(f"{check['id']}: {check['title']}")
-            body = ""
-            counts["tests"] += 1
-            text = f"expected {check['expected']}, actual {check['actual']}. {check.get('remediation', '')}"
-            if check["status"] == "fail":
-                counts["failures"] += 1
-                body = f"<failure message={quoteattr(text)}>{xml_escape(text)}</failure>"
-            elif check["status"] == "error":
-                counts["errors"] += 1
-                body = f"<error message={quoteattr(text)}>{xml_escape(text)}</error>"
-            elif check["status"] == "skipped":
-                counts["skipped"] += 1
-                body = "<skipped/>"
-            cases.append(f"<testcase classname={quoteattr(host['name'])} name={name}>{body}</testcase>")
-        totals.update(counts)
-        suites.append(
-            f'<testsuite name={quoteattr(host["name"])} hostname={quoteattr(host["name"])} tests="{counts["tests"]}" '
-            f'failures="{counts["failures"]}" errors="{counts["errors"]}" skipped="{counts["skipped"]}">'
-            f'<properties><property name="status" value={quoteattr(host["status"])}/></properties>{"".join(cases)}</testsuite>'
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites name="defs_health" tests="{totals["tests"]}" failures="{totals["failures"]}" errors="{totals["errors"]}">'
-        f"{''.join(suites)}</testsuites>\n"
-    )
-
-
 # --- writing ---
 
-RENDERERS: dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]] = {
-    "json": ("defs-health.json", lambda r: json.dumps(r, indent=1, sort_keys=True) + "\n"),
-    "html": ("defs-health.html", render_html),
-    "junit": ("defs-health.junit.xml", render_junit),
-}
+
+def _json(report: Mapping[str, Any]) -> str:
+    return json.dumps(report, indent=1, sort_keys=True) + "\n"
+
+
+def renderers() -> dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]]:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report_html, report_junit
+
+    return {
+        "json": ("defs-health.json", _json),
+        "html": ("defs-health.html", report_html.render),
+        "junit": ("defs-health.junit.xml", report_junit.render),
+    }
 
 
 def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".defs-health-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
-def write(report: Mapping[str, Any], report_dir: Path, formats: Sequence[str]) -> dict[str, str]:
-    """Write the report in each format, and keep a copy in the history; return format -> path."""
+def write(
+    report: Mapping[str, Any], report_dir: Path, formats: Sequence[str], *, history_runs: int = DEFAULT_HISTORY_RUNS
+) -> dict[str, str]:
+    """Write the report in each format, keep a copy in the history (the last ``history_runs``); return format -> path."""
     report_dir.mkdir(parents=True, exist_ok=True)
     written = {}
+    table = renderers()
     for fmt in formats:
-        name, render = RENDERERS[fmt]
+        name, render = table[fmt]
         _write(report_dir / name, render(report))
         written[fmt] = str(report_dir / name)
     history = report_dir / "history"
     history.mkdir(exist_ok=True)
-    _write(history / f"defs-health-{report['run_id']}.json", json.dumps(report, sort_keys=True))
-    for old in sorted(history.glob("defs-health-*.json"))[:-HISTORY_KEEP]:
+    if history_runs > 0:
+        _write(history / f"defs-health-{report['run_id']}.json", json.dumps(report, sort_keys=True))
+    kept = sorted(history.glob("defs-health-*.json"))
+    for old in kept[: max(len(kept) - history_runs, 0)]:
         old.unlink()
     return written

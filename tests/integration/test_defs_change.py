@@ -61,9 +61,10 @@ def test_promote_check_real_rerun(lab_factory: Callable[..., Path], tmp_path: Pa
     assert checked.returncode == 0, checked.output[-3000:]
     assert tree_digest(hosts) == before, "check mode changed the lab"
     assert checked.results["stale"]["changed"] is True
-    assert checked.results["stale"]["msg"] == f"csapi: {versions[0]} -> {versions[-1]} from hawking"
+    assert checked.results["stale"]["msg"] == f"csapi: {versions[0]} -> {versions[-1]} from smsmse_hawking"
     assert f"-CurDefs={versions[0]}" in checked.output and f"+CurDefs={versions[-1]}" in checked.output
-    assert f"+set {versions[-1]}" in checked.output
+    assert f"+{versions[-1]}" in checked.output  # the sets of the store, before and after
+    assert f"--- before: {hosts / 'stale' / 'csapi' / 'definfo.dat'}" in checked.output  # the header names the file
     assert checked.results["healthy"] == {
         **checked.results["healthy"],
         "changed": False,
@@ -104,7 +105,7 @@ def test_promote_refusals(lab_factory: Callable[..., Path], tmp_path: Path, vers
     before = tree_digest(hosts)
     missing = run(inventory, tmp_path / "a", "promote", version="20200101.001")
     assert missing.results["h"]["error"]["code"] == "VERSION_NOT_FOUND"
-    assert missing.results["h"]["msg"].startswith("VERSION_NOT_FOUND: The hawking store does not hold 20200101.001.")
+    assert missing.results["h"]["msg"].startswith("VERSION_NOT_FOUND: The smsmse_hawking store does not hold 20200101.001.")
     down = run(inventory, tmp_path / "b", "promote", version=versions[0])
     assert down.results["h"]["error"]["code"] == "DOWNGRADE_REFUSED"
     bad = run(inventory, tmp_path / "c", "promote", version=versions[-1], source="smsmse_hawking")
@@ -146,7 +147,7 @@ def test_rollback_check_real_rerun_and_quarantine(lab_factory: Callable[..., Pat
     assert checked.returncode == 0, checked.output[-3000:]
     assert tree_digest(hosts) == before
     assert checked.results["corrupt"]["changed"] is True
-    assert checked.results["corrupt"]["msg"] == f"csapi: {versions[-1]} -> {versions[-2]}"
+    assert checked.results["corrupt"]["msg"] == f"csapi: {versions[-1]} -> {versions[-2]}; quarantined {versions[-1]}"
     assert checked.results["corrupt"]["downgrade"] is False
     assert checked.results["healthy"]["changed"] is False
     assert (

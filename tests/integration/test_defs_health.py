@@ -39,8 +39,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return inventory
 
 
-def role_run(inventory: Path, tmp: Path, name: str, *args: str) -> tuple[Run, dict[str, Any]]:
-    run = playbook(f"mailsec.smsmse.{name}", inventory, tmp, *args)
+def role_run(inventory: Path, tmp: Path, name: str, *args: str, extra: dict[str, Any] | None = None) -> tuple[Run, dict[str, Any]]:
+    run = playbook(f"mailsec.smsmse.{name}", inventory, tmp, *args, extra=extra)
     reported = json.loads((inventory.parent / "reports" / "defs-health.json").read_text())
     return run, reported
 
@@ -68,36 +68,48 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert report.validate(reported) == []
     states = by_name(reported)
     assert states["gone"]["status"] == "unreachable" and states["gone"]["checks"] == []
-    assert [h for h, r in states.items() if r["status"] == "compliant"] == ["mail01", "mail02", "mail03", "mail04", "mail05"]
+    # mail19 fails only product_verifies, a low-severity check: compliant unless defs_health_fail_severities counts low
+    assert [h for h, r in states.items() if r["status"] == "compliant"] == ["mail01", "mail02", "mail03", "mail04", "mail05", "mail19"]
     assert states["mail06"]["actions"] == [
         {
             "action": "promote",
             "result": "planned",
             "version": VERSIONS[-1],
             "previous": None,
-            "message": f"newer good set {VERSIONS[-1]} in hawking",
+            "message": f"newer good set {VERSIONS[-1]} in smsmse_hawking",
         }
     ]
     assert failing(states["mail06"]) == ["csapi_newest"]
     assert failing(states["mail09"]) == ["hawking_newest_good", "pointers_consistent", "trust_agreement"]
+    assert states["mail09"]["actions"][0]["action"] == "repair_source"  # a bad newest source set, planned away
     assert states["mail11"]["actions"][0]["action"] == "promote"
     assert states["mail13"]["actions"][0]["action"] == "liveupdate"
     assert failing(states["mail19"]) == ["product_verifies"]
-    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 0, "drift": 15, "failed": 0, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 6, "fixed": 0, "drift": 14, "failed": 0, "unreachable": 1}
     for host in ("mail01", "mail06"):
         assert run.agent_calls(host) == 1, host
 
     # enforce fixes what it can, with one more agent call per fixed host
     run, reported = role_run(fleet, tmp_path / "enforce", "enforce")
     states = by_name(reported)
-    assert reported["summary"]["counts"] == {"compliant": 5, "fixed": 9, "drift": 5, "failed": 1, "unreachable": 1}
+    assert reported["summary"]["counts"] == {"compliant": 6, "fixed": 13, "drift": 0, "failed": 1, "unreachable": 1}
     assert run.agent_calls("mail01") == 1
-    assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2
-    assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, promote
+    assert run.agent_calls("mail06") == 2 and run.agent_calls("mail11") == 2 and run.agent_calls("mail09") == 2
+    assert run.agent_calls("mail13") == 4  # verify, LiveUpdate, verify, apply
     assert states["mail06"]["status"] == "fixed"
     assert [c["status"] for c in states["mail06"]["checks"] if c["id"] == "csapi_newest"] == ["fixed"]
     assert states["mail06"]["versions"]["csapi_active"] == VERSIONS[-1]
+    # the bad active copy was replaced in place by the good one: the folder CSAPI names holds the true bytes
     assert states["mail11"]["status"] == "fixed" and states["mail11"]["versions"]["csapi_active"] == VERSIONS[-1]
+    csapi11 = fleet.parent / "hosts" / "mail11" / "csapi" / VERSIONS[-1]
+    assert (csapi11 / "virscan1.dat").read_bytes() == lab.file_bytes(VERSIONS[-1], "virscan1.dat", lab.DEFAULT_FILES[0][1])
+    # the bad newest source sets the product would copy next are in quarantine, the stores point at good sets
+    for store in ("hawking", "smsmse_hawking"):
+        assert not (fleet.parent / "hosts" / "mail09" / store / VERSIONS[-1]).exists(), store
+    assert states["mail09"]["status"] == "fixed" and [a["action"] for a in states["mail09"]["actions"]] == [
+        "repair_source",
+        "repair_source",
+    ]
     assert [a["action"] for a in states["mail13"]["actions"]] == ["liveupdate", "promote"]
     assert states["mail13"]["versions"]["csapi_active"] == LU
     assert states["mail15"]["status"] == "failed"
@@ -105,8 +117,11 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert "No valid virus definitions are available to the scanner (the product's event 401)" in states["mail15"]["message"]
     assert "fatal: [mail15]: FAILED!" in run.output
     assert states["mail18"]["status"] == "fixed"  # malformed definfo.dat rewritten
+    assert states["mail19"]["status"] == "compliant" and failing(states["mail19"]) == [
+        "product_verifies"
+    ]  # low severity: counts when asked
     assert states["mail20"]["versions"]["csapi_active"] == LU  # empty stores filled by LiveUpdate
-    assert "defs_health enforce: 21 hosts, 5 compliant, 9 fixed, 5 drift, 1 failed, 1 unreachable" in run.output
+    assert "defs_health enforce: 21 hosts, 6 compliant, 13 fixed, 0 drift, 1 failed, 1 unreachable" in run.output
     for host in ("mail06", "mail11", "mail13", "mail18", "mail20"):
         assert lab_active(fleet, host) == states[host]["versions"]["csapi_active"], host
 
@@ -114,8 +129,7 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     run, reported = role_run(fleet, tmp_path / "again", "enforce")
     counts = recap(run)
     assert all("changed=0" in line for line in counts.values()), [line for line in counts.values() if "changed=0" not in line]
-    assert reported["summary"]["counts"] == {"compliant": 14, "fixed": 0, "drift": 5, "failed": 1, "unreachable": 1}
-    assert by_name(reported)["mail09"]["drifting_since"] == reported["history"][0]["started"]
+    assert reported["summary"]["counts"] == {"compliant": 19, "fixed": 0, "drift": 0, "failed": 1, "unreachable": 1}
 
 
 def lab_active(inventory: Path, host: str) -> str:
@@ -147,3 +161,29 @@ def test_junit_and_html(fleet: Path, tmp_path: Path) -> None:
     assert html.count('<tr class="host"') == 21
     assert len(list((reports / "history").glob("defs-health-*.json"))) >= 1
     assert (COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse" / "schemas" / "report.json").exists()
+
+
+def test_nightly_job_goes_red_on_drift(fleet: Path, tmp_path: Path) -> None:
+    run, reported = role_run(fleet, tmp_path, "report", extra={"defs_health_fail_on": "drift"})
+    assert run.returncode == 2, run.output[-3000:]
+    states = by_name(reported)
+    red = sorted(h for h, r in states.items() if r["status"] not in ("compliant", "fixed"))
+    assert sorted(h for h, line in recap(run).items() if "failed=1" in line) == red
+    assert "gone" in red and "mail09" in red and "mail01" not in red
+    policy = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
+    for name in (h for h in red if states[h]["status"] == "drift"):
+        bad = sorted(
+            (c for c in states[name]["checks"] if c["status"] in ("fail", "error") and c["severity"] != "low"),
+            key=lambda c: ["critical", "high", "medium"].index(c["severity"]),
+        )
+        message = f"{name} drifts: {', '.join(c['id'] for c in bad)} failing ({bad[0]['remediation']}). {policy}"
+        assert json.dumps(message) in run.output, message
+    assert json.dumps("gone could not be reached: ")[:-1] in run.output
+    # the fleet table, and one line per host that is not compliant, come from the role itself
+    assert "host    status" in run.output or "host     status" in run.output
+    lines = [line.strip().strip('",') for line in run.output.splitlines()]
+    assert any(line.startswith("drift       mail09  failing ") for line in lines)
+    # set_stats: run id, report paths, host names per status
+    assert f'"run_id": "{reported["run_id"]}"' in run.output
+    assert f'"json": "{fleet.parent / "reports" / "defs-health.json"}"' in run.output
+    assert f'"report_dir": "{fleet.parent / "reports"}"' in run.output

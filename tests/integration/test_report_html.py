@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium")
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 HOSTILE = "<img src=x onerror=alert(1)>"
+CONTROL = "mail\x01\x1b[31m"
 
 
 def records() -> list[dict[str, Any]]:
@@ -26,9 +27,9 @@ def records() -> list[dict[str, Any]]:
         for i in range(2)
     ]
     made.append(health.host_record(HOSTILE, smsmse_defs=None, checks_=failing, actions=[], status="failed", message=HOSTILE, today=TODAY))
-    made.append(
-        health.host_record("gone", smsmse_defs=None, checks_=[], actions=[], status="unreachable", message="timed out", today=TODAY)
-    )
+    made.append(health.host_record("gone", smsmse_defs=None, checks_=[], actions=[], status="unreachable", message=CONTROL, today=TODAY))
+    planned = {"action": "promote", "result": "planned", "version": "20261126.001", "previous": None, "message": "newer good set"}
+    made[8]["actions"] = [planned]
     for i, record in enumerate(made):
         record["versions"].update(csapi_active=f"2026112{i % 3}.001", age_days=i % 9)
     return made
@@ -36,8 +37,17 @@ def records() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def page_file(tmp_path: Path) -> Path:
+    history = [
+        {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records()[day:])}
+        for day in range(3)
+    ]
     built = report.build(
-        records(), run_id="test-1", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:01:00Z", options={"mode": "report"}, history=[]
+        records(),
+        run_id="test-1",
+        started="2026-11-26T00:00:00Z",
+        ended="2026-11-26T00:01:00Z",
+        options={"mode": "report"},
+        history=history,
     )
     assert report.validate(built) == []
     return Path(report.write(built, tmp_path, ["html"])["html"])
@@ -82,7 +92,20 @@ def test_page_in_headless_chromium(page_file: Path) -> None:
         page.select_option("#filter", "all")
         assert page.locator("tr.host:visible").count() == 12
         assert page.locator("#chart-versions rect").count() == 3
-        assert page.locator("#chart-age rect").count() == len(report.AGE_BUCKETS)
+        assert page.locator("#chart-age rect").count() == len(report_html.AGE_BUCKETS)
+        assert page.locator("#chart-trend g.run").count() == 4  # three kept runs and this one
+        last = page.locator("#chart-trend g.run").nth(3)
+        assert {r.get_attribute("data-status"): r.get_attribute("data-count") for r in last.locator("rect").all()} == {
+            "compliant": "5",
+            "fixed": "3",
+            "drift": "2",
+            "failed": "1",
+            "unreachable": "1",
+        }
+        planned = page.locator("tr.host", has_text="drift0")
+        assert planned.locator("td.actions").inner_text() == "promote 20261126.001 planned (report mode): newer good set"
+        assert page.locator("tr.host", has_text="gone").locator("td").first.inner_text() == "gone"
+        assert "mail\\x01\\x1b[31m" in (page.locator("tr.host", has_text="gone").locator("details").text_content() or "")
         browser.close()
     assert problems == []
 

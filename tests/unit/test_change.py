@@ -1,4 +1,4 @@
-"""Carrying out a plan: each refusal of the agent becomes its registered error, and check mode makes no call."""
+"""Carrying out a plan: one apply call, and the result says exactly what the reply says happened."""
 
 from __future__ import annotations
 
@@ -8,32 +8,26 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, plan, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, SmsmseError
 
 ROOT = Path(__file__).resolve().parents[2]
+STORE = "/s"
+V = "20261125.003"
 
 
 def the_plan() -> plan.Plan:
-    request: dict[str, Any] = {
-        "store": "/s",
-        "version": "20261125.003",
-        "manifest": {"zdone.dat": {"size": 6, "sha256": "a" * 64}},
-        "expect": {"definfo_sha256": None, "active": "20261124.002"},
-        "definfo_b64": "",
-        "quarantine": [],
-        "quarantine_dir": None,
-        "lock_stale_seconds": 900,
-        "cache_dir": None,
-        "events": [],
-        "events_file": None,
-        "restart": None,
-    }
-    return plan.Plan("csapi", "20261125.003", "20261124.002", "csapi: a -> b", "set_pointer", request, {"before": "", "after": ""})
+    group = steps.Group(STORE, 900, "a" * 64)
+    body = [
+        steps.step("matches", STORE, name=V, manifest={"zdone.dat": {"size": 6, "sha256": "b" * 64}}),
+        steps.write_pointer(STORE, b"[DefDates]\r\nCurDefs=20261125.003\r\n", "a" * 64, commit=True),
+        steps.step("quarantine", STORE, name="20261126.001", dest_dir="/q", dest_name="s-20261126.001-x"),
+    ]
+    diff = [{"before_header": "/s/definfo.dat", "after_header": "/s/definfo.dat", "before": "", "after": ""}]
+    return plan.Plan("csapi", V, "20261124.002", "csapi: a -> b", [*group.opening(pointer_writable=True), *body, *group.closing()], diff)
 
 
-def action(check_mode: bool, reply: dict[str, Any]) -> tuple[Any, list[str]]:
+def action(check_mode: bool, results: list[str] | None, failed: str | None = None) -> tuple[Any, list[str]]:
     calls: list[str] = []
     fake = MagicMock()
     fake._task.check_mode = check_mode
@@ -42,39 +36,65 @@ def action(check_mode: bool, reply: dict[str, Any]) -> tuple[Any, list[str]]:
 
     def execute_module(module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         calls.append(module_args["op"])
-        return {"reply": reply}
+        if failed:
+            return {"failed": True, "msg": failed}
+        sent = module_args["request"]["steps"]
+        assert results is not None and len(results) == len(sent)
+        reports = [
+            {"op": s["op"], "result": r, "code": None, "message": "" if r == "done" else "why", "data": {}} for s, r in zip(sent, results)
+        ]
+        return {"reply": {"contract": 1, "op": "apply", "steps": reports, "warnings": []}}
 
     fake._execute_module = execute_module
     return fake, calls
 
 
-def change_reply(result: str, message: str = "why") -> dict[str, Any]:
-    return {"contract": 1, "op": "set_pointer", **store_ops._outcome(), "result": result, "message": message}
-
-
-@pytest.mark.parametrize(("result", "code"), sorted(change.REFUSALS.items()))
-def test_refusals_become_their_codes(result: str, code: str) -> None:
-    fake, calls = action(False, change_reply(result, "the store is locked by another run"))
-    with pytest.raises(SmsmseError) as caught:
-        change.carry_out(fake, {}, the_plan())
-    assert calls == ["set_pointer"]
-    assert caught.value.code == code
-    assert str(caught.value).startswith(f"{code}: Nothing was changed on csapi: the store is locked by another run.")
+def results(**at: str) -> list[str]:
+    ops = [s["op"] for s in the_plan().steps]
+    return [at.get(op, "done") for op in ops]
 
 
 def test_check_mode_makes_no_call_and_shows_the_diff() -> None:
-    fake, calls = action(True, change_reply("done"))
-    result = change.carry_out(fake, {}, the_plan())
+    fake, calls = action(True, None)
+    result = change.carry_out(fake, {}, the_plan(), None)
     assert calls == []
-    assert result["changed"] is True and "diff" in result
+    assert result["changed"] is True and result["diff"][0]["before_header"] == "/s/definfo.dat"
 
 
 def test_done_reports_what_happened() -> None:
-    reply = {**change_reply("done"), "lock_broken": "its process 7 is gone", "warnings": ["event not written"]}
-    fake, calls = action(False, reply)
-    result = change.carry_out(fake, {}, the_plan())
-    assert calls == ["set_pointer"]
-    assert result["warnings"] == ["a stale lock was broken: its process 7 is gone", "event not written"]
+    fake, calls = action(False, results())
+    result = change.carry_out(fake, {}, the_plan(), None)
+    assert calls == ["apply"]
+    assert result["changed"] is True and not result["failed"] and result["msg"] == "csapi: a -> b"
+
+
+@pytest.mark.parametrize(
+    ("op", "result", "code"),
+    [("lock", "locked", "STORE_LOCKED"), ("expect", "conflict", "CHANGE_CONFLICT"), ("preflight", "refused", "PRECONDITION_FAILED")],
+)
+def test_a_refusal_before_the_commit_changed_nothing(op: str, result: str, code: str) -> None:
+    answers = results(**{op: result})
+    index = [s["op"] for s in the_plan().steps].index(op)
+    answers = [*answers[: index + 1], *("skipped" if s["op"] != "unlock" else "done" for s in the_plan().steps[index + 1 :])]
+    fake, _calls = action(False, answers)
+    outcome = change.carry_out(fake, {}, the_plan(), None)
+    assert outcome["changed"] is False and outcome["failed"] is True
+    assert outcome["error"]["code"] == code and outcome["msg"].startswith(f"{code}: Nothing was changed")
+    assert "diff" not in outcome
+
+
+def test_a_failure_after_the_commit_is_partial_and_changed() -> None:
+    fake, _calls = action(False, results(quarantine="in_use"))
+    outcome = change.carry_out(fake, {}, the_plan(), None)
+    assert outcome["changed"] is True and outcome["failed"] is True
+    assert outcome["error"]["code"] == "CHANGE_PARTIAL"
+    assert "Left to do: quarantine 20261126.001" in outcome["msg"]
+
+
+def test_an_agent_that_died_leaves_the_change_unknown() -> None:
+    fake, _calls = action(False, None, failed="the module was killed")
+    outcome = change.carry_out(fake, {}, the_plan(), None)
+    assert outcome["changed"] is True and outcome["failed"] is True and outcome["error"]["code"] == "CHANGE_UNKNOWN"
 
 
 def test_missing_cryptography_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:

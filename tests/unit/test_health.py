@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.filter.defs_health import defs_health_plan, defs_health_record
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, plan, product, snapshot
 
 A, B, C = "20261123.001", "20261124.002", "20261125.003"
 TODAY = dt.date(2026, 11, 26)
@@ -42,6 +41,20 @@ def verification(sets: dict[str, dict[str, str]], active: dict[str, str | None])
     return {"sets": records, "active": act, "newest_good": newest_good(records), "hash_stats": {}, "catalog": None}
 
 
+def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dict[str, plan.StoreView]:
+    """StoreViews of hand-made verdicts (the planner's input)."""
+    found = {}
+    record = verification(sets, active)
+    no_pointer = snapshot.Pointer(present=False, size=None, sha256=None, content=None, active=None, last=None, error=None)
+    for store, held in sets.items():
+        folders = tuple(snapshot.SetFolder(name=v, link=False, truncated=False, mtime=0.0, files=()) for v in held)
+        typed = snapshot.Store(store, "", f"/h/{store}", True, None, 10**9, no_pointer, folders, (), (), None, windows=False)
+        verdicts = {s["version"]: s for s in record["sets"] if s["store"] == store}
+        state = record["active"].get(store, {"version": None, "status": "none"})
+        found[store] = plan.StoreView(typed, verdicts, state["version"], state["status"])
+    return found
+
+
 @pytest.mark.parametrize(
     ("sets", "active", "expected"),
     [
@@ -56,7 +69,13 @@ def verification(sets: dict[str, dict[str, str]], active: dict[str, str | None])
             {"csapi": A},
             {"action": "promote", "source": "smsmse_hawking", "version": C},
         ),
+        (
+            {"hawking": {C: "good"}, "smsmse_hawking": {C: "good"}, "csapi": {A: "good"}},
+            {"csapi": A},
+            {"action": "promote", "source": "smsmse_hawking", "version": C},
+        ),
         ({"hawking": {C: "good"}, "csapi": {B: "good", C: "bad"}}, {"csapi": C}, {"action": "promote", "source": "hawking", "version": C}),
+        ({"hawking": {C: "good"}, "csapi": {C: "bad"}}, {"csapi": C}, {"action": "promote", "source": "hawking", "version": C}),
         ({"hawking": {C: "bad"}, "csapi": {B: "good", C: "bad"}}, {"csapi": C}, {"action": "rollback", "version": B}),
         ({"hawking": {C: "bad"}, "csapi": {C: "good"}}, {"csapi": C}, {"action": "none"}),
         ({"hawking": {C: "bad"}, "csapi": {C: "bad"}}, {"csapi": C}, {"action": "liveupdate"}),
@@ -64,8 +83,30 @@ def verification(sets: dict[str, dict[str, str]], active: dict[str, str | None])
     ],
 )
 def test_decide(sets: dict[str, dict[str, str]], active: dict[str, str | None], expected: dict[str, str]) -> None:
-    decided = health.decide(verification(sets, active))
+    decided = decide.decide(views(sets, active), product.describe(product.PRODUCT_NAME, "6.5.8")).as_dict()
     assert {k: decided[k] for k in expected} == expected
+
+
+def test_a_bad_active_set_with_only_a_copy_of_its_own_version_is_replaced() -> None:
+    decided = decide.decide(views({"hawking": {C: "good"}, "csapi": {C: "bad"}}, {"csapi": C}), {})
+    assert (decided.action, decided.version) == ("promote", C)
+    assert decided.reason == f"CSAPI's active set {C} is bad; the good copy in hawking replaces it in place"
+
+
+def test_a_bad_newest_source_set_is_repaired_or_reported() -> None:
+    sets = {"hawking": {B: "good", C: "bad"}, "smsmse_hawking": {B: "good", C: "bad"}, "csapi": {B: "good"}}
+    old = product.describe(product.PRODUCT_NAME, "6.0.11")
+    decided = decide.decide(views(sets, {"csapi": B}), old)
+    assert decided.action == "none" and decided.repairs == ("smsmse_hawking",) and decided.needs_change
+    (risk,) = decided.risks
+    assert risk.startswith(f"The bad set(s) {C} in hawking are newer than its newest good set")
+    assert "SMSMSE 6.0.11 does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use" in risk
+    asked = decide.decide(views(sets, {"csapi": B}), old, repair_hawking=True)
+    assert asked.repairs == ("smsmse_hawking", "hawking") and asked.risks == ()
+    new = decide.decide(
+        views({"hawking": {B: "good", C: "bad"}, "csapi": {B: "good"}}, {"csapi": B}), product.describe(product.PRODUCT_NAME, "6.5.8")
+    )
+    assert "falls back to the previous good set (event 399/393)" in new.risks[0]
 
 
 def facts(
@@ -110,29 +151,3 @@ def test_checks_that_fail() -> None:
     assert found["pointers_consistent"] == "fail"
     assert found["no_failure_events"] == "fail"
     assert found["trust_agreement"] == "fail"
-
-
-def test_record_of_a_fixed_host() -> None:
-    defs = facts({"hawking": {C: "good"}, "csapi": {A: "good"}}, {"hawking": C, "csapi": A})
-    plan = defs_health_plan({"ansible_facts": {"smsmse_defs": defs}, "changed": False}, max_age_days=7)
-    assert plan["decision"]["action"] == "promote"
-    record = defs_health_record(plan, "h", "enforce", change={"changed": True, "version": C, "previous": A, "msg": "csapi: A -> C"})
-    assert record["status"] == "fixed"
-    assert [c["status"] for c in record["checks"] if c["id"] == "csapi_newest"] == ["fixed"]
-    assert record["versions"]["csapi_active"] == C
-    report_only = defs_health_record(plan, "h", "report")
-    assert report_only["status"] == "drift" and report_only["actions"][0]["result"] == "planned"
-    failed = defs_health_record(plan, "h", "enforce", change={"failed": True, "msg": "CHANGE_CONFLICT: ..."})
-    assert failed["status"] == "failed" and failed["message"] == "CHANGE_CONFLICT: ..."
-
-
-def test_record_when_nothing_good_is_left() -> None:
-    defs = facts({"hawking": {C: "bad"}, "csapi": {C: "bad"}}, {"csapi": C}, version="6.0.14")
-    plan = defs_health_plan({"ansible_facts": {"smsmse_defs": defs}}, max_age_days=7)
-    record = defs_health_record(plan, "h", "enforce", liveupdate={"skipped": True})
-    assert record["status"] == "failed"
-    assert "the product's event 395" in record["message"]
-    unreachable = defs_health_record(defs_health_plan({"unreachable": True, "msg": "timed out"}), "h", "enforce")
-    assert (unreachable["status"], unreachable["message"]) == ("unreachable", "timed out")
-    broken = defs_health_record(defs_health_plan({"failed": True, "msg": "CATALOG_EXPIRED: ..."}), "h", "enforce")
-    assert broken["status"] == "failed" and broken["checks"][0]["status"] == "error"

@@ -65,6 +65,8 @@ def test_built_collection_ships_what_it_needs(tmp_path: Path) -> None:
         "meta/ee-requirements.txt",
         "playbooks/facts.yml",
         "docs/errors.md",
+        "schemas/report.json",
+        "plugins/plugin_utils/templates/defs-health.html.j2",
     ):
         assert needed in names, needed
     assert not [n for n in names if n.startswith((".venv", ".build", ".ci/", "bench/"))]

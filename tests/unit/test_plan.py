@@ -1,4 +1,4 @@
-"""Plans for promote and rollback, from real probes of lab hosts (no playbook)."""
+"""Plans for promote, rollback and source repair, from real probes of lab hosts (no playbook): the steps they send."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, snapshot, steps, structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-VERSIONS = lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)
-COMMON = {"lock_stale_seconds": 900, "cache_dir": None, "events_file": None, "restart": None}
+CTX = plan.Context(windows=False, token=lambda: "t0k3n")
+
+
+def versions_now() -> list[str]:
+    return lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)
 
 
 def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -> dict[str, plan.StoreView]:
@@ -32,27 +35,101 @@ def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -
         extra_stores=extra,
     )
     reply = contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
-    verification = verify.verify_host(reply, overrides=overrides, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
-    return plan.view(reply, verification, overrides)
+    parsed = snapshot.parse(reply, overrides)
+    return plan.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
 
 
 def promote(stores: dict[str, plan.StoreView], **options: Any) -> plan.Plan:
-    return plan.promote(stores, **{"target": "csapi", "source": None, "version": "newest_good", "keep": 2, "common": COMMON, **options})
+    return plan.promote(stores, **{"target": "csapi", "source": None, "version": "newest_good", "keep": 2, "ctx": CTX, **options})
 
 
-def test_promote_request_meets_the_contract(lab_factory: Callable[..., Path]) -> None:
+def ops(the_plan: plan.Plan) -> list[str]:
+    return [s["op"] + ("*" if s["commit"] else "") for s in the_plan.steps]
+
+
+def valid(the_plan: plan.Plan) -> None:
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    assert contract.problems("apply", "request", request) == []
+
+
+def host(inventory: Path, name: str) -> Path:
+    return inventory.parent / "hosts" / name
+
+
+def flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_promote_a_newer_set(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
     the_plan = promote(stores_of(inventory, "h"))
-    assert the_plan.op == "install_set" and the_plan.request is not None
-    assert contract.problems("install_set", "request", the_plan.request) == []
-    assert the_plan.request["version"] == VERSIONS[-1]
-    assert the_plan.request["source"].endswith(f"/hawking/{VERSIONS[-1]}")
-    assert sorted(the_plan.request["manifest"]) == sorted([*(name for name, _size in lab.DEFAULT_FILES), "zdone.dat"])
-    new = base64.b64decode(the_plan.request["definfo_b64"]).decode()
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "rename", "write_pointer*", "event", "unlock"]
+    stage = the_plan.steps[4]["args"]
+    assert stage["source"].endswith(f"/smsmse_hawking/{versions[-1]}")  # a tie between the sources: the product's own
+    assert stage["name"] == f".smsmse-staging-{versions[-1]}-t0k3n"
+    assert sorted(stage["manifest"]) == sorted([*(name for name, _size in lab.DEFAULT_FILES), "zdone.dat"])
+    new = base64.b64decode(the_plan.steps[6]["args"]["content_b64"]).decode()
     lab_section = "[Lab]\r\n; written by the mailsec.smsmse lab\r\nBuilder=mailsec.smsmse\r\n"
-    assert new == f"[DefDates]\r\nCurDefs={VERSIONS[-1]}\r\n\r\n{lab_section}"
-    assert the_plan.request["protect"] == sorted([VERSIONS[0], VERSIONS[-1]])
-    assert the_plan.request["events"][0]["id"] == 1000
+    assert new == f"[DefDates]\r\nCurDefs={versions[-1]}\r\n\r\n{lab_section}"
+    assert the_plan.steps[3]["args"]["pointer_writable"] is True and the_plan.steps[3]["args"]["free_bytes"] > 0
+    assert the_plan.steps[7]["args"]["events"][0]["id"] == 1000
+    assert the_plan.extra["replaced_in_place"] is False
+
+
+def test_the_diff_shows_definfo_and_the_sets(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
+    the_plan = promote(stores_of(inventory, "h"))
+    pointer, sets = the_plan.diff
+    assert pointer["before_header"] == str(host(inventory, "h") / "csapi" / "definfo.dat")
+    assert f"CurDefs={versions[0]}\n" in pointer["before"] and f"CurDefs={versions[-1]}\n" in pointer["after"]
+    assert "set " not in pointer["after"]  # only what definfo.dat will hold
+    assert sets["before"] == f"{versions[0]}\n"
+    assert sets["after"] == f"{versions[0]}\n{versions[-1]}\n"  # keep=2: the previous good set stays
+    assert the_plan.extra["removed"] == []
+
+
+def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
+    versions = versions_now()
+    flip(host(inventory, "h") / "csapi" / versions[-1] / "virscan1.dat")
+    stores = stores_of(inventory, "h")
+    assert stores["csapi"].active_status == "bad"  # the source rule: the intact Hawking copy wins
+    the_plan = promote(stores)
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange*", "retire", "event", "unlock"]
+    assert the_plan.steps[3]["args"]["not_in_use"] == [versions[-1]]
+    assert the_plan.steps[5]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert the_plan.steps[6]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[6]["required"]
+    assert the_plan.extra["replaced_in_place"] is True
+    assert "replaced in place" in the_plan.message
+
+
+def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
+    flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
+    restart = steps.Restart(windows=True, service="SMSMSE", command=None, timeout=120)
+    the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, restart=restart, token=lambda: "t"))
+    assert ops(the_plan) == [
+        "lock",
+        "expect",
+        "clean",
+        "service",
+        "preflight",
+        "stage",
+        "exchange*",
+        "retire",
+        "event",
+        "service",
+        "unlock",
+    ]
+    stop, start = the_plan.steps[3], the_plan.steps[9]
+    assert stop["args"]["action"] == "stop" and not stop["required"]
+    assert start["args"]["action"] == "start" and start["always"]
 
 
 def test_promote_from_a_source_path(lab_factory: Callable[..., Path], tmp_path: Path) -> None:
@@ -62,40 +139,96 @@ def test_promote_from_a_source_path(lab_factory: Callable[..., Path], tmp_path: 
     stores = stores_of(inventory, "h", {"source": str(staging)})
     with pytest.raises(SmsmseError, match="DOWNGRADE_REFUSED"):
         promote(stores, source="source", version="20200102.001")
-    assert promote(stores, source="source").version == VERSIONS[0]  # the older source set: nothing to do
+    assert promote(stores, source="source").version == versions_now()[0]  # the older source set: nothing to do
 
 
 def test_promote_without_any_good_set(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", faults=["empty_stores"]))
-    with pytest.raises(SmsmseError, match=r"NO_GOOD_SET: The hawking store holds no good set to promote\."):
+    with pytest.raises(SmsmseError, match=r"NO_GOOD_SET: The smsmse_hawking store holds no good set to promote\."):
         promote(stores_of(inventory, "h"))
-
-
-def test_replacing_a_bad_active_set_of_the_same_version_carries_a_fallback(lab_factory: Callable[..., Path]) -> None:
-    inventory = lab_factory(lab.LabHost("h"))
-    (inventory.parent / "hosts" / "h" / "csapi" / VERSIONS[-1] / "virscan1.dat").write_bytes(b"")
-    the_plan = promote(stores_of(inventory, "h"))
-    assert the_plan.request is not None
-    assert base64.b64decode(the_plan.request["fallback_definfo_b64"]).startswith(f"[DefDates]\r\nCurDefs={VERSIONS[-2]}".encode())
-    assert the_plan.request["expect"]["active"] == VERSIONS[-1]
 
 
 def test_rollback_plans(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
     stores = stores_of(inventory, "h")
-    kept = plan.rollback(stores, store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, common=COMMON)
-    assert not kept.changes
-    forced = plan.rollback(stores, store="csapi", to=VERSIONS[-2], quarantine=True, quarantine_dir=None, common=COMMON)
-    assert forced.request is not None and forced.extra == {"downgrade": True}
-    assert forced.request["quarantine"] == []  # a good set is never quarantined
-    assert contract.problems("set_pointer", "request", forced.request) == []
-    assert forced.request["quarantine_dir"] == str(inventory.parent / "hosts" / "h" / "mailsec-smsmse-quarantine")
+    kept = plan.rollback(stores, store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, ctx=CTX)
+    assert not kept.changes and kept.message.startswith(f"The active set {versions[-1]} of csapi is good")
+    forced = plan.rollback(stores, store="csapi", to=versions[-2], quarantine=True, quarantine_dir=None, ctx=CTX)
+    valid(forced)
+    assert forced.extra["downgrade"] is True
+    assert ops(forced) == ["lock", "expect", "clean", "preflight", "matches", "write_pointer*", "event", "unlock"]  # no quarantine
+    assert forced.extra["quarantine_dir"] == str(inventory.parent / "hosts" / "h" / "mailsec-smsmse-quarantine")
     with pytest.raises(SmsmseError, match="STORE_NOT_FOUND"):
-        plan.rollback(stores, store="smsmse_hawking_x", to="previous_good", quarantine=False, quarantine_dir=None, common=COMMON)
+        plan.rollback(stores, store="smsmse_hawking_x", to="previous_good", quarantine=False, quarantine_dir=None, ctx=CTX)
 
 
-def test_rollback_with_nothing_older(lab_factory: Callable[..., Path]) -> None:
-    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
-    (inventory.parent / "hosts" / "h" / "csapi" / VERSIONS[-1] / "zdone.dat").unlink()
-    with pytest.raises(SmsmseError, match=r"NO_GOOD_SET: The csapi store holds no good set to roll back to\."):
-        plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=False, quarantine_dir=None, common=COMMON)
+def test_rollback_quarantines_every_bad_set(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
+    (host(inventory, "h") / "csapi" / versions[-1] / "virscan2.dat").write_bytes(b"")
+    the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, ctx=CTX)
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "matches", "write_pointer*", "quarantine", "event", "unlock"]
+    quarantine = the_plan.steps[6]
+    assert quarantine["required"] and quarantine["args"]["name"] == versions[-1]
+    assert quarantine["args"]["dest_name"] == f"csapi-{versions[-1]}-t0k3n"
+    assert [e["id"] for e in the_plan.steps[7]["args"]["events"]] == [1001, 1003]
+
+
+def test_quarantine_alone_when_the_active_set_is_already_good(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", sets=3, csapi_sets=3))
+    versions = versions_now()
+    (host(inventory, "h") / "csapi" / versions[0] / "zdone.dat").unlink()  # a bad set nobody points at
+    the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, ctx=CTX)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "matches", "quarantine*", "event", "unlock"]
+    assert the_plan.message == f"csapi stays at {versions[-1]}; quarantined {versions[0]}"
+
+
+def test_rollback_with_nothing_older_leaves_it_to_promote(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
+    csapi = host(inventory, "h") / "csapi"
+    (csapi / "definfo.dat").write_bytes(f"[DefDates]\r\nCurDefs={versions[-2]}\r\n".encode())
+    (csapi / versions[-2] / "zdone.dat").unlink()
+    the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=False, quarantine_dir=None, ctx=CTX)
+    assert not the_plan.changes and the_plan.extra == {"rolled_back": False}
+    assert the_plan.message == (
+        f"The active set {versions[-2]} of csapi is bad, and no good set older than it is in the store; "
+        f"defs_promote replaces it with the newest good set ({versions[-1]})."
+    )
+    (csapi / versions[-1] / "zdone.dat").unlink()
+    nothing = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=False, quarantine_dir=None, ctx=CTX)
+    assert not nothing.changes and "the store holds no good set to roll back to" in nothing.message
+    with pytest.raises(SmsmseError, match=r"SET_NOT_GOOD"):
+        plan.rollback(stores_of(inventory, "h"), store="csapi", to=versions[-1], quarantine=False, quarantine_dir=None, ctx=CTX)
+
+
+def test_rollback_when_curdefs_is_not_a_version(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
+    (host(inventory, "h") / "csapi" / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=garbage\r\n")
+    the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=False, quarantine_dir=None, ctx=CTX)
+    assert the_plan.changes and the_plan.version == versions[-1]
+
+
+def test_repair_source_quarantines_the_bad_newest_set(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["missing_marker"]))
+    versions = versions_now()
+    stores = stores_of(inventory, "h")
+    assert plan.source_risk(stores["smsmse_hawking"]) == [versions[-1]]
+    the_plan = plan.repair_source(stores, store="smsmse_hawking", quarantine_dir=None, ctx=CTX)
+    assert the_plan is not None
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "matches", "write_pointer*", "quarantine", "event", "unlock"]
+    assert the_plan.version == versions[-2] and the_plan.extra["quarantined_sets"] == [versions[-1]]
+    assert plan.repair_source(stores, store="csapi", quarantine_dir=None, ctx=CTX) is None  # nothing bad newer there
+
+
+def test_choose_source_prefers_the_newest_then_the_products_own(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
+    stores = stores_of(inventory, "h")
+    assert plan.choose_source(stores) == "smsmse_hawking"
+    (host(inventory, "h") / "smsmse_hawking" / versions[-1] / "zdone.dat").unlink()
+    assert plan.choose_source(stores_of(inventory, "h")) == "hawking"

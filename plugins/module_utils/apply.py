@@ -1,0 +1,124 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The POSIX agent's ``apply``: run the controller's primitive steps in order and report each one.
+
+The rules (docs/changes.md):
+
+- steps run in the order given;
+- a ``required`` step that does not end ``done`` makes every later step that
+  is not ``always`` end ``skipped``;
+- a best-effort step's failure is recorded and the run goes on;
+- a step that raises ends ``failed`` with the system's error name and text:
+  the agent itself never crashes on a step.
+
+The agent decides nothing: what the reply means is read on the controller
+(plugins/plugin_utils/outcome.py).
+
+Test hook, off by default: when the environment variable
+``MAILSEC_SMSMSE_TEST_KILL_BEFORE`` holds a step's index (from 0) or its op,
+the agent kills itself with SIGKILL right before that step, so that tests can
+stop a change at an exact moment.
+"""
+
+from __future__ import annotations
+
+import binascii
+import errno
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils import notify, primitives, set_removal
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused
+
+KILL_BEFORE = "MAILSEC_SMSMSE_TEST_KILL_BEFORE"
+Primitive = Callable[[Context, str, dict[str, Any]], dict[str, Any]]
+
+#: op -> the primitive that carries it out (service gets the agent's command runner)
+PRIMITIVES: dict[str, Primitive] = {
+    "lock": primitives.lock,
+    "expect": primitives.expect,
+    "preflight": primitives.preflight,
+    "clean": primitives.clean,
+    "stage": primitives.stage,
+    "matches": primitives.matches,
+    "rename": primitives.rename,
+    "exchange": primitives.exchange,
+    "write_pointer": primitives.write_pointer,
+    "retire": set_removal.retire,
+    "quarantine": set_removal.quarantine,
+    "event": notify.event,
+    "service": notify.service,
+    "unlock": primitives.unlock,
+}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _report(op: str, result: str, code: str | None, message: str, data: dict[str, Any], *, limit: int) -> dict[str, Any]:
+    return {"op": op, "result": result, "code": code, "message": _cut(message, limit), "data": data}
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """(code, text) of an exception: the errno name for system errors."""
+    if isinstance(exc, OSError):
+        code = errno.errorcode.get(exc.errno or 0) or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename else ""
+        return code, f"{code}: {exc.strerror or exc}{where}"
+    if isinstance(exc, (KeyError, TypeError, ValueError, binascii.Error)):
+        return "BAD_REQUEST", f"the step's arguments cannot be used: {exc}"
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+
+
+def _kill_point(index: int, op: str) -> None:
+    wanted = os.environ.get(KILL_BEFORE)
+    if wanted is not None and wanted in (str(index), op):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_step(ctx: Context, step: dict[str, Any], run_command: notify.CommandRunner | None, limit: int) -> dict[str, Any]:
+    """One step's report; never raises for what the step does."""
+    op = step.get("op")
+    if op not in PRIMITIVES:
+        return _report(str(op)[:64], "failed", "BAD_REQUEST", f"unknown step {op!r}", {}, limit=limit)
+    store = step.get("store")
+    try:
+        if not isinstance(store, str) or not os.path.isabs(store):
+            raise ValueError(f"the store {store!r} is not a full path")
+        data = notify.service(ctx, store, step["args"], run_command) if op == "service" else PRIMITIVES[op](ctx, store, step["args"])
+    except Refused as refused:
+        return _report(op, refused.result, refused.code, refused.message, refused.data, limit=limit)
+    except Exception as exc:  # a step never crashes the agent
+        code, text = _failure(exc)
+        return _report(op, "failed", code, text, {}, limit=limit)
+    message = data.pop("message", "")
+    return _report(op, "done", None, message, data, limit=limit)
+
+
+def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None) -> dict[str, Any]:
+    """Run the request's steps; the reply's ``steps`` and ``warnings``."""
+    ctx = Context(request["wire"], request.get("cache_dir"))
+    limit = int(ctx.wire["limits"]["max_message"])
+    reports: list[dict[str, Any]] = []
+    blocked: str | None = None
+    for index, step in enumerate(request["steps"][: ctx.wire["limits"]["max_steps"]]):
+        op = str(step.get("op"))
+        if blocked is not None and not step.get("always"):
+            reports.append(_report(op[:64], "skipped", None, f"skipped: {blocked}", {}, limit=limit))
+            continue
+        _kill_point(index, op)
+        report = run_step(ctx, step, run_command, limit)
+        reports.append(report)
+        if step.get("required") and report["result"] != "done" and blocked is None:
+            blocked = f"the required step {index} ({op}) ended {report['result']}"
+    for store, held in list(ctx.locks.items()):  # a request that forgot to unlock must not leave the store locked
+        try:
+            held.release()
+        except OSError as exc:
+            ctx.warnings.append(f"the lock of {store} could not be released: {exc}")
+        else:
+            ctx.warnings.append(f"the request did not unlock {store}; the lock was released")
+    return {"steps": reports, "warnings": [_cut(w, limit) for w in ctx.warnings[:64]]}

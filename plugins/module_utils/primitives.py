@@ -1,0 +1,336 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The primitive steps of the ``apply`` operation on a POSIX host (docs/changes.md).
+
+Each primitive takes the run's :class:`Context`, the store folder and the
+step's arguments, and returns the step's ``data``. A primitive that refuses
+raises :class:`Refused` (with a result such as ``conflict`` and maybe a code);
+one that fails raises ``OSError``, which the step runner reports with the
+system's error name. None of them decides anything: the controller sequences
+them and reads the outcome.
+
+Links are never followed: a link named like a set, a staging or trash folder
+or a temporary ``definfo.dat`` is treated as the link itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import errno
+import hashlib
+import os
+import shutil
+import stat
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside
+
+
+class Refused(Exception):
+    """The step ends with ``result`` (not ``done``, not ``failed``); nothing was changed by it."""
+
+    def __init__(self, result: str, message: str, code: str | None = None, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        self.message = message
+        self.code = code
+        self.data = data or {}
+
+
+class Context:
+    """What the steps of one request share: the wire names, the hash cache, the locks taken."""
+
+    def __init__(self, wire: dict[str, Any], cache_dir: str | None) -> None:
+        self.wire = wire
+        self.cache_dir = cache_dir
+        self.locks: dict[str, Lock] = {}
+        self.warnings: list[str] = []
+
+    def definfo(self, store: str) -> str:
+        return os.path.join(store, self.wire["definfo"])
+
+    def temp_name(self) -> str:
+        return f"{self.wire['definfo_temp_prefix']}{uuid.uuid4().hex}.tmp"
+
+
+def folder(store: str, name: Any) -> str:
+    """``<store>/<name>`` for a single folder name (never a path that leads elsewhere)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise ValueError(f"{name!r} is not a folder name of the store")
+    return os.path.join(store, name)
+
+
+def relative(rel: str) -> list[str]:
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        raise ValueError(f"{rel!r} is not a path inside a set")
+    return parts
+
+
+def _digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+# --- lock, expect, preflight, clean ---
+
+
+def lock(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    if store in ctx.locks:
+        return {"broken": None}
+    held = Lock(store, ctx.wire["lock"])
+    taken, broken, message = held.acquire(int(args["stale_seconds"]))
+    if not taken:
+        raise Refused("locked", message)
+    ctx.locks[store] = held
+    return {"broken": broken}
+
+
+def unlock(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    held = ctx.locks.pop(store, None)
+    if held is not None and not held.release():
+        raise Refused("failed", f"the store's lock was no longer this run's when it was released: {held.path}", "LOCK_LOST")
+    return {}
+
+
+def expect(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    now = _digest(ctx.definfo(store))
+    if now != args["definfo_sha256"]:
+        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": now})
+    return {"sha256": now}
+
+
+def _nearest_existing(path: str) -> str:
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path.rstrip("/")) or "/"
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def preflight(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Check that later steps can succeed, before anything moves."""
+    checked = []
+    if args["pointer_writable"]:
+        target = ctx.definfo(store)
+        probe = os.path.join(store, ctx.temp_name())
+        try:
+            if os.path.lexists(target) and not os.path.islink(target):
+                os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW))  # an immutable or append-only file refuses this, even for root
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.unlink(probe)
+        except OSError as exc:
+            raise Refused("refused", f"{ctx.wire['definfo']} cannot be replaced: {_os_text(exc)}", "POINTER_NOT_WRITABLE") from None
+        checked.append("pointer_writable")
+    device = os.stat(store).st_dev
+    for path in args["same_volume"]:
+        if os.stat(_nearest_existing(path)).st_dev != device:
+            raise Refused(
+                "refused", f"{path} is not on the volume of {store}, so a set cannot be moved there by a rename", "NOT_SAME_VOLUME"
+            )
+    if args["same_volume"]:
+        checked.append("same_volume")
+    if args["free_bytes"]:
+        vfs = os.statvfs(store)
+        free = vfs.f_bavail * vfs.f_frsize
+        if free < args["free_bytes"]:
+            raise Refused("refused", f"{store} has {free} bytes free; the change needs {args['free_bytes']}", "NO_SPACE")
+        checked.append("free_bytes")
+    return {"checked": checked}  # not_in_use: POSIX hosts hold no file open against a rename
+
+
+def _is_leftover(ctx: Context, entry: str, path: str) -> bool:
+    wire = ctx.wire
+    if entry.startswith((wire["staging_prefix"], wire["trash_prefix"], wire["lock"] + ".stale-")):
+        return True
+    if entry.startswith(wire["definfo_temp_prefix"]) and entry.endswith(".tmp"):
+        return True
+    return entry.startswith(wire["lock"] + "-") and entry.endswith(".tmp") and abandoned_aside(path, wire["lock"])
+
+
+def remove_entry(path: str) -> None:
+    """Remove a file, a link (never followed) or a folder tree (links inside are removed, not followed)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Remove what interrupted runs left; best-effort per entry."""
+    removed, remaining, errors = [], [], []
+    for entry in sorted(os.listdir(store)):
+        path = os.path.join(store, entry)
+        if not _is_leftover(ctx, entry, path):
+            continue
+        try:
+            remove_entry(path)
+            removed.append(entry)
+        except OSError as exc:
+            remaining.append(entry)
+            errors.append(f"{entry}: {_os_text(exc)}")
+    limit = ctx.wire["limits"]["max_list"]
+    data = {"removed": removed[:limit], "remaining": remaining[:limit]}
+    if remaining:
+        raise Refused("failed", "leftovers could not be removed: " + "; ".join(errors), "LEFTOVERS_REMAIN", data)
+    return data
+
+
+# --- sets: stage, matches ---
+
+
+def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Copy the set at ``source`` into ``<store>/<name>``, hashing while copying, marker last, flushed."""
+    source, manifest, marker = args["source"], args["manifest"], ctx.wire["marker"]
+    target = folder(store, args["name"])
+    for rel in manifest:
+        relative(rel)
+    if os.path.islink(source) or set(manifest) != store_ops._source_files(source):
+        raise Refused("source_changed", f"the source set {source} no longer holds the files that were verified")
+    os.mkdir(target)
+    copied = 0
+    hasher = ThreadPoolExecutor(max_workers=1)
+    try:
+        for rel in sorted(manifest, key=lambda p: (p.lower() == marker, p)):
+            src = os.path.join(source, *relative(rel))
+            if not stat.S_ISREG(os.lstat(src).st_mode):
+                raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
+            dst = os.path.join(target, *relative(rel))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            size, digest = store_ops._copy_file(src, dst, hasher)
+            if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
+                raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
+            copied += size
+        for root, _dirs, _files in os.walk(target):
+            store_ops._fsync_dir(root)
+        store_ops._fsync_dir(store)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    finally:
+        hasher.shutdown()
+    return {"bytes_copied": copied, "files": len(manifest)}
+
+
+def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    path = folder(store, args["name"])
+    for rel in args["manifest"]:
+        relative(rel)
+    if store_ops.matches(path, args["manifest"], ctx.cache_dir, store):
+        return {}
+    if os.path.islink(path):
+        why = "is a link, not a folder (links are never followed)"
+    elif not os.path.isdir(path):
+        why = "is not a folder of the store"
+    else:
+        why = "no longer holds the files that were verified"
+    raise Refused("conflict", f"{args['name']} {why}")
+
+
+# --- moves: rename, exchange ---
+
+
+def _rename_new(src: str, dst: str) -> None:
+    if not os.path.lexists(src):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), src)
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst)
+
+
+def rename(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    _rename_new(folder(store, args["from"]), folder(store, args["to"]))
+    store_ops._fsync_dir(store)
+    return {}
+
+
+def _load_renameat2() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+#: libc's renameat2, or None where the C library has none (then exchange falls back to two renames)
+RENAMEAT2: Any = _load_renameat2()
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+
+
+def _exchange_atomic(a: str, b: str) -> bool:
+    """Swap ``a`` and ``b`` in one step; False when the kernel or file system cannot."""
+    if RENAMEAT2 is None:
+        return False
+    if RENAMEAT2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), a)
+
+
+def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Swap two folders of the store: afterwards ``b`` holds what ``a`` held and ``a`` what ``b`` held."""
+    a, b = folder(store, args["a"]), folder(store, args["b"])
+    for path in (a, b):
+        if not os.path.lexists(path):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    atomic = _exchange_atomic(a, b)
+    if not atomic:
+        trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")
+        os.rename(b, trash)
+        try:
+            os.rename(a, b)
+        except BaseException:
+            os.rename(trash, b)
+            raise
+        os.rename(trash, a)
+    store_ops._fsync_dir(store)
+    return {"atomic": atomic}
+
+
+# --- the pointer ---
+
+
+def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Replace definfo.dat atomically, checking its digest right before; return the digest read back."""
+    content = base64.b64decode(args["content_b64"], validate=True)
+    if len(content) > ctx.wire["limits"]["max_definfo_bytes"]:
+        raise ValueError(f"the new {ctx.wire['definfo']} is larger than {ctx.wire['limits']['max_definfo_bytes']} bytes")
+    target = ctx.definfo(store)
+    if _digest(target) != args["expect_sha256"]:
+        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": _digest(target)})
+    temp = os.path.join(store, ctx.temp_name())
+    try:
+        with open(temp, "xb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
+        now = _digest(target)
+        if now != args["expect_sha256"]:
+            raise Refused("conflict", f"{ctx.wire['definfo']} changed while the new one was written", data={"sha256": now})
+        os.replace(temp, target)
+    finally:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+    store_ops._fsync_dir(store)
+    return {"sha256": _digest(target)}
+
+
+def _os_text(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, "error")
+    return f"{name}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")

@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_health_host.py.
+
+DOCUMENTATION = r"""
+module: defs_health_host
+short_description: Internal - decide, fix and record one host of a defs_health run
+version_added: 0.2.0
+description:
+  - Internal to the C(defs_health) role; not meant for playbooks.
+  - From the host's registered M(mailsec.smsmse.defs_verify) result and the sets fleet consensus marked bad, decides
+    what the host needs, records its checks, and in O(mode=enforce) fixes it in one agent call (C(apply)) - a promote
+    (a bad active set of the same version is replaced in place), a rollback, and the repair of source stores whose
+    newest sets are bad. When no good set exists it runs LiveUpdate first, verifies again, and decides again by the
+    same rules.
+  - A host that needs nothing costs no agent call.
+extends_documentation_fragment:
+  - mailsec.smsmse.stores
+  - mailsec.smsmse.verify
+  - mailsec.smsmse.change
+options:
+  verified:
+    description: The host's registered defs_verify result (may be failed, skipped or unreachable).
+    type: raw
+    required: true
+  marks:
+    description: The sets fleet consensus marked bad on this host (from M(mailsec.smsmse.defs_health_fleet)).
+    type: list
+    elements: dict
+    default: []
+  votes:
+    description:
+      - The fleet's votes (from M(mailsec.smsmse.defs_health_fleet)); after LiveUpdate, the same consensus is applied
+        to the second verification with this host's votes taken again. Null or absent when consensus is off.
+    type: dict
+  consensus_threshold:
+    description: The share of the votes a digest needs (as the fleet step used).
+    type: float
+    default: 0.5
+  mode:
+    description: C(report) decides and records only; C(enforce) also fixes.
+    type: str
+    choices: [report, enforce]
+    default: report
+  max_age_days:
+    description: The oldest the active definitions may be.
+    type: int
+    default: 7
+  keep:
+    description: How many good sets CSAPI keeps (see M(mailsec.smsmse.defs_promote)).
+    type: int
+    default: 2
+  quarantine:
+    description: A rollback moves CSAPI's bad sets out of the store.
+    type: bool
+    default: true
+  repair_hawking:
+    description:
+      - Also repair the plain Hawking store (shared with SAV/SEP) when its newest sets are bad. The SMSMSE Hawking
+        store is always repaired.
+    type: bool
+    default: false
+  liveupdate:
+    description: Run LiveUpdate when no good set exists anywhere.
+    type: bool
+    default: true
+  liveupdate_timeout:
+    description: How long LiveUpdate may run, in seconds.
+    type: int
+    default: 1800
+  liveupdate_command:
+    description: On POSIX hosts, the LiveUpdate command (argument list).
+    type: list
+    elements: str
+attributes:
+  check_mode:
+    support: full
+    description: Behaves as O(mode=report).
+  diff_mode:
+    support: none
+    description: The report shows what changed.
+  platform:
+    platforms: [posix, windows]
+    description: Hosts of any platform the agents support.
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+# Internal: see roles/defs_health/tasks/main.yml.
+- name: Decide, fix and record
+  mailsec.smsmse.defs_health_host:
+    verified: "{{ defs_health_verified }}"
+    marks: "{{ defs_health_fleet.marks[inventory_hostname] }}"
+    mode: enforce
+  register: defs_health_host
+"""
+
+RETURN = r"""
+record:
+  description: The host's record for the report (C(status), C(message), C(checks), C(actions), C(versions)).
+  returned: always
+  type: dict
+"""

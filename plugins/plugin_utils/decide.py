@@ -1,0 +1,123 @@
+"""What one host needs: the one owner of every decision about a host's stores, for the modules and the role alike.
+
+Input is the host's stores with their verdicts (:class:`plan.StoreView`, after
+the catalog, fleet consensus and the source rule); output is a
+:class:`Decision`. It mirrors, from the outside, what SMSMSE 6.5.1+/6.0.12+
+does inside one server, and goes further where the product cannot:
+
+- CSAPI's active set is good and at the newest good version: nothing
+  (the product's 10-minute copy job, event 25, has nothing to add);
+- a newer good set is in a source store: promote it;
+- CSAPI's active set is bad: promote the newest good set when a source holds
+  one at least as new as CSAPI's own good sets (a good copy of the active
+  version replaces the bad one in place), else roll back to CSAPI's newest
+  good set (what the product does on event 399/393);
+- no good set anywhere: LiveUpdate (event 400/394), then the same decision
+  again on what it brought; still nothing: the host fails with the runbook
+  (event 401/395).
+
+Besides CSAPI, every set the scanner could end up using is made safe: a bad
+set newer than the newest good one in a source store is what the product's
+copy job takes next (on versions that do not verify, straight into use), so
+it is quarantined and the store points back at its newest good set. The
+SMSMSE Hawking store belongs to the product and is repaired by default; the
+plain Hawking store is shared with SAV/SEP, so it is repaired only when asked
+(``repair_hawking``) and otherwise reported as a risk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, versions
+
+NONE, PROMOTE, ROLLBACK, LIVEUPDATE = "none", "promote", "rollback", "liveupdate"
+#: source stores the collection repairs without being asked: the product's own
+OWNED_SOURCES = ("smsmse_hawking",)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str
+    reason: str
+    source: str | None = None
+    version: str | None = None
+    repairs: tuple[str, ...] = ()
+    risks: tuple[str, ...] = field(default=())
+
+    @property
+    def needs_change(self) -> bool:
+        return self.action != NONE or bool(self.repairs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "source": self.source,
+            "version": self.version,
+            "repairs": list(self.repairs),
+            "risks": list(self.risks),
+        }
+
+
+def decide(stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
+    """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
+    repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)
+    action, reason, source, version = _csapi_action(stores)
+    return Decision(action, reason, source, version, tuple(repairs), tuple(risks))
+
+
+def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str | None, str | None]:
+    csapi = stores.get("csapi")
+    sources = {k: v for k, v in stores.items() if k in plan.SOURCES}
+    source = plan.choose_source(sources)
+    source_best = stores[source].good()[-1] if source and stores[source].good() else None
+    csapi_good = csapi.good() if csapi else []
+    csapi_best = csapi_good[-1] if csapi_good else None
+    if source_best is None and csapi_best is None:
+        return LIVEUPDATE, "no good set in any store", None, None
+    active = csapi.active if csapi else None
+    active_good = csapi is not None and csapi.active_status == plan.GOOD
+    if active_good and versions.newest([active, source_best]) == active:
+        return NONE, f"CSAPI is at the newest good set {active}", None, None
+    if source_best and versions.newest([source_best, csapi_best]) == source_best:
+        if source_best != active:
+            return PROMOTE, f"newer good set {source_best} in {source}", source, source_best
+        return PROMOTE, f"CSAPI's active set {active} is bad; the good copy in {source} replaces it in place", source, source_best
+    if csapi_best and csapi_best != active:
+        status = csapi.active_status if csapi else "none"
+        return ROLLBACK, f"CSAPI's active set is {status}; {csapi_best} is good", None, csapi_best
+    return LIVEUPDATE, "no good set can reach CSAPI", None, None
+
+
+def _source_repairs(
+    stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool
+) -> tuple[list[str], list[str]]:
+    repairs, risks = [], []
+    for name in plan.SOURCES:
+        view = stores.get(name)
+        risky = plan.source_risk(view) if view else []
+        if not risky:
+            continue
+        if name in OWNED_SOURCES or repair_hawking:
+            repairs.append(name)
+        else:
+            risks.append(source_risk_message(name, risky, product))
+    return repairs, risks
+
+
+def source_risk_message(store: str, risky: list[str], product: Mapping[str, Any]) -> str:
+    """The exact risk of a bad source set left in place, and the product versions it applies to."""
+    sets = ", ".join(risky)
+    who = f"SMSMSE {product.get('version') or '(version unknown)'}"
+    if product.get("self_verifies"):
+        consequence = f"{who} verifies definitions itself and falls back to the previous good set (event 399/393)"
+    else:
+        consequence = f"{who} does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use"
+    return (
+        f"The bad set(s) {sets} in {store} are newer than its newest good set: the product's copy job (every 10 minutes) "
+        f"takes the newest set next; {consequence}. Set defs_health_repair_hawking (or run defs_rollback with "
+        f"store={store} and quarantine=true) to move them out; the store is shared with SAV/SEP."
+    )

@@ -1,0 +1,326 @@
+"""The defs_health role's sequence, in controller code: verify → agree → decide → fix → record.
+
+The role only carries it: ``defs_verify`` reads every host (one agent call),
+``defs_health_fleet`` agrees across the fleet once (:func:`fleet_marks`), and
+``defs_health_host`` runs :func:`run_host` for each host: it decides
+(:mod:`decide`), records the checks, and in enforce mode fixes the host in one
+``apply`` call (LiveUpdate first when no good set exists, then the same
+judgement and decision again on what it brought).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, decide, health, outcome, plan, snapshot, steps, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+MARK_KEYS = ("store", "version", "code", "message")
+
+
+def usable(result: Any) -> bool:
+    """A registered defs_verify result that holds a verification."""
+    return (
+        isinstance(result, Mapping)
+        and not result.get("failed")
+        and not result.get("unreachable")
+        and not result.get("skipped")
+        and "verification" in ((result.get("ansible_facts") or {}).get("smsmse_defs") or {})
+    )
+
+
+def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) -> tuple[dict[str, list[dict[str, Any]]], consensus.Tally]:
+    """Host name -> the sets fleet consensus marks bad there (every host present, failed ones with none), and the votes."""
+    marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
+    if not enabled:
+        return marks, {}
+    verifications = {host: r["ansible_facts"]["smsmse_defs"]["verification"] for host, r in results.items() if usable(r)}
+    votes = consensus.tally(verifications)
+    decided = consensus.winners(votes, threshold=threshold)
+    for host, verification in verifications.items():
+        marks[host] = [as_mark(finding) for finding in consensus.findings(host, verification, decided)]
+    return marks, votes
+
+
+def as_mark(finding: consensus.Finding) -> dict[str, Any]:
+    return {k: v for k, v in finding.as_dict().items() if k in MARK_KEYS}
+
+
+def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, Any]]:
+    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
+    if fleet.votes is None:
+        return []
+    first = before["ansible_facts"]["smsmse_defs"]["verification"]
+    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
+    return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """What the fleet decided once: the votes per version and digest (None: consensus is off), and the threshold."""
+
+    votes: Mapping[str, Mapping[str, int]] | None = None
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class Options:
+    """The role's options that shape one host's run."""
+
+    mode: str
+    max_age_days: int
+    keep: int
+    quarantine: bool
+    repair_hawking: bool
+    liveupdate: bool
+    today: dt.date
+
+
+@dataclass
+class Judged:
+    """One host as verified and judged: its facts (marks applied), its stores, and what it needs."""
+
+    smsmse_defs: dict[str, Any]
+    stores: dict[str, plan.StoreView]
+    decision: decide.Decision
+    checks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The agent calls run_host may make, provided by the action plugin."""
+
+    #: run the steps in one apply call; the checked reply
+    apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]
+    #: run LiveUpdate; a defs_liveupdate-like result (``failed``, ``msg``)
+    liveupdate: Callable[[], Mapping[str, Any]]
+    #: verify the host again; a defs_verify-like result
+    reverify: Callable[[], Mapping[str, Any]]
+
+
+def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]) -> Judged:
+    """The host's facts with the fleet's marks applied, its stores, decision and checks."""
+    smsmse_defs = dict(verified["ansible_facts"]["smsmse_defs"])
+    problems = [(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in marks]
+    smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems)
+    stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
+    decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
+    checks = health.checks(smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks)
+    return Judged(smsmse_defs, stores, decision, checks)
+
+
+def record(
+    name: str,
+    judged: Judged | None,
+    *,
+    checks: Sequence[Mapping[str, Any]],
+    actions: Sequence[Mapping[str, Any]],
+    status: str,
+    message: str,
+    today: dt.date,
+) -> dict[str, Any]:
+    smsmse_defs = judged.smsmse_defs if judged else None
+    return health.host_record(name, smsmse_defs=smsmse_defs, checks_=checks, actions=actions, status=status, message=message, today=today)
+
+
+def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
+    found = []
+    if decision.action != decide.NONE:
+        found.append(_planned(decision.action, decision.version, decision.reason))
+    found += [_planned("repair_source", None, f"quarantine the bad newest set(s) of {store}") for store in decision.repairs]
+    return found
+
+
+def _planned(action: str, version: str | None, message: str) -> dict[str, Any]:
+    return {"action": action, "result": "planned", "version": version, "previous": None, "message": message}
+
+
+def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
+    """The changes the decision calls for, CSAPI first, then the source stores."""
+    decision, stores = judged.decision, judged.stores
+    found = []
+    if decision.action == decide.PROMOTE and decision.version:
+        found.append(plan.promote(stores, target="csapi", source=decision.source, version=decision.version, keep=opts.keep, ctx=ctx))
+    elif decision.action == decide.ROLLBACK and decision.version:
+        found.append(plan.rollback(stores, store="csapi", to=decision.version, quarantine=opts.quarantine, quarantine_dir=None, ctx=ctx))
+    for store in decision.repairs:
+        repair = plan.repair_source(stores, store=store, quarantine_dir=None, ctx=ctx)
+        if repair is not None:
+            found.append(repair)
+    return [p for p in found if p.changes]
+
+
+def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Run every plan's steps in one apply; one action record per plan, read from its slice of the reply."""
+    if not plans:
+        return []
+    request_steps = [s for p in plans for s in p.steps]
+    reply: Mapping[str, Any] | None
+    try:
+        reply, failure = apply(request_steps), None
+    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
+        if exc.code != "AGENT_FAILED":
+            raise
+        reply, failure = None, str(exc)
+    actions, start = [], 0
+    for the_plan in plans:
+        part = None if reply is None else {"steps": reply["steps"][start : start + len(the_plan.steps)], "warnings": []}
+        start += len(the_plan.steps)
+        read = outcome.interpret({"steps": the_plan.steps}, part, failure)
+        kind = _kind(the_plan)
+        failed = bool(read.get("failed"))
+        actions.append(
+            {
+                "action": kind,
+                "result": "failed" if failed else "done",
+                "version": the_plan.version,
+                "previous": the_plan.previous,
+                "message": str(read.get("msg")) if failed else the_plan.message,
+                "changed": bool(read.get("changed")),
+            }
+        )
+    return actions
+
+
+def _kind(the_plan: plan.Plan) -> str:
+    if "quarantined_sets" in the_plan.extra:
+        return "repair_source"
+    return "rollback" if "rolled_back" in the_plan.extra else "promote"
+
+
+def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[str, Any]:
+    """The facts as they are once the ``done`` plans succeeded (the agent checked every copy against its manifest)."""
+    verification = smsmse_defs["verification"]
+    sets = [dict(s) for s in verification["sets"]]
+    active = {name: dict(record) for name, record in verification["active"].items()}
+    for the_plan in done:
+        store, version = the_plan.store, the_plan.version
+        gone = set(the_plan.extra.get("removed", [])) | set(the_plan.extra.get("quarantined_sets", []))
+        if the_plan.extra.get("rolled_back") is not None:  # a rollback: what it quarantined is gone too
+            gone |= {s["version"] for s in sets if s["store"] == store and s["status"] == "bad" and _quarantined(the_plan, s["version"])}
+        sets = [s for s in sets if not (s["store"] == store and s["version"] in gone)]
+        copy = next((s for s in sets if s["store"] == store and s["version"] == version), None)
+        if copy is None and the_plan.extra.get("source"):
+            origin = next(s for s in sets if s["store"] == the_plan.extra["source"] and s["version"] == version)
+            copy = {**origin, "store": store}
+            sets.append(copy)
+        if copy is not None:
+            copy.update(status="good", errors=[])
+        active[store] = {"version": version, "status": "good", "errors": []}
+    predicted = {**verification, "sets": sets, "active": active, "newest_good": verify.newest_good(sets)}
+    return {**smsmse_defs, "verification": predicted}
+
+
+def _quarantined(the_plan: plan.Plan, version: str) -> bool:
+    return any(s["op"] == "quarantine" and s["args"]["name"] == version for s in the_plan.steps)
+
+
+def run_host(
+    name: str,
+    verified: Any,
+    marks: Sequence[Mapping[str, Any]],
+    opts: Options,
+    *,
+    overrides: Mapping[str, str | None],
+    ctx: plan.Context,
+    agent: Agent,
+    fleet: Fleet = Fleet(),
+) -> dict[str, Any]:
+    """The host's report record (``changed`` says whether anything on the host changed)."""
+    today = opts.today
+    if isinstance(verified, Mapping) and verified.get("unreachable"):
+        return {
+            "changed": False,
+            "record": record(
+                name, None, checks=[], actions=[], status="unreachable", message=str(verified.get("msg", "unreachable")), today=today
+            ),
+        }
+    if not usable(verified):
+        message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
+        return {
+            "changed": False,
+            "record": record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today),
+        }
+    judged = judge(verified, marks, opts, overrides)
+    first_checks = judged.checks
+    if opts.mode != "enforce" or not judged.decision.needs_change:
+        status = health.status_of(first_checks, changed=False, failed=False)
+        message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
+        return {
+            "changed": False,
+            "record": record(
+                name, judged, checks=first_checks, actions=planned_actions(judged.decision), status=status, message=message, today=today
+            ),
+        }
+    actions: list[dict[str, Any]] = []
+    changed = False
+    runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
+    if judged.decision.action == decide.LIVEUPDATE:
+        if not opts.liveupdate:
+            return _failed(name, judged, first_checks, actions, f"No good set exists and LiveUpdate is disabled. {runbook}", today)
+        ran = agent.liveupdate()
+        actions.append(_action("liveupdate", ran))
+        changed = not ran.get("failed")
+        if ran.get("failed"):
+            return _failed(name, judged, first_checks, actions, f"{ran.get('msg', 'LiveUpdate failed')} {runbook}", today, changed)
+        again = agent.reverify()
+        if not usable(again):
+            why = again.get("msg", "not verified after LiveUpdate")
+            return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, changed)
+        judged = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
+        if judged.decision.action == decide.LIVEUPDATE:
+            return _failed(name, judged, first_checks, actions, f"LiveUpdate brought no good set. {runbook}", today, changed)
+    try:
+        plans = plans_for(judged, opts, ctx)
+        done_actions = carry_out(plans, agent.apply)
+    except SmsmseError as exc:
+        return _failed(name, judged, first_checks, actions, str(exc), today, changed)
+    changed = changed or any(a.pop("changed") for a in done_actions)
+    actions += done_actions
+    failed = next((a for a in done_actions if a["result"] == "failed"), None)
+    if failed is not None:
+        return _failed(name, judged, first_checks, actions, str(failed["message"]), today, changed)
+    predicted = predict(judged.smsmse_defs, plans)
+    after = health.checks(predicted, max_age_days=opts.max_age_days, today=today, risks=judged.decision.risks)
+    after_checks = health.after_fix(first_checks, after)
+    status = health.status_of(after_checks, changed=changed, failed=False)
+    message = "; ".join(p.message for p in plans) or judged.decision.reason
+    fixed = Judged(predicted, judged.stores, judged.decision, after)
+    return {
+        "changed": changed,
+        "record": record(name, fixed, checks=after_checks, actions=actions, status=status, message=message, today=today),
+    }
+
+
+def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seven things
+    name: str,
+    judged: Judged,
+    checks: Sequence[Mapping[str, Any]],
+    actions: Sequence[Mapping[str, Any]],
+    message: str,
+    today: dt.date,
+    changed: bool = False,
+) -> dict[str, Any]:
+    return {
+        "changed": changed,
+        "record": record(name, judged, checks=checks, actions=actions, status="failed", message=message, today=today),
+    }
+
+
+def _action(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "action": kind,
+        "result": "failed" if result.get("failed") else "done",
+        "version": result.get("version"),
+        "previous": result.get("previous"),
+        "message": str(result.get("msg", "")),
+    }
+
+
+def _event_name(smsmse_defs: Mapping[str, Any]) -> str:
+    ids = smsmse_defs["product"].get("event_ids")
+    return f"the product's event {ids['init_failed']}" if ids else "the product's event 401 (6.5.x) or 395 (6.0.x)"

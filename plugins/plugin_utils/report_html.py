@@ -1,0 +1,134 @@
+"""The HTML form of a defs_health report: one self-contained page, from a Jinja2 template with autoescape.
+
+The template (``templates/defs-health.html.j2``, shipped next to this file) gets
+plain data; every value it prints is escaped by Jinja2 and passed through
+:func:`safe_text.text` first, so host data can neither run nor break the page.
+The chart geometry (bars of the fleet's status counts per kept run, versions,
+definition ages) is computed here, the drawing is in the template.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import text
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE = "defs-health.html.j2"
+AGE_BUCKETS = (("0-1 d", 0, 1), ("2-3 d", 2, 3), ("4-7 d", 4, 7), ("8-14 d", 8, 14), ("> 14 d", 15, None))
+BAR_WIDTH, BAR_GAP, TREND_HEIGHT = 18, 6, 120
+ACTION_RESULTS = {"planned": "planned (report mode)", "done": "done", "failed": "failed"}
+
+
+def _finalize(value: Any) -> Any:
+    from markupsafe import Markup
+
+    if value is None or isinstance(value, (Markup, int, float)):
+        return "" if value is None else value
+    return text(value)
+
+
+@lru_cache(maxsize=1)
+def _template() -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        finalize=_finalize,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return environment.get_template(TEMPLATE)
+
+
+def _age_bucket(days: int) -> str:
+    return next((label for label, low, high in AGE_BUCKETS if days >= low and (high is None or days <= high)), AGE_BUCKETS[0][0])
+
+
+def bars(counts: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Horizontal bars: label, count, length (px, the largest 200)."""
+    top = max((count for _label, count in counts), default=0) or 1
+    return [{"label": label, "count": count, "length": int(200 * count / top)} for label, count in counts]
+
+
+def trend(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One stacked column per kept run and this one, oldest first: the fleet's status counts."""
+    runs = [*document["history"], {"run_id": document["run_id"], "started": document["started"], "summary": document["summary"]}]
+    columns = []
+    for i, run in enumerate(runs):
+        counts = (run.get("summary") or {}).get("counts") or {}
+        total = sum(int(counts.get(s, 0) or 0) for s in report.STATUSES) or 1
+        y = TREND_HEIGHT
+        parts = []
+        for status in report.STATUSES:
+            count = int(counts.get(status, 0) or 0)
+            height = round(TREND_HEIGHT * count / total)
+            y -= height
+            parts.append({"status": status, "count": count, "y": y, "height": height})
+        columns.append({"x": i * (BAR_WIDTH + BAR_GAP), "started": run.get("started") or "", "parts": parts})
+    return columns
+
+
+def _action(action: Mapping[str, Any]) -> str:
+    version = f" {action['version']}" if action.get("version") else ""
+    message = f": {action['message']}" if action.get("message") else ""
+    return f"{action['action']}{version} {ACTION_RESULTS.get(action['result'], action['result'])}{message}"
+
+
+def _drift(host: Mapping[str, Any]) -> str:
+    if not host.get("drifting_since"):
+        return ""
+    days = host.get("drift_days")
+    runs = host.get("drift_runs")
+    return f"{host['drifting_since']} ({days if days is not None else '?'} d, {runs} runs)"
+
+
+def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    fail_severities = document["options"].get("fail_severities", report.DEFAULT_FAIL_SEVERITIES)
+    found = []
+    for host in document["hosts"]:
+        versions = host["versions"]
+        found.append(
+            {
+                "name": host["name"],
+                "status": host["status"],
+                "csapi": versions["csapi_active"] or "-",
+                "age": "-" if versions["age_days"] is None else versions["age_days"],
+                "product": versions["product"] or "-",
+                "failing": ", ".join(c["id"] for c in report.failing(host, fail_severities)) or "-",
+                "actions": [_action(a) for a in host["actions"]],
+                "why": host.get("why_no_action") or "",
+                "drift": _drift(host),
+                "checks": host["checks"],
+                "message": host["message"],
+            }
+        )
+    return found
+
+
+def render(document: Mapping[str, Any]) -> str:
+    hosts = document["hosts"]
+    reached = [h for h in hosts if h["status"] != "unreachable"]
+    versions = Counter(h["versions"]["csapi_active"] or "none" for h in reached)
+    ages = Counter(_age_bucket(h["versions"]["age_days"]) for h in hosts if h["versions"]["age_days"] is not None)
+    runs = trend(document)
+    return str(
+        _template().render(
+            document=document,
+            statuses=report.STATUSES,
+            rows=rows(document),
+            version_bars=bars(sorted(versions.items())),
+            age_bars=bars([(label, ages.get(label, 0)) for label, _low, _high in AGE_BUCKETS]),
+            trend=runs,
+            trend_width=max(len(runs) * (BAR_WIDTH + BAR_GAP), 200),
+            trend_height=TREND_HEIGHT,
+            bar_width=BAR_WIDTH,
+        )
+    )

@@ -1,0 +1,100 @@
+"""The primitive steps of a change, in the order the agent runs them (see docs/changes.md).
+
+Each change to a store is one *group* of steps: take the lock, check the
+store is as it was read, clean up, check every precondition, do the work up to
+the commit point, then the best-effort tidy-up, the event, and (always) start
+the service again and release the lock. This module only spells the steps;
+:mod:`plan` decides what they are for, and :mod:`outcome` reads the reply.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Step = dict[str, Any]
+
+
+def step(op: str, store: str, *, required: bool = True, always: bool = False, commit: bool = False, **args: Any) -> Step:
+    """One primitive step for the ``apply`` request."""
+    return {"op": op, "store": store, "required": required, "always": always, "commit": commit, "args": args}
+
+
+@dataclass(frozen=True)
+class Restart:
+    """How the scanner is restarted around a change: the Windows service, or a command on POSIX hosts."""
+
+    windows: bool
+    service: str | None
+    command: list[str] | None
+    timeout: int
+
+    def before(self, store: str) -> list[Step]:
+        """Stop the service before the commit, so that the scanner lets go of the active set's files (Windows)."""
+        if not self.windows:
+            return []
+        return [step("service", store, required=False, action="stop", service=self.service, command=None, timeout=self.timeout)]
+
+    def after(self, store: str) -> list[Step]:
+        """Start the service again (always, even after a failure); on POSIX, run the restart command."""
+        if self.windows:
+            start = step(
+                "service", store, required=False, always=True, action="start", service=self.service, command=None, timeout=self.timeout
+            )
+            return [start]
+        return [step("service", store, required=False, action="start", service=None, command=self.command, timeout=self.timeout)]
+
+
+@dataclass(frozen=True)
+class Group:
+    """What every group of steps on one store shares: the lock, the expected pointer, and the closing steps."""
+
+    store: str
+    stale_seconds: int
+    expect_sha256: str | None
+    events: Sequence[Mapping[str, Any]] = ()
+    events_file: str | None = None
+    restart: Restart | None = None
+
+    def opening(self, **preflight: Any) -> list[Step]:
+        """Lock, compare-and-swap, remove leftovers (best-effort), stop the service (if asked), then every precondition."""
+        return [
+            step("lock", self.store, stale_seconds=self.stale_seconds),
+            step("expect", self.store, definfo_sha256=self.expect_sha256),
+            step("clean", self.store, required=False),
+            *(self.restart.before(self.store) if self.restart else []),  # stopped first: the preflight then sees what is held
+            step(
+                "preflight",
+                self.store,
+                pointer_writable=bool(preflight.get("pointer_writable", False)),
+                same_volume=list(preflight.get("same_volume", [])),
+                free_bytes=int(preflight.get("free_bytes", 0)),
+                not_in_use=list(preflight.get("not_in_use", [])),
+            ),
+        ]
+
+    def closing(self) -> list[Step]:
+        """The events (best-effort), the service started again, the lock released (both always)."""
+        closing = []
+        if self.events:
+            closing.append(step("event", self.store, required=False, events=[dict(e) for e in self.events], events_file=self.events_file))
+        if self.restart:
+            closing.extend(self.restart.after(self.store))
+        closing.append(step("unlock", self.store, required=False, always=True))
+        return closing
+
+
+def write_pointer(store: str, content: bytes, expect_sha256: str | None, *, commit: bool) -> Step:
+    return step("write_pointer", store, commit=commit, content_b64=base64.b64encode(content).decode("ascii"), expect_sha256=expect_sha256)
+
+
+def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
+    """The ``apply`` request."""
+    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": list(steps)}
+
+
+def commit_index(steps: Sequence[Step]) -> int | None:
+    """Where the first commit point of ``steps`` is (None: the steps change nothing the scanner can see)."""
+    return next((i for i, s in enumerate(steps) if s["commit"]), None)

@@ -1,0 +1,242 @@
+"""Builds the host a case of tests/contract/apply_cases.yml describes, fills in its steps and checks the store afterwards."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
+
+CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"
+VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
+FILES = lab.DEFAULT_FILES
+
+
+def cases() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
+    return loaded
+
+
+def definfo_bytes(version: str) -> bytes:
+    return f"[DefDates]\r\nCurDefs={version}\r\n\r\n[Lab]\r\nBuilder=mailsec.smsmse\r\n".encode("ascii")
+
+
+def true_manifest(version: str) -> dict[str, dict[str, Any]]:
+    files = {name: lab.file_bytes(version, name, size) for name, size in FILES}
+    files[lab.MARKER] = b"done\r\n"
+    return {name: {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for name, data in files.items()}
+
+
+def tree(folder: Path) -> dict[str, bytes | str]:
+    """Every entry under ``folder`` (not following links): file bytes, or the link's target."""
+    found: dict[str, bytes | str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = str(path.relative_to(folder))
+        if path.is_symlink():
+            found[rel] = "-> " + os.readlink(path)
+        elif path.is_file():
+            found[rel] = path.read_bytes()
+    return found
+
+
+def complete(folder: Path, version: str) -> bool:
+    want = {name: lab.file_bytes(version, name, size) for name, size in FILES}
+    want[lab.MARKER] = b"done\r\n"
+    return folder.is_dir() and not folder.is_symlink() and tree(folder) == want
+
+
+def current(store: Path) -> str | None:
+    try:
+        return parse_definfo((store / "definfo.dat").read_bytes()).cur_defs
+    except FileNotFoundError:
+        return None
+
+
+def dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def other_volume_root(tmp: Path) -> Path | None:
+    """A fresh folder on another file system than ``tmp`` (/dev/shm), or None."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or os.stat(shm).st_dev == os.stat(tmp).st_dev:
+        return None
+    return Path(tempfile.mkdtemp(prefix="smsmse-test-", dir=shm))
+
+
+def chattr_works(tmp: Path) -> bool:
+    if shutil.which("chattr") is None:
+        return False
+    probe = tmp / "chattr-probe"
+    probe.write_bytes(b"x")
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True, check=False).returncode:
+        return False
+    subprocess.run(["chattr", "-i", str(probe)], check=True)
+    probe.unlink()
+    return True
+
+
+def write_lock(path: Path, kind: str) -> None:
+    record: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": kind}
+    if kind == "dead":
+        record["pid"] = dead_pid()
+    elif kind == "other_boot":
+        record["boot_id"] = "00000000-0000-0000-0000-000000000000"
+    elif kind == "foreign":
+        record.update(host="another-host.example", pid=1, created=time.time() - 3600)
+    path.write_text("not json {" if kind.startswith("unreadable") else json.dumps(record))
+    if kind in ("foreign", "unreadable_old"):
+        old = time.time() - 3600
+        os.utime(path, (old, old))
+
+
+class Host:
+    """One case's host folder: its stores, decoys (what links lead to) and the other volume."""
+
+    def __init__(self, root: Path, other: Path | None) -> None:
+        self.root = root
+        self.other = other
+        self.decoys = root / "decoys"
+        self.immutable: list[Path] = []
+
+    def build(self, setup: dict[str, Any]) -> None:
+        self.decoys.mkdir(parents=True)
+        (self.decoys / "outside").mkdir()
+        (self.decoys / "outside" / "keep.dat").write_bytes(b"never follow a link here")
+        (self.decoys / "keep.tmp").write_bytes(b"a file a link leads to")
+        for rel, content in (setup.get("files") or {}).items():
+            (self.root / rel).write_text(content)
+        for name, state in setup.items():
+            if name != "files":
+                self._store(self.root / name, state)
+        self.decoys_before = tree(self.decoys)
+
+    def _store(self, store: Path, state: dict[str, Any]) -> None:
+        store.mkdir(parents=True)
+        for version in state.get("sets", []):
+            lab.write_set(store, version, FILES)
+        for version in state.get("corrupt", []):
+            target = store / version / FILES[0][0]
+            data = bytearray(target.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            target.write_bytes(bytes(data))
+        if state.get("definfo"):
+            (store / "definfo.dat").write_bytes(definfo_bytes(state["definfo"]))
+        for name, version in (state.get("links") or {}).items():
+            lab.write_set(self.decoys, version, FILES)
+            (store / name).symlink_to(self.decoys / version, target_is_directory=True)
+        for name, kind in (state.get("leftovers") or {}).items():
+            path = store / name
+            if kind == "dir":
+                path.mkdir()
+                (path / "half.dat").write_bytes(b"half")
+            elif kind == "file":
+                path.write_bytes(b"half")
+            else:
+                target = self.decoys / ("keep.tmp" if name.endswith(".tmp") else "outside")
+                path.symlink_to(target, target_is_directory=target.is_dir())
+        if state.get("lock"):
+            write_lock(store / ".smsmse-lock", state["lock"])
+        for name in state.get("immutable", []):
+            path = store if name == "." else store / name
+            subprocess.run(["chattr", "+i", str(path)], check=True)
+            self.immutable.append(path)
+
+    def release(self) -> None:
+        for path in self.immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
+        self.immutable.clear()
+
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: self.fill(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.fill(item) for item in value]
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        kind, _, rest = value[1:].partition(":")
+        if kind == "set":
+            return true_manifest(rest)
+        if kind == "path":
+            return str(self.root / rest)
+        if kind == "other_volume":
+            assert self.other is not None
+            return str(self.other / rest)
+        if kind == "definfo":
+            return base64.b64encode(definfo_bytes(rest)).decode()
+        if kind == "digest":
+            return hashlib.sha256(definfo_bytes(rest)).hexdigest()
+        raise AssertionError(f"unknown placeholder {value}")
+
+    def request(self, steps: list[dict[str, Any]]) -> dict[str, Any]:
+        built = [
+            {
+                "op": step["op"],
+                "store": str(self.root / step["store"]),
+                "required": step.get("required", True),
+                "always": step.get("always", False),
+                "commit": step.get("commit", False),
+                "args": self.fill(step["args"]),
+            }
+            for step in steps
+        ]
+        return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built})
+
+    def check_after(self, after: dict[str, Any]) -> None:
+        for name, want in after.items():
+            if name == "quarantined":
+                folders = [self.root / "quarantine", *([self.other / "quarantine"] if self.other else [])]
+                assert sum(len(list(f.iterdir())) for f in folders if f.is_dir()) == want
+                continue
+            store = self.root / name
+            entries = sorted(p.name for p in store.iterdir())
+            if "definfo" in want:
+                assert current(store) == want["definfo"]
+            if "sets" in want:
+                assert [e for e in entries if VERSION.fullmatch(e)] == want["sets"]
+            if "leftovers" in want:
+                assert [e for e in entries if e.startswith(".smsmse-") and e != ".smsmse-lock"] == want["leftovers"]
+            if "lock" in want:
+                assert (store / ".smsmse-lock").exists() is want["lock"]
+            if "complete" in want:
+                assert complete(store / want["complete"], want["complete"]), f"{want['complete']} is not complete"
+        assert tree(self.decoys) == self.decoys_before, "a link was followed: what it leads to changed"
+
+
+@contextmanager
+def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
+    needs = set(case.get("needs", []))
+    if "chattr" in needs and not chattr_works(tmp):
+        pytest.skip("chattr +i (an immutable file, read-only even for root) is not available here")
+    other = other_volume_root(tmp) if "other_volume" in needs else None
+    if "other_volume" in needs and other is None:
+        pytest.skip("no second file system here: /dev/shm is missing or on the same device as the test folder")
+    if "other_boot" in json.dumps(case["setup"]) and boot_id() is None:
+        pytest.skip("this host has no boot ID to compare")
+    host = Host(tmp / "host", other)
+    try:
+        host.build(case["setup"])
+        yield host
+    finally:
+        host.release()
+        if other is not None:
+            shutil.rmtree(other, ignore_errors=True)

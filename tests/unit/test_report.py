@@ -1,0 +1,314 @@
+"""The fleet report: JSON, JUnit and HTML that stay well-formed whatever hosts return; grading, history, console, failing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.action import defs_report as action
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_console, report_html, report_junit
+
+TODAY = dt.date(2026, 11, 26)
+STARTED, ENDED = "2026-11-26T02:00:00Z", "2026-11-26T02:05:00Z"
+HOSTILE = [
+    "\x01",
+    "\x1b[31mred\x1b[0m",
+    "a\ud800b",
+    "\ufffe",
+    "\x00",
+    "\x7f\x85",
+    "]]><!--",
+    "<img src=x onerror=alert(1)>",
+    "&amp; \"'",
+]
+
+
+def check(check_id: str, status: str = "pass", actual: Any = "ok") -> dict[str, Any]:
+    title, severity, remediation = health.CHECKS[check_id]
+    return {
+        "id": check_id,
+        "title": title,
+        "severity": severity,
+        "status": status,
+        "expected": "ok",
+        "actual": actual,
+        "remediation": remediation,
+        "detail": "",
+    }
+
+
+def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+    made = health.host_record(
+        name,
+        smsmse_defs=None,
+        checks_=checks if checks is not None else [check("csapi_newest")],
+        actions=kwargs.pop("actions", []),
+        status=status,
+        today=TODAY,
+        **kwargs,
+    )
+    made["versions"].update(csapi_active="20261125.001", age_days=1, product="6.5.8")
+    return made
+
+
+def build(records: list[dict[str, Any]], history: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+    built = report.build(records, run_id="r1", started=STARTED, ended=ENDED, options={"mode": "report"}, history=history or [], **kwargs)
+    assert report.validate(built) == []
+    return built
+
+
+# --- hostile values ---
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_junit_is_well_formed_whatever_a_host_returns(value: str) -> None:
+    hostile = record(f"mail{value}01", "drift", [check("csapi_newest", "fail", actual=value)], message=value)
+    hostile["versions"]["csapi_active"] = value
+    unreachable = record(f"gone{value}", "unreachable", [], message=value)
+    xml = report_junit.render(build([hostile, unreachable]))
+    root = ET.fromstring(xml.encode("utf-8"))  # raises on malformed XML
+    names = {suite.get("name") for suite in root.iter("testsuite")}
+    assert all(name and "\x01" not in name and "\x1b" not in name for name in names)
+    failure = root.find(".//failure")
+    assert failure is not None and failure.text
+    if value in ("\x01", "\x00"):
+        assert f"\\x{ord(value):02x}" in failure.text  # shown, not dropped silently
+
+
+def test_junit_carries_severity_and_timestamp() -> None:
+    drifting = record("mail01", "drift", [check("csapi_active_good", "fail"), check("product_verifies", "fail"), check("defs_age")])
+    root = ET.fromstring(report_junit.render(build([drifting])))
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("timestamp") == "2026-11-26T02:00:00"
+    assert root.get("timestamp") == "2026-11-26T02:00:00"
+    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert properties["run_id"] == "r1" and properties["started"] == STARTED and properties["status"] == "drift"
+    cases = {case.get("name", "").split(":")[0]: case for case in suite.findall("testcase")}
+    critical = cases["csapi_active_good"].find("failure")
+    assert critical is not None and critical.get("type") == "critical"
+    assert cases["csapi_active_good"].find("properties/property[@name='severity']").get("value") == "critical"  # type: ignore[union-attr]
+    low = cases["product_verifies"]
+    assert low.find("failure") is None
+    skipped = low.find("skipped")
+    assert skipped is not None and "severity low" in (skipped.get("message") or "")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_html_escapes_whatever_a_host_returns(value: str) -> None:
+    hostile = record(value, "drift", [check("csapi_newest", "fail", actual=value)], message=value)
+    hostile["versions"]["csapi_active"] = value
+    page = report_html.render(build([hostile]))
+    page.encode("utf-8")  # no lone surrogate survives
+    assert "<img src=x" not in page and "onerror=alert(1)>" not in page
+    for control in ("\x00", "\x01", "\x1b", "\x7f", "\x85", "\ud800", "\ufffe"):
+        assert control not in page
+    if value.startswith("<img"):
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    if value.startswith("\x1b"):
+        assert "\\x1b[31mred\\x1b[0m" in page
+
+
+def test_html_comes_from_the_shipped_template_with_autoescape() -> None:
+    assert (report_html.TEMPLATES / report_html.TEMPLATE).is_file()
+    assert report_html._template().environment.autoescape is True
+
+
+def test_console_prints_host_data_as_text() -> None:
+    built = build([record("\x1b]0;owned\x07mail", "drift", [check("csapi_newest", "fail", actual="\x1b[2J")], message="\x1b[2J")])
+    for line in report_console.problem_lines(built) + report_console.table(built) + list(report_console.failures(built, "drift").values()):
+        assert "\x1b" not in line and "\x07" not in line
+
+
+# --- grading and the HTML's content ---
+
+
+def test_status_of_keeps_its_default_and_takes_severities() -> None:
+    low_only = [check("product_verifies", "fail"), check("csapi_newest")]
+    assert health.status_of(low_only, changed=False, failed=False) == "drift"
+    assert health.status_of(low_only, changed=False, failed=False, fail_severities=("critical", "high", "medium")) == "compliant"
+    assert health.status_of(low_only, changed=True, failed=False, fail_severities=("critical",)) == "fixed"
+    assert health.status_of(low_only, changed=False, failed=False, fail_severities=("low",)) == "drift"
+
+
+def test_a_low_severity_check_alone_does_not_make_a_host_drift_unless_asked() -> None:
+    low = record("mail19", "drift", [check("product_verifies", "fail"), check("csapi_newest")], message="CSAPI is at the newest good set")
+    default = build([low])
+    assert default["hosts"][0]["status"] == "compliant"
+    assert default["hosts"][0]["why_no_action"] == (
+        "Nothing to do: the failing checks are of severity low, which defs_health_fail_severities does not count; "
+        + health.CHECKS["product_verifies"][2]
+    )
+    asked = build([low], fail_severities=["critical", "high", "medium", "low"])
+    assert asked["hosts"][0]["status"] == "drift"
+    assert asked["options"]["fail_severities"] == ["critical", "high", "medium", "low"]
+    assert asked["hosts"][0]["why_no_action"] == (
+        "Nothing was changed: no promote, rollback or LiveUpdate fixes product_verifies (CSAPI is at the newest good set). "
+        + health.CHECKS["product_verifies"][2]
+    )
+
+
+def test_html_says_planned_or_done_and_why_nothing_was_done() -> None:
+    planned = {"action": "promote", "result": "planned", "version": "20261126.001", "previous": None, "message": "newer good set"}
+    done = {**planned, "result": "done", "message": ""}
+    hosts = [
+        record("planned", "drift", [check("csapi_newest", "fail")], actions=[planned]),
+        record("done", "fixed", [check("csapi_newest", "fixed")], actions=[done]),
+        record("stuck", "drift", [check("trust_agreement", "fail")], message="CSAPI is at the newest good set 20261125.001"),
+    ]
+    page = report_html.render(build(hosts))
+    assert "promote 20261126.001 planned (report mode): newer good set" in page
+    assert '<div class="action">promote 20261126.001 done</div>' in page
+    assert (
+        "Nothing was changed: no promote, rollback or LiveUpdate fixes trust_agreement (CSAPI is at the newest good set 20261125.001)."
+        in page
+    )
+
+
+def past(started: str, statuses: dict[str, str]) -> dict[str, Any]:
+    hosts = [record(name, status) for name, status in statuses.items()]
+    return {"run_id": started, "started": started, "hosts": hosts, "summary": report.summary(hosts)}
+
+
+def test_drift_since_runs_and_days_from_the_history() -> None:
+    history = [
+        past("2026-11-22T02:00:00Z", {"a": "drift", "b": "compliant"}),
+        past("2026-11-23T02:00:00Z", {"a": "compliant", "b": "drift"}),
+        past("2026-11-24T02:00:00Z", {"a": "drift", "b": "failed"}),
+        past("2026-11-25T02:00:00Z", {"a": "drift", "b": "drift"}),
+    ]
+    built = build([record("a", "drift", [check("csapi_newest", "fail")]), record("b", "compliant"), record("c", "failed")], history)
+    hosts = {h["name"]: h for h in built["hosts"]}
+    assert (hosts["a"]["drifting_since"], hosts["a"]["drift_runs"], hosts["a"]["drift_days"]) == ("2026-11-24T02:00:00Z", 3, 2)
+    assert (hosts["b"]["drifting_since"], hosts["b"]["drift_runs"]) == (None, None)
+    assert (hosts["c"]["drifting_since"], hosts["c"]["drift_runs"], hosts["c"]["drift_days"]) == (STARTED, 1, 0)
+    page = report_html.render(built)
+    assert "2026-11-24T02:00:00Z (2 d, 3 runs)" in page
+    trend = report_html.trend(built)
+    assert [column["started"] for column in trend] == [h["started"] for h in history] + [STARTED]
+    assert {p["status"]: p["count"] for p in trend[-1]["parts"]} == {"compliant": 1, "fixed": 0, "drift": 1, "failed": 1, "unreachable": 0}
+
+
+def test_history_retention(tmp_path: Path) -> None:
+    for day in range(1, 6):
+        started = f"2026-11-0{day}T02:00:00Z"
+        built = report.build(
+            [record("a", "drift", [check("csapi_newest", "fail")])],
+            run_id=f"run{day}",
+            started=started,
+            ended=started,
+            options={},
+            history=report.load_history(tmp_path, 2),
+        )
+        report.write(built, tmp_path, ["json"], history_runs=3)
+    assert sorted(p.name for p in (tmp_path / "history").iterdir()) == [f"defs-health-run{d}.json" for d in (3, 4, 5)]
+    assert json.loads((tmp_path / "defs-health.json").read_text())["hosts"][0]["drift_runs"] == 3
+    (tmp_path / "history" / "defs-health-run0.json").write_text("[" * 100000)  # damaged: skipped, not a crash
+    os.mkfifo(tmp_path / "history" / "defs-health-run00.json")  # never read: a read would block
+    assert [r["run_id"] for r in report.load_history(tmp_path, 2)] == ["run4", "run5"]
+    report.write(built, tmp_path, ["json"], history_runs=0)
+    assert list((tmp_path / "history").iterdir()) == []
+
+
+def test_default_report_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = Path("/home/ops")
+    assert report.default_dir({"XDG_DATA_HOME": "/data"}, home) == Path("/data/mailsec-smsmse/defs-health")
+    assert report.default_dir({}, home) == home / ".local/share/mailsec-smsmse/defs-health"
+    assert report.default_dir({"XDG_DATA_HOME": "relative"}, home) == home / ".local/share/mailsec-smsmse/defs-health"
+    monkeypatch.chdir(tmp_path)
+    assert report.resolve_dir("reports") == tmp_path / "reports"
+
+
+# --- console and failing the play ---
+
+
+def fleet() -> dict[str, Any]:
+    done = {"action": "promote", "result": "done", "version": "20261126.001", "previous": None, "message": ""}
+    return build(
+        [
+            record("ok", "compliant", [check("csapi_newest")]),
+            record("fixed1", "fixed", [check("csapi_newest", "fixed")], actions=[done]),
+            record("drift1", "drift", [check("free_space", "fail"), check("csapi_active_good", "fail")]),
+            record(
+                "broken", "failed", [check("csapi_active_good", "fail")], message="LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ..."
+            ),
+            record("gone", "unreachable", [], message="timed out"),
+        ]
+    )
+
+
+def test_problem_lines_worst_first() -> None:
+    assert report_console.problem_lines(fleet()) == [
+        "failed      broken  failing csapi_active_good; LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ...",
+        "unreachable gone    timed out",
+        "drift       drift1  failing csapi_active_good, free_space; " + health.CHECKS["csapi_active_good"][2],
+        "fixed       fixed1  promote 20261126.001 done; fixed csapi_newest",
+    ]
+
+
+def test_fleet_table() -> None:
+    lines = report_console.table(fleet())
+    assert lines[0].split("  ")[0] == "host" and lines[0].endswith("actions")
+    assert [line.split()[0] for line in lines[2:-1]] == ["broken", "gone", "drift1", "fixed1", "ok"]
+    assert lines[-1] == "5 hosts: 1 compliant, 1 fixed, 1 drift, 1 failed, 1 unreachable"
+
+
+def test_fail_on_messages() -> None:
+    built = fleet()
+    policy = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
+    assert report_console.failures(built, "drift") == {
+        "broken": "LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ...",
+        "gone": f"gone could not be reached: timed out. {policy}",
+        "drift1": f"drift1 drifts: csapi_active_good, free_space failing ({health.CHECKS['csapi_active_good'][2]}). {policy}",
+    }
+    assert report_console.failures(built, "failed") == {"broken": "LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ..."}
+    assert report_console.failures(built, "never") == {}
+
+
+# --- the action plugin ---
+
+
+def run_action(args: dict[str, Any], *, check_mode: bool = False) -> dict[str, Any]:
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = check_mode
+    task.action = "mailsec.smsmse.defs_report"
+    play_context = MagicMock()
+    play_context.check_mode = check_mode
+    plugin = action.ActionModule(task, MagicMock(), play_context, MagicMock(), MagicMock(), MagicMock())
+    return plugin.run(task_vars={})
+
+
+def test_action_writes_into_the_per_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    records = [record("a", "drift", [check("csapi_newest", "fail")]), record("b", "compliant")]
+    result = run_action({"records": records, "run_id": "r1", "started": STARTED, "fail_on": "drift"})
+    assert not result.get("failed"), result
+    folder = tmp_path / "mailsec-smsmse" / "defs-health"
+    assert result["report_dir"] == str(folder)
+    assert result["files"]["junit"] == str(folder / "defs-health.junit.xml")
+    assert (folder / "history" / "defs-health-r1.json").is_file()
+    assert result["hosts"] == {"compliant": ["b"], "fixed": [], "drift": ["a"], "failed": [], "unreachable": []}
+    assert list(result["fail"]) == ["a"] and result["lines"][0].startswith("drift       a  failing csapi_newest")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ({"run_id": "../x"}, "`run_id` '../x'"),
+        ({"history_runs": -1}, "`history_runs` is -1"),
+        ({"fail_severities": []}, "`fail_severities` is empty"),
+    ],
+)
+def test_action_refuses_bad_options(args: dict[str, Any], fragment: str, tmp_path: Path) -> None:
+    result = run_action({"records": [], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), **args})
+    assert result["failed"] and result["error"]["code"] == "OPTION_INVALID" and fragment in result["msg"]
+    assert list(tmp_path.iterdir()) == []
