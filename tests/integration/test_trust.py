@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,42 +96,3 @@ def test_a_case_collision_set_is_bad_against_a_catalog(lab_factory: Callable[...
         assert codes(copy(result, store)) == ["CATALOG_FILE_UNLISTED", "SET_NAME_COLLISION"]
     assert result["newest_good"]["hawking"] == VERSIONS[-2]
     assert copy(result, "csapi")["status"] == "good"
-
-
-def role_report(root: Path, tmp: Path, name: str) -> dict[str, dict[str, Any]]:
-    run = playbook("mailsec.smsmse.report", root / "inventory.yml", tmp / name)
-    assert run.returncode in (0, 2), run.output[-3000:]  # report mode fails the hosts it cannot call healthy
-    reported = json.loads((root / "reports" / "defs-health.json").read_text())
-    return {h["name"]: h for h in reported["hosts"]}
-
-
-def failing(host: dict[str, Any]) -> list[str]:
-    return sorted(c["id"] for c in host["checks"] if c["status"] in ("fail", "error"))
-
-
-def role_lab(tmp: Path, *hosts: lab.LabHost) -> Path:
-    root = tmp / "lab"
-    lab.build_lab(root, list(hosts), group_vars={"defs_health_report_dir": str(root / "reports")})
-    return root
-
-
-def test_the_role_does_not_call_a_truncated_csapi_copy_compliant(tmp_path: Path) -> None:
-    root = role_lab(tmp_path, lab.LabHost("truncated", faults=["truncated_csapi"]))
-    truncated = role_report(root, tmp_path, "run")["truncated"]
-    assert truncated["status"] != "compliant"
-    assert "csapi_active_good" in failing(truncated)
-
-
-def test_the_role_catches_tampering_with_the_mtime_restored(tmp_path: Path) -> None:
-    root = role_lab(tmp_path, lab.LabHost("tampered"))
-    assert role_report(root, tmp_path, "first")["tampered"]["status"] == "compliant"
-    time.sleep(0.05)  # past the file system's clock tick, as any real tampering is
-    lab.tamper_keep_mtime(root / "hosts" / "tampered" / "csapi" / NEWEST / "virscan1.dat")
-    tampered = role_report(root, tmp_path, "second")["tampered"]
-    assert "csapi_active_good" in failing(tampered)
-
-
-def test_the_role_never_plans_an_odd_version_name(tmp_path: Path) -> None:
-    root = role_lab(tmp_path, lab.LabHost("odd", faults=["odd_version_names"]))
-    odd = role_report(root, tmp_path, "run")["odd"]
-    assert odd["status"] == "compliant" and odd["actions"] == []
