@@ -102,18 +102,6 @@ def judge(
     )
 
 
-def verify_host(
-    reply: Mapping[str, Any],
-    *,
-    overrides: Mapping[str, str | None],
-    required_files: Iterable[str],
-    catalog: catalogs.Catalog | None,
-    today: dt.date | None = None,
-) -> dict[str, Any]:
-    """:func:`judge` of a raw ``probe`` reply (for callers that do not hold a Snapshot yet)."""
-    return judge(snapshots.parse(reply, overrides), required_files=required_files, catalog=catalog, today=today)
-
-
 def mark_bad(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
     """``verification`` with each (store, version, problem) copy marked bad (rule 3), and the source rule run again."""
     return _decide(verification, marks)
