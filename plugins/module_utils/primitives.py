@@ -28,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
 class Refused(Exception):
@@ -73,11 +74,22 @@ def relative(rel: str) -> list[str]:
 
 
 def _digest(path: str) -> str | None:
+    """SHA-256 of a regular file, streamed; None when it is absent.
+
+    A hostile definfo.dat may be huge, or a FIFO or device that blocks a plain
+    open: it is opened without blocking and must be a regular file.
+    """
     try:
-        with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: handle.read(BUFFER), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --- lock, expect, preflight, clean ---
@@ -125,7 +137,7 @@ def preflight(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         probe = os.path.join(store, ctx.temp_name())
         try:
             if os.path.lexists(target) and not os.path.islink(target):
-                os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW))  # an immutable or append-only file refuses this, even for root
+                os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK))  # immutable or append-only: refused, even for root
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.unlink(probe)
         except OSError as exc:
@@ -154,6 +166,8 @@ def _is_leftover(ctx: Context, entry: str, path: str) -> bool:
         return True
     if entry.startswith(wire["definfo_temp_prefix"]) and entry.endswith(".tmp"):
         return True
+    if entry == wire["lock"] + ".break":
+        return abandoned_break(path)
     return entry.startswith(wire["lock"] + "-") and entry.endswith(".tmp") and abandoned_aside(path, wire["lock"])
 
 
@@ -202,11 +216,16 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
         for rel in sorted(manifest, key=lambda p: (p.lower() == marker, p)):
             src = os.path.join(source, *relative(rel))
-            if not stat.S_ISREG(os.lstat(src).st_mode):
-                raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
             dst = os.path.join(target, *relative(rel))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            size, digest = store_ops._copy_file(src, dst, hasher)
+            try:
+                if not stat.S_ISREG(os.lstat(src).st_mode):
+                    raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
+                size, digest = store_ops._copy_file(src, dst, hasher)
+            except FileNotFoundError as exc:
+                if exc.filename != src:
+                    raise
+                raise Refused("source_changed", f"{rel} left the source set while it was copied (LiveUpdate purged it?)") from None
             if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
                 raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
             copied += size

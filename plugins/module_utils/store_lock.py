@@ -14,7 +14,8 @@ exists half written. An existing lock is broken only when
   is older than ``stale_seconds``.
 
 A lock taken on another host is never broken: its owner cannot be checked from
-here. A live owner's lock is never broken, whatever its age.
+here. A live owner's lock is never broken, whatever its age. Breakers take
+turns through ``<lock>.break``, so two runs never both break one lock.
 """
 
 from __future__ import annotations
@@ -94,54 +95,77 @@ class Lock:
         return True
 
     @staticmethod
-    def _read(path: str) -> tuple[Any, float]:
-        """The lock file's record (None if unreadable) and its age by its modification time."""
-        age = time.time() - os.lstat(path).st_mtime
+    def _read(path: str) -> tuple[Any, float, int]:
+        """A lock file's record (None if unreadable), its age by its modification time, and its inode."""
+        st = os.lstat(path)
         try:
             with open(path, encoding="utf-8") as handle:
-                return json.loads(handle.read(4096)), age
+                return json.loads(handle.read(4096)), time.time() - st.st_mtime, st.st_ino
         except (OSError, ValueError):
-            return None, age
+            return None, time.time() - st.st_mtime, st.st_ino
 
     def acquire(self, stale_seconds: int) -> tuple[bool, str | None, str]:
         """Take the lock: (taken, why an abandoned lock was broken, message)."""
         if self._create():
             return True, None, "locked"
         try:
-            record, age = self._read(self.path)
+            record, age, inode = self._read(self.path)
         except FileNotFoundError:
-            record, age = None, 0.0
             why: str | None = "it vanished"
         else:
             why = owner_gone(record, age, stale_seconds)
-        if why is None:
-            return False, None, f"the store is locked by another run ({_describe(record)}): {self.path}"
-        if why != "it vanished" and not self._break(record):
-            return False, None, f"the store's lock changed hands while it was being broken: {self.path}"
+            if why is None:
+                return False, None, f"the store is locked by another run ({_describe(record)}): {self.path}"
+            refused = self._break((record, inode))
+            if refused is not None:
+                return False, None, f"{refused}: {self.path}"
         if not self._create():
             return False, None, f"another run took the store's lock first: {self.path}"
         return True, why, f"locked; an abandoned lock was broken: {why}"
 
-    def _break(self, judged: Any) -> bool:
-        """Move the judged lock aside; if what moved is not the lock that was judged, put it back."""
-        aside = f"{self.path}.stale-{self.token}"
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return True
-        moved, _age = self._read(aside)
-        if moved != judged:
-            with contextlib.suppress(FileExistsError):
-                os.link(aside, self.path)
-            os.unlink(aside)
-            return False
-        os.unlink(aside)
-        return True
+    def _break(self, judged: tuple[Any, int]) -> str | None:
+        """Remove the judged lock, one breaker at a time; why not, or None once it is gone.
+
+        Only breakers remove a lock that is not theirs, and they take turns through
+        ``<lock>.break`` (created exclusively), so the lock removed is the one judged:
+        its owner is gone and cannot release it, and no other breaker can replace it.
+        """
+        mutex = f"{self.path}.break"
+        for _attempt in range(2):
+            try:
+                fd = os.open(mutex, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                try:
+                    record, age, _inode = self._read(mutex)
+                except FileNotFoundError:
+                    continue
+                if owner_gone(record, age, 60) is None:
+                    return "another run is breaking the store's abandoned lock"
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mutex)  # a breaker that died while breaking
+                continue
+            try:
+                try:
+                    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id()}).encode())
+                finally:
+                    os.close(fd)
+                try:
+                    current, _age, inode = self._read(self.path)
+                except FileNotFoundError:
+                    return None
+                if (current, inode) != judged:
+                    return "the store's lock changed hands while it was being broken"
+                os.unlink(self.path)
+                return None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mutex)
+        return "another run is breaking the store's abandoned lock"
 
     def release(self) -> bool:
         """Remove the lock if it is still ours; whether it was."""
         try:
-            record, _age = self._read(self.path)
+            record, _age, _inode = self._read(self.path)
         except FileNotFoundError:
             return False
         if not isinstance(record, dict) or record.get("token") != self.token:
@@ -165,3 +189,12 @@ def abandoned_aside(path: str, lock_name: str) -> bool:
         return time.time() - os.lstat(path).st_mtime > 60
     except FileNotFoundError:
         return False
+
+
+def abandoned_break(path: str) -> bool:
+    """Whether ``<lock>.break`` belongs to a breaker that is gone."""
+    try:
+        record, age, _inode = Lock._read(path)
+    except FileNotFoundError:
+        return False
+    return owner_gone(record, age, 60) is not None

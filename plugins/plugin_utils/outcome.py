@@ -45,6 +45,9 @@ CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
 #: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder)
 CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer"})
+#: ops a CHANGE_PARTIAL message lists as done or left to do
+_WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
+_VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 
 
 def _describe(index: int, step: Mapping[str, Any], report: Mapping[str, Any]) -> str:
@@ -87,18 +90,12 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     return True, _error("CHANGE_PARTIAL", detail)
 
 
-_WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
-
-
 def _subject(step: Mapping[str, Any]) -> str:
     args = step["args"]
     for key in ("name", "to", "b", "action"):
         if isinstance(args.get(key), str):
             return str(args[key])
     return ""
-
-
-_VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 
 
 def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:

@@ -57,6 +57,32 @@ def failing(host: dict[str, Any]) -> list[str]:
     return sorted(c["id"] for c in host["checks"] if c["status"] in ("fail", "error"))
 
 
+def test_nightly_job_goes_red_on_drift(fleet: Path, tmp_path: Path) -> None:
+    run, reported = role_run(fleet, tmp_path, "report", extra={"defs_health_fail_on": "drift"})
+    assert run.returncode == 2, run.output[-3000:]
+    states = by_name(reported)
+    red = sorted(h for h, r in states.items() if r["status"] not in ("compliant", "fixed"))
+    assert sorted(h for h, line in recap(run).items() if "failed=1" in line) == red
+    assert "gone" in red and "mail09" in red and "mail01" not in red
+    policy = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
+    for name in (h for h in red if states[h]["status"] == "drift"):
+        bad = sorted(
+            (c for c in states[name]["checks"] if c["status"] in ("fail", "error") and c["severity"] != "low"),
+            key=lambda c: ["critical", "high", "medium"].index(c["severity"]),
+        )
+        message = f"{name} drifts: {', '.join(c['id'] for c in bad)} failing ({bad[0]['remediation']}). {policy}"
+        assert json.dumps(message) in run.output, message
+    assert json.dumps("gone could not be reached: ")[:-1] in run.output
+    # the fleet table, and one line per host that is not compliant, come from the role itself
+    assert "host    status" in run.output or "host     status" in run.output
+    lines = [line.strip().strip('",') for line in run.output.splitlines()]
+    assert any(line.startswith("drift       mail09  failing ") for line in lines)
+    # set_stats: run id, report paths, host names per status
+    assert f'"run_id": "{reported["run_id"]}"' in run.output
+    assert f'"json": "{fleet.parent / "reports" / "defs-health.json"}"' in run.output
+    assert f'"report_dir": "{fleet.parent / "reports"}"' in run.output
+
+
 def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     hosts = fleet.parent / "hosts"
     before = {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name}
@@ -161,29 +187,3 @@ def test_junit_and_html(fleet: Path, tmp_path: Path) -> None:
     assert html.count('<tr class="host"') == 21
     assert len(list((reports / "history").glob("defs-health-*.json"))) >= 1
     assert (COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse" / "schemas" / "report.json").exists()
-
-
-def test_nightly_job_goes_red_on_drift(fleet: Path, tmp_path: Path) -> None:
-    run, reported = role_run(fleet, tmp_path, "report", extra={"defs_health_fail_on": "drift"})
-    assert run.returncode == 2, run.output[-3000:]
-    states = by_name(reported)
-    red = sorted(h for h, r in states.items() if r["status"] not in ("compliant", "fixed"))
-    assert sorted(h for h, line in recap(run).items() if "failed=1" in line) == red
-    assert "gone" in red and "mail09" in red and "mail01" not in red
-    policy = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
-    for name in (h for h in red if states[h]["status"] == "drift"):
-        bad = sorted(
-            (c for c in states[name]["checks"] if c["status"] in ("fail", "error") and c["severity"] != "low"),
-            key=lambda c: ["critical", "high", "medium"].index(c["severity"]),
-        )
-        message = f"{name} drifts: {', '.join(c['id'] for c in bad)} failing ({bad[0]['remediation']}). {policy}"
-        assert json.dumps(message) in run.output, message
-    assert json.dumps("gone could not be reached: ")[:-1] in run.output
-    # the fleet table, and one line per host that is not compliant, come from the role itself
-    assert "host    status" in run.output or "host     status" in run.output
-    lines = [line.strip().strip('",') for line in run.output.splitlines()]
-    assert any(line.startswith("drift       mail09  failing ") for line in lines)
-    # set_stats: run id, report paths, host names per status
-    assert f'"run_id": "{reported["run_id"]}"' in run.output
-    assert f'"json": "{fleet.parent / "reports" / "defs-health.json"}"' in run.output
-    assert f'"report_dir": "{fleet.parent / "reports"}"' in run.output

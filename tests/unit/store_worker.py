@@ -1,7 +1,8 @@
 """Runs one store operation in its own process, for the crash and concurrency tests.
 
 ``python store_worker.py OP REQUEST.json`` prints ``ready``, waits for a line on
-standard input, runs the operation and prints its outcome as JSON.
+standard input, runs the operation and prints its outcome as JSON. OP is
+``apply`` or one of store_ops' operations.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, store_ops
 
 
 def main() -> None:
@@ -20,7 +21,7 @@ def main() -> None:
     request = json.loads(Path(request_file).read_text())
     print("ready", flush=True)
     sys.stdin.readline()
-    outcome = getattr(store_ops, op)(request)
+    outcome = apply.run(request) if op == "apply" else getattr(store_ops, op)(request)
     print(json.dumps(outcome), flush=True)
 
 

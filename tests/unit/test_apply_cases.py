@@ -43,3 +43,34 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
         assert read["changed"] is want["changed"], read["msg"]
         assert read["failed"] is ("code" in want), read["msg"]
         assert (read["error"] or {}).get("code") == want.get("code"), read["msg"]
+
+
+@pytest.mark.parametrize(
+    ("op", "args"),
+    [
+        ("rename", {"from": ".smsmse-staging-x", "to": "20261125.003\n"}),
+        ("retire", {"name": "20261125.003\n"}),
+        ("quarantine", {"name": "20261125.003", "dest_dir": "/q", "dest_name": "csapi\n"}),
+        ("preflight", {"pointer_writable": True, "same_volume": [], "free_bytes": 0, "not_in_use": ["20261125.003\n"]}),
+        ("matches", {"name": "20261125.003", "manifest": {"zdone.dat\n": {"size": 6, "sha256": "a" * 64}}}),
+        ("retire", {"name": "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in "20261125.003")}),  # full-width digits
+    ],
+)
+def test_the_request_schema_takes_names_whole(op: str, args: dict[str, Any]) -> None:
+    """Python's jsonschema lets $ match before a final newline; the patterns must not."""
+    step = {"op": op, "store": "/s", "required": True, "always": False, "commit": False, "args": args}
+    assert contract.problems("apply", "request", {"wire": contract.wire(), "cache_dir": None, "steps": [step]}) != []
+
+
+def test_the_schemas_bounds_are_the_wire_limits() -> None:
+    limits = contract.wire()["limits"]
+    request, reply = contract.schema("apply", "request"), contract.schema("apply", "reply")
+    assert request["properties"]["steps"]["maxItems"] == reply["properties"]["steps"]["maxItems"] == limits["max_steps"]
+    assert request["$defs"]["manifest"]["maxProperties"] == limits["max_manifest_files"]
+    assert request["$defs"]["path"]["maxLength"] == limits["max_path"]
+    assert reply["properties"]["warnings"]["items"]["maxLength"] == limits["max_message"]
+    assert reply["$defs"]["step"]["properties"]["message"]["maxLength"] == limits["max_message"]
+    assert reply["$defs"]["data_clean"]["properties"]["removed"]["maxItems"] == limits["max_list"]
+    assert request["$defs"]["args_event"]["properties"]["events"]["maxItems"] == limits["max_events"]
+    b64 = request["$defs"]["args_write_pointer"]["properties"]["content_b64"]["maxLength"]
+    assert b64 == 4 * ((limits["max_definfo_bytes"] + 2) // 3)

@@ -1,0 +1,172 @@
+"""outcome.interpret: what an apply reply means, as a table (docs/changes.md, "What the reply means")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+
+STORE = "/lab/h1/csapi"
+SHA = "a" * 64
+ARGS: dict[str, dict[str, Any]] = {
+    "lock": {"stale_seconds": 900},
+    "expect": {"definfo_sha256": SHA},
+    "preflight": {"pointer_writable": True, "same_volume": [], "free_bytes": 0, "not_in_use": []},
+    "clean": {},
+    "stage": {
+        "source": "/lab/h1/hawking/20261125.003",
+        "name": ".smsmse-staging-20261125.003-t",
+        "manifest": {"zdone.dat": {"size": 6, "sha256": SHA}},
+    },
+    "matches": {"name": "20261123.001", "manifest": {"zdone.dat": {"size": 6, "sha256": SHA}}},
+    "rename": {"from": ".smsmse-staging-20261125.003-t", "to": "20261125.003"},
+    "exchange": {"a": ".smsmse-staging-20261125.003-t", "b": "20261125.003"},
+    "write_pointer": {"content_b64": "W0RlZkRhdGVzXQ==", "expect_sha256": SHA},
+    "retire": {"name": "20261123.001"},
+    "quarantine": {"name": "20261125.003", "dest_dir": "/lab/h1/q", "dest_name": "csapi-20261125.003"},
+    "event": {"events": [], "events_file": None},
+    "service": {"action": "start", "service": None, "command": ["true"], "timeout": 30},
+    "unlock": {},
+}
+
+
+def build(spec: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``op/flags=result[:CODE]`` per step, space separated; flags: r required, a always, c commit, s on the staging folder."""
+    steps: list[dict[str, Any]] = []
+    reports: list[dict[str, Any]] = []
+    for item in spec.split():
+        head, _, tail = item.partition("=")
+        op, _, flags = head.partition("/")
+        result, _, code = tail.partition(":")
+        args = {**ARGS[op], "name": ARGS["stage"]["name"]} if "s" in flags else ARGS[op]
+        steps.append({"op": op, "store": STORE, "required": "r" in flags, "always": "a" in flags, "commit": "c" in flags, "args": args})
+        reports.append(
+            {"op": op, "result": result, "code": code or None, "message": f"{op} said so" if result != "done" else "", "data": {}}
+        )
+    request = outcome.request(steps)
+    reply = {"contract": 1, "op": "apply", "steps": reports, "warnings": []}
+    return request, contract.check_reply("apply", reply)
+
+
+PROMOTE = "lock/r={} expect/r={} preflight/r={} clean={} stage/r={} rename/r={} write_pointer/rc={} retire={} event={} unlock/a={}"
+
+TABLE: list[tuple[str, str, bool, str | None]] = [
+    # (what, steps, changed, error code)
+    ("all done", PROMOTE.format(*["done"] * 10), True, None),
+    ("locked", "lock/r=locked expect/r=skipped write_pointer/rc=skipped unlock/a=done", False, "STORE_LOCKED"),
+    ("conflict", "lock/r=done expect/r=conflict write_pointer/rc=skipped unlock/a=done", False, "CHANGE_CONFLICT"),
+    ("source changed", "stage/r=source_changed rename/r=skipped write_pointer/rc=skipped", False, "SOURCE_CHANGED"),
+    ("refused", "preflight/r=refused:NO_SPACE write_pointer/rc=skipped", False, "PRECONDITION_FAILED"),
+    ("refused in use", "preflight/r=in_use:SET_IN_USE write_pointer/rc=skipped", False, "ACTIVE_SET_IN_USE"),
+    ("failed before", "stage/r=failed:ENOSPC write_pointer/rc=skipped", False, "CHANGE_FAILED"),
+    (
+        "the first required failure names the code",
+        "clean=failed expect/r=conflict lock/a=locked write_pointer/rc=skipped",
+        False,
+        "CHANGE_CONFLICT",
+    ),
+    ("commit refused before changing", "write_pointer/rc=conflict event=skipped", False, "CHANGE_CONFLICT"),
+    ("commit failed midway", "write_pointer/rc=failed:EIO event=skipped", True, "CHANGE_UNKNOWN"),
+    ("commit timed out", "exchange/rc=failed:EBUSY retire=skipped", True, "CHANGE_UNKNOWN"),
+    ("required after commit", "write_pointer/rc=done rename/r=failed:ENOENT event=skipped", True, "CHANGE_PARTIAL"),
+    ("best-effort after commit", "write_pointer/rc=done retire=failed:EBUSY quarantine=in_use event=done", True, None),
+    ("best-effort before commit", "clean=failed:EACCES write_pointer/rc=done", True, None),
+    ("no commit step, nothing moved", "lock/r=done clean=done unlock/a=done", False, None),
+    ("no commit step, a set retired", "retire/r=done quarantine/r=failed:EXDEV", True, "CHANGE_PARTIAL"),
+    (
+        "own staging retired by an always step",
+        "stage/r=done rename/r=failed:EEXIST write_pointer/rc=skipped retire/as=done",
+        False,
+        "CHANGE_FAILED",
+    ),
+    ("always unlock failing after success", "write_pointer/rc=done unlock/ra=failed:LOCK_LOST", True, "CHANGE_PARTIAL"),
+]
+
+
+@pytest.mark.parametrize(("what", "spec", "changed", "code"), TABLE, ids=[row[0] for row in TABLE])
+def test_interpret(what: str, spec: str, changed: bool, code: str | None) -> None:
+    request, reply = build(spec)
+    if "retired" in what:  # the agent says it removed something
+        for step, report in zip(request["steps"], reply["steps"]):
+            if step["op"] == "retire":
+                report["data"] = {"removed": True}
+    read = outcome.interpret(request, reply)
+    assert read["changed"] is changed, read["msg"]
+    assert read["failed"] is (code is not None), read["msg"]
+    assert (read["error"] or {}).get("code") == code, read["msg"]
+    if code:
+        assert read["msg"].startswith(f"{code}: ") and " Fix: " in read["msg"]
+    if not changed:
+        assert "may have been made" not in read["msg"] and "was made" not in read["msg"]
+    else:
+        assert "Nothing was changed" not in read["msg"], "never 'nothing was changed' after a change"
+
+
+def test_partial_names_what_was_done_and_what_is_left() -> None:
+    request, reply = build("stage/r=done rename/r=done write_pointer/rc=done retire/r=failed:EBUSY event=skipped unlock/a=done")
+    read = outcome.interpret(request, reply)
+    assert read["error"]["code"] == "CHANGE_PARTIAL"
+    assert "The change was made (stage .smsmse-staging-20261125.003-t, rename 20261125.003, write_pointer)" in read["msg"]
+    assert "Left to do: retire 20261123.001, event." in read["msg"]
+
+
+def test_best_effort_failures_are_warnings_and_agent_warnings_are_kept() -> None:
+    request, reply = build("write_pointer/rc=done retire=failed:EBUSY event=done")
+    reply["warnings"] = ["from the agent"]
+    read = outcome.interpret(request, reply)
+    assert read["warnings"][0] == "from the agent"
+    assert read["warnings"][1] == f"step 1 (retire in {STORE}) ended failed: retire said so"
+
+
+def test_no_reply_or_a_reply_for_other_steps_is_unknown() -> None:
+    request, reply = build("lock/r=done write_pointer/rc=done")
+    for read in (
+        outcome.interpret(request, None, "the connection dropped"),
+        outcome.interpret(request, {**reply, "steps": reply["steps"][:1]}),
+    ):
+        assert (read["changed"], read["failed"], read["error"]["code"]) == (True, True, "CHANGE_UNKNOWN")
+    assert "the connection dropped" in outcome.interpret(request, None, "the connection dropped")["msg"]
+
+
+def test_summary_keys_come_from_step_data() -> None:
+    request, reply = build(
+        "lock/r=done expect/r=done clean=done stage/r=done rename/r=done write_pointer/rc=done "
+        "retire=done quarantine=done event=done service=done"
+    )
+    data = {
+        "lock": {"broken": "its process 4242 is gone"},
+        "expect": {"sha256": SHA},
+        "clean": {"removed": [".smsmse-trash-x"], "remaining": []},
+        "stage": {"bytes_copied": 17158, "files": 7},
+        "write_pointer": {"sha256": "b" * 64},
+        "retire": {"removed": True, "trash": None, "link": False},
+        "quarantine": {"destination": "/lab/h1/q/csapi-20261125.003", "copied": False, "bytes_copied": 0},
+        "event": {"written": 1},
+        "service": {"exit_code": 0, "output": ""},
+    }
+    for report in reply["steps"]:
+        report["data"] = data.get(report["op"], {})
+    read = outcome.interpret(request, contract.check_reply("apply", reply))
+    assert {
+        k: read[k] for k in ("installed", "removed", "cleaned", "quarantined", "bytes_copied", "restarted", "lock_broken", "event_written")
+    } == {
+        "installed": True,
+        "removed": ["20261123.001"],
+        "cleaned": [".smsmse-trash-x"],
+        "quarantined": ["/lab/h1/q/csapi-20261125.003"],
+        "bytes_copied": 17158,
+        "restarted": True,
+        "lock_broken": "its process 4242 is gone",
+        "event_written": True,
+    }
+    assert read["definfo_sha256"] == "b" * 64, "the digest read back after the write, not the one expected"
+    assert "an abandoned lock was broken: its process 4242 is gone" in read["warnings"]
+    assert [s["result"] for s in read["steps"]] == ["done"] * 10
+
+
+def test_a_retired_link_is_not_a_removed_set() -> None:
+    request, reply = build("retire=done")
+    reply["steps"][0]["data"] = {"removed": True, "trash": None, "link": True}
+    assert outcome.interpret(request, reply)["removed"] == []
