@@ -160,7 +160,10 @@ ansible_facts:
               type: list
               elements: dict
             invalid:
-              description: Folders named like a set that are not a valid version, with the reason.
+              description:
+                - Folders named like a set that are not a valid version, with the reason. A version is ASCII
+                  C(YYYYMMDD.RRR), matched whole, a real date not in the future; a folder named like one with other
+                  digits or with spaces or a newline around it is listed here too, and is never a set.
               type: list
               elements: dict
             other_dirs:

@@ -67,11 +67,6 @@ def probe_request(
     }
 
 
-def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
-    """The raw reply entry of each chosen store (kept for callers that read raw entries; see :func:`snapshot.parse`)."""
-    return snapshots.select_stores(reply, overrides)
-
-
 def build(snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = True) -> dict[str, Any]:
     """The ``smsmse_defs`` facts; raises :class:`SmsmseError` for what makes them meaningless.
 
@@ -95,11 +90,6 @@ def build(snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = Tr
         "events": [_event(event) for event in snapshot.events],
         "events_error": snapshot.events_error,
     }
-
-
-def join(windows: bool, *parts: str) -> str:
-    """Join host path parts with the host's separator."""
-    return snapshots.join(windows, *parts)
 
 
 def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Manifests of definition sets: relative path -> (size, SHA-256), and the set digest.
 
-Paths inside a set are written with '/' and compared case-insensitively (the
-sets are Windows folders). A path that could leave the set is never accepted:
+Paths inside a set are written with '/'. The set digest folds case (the sets
+are Windows folders, where case does not name another file); a set whose names
+collide that way is bad by itself (see :mod:`structure`), and the catalog
+compares names exactly (see :func:`catalog.check_set`). A path that could leave the set is never accepted:
 no '..' or '.' part, no absolute path, drive letter, UNC prefix, backslash,
 alternate data stream or control character.
 """

@@ -31,6 +31,11 @@ _STAT_KEYS = ("files_hashed", "bytes_hashed", "files_cached", "bytes_cached")
 #: the source rule's ranking of stores: the product's source stores, then CSAPI, then a caller's source_path
 SOURCE_RANK: tuple[str, ...] = (*SOURCE_STORES, "csapi", EXTRA_STORE)
 COPY_DIFFERS = "SET_COPY_DIFFERS"
+#: why the source rule's winner wins, by its store
+_WHY: dict[str, str] = {
+    **dict.fromkeys(SOURCE_STORES, "the product derives CSAPI from its source store"),
+    "csapi": "a folder given as source_path never outranks a store the product uses",
+}
 
 
 class Mark(NamedTuple):
@@ -98,18 +103,6 @@ def judge(
         },
         marks,
     )
-
-
-def verify_host(
-    reply: Mapping[str, Any],
-    *,
-    overrides: Mapping[str, str | None],
-    required_files: Iterable[str],
-    catalog: catalogs.Catalog | None,
-    today: dt.date | None = None,
-) -> dict[str, Any]:
-    """:func:`judge` of a raw ``probe`` reply (for callers that do not hold a Snapshot yet)."""
-    return judge(snapshots.parse(reply, overrides), required_files=required_files, catalog=catalog, today=today)
 
 
 def mark_bad(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
@@ -191,7 +184,8 @@ def _pointer_record(store: Store) -> dict[str, Any]:
         return {"version": None, "status": "none", "errors": []}
     if store.set(pointer.active) is None:
         where = store.folder("definfo.dat")
-        problem = Problem("POINTER_MISSING_SET", f"definfo.dat names {pointer.active}, which is not in the store.", where)
+        what = "which is not in the store" if versions.looks_like_version(pointer.active) else "which is not a set version"
+        problem = Problem("POINTER_MISSING_SET", f"definfo.dat names {pointer.active!r}, {what}.", where)
         return {"version": pointer.active, "status": BAD, "errors": [problem.as_dict()]}
     return {"version": pointer.active, "status": None, "errors": []}  # filled in from the set's verdict
 
@@ -226,9 +220,10 @@ def _source_rule(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
         winner = min(copies, key=lambda c: SOURCE_RANK.index(c["store"]) if c["store"] in SOURCE_RANK else len(SOURCE_RANK))
         for copy in copies:
             if copy["digest"] != winner["digest"]:
+                why = _WHY.get(winner["store"], _WHY["csapi"])
                 message = (
                     f"{_where(copy)} holds set {version} with other bytes than {_where(winner)}; no catalog or fleet verdict "
-                    f"decided between them, so the copy in {winner['store']} wins (the product derives CSAPI from its source store)."
+                    f"decided between them, so the copy in {winner['store']} wins ({why})."
                 )
                 losers[(copy["store"], version)] = {"code": COPY_DIFFERS, "message": message, "path": copy.get("path")}
     return [

@@ -153,3 +153,36 @@ def test_odd_version_names_are_not_sets(lab_factory: Callable[..., Path], name: 
     assert result["newest_good"]["overall"] == NEWEST
     invalid = facts.build(host)["stores"]["hawking"]["invalid"]
     assert name in [entry["name"] for entry in invalid]
+
+
+def test_the_cache_age_option_reaches_the_probe_and_refuses_a_negative_age() -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import probe as probes
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+    options = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
+    request = probes.hashing(options)
+    assert request == {"deep": False, "cache_dir": None, "max_age_seconds": 604800}
+    contract.check_request(
+        "probe", facts.probe_request(is_windows=True, stores=None, product_option=None, events_file=None, event_hours=1, hashing=request)
+    )
+    assert probes.hashing({**options, "hash_cache_max_age_days": 0})["max_age_seconds"] == 0
+    with pytest.raises(SmsmseError, match=r"OPTION_INVALID.*hash_cache_max_age_days"):
+        probes.hashing({**options, "hash_cache_max_age_days": -1})
+
+
+def test_windows_paths_join_with_backslashes() -> None:
+    store = snapshot.Store(
+        name="csapi",
+        template="x",
+        path="C:\\Defs\\",
+        exists=True,
+        error=None,
+        free_bytes=None,
+        pointer=snapshot.Pointer(False, None, None, None, None, None, None),
+        sets=(),
+        others=(),
+        files=(),
+        hash_stats=None,
+        windows=True,
+    )
+    assert store.folder(NEWEST) == f"C:\\Defs\\{NEWEST}"

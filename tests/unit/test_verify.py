@@ -12,7 +12,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build, contract, facts, lab, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    catalog,
+    catalog_build,
+    contract,
+    facts,
+    lab,
+    snapshot,
+    structure,
+    verify,
+)
 
 KEY = Ed25519PrivateKey.generate()
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -40,9 +49,8 @@ def verify_lab_host(inventory: Path, host: str, trusted: catalog.Catalog | None)
         hashing={"deep": False, "cache_dir": str(inventory.parent / "cache" / host)},
     )
     reply = contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
-    return verify.verify_host(
-        reply, overrides=hostvars["smsmse_defs_stores"], required_files=structure.DEFAULT_REQUIRED_FILES, catalog=trusted
-    )
+    parsed = snapshot.parse(reply, hostvars["smsmse_defs_stores"])
+    return verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=trusted)
 
 
 def verdicts(result: dict[str, Any]) -> dict[tuple[str, str], tuple[str, list[str]]]:
