@@ -222,9 +222,10 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
     denied = case.make(tmp_path / "lab" / "hosts" / "h", versions)
     reply = probe(inventory, denied, monkeypatch)
     overrides = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
-    verification = verify.verify_host(reply, overrides=overrides, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
+    parsed = snapshot.parse(reply, overrides)
+    verification = verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
     assert findings(verification, versions) == _normalise(case.expect, len(versions))
-    built = facts.build(snapshot.parse(reply, overrides), strict=False)
+    built = facts.build(parsed, strict=False)
     csapi = built["stores"]["csapi"]
     assert csapi["active"] == (versions[case.active] if case.active is not None else None)
     if ("active", "csapi") in case.expect:
