@@ -45,12 +45,17 @@ def closure(start: Path) -> dict[Path, int]:
     return found
 
 
+def ours(path: Path) -> bool:
+    # the project's virtual environments live under ROOT too: only plugins/ is the collection's
+    return (ROOT / "plugins") in path.parents
+
+
 def main() -> None:
     files = closure(ROOT / "plugins" / "modules" / "defs_agent_win.ps1")
     for path, size in sorted(files.items(), key=lambda item: -item[1]):
-        where = "collection" if ROOT in path.parents else "ansible-core"
+        where = "collection" if ours(path) else "ansible-core"
         print(f"{size:>8}  {path.name}  ({where})")
-    own = sum(size for path, size in files.items() if ROOT in path.parents)
+    own = sum(size for path, size in files.items() if ours(path))
     csharp = sum(size for path, size in files.items() if path.suffix == ".cs")
     print(f"{own:>8}  from this collection")
     print(f"{csharp:>8}  C# compiled by csc on every call")
