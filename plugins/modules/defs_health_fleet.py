@@ -41,6 +41,7 @@ attributes:
     support: none
     description: Nothing to show.
   platform:
+    support: full
     platforms: [posix, windows]
     description: Runs on the controller, for hosts of any platform.
 author:

@@ -88,6 +88,7 @@ attributes:
     support: none
     description: The report shows what changed.
   platform:
+    support: full
     platforms: [posix, windows]
     description: Hosts of any platform the agents support.
 author:

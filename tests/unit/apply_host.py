@@ -173,7 +173,7 @@ class Host:
             return [self.fill(item) for item in value]
         if not isinstance(value, str) or not value.startswith("@"):
             return value
-        kind, _, rest = value[1:].partition(":")
+        kind, _colon, rest = value[1:].partition(":")
         if kind == "set":
             return true_manifest(rest)
         if kind == "path":

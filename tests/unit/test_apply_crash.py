@@ -179,7 +179,7 @@ def test_promotes_over_an_abandoned_lock_one_wins(host: Path, tmp_path: Path) ->
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
     record = {"pid": int(dead.stdout), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": "dead"}
     (host / "csapi" / ".smsmse-lock").write_text(json.dumps(record))
-    requests = [outcome.request(promote_steps(host)) for _ in range(4)]
+    requests = [outcome.request(promote_steps(host)) for _worker in range(4)]
     workers = [start_worker(request, tmp_path) for request in requests]
     for worker in workers:
         assert worker.stdin is not None

@@ -121,7 +121,7 @@ _WRITERS = (
 
 @st.composite
 def encoded_documents(draw: st.DrawFn) -> tuple[bytes, str, bool]:
-    _, encoding, mark, value = draw(st.sampled_from(_WRITERS))
+    _name, encoding, mark, value = draw(st.sampled_from(_WRITERS))
     return mark + draw(texts(value)).encode(encoding), encoding, bool(mark)
 
 

@@ -37,9 +37,9 @@ def build(spec: str) -> tuple[dict[str, Any], dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     reports: list[dict[str, Any]] = []
     for item in spec.split():
-        head, _, tail = item.partition("=")
-        op, _, flags = head.partition("/")
-        result, _, code = tail.partition(":")
+        head, _eq, tail = item.partition("=")
+        op, _slash, flags = head.partition("/")
+        result, _colon, code = tail.partition(":")
         args = {**ARGS[op], "name": ARGS["stage"]["name"]} if "s" in flags else ARGS[op]
         steps.append({"op": op, "store": STORE, "required": "r" in flags, "always": "a" in flags, "commit": "c" in flags, "args": args})
         reports.append(
