@@ -179,12 +179,50 @@ def remove_entry(path: str) -> None:
         os.unlink(path)
 
 
+def _aside_of(ctx: Context, entry: str) -> str | None:
+    """The folder an interrupted exchange moved aside (``<exchange_aside_prefix><b>-<token>``): ``b``, or None."""
+    lead = ctx.wire["exchange_aside_prefix"]
+    if not entry.startswith(lead):
+        return None
+    name, dash, token = entry[len(lead) :].rpartition("-")
+    return name if dash and token and name not in ("", ".", "..") and "/" not in name else None
+
+
+def _restore_asides(ctx: Context, store: str, errors: list[str]) -> list[str]:
+    """Put back every folder an exchange killed between its two renames left aside, when its name is still missing.
+
+    Then the name the pointer may give is a whole folder again (the one it was before
+    the exchange started); the aside is never deleted while that name is missing.
+    """
+    restored = []
+    for entry in sorted(os.listdir(store)):
+        name = _aside_of(ctx, entry)
+        if name is None or os.path.lexists(os.path.join(store, name)):
+            continue
+        try:
+            os.rename(os.path.join(store, entry), os.path.join(store, name))
+        except OSError as exc:
+            errors.append(f"{entry} could not be renamed back to {name}: {_os_text(exc)}")
+            continue
+        restored.append(name)
+    if restored:
+        store_ops._fsync_dir(store)
+    return restored
+
+
 def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Remove what interrupted runs left; best-effort per entry."""
-    removed, remaining, errors = [], [], []
+    """Put back what an interrupted exchange left aside, then remove what interrupted runs left; best-effort per entry."""
+    removed: list[str] = []
+    remaining: list[str] = []
+    errors: list[str] = []
+    restored = _restore_asides(ctx, store, errors)
     for entry in sorted(os.listdir(store)):
         path = os.path.join(store, entry)
         if not _is_leftover(ctx, entry, path):
+            continue
+        aside = _aside_of(ctx, entry)
+        if aside is not None and not os.path.lexists(os.path.join(store, aside)):
+            remaining.append(entry)  # it could not be put back: never deleted while its name is missing
             continue
         try:
             remove_entry(path)
@@ -193,9 +231,11 @@ def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             remaining.append(entry)
             errors.append(f"{entry}: {_os_text(exc)}")
     limit = ctx.wire["limits"]["max_list"]
-    data = {"removed": removed[:limit], "remaining": remaining[:limit]}
+    data: dict[str, Any] = {"removed": removed[:limit], "remaining": remaining[:limit]}
+    if restored:
+        data["restored"] = restored[:limit]
     if remaining:
-        raise Refused("failed", "leftovers could not be removed: " + "; ".join(errors), "LEFTOVERS_REMAIN", data)
+        raise Refused("failed", "leftovers could not be removed or put back: " + "; ".join(errors), "LEFTOVERS_REMAIN", data)
     return data
 
 
@@ -307,8 +347,8 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         if not os.path.lexists(path):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     atomic = _exchange_atomic(a, b)
-    if not atomic:
-        trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")
+    if not atomic:  # b has no folder between these two renames: a kill there is repaired by the next clean (_restore_asides)
+        trash = os.path.join(store, f"{ctx.wire['exchange_aside_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")
         os.rename(b, trash)
         try:
             os.rename(a, b)
