@@ -9,9 +9,10 @@ was (see docs/changes.md).
 Three kinds of change, each one group of steps on one store:
 
 - :func:`promote` installs a good set into a store (CSAPI by default). A bad
-  copy of the same version is replaced: when it is the active set, by swapping
-  the two folders (the pointer never names a missing or bad folder longer than
-  an atomic exchange), else by retiring it first.
+  copy of the same version is replaced by swapping it with the good copy
+  (``exchange``), then retiring what the swap left in the staging folder, so
+  that the version's name never lacks a folder (the product may point at it
+  at any moment, even when we do not).
 - :func:`rollback` points a store at a good set it holds, and can quarantine
   every bad set of the store.
 - :func:`repair_source` keeps the product's own copy job away from a bad set:
@@ -71,6 +72,7 @@ class Context:
     restart: steps.Restart | None = None
     staging_prefix: str = facts.STAGING_PREFIX
     trash_prefix: str = ".smsmse-trash-"
+    exchange_aside_prefix: str = ".smsmse-trash-exchange-"
     token: Callable[[], str] = lambda: uuid.uuid4().hex[:8]
 
 
@@ -139,6 +141,11 @@ class StoreView:
 
     def leftovers(self, ctx: Context) -> list[str]:
         return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
+
+    def aside(self, ctx: Context, version: str) -> bool:
+        """Whether an interrupted exchange left ``version``'s folder aside (the next ``clean`` puts it back when the name is free)."""
+        lead = f"{ctx.exchange_aside_prefix}{version}-"
+        return version not in self.sets and any(f.name.startswith(lead) for f in self.store.others)
 
     def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
         return steps.Group(self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart)
@@ -254,9 +261,10 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         else []
     )
     group = dst.group(ctx, events)
-    replace_active = not installed_good and chosen in dst.sets and dst.active == chosen
+    present = chosen in dst.sets or dst.aside(ctx, chosen)  # an aside: clean puts it back under this name first
+    replace_active = not installed_good and present and dst.active == chosen
     pointer = steps.write_pointer(dst.path, content, dst.definfo_sha256, commit=True) if dst.pointer_changes(content) else None
-    body = _install_steps(dst, src, chosen, installed_good=installed_good, replace_active=replace_active, pointer=pointer, ctx=ctx)
+    body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
     if steps.commit_index(body) is None:  # nothing the scanner uses changes: the first removal is what changes the store
         body = _commit_first(body) if body else [steps.step("clean", dst.path, commit=True)]
@@ -289,28 +297,29 @@ def _install_steps(
     chosen: str,
     *,
     installed_good: bool,
-    replace_active: bool,
+    present: bool,
     pointer: steps.Step | None,
     ctx: Context,
 ) -> list[steps.Step]:
-    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer."""
+    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer.
+
+    A bad copy of ``chosen`` is swapped with the good one, never removed first: the
+    product may point at that name at any moment (its own copy job), and the name
+    then always holds a whole folder. When the pointer already names it, the swap
+    is the commit point.
+    """
     if installed_good:
         return [steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen)), *([pointer] if pointer else [])]
     staging = f"{ctx.staging_prefix}{chosen}-{ctx.token()}"
     body = [steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))]
-    if replace_active:
-        # the swap is the commit point: the scanner's folder holds the good bytes from that instant; the old ones are retired
-        body.append(steps.step("exchange", dst.path, commit=True, a=staging, b=chosen))
-        if pointer:
-            body.append({**pointer, "commit": False})
-        body.append(steps.step("retire", dst.path, required=False, name=staging))
-        return body
-    if chosen in dst.sets:  # a bad copy nobody points at: out of the way first
-        body.append(steps.step("retire", dst.path, name=chosen))
-    names: dict[str, Any] = {"from": staging, "to": chosen}
-    body.append(steps.step("rename", dst.path, **names))
+    if not present:
+        names: dict[str, Any] = {"from": staging, "to": chosen}
+        return [*body, steps.step("rename", dst.path, **names), *([pointer] if pointer else [])]
+    active = dst.active == chosen
+    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen))
     if pointer:
-        body.append(pointer)
+        body.append({**pointer, "commit": not active})
+    body.append(steps.step("retire", dst.path, required=False, name=staging))  # the bad copy, now in the staging folder
     return body
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, snapshot, steps, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, outcome, plan, snapshot, steps, structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 CTX = plan.Context(windows=False, token=lambda: "t0k3n")
@@ -107,6 +108,37 @@ def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Cal
     assert the_plan.steps[6]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[6]["required"]
     assert the_plan.extra["replaced_in_place"] is True
     assert "replaced in place" in the_plan.message
+
+
+def test_a_bad_copy_nobody_points_at_is_swapped_never_removed_first(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
+    csapi = host(inventory, "h") / "csapi"
+    lab.write_set(csapi, versions[-1])
+    flip(csapi / versions[-1] / "virscan1.dat")
+    the_plan = promote(stores_of(inventory, "h"))
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange", "write_pointer*", "retire", "event", "unlock"]
+    assert the_plan.steps[5]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert the_plan.steps[7]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[7]["required"]
+
+
+def test_an_interrupted_exchange_is_finished_in_one_run(lab_factory: Callable[..., Path]) -> None:
+    """The active name is missing and its folder is aside: clean puts it back, so the plan swaps rather than renames."""
+    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
+    versions = versions_now()
+    csapi = host(inventory, "h") / "csapi"
+    flip(csapi / versions[-1] / "virscan1.dat")
+    (csapi / versions[-1]).rename(csapi / f".smsmse-trash-exchange-{versions[-1]}-dead")
+    the_plan = promote(stores_of(inventory, "h"))
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange*", "retire", "event", "unlock"]
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    reply = contract.check_reply("apply", json.loads(json.dumps({"contract": 1, "op": "apply", **apply.run(request)})))
+    read = outcome.interpret(request, reply)
+    assert not read["failed"] and read["changed"], read["msg"]
+    assert read["restored"] == [versions[-1]]
+    assert sorted(p.name for p in csapi.iterdir()) == [versions[-1], "definfo.dat"]
+    assert not promote(stores_of(inventory, "h")).changes
 
 
 def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[..., Path]) -> None:
