@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, store_ops
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
@@ -73,23 +73,45 @@ def relative(rel: str) -> list[str]:
     return parts
 
 
-def _digest(path: str) -> str | None:
-    """SHA-256 of a regular file, streamed; None when it is absent.
+def pointer_state(path: str) -> tuple[str, str | None]:
+    """What lstat sees at ``path``: its kind (``absent``, ``file``, ``link``, ``dir``, ``other``) and, for a regular file only, its SHA-256.
 
-    A hostile definfo.dat may be huge, or a FIFO or device that blocks a plain
-    open: it is opened without blocking and must be a regular file.
+    Never follows a link. A hostile definfo.dat may be huge, or a FIFO or device
+    that blocks a plain open: it is opened without following and without blocking,
+    and must still be a regular file once open.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        st = os.lstat(path)
     except FileNotFoundError:
-        return None
+        return "absent", None
+    kind = next((name for test, name in scan.KINDS if test(st.st_mode)), "other")
+    if kind != "file":
+        return kind, None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return "absent", None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link swapped in since the lstat
+            return "link", None
+        raise
     with os.fdopen(fd, "rb", buffering=0) as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
+            return "other", None
         digest = hashlib.sha256()
         for chunk in iter(lambda: handle.read(BUFFER), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return "file", digest.hexdigest()
+
+
+def expected_state(sha256: str | None, kind: str | None) -> tuple[str, str | None]:
+    """The state a step expects: ``kind`` as sent, or (when not sent) a file with that digest, or nothing (null)."""
+    return (kind or ("file" if sha256 is not None else "absent")), sha256
+
+
+def _changed(ctx: Context, now: tuple[str, str | None], while_: str) -> Refused:
+    what = f"a {now[0]}" if now[0] in ("link", "dir") else {"absent": "absent", "file": "a file", "other": "a special file"}[now[0]]
+    return Refused("conflict", f"{ctx.wire['definfo']} changed {while_} (it is now {what})", data={"sha256": now[1], "kind": now[0]})
 
 
 # --- lock, expect, preflight, clean ---
@@ -114,10 +136,11 @@ def unlock(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def expect(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    now = _digest(ctx.definfo(store))
-    if now != args["definfo_sha256"]:
-        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": now})
-    return {"sha256": now}
+    """Compare-and-swap: definfo.dat is still what lstat saw when the controller read it (its kind; a file's digest)."""
+    now = pointer_state(ctx.definfo(store))
+    if now != expected_state(args["definfo_sha256"], args.get("definfo_kind")):
+        raise _changed(ctx, now, "since it was read")
+    return {"sha256": now[1], "kind": now[0]}
 
 
 def _nearest_existing(path: str) -> str:
@@ -136,7 +159,7 @@ def preflight(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         target = ctx.definfo(store)
         probe = os.path.join(store, ctx.temp_name())
         try:
-            if os.path.lexists(target) and not os.path.islink(target):
+            if pointer_state(target)[0] == "file":  # a link or folder is replaced itself (a folder moved aside first)
                 os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK))  # immutable or append-only: refused, even for root
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.unlink(probe)
@@ -364,30 +387,41 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Replace definfo.dat atomically, checking its digest right before; return the digest read back."""
+    """Replace definfo.dat atomically, checking what lstat sees there right before; return the digest read back.
+
+    A link (or a special file) named definfo.dat is replaced itself (a rename onto
+    it), never written through or opened; a folder is refused (the controller moves
+    it aside first).
+    """
     content = base64.b64decode(args["content_b64"], validate=True)
     if len(content) > ctx.wire["limits"]["max_definfo_bytes"]:
         raise ValueError(f"the new {ctx.wire['definfo']} is larger than {ctx.wire['limits']['max_definfo_bytes']} bytes")
     target = ctx.definfo(store)
-    if _digest(target) != args["expect_sha256"]:
-        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": _digest(target)})
+    want = expected_state(args["expect_sha256"], args.get("expect_kind"))
+    now = pointer_state(target)
+    if now != want:
+        raise _changed(ctx, now, "since it was read")
+    if now[0] == "dir":
+        raise OSError(errno.EISDIR, "a folder is never replaced by a file: move it aside first", target)
     temp = os.path.join(store, ctx.temp_name())
     try:
         with open(temp, "xb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
-        now = _digest(target)
-        if now != args["expect_sha256"]:
-            raise Refused("conflict", f"{ctx.wire['definfo']} changed while the new one was written", data={"sha256": now})
-        os.replace(temp, target)
+        if now[0] == "file":
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
+        now = pointer_state(target)
+        if now != want:
+            raise _changed(ctx, now, "while the new one was written")
+        os.replace(temp, target)  # a rename: a link at target is replaced, not followed
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
     store_ops._fsync_dir(store)
-    return {"sha256": _digest(target)}
+    kind, digest = pointer_state(target)
+    return {"sha256": digest, "kind": kind}
 
 
 def _os_text(exc: OSError) -> str:

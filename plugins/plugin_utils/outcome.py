@@ -103,11 +103,11 @@ def _subject(step: Mapping[str, Any]) -> str:
 def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
     """Whether a done step of a CHANGING op changed a set (not only this collection's own leftovers)."""
     args = step["args"]
-    if step["op"] == "write_pointer":
+    if step["op"] in ("write_pointer", "quarantine"):  # quarantine moves a set, or a folder named definfo.dat, out of the store
         return True
     if step["op"] == "clean":
         return bool(report["data"].get("restored"))
-    name = args.get("name") if step["op"] in ("retire", "quarantine") else args.get("b")
+    name = args.get("name") if step["op"] == "retire" else args.get("b")
     if not isinstance(name, str) or not _VERSION.fullmatch(name):
         return False
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))

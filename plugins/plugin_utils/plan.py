@@ -139,6 +139,11 @@ class StoreView:
     def definfo_sha256(self) -> str | None:
         return self.store.pointer.sha256
 
+    @property
+    def definfo_kind(self) -> str:
+        """What the agent's lstat saw at definfo.dat: absent, file, link, dir or other."""
+        return self.store.pointer.kind
+
     def leftovers(self, ctx: Context) -> list[str]:
         return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
 
@@ -148,7 +153,9 @@ class StoreView:
         return version not in self.sets and any(f.name.startswith(lead) for f in self.store.others)
 
     def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
-        return steps.Group(self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart)
+        return steps.Group(
+            self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart, expect_kind=self.definfo_kind
+        )
 
 
 def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
@@ -263,7 +270,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     group = dst.group(ctx, events)
     present = chosen in dst.sets or dst.aside(ctx, chosen)  # an aside: clean puts it back under this name first
     replace_active = not installed_good and present and dst.active == chosen
-    pointer = steps.write_pointer(dst.path, content, dst.definfo_sha256, commit=True) if dst.pointer_changes(content) else None
+    pointer = content if dst.pointer_changes(content) else None
     body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
     if steps.commit_index(body) is None:  # nothing the scanner uses changes: the first removal is what changes the store
@@ -298,7 +305,7 @@ def _install_steps(
     *,
     installed_good: bool,
     present: bool,
-    pointer: steps.Step | None,
+    pointer: bytes | None,
     ctx: Context,
 ) -> list[steps.Step]:
     """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer.
@@ -309,18 +316,46 @@ def _install_steps(
     is the commit point.
     """
     if installed_good:
-        return [steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen)), *([pointer] if pointer else [])]
+        matches = steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen))
+        return [matches, *_pointer_steps(dst, pointer, ctx, commit=True)]
     staging = f"{ctx.staging_prefix}{chosen}-{ctx.token()}"
     body = [steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))]
     if not present:
         names: dict[str, Any] = {"from": staging, "to": chosen}
-        return [*body, steps.step("rename", dst.path, **names), *([pointer] if pointer else [])]
+        return [*body, steps.step("rename", dst.path, **names), *_pointer_steps(dst, pointer, ctx, commit=True)]
     active = dst.active == chosen
     body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen))
-    if pointer:
-        body.append({**pointer, "commit": not active})
+    body += _pointer_steps(dst, pointer, ctx, commit=not active)
     body.append(steps.step("retire", dst.path, required=False, name=staging))  # the bad copy, now in the staging folder
     return body
+
+
+def _pointer_steps(
+    view_: StoreView, content: bytes | None, ctx: Context, *, commit: bool, quarantine_dir: str | None = None
+) -> list[steps.Step]:
+    """Replace ``definfo.dat`` with ``content`` (none when None), expecting what the probe's lstat saw there.
+
+    A link is replaced itself, never written through. A folder named definfo.dat is
+    moved out of the store first (quarantined, never deleted: it is not ours), so
+    that the file can take its name.
+    """
+    if content is None:
+        return []
+    found = []
+    kind = view_.definfo_kind
+    if kind == "dir":
+        found.append(
+            steps.step(
+                "quarantine",
+                view_.path,
+                name=DEFINFO,
+                dest_dir=quarantine_dir or _default_quarantine(view_),
+                dest_name=f"{_quarantine_base(view_)}-{DEFINFO}-{ctx.token()}",
+            )
+        )
+        kind = "absent"
+    found.append(steps.write_pointer(view_.path, content, view_.definfo_sha256 if kind == "file" else None, kind, commit=commit))
+    return found
 
 
 def _commit_first(body: list[steps.Step]) -> list[steps.Step]:
@@ -376,7 +411,7 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     destination = quarantine_dir or _default_quarantine(view_)
     body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
     if moves_pointer:
-        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
+        body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
     body += _quarantine_steps(view_, quarantined, destination, commit=not moves_pointer, ctx=ctx)
     if moves_pointer:
         message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
@@ -427,8 +462,13 @@ def _nothing_to_roll_back(view_: StoreView) -> str:
     )
 
 
+def _quarantine_base(view_: StoreView) -> str:
+    """The start of a quarantined folder's name: the store folder's own name, safe as one path component."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", view_.path.rstrip("\\/").replace("\\", "/").rsplit("/", 1)[-1]) or view_.name
+
+
 def _quarantine_steps(view_: StoreView, names: Sequence[str], destination: str, *, commit: bool, ctx: Context) -> list[steps.Step]:
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", view_.path.rstrip("\\/").replace("\\", "/").rsplit("/", 1)[-1]) or view_.name
+    base = _quarantine_base(view_)
     found = []
     for index, name in enumerate(names):
         found.append(
@@ -490,7 +530,7 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     destination = quarantine_dir or _default_quarantine(view_)
     body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
     if moves_pointer:
-        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
+        body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
     body += _quarantine_steps(view_, risky, destination, commit=not moves_pointer, ctx=ctx)
     message = f"{store}: quarantined the bad set(s) {', '.join(risky)} the product would copy next" + (
         f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""

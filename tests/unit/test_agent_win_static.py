@@ -195,8 +195,9 @@ def request_fields() -> set[str]:
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
 #: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
-#: exchange's aside name and clean putting such an aside back. Remove each name here when the Windows agent has it.
-APPLY_WINDOWS_PENDING = frozenset({"exchange_aside_prefix", "restored"})
+#: exchange's aside name and clean putting such an aside back; what lstat sees at definfo.dat (expect, write_pointer).
+#: Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset({"exchange_aside_prefix", "restored", "definfo_kind", "expect_kind", "kind"})
 
 
 def test_apply_reads_every_request_field() -> None:
