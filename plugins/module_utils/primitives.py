@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
@@ -229,7 +229,7 @@ def _restore_asides(ctx: Context, store: str, errors: list[str]) -> list[str]:
             continue
         restored.append(name)
     if restored:
-        store_ops._fsync_dir(store)
+        set_copy.fsync_dir(store)
     return restored
 
 
@@ -271,7 +271,7 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     target = folder(store, args["name"])
     for rel in manifest:
         relative(rel)
-    if os.path.islink(source) or set(manifest) != store_ops._source_files(source):
+    if os.path.islink(source) or set(manifest) != set_copy.source_files(source):
         raise Refused("source_changed", f"the source set {source} no longer holds the files that were verified")
     os.mkdir(target)
     copied = 0
@@ -284,7 +284,7 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             try:
                 if not stat.S_ISREG(os.lstat(src).st_mode):
                     raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
-                size, digest = store_ops._copy_file(src, dst, hasher)
+                size, digest = set_copy.copy_file(src, dst, hasher)
             except FileNotFoundError as exc:
                 if exc.filename != src:
                     raise
@@ -293,8 +293,8 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
                 raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
             copied += size
         for root, _dirs, _files in os.walk(target):
-            store_ops._fsync_dir(root)
-        store_ops._fsync_dir(store)
+            set_copy.fsync_dir(root)
+        set_copy.fsync_dir(store)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -307,7 +307,7 @@ def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     path = folder(store, args["name"])
     for rel in args["manifest"]:
         relative(rel)
-    if store_ops.matches(path, args["manifest"], ctx.cache_dir, store):
+    if set_copy.matches(path, args["manifest"], ctx.cache_dir, store):
         return {}
     if os.path.islink(path):
         why = "is a link, not a folder (links are never followed)"
@@ -331,7 +331,7 @@ def _rename_new(src: str, dst: str) -> None:
 
 def rename(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     _rename_new(folder(store, args["from"]), folder(store, args["to"]))
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     return {}
 
 
@@ -379,7 +379,7 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             os.rename(trash, b)
             raise
         os.rename(trash, a)
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     return {"atomic": atomic}
 
 
@@ -419,7 +419,7 @@ def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, A
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     kind, digest = pointer_state(target)
     return {"sha256": digest, "kind": kind}
 

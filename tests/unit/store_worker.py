@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives
 
 NO_RENAMEAT2 = "STORE_WORKER_NO_RENAMEAT2"
 KILL_AFTER_ASIDE = "STORE_WORKER_KILL_AFTER_ASIDE"
@@ -39,6 +39,8 @@ def _killed_after_aside(trash_prefix: str) -> None:
 
 def main() -> None:
     op, request_file = sys.argv[1], sys.argv[2]
+    if op != "apply":
+        raise SystemExit(f"unknown operation {op!r}: the worker runs apply")
     request = json.loads(Path(request_file).read_text())
     if os.environ.get(NO_RENAMEAT2):
         primitives.RENAMEAT2 = None
@@ -46,7 +48,7 @@ def main() -> None:
         _killed_after_aside(request["wire"]["trash_prefix"])
     print("ready", flush=True)
     sys.stdin.readline()
-    print(json.dumps(apply.run(request) if op == "apply" else getattr(store_ops, op)(request)), flush=True)
+    print(json.dumps(apply.run(request)), flush=True)
 
 
 if __name__ == "__main__":

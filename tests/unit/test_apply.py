@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
@@ -349,13 +349,13 @@ def test_stage_refuses_a_source_that_is_a_link(store: Path, tmp_path: Path) -> N
 
 def test_a_source_purged_while_it_is_copied_is_source_changed(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = lab.write_set(tmp_path / "hawking", NEW)
-    real = store_ops._copy_file
+    real = set_copy.copy_file
 
     def purging(src: str, dst: str, hasher: Any) -> tuple[int, str]:
         shutil.rmtree(source, ignore_errors=True)  # LiveUpdate removes the set after the first file
         return real(src, dst, hasher)
 
-    monkeypatch.setattr(store_ops, "_copy_file", purging)
+    monkeypatch.setattr(set_copy, "copy_file", purging)
     reply = run(step("stage", store, source=str(source), name=".smsmse-staging-x", manifest=true_manifest(NEW)))
     assert reply["steps"][0]["result"] == "source_changed", reply
     assert "left the source set while it was copied" in reply["steps"][0]["message"]

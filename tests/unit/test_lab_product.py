@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, store_ops
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, lab_product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -86,7 +86,7 @@ def test_liveupdate_failing_gives_up_once(tmp_path: Path, version: str, events_s
 
 def test_the_product_ignores_our_lock(tmp_path: Path) -> None:
     spec = host(tmp_path, "stale_csapi")
-    (csapi(spec) / store_ops.LOCK).write_text(json.dumps({"pid": os.getpid(), "host": "x", "created": time.time(), "token": "t"}))
+    (csapi(spec) / contract.wire()["lock"]).write_text(json.dumps({"pid": os.getpid(), "host": "x", "created": time.time(), "token": "t"}))
     assert lab_product.Emulator(spec).cycle() == f"installed {VERSIONS[-1]}"
 
 
@@ -104,7 +104,7 @@ def test_processes_start_and_stop(tmp_path: Path) -> None:
     assert all(p.returncode is not None for p in processes.values())
 
 
-# --- racing: the emulator, a LiveUpdate and our install_set on one host, watched ---
+# --- racing: the emulator, a LiveUpdate and our promote (probe, plan, apply) on one host, watched ---
 
 
 def _publish(source: Path, version: str) -> None:
