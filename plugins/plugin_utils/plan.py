@@ -407,12 +407,10 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     events = [collection_events.event("downgraded" if downgrade else "rolled_back", **values)] if moves_pointer else []
     if quarantined:
         events.append(collection_events.event("quarantined", **values))
-    group = view_.group(ctx, events)
     destination = quarantine_dir or _default_quarantine(view_)
-    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
-    if moves_pointer:
-        body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
-    body += _quarantine_steps(view_, quarantined, destination, commit=not moves_pointer, ctx=ctx)
+    change = _repoint(
+        view_, target, content if moves_pointer else None, quarantined=quarantined, destination=destination, events=events, ctx=ctx
+    )
     if moves_pointer:
         message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
     else:
@@ -424,7 +422,7 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
         target,
         view_.active,
         message,
-        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        change,
         _diff(view_, content if moves_pointer else None, [], quarantined),
         {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination},
     )
@@ -460,6 +458,28 @@ def _nothing_to_roll_back(view_: StoreView) -> str:
         f"The active set {view_.active} of {view_.name} is {view_.active_status}, and the store holds no good set to roll back to; "
         "defs_promote can bring one from a source store, or run LiveUpdate (the defs_health role does both)."
     )
+
+
+def _repoint(
+    view_: StoreView,
+    target: str,
+    content: bytes | None,
+    *,
+    quarantined: Sequence[str],
+    destination: str,
+    events: Sequence[Mapping[str, Any]],
+    ctx: Context,
+) -> list[steps.Step]:
+    """Every step of pointing a store at a set it holds and moving sets out of it (rollback and source repair alike).
+
+    The set pointed at is checked once more (``matches``); the pointer is written
+    when ``content`` is given (the commit point), else the first quarantine is.
+    """
+    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
+    body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
+    body += _quarantine_steps(view_, quarantined, destination, commit=content is None, ctx=ctx)
+    group = view_.group(ctx, events)
+    return [*group.opening(pointer_writable=content is not None), *body, *group.closing()]
 
 
 def _quarantine_base(view_: StoreView) -> str:
@@ -526,12 +546,8 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     events = [collection_events.event("quarantined", **values)]
     if moves_pointer:
         events.insert(0, collection_events.event("rolled_back", **values))
-    group = view_.group(ctx, events)
     destination = quarantine_dir or _default_quarantine(view_)
-    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
-    if moves_pointer:
-        body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
-    body += _quarantine_steps(view_, risky, destination, commit=not moves_pointer, ctx=ctx)
+    change = _repoint(view_, target, content if moves_pointer else None, quarantined=risky, destination=destination, events=events, ctx=ctx)
     message = f"{store}: quarantined the bad set(s) {', '.join(risky)} the product would copy next" + (
         f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""
     )
@@ -540,7 +556,7 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
         target,
         view_.active,
         message,
-        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        change,
         _diff(view_, content if moves_pointer else None, [], risky),
         {"quarantined_sets": risky, "quarantine_dir": destination},
     )
