@@ -34,6 +34,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     DEFDATES,
     LAST_DEFS,
     DefinfoError,
+    decode,
     new_definfo,
     parse_definfo,
     render_definfo,
@@ -182,8 +183,8 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
             {
                 "before_header": where,
                 "after_header": where,
-                "before": (current or b"").decode("utf-8", "replace").replace("\r\n", "\n"),
-                "after": after_definfo.decode("utf-8", "replace").replace("\r\n", "\n"),
+                "before": _definfo_text(current or b""),
+                "after": _definfo_text(after_definfo),
             }
         )
     if added or removed:
@@ -198,6 +199,15 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
             }
         )
     return shown
+
+
+def _definfo_text(data: bytes) -> str:
+    """definfo.dat as text for a diff, in the file's own encoding (UTF-16 files exist on Windows); damaged bytes replaced."""
+    try:
+        text = decode(data)[0]
+    except DefinfoError:
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")
 
 
 def _reasons(record: Mapping[str, Any]) -> str:

@@ -94,6 +94,19 @@ def test_the_diff_shows_definfo_and_the_sets(lab_factory: Callable[..., Path]) -
     assert the_plan.extra["removed"] == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_the_diff_reads_definfo_in_its_own_encoding(lab_factory: Callable[..., Path], encoding: str) -> None:
+    """Windows tools write definfo.dat in UTF-16 (with or without a byte-order mark): the diff shows its text."""
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
+    definfo = host(inventory, "h") / "csapi" / "definfo.dat"
+    definfo.write_bytes(definfo.read_bytes().decode("ascii").encode(encoding))
+    pointer = promote(stores_of(inventory, "h")).diff[0]
+    assert f"[DefDates]\nCurDefs={versions[0]}\n" in pointer["before"]
+    assert f"[DefDates]\nCurDefs={versions[-1]}\n" in pointer["after"]
+    assert "\x00" not in pointer["before"] + pointer["after"] and "\ufffd" not in pointer["before"] + pointer["after"]
+
+
 def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
     versions = versions_now()
