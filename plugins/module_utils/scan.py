@@ -31,7 +31,7 @@ MAX_OMITTED_NAMES = 32
 #: a definfo.dat larger than the limit is still hashed up to this size, so that a change can replace it
 MAX_DEFINFO_HASH = 16 << 20
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}\Z")
-_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISLNK, "link"), (stat.S_ISDIR, "dir"))
+KINDS = ((stat.S_ISREG, "file"), (stat.S_ISLNK, "link"), (stat.S_ISDIR, "dir"))
 
 
 def expand(template: str, env: Mapping[str, str] | None = None) -> str:
@@ -113,7 +113,7 @@ def read_definfo(path: str, max_bytes: int) -> dict[str, Any]:
         return record
     record["present"] = True
     record["size"] = st.st_size
-    record["kind"] = next((kind for test, kind in _KINDS if test(st.st_mode)), "other")
+    record["kind"] = next((kind for test, kind in KINDS if test(st.st_mode)), "other")
     if record["kind"] != "file" or st.st_size > MAX_DEFINFO_HASH:
         return record
     try:  # no link, no FIFO swapped in since the lstat: opened without following, without blocking

@@ -17,9 +17,6 @@ description:
     matches, rename, exchange, write_pointer, retire, quarantine, event, service, unlock) and reports each step's
     outcome; a required step that does not end C(done) skips every later step not marked C(always). The controller
     decides what the reply means. See C(docs/changes.md) in the collection.
-  - C(install_set) copies a verified set into a store and points the store at it; C(set_pointer) points a store at a
-    set it holds. Both take the store's lock and change nothing when C(definfo.dat) is not what the controller saw.
-    They are superseded by C(apply).
   - C(run_liveupdate) runs the configured update command, bounded by C(timeout) where the host has it.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
@@ -68,7 +65,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_events
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_ops import install_set, set_pointer
 
 CONTRACT = 1
 
@@ -133,7 +129,7 @@ def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
     return outcome
 
 
-CHANGES = {"install_set": install_set, "set_pointer": set_pointer, "apply": apply.run, "run_liveupdate": run_liveupdate}
+CHANGES = {"apply": apply.run, "run_liveupdate": run_liveupdate}
 OPERATIONS = ("probe", *CHANGES)
 
 

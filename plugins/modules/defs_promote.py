@@ -153,6 +153,11 @@ cleaned:
   returned: when changed, not in check mode
   type: list
   elements: str
+restored:
+  description: Sets put back under their names, after a swap of two folders without an atomic exchange was interrupted.
+  returned: when changed, not in check mode
+  type: list
+  elements: str
 restarted:
   description: Whether the service was restarted.
   returned: when changed, not in check mode

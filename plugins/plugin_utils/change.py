@@ -62,6 +62,7 @@ def context(options: Mapping[str, Any], windows: bool) -> plan.Context:
         restart=restart,
         staging_prefix=wire["staging_prefix"],
         trash_prefix=wire["trash_prefix"],
+        exchange_aside_prefix=wire["exchange_aside_prefix"],
     )
 
 

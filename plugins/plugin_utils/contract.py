@@ -16,12 +16,10 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
 CONTRACT_VERSION = 1
-OPERATIONS: tuple[str, ...] = ("probe", "install_set", "set_pointer", "apply", "run_liveupdate")
-#: the reply schema of each operation (install_set and set_pointer share one)
+OPERATIONS: tuple[str, ...] = ("probe", "apply", "run_liveupdate")
+#: the reply schema of each operation
 REPLY_SCHEMAS: dict[str, str] = {
     "probe": "probe.reply.json",
-    "install_set": "change.reply.json",
-    "set_pointer": "change.reply.json",
     "apply": "apply.reply.json",
     "run_liveupdate": "run_liveupdate.reply.json",
 }

@@ -15,7 +15,8 @@ A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
 ``in_use``) is given before a step changes anything, so a commit step that
 refused did not start. Without a commit step that started, the host changed
 when a step that moves or removes a set (retire, quarantine or exchange of a
-version's folder, write_pointer) ended ``done``; removing this collection's
+version's folder, write_pointer) ended ``done``, or a ``clean`` put back a
+folder an interrupted exchange had moved aside; removing this collection's
 own staging and trash folders is not a change.
 """
 
@@ -43,8 +44,9 @@ CODES: dict[str, str] = {
 CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
-#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder)
-CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer"})
+#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder;
+#: clean only when it put a set back)
+CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer", "clean"})
 #: ops a CHANGE_PARTIAL message lists as done or left to do
 _WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
@@ -101,9 +103,11 @@ def _subject(step: Mapping[str, Any]) -> str:
 def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
     """Whether a done step of a CHANGING op changed a set (not only this collection's own leftovers)."""
     args = step["args"]
-    if step["op"] == "write_pointer":
+    if step["op"] in ("write_pointer", "quarantine"):  # quarantine moves a set, or a folder named definfo.dat, out of the store
         return True
-    name = args.get("name") if step["op"] in ("retire", "quarantine") else args.get("b")
+    if step["op"] == "clean":
+        return bool(report["data"].get("restored"))
+    name = args.get("name") if step["op"] == "retire" else args.get("b")
     if not isinstance(name, str) or not _VERSION.fullmatch(name):
         return False
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))
@@ -128,6 +132,7 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             if s["op"] == "retire" and r["data"].get("removed") and not r["data"].get("link") and _VERSION.fullmatch(s["args"]["name"])
         ],
         "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("removed", [])],
+        "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
         "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
         "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" for s, _r in done),
@@ -184,6 +189,8 @@ def _result(
     result.update(summary or _summary([], []))
     if summary is not None and summary["cleaned"] and not changed:
         result["msg"] = msg + f" Leftovers of interrupted runs were removed: {', '.join(summary['cleaned'])}."
+    if summary is not None and summary["restored"]:
+        result["msg"] += f" Put back under their names after an interrupted exchange: {', '.join(summary['restored'])}."
     return result
 
 

@@ -98,6 +98,8 @@ class Pointer:
     active: str | None
     last: str | None
     error: Problem | None
+    #: what lstat saw: absent, file, link, dir or other (an agent that does not say: a file when present)
+    kind: str = "absent"
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,8 @@ def set_folder(record: Mapping[str, Any]) -> SetFolder:
 
 
 def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
-    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"]}
+    kind = str(record.get("kind") or "file") if record["present"] else "absent"
+    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"], "kind": kind}
     if not record["present"]:
         return Pointer(**base, content=None, active=None, last=None, error=None)
     not_a_file = listing.pointer_problem(record, where)

@@ -57,12 +57,14 @@ class Group:
     events: Sequence[Mapping[str, Any]] = ()
     events_file: str | None = None
     restart: Restart | None = None
+    #: what lstat saw at definfo.dat (absent, file, link, dir, other); None: a file when a digest is given, else absent
+    expect_kind: str | None = None
 
     def opening(self, **preflight: Any) -> list[Step]:
         """Lock, compare-and-swap, remove leftovers (best-effort), stop the service (if asked), then every precondition."""
         return [
             step("lock", self.store, stale_seconds=self.stale_seconds),
-            step("expect", self.store, definfo_sha256=self.expect_sha256),
+            step("expect", self.store, definfo_sha256=self.expect_sha256, definfo_kind=self.kind),
             step("clean", self.store, required=False),
             *(self.restart.before(self.store) if self.restart else []),  # stopped first: the preflight then sees what is held
             step(
@@ -75,6 +77,10 @@ class Group:
             ),
         ]
 
+    @property
+    def kind(self) -> str:
+        return self.expect_kind or ("file" if self.expect_sha256 is not None else "absent")
+
     def closing(self) -> list[Step]:
         """The events (best-effort), the service started again, the lock released (both always)."""
         closing = []
@@ -86,8 +92,14 @@ class Group:
         return closing
 
 
-def write_pointer(store: str, content: bytes, expect_sha256: str | None, *, commit: bool) -> Step:
-    return step("write_pointer", store, commit=commit, content_b64=base64.b64encode(content).decode("ascii"), expect_sha256=expect_sha256)
+def write_pointer(store: str, content: bytes, expect_sha256: str | None, expect_kind: str | None = None, *, commit: bool) -> Step:
+    """Replace ``definfo.dat`` with ``content``, if lstat still sees ``expect_kind`` there (and, for a file, ``expect_sha256``).
+
+    ``expect_kind`` None: a file when a digest is given, else absent.
+    """
+    encoded = base64.b64encode(content).decode("ascii")
+    expect_kind = expect_kind or ("file" if expect_sha256 is not None else "absent")
+    return step("write_pointer", store, commit=commit, content_b64=encoded, expect_sha256=expect_sha256, expect_kind=expect_kind)
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:

@@ -194,11 +194,15 @@ def request_fields() -> set[str]:
 
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
+#: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
+#: exchange's aside name and clean putting such an aside back; what lstat sees at definfo.dat (expect, write_pointer).
+#: Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset({"exchange_aside_prefix", "restored", "definfo_kind", "expect_kind", "kind"})
 
 
 def test_apply_reads_every_request_field() -> None:
     read = set().union(*(ps_static.read_fields(SOURCES[n]) for n in PS_FILES))
-    assert sorted(request_fields() - set(NOT_READ) - read) == []
+    assert sorted(request_fields() - set(NOT_READ) - APPLY_WINDOWS_PENDING - read) == []
     assert set(NOT_READ) <= request_fields()
 
 
@@ -211,19 +215,25 @@ def test_each_primitive_reads_its_own_arguments(op: str) -> None:
     # parity with the contract per primitive: the function that executes op reads every argument op has
     body = ps_static.functions(APPLY)[step_function(op)]
     arguments = set(schema("apply.request.json")["$defs"][f"args_{op}"]["properties"])
-    assert sorted(arguments - ps_static.read_fields(body)) == []
+    assert sorted(arguments - APPLY_WINDOWS_PENDING - ps_static.read_fields(body)) == []
 
 
 @pytest.mark.parametrize("op", apply_ops())
 def test_each_primitive_produces_its_own_data(op: str) -> None:
     body = ps_static.functions(APPLY)[step_function(op)]
     data = set(schema("apply.reply.json")["$defs"][f"data_{op}"]["properties"])
-    assert sorted(data - ps_static.produced_fields(body)) == []
+    assert sorted(data - APPLY_WINDOWS_PENDING - ps_static.produced_fields(body)) == []
 
 
 def test_apply_produces_every_reply_field() -> None:
     produced = ps_static.produced_fields(APPLY)
-    assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - produced) == []
+    assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - APPLY_WINDOWS_PENDING - produced) == []
+
+
+def test_nothing_pending_is_already_there() -> None:
+    # a name stays in APPLY_WINDOWS_PENDING only while the Windows agent lacks it
+    source = b"".join(SOURCES[n] for n in PS_FILES)
+    assert sorted(APPLY_WINDOWS_PENDING & (ps_static.read_fields(source) | ps_static.produced_fields(source))) == []
 
 
 #: optional probe fields the POSIX agent sends and the Windows agent does not yet (branch lab: escaped names,

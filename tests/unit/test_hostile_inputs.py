@@ -238,11 +238,10 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
 
 # --- a definfo.dat that cannot be read never leaves promote stuck ---
 
-_PLANNER_NEEDS = (
-    "the `expect` and `write_pointer` steps read definfo.dat through a link (and `preflight` refuses a folder): they must "
-    "compare what lstat sees (the reply's `kind`, and the digest of a regular file only), `write_pointer` must replace a link "
-    "itself, and the plan must first move a folder aside (quarantine)"
-)
+
+def _folder_holding_a_file(path: Path) -> None:
+    path.mkdir()
+    (path / "kept.txt").write_bytes(b"not ours to delete")
 
 
 @pytest.mark.parametrize(
@@ -250,14 +249,8 @@ _PLANNER_NEEDS = (
     [
         pytest.param(_definfo(lambda p: p.write_bytes(b"[DefDates]\r\n" + b";" * 70000)), id="oversized"),
         pytest.param(_definfo(lambda p: p.symlink_to("/nowhere")), id="dangling symlink"),
-        pytest.param(
-            _definfo(lambda p: p.symlink_to(p.parent.parent / "hawking" / "definfo.dat")),
-            id="symlink",
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_PLANNER_NEEDS),
-        ),
-        pytest.param(
-            _definfo(lambda p: p.mkdir()), id="folder", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_PLANNER_NEEDS)
-        ),
+        pytest.param(_definfo(lambda p: p.symlink_to(p.parent.parent / "hawking" / "definfo.dat")), id="symlink"),
+        pytest.param(_definfo(_folder_holding_a_file), id="folder"),
     ],
 )
 def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,10 +263,12 @@ def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, m
     def planned() -> plan.Plan:
         return lab_change.promote(inventory, "h", probe(inventory, [], monkeypatch))
 
+    kept = len(list(host.rglob("kept.txt")))
     first = planned()
     assert first.changes
     done = lab_change.carry(first)
     assert not done["failed"], done["msg"]
+    assert len(list(host.rglob("kept.txt"))) == kept, "a folder in definfo.dat's place is moved aside, never deleted"
     assert (host / "csapi" / "definfo.dat").is_file() and not (host / "csapi" / "definfo.dat").is_symlink()
     assert lab_product.active(host / "csapi") == versions[-1]
     assert not planned().changes, "the next run has nothing to do"
