@@ -197,6 +197,13 @@ def load(
     for version, entry in signed["sets"].items():
         files = {}
         for path, record in entry["files"].items():
+            device = manifest.reserved_part(path)
+            if device is not None:
+                raise SmsmseError(
+                    "CATALOG_PATH_RESERVED",
+                    f"The catalog {source} lists {path!r} in {version}: Windows opens {device!r} as a device, not a file.",
+                    path=source,
+                )
             why = manifest.unsafe_path(path)
             if why:
                 raise SmsmseError("CATALOG_PATH_UNSAFE", f"The catalog {source} lists {path!r} in {version}, which {why}.", path=source)

@@ -291,6 +291,18 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "A store's definfo.dat is a folder or a special file (FIFO, device, socket), so the store has no active set.",
         "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
     ),
+    ErrorCode(
+        "SET_NAME_RESERVED",
+        "A file or folder in a set has a name Windows opens as a device, not a file: CON, PRN, AUX, NUL, COM0 to COM9, "
+        "LPT0 to LPT9 (also with a superscript digit, COM\u00b9), CONIN$ or CONOUT$, "
+        "with any extension, case, or trailing dots and spaces.",
+        "Remove the file (on Windows through a `\\\\?\\` path) and replace the set from a good source; no real set holds such a name.",
+    ),
+    ErrorCode(
+        "CATALOG_PATH_RESERVED",
+        "The catalog lists a file whose name Windows opens as a device, not a file (NUL, con.dat, COM1, LPT\u00b9 ...).",
+        "Do not use this catalog; rebuild it with mailsec.smsmse.defs_catalog from a trusted reference set.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

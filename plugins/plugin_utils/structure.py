@@ -2,7 +2,8 @@
 
 A set passes when its name is a valid version, its ``zdone.dat`` marker is
 there, every required file is there and not empty, no file is empty or
-temporary, nothing in it is a link, junction or path leading out of it, no two
+temporary, nothing in it is a link, junction or path leading out of it, no name is
+one Windows opens as a device (``NUL``, ``con.dat``, ``COM1``), no two
 of its names are one name to Windows (the same under case folding, or once NTFS
 drops trailing dots and spaces), and (with hashing) every file could be read.
 """
@@ -100,8 +101,12 @@ def _check_file(record: FileEntry, *, name: str, path: str, hashed: bool) -> lis
     if record.link:
         return [Problem("SET_LINK", f"{relative} in set {name} is a link or junction: it may lead out of the store.", path)]
     found = []
+    device = manifest.reserved_part(relative)
     why = manifest.unsafe_path(relative)
-    if why:
+    if device is not None:
+        message = f"{relative!r} in set {name}: Windows opens {device!r} as a device, not as a file of the set."
+        found.append(Problem("SET_NAME_RESERVED", message, path))
+    elif why:
         found.append(Problem("SET_PATH_UNSAFE", f"{relative!r} in set {name} {why}.", path))
     base = relative.rsplit("/", 1)[-1]
     what = is_temporary(base)

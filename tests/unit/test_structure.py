@@ -111,6 +111,52 @@ def test_safe_paths(path: str) -> None:
     assert manifest.unsafe_path(path) is None
 
 
+#: names Windows opens as a device, whatever the folder: an attacker's file so named is never the file it seems
+RESERVED = [
+    "CON",
+    "con",
+    "Prn",
+    "aux",
+    "NUL",
+    "NUL.txt",
+    "con.dat",
+    "nul.tar.gz",
+    "COM1",
+    "com9.dat",
+    "LPT1",
+    "lpt9",
+    "COM\u00b9",
+    "com\u00b2.dat",
+    "LPT\u00b3",
+    "NUL .dat",
+    "sub/AUX.dat",
+    "nul/virscan2.dat",
+]
+
+
+@pytest.mark.parametrize("path", RESERVED)
+def test_windows_device_names_are_unsafe(path: str) -> None:
+    assert manifest.unsafe_path(path) is not None
+    assert manifest.reserved_part(path) is not None
+
+
+@pytest.mark.parametrize("path", RESERVED)
+def test_a_set_holding_a_device_name_is_bad(path: str) -> None:
+    assert codes([*sound_files(), file(path)]) == ["SET_NAME_RESERVED"]
+
+
+@pytest.mark.parametrize("path", ["nul.", "CON ", "com1.dat.", "lpt1 . "])
+def test_device_names_with_trailing_dots_and_spaces(path: str) -> None:
+    assert manifest.reserved_part(path) is not None
+    assert "SET_NAME_RESERVED" in codes([*sound_files(), file(path)])
+
+
+@pytest.mark.parametrize("path", ["console.dat", "nul1", "com10", "lpt", "com", "auxiliary.dat", "xnul.dat", "COM\u2074", "a.con"])
+def test_names_near_device_names_are_fine(path: str) -> None:
+    assert manifest.reserved_part(path) is None
+    assert manifest.unsafe_path(path) is None
+
+
 def test_digest_depends_on_every_field_but_not_order_or_case() -> None:
     base = {"a.dat": manifest.Entry(1, SHA), "b.dat": manifest.Entry(2, "b" * 64)}
     digest = manifest.digest(base)

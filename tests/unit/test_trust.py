@@ -143,6 +143,15 @@ def test_a_case_collision_set_is_bad_against_a_catalog(lab_factory: Callable[...
     assert codes(copy(judge(inventory, "h"), "hawking")) == ["SET_NAME_COLLISION"]  # without a catalog too
 
 
+@pytest.mark.parametrize("name", ["NUL.dat", "con", "COM\u00b9.dat"])
+def test_a_file_named_like_a_windows_device_makes_the_set_bad(lab_factory: Callable[..., Path], name: str) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    (inventory.parent / "hosts" / "h" / "csapi" / NEWEST / name).write_bytes(b"opens a device on Windows, not this file")
+    result = judge(inventory, "h")
+    assert codes(copy(result, "csapi")) == ["SET_NAME_RESERVED"]
+    assert copy(result, "hawking")["status"] == "good"
+
+
 @pytest.mark.parametrize("name", lab.odd_version_names(NEWEST))
 def test_odd_version_names_are_not_sets(lab_factory: Callable[..., Path], name: str) -> None:
     inventory = lab_factory(lab.LabHost("h", faults=["odd_version_names"]))
