@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -197,7 +197,7 @@ def load(
     for version, entry in signed["sets"].items():
         files = {}
         for path, record in entry["files"].items():
-            device = manifest.reserved_part(path)
+            device = ntfs.reserved_part(path)
             if device is not None:
                 raise SmsmseError(
                     "CATALOG_PATH_RESERVED",
