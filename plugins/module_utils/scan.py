@@ -74,6 +74,8 @@ def _entry(rel: str, st: os.stat_result, full: str | None = None, cache: HashCac
         entry["escaped"] = True
     if cache is not None and full is not None:
         entry["sha256"] = cache.digest(full, st) if stat.S_ISREG(st.st_mode) else None
+        if full in cache.changed:
+            entry["changed"] = True
     return entry
 
 
@@ -215,4 +217,6 @@ def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Map
     if cache is not None:
         cache.save()
         store["hash_stats"] = dict(cache.stats, cache_error=cache.error)
+        if cache.refused is not None:
+            store["hash_stats"]["cache_refused"] = wire_name(cache.refused, 2048)[0]
     return store

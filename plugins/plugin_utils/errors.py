@@ -99,8 +99,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "SET_FILE_UNREADABLE",
-        "A file of a set could not be read to hash it (locked, or no permission).",
-        "Give the connecting account read access; if another process holds the file open, run again later.",
+        "A file of a set could not be read to hash it (locked, or no permission), or it changed while it was read.",
+        "Give the connecting account read access; if another process holds the file open or is writing it, run again later.",
     ),
     ErrorCode(
         "POINTER_MISSING_SET",

@@ -66,6 +66,7 @@ class FileEntry:
     link: bool
     sha256: str | None  # None when not hashed, unreadable, or a link
     escaped: bool = False  # the path is not the name on the host (not text there, or too long): see listing
+    changed: bool = False  # with hashing: the file changed while the agent read it, so it has no digest
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ def _file(record: Mapping[str, Any]) -> FileEntry:
         link=record["link"],
         sha256=record.get("sha256"),
         escaped=bool(record.get("escaped")),
+        changed=bool(record.get("changed")),
     )
 
 

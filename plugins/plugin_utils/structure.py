@@ -111,5 +111,6 @@ def _check_file(record: FileEntry, *, name: str, path: str, hashed: bool) -> lis
     if record.size == 0 and ntfs.key(base) != ntfs.key(MARKER):
         found.append(Problem("SET_FILE_EMPTY", f"{relative} in set {name} is empty.", path))
     if hashed and record.sha256 is None:
-        found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} could not be read to hash it.", path))
+        why = "changed while it was read (something is writing it)" if record.changed else "could not be read to hash it"
+        found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} {why}.", path))
     return found

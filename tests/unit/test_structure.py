@@ -95,6 +95,16 @@ def test_required_files_are_found_as_ntfs_compares_names() -> None:
     assert [p.code for p in found] == ["SET_REQUIRED_FILE_MISSING"]
 
 
+def test_a_file_that_changed_while_read_is_not_good_and_says_so() -> None:
+    folder = {"name": "20261125.003", "link": False, "mtime": 1.0, "truncated": False}
+    folder["files"] = [*sound_files(), dict(file("virscan2.dat", sha256=None), changed=True)]
+    found = structure.check_set(
+        snapshot.set_folder(folder), where="/s", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=True, today=TODAY
+    )
+    assert [p.code for p in found] == ["SET_FILE_UNREADABLE"]
+    assert "changed while it was read" in found[0].message
+
+
 def test_unhashed_listing_does_not_claim_unreadable_files() -> None:
     assert codes([dict(f, sha256=None) for f in sound_files()], hashed=False) == []
 

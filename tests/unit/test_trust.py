@@ -23,6 +23,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     snapshot,
     structure,
     verify,
+    verify_task,
 )
 
 KEY = Ed25519PrivateKey.generate()
@@ -129,6 +130,30 @@ def test_restored_mtime_does_not_hide_tampering(lab_factory: Callable[..., Path]
     after = judge(inventory, "h")
     assert after["hash_stats"]["files_hashed"] == 1
     assert codes(copy(after, "csapi")) == ["SET_COPY_DIFFERS"]
+
+
+def test_a_cache_others_can_write_cannot_vouch_for_tampered_bytes(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    honest = copy(judge(inventory, "h"), "csapi")
+    assert honest["status"] == "good"
+    cache = inventory.parent / "cache" / "h"
+    cache.chmod(0o777)  # a cache folder anyone can write: another user forges an entry for the tampered file
+    target = inventory.parent / "hosts" / "h" / "csapi" / NEWEST / "virscan1.dat"
+    time.sleep(0.05)
+    lab.tamper_keep_mtime(target)
+    st = target.stat()
+    for cache_file in cache.iterdir():
+        document = json.loads(cache_file.read_text())
+        if str(target) in document["entries"]:
+            good = document["entries"][str(target)]
+            document["entries"][str(target)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}", good[4], good[5]]
+            cache_file.write_text(json.dumps(document))
+    stores = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
+    reply = dict(probe(inventory, "h").reply)
+    result = verify_task.result_of(reply, overrides=stores, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None)
+    assert codes(copy(result, "csapi")) == ["SET_COPY_DIFFERS"]
+    assert result["hash_stats"]["cache_refused"] and all(str(cache) in why for why in result["hash_stats"]["cache_refused"])
+    assert any("writable by group or others" in warning for warning in result["warnings"])
 
 
 def test_a_case_collision_set_is_bad_against_a_catalog(lab_factory: Callable[..., Path]) -> None:
