@@ -35,7 +35,7 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ErrorCode(
         "STORE_UNREADABLE",
         "The agent could not list a store (permissions or an I/O error).",
-        "Give the connecting account read access to the store, or repair the disk.",
+        "Give the connecting account read access to the store (and search access to the folders above it), or repair the disk.",
     ),
     ErrorCode(
         "DEFINFO_MALFORMED",
@@ -302,6 +302,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "CATALOG_PATH_RESERVED",
         "The catalog lists a file whose name Windows opens as a device, not a file (NUL, con.dat, COM1, LPT\u00b9 ...).",
         "Do not use this catalog; rebuild it with mailsec.smsmse.defs_catalog from a trusted reference set.",
+    ),
+    ErrorCode(
+        "STORE_NOT_A_FOLDER",
+        "A store path the options give (`stores`, `source_path`) exists but is not a folder: a file, a link to one, or a special file.",
+        "Set the option to the folder that holds definfo.dat and the version folders (for a path ending in definfo.dat, "
+        "its folder); remove the entry from `stores` to use detection instead.",
     ),
 )
 
