@@ -22,6 +22,9 @@ description:
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time, change time (C(ctime), which a writer cannot set back) and file ID (device and inode),
     and read again once the entry is older than the request's C(max_age_seconds) (spread by path over its second half).
+  - The cache folder and its files are used only when they are owned by the agent's user, not writable by group or
+    others, and not links; they are made C(0700) and C(0600). Otherwise every file is read and the store's
+    C(hash_stats.cache_refused) says why. A file that changes while it is read has no digest (C(changed)) and no cache entry.
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:

@@ -163,7 +163,9 @@ newest_good:
   type: dict
   sample: {"hawking": "20261125.003", "csapi": "20261124.002", "overall": "20261125.003"}
 hash_stats:
-  description: C(files_hashed), C(bytes_hashed), C(files_cached), C(bytes_cached) across stores, and C(cache_errors).
+  description:
+    - C(files_hashed), C(bytes_hashed), C(files_cached), C(bytes_cached) across stores, and C(cache_errors).
+    - C(cache_refused) lists why a store's hash cache was not used (another user could have written it); each is also a warning.
   returned: success
   type: dict
 catalog:

@@ -237,8 +237,9 @@ def test_nothing_pending_is_already_there() -> None:
 
 
 #: optional probe fields the POSIX agent sends and the Windows agent does not yet (branch lab: escaped names,
-#: entries left out of a crowded store, what definfo.dat is). Remove each name here when the Windows agent sends it.
-WINDOWS_PENDING = frozenset({"escaped", "omitted", "names", "kind"})
+#: entries left out of a crowded store, what definfo.dat is; branch trust2: a hash cache refused as writable by
+#: others). Remove each name here when the Windows agent sends it.
+WINDOWS_PENDING = frozenset({"escaped", "omitted", "names", "kind", "cache_refused"})
 OTHER_OPERATIONS = [("probe", ("SmsmseProbe.psm1", "SmsmseStore.psm1")), ("run_liveupdate", ("defs_agent_win.ps1",))]
 
 
