@@ -105,3 +105,17 @@ def test_version_added_is_the_release_each_plugin_shipped_in_or_the_next() -> No
         if added != shipped.get((kind, name), version)
     }
     assert not wrong, sorted(wrong)
+
+
+def test_the_defs_health_steps_share_one_attributes_block(module_docs: dict[str, Any]) -> None:
+    """The attributes of the role's two steps come from one fragment, and ansible-doc renders them the same."""
+    steps = ["defs_health_fleet", "defs_health_host"]
+    for name in steps:
+        text = (ROOT / "plugins" / "modules" / f"{name}.py").read_text(encoding="utf-8")
+        assert "\nattributes:" not in text, f"{name} repeats the attributes block"
+        assert "mailsec.smsmse.health_step" in text, name
+    fleet, host = (module_docs[name]["doc"]["attributes"] for name in steps)
+    assert fleet == host
+    assert fleet["check_mode"]["support"] == "full"
+    assert fleet["diff_mode"]["support"] == "none"
+    assert fleet["platform"]["platforms"] == ["posix", "windows"]
