@@ -13,6 +13,8 @@ description:
   - Reads every play host's registered M(mailsec.smsmse.defs_verify) result from C(hostvars) and returns, per host,
     the sets fleet consensus marks bad (see the C(defs_consensus) filter for the voting rule). Run it with C(run_once).
   - Runs on the controller only; no host is contacted.
+extends_documentation_fragment:
+  - mailsec.smsmse.health_step
 options:
   hosts:
     description: The hosts of the run (C(ansible_play_hosts_all)).
@@ -33,17 +35,6 @@ options:
     default: 0.5
 requirements:
   - "On the controller: nothing beyond the collection's C(requirements.txt)"
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: Runs on the controller, for hosts of any platform.
 author:
   - mailsec.smsmse developers (@mailsec)
 """

@@ -130,7 +130,9 @@ run_id:
   returned: success
   type: str
 summary:
-  description: The fleet summary (C(hosts), C(counts) and C(percent) per status).
+  description:
+    - The fleet summary - C(hosts), C(counts) and C(percent) per status, and C(hosts_with_store_problems) (hosts whose
+      stores hold entries the agent escaped, left out or could not read; each host's C(store_problems) in the report).
   returned: success
   type: dict
 hosts:

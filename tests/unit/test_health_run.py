@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health_run,
     lab,
     plan,
+    report,
+    report_html,
+    report_junit,
     steps,
     structure,
     verify_task,
@@ -200,3 +205,29 @@ def test_after_liveupdate_the_fleet_judges_again(lab_factory: Callable[..., Path
     record = ran["record"]
     assert record["status"] == "failed" and record["message"].startswith("LiveUpdate brought no good set.")
     assert "apply" not in host.calls and not (host.root / "csapi" / new).exists()  # the tampered set never reached CSAPI
+
+
+def test_store_problems_reach_every_report(one: Callable[..., Host]) -> None:
+    """Entries the agent had to escape are in the host's record, and each report shows them, safely."""
+    host = one()
+    for raw in (b"<script>alert(1)<\xff", b"evil\nname\xfe"):  # not UTF-8, so the agent escapes them: store problems
+        os.mkdir(os.path.join(os.fsencode(host.root / "csapi"), raw))
+    record = run(host, mode="report")["record"]
+    problems = record["store_problems"]
+    assert problems["count"] == 2
+    assert {(e["store"], e["code"]) for e in problems["entries"]} == {("csapi", "NAME_UNDECODABLE")}
+    assert any("<script>" in e["message"] for e in problems["entries"])
+    assert any("evil\nname" in e["message"] for e in problems["entries"])
+    built = report.build([record], run_id="r1", started="2026-11-26T02:00:00Z", ended="2026-11-26T02:05:00Z", options={}, history=[])
+    assert report.validate(built) == []
+    assert built["summary"]["hosts_with_store_problems"] == 1
+    assert json.loads(json.dumps(built))["hosts"][0]["store_problems"] == problems
+    page = report_html.render(built)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;" in page
+    assert "evil\\nname" in page
+    suite = ET.fromstring(report_junit.render(built)).find("testsuite")
+    assert suite is not None
+    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert properties["store_problems"] == "2"
+    lines = (suite.findtext("system-out") or "").strip().splitlines()
+    assert len(lines) == 2 and any("<script>alert(1)<" in line for line in lines) and any("evil\\nname" in line for line in lines)
