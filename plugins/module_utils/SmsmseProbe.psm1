@@ -55,7 +55,7 @@ Function Set-WireName {
     # would reach the controller as another name) is sent escaped, a name over $Limit characters
     # is shortened, and either way the record is marked escaped, never to be used as a name.
     param([hashtable]$Record, [string]$Field, [string]$Name, [int]$Limit)
-    $wire = $script:Wire::Name($Name, $Limit)
+    $wire = $script:Wire::Escape($Name, $Limit)
     $Record[$Field] = $wire.Text
     if ($wire.Escaped) { $Record.escaped = $true }
 }
@@ -187,7 +187,7 @@ Function Get-Store {
             $omittedNames = New-Object -TypeName 'System.Collections.Generic.List[string]'
             foreach ($index in $bounded.Omitted) {
                 if ($omittedNames.Count -ge $script:MaxOmittedNames) { break }
-                $omittedNames.Add($script:Wire::Name($folders[$index].Name, $script:MaxName).Text)
+                $omittedNames.Add($script:Wire::Escape($folders[$index].Name, $script:MaxName).Text)
             }
             $store.omitted = @{
                 dirs = $bounded.Omitted.Length

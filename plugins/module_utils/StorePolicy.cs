@@ -343,7 +343,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
     // `limit` with "..." at the end, never between the two halves of a pair. Either way Escaped.
     public static class Wire
     {
-        public static WireName Name(string name, int limit)
+        public static WireName Escape(string name, int limit)
         {
             WireName wire = new WireName();
             StringBuilder text = new StringBuilder();
@@ -379,7 +379,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
         // A message (which may name a file) as a reply can carry it, at most `limit` characters.
         public static string Message(string text, int limit)
         {
-            return Name(text, limit).Text;
+            return Escape(text, limit).Text;
         }
 
         // Code points of text whose surrogates are all paired.

@@ -515,7 +515,7 @@ RULES = [
         require=(
             ("SmsmseProbe.psm1", r"Set-WireName -Record \$record -Field 'path' -Name \$RelativePath -Limit \$script:MaxPath"),
             ("SmsmseProbe.psm1", r"Set-WireName -Record \$record -Field 'name' -Name \$Item\.Name -Limit \$script:MaxName"),
-            ("SmsmseProbe.psm1", r"\$omittedNames\.Add\(\$script:Wire::Name\(\$folders\[\$index\]\.Name, \$script:MaxName\)\.Text\)"),
+            ("SmsmseProbe.psm1", r"\$omittedNames\.Add\(\$script:Wire::Escape\(\$folders\[\$index\]\.Name, \$script:MaxName\)\.Text\)"),
             ("SmsmseProbe.psm1", r"if \(\$wire\.Escaped\) \{ \$Record\.escaped = \$true \}"),
             ("StorePolicy.cs", r"else if \(char\.IsSurrogate\(c\)\)"),
         ),

@@ -258,11 +258,11 @@ public static class PolicyTests
     private static void ListingTests()
     {
         // a Windows name that is not text is escaped and marked, never sent as another name
-        WireName lone = Wire.Name("a\uD800b.dat", 1024);
+        WireName lone = Wire.Escape("a\uD800b.dat", 1024);
         Check("wire_lone_surrogate_escaped", lone.Escaped && lone.Text == "a\\ud800b.dat", lone.Text);
-        WireName pair = Wire.Name("\uD83D\uDE00.dat", 1024);
+        WireName pair = Wire.Escape("\uD83D\uDE00.dat", 1024);
         Check("wire_pair_kept", !pair.Escaped && pair.Text == "\uD83D\uDE00.dat", pair.Text);
-        WireName cut = Wire.Name(new string('a', 256) + "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00", 260);
+        WireName cut = Wire.Escape(new string('a', 256) + "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00", 260);
         Check("wire_cut_never_splits_a_pair", cut.Escaped && cut.Text == new string('a', 256) + "\uD83D\uDE00...", cut.Text);
         Check("wire_message_bounded", Wire.Message(new string('m', 5000), 2048).Length == 2048, "");
         // a crowded store: sets first, newest first, then the others; the kept ones in listing order
@@ -330,7 +330,7 @@ public static class PolicyTests
         {
             string name = (string)WireCases[i][0];
             int limit = (int)WireCases[i][1];
-            WireName wire = Wire.Name(name, limit);
+            WireName wire = Wire.Escape(name, limit);
             Console.WriteLine("value wire{0} {1} {2} {3} {4}", i, Units(name), limit, Utf8(wire.Text), wire.Escaped);
         }
         string[] crowded = { "20250101.001", "20260101.001", "zz", "20270101.001", "aa", "20260101.002", "mm", "20240101.001" };
