@@ -79,7 +79,8 @@ options:
     type: raw
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt)"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp)"
   - "POSIX hosts: Python 3.9 or later"
 author:
   - mailsec.smsmse developers (@mailsec)

@@ -119,3 +119,27 @@ def test_the_defs_health_steps_share_one_attributes_block(module_docs: dict[str,
     assert fleet["check_mode"]["support"] == "full"
     assert fleet["diff_mode"]["support"] == "none"
     assert fleet["platform"]["platforms"] == ["posix", "windows"]
+
+
+#: the Windows support statement: README, docs/windows.md and every module that runs the Windows agent say exactly this
+WINDOWS_SUPPORT = "Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later"
+#: modules whose work runs the Windows agent on the host (defs_health_fleet only reads results on the controller)
+RUN_ON_WINDOWS = {"defs_agent_win", "defs_facts", "defs_health_host", "defs_liveupdate", "defs_promote", "defs_rollback", "defs_verify"}
+
+
+def requirements(data: dict[str, Any]) -> list[str]:
+    return [" ".join(r.split()) for r in data["doc"]["requirements"]]
+
+
+def test_windows_support_is_stated_the_same_everywhere(module_docs: dict[str, Any]) -> None:
+    for page in ("README.md", "docs/windows.md"):
+        text = " ".join((ROOT / page).read_text(encoding="utf-8").replace("**", "").split())
+        assert WINDOWS_SUPPORT in text, page
+        assert "Windows Server 2012 R2 is not supported" in text, page
+        assert "2012 R2, 2016" not in text, f"{page} lists 2012 R2 as supported"
+    stating = {name for name, data in module_docs.items() if any(WINDOWS_SUPPORT in r for r in requirements(data))}
+    assert stating == RUN_ON_WINDOWS
+    mentioning = {name for name, data in module_docs.items() if any("PowerShell" in r for r in requirements(data))}
+    assert mentioning == RUN_ON_WINDOWS, "a module names PowerShell in its requirements without the support statement"
+    windows = {name for name, data in module_docs.items() if "windows" in data["doc"]["attributes"]["platform"]["platforms"]}
+    assert windows >= RUN_ON_WINDOWS
