@@ -291,6 +291,13 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "A store's definfo.dat is a folder or a special file (FIFO, device, socket), so the store has no active set.",
         "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
     ),
+    ErrorCode(
+        "CHANGE_TOO_LARGE",
+        "The change needs more steps than one apply request carries (200), usually because a store holds hundreds of old "
+        "sets to retire at once; nothing was sent to the host and nothing was changed.",
+        "Remove old version folders from the store the message names by hand (keep the active set and the newest good ones), "
+        "or raise `keep` (defs_health_keep) so that fewer sets are retired in one run; then run again.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
