@@ -298,6 +298,13 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Remove old version folders from the store the message names by hand (keep the active set and the newest good ones), "
         "or raise `keep` (defs_health_keep) so that fewer sets are retired in one run; then run again.",
     ),
+    ErrorCode(
+        "SERVICE_NOT_RESTARTED",
+        "The SMSMSE service (Windows) or the restart command (POSIX) did not start the scanner again after the change; "
+        "the message says whether the change itself was made. The scanner may not be running.",
+        "Start the service by hand (`Start-Service SMSMSE`, or the restart command) and read why it failed in the "
+        "Application and System event logs (or the command's output in the message); then run again to verify the host.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

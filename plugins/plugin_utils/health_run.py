@@ -169,8 +169,9 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
             raise
         reply, failure = None, str(exc)
     actions, start = [], 0
-    for the_plan in plans:
-        part = None if reply is None else {"steps": reply["steps"][start : start + len(the_plan.steps)], "warnings": []}
+    warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
+    for the_plan, its_warnings in zip(plans, warnings):
+        part = None if reply is None else {"steps": reply["steps"][start : start + len(the_plan.steps)], "warnings": its_warnings}
         start += len(the_plan.steps)
         read = outcome.interpret({"steps": the_plan.steps}, part, failure)
         kind = _kind(the_plan)
@@ -182,10 +183,27 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
                 "version": the_plan.version,
                 "previous": the_plan.previous,
                 "message": str(read.get("msg")) if failed else the_plan.message,
+                "warnings": [str(w) for w in read.get("warnings", [])],
                 "changed": bool(read.get("changed")),
             }
         )
     return actions
+
+
+def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> list[list[str]]:
+    """The reply's warnings, each given to the plan whose store it names (else whose folder it names; else to every plan)."""
+    stores = [{s["store"] for s in p.steps} for p in plans]
+    folders = [{v for s in p.steps for k, v in s["args"].items() if k in _FOLDER_ARGS and isinstance(v, str)} for p in plans]
+    given: list[list[str]] = [[] for _ in plans]
+    for warning in warnings:
+        owners = [i for i, names in enumerate(stores) if any(n in warning for n in names)]
+        owners = owners or [i for i, names in enumerate(folders) if any(n in warning for n in names)] or list(range(len(plans)))
+        for i in owners:
+            given[i].append(warning)
+    return given
+
+
+_FOLDER_ARGS = ("name", "a", "b", "from", "to")
 
 
 def _kind(the_plan: plan.Plan) -> str:

@@ -292,3 +292,21 @@ def test_a_result_without_a_record_still_gives_the_report_one(result: Any, statu
         )
         == []
     )
+
+
+def test_a_scanner_that_does_not_start_again_is_not_fixed(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi"])
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    restart = steps.Restart(windows=False, service=None, command=["/bin/sh", "-c", "echo scanner failed to start; exit 3"], timeout=10)
+    ctx = plan.Context(windows=False, events_file=str(host.root / "no-such-folder" / "events.jsonl"), restart=restart)
+    ran = health_run.run_host("h", host.verified(), [], opts, overrides=host.stores, ctx=ctx, agent=host.agent())
+    record = ran["record"]
+    assert host.active() == versions()[-1] and ran["changed"] is True  # the set was installed
+    assert record["status"] == "failed"
+    assert record["message"].startswith("SERVICE_NOT_RESTARTED: The change was made (")
+    assert (
+        "but the restart command (/bin/sh -c 'echo scanner failed to start; exit 3') did not start the scanner again" in record["message"]
+    )
+    (action,) = record["actions"]
+    assert (action["action"], action["result"]) == ("promote", "failed")
+    assert any("event in" in w and "ENOENT" in w for w in action["warnings"]), action["warnings"]
