@@ -305,6 +305,11 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Start the service by hand (`Start-Service SMSMSE`, or the restart command) and read why it failed in the "
         "Application and System event logs (or the command's output in the message); then run again to verify the host.",
     ),
+    ErrorCode(
+        "NOT_ATTEMPTED",
+        "The change was not attempted because an earlier required step of its group failed (the message names it); nothing was changed.",
+        "Fix what the earlier step's message names (often a CHANGE_CONFLICT: the product touched the store) and run again.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

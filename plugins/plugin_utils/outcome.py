@@ -41,7 +41,7 @@ CODES: dict[str, str] = {
     "in_use": "ACTIVE_SET_IN_USE",
     "failed": "CHANGE_FAILED",
     "timeout": "CHANGE_FAILED",
-    "skipped": "CHANGE_FAILED",
+    "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
 CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
@@ -84,6 +84,9 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             return False, None
         i, s, r = blocking[0]
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
+            why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")
+            return False, _error(code, f"Nothing was changed: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
         return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
     if not blocking:
         return True, None

@@ -310,3 +310,19 @@ def test_a_scanner_that_does_not_start_again_is_not_fixed(one: Callable[..., Hos
     (action,) = record["actions"]
     assert (action["action"], action["result"]) == ("promote", "failed")
     assert any("event in" in w and "ENOENT" in w for w in action["warnings"]), action["warnings"]
+
+
+def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi", "missing_marker"])
+    verified = host.verified()
+    pointer = host.root / "csapi" / "definfo.dat"
+    pointer.write_bytes(pointer.read_bytes() + b"\r\n")  # the product's copy job touched CSAPI after the probe
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    ran = health_run.run_host("h", verified, [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=host.agent())
+    record = ran["record"]
+    assert ran["changed"] is True and record["status"] == "failed"
+    (promote, repair) = record["actions"]
+    assert (promote["action"], promote["result"]) == ("promote", "failed")
+    assert promote["message"].startswith("CHANGE_CONFLICT: Nothing was changed: step 1 (expect in ")
+    assert (repair["action"], repair["result"]) == ("repair_source", "done"), repair["message"]
+    assert versions()[-1] not in {p.name for p in (host.root / "smsmse_hawking").iterdir()}

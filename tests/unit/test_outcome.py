@@ -190,3 +190,14 @@ def test_a_restart_command_that_fails_after_a_refusal_is_named_with_the_refusal(
     assert (read["changed"], read["failed"], read["error"]["code"]) == (False, True, "SERVICE_NOT_RESTARTED")
     assert "Nothing was changed: step 1 (expect in /lab/h1/csapi) ended conflict: expect said so" in read["msg"]
     assert "but the restart command (true) did not start the scanner again: step 3 (service in /lab/h1/csapi) ended timeout" in read["msg"]
+
+
+def test_a_step_skipped_for_an_earlier_failure_is_not_attempted_and_names_it() -> None:
+    request, reply = build("lock/r=skipped expect/r=skipped write_pointer/rc=skipped unlock/a=done")
+    reply["steps"][0]["message"] = "skipped: the required step 1 (expect in /lab/h1/csapi) ended conflict: definfo.dat changed"
+    read = outcome.interpret(request, reply)
+    assert (read["changed"], read["failed"], read["error"]["code"]) == (False, True, "NOT_ATTEMPTED")
+    assert read["msg"].startswith(
+        f"NOT_ATTEMPTED: Nothing was changed: step 0 (lock in {STORE}) was not attempted, because "
+        "the required step 1 (expect in /lab/h1/csapi) ended conflict: definfo.dat changed."
+    )
