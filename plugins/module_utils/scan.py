@@ -191,7 +191,7 @@ def path_kind(path: str) -> tuple[str, bool, str | None]:
         return "missing", True, None
     except OSError as exc:
         return "unreadable", True, _error(exc)
-    return next((kind for test, kind in _KINDS if test(st.st_mode)), "other"), link, None
+    return next((kind for test, kind in KINDS if test(st.st_mode)), "other"), link, None
 
 
 def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Mapping[str, Any] | None = None) -> dict[str, Any]:

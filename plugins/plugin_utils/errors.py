@@ -309,6 +309,25 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Set the option to the folder that holds definfo.dat and the version folders (for a path ending in definfo.dat, "
         "its folder); remove the entry from `stores` to use detection instead.",
     ),
+    ErrorCode(
+        "CHANGE_TOO_LARGE",
+        "The change needs more steps than one apply request carries (200), usually because a store holds hundreds of old "
+        "sets to retire at once; nothing was sent to the host and nothing was changed.",
+        "Remove old version folders from the store the message names by hand (keep the active set and the newest good ones), "
+        "or raise `keep` (defs_health_keep) so that fewer sets are retired in one run; then run again.",
+    ),
+    ErrorCode(
+        "SERVICE_NOT_RESTARTED",
+        "The SMSMSE service (Windows) or the restart command (POSIX) did not start the scanner again after the change; "
+        "the message says whether the change itself was made. The scanner may not be running.",
+        "Start the service by hand (`Start-Service SMSMSE`, or the restart command) and read why it failed in the "
+        "Application and System event logs (or the command's output in the message); then run again to verify the host.",
+    ),
+    ErrorCode(
+        "NOT_ATTEMPTED",
+        "The change was not attempted because an earlier required step of its group failed (the message names it); nothing was changed.",
+        "Fix what the earlier step's message names (often a CHANGE_CONFLICT: the product touched the store) and run again.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

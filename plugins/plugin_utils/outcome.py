@@ -9,7 +9,10 @@ The rules (docs/changes.md, "What the reply means"):
   task with ``CHANGE_PARTIAL``, naming what was done and what is left; a
   best-effort step that failed is a warning;
 - a commit step started but did not end ``done`` (it failed midway, or the
-  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again.
+  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again;
+- a ``service`` step that starts the scanner again and did not end ``done``
+  fails the task with ``SERVICE_NOT_RESTARTED``, whatever became of the change
+  (the message says that too): the scanner may not be running.
 
 A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
 ``in_use``) is given before a step changes anything, so a commit step that
@@ -23,6 +26,7 @@ own staging and trash folders is not a change.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,7 +42,7 @@ CODES: dict[str, str] = {
     "in_use": "ACTIVE_SET_IN_USE",
     "failed": "CHANGE_FAILED",
     "timeout": "CHANGE_FAILED",
-    "skipped": "CHANGE_FAILED",
+    "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
 CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
@@ -82,14 +86,48 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             return False, None
         i, s, r = blocking[0]
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
+            why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")
+            return False, _error(code, f"Nothing was changed: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
         return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
     if not blocking:
         return True, None
     i, s, r = blocking[0]
-    made = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK)
     left = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps[i:], reports[i:]) if rp["result"] != "done")
-    detail = f"The change was made ({made or 'the commit step'}), but {_describe(i, s, r)}. Left to do: {left}."
+    detail = f"The change was made ({_made(steps, reports)}), but {_describe(i, s, r)}. Left to do: {left}."
     return True, _error("CHANGE_PARTIAL", detail)
+
+
+def _made(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> str:
+    done = [f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK]
+    return ", ".join(done) or "the commit step"
+
+
+def _not_restarted(
+    steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]], changed: bool, error: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """SERVICE_NOT_RESTARTED when a step that starts the scanner again did not end done, saying also what became of the change."""
+    down = [
+        (i, s, r)
+        for i, (s, r) in enumerate(zip(steps, reports))
+        if s["op"] == "service"
+        and s["args"].get("action") == "start"
+        and r["result"] not in ("done", "skipped")
+        and r.get("code") != "NOT_CONFIGURED"  # nothing to start with: nothing was stopped either, a warning
+    ]
+    if not down:
+        return error
+    i, s, r = down[0]
+    if error is not None:
+        before = str(error["msg"]).split(" Fix: ", 1)[0].rstrip(".")
+    else:
+        before = f"The change was made ({_made(steps, reports)})" if changed else "Nothing was changed"
+    command = s["args"].get("command")
+    if s["args"].get("service"):
+        what = f"the service {s['args']['service']} did not start again"
+    else:
+        what = f"the restart command ({shlex.join(command) if command else 'none'}) did not start the scanner again"
+    return _error("SERVICE_NOT_RESTARTED", f"{before}, but {what}: {_describe(i, s, r)}.")
 
 
 def _subject(step: Mapping[str, Any]) -> str:
@@ -160,6 +198,7 @@ def interpret(request: Mapping[str, Any], reply: Mapping[str, Any] | None, failu
         return _result(True, unknown, [], list((reply or {}).get("warnings", [])), None)
     reports: Sequence[Mapping[str, Any]] = reply["steps"]
     changed, error = _verdict(steps, reports)
+    error = _not_restarted(steps, reports, changed, error)
     warnings = list(reply["warnings"])
     for index, (step, report) in enumerate(zip(steps, reports)):
         if not step["required"] and report["result"] not in ("done", "skipped"):

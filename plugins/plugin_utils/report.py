@@ -135,16 +135,30 @@ def _parse_time(text: str) -> dt.datetime | None:
         return None
 
 
-def drift_of(name: str, status: str, history: Sequence[Mapping[str, Any]], started: str, ended: str) -> dict[str, Any]:
-    """Since when the host's current run of drift or failure began, for how many runs, and how many days."""
+#: one earlier run: when it started, and each host's status then
+Past = tuple[str, Mapping[str, Any]]
+
+
+def past_statuses(history: Sequence[Mapping[str, Any]]) -> list[Past]:
+    """Each earlier run's start and ``{host name: status}``, built once (not once per drifting host)."""
+    return [
+        (report["started"], {h["name"]: h.get("status") for h in report["hosts"] if isinstance(h, dict) and isinstance(h.get("name"), str)})
+        for report in history
+    ]
+
+
+def drift_of(name: str, status: str, history: Sequence[Past], started: str, ended: str) -> dict[str, Any]:
+    """Since when the host's current run of drift or failure began, for how many runs, and how many days.
+
+    ``history`` is :func:`past_statuses` of the earlier runs.
+    """
     if status not in DRIFTING:
         return {"drifting_since": None, "drift_runs": None, "drift_days": None}
     since, runs = started, 1
-    for report in reversed(history):
-        record = next((h for h in report["hosts"] if isinstance(h, dict) and h.get("name") == name), None)
-        if record is None or record.get("status") not in DRIFTING:
+    for run_started, statuses in reversed(history):
+        if statuses.get(name) not in DRIFTING:
             break
-        since, runs = report["started"], runs + 1
+        since, runs = run_started, runs + 1
     begin, end = _parse_time(since), _parse_time(ended)
     days = (end - begin).days if begin and end and end >= begin else None
     return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
@@ -193,8 +207,9 @@ def build(
 ) -> dict[str, Any]:
     severities = [s for s in SEVERITIES if s in fail_severities]
     hosts = []
+    past = past_statuses(history)
     for record in worst_first([grade(r, severities) for r in records]):
-        host = {**record, **drift_of(record["name"], record["status"], history, started, ended)}
+        host = {**record, **drift_of(record["name"], record["status"], past, started, ended)}
         host["store_problems"] = store_problems_of(record)
         host["why_no_action"] = why_no_action(host, severities)
         hosts.append(host)

@@ -10,9 +10,12 @@ the service again and release the lock. This module only spells the steps;
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 Step = dict[str, Any]
 
@@ -103,8 +106,20 @@ def write_pointer(store: str, content: bytes, expect_sha256: str | None, expect_
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
-    """The ``apply`` request."""
+    """The ``apply`` request; CHANGE_TOO_LARGE when it holds more steps than one request may carry."""
+    limit = int(wire["limits"]["max_steps"])
+    if len(steps) > limit:
+        raise SmsmseError("CHANGE_TOO_LARGE", _too_large(steps, limit))
     return {"wire": dict(wire), "cache_dir": cache_dir, "steps": list(steps)}
+
+
+def _too_large(steps: Sequence[Step], limit: int) -> str:
+    retires = Counter(s["store"] for s in steps if s["op"] in ("retire", "quarantine"))
+    text = f"The change needs {len(steps)} steps, more than the {limit} one apply request carries"
+    if not retires:
+        return text + "."
+    store, count = retires.most_common(1)[0]
+    return text + f": it would retire or quarantine {count} old sets of {store} at once."
 
 
 def commit_index(steps: Sequence[Step]) -> int | None:

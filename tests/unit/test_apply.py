@@ -426,3 +426,22 @@ def test_event_without_an_events_file_says_so(store: Path) -> None:
     reply = run(step("event", store, required=False, events=[{"id": 1000, "type": "Information", "message": "m"}], events_file=None))
     assert reply["steps"][0]["data"] == {"written": 0}
     assert "no events file" in reply["steps"][0]["message"]
+
+
+def test_a_failed_step_blocks_only_the_rest_of_its_group(store: Path, tmp_path: Path) -> None:
+    other = tmp_path / "smsmse_hawking"
+    lab.write_set(other, OLD)
+    (other / "definfo.dat").write_bytes(definfo_bytes(OLD))
+    first = [step("lock", store, stale_seconds=900), step("expect", store, definfo_sha256="0" * 64), step("retire", store, name=OLD)]
+    second = [
+        step("lock", other, stale_seconds=900),
+        step("expect", other, definfo_sha256=sha(definfo_bytes(OLD))),
+        step("retire", other, name=OLD),
+    ]
+    unlock = [step("unlock", store, required=False, always=True), step("unlock", other, required=False, always=True)]
+    reply = run(*first, *second, *unlock)
+    assert [s["result"] for s in reply["steps"]] == ["done", "conflict", "skipped", "done", "done", "done", "done", "done"]
+    assert (
+        reply["steps"][2]["message"] == f"skipped: the required step 1 (expect in {store}) ended conflict: {reply['steps'][1]['message']}"
+    )
+    assert (store / OLD).is_dir() and not (other / OLD).exists()

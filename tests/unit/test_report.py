@@ -385,3 +385,29 @@ def test_action_refuses_bad_options(args: dict[str, Any], fragment: str, tmp_pat
     result = run_action({"records": [], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), **args})
     assert result["failed"] and result["error"]["code"] == "OPTION_INVALID" and fragment in result["msg"]
     assert list(tmp_path.iterdir()) == []
+
+
+class CountedHosts(list):  # type: ignore[type-arg]
+    """A history run's host list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountedHosts.walks += 1
+        return super().__iter__()
+
+
+def test_drift_history_is_read_once_per_run_not_once_per_host() -> None:
+    names = [f"h{i}" for i in range(200)]
+    history = [
+        {
+            "started": f"2026-11-{10 + day:02d}T00:00:00Z",
+            "summary": {},
+            "hosts": CountedHosts({"name": n, "status": "drift"} for n in names),
+        }
+        for day in range(5)
+    ]
+    CountedHosts.walks = 0
+    built = build([record(n, "drift", [check("csapi_newest", "fail")]) for n in names], history=history)
+    assert {h["drift_runs"] for h in built["hosts"]} == {6}
+    assert CountedHosts.walks <= 2 * len(history)  # at most a constant number of walks per history run
