@@ -115,16 +115,41 @@ def _parse_time(text: str) -> dt.datetime | None:
         return None
 
 
-def drift_of(name: str, status: str, history: Sequence[Mapping[str, Any]], started: str, ended: str) -> dict[str, Any]:
-    """Since when the host's current run of drift or failure began, for how many runs, and how many days."""
+def statuses_by_run(history: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each kept run's start and its host name -> status (the first record of a name counts), oldest first.
+
+    Built once per report, so that the drift of every host is a lookup per run, not a search of every run's hosts.
+    """
+    indexed = []
+    for run in history:
+        statuses: dict[str, Any] = {}
+        for host in run["hosts"]:
+            if isinstance(host, dict) and isinstance(host.get("name"), str):
+                statuses.setdefault(host["name"], host.get("status"))
+        indexed.append((run["started"], statuses))
+    return indexed
+
+
+def drift_of(
+    name: str,
+    status: str,
+    history: Sequence[Mapping[str, Any]],
+    started: str,
+    ended: str,
+    *,
+    indexed: Sequence[tuple[str, Mapping[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """Since when the host's current run of drift or failure began, for how many runs, and how many days.
+
+    ``indexed`` is :func:`statuses_by_run` of ``history`` (computed here when not given).
+    """
     if status not in DRIFTING:
         return {"drifting_since": None, "drift_runs": None, "drift_days": None}
     since, runs = started, 1
-    for report in reversed(history):
-        record = next((h for h in report["hosts"] if isinstance(h, dict) and h.get("name") == name), None)
-        if record is None or record.get("status") not in DRIFTING:
+    for run_started, statuses in reversed(indexed if indexed is not None else statuses_by_run(history)):
+        if statuses.get(name) not in DRIFTING:
             break
-        since, runs = report["started"], runs + 1
+        since, runs = run_started, runs + 1
     begin, end = _parse_time(since), _parse_time(ended)
     days = (end - begin).days if begin and end and end >= begin else None
     return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
@@ -172,9 +197,10 @@ def build(
     fail_severities: Collection[str] = DEFAULT_FAIL_SEVERITIES,
 ) -> dict[str, Any]:
     severities = [s for s in SEVERITIES if s in fail_severities]
+    indexed = statuses_by_run(history)
     hosts = []
     for record in worst_first([grade(r, severities) for r in records]):
-        host = {**record, **drift_of(record["name"], record["status"], history, started, ended)}
+        host = {**record, **drift_of(record["name"], record["status"], history, started, ended, indexed=indexed)}
         host["why_no_action"] = why_no_action(host, severities)
         hosts.append(host)
     return {

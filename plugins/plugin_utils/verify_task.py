@@ -25,4 +25,5 @@ def result_of(
     host = snapshot.parse(reply, overrides)
     verification = verify.judge(host, required_files=required_files, catalog=trusted)
     smsmse_defs = facts.build(host, strict=False)
-    return {**verification, "state": {"reply": reply}, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}
+    state = {"reply": reply, "stores": dict(overrides)}  # the store paths it was parsed with, to parse it again alike
+    return {**verification, "state": state, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}
