@@ -446,10 +446,23 @@ def _default_quarantine(store: StoreView) -> str:
 
 
 def source_risk(view_: StoreView) -> list[str]:
-    """The bad sets of a source store newer than its newest good set: what the product's copy job would pick up next."""
+    """The sets of a source store newer than its newest good set that are not good (bad, or not in the catalog):
+    what the product's copy job would pick up next. Empty when the store holds no good set (see :func:`unrepairable_risk`)."""
     good = view_.good()
-    newest_good = good[-1] if good else None
-    return [v for v in view_.with_status(BAD) if newest_good is not None and _newer(v, newest_good)]
+    if not good:
+        return []
+    return [v for v in _not_good(view_) if _newer(v, good[-1])]
+
+
+def unrepairable_risk(view_: StoreView, csapi_best: str | None) -> list[str]:
+    """A source store with no good set to point at: its sets newer than CSAPI's newest good one, which the copy job takes next."""
+    if view_.good():
+        return []
+    return [v for v in _not_good(view_) if csapi_best is None or _newer(v, csapi_best)]
+
+
+def _not_good(view_: StoreView) -> list[str]:
+    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.parse_version)
 
 
 def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
@@ -483,7 +496,7 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     if moves_pointer:
         body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
     body += _quarantine_steps(view_, risky, destination, commit=not moves_pointer, ctx=ctx)
-    message = f"{store}: quarantined the bad set(s) {', '.join(risky)} the product would copy next" + (
+    message = f"{store}: quarantined {', '.join(risky)} (not good), which the product would copy next" + (
         f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""
     )
     return Plan(

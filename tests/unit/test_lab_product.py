@@ -116,6 +116,10 @@ def _publish(source: Path, version: str) -> None:
     lab.write_definfo(source, version)
 
 
+#: what our promote says when the product changed the store between our probe and our change
+RACED = {"CHANGE_CONFLICT", "STORE_UNREADABLE"}
+
+
 def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
     spec = host(tmp_path, "stale_csapi")
     store, source = csapi(spec), spec.source()
@@ -171,7 +175,10 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
             thread.join(30)
     assert mixed == [], "\n".join(mixed)
     assert len(set(seen)) > 5, f"the watcher saw too few sets to mean anything: {sorted(set(seen))}"
-    assert "done" in results, results
+    # our promote raced the product: each try either went through or saw the product move first and said so, never a
+    # change of unknown outcome nor a failure (which one wins how often depends on the machine's load)
+    assert len(results) >= 3, results
+    assert set(results) <= {"done", *RACED}, results
     assert lab_product.active(store) == lab_product.set_versions(source)[-1]
 
 
