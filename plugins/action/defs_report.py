@@ -19,8 +19,8 @@ def check_options(options: dict[str, Any]) -> None:
         raise SmsmseError("OPTION_INVALID", f"`run_id` {options['run_id']!r} may hold only letters, digits, '.', '_' and '-'.")
     if options["history_runs"] < 0:
         raise SmsmseError("OPTION_INVALID", f"`history_runs` is {options['history_runs']}; use 0 (keep no history) or more.")
-    if (options["records"] is None) == (options["hosts"] is None):
-        raise SmsmseError("OPTION_INVALID", "Give either `records` or `hosts` (the hosts whose registered `result_var` holds the record).")
+    if options["records"] is None and options["hosts"] is None:
+        raise SmsmseError("OPTION_INVALID", "Give `records`, `hosts` (the hosts whose registered `result_var` holds the record), or both.")
     if not options["fail_severities"]:
         raise SmsmseError(
             "OPTION_INVALID",
@@ -35,11 +35,11 @@ class ActionModule(DocumentedAction):
         check_options(options)
         report_dir = report.resolve_dir(options["report_dir"])
         ended = dt.datetime.now(dt.timezone.utc).strftime(report.TIME_FORMAT)
-        records = options["records"]
-        if records is None:
+        records = list(options["records"] or [])
+        if options["hosts"] is not None:
             today = dt.datetime.now(dt.timezone.utc).date()
             hostvars = task_vars.get("hostvars", {})
-            records = [
+            records += [
                 health_run.record_of_result(host, _registered(hostvars, host, options["result_var"]), today) for host in options["hosts"]
             ]
         built = report.build(

@@ -36,8 +36,9 @@ options:
     default: [json, html, junit]
   records:
     description:
-      - One record per host (the C(record) of M(mailsec.smsmse.defs_health_host)).
-      - Give O(records) or O(hosts), not both.
+      - One record per host (the C(record) of M(mailsec.smsmse.defs_health_host), or the records
+        M(mailsec.smsmse.defs_health_fleet) settled).
+      - Give O(records), O(hosts) or both (a host in both is reported twice).
     type: list
     elements: dict
   hosts:
@@ -45,7 +46,7 @@ options:
       - The hosts of the run; each host's record is read from its registered O(result_var).
       - A host whose result holds no record (its task failed before it could record the host, or it was unreachable)
         is reported C(failed) (or C(unreachable)) with the task's message, so one host never stops the fleet's report.
-      - Give O(records) or O(hosts), not both.
+      - Give O(records), O(hosts) or both.
     type: list
     elements: str
   result_var:

@@ -239,6 +239,37 @@ def _quarantined(the_plan: plan.Plan, version: str) -> bool:
     return any(s["op"] == "quarantine" and s["args"]["name"] == version for s in the_plan.steps)
 
 
+def settle(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, overrides: Mapping[str, str | None]
+) -> dict[str, Any] | None:
+    """The host's record when it needs no agent call (unreachable, not verified, report mode, nothing to change).
+
+    None when it does: enforce mode and the decision calls for a change (:func:`run_host` makes it).
+    The fleet step settles every host this way, once, so that a host that needs nothing costs no task of its own.
+    """
+    recorded, _judged = _settle(name, verified, marks, opts, overrides)
+    return recorded
+
+
+def _settle(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]
+) -> tuple[dict[str, Any] | None, Judged | None]:
+    today = opts.today
+    if isinstance(verified, Mapping) and verified.get("unreachable"):
+        message = str(verified.get("msg", "unreachable"))
+        return record(name, None, checks=[], actions=[], status="unreachable", message=message, today=today), None
+    if not usable(verified):
+        message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
+        return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today), None
+    judged = judge(verified, marks, opts, overrides)
+    if opts.mode == "enforce" and judged.decision.needs_change:
+        return None, judged
+    status = health.status_of(judged.checks, changed=False, failed=False)
+    message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
+    actions = planned_actions(judged.decision)
+    return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
+
+
 def run_host(
     name: str,
     verified: Any,
@@ -252,30 +283,13 @@ def run_host(
 ) -> dict[str, Any]:
     """The host's report record (``changed`` says whether anything on the host changed)."""
     today = opts.today
-    if isinstance(verified, Mapping) and verified.get("unreachable"):
-        return {
-            "changed": False,
-            "record": record(
-                name, None, checks=[], actions=[], status="unreachable", message=str(verified.get("msg", "unreachable")), today=today
-            ),
-        }
-    if not usable(verified):
-        message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
-        return {
-            "changed": False,
-            "record": record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today),
-        }
-    judged = judge(verified, marks, opts, overrides)
+    try:
+        settled, judged = _settle(name, verified, marks, opts, overrides)
+    except Exception as exc:  # a reply that passed the contract but that the verdicts cannot use: this host alone fails
+        return broken(name, exc, judged=None, checks=[], progress=Progress(doing="judging what the host reported"), today=today)
+    if settled is not None or judged is None:
+        return {"changed": False, "record": settled}
     first_checks = judged.checks
-    if opts.mode != "enforce" or not judged.decision.needs_change:
-        status = health.status_of(first_checks, changed=False, failed=False)
-        message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
-        return {
-            "changed": False,
-            "record": record(
-                name, judged, checks=first_checks, actions=planned_actions(judged.decision), status=status, message=message, today=today
-            ),
-        }
     progress = Progress(doing="the change")
     try:
         return _enforce(name, verified, judged, opts, progress, overrides=overrides, ctx=ctx, agent=agent, fleet=fleet)

@@ -28,7 +28,7 @@ def result_of(
     warnings = [f"the hash cache was not used, every file was read: {why}" for why in verification["hash_stats"]["cache_refused"]]
     return {
         **verification,
-        "state": {"reply": reply},
+        "state": {"reply": reply, "stores": dict(overrides)},  # the store paths it was parsed with, to parse it again alike
         "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}},
         **({"warnings": warnings} if warnings else {}),
     }

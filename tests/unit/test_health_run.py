@@ -356,3 +356,55 @@ def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callab
     assert promote["message"].startswith("CHANGE_CONFLICT: Nothing was changed: step 1 (expect in ")
     assert (repair["action"], repair["result"]) == ("repair_source", "done"), repair["message"]
     assert versions()[-1] not in {p.name for p in (host.root / "smsmse_hawking").iterdir()}
+
+
+def opts_of(mode: str) -> health_run.Options:
+    return health_run.Options(mode=mode, max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+
+
+def test_the_fleet_step_settles_what_needs_no_agent_call_and_leaves_the_rest(one: Callable[..., Host]) -> None:
+    drifted = one(faults=["stale_csapi"])
+    verified = drifted.verified()
+    # the verification carries the store paths it was parsed with, so the fleet step parses it again alike
+    assert verified["state"]["stores"] == drifted.stores
+    reported = health_run.settle("h", verified, [], opts_of("report"), overrides=verified["state"]["stores"])
+    ctx = plan.Context(windows=False, events_file=drifted.vars["smsmse_defs_events_file"])
+    ran = health_run.run_host("h", verified, [], opts_of("report"), overrides=drifted.stores, ctx=ctx, agent=drifted.agent())
+    assert reported == ran["record"] and drifted.calls == ["probe"]
+    assert health_run.settle("h", verified, [], opts_of("enforce"), overrides=drifted.stores) is None  # the host step fixes it
+    gone = health_run.settle("h", {"unreachable": True, "msg": "no route"}, [], opts_of("enforce"), overrides={})
+    assert gone is not None and gone["status"] == "unreachable"
+
+
+def test_a_settled_host_fails_the_play_exactly_when_the_report_fails_it(one: Callable[..., Host]) -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
+
+    records = [
+        health_run.settle("ok", one().verified(), [], opts_of("report"), overrides={}),
+        health_run.settle("drifts", one(faults=["stale_csapi"]).verified(), [], opts_of("report"), overrides={}),
+        health_run.settle("gone", {"unreachable": True, "msg": "no route"}, [], opts_of("report"), overrides={}),
+        health_run.settle("broken", {"failed": True, "msg": "boom"}, [], opts_of("report"), overrides={}),
+    ]
+    for fail_on in report_console.FAIL_ON:
+        for severities in (["critical", "high", "medium"], ["critical"], ["low"]):
+            built = report.build(
+                [r for r in records if r], run_id="r", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:00:00Z",
+                options={}, history=[], fail_severities=severities,
+            )  # fmt: skip
+            expected = set(report_console.failures(built, fail_on))
+            assert {r["name"] for r in records if r and report_console.fails(r, fail_on, severities)} == expected
+
+
+def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[..., Host], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reply passed the contract, but judging it raised: the host gets a failed record that says so, nothing is changed
+    host = one(faults=["stale_csapi"])
+
+    def judge_raises(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyError("versions")
+
+    monkeypatch.setattr(health_run, "judge", judge_raises)
+    ran = run(host)
+    assert ran["changed"] is False
+    assert ran["record"]["status"] == "failed"
+    assert ran["record"]["message"] == "Judging what the host reported failed unexpectedly: KeyError: 'versions'"
+    assert "apply" not in host.calls

@@ -290,6 +290,42 @@ def test_history_retention(tmp_path: Path) -> None:
     assert list((tmp_path / "history").iterdir()) == []
 
 
+class CountingHosts(list):  # type: ignore[type-arg]
+    """A history run's host list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountingHosts.walks += 1
+        return super().__iter__()
+
+
+def test_history_is_read_once_per_run_whatever_the_fleet_size() -> None:
+    # every host drifts in every kept run: looking each host up by walking every run's host list is quadratic
+    names = [f"mail{i:04d}" for i in range(300)]
+    history = [
+        {
+            "run_id": f"r{day}",
+            "started": f"2026-11-{day:02d}T02:00:00Z",
+            "summary": {},
+            "hosts": CountingHosts(record(n, "drift") for n in names),
+        }
+        for day in range(10, 25)
+    ]
+    CountingHosts.walks = 0
+    built = report.build(
+        [record(n, "drift", [check("csapi_newest", "fail")]) for n in names],
+        run_id="now",
+        started=STARTED,
+        ended=ENDED,
+        options={},
+        history=history,
+    )
+    assert CountingHosts.walks <= len(history)
+    assert {h["drift_runs"] for h in built["hosts"]} == {len(history) + 1}
+    assert {h["drifting_since"] for h in built["hosts"]} == {"2026-11-10T02:00:00Z"}
+
+
 def test_default_report_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     home = Path("/home/ops")
     assert report.default_dir({"XDG_DATA_HOME": "/data"}, home) == Path("/data/mailsec-smsmse/defs-health")
