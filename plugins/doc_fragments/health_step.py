@@ -10,7 +10,8 @@ attributes:
   check_mode:
     support: full
     description:
-      - Nothing on a host is changed. The fleet step only reads what the hosts returned; the host step decides and records as in report mode.
+      - Nothing on a host is changed. The fleet step only reads what the hosts returned; the host step decides and
+        records as in report mode.
   diff_mode:
     support: none
     description: No diff; the report shows what changed.
