@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,8 +119,10 @@ class StoreView:
     def definfo_bytes(self) -> bytes | None:
         return self.store.pointer.content
 
-    def render_pointer(self, version: str, previous: str | None) -> bytes:
-        """``definfo.dat`` naming ``version``: the current file with CurDefs (and LastDefs, if kept) changed."""
+    def render_pointer(self, version: str, previous: str | None, removed: Collection[str] = ()) -> bytes:
+        """``definfo.dat`` naming ``version``: the current file with CurDefs changed, and LastDefs (where the file has
+        it) set to ``previous`` only when that is a good set the store keeps: LastDefs never names a bad or removed set
+        (it keeps the one it named)."""
         current = self.definfo_bytes()
         try:
             info = parse_definfo(current) if current is not None else None
@@ -129,7 +131,8 @@ class StoreView:
         if info is None:
             return render_definfo(new_definfo(version))
         changed = info.with_value(DEFDATES, CUR_DEFS, version)
-        if previous and versions.is_version(previous) and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
+        keeps_previous = previous in self.sets and self.sets[previous]["status"] == GOOD and previous not in removed
+        if previous and keeps_previous and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
             changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
         return render_definfo(changed)
 
@@ -269,7 +272,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.parse_version)
     leftovers = dst.leftovers(ctx)
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
-    content = dst.render_pointer(chosen, dst.active)
+    content = dst.render_pointer(chosen, dst.active, removed=remove)
     if dst.active == chosen and installed_good and not remove and not leftovers:
         return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
     events = (
@@ -283,8 +286,8 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     pointer = content if dst.pointer_changes(content) else None
     body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
-    if steps.commit_index(body) is None:  # nothing the scanner uses changes: the first removal is what changes the store
-        body = _commit_first(body) if body else [steps.step("clean", dst.path, commit=True)]
+    # nothing the scanner uses changes when no step commits: the reply's removals then say whether the store changed
+    # (retiring a set is a change; removing our own leftovers is not), see outcome._verdict
     opening = group.opening(
         pointer_writable=pointer is not None,
         free_bytes=0 if installed_good else src.size(chosen),
@@ -366,11 +369,6 @@ def _pointer_steps(
         kind = "absent"
     found.append(steps.write_pointer(view_.path, content, view_.definfo_sha256 if kind == "file" else None, kind, commit=commit))
     return found
-
-
-def _commit_first(body: list[steps.Step]) -> list[steps.Step]:
-    first = {**body[0], "required": True, "commit": True}
-    return [first, *body[1:]]
 
 
 def _choose_source_set(src: StoreView, version: str) -> str:
