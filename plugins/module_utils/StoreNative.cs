@@ -228,12 +228,64 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         }
 
         // The UsnJournalID of the change journal of the volume that holds `path`. Throws when the
-        // volume keeps no active journal (the hash cache is then not used).
+        // volume keeps no active journal (the hash cache is then not used). Asked first through a
+        // handle to the folder itself, then through one to the volume.
         public static ulong JournalId(string path)
         {
             string folder = ExistingAncestor(path);
+            int code;
+            using (SafeFileHandle handle = OpenAttributes(folder))
+            {
+                ulong id;
+                code = QueryJournal(handle, out id);
+                if (code == 0)
+                {
+                    return id;
+                }
+            }
+            if (code == ERROR_JOURNAL_NOT_ACTIVE || code == ERROR_JOURNAL_DELETE_IN_PROGRESS)
+            {
+                throw NoJournal(folder, code);
+            }
+            using (SafeFileHandle volume = OpenVolume(folder))
+            {
+                ulong id;
+                code = QueryJournal(volume, out id);
+                if (code == 0)
+                {
+                    return id;
+                }
+            }
+            if (code == ERROR_JOURNAL_NOT_ACTIVE || code == ERROR_JOURNAL_DELETE_IN_PROGRESS || code == ERROR_INVALID_FUNCTION)
+            {
+                throw NoJournal(folder, code);
+            }
+            throw new Win32Exception(code, string.Format("cannot read the change journal of the volume of {0}: {1}", folder, new Win32Exception(code).Message));
+        }
+
+        private static Win32Exception NoJournal(string folder, int code)
+        {
+            return new Win32Exception(code, string.Format("the volume of {0} keeps no active NTFS change journal (fsutil usn createjournal enables one)", folder));
+        }
+
+        private static int QueryJournal(SafeFileHandle handle, out ulong id)
+        {
+            id = 0;
+            byte[] buffer = new byte[128];
+            uint returned;
+            if (!DeviceIoControl(handle, FSCTL_QUERY_USN_JOURNAL, IntPtr.Zero, 0, buffer, (uint)buffer.Length, out returned, IntPtr.Zero))
+            {
+                return Marshal.GetLastWin32Error();
+            }
+            id = Usn.JournalId(buffer, (int)returned);
+            return 0;
+        }
+
+        // A handle to the volume that holds `folder` (no access asked: queries only).
+        private static SafeFileHandle OpenVolume(string folder)
+        {
             StringBuilder mount = new StringBuilder(1024);
-            if (!GetVolumePathName(LongPath.Of(folder), mount, (uint)mount.Capacity))
+            if (!GetVolumePathName(folder, mount, (uint)mount.Capacity))
             {
                 int code = Marshal.GetLastWin32Error();
                 throw new Win32Exception(code, string.Format("cannot find the volume of {0}: {1}", folder, new Win32Exception(code).Message));
@@ -250,27 +302,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 throw new Win32Exception(code, string.Format("{0} is not on a local volume with a change journal: {1}", folder, new Win32Exception(code).Message));
             }
             // "\\?\Volume{guid}\" names the root folder; without the backslash it names the volume
-            string device = volume.ToString().TrimEnd('\\');
-            using (SafeFileHandle handle = CreateFile(device, 0, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, 0, IntPtr.Zero))
+            SafeFileHandle handle = CreateFile(volume.ToString().TrimEnd('\\'), 0, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, 0, IntPtr.Zero);
+            if (handle.IsInvalid)
             {
-                if (handle.IsInvalid)
-                {
-                    int code = Marshal.GetLastWin32Error();
-                    throw new Win32Exception(code, string.Format("cannot open the volume of {0}: {1}", folder, new Win32Exception(code).Message));
-                }
-                byte[] buffer = new byte[128];
-                uint returned;
-                if (!DeviceIoControl(handle, FSCTL_QUERY_USN_JOURNAL, IntPtr.Zero, 0, buffer, (uint)buffer.Length, out returned, IntPtr.Zero))
-                {
-                    int code = Marshal.GetLastWin32Error();
-                    if (code == ERROR_JOURNAL_NOT_ACTIVE || code == ERROR_JOURNAL_DELETE_IN_PROGRESS || code == ERROR_INVALID_FUNCTION)
-                    {
-                        throw new Win32Exception(code, string.Format("the volume of {0} keeps no active NTFS change journal (fsutil usn createjournal enables one)", folder));
-                    }
-                    throw new Win32Exception(code, string.Format("cannot read the change journal of the volume of {0}: {1}", folder, new Win32Exception(code).Message));
-                }
-                return Usn.JournalId(buffer, (int)returned);
+                int code = Marshal.GetLastWin32Error();
+                handle.Dispose();
+                throw new Win32Exception(code, string.Format("cannot open the volume of {0}: {1}", folder, new Win32Exception(code).Message));
             }
+            return handle;
         }
 
         // The stamp of a path without reading it or following a link (read-attributes access
