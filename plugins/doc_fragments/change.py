@@ -17,7 +17,8 @@ options:
   restart_service:
     description:
       - Restart the SMSMSE service after a change (Windows), or run O(restart_command) (POSIX hosts).
-      - A failed restart is a warning; the change stands.
+      - A restart that fails (the service does not start again, or the command fails or times out) fails the task with
+        C(SERVICE_NOT_RESTARTED); the change stands (C(changed) is true) and the message says both.
     type: bool
     default: false
   service_name:

@@ -59,8 +59,8 @@ options:
     default: 2
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
-    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
   - "POSIX hosts: Python 3.9 or later"
 attributes:
   platform:
@@ -150,6 +150,11 @@ bytes_copied:
   type: int
 cleaned:
   description: Leftovers of interrupted runs that were removed.
+  returned: when changed, not in check mode
+  type: list
+  elements: str
+restored:
+  description: Sets put back under their names, after a swap of two folders without an atomic exchange was interrupted.
   returned: when changed, not in check mode
   type: list
   elements: str

@@ -9,19 +9,24 @@ The rules (docs/changes.md, "What the reply means"):
   task with ``CHANGE_PARTIAL``, naming what was done and what is left; a
   best-effort step that failed is a warning;
 - a commit step started but did not end ``done`` (it failed midway, or the
-  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again.
+  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again;
+- a ``service`` step that starts the scanner again and did not end ``done``
+  fails the task with ``SERVICE_NOT_RESTARTED``, whatever became of the change
+  (the message says that too): the scanner may not be running.
 
 A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
 ``in_use``) is given before a step changes anything, so a commit step that
 refused did not start. Without a commit step that started, the host changed
 when a step that moves or removes a set (retire, quarantine or exchange of a
-version's folder, write_pointer) ended ``done``; removing this collection's
+version's folder, write_pointer) ended ``done``, or a ``clean`` put back a
+folder an interrupted exchange had moved aside; removing this collection's
 own staging and trash folders is not a change.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,14 +42,15 @@ CODES: dict[str, str] = {
     "in_use": "ACTIVE_SET_IN_USE",
     "failed": "CHANGE_FAILED",
     "timeout": "CHANGE_FAILED",
-    "skipped": "CHANGE_FAILED",
+    "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
 CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE", "STORE_NOT_PRIVATE": "STORE_NOT_PRIVATE"}
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
-#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder)
-CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer"})
+#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder;
+#: clean only when it put a set back)
+CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer", "clean"})
 #: ops a CHANGE_PARTIAL message lists as done or left to do
 _WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
@@ -80,14 +86,48 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             return False, None
         i, s, r = blocking[0]
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
+            why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")
+            return False, _error(code, f"Nothing was changed: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
         return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
     if not blocking:
         return True, None
     i, s, r = blocking[0]
-    made = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK)
     left = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps[i:], reports[i:]) if rp["result"] != "done")
-    detail = f"The change was made ({made or 'the commit step'}), but {_describe(i, s, r)}. Left to do: {left}."
+    detail = f"The change was made ({_made(steps, reports)}), but {_describe(i, s, r)}. Left to do: {left}."
     return True, _error("CHANGE_PARTIAL", detail)
+
+
+def _made(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> str:
+    done = [f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK]
+    return ", ".join(done) or "the commit step"
+
+
+def _not_restarted(
+    steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]], changed: bool, error: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """SERVICE_NOT_RESTARTED when a step that starts the scanner again did not end done, saying also what became of the change."""
+    down = [
+        (i, s, r)
+        for i, (s, r) in enumerate(zip(steps, reports))
+        if s["op"] == "service"
+        and s["args"].get("action") == "start"
+        and r["result"] not in ("done", "skipped")
+        and r.get("code") != "NOT_CONFIGURED"  # nothing to start with: nothing was stopped either, a warning
+    ]
+    if not down:
+        return error
+    i, s, r = down[0]
+    if error is not None:
+        before = str(error["msg"]).split(" Fix: ", 1)[0].rstrip(".")
+    else:
+        before = f"The change was made ({_made(steps, reports)})" if changed else "Nothing was changed"
+    command = s["args"].get("command")
+    if s["args"].get("service"):
+        what = f"the service {s['args']['service']} did not start again"
+    else:
+        what = f"the restart command ({shlex.join(command) if command else 'none'}) did not start the scanner again"
+    return _error("SERVICE_NOT_RESTARTED", f"{before}, but {what}: {_describe(i, s, r)}.")
 
 
 def _subject(step: Mapping[str, Any]) -> str:
@@ -101,9 +141,11 @@ def _subject(step: Mapping[str, Any]) -> str:
 def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
     """Whether a done step of a CHANGING op changed a set (not only this collection's own leftovers)."""
     args = step["args"]
-    if step["op"] == "write_pointer":
+    if step["op"] in ("write_pointer", "quarantine"):  # quarantine moves a set, or a folder named definfo.dat, out of the store
         return True
-    name = args.get("name") if step["op"] in ("retire", "quarantine") else args.get("b")
+    if step["op"] == "clean":
+        return bool(report["data"].get("restored"))
+    name = args.get("name") if step["op"] == "retire" else args.get("b")
     if not isinstance(name, str) or not _VERSION.fullmatch(name):
         return False
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))
@@ -128,6 +170,7 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             if s["op"] == "retire" and r["data"].get("removed") and not r["data"].get("link") and _VERSION.fullmatch(s["args"]["name"])
         ],
         "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("removed", [])],
+        "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
         "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
         "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" for s, _r in done),
@@ -155,6 +198,7 @@ def interpret(request: Mapping[str, Any], reply: Mapping[str, Any] | None, failu
         return _result(True, unknown, [], list((reply or {}).get("warnings", [])), None)
     reports: Sequence[Mapping[str, Any]] = reply["steps"]
     changed, error = _verdict(steps, reports)
+    error = _not_restarted(steps, reports, changed, error)
     warnings = list(reply["warnings"])
     for index, (step, report) in enumerate(zip(steps, reports)):
         if not step["required"] and report["result"] not in ("done", "skipped"):
@@ -184,6 +228,8 @@ def _result(
     result.update(summary or _summary([], []))
     if summary is not None and summary["cleaned"] and not changed:
         result["msg"] = msg + f" Leftovers of interrupted runs were removed: {', '.join(summary['cleaned'])}."
+    if summary is not None and summary["restored"]:
+        result["msg"] += f" Put back under their names after an interrupted exchange: {', '.join(summary['restored'])}."
     return result
 
 
