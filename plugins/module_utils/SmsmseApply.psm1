@@ -10,8 +10,8 @@
 # does not end 'done' makes every later step that is not 'always' 'skipped'. No decision is made
 # here: which set, which retention, what the outcome means are the controller's.
 #
-# Windows specifics kept here: the scanner holds the active set's files open (preflight opens
-# them exclusively to find out before anything moves); antivirus filters open new files for a
+# Windows specifics kept here: the scanner holds the active set's files open and has its DLLs
+# loaded (preflight asks the Restart Manager who holds them, opening none); antivirus filters open new files for a
 # moment (every rename, replace and delete is retried on Win32 5, 32 and 145 for the wire's
 # retry_seconds); a junction is removed itself, never followed; definfo.dat is replaced with
 # ReplaceFile (ACL and attributes kept). Every name on the wire comes from the request's 'wire'.
@@ -21,6 +21,9 @@ $ErrorActionPreference = 'Stop'
 Add-Type -AssemblyName System.ServiceProcess
 
 $script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
+$script:RestartManager = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.RestartManager]
+$script:PrivateFolder = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.PrivateFolder]
+$script:Holders = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Holders]
 $script:Win32 = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Win32Error]
 $script:Names = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Names]
 $script:Text = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Text]
@@ -292,31 +295,39 @@ Function Test-PointerWritable {
     }
 }
 
-Function Test-SetNotInUse {
-    # Every file of the set opened with no sharing and closed at once: a sharing violation means the
-    # scanner (or anything else) holds it, and the set cannot move until it lets go.
-    param([hashtable]$Context, [string]$Store, [string]$Name)
+Function Get-SetHolder {
+    # Who holds a file of the set, from the Restart Manager: open handles and loaded DLLs (mapped
+    # images) alike, without opening any file. Returns their names (none: nobody holds the set).
+    param([string]$Store, [string]$Name)
     if (-not $script:Names::IsVersion($Name)) {
         throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a set name' -f $Name))
     }
     $folder = $script:Names::Join($Store, $Name)
     $info = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $folder
-    if (-not $info.Exists -or (Test-ReparsePoint -Item $info)) { return }
+    if (-not $info.Exists -or (Test-ReparsePoint -Item $info)) { return , (New-Object -TypeName 'System.Collections.Generic.List[string]') }
+    $files = New-Object -TypeName 'System.Collections.Generic.List[string]'
     foreach ($file in (Get-RelativeFile -Top $info -Limit 1000000).files) {
-        if (Test-ReparsePoint -Item $file.item) { continue }
-        $code = $script:Native::TryOpenExclusive($file.item.FullName)
-        if ($code -eq 32 -or $code -eq 33) {
-            throw (New-StepOutcome -Result 'in_use' -Code $script:Win32::Name($code) -Message ('{0} is held open by another process (the scanner?): the set {1} cannot move now' -f $file.item.FullName, $Name))
-        }
-        if ($code -ne 0 -and $code -ne 2 -and $code -ne 3) {
-            throw (New-StepOutcome -Result 'failed' -Code $script:Win32::Name($code) -Message ('cannot open {0}: {1}' -f $file.item.FullName, (New-Object -TypeName System.ComponentModel.Win32Exception -ArgumentList $code).Message))
-        }
+        if (-not (Test-ReparsePoint -Item $file.item)) { $files.Add($file.item.FullName) }
+    }
+    return , $script:Holders::Names($script:RestartManager::HoldersOf($files))
+}
+
+Function Test-StorePrivate {
+    # Only SYSTEM, the Administrators and TrustedInstaller may change the store, at every level of its
+    # path (StorePolicy.Privacy): otherwise another account could swap a folder for a junction between a
+    # check and a privileged file operation, which then lands elsewhere.
+    param([string]$Store)
+    $problems = $script:PrivateFolder::Problems($Store, $false)
+    if ($problems.Count -gt 0) {
+        throw (New-StepOutcome -Result 'refused' -Code 'STORE_NOT_PRIVATE' -Message ('the store {0} can be changed by accounts other than SYSTEM, the Administrators and TrustedInstaller: {1}' -f $Store, $script:PrivateFolder::Describe($problems)))
     }
 }
 
 Function Invoke-PreflightStep {
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $checked = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    Test-StorePrivate -Store $Store
+    $checked.Add('private')
     if ([bool]$Arguments.pointer_writable) {
         Test-PointerWritable -Context $Context -Store $Store
         $checked.Add('pointer_writable')
@@ -340,7 +351,13 @@ Function Invoke-PreflightStep {
         $checked.Add('free_bytes')
     }
     $sets = @($Arguments.not_in_use)
-    foreach ($name in $sets) { Test-SetNotInUse -Context $Context -Store $Store -Name ([string]$name) }
+    foreach ($name in $sets) {
+        $holders = Get-SetHolder -Store $Store -Name ([string]$name)
+        if ($holders.Count -gt 0) {
+            $message = 'files of the set {0} are held by {1}: it cannot move now' -f $name, ($holders -join ', ')
+            throw (New-StepOutcome -Result 'in_use' -Code 'SET_IN_USE' -Message $message -Data @{ checked = $checked; holders = Limit-List -List $holders -Max $Context.max_list })
+        }
+    }
     if ($sets.Count -gt 0) { $checked.Add('not_in_use') }
     return @{ checked = $checked }
 }
@@ -604,7 +621,11 @@ Function Invoke-QuarantineStep {
     if ($null -ne (Get-ItemInfo -Path $to)) {
         throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $to))
     }
-    [void][System.IO.Directory]::CreateDirectory($destDir)
+    # created, or checked, as a folder only trusted accounts can change: no set moves into a junction
+    $private = $script:PrivateFolder::Ensure($destDir, $true, $null, $false)
+    if ($null -ne $private) {
+        throw (New-StepOutcome -Result 'failed' -Code 'STORE_NOT_PRIVATE' -Message ('the quarantine folder is not safe: {0}; the set stays in the store' -f $private))
+    }
     try {
         $script:Native::Move($from, $to, $Context.retry)
         return @{ destination = $to; copied = $false; bytes_copied = [long]0 }

@@ -13,6 +13,7 @@ Set-StrictMode -Version 2.0
 $ErrorActionPreference = 'Stop'
 
 $script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
+$script:PrivateFolder = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.PrivateFolder]
 $script:Text = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Text]
 $script:Wire = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Wire]
 $script:Listing = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Listing]
@@ -144,8 +145,35 @@ Function Get-FreeByte {
     }
 }
 
+Function Get-FolderPrivacy {
+    # Who besides SYSTEM, the Administrators and TrustedInstaller could change $Path (StorePolicy.Privacy):
+    # a reparse point at any level, an untrusted owner at any level, an allow-ACE granting write, create or
+    # delete-child on the folder (or delete on a parent). Reported; the preflight refuses on it.
+    param([string]$Path)
+    $record = @{ path = $script:Wire::Message($Path, 1024); private = $null; problems = New-Object -TypeName 'System.Collections.Generic.List[object]'; error = $null }
+    try {
+        $found = $script:PrivateFolder::Problems($Path, $false)
+        $record.private = ($found.Count -eq 0)
+        foreach ($problem in $found) {
+            if ($record.problems.Count -ge 32) { break }
+            $account = $null
+            if ($null -ne $problem.Sid) { $account = $script:Wire::Message($script:PrivateFolder::AccountOf($problem.Sid), 256) }
+            $record.problems.Add(@{
+                    path = $script:Wire::Message($problem.Path, 1024)
+                    kind = $problem.Kind
+                    account = $account
+                    rights = $problem.Rights
+                })
+        }
+    }
+    catch {
+        $record.error = Format-ProbeError -Exception $_.Exception
+    }
+    return $record
+}
+
 Function Get-Store {
-    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [object]$Hashing = $null)
+    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [object]$Hashing = $null, [bool]$CreateCache = $true)
     $path = Expand-Template -Template $Template
     $store = @{
         name = $Name
@@ -159,10 +187,14 @@ Function Get-Store {
         files = New-Object -TypeName 'System.Collections.Generic.List[object]'
     }
     if (-not $store.exists) { return $store }
+    $store.privacy = Get-FolderPrivacy -Path $path
+    # the default quarantine destination is created in the store's parent: who could create it first
+    $parent = [System.IO.Path]::GetDirectoryName($path)
+    if (-not [string]::IsNullOrEmpty($parent)) { $store.quarantine_parent = Get-FolderPrivacy -Path $parent }
     $cache = $null
     if ($null -ne $Hashing) {
         $maxAge = [long](Get-Field -Map $Hashing -Name 'max_age_seconds' -Default (Get-DefaultMaxAge))
-        $cache = New-HashCache -CacheDir ([string](Get-Field -Map $Hashing -Name 'cache_dir' -Default '')) -StorePath $path -UseCached (-not [bool]$Hashing.deep) -MaxAge $maxAge
+        $cache = New-HashCache -CacheDir ([string](Get-Field -Map $Hashing -Name 'cache_dir' -Default '')) -StorePath $path -UseCached (-not [bool]$Hashing.deep) -MaxAge $maxAge -Create $CreateCache
     }
     try {
         $store.free_bytes = Get-FreeByte -Path $path
@@ -308,7 +340,8 @@ Function Get-HostRecord {
 }
 
 Function Invoke-Probe {
-    param([System.Collections.IDictionary]$Request)
+    # $CheckMode: the hash cache folder is neither created nor its permissions changed.
+    param([System.Collections.IDictionary]$Request, [bool]$CheckMode = $false)
     $limits = @{
         max_files_per_dir = [int]$Request.limits.max_files_per_dir
         max_definfo_bytes = [long]$Request.limits.max_definfo_bytes
@@ -322,7 +355,7 @@ Function Invoke-Probe {
     $definfo = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'definfo' -Default 'definfo.dat')
     $stores = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($candidate in @($Request.stores)) {
-        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Hashing $hashing))
+        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Hashing $hashing -CreateCache (-not $CheckMode)))
     }
     $ids = [int[]]@($Request.event_ids | ForEach-Object { [int]$_ })
     $eventResult = Get-ProductEvent -Ids $ids -Hours ([int]$Request.event_hours) -Limit $limits.max_events

@@ -6,7 +6,9 @@
 
 # What both halves of the Windows agent (probe and apply) need from a store: listings that
 # never follow a reparse point, in ordinal order, and SHA-256 digests with the hash cache
-# (format 2: keyed on size, last write time, NTFS change time and file ID, and expiring).
+# (format 3: keyed on size, last write time, file ID and a change stamp of the volume's change
+# journal ID, the file's USN and its NTFS change time; expiring). Without an active change journal
+# the cache is not used: size, times and file ID can all be set back by the file's writer.
 # Windows PowerShell 5.1 only. Ansible compiles the C# utils before this module runs.
 
 Set-StrictMode -Version 2.0
@@ -16,9 +18,11 @@ $script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreN
 $script:CacheFolder = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.CacheFolder]
 $script:Expiry = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.CacheExpiry]
 $script:Hashing = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Hashing]
+$script:Usn = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Usn]
 $script:Epoch = New-Object -TypeName System.DateTime -ArgumentList 1970, 1, 1, 0, 0, 0, ([System.DateTimeKind]::Utc)
 $script:HashBuffer = 1048576
-$script:CacheVersion = 2
+#: format 3 (Windows): change_stamp is "<journal id>:<usn>:<change time>"; the POSIX agent's format 2 keeps ctime
+$script:CacheVersion = 3
 #: the modules' default: every cached digest is read again within 7 days
 $script:DefaultMaxAge = 604800
 
@@ -141,8 +145,10 @@ Function Get-DefaultCacheDir {
 
 Function New-HashCache {
     # The hash cache of one store: path -> [size, mtime, change_stamp, file_id, sha256, verified_at].
-    # The folder is trusted only with a protected DACL and a trusted owner; otherwise every file is read.
-    param([string]$CacheDir, [string]$StorePath, [bool]$UseCached, [long]$MaxAge)
+    # The folder is trusted only when no untrusted account can change it (CacheFolder.Ensure), and the
+    # store's volume keeps an active change journal; otherwise every file is read. $Create $false (check
+    # mode): no folder is created and no permission changed.
+    param([string]$CacheDir, [string]$StorePath, [bool]$UseCached, [long]$MaxAge, [bool]$Create = $true)
     if ([string]::IsNullOrEmpty($CacheDir)) { $CacheDir = Get-DefaultCacheDir }
     $name = (Get-BytesDigest -Bytes ([System.Text.Encoding]::UTF8.GetBytes($StorePath))).Substring(0, 32)
     $cache = @{
@@ -151,13 +157,22 @@ Function New-HashCache {
         max_age = $MaxAge
         now = Get-UnixNow
         trusted = $false
+        journal = $null
         entries = @{}
         seen = @{}
         error = $null
         stats = @{ files_hashed = [long]0; bytes_hashed = [long]0; files_cached = [long]0; bytes_cached = [long]0 }
     }
     try {
-        $reason = $script:CacheFolder::Ensure($CacheDir)
+        $cache.journal = $script:Native::JournalId($StorePath)
+    }
+    catch {
+        $cache.error = 'the hash cache is not used: {0}' -f $_.Exception.Message
+        $cache.use_cached = $false
+        return $cache
+    }
+    try {
+        $reason = $script:CacheFolder::Ensure($CacheDir, $Create)
     }
     catch {
         $reason = 'cache folder {0} cannot be secured: {1}' -f $CacheDir, $_.Exception.Message
@@ -186,9 +201,9 @@ Function New-HashCache {
 }
 
 Function Get-FileDigest {
-    # @{ sha256; changed }: from the cache while size, mtime, change time and file ID are unchanged and
-    # the entry has not expired, else by reading the file (shared). sha256 $null: unreadable or changed
-    # during the read (changed $true).
+    # @{ sha256; changed }: from the cache while size, mtime, change stamp (journal ID, USN, change time)
+    # and file ID are unchanged and the entry has not expired, else by reading the file (shared). A file
+    # without a USN is read and never cached. sha256 $null: unreadable or changed during the read (changed $true).
     param([hashtable]$Cache, [string]$Path)
     try {
         $stamp = $script:Native::StampOf($Path)
@@ -196,10 +211,14 @@ Function Get-FileDigest {
     catch {
         return @{ sha256 = $null; changed = $false }
     }
-    if ($Cache.use_cached -and $Cache.entries.ContainsKey($Path)) {
+    $changeStamp = $null
+    if ($null -ne $Cache.journal -and $stamp.Usn -ge 0) {
+        $changeStamp = $script:Usn::ChangeStamp([uint64]$Cache.journal, $stamp.Usn, $stamp.ChangeTime)
+    }
+    if ($Cache.use_cached -and $null -ne $changeStamp -and $Cache.entries.ContainsKey($Path)) {
         $cached = @($Cache.entries[$Path])
         if ($cached.Count -eq 6 -and [long]$cached[0] -eq $stamp.Size -and [long]$cached[1] -eq $stamp.LastWrite -and
-            [long]$cached[2] -eq $stamp.ChangeTime -and [string]$cached[3] -eq $stamp.FileId -and
+            [string]$cached[2] -ceq $changeStamp -and [string]$cached[3] -eq $stamp.FileId -and
             $script:Expiry::IsFresh($Cache.now, [long]$cached[5], $Cache.max_age, $Path)) {
             $Cache.stats.files_cached += 1
             $Cache.stats.bytes_cached += $stamp.Size
@@ -216,7 +235,10 @@ Function Get-FileDigest {
     if ($read.Changed) { return @{ sha256 = $null; changed = $true } }
     $Cache.stats.files_hashed += 1
     $Cache.stats.bytes_hashed += $read.Stamp.Size
-    $Cache.seen[$Path] = @($read.Stamp.Size, $read.Stamp.LastWrite, $read.Stamp.ChangeTime, $read.Stamp.FileId, $read.Sha256, $Cache.now)
+    if ($null -ne $Cache.journal -and $read.Stamp.Usn -ge 0) {
+        $readStamp = $script:Usn::ChangeStamp([uint64]$Cache.journal, $read.Stamp.Usn, $read.Stamp.ChangeTime)
+        $Cache.seen[$Path] = @($read.Stamp.Size, $read.Stamp.LastWrite, $readStamp, $read.Stamp.FileId, $read.Sha256, $Cache.now)
+    }
     return @{ sha256 = $read.Sha256; changed = $false }
 }
 

@@ -4,22 +4,27 @@
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
 //
 // Win32 calls the Windows agent needs and .NET Framework 4.x does not offer, each with the
-// retries an antivirus filter calls for (StorePolicy.RetryPolicy):
-// - file stamps: the NTFS file ID, the change time (FILE_BASIC_INFO.ChangeTime, which a
-//   file's writer cannot set back), size and last write time, read from an open handle;
+// retries an antivirus filter calls for (StorePolicy.RetryPolicy). Paths go to Win32 in their
+// \\?\ form (StorePolicy.LongPath): no MAX_PATH limit, no renaming of "name." or "name ".
+// - file stamps: size, last write time, change time, the NTFS file ID and the file's USN in the
+//   volume's change journal (the change time alone can be set back by the file's writer; the USN
+//   cannot), read from an open handle;
 // - hashing and copying with FileShare.ReadWrite | Delete (never blocking LiveUpdate or the
 //   product's own copy job), with a report of a file that changed during the read;
 // - definfo.dat read for the probe without following a link;
 // - ReplaceFile for definfo.dat (keeps the file's ACL and attributes), MoveFileEx for folders;
-// - an exclusive open that tells whether another process holds a file;
+// - the Restart Manager's list of processes and services that hold a set's files (open handles
+//   and loaded DLLs alike), without opening any of them;
 // - free space and volume identity of any folder (mount points and UNC paths included);
-// - a process runner that captures the output's tail and stops a whole process tree;
-// - the hash cache folder with a protected DACL and a trusted owner.
+// - a process runner that captures the output's tail and runs the program in a job object;
+// - folders only trusted accounts can change: the hash cache, the quarantine destination, and
+//   the privacy report of a store (owner, reparse points, who may write).
 
 using System;
 using System.Collections.Generic;
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Text;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Security.AccessControl;
@@ -31,18 +36,21 @@ using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
 
 namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 {
-    // What identifies one state of a file: equal stamps, same bytes (barring a writer that
-    // restores every one of them, which the change time prevents).
+    // What identifies one state of a file. Size, times and file ID alone can all be restored by
+    // the file's writer (SetFileInformationByHandle sets ChangeTime too); the USN cannot: every
+    // change writes a record to the volume's change journal. Usn is -1 where the volume keeps no
+    // journal (FAT, a network share): then equal stamps prove nothing and no cache is used.
     public sealed class FileStamp
     {
         public long Size;
         public long LastWrite;
         public long ChangeTime;
         public string FileId;
+        public long Usn = -1;
 
         public bool SameAs(FileStamp other)
         {
-            return other != null && Size == other.Size && LastWrite == other.LastWrite && ChangeTime == other.ChangeTime && FileId == other.FileId;
+            return other != null && Size == other.Size && LastWrite == other.LastWrite && ChangeTime == other.ChangeTime && FileId == other.FileId && Usn == other.Usn;
         }
     }
 
@@ -70,6 +78,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         public bool TimedOut;
         public string Output;
         public double Seconds;
+        // the program ran in a kill-on-close job object (false: it could not be assigned to one)
+        public bool InJob;
     }
 
     public static class Native
@@ -79,13 +89,21 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private const uint REPLACEFILE_IGNORE_MERGE_ERRORS = 0x2;
         private const uint FILE_READ_ATTRIBUTES = 0x80;
         private const uint GENERIC_READ = 0x80000000;
-        private const uint DELETE = 0x00010000;
+        private const uint GENERIC_WRITE = 0x40000000;
         private const uint FILE_SHARE_ALL = 0x7;
+        private const uint CREATE_NEW = 1;
         private const uint OPEN_EXISTING = 3;
+        private const uint FILE_FLAG_WRITE_THROUGH = 0x80000000;
+        private const uint FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000;
         private const uint FILE_FLAG_BACKUP_SEMANTICS = 0x02000000;
         private const uint FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000;
-        private const uint FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000;
         private const int FileBasicInfo = 0;
+        // CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 58, METHOD_NEITHER, FILE_ANY_ACCESS) and (61, METHOD_BUFFERED)
+        private const uint FSCTL_READ_FILE_USN_DATA = 0x000900EB;
+        private const uint FSCTL_QUERY_USN_JOURNAL = 0x000900F4;
+        private const int ERROR_INVALID_FUNCTION = 1;
+        private const int ERROR_JOURNAL_DELETE_IN_PROGRESS = 1178;
+        private const int ERROR_JOURNAL_NOT_ACTIVE = 1179;
 
         [StructLayout(LayoutKind.Sequential)]
         private struct BY_HANDLE_FILE_INFORMATION
@@ -120,10 +138,26 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool GetFileInformationByHandleEx(SafeFileHandle hFile, int fileInformationClass, out FILE_BASIC_INFO lpFileInformation, uint dwBufferSize);
 
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "CreateFileW")]
         private static extern SafeFileHandle CreateFile(string lpFileName, uint dwDesiredAccess, uint dwShareMode, IntPtr lpSecurityAttributes, uint dwCreationDisposition, uint dwFlagsAndAttributes, IntPtr hTemplateFile);
 
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool DeviceIoControl(SafeFileHandle hDevice, uint dwIoControlCode, IntPtr lpInBuffer, uint nInBufferSize, [Out] byte[] lpOutBuffer, uint nOutBufferSize, out uint lpBytesReturned, IntPtr lpOverlapped);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool SetFileTime(SafeFileHandle hFile, IntPtr lpCreationTime, IntPtr lpLastAccessTime, ref long lpLastWriteTime);
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetVolumePathNameW")]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool GetVolumePathName(string lpszFileName, [Out] StringBuilder lpszVolumePathName, uint cchBufferLength);
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetVolumeNameForVolumeMountPointW")]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool GetVolumeNameForVolumeMountPoint(string lpszVolumeMountPoint, [Out] StringBuilder lpszVolumeName, uint cchBufferLength);
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "MoveFileExW")]
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool MoveFileEx(string lpExistingFileName, string lpNewFileName, uint dwFlags);
 
@@ -179,7 +213,114 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             stamp.LastWrite = basic.LastWriteTime;
             stamp.ChangeTime = basic.ChangeTime;
             stamp.FileId = string.Format("{0:x8}:{1:x8}{2:x8}", info.VolumeSerialNumber, info.FileIndexHigh, info.FileIndexLow);
+            stamp.Usn = FileUsn(handle);
             return stamp;
+        }
+
+        // The file's USN (its last record in the volume's change journal), or -1 when it cannot be
+        // read (a file system without a journal: FAT, a network share). -1 is never a cache hit.
+        public static long FileUsn(SafeFileHandle handle)
+        {
+            // a USN_RECORD_V3 with a 255-character name is 76 + 510 bytes
+            byte[] buffer = new byte[1024];
+            uint returned;
+            if (!DeviceIoControl(handle, FSCTL_READ_FILE_USN_DATA, IntPtr.Zero, 0, buffer, (uint)buffer.Length, out returned, IntPtr.Zero))
+            {
+                return -1;
+            }
+            try
+            {
+                return Usn.FromRecord(buffer, (int)returned);
+            }
+            catch (FormatException)
+            {
+                return -1;
+            }
+        }
+
+        // The UsnJournalID of the change journal of the volume that holds `path`. Throws when the
+        // volume keeps no active journal (the hash cache is then not used). Asked first through a
+        // handle to the folder itself, then through one to the volume.
+        public static ulong JournalId(string path)
+        {
+            string folder = ExistingAncestor(path);
+            int code;
+            using (SafeFileHandle handle = OpenAttributes(folder))
+            {
+                ulong id;
+                code = QueryJournal(handle, out id);
+                if (code == 0)
+                {
+                    return id;
+                }
+            }
+            if (code == ERROR_JOURNAL_NOT_ACTIVE || code == ERROR_JOURNAL_DELETE_IN_PROGRESS)
+            {
+                throw NoJournal(folder, code);
+            }
+            using (SafeFileHandle volume = OpenVolume(folder))
+            {
+                ulong id;
+                code = QueryJournal(volume, out id);
+                if (code == 0)
+                {
+                    return id;
+                }
+            }
+            if (code == ERROR_JOURNAL_NOT_ACTIVE || code == ERROR_JOURNAL_DELETE_IN_PROGRESS || code == ERROR_INVALID_FUNCTION)
+            {
+                throw NoJournal(folder, code);
+            }
+            throw new Win32Exception(code, string.Format("cannot read the change journal of the volume of {0}: {1}", folder, new Win32Exception(code).Message));
+        }
+
+        private static Win32Exception NoJournal(string folder, int code)
+        {
+            return new Win32Exception(code, string.Format("the volume of {0} keeps no active NTFS change journal (fsutil usn createjournal enables one)", folder));
+        }
+
+        private static int QueryJournal(SafeFileHandle handle, out ulong id)
+        {
+            id = 0;
+            byte[] buffer = new byte[128];
+            uint returned;
+            if (!DeviceIoControl(handle, FSCTL_QUERY_USN_JOURNAL, IntPtr.Zero, 0, buffer, (uint)buffer.Length, out returned, IntPtr.Zero))
+            {
+                return Marshal.GetLastWin32Error();
+            }
+            id = Usn.JournalId(buffer, (int)returned);
+            return 0;
+        }
+
+        // A handle to the volume that holds `folder` (no access asked: queries only).
+        private static SafeFileHandle OpenVolume(string folder)
+        {
+            StringBuilder mount = new StringBuilder(1024);
+            if (!GetVolumePathName(folder, mount, (uint)mount.Capacity))
+            {
+                int code = Marshal.GetLastWin32Error();
+                throw new Win32Exception(code, string.Format("cannot find the volume of {0}: {1}", folder, new Win32Exception(code).Message));
+            }
+            string mountPoint = mount.ToString();
+            if (!mountPoint.EndsWith("\\"))
+            {
+                mountPoint += "\\";
+            }
+            StringBuilder volume = new StringBuilder(64);
+            if (!GetVolumeNameForVolumeMountPoint(mountPoint, volume, (uint)volume.Capacity))
+            {
+                int code = Marshal.GetLastWin32Error();
+                throw new Win32Exception(code, string.Format("{0} is not on a local volume with a change journal: {1}", folder, new Win32Exception(code).Message));
+            }
+            // "\\?\Volume{guid}\" names the root folder; without the backslash it names the volume
+            SafeFileHandle handle = CreateFile(volume.ToString().TrimEnd('\\'), 0, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, 0, IntPtr.Zero);
+            if (handle.IsInvalid)
+            {
+                int code = Marshal.GetLastWin32Error();
+                handle.Dispose();
+                throw new Win32Exception(code, string.Format("cannot open the volume of {0}: {1}", folder, new Win32Exception(code).Message));
+            }
+            return handle;
         }
 
         // The stamp of a path without reading it or following a link (read-attributes access
@@ -194,7 +335,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
         private static SafeFileHandle OpenAttributes(string path)
         {
-            SafeFileHandle handle = CreateFile(path, FILE_READ_ATTRIBUTES, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
+            SafeFileHandle handle = CreateFile(LongPath.Of(path), FILE_READ_ATTRIBUTES, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
             if (handle.IsInvalid)
             {
                 int code = Marshal.GetLastWin32Error();
@@ -206,9 +347,31 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
         // Read without ever blocking another process: LiveUpdate may purge, and the product
         // may rewrite, a file while it is read.
+        // (FileShare.ReadWrite | FileShare.Delete: CreateFile's FILE_SHARE_ALL; the \\?\ path needs
+        // CreateFile, .NET Framework 4.5's FileStream refuses it.)
         public static FileStream OpenShared(string path, int buffer)
         {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, buffer, FileOptions.SequentialScan);
+            return Open(path, GENERIC_READ, FILE_SHARE_ALL, OPEN_EXISTING, FILE_FLAG_SEQUENTIAL_SCAN, FileAccess.Read, buffer);
+        }
+
+        private static FileStream Open(string path, uint access, uint share, uint disposition, uint flags, FileAccess streamAccess, int buffer)
+        {
+            SafeFileHandle handle = CreateFile(LongPath.Of(path), access, share, IntPtr.Zero, disposition, flags, IntPtr.Zero);
+            if (handle.IsInvalid)
+            {
+                int code = Marshal.GetLastWin32Error();
+                handle.Dispose();
+                throw new Win32Exception(code, string.Format("cannot open {0}: {1}", path, new Win32Exception(code).Message));
+            }
+            try
+            {
+                return new FileStream(handle, streamAccess, buffer);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
         }
 
         // SHA-256 of a file, and whether it changed while it was read (then the digest is null).
@@ -348,7 +511,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 FileStamp before = Stamp(reader.SafeFileHandle);
                 using (SHA256 sha = Hashing.NewSha256())
                 {
-                    using (FileStream writer = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, buffer, FileOptions.WriteThrough))
+                    using (FileStream writer = Open(target, GENERIC_WRITE, 0, CREATE_NEW, FILE_FLAG_WRITE_THROUGH, FileAccess.Write, buffer))
                     {
                         byte[] chunk = new byte[buffer];
                         int count;
@@ -359,37 +522,21 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                         }
                         sha.TransformFinalBlock(chunk, 0, 0);
                         writer.Flush(true);
+                        // the source's last write time, set on the handle (no later write on it moves it)
+                        long lastWrite = before.LastWrite;
+                        if (!SetFileTime(writer.SafeFileHandle, IntPtr.Zero, IntPtr.Zero, ref lastWrite))
+                        {
+                            int code = Marshal.GetLastWin32Error();
+                            throw new Win32Exception(code, string.Format("cannot set the last write time of {0}", target));
+                        }
                     }
                     FileStamp after = Stamp(reader.SafeFileHandle);
                     result.Stamp = after;
                     result.Changed = !before.SameAs(after) || reader.Position != after.Size;
                     result.Sha256 = Hashing.Hex(sha.Hash);
                 }
-                File.SetLastWriteTimeUtc(target, DateTime.FromFileTimeUtc(before.LastWrite));
             }
             return result;
-        }
-
-        // 0 when the file could be opened with no sharing at all, for reading and deleting, else the
-        // Win32 error (32: another process holds it). Delete access also finds a DLL that is loaded
-        // (mapped as an image) after its loader closed the handle; a read-only file, which refuses
-        // delete access, is opened for reading alone.
-        public static int TryOpenExclusive(string path)
-        {
-            int code = OpenExclusive(path, GENERIC_READ | DELETE);
-            if (code == Win32Error.AccessDenied)
-            {
-                code = OpenExclusive(path, GENERIC_READ);
-            }
-            return code;
-        }
-
-        private static int OpenExclusive(string path, uint access)
-        {
-            SafeFileHandle handle = CreateFile(path, access, 0, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
-            int code = handle.IsInvalid ? Marshal.GetLastWin32Error() : 0;
-            handle.Dispose();
-            return code;
         }
 
         private static int Attempt(bool ok)
@@ -413,7 +560,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         // Rename a folder or file; the target must not exist. Retried through antivirus filters.
         public static void Move(string source, string target, int retrySeconds)
         {
-            int code = RetryPolicy.Run(delegate { return Attempt(MoveFileEx(source, target, MOVEFILE_WRITE_THROUGH)); }, retrySeconds, Thread.Sleep);
+            string from = LongPath.Of(source);
+            string to = LongPath.Of(target);
+            int code = RetryPolicy.Run(delegate { return Attempt(MoveFileEx(from, to, MOVEFILE_WRITE_THROUGH)); }, retrySeconds, Thread.Sleep);
             Check(code, string.Format("cannot rename {0} to {1}", source, target));
         }
 
@@ -495,10 +644,165 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         }
     }
 
+    // Which processes and services hold files, from the Restart Manager: it sees open handles and
+    // mapped images (a loaded DLL whose loader closed its handle) alike, and opens none of the
+    // files, so the scanner's own opens never fail because of the check.
+    public static class RestartManager
+    {
+        private const int ERROR_MORE_DATA = 234;
+        private const int CCH_RM_SESSION_KEY = 32;
+        private const int RmService = 3;
+        private const int Batch = 256;
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct RM_UNIQUE_PROCESS
+        {
+            public uint dwProcessId;
+            public System.Runtime.InteropServices.ComTypes.FILETIME ProcessStartTime;
+        }
+
+        [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
+        private struct RM_PROCESS_INFO
+        {
+            public RM_UNIQUE_PROCESS Process;
+            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 256)]
+            public string strAppName;
+            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 64)]
+            public string strServiceShortName;
+            public int ApplicationType;
+            public uint AppStatus;
+            public uint TSSessionId;
+            [MarshalAs(UnmanagedType.Bool)]
+            public bool bRestartable;
+        }
+
+        // The Restart Manager returns its error code; it does not set the thread's last error.
+        [DllImport("rstrtmgr.dll", CharSet = CharSet.Unicode)]
+        private static extern int RmStartSession(out uint pSessionHandle, uint dwSessionFlags, StringBuilder strSessionKey);
+
+        [DllImport("rstrtmgr.dll", CharSet = CharSet.Unicode)]
+        private static extern int RmRegisterResources(uint dwSessionHandle, uint nFiles, string[] rgsFilenames, uint nApplications, [In] RM_UNIQUE_PROCESS[] rgApplications, uint nServices, string[] rgsServiceNames);
+
+        [DllImport("rstrtmgr.dll", CharSet = CharSet.Unicode)]
+        private static extern int RmGetList(uint dwSessionHandle, out uint pnProcInfoNeeded, ref uint pnProcInfo, [In, Out] RM_PROCESS_INFO[] rgAffectedApps, out uint lpdwRebootReasons);
+
+        [DllImport("rstrtmgr.dll")]
+        private static extern int RmEndSession(uint dwSessionHandle);
+
+        private static Win32Exception Error(int code, string what)
+        {
+            return new Win32Exception(code, what + ": " + new Win32Exception(code).Message);
+        }
+
+        // Every process or service holding one of `files` (full paths), each once. Throws when the
+        // Restart Manager cannot answer: "nobody holds them" is never a guess.
+        public static List<Holder> HoldersOf(IList<string> files)
+        {
+            List<Holder> holders = new List<Holder>();
+            if (files.Count == 0)
+            {
+                return holders;
+            }
+            uint session;
+            StringBuilder key = new StringBuilder(CCH_RM_SESSION_KEY + 1);
+            int code = RmStartSession(out session, 0, key);
+            if (code != 0)
+            {
+                throw Error(code, "cannot start a Restart Manager session");
+            }
+            try
+            {
+                foreach (string[] batch in Holders.Batches(files, Batch))
+                {
+                    code = RmRegisterResources(session, (uint)batch.Length, batch, 0, null, 0, null);
+                    if (code != 0)
+                    {
+                        throw Error(code, "cannot register the set's files with the Restart Manager");
+                    }
+                }
+                RM_PROCESS_INFO[] infos = new RM_PROCESS_INFO[0];
+                uint count = 0;
+                for (int attempt = 0; ; attempt++)
+                {
+                    uint needed;
+                    uint reasons;
+                    count = (uint)infos.Length;
+                    code = RmGetList(session, out needed, ref count, infos.Length == 0 ? null : infos, out reasons);
+                    if (code == 0)
+                    {
+                        break;
+                    }
+                    // the list grew between the two calls: ask again, a few times
+                    if (code != ERROR_MORE_DATA || attempt >= 4)
+                    {
+                        throw Error(code, "cannot list the processes that hold the set's files");
+                    }
+                    infos = new RM_PROCESS_INFO[needed + 4];
+                }
+                for (int i = 0; i < count && i < infos.Length; i++)
+                {
+                    Holder holder = new Holder();
+                    holder.ProcessId = (int)infos[i].Process.dwProcessId;
+                    holder.Name = infos[i].strAppName;
+                    holder.Service = infos[i].ApplicationType == RmService ? infos[i].strServiceShortName : null;
+                    holders.Add(holder);
+                }
+            }
+            finally
+            {
+                RmEndSession(session);
+            }
+            return holders;
+        }
+    }
+
     // The file system a tree removal works on: attributes read without following links,
-    // RemoveDirectory removing a junction or directory link itself.
+    // RemoveDirectory removing a junction or directory link itself. Every path goes to Win32 in
+    // its \\?\ form: a name ending in a dot or space, or a path over 260 characters, is the
+    // entry on disk (without the prefix Win32 would strip the dot, or fail with error 3).
     public sealed class TreeFs : ITreeFs
     {
+        [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
+        private struct WIN32_FIND_DATA
+        {
+            public uint dwFileAttributes;
+            public System.Runtime.InteropServices.ComTypes.FILETIME ftCreationTime;
+            public System.Runtime.InteropServices.ComTypes.FILETIME ftLastAccessTime;
+            public System.Runtime.InteropServices.ComTypes.FILETIME ftLastWriteTime;
+            public uint nFileSizeHigh;
+            public uint nFileSizeLow;
+            public uint dwReserved0;
+            public uint dwReserved1;
+            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 260)]
+            public string cFileName;
+            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 14)]
+            public string cAlternateFileName;
+        }
+
+        private sealed class FindHandle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            private FindHandle() : base(true)
+            {
+            }
+
+            protected override bool ReleaseHandle()
+            {
+                return FindClose(handle);
+            }
+        }
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "FindFirstFileW")]
+        private static extern FindHandle FindFirstFile(string lpFileName, out WIN32_FIND_DATA lpFindFileData);
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "FindNextFileW")]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool FindNextFile(FindHandle hFindFile, out WIN32_FIND_DATA lpFindFileData);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool FindClose(IntPtr hFindFile);
+
+        private const int ERROR_NO_MORE_FILES = 18;
         [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool RemoveDirectoryW(string lpPathName);
@@ -518,7 +822,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
         public FsEntry Stat(string path)
         {
-            uint attributes = GetFileAttributesW(path);
+            uint attributes = GetFileAttributesW(LongPath.Of(path));
             if (attributes == INVALID_FILE_ATTRIBUTES)
             {
                 int code = Marshal.GetLastWin32Error();
@@ -534,9 +838,30 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         public IList<FsEntry> List(string path)
         {
             List<FsEntry> entries = new List<FsEntry>();
-            foreach (FileSystemInfo item in new DirectoryInfo(path).GetFileSystemInfos())
+            WIN32_FIND_DATA data;
+            using (FindHandle find = FindFirstFile(LongPath.Of(path).TrimEnd('\\') + "\\*", out data))
             {
-                entries.Add(Entry(item.Name, item.Attributes));
+                if (find.IsInvalid)
+                {
+                    int code = Marshal.GetLastWin32Error();
+                    throw new Win32Exception(code, string.Format("cannot list {0}: {1}", path, new Win32Exception(code).Message));
+                }
+                while (true)
+                {
+                    if (data.cFileName != "." && data.cFileName != "..")
+                    {
+                        entries.Add(Entry(data.cFileName, (FileAttributes)data.dwFileAttributes));
+                    }
+                    if (!FindNextFile(find, out data))
+                    {
+                        int code = Marshal.GetLastWin32Error();
+                        if (code == ERROR_NO_MORE_FILES)
+                        {
+                            break;
+                        }
+                        throw new Win32Exception(code, string.Format("cannot list {0}: {1}", path, new Win32Exception(code).Message));
+                    }
+                }
             }
             return entries;
         }
@@ -553,16 +878,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
         public int RemoveDirectory(string path)
         {
-            return RemoveDirectoryW(path) ? 0 : Marshal.GetLastWin32Error();
+            return RemoveDirectoryW(LongPath.Of(path)) ? 0 : Marshal.GetLastWin32Error();
         }
 
         public int DeleteFile(string path, bool clearReadOnly)
         {
+            string full = LongPath.Of(path);
             if (clearReadOnly)
             {
-                SetFileAttributesW(path, (uint)FileAttributes.Normal);
+                SetFileAttributesW(full, (uint)FileAttributes.Normal);
             }
-            return DeleteFileW(path) ? 0 : Marshal.GetLastWin32Error();
+            return DeleteFileW(full) ? 0 : Marshal.GetLastWin32Error();
         }
 
         public void Sleep(int milliseconds)
@@ -605,6 +931,93 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private static extern bool CloseHandle(IntPtr hObject);
 
         private const uint TH32CS_SNAPPROCESS = 0x2;
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct JOBOBJECT_BASIC_LIMIT_INFORMATION
+        {
+            public long PerProcessUserTimeLimit;
+            public long PerJobUserTimeLimit;
+            public uint LimitFlags;
+            public UIntPtr MinimumWorkingSetSize;
+            public UIntPtr MaximumWorkingSetSize;
+            public uint ActiveProcessLimit;
+            public UIntPtr Affinity;
+            public uint PriorityClass;
+            public uint SchedulingClass;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct IO_COUNTERS
+        {
+            public ulong ReadOperationCount;
+            public ulong WriteOperationCount;
+            public ulong OtherOperationCount;
+            public ulong ReadTransferCount;
+            public ulong WriteTransferCount;
+            public ulong OtherTransferCount;
+        }
+
+        [StructLayout(LayoutKind.Sequential)]
+        private struct JOBOBJECT_EXTENDED_LIMIT_INFORMATION
+        {
+            public JOBOBJECT_BASIC_LIMIT_INFORMATION BasicLimitInformation;
+            public IO_COUNTERS IoInfo;
+            public UIntPtr ProcessMemoryLimit;
+            public UIntPtr JobMemoryLimit;
+            public UIntPtr PeakProcessMemoryUsed;
+            public UIntPtr PeakJobMemoryUsed;
+        }
+
+        private sealed class JobHandle : SafeHandleZeroOrMinusOneIsInvalid
+        {
+            private JobHandle() : base(true)
+            {
+            }
+
+            protected override bool ReleaseHandle()
+            {
+                return CloseHandle(handle);
+            }
+        }
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "CreateJobObjectW")]
+        private static extern JobHandle CreateJobObject(IntPtr lpJobAttributes, string lpName);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool SetInformationJobObject(JobHandle hJob, int JobObjectInfoClass, ref JOBOBJECT_EXTENDED_LIMIT_INFORMATION lpJobObjectInfo, uint cbJobObjectInfoLength);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool AssignProcessToJobObject(JobHandle hJob, IntPtr hProcess);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        private static extern bool TerminateJobObject(JobHandle hJob, uint uExitCode);
+
+        private const int JobObjectExtendedLimitInformation = 9;
+        private const uint JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE = 0x2000;
+
+        // A job whose processes all end when its last handle closes (also when this process dies).
+        private static JobHandle NewKillOnCloseJob()
+        {
+            JobHandle job = CreateJobObject(IntPtr.Zero, null);
+            if (job.IsInvalid)
+            {
+                int code = Marshal.GetLastWin32Error();
+                job.Dispose();
+                throw new Win32Exception(code, "cannot create a job object");
+            }
+            JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits = new JOBOBJECT_EXTENDED_LIMIT_INFORMATION();
+            limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, ref limits, (uint)Marshal.SizeOf(typeof(JOBOBJECT_EXTENDED_LIMIT_INFORMATION))))
+            {
+                int code = Marshal.GetLastWin32Error();
+                job.Dispose();
+                throw new Win32Exception(code, "cannot make the job object end its processes");
+            }
+            return job;
+        }
 
         // Every process whose parent is `root`, and theirs, that started after its parent (a
         // reused process ID never makes an unrelated process a child).
@@ -733,12 +1146,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             }
         }
 
-        // Run a program with its arguments quoted by the Windows rules, wait at most
-        // `timeoutSeconds`, keep the last `tailChars` characters of its output, and stop the
-        // whole tree on timeout. Throws only when the program cannot start.
+        // Run a program with its arguments quoted by the Windows rules, in a kill-on-close job
+        // object, wait at most `timeoutSeconds`, keep the last `tailChars` characters of its output.
+        // On timeout the job's processes (the program and what it started after it joined the
+        // job) are ended, and its descendants by parent ID as well. A process Windows starts for it
+        // on request, such as a DCOM server, is neither in the job nor its descendant, and is not
+        // ended. Throws only when the program cannot start.
         public static RunResult Run(string program, string[] arguments, int timeoutSeconds, int tailChars)
         {
             RunResult result = new RunResult();
+            using (JobHandle job = NewKillOnCloseJob())
+            {
+                RunIn(job, program, arguments, timeoutSeconds, tailChars, result);
+            }
+            return result;
+        }
+
+        private static void RunIn(JobHandle job, string program, string[] arguments, int timeoutSeconds, int tailChars, RunResult result)
+        {
             TailBuffer tail = new TailBuffer(tailChars);
             Stopwatch watch = Stopwatch.StartNew();
             ProcessStartInfo start = new ProcessStartInfo(program, CommandLine.Join(arguments));
@@ -768,6 +1193,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                     tail.AppendLine(e.Data);
                 };
                 process.Start();
+                // a process started in the instant before this call is not in the job (a child of the
+                // program is then still found by KillTree)
+                result.InJob = AssignProcessToJobObject(job, process.Handle);
                 process.BeginOutputReadLine();
                 process.BeginErrorReadLine();
                 if (process.WaitForExit(checked(timeoutSeconds * 1000)))
@@ -782,6 +1210,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 else
                 {
                     result.TimedOut = true;
+                    if (result.InJob)
+                    {
+                        TerminateJobObject(job, 1);
+                    }
                     KillTree(process);
                     try
                     {
@@ -803,149 +1235,260 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             }
             result.Seconds = watch.Elapsed.TotalSeconds;
             result.Output = tail.ToString();
-            return result;
         }
     }
 
-    // The hash cache folder: digests in it are trusted, so nobody but SYSTEM and the
-    // Administrators may write there, and a folder someone else created first is refused.
-    public static class CacheFolder
+    // Folders only trusted accounts can change (StorePolicy.Privacy has the rule): read from the
+    // host's security descriptors, created with a protected DACL, checked at every level.
+    public static class PrivateFolder
     {
-        private static SecurityIdentifier LocalSystem()
+        private static SecurityIdentifier Sid(string value)
         {
-            return new SecurityIdentifier(WellKnownSidType.LocalSystemSid, null);
+            return new SecurityIdentifier(value);
         }
 
-        private static SecurityIdentifier Administrators()
+        // The levels from the volume root down to `path`, each with its owner and DACL.
+        public static List<LevelInfo> Inspect(string path)
         {
-            return new SecurityIdentifier(WellKnownSidType.BuiltinAdministratorsSid, null);
+            string full = Path.GetFullPath(path);
+            List<string> chain = new List<string>();
+            for (string current = full; !string.IsNullOrEmpty(current); current = Path.GetDirectoryName(current))
+            {
+                chain.Insert(0, current);
+            }
+            List<LevelInfo> levels = new List<LevelInfo>();
+            foreach (string folder in chain)
+            {
+                levels.Add(Level(folder));
+            }
+            return levels;
         }
 
-        private static DirectorySecurity Protected()
+        private static LevelInfo Level(string folder)
+        {
+            LevelInfo level = new LevelInfo();
+            level.Path = folder;
+            level.Exists = Directory.Exists(folder) || File.Exists(folder);
+            if (!level.Exists)
+            {
+                return level;
+            }
+            level.Reparse = (File.GetAttributes(folder) & FileAttributes.ReparsePoint) != 0;
+            DirectorySecurity security = Directory.GetAccessControl(folder, AccessControlSections.Owner | AccessControlSections.Access);
+            IdentityReference owner = security.GetOwner(typeof(SecurityIdentifier));
+            level.OwnerSid = owner == null ? null : owner.Value;
+            foreach (FileSystemAccessRule rule in security.GetAccessRules(true, true, typeof(SecurityIdentifier)))
+            {
+                AceInfo ace = new AceInfo();
+                ace.Sid = rule.IdentityReference.Value;
+                ace.Mask = (int)rule.FileSystemRights;
+                ace.Allow = rule.AccessControlType == AccessControlType.Allow;
+                ace.InheritOnly = (rule.PropagationFlags & PropagationFlags.InheritOnly) != 0;
+                level.Aces.Add(ace);
+            }
+            return level;
+        }
+
+        // An account's name ("BUILTIN\Users"), or its SID when it has none.
+        public static string AccountOf(string sid)
+        {
+            if (string.IsNullOrEmpty(sid))
+            {
+                return "nobody";
+            }
+            try
+            {
+                return new SecurityIdentifier(sid).Translate(typeof(NTAccount)).Value;
+            }
+            catch (Exception)
+            {
+                return sid;
+            }
+        }
+
+        public static HashSet<string> Trusted(bool self)
+        {
+            List<string> extra = new List<string>();
+            if (self)
+            {
+                using (WindowsIdentity identity = WindowsIdentity.GetCurrent())
+                {
+                    extra.Add(identity.User.Value);
+                }
+            }
+            return Privacy.Trusted(extra);
+        }
+
+        public static List<PrivacyProblem> Problems(string path, bool self)
+        {
+            return Privacy.Problems(Inspect(path), Trusted(self));
+        }
+
+        // The first problem as a sentence (path, account, fix), and how many more there are.
+        public static string Describe(IList<PrivacyProblem> problems)
+        {
+            if (problems.Count == 0)
+            {
+                return null;
+            }
+            string text = Privacy.Message(problems[0], AccountOf(problems[0].Sid));
+            if (problems.Count > 1)
+            {
+                text += string.Format(" (and {0} more)", problems.Count - 1);
+            }
+            return text;
+        }
+
+        private static DirectorySecurity Protected(bool self)
         {
             DirectorySecurity security = new DirectorySecurity();
             security.SetAccessRuleProtection(true, false);
             InheritanceFlags inherit = InheritanceFlags.ContainerInherit | InheritanceFlags.ObjectInherit;
-            security.AddAccessRule(new FileSystemAccessRule(LocalSystem(), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
-            security.AddAccessRule(new FileSystemAccessRule(Administrators(), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
-            using (WindowsIdentity self = WindowsIdentity.GetCurrent())
+            security.AddAccessRule(new FileSystemAccessRule(Sid(Privacy.LocalSystem), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+            security.AddAccessRule(new FileSystemAccessRule(Sid(Privacy.Administrators), FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+            if (self)
             {
-                // the account the agent runs as (a read-only probe account is not an administrator)
-                security.AddAccessRule(new FileSystemAccessRule(self.User, FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+                using (WindowsIdentity identity = WindowsIdentity.GetCurrent())
+                {
+                    // the account the agent runs as (a read-only probe account is not an administrator)
+                    security.AddAccessRule(new FileSystemAccessRule(identity.User, FileSystemRights.FullControl, inherit, PropagationFlags.None, AccessControlType.Allow));
+                }
             }
             return security;
         }
 
-        // Owners whose files the cache may trust: SYSTEM, the Administrators, the account the
-        // agent runs as.
-        public static bool TrustedOwner(IdentityReference owner)
-        {
-            if (owner == null)
-            {
-                return false;
-            }
-            SecurityIdentifier sid = owner as SecurityIdentifier;
-            if (sid == null)
-            {
-                return false;
-            }
-            using (WindowsIdentity self = WindowsIdentity.GetCurrent())
-            {
-                return sid.Equals(LocalSystem()) || sid.Equals(Administrators()) || sid.Equals(self.User);
-            }
-        }
-
-        // Create `path` (and missing parents) with a protected DACL, or check the existing folder:
-        // a real folder (no reparse point) with a trusted owner; its DACL is then made protected.
-        // Returns null when the folder can be trusted, else why not.
-        public static string Ensure(string path)
+        // Make `path` a folder only trusted accounts can change, or say why it is not one (null: it
+        // is). Missing levels are created with a protected DACL (never in check mode: `create`
+        // false), with `marker` written in the last one. The DACL of an existing folder is changed
+        // only when the marker shows this collection created it; a reparse point at any level, an
+        // untrusted owner, or a parent others may delete from is never repaired, only reported.
+        // `self`: the account the agent runs as is trusted too (the hash cache is that account's).
+        public static string Ensure(string path, bool create, string marker, bool self)
         {
             string full = Path.GetFullPath(path);
-            List<string> missing = new List<string>();
-            string current = full;
-            while (!string.IsNullOrEmpty(current) && !Directory.Exists(current) && !File.Exists(current))
+            HashSet<string> trusted = Trusted(self);
+            List<LevelInfo> levels = Inspect(full);
+            List<PrivacyProblem> problems = Privacy.Problems(levels, trusted);
+            if (problems.Count > 0)
             {
-                missing.Insert(0, current);
-                current = Path.GetDirectoryName(current);
+                return Describe(problems);
             }
-            foreach (string folder in missing)
+            LevelInfo leaf = levels[levels.Count - 1];
+            if (leaf.Exists && !Directory.Exists(full))
             {
-                Directory.CreateDirectory(folder, Protected());
+                return string.Format("{0} is a file, not a folder", full);
             }
-            string parent = Path.GetDirectoryName(full);
-            string reason = Check(full);
-            if (reason == null && missing.Count == 0 && !string.IsNullOrEmpty(parent) && Path.GetPathRoot(full) != parent)
+            if (!leaf.Exists)
             {
-                string parentReason = CheckLink(parent);
-                if (parentReason != null)
+                if (!create)
                 {
-                    return parentReason;
+                    return string.Format("{0} does not exist and is not created in check mode", full);
+                }
+                foreach (LevelInfo level in levels)
+                {
+                    if (!level.Exists)
+                    {
+                        // a folder someone creates first in the meantime keeps its owner: found below
+                        Directory.CreateDirectory(level.Path, Protected(self));
+                        TakeOwnership(level.Path, trusted);
+                    }
+                }
+                if (marker != null)
+                {
+                    File.WriteAllText(Path.Combine(full, marker), "created by mailsec.smsmse\r\n");
+                }
+                return Describe(Privacy.Problems(Inspect(full), trusted));
+            }
+            return null;
+        }
+
+        // A folder this collection created (its marker is a regular file with a trusted owner) whose
+        // DACL let others in again: made protected once more (never in check mode).
+        public static string Repair(string path, bool create, string marker, bool self)
+        {
+            string full = Path.GetFullPath(path);
+            HashSet<string> trusted = Trusted(self);
+            List<PrivacyProblem> problems = Privacy.Problems(Inspect(full), trusted);
+            if (problems.Count == 0)
+            {
+                return null;
+            }
+            foreach (PrivacyProblem problem in problems)
+            {
+                if (problem.Path != full || problem.Kind != "writer")
+                {
+                    return Describe(problems);
                 }
             }
-            if (reason != null)
+            string markerPath = Path.Combine(full, marker);
+            if (!create || !File.Exists(markerPath) || !TrustedFile(markerPath, trusted))
             {
-                return reason;
+                return Describe(problems) + (create ? "; it was not created by this collection, so its permissions are left as they are" : "; not changed in check mode");
             }
-            DirectoryInfo info = new DirectoryInfo(full);
-            DirectorySecurity now = info.GetAccessControl(AccessControlSections.Access);
-            if (!now.AreAccessRulesProtected || !OnlyTrustedWriters(now))
-            {
-                info.SetAccessControl(Protected());
-            }
-            return null;
+            new DirectoryInfo(full).SetAccessControl(Protected(self));
+            return Describe(Privacy.Problems(Inspect(full), trusted));
         }
 
-        private static string CheckLink(string folder)
+        private static void TakeOwnership(string folder, HashSet<string> trusted)
         {
-            if ((File.GetAttributes(folder) & FileAttributes.ReparsePoint) != 0)
+            DirectorySecurity security = Directory.GetAccessControl(folder, AccessControlSections.Owner);
+            IdentityReference owner = security.GetOwner(typeof(SecurityIdentifier));
+            if (owner != null && trusted.Contains(owner.Value))
             {
-                return string.Format("{0} is a junction or link; the hash cache is not used", folder);
+                return;
             }
-            return null;
+            try
+            {
+                // an administrator may make the Administrators group the owner of what it created
+                DirectorySecurity owned = new DirectorySecurity();
+                owned.SetOwner(Sid(Privacy.Administrators));
+                Directory.SetAccessControl(folder, owned);
+            }
+            catch (Exception)
+            {
+                // reported by the check that follows, naming the owner
+            }
         }
 
-        private static string Check(string folder)
-        {
-            if (File.Exists(folder))
-            {
-                return string.Format("{0} is a file; the hash cache is not used", folder);
-            }
-            string link = CheckLink(folder);
-            if (link != null)
-            {
-                return link;
-            }
-            IdentityReference owner = Directory.GetAccessControl(folder, AccessControlSections.Owner).GetOwner(typeof(SecurityIdentifier));
-            if (!TrustedOwner(owner))
-            {
-                return string.Format("{0} is owned by {1}, not by SYSTEM or the Administrators; the hash cache is not used", folder, owner);
-            }
-            return null;
-        }
-
-        private static bool OnlyTrustedWriters(DirectorySecurity security)
-        {
-            FileSystemRights writes = FileSystemRights.WriteData | FileSystemRights.AppendData | FileSystemRights.WriteAttributes
-                | FileSystemRights.WriteExtendedAttributes | FileSystemRights.Delete | FileSystemRights.DeleteSubdirectoriesAndFiles
-                | FileSystemRights.ChangePermissions | FileSystemRights.TakeOwnership;
-            foreach (FileSystemAccessRule rule in security.GetAccessRules(true, true, typeof(SecurityIdentifier)))
-            {
-                if (rule.AccessControlType == AccessControlType.Allow && (rule.FileSystemRights & writes) != 0 && !TrustedOwner(rule.IdentityReference))
-                {
-                    return false;
-                }
-            }
-            return true;
-        }
-
-        // A cache file is read only when it is a regular file with a trusted owner.
-        public static bool TrustedFile(string path)
+        public static bool TrustedFile(string path, HashSet<string> trusted)
         {
             if ((File.GetAttributes(path) & FileAttributes.ReparsePoint) != 0)
             {
                 return false;
             }
-            return TrustedOwner(File.GetAccessControl(path, AccessControlSections.Owner).GetOwner(typeof(SecurityIdentifier)));
+            IdentityReference owner = File.GetAccessControl(path, AccessControlSections.Owner).GetOwner(typeof(SecurityIdentifier));
+            return owner != null && trusted.Contains(owner.Value);
+        }
+    }
+
+    // The hash cache folder: digests in it are trusted, so only trusted accounts (and the account
+    // the agent runs as) may change it; a folder someone else created, or whose parents others
+    // control, is refused and every file is read instead.
+    public static class CacheFolder
+    {
+        // The marker this collection writes in a cache folder it created.
+        public const string Marker = ".mailsec-smsmse-cache";
+
+        // null when the folder can be trusted, else why not. `create` false (check mode): nothing is
+        // created and no permission is changed.
+        public static string Ensure(string path, bool create)
+        {
+            string reason = PrivateFolder.Ensure(path, create, Marker, true);
+            if (reason == null)
+            {
+                return null;
+            }
+            if (Directory.Exists(path))
+            {
+                reason = PrivateFolder.Repair(path, create, Marker, true);
+            }
+            return reason == null ? null : reason + "; the hash cache is not used";
+        }
+
+        // A cache file is read only when it is a regular file with a trusted owner.
+        public static bool TrustedFile(string path)
+        {
+            return PrivateFolder.TrustedFile(path, PrivateFolder.Trusted(true));
         }
     }
 }

@@ -585,10 +585,47 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             return true;
         }
 
-        // One path component of a store a step may name: no separators, no drive, not . or ..
+        // Names Windows opens as a device, not a file, in any folder: with any extension, trailing
+        // dots or spaces, in any case; Windows counts the superscript digits as digits (COM\u00b9 is a
+        // port). The same table as the controller's manifest.RESERVED_DEVICE_NAMES.
+        private static readonly HashSet<string> Devices = DeviceTable();
+
+        private static HashSet<string> DeviceTable()
+        {
+            HashSet<string> names = new HashSet<string>(StringComparer.Ordinal) { "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$" };
+            foreach (string port in new string[] { "COM", "LPT" })
+            {
+                foreach (char digit in "0123456789\u00b9\u00b2\u00b3")
+                {
+                    names.Add(port + digit);
+                }
+            }
+            return names;
+        }
+
+        // The device a name opens ("NUL.txt", "con .dat", "COM\u00b9"), or null: Windows drops trailing
+        // dots and spaces, then the extension (from the first dot) and the spaces before it.
+        public static string Device(string name)
+        {
+            string stem = (name ?? "").TrimEnd('.', ' ');
+            int dot = stem.IndexOf('.');
+            if (dot >= 0)
+            {
+                stem = stem.Substring(0, dot);
+            }
+            stem = stem.TrimEnd(' ').ToUpperInvariant();
+            return Devices.Contains(stem) ? stem : null;
+        }
+
+        // One path component of a store a step may name: no separators, no drive, not . or ..; no
+        // name Win32 would silently change (a trailing dot or space) or open as a device.
         public static bool IsComponent(string name)
         {
             if (string.IsNullOrEmpty(name) || name == "." || name == ".." || name.Length > 255)
+            {
+                return false;
+            }
+            if (name.EndsWith(".", StringComparison.Ordinal) || name.EndsWith(" ", StringComparison.Ordinal) || Device(name) != null)
             {
                 return false;
             }
@@ -598,6 +635,325 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
         public static string Join(string folder, string name)
         {
             return folder.TrimEnd('\\', '/') + "\\" + name;
+        }
+    }
+
+    // Win32 paths in their \\?\ form: no MAX_PATH limit and no normalization, so a name with a
+    // trailing dot or space, or a reserved device name below a folder, is the name on disk.
+    public static class LongPath
+    {
+        public static string Of(string path)
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                throw new ArgumentException("an empty path");
+            }
+            string full = path.Replace('/', '\\');
+            if (full.StartsWith("\\\\?\\", StringComparison.Ordinal))
+            {
+                return full;
+            }
+            if (full.StartsWith("\\\\.\\", StringComparison.Ordinal))
+            {
+                throw new ArgumentException(string.Format("{0} is a device path, not a folder or file", path));
+            }
+            string prefix;
+            string rest;
+            if (full.StartsWith("\\\\", StringComparison.Ordinal))
+            {
+                prefix = "\\\\?\\UNC\\";
+                rest = full.Substring(2);
+            }
+            else if (full.Length >= 3 && full[1] == ':' && full[2] == '\\' && ((full[0] >= 'A' && full[0] <= 'Z') || (full[0] >= 'a' && full[0] <= 'z')))
+            {
+                prefix = "\\\\?\\";
+                rest = full;
+            }
+            else
+            {
+                throw new ArgumentException(string.Format("{0} is not a full path", path));
+            }
+            // \\?\ turns off Win32's normalization: "." and ".." would be names, so a path holding one is refused
+            string[] parts = rest.Split('\\');
+            for (int i = 1; i < parts.Length; i++)
+            {
+                if (parts[i] == "." || parts[i] == ".." || (parts[i].Length == 0 && i < parts.Length - 1))
+                {
+                    throw new ArgumentException(string.Format("{0} is not a normalized full path", path));
+                }
+            }
+            return prefix + rest;
+        }
+    }
+
+    // The NTFS change journal's witness of a file's state: the file's USN (the journal's sequence
+    // number of the last record written for it) and the journal's ID. Any change to the file writes
+    // a record (a new USN); a new journal has a new ID. A writer cannot set either back.
+    public static class Usn
+    {
+        // The Usn field of the USN_RECORD FSCTL_READ_FILE_USN_DATA returns (V2: offset 24; V3, with
+        // 128-bit file IDs: offset 40).
+        public static long FromRecord(byte[] buffer, int length)
+        {
+            if (buffer == null || length < 8 || length > buffer.Length)
+            {
+                throw new FormatException("the USN record is too short");
+            }
+            int recordLength = BitConverter.ToInt32(buffer, 0);
+            int major = BitConverter.ToUInt16(buffer, 4);
+            int offset;
+            if (major == 2)
+            {
+                offset = 24;
+            }
+            else if (major == 3)
+            {
+                offset = 40;
+            }
+            else
+            {
+                throw new FormatException(string.Format("USN record version {0} is not known", major));
+            }
+            if (recordLength < offset + 8 || length < offset + 8)
+            {
+                throw new FormatException("the USN record is too short");
+            }
+            return BitConverter.ToInt64(buffer, offset);
+        }
+
+        // UsnJournalID, the first field of USN_JOURNAL_DATA (FSCTL_QUERY_USN_JOURNAL).
+        public static ulong JournalId(byte[] buffer, int length)
+        {
+            if (buffer == null || length < 16 || length > buffer.Length)
+            {
+                throw new FormatException("the USN journal data is too short");
+            }
+            return BitConverter.ToUInt64(buffer, 0);
+        }
+
+        // The Windows cache entry's change_stamp (cache format 3): journal ID, USN and NTFS change time.
+        public static string ChangeStamp(ulong journal, long usn, long changeTime)
+        {
+            return string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0:x16}:{1}:{2}", journal, usn, changeTime);
+        }
+    }
+
+    // A process that holds a file, as the Restart Manager names it.
+    public sealed class Holder
+    {
+        public int ProcessId;
+        public string Name;
+        public string Service;
+    }
+
+    public static class Holders
+    {
+        // Each holder once, by name: "SMSMSE (service smsmse, pid 4242)", in ordinal order.
+        public static List<string> Names(IList<Holder> holders)
+        {
+            SortedDictionary<string, bool> seen = new SortedDictionary<string, bool>(StringComparer.Ordinal);
+            foreach (Holder holder in holders)
+            {
+                string name = string.IsNullOrEmpty(holder.Name) ? "process" : holder.Name;
+                string text = string.IsNullOrEmpty(holder.Service)
+                    ? string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} (pid {1})", name, holder.ProcessId)
+                    : string.Format(System.Globalization.CultureInfo.InvariantCulture, "{0} (service {1}, pid {2})", name, holder.Service, holder.ProcessId);
+                seen[Text.Head(text, 256)] = true;
+            }
+            return new List<string>(seen.Keys);
+        }
+
+        // Files in batches for RmRegisterResources (one call per batch, none empty).
+        public static List<string[]> Batches(IList<string> files, int size)
+        {
+            List<string[]> batches = new List<string[]>();
+            for (int i = 0; i < files.Count; i += size)
+            {
+                int count = Math.Min(size, files.Count - i);
+                string[] batch = new string[count];
+                for (int j = 0; j < count; j++)
+                {
+                    batch[j] = files[i + j];
+                }
+                batches.Add(batch);
+            }
+            return batches;
+        }
+    }
+
+    // One access-control entry of a folder's DACL, as read on the host (SID string, access mask).
+    public sealed class AceInfo
+    {
+        public string Sid;
+        public int Mask;
+        public bool Allow;
+        public bool InheritOnly;
+    }
+
+    // One folder on the way from the volume root to a store (or cache, or quarantine) folder.
+    public sealed class LevelInfo
+    {
+        public string Path;
+        public bool Exists;
+        public bool Reparse;
+        public string OwnerSid;
+        public IList<AceInfo> Aces = new List<AceInfo>();
+    }
+
+    public sealed class PrivacyProblem
+    {
+        public string Path;
+        public string Kind;
+        public string Sid;
+        public string Rights;
+    }
+
+    // Whether only trusted accounts can change what a folder holds. The folder itself (the leaf):
+    // no allow-ACE, inherited or inheritable, grants anyone else write, create, delete-child, delete,
+    // change-permissions or take-ownership. Every folder above it: no reparse point, a trusted owner,
+    // and no allow-ACE on the folder itself lets anyone else delete it, delete its children or change
+    // its permissions (create rights there, as C:\ and %ProgramData% give Users, cannot replace an
+    // existing folder). Trusted: the accounts below (data, extended per call), never by name.
+    public static class Privacy
+    {
+        public const string LocalSystem = "S-1-5-18";
+        public const string Administrators = "S-1-5-32-544";
+        public const string TrustedInstaller = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464";
+        // CREATOR OWNER and OWNER RIGHTS stand for the owner, which is checked on its own
+        public const string CreatorOwner = "S-1-3-0";
+        public const string OwnerRights = "S-1-3-4";
+
+        public static readonly string[] TrustedSids = { LocalSystem, Administrators, TrustedInstaller };
+
+        private const int WriteData = 0x2;
+        private const int AppendData = 0x4;
+        private const int DeleteChild = 0x40;
+        private const int Delete = 0x10000;
+        private const int WriteDac = 0x40000;
+        private const int WriteOwner = 0x80000;
+        private const int GenericAll = 0x10000000;
+        private const int GenericWrite = 0x40000000;
+
+        public const int LeafRights = WriteData | AppendData | DeleteChild | Delete | WriteDac | WriteOwner;
+        public const int ParentRights = DeleteChild | Delete | WriteDac | WriteOwner;
+
+        private static readonly string[][] RightNames =
+        {
+            new string[] { "0x2", "write/create files" },
+            new string[] { "0x4", "append/create folders" },
+            new string[] { "0x40", "delete children" },
+            new string[] { "0x10000", "delete" },
+            new string[] { "0x40000", "change permissions" },
+            new string[] { "0x80000", "take ownership" },
+        };
+
+        public static HashSet<string> Trusted(IEnumerable<string> extra)
+        {
+            HashSet<string> trusted = new HashSet<string>(TrustedSids, StringComparer.OrdinalIgnoreCase);
+            if (extra != null)
+            {
+                foreach (string sid in extra)
+                {
+                    if (!string.IsNullOrEmpty(sid))
+                    {
+                        trusted.Add(sid);
+                    }
+                }
+            }
+            return trusted;
+        }
+
+        // The specific rights a mask grants, generic rights mapped as NTFS maps them.
+        public static int Effective(int mask)
+        {
+            int rights = mask & 0x00FFFFFF;
+            if ((mask & GenericAll) != 0)
+            {
+                rights |= LeafRights;
+            }
+            if ((mask & GenericWrite) != 0)
+            {
+                rights |= WriteData | AppendData;
+            }
+            return rights;
+        }
+
+        public static string Describe(int rights)
+        {
+            List<string> names = new List<string>();
+            foreach (string[] pair in RightNames)
+            {
+                if ((rights & Convert.ToInt32(pair[0], 16)) != 0)
+                {
+                    names.Add(pair[1]);
+                }
+            }
+            return string.Join(", ", names.ToArray());
+        }
+
+        // What lets an untrusted account change the folder at `levels[levels.Count - 1]` (levels run
+        // from the volume root down). Empty: private. Missing levels are skipped (nothing to check yet).
+        public static List<PrivacyProblem> Problems(IList<LevelInfo> levels, ISet<string> trusted)
+        {
+            List<PrivacyProblem> problems = new List<PrivacyProblem>();
+            for (int i = 0; i < levels.Count; i++)
+            {
+                LevelInfo level = levels[i];
+                if (!level.Exists)
+                {
+                    continue;
+                }
+                bool leaf = i == levels.Count - 1;
+                if (level.Reparse)
+                {
+                    problems.Add(Problem(level.Path, "reparse", null, null));
+                }
+                if (string.IsNullOrEmpty(level.OwnerSid) || !trusted.Contains(level.OwnerSid))
+                {
+                    problems.Add(Problem(level.Path, "owner", level.OwnerSid, null));
+                }
+                foreach (AceInfo ace in level.Aces)
+                {
+                    if (!ace.Allow || trusted.Contains(ace.Sid) || ace.Sid == CreatorOwner || ace.Sid == OwnerRights)
+                    {
+                        continue;
+                    }
+                    if (!leaf && ace.InheritOnly)
+                    {
+                        continue;
+                    }
+                    int granted = Effective(ace.Mask) & (leaf ? LeafRights : ParentRights);
+                    if (granted != 0)
+                    {
+                        problems.Add(Problem(level.Path, "writer", ace.Sid, Describe(granted)));
+                    }
+                }
+            }
+            return problems;
+        }
+
+        private static PrivacyProblem Problem(string path, string kind, string sid, string rights)
+        {
+            PrivacyProblem problem = new PrivacyProblem();
+            problem.Path = path;
+            problem.Kind = kind;
+            problem.Sid = sid;
+            problem.Rights = rights;
+            return problem;
+        }
+
+        // One problem as a sentence naming the path, the account and the fix.
+        public static string Message(PrivacyProblem problem, string account)
+        {
+            if (problem.Kind == "reparse")
+            {
+                return string.Format("{0} is a junction or link: replace it with a real folder (a link lets a file operation land elsewhere)", problem.Path);
+            }
+            if (problem.Kind == "owner")
+            {
+                return string.Format("{0} is owned by {1}: make SYSTEM or the Administrators its owner (icacls \"{0}\" /setowner Administrators)", problem.Path, account ?? "nobody");
+            }
+            return string.Format("{0} lets {1} {2}: remove that permission (icacls \"{0}\" /remove:g \"{1}\", and /inheritance:d first when it is inherited)", problem.Path, account, problem.Rights);
         }
     }
 

@@ -39,8 +39,9 @@ Function Expand-Variable {
 }
 
 Function Invoke-LiveUpdate {
-    # LuALL.exe silently, its arguments quoted by the Windows rules, waited for at most 'timeout' seconds;
-    # on timeout it and every process it started are stopped. The reply carries the output's tail.
+    # LuALL.exe silently, its arguments quoted by the Windows rules, in a kill-on-close job object, waited for
+    # at most 'timeout' seconds; on timeout the job's processes are stopped. The reply carries the exit code
+    # (result 'exited') and the output's tail; whether that is success is the controller's call.
     param([System.Collections.IDictionary]$Request)
     $reply = @{ contract = 1; op = 'run_liveupdate'; result = 'not_found'; exit_code = $null; duration = 0.0; program = $null; output = '' }
     $null = $Request.command
@@ -73,13 +74,16 @@ Function Invoke-LiveUpdate {
     $reply.output = $Text::Tail([string]$run.Output, $MaxOutput)
     if ($run.TimedOut) {
         $reply.result = 'timeout'
-        $note = 'LuALL.exe did not finish within {0} s; it and the processes it started were stopped' -f $Request.timeout
+        # what was stopped, and only that: a COM server Windows started for LuALL is not LuALL's child
+        $stopped = 'LuALL.exe and the processes it started were stopped'
+        if (-not $run.InJob) { $stopped = 'LuALL.exe and its child processes still running were stopped' }
+        $note = 'LuALL.exe did not finish within {0} s; {1}. A LiveUpdate component Windows started on its behalf (a COM server) may still be running' -f $Request.timeout, $stopped
         $reply.output = $Text::Tail(($reply.output + $note), $MaxOutput)
     }
     elseif ($run.Exited) {
+        # the exit code only: the controller judges it
         $reply.exit_code = $run.ExitCode
-        $reply.result = 'failed'
-        if ($run.ExitCode -eq 0) { $reply.result = 'done' }
+        $reply.result = 'exited'
     }
     return $reply
 }
@@ -91,7 +95,7 @@ if ($module.CheckMode -and $op -ne 'probe') {
 }
 try {
     switch ($op) {
-        'probe' { $module.Result.reply = Invoke-Probe -Request $request }
+        'probe' { $module.Result.reply = Invoke-Probe -Request $request -CheckMode $module.CheckMode }
         'apply' { $module.Result.reply = Invoke-Apply -Request $request }
         'run_liveupdate' { $module.Result.reply = Invoke-LiveUpdate -Request $request }
     }

@@ -231,6 +231,15 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "write access, put `quarantine_dir` on the store's volume, or free space; then run again.",
     ),
     ErrorCode(
+        "STORE_NOT_PRIVATE",
+        "A Windows store (or a folder above it, or the quarantine folder) can be changed by an account other than SYSTEM, "
+        "the Administrators and TrustedInstaller: it is a junction or link, another account owns it, or an allow entry lets "
+        "another account write, create or delete there. Privileged file operations there could be redirected, so nothing moved.",
+        "Fix what the message names: make the folder a real folder owned by SYSTEM or the Administrators and remove the named "
+        "account's write permission (icacls <folder> /inheritance:d, then /remove:g <account>); the probe's `privacy` "
+        "record lists every level. Then run again.",
+    ),
+    ErrorCode(
         "ACTIVE_SET_IN_USE",
         "A file of a set the change must move or replace is held open (the scanner has it loaded), so it was not moved.",
         "Allow a restart (`restart_service: true`) so the service is stopped around the swap, or run again in a maintenance window.",

@@ -11,6 +11,15 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 LUALL_CANDIDATES = (r"%ProgramFiles(x86)%\Symantec\LiveUpdate\LuALL.exe", r"%ProgramFiles%\Symantec\LiveUpdate\LuALL.exe")
 DEFAULT_ARGUMENTS = ("-s",)
+#: exit codes of the update program that mean it succeeded (the agents report the code; this judges it)
+SUCCESS_EXIT_CODES = frozenset({0})
+
+
+def _ended(reply: Mapping[str, Any]) -> str:
+    """How the run ended, in words, from the agent's reply."""
+    if reply["result"] == "exited":
+        return "exited without an exit code" if reply["exit_code"] is None else f"exited with code {reply['exit_code']}"
+    return str(reply["result"]).replace("_", " ")
 
 
 def argv(command: Any) -> list[str] | None:
@@ -49,14 +58,15 @@ def run(
         "timeout": timeout,
     }
     reply = agent.call(action._execute_module, is_windows=windows, op="run_liveupdate", request=request, task_vars=dict(task_vars))
+    succeeded = reply["result"] == "exited" and reply["exit_code"] in SUCCESS_EXIT_CODES
     result = {
-        "changed": reply["result"] == "done",
+        "changed": succeeded,
         "exit_code": reply["exit_code"],
         "duration": reply["duration"],
         "program": reply["program"],
         "output": reply["output"],
     }
-    if reply["result"] != "done":
-        error = SmsmseError("LIVEUPDATE_FAILED", f"LiveUpdate {reply['result'].replace('_', ' ')}: {reply['output'][-500:] or 'no output'}")
+    if not succeeded:
+        error = SmsmseError("LIVEUPDATE_FAILED", f"LiveUpdate {_ended(reply)}: {reply['output'][-500:] or 'no output'}")
         return {**result, "failed": True, "msg": str(error), "error": error.as_dict()}
     return {**result, "msg": f"LiveUpdate finished in {reply['duration']} s"}

@@ -45,7 +45,7 @@ CODES: dict[str, str] = {
     "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
-CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
+CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE", "STORE_NOT_PRIVATE": "STORE_NOT_PRIVATE"}
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
 #: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder;

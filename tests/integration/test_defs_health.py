@@ -139,7 +139,7 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
     assert [a["action"] for a in states["mail13"]["actions"]] == ["liveupdate", "promote"]
     assert states["mail13"]["versions"]["csapi_active"] == LU
     assert states["mail15"]["status"] == "failed"
-    assert states["mail15"]["message"].startswith("LIVEUPDATE_FAILED: LiveUpdate failed: LiveUpdate: could not connect")
+    assert states["mail15"]["message"].startswith("LIVEUPDATE_FAILED: LiveUpdate exited with code 1: LiveUpdate: could not connect")
     assert "No valid virus definitions are available to the scanner (the product's event 401)" in states["mail15"]["message"]
     assert "fatal: [mail15]: FAILED!" in run.output
     assert states["mail18"]["status"] == "fixed"  # malformed definfo.dat rewritten

@@ -455,11 +455,13 @@ RULES = [
         "10",
         "the hash cache folder is secured (protected DACL, trusted owner, no reparse point) before a digest in it is trusted",
         require=(
-            ("SmsmseStore.psm1", r"\$reason = \$script:CacheFolder::Ensure\(\$CacheDir\)"),
+            ("SmsmseStore.psm1", r"\$reason = \$script:CacheFolder::Ensure\(\$CacheDir, \$Create\)"),
             ("SmsmseStore.psm1", r"if \(-not \$script:CacheFolder::TrustedFile\(\$cache\.path\)\)"),
             ("StoreNative.cs", r"security\.SetAccessRuleProtection\(true, false\)"),
-            ("StoreNative.cs", r"if \(!TrustedOwner\(owner\)\)"),
-            ("StoreNative.cs", r"FileAttributes\.ReparsePoint\) != 0\)\n\s+\{\n\s+return string\.Format\(\"\{0\} is a junction or link"),
+            # the rule itself (owner, reparse point, writers at every level) is StorePolicy.Privacy, mono-tested
+            ("StorePolicy.cs", r"problems\.Add\(Problem\(level\.Path, \"owner\", level\.OwnerSid, null\)\);"),
+            ("StorePolicy.cs", r"problems\.Add\(Problem\(level\.Path, \"reparse\", null, null\)\);"),
+            ("StoreNative.cs", r"List<PrivacyProblem> problems = Privacy\.Problems\(levels, trusted\);"),
         ),
         before={
             "SmsmseStore.psm1": ("if ([System.IO.File]::Exists($cache.path)) { $loaded = [System.IO.File]::ReadAllText($cache.path) }\n")
@@ -585,34 +587,116 @@ RULES = [
         raw=True,
     ),
     Rule(
-        "cache-v2",
-        "hash cache v2: size, mtime, change time and file ID must all match, and the entry must not have expired",
+        "cache-v3",
+        "hash cache v3 (review 4): size, mtime, file ID and the change stamp (journal ID, USN, change time) must all match,"
+        " a file without a USN or a volume without an active journal is never served from the cache, and entries expire",
+        forbid=(r"\[long\]\$cached\[2\] -eq \$stamp\.ChangeTime",),
         require=(
-            ("SmsmseStore.psm1", r"\$script:CacheVersion = 2"),
+            ("SmsmseStore.psm1", r"\$script:CacheVersion = 3"),
             ("SmsmseStore.psm1", r"\$cached\.Count -eq 6"),
-            ("SmsmseStore.psm1", r"\[long\]\$cached\[2\] -eq \$stamp\.ChangeTime"),
+            ("SmsmseStore.psm1", r"\[string\]\$cached\[2\] -ceq \$changeStamp"),
+            ("SmsmseStore.psm1", r"if \(\$null -ne \$Cache\.journal -and \$stamp\.Usn -ge 0\)"),
+            ("SmsmseStore.psm1", r"if \(\$Cache\.use_cached -and \$null -ne \$changeStamp -and"),
+            (
+                "SmsmseStore.psm1",
+                (
+                    r"\$cache\.journal = \$script:Native::JournalId\(\$StorePath\)\n\s+\}\n\s+catch \{\n"
+                    r"\s+\$cache\.error = 'the hash cache is not used: \{0\}' -f \$_\.Exception\.Message\n\s+\$cache\.use_cached = \$false"
+                ),
+            ),
+            ("StoreNative.cs", r"stamp\.Usn = FileUsn\(handle\);"),
+            ("StoreNative.cs", r"FileId == other\.FileId && Usn == other\.Usn;"),
+            ("StoreNative.cs", r"FSCTL_READ_FILE_USN_DATA = 0x000900EB;"),
+            ("StoreNative.cs", r"FSCTL_QUERY_USN_JOURNAL = 0x000900F4;"),
             ("SmsmseStore.psm1", r"\$script:Expiry::IsFresh\(\$Cache\.now, \[long\]\$cached\[5\], \$Cache\.max_age, \$Path\)"),
             ("SmsmseStore.psm1", r"\$script:DefaultMaxAge = 604800"),
             ("SmsmseProbe.psm1", r"Get-Field -Map \$Hashing -Name 'max_age_seconds' -Default \(Get-DefaultMaxAge\)"),
             ("StoreNative.cs", r"GetFileInformationByHandleEx\(handle, FileBasicInfo, out basic"),
         ),
-        before={"SmsmseStore.psm1": "if ($cached.Count -eq 4 -and [long]$cached[0] -eq $size) { }\n"},
+        before={"SmsmseStore.psm1": "if ($cached.Count -eq 6 -and [long]$cached[2] -eq $stamp.ChangeTime) { }\n"},
     ),
     Rule(
         "not_in_use",
-        "preflight opens every file of a named set with no sharing: a sharing violation is in_use before anything moves",
+        "preflight asks the Restart Manager who holds a set's files (handles and loaded DLLs alike, review 2), opening none:"
+        " anyone is in_use with SET_IN_USE and the holders named",
+        forbid=(r"TryOpenExclusive", r"OpenExclusive\(", r"CreateFile\([^)\n]*, 0, IntPtr\.Zero, OPEN_EXISTING"),
         require=(
+            ("SmsmseApply.psm1", r"return , \$script:Holders::Names\(\$script:RestartManager::HoldersOf\(\$files\)\)"),
+            ("SmsmseApply.psm1", r"-Result 'in_use' -Code 'SET_IN_USE' -Message \$message -Data @\{ checked = \$checked; holders = "),
+            ("StoreNative.cs", r"int code = RmStartSession\(out session, 0, key\);"),
+            ("StoreNative.cs", r"finally\n\s+\{\n\s+RmEndSession\(session\);"),
+            ("StoreNative.cs", r"if \(code != ERROR_MORE_DATA \|\| attempt >= 4\)"),
+        ),
+        before={
+            "SmsmseApply.psm1": "$code = $script:Native::TryOpenExclusive($file.item.FullName)\n",
+            "StoreNative.cs": "SafeFileHandle handle = CreateFile(path, access, 0, IntPtr.Zero, OPEN_EXISTING, 0, IntPtr.Zero);\n",
+        },
+    ),
+    Rule(
+        "private",
+        "review 5: the preflight refuses a store others can change (STORE_NOT_PRIVATE); the quarantine folder is created"
+        " or checked like the cache folder; the probe reports both",
+        forbid=(r"\[System\.IO\.Directory\]::CreateDirectory\(\$destDir\)",),
+        require=(
+            ("SmsmseApply.psm1", r"Function Invoke-PreflightStep \{\n[^}]*\n\s+Test-StorePrivate -Store \$Store\n"),
+            ("SmsmseApply.psm1", r"throw \(New-StepOutcome -Result 'refused' -Code 'STORE_NOT_PRIVATE'"),
             (
                 "SmsmseApply.psm1",
-                (
-                    r"\$code = \$script:Native::TryOpenExclusive\(\$file\.item\.FullName\)"
-                    r"\n\s+if \(\$code -eq 32 -or \$code -eq 33\)"
-                ),
+                r"\$private = \$script:PrivateFolder::Ensure\(\$destDir, \$true, \$null, \$false\)\n"
+                r"\s+if \(\$null -ne \$private\) \{\n\s+throw",
             ),
-            ("StoreNative.cs", r"CreateFile\(path, access, 0, IntPtr\.Zero, OPEN_EXISTING"),
-            ("StoreNative.cs", r"OpenExclusive\(path, GENERIC_READ \| DELETE\)"),
+            ("SmsmseProbe.psm1", r"\$store\.privacy = Get-FolderPrivacy -Path \$path"),
+            ("SmsmseProbe.psm1", r"\$store\.quarantine_parent = Get-FolderPrivacy -Path \$parent"),
         ),
-        before={"SmsmseApply.psm1": "Function Invoke-PreflightStep { }\n"},
+        before={"SmsmseApply.psm1": "[void][System.IO.Directory]::CreateDirectory($destDir)\n"},
+    ),
+    Rule(
+        "cache-folder",
+        "review 11: the cache folder's DACL is changed only where this collection created it (its marker), and nothing is"
+        " created or changed in check mode",
+        forbid=(r"info\.SetAccessControl\(Protected\(\)\)",),
+        require=(
+            ("StoreNative.cs", r"if \(!create \|\| !File\.Exists\(markerPath\) \|\| !TrustedFile\(markerPath, trusted\)\)"),
+            ("StoreNative.cs", r"if \(!create\)\n\s+\{\n\s+return string\.Format\(\"\{0\} does not exist and is not created in check mode"),
+            ("defs_agent_win.ps1", r"Invoke-Probe -Request \$request -CheckMode \$module\.CheckMode"),
+            ("SmsmseProbe.psm1", r"-CreateCache \(-not \$CheckMode\)"),
+        ),
+        before={"StoreNative.cs": "if (!now.AreAccessRulesProtected)\n{\n    info.SetAccessControl(Protected());\n}\n"},
+    ),
+    Rule(
+        "long-paths",
+        "review 15: Win32 gets \\\\?\\ paths (LongPath.Of) for tree removal, renames, stamps and reads; no .NET 4.5 path API"
+        " that refuses them",
+        forbid=(
+            r"new DirectoryInfo\(path\)\.GetFileSystemInfos\(\)",
+            r"new FileStream\((path|target), FileMode\.",
+            r"File\.SetLastWriteTimeUtc\(",
+        ),
+        require=(
+            ("StoreNative.cs", r"GetFileAttributesW\(LongPath\.Of\(path\)\)"),
+            ("StoreNative.cs", r"RemoveDirectoryW\(LongPath\.Of\(path\)\)"),
+            ("StoreNative.cs", r"string full = LongPath\.Of\(path\);\n\s+if \(clearReadOnly\)"),
+            ("StoreNative.cs", r"FindFirstFile\(LongPath\.Of\(path\)"),
+            ("StoreNative.cs", r"string from = LongPath\.Of\(source\);"),
+            ("StoreNative.cs", r"CreateFile\(LongPath\.Of\(path\), FILE_READ_ATTRIBUTES"),
+            ("StoreNative.cs", r"CreateFile\(LongPath\.Of\(path\), access, share"),
+        ),
+        before={"StoreNative.cs": "foreach (FileSystemInfo item in new DirectoryInfo(path).GetFileSystemInfos())\n"},
+    ),
+    Rule(
+        "liveupdate-verdict",
+        "review 16: run_liveupdate reports the exit code (result exited) and the controller judges it; LuALL runs in a"
+        " kill-on-close job; the timeout message does not claim to have stopped what Windows started for LuALL",
+        forbid=(r"if \(\$run\.ExitCode -eq 0\)", r"\$reply\.result = 'done'"),
+        require=(
+            ("defs_agent_win.ps1", r"\$reply\.exit_code = \$run\.ExitCode\n\s+\$reply\.result = 'exited'"),
+            ("defs_agent_win.ps1", r"may still be running"),
+            ("StoreNative.cs", r"limits\.BasicLimitInformation\.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;"),
+            ("StoreNative.cs", r"result\.InJob = AssignProcessToJobObject\(job, process\.Handle\);"),
+            ("StoreNative.cs", r"using \(JobHandle job = NewKillOnCloseJob\(\)\)"),
+        ),
+        before={"defs_agent_win.ps1": "$reply.result = 'failed'\nif ($run.ExitCode -eq 0) { $reply.result = 'done' }\n"},
+        raw=True,
     ),
 ]
 
@@ -693,3 +777,53 @@ def test_contract_checks_catch_a_missing_field() -> None:
     keys = ps_static.hashtable_keys(b"$r = @{ contract = 1; 'op' = 'probe' }")
     assert keys == {"contract", "op"}
     assert "events_error" in ps_static.schema_property_names(schema("probe.reply.json")) - keys
+
+
+# --- P/Invoke declarations (review: code that runs on Exchange servers untested) ---
+
+DLLIMPORT = re.compile(
+    r"\[DllImport\(([^)]*)\)\]\s*(?:\[return: [^\]]*\]\s*)?(?:private|public|internal) static extern (\w+) (\w+)\(([^;]*)\);"
+)
+#: functions that return their error code instead of setting the thread's last error
+RETURN_CODE_APIS = frozenset({"RmStartSession", "RmRegisterResources", "RmGetList", "RmEndSession"})
+#: kernel32 functions that cannot fail
+CANNOT_FAIL = frozenset({"GetTickCount64"})
+
+
+def imports() -> list[tuple[str, str, str, str]]:
+    return [m.groups() for m in DLLIMPORT.finditer(SOURCES["StoreNative.cs"].decode())]  # type: ignore[misc]
+
+
+def test_every_pinvoke_declares_its_character_set_and_error_reporting() -> None:
+    found = imports()
+    assert len(found) >= 25, "the declaration pattern no longer matches the file"
+    problems = []
+    for attributes, _returns, name, parameters in found:
+        if ("string" in parameters or "StringBuilder" in parameters) and "CharSet = CharSet.Unicode" not in attributes:
+            problems.append(f"{name}: strings without CharSet.Unicode (ANSI would mangle non-ASCII paths)")
+        if "kernel32" in attributes and name not in CANNOT_FAIL and "SetLastError = true" not in attributes:
+            problems.append(f"{name}: kernel32 without SetLastError (Marshal.GetLastWin32Error would read another call's error)")
+        if name in RETURN_CODE_APIS and "SetLastError = true" in attributes:
+            problems.append(f"{name}: returns its error code")
+        for declared in parameters.split(","):
+            words = re.sub(r"\[[^\]]*\]", "", declared).split()
+            if len(words) >= 2 and re.match(r"h[A-Z]", words[-1]) and words[-2] in {"int", "uint", "long", "ulong"}:
+                problems.append(f"{name}: handle {words[-1]} as {words[-2]} (pointer-sized on 64-bit: IntPtr or a SafeHandle)")
+    assert problems == []
+
+
+def test_pinvoke_check_catches_an_ansi_declaration() -> None:
+    snippet = '[DllImport("kernel32.dll")]\n        private static extern bool DeleteFileW(string lpFileName);'
+    match = DLLIMPORT.search(snippet)
+    assert match is not None and "CharSet" not in match.group(1)
+
+
+def test_every_native_handle_is_released() -> None:
+    # handles from CreateFile, FindFirstFile and CreateJobObject are SafeHandles (released on Dispose or finalization);
+    # each one the code opens sits in a using block or is disposed on the error path
+    text = re.sub(r"(?m)//.*$", "", SOURCES["StoreNative.cs"].decode())
+    assert "IntPtr CreateFile" not in text and "IntPtr FindFirstFile" not in text and "IntPtr CreateJobObject" not in text
+    for opened in re.finditer(r"SafeFileHandle handle = CreateFile\(", text):
+        after = text[opened.end() : opened.end() + 600]
+        assert "handle.Dispose()" in after or text[max(0, opened.start() - 40) : opened.start()].strip().endswith("using ("), after
+    assert text.count("RmStartSession(out session") == 1 and re.search(r"finally\s*\{\s*RmEndSession\(session\);", text)

@@ -243,6 +243,19 @@ public static class PolicyTests
         Check("version_short_refused", !Names.IsVersion("2026010.001"), "");
         Check("component_ok", Names.IsComponent(".smsmse-staging-20260101.001-ab12"), "");
         Check("component_separator_refused", !Names.IsComponent("..\\x") && !Names.IsComponent("a/b") && !Names.IsComponent("C:x") && !Names.IsComponent(".."), "");
+        // finding 15: names Win32 would open as a device or silently rename are never a component
+        foreach (string reserved in new string[] { "CON", "nul", "NUL.txt", "con .dat", "Com1", "LPT9.log", "COM\u00b9", "lpt\u00b2.x", "CONIN$", "conout$.y", "AUX.", "prn  " })
+        {
+            Check("component_device_refused_" + reserved.Replace(' ', '_'), !Names.IsComponent(reserved), reserved);
+        }
+        foreach (string renamed in new string[] { "a.", "a ", "20260101.001.", "x. ." })
+        {
+            Check("component_trailing_refused_" + renamed.Replace(' ', '_'), !Names.IsComponent(renamed), renamed);
+        }
+        foreach (string fine in new string[] { "CONSOLE", "COM10", "LPT", "nul_", "acon", ".con", "COM\u2074", "a.b", ".smsmse-trash-x" })
+        {
+            Check("component_fine_" + fine, Names.IsComponent(fine), fine);
+        }
         Equal("text_head", "abcd...", Text.Head("abcdefghij", 7));
         Equal("text_tail", "hij", Text.Tail("abcdefghij", 3));
         Equal("text_code", "A_b_9", Text.Code("A-b 9"));
@@ -253,6 +266,167 @@ public static class PolicyTests
         }
         Equal("tail_buffer_keeps_end", "e 98\nline 99\n".Substring(3), tail.ToString().Substring(tail.ToString().Length - 10));
         Equal("tail_buffer_bounded", 10, tail.ToString().Length);
+    }
+
+    private static string Thrown(Func<string> call)
+    {
+        try
+        {
+            return "returned " + call();
+        }
+        catch (ArgumentException)
+        {
+            return "ArgumentException";
+        }
+        catch (FormatException)
+        {
+            return "FormatException";
+        }
+    }
+
+    private static void LongPathTests()
+    {
+        // finding 15: every path the native calls get is \\?\-prefixed (no MAX_PATH, no renaming of "x.")
+        Equal("longpath_drive", "\\\\?\\C:\\store\\x.", LongPath.Of("C:\\store\\x."));
+        Equal("longpath_unc", "\\\\?\\UNC\\srv\\share\\defs", LongPath.Of("\\\\srv\\share\\defs"));
+        Equal("longpath_kept", "\\\\?\\C:\\a", LongPath.Of("\\\\?\\C:\\a"));
+        Equal("longpath_slashes", "\\\\?\\C:\\a\\b", LongPath.Of("C:/a/b"));
+        string deep = "C:\\" + new string('d', 200) + "\\" + new string('e', 200);
+        Equal("longpath_over_260", "\\\\?\\" + deep, LongPath.Of(deep));
+        Equal("longpath_relative_refused", "ArgumentException", Thrown(delegate { return LongPath.Of("store\\x"); }));
+        Equal("longpath_dotdot_refused", "ArgumentException", Thrown(delegate { return LongPath.Of("C:\\store\\..\\Windows"); }));
+        Equal("longpath_device_refused", "ArgumentException", Thrown(delegate { return LongPath.Of("\\\\.\\PhysicalDrive0"); }));
+        Equal("longpath_drive_relative_refused", "ArgumentException", Thrown(delegate { return LongPath.Of("C:store"); }));
+    }
+
+    private static byte[] Record(int major, int usnOffset, long usn, int length)
+    {
+        byte[] buffer = new byte[length];
+        BitConverter.GetBytes(length).CopyTo(buffer, 0);
+        BitConverter.GetBytes((ushort)major).CopyTo(buffer, 4);
+        BitConverter.GetBytes(usn).CopyTo(buffer, usnOffset);
+        return buffer;
+    }
+
+    private static void UsnTests()
+    {
+        // finding 4: the USN is read from the record the file system returns, V2 and V3
+        Equal("usn_v2", 0x123456789AL, Usn.FromRecord(Record(2, 24, 0x123456789AL, 80), 80));
+        Equal("usn_v3", 77L, Usn.FromRecord(Record(3, 40, 77, 96), 96));
+        Equal("usn_v4_refused", "FormatException", Thrown(delegate { return Usn.FromRecord(Record(4, 24, 1, 80), 80).ToString(); }));
+        Equal("usn_short_refused", "FormatException", Thrown(delegate { return Usn.FromRecord(Record(2, 24, 1, 80), 30).ToString(); }));
+        byte[] journal = new byte[64];
+        BitConverter.GetBytes(0x01D9ABCDEF012345UL).CopyTo(journal, 0);
+        Equal("usn_journal_id", 0x01D9ABCDEF012345UL, Usn.JournalId(journal, 64));
+        Equal("usn_journal_short_refused", "FormatException", Thrown(delegate { return Usn.JournalId(journal, 8).ToString(); }));
+        // a rewrite that restores size, times and file ID still moves the USN: the stamps differ
+        string before = Usn.ChangeStamp(0x01D9ABCDEF012345UL, 1000, 133000000000000000L);
+        string after = Usn.ChangeStamp(0x01D9ABCDEF012345UL, 1096, 133000000000000000L);
+        Check("usn_rewrite_changes_stamp", before != after, before);
+        Check("usn_new_journal_changes_stamp", before != Usn.ChangeStamp(0x01D9ABCDEF012346UL, 1000, 133000000000000000L), before);
+        Equal("usn_stamp_text", "01d9abcdef012345:1000:133000000000000000", before);
+    }
+
+    private static void HolderTests()
+    {
+        // finding 2: holders named once each, services by their short name
+        List<Holder> holders = new List<Holder>();
+        Holder scanner = new Holder();
+        scanner.ProcessId = 4242;
+        scanner.Name = "Symantec Mail Security for Microsoft Exchange";
+        scanner.Service = "SMSMSE";
+        Holder other = new Holder();
+        other.ProcessId = 77;
+        other.Name = "naveng-test.exe";
+        holders.Add(scanner);
+        holders.Add(other);
+        holders.Add(scanner);
+        List<string> names = Holders.Names(holders);
+        Equal("holders_deduplicated", 2, names.Count);
+        Check("holders_service_named", names.Contains("Symantec Mail Security for Microsoft Exchange (service SMSMSE, pid 4242)"), string.Join("; ", names.ToArray()));
+        Check("holders_process_named", names.Contains("naveng-test.exe (pid 77)"), string.Join("; ", names.ToArray()));
+        List<string> files = new List<string>();
+        for (int i = 0; i < 601; i++)
+        {
+            files.Add("f" + i);
+        }
+        List<string[]> batches = Holders.Batches(files, 256);
+        Check("holders_batches", batches.Count == 3 && batches[2].Length == 89 && batches[2][88] == "f600", batches.Count.ToString());
+        Equal("holders_no_files_no_batch", 0, Holders.Batches(new List<string>(), 256).Count);
+    }
+
+    private static AceInfo Ace(string sid, int mask, bool inheritOnly)
+    {
+        AceInfo ace = new AceInfo();
+        ace.Sid = sid;
+        ace.Mask = mask;
+        ace.Allow = true;
+        ace.InheritOnly = inheritOnly;
+        return ace;
+    }
+
+    private static LevelInfo Level(string path, string owner, params AceInfo[] aces)
+    {
+        LevelInfo level = new LevelInfo();
+        level.Path = path;
+        level.Exists = true;
+        level.OwnerSid = owner;
+        foreach (AceInfo ace in aces)
+        {
+            level.Aces.Add(ace);
+        }
+        return level;
+    }
+
+    private const string Users = "S-1-5-32-545";
+    private const string AuthenticatedUsers = "S-1-5-11";
+
+    private static List<LevelInfo> ProgramDataStore(params AceInfo[] storeAces)
+    {
+        // C:\ and C:\ProgramData with Windows' default ACLs (create rights for users, no delete)
+        List<LevelInfo> levels = new List<LevelInfo>();
+        levels.Add(Level("C:\\", Privacy.TrustedInstaller, Ace(Privacy.Administrators, 0x1F01FF, false), Ace(AuthenticatedUsers, 0x4, false), Ace(AuthenticatedUsers, 0x1301BF, true), Ace(Users, 0x1200A9, false)));
+        levels.Add(Level("C:\\ProgramData", Privacy.LocalSystem, Ace(Privacy.LocalSystem, 0x1F01FF, false), Ace(Privacy.CreatorOwner, 0x10000000, true), Ace(Users, 0x116, false)));
+        levels.Add(Level("C:\\ProgramData\\Symantec", Privacy.Administrators, Ace(Privacy.Administrators, 0x1F01FF, false)));
+        levels.Add(Level("C:\\ProgramData\\Symantec\\VirusDefs", Privacy.LocalSystem, storeAces));
+        return levels;
+    }
+
+    private static void PrivacyTests()
+    {
+        HashSet<string> trusted = Privacy.Trusted(null);
+        // a store with a private DACL below Windows' default C:\ and C:\ProgramData: private
+        List<PrivacyProblem> found = Privacy.Problems(ProgramDataStore(Ace(Privacy.LocalSystem, 0x1F01FF, false), Ace(Users, 0x1200A9, false)), trusted);
+        Equal("privacy_default_parents_private", 0, found.Count);
+        // finding 5: the store inherits %ProgramData%'s "Users may create" ACE: not private, Users named
+        found = Privacy.Problems(ProgramDataStore(Ace(Privacy.LocalSystem, 0x1F01FF, false), Ace(Users, 0x116, false)), trusted);
+        Check("privacy_inherited_users_write", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users && found[0].Path.EndsWith("VirusDefs"), found.Count.ToString());
+        Check("privacy_message_names_fix", Privacy.Message(found[0], "BUILTIN\\Users").Contains("icacls") && Privacy.Message(found[0], "BUILTIN\\Users").Contains("BUILTIN\\Users"), "");
+        // an inheritable-only grant on the store root reaches every set below it
+        found = Privacy.Problems(ProgramDataStore(Ace(AuthenticatedUsers, 0x1301BF, true)), trusted);
+        Check("privacy_inherit_only_on_root", found.Count == 1 && found[0].Sid == AuthenticatedUsers, found.Count.ToString());
+        // GENERIC_WRITE is a write
+        found = Privacy.Problems(ProgramDataStore(Ace(Users, 0x40000000, false)), trusted);
+        Check("privacy_generic_write", found.Count == 1, found.Count.ToString());
+        // CREATOR OWNER stands for the owner, who is checked on its own
+        found = Privacy.Problems(ProgramDataStore(Ace(Privacy.CreatorOwner, 0x10000000, true)), trusted);
+        Equal("privacy_creator_owner_ignored", 0, found.Count);
+        // a parent a user may delete children of, or owns, or that is a junction: not private
+        List<LevelInfo> levels = ProgramDataStore();
+        levels[2].Aces.Add(Ace(Users, 0x40, false));
+        found = Privacy.Problems(levels, trusted);
+        Check("privacy_parent_delete_child", found.Count == 1 && found[0].Path == "C:\\ProgramData\\Symantec" && found[0].Rights == "delete children", found.Count.ToString());
+        levels = ProgramDataStore();
+        levels[2].OwnerSid = "S-1-5-21-1-2-3-1001";
+        levels[3].Reparse = true;
+        found = Privacy.Problems(levels, trusted);
+        Check("privacy_parent_owner_and_reparse", found.Count == 2 && found[0].Kind == "owner" && found[1].Kind == "reparse", found.Count.ToString());
+        // a level that does not exist yet is not checked; an extra trusted account is trusted
+        levels = ProgramDataStore(Ace("S-1-5-21-9-9-9-500", 0x1F01FF, false));
+        Equal("privacy_extra_untrusted", 1, Privacy.Problems(levels, trusted).Count);
+        Equal("privacy_extra_trusted", 0, Privacy.Problems(levels, Privacy.Trusted(new string[] { "S-1-5-21-9-9-9-500" })).Count);
+        levels[3].Exists = false;
+        Equal("privacy_missing_level_skipped", 0, Privacy.Problems(levels, trusted).Count);
     }
 
     private static void ListingTests()
@@ -361,6 +535,10 @@ public static class PolicyTests
         ErrorTests();
         RetryTests();
         NameTests();
+        LongPathTests();
+        UsnTests();
+        HolderTests();
+        PrivacyTests();
         ListingTests();
         Values();
         return failures == 0 ? 0 : 1;
