@@ -330,7 +330,10 @@ def _rename_new(src: str, dst: str) -> None:
 
 
 def rename(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    _rename_new(folder(store, args["from"]), folder(store, args["to"]))
+    target = folder(store, args["to"])
+    if os.path.lexists(target):  # nothing moved: the store changed since it was read (the product copied the set in?)
+        raise Refused("conflict", f"{args['to']} appeared in the store since it was read; nothing was moved")
+    _rename_new(folder(store, args["from"]), target)
     set_copy.fsync_dir(store)
     return {}
 

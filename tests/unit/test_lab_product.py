@@ -129,6 +129,7 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
     mixed: list[str] = []
     missing: list[str] = []
     results: list[str] = []
+    messages: list[str] = []
 
     def watch() -> None:
         while not stop.is_set():
@@ -155,7 +156,9 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
                 continue
             if the_plan.changes:
                 done = lab_change.carry(the_plan)
-                results.append((done["error"] or {}).get("code") or "done")
+                error = done["error"] or {}
+                results.append(error.get("code") or "done")
+                messages.append(str(error.get("message", "")))
 
     watcher = threading.Thread(target=watch)
     changer = threading.Thread(target=ours)
@@ -177,7 +180,7 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
     assert len(set(seen)) > 5, f"the watcher saw too few sets to mean anything: {sorted(set(seen))}"
     # our promote raced the product: each try either went through or saw the product move first and said so, never a
     # change of unknown outcome nor a failure (which one wins how often depends on the machine's load)
-    assert len(results) >= 3 and set(results) <= {"done", *RACED}, results
+    assert len(results) >= 3 and set(results) <= {"done", *RACED}, "\n".join(f"{c}: {m}" for c, m in zip(results, messages) if m)
     assert lab_product.active(store) == lab_product.set_versions(source)[-1]
 
 
