@@ -291,6 +291,12 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "A store's definfo.dat is a folder or a special file (FIFO, device, socket), so the store has no active set.",
         "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
     ),
+    ErrorCode(
+        "SERVICE_LEFT_STOPPED",
+        "Nothing was changed in the stores, but the SMSMSE service the change stopped could not be started again: "
+        "the host is not scanning mail.",
+        "Start the service now (Start-Service SMSMSE) and read its event log for why it did not start; then run the task again.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

@@ -12,11 +12,18 @@ The rules (docs/changes.md, "What the reply means"):
   agent died): ``CHANGE_UNKNOWN``; the next run reads the host again.
 
 A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
-``in_use``) is given before a step changes anything, so a commit step that
-refused did not start. Without a commit step that started, the host changed
+``in_use``, or ``failed`` with ``BAD_REQUEST``: arguments the agent cannot use)
+is given before a step changes anything, so a commit step that refused did not
+start. Without a commit step that started, the host changed
 when a step that moves or removes a set (retire, quarantine or exchange of a
 version's folder, write_pointer) ended ``done``; removing this collection's
 own staging and trash folders is not a change.
+
+The service: a start step is required, so after the commit a start that failed
+is ``CHANGE_PARTIAL``. With nothing changed in the stores, a service this
+request stopped and started again is still a change (``changed: true``, said in
+the message), and one it stopped and could not start again fails the task with
+``SERVICE_LEFT_STOPPED``.
 """
 
 from __future__ import annotations
@@ -55,6 +62,24 @@ def _describe(index: int, step: Mapping[str, Any], report: Mapping[str, Any]) ->
     return f"{text}: {report['message']}" if report.get("message") else text
 
 
+def _refused(report: Mapping[str, Any]) -> bool:
+    """The step did nothing: a refusal, a skip, or arguments the agent could not use."""
+    return report["result"] in REFUSALS or (report["result"] == "failed" and report.get("code") == "BAD_REQUEST")
+
+
+def _service_round(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> tuple[bool, tuple[int, Any, Any] | None]:
+    """(a service was stopped by this request, the start step that did not bring it back or None)."""
+    stopped = any(
+        s["op"] == "service" and s["args"].get("action") == "stop" and r["result"] == "done" and r["data"].get("stopped", True)
+        for s, r in zip(steps, reports)
+    )
+    if not stopped:
+        return False, None
+    starts = [(i, s, r) for i, (s, r) in enumerate(zip(steps, reports)) if s["op"] == "service" and s["args"].get("action") == "start"]
+    down = next(((i, s, r) for i, s, r in starts if r["result"] != "done"), None)
+    return True, down if down is not None or starts else (len(steps), {"op": "service", "store": "-"}, {"result": "missing", "message": ""})
+
+
 def _error(code: str, detail: str) -> dict[str, Any]:
     return {"code": code, "message": detail, "msg": str(SmsmseError(code, detail))}
 
@@ -63,7 +88,7 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     """(changed, error or None)."""
     pairs = list(enumerate(zip(steps, reports)))
     commits = [(i, s, r) for i, (s, r) in pairs if s["commit"]]
-    started = [(i, s, r) for i, s, r in commits if r["result"] not in REFUSALS]
+    started = [(i, s, r) for i, s, r in commits if not _refused(r)]
     unknown = [(i, s, r) for i, s, r in started if r["result"] != "done"]
     if unknown:
         i, s, r = unknown[0]
@@ -76,10 +101,20 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         done_at = changed_by[0][0] if changed_by else None
     blocking = [(i, s, r) for i, (s, r) in pairs if s["required"] and r["result"] != "done"]
     if done_at is None:
-        if not blocking:
-            return False, None
-        i, s, r = blocking[0]
+        stopped, down = _service_round(steps, reports)
+        first = next(((i, s, r) for i, s, r in blocking if not (s["op"] == "service" and s["args"].get("action") == "start")), None)
+        if down is not None:
+            why = f" The change stopped first: {_describe(*first)}." if first else ""
+            return True, _error(
+                "SERVICE_LEFT_STOPPED",
+                f"Nothing was changed in the stores, but the service this change stopped is not running again: {_describe(*down)}.{why}",
+            )
+        if first is None:
+            return stopped, None
+        i, s, r = first
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        if stopped:
+            return True, _error(code, f"Nothing was changed in the stores (the service was stopped and started again): {_describe(i, s, r)}.")
         return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
     if not blocking:
         return True, None
@@ -130,7 +165,7 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("removed", [])],
         "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
-        "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" for s, _r in done),
+        "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" and r["data"].get("started", True) for s, r in done),
         "event_written": any(s["op"] == "event" and r["data"].get("written") for s, r in done),
         "lock_broken": next((r["data"]["broken"] for s, r in done if s["op"] == "lock" and r["data"].get("broken")), None),
         "definfo_sha256": pointers.get(commit_store or "", next(iter(pointers.values()), None)),
