@@ -16,8 +16,13 @@ options:
     default: 900
   restart_service:
     description:
-      - Restart the SMSMSE service after a change (Windows), or run O(restart_command) (POSIX hosts).
-      - A failed restart is a warning; the change stands.
+      - Restart the SMSMSE service around a change (Windows), or run O(restart_command) after it (POSIX hosts).
+      - On Windows the service is stopped after the new set is copied, right before the steps that switch what the scanner
+        uses, and started again right after them (before old sets are retired or quarantined). It is started again only if
+        the change stopped it, and also when the change fails or stops early.
+      - A failed restart is a failure, not a warning. After the switch the task fails with C(CHANGE_PARTIAL) (the change
+        stands); when nothing changed in the stores it fails with C(SERVICE_LEFT_STOPPED). A run that stopped and started
+        the service reports C(changed).
     type: bool
     default: false
   service_name:

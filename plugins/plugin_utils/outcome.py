@@ -114,7 +114,9 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         i, s, r = first
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
         if stopped:
-            return True, _error(code, f"Nothing was changed in the stores (the service was stopped and started again): {_describe(i, s, r)}.")
+            return True, _error(
+                code, f"Nothing was changed in the stores (the service was stopped and started again): {_describe(i, s, r)}."
+            )
         return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
     if not blocking:
         return True, None

@@ -138,7 +138,7 @@ def _groups(steps: Sequence[Step]) -> list[list[Step]]:
 
 
 def _is_service(s: Step, action: str) -> bool:
-    return s["op"] == "service" and s["args"].get("action") == action
+    return bool(s["op"] == "service" and s["args"].get("action") == action)
 
 
 def _arrange_group(group: list[Step]) -> list[Step]:

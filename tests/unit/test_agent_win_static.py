@@ -406,7 +406,11 @@ RULES = [
         require=(
             ("SmsmseApply.psm1", r"(?m)^Add-Type -AssemblyName System\.ServiceProcess$"),
             ("SmsmseApply.psm1", r"\$service = New-Object -TypeName System\.ServiceProcess\.ServiceController -ArgumentList \$Name"),
-            ("SmsmseApply.psm1", r"\$service\.Refresh\(\)\n\s+\$null = \$service\.Status\n\s+\}\n\s+catch \{\n\s+throw \(New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND'"),
+            (
+                "SmsmseApply.psm1",
+                r"\$service\.Refresh\(\)\n\s+\$null = \$service\.Status\n\s+\}\n\s+catch \{\n"
+                r"\s+throw \(New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND'",
+            ),
             ("SmsmseApply.psm1", r"FromSeconds\(\[int\]\$Arguments\.timeout\)"),
         ),
         before={"SmsmseApply.psm1": "$service = Get-Service -Name $name -ErrorAction SilentlyContinue\n"},

@@ -142,7 +142,18 @@ def test_without_restart_the_in_use_check_runs_before_the_copy_and_again_before_
     flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
     the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, token=lambda: "t"))
     sent = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)["steps"]
-    assert [s["op"] for s in sent] == ["lock", "expect", "clean", "preflight", "stage", "preflight", "exchange", "retire", "event", "unlock"]
+    assert [s["op"] for s in sent] == [
+        "lock",
+        "expect",
+        "clean",
+        "preflight",
+        "stage",
+        "preflight",
+        "exchange",
+        "retire",
+        "event",
+        "unlock",
+    ]
     assert sent[3]["args"]["not_in_use"] == sent[5]["args"]["not_in_use"] == [versions_now()[-1]]
     assert steps.arrange(sent) == sent
 
