@@ -21,7 +21,7 @@ options:
         uses, and started again right after them (before old sets are retired or quarantined). It is started again only if
         the change stopped it, and also when the change fails or stops early.
       - A failed restart is a failure, not a warning. After the switch the task fails with C(CHANGE_PARTIAL) (the change
-        stands); when nothing changed in the stores it fails with C(SERVICE_LEFT_STOPPED). A run that stopped and started
+        stands); when nothing changed in the stores it fails with C(SERVICE_NOT_RESTARTED). A run that stopped and started
         the service reports C(changed).
     type: bool
     default: false

@@ -7,8 +7,9 @@
 
 # The apply operation on Windows (docs/changes.md): the controller's ordered list of primitive
 # steps, each executed and reported as {op, result, code, message, data}. A required step that
-# does not end 'done' makes every later step that is not 'always' 'skipped'. No decision is made
-# here: which set, which retention, what the outcome means are the controller's.
+# does not end 'done' makes every later step of its group (a group starts at its lock step) that is
+# not 'always' 'skipped'. No decision is made here: which set, which retention, what the outcome
+# means are the controller's.
 #
 # Windows specifics kept here: the scanner holds the active set's files open (preflight opens
 # them exclusively to find out before anything moves); antivirus filters open new files for a
@@ -1029,7 +1030,9 @@ Function Invoke-Step {
 }
 
 Function Invoke-Apply {
-    # Every step in order; after a required step that did not end 'done', only 'always' steps run.
+    # Every step in order; after a required step that did not end 'done', only 'always' steps of its
+    # group run. A group starts at its lock step and the next one starts afresh; a failure before the
+    # first lock blocks the whole request. A skipped step's message names the step that blocked it.
     param([System.Collections.IDictionary]$Request)
     $wire = $Request.wire
     $context = @{
@@ -1050,16 +1053,30 @@ Function Invoke-Apply {
         throw ('the request has {0} steps, more than the contract allows ({1})' -f @($Request.steps).Count, $wire.limits.max_steps)
     }
     $steps = New-Object -TypeName 'System.Collections.Generic.List[object]'
-    $halted = $false
+    $halted = $null
+    $opened = $false
+    $haltedInGroup = $false
+    $index = -1
     try {
         foreach ($step in @($Request.steps)) {
-            if ($halted -and -not [bool]$step.always) {
-                $steps.Add(@{ op = [string]$step.op; result = 'skipped'; code = $null; message = 'a required step before it did not succeed'; data = @{} })
+            $index += 1
+            if ([string]$step.op -eq 'lock') {
+                # a group starts at its lock: what failed in an earlier group does not block it
+                if ($haltedInGroup) { $halted = $null }
+                $opened = $true
+            }
+            if ($null -ne $halted -and -not [bool]$step.always) {
+                $steps.Add(@{ op = [string]$step.op; result = 'skipped'; code = $null; message = $script:Text::Head(('skipped: ' + $halted), $context.max_message); data = @{} })
                 continue
             }
             $reply = Invoke-Step -Context $context -Step $step
             $steps.Add($reply)
-            if ([bool]$step.required -and $reply.result -ne 'done') { $halted = $true }
+            if ([bool]$step.required -and $reply.result -ne 'done' -and $null -eq $halted) {
+                $halted = 'the required step {0} ({1} in {2}) ended {3}' -f $index, [string]$step.op, [string]$step.store, $reply.result
+                if (-not [string]::IsNullOrEmpty([string]$reply.message)) { $halted += ': ' + [string]$reply.message }
+                # before the first lock, a failure blocks the whole request
+                $haltedInGroup = $opened
+            }
         }
     }
     finally {

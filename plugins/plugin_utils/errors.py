@@ -292,10 +292,11 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
     ),
     ErrorCode(
-        "SERVICE_LEFT_STOPPED",
-        "Nothing was changed in the stores, but the SMSMSE service the change stopped could not be started again: "
-        "the host is not scanning mail.",
-        "Start the service now (Start-Service SMSMSE) and read its event log for why it did not start; then run the task again.",
+        "SERVICE_NOT_RESTARTED",
+        "The SMSMSE service (Windows) or the restart command (POSIX) did not start the scanner again after the change; "
+        "the message says whether the change itself was made. The scanner may not be running.",
+        "Start the service by hand (`Start-Service SMSMSE`, or the restart command) and read why it failed in the "
+        "Application and System event logs (or the command's output in the message); then run again to verify the host.",
     ),
 )
 

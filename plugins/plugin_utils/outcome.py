@@ -23,7 +23,7 @@ The service: a start step is required, so after the commit a start that failed
 is ``CHANGE_PARTIAL``. With nothing changed in the stores, a service this
 request stopped and started again is still a change (``changed: true``, said in
 the message), and one it stopped and could not start again fails the task with
-``SERVICE_LEFT_STOPPED``.
+``SERVICE_NOT_RESTARTED``.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         if down is not None:
             why = f" The change stopped first: {_describe(*first)}." if first else ""
             return True, _error(
-                "SERVICE_LEFT_STOPPED",
+                "SERVICE_NOT_RESTARTED",
                 f"Nothing was changed in the stores, but the service this change stopped is not running again: {_describe(*down)}.{why}",
             )
         if first is None:

@@ -232,3 +232,39 @@ def test_quarantine_by_copy_refuses_truncated_listings_and_links_and_compares_be
     compare = text.index("Compare-TreeCopy -Context $Context -Folder $folder -Copied $copied")
     assert "foreach ($folder in @($from, $to)) {" in text and compare < text.index("Move-First -Context $Context -From $from -To $trash")
     assert "$digest.Stamp.Size -ne $want.size -or $digest.Sha256 -ne $want.sha256" in body("Compare-TreeCopy")
+
+
+# --- groups (docs/changes.md): a failed step blocks only the rest of its group ---
+
+
+def groups_reset_at_lock(text: str) -> bool:
+    loop = text[text.find("foreach ($step in @($Request.steps)) {") :]
+    reset = loop.find("if ([string]$step.op -eq 'lock') {")
+    skip = loop.find("if ($null -ne $halted -and -not [bool]$step.always) {")
+    return (
+        0 <= reset < skip
+        and "if ($haltedInGroup) { $halted = $null }" in loop[reset:skip]
+        and "$haltedInGroup = $opened" in loop[skip:]
+        and "message = $script:Text::Head(('skipped: ' + $halted), $context.max_message)" in loop
+        and "$halted = 'the required step {0} ({1} in {2}) ended {3}' -f $index, [string]$step.op, [string]$step.store, $reply.result"
+        in loop
+    )
+
+
+GROUPS_BEFORE = """Function Invoke-Apply {
+    $halted = $false
+    foreach ($step in @($Request.steps)) {
+        if ($halted -and -not [bool]$step.always) {
+            $steps.Add(@{ op = [string]$step.op; result = 'skipped'; message = 'a required step before it did not succeed' })
+            continue
+        }
+        $reply = Invoke-Step -Context $context -Step $step
+        if ([bool]$step.required -and $reply.result -ne 'done') { $halted = $true }
+    }
+}
+"""
+
+
+def test_a_failed_step_blocks_only_its_group() -> None:
+    assert groups_reset_at_lock(body("Invoke-Apply"))
+    assert not groups_reset_at_lock(body("Invoke-Apply", GROUPS_BEFORE.encode()))

@@ -322,8 +322,8 @@ RULES = [
         " and write_pointer reports the digest read back",
         forbid=(r"(?i)\bInvoke-(InstallSet|SetPointer)\b", r"(?i)Complete-ChangeFailure"),
         require=(
-            ("SmsmseApply.psm1", r"if \(\$halted -and -not \[bool\]\$step\.always\)"),
-            ("SmsmseApply.psm1", r"if \(\[bool\]\$step\.required -and \$reply\.result -ne 'done'\) \{ \$halted = \$true \}"),
+            ("SmsmseApply.psm1", r"if \(\$null -ne \$halted -and -not \[bool\]\$step\.always\)"),
+            ("SmsmseApply.psm1", r"if \(\[bool\]\$step\.required -and \$reply\.result -ne 'done' -and \$null -eq \$halted\) \{"),
             ("SmsmseApply.psm1", r"\$sha = Get-DefinfoDigest -Path \$definfo\n[^\n]*\n\s+catch \{\n\s+\$Context\.warnings\.Add"),
         ),
         before={"SmsmseApply.psm1": "Function Invoke-InstallSet {\n    Complete-ChangeFailure -Outcome $outcome -ErrorRecord $_\n}\n"},

@@ -1,7 +1,7 @@
 """outcome.interpret on what the Windows review found: the service round, and steps that did nothing.
 
 - a service the change stopped and started again is a change, even with the stores untouched;
-  one it stopped and could not start again fails the task (SERVICE_LEFT_STOPPED), never "nothing was changed";
+  one it stopped and could not start again fails the task (SERVICE_NOT_RESTARTED), never "nothing was changed";
 - after the commit, a start that failed is CHANGE_PARTIAL (the start step is required);
 - a commit step that did nothing (conflict, or failed with BAD_REQUEST) is not CHANGE_UNKNOWN.
 """
@@ -78,7 +78,7 @@ def test_a_service_left_stopped_before_the_commit_fails_with_its_own_code() -> N
         step("service", "timeout", args=START, always=True, code="SERVICE_TIMEOUT"),
         step("unlock", "done", required=False, always=True),
     )
-    assert got["failed"] and got["changed"] and got["error"]["code"] == "SERVICE_LEFT_STOPPED"
+    assert got["failed"] and got["changed"] and got["error"]["code"] == "SERVICE_NOT_RESTARTED"
     assert "not running again" in got["msg"] and "preflight" in got["msg"]
 
 
