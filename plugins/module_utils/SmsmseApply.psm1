@@ -606,7 +606,7 @@ Function Invoke-ExchangeStep {
         }
     }
     finally {
-        Complete-Exchange -Context $Context -A $a -B $b -Aside $aside
+        Complete-Exchange -Context $Context -SetA $a -SetB $b -AsidePath $aside
     }
     return @{ atomic = $false }
 }
@@ -615,23 +615,23 @@ Function Complete-Exchange {
     # An exchange stopped midway, put right from what the folders are now: while b is missing, b is put
     # back from the aside (nothing changed); once a has become b, the aside is renamed to a (the swap is
     # done). A b that cannot be put back is a failure (the store changed); the aside then waits for clean.
-    param([hashtable]$Context, [string]$A, [string]$B, [string]$Aside)
-    if (-not [System.IO.Directory]::Exists($Aside)) { return }
-    if ($null -eq (Get-ItemInfo -Path $B)) {
+    param([hashtable]$Context, [string]$SetA, [string]$SetB, [string]$AsidePath)
+    if (-not [System.IO.Directory]::Exists($AsidePath)) { return }
+    if ($null -eq (Get-ItemInfo -Path $SetB)) {
         try {
-            $script:Native::Move($Aside, $B, $Context.retry)
+            $script:Native::Move($AsidePath, $SetB, $Context.retry)
         }
         catch {
-            throw (New-StepOutcome -Result 'failed' -Code $null -Message ('{0} is missing: its set is at {1} and could not be put back ({2}); the next clean puts it back' -f $B, $Aside, $_.Exception.Message) -Data @{ atomic = $false })
+            throw (New-StepOutcome -Result 'failed' -Code $null -Message ('{0} is missing: its set is at {1} and could not be put back ({2}); the next clean puts it back' -f $SetB, $AsidePath, $_.Exception.Message) -Data @{ atomic = $false })
         }
         return
     }
-    if ($null -eq (Get-ItemInfo -Path $A)) {
+    if ($null -eq (Get-ItemInfo -Path $SetA)) {
         try {
-            $script:Native::Move($Aside, $A, $Context.retry)
+            $script:Native::Move($AsidePath, $SetA, $Context.retry)
         }
         catch {
-            $Context.warnings.Add(('{0} now holds the set from {1}; the set that was in {0} is at {2}, not {1}: {3}' -f $B, $A, $Aside, $_.Exception.Message))
+            $Context.warnings.Add(('{0} now holds the set from {1}; the set that was in {0} is at {2}, not {1}: {3}' -f $SetB, $SetA, $AsidePath, $_.Exception.Message))
         }
     }
 }

@@ -140,11 +140,11 @@ def test_clean_keeps_a_pointer_temp_while_definfo_is_missing() -> None:
 def test_exchange_puts_right_what_it_left_in_its_finally() -> None:
     text = body("Invoke-ExchangeStep")
     assert "$Context.wire.exchange_aside_prefix" in text and "trash_prefix" not in text
-    assert "Complete-Exchange -Context $Context -A $a -B $b -Aside $aside" in finally_of(text)
+    assert "Complete-Exchange -Context $Context -SetA $a -SetB $b -AsidePath $aside" in finally_of(text)
     complete = body("Complete-Exchange")
-    put_back = complete.index("$script:Native::Move($Aside, $B, $Context.retry)")
-    assert complete.index("if ($null -eq (Get-ItemInfo -Path $B)) {") < put_back
-    assert "$script:Native::Move($Aside, $A, $Context.retry)" in complete
+    put_back = complete.index("$script:Native::Move($AsidePath, $SetB, $Context.retry)")
+    assert complete.index("if ($null -eq (Get-ItemInfo -Path $SetB)) {") < put_back
+    assert "$script:Native::Move($AsidePath, $SetA, $Context.retry)" in complete
 
 
 def test_exchange_before_had_no_finally() -> None:
