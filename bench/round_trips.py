@@ -2,7 +2,8 @@
 
     python bench/round_trips.py
 
-Goal: 1 agent call per compliant host (report or enforce), 2 per drifted host. Counted from -vvv output: every
+Goal: 1 agent call per compliant host (report or enforce), 2 per drifted host, at most 4 for a host that needs
+LiveUpdate (verify, LiveUpdate, verify, apply). Counted from -vvv output: every
 module execution puts one AnsiballZ file on the host (pipelining off).
 """
 
@@ -40,7 +41,11 @@ def run(playbook: str, inventory: Path, *args: str) -> str:
 
 def build(root: Path) -> Path:
     shutil.rmtree(root, ignore_errors=True)
-    hosts = [lab.LabHost("compliant"), lab.LabHost("drifted", faults=["stale_csapi"])]
+    hosts = [
+        lab.LabHost("compliant"),
+        lab.LabHost("drifted", faults=["stale_csapi"]),
+        lab.LabHost("liveupdate", faults=["all_corrupt"], liveupdate="works"),
+    ]
     return lab.build_lab(root, hosts, group_vars={"defs_health_report_dir": str(root / "reports")})
 
 
@@ -57,6 +62,7 @@ def main() -> int:
         ("report, drifted", report, "drifted"),
         ("enforce, compliant", enforce, "compliant"),
         ("enforce, drifted", enforce, "drifted"),
+        ("enforce, LiveUpdate", enforce, "liveupdate"),
     )}  # fmt: skip
     base = {
         "report, compliant": executions(baseline_read, "compliant"),
@@ -64,13 +70,16 @@ def main() -> int:
         "enforce, compliant": executions(baseline, "compliant"),
         "enforce, drifted": executions(baseline, "drifted"),
     }
-    goals = {"report, compliant": 1, "report, drifted": 1, "enforce, compliant": 1, "enforce, drifted": 2}
+    goals = {"report, compliant": 1, "report, drifted": 1, "enforce, compliant": 1, "enforce, drifted": 2, "enforce, LiveUpdate": 4}
     rows = []
     for name, count in ours.items():
+        if name not in base:  # the baseline has no LiveUpdate
+            rows.append((f"module executions per host, {name}", str(count), "-", f"({count}, at most {goals[name]})"))
+            continue
         ratio = f"{count / base[name]:.2f}x ({count}, goal {goals[name]})"
         rows.append((f"module executions per host, {name}", str(count), f"{base[name]} (ansible.builtin)", ratio))
     table("Round trips per host on the lab", rows)
-    return 0 if all(ours[k] == v for k, v in goals.items()) else 1
+    return 0 if all(ours[k] <= v if k.endswith("LiveUpdate") else ours[k] == v for k, v in goals.items()) else 1
 
 
 if __name__ == "__main__":

@@ -27,6 +27,12 @@ _link_collection()
 
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property tests assert behaviour, never speed: on a loaded machine (CI, or several test runs at once) hypothesis' own
+# timing checks (a per-example deadline, "input generation is slow") would fail tests whose behaviour is right.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 
 @pytest.fixture

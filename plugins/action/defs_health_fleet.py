@@ -1,13 +1,15 @@
 # Copyright: mailsec.smsmse developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin of mailsec.smsmse.defs_health_fleet: fleet consensus once, from every host's defs_verify result."""
+"""Action plugin of mailsec.smsmse.defs_health_fleet: fleet consensus and every decision that needs no agent call, once."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -18,14 +20,60 @@ class ActionModule(DocumentedAction):
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         if not 0.5 <= options["threshold"] < 1:
             raise SmsmseError("OPTION_INVALID", f"`threshold` is {options['threshold']}: use a fraction from 0.5 to below 1.")
+        if not options["fail_severities"]:
+            raise SmsmseError(
+                "OPTION_INVALID",
+                "`fail_severities` is empty, so no check could make a host drift; to never fail the play, set `fail_on: never`.",
+            )
         hostvars = task_vars.get("hostvars", {})
-        results = {host: _registered(hostvars, host, options["result_var"]) for host in options["hosts"]}
+        results = {host: _host_vars(hostvars, host).get(options["result_var"]) for host in options["hosts"]}
         marks, votes = health_run.fleet_marks(results, enabled=options["consensus"], threshold=options["threshold"])
-        return {"changed": False, "marks": marks, "votes": votes if options["consensus"] else None, "threshold": options["threshold"]}
+        opts = health_run.Options(
+            mode="report" if self._task.check_mode else options["mode"],
+            max_age_days=options["max_age_days"],
+            repair_hawking=options["repair_hawking"],
+            today=dt.datetime.now(dt.timezone.utc).date(),
+            # what a change does is the host step's business: these are not read to settle a host
+            keep=1,
+            quarantine=True,
+            liveupdate=True,
+        )
+        records, pending = [], []
+        for host, verified in results.items():
+            try:
+                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified))
+            except Exception:  # one host's oddness never stops the fleet step: the host step runs it again
+                # for this host alone, and fails that host with the error
+                settled = None
+            if settled is None:
+                pending.append(host)
+            else:
+                records.append(settled)
+        severities = options["fail_severities"]
+        failing = [r["name"] for r in records if report_console.fails(r, options["fail_on"], severities)]
+        runner = str(task_vars.get("inventory_hostname", ""))
+        return {
+            "changed": False,
+            "marks": marks,
+            "votes": votes if options["consensus"] else None,
+            "threshold": options["threshold"],
+            "records": records,
+            "pending": pending,
+            "stay": sorted({*pending, *failing} | ({runner} if runner else set())),
+        }
 
 
-def _registered(hostvars: Any, host: str, name: str) -> Any:
+def _stores(verified: Any) -> dict[str, str | None]:
+    """The store paths the host's verification was parsed with (its ``state``), to parse it again alike."""
+    state = verified.get("state") if isinstance(verified, Mapping) else None
+    stores = state.get("stores") if isinstance(state, Mapping) else None
+    return dict(stores) if isinstance(stores, Mapping) else {}
+
+
+def _host_vars(hostvars: Any, host: str) -> Mapping[str, Any]:
+    """The host's variables as they are, not templated (a registered result is data; templating copies it whole)."""
     try:
-        return hostvars[host].get(name)
+        found = hostvars.raw_get(host)
     except (KeyError, AttributeError):
-        return None
+        return {}
+    return found if isinstance(found, Mapping) else {}

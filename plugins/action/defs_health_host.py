@@ -26,6 +26,17 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The host's record, whatever happens: a failure of this task must not cost the fleet its report."""
+        try:
+            return self._run(options, task_vars)
+        except Exception as exc:  # recorded as the host's failure (or unreachable), never raised
+            today = dt.datetime.now(dt.timezone.utc).date()
+            ran = health_run.broken(
+                self._task_host(task_vars), exc, judged=None, checks=[], progress=health_run.Progress("the run"), today=today
+            )
+            return {"changed": ran["changed"], "record": ran["record"]}
+
+    def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         opts = health_run.Options(
             mode="report" if self._task.check_mode else options["mode"],

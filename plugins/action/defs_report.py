@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_report
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, report, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -19,6 +19,8 @@ def check_options(options: dict[str, Any]) -> None:
         raise SmsmseError("OPTION_INVALID", f"`run_id` {options['run_id']!r} may hold only letters, digits, '.', '_' and '-'.")
     if options["history_runs"] < 0:
         raise SmsmseError("OPTION_INVALID", f"`history_runs` is {options['history_runs']}; use 0 (keep no history) or more.")
+    if options["records"] is None and options["hosts"] is None:
+        raise SmsmseError("OPTION_INVALID", "Give `records`, `hosts` (the hosts whose registered `result_var` holds the record), or both.")
     if not options["fail_severities"]:
         raise SmsmseError(
             "OPTION_INVALID",
@@ -33,8 +35,15 @@ class ActionModule(DocumentedAction):
         check_options(options)
         report_dir = report.resolve_dir(options["report_dir"])
         ended = dt.datetime.now(dt.timezone.utc).strftime(report.TIME_FORMAT)
+        records = list(options["records"] or [])
+        if options["hosts"] is not None:
+            today = dt.datetime.now(dt.timezone.utc).date()
+            hostvars = task_vars.get("hostvars", {})
+            records += [
+                health_run.record_of_result(host, _registered(hostvars, host, options["result_var"]), today) for host in options["hosts"]
+            ]
         built = report.build(
-            options["records"],
+            records,
             run_id=options["run_id"],
             started=options["started"],
             ended=ended,
@@ -63,3 +72,10 @@ class ActionModule(DocumentedAction):
         except OSError as exc:
             raise SmsmseError("CHANGE_FAILED", f"Cannot write the report into {report_dir}: {exc}.", path=str(report_dir)) from None
         return {**result, "changed": True, "files": files}
+
+
+def _registered(hostvars: Any, host: str, name: str) -> Any:
+    try:
+        return hostvars[host].get(name)
+    except (KeyError, AttributeError):
+        return None

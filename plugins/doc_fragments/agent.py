@@ -11,7 +11,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe, install_set, set_pointer, apply, run_liveupdate]
+    choices: [probe, apply, run_liveupdate]
   request:
     description: The operation's request, as its JSON Schema (C(schemas/agent/)) describes it.
     type: dict

@@ -20,9 +20,9 @@ options:
       - On Windows the service is stopped after the new set is copied, right before the steps that switch what the scanner
         uses, and started again right after them (before old sets are retired or quarantined). It is started again only if
         the change stopped it, and also when the change fails or stops early.
-      - A failed restart is a failure, not a warning. After the switch the task fails with C(CHANGE_PARTIAL) (the change
-        stands); when nothing changed in the stores it fails with C(SERVICE_NOT_RESTARTED). A run that stopped and started
-        the service reports C(changed).
+      - A restart that fails (the service does not start again, or the command fails or times out) fails the task with
+        C(SERVICE_NOT_RESTARTED); the message says whether the change itself was made. A run that stopped and started the
+        service reports C(changed), even when nothing changed in the stores.
     type: bool
     default: false
   service_name:

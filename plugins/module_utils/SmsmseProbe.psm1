@@ -14,11 +14,21 @@ $ErrorActionPreference = 'Stop'
 
 $script:Native = [ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative.Native]
 $script:Text = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Text]
+$script:Wire = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Wire]
+$script:Listing = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Listing]
 $script:ProductSource = 'Symantec Mail Security for Microsoft Exchange'
 $script:UninstallKey = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
 #: the longest text the probe reply's schema accepts for an event message or an error
 $script:MaxText = 2048
 $script:MaxEventMessage = 4096
+#: the reply schema's bounds on a store's listing: folders and files listed, a folder's name, a
+#: file's relative path, names of the folders left out
+$script:MaxEntries = 4096
+$script:MaxName = 260
+$script:MaxPath = 1024
+$script:MaxOmittedNames = 32
+#: a definfo.dat larger than the limit is still hashed up to this size, so that a change can replace it
+$script:MaxDefinfoHash = 16777216
 
 Function Expand-Template {
     # %VAR% expanded from this process's environment; an unset variable stays as written.
@@ -40,17 +50,36 @@ Function Get-TemplateVariable {
     return , $names
 }
 
+Function Set-WireName {
+    # $Record[$Field] = $Name as the reply can carry it: an unpaired UTF-16 surrogate (not text, it
+    # would reach the controller as another name) is sent escaped, a name over $Limit characters
+    # is shortened, and either way the record is marked escaped, never to be used as a name.
+    param([hashtable]$Record, [string]$Field, [string]$Name, [int]$Limit)
+    $wire = $script:Wire::Escape($Name, $Limit)
+    $Record[$Field] = $wire.Text
+    if ($wire.Escaped) { $Record.escaped = $true }
+}
+
+Function Format-ProbeError {
+    # An exception as the reply carries it: the innermost one (PowerShell wraps .NET's), a file
+    # name in its message escaped like any name, within the schema's length.
+    param([System.Exception]$Exception)
+    $inner = $Exception
+    while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+    return $script:Wire::Message(('{0}: {1}' -f $inner.GetType().Name, $inner.Message), $script:MaxText)
+}
+
 Function New-FileRecord {
     param([System.IO.FileSystemInfo]$Item, [string]$RelativePath, [object]$Cache = $null)
     $size = 0
     if ($Item -is [System.IO.FileInfo]) { $size = [long]$Item.Length }
     $isLink = Test-ReparsePoint -Item $Item
     $record = @{
-        path = $RelativePath
         size = $size
         mtime = ConvertTo-UnixTime -Time $Item.LastWriteTimeUtc
         link = $isLink
     }
+    Set-WireName -Record $record -Field 'path' -Name $RelativePath -Limit $script:MaxPath
     if ($null -ne $Cache) {
         $record.sha256 = $null
         if (($Item -is [System.IO.FileInfo]) -and -not $isLink) {
@@ -62,20 +91,45 @@ Function New-FileRecord {
     return $record
 }
 
+Function New-FolderRecord {
+    # One folder of a store: a junction or link is reported, never entered; a folder that cannot
+    # be listed carries its error and no files (the set cannot be verified, the others still are).
+    param([System.IO.DirectoryInfo]$Item, [hashtable]$Limits, [object]$Cache)
+    $record = @{
+        link = Test-ReparsePoint -Item $Item
+        mtime = ConvertTo-UnixTime -Time $Item.LastWriteTimeUtc
+        files = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        truncated = $false
+    }
+    Set-WireName -Record $record -Field 'name' -Name $Item.Name -Limit $script:MaxName
+    if ($record.link) { return $record }
+    try {
+        $listing = Get-RelativeFile -Top $Item -Limit $Limits.max_files_per_dir
+        $files = New-Object -TypeName 'System.Collections.Generic.List[object]'
+        foreach ($file in $listing.files) { $files.Add((New-FileRecord -Item $file.item -RelativePath $file.path -Cache $Cache)) }
+        $record.files = $files
+        $record.truncated = [bool]$listing.truncated
+    }
+    catch {
+        $record.error = Format-ProbeError -Exception $_.Exception
+    }
+    return $record
+}
+
 Function Read-Definfo {
-    # definfo.dat read shared (the product may rewrite it at any moment); content only when small enough.
+    # definfo.dat as the reply carries it, never following a link: kind from its own attributes (a
+    # reparse point is a link, a folder is dir), then one shared handle on the entry itself. A
+    # regular file's digest also when it is too large to carry (up to MaxDefinfoHash), so that a
+    # change can expect it and replace it.
     param([string]$Path, [long]$MaxBytes)
     $record = @{ present = $false; size = $null; sha256 = $null; content_b64 = $null }
-    $info = New-Object -TypeName System.IO.FileInfo -ArgumentList $Path
-    if (-not $info.Exists) { return $record }
+    $read = $script:Native::ReadDefinfo($Path, [int]$MaxBytes, $script:MaxDefinfoHash)
+    if ($null -eq $read) { return $record }
     $record.present = $true
-    $record.size = [long]$info.Length
-    if ((Test-ReparsePoint -Item $info) -or $info.Length -gt $MaxBytes) { return $record }
-    $bytes = Read-SharedFile -Path $Path -MaxBytes $MaxBytes
-    $record.size = [long]$bytes.Length
-    if ($bytes.Length -gt $MaxBytes) { return $record }
-    $record.sha256 = Get-BytesDigest -Bytes $bytes
-    $record.content_b64 = [System.Convert]::ToBase64String($bytes)
+    $record.kind = $read.Kind
+    $record.size = [long]$read.Size
+    $record.sha256 = $read.Sha256
+    if ($null -ne $read.Content) { $record.content_b64 = [System.Convert]::ToBase64String($read.Content) }
     return $record
 }
 
@@ -114,31 +168,36 @@ Function Get-Store {
         $store.free_bytes = Get-FreeByte -Path $path
         $store.definfo = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Definfo)) -MaxBytes $Limits.max_definfo_bytes
         $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
+        $folders = New-Object -TypeName 'System.Collections.Generic.List[System.IO.DirectoryInfo]'
+        $files = New-Object -TypeName 'System.Collections.Generic.List[System.IO.FileSystemInfo]'
         foreach ($item in (Get-SortedChild -Folder $top)) {
-            if ($item -is [System.IO.DirectoryInfo]) {
-                $isLink = Test-ReparsePoint -Item $item
-                $files = New-Object -TypeName 'System.Collections.Generic.List[object]'
-                $truncated = $false
-                if (-not $isLink) {
-                    $listing = Get-RelativeFile -Top $item -Limit $Limits.max_files_per_dir
-                    foreach ($file in $listing.files) { $files.Add((New-FileRecord -Item $file.item -RelativePath $file.path -Cache $cache)) }
-                    $truncated = $listing.truncated
-                }
-                $store.dirs.Add(@{
-                        name = $item.Name
-                        link = $isLink
-                        mtime = ConvertTo-UnixTime -Time $item.LastWriteTimeUtc
-                        files = $files
-                        truncated = $truncated
-                    })
+            if ($item -is [System.IO.DirectoryInfo]) { $folders.Add($item) } else { $files.Add($item) }
+        }
+        # more than the reply lists: sets first, newest first; what is left out is counted and named
+        $names = New-Object -TypeName 'string[]' -ArgumentList $folders.Count
+        for ($i = 0; $i -lt $folders.Count; $i++) { $names[$i] = $folders[$i].Name }
+        $bounded = $script:Listing::Bound($names, $script:MaxEntries)
+        foreach ($index in $bounded.Kept) {
+            $store.dirs.Add((New-FolderRecord -Item $folders[$index] -Limits $Limits -Cache $cache))
+        }
+        for ($i = 0; $i -lt [Math]::Min($files.Count, $script:MaxEntries); $i++) {
+            $store.files.Add((New-FileRecord -Item $files[$i] -RelativePath $files[$i].Name))
+        }
+        if ($bounded.Omitted.Length -gt 0 -or $files.Count -gt $script:MaxEntries) {
+            $omittedNames = New-Object -TypeName 'System.Collections.Generic.List[string]'
+            foreach ($index in $bounded.Omitted) {
+                if ($omittedNames.Count -ge $script:MaxOmittedNames) { break }
+                $omittedNames.Add($script:Wire::Escape($folders[$index].Name, $script:MaxName).Text)
             }
-            else {
-                $store.files.Add((New-FileRecord -Item $item -RelativePath $item.Name))
+            $store.omitted = @{
+                dirs = $bounded.Omitted.Length
+                files = [Math]::Max(0, $files.Count - $script:MaxEntries)
+                names = $omittedNames
             }
         }
     }
     catch {
-        $store.error = $script:Text::Head(('{0}: {1}' -f $_.Exception.GetType().Name, $_.Exception.Message), $script:MaxText)
+        $store.error = Format-ProbeError -Exception $_.Exception
     }
     if ($null -ne $cache) {
         Save-HashCache -Cache $cache

@@ -9,6 +9,7 @@
 //   file's writer cannot set back), size and last write time, read from an open handle;
 // - hashing and copying with FileShare.ReadWrite | Delete (never blocking LiveUpdate or the
 //   product's own copy job), with a report of a file that changed during the read;
+// - definfo.dat read for the probe without following a link;
 // - ReplaceFile for definfo.dat (keeps the file's ACL and attributes), MoveFileEx for folders;
 // - an exclusive open that tells whether another process holds a file;
 // - free space and volume identity of any folder (mount points and UNC paths included);
@@ -52,6 +53,16 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         public bool Changed;
     }
 
+    // definfo.dat as the probe found it: Kind null when nothing is there; Sha256 and Content
+    // only for a regular file small enough (see Native.ReadDefinfo).
+    public sealed class DefinfoRecord
+    {
+        public string Kind;
+        public long Size;
+        public string Sha256;
+        public byte[] Content;
+    }
+
     public sealed class RunResult
     {
         public int ExitCode;
@@ -73,6 +84,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private const uint OPEN_EXISTING = 3;
         private const uint FILE_FLAG_BACKUP_SEMANTICS = 0x02000000;
         private const uint FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000;
+        private const uint FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000;
         private const int FileBasicInfo = 0;
 
         [StructLayout(LayoutKind.Sequential)]
@@ -217,6 +229,113 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 result.Sha256 = result.Changed ? null : Hashing.Hex(digest);
             }
             return result;
+        }
+
+        // definfo.dat as the probe reports it, never following a link (the POSIX agent's lstat and
+        // O_NOFOLLOW): what is there from its own attributes (Kinds.Of), then, for a file, one
+        // handle opened on the entry itself (FILE_FLAG_OPEN_REPARSE_POINT: a link swapped in since
+        // is opened and seen, not followed), shared with every other process. Of a regular file: its
+        // size, its SHA-256 when it holds at most `maxHash` bytes (a change can then expect and
+        // replace a file too large to carry) and its bytes when at most `maxContent`. Null when
+        // nothing is there.
+        public static DefinfoRecord ReadDefinfo(string path, int maxContent, long maxHash)
+        {
+            DefinfoRecord record = new DefinfoRecord();
+            record.Kind = KindOf(path);
+            if (record.Kind != "file")
+            {
+                return record.Kind == null ? null : record;
+            }
+            SafeFileHandle handle = CreateFile(path, GENERIC_READ, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_SEQUENTIAL_SCAN, IntPtr.Zero);
+            if (handle.IsInvalid)
+            {
+                int code = Marshal.GetLastWin32Error();
+                handle.Dispose();
+                // removed, or replaced by a folder, since its attributes were read: say what is there now
+                record.Kind = KindOf(path);
+                if (record.Kind != "file")
+                {
+                    return record.Kind == null ? null : record;
+                }
+                throw new Win32Exception(code, string.Format("cannot open {0}: {1}", path, new Win32Exception(code).Message));
+            }
+            FileStream opened;
+            try
+            {
+                opened = new FileStream(handle, FileAccess.Read, 65536, false);
+            }
+            catch (Exception)
+            {
+                handle.Dispose();
+                throw;
+            }
+            using (FileStream stream = opened)
+            {
+                BY_HANDLE_FILE_INFORMATION info;
+                if (!GetFileInformationByHandle(handle, out info))
+                {
+                    throw new Win32Exception(Marshal.GetLastWin32Error());
+                }
+                record.Kind = Kinds.Of((FileAttributes)info.FileAttributes);
+                record.Size = ((long)info.FileSizeHigh << 32) | info.FileSizeLow;
+                if (record.Kind != "file")
+                {
+                    record.Size = 0;
+                    return record;
+                }
+                if (record.Size > maxHash)
+                {
+                    return record;
+                }
+                using (SHA256 sha = Hashing.NewSha256())
+                using (MemoryStream head = new MemoryStream())
+                {
+                    byte[] chunk = new byte[65536];
+                    long total = 0;
+                    int count;
+                    while ((count = stream.Read(chunk, 0, chunk.Length)) > 0)
+                    {
+                        total += count;
+                        if (total > maxHash)
+                        {
+                            // grew past the bound while it was read: no digest, as for a larger file
+                            record.Size = total;
+                            return record;
+                        }
+                        sha.TransformBlock(chunk, 0, count, null, 0);
+                        if (head.Length <= maxContent)
+                        {
+                            head.Write(chunk, 0, (int)Math.Min(count, maxContent + 1 - head.Length));
+                        }
+                    }
+                    sha.TransformFinalBlock(chunk, 0, 0);
+                    record.Sha256 = Hashing.Hex(sha.Hash);
+                    if (total <= maxContent)
+                    {
+                        record.Size = total;
+                        record.Content = head.ToArray();
+                    }
+                }
+            }
+            return record;
+        }
+
+        // What is at `path`, from its own attributes (GetFileAttributesEx: a link's own, never its
+        // target's), or null when nothing is there.
+        public static string KindOf(string path)
+        {
+            try
+            {
+                return Kinds.Of(File.GetAttributes(path));
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return null;
+            }
         }
 
         // One pass over the bytes: read (shared), hash, write (new file, write-through). The copy

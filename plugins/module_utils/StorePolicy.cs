@@ -2,10 +2,11 @@
 // GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 //
 // The Windows agent's rules that need no Windows: error mapping by Win32 code and HResult,
-// the retry policy around renames and deletes, command-line quoting, bounded text, the hash
-// cache's expiry, version and store folder names, and a tree removal that never follows a
-// reparse point. They compile at C# 5 (Windows PowerShell 5.1's Add-Type) and run under mono
-// in the project's tests (tests/unit/csharp/PolicyTests.cs).
+// the retry policy around renames and deletes, command-line quoting, bounded text, names as a
+// reply carries them, the folders a crowded store's listing keeps, what an entry is by its
+// attributes, the hash cache's expiry, version and store folder names, and a tree removal
+// that never follows a reparse point. They compile at C# 5 (Windows PowerShell 5.1's
+// Add-Type) and run under mono in the project's tests (tests/unit/csharp/PolicyTests.cs).
 
 using System;
 using System.Collections.Generic;
@@ -425,6 +426,155 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
                 }
             }
             return code.Length == 0 ? "UNKNOWN" : code.ToString();
+        }
+    }
+
+    // A name (or any text from the host) as a reply can carry it, and whether it had to be altered.
+    public sealed class WireName
+    {
+        public string Text;
+        public bool Escaped;
+    }
+
+    // What a probe reply may say of a name, the POSIX agent's way (plugins/module_utils/scan.py,
+    // wire_name): a Windows name is UTF-16 and may hold an unpaired surrogate, which is not text,
+    // cannot be encoded as UTF-8 and would reach the controller as U+FFFD, a different name. Each
+    // unpaired surrogate is sent escaped as Python's backslashreplace writes it ("\ud800"); a
+    // name longer than `limit` characters (code points, as the contract counts) is shortened to
+    // `limit` with "..." at the end, never between the two halves of a pair. Either way Escaped.
+    public static class Wire
+    {
+        public static WireName Escape(string name, int limit)
+        {
+            WireName wire = new WireName();
+            StringBuilder text = new StringBuilder();
+            string source = name ?? "";
+            for (int i = 0; i < source.Length; i++)
+            {
+                char c = source[i];
+                if (char.IsHighSurrogate(c) && i + 1 < source.Length && char.IsLowSurrogate(source[i + 1]))
+                {
+                    text.Append(c).Append(source[i + 1]);
+                    i++;
+                }
+                else if (char.IsSurrogate(c))
+                {
+                    text.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                    wire.Escaped = true;
+                }
+                else
+                {
+                    text.Append(c);
+                }
+            }
+            string escaped = text.ToString();
+            if (limit >= 4 && CodePoints(escaped) > limit)
+            {
+                escaped = escaped.Substring(0, IndexOfCodePoint(escaped, limit - 3)) + "...";
+                wire.Escaped = true;
+            }
+            wire.Text = escaped;
+            return wire;
+        }
+
+        // A message (which may name a file) as a reply can carry it, at most `limit` characters.
+        public static string Message(string text, int limit)
+        {
+            return Escape(text, limit).Text;
+        }
+
+        // Code points of text whose surrogates are all paired.
+        private static int CodePoints(string text)
+        {
+            int count = 0;
+            for (int i = 0; i < text.Length; i++)
+            {
+                if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                {
+                    i++;
+                }
+                count++;
+            }
+            return count;
+        }
+
+        // The UTF-16 index where code point number `points` begins.
+        private static int IndexOfCodePoint(string text, int points)
+        {
+            int i = 0;
+            for (int seen = 0; seen < points && i < text.Length; seen++)
+            {
+                i += char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            }
+            return i;
+        }
+    }
+
+    // The folders of a store a probe reply lists, and those it leaves out, the POSIX agent's
+    // way (scan.py, _bounded): all of them up to `max`; beyond that version folders first,
+    // newest first, then the others in the listing's order. Indexes into `names` (the
+    // listing, in ordinal order); Kept stays in the listing's order, Omitted is in rank order.
+    public sealed class Bounded
+    {
+        public int[] Kept;
+        public int[] Omitted;
+    }
+
+    public static class Listing
+    {
+        public static Bounded Bound(string[] names, int max)
+        {
+            Bounded bounded = new Bounded();
+            int count = names == null ? 0 : names.Length;
+            List<int> sets = new List<int>();
+            List<int> others = new List<int>();
+            for (int i = 0; i < count; i++)
+            {
+                (Names.IsVersion(names[i]) ? sets : others).Add(i);
+            }
+            if (count <= max)
+            {
+                List<int> all = new List<int>();
+                for (int i = 0; i < count; i++)
+                {
+                    all.Add(i);
+                }
+                bounded.Kept = all.ToArray();
+                bounded.Omitted = new int[0];
+                return bounded;
+            }
+            sets.Sort(delegate(int a, int b) { return string.CompareOrdinal(names[b], names[a]); });
+            List<int> ranked = new List<int>(sets);
+            ranked.AddRange(others);
+            int keep = Math.Max(0, max);
+            List<int> kept = ranked.GetRange(0, keep);
+            kept.Sort();
+            bounded.Kept = kept.ToArray();
+            bounded.Omitted = ranked.GetRange(keep, ranked.Count - keep).ToArray();
+            return bounded;
+        }
+    }
+
+    // What a directory entry is, from its own attributes, never its target's: a reparse point
+    // (junction, symbolic link or any other) is "link" and is never followed, then "dir", a
+    // device "other", and the rest "file" (the probe reply's definfo kind).
+    public static class Kinds
+    {
+        public static string Of(FileAttributes attributes)
+        {
+            if ((attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                return "link";
+            }
+            if ((attributes & FileAttributes.Directory) != 0)
+            {
+                return "dir";
+            }
+            if ((attributes & FileAttributes.Device) != 0)
+            {
+                return "other";
+            }
+            return "file";
         }
     }
 

@@ -5,8 +5,10 @@
 The rules (docs/changes.md):
 
 - steps run in the order given;
-- a ``required`` step that does not end ``done`` makes every later step that
-  is not ``always`` end ``skipped``;
+- a ``required`` step that does not end ``done`` makes every later step of
+  its group that is not ``always`` end ``skipped`` (a group starts at its
+  ``lock`` step; the next group starts afresh; a failure before the first
+  ``lock`` blocks the whole request);
 - a best-effort step's failure is recorded and the run goes on;
 - a step that raises ends ``failed`` with the system's error name and text:
   the agent itself never crashes on a step.
@@ -104,8 +106,12 @@ def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None
     limit = int(ctx.wire["limits"]["max_message"])
     reports: list[dict[str, Any]] = []
     blocked: str | None = None
+    opened = blocked_in_group = False
     for index, step in enumerate(request["steps"][: ctx.wire["limits"]["max_steps"]]):
         op = str(step.get("op"))
+        if op == "lock":  # a group starts at its lock: what failed in an earlier group does not block it
+            blocked = None if blocked_in_group else blocked
+            opened = True
         if blocked is not None and not step.get("always"):
             reports.append(_report(op[:64], "skipped", None, f"skipped: {blocked}", {}, limit=limit))
             continue
@@ -113,7 +119,9 @@ def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None
         report = run_step(ctx, step, run_command, limit)
         reports.append(report)
         if step.get("required") and report["result"] != "done" and blocked is None:
-            blocked = f"the required step {index} ({op}) ended {report['result']}"
+            blocked = f"the required step {index} ({op} in {step.get('store')}) ended {report['result']}"
+            blocked += f": {report['message']}" if report["message"] else ""
+            blocked_in_group = opened  # before the first lock, a failure blocks the whole request
     for store, held in list(ctx.locks.items()):  # a request that forgot to unlock must not leave the store locked
         try:
             held.release()

@@ -13,6 +13,13 @@ from the path (:func:`spread`): every hash is read again within the maximum age,
 and the re-reads spread across runs rather than falling due at once.
 ``max_age_seconds`` 0 never uses the cache. One cache file per store, named
 after the store's path, so hosts and stores never contend.
+
+A cache another user could write would let them forge digests, so the cache
+folder and file are used only when the agent's user owns them and nobody else
+can write them (:mod:`private_files`: made 0700 and 0600); otherwise the files are
+all read and the reply says why (``cache_refused``). A file whose size, times or
+identity moved while it was read gets no digest (the reply marks it ``changed``)
+and no entry: its bytes are not the ones listed.
 """
 
 from __future__ import annotations
@@ -20,12 +27,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import private_files
+
 BUFFER = 1 << 20
+#: a file is read without following a link and without blocking (a FIFO swapped in after the listing)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 CACHE_VERSION = 2
 #: the maximum age of an entry when the request gives none: 7 days
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -41,21 +51,34 @@ def spread(path: str) -> float:
     return int(hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16) / 2**32
 
 
-def sha256_file(path: str) -> str:
+def sha256_stream(handle: Any) -> tuple[str, int]:
+    """The SHA-256 of what is left to read from the unbuffered binary ``handle``, and how many bytes that was."""
     digest = hashlib.sha256()
+    buffer = bytearray(BUFFER)
+    view = memoryview(buffer)
+    total = 0
+    while True:
+        count = handle.readinto(buffer)
+        if not count:
+            break
+        digest.update(view[:count])
+        total += count
+    return digest.hexdigest(), total
+
+
+def sha256_file(path: str) -> str:
     with open(path, "rb", buffering=0) as handle:
-        buffer = bytearray(BUFFER)
-        view = memoryview(buffer)
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
-            digest.update(view[:count])
-    return digest.hexdigest()
+        return sha256_stream(handle)[0]
 
 
 class HashCache:
-    """The cache of one store: path -> [size, mtime_ns, change_stamp, file_id, sha256, verified_at]."""
+    """The cache of one store: path -> [size, mtime_ns, change_stamp, file_id, sha256, verified_at].
+
+    The cache is read and written only where no other user could have written it
+    (:mod:`private_files`); otherwise ``refused`` says why, every file is read, and
+    the reply carries that as a warning. A file whose size, times or identity moved
+    while it was read gets no digest and no entry: it is in ``changed``.
+    """
 
     def __init__(
         self,
@@ -65,24 +88,38 @@ class HashCache:
         max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        name = hashlib.sha256(os.path.abspath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-        self.path = os.path.join(cache_dir or default_cache_dir(), name + ".json")
+        self.name = hashlib.sha256(os.path.abspath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json"
+        self.folder = cache_dir or default_cache_dir()
+        self.path = os.path.join(self.folder, self.name)
         self.use_cached = use_cached and max_age_seconds > 0
         self.max_age_seconds = max_age_seconds
         self.clock = clock
         self.entries: dict[str, list[Any]] = {}
         self.seen: dict[str, list[Any]] = {}
+        self.changed: set[str] = set()
         self.error: str | None = None
+        self.refused: str | None = None
+        self.folder_refused = False
         self.stats = {"files_hashed": 0, "bytes_hashed": 0, "files_cached": 0, "bytes_cached": 0}
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                loaded = json.load(handle)
-            if isinstance(loaded, dict) and loaded.get("version") == CACHE_VERSION and isinstance(loaded.get("entries"), dict):
-                self.entries = loaded["entries"]
-        except FileNotFoundError:
-            pass
+            self._load()
         except (OSError, ValueError) as exc:
             self.error = f"cache {self.path} unreadable, rebuilt: {exc}"
+
+    def _load(self) -> None:
+        fd, self.refused = private_files.open_folder(self.folder, create=False)
+        if fd is None:
+            self.folder_refused = self.refused is not None
+            return
+        try:
+            data, self.refused = private_files.read(fd, self.name, self.path)
+        finally:
+            os.close(fd)
+        if data is None:
+            return
+        loaded = json.loads(data.decode("utf-8"))
+        if isinstance(loaded, dict) and loaded.get("version") == CACHE_VERSION and isinstance(loaded.get("entries"), dict):
+            self.entries = loaded["entries"]
 
     def _fresh(self, path: str, cached: Any, key: list[Any], now: float) -> bool:
         if not (isinstance(cached, list) and len(cached) == 6 and cached[:4] == key and isinstance(cached[4], str)):
@@ -93,8 +130,11 @@ class HashCache:
         return now - verified_at < self.max_age_seconds * (0.5 + 0.5 * spread(path))
 
     def digest(self, path: str, st: os.stat_result) -> str | None:
-        """The file's SHA-256 from the cache when nothing about it changed and the entry is fresh, else by reading it."""
-        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}"]
+        """The file's SHA-256 from the cache when nothing about it changed and the entry is fresh, else by reading it.
+
+        None when the file cannot be read, or when it changed while it was read (then ``path`` is in ``changed``).
+        """
+        key = _key(st)
         now = self.clock()
         cached = self.entries.get(path)
         if self.use_cached and cached is not None and self._fresh(path, cached, key, now):
@@ -103,22 +143,42 @@ class HashCache:
             self.seen[path] = cached
             return str(cached[4])
         try:
-            value = sha256_file(path)
+            fd = os.open(path, _READ_FLAGS)
         except OSError:
             return None
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            try:
+                before = os.fstat(fd)
+                value, count = sha256_stream(handle)
+                after = os.fstat(fd)
+            except OSError:
+                return None
         self.stats["files_hashed"] += 1
-        self.stats["bytes_hashed"] += st.st_size
+        self.stats["bytes_hashed"] += count
+        if not _key(before) == _key(after) == key or count != st.st_size:
+            self.changed.add(path)  # the bytes read are not the file listed: no digest, no entry
+            return None
         self.seen[path] = [*key, value, int(now)]
         return value
 
     def save(self) -> None:
-        """Keep what this run saw (entries of files gone are dropped); never fails the operation."""
+        """Keep what this run saw (entries of files gone are dropped) in a private file; never fails the operation."""
+        if self.folder_refused:
+            return  # a folder someone else could write is not written either (a refused file is replaced by a private one)
         try:
-            folder = os.path.dirname(self.path)
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".hashes-", dir=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"version": CACHE_VERSION, "entries": self.seen}, handle)
-            os.replace(tmp, self.path)
+            fd, refused = private_files.open_folder(self.folder, create=True)
+            if fd is None:
+                self.refused, self.folder_refused = refused, True
+                return
+            try:
+                data = json.dumps({"version": CACHE_VERSION, "entries": self.seen}).encode("utf-8")
+                private_files.replace(fd, self.name, data, f".hashes-{os.getpid()}.tmp")
+            finally:
+                os.close(fd)
         except OSError as exc:
             self.error = f"cache {self.path} not saved: {exc}"
+
+
+def _key(st: os.stat_result) -> list[Any]:
+    """What must not change for a cache entry to stand: size, mtime_ns, change stamp (ctime_ns) and file ID."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}"]

@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
@@ -75,23 +75,45 @@ def relative(rel: str) -> list[str]:
     return parts
 
 
-def _digest(path: str) -> str | None:
-    """SHA-256 of a regular file, streamed; None when it is absent.
+def pointer_state(path: str) -> tuple[str, str | None]:
+    """What lstat sees at ``path``: its kind (``absent``, ``file``, ``link``, ``dir``, ``other``) and, for a regular file only, its SHA-256.
 
-    A hostile definfo.dat may be huge, or a FIFO or device that blocks a plain
-    open: it is opened without blocking and must be a regular file.
+    Never follows a link. A hostile definfo.dat may be huge, or a FIFO or device
+    that blocks a plain open: it is opened without following and without blocking,
+    and must still be a regular file once open.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        st = os.lstat(path)
     except FileNotFoundError:
-        return None
+        return "absent", None
+    kind = next((name for test, name in scan.KINDS if test(st.st_mode)), "other")
+    if kind != "file":
+        return kind, None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return "absent", None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link swapped in since the lstat
+            return "link", None
+        raise
     with os.fdopen(fd, "rb", buffering=0) as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
+            return "other", None
         digest = hashlib.sha256()
         for chunk in iter(lambda: handle.read(BUFFER), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return "file", digest.hexdigest()
+
+
+def expected_state(sha256: str | None, kind: str | None) -> tuple[str, str | None]:
+    """The state a step expects: ``kind`` as sent, or (when not sent) a file with that digest, or nothing (null)."""
+    return (kind or ("file" if sha256 is not None else "absent")), sha256
+
+
+def _changed(ctx: Context, now: tuple[str, str | None], while_: str) -> Refused:
+    what = f"a {now[0]}" if now[0] in ("link", "dir") else {"absent": "absent", "file": "a file", "other": "a special file"}[now[0]]
+    return Refused("conflict", f"{ctx.wire['definfo']} changed {while_} (it is now {what})", data={"sha256": now[1], "kind": now[0]})
 
 
 # --- lock, expect, preflight, clean ---
@@ -116,10 +138,11 @@ def unlock(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def expect(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    now = _digest(ctx.definfo(store))
-    if now != args["definfo_sha256"]:
-        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": now})
-    return {"sha256": now}
+    """Compare-and-swap: definfo.dat is still what lstat saw when the controller read it (its kind; a file's digest)."""
+    now = pointer_state(ctx.definfo(store))
+    if now != expected_state(args["definfo_sha256"], args.get("definfo_kind")):
+        raise _changed(ctx, now, "since it was read")
+    return {"sha256": now[1], "kind": now[0]}
 
 
 def _nearest_existing(path: str) -> str:
@@ -138,7 +161,7 @@ def preflight(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         target = ctx.definfo(store)
         probe = os.path.join(store, ctx.temp_name())
         try:
-            if os.path.lexists(target) and not os.path.islink(target):
+            if pointer_state(target)[0] == "file":  # a link or folder is replaced itself (a folder moved aside first)
                 os.close(os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK))  # immutable or append-only: refused, even for root
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             os.unlink(probe)
@@ -181,12 +204,50 @@ def remove_entry(path: str) -> None:
         os.unlink(path)
 
 
+def _aside_of(ctx: Context, entry: str) -> str | None:
+    """The folder an interrupted exchange moved aside (``<exchange_aside_prefix><b>-<token>``): ``b``, or None."""
+    lead = ctx.wire["exchange_aside_prefix"]
+    if not entry.startswith(lead):
+        return None
+    name, dash, token = entry[len(lead) :].rpartition("-")
+    return name if dash and token and name not in ("", ".", "..") and "/" not in name else None
+
+
+def _restore_asides(ctx: Context, store: str, errors: list[str]) -> list[str]:
+    """Put back every folder an exchange killed between its two renames left aside, when its name is still missing.
+
+    Then the name the pointer may give is a whole folder again (the one it was before
+    the exchange started); the aside is never deleted while that name is missing.
+    """
+    restored = []
+    for entry in sorted(os.listdir(store)):
+        name = _aside_of(ctx, entry)
+        if name is None or os.path.lexists(os.path.join(store, name)):
+            continue
+        try:
+            os.rename(os.path.join(store, entry), os.path.join(store, name))
+        except OSError as exc:
+            errors.append(f"{entry} could not be renamed back to {name}: {_os_text(exc)}")
+            continue
+        restored.append(name)
+    if restored:
+        set_copy.fsync_dir(store)
+    return restored
+
+
 def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Remove what interrupted runs left; best-effort per entry."""
-    removed, remaining, errors = [], [], []
+    """Put back what an interrupted exchange left aside, then remove what interrupted runs left; best-effort per entry."""
+    removed: list[str] = []
+    remaining: list[str] = []
+    errors: list[str] = []
+    restored = _restore_asides(ctx, store, errors)
     for entry in sorted(os.listdir(store)):
         path = os.path.join(store, entry)
         if not _is_leftover(ctx, entry, path):
+            continue
+        aside = _aside_of(ctx, entry)
+        if aside is not None and not os.path.lexists(os.path.join(store, aside)):
+            remaining.append(entry)  # it could not be put back: never deleted while its name is missing
             continue
         try:
             remove_entry(path)
@@ -195,9 +256,11 @@ def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             remaining.append(entry)
             errors.append(f"{entry}: {_os_text(exc)}")
     limit = ctx.wire["limits"]["max_list"]
-    data = {"removed": removed[:limit], "remaining": remaining[:limit]}
+    data: dict[str, Any] = {"removed": removed[:limit], "remaining": remaining[:limit]}
+    if restored:
+        data["restored"] = restored[:limit]
     if remaining:
-        raise Refused("failed", "leftovers could not be removed: " + "; ".join(errors), "LEFTOVERS_REMAIN", data)
+        raise Refused("failed", "leftovers could not be removed or put back: " + "; ".join(errors), "LEFTOVERS_REMAIN", data)
     return data
 
 
@@ -210,7 +273,7 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     target = folder(store, args["name"])
     for rel in manifest:
         relative(rel)
-    if os.path.islink(source) or set(manifest) != store_ops._source_files(source):
+    if os.path.islink(source) or set(manifest) != set_copy.source_files(source):
         raise Refused("source_changed", f"the source set {source} no longer holds the files that were verified")
     os.mkdir(target)
     copied = 0
@@ -223,7 +286,7 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             try:
                 if not stat.S_ISREG(os.lstat(src).st_mode):
                     raise Refused("source_changed", f"{rel} in the source set is no longer a regular file")
-                size, digest = store_ops._copy_file(src, dst, hasher)
+                size, digest = set_copy.copy_file(src, dst, hasher)
             except FileNotFoundError as exc:
                 if exc.filename != src:
                     raise
@@ -232,8 +295,8 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
                 raise Refused("source_changed", f"{rel} in the source set changed after it was verified")
             copied += size
         for root, _dirs, _files in os.walk(target):
-            store_ops._fsync_dir(root)
-        store_ops._fsync_dir(store)
+            set_copy.fsync_dir(root)
+        set_copy.fsync_dir(store)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -246,7 +309,7 @@ def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     path = folder(store, args["name"])
     for rel in args["manifest"]:
         relative(rel)
-    if store_ops.matches(path, args["manifest"], ctx.cache_dir, store):
+    if set_copy.matches(path, args["manifest"], ctx.cache_dir, store):
         return {}
     if os.path.islink(path):
         why = "is a link, not a folder (links are never followed)"
@@ -271,7 +334,7 @@ def _rename_new(src: str, dst: str) -> None:
 
 def rename(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     _rename_new(folder(store, args["from"]), folder(store, args["to"]))
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     return {}
 
 
@@ -310,8 +373,8 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         if not os.path.lexists(path):
             raise Refused("conflict", f"{path} is not in the store: nothing was exchanged")
     atomic = _exchange_atomic(a, b)
-    if not atomic:
-        trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")
+    if not atomic:  # b has no folder between these two renames: a kill there is repaired by the next clean (_restore_asides)
+        trash = os.path.join(store, f"{ctx.wire['exchange_aside_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")
         os.rename(b, trash)
         try:
             os.rename(a, b)
@@ -319,7 +382,7 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             os.rename(trash, b)
             raise
         os.rename(trash, a)
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     return {"atomic": atomic}
 
 
@@ -327,30 +390,41 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Replace definfo.dat atomically, checking its digest right before; return the digest read back."""
+    """Replace definfo.dat atomically, checking what lstat sees there right before; return the digest read back.
+
+    A link (or a special file) named definfo.dat is replaced itself (a rename onto
+    it), never written through or opened; a folder is refused (the controller moves
+    it aside first).
+    """
     content = base64.b64decode(args["content_b64"], validate=True)
     if len(content) > ctx.wire["limits"]["max_definfo_bytes"]:
         raise ValueError(f"the new {ctx.wire['definfo']} is larger than {ctx.wire['limits']['max_definfo_bytes']} bytes")
     target = ctx.definfo(store)
-    if _digest(target) != args["expect_sha256"]:
-        raise Refused("conflict", f"{ctx.wire['definfo']} changed since it was read", data={"sha256": _digest(target)})
+    want = expected_state(args["expect_sha256"], args.get("expect_kind"))
+    now = pointer_state(target)
+    if now != want:
+        raise _changed(ctx, now, "since it was read")
+    if now[0] == "dir":
+        raise OSError(errno.EISDIR, "a folder is never replaced by a file: move it aside first", target)
     temp = os.path.join(store, ctx.temp_name())
     try:
         with open(temp, "xb") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
-        now = _digest(target)
-        if now != args["expect_sha256"]:
-            raise Refused("conflict", f"{ctx.wire['definfo']} changed while the new one was written", data={"sha256": now})
-        os.replace(temp, target)
+        if now[0] == "file":
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
+        now = pointer_state(target)
+        if now != want:
+            raise _changed(ctx, now, "while the new one was written")
+        os.replace(temp, target)  # a rename: a link at target is replaced, not followed
     finally:
         if os.path.lexists(temp):
             os.unlink(temp)
-    store_ops._fsync_dir(store)
-    return {"sha256": _digest(target)}
+    set_copy.fsync_dir(store)
+    kind, digest = pointer_state(target)
+    return {"sha256": digest, "kind": kind}
 
 
 def _os_text(exc: OSError) -> str:

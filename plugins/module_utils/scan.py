@@ -31,7 +31,7 @@ MAX_OMITTED_NAMES = 32
 #: a definfo.dat larger than the limit is still hashed up to this size, so that a change can replace it
 MAX_DEFINFO_HASH = 16 << 20
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}\Z")
-_KINDS = ((stat.S_ISREG, "file"), (stat.S_ISLNK, "link"), (stat.S_ISDIR, "dir"))
+KINDS = ((stat.S_ISREG, "file"), (stat.S_ISLNK, "link"), (stat.S_ISDIR, "dir"))
 
 
 def expand(template: str, env: Mapping[str, str] | None = None) -> str:
@@ -74,6 +74,8 @@ def _entry(rel: str, st: os.stat_result, full: str | None = None, cache: HashCac
         entry["escaped"] = True
     if cache is not None and full is not None:
         entry["sha256"] = cache.digest(full, st) if stat.S_ISREG(st.st_mode) else None
+        if full in cache.changed:
+            entry["changed"] = True
     return entry
 
 
@@ -113,7 +115,7 @@ def read_definfo(path: str, max_bytes: int) -> dict[str, Any]:
         return record
     record["present"] = True
     record["size"] = st.st_size
-    record["kind"] = next((kind for test, kind in _KINDS if test(st.st_mode)), "other")
+    record["kind"] = next((kind for test, kind in KINDS if test(st.st_mode)), "other")
     if record["kind"] != "file" or st.st_size > MAX_DEFINFO_HASH:
         return record
     try:  # no link, no FIFO swapped in since the lstat: opened without following, without blocking
@@ -168,20 +170,48 @@ def _folder(item: Any, st: os.stat_result, limits: Mapping[str, int], cache: Has
     return record
 
 
+def path_kind(path: str) -> tuple[str, bool, str | None]:
+    """What is at a store's path, following a link as a store path is followed: its kind, whether it is a link, an error.
+
+    ``dir``, ``file``, ``other`` (FIFO, device, socket), ``missing`` (also a link to
+    nothing, or a path through a file) or ``unreadable`` (the agent may not look; the
+    error says why).
+    """
+    try:
+        st = os.lstat(path)
+        link = stat.S_ISLNK(st.st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing", False, None
+    except OSError as exc:
+        return "unreadable", False, _error(exc)
+    try:
+        if link:
+            st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing", True, None
+    except OSError as exc:
+        return "unreadable", True, _error(exc)
+    return next((kind for test, kind in KINDS if test(st.st_mode)), "other"), link, None
+
+
 def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One store candidate as the ``probe`` reply describes it; with ``hashing``, set files carry their SHA-256."""
     path = expand(template)
+    kind, link, error = path_kind(path)
     store: dict[str, Any] = {
         "name": name,
         "template": template,
         "path": path,
-        "exists": os.path.isdir(path),
-        "error": None,
+        "exists": kind == "dir",
+        "kind": kind,
+        "error": error,
         "free_bytes": None,
         "definfo": {"present": False, "size": None, "sha256": None, "content_b64": None},
         "dirs": [],
         "files": [],
     }
+    if link:
+        store["link"] = True
     if not store["exists"]:
         return store
     cache = None
@@ -215,4 +245,6 @@ def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Map
     if cache is not None:
         cache.save()
         store["hash_stats"] = dict(cache.stats, cache_error=cache.error)
+        if cache.refused is not None:
+            store["hash_stats"]["cache_refused"] = wire_name(cache.refused, 2048)[0]
     return store

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, remove_entry
 
@@ -31,12 +31,12 @@ def retire(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     if os.path.islink(path) or not os.path.isdir(path):
         link = os.path.islink(path)
         os.unlink(path)
-        store_ops._fsync_dir(store)
+        set_copy.fsync_dir(store)
         what = "a link; the link was removed and its target not touched" if link else "not a folder; it was removed"
         return {"removed": True, "trash": None, "link": link, "message": f"{args['name']} was {what}"}
     trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['name']}-{uuid.uuid4().hex[:8]}")
     os.rename(path, trash)
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     try:
         shutil.rmtree(trash)
     except OSError as exc:
@@ -57,11 +57,11 @@ def _copy_tree(source: str, target: str, hasher: ThreadPoolExecutor) -> int:
         elif stat.S_ISDIR(mode):
             copied += _copy_tree(src, dst, hasher)
         elif stat.S_ISREG(mode):
-            size, digest = store_ops._copy_file(src, dst, hasher)
+            size, digest = set_copy.copy_file(src, dst, hasher)
             if sha256_file(dst) != digest or os.lstat(dst).st_size != size:
                 raise OSError(errno.EIO, "the copy does not read back as written", dst)
             copied += size
-    store_ops._fsync_dir(target)
+    set_copy.fsync_dir(target)
     return copied
 
 
@@ -98,8 +98,8 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
         if exc.errno != errno.EXDEV:
             raise
     else:
-        store_ops._fsync_dir(store)
-        store_ops._fsync_dir(args["dest_dir"])
+        set_copy.fsync_dir(store)
+        set_copy.fsync_dir(args["dest_dir"])
         return {"destination": destination, "copied": False, "bytes_copied": 0}
     if os.path.islink(path) or not os.path.isdir(path):
         raise OSError(errno.EXDEV, "only a set folder is moved across volumes; this is a link or a file", path)
@@ -110,7 +110,7 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
         if _tree_digest(partial) != _tree_digest(path):
             raise OSError(errno.EIO, "the quarantined copy differs from the set", partial)
         os.rename(partial, destination)
-        store_ops._fsync_dir(args["dest_dir"])
+        set_copy.fsync_dir(args["dest_dir"])
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -118,7 +118,7 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
         hasher.shutdown()
     trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['name']}-{uuid.uuid4().hex[:8]}")
     os.rename(path, trash)
-    store_ops._fsync_dir(store)
+    set_copy.fsync_dir(store)
     try:
         remove_entry(trash)
     except OSError as exc:

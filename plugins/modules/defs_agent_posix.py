@@ -17,14 +17,14 @@ description:
     matches, rename, exchange, write_pointer, retire, quarantine, event, service, unlock) and reports each step's
     outcome; a required step that does not end C(done) skips every later step not marked C(always). The controller
     decides what the reply means. See C(docs/changes.md) in the collection.
-  - C(install_set) copies a verified set into a store and points the store at it; C(set_pointer) points a store at a
-    set it holds. Both take the store's lock and change nothing when C(definfo.dat) is not what the controller saw.
-    They are superseded by C(apply).
   - C(run_liveupdate) runs the configured update command, bounded by C(timeout) where the host has it.
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set, streamed, and
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time, change time (C(ctime), which a writer cannot set back) and file ID (device and inode),
     and read again once the entry is older than the request's C(max_age_seconds) (spread by path over its second half).
+  - The cache folder and its files are used only when they are owned by the agent's user, not writable by group or
+    others, and not links; they are made C(0700) and C(0600). Otherwise every file is read and the store's
+    C(hash_stats.cache_refused) says why. A file that changes while it is read has no digest (C(changed)) and no cache entry.
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:
@@ -68,7 +68,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_events
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_ops import install_set, set_pointer
 
 CONTRACT = 1
 
@@ -133,7 +132,7 @@ def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
     return outcome
 
 
-CHANGES = {"install_set": install_set, "set_pointer": set_pointer, "apply": apply.run, "run_liveupdate": run_liveupdate}
+CHANGES = {"apply": apply.run, "run_liveupdate": run_liveupdate}
 OPERATIONS = ("probe", *CHANGES)
 
 

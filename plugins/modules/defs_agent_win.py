@@ -40,7 +40,7 @@ options:
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:
-  - "Windows PowerShell 5.1 on .NET Framework 4.5 or later"
+  - "Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later"
 attributes:
   check_mode:
     support: full
@@ -48,7 +48,7 @@ attributes:
   platform:
     platforms: windows
     support: full
-    description: Windows PowerShell 5.1 on .NET Framework 4.x.
+    description: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later (docs/windows.md).
 author:
   - mailsec.smsmse developers (@mailsec)
 seealso:

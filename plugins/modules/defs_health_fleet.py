@@ -6,13 +6,19 @@
 
 DOCUMENTATION = r"""
 module: defs_health_fleet
-short_description: Internal - fleet consensus of a defs_health run, once for every host
+short_description: Internal - fleet consensus and decisions of a defs_health run, once for every host
 version_added: 0.2.0
 description:
   - Internal to the C(defs_health) role; not meant for playbooks.
   - Reads every play host's registered M(mailsec.smsmse.defs_verify) result from C(hostvars) and returns, per host,
     the sets fleet consensus marks bad (see the C(defs_consensus) filter for the voting rule). Run it with C(run_once).
+  - Decides every host that needs no agent call (report mode, nothing to change, unreachable, not verified) here, once,
+    and returns its report record; only the hosts in RV(pending) need M(mailsec.smsmse.defs_health_host). RV(stay) names
+    the hosts that still have something to do in the role - those pending, those the report will fail, and the host that
+    ran this step - so that the role can end itself for every other host without a task per host.
   - Runs on the controller only; no host is contacted.
+extends_documentation_fragment:
+  - mailsec.smsmse.health_step
 options:
   hosts:
     description: The hosts of the run (C(ansible_play_hosts_all)).
@@ -31,19 +37,32 @@ options:
     description: The share of the votes a digest needs, from 0.5 (a simple majority) to below 1.
     type: float
     default: 0.5
+  mode:
+    description: C(report) decides and records every host here; C(enforce) leaves the hosts that need a change pending.
+    type: str
+    choices: [report, enforce]
+    default: report
+  max_age_days:
+    description: The oldest the active definitions may be.
+    type: int
+    default: 7
+  repair_hawking:
+    description: Also repair the plain Hawking store when its newest sets are bad (as M(mailsec.smsmse.defs_health_host)).
+    type: bool
+    default: false
+  fail_on:
+    description: Which hosts the report fails (as M(mailsec.smsmse.defs_report) takes it).
+    type: str
+    choices: [failed, drift, never]
+    default: failed
+  fail_severities:
+    description: The severities of failing checks that make a host drift (as M(mailsec.smsmse.defs_report) takes them).
+    type: list
+    elements: str
+    choices: [critical, high, medium, low, info]
+    default: [critical, high, medium]
 requirements:
   - "On the controller: nothing beyond the collection's C(requirements.txt)"
-attributes:
-  check_mode:
-    support: full
-    description: Reads only.
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: Runs on the controller, for hosts of any platform.
 author:
   - mailsec.smsmse developers (@mailsec)
 """
@@ -58,8 +77,18 @@ EXAMPLES = r"""
   mailsec.smsmse.defs_health_fleet:
     hosts: "{{ ansible_play_hosts_all }}"
     result_var: verified
+    mode: enforce
   register: fleet
   run_once: true
+
+- name: Decide, fix and record the hosts that need a change
+  mailsec.smsmse.defs_health_host:
+    verified: "{{ verified }}"
+    marks: "{{ fleet.marks[inventory_hostname] }}"
+    votes: "{{ fleet.votes }}"
+    mode: enforce
+  register: host_run
+  when: inventory_hostname in fleet.pending
 """
 
 RETURN = r"""
@@ -77,4 +106,21 @@ threshold:
   description: The threshold the votes were decided with.
   returned: always
   type: float
+records:
+  description: The report record of every host that needs no agent call (see M(mailsec.smsmse.defs_health_host)).
+  returned: always
+  type: list
+  elements: dict
+pending:
+  description: The hosts that need M(mailsec.smsmse.defs_health_host) - enforce mode and a change to make.
+  returned: always
+  type: list
+  elements: str
+stay:
+  description:
+    - The hosts with something left to do in the role - RV(pending), the hosts the report will fail, and the host that
+      ran this step (it runs the report).
+  returned: always
+  type: list
+  elements: str
 """

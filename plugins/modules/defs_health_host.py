@@ -20,6 +20,7 @@ extends_documentation_fragment:
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
   - mailsec.smsmse.change
+  - mailsec.smsmse.health_step
 options:
   verified:
     description: The host's registered defs_verify result (may be failed, skipped or unreachable).
@@ -78,19 +79,9 @@ options:
     type: raw
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt)"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp)"
   - "POSIX hosts: Python 3.9 or later"
-attributes:
-  check_mode:
-    support: full
-    description: Behaves as O(mode=report).
-  diff_mode:
-    support: none
-    description: The report shows what changed.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: Hosts of any platform the agents support.
 author:
   - mailsec.smsmse developers (@mailsec)
 """

@@ -18,10 +18,11 @@ description:
     atomically, keeping its other keys; then old sets are retired. A crash at any moment leaves C(definfo.dat)
     naming a complete set, and the next run removes the leftovers."
   - "A bad copy of the chosen version in the target is replaced by the good one. When it is the active set, the two
-    folders are swapped in one step (C(renameat2) with C(RENAME_EXCHANGE) on Linux; on Windows, with the scanner's
-    files released first: O(restart_service=true) stops the service around the swap, and without it a set whose
-    files are held open is refused with C(ACTIVE_SET_IN_USE) before anything moves). The store never points at a
-    missing or known-bad folder in between."
+    folders are swapped - in one step with C(renameat2) and C(RENAME_EXCHANGE) on Linux; elsewhere, and on Windows,
+    in three renames, so that for an instant C(definfo.dat) names a missing folder (an agent killed there leaves it
+    so, and the next run puts the old set back first). On Windows the scanner's files are released first:
+    O(restart_service=true) stops the service around the swap, and without it a set whose files are held open is
+    refused with C(ACTIVE_SET_IN_USE) before anything moves. The store never points at a known-bad folder in between."
   - Never promotes a version older than the target's active good version; going down is what
     M(mailsec.smsmse.defs_rollback) is for.
   - One agent call when nothing needs doing, two when something does.
@@ -59,8 +60,8 @@ options:
     default: 2
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
-    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
   - "POSIX hosts: Python 3.9 or later"
 attributes:
   platform:
@@ -150,6 +151,11 @@ bytes_copied:
   type: int
 cleaned:
   description: Leftovers of interrupted runs that were removed.
+  returned: when changed, not in check mode
+  type: list
+  elements: str
+restored:
+  description: Sets put back under their names, after a swap of two folders without an atomic exchange was interrupted.
   returned: when changed, not in check mode
   type: list
   elements: str

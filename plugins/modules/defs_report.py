@@ -35,10 +35,24 @@ options:
     choices: [json, html, junit]
     default: [json, html, junit]
   records:
-    description: One record per host.
+    description:
+      - One record per host (the C(record) of M(mailsec.smsmse.defs_health_host), or the records
+        M(mailsec.smsmse.defs_health_fleet) settled).
+      - Give O(records), O(hosts) or both (a host in both is reported twice).
     type: list
     elements: dict
-    required: true
+  hosts:
+    description:
+      - The hosts of the run; each host's record is read from its registered O(result_var).
+      - A host whose result holds no record (its task failed before it could record the host, or it was unreachable)
+        is reported C(failed) (or C(unreachable)) with the task's message, so one host never stops the fleet's report.
+      - Give O(records), O(hosts) or both.
+    type: list
+    elements: str
+  result_var:
+    description: The variable each host registered its M(mailsec.smsmse.defs_health_host) result in (with O(hosts)).
+    type: str
+    default: defs_health_host
   run_id:
     description: The run's identifier (letters, digits, C(.), C(_), C(-)); history files are named after it.
     type: str
@@ -130,7 +144,9 @@ run_id:
   returned: success
   type: str
 summary:
-  description: The fleet summary (C(hosts), C(counts) and C(percent) per status).
+  description:
+    - The fleet summary - C(hosts), C(counts) and C(percent) per status, and C(hosts_with_store_problems) (hosts whose
+      stores hold entries the agent escaped, left out or could not read; each host's C(store_problems) in the report).
   returned: success
   type: dict
 hosts:

@@ -49,8 +49,8 @@ options:
     type: str
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
-    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
   - "POSIX hosts: Python 3.9 or later"
 attributes:
   platform:

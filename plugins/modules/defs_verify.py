@@ -40,8 +40,8 @@ extends_documentation_fragment:
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every
     reply of a host; C(cryptography) checks the signatures of a O(catalog))"
-  - "Windows hosts: Windows PowerShell 5.1 on .NET Framework 4.5 or later, reached over C(winrm) or C(psrp)
-    (C(pywinrm) or C(pypsrp) on the controller)"
+  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
+    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
   - "POSIX hosts: Python 3.9 or later"
 attributes:
   platform:
@@ -163,7 +163,9 @@ newest_good:
   type: dict
   sample: {"hawking": "20261125.003", "csapi": "20261124.002", "overall": "20261125.003"}
 hash_stats:
-  description: C(files_hashed), C(bytes_hashed), C(files_cached), C(bytes_cached) across stores, and C(cache_errors).
+  description:
+    - C(files_hashed), C(bytes_hashed), C(files_cached), C(bytes_cached) across stores, and C(cache_errors).
+    - C(cache_refused) lists why a store's hash cache was not used (another user could have written it); each is also a warning.
   returned: success
   type: dict
 catalog:

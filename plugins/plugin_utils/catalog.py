@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -197,6 +197,13 @@ def load(
     for version, entry in signed["sets"].items():
         files = {}
         for path, record in entry["files"].items():
+            device = ntfs.reserved_part(path)
+            if device is not None:
+                raise SmsmseError(
+                    "CATALOG_PATH_RESERVED",
+                    f"The catalog {source} lists {path!r} in {version}: Windows opens {device!r} as a device, not a file.",
+                    path=source,
+                )
             why = manifest.unsafe_path(path)
             if why:
                 raise SmsmseError("CATALOG_PATH_UNSAFE", f"The catalog {source} lists {path!r} in {version}, which {why}.", path=source)

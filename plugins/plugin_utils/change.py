@@ -15,6 +15,8 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, outcome, plan, probe, snapshot, steps, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
+#: result keys a plan sets to say what its change does; after the apply, true only when the change was made
+DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
 #: how long the service may take to stop or start (Windows), or the restart command to run (POSIX)
 SERVICE_TIMEOUT = 120
 
@@ -62,6 +64,7 @@ def context(options: Mapping[str, Any], windows: bool) -> plan.Context:
         restart=restart,
         staging_prefix=wire["staging_prefix"],
         trash_prefix=wire["trash_prefix"],
+        exchange_aside_prefix=wire["exchange_aside_prefix"],
     )
 
 
@@ -103,6 +106,10 @@ def carry_out(action: Any, task_vars: Mapping[str, Any], the_plan: plan.Plan, ca
     if done.get("failed") and not done.get("changed"):
         result.pop("diff", None)
     result.update(done)
+    made = bool(done.get("changed")) and (done.get("error") or {}).get("code") != "CHANGE_UNKNOWN"
+    for key in DONE_FLAGS:  # what the plan promised is true only when the host says the change was made
+        if key in result:
+            result[key] = bool(result[key]) and made
     if not done.get("failed"):
         result["msg"] = the_plan.message
     return result

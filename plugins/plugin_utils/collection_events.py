@@ -25,7 +25,7 @@ EVENTS: dict[str, tuple[int, str, str]] = {
         "mailsec.smsmse rolled {store} ({path}) back to {version}, below its newest good version {newest}: "
         "a recorded downgrade; previous: {previous}.",
     ),
-    "quarantined": (1003, "Warning", "mailsec.smsmse moved the bad set(s) {quarantined} out of {store} ({path}) into quarantine."),
+    "quarantined": (1003, "Warning", "mailsec.smsmse moved {quarantined} (not good) out of {store} ({path}) into quarantine."),
 }
 
 

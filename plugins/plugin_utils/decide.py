@@ -96,28 +96,53 @@ def _source_repairs(
     stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool
 ) -> tuple[list[str], list[str]]:
     repairs, risks = [], []
+    csapi = stores.get("csapi")
+    csapi_good = csapi.good() if csapi else []
     for name in plan.SOURCES:
         view = stores.get(name)
-        risky = plan.source_risk(view) if view else []
+        if view is None:
+            continue
+        stranded = plan.unrepairable_risk(view, csapi_good[-1] if csapi_good else None)
+        if stranded:
+            risks.append(unrepairable_risk_message(name, _described(view, stranded), csapi_good[-1] if csapi_good else None, product))
+        risky = plan.source_risk(view)
         if not risky:
             continue
         if name in OWNED_SOURCES or repair_hawking:
             repairs.append(name)
         else:
-            risks.append(source_risk_message(name, risky, product))
+            risks.append(source_risk_message(name, _described(view, risky), product))
     return repairs, risks
+
+
+def _described(view: plan.StoreView, names: list[str]) -> list[str]:
+    """``version (status)``: a set not in the catalog is ``unknown``, not ``bad``, and the message says which."""
+    return [f"{v} ({view.sets[v]['status']})" for v in names]
+
+
+def _consequence(product: Mapping[str, Any]) -> str:
+    who = f"SMSMSE {product.get('version') or '(version unknown)'}"
+    if product.get("self_verifies"):
+        return f"{who} verifies definitions itself and falls back to the previous good set (event 399/393)"
+    return f"{who} does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use"
+
+
+def unrepairable_risk_message(store: str, risky: list[str], csapi_best: str | None, product: Mapping[str, Any]) -> str:
+    """The risk of a source store that holds no good set: nothing to point it at, so only new definitions help."""
+    than = f"CSAPI's {csapi_best}" if csapi_best else "anything good in CSAPI"
+    return (
+        f"{store} holds no good set, and its set(s) {', '.join(risky)} are newer than {than}: the product's copy job "
+        f"(every 10 minutes) takes the newest set next; {_consequence(product)}. Run LiveUpdate on the host (or replace the "
+        f"store's sets from a good source) so that {store} holds a good set again."
+    )
 
 
 def source_risk_message(store: str, risky: list[str], product: Mapping[str, Any]) -> str:
     """The exact risk of a bad source set left in place, and the product versions it applies to."""
     sets = ", ".join(risky)
-    who = f"SMSMSE {product.get('version') or '(version unknown)'}"
-    if product.get("self_verifies"):
-        consequence = f"{who} verifies definitions itself and falls back to the previous good set (event 399/393)"
-    else:
-        consequence = f"{who} does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use"
+    consequence = _consequence(product)
     return (
-        f"The bad set(s) {sets} in {store} are newer than its newest good set: the product's copy job (every 10 minutes) "
+        f"The set(s) {sets} in {store} are not good and newer than its newest good set: the product's copy job (every 10 minutes) "
         f"takes the newest set next; {consequence}. Set defs_health_repair_hawking (or run defs_rollback with "
         f"store={store} and quarantine=true) to move them out; the store is shared with SAV/SEP."
     )

@@ -35,7 +35,7 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ErrorCode(
         "STORE_UNREADABLE",
         "The agent could not list a store (permissions or an I/O error).",
-        "Give the connecting account read access to the store, or repair the disk.",
+        "Give the connecting account read access to the store (and search access to the folders above it), or repair the disk.",
     ),
     ErrorCode(
         "DEFINFO_MALFORMED",
@@ -99,8 +99,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "SET_FILE_UNREADABLE",
-        "A file of a set could not be read to hash it (locked, or no permission).",
-        "Give the connecting account read access; if another process holds the file open, run again later.",
+        "A file of a set could not be read to hash it (locked, or no permission), or it changed while it was read.",
+        "Give the connecting account read access; if another process holds the file open or is writing it, run again later.",
     ),
     ErrorCode(
         "POINTER_MISSING_SET",
@@ -292,11 +292,41 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "Move it out of the store, then run defs_promote: it writes a new definfo.dat naming the newest good set.",
     ),
     ErrorCode(
+        "SET_NAME_RESERVED",
+        "A file or folder in a set has a name Windows opens as a device, not a file: CON, PRN, AUX, NUL, COM0 to COM9, "
+        "LPT0 to LPT9 (also with a superscript digit, COM\u00b9), CONIN$ or CONOUT$, "
+        "with any extension, case, or trailing dots and spaces.",
+        "Remove the file (on Windows through a `\\\\?\\` path) and replace the set from a good source; no real set holds such a name.",
+    ),
+    ErrorCode(
+        "CATALOG_PATH_RESERVED",
+        "The catalog lists a file whose name Windows opens as a device, not a file (NUL, con.dat, COM1, LPT\u00b9 ...).",
+        "Do not use this catalog; rebuild it with mailsec.smsmse.defs_catalog from a trusted reference set.",
+    ),
+    ErrorCode(
+        "STORE_NOT_A_FOLDER",
+        "A store path the options give (`stores`, `source_path`) exists but is not a folder: a file, a link to one, or a special file.",
+        "Set the option to the folder that holds definfo.dat and the version folders (for a path ending in definfo.dat, "
+        "its folder); remove the entry from `stores` to use detection instead.",
+    ),
+    ErrorCode(
+        "CHANGE_TOO_LARGE",
+        "The change needs more steps than one apply request carries (200), usually because a store holds hundreds of old "
+        "sets to retire at once; nothing was sent to the host and nothing was changed.",
+        "Remove old version folders from the store the message names by hand (keep the active set and the newest good ones), "
+        "or raise `keep` (defs_health_keep) so that fewer sets are retired in one run; then run again.",
+    ),
+    ErrorCode(
         "SERVICE_NOT_RESTARTED",
         "The SMSMSE service (Windows) or the restart command (POSIX) did not start the scanner again after the change; "
         "the message says whether the change itself was made. The scanner may not be running.",
         "Start the service by hand (`Start-Service SMSMSE`, or the restart command) and read why it failed in the "
         "Application and System event logs (or the command's output in the message); then run again to verify the host.",
+    ),
+    ErrorCode(
+        "NOT_ATTEMPTED",
+        "The change was not attempted because an earlier required step of its group failed (the message names it); nothing was changed.",
+        "Fix what the earlier step's message names (often a CHANGE_CONFLICT: the product touched the store) and run again.",
     ),
 )
 

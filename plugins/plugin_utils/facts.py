@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SetFolder, Snapshot, Store
@@ -133,7 +133,7 @@ def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, An
 def _set(folder: SetFolder) -> dict[str, Any]:
     return {
         "version": folder.name,
-        "complete": any(f.path.lower() == MARKER for f in folder.files),
+        "complete": any(ntfs.key(f.path) == ntfs.key(MARKER) for f in folder.files),
         "files": len(folder.files),
         "bytes": folder.bytes,
         "link": folder.link,

@@ -69,6 +69,10 @@ CHECKS: dict[str, tuple[str, str, str]] = {
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
+#: how many store problems a host's record lists (its count says how many there are)
+STORE_PROBLEMS_SHOWN = 100
+NO_STORE_PROBLEMS: dict[str, Any] = {"count": 0, "entries": []}
+
 
 def error_check(message: str) -> dict[str, Any]:
     """The one check of a host that could not be verified."""
@@ -168,6 +172,13 @@ def after_fix(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, 
     return [{**c, "status": "fixed"} if old.get(c["id"]) == "fail" and c["status"] == "pass" else dict(c) for c in after]
 
 
+def store_problems(verification: Mapping[str, Any]) -> dict[str, Any]:
+    """What the listing of the host's stores could not say faithfully (escaped names, entries left out): a count, the first entries."""
+    by_store = verification.get("store_problems") or {}
+    entries = [{"store": store, **problem} for store, problems in by_store.items() for problem in problems]
+    return {"count": len(entries), "entries": entries[:STORE_PROBLEMS_SHOWN]}
+
+
 STATUS_ORDER = {"failed": 0, "unreachable": 1, "drift": 2, "fixed": 3, "compliant": 4}
 
 
@@ -182,6 +193,7 @@ def host_record(
     today: dt.date,
 ) -> dict[str, Any]:
     """One host's record in the report."""
+    problems = store_problems(smsmse_defs["verification"]) if smsmse_defs else NO_STORE_PROBLEMS
     versions_: dict[str, Any] = {
         "csapi_active": None,
         "newest_good": None,
@@ -201,4 +213,12 @@ def host_record(
             product=smsmse_defs["product"]["version"],
             scheme=smsmse_defs["product"]["scheme"],
         )
-    return {"name": name, "status": status, "message": message, "checks": list(checks_), "actions": list(actions), "versions": versions_}
+    return {
+        "name": name,
+        "status": status,
+        "message": message,
+        "checks": list(checks_),
+        "actions": list(actions),
+        "versions": versions_,
+        "store_problems": {"count": problems["count"], "entries": list(problems["entries"])},
+    }

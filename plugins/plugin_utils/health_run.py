@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, decide, health, outcome, plan, snapshot, steps, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -168,8 +170,9 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
             raise
         reply, failure = None, str(exc)
     actions, start = [], 0
-    for the_plan, plan_steps in zip(plans, arranged):
-        part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": []}
+    warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
+    for the_plan, plan_steps, its_warnings in zip(plans, arranged, warnings):
+        part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": its_warnings}
         start += len(plan_steps)
         read = outcome.interpret({"steps": plan_steps}, part, failure)
         kind = _kind(the_plan)
@@ -181,10 +184,27 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
                 "version": the_plan.version,
                 "previous": the_plan.previous,
                 "message": str(read.get("msg")) if failed else the_plan.message,
+                "warnings": [str(w) for w in read.get("warnings", [])],
                 "changed": bool(read.get("changed")),
             }
         )
     return actions
+
+
+def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> list[list[str]]:
+    """The reply's warnings, each given to the plan whose store it names (else whose folder it names; else to every plan)."""
+    stores = [{s["store"] for s in p.steps} for p in plans]
+    folders = [{v for s in p.steps for k, v in s["args"].items() if k in _FOLDER_ARGS and isinstance(v, str)} for p in plans]
+    given: list[list[str]] = [[] for _ in plans]
+    for warning in warnings:
+        owners = [i for i, names in enumerate(stores) if any(n in warning for n in names)]
+        owners = owners or [i for i, names in enumerate(folders) if any(n in warning for n in names)] or list(range(len(plans)))
+        for i in owners:
+            given[i].append(warning)
+    return given
+
+
+_FOLDER_ARGS = ("name", "a", "b", "from", "to")
 
 
 def _kind(the_plan: plan.Plan) -> str:
@@ -220,6 +240,37 @@ def _quarantined(the_plan: plan.Plan, version: str) -> bool:
     return any(s["op"] == "quarantine" and s["args"]["name"] == version for s in the_plan.steps)
 
 
+def settle(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, overrides: Mapping[str, str | None]
+) -> dict[str, Any] | None:
+    """The host's record when it needs no agent call (unreachable, not verified, report mode, nothing to change).
+
+    None when it does: enforce mode and the decision calls for a change (:func:`run_host` makes it).
+    The fleet step settles every host this way, once, so that a host that needs nothing costs no task of its own.
+    """
+    recorded, _judged = _settle(name, verified, marks, opts, overrides)
+    return recorded
+
+
+def _settle(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]
+) -> tuple[dict[str, Any] | None, Judged | None]:
+    today = opts.today
+    if isinstance(verified, Mapping) and verified.get("unreachable"):
+        message = str(verified.get("msg", "unreachable"))
+        return record(name, None, checks=[], actions=[], status="unreachable", message=message, today=today), None
+    if not usable(verified):
+        message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
+        return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today), None
+    judged = judge(verified, marks, opts, overrides)
+    if opts.mode == "enforce" and judged.decision.needs_change:
+        return None, judged
+    status = health.status_of(judged.checks, changed=False, failed=False)
+    message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
+    actions = planned_actions(judged.decision)
+    return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
+
+
 def run_host(
     name: str,
     verified: Any,
@@ -233,54 +284,70 @@ def run_host(
 ) -> dict[str, Any]:
     """The host's report record (``changed`` says whether anything on the host changed)."""
     today = opts.today
-    if isinstance(verified, Mapping) and verified.get("unreachable"):
-        return {
-            "changed": False,
-            "record": record(
-                name, None, checks=[], actions=[], status="unreachable", message=str(verified.get("msg", "unreachable")), today=today
-            ),
-        }
-    if not usable(verified):
-        message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
-        return {
-            "changed": False,
-            "record": record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today),
-        }
-    judged = judge(verified, marks, opts, overrides)
+    try:
+        settled, judged = _settle(name, verified, marks, opts, overrides)
+    except Exception as exc:  # a reply that passed the contract but that the verdicts cannot use: this host alone fails
+        return broken(name, exc, judged=None, checks=[], progress=Progress(doing="judging what the host reported"), today=today)
+    if settled is not None or judged is None:
+        return {"changed": False, "record": settled}
     first_checks = judged.checks
-    if opts.mode != "enforce" or not judged.decision.needs_change:
-        status = health.status_of(first_checks, changed=False, failed=False)
-        message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
-        return {
-            "changed": False,
-            "record": record(
-                name, judged, checks=first_checks, actions=planned_actions(judged.decision), status=status, message=message, today=today
-            ),
-        }
-    actions: list[dict[str, Any]] = []
-    changed = False
+    progress = Progress(doing="the change")
+    try:
+        return _enforce(name, verified, judged, opts, progress, overrides=overrides, ctx=ctx, agent=agent, fleet=fleet)
+    except Exception as exc:  # whatever one host raises, its record is written and the fleet's report too
+        return broken(name, exc, judged=judged, checks=first_checks, progress=progress, today=today)
+
+
+@dataclass
+class Progress:
+    """How far an enforce run on one host got: what it was doing, the actions so far, whether the host changed."""
+
+    doing: str
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False
+    plans: list[plan.Plan] = field(default_factory=list)
+
+
+def _enforce(
+    name: str,
+    verified: Mapping[str, Any],
+    judged: Judged,
+    opts: Options,
+    progress: Progress,
+    *,
+    overrides: Mapping[str, str | None],
+    ctx: plan.Context,
+    agent: Agent,
+    fleet: Fleet,
+) -> dict[str, Any]:
+    today, first_checks, actions = opts.today, judged.checks, progress.actions
     runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
     if judged.decision.action == decide.LIVEUPDATE:
         if not opts.liveupdate:
             return _failed(name, judged, first_checks, actions, f"No good set exists and LiveUpdate is disabled. {runbook}", today)
+        progress.doing = "LiveUpdate"
         ran = agent.liveupdate()
         actions.append(_action("liveupdate", ran))
-        changed = not ran.get("failed")
+        progress.changed = not ran.get("failed")
         if ran.get("failed"):
-            return _failed(name, judged, first_checks, actions, f"{ran.get('msg', 'LiveUpdate failed')} {runbook}", today, changed)
+            return _failed(name, judged, first_checks, actions, f"{ran.get('msg', 'LiveUpdate failed')} {runbook}", today, progress.changed)
+        progress.doing = "the verification after LiveUpdate"
         again = agent.reverify()
         if not usable(again):
             why = again.get("msg", "not verified after LiveUpdate")
-            return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, changed)
+            return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, progress.changed)
         judged = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
         if judged.decision.action == decide.LIVEUPDATE:
-            return _failed(name, judged, first_checks, actions, f"LiveUpdate brought no good set. {runbook}", today, changed)
+            return _failed(name, judged, first_checks, actions, f"LiveUpdate brought no good set. {runbook}", today, progress.changed)
+    progress.doing = "the change"
     try:
         plans = plans_for(judged, opts, ctx)
+        progress.plans = plans
         done_actions = carry_out(plans, agent.apply)
     except SmsmseError as exc:
-        return _failed(name, judged, first_checks, actions, str(exc), today, changed)
-    changed = changed or any(a.pop("changed") for a in done_actions)
+        return _failed(name, judged, first_checks, actions, str(exc), today, progress.changed)
+    progress.doing = "recording the result"
+    changed = progress.changed = progress.changed or any(a.pop("changed") for a in done_actions)
     actions += done_actions
     failed = next((a for a in done_actions if a["result"] == "failed"), None)
     if failed is not None:
@@ -295,6 +362,65 @@ def run_host(
         "changed": changed,
         "record": record(name, fixed, checks=after_checks, actions=actions, status=status, message=message, today=today),
     }
+
+
+def broken(
+    name: str,
+    exc: BaseException,
+    *,
+    judged: Judged | None,
+    checks: Sequence[Mapping[str, Any]],
+    progress: Progress,
+    today: dt.date,
+) -> dict[str, Any]:
+    """The record of a host whose run raised: ``unreachable`` when the connection broke, else ``failed``, with the error text.
+
+    A connection that broke during the change leaves it unknown whether the change was made: each planned change is
+    recorded as failed with that, and the host counts as changed (the next run reads it afresh).
+    """
+    text = str(exc) if isinstance(exc, SmsmseError) or connection_broke(exc) else f"{type(exc).__name__}: {exc}"
+    actions = list(progress.actions)
+    changed = progress.changed
+    during_change = progress.doing == "the change" and bool(progress.plans)
+    if during_change:
+        unknown = "the change may have been made; the next run reads the host afresh"
+        actions += [
+            {"action": _kind(p), "result": "failed", "version": p.version, "previous": p.previous, "message": f"{text}: {unknown}"}
+            for p in progress.plans
+        ]
+        changed = True
+    if connection_broke(exc):
+        status, message = "unreachable", f"The connection to the host broke during {progress.doing}: {text}"
+    else:
+        status, message = "failed", f"{progress.doing[:1].upper()}{progress.doing[1:]} failed unexpectedly: {text}"
+    if during_change:
+        message += "; the change may have been made, the next run reads the host afresh."
+    error = [*checks] if checks else [health.error_check(message)]
+    return {"changed": changed, "record": record(name, judged, checks=error, actions=actions, status=status, message=message, today=today)}
+
+
+def connection_broke(exc: BaseException) -> bool:
+    """Whether ``exc`` says the host could not be reached (the connection plugin gave up), rather than a failure on it."""
+    return isinstance(exc, AnsibleConnectionFailure)
+
+
+def record_of_result(name: str, result: Any, today: dt.date) -> dict[str, Any]:
+    """The host's report record from its registered defs_health_host result; one is made when the result holds none.
+
+    A task that failed before it could record the host (a templating error, a lost connection, a bug) still gives the
+    report a ``failed`` (or ``unreachable``) record with its message, so that one host never stops the fleet's report.
+    """
+    if isinstance(result, Mapping) and isinstance(result.get("record"), Mapping) and result["record"].get("name") == name:
+        return dict(result["record"])
+    if not isinstance(result, Mapping):
+        message = "the host was not recorded (its defs_health_host task did not run)"
+        return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today)
+    message = str(result.get("msg") or "the host's defs_health_host task gave no record")
+    if result.get("unreachable"):
+        return record(name, None, checks=[], actions=[], status="unreachable", message=message, today=today)
+    if result.get("skipped"):
+        message = f"the host was skipped: {result.get('skip_reason') or message}"
+    return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today)
 
 
 def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seven things

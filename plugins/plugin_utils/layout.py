@@ -20,6 +20,8 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import ntfs
+
 STORE_NAMES: tuple[str, ...] = ("hawking", "smsmse_hawking", "csapi")
 
 #: platform id -> store name -> path template (None: the platform has no such store)
@@ -78,8 +80,8 @@ def candidates(store: str) -> list[str]:
 
 
 def _folder(path: str) -> str:
-    """A Windows path as NTFS compares it: one separator, no trailing one, case folded."""
-    return path.replace("/", "\\").rstrip("\\").casefold()
+    """A Windows path as NTFS compares it: one separator, no trailing one, through NTFS's upcase table (:func:`ntfs.upper`)."""
+    return ntfs.upper(path.replace("/", "\\").rstrip("\\"))
 
 
 def _is_ancestor(path: str, other: str) -> bool:

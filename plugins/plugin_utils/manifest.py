@@ -2,10 +2,12 @@
 
 Paths inside a set are written with '/'. The set digest folds case (the sets
 are Windows folders, where case does not name another file); a set whose names
-collide that way is bad by itself (see :mod:`structure`), and the catalog
-compares names exactly (see :func:`catalog.check_set`). A path that could leave the set is never accepted:
+are one file to Windows is bad by itself (see :mod:`structure`, which decides
+that as NTFS does, with :func:`ntfs.key`), and the catalog compares names
+exactly (see :func:`catalog.check_set`). A path that could leave the set is never accepted:
 no '..' or '.' part, no absolute path, drive letter, UNC prefix, backslash,
-alternate data stream or control character.
+alternate data stream or control character; and no part Windows opens as a
+device instead of a file (:func:`ntfs.reserved_part`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import ntfs
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\\:*?\"<>|]")
@@ -49,18 +53,29 @@ def unsafe_path(path: str) -> str | None:
         return "contains an empty, '.' or '..' part"
     if any(part.endswith((" ", ".")) for part in parts):
         return "has a part ending in a space or dot (Windows would rename it)"
+    device = ntfs.reserved_part(path)
+    if device is not None:
+        return f"has a part, {device!r}, that Windows opens as a device rather than a file"
     return None
 
 
 def key(path: str) -> str:
-    """The comparison key of a relative path."""
+    """The key of a path in the set digest: Unicode case folding.
+
+    It decides no collision (:func:`ntfs.key` does); it stays case folding so that the
+    digests of catalogs already signed stay valid.
+    """
     return path.casefold()
 
 
 def digest(manifest: Manifest) -> str:
-    """The set digest: SHA-256 over 'path NUL size NUL sha256 LF' for each file, in key order."""
+    """The set digest: SHA-256 over 'key NUL size NUL sha256 LF' for each file, in key order.
+
+    Names with one key that are two files on NTFS (``straße.dat``, ``STRASSE.DAT``) are
+    ordered by their exact names, so the digest never depends on the order of a listing.
+    """
     hasher = hashlib.sha256()
-    for path in sorted(manifest, key=key):
+    for path in sorted(manifest, key=lambda p: (key(p), p)):
         entry = manifest[path]
         hasher.update(f"{key(path)}\0{entry.size}\0{entry.sha256}\n".encode())
     return hasher.hexdigest()

@@ -9,26 +9,28 @@ The rules (docs/changes.md, "What the reply means"):
   task with ``CHANGE_PARTIAL``, naming what was done and what is left; a
   best-effort step that failed is a warning;
 - a commit step started but did not end ``done`` (it failed midway, or the
-  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again.
+  agent died): ``CHANGE_UNKNOWN``; the next run reads the host again;
+- a ``service`` step that starts the scanner again and did not end ``done``
+  fails the task with ``SERVICE_NOT_RESTARTED``, whatever became of the change
+  (the message says that too): the scanner may not be running.
 
 A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
 ``in_use``, or ``failed`` with ``BAD_REQUEST``: arguments the agent cannot use)
 is given before a step changes anything, so a commit step that refused did not
 start. Without a commit step that started, the host changed
 when a step that moves or removes a set (retire, quarantine or exchange of a
-version's folder, write_pointer) ended ``done``; removing this collection's
+version's folder, write_pointer) ended ``done``, or a ``clean`` put back a
+folder an interrupted exchange had moved aside; removing this collection's
 own staging and trash folders is not a change.
 
-The service: a start step is required, so after the commit a start that failed
-is ``CHANGE_PARTIAL``. With nothing changed in the stores, a service this
-request stopped and started again is still a change (``changed: true``, said in
-the message), and one it stopped and could not start again fails the task with
-``SERVICE_NOT_RESTARTED``.
+With nothing changed in the stores, a service this request stopped and started
+again is still a change (``changed: true``, said in the message).
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,14 +46,15 @@ CODES: dict[str, str] = {
     "in_use": "ACTIVE_SET_IN_USE",
     "failed": "CHANGE_FAILED",
     "timeout": "CHANGE_FAILED",
-    "skipped": "CHANGE_FAILED",
+    "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
 CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE"}
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
-#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder)
-CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer"})
+#: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder;
+#: clean only when it put a set back)
+CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer", "clean"})
 #: ops a CHANGE_PARTIAL message lists as done or left to do
 _WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
@@ -75,9 +78,12 @@ def _service_round(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping
     )
     if not stopped:
         return False, None
-    starts = [(i, s, r) for i, (s, r) in enumerate(zip(steps, reports)) if s["op"] == "service" and s["args"].get("action") == "start"]
-    down = next(((i, s, r) for i, s, r in starts if r["result"] != "done"), None)
-    return True, down if down is not None or starts else (len(steps), {"op": "service", "store": "-"}, {"result": "missing", "message": ""})
+    down = next(((i, s, r) for i, (s, r) in enumerate(zip(steps, reports)) if _is_start(s) and r["result"] != "done"), None)
+    return True, down
+
+
+def _is_start(step: Mapping[str, Any]) -> bool:
+    return bool(step["op"] == "service" and step["args"].get("action") == "start")
 
 
 def _error(code: str, detail: str) -> dict[str, Any]:
@@ -102,29 +108,59 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     blocking = [(i, s, r) for i, (s, r) in pairs if s["required"] and r["result"] != "done"]
     if done_at is None:
         stopped, down = _service_round(steps, reports)
-        first = next(((i, s, r) for i, s, r in blocking if not (s["op"] == "service" and s["args"].get("action") == "start")), None)
-        if down is not None:
-            why = f" The change stopped first: {_describe(*first)}." if first else ""
-            return True, _error(
-                "SERVICE_NOT_RESTARTED",
-                f"Nothing was changed in the stores, but the service this change stopped is not running again: {_describe(*down)}.{why}",
-            )
+        first = next(((i, s, r) for i, s, r in blocking if not _is_start(s)), None)
         if first is None:
+            if stopped and down is not None:  # _not_restarted names the start that failed
+                return True, _error("SERVICE_NOT_RESTARTED", "Nothing was changed in the stores, but the service was stopped")
             return stopped, None
         i, s, r = first
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        nothing = "Nothing was changed"
         if stopped:
-            return True, _error(
-                code, f"Nothing was changed in the stores (the service was stopped and started again): {_describe(i, s, r)}."
-            )
-        return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
+            nothing += " in the stores (the service was stopped" + (")" if down is not None else " and started again)")
+        if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
+            why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")
+            return stopped, _error(code, f"{nothing}: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
+        return stopped, _error(code, f"{nothing}: {_describe(i, s, r)}.")
+    blocking = [(i, s, r) for i, s, r in blocking if not _is_start(s)]  # a start that failed: _not_restarted says so
     if not blocking:
         return True, None
     i, s, r = blocking[0]
-    made = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK)
     left = ", ".join(f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps[i:], reports[i:]) if rp["result"] != "done")
-    detail = f"The change was made ({made or 'the commit step'}), but {_describe(i, s, r)}. Left to do: {left}."
+    detail = f"The change was made ({_made(steps, reports)}), but {_describe(i, s, r)}. Left to do: {left}."
     return True, _error("CHANGE_PARTIAL", detail)
+
+
+def _made(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> str:
+    done = [f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK]
+    return ", ".join(done) or "the commit step"
+
+
+def _not_restarted(
+    steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]], changed: bool, error: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """SERVICE_NOT_RESTARTED when a step that starts the scanner again did not end done, saying also what became of the change."""
+    down = [
+        (i, s, r)
+        for i, (s, r) in enumerate(zip(steps, reports))
+        if s["op"] == "service"
+        and s["args"].get("action") == "start"
+        and r["result"] not in ("done", "skipped")
+        and r.get("code") != "NOT_CONFIGURED"  # nothing to start with: nothing was stopped either, a warning
+    ]
+    if not down:
+        return error
+    i, s, r = down[0]
+    if error is not None:
+        before = str(error["msg"]).split(" Fix: ", 1)[0].rstrip(".")
+    else:
+        before = f"The change was made ({_made(steps, reports)})" if changed else "Nothing was changed"
+    command = s["args"].get("command")
+    if s["args"].get("service"):
+        what = f"the service {s['args']['service']} did not start again"
+    else:
+        what = f"the restart command ({shlex.join(command) if command else 'none'}) did not start the scanner again"
+    return _error("SERVICE_NOT_RESTARTED", f"{before}, but {what}: {_describe(i, s, r)}.")
 
 
 def _subject(step: Mapping[str, Any]) -> str:
@@ -138,9 +174,11 @@ def _subject(step: Mapping[str, Any]) -> str:
 def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
     """Whether a done step of a CHANGING op changed a set (not only this collection's own leftovers)."""
     args = step["args"]
-    if step["op"] == "write_pointer":
+    if step["op"] in ("write_pointer", "quarantine"):  # quarantine moves a set, or a folder named definfo.dat, out of the store
         return True
-    name = args.get("name") if step["op"] in ("retire", "quarantine") else args.get("b")
+    if step["op"] == "clean":
+        return bool(report["data"].get("restored"))
+    name = args.get("name") if step["op"] == "retire" else args.get("b")
     if not isinstance(name, str) or not _VERSION.fullmatch(name):
         return False
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))
@@ -165,6 +203,7 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             if s["op"] == "retire" and r["data"].get("removed") and not r["data"].get("link") and _VERSION.fullmatch(s["args"]["name"])
         ],
         "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("removed", [])],
+        "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
         "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
         "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" and r["data"].get("started", True) for s, r in done),
@@ -192,6 +231,7 @@ def interpret(request: Mapping[str, Any], reply: Mapping[str, Any] | None, failu
         return _result(True, unknown, [], list((reply or {}).get("warnings", [])), None)
     reports: Sequence[Mapping[str, Any]] = reply["steps"]
     changed, error = _verdict(steps, reports)
+    error = _not_restarted(steps, reports, changed, error)
     warnings = list(reply["warnings"])
     for index, (step, report) in enumerate(zip(steps, reports)):
         if not step["required"] and report["result"] not in ("done", "skipped"):
@@ -221,6 +261,8 @@ def _result(
     result.update(summary or _summary([], []))
     if summary is not None and summary["cleaned"] and not changed:
         result["msg"] = msg + f" Leftovers of interrupted runs were removed: {', '.join(summary['cleaned'])}."
+    if summary is not None and summary["restored"]:
+        result["msg"] += f" Put back under their names after an interrupted exchange: {', '.join(summary['restored'])}."
     return result
 
 

@@ -9,9 +9,10 @@ was (see docs/changes.md).
 Three kinds of change, each one group of steps on one store:
 
 - :func:`promote` installs a good set into a store (CSAPI by default). A bad
-  copy of the same version is replaced: when it is the active set, by swapping
-  the two folders (the pointer never names a missing or bad folder longer than
-  an atomic exchange), else by retiring it first.
+  copy of the same version is replaced by swapping it with the good copy
+  (``exchange``), then retiring what the swap left in the staging folder, so
+  that the version's name never lacks a folder (the product may point at it
+  at any moment, even when we do not).
 - :func:`rollback` points a store at a good set it holds, and can quarantine
   every bad set of the store.
 - :func:`repair_source` keeps the product's own copy job away from a bad set:
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     DEFDATES,
     LAST_DEFS,
     DefinfoError,
+    decode,
     new_definfo,
     parse_definfo,
     render_definfo,
@@ -71,6 +73,7 @@ class Context:
     restart: steps.Restart | None = None
     staging_prefix: str = facts.STAGING_PREFIX
     trash_prefix: str = ".smsmse-trash-"
+    exchange_aside_prefix: str = ".smsmse-trash-exchange-"
     token: Callable[[], str] = lambda: uuid.uuid4().hex[:8]
 
 
@@ -116,8 +119,10 @@ class StoreView:
     def definfo_bytes(self) -> bytes | None:
         return self.store.pointer.content
 
-    def render_pointer(self, version: str, previous: str | None) -> bytes:
-        """``definfo.dat`` naming ``version``: the current file with CurDefs (and LastDefs, if kept) changed."""
+    def render_pointer(self, version: str, previous: str | None, removed: Collection[str] = ()) -> bytes:
+        """``definfo.dat`` naming ``version``: the current file with CurDefs changed, and LastDefs (where the file has
+        it) set to ``previous`` only when that is a good set the store keeps: LastDefs never names a bad or removed set
+        (it keeps the one it named)."""
         current = self.definfo_bytes()
         try:
             info = parse_definfo(current) if current is not None else None
@@ -126,7 +131,8 @@ class StoreView:
         if info is None:
             return render_definfo(new_definfo(version))
         changed = info.with_value(DEFDATES, CUR_DEFS, version)
-        if previous and versions.is_version(previous) and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
+        keeps_previous = previous in self.sets and self.sets[previous]["status"] == GOOD and previous not in removed
+        if previous and keeps_previous and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
             changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
         return render_definfo(changed)
 
@@ -137,11 +143,23 @@ class StoreView:
     def definfo_sha256(self) -> str | None:
         return self.store.pointer.sha256
 
+    @property
+    def definfo_kind(self) -> str:
+        """What the agent's lstat saw at definfo.dat: absent, file, link, dir or other."""
+        return self.store.pointer.kind
+
     def leftovers(self, ctx: Context) -> list[str]:
         return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
 
+    def aside(self, ctx: Context, version: str) -> bool:
+        """Whether an interrupted exchange left ``version``'s folder aside (the next ``clean`` puts it back when the name is free)."""
+        lead = f"{ctx.exchange_aside_prefix}{version}-"
+        return version not in self.sets and any(f.name.startswith(lead) for f in self.store.others)
+
     def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
-        return steps.Group(self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart)
+        return steps.Group(
+            self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart, expect_kind=self.definfo_kind
+        )
 
 
 def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
@@ -168,8 +186,8 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
             {
                 "before_header": where,
                 "after_header": where,
-                "before": (current or b"").decode("utf-8", "replace").replace("\r\n", "\n"),
-                "after": after_definfo.decode("utf-8", "replace").replace("\r\n", "\n"),
+                "before": _definfo_text(current or b""),
+                "after": _definfo_text(after_definfo),
             }
         )
     if added or removed:
@@ -184,6 +202,15 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
             }
         )
     return shown
+
+
+def _definfo_text(data: bytes) -> str:
+    """definfo.dat as text for a diff, in the file's own encoding (UTF-16 files exist on Windows); damaged bytes replaced."""
+    try:
+        text = decode(data)[0]
+    except DefinfoError:
+        text = data.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")
 
 
 def _reasons(record: Mapping[str, Any]) -> str:
@@ -245,7 +272,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.parse_version)
     leftovers = dst.leftovers(ctx)
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
-    content = dst.render_pointer(chosen, dst.active)
+    content = dst.render_pointer(chosen, dst.active, removed=remove)
     if dst.active == chosen and installed_good and not remove and not leftovers:
         return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
     events = (
@@ -254,12 +281,13 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         else []
     )
     group = dst.group(ctx, events)
-    replace_active = not installed_good and chosen in dst.sets and dst.active == chosen
-    pointer = steps.write_pointer(dst.path, content, dst.definfo_sha256, commit=True) if dst.pointer_changes(content) else None
-    body = _install_steps(dst, src, chosen, installed_good=installed_good, replace_active=replace_active, pointer=pointer, ctx=ctx)
+    present = chosen in dst.sets or dst.aside(ctx, chosen)  # an aside: clean puts it back under this name first
+    replace_active = not installed_good and present and dst.active == chosen
+    pointer = content if dst.pointer_changes(content) else None
+    body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
-    if steps.commit_index(body) is None:  # nothing the scanner uses changes: the first removal is what changes the store
-        body = _commit_first(body) if body else [steps.step("clean", dst.path, commit=True)]
+    # nothing the scanner uses changes when no step commits: the reply's removals then say whether the store changed
+    # (retiring a set is a change; removing our own leftovers is not), see outcome._verdict
     opening = group.opening(
         pointer_writable=pointer is not None,
         free_bytes=0 if installed_good else src.size(chosen),
@@ -289,34 +317,58 @@ def _install_steps(
     chosen: str,
     *,
     installed_good: bool,
-    replace_active: bool,
-    pointer: steps.Step | None,
+    present: bool,
+    pointer: bytes | None,
     ctx: Context,
 ) -> list[steps.Step]:
-    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer."""
+    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer.
+
+    A bad copy of ``chosen`` is swapped with the good one, never removed first: the
+    product may point at that name at any moment (its own copy job), and the name
+    then always holds a whole folder. When the pointer already names it, the swap
+    is the commit point.
+    """
     if installed_good:
-        return [steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen)), *([pointer] if pointer else [])]
+        matches = steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen))
+        return [matches, *_pointer_steps(dst, pointer, ctx, commit=True)]
     staging = f"{ctx.staging_prefix}{chosen}-{ctx.token()}"
     body = [steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))]
-    if replace_active:
-        # the swap is the commit point: the scanner's folder holds the good bytes from that instant; the old ones are retired
-        body.append(steps.step("exchange", dst.path, commit=True, a=staging, b=chosen))
-        if pointer:
-            body.append({**pointer, "commit": False})
-        body.append(steps.step("retire", dst.path, required=False, name=staging))
-        return body
-    if chosen in dst.sets:  # a bad copy nobody points at: out of the way first
-        body.append(steps.step("retire", dst.path, name=chosen))
-    names: dict[str, Any] = {"from": staging, "to": chosen}
-    body.append(steps.step("rename", dst.path, **names))
-    if pointer:
-        body.append(pointer)
+    if not present:
+        names: dict[str, Any] = {"from": staging, "to": chosen}
+        return [*body, steps.step("rename", dst.path, **names), *_pointer_steps(dst, pointer, ctx, commit=True)]
+    active = dst.active == chosen
+    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen))
+    body += _pointer_steps(dst, pointer, ctx, commit=not active)
+    body.append(steps.step("retire", dst.path, required=False, name=staging))  # the bad copy, now in the staging folder
     return body
 
 
-def _commit_first(body: list[steps.Step]) -> list[steps.Step]:
-    first = {**body[0], "required": True, "commit": True}
-    return [first, *body[1:]]
+def _pointer_steps(
+    view_: StoreView, content: bytes | None, ctx: Context, *, commit: bool, quarantine_dir: str | None = None
+) -> list[steps.Step]:
+    """Replace ``definfo.dat`` with ``content`` (none when None), expecting what the probe's lstat saw there.
+
+    A link is replaced itself, never written through. A folder named definfo.dat is
+    moved out of the store first (quarantined, never deleted: it is not ours), so
+    that the file can take its name.
+    """
+    if content is None:
+        return []
+    found = []
+    kind = view_.definfo_kind
+    if kind == "dir":
+        found.append(
+            steps.step(
+                "quarantine",
+                view_.path,
+                name=DEFINFO,
+                dest_dir=quarantine_dir or _default_quarantine(view_),
+                dest_name=f"{_quarantine_base(view_)}-{DEFINFO}-{ctx.token()}",
+            )
+        )
+        kind = "absent"
+    found.append(steps.write_pointer(view_.path, content, view_.definfo_sha256 if kind == "file" else None, kind, commit=commit))
+    return found
 
 
 def _choose_source_set(src: StoreView, version: str) -> str:
@@ -363,12 +415,10 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     events = [collection_events.event("downgraded" if downgrade else "rolled_back", **values)] if moves_pointer else []
     if quarantined:
         events.append(collection_events.event("quarantined", **values))
-    group = view_.group(ctx, events)
     destination = quarantine_dir or _default_quarantine(view_)
-    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
-    if moves_pointer:
-        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
-    body += _quarantine_steps(view_, quarantined, destination, commit=not moves_pointer, ctx=ctx)
+    change = _repoint(
+        view_, target, content if moves_pointer else None, quarantined=quarantined, destination=destination, events=events, ctx=ctx
+    )
     if moves_pointer:
         message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
     else:
@@ -380,7 +430,7 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
         target,
         view_.active,
         message,
-        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        change,
         _diff(view_, content if moves_pointer else None, [], quarantined),
         {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination},
     )
@@ -418,8 +468,35 @@ def _nothing_to_roll_back(view_: StoreView) -> str:
     )
 
 
+def _repoint(
+    view_: StoreView,
+    target: str,
+    content: bytes | None,
+    *,
+    quarantined: Sequence[str],
+    destination: str,
+    events: Sequence[Mapping[str, Any]],
+    ctx: Context,
+) -> list[steps.Step]:
+    """Every step of pointing a store at a set it holds and moving sets out of it (rollback and source repair alike).
+
+    The set pointed at is checked once more (``matches``); the pointer is written
+    when ``content`` is given (the commit point), else the first quarantine is.
+    """
+    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
+    body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
+    body += _quarantine_steps(view_, quarantined, destination, commit=content is None, ctx=ctx)
+    group = view_.group(ctx, events)
+    return [*group.opening(pointer_writable=content is not None), *body, *group.closing()]
+
+
+def _quarantine_base(view_: StoreView) -> str:
+    """The start of a quarantined folder's name: the store folder's own name, safe as one path component."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", view_.path.rstrip("\\/").replace("\\", "/").rsplit("/", 1)[-1]) or view_.name
+
+
 def _quarantine_steps(view_: StoreView, names: Sequence[str], destination: str, *, commit: bool, ctx: Context) -> list[steps.Step]:
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", view_.path.rstrip("\\/").replace("\\", "/").rsplit("/", 1)[-1]) or view_.name
+    base = _quarantine_base(view_)
     found = []
     for index, name in enumerate(names):
         found.append(
@@ -446,10 +523,23 @@ def _default_quarantine(store: StoreView) -> str:
 
 
 def source_risk(view_: StoreView) -> list[str]:
-    """The bad sets of a source store newer than its newest good set: what the product's copy job would pick up next."""
+    """The sets of a source store newer than its newest good set that are not good (bad, or not in the catalog):
+    what the product's copy job would pick up next. Empty when the store holds no good set (see :func:`unrepairable_risk`)."""
     good = view_.good()
-    newest_good = good[-1] if good else None
-    return [v for v in view_.with_status(BAD) if newest_good is not None and _newer(v, newest_good)]
+    if not good:
+        return []
+    return [v for v in _not_good(view_) if _newer(v, good[-1])]
+
+
+def unrepairable_risk(view_: StoreView, csapi_best: str | None) -> list[str]:
+    """A source store with no good set to point at: its sets newer than CSAPI's newest good one, which the copy job takes next."""
+    if view_.good():
+        return []
+    return [v for v in _not_good(view_) if csapi_best is None or _newer(v, csapi_best)]
+
+
+def _not_good(view_: StoreView) -> list[str]:
+    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.parse_version)
 
 
 def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
@@ -477,13 +567,9 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     events = [collection_events.event("quarantined", **values)]
     if moves_pointer:
         events.insert(0, collection_events.event("rolled_back", **values))
-    group = view_.group(ctx, events)
     destination = quarantine_dir or _default_quarantine(view_)
-    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
-    if moves_pointer:
-        body.append(steps.write_pointer(view_.path, content, view_.definfo_sha256, commit=True))
-    body += _quarantine_steps(view_, risky, destination, commit=not moves_pointer, ctx=ctx)
-    message = f"{store}: quarantined the bad set(s) {', '.join(risky)} the product would copy next" + (
+    change = _repoint(view_, target, content if moves_pointer else None, quarantined=risky, destination=destination, events=events, ctx=ctx)
+    message = f"{store}: quarantined {', '.join(risky)} (not good), which the product would copy next" + (
         f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""
     )
     return Plan(
@@ -491,7 +577,7 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
         target,
         view_.active,
         message,
-        [*group.opening(pointer_writable=moves_pointer), *body, *group.closing()],
+        change,
         _diff(view_, content if moves_pointer else None, [], risky),
         {"quarantined_sets": risky, "quarantine_dir": destination},
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import line
 
 STATUSES = ("compliant", "fixed", "drift", "failed", "unreachable")
 SEVERITIES = tuple(health.SEVERITY_ORDER)
@@ -29,6 +30,7 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report.json"
 DATA_FOLDER = ("mailsec-smsmse", "defs-health")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 HISTORY_MAX_BYTES = 64 * 1024 * 1024  # a run of 10000 hosts is about 30 MB
+STORE_PROBLEMS_SHOWN = health.STORE_PROBLEMS_SHOWN
 
 
 def default_dir(environ: Mapping[str, str], home: Path) -> Path:
@@ -68,6 +70,23 @@ def grade(record: Mapping[str, Any], fail_severities: Collection[str]) -> dict[s
     return {**record, "status": status}
 
 
+def store_problems_of(host: Mapping[str, Any]) -> dict[str, Any]:
+    """The host's store problems: its count, and at most :data:`STORE_PROBLEMS_SHOWN` entries (none for a record without)."""
+    found = host.get("store_problems")
+    found = found if isinstance(found, Mapping) else health.NO_STORE_PROBLEMS
+    entries = found.get("entries")
+    entries = list(entries) if isinstance(entries, list) else []
+    count = found.get("count")
+    count = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return {"count": max(count, len(entries)), "entries": entries[:STORE_PROBLEMS_SHOWN]}
+
+
+def store_problem_line(entry: Mapping[str, Any]) -> str:
+    """One store problem as one line of safe text (a line break in a name is shown as ``\\n``)."""
+    where = f" {entry.get('path')}" if entry.get("path") else ""
+    return line(f"{entry.get('store')} {entry.get('code')}{where}: {entry.get('message')}")
+
+
 def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     counts = Counter(h["status"] for h in hosts)
     total = len(hosts)
@@ -75,6 +94,7 @@ def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "hosts": total,
         "counts": {s: counts.get(s, 0) for s in STATUSES},
         "percent": {s: round(100.0 * counts.get(s, 0) / total, 1) if total else 0.0 for s in STATUSES},
+        "hosts_with_store_problems": sum(1 for h in hosts if store_problems_of(h)["count"]),
     }
 
 
@@ -115,16 +135,30 @@ def _parse_time(text: str) -> dt.datetime | None:
         return None
 
 
-def drift_of(name: str, status: str, history: Sequence[Mapping[str, Any]], started: str, ended: str) -> dict[str, Any]:
-    """Since when the host's current run of drift or failure began, for how many runs, and how many days."""
+#: one earlier run: when it started, and each host's status then
+Past = tuple[str, Mapping[str, Any]]
+
+
+def past_statuses(history: Sequence[Mapping[str, Any]]) -> list[Past]:
+    """Each earlier run's start and ``{host name: status}``, built once (not once per drifting host)."""
+    return [
+        (report["started"], {h["name"]: h.get("status") for h in report["hosts"] if isinstance(h, dict) and isinstance(h.get("name"), str)})
+        for report in history
+    ]
+
+
+def drift_of(name: str, status: str, history: Sequence[Past], started: str, ended: str) -> dict[str, Any]:
+    """Since when the host's current run of drift or failure began, for how many runs, and how many days.
+
+    ``history`` is :func:`past_statuses` of the earlier runs.
+    """
     if status not in DRIFTING:
         return {"drifting_since": None, "drift_runs": None, "drift_days": None}
     since, runs = started, 1
-    for report in reversed(history):
-        record = next((h for h in report["hosts"] if isinstance(h, dict) and h.get("name") == name), None)
-        if record is None or record.get("status") not in DRIFTING:
+    for run_started, statuses in reversed(history):
+        if statuses.get(name) not in DRIFTING:
             break
-        since, runs = report["started"], runs + 1
+        since, runs = run_started, runs + 1
     begin, end = _parse_time(since), _parse_time(ended)
     days = (end - begin).days if begin and end and end >= begin else None
     return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
@@ -173,8 +207,10 @@ def build(
 ) -> dict[str, Any]:
     severities = [s for s in SEVERITIES if s in fail_severities]
     hosts = []
+    past = past_statuses(history)
     for record in worst_first([grade(r, severities) for r in records]):
-        host = {**record, **drift_of(record["name"], record["status"], history, started, ended)}
+        host = {**record, **drift_of(record["name"], record["status"], past, started, ended)}
+        host["store_problems"] = store_problems_of(record)
         host["why_no_action"] = why_no_action(host, severities)
         hosts.append(host)
     return {

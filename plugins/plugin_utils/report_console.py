@@ -11,7 +11,7 @@ sequence in a host's reply is printed as text, never interpreted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
@@ -99,3 +99,9 @@ def failures(document: Mapping[str, Any], fail_on: str) -> dict[str, str]:
     severities = _fail_severities(document)
     wanted = FAIL_ON[fail_on]
     return {h["name"]: failure_message(h, severities) for h in document["hosts"] if h["status"] in wanted}
+
+
+def fails(record: Mapping[str, Any], fail_on: str, fail_severities: Collection[str]) -> bool:
+    """Whether one host record, graded as the report grades it, fails the play (what :func:`failures` decides per host)."""
+    severities = [s for s in report.SEVERITIES if s in fail_severities]
+    return report.grade(record, severities)["status"] in FAIL_ON[fail_on]

@@ -90,6 +90,11 @@ def _drift(host: Mapping[str, Any]) -> str:
     return f"{host['drifting_since']} ({days if days is not None else '?'} d, {runs} runs)"
 
 
+def _store_problems(host: Mapping[str, Any]) -> dict[str, Any]:
+    found = report.store_problems_of(host)
+    return {"count": found["count"], "entries": [report.store_problem_line(e) for e in found["entries"]]}
+
+
 def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     fail_severities = document["options"].get("fail_severities", report.DEFAULT_FAIL_SEVERITIES)
     found = []
@@ -108,6 +113,7 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "drift": _drift(host),
                 "checks": host["checks"],
                 "message": host["message"],
+                "store_problems": _store_problems(host),
             }
         )
     return found

@@ -5,7 +5,9 @@ Built with :mod:`xml.etree.ElementTree`, every value passed through
 Each failing check carries its severity (``type`` of the failure, and a
 ``severity`` property); a failing check whose severity does not fail hosts
 (``fail_severities`` in the report's options) is ``skipped`` with the reason,
-so CI turns red exactly when the role calls the host drifting.
+so CI turns red exactly when the role calls the host drifting. A host's store
+problems (entries the agent escaped, left out or could not read) are its suite's
+``store_problems`` property (the count) and one line each in its ``system-out``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def render(document: Mapping[str, Any]) -> str:
     totals: Counter[str] = Counter()
     for host in document["hosts"]:
         counts: Counter[str] = Counter()
+        problems = report.store_problems_of(host)
         suite = _element("testsuite", name=host["name"], hostname=host["name"], timestamp=timestamp)
         _properties(
             suite,
@@ -79,10 +82,13 @@ def render(document: Mapping[str, Any]) -> str:
                 "run_id": document["run_id"],
                 "started": document["started"],
                 "drifting_since": host.get("drifting_since"),
+                "store_problems": problems["count"],
             },
         )
         for check in host["checks"] or [_unreachable(host)]:
             suite.append(_case(host, check, fail_severities, counts))
+        if problems["entries"]:
+            ET.SubElement(suite, "system-out").text = "".join(report.store_problem_line(e) + "\n" for e in problems["entries"])
         for counter in COUNTERS:
             suite.set(counter, str(counts[counter]))
         totals.update(counts)

@@ -5,7 +5,8 @@ and U+10000-U+10FFFF; a single other character (``\\x01``, ``\\x1b``, a lone
 surrogate) makes the whole document malformed. DEL and the C1 controls are
 allowed by XML but are parse errors in HTML and never meant as text, so they
 are escaped as well. ``\\x1b[31m`` is shown as the seven characters
-``\\x1b[31m``, so a reader sees what the host sent.
+``\\x1b[31m``, so a reader sees what the host sent. :func:`line` also escapes
+line breaks, for text that must stay on one line (a list of entries, one per line).
 """
 
 from __future__ import annotations
@@ -24,3 +25,12 @@ def _escape(match: re.Match[str]) -> str:
 def text(value: Any) -> str:
     """``value`` as a string holding only characters XML 1.0 and HTML accept as text."""
     return _UNSAFE.sub(_escape, value if isinstance(value, str) else str(value))
+
+
+_BREAKS = {"\n": "\\n", "\r": "\\r", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_BREAK = re.compile("[\n\r\u2028\u2029]")
+
+
+def line(value: Any) -> str:
+    """:func:`text` on one line: line breaks are shown as ``\\n``, ``\\r``, ``\\u2028`` and ``\\u2029``."""
+    return _BREAK.sub(lambda match: _BREAKS[match.group()], text(value))

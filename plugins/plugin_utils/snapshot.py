@@ -66,6 +66,7 @@ class FileEntry:
     link: bool
     sha256: str | None  # None when not hashed, unreadable, or a link
     escaped: bool = False  # the path is not the name on the host (not text there, or too long): see listing
+    changed: bool = False  # with hashing: the file changed while the agent read it, so it has no digest
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class Pointer:
     active: str | None
     last: str | None
     error: Problem | None
+    #: what lstat saw: absent, file, link, dir or other (an agent that does not say: a file when present)
+    kind: str = "absent"
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,9 @@ class Snapshot:
 def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snapshot:
     """The typed host from a contract-checked ``probe`` reply; store selection happens here, once.
 
-    Raises :class:`SmsmseError` ``STORE_NOT_FOUND`` when a path the options give does not
-    exist, and ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest.
+    Raises :class:`SmsmseError` when a path the options give is no folder (``STORE_NOT_FOUND``,
+    ``STORE_NOT_A_FOLDER`` or ``STORE_UNREADABLE``, see :data:`NOT_A_STORE`), and
+    ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest.
     """
     raw_host = reply["host"]
     windows = raw_host["os"] == "windows"
@@ -185,14 +189,39 @@ def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None])
     return chosen
 
 
+#: what is at a store path the options give, when it is no folder: (kind, is a link) -> (code, what the path is)
+NOT_A_STORE: dict[tuple[str, bool], tuple[str, str]] = {
+    ("file", False): ("STORE_NOT_A_FOLDER", "is a file, not a folder"),
+    ("file", True): ("STORE_NOT_A_FOLDER", "is a link to a file, not a folder"),
+    ("other", False): ("STORE_NOT_A_FOLDER", "is a special file (FIFO, device or socket), not a folder"),
+    ("other", True): ("STORE_NOT_A_FOLDER", "is a link to a special file (FIFO, device or socket), not a folder"),
+    ("missing", False): ("STORE_NOT_FOUND", "does not exist"),
+    ("missing", True): ("STORE_NOT_FOUND", "is a link to nothing (its target does not exist)"),
+    ("unreadable", False): ("STORE_UNREADABLE", "cannot be looked at by the connecting account"),
+    ("unreadable", True): ("STORE_UNREADABLE", "is a link the connecting account cannot follow"),
+}
+
+
 def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, platform: str | None) -> dict[str, Any] | None:
     if override:
         entry = next((e for e in entries if e["template"] == override), None)
         if entry is None or not entry["exists"]:
-            path = entry["path"] if entry else override
-            raise SmsmseError("STORE_NOT_FOUND", f"The {name} store '{path}' does not exist.", path=path)
+            raise _not_a_store(name, entry, override)
         return entry
     return layout.choose_entry(name, platform, entries)
+
+
+def _not_a_store(name: str, entry: Mapping[str, Any] | None, override: str) -> SmsmseError:
+    """The error for a store path the options give that is no folder, saying what it is (agents that send no ``kind``: missing)."""
+    path = entry["path"] if entry else override
+    kind = (entry or {}).get("kind", "missing")
+    code, what = NOT_A_STORE.get((kind, bool((entry or {}).get("link"))), NOT_A_STORE[("missing", False)])
+    option = "`source_path`" if name == EXTRA_STORE else f"`stores.{name}`"
+    detail = f"The {name} store '{path}' {what}"
+    if code == "STORE_UNREADABLE":
+        reason = (entry or {}).get("error")
+        return SmsmseError(code, f"{detail}{': ' + reason if reason else ''}.", path=path)
+    return SmsmseError(code, f"{detail}: {option} must name the folder that holds definfo.dat and the version folders.", path=path)
 
 
 def _store(entry: Mapping[str, Any], windows: bool) -> Store:
@@ -222,6 +251,7 @@ def _file(record: Mapping[str, Any]) -> FileEntry:
         link=record["link"],
         sha256=record.get("sha256"),
         escaped=bool(record.get("escaped")),
+        changed=bool(record.get("changed")),
     )
 
 
@@ -239,7 +269,8 @@ def set_folder(record: Mapping[str, Any]) -> SetFolder:
 
 
 def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
-    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"]}
+    kind = str(record.get("kind") or "file") if record["present"] else "absent"
+    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"], "kind": kind}
     if not record["present"]:
         return Pointer(**base, content=None, active=None, last=None, error=None)
     not_a_file = listing.pointer_problem(record, where)

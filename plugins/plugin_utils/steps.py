@@ -14,9 +14,12 @@ they are for, and :mod:`outcome` reads the reply.
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 Step = dict[str, Any]
 
@@ -42,12 +45,14 @@ class Restart:
         return [step("service", store, action="stop", service=self.service, command=None, timeout=self.timeout)]
 
     def after(self, store: str) -> list[Step]:
-        """Start the service again: always (even after a failure), only if this request stopped it, and a failure is
-        a failure of the task (the scanner must not stay down); on POSIX, run the restart command."""
+        """Start the service again: always (even after a failure), only if this request stopped it; on POSIX, run the
+        restart command. Best-effort as a step (the tidy-up and the event still run), but a start that fails fails the
+        task (outcome: SERVICE_NOT_RESTARTED)."""
         if self.windows:
             start = step(
                 "service",
                 store,
+                required=False,
                 always=True,
                 action="start",
                 service=self.service,
@@ -56,7 +61,7 @@ class Restart:
                 only_if_stopped_here=True,
             )
             return [start]
-        return [step("service", store, action="start", service=None, command=self.command, timeout=self.timeout)]
+        return [step("service", store, required=False, action="start", service=None, command=self.command, timeout=self.timeout)]
 
 
 @dataclass(frozen=True)
@@ -69,12 +74,14 @@ class Group:
     events: Sequence[Mapping[str, Any]] = ()
     events_file: str | None = None
     restart: Restart | None = None
+    #: what lstat saw at definfo.dat (absent, file, link, dir, other); None: a file when a digest is given, else absent
+    expect_kind: str | None = None
 
     def opening(self, **preflight: Any) -> list[Step]:
         """Lock, compare-and-swap, remove leftovers (best-effort), stop the service (if asked), then every precondition."""
         return [
             step("lock", self.store, stale_seconds=self.stale_seconds),
-            step("expect", self.store, definfo_sha256=self.expect_sha256),
+            step("expect", self.store, definfo_sha256=self.expect_sha256, definfo_kind=self.kind),
             step("clean", self.store, required=False),
             *(self.restart.before(self.store) if self.restart else []),  # moved right before the commit steps by arrange()
             step(
@@ -87,6 +94,10 @@ class Group:
             ),
         ]
 
+    @property
+    def kind(self) -> str:
+        return self.expect_kind or ("file" if self.expect_sha256 is not None else "absent")
+
     def closing(self) -> list[Step]:
         """The events (best-effort), the service started again, the lock released (both always)."""
         closing = []
@@ -98,13 +109,24 @@ class Group:
         return closing
 
 
-def write_pointer(store: str, content: bytes, expect_sha256: str | None, *, commit: bool) -> Step:
-    return step("write_pointer", store, commit=commit, content_b64=base64.b64encode(content).decode("ascii"), expect_sha256=expect_sha256)
+def write_pointer(store: str, content: bytes, expect_sha256: str | None, expect_kind: str | None = None, *, commit: bool) -> Step:
+    """Replace ``definfo.dat`` with ``content``, if lstat still sees ``expect_kind`` there (and, for a file, ``expect_sha256``).
+
+    ``expect_kind`` None: a file when a digest is given, else absent.
+    """
+    encoded = base64.b64encode(content).decode("ascii")
+    expect_kind = expect_kind or ("file" if expect_sha256 is not None else "absent")
+    return step("write_pointer", store, commit=commit, content_b64=encoded, expect_sha256=expect_sha256, expect_kind=expect_kind)
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
-    """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`)."""
-    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arrange(steps)}
+    """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`);
+    CHANGE_TOO_LARGE when it holds more steps than one request may carry."""
+    arranged = arrange(steps)
+    limit = int(wire["limits"]["max_steps"])
+    if len(arranged) > limit:
+        raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
+    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged}
 
 
 #: ops that switch what the scanner uses: the service is stopped right before the first and started right after the last
@@ -170,6 +192,15 @@ def _arrange_group(group: list[Step]) -> list[Step]:
     else:  # nothing switches: the service is stopped and started right before the commit step
         first = last = next((i for i, s in enumerate(rest) if s["commit"]), len(rest))
     return [*head, *rest[:first], *stop, *checks, *rest[first:last], *start, *rest[last:], *tail]
+
+
+def _too_large(steps: Sequence[Step], limit: int) -> str:
+    retires = Counter(s["store"] for s in steps if s["op"] in ("retire", "quarantine"))
+    text = f"The change needs {len(steps)} steps, more than the {limit} one apply request carries"
+    if not retires:
+        return text + "."
+    store, count = retires.most_common(1)[0]
+    return text + f": it would retire or quarantine {count} old sets of {store} at once."
 
 
 def commit_index(steps: Sequence[Step]) -> int | None:

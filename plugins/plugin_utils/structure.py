@@ -2,9 +2,11 @@
 
 A set passes when its name is a valid version, its ``zdone.dat`` marker is
 there, every required file is there and not empty, no file is empty or
-temporary, nothing in it is a link, junction or path leading out of it, no two
-of its names are one name to Windows (the same under case folding, or once NTFS
-drops trailing dots and spaces), and (with hashing) every file could be read.
+temporary, nothing in it is a link, junction or path leading out of it, no name is
+one Windows opens as a device (``NUL``, ``con.dat``, ``COM1``), no two
+of its names are one name to Windows (the same through NTFS's upcase table, or
+once Windows drops trailing dots and spaces: :func:`ntfs.key`), and (with
+hashing) every file could be read.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import FileEntry, SetFolder
 
@@ -40,16 +42,11 @@ def is_temporary(name: str) -> str | None:
     return next((what for pattern, what in _TEMPORARY if pattern.search(name)), None)
 
 
-def windows_key(path: str) -> str:
-    """The name Windows would open for ``path``: each part without trailing dots and spaces, case folded."""
-    return "/".join(part.rstrip(". ") for part in path.split("/")).casefold()
-
-
 def collisions(paths: Iterable[str]) -> list[list[str]]:
-    """Groups of distinct paths that are one file to Windows (see :func:`windows_key`)."""
+    """Groups of distinct paths that are one file to Windows (see :func:`ntfs.key`)."""
     groups: dict[str, list[str]] = {}
     for path in paths:
-        groups.setdefault(windows_key(path), []).append(path)
+        groups.setdefault(ntfs.key(path), []).append(path)
     return [sorted(group) for _key, group in sorted(groups.items()) if len(group) > 1]
 
 
@@ -74,11 +71,11 @@ def check_set(
     if folder.truncated:
         found.append(Problem("SET_TOO_MANY_FILES", f"The set {name} holds more files than the agent lists; it cannot be verified.", where))
     files = folder.files
-    names = {manifest.key(f.path) for f in files}
-    if manifest.key(MARKER) not in names:
+    names = {ntfs.key(f.path) for f in files}
+    if ntfs.key(MARKER) not in names:
         found.append(Problem("SET_MARKER_MISSING", f"The set {name} has no {MARKER}: its extraction never finished.", join(where, MARKER)))
     for required in required_files:
-        if manifest.key(required) not in names and manifest.key(required) != manifest.key(MARKER):
+        if ntfs.key(required) not in names and ntfs.key(required) != ntfs.key(MARKER):
             found.append(Problem("SET_REQUIRED_FILE_MISSING", f"The set {name} has no {required}.", join(where, required)))
     for group in collisions(f.path for f in files):
         listed = ", ".join(group)
@@ -100,15 +97,20 @@ def _check_file(record: FileEntry, *, name: str, path: str, hashed: bool) -> lis
     if record.link:
         return [Problem("SET_LINK", f"{relative} in set {name} is a link or junction: it may lead out of the store.", path)]
     found = []
+    device = ntfs.reserved_part(relative)
     why = manifest.unsafe_path(relative)
-    if why:
+    if device is not None:
+        message = f"{relative!r} in set {name}: Windows opens {device!r} as a device, not as a file of the set."
+        found.append(Problem("SET_NAME_RESERVED", message, path))
+    elif why:
         found.append(Problem("SET_PATH_UNSAFE", f"{relative!r} in set {name} {why}.", path))
     base = relative.rsplit("/", 1)[-1]
     what = is_temporary(base)
     if what:
         found.append(Problem("SET_TEMPORARY_FILE", f"{relative} in set {name} is {what}: the set was not written completely.", path))
-    if record.size == 0 and manifest.key(base) != manifest.key(MARKER):
+    if record.size == 0 and ntfs.key(base) != ntfs.key(MARKER):
         found.append(Problem("SET_FILE_EMPTY", f"{relative} in set {name} is empty.", path))
     if hashed and record.sha256 is None:
-        found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} could not be read to hash it.", path))
+        why = "changed while it was read (something is writing it)" if record.changed else "could not be read to hash it"
+        found.append(Problem("SET_FILE_UNREADABLE", f"{relative} in set {name} {why}.", path))
     return found

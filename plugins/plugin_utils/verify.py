@@ -80,6 +80,7 @@ def judge(
     active: dict[str, dict[str, Any]] = {}
     stats = dict.fromkeys(_STAT_KEYS, 0)
     cache_errors: list[str] = []
+    cache_refused: list[str] = []
     for name, store in snapshot.stores.items():
         if store.error:
             raise SmsmseError("STORE_UNREADABLE", f"The {name} store '{store.path}' cannot be read: {store.error}", path=store.path)
@@ -88,6 +89,8 @@ def judge(
             stats[key] += hashed.get(key, 0)
         if hashed.get("cache_error"):
             cache_errors.append(hashed["cache_error"])
+        if hashed.get("cache_refused"):
+            cache_refused.append(hashed["cache_refused"])
         sets.extend(_own_checks(store, folder, required=required, catalog=catalog, today=today) for folder in store.sets)
         active[name] = _pointer_record(store)
     return _decide(
@@ -98,7 +101,7 @@ def judge(
             "store_problems": {
                 name: [p.as_dict() for p in listing.store_problems(store, join=_joiner(store))] for name, store in snapshot.stores.items()
             },
-            "hash_stats": {**stats, "cache_errors": cache_errors},
+            "hash_stats": {**stats, "cache_errors": cache_errors, "cache_refused": cache_refused},
             "catalog": catalog.summary() if catalog else None,
         },
         marks,

@@ -25,4 +25,10 @@ def result_of(
     host = snapshot.parse(reply, overrides)
     verification = verify.judge(host, required_files=required_files, catalog=trusted)
     smsmse_defs = facts.build(host, strict=False)
-    return {**verification, "state": {"reply": reply}, "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}}}
+    warnings = [f"the hash cache was not used, every file was read: {why}" for why in verification["hash_stats"]["cache_refused"]]
+    return {
+        **verification,
+        "state": {"reply": reply, "stores": dict(overrides)},  # the store paths it was parsed with, to parse it again alike
+        "ansible_facts": {"smsmse_defs": {**smsmse_defs, "verification": verification}},
+        **({"warnings": warnings} if warnings else {}),
+    }

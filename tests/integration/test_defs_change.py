@@ -188,3 +188,22 @@ def test_rollback_to_an_explicit_version_is_a_recorded_downgrade(
     assert again["changed"] is False and again["msg"] == f"csapi already points at {versions[-2]}."
     missing = run(inventory, tmp_path / "c", "rollback", to="20200101.001").results["h"]
     assert missing["error"]["code"] == "VERSION_NOT_FOUND"
+
+
+def test_promote_fails_when_the_scanner_does_not_start_again(lab_factory: Callable[..., Path], tmp_path: Path, versions: list[str]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    lost = inventory.parent / "no-such-folder" / "events.jsonl"
+    result = run(
+        inventory,
+        tmp_path,
+        "promote",
+        restart_service=True,
+        restart_command=["/bin/sh", "-c", "echo scanner failed to start; exit 3"],
+        events_file=str(lost),
+    ).results["h"]
+    assert active(inventory, "h") == versions[-1]
+    assert (result["changed"], result["failed"], result["installed"]) == (True, True, True)
+    assert result["error"]["code"] == "SERVICE_NOT_RESTARTED"
+    assert result["msg"].startswith("SERVICE_NOT_RESTARTED: The change was made (stage ")
+    assert "but the restart command (/bin/sh -c 'echo scanner failed to start; exit 3') did not start the scanner again" in result["msg"]
+    assert any(f"({lost})" in w and "ENOENT" in w for w in result["warnings"]), result["warnings"]

@@ -187,3 +187,26 @@ def test_junit_and_html(fleet: Path, tmp_path: Path) -> None:
     assert html.count('<tr class="host"') == 21
     assert len(list((reports / "history").glob("defs-health-*.json"))) >= 1
     assert (COLLECTIONS / "ansible_collections" / "mailsec" / "smsmse" / "schemas" / "report.json").exists()
+
+
+def test_one_host_failing_oddly_does_not_cost_the_fleet_its_report(tmp_path: Path) -> None:
+    """A host whose change is too large for one request, and one whose task cannot even be templated: the others are reported."""
+    inventory = lab.build_lab(tmp_path / "lab", [lab.LabHost("ok"), lab.LabHost("stale", faults=["stale_csapi"]), lab.LabHost("old")])
+    old = tmp_path / "lab" / "hosts" / "old" / "csapi"
+    for day in range(250):
+        lab.write_set(old, f"{TODAY - dt.timedelta(days=400 + day):%Y%m%d}.001")
+    lab.write_definfo(old, VERSIONS[-2])
+    data = json.loads(inventory.read_text())
+    hosts = data["all"]["children"]["smsmse_lab"]["hosts"]
+    hosts["stale"]["smsmse_defs_liveupdate_command"] = "{{ smsmse_no_such_variable }}"
+    inventory.write_text(json.dumps(data))
+    reports = tmp_path / "reports"
+    run = playbook("mailsec.smsmse.enforce", inventory, tmp_path / "run", extra={"defs_health_report_dir": str(reports)})
+    reported = by_name(json.loads((reports / "defs-health.json").read_text()))
+    assert sorted(reported) == ["ok", "old", "stale"], run.output[-3000:]
+    assert reported["ok"]["status"] == "compliant"
+    assert reported["old"]["status"] == "failed" and reported["old"]["message"].startswith("CHANGE_TOO_LARGE: The change needs ")
+    # the task failed before its action ran (templating): the report made its record from the task's message
+    assert reported["stale"]["status"] == "failed" and "'smsmse_no_such_variable' is undefined" in reported["stale"]["message"]
+    assert (reports / "defs-health.html").exists() and (reports / "defs-health.junit.xml").exists()
+    assert "fatal: [old]: FAILED!" in run.output and "fatal: [ok]" not in run.output

@@ -151,6 +151,8 @@ class Host:
                 (path / "half.dat").write_bytes(b"half")
             elif kind == "file":
                 path.write_bytes(b"half")
+            elif kind.startswith("set:"):
+                lab.write_set(self.root / "written", kind[4:], FILES).rename(path)
             else:
                 target = self.decoys / ("keep.tmp" if name.endswith(".tmp") else "outside")
                 path.symlink_to(target, target_is_directory=target.is_dir())

@@ -1,28 +1,54 @@
-"""Runs one store operation in its own process, for the crash and concurrency tests.
+"""Runs one ``apply`` request in its own process, for the crash and concurrency tests.
 
-``python store_worker.py OP REQUEST.json`` prints ``ready``, waits for a line on
-standard input, runs the operation and prints its outcome as JSON. OP is
-``apply`` or one of store_ops' operations.
+``python store_worker.py apply REQUEST.json`` prints ``ready``, waits for a line on
+standard input, runs the request and prints the reply as JSON.
+
+Two switches of this worker (never of the agent) reach moments inside a step:
+``STORE_WORKER_NO_RENAMEAT2`` makes ``exchange`` fall back to two renames, as on a
+kernel without ``renameat2(RENAME_EXCHANGE)``; ``STORE_WORKER_KILL_AFTER_ASIDE``
+kills the process with SIGKILL right after the first rename of a folder to a trash
+name (in ``exchange``'s fallback: between its two renames).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives
+
+NO_RENAMEAT2 = "STORE_WORKER_NO_RENAMEAT2"
+KILL_AFTER_ASIDE = "STORE_WORKER_KILL_AFTER_ASIDE"
+
+
+def _killed_after_aside(trash_prefix: str) -> None:
+    real = os.rename
+
+    def rename(src: str, dst: str) -> None:
+        real(src, dst)
+        if os.path.basename(dst).startswith(trash_prefix):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    os.rename = rename  # type: ignore[assignment]
 
 
 def main() -> None:
     op, request_file = sys.argv[1], sys.argv[2]
+    if op != "apply":
+        raise SystemExit(f"unknown operation {op!r}: the worker runs apply")
     request = json.loads(Path(request_file).read_text())
+    if os.environ.get(NO_RENAMEAT2):
+        primitives.RENAMEAT2 = None
+    if os.environ.get(KILL_AFTER_ASIDE):
+        _killed_after_aside(request["wire"]["trash_prefix"])
     print("ready", flush=True)
     sys.stdin.readline()
-    outcome = apply.run(request) if op == "apply" else getattr(store_ops, op)(request)
-    print(json.dumps(outcome), flush=True)
+    print(json.dumps(apply.run(request)), flush=True)
 
 
 if __name__ == "__main__":

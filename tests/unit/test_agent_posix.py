@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.doc_fragments.agent import ModuleDocFragment
 from ansible_collections.mailsec.smsmse.plugins.module_utils import events, scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, contract, facts, lab
 
 
 def probe_host(inventory: Path, host: str, **changes: Any) -> dict[str, Any]:
@@ -133,3 +134,9 @@ def test_unreadable_events_file_is_reported(lab_factory: Callable[..., Path], tm
     reply = probe_host(inventory, "h1", events_file=str(tmp_path / "none.jsonl"))
     assert reply["events"] == []
     assert reply["events_error"].startswith("cannot read ")
+
+
+def test_the_agent_offers_exactly_the_documented_operations_of_the_contract() -> None:
+    documented = argspec.documented_options(ModuleDocFragment.DOCUMENTATION)["op"]["choices"]
+    assert sorted(documented) == sorted(defs_agent_posix.OPERATIONS) == sorted(contract.OPERATIONS)
+    assert all((contract.SCHEMA_DIR / f"{op}.request.json").is_file() for op in contract.OPERATIONS)

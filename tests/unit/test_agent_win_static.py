@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 from ansible_collections.mailsec.smsmse.plugins.modules.defs_agent_win import DOCUMENTATION
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 
@@ -194,11 +195,14 @@ def request_fields() -> set[str]:
 
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
+#: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
+#: what lstat sees at definfo.dat (expect, write_pointer). Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind"})
 
 
 def test_apply_reads_every_request_field() -> None:
     read = set().union(*(ps_static.read_fields(SOURCES[n]) for n in PS_FILES))
-    assert sorted(request_fields() - set(NOT_READ) - read) == []
+    assert sorted(request_fields() - set(NOT_READ) - APPLY_WINDOWS_PENDING - read) == []
     assert set(NOT_READ) <= request_fields()
 
 
@@ -211,24 +215,30 @@ def test_each_primitive_reads_its_own_arguments(op: str) -> None:
     # parity with the contract per primitive: the function that executes op reads every argument op has
     body = ps_static.functions(APPLY)[step_function(op)]
     arguments = set(schema("apply.request.json")["$defs"][f"args_{op}"]["properties"])
-    assert sorted(arguments - ps_static.read_fields(body)) == []
+    assert sorted(arguments - APPLY_WINDOWS_PENDING - ps_static.read_fields(body)) == []
 
 
 @pytest.mark.parametrize("op", apply_ops())
 def test_each_primitive_produces_its_own_data(op: str) -> None:
     body = ps_static.functions(APPLY)[step_function(op)]
     data = set(schema("apply.reply.json")["$defs"][f"data_{op}"]["properties"])
-    assert sorted(data - ps_static.produced_fields(body)) == []
+    assert sorted(data - APPLY_WINDOWS_PENDING - ps_static.produced_fields(body)) == []
 
 
 def test_apply_produces_every_reply_field() -> None:
     produced = ps_static.produced_fields(APPLY)
-    assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - produced) == []
+    assert sorted(ps_static.schema_property_names(schema("apply.reply.json")) - APPLY_WINDOWS_PENDING - produced) == []
 
 
-#: optional probe fields the POSIX agent sends and the Windows agent does not yet (branch lab: escaped names,
-#: entries left out of a crowded store, what definfo.dat is). Remove each name here when the Windows agent sends it.
-WINDOWS_PENDING = frozenset({"escaped", "omitted", "names", "kind"})
+def test_nothing_pending_is_already_there() -> None:
+    # a name stays in APPLY_WINDOWS_PENDING only while the Windows executor lacks it (the probe's own fields, such as
+    # definfo.dat's `kind`, live in SmsmseProbe.psm1 and do not count)
+    assert sorted(APPLY_WINDOWS_PENDING & (ps_static.read_fields(APPLY) | ps_static.produced_fields(APPLY))) == []
+
+
+#: optional probe fields the POSIX agent sends and the Windows agent does not yet (a hash cache refused as writable by
+#: others: the Windows agent checks its cache folder's owner and DACL instead). Remove each name when it sends it.
+WINDOWS_PENDING = frozenset({"cache_refused"})
 OTHER_OPERATIONS = [("probe", ("SmsmseProbe.psm1", "SmsmseStore.psm1")), ("run_liveupdate", ("defs_agent_win.ps1",))]
 
 
@@ -238,7 +248,32 @@ def test_other_operations_read_and_produce_their_fields(op: str, files: tuple[st
     request = ps_static.schema_property_names(schema(f"{op}.request.json")) | ({"max_age_seconds"} if op == "probe" else set())
     assert sorted(request - ps_static.read_fields(source)) == []
     reply_name = {"probe": "probe.reply.json", "run_liveupdate": "run_liveupdate.reply.json"}[op]
-    assert sorted(ps_static.schema_property_names(schema(reply_name)) - ps_static.produced_fields(source) - WINDOWS_PENDING) == []
+    assert sorted(ps_static.schema_property_names(schema(reply_name)) - WINDOWS_PENDING - ps_static.produced_fields(source)) == []
+
+
+#: the probe's bounds (SmsmseProbe.psm1) -> (where probe.reply.json sets them, the POSIX agent's constant in scan.py)
+PROBE_BOUNDS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "MaxEntries": (("$defs/store/properties/dirs/maxItems", "$defs/store/properties/files/maxItems"), "MAX_ENTRIES"),
+    "MaxName": (("$defs/name/maxLength",), "MAX_NAME"),
+    "MaxPath": (("$defs/relpath/maxLength",), None),
+    "MaxOmittedNames": (("$defs/store/properties/omitted/properties/names/maxItems",), "MAX_OMITTED_NAMES"),
+    "MaxText": (("$defs/dir/properties/error/maxLength", "$defs/store/properties/error/maxLength"), None),
+    "MaxDefinfoHash": ((), "MAX_DEFINFO_HASH"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBE_BOUNDS))
+def test_probe_bounds_are_the_contracts(name: str) -> None:
+    found = re.search(rf"(?m)^\$script:{name} = (\d+)$", SOURCES["SmsmseProbe.psm1"].decode())
+    assert found is not None, f"SmsmseProbe.psm1 does not set $script:{name}"
+    pointers, posix = PROBE_BOUNDS[name]
+    for pointer in pointers:
+        node: Any = schema("probe.reply.json")
+        for part in pointer.split("/"):
+            node = node[part]
+        assert int(found.group(1)) == node, pointer
+    if posix is not None:
+        assert int(found.group(1)) == getattr(scan, posix), posix
 
 
 def wire_literals() -> set[str]:
@@ -488,6 +523,62 @@ RULES = [
             "SmsmseProbe.psm1": (
                 "$drive = New-Object -TypeName System.IO.DriveInfo -ArgumentList $root\n"
                 "$c = @($top.GetFileSystemInfos() | Sort-Object -Property Name)\n"
+            )
+        },
+    ),
+    Rule(
+        "probe-names",
+        "every name and error the probe sends goes through StorePolicy.Wire (mono-tested): an unpaired surrogate is"
+        " escaped and the record marked, never sent as another name",
+        forbid=(r"(?m)^\s*(name|path) = \$(item\.Name|RelativePath)\s*$", r"\$(store|record)\.error = \$script:Text::Head\("),
+        require=(
+            ("SmsmseProbe.psm1", r"Set-WireName -Record \$record -Field 'path' -Name \$RelativePath -Limit \$script:MaxPath"),
+            ("SmsmseProbe.psm1", r"Set-WireName -Record \$record -Field 'name' -Name \$Item\.Name -Limit \$script:MaxName"),
+            ("SmsmseProbe.psm1", r"\$omittedNames\.Add\(\$script:Wire::Escape\(\$folders\[\$index\]\.Name, \$script:MaxName\)\.Text\)"),
+            ("SmsmseProbe.psm1", r"if \(\$wire\.Escaped\) \{ \$Record\.escaped = \$true \}"),
+            ("StorePolicy.cs", r"else if \(char\.IsSurrogate\(c\)\)"),
+        ),
+        before={
+            "SmsmseProbe.psm1": (
+                "    $record = @{\n        path = $RelativePath\n    }\n"
+                "$store.error = $script:Text::Head(('{0}: {1}' -f $_.Exception.GetType().Name, $_.Exception.Message), $script:MaxText)\n"
+            )
+        },
+    ),
+    Rule(
+        "probe-folders",
+        "one unreadable set folder carries its own error; a crowded store lists sets first and says what it left out",
+        require=(
+            (
+                "SmsmseProbe.psm1",
+                r"\$record\.truncated = \[bool\]\$listing\.truncated\n\s+\}\n\s+catch \{\n\s+\$record\.error = Format-ProbeError",
+            ),
+            ("SmsmseProbe.psm1", r"\$bounded = \$script:Listing::Bound\(\$names, \$script:MaxEntries\)"),
+            ("SmsmseProbe.psm1", r"foreach \(\$index in \$bounded\.Kept\)"),
+        ),
+        before={
+            "SmsmseProbe.psm1": (
+                "foreach ($item in (Get-SortedChild -Folder $top)) {\n"
+                "    $listing = Get-RelativeFile -Top $item -Limit $Limits.max_files_per_dir\n}\n"
+            )
+        },
+    ),
+    Rule(
+        "probe-definfo",
+        "definfo.dat: what it is from its own attributes, read on a handle that never follows a link, hashed when too large to carry",
+        forbid=(r"Read-SharedFile -Path \$Path -MaxBytes \$MaxBytes",),
+        require=(
+            ("SmsmseProbe.psm1", r"\$read = \$script:Native::ReadDefinfo\(\$Path, \[int\]\$MaxBytes, \$script:MaxDefinfoHash\)"),
+            ("SmsmseProbe.psm1", r"\$record\.kind = \$read\.Kind"),
+            ("StoreNative.cs", r"record\.Kind = KindOf\(path\);"),
+            ("StoreNative.cs", r"OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT \| FILE_FLAG_SEQUENTIAL_SCAN"),
+            ("StoreNative.cs", r"record\.Kind = Kinds\.Of\(\(FileAttributes\)info\.FileAttributes\);"),
+            ("StorePolicy.cs", r"if \(\(attributes & FileAttributes\.ReparsePoint\) != 0\)\n\s+\{\n\s+return \"link\";"),
+        ),
+        before={
+            "SmsmseProbe.psm1": (
+                "    if ((Test-ReparsePoint -Item $info) -or $info.Length -gt $MaxBytes) { return $record }\n"
+                "    $bytes = Read-SharedFile -Path $Path -MaxBytes $MaxBytes\n"
             )
         },
     ),

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, store_ops
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
@@ -109,28 +109,28 @@ def test_write_pointer_keeps_the_mode_and_returns_what_is_there(store: Path) -> 
     (store / "definfo.dat").chmod(0o640)
     new = definfo_bytes(NEW)
     reply = run(step("write_pointer", store, content_b64=base64.b64encode(new).decode(), expect_sha256=sha(definfo_bytes(OLD))))
-    assert reply["steps"][0]["data"] == {"sha256": sha(new)}
+    assert reply["steps"][0]["data"] == {"sha256": sha(new), "kind": "file"}
     assert (store / "definfo.dat").read_bytes() == new
     assert stat.S_IMODE((store / "definfo.dat").stat().st_mode) == 0o640
     assert [p.name for p in store.iterdir() if p.name.startswith(".smsmse")] == []
 
 
 def test_write_pointer_checks_the_digest_right_before_replacing(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = primitives._digest
+    real = primitives.pointer_state
     calls = []
 
-    def changing(path: str) -> str | None:
+    def changing(path: str) -> tuple[str, str | None]:
         calls.append(path)
         if len(calls) == 2:  # the product's copy job rewrites definfo.dat while the new one is written
             Path(path).write_bytes(definfo_bytes("20261124.002"))
         return real(path)
 
-    monkeypatch.setattr(primitives, "_digest", changing)
+    monkeypatch.setattr(primitives, "pointer_state", changing)
     reply = run(
         step("write_pointer", store, content_b64=base64.b64encode(definfo_bytes(NEW)).decode(), expect_sha256=sha(definfo_bytes(OLD)))
     )
     assert reply["steps"][0]["result"] == "conflict"
-    assert reply["steps"][0]["data"] == {"sha256": sha(definfo_bytes("20261124.002"))}
+    assert reply["steps"][0]["data"] == {"sha256": sha(definfo_bytes("20261124.002")), "kind": "file"}
     assert current(store) == "20261124.002"
     assert [p.name for p in store.iterdir() if p.name.startswith(".smsmse")] == []
 
@@ -163,20 +163,35 @@ def test_preflight_reports_what_it_checked(store: Path, tmp_path: Path) -> None:
 
 
 def test_a_pointer_that_is_a_fifo_never_blocks(store: Path) -> None:
-    """A hostile definfo.dat: a FIFO with no writer would block a plain open forever."""
+    """A hostile definfo.dat: a FIFO with no writer would block a plain open forever. It is never opened, only replaced."""
     (store / "definfo.dat").unlink()
     os.mkfifo(store / "definfo.dat")
     reply = run(
-        step("preflight", store, required=False, pointer_writable=True, same_volume=[], free_bytes=0, not_in_use=[]),
-        step("expect", store, definfo_sha256=None),
-        step("write_pointer", store, always=True, content_b64=base64.b64encode(definfo_bytes(NEW)).decode(), expect_sha256=None),
+        step("preflight", store, pointer_writable=True, same_volume=[], free_bytes=0, not_in_use=[]),
+        step("expect", store, required=False, definfo_sha256=None),
+        step("expect", store, definfo_sha256=None, definfo_kind="other"),
+        step("write_pointer", store, content_b64=base64.b64encode(definfo_bytes(NEW)).decode(), expect_sha256=None, expect_kind="other"),
     )
-    assert [(s["result"], s["code"]) for s in reply["steps"]] == [
-        ("refused", "POINTER_NOT_WRITABLE"),
-        ("failed", "EINVAL"),
-        ("failed", "EINVAL"),
-    ]
-    assert stat.S_ISFIFO((store / "definfo.dat").lstat().st_mode)
+    assert [(s["result"], s["code"]) for s in reply["steps"]] == [("done", None), ("conflict", None), ("done", None), ("done", None)]
+    assert reply["steps"][1]["data"] == {"sha256": None, "kind": "other"}, "a FIFO is not an absent file"
+    assert (store / "definfo.dat").is_file() and current(store) == NEW
+
+
+def test_a_pointer_link_is_compared_as_a_link_and_replaced_itself(store: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.dat"
+    elsewhere.write_bytes(definfo_bytes(OLD))
+    (store / "definfo.dat").unlink()
+    (store / "definfo.dat").symlink_to(elsewhere)
+    new = base64.b64encode(definfo_bytes(NEW)).decode()
+    reply = run(
+        step("expect", store, required=False, definfo_sha256=sha(definfo_bytes(OLD))),
+        step("write_pointer", store, required=False, content_b64=new, expect_sha256=sha(definfo_bytes(OLD))),
+        step("expect", store, definfo_sha256=None, definfo_kind="link"),
+        step("write_pointer", store, content_b64=new, expect_sha256=None, expect_kind="link"),
+    )
+    assert [s["result"] for s in reply["steps"]] == ["conflict", "conflict", "done", "done"], "the link's target is never what is compared"
+    assert not (store / "definfo.dat").is_symlink() and current(store) == NEW
+    assert elsewhere.read_bytes() == definfo_bytes(OLD), "never written through the link"
 
 
 # --- clean ---
@@ -336,13 +351,13 @@ def test_stage_refuses_a_source_that_is_a_link(store: Path, tmp_path: Path) -> N
 
 def test_a_source_purged_while_it_is_copied_is_source_changed(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = lab.write_set(tmp_path / "hawking", NEW)
-    real = store_ops._copy_file
+    real = set_copy.copy_file
 
     def purging(src: str, dst: str, hasher: Any) -> tuple[int, str]:
         shutil.rmtree(source, ignore_errors=True)  # LiveUpdate removes the set after the first file
         return real(src, dst, hasher)
 
-    monkeypatch.setattr(store_ops, "_copy_file", purging)
+    monkeypatch.setattr(set_copy, "copy_file", purging)
     reply = run(step("stage", store, source=str(source), name=".smsmse-staging-x", manifest=true_manifest(NEW)))
     assert reply["steps"][0]["result"] == "source_changed", reply
     assert "left the source set while it was copied" in reply["steps"][0]["message"]
@@ -413,3 +428,22 @@ def test_event_without_an_events_file_says_so(store: Path) -> None:
     reply = run(step("event", store, required=False, events=[{"id": 1000, "type": "Information", "message": "m"}], events_file=None))
     assert reply["steps"][0]["data"] == {"written": 0}
     assert "no events file" in reply["steps"][0]["message"]
+
+
+def test_a_failed_step_blocks_only_the_rest_of_its_group(store: Path, tmp_path: Path) -> None:
+    other = tmp_path / "smsmse_hawking"
+    lab.write_set(other, OLD)
+    (other / "definfo.dat").write_bytes(definfo_bytes(OLD))
+    first = [step("lock", store, stale_seconds=900), step("expect", store, definfo_sha256="0" * 64), step("retire", store, name=OLD)]
+    second = [
+        step("lock", other, stale_seconds=900),
+        step("expect", other, definfo_sha256=sha(definfo_bytes(OLD))),
+        step("retire", other, name=OLD),
+    ]
+    unlock = [step("unlock", store, required=False, always=True), step("unlock", other, required=False, always=True)]
+    reply = run(*first, *second, *unlock)
+    assert [s["result"] for s in reply["steps"]] == ["done", "conflict", "skipped", "done", "done", "done", "done", "done"]
+    assert (
+        reply["steps"][2]["message"] == f"skipped: the required step 1 (expect in {store}) ended conflict: {reply['steps'][1]['message']}"
+    )
+    assert (store / OLD).is_dir() and not (other / OLD).exists()

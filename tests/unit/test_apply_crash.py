@@ -29,6 +29,7 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import b
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, outcome
 
 from .apply_host import current, definfo_bytes, tree
+from .store_worker import KILL_AFTER_ASIDE, NO_RENAMEAT2
 
 WORKER = Path(__file__).with_name("store_worker.py")
 OLD, NEW = "20261123.001", "20261125.003"
@@ -210,16 +211,51 @@ def replace_steps(host: Path) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.skipif(primitives.RENAMEAT2 is None, reason="the C library has no renameat2: exchange is not atomic here")
-def test_replacing_the_active_set_in_place_killed_at_random_moments(host: Path, tmp_path: Path) -> None:
-    """With renameat2 the active set's name always holds a whole folder: the corrupt one or the good copy."""
+def corrupt_active(host: Path) -> dict[str, bytes | str]:
+    """Make NEW the active set of csapi, with one file damaged; return its tree."""
     store = host / "csapi"
     shutil.rmtree(store / OLD)
     lab.write_set(store, NEW, FILES)
     corrupt = store / NEW / "virscan1.dat"
     corrupt.write_bytes(b"corrupt" + corrupt.read_bytes()[7:])
     (store / "definfo.dat").write_bytes(definfo_bytes(NEW))
-    before = tree(store / NEW)
+    return tree(store / NEW)
+
+
+def test_exchange_without_renameat2_killed_between_its_renames(host: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two-rename fallback killed while the active name is missing: the next run's clean puts the folder back."""
+    store = host / "csapi"
+    before = corrupt_active(host)
+    worker = start_worker(outcome.request(replace_steps(host)), tmp_path, {NO_RENAMEAT2: "1", KILL_AFTER_ASIDE: "1"})
+    out, _err = worker.communicate("go\n", timeout=60)
+    assert worker.returncode == -signal.SIGKILL, out
+    assert current(store) == NEW and not (store / NEW).exists(), "the kill landed in the window: definfo.dat names a missing folder"
+    opening = outcome.request(
+        [
+            step("lock", store, {"stale_seconds": 900}),
+            step("expect", store, {"definfo_sha256": digest(store / "definfo.dat")}),
+            step("clean", store, {}, required=False),
+            step("unlock", store, {}, required=False, always=True),
+        ]
+    )
+    read = outcome.interpret(opening, {"contract": 1, "op": "apply", **apply.run(opening)})
+    assert not read["failed"], read["msg"]
+    assert (store / NEW).is_dir() and tree(store / NEW) == before, "the folder definfo.dat names is back, whole"
+    assert sorted(p.name for p in store.iterdir()) == [NEW, "definfo.dat"]
+    assert read["changed"] and read["restored"] == [NEW], "putting a set back under its name is a change, and said"
+    monkeypatch.setattr(primitives, "RENAMEAT2", None)
+    request = outcome.request(replace_steps(host))
+    read = outcome.interpret(request, {"contract": 1, "op": "apply", **apply.run(request)})
+    assert not read["failed"], read["msg"]
+    assert tree(store / NEW) == true_bytes(NEW)
+    assert sorted(p.name for p in store.iterdir()) == [NEW, "definfo.dat"]
+
+
+@pytest.mark.skipif(primitives.RENAMEAT2 is None, reason="the C library has no renameat2: exchange is not atomic here")
+def test_replacing_the_active_set_in_place_killed_at_random_moments(host: Path, tmp_path: Path) -> None:
+    """With renameat2 the active set's name always holds a whole folder: the corrupt one or the good copy."""
+    store = host / "csapi"
+    before = corrupt_active(host)
     pristine = tmp_path / "pristine"
     shutil.copytree(host, pristine, symlinks=True)
     started = time.perf_counter()

@@ -108,6 +108,16 @@ def test_path_traversal_in_a_catalog(path: str) -> None:
     assert code_of(doc) == "CATALOG_PATH_UNSAFE"
 
 
+@pytest.mark.parametrize("path", ["NUL", "con.dat", "sub/aux.dat", "COM\u00b9", "lpt1.dat ", "Nul .txt"])
+def test_a_catalog_naming_a_windows_device_is_refused(path: str) -> None:
+    sets = {"20261125.003": {**SETS["20261125.003"], path: manifest.Entry(1, "5" * 64)}}
+    doc = catalog.sign(catalog.signed_part(sets, sequence=1, expires=NOW + dt.timedelta(days=1)), KEYS[:2])
+    with pytest.raises(SmsmseError) as caught:
+        load(doc)
+    assert caught.value.code == "CATALOG_PATH_RESERVED"
+    assert repr(path) in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -107,3 +107,22 @@ def test_every_registered_code_is_used_by_the_code() -> None:
     sources = "\n".join(p.read_text() for p in (ROOT / "plugins").rglob("*.py") if p.name != "errors.py")
     unused = [code for code in BY_CODE if f'"{code}"' not in sources]
     assert unused == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "done"),
+    [({"expect": "conflict"}, False), ({"write_pointer": "failed"}, False), ({}, True), ({"quarantine": "in_use"}, True)],
+)
+def test_the_result_says_rolled_back_only_when_the_change_was_made(answers: dict[str, str], done: bool) -> None:
+    rollback = the_plan()
+    rollback.extra.update(rolled_back=True, downgrade=True, replaced_in_place=True)
+    ops = [s["op"] for s in rollback.steps]
+    replies = results(**answers)
+    if "expect" in answers:
+        index = ops.index("expect")
+        replies = [*replies[: index + 1], *("skipped" if op != "unlock" else "done" for op in ops[index + 1 :])]
+    fake, _calls = action(False, replies)
+    result = change.carry_out(fake, {}, rollback, None)
+    assert (result["rolled_back"], result["downgrade"], result["replaced_in_place"]) == (done, done, done), result["msg"]
+    if not result["changed"]:
+        assert result["msg"].startswith(("CHANGE_CONFLICT: Nothing was changed", "CHANGE_FAILED: Nothing was changed"))

@@ -10,11 +10,15 @@ retry policy, command-line quoting, the cache expiry, tree removal) run under mo
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 
 ROOT = Path(__file__).resolve().parents[2]
 UTILS = ROOT / "plugins" / "module_utils"
@@ -100,6 +104,9 @@ def test_policy_checks_pass_under_mono(runner: dict[str, list[str]]) -> None:
         "retry_succeeds_after_filter",  # 5: retries on 5, 32, 145
         "version_fullwidth_refused",  # ASCII version names
         "error_message_bounded",  # messages within the schema's 4096
+        "wire_lone_surrogate_escaped",  # a name that is not text is escaped and marked
+        "bound_sets_first",  # a crowded store lists its sets first
+        "kind_junction_is_link",  # a junction is a link, never a folder to enter
     ):
         assert check in names
 
@@ -174,3 +181,56 @@ def test_cache_expiry_fraction_matches_python(runner: dict[str, list[str]]) -> N
     f = int(hashlib.sha256(b"p").hexdigest()[:8], 16) / 2**32
     assert values["fresh_half"] == str(600 * (0.5 + 0.5 * f) > 299)
     assert values["fresh_full"] == "False" and values["fresh_zero"] == "False"
+
+
+def windows_wire_name(name: str, limit: int) -> tuple[str, bool]:
+    """What the Windows agent must send for a name Windows holds as ``name`` (UTF-16, lone surrogates possible).
+
+    The POSIX agent's rule (``scan.wire_name``) on Windows' kind of name: what is not text is
+    written as Python's backslashreplace writes it (an unpaired surrogate as ``\\ud800``, as an
+    undecodable byte is ``\\xff`` on POSIX), then a name longer than ``limit`` code points is
+    shortened with "..." at the end.
+    """
+    shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    altered = shown != name
+    if len(shown) > limit:
+        shown, altered = shown[: limit - 3] + "...", True
+    return shown, altered
+
+
+def test_the_windows_rule_is_the_posix_agents_rule() -> None:
+    # for names that are text, and for POSIX's own undecodable bytes, the two agents agree
+    for name, limit in (("plain.dat", 1024), ("n" * 300, 260), ("\U0001f600" * 300, 260), ("caf\u00e9", 8)):
+        assert windows_wire_name(name, limit) == scan.wire_name(name, limit)
+    assert scan.wire_name(os.fsdecode(b"a\xffb"))[0] == "a\\xffb"
+    assert windows_wire_name("a\ud800b", 1024)[0] == "a\\ud800b"
+
+
+def from_units(units: str) -> str:
+    """The text of PolicyTests' hex UTF-16 code units (4 digits each); a lone surrogate stays one."""
+    little_endian = "".join(units[i + 2 : i + 4] + units[i : i + 2] for i in range(0, len(units), 4))
+    return bytes.fromhex(little_endian).decode("utf-16-le", "surrogatepass")
+
+
+@needs_mono
+def test_windows_names_are_escaped_like_the_posix_agent(runner: dict[str, list[str]]) -> None:
+    cases = [v.split(" ") for v in runner["value"] if v.startswith("wire")]
+    assert len(cases) >= 10
+    for key, units, limit, utf8, escaped in cases:
+        name = from_units(units)
+        want, altered = windows_wire_name(name, int(limit))
+        assert (bytes.fromhex(utf8).decode("utf-8"), escaped) == (want, str(altered)), (key, name)
+    # and the cases hold what they are for: a lone surrogate, a shortened name
+    assert any("d800" in units for _k, units, *_rest in cases)
+    assert any(utf8.endswith("2e2e2e") for _k, _u, _l, utf8, _e in cases)
+
+
+@needs_mono
+def test_a_crowded_store_keeps_what_the_posix_agent_keeps(runner: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    values = dict(v.split(" ", 1) for v in runner["value"] if v.startswith("bound_"))
+    names = values["bound_names"].split(",")
+    monkeypatch.setattr(scan, "MAX_ENTRIES", 5)
+    kept, omitted = scan._bounded([(SimpleNamespace(name=n), None) for n in names])
+    assert [names[int(i)] for i in values["bound_kept"].split(",")] == [f[0].name for f in kept]
+    assert [names[int(i)] for i in values["bound_omitted"].split(",")] == [f[0].name for f in omitted]
+    assert len(omitted) == 3, "the case must leave folders out"

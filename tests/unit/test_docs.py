@@ -67,3 +67,79 @@ def test_internal_modules_say_so_and_are_not_in_the_action_group(module_docs: di
         assert "playbooks" in " ".join(module_docs[name]["doc"]["description"]), f"{name} does not say it is not for playbooks"
         assert name not in group
     assert set(group) <= set(MODULES) - set(internal)
+
+
+def version_added_by_plugin() -> dict[tuple[str, str], str]:
+    """Every top-level version_added of the collection, read from the files: (kind, name) -> version."""
+    found: dict[tuple[str, str], str] = {}
+    for path in sorted((ROOT / "plugins" / "modules").glob("defs_*.py")):
+        text = path.read_text(encoding="utf-8")
+        body = text.split('DOCUMENTATION = r"""', 1)[1].split('"""', 1)[0]
+        found["module", path.stem] = str(yaml.safe_load(body)["version_added"])
+    for path in sorted((ROOT / "plugins" / "filter").glob("*.yml")):
+        found["filter", path.stem] = str(yaml.safe_load(path.read_text(encoding="utf-8"))["DOCUMENTATION"]["version_added"])
+    for path in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        specs = yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"]
+        found["role", path.parts[-3]] = str(specs["main"]["version_added"])
+    return found
+
+
+def test_version_added_is_the_release_each_plugin_shipped_in_or_the_next() -> None:
+    """A plugin in a released version says that version; any other says galaxy.yml's, the release being prepared."""
+    version = str(yaml.safe_load((ROOT / "galaxy.yml").read_text(encoding="utf-8"))["version"])
+    releases: dict[str, Any] = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text(encoding="utf-8"))["releases"]
+    newest = max(releases, key=lambda v: tuple(int(part) for part in v.split(".")))
+    assert tuple(int(part) for part in version.split(".")) >= tuple(int(part) for part in newest.split(".")), (
+        f"galaxy.yml's version {version} is older than the released {newest}"
+    )
+    shipped: dict[tuple[str, str], str] = {}
+    for release, data in releases.items():
+        entries = [("module", m["name"]) for m in data.get("modules", [])]
+        entries += [(kind, p["name"]) for kind, items in data.get("plugins", {}).items() for p in items]
+        entries += [(kind, o["name"]) for kind, items in data.get("objects", {}).items() for o in items]
+        for entry in entries:
+            shipped.setdefault(entry, release)
+    wrong = {
+        f"{kind} {name}: {added}, expected {shipped.get((kind, name), version)}"
+        for (kind, name), added in version_added_by_plugin().items()
+        if added != shipped.get((kind, name), version)
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_the_defs_health_steps_share_one_attributes_block(module_docs: dict[str, Any]) -> None:
+    """The attributes of the role's two steps come from one fragment, and ansible-doc renders them the same."""
+    steps = ["defs_health_fleet", "defs_health_host"]
+    for name in steps:
+        text = (ROOT / "plugins" / "modules" / f"{name}.py").read_text(encoding="utf-8")
+        assert "\nattributes:" not in text, f"{name} repeats the attributes block"
+        assert "mailsec.smsmse.health_step" in text, name
+    fleet, host = (module_docs[name]["doc"]["attributes"] for name in steps)
+    assert fleet == host
+    assert fleet["check_mode"]["support"] == "full"
+    assert fleet["diff_mode"]["support"] == "none"
+    assert fleet["platform"]["platforms"] == ["posix", "windows"]
+
+
+#: the Windows support statement: README, docs/windows.md and every module that runs the Windows agent say exactly this
+WINDOWS_SUPPORT = "Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later"
+#: modules whose work runs the Windows agent on the host (defs_health_fleet only reads results on the controller)
+RUN_ON_WINDOWS = {"defs_agent_win", "defs_facts", "defs_health_host", "defs_liveupdate", "defs_promote", "defs_rollback", "defs_verify"}
+
+
+def requirements(data: dict[str, Any]) -> list[str]:
+    return [" ".join(r.split()) for r in data["doc"]["requirements"]]
+
+
+def test_windows_support_is_stated_the_same_everywhere(module_docs: dict[str, Any]) -> None:
+    for page in ("README.md", "docs/windows.md"):
+        text = " ".join((ROOT / page).read_text(encoding="utf-8").replace("**", "").split())
+        assert WINDOWS_SUPPORT in text, page
+        assert "Windows Server 2012 R2 is not supported" in text, page
+        assert "2012 R2, 2016" not in text, f"{page} lists 2012 R2 as supported"
+    stating = {name for name, data in module_docs.items() if any(WINDOWS_SUPPORT in r for r in requirements(data))}
+    assert stating == RUN_ON_WINDOWS
+    mentioning = {name for name, data in module_docs.items() if any("PowerShell" in r for r in requirements(data))}
+    assert mentioning == RUN_ON_WINDOWS, "a module names PowerShell in its requirements without the support statement"
+    windows = {name for name, data in module_docs.items() if "windows" in data["doc"]["attributes"]["platform"]["platforms"]}
+    assert windows >= RUN_ON_WINDOWS

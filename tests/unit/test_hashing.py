@@ -7,6 +7,9 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import hashing, scan
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, lab
@@ -163,3 +166,152 @@ def test_an_entry_from_the_future_or_an_older_cache_format_is_not_trusted(tmp_pa
     old = {path: [entry[0], entry[1], entry[3], entry[4]] for path, entry in document["entries"].items()}
     cache_file.write_text(json.dumps({"version": 1, "entries": old}))
     assert scan_once(store, cache)["hash_stats"]["files_hashed"] == 7  # type: ignore[index]
+
+
+# --- a cache another user could write is no shortcut: they would forge "verified" digests ---
+
+FORGED = "0" * 64
+STRANGER = 4242  # a uid that is not the agent's
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+
+
+def forge(cache: Path) -> None:
+    """Every entry of the cache says the file's bytes are FORGED, as an attacker who can write the cache would."""
+    (cache_file,) = (p for p in cache.iterdir() if p.suffix == ".json")
+    document = json.loads(cache_file.read_text())
+    document["entries"] = {path: [*entry[:4], FORGED, entry[5]] for path, entry in document["entries"].items()}
+    cache_file.write_text(json.dumps(document))
+
+
+def _cache_file(cache: Path) -> Path:
+    return next(p for p in cache.iterdir() if p.suffix == ".json")
+
+
+def _swap_folder_for_link(cache: Path) -> None:
+    elsewhere = cache.with_name("elsewhere")
+    cache.rename(elsewhere)
+    cache.symlink_to(elsewhere)
+
+
+def _swap_file_for_link(cache: Path) -> None:
+    target = _cache_file(cache)
+    elsewhere = cache.parent / "forged.json"
+    target.rename(elsewhere)
+    target.symlink_to(elsewhere)
+
+
+UNSAFE_CACHES = [
+    pytest.param(lambda c: _cache_file(c).chmod(0o666), "writable by group or others", id="file world-writable"),
+    pytest.param(lambda c: _cache_file(c).chmod(0o620), "writable by group or others", id="file group-writable"),
+    pytest.param(lambda c: c.chmod(0o777), "writable by group or others", id="folder world-writable"),
+    pytest.param(lambda c: c.chmod(0o770), "writable by group or others", id="folder group-writable"),
+    pytest.param(lambda c: os.chown(_cache_file(c), STRANGER, -1), "owned by uid 4242", id="file of another user", marks=as_root),
+    pytest.param(lambda c: os.chown(c, STRANGER, -1), "owned by uid 4242", id="folder of another user", marks=as_root),
+    pytest.param(_swap_folder_for_link, "link", id="folder a symlink"),
+    pytest.param(_swap_file_for_link, "link", id="file a symlink"),
+]
+
+
+@pytest.mark.parametrize(("make_unsafe", "why"), UNSAFE_CACHES)
+def test_a_cache_another_user_could_write_is_not_read(tmp_path: Path, make_unsafe: Any, why: str) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    lab.write_set(store, "20261125.003")
+    honest = digests(scan_once(store, cache))
+    forge(cache)
+    make_unsafe(cache)
+    record = scan_once(store, cache)
+    assert digests(record) == honest, "a forged digest was taken from the cache"
+    stats = record["hash_stats"]
+    assert isinstance(stats, dict)
+    assert (stats["files_cached"], stats["files_hashed"]) == (0, 7)
+    assert why in stats["cache_refused"] and str(cache) in stats["cache_refused"]
+    assert stats["cache_error"] is None, "not a failure: the files were read"
+
+
+def test_the_forged_cache_test_would_see_a_forgery(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    lab.write_set(store, "20261125.003")
+    scan_once(store, cache)
+    forge(cache)
+    assert set(digests(scan_once(store, cache)).values()) == {FORGED}  # the agent's own cache is trusted: the shortcut
+
+
+def test_a_file_of_another_user_in_the_own_folder_is_replaced_by_an_own_one(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    lab.write_set(store, "20261125.003")
+    scan_once(store, cache)
+    _cache_file(cache).chmod(0o666)
+    scan_once(store, cache)
+    assert _cache_file(cache).stat().st_mode & 0o777 == 0o600
+    again = scan_once(store, cache)["hash_stats"]
+    assert isinstance(again, dict)
+    assert again["files_cached"] == 7 and "cache_refused" not in again
+
+
+def test_a_cache_in_an_unsafe_folder_is_not_written_either(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    lab.write_set(store, "20261125.003")
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    record = scan_once(store, cache)
+    assert list(cache.iterdir()) == []
+    assert "writable by group or others" in record["hash_stats"]["cache_refused"]  # type: ignore[index]
+
+
+def test_the_cache_is_made_private_whatever_the_umask(tmp_path: Path) -> None:
+    store, cache = tmp_path / "store", tmp_path / "a" / "cache"
+    lab.write_set(store, "20261125.003")
+    old = os.umask(0)
+    try:
+        scan_once(store, cache)
+    finally:
+        os.umask(old)
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert cache.parent.stat().st_mode & 0o777 == 0o700
+    assert _cache_file(cache).stat().st_mode & 0o777 == 0o600
+    assert "cache_refused" not in scan_once(store, cache)["hash_stats"]  # type: ignore[operator]
+
+
+# --- a file that changes while it is read gives no digest, and no cache entry ---
+
+
+def _writer_during_read(monkeypatch: pytest.MonkeyPatch, target: Path, change: Any) -> None:
+    """Change ``target`` right after its bytes were read, before the agent looks at it again."""
+    real = hashing.sha256_stream
+
+    def stream(handle: Any) -> Any:
+        result = real(handle)
+        if os.path.samefile(f"/proc/self/fd/{handle.fileno()}", target):
+            time.sleep(0.05)  # past the file system's clock tick
+            change(target)
+        return result
+
+    monkeypatch.setattr(hashing, "sha256_stream", stream)
+
+
+def _append(target: Path) -> None:
+    with target.open("ab") as handle:
+        handle.write(b"more")
+
+
+def _rewrite_keeping_size_and_mtime(target: Path) -> None:
+    before = target.stat()
+    with target.open("r+b") as handle:
+        handle.write(b"\0" * 8)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize("change", [_append, _rewrite_keeping_size_and_mtime], ids=["appended", "rewritten, mtime restored"])
+def test_a_file_changed_while_read_has_no_digest_and_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    target = lab.write_set(store, "20261125.003") / "virscan1.dat"
+    _writer_during_read(monkeypatch, target, change)
+    record = scan_once(store, cache)
+    monkeypatch.undo()
+    (entry,) = (f for d in record["dirs"] for f in d["files"] if f["path"] == "virscan1.dat")  # type: ignore[attr-defined]
+    assert entry["sha256"] is None and entry["changed"] is True
+    others = [f for d in record["dirs"] for f in d["files"] if f["path"] != "virscan1.dat"]  # type: ignore[attr-defined]
+    assert all(f["sha256"] and "changed" not in f for f in others)
+    again = scan_once(store, cache)
+    assert again["hash_stats"]["files_hashed"] == 1  # type: ignore[index]
+    assert digests(again)["20261125.003/virscan1.dat"] == hashlib.sha256(target.read_bytes()).hexdigest()

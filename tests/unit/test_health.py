@@ -99,7 +99,7 @@ def test_a_bad_newest_source_set_is_repaired_or_reported() -> None:
     decided = decide.decide(views(sets, {"csapi": B}), old)
     assert decided.action == "none" and decided.repairs == ("smsmse_hawking",) and decided.needs_change
     (risk,) = decided.risks
-    assert risk.startswith(f"The bad set(s) {C} in hawking are newer than its newest good set")
+    assert risk.startswith(f"The set(s) {C} (bad) in hawking are not good and newer than its newest good set")
     assert "SMSMSE 6.0.11 does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use" in risk
     asked = decide.decide(views(sets, {"csapi": B}), old, repair_hawking=True)
     assert asked.repairs == ("smsmse_hawking", "hawking") and asked.risks == ()
@@ -107,6 +107,30 @@ def test_a_bad_newest_source_set_is_repaired_or_reported() -> None:
         views({"hawking": {B: "good", C: "bad"}, "csapi": {B: "good"}}, {"csapi": B}), product.describe(product.PRODUCT_NAME, "6.5.8")
     )
     assert "falls back to the previous good set (event 399/393)" in new.risks[0]
+
+
+def test_an_unlisted_newest_source_set_is_moved_out_with_the_one_csapi_leaves() -> None:
+    # with a catalog, enforce leaves an unlisted ("unknown") CSAPI set for a listed one; the source copy of it must go
+    # too, or the product's copy job brings it back every 10 minutes and every run fights it
+    sets = {"smsmse_hawking": {B: "good", C: "unknown"}, "csapi": {B: "good", C: "unknown"}}
+    decided = decide.decide(views(sets, {"smsmse_hawking": C, "csapi": C}), product.describe(product.PRODUCT_NAME, "6.5.8"))
+    assert decided.action in ("promote", "rollback") and decided.version == B
+    assert decided.repairs == ("smsmse_hawking",)
+    assert plan.source_risk(views(sets, {"smsmse_hawking": C})["smsmse_hawking"]) == [C]
+
+
+def test_a_source_store_with_no_good_set_is_reported_as_a_risk() -> None:
+    # nothing to point the source store at, so nothing to repair there: but its newest set is what the product copies next
+    sets = {"hawking": {B: "bad", C: "bad"}, "csapi": {A: "good"}}
+    old = product.describe(product.PRODUCT_NAME, "6.0.10")
+    decided = decide.decide(views(sets, {"hawking": C, "csapi": A}), old)
+    assert decided.action == "none" and decided.repairs == ()
+    (risk,) = decided.risks
+    assert risk.startswith(f"hawking holds no good set, and its set(s) {B} (bad), {C} (bad) are newer than CSAPI's {A}")
+    assert "SMSMSE 6.0.10 does not verify definitions" in risk
+    assert "LiveUpdate" in risk
+    repaired = decide.decide(views(sets, {"hawking": C, "csapi": A}), old, repair_hawking=True)
+    assert repaired.repairs == () and repaired.risks == decided.risks
 
 
 def facts(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply as agent_apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
@@ -19,6 +22,9 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health_run,
     lab,
     plan,
+    report,
+    report_html,
+    report_junit,
     steps,
     structure,
     verify_task,
@@ -200,3 +206,205 @@ def test_after_liveupdate_the_fleet_judges_again(lab_factory: Callable[..., Path
     record = ran["record"]
     assert record["status"] == "failed" and record["message"].startswith("LiveUpdate brought no good set.")
     assert "apply" not in host.calls and not (host.root / "csapi" / new).exists()  # the tampered set never reached CSAPI
+
+
+def test_store_problems_reach_every_report(one: Callable[..., Host]) -> None:
+    """Entries the agent had to escape are in the host's record, and each report shows them, safely."""
+    host = one()
+    for raw in (b"<script>alert(1)<\xff", b"evil\nname\xfe"):  # not UTF-8, so the agent escapes them: store problems
+        os.mkdir(os.path.join(os.fsencode(host.root / "csapi"), raw))
+    record = run(host, mode="report")["record"]
+    problems = record["store_problems"]
+    assert problems["count"] == 2
+    assert {(e["store"], e["code"]) for e in problems["entries"]} == {("csapi", "NAME_UNDECODABLE")}
+    assert any("<script>" in e["message"] for e in problems["entries"])
+    assert any("evil\nname" in e["message"] for e in problems["entries"])
+    built = report.build([record], run_id="r1", started="2026-11-26T02:00:00Z", ended="2026-11-26T02:05:00Z", options={}, history=[])
+    assert report.validate(built) == []
+    assert built["summary"]["hosts_with_store_problems"] == 1
+    assert json.loads(json.dumps(built))["hosts"][0]["store_problems"] == problems
+    page = report_html.render(built)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;" in page
+    assert "evil\\nname" in page
+    suite = ET.fromstring(report_junit.render(built)).find("testsuite")
+    assert suite is not None
+    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert properties["store_problems"] == "2"
+    lines = (suite.findtext("system-out") or "").strip().splitlines()
+    assert len(lines) == 2 and any("<script>alert(1)<" in line for line in lines) and any("evil\\nname" in line for line in lines)
+
+
+def test_a_store_with_hundreds_of_old_sets_fails_the_host_with_its_own_code(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi"])
+    for day in range(250):
+        lab.write_set(host.root / "csapi", f"{TODAY - dt.timedelta(days=400 + day):%Y%m%d}.001")
+    before = sorted(p.name for p in (host.root / "csapi").iterdir())
+    ran = run(host)
+    record = ran["record"]
+    assert ran["changed"] is False and record["status"] == "failed"
+    assert record["message"].startswith("CHANGE_TOO_LARGE: The change needs ")
+    assert f"it would retire or quarantine 250 old sets of {host.root / 'csapi'} at once" in record["message"]
+    assert "raise `keep`" in record["message"]
+    assert sorted(p.name for p in (host.root / "csapi").iterdir()) == before
+
+
+class Broken:
+    """An agent whose calls raise at a chosen point, as a dropped WinRM connection or a bug would."""
+
+    def __init__(self, host: Host, where: str, exc: BaseException) -> None:
+        self.host, self.where, self.exc = host, where, exc
+
+    def agent(self) -> health_run.Agent:
+        def call(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+            def run_it(*args: Any) -> Any:
+                if name == self.where:
+                    raise self.exc
+                return real(*args)
+
+            return run_it
+
+        return health_run.Agent(
+            apply=call("apply", self.host.apply),
+            liveupdate=call("liveupdate", self.host.liveupdate),
+            reverify=call("reverify", self.host.verified),
+        )
+
+
+def broken_run(host: Host, where: str, exc: BaseException) -> dict[str, Any]:
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    agent = Broken(host, where, exc).agent()
+    return health_run.run_host("h", host.verified(), [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=agent)
+
+
+def test_a_connection_lost_during_the_change_records_the_host_unreachable(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi"])
+    ran = broken_run(host, "apply", AnsibleConnectionFailure("winrm: connection reset by peer"))
+    record = ran["record"]
+    assert record["status"] == "unreachable" and ran["changed"] is True
+    assert record["message"].startswith("The connection to the host broke during the change: winrm: connection reset by peer")
+    assert "the change may have been made" in record["message"]
+    assert [(a["action"], a["result"]) for a in record["actions"]] == [("promote", "failed")]
+
+
+def test_a_connection_lost_after_liveupdate_keeps_the_liveupdate(one: Callable[..., Host]) -> None:
+    host = one(faults=["empty_stores"])
+    ran = broken_run(host, "reverify", AnsibleConnectionFailure("ssh: connection closed"))
+    record = ran["record"]
+    assert record["status"] == "unreachable" and ran["changed"] is True
+    assert record["message"] == "The connection to the host broke during the verification after LiveUpdate: ssh: connection closed"
+    assert [(a["action"], a["result"]) for a in record["actions"]] == [("liveupdate", "done")]
+
+
+def test_an_unexpected_error_is_a_failed_record_with_its_text(one: Callable[..., Host]) -> None:
+    host = one(faults=["empty_stores"])
+    ran = broken_run(host, "liveupdate", RuntimeError("the LiveUpdate reply was cut"))
+    record = ran["record"]
+    assert record["status"] == "failed" and ran["changed"] is False
+    assert record["message"] == "LiveUpdate failed unexpectedly: RuntimeError: the LiveUpdate reply was cut"
+
+
+@pytest.mark.parametrize(
+    ("result", "status", "message"),
+    [
+        ({"failed": True, "msg": "'x' is undefined"}, "failed", "'x' is undefined"),
+        ({"unreachable": True, "msg": "Failed to connect to the host via winrm"}, "unreachable", "Failed to connect to the host via winrm"),
+        ({"skipped": True, "skip_reason": "Conditional result was False"}, "failed", "the host was skipped: Conditional result was False"),
+        (None, "failed", "the host was not recorded (its defs_health_host task did not run)"),
+        ({"record": {"name": "other"}}, "failed", "the host's defs_health_host task gave no record"),
+    ],
+)
+def test_a_result_without_a_record_still_gives_the_report_one(result: Any, status: str, message: str) -> None:
+    made = health_run.record_of_result("h", result, TODAY)
+    assert (made["name"], made["status"], made["message"]) == ("h", status, message)
+    assert (
+        report.validate(
+            report.build([made], run_id="r", started="2026-01-01T00:00:00Z", ended="2026-01-01T00:00:01Z", options={}, history=[])
+        )
+        == []
+    )
+
+
+def test_a_scanner_that_does_not_start_again_is_not_fixed(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi"])
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    restart = steps.Restart(windows=False, service=None, command=["/bin/sh", "-c", "echo scanner failed to start; exit 3"], timeout=10)
+    ctx = plan.Context(windows=False, events_file=str(host.root / "no-such-folder" / "events.jsonl"), restart=restart)
+    ran = health_run.run_host("h", host.verified(), [], opts, overrides=host.stores, ctx=ctx, agent=host.agent())
+    record = ran["record"]
+    assert host.active() == versions()[-1] and ran["changed"] is True  # the set was installed
+    assert record["status"] == "failed"
+    assert record["message"].startswith("SERVICE_NOT_RESTARTED: The change was made (")
+    assert (
+        "but the restart command (/bin/sh -c 'echo scanner failed to start; exit 3') did not start the scanner again" in record["message"]
+    )
+    (action,) = record["actions"]
+    assert (action["action"], action["result"]) == ("promote", "failed")
+    assert any("event in" in w and "ENOENT" in w for w in action["warnings"]), action["warnings"]
+
+
+def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callable[..., Host]) -> None:
+    host = one(faults=["stale_csapi", "missing_marker"])
+    verified = host.verified()
+    pointer = host.root / "csapi" / "definfo.dat"
+    pointer.write_bytes(pointer.read_bytes() + b"\r\n")  # the product's copy job touched CSAPI after the probe
+    opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+    ran = health_run.run_host("h", verified, [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=host.agent())
+    record = ran["record"]
+    assert ran["changed"] is True and record["status"] == "failed"
+    (promote, repair) = record["actions"]
+    assert (promote["action"], promote["result"]) == ("promote", "failed")
+    assert promote["message"].startswith("CHANGE_CONFLICT: Nothing was changed: step 1 (expect in ")
+    assert (repair["action"], repair["result"]) == ("repair_source", "done"), repair["message"]
+    assert versions()[-1] not in {p.name for p in (host.root / "smsmse_hawking").iterdir()}
+
+
+def opts_of(mode: str) -> health_run.Options:
+    return health_run.Options(mode=mode, max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
+
+
+def test_the_fleet_step_settles_what_needs_no_agent_call_and_leaves_the_rest(one: Callable[..., Host]) -> None:
+    drifted = one(faults=["stale_csapi"])
+    verified = drifted.verified()
+    # the verification carries the store paths it was parsed with, so the fleet step parses it again alike
+    assert verified["state"]["stores"] == drifted.stores
+    reported = health_run.settle("h", verified, [], opts_of("report"), overrides=verified["state"]["stores"])
+    ctx = plan.Context(windows=False, events_file=drifted.vars["smsmse_defs_events_file"])
+    ran = health_run.run_host("h", verified, [], opts_of("report"), overrides=drifted.stores, ctx=ctx, agent=drifted.agent())
+    assert reported == ran["record"] and drifted.calls == ["probe"]
+    assert health_run.settle("h", verified, [], opts_of("enforce"), overrides=drifted.stores) is None  # the host step fixes it
+    gone = health_run.settle("h", {"unreachable": True, "msg": "no route"}, [], opts_of("enforce"), overrides={})
+    assert gone is not None and gone["status"] == "unreachable"
+
+
+def test_a_settled_host_fails_the_play_exactly_when_the_report_fails_it(one: Callable[..., Host]) -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
+
+    records = [
+        health_run.settle("ok", one().verified(), [], opts_of("report"), overrides={}),
+        health_run.settle("drifts", one(faults=["stale_csapi"]).verified(), [], opts_of("report"), overrides={}),
+        health_run.settle("gone", {"unreachable": True, "msg": "no route"}, [], opts_of("report"), overrides={}),
+        health_run.settle("broken", {"failed": True, "msg": "boom"}, [], opts_of("report"), overrides={}),
+    ]
+    for fail_on in report_console.FAIL_ON:
+        for severities in (["critical", "high", "medium"], ["critical"], ["low"]):
+            built = report.build(
+                [r for r in records if r], run_id="r", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:00:00Z",
+                options={}, history=[], fail_severities=severities,
+            )  # fmt: skip
+            expected = set(report_console.failures(built, fail_on))
+            assert {r["name"] for r in records if r and report_console.fails(r, fail_on, severities)} == expected
+
+
+def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[..., Host], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reply passed the contract, but judging it raised: the host gets a failed record that says so, nothing is changed
+    host = one(faults=["stale_csapi"])
+
+    def judge_raises(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyError("versions")
+
+    monkeypatch.setattr(health_run, "judge", judge_raises)
+    ran = run(host)
+    assert ran["changed"] is False
+    assert ran["record"]["status"] == "failed"
+    assert ran["record"]["message"] == "Judging what the host reported failed unexpectedly: KeyError: 'versions'"
+    assert "apply" not in host.calls

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, lab_product, plan, snapshot, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from . import lab_change
 
@@ -238,11 +239,10 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
 
 # --- a definfo.dat that cannot be read never leaves promote stuck ---
 
-_PLANNER_NEEDS = (
-    "the `expect` and `write_pointer` steps read definfo.dat through a link (and `preflight` refuses a folder): they must "
-    "compare what lstat sees (the reply's `kind`, and the digest of a regular file only), `write_pointer` must replace a link "
-    "itself, and the plan must first move a folder aside (quarantine)"
-)
+
+def _folder_holding_a_file(path: Path) -> None:
+    path.mkdir()
+    (path / "kept.txt").write_bytes(b"not ours to delete")
 
 
 @pytest.mark.parametrize(
@@ -250,14 +250,8 @@ _PLANNER_NEEDS = (
     [
         pytest.param(_definfo(lambda p: p.write_bytes(b"[DefDates]\r\n" + b";" * 70000)), id="oversized"),
         pytest.param(_definfo(lambda p: p.symlink_to("/nowhere")), id="dangling symlink"),
-        pytest.param(
-            _definfo(lambda p: p.symlink_to(p.parent.parent / "hawking" / "definfo.dat")),
-            id="symlink",
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_PLANNER_NEEDS),
-        ),
-        pytest.param(
-            _definfo(lambda p: p.mkdir()), id="folder", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_PLANNER_NEEDS)
-        ),
+        pytest.param(_definfo(lambda p: p.symlink_to(p.parent.parent / "hawking" / "definfo.dat")), id="symlink"),
+        pytest.param(_definfo(_folder_holding_a_file), id="folder"),
     ],
 )
 def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,10 +264,12 @@ def test_promote_replaces_a_definfo_it_cannot_read(case: Make, tmp_path: Path, m
     def planned() -> plan.Plan:
         return lab_change.promote(inventory, "h", probe(inventory, [], monkeypatch))
 
+    kept = len(list(host.rglob("kept.txt")))
     first = planned()
     assert first.changes
     done = lab_change.carry(first)
     assert not done["failed"], done["msg"]
+    assert len(list(host.rglob("kept.txt"))) == kept, "a folder in definfo.dat's place is moved aside, never deleted"
     assert (host / "csapi" / "definfo.dat").is_file() and not (host / "csapi" / "definfo.dat").is_symlink()
     assert lab_product.active(host / "csapi") == versions[-1]
     assert not planned().changes, "the next run has nothing to do"
@@ -315,3 +311,71 @@ def test_a_fifo_definfo_never_blocks_a_change(tmp_path: Path, monkeypatch: pytes
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         worker.join(30)
     assert not blocked, "the change blocked on a FIFO named definfo.dat"
+
+
+# --- a store path (an option) that is not a folder is reported as what it is, never as missing ---
+
+
+@dataclass(frozen=True)
+class StorePath:
+    name: str
+    #: replaces the csapi store folder (the path the options give) with something else
+    make: Callable[[Path], object]
+    code: str
+    says: str
+    #: paths whose stat the agent is denied (the tests run as root: a denial is simulated)
+    denied: bool = False
+
+
+def _replace_store(make: Callable[[Path], object]) -> Callable[[Path], object]:
+    def replace(store: Path) -> None:
+        for item in sorted(store.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            item.rmdir() if item.is_dir() and not item.is_symlink() else item.unlink()
+        store.rmdir()
+        make(store)
+
+    return replace
+
+
+STORE_PATHS: tuple[StorePath, ...] = (
+    StorePath("a file", _replace_store(lambda p: p.write_bytes(b"[DefDates]\r\n")), "STORE_NOT_A_FOLDER", "is a file, not a folder"),
+    StorePath(
+        "a link to a file",
+        _replace_store(lambda p: p.symlink_to(p.parent / "hawking" / "definfo.dat")),
+        "STORE_NOT_A_FOLDER",
+        "is a link to a file, not a folder",
+    ),
+    StorePath("a FIFO", _replace_store(os.mkfifo), "STORE_NOT_A_FOLDER", "is a special file"),
+    StorePath("a dangling link", _replace_store(lambda p: p.symlink_to("/nowhere")), "STORE_NOT_FOUND", "is a link to nothing"),
+    StorePath("missing", _replace_store(lambda p: None), "STORE_NOT_FOUND", "does not exist"),
+    StorePath("not to be looked at", lambda p: None, "STORE_UNREADABLE", "Permission denied", denied=True),
+)
+
+
+@pytest.mark.parametrize("case", STORE_PATHS, ids=[case.name for case in STORE_PATHS])
+def test_a_store_path_that_is_not_a_folder_is_reported_as_what_it_is(
+    case: StorePath, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inventory = lab.build_lab(tmp_path / "lab", [lab.LabHost("h")], today=TODAY)
+    store = tmp_path / "lab" / "hosts" / "h" / "csapi"
+    case.make(store)
+    if case.denied:
+        real_lstat, real_stat = os.lstat, os.stat
+
+        def deny(real: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+            def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+                if os.fsdecode(path) == str(store):
+                    raise PermissionError(13, "Permission denied", os.fsdecode(path))
+                return real(path, *args, **kwargs)
+
+            return stat
+
+        monkeypatch.setattr(os, "lstat", deny(real_lstat))
+        monkeypatch.setattr(os, "stat", deny(real_stat))
+    reply = probe(inventory, [], monkeypatch)
+    overrides = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
+    with pytest.raises(SmsmseError) as caught:
+        snapshot.parse(reply, overrides)
+    assert caught.value.code == case.code
+    assert str(store) in str(caught.value) and case.says in str(caught.value)
+    assert "`stores.csapi`" in str(caught.value) or case.code == "STORE_UNREADABLE"

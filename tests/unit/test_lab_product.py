@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, store_ops
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, lab_product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -86,7 +86,7 @@ def test_liveupdate_failing_gives_up_once(tmp_path: Path, version: str, events_s
 
 def test_the_product_ignores_our_lock(tmp_path: Path) -> None:
     spec = host(tmp_path, "stale_csapi")
-    (csapi(spec) / store_ops.LOCK).write_text(json.dumps({"pid": os.getpid(), "host": "x", "created": time.time(), "token": "t"}))
+    (csapi(spec) / contract.wire()["lock"]).write_text(json.dumps({"pid": os.getpid(), "host": "x", "created": time.time(), "token": "t"}))
     assert lab_product.Emulator(spec).cycle() == f"installed {VERSIONS[-1]}"
 
 
@@ -104,7 +104,7 @@ def test_processes_start_and_stop(tmp_path: Path) -> None:
     assert all(p.returncode is not None for p in processes.values())
 
 
-# --- racing: the emulator, a LiveUpdate and our install_set on one host, watched ---
+# --- racing: the emulator, a LiveUpdate and our promote (probe, plan, apply) on one host, watched ---
 
 
 def _publish(source: Path, version: str) -> None:
@@ -114,6 +114,10 @@ def _publish(source: Path, version: str) -> None:
     os.rename(temp / version, source / version)
     os.rmdir(temp)
     lab.write_definfo(source, version)
+
+
+#: what our promote says when the product changed the store between our probe and our change
+RACED = {"CHANGE_CONFLICT", "STORE_UNREADABLE"}
 
 
 def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
@@ -171,17 +175,12 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
             thread.join(30)
     assert mixed == [], "\n".join(mixed)
     assert len(set(seen)) > 5, f"the watcher saw too few sets to mean anything: {sorted(set(seen))}"
-    assert "done" in results, results
+    # our promote raced the product: each try either went through or saw the product move first and said so, never a
+    # change of unknown outcome nor a failure (which one wins how often depends on the machine's load)
+    assert len(results) >= 3 and set(results) <= {"done", *RACED}, results
     assert lab_product.active(store) == lab_product.set_versions(source)[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="promote replaces a folder of the version it installs that nobody points at by `retire`, then `rename`: the "
-    "product can point at that folder in between, so definfo.dat names a missing folder for a moment (write_pointer then "
-    "refuses, but the moment was there). An `exchange` of the staging folder with it closes the window.",
-)
 def test_pointer_never_names_a_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The product (6.0.10: it points blindly) acts between our compare-and-swap and our replacing a damaged folder."""
     spec = host(tmp_path, "stale_csapi", version="6.0.10")
@@ -189,7 +188,9 @@ def test_pointer_never_names_a_missing_folder(tmp_path: Path, monkeypatch: pytes
     lab_product.copy_set(source / VERSIONS[-1], store, VERSIONS[-1])
     (store / VERSIONS[-1] / "v.grd").write_bytes(b"damaged")
     the_plan = lab_change.promote(tmp_path / "lab" / "inventory.yml", "h")
-    assert "retire" in [s["op"] for s in the_plan.steps], "the plan replaces the damaged folder"
+    assert [s["op"] for s in the_plan.steps if s["op"] in ("exchange", "rename", "retire")] == ["exchange", "retire"], (
+        "the damaged folder is swapped with the good copy, then retired"
+    )
     instants: list[str | None] = []
     retire = apply.PRIMITIVES["retire"]
 

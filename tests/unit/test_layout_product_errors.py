@@ -74,6 +74,9 @@ def test_choose_never_takes_an_ancestor_of_another_candidate() -> None:
     # a sibling whose name only starts like the other is no ancestor
     sibling = {CSAPI_2008: r"C:\Defs", CSAPI_2003: r"C:\Defs2"}
     assert layout.choose("csapi", "windows2008", both, holding=both, paths=sibling) == CSAPI_2008
+    # NTFS compares names one character for one: C:\Straße is not C:\STRASSE, so neither is an ancestor
+    strasse = {CSAPI_2008: "C:\\Stra\u00dfe", CSAPI_2003: "C:\\STRASSE\\VirusDefs"}
+    assert layout.choose("csapi", "windows2008", both, holding=both, paths=strasse) == CSAPI_2008
 
 
 def test_choose_prefers_the_candidate_that_holds_definitions() -> None:

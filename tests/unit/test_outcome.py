@@ -170,3 +170,34 @@ def test_a_retired_link_is_not_a_removed_set() -> None:
     request, reply = build("retire=done")
     reply["steps"][0]["data"] = {"removed": True, "trash": None, "link": True}
     assert outcome.interpret(request, reply)["removed"] == []
+
+
+def test_a_service_that_does_not_start_again_fails_a_change_that_was_made() -> None:
+    request, reply = build(
+        "lock/r=done stage/r=done rename/r=done write_pointer/rc=done event=done service/a=failed:COMMAND_FAILED unlock/a=done"
+    )
+    request["steps"][5]["args"] = {"action": "start", "service": "SMSMSE", "command": None, "timeout": 120}
+    read = outcome.interpret(request, reply)
+    assert (read["changed"], read["failed"], read["error"]["code"]) == (True, True, "SERVICE_NOT_RESTARTED")
+    assert read["installed"] is True and read["restarted"] is False
+    assert read["msg"].startswith("SERVICE_NOT_RESTARTED: The change was made (stage .smsmse-staging-20261125.003-t, rename 20261125.003, ")
+    assert "but the service SMSMSE did not start again: step 5 (service in /lab/h1/csapi) ended failed: service said so." in read["msg"]
+
+
+def test_a_restart_command_that_fails_after_a_refusal_is_named_with_the_refusal() -> None:
+    request, reply = build("lock/r=done expect/r=conflict write_pointer/rc=skipped service/a=timeout unlock/a=done")
+    read = outcome.interpret(request, reply)
+    assert (read["changed"], read["failed"], read["error"]["code"]) == (False, True, "SERVICE_NOT_RESTARTED")
+    assert "Nothing was changed: step 1 (expect in /lab/h1/csapi) ended conflict: expect said so" in read["msg"]
+    assert "but the restart command (true) did not start the scanner again: step 3 (service in /lab/h1/csapi) ended timeout" in read["msg"]
+
+
+def test_a_step_skipped_for_an_earlier_failure_is_not_attempted_and_names_it() -> None:
+    request, reply = build("lock/r=skipped expect/r=skipped write_pointer/rc=skipped unlock/a=done")
+    reply["steps"][0]["message"] = "skipped: the required step 1 (expect in /lab/h1/csapi) ended conflict: definfo.dat changed"
+    read = outcome.interpret(request, reply)
+    assert (read["changed"], read["failed"], read["error"]["code"]) == (False, True, "NOT_ATTEMPTED")
+    assert read["msg"].startswith(
+        f"NOT_ATTEMPTED: Nothing was changed: step 0 (lock in {STORE}) was not attempted, because "
+        "the required step 1 (expect in /lab/h1/csapi) ended conflict: definfo.dat changed."
+    )

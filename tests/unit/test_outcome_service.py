@@ -1,8 +1,8 @@
 """outcome.interpret on what the Windows review found: the service round, and steps that did nothing.
 
 - a service the change stopped and started again is a change, even with the stores untouched;
-  one it stopped and could not start again fails the task (SERVICE_NOT_RESTARTED), never "nothing was changed";
-- after the commit, a start that failed is CHANGE_PARTIAL (the start step is required);
+  one it stopped and could not start again fails the task (SERVICE_NOT_RESTARTED), never plain "nothing was changed";
+- after the commit, a start that failed fails the task (SERVICE_NOT_RESTARTED, saying the change was made);
 - a commit step that did nothing (conflict, or failed with BAD_REQUEST) is not CHANGE_UNKNOWN.
 """
 
@@ -61,7 +61,7 @@ def test_refused_after_a_stop_and_a_start_says_the_service_was_restarted() -> No
         step("service", "done", args=STOP, data={"stopped": True, "started": False, "dependents": []}),
         step("preflight", "in_use", code="SET_IN_USE"),
         step("exchange", "skipped", commit=True),
-        step("service", "done", args=START, always=True, data={"started": True, "dependents": []}),
+        step("service", "done", args=START, required=False, always=True, data={"started": True, "dependents": []}),
         step("unlock", "done", required=False, always=True),
     )
     assert got["failed"] and got["error"]["code"] == "ACTIVE_SET_IN_USE"
@@ -75,29 +75,31 @@ def test_a_service_left_stopped_before_the_commit_fails_with_its_own_code() -> N
         step("service", "done", args=STOP, data={"stopped": True, "started": False, "dependents": []}),
         step("preflight", "in_use", code="SET_IN_USE"),
         step("exchange", "skipped", commit=True),
-        step("service", "timeout", args=START, always=True, code="SERVICE_TIMEOUT"),
+        step("service", "timeout", args=START, required=False, always=True, code="SERVICE_TIMEOUT"),
         step("unlock", "done", required=False, always=True),
     )
     assert got["failed"] and got["changed"] and got["error"]["code"] == "SERVICE_NOT_RESTARTED"
-    assert "not running again" in got["msg"] and "preflight" in got["msg"]
+    assert "did not start again" in got["msg"] and "preflight" in got["msg"] and "the service was stopped)" in got["msg"]
 
 
-def test_a_failed_start_after_the_commit_is_partial() -> None:
+def test_a_failed_start_after_the_commit_fails_the_task() -> None:
     got = read(
         step("service", "done", args=STOP, data={"stopped": True, "started": False, "dependents": []}),
         step("exchange", "done", commit=True, data={"atomic": False}),
-        step("service", "failed", args=START, always=True, code="ERROR_SERVICE_DISABLED"),
-        step("retire", "skipped", required=False),
+        step("service", "failed", args=START, required=False, always=True, code="ERROR_SERVICE_DISABLED"),
+        step("retire", "done", required=False, data={"removed": True}),
     )
-    assert got["failed"] and got["changed"] and got["error"]["code"] == "CHANGE_PARTIAL"
-    assert "start" in got["error"]["message"].split("Left to do:")[1]
+    assert got["failed"] and got["changed"] and got["error"]["code"] == "SERVICE_NOT_RESTARTED"
+    assert (
+        got["msg"].startswith("SERVICE_NOT_RESTARTED: The change was made (") and "but the service SMSMSE did not start again" in got["msg"]
+    )
 
 
 def test_a_start_that_did_not_run_is_no_restart() -> None:
     got = read(
         step("lock", "done"),
         step("write_pointer", "done", commit=True, data={"sha256": SHA}),
-        step("service", "done", args=START, always=True, data={"started": False, "dependents": []}),
+        step("service", "done", args=START, required=False, always=True, data={"started": False, "dependents": []}),
     )
     assert not got["failed"] and got["restarted"] is False
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, plan, snapshot, steps, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, outcome, plan, snapshot, steps, structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 CTX = plan.Context(windows=False, token=lambda: "t0k3n")
@@ -93,6 +94,19 @@ def test_the_diff_shows_definfo_and_the_sets(lab_factory: Callable[..., Path]) -
     assert the_plan.extra["removed"] == []
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_the_diff_reads_definfo_in_its_own_encoding(lab_factory: Callable[..., Path], encoding: str) -> None:
+    """Windows tools write definfo.dat in UTF-16 (with or without a byte-order mark): the diff shows its text."""
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
+    definfo = host(inventory, "h") / "csapi" / "definfo.dat"
+    definfo.write_bytes(definfo.read_bytes().decode("ascii").encode(encoding))
+    pointer = promote(stores_of(inventory, "h")).diff[0]
+    assert f"[DefDates]\nCurDefs={versions[0]}\n" in pointer["before"]
+    assert f"[DefDates]\nCurDefs={versions[-1]}\n" in pointer["after"]
+    assert "\x00" not in pointer["before"] + pointer["after"] and "\ufffd" not in pointer["before"] + pointer["after"]
+
+
 def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
     versions = versions_now()
@@ -107,6 +121,37 @@ def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Cal
     assert the_plan.steps[6]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[6]["required"]
     assert the_plan.extra["replaced_in_place"] is True
     assert "replaced in place" in the_plan.message
+
+
+def test_a_bad_copy_nobody_points_at_is_swapped_never_removed_first(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    versions = versions_now()
+    csapi = host(inventory, "h") / "csapi"
+    lab.write_set(csapi, versions[-1])
+    flip(csapi / versions[-1] / "virscan1.dat")
+    the_plan = promote(stores_of(inventory, "h"))
+    valid(the_plan)
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange", "write_pointer*", "retire", "event", "unlock"]
+    assert the_plan.steps[5]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert the_plan.steps[7]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[7]["required"]
+
+
+def test_an_interrupted_exchange_is_finished_in_one_run(lab_factory: Callable[..., Path]) -> None:
+    """The active name is missing and its folder is aside: clean puts it back, so the plan swaps rather than renames."""
+    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
+    versions = versions_now()
+    csapi = host(inventory, "h") / "csapi"
+    flip(csapi / versions[-1] / "virscan1.dat")
+    (csapi / versions[-1]).rename(csapi / f".smsmse-trash-exchange-{versions[-1]}-dead")
+    the_plan = promote(stores_of(inventory, "h"))
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange*", "retire", "event", "unlock"]
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    reply = contract.check_reply("apply", json.loads(json.dumps({"contract": 1, "op": "apply", **apply.run(request)})))
+    read = outcome.interpret(request, reply)
+    assert not read["failed"] and read["changed"], read["msg"]
+    assert read["restored"] == [versions[-1]]
+    assert sorted(p.name for p in csapi.iterdir()) == [versions[-1], "definfo.dat"]
+    assert not promote(stores_of(inventory, "h")).changes
 
 
 def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[..., Path]) -> None:
@@ -133,7 +178,7 @@ def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[
     stop, in_use, start = sent[5], sent[6], sent[8]
     assert stop["args"]["action"] == "stop" and stop["required"]
     assert sent[3]["args"]["not_in_use"] == [] and in_use["args"]["not_in_use"] == [versions_now()[-1]] and in_use["required"]
-    assert start["args"]["action"] == "start" and start["always"] and start["required"] and start["args"]["only_if_stopped_here"]
+    assert start["args"]["action"] == "start" and start["always"] and start["args"]["only_if_stopped_here"]
     assert steps.arrange(sent) == sent, "arranging is idempotent"
 
 
@@ -217,6 +262,7 @@ def test_rollback_quarantines_every_bad_set(lab_factory: Callable[..., Path]) ->
     inventory = lab_factory(lab.LabHost("h"))
     versions = versions_now()
     (host(inventory, "h") / "csapi" / versions[-1] / "virscan2.dat").write_bytes(b"")
+    lab.write_definfo(host(inventory, "h") / "csapi", versions[-1], versions[-2])
     the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, ctx=CTX)
     valid(the_plan)
     assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "matches", "write_pointer*", "quarantine", "event", "unlock"]
@@ -224,6 +270,20 @@ def test_rollback_quarantines_every_bad_set(lab_factory: Callable[..., Path]) ->
     assert quarantine["required"] and quarantine["args"]["name"] == versions[-1]
     assert quarantine["args"]["dest_name"] == f"csapi-{versions[-1]}-t0k3n"
     assert [e["id"] for e in the_plan.steps[7]["args"]["events"]] == [1001, 1003]
+    # LastDefs never names the bad set just moved out: it keeps the good set it named
+    pointer = base64.b64decode(the_plan.steps[5]["args"]["content_b64"]).decode()
+    assert f"CurDefs={versions[-2]}\r\nLastDefs={versions[-2]}\r\n" in pointer
+
+
+def test_last_defs_names_the_set_promote_leaves_when_it_is_good(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    before = stores_of(inventory, "h")["csapi"].active
+    assert before is not None
+    lab.write_definfo(host(inventory, "h") / "csapi", before, before)
+    stores = stores_of(inventory, "h")
+    the_plan = promote(stores)
+    pointer = next(base64.b64decode(s["args"]["content_b64"]).decode() for s in the_plan.steps if s["op"] == "write_pointer")
+    assert f"LastDefs={before}" in pointer
 
 
 def test_quarantine_alone_when_the_active_set_is_already_good(lab_factory: Callable[..., Path]) -> None:
@@ -282,3 +342,30 @@ def test_choose_source_prefers_the_newest_then_the_products_own(lab_factory: Cal
     assert plan.choose_source(stores) == "smsmse_hawking"
     (host(inventory, "h") / "smsmse_hawking" / versions[-1] / "zdone.dat").unlink()
     assert plan.choose_source(stores_of(inventory, "h")) == "hawking"
+
+
+def test_removing_only_our_own_leftovers_is_not_a_change(lab_factory: Callable[..., Path]) -> None:
+    # a staging folder an interrupted run left: promote cleans it up, and says nothing the scanner sees changed
+    inventory = lab_factory(lab.LabHost("h"))
+    versions = versions_now()
+    leftover = host(inventory, "h") / "csapi" / f"{CTX.staging_prefix}{versions[-1]}-dead0000"
+    leftover.mkdir()
+    (leftover / "virscan1.dat").write_bytes(b"half a copy")
+    the_plan = promote(stores_of(inventory, "h"))
+    assert the_plan.message == f"csapi stays at {versions[-1]}; cleaned up"
+    assert steps.commit_index(the_plan.steps) is None
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    result = outcome.interpret(request, contract.check_reply("apply", {"contract": 1, "op": "apply", **apply.run(request)}))
+    assert not leftover.exists()
+    assert result["changed"] is False and result["error"] is None
+
+
+def test_retiring_an_old_set_alone_is_a_change(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", sets=3, csapi_sets=3))
+    versions = versions_now()
+    the_plan = promote(stores_of(inventory, "h"))  # keep 2: the oldest of three goes
+    assert the_plan.extra["removed"] == [versions[0]]
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    result = outcome.interpret(request, contract.check_reply("apply", {"contract": 1, "op": "apply", **apply.run(request)}))
+    assert result["changed"] is True and result["error"] is None
+    assert not (host(inventory, "h") / "csapi" / versions[0]).exists()

@@ -127,6 +127,79 @@ def test_console_prints_host_data_as_text() -> None:
         assert "\x1b" not in line and "\x07" not in line
 
 
+def with_store_problems(made: dict[str, Any], *names: str) -> dict[str, Any]:
+    entries = [
+        {"store": "csapi", "code": "NAME_UNDECODABLE", "message": f"The folder {name} in the store ...", "path": f"/defs/csapi/{name}"}
+        for name in names
+    ]
+    return {**made, "store_problems": {"count": len(entries), "entries": entries}}
+
+
+STORE_HOSTILE = ["<script>alert(1)</script>", "evil\nname", "line\r\nbreak", *HOSTILE]
+
+
+@pytest.mark.parametrize("value", STORE_HOSTILE)
+def test_store_problems_are_shown_safely_in_every_report(value: str) -> None:
+    hostile = with_store_problems(record("mail01", "compliant"), value, "plain")
+    built = build([hostile, record("mail02", "compliant")])
+    assert built["hosts"][0]["store_problems"]["count"] == 2
+    assert built["summary"]["hosts_with_store_problems"] == 1
+    page = report_html.render(built)
+    page.encode("utf-8")
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert page.count('<li class="store-problem">') == 2
+    assert 'id="hosts-with-store-problems"><b>1</b>' in page
+    if value.startswith("evil"):
+        assert "evil\\nname" in page  # the newline is shown, not taken as a line break
+    root = ET.fromstring(report_junit.render(built).encode("utf-8"))
+    suite = next(s for s in root.iter("testsuite") if s.get("name") == "mail01")
+    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert properties["store_problems"] == "2"
+    lines = (suite.findtext("system-out") or "").strip().splitlines()
+    assert len(lines) == 2 and lines[1].endswith("/defs/csapi/plain: The folder plain in the store ...")
+    assert all("\x1b" not in line and "\x01" not in line for line in lines)
+
+
+def test_store_problems_count_all_and_list_the_first() -> None:
+    many = with_store_problems(record("mail01", "compliant"), *(f"n{i}" for i in range(report.STORE_PROBLEMS_SHOWN + 5)))
+    built = build([many])
+    problems = built["hosts"][0]["store_problems"]
+    assert problems["count"] == report.STORE_PROBLEMS_SHOWN + 5
+    assert len(problems["entries"]) == report.STORE_PROBLEMS_SHOWN
+    schema = json.loads(report.SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["$defs"]["store_problems"]["properties"]["entries"]["maxItems"] == report.STORE_PROBLEMS_SHOWN
+    page = report_html.render(built)
+    assert f"{report.STORE_PROBLEMS_SHOWN + 5} store problems (the first {report.STORE_PROBLEMS_SHOWN} listed)" in page
+
+
+def test_a_record_without_store_problems_has_none() -> None:
+    made = record("mail01", "compliant")
+    assert made["store_problems"] == {"count": 0, "entries": []}
+    del made["store_problems"]  # a record written by hand for defs_report
+    built = build([made])
+    assert built["hosts"][0]["store_problems"] == {"count": 0, "entries": []}
+    assert built["summary"]["hosts_with_store_problems"] == 0
+    page = report_html.render(built)
+    assert 'class="store-problem"' not in page
+    suite = ET.fromstring(report_junit.render(built)).find("testsuite")
+    assert suite is not None and suite.find("system-out") is None
+
+
+def test_host_record_takes_the_store_problems_of_the_verification() -> None:
+    problem = {"code": "STORE_TOO_MANY_ENTRIES", "message": "The store holds 4 folder(s) more", "path": "/defs/hawking"}
+    smsmse_defs = {
+        "verification": {
+            "active": {"csapi": {"version": None, "status": "none", "errors": []}},
+            "newest_good": {"overall": None},
+            "sets": [],
+            "store_problems": {"csapi": [], "hawking": [problem]},
+        },
+        "product": {"version": "6.5.8", "scheme": "csapi"},
+    }
+    made = health.host_record("mail01", smsmse_defs=smsmse_defs, checks_=[], actions=[], status="compliant", today=TODAY)
+    assert made["store_problems"] == {"count": 1, "entries": [{"store": "hawking", **problem}]}
+
+
 # --- grading and the HTML's content ---
 
 
@@ -215,6 +288,42 @@ def test_history_retention(tmp_path: Path) -> None:
     assert [r["run_id"] for r in report.load_history(tmp_path, 2)] == ["run4", "run5"]
     report.write(built, tmp_path, ["json"], history_runs=0)
     assert list((tmp_path / "history").iterdir()) == []
+
+
+class CountingHosts(list):  # type: ignore[type-arg]
+    """A history run's host list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountingHosts.walks += 1
+        return super().__iter__()
+
+
+def test_history_is_read_once_per_run_whatever_the_fleet_size() -> None:
+    # every host drifts in every kept run: looking each host up by walking every run's host list is quadratic
+    names = [f"mail{i:04d}" for i in range(300)]
+    history = [
+        {
+            "run_id": f"r{day}",
+            "started": f"2026-11-{day:02d}T02:00:00Z",
+            "summary": {},
+            "hosts": CountingHosts(record(n, "drift") for n in names),
+        }
+        for day in range(10, 25)
+    ]
+    CountingHosts.walks = 0
+    built = report.build(
+        [record(n, "drift", [check("csapi_newest", "fail")]) for n in names],
+        run_id="now",
+        started=STARTED,
+        ended=ENDED,
+        options={},
+        history=history,
+    )
+    assert CountingHosts.walks <= len(history)
+    assert {h["drift_runs"] for h in built["hosts"]} == {len(history) + 1}
+    assert {h["drifting_since"] for h in built["hosts"]} == {"2026-11-10T02:00:00Z"}
 
 
 def test_default_report_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -312,3 +421,29 @@ def test_action_refuses_bad_options(args: dict[str, Any], fragment: str, tmp_pat
     result = run_action({"records": [], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), **args})
     assert result["failed"] and result["error"]["code"] == "OPTION_INVALID" and fragment in result["msg"]
     assert list(tmp_path.iterdir()) == []
+
+
+class CountedHosts(list):  # type: ignore[type-arg]
+    """A history run's host list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountedHosts.walks += 1
+        return super().__iter__()
+
+
+def test_drift_history_is_read_once_per_run_not_once_per_host() -> None:
+    names = [f"h{i}" for i in range(200)]
+    history = [
+        {
+            "started": f"2026-11-{10 + day:02d}T00:00:00Z",
+            "summary": {},
+            "hosts": CountedHosts({"name": n, "status": "drift"} for n in names),
+        }
+        for day in range(5)
+    ]
+    CountedHosts.walks = 0
+    built = build([record(n, "drift", [check("csapi_newest", "fail")]) for n in names], history=history)
+    assert {h["drift_runs"] for h in built["hosts"]} == {6}
+    assert CountedHosts.walks <= 2 * len(history)  # at most a constant number of walks per history run

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, snapshot, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs, snapshot, structure
 
 TODAY = dt.date(2026, 11, 26)
 REQUIRED = structure.DEFAULT_REQUIRED_FILES
@@ -64,6 +64,47 @@ def test_each_rule(change: Any, expected: list[str]) -> None:
     assert codes(change(sound_files())) == expected
 
 
+@pytest.mark.parametrize(
+    ("names", "collide"),
+    [
+        (["virscan1.dat", "VIRSCAN1.DAT"], True),
+        (["virscan1.dat", "ViRsCaN1.dAt"], True),
+        (["virscan1.dat", "VIRSCAN1.DAT."], True),
+        (["virscan1.dat", "virscan1.dat . "], True),
+        (["sub/a.dat", "SUB./A.DAT"], True),
+        (["\u00e9t\u00e9.dat", "\u00c9T\u00c9.DAT"], True),  # été / ÉTÉ: one simple upper case each
+        (["stra\u00dfe.dat", "STRASSE.DAT"], False),  # ß has no one-character upper case: NTFS keeps it
+        (["stra\u00dfe.dat", "strasse.dat"], False),
+        (["\ufb01le.dat", "FILE.DAT"], False),  # the ﬁ ligature likewise
+        (["\u212a.dat", "k.dat"], False),  # the Kelvin sign is not K to NTFS
+    ],
+)
+def test_names_collide_as_ntfs_compares_them(names: list[str], collide: bool) -> None:
+    """NTFS compares names by its upcase table, one character for one, not by Unicode case folding."""
+    assert (structure.collisions(names) == [sorted(names)]) is collide
+    assert ("SET_NAME_COLLISION" in codes([*sound_files(), *(file(n) for n in names if n != "virscan1.dat")])) is collide
+
+
+def test_required_files_are_found_as_ntfs_compares_names() -> None:
+    files = [file("ZDONE.DAT", size=0), file("VIRSCAN1.DAT"), file("naveng32.dll"), file("navex32a.dll")]
+    assert codes(files) == []
+    folder = {"name": "20261125.003", "link": False, "mtime": 1.0, "files": [*files, file("stra\u00dfe.dat")], "truncated": False}
+    found = structure.check_set(
+        snapshot.set_folder(folder), where="/s", join=lambda *p: "/".join(p), required_files=["STRASSE.DAT"], hashed=True, today=TODAY
+    )
+    assert [p.code for p in found] == ["SET_REQUIRED_FILE_MISSING"]
+
+
+def test_a_file_that_changed_while_read_is_not_good_and_says_so() -> None:
+    folder = {"name": "20261125.003", "link": False, "mtime": 1.0, "truncated": False}
+    folder["files"] = [*sound_files(), dict(file("virscan2.dat", sha256=None), changed=True)]
+    found = structure.check_set(
+        snapshot.set_folder(folder), where="/s", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=True, today=TODAY
+    )
+    assert [p.code for p in found] == ["SET_FILE_UNREADABLE"]
+    assert "changed while it was read" in found[0].message
+
+
 def test_unhashed_listing_does_not_claim_unreadable_files() -> None:
     assert codes([dict(f, sha256=None) for f in sound_files()], hashed=False) == []
 
@@ -111,6 +152,52 @@ def test_safe_paths(path: str) -> None:
     assert manifest.unsafe_path(path) is None
 
 
+#: names Windows opens as a device, whatever the folder: an attacker's file so named is never the file it seems
+RESERVED = [
+    "CON",
+    "con",
+    "Prn",
+    "aux",
+    "NUL",
+    "NUL.txt",
+    "con.dat",
+    "nul.tar.gz",
+    "COM1",
+    "com9.dat",
+    "LPT1",
+    "lpt9",
+    "COM\u00b9",
+    "com\u00b2.dat",
+    "LPT\u00b3",
+    "NUL .dat",
+    "sub/AUX.dat",
+    "nul/virscan2.dat",
+]
+
+
+@pytest.mark.parametrize("path", RESERVED)
+def test_windows_device_names_are_unsafe(path: str) -> None:
+    assert manifest.unsafe_path(path) is not None
+    assert ntfs.reserved_part(path) is not None
+
+
+@pytest.mark.parametrize("path", RESERVED)
+def test_a_set_holding_a_device_name_is_bad(path: str) -> None:
+    assert codes([*sound_files(), file(path)]) == ["SET_NAME_RESERVED"]
+
+
+@pytest.mark.parametrize("path", ["nul.", "CON ", "com1.dat.", "lpt1 . "])
+def test_device_names_with_trailing_dots_and_spaces(path: str) -> None:
+    assert ntfs.reserved_part(path) is not None
+    assert "SET_NAME_RESERVED" in codes([*sound_files(), file(path)])
+
+
+@pytest.mark.parametrize("path", ["console.dat", "nul1", "com10", "lpt", "com", "auxiliary.dat", "xnul.dat", "COM\u2074", "a.con"])
+def test_names_near_device_names_are_fine(path: str) -> None:
+    assert ntfs.reserved_part(path) is None
+    assert manifest.unsafe_path(path) is None
+
+
 def test_digest_depends_on_every_field_but_not_order_or_case() -> None:
     base = {"a.dat": manifest.Entry(1, SHA), "b.dat": manifest.Entry(2, "b" * 64)}
     digest = manifest.digest(base)
@@ -120,6 +207,14 @@ def test_digest_depends_on_every_field_but_not_order_or_case() -> None:
     assert digest != manifest.digest({**base, "a.dat": manifest.Entry(1, "c" * 64)})
     assert digest != manifest.digest({"c.dat": base["a.dat"], "b.dat": base["b.dat"]})
     assert digest != manifest.digest(base | {"c.dat": manifest.Entry(0, SHA)})
+
+
+def test_digest_of_names_distinct_on_ntfs_does_not_depend_on_listing_order() -> None:
+    # names that fold to one key but are two files on NTFS: the set is sound, so its digest votes and must be stable
+    entries = [("stra\u00dfe.dat", manifest.Entry(1, SHA)), ("STRASSE.DAT", manifest.Entry(2, "b" * 64))]
+    assert manifest.digest(dict(entries)) == manifest.digest(dict(reversed(entries)))
+    swapped = [("stra\u00dfe.dat", manifest.Entry(2, "b" * 64)), ("STRASSE.DAT", manifest.Entry(1, SHA))]
+    assert manifest.digest(dict(entries)) != manifest.digest(dict(swapped))
 
 
 def test_manifest_needs_every_digest() -> None:

@@ -23,6 +23,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     snapshot,
     structure,
     verify,
+    verify_task,
 )
 
 KEY = Ed25519PrivateKey.generate()
@@ -131,6 +132,30 @@ def test_restored_mtime_does_not_hide_tampering(lab_factory: Callable[..., Path]
     assert codes(copy(after, "csapi")) == ["SET_COPY_DIFFERS"]
 
 
+def test_a_cache_others_can_write_cannot_vouch_for_tampered_bytes(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    honest = copy(judge(inventory, "h"), "csapi")
+    assert honest["status"] == "good"
+    cache = inventory.parent / "cache" / "h"
+    cache.chmod(0o777)  # a cache folder anyone can write: another user forges an entry for the tampered file
+    target = inventory.parent / "hosts" / "h" / "csapi" / NEWEST / "virscan1.dat"
+    time.sleep(0.05)
+    lab.tamper_keep_mtime(target)
+    st = target.stat()
+    for cache_file in cache.iterdir():
+        document = json.loads(cache_file.read_text())
+        if str(target) in document["entries"]:
+            good = document["entries"][str(target)]
+            document["entries"][str(target)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}", good[4], good[5]]
+            cache_file.write_text(json.dumps(document))
+    stores = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
+    reply = dict(probe(inventory, "h").reply)
+    result = verify_task.result_of(reply, overrides=stores, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None)
+    assert codes(copy(result, "csapi")) == ["SET_COPY_DIFFERS"]
+    assert result["hash_stats"]["cache_refused"] and all(str(cache) in why for why in result["hash_stats"]["cache_refused"])
+    assert any("writable by group or others" in warning for warning in result["warnings"])
+
+
 def test_a_case_collision_set_is_bad_against_a_catalog(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", faults=["case_collision"]))
     result = judge(inventory, "h", lab_catalog(inventory.parent))
@@ -141,6 +166,15 @@ def test_a_case_collision_set_is_bad_against_a_catalog(lab_factory: Callable[...
         assert "VIRSCAN1.DAT, virscan1.dat" in entry["errors"][0]["message"]
     assert copy(result, "csapi")["status"] == "good"
     assert codes(copy(judge(inventory, "h"), "hawking")) == ["SET_NAME_COLLISION"]  # without a catalog too
+
+
+@pytest.mark.parametrize("name", ["NUL.dat", "con", "COM\u00b9.dat"])
+def test_a_file_named_like_a_windows_device_makes_the_set_bad(lab_factory: Callable[..., Path], name: str) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    (inventory.parent / "hosts" / "h" / "csapi" / NEWEST / name).write_bytes(b"opens a device on Windows, not this file")
+    result = judge(inventory, "h")
+    assert codes(copy(result, "csapi")) == ["SET_NAME_RESERVED"]
+    assert copy(result, "hawking")["status"] == "good"
 
 
 @pytest.mark.parametrize("name", lab.odd_version_names(NEWEST))

@@ -110,4 +110,4 @@ def test_every_schema_refuses_an_odd_version(name: str) -> None:
 
     for path in root.rglob("*.json"):
         walk(json.loads(path.read_text(encoding="utf-8")))
-    assert found >= 4
+    assert found >= 3  # apply's version and folder names, and the catalog's or report's versions

@@ -255,8 +255,90 @@ public static class PolicyTests
         Equal("tail_buffer_bounded", 10, tail.ToString().Length);
     }
 
+    private static void ListingTests()
+    {
+        // a Windows name that is not text is escaped and marked, never sent as another name
+        WireName lone = Wire.Escape("a\uD800b.dat", 1024);
+        Check("wire_lone_surrogate_escaped", lone.Escaped && lone.Text == "a\\ud800b.dat", lone.Text);
+        WireName pair = Wire.Escape("\uD83D\uDE00.dat", 1024);
+        Check("wire_pair_kept", !pair.Escaped && pair.Text == "\uD83D\uDE00.dat", pair.Text);
+        WireName cut = Wire.Escape(new string('a', 256) + "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00", 260);
+        Check("wire_cut_never_splits_a_pair", cut.Escaped && cut.Text == new string('a', 256) + "\uD83D\uDE00...", cut.Text);
+        Check("wire_message_bounded", Wire.Message(new string('m', 5000), 2048).Length == 2048, "");
+        // a crowded store: sets first, newest first, then the others; the kept ones in listing order
+        string[] names = { "20260101.001", "20260102.001", "20260103.001", "a", "b", "z" };
+        Bounded bounded = Listing.Bound(names, 4);
+        Equal("bound_sets_first", "0,1,2,3", Join(bounded.Kept));
+        Equal("bound_omitted_ranked", "4,5", Join(bounded.Omitted));
+        Bounded few = Listing.Bound(names, 6);
+        Check("bound_all_when_room", Join(few.Kept) == "0,1,2,3,4,5" && few.Omitted.Length == 0, Join(few.Kept));
+        // what an entry is, by its own attributes: a junction is a link, never a folder to enter
+        Equal("kind_junction_is_link", "link", Kinds.Of(FileAttributes.Directory | FileAttributes.ReparsePoint));
+        Equal("kind_file_symlink_is_link", "link", Kinds.Of(FileAttributes.Archive | FileAttributes.ReparsePoint));
+        Equal("kind_folder", "dir", Kinds.Of(FileAttributes.Directory));
+        Equal("kind_file", "file", Kinds.Of(FileAttributes.Archive | FileAttributes.ReadOnly));
+        Equal("kind_normal_file", "file", Kinds.Of(FileAttributes.Normal));
+        Equal("kind_device", "other", Kinds.Of(FileAttributes.Device));
+    }
+
+    private static string Join(int[] values)
+    {
+        List<string> parts = new List<string>();
+        foreach (int value in values)
+        {
+            parts.Add(value.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return string.Join(",", parts.ToArray());
+    }
+
+    // Text as the four-digit hex of each UTF-16 code unit, lone surrogates included (no encoder
+    // replaces them on the way), and as the hex of its UTF-8 bytes.
+    private static string Units(string text)
+    {
+        System.Text.StringBuilder hex = new System.Text.StringBuilder();
+        foreach (char c in text)
+        {
+            hex.Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return hex.ToString();
+    }
+
+    private static string Utf8(string text)
+    {
+        return BitConverter.ToString(System.Text.Encoding.UTF8.GetBytes(text)).Replace("-", "").ToLowerInvariant();
+    }
+
+    // Names for test_csharp.py to compare with the POSIX agent's escaping (scan.wire_name).
+    public static readonly object[][] WireCases =
+    {
+        new object[] { "plain.dat", 1024 },
+        new object[] { "a\uD800b.dat", 1024 },
+        new object[] { "\uDC80x", 1024 },
+        new object[] { "\uD83D\uDE00ok", 1024 },
+        new object[] { "\uDE00\uD83D", 1024 },
+        new object[] { "x\uD83D", 1024 },
+        new object[] { new string('n', 300), 260 },
+        new object[] { new string('a', 258) + "\uD83D\uDE00\uD83D\uDE00", 260 },
+        new object[] { new string('a', 256) + "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00", 260 },
+        new object[] { new string('a', 255) + "\uD800", 260 },
+        new object[] { "caf\u00e9\uDFFF", 260 },
+    };
+
     private static void Values()
     {
+        for (int i = 0; i < WireCases.Length; i++)
+        {
+            string name = (string)WireCases[i][0];
+            int limit = (int)WireCases[i][1];
+            WireName wire = Wire.Escape(name, limit);
+            Console.WriteLine("value wire{0} {1} {2} {3} {4}", i, Units(name), limit, Utf8(wire.Text), wire.Escaped);
+        }
+        string[] crowded = { "20250101.001", "20260101.001", "zz", "20270101.001", "aa", "20260101.002", "mm", "20240101.001" };
+        Array.Sort(crowded, StringComparer.Ordinal);
+        Bounded bound = Listing.Bound(crowded, 5);
+        Console.WriteLine("value bound_names {0}", string.Join(",", crowded));
+        Console.WriteLine("value bound_kept {0}", Join(bound.Kept));
+        Console.WriteLine("value bound_omitted {0}", Join(bound.Omitted));
         string[] arguments = { "-s", "", "a b", "quote\"inside", "trail\\", "trail space\\", "back\\\\\"q", "C:\\Program Files\\x" };
         for (int i = 0; i < arguments.Length; i++)
         {
@@ -279,6 +361,7 @@ public static class PolicyTests
         ErrorTests();
         RetryTests();
         NameTests();
+        ListingTests();
         Values();
         return failures == 0 ? 0 : 1;
     }
