@@ -16,9 +16,13 @@ options:
     default: 900
   restart_service:
     description:
-      - Restart the SMSMSE service after a change (Windows), or run O(restart_command) (POSIX hosts).
+      - Restart the SMSMSE service around a change (Windows), or run O(restart_command) after it (POSIX hosts).
+      - On Windows the service is stopped after the new set is copied, right before the steps that switch what the scanner
+        uses, and started again right after them (before old sets are retired or quarantined). It is started again only if
+        the change stopped it, and also when the change fails or stops early.
       - A restart that fails (the service does not start again, or the command fails or times out) fails the task with
-        C(SERVICE_NOT_RESTARTED); the change stands (C(changed) is true) and the message says both.
+        C(SERVICE_NOT_RESTARTED); the message says whether the change itself was made. A run that stopped and started the
+        service reports C(changed), even when nothing changed in the stores.
     type: bool
     default: false
   service_name:

@@ -7,8 +7,9 @@
 
 # The apply operation on Windows (docs/changes.md): the controller's ordered list of primitive
 # steps, each executed and reported as {op, result, code, message, data}. A required step that
-# does not end 'done' makes every later step that is not 'always' 'skipped'. No decision is made
-# here: which set, which retention, what the outcome means are the controller's.
+# does not end 'done' makes every later step of its group (a group starts at its lock step) that is
+# not 'always' 'skipped'. No decision is made here: which set, which retention, what the outcome
+# means are the controller's.
 #
 # Windows specifics kept here: the scanner holds the active set's files open and has its DLLs
 # loaded (preflight asks the Restart Manager who holds them, opening none); antivirus filters open new files for a
@@ -38,11 +39,11 @@ $script:StepResults = @{
     clean = @()
     stage = @('source_changed')
     matches = @('conflict')
-    rename = @()
-    exchange = @('in_use')
+    rename = @('conflict', 'in_use')
+    exchange = @('conflict', 'in_use')
     write_pointer = @('conflict')
     retire = @('in_use')
-    quarantine = @('in_use')
+    quarantine = @('conflict', 'in_use')
     event = @()
     service = @('timeout')
     unlock = @()
@@ -80,7 +81,7 @@ Function Get-StorePath {
     # <store>\<name> for a name the step gives: one component, as the contract allows.
     param([string]$Store, [string]$Name)
     if (-not $script:Names::IsComponent($Name)) {
-        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a folder name of the store' -f $Name))
+        throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a folder name of the store' -f $Name))
     }
     return $script:Names::Join($Store, $Name)
 }
@@ -109,7 +110,7 @@ Function Get-ManifestPath {
     param([string]$Folder, [string]$Relative)
     foreach ($part in $Relative.Split('/')) {
         if (-not $script:Names::IsComponent($part) -or $part.EndsWith('.') -or $part.EndsWith(' ')) {
-            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a file name this agent writes' -f $Relative))
+            throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a file name this agent writes' -f $Relative))
         }
     }
     return [System.IO.Path]::Combine($Folder, $Relative.Replace('/', '\'))
@@ -140,6 +141,42 @@ Function Compare-FileNameSet {
 }
 
 # --- the primitives: each returns the step's data, or throws New-StepOutcome / a system error ---
+
+Function Move-First {
+    # The first rename of a step, before which nothing has moved: a folder with files open below it
+    # (access denied on Windows), a sharing or lock violation is 'in_use' with SET_IN_USE, so that the
+    # controller knows nothing changed; any other error goes to the caller.
+    param([hashtable]$Context, [string]$From, [string]$To)
+    try {
+        $script:Native::Move($From, $To, $Context.retry)
+    }
+    catch {
+        $code = $script:Win32::FromException($_.Exception)
+        if ($code -eq 5 -or $code -eq 32 -or $code -eq 33) {
+            $outcome = Get-StepOutcome -Exception $_.Exception -What ('cannot rename {0} to {1} (files open below it?)' -f $From, $To) -MaxMessage $Context.max_message
+            throw (New-StepOutcome -Result 'in_use' -Code 'SET_IN_USE' -Message $outcome.message)
+        }
+        throw
+    }
+}
+
+Function Assert-Folder {
+    # $Path is a real folder of the store (no link); 'conflict' otherwise: the store is not as the plan read it.
+    param([string]$Path)
+    $item = Get-ItemInfo -Path $Path
+    if ($null -eq $item -or -not ($item -is [System.IO.DirectoryInfo]) -or (Test-ReparsePoint -Item $item)) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} is not a folder of the store (missing, a file, or a link)' -f $Path))
+    }
+}
+
+Function Assert-Free {
+    # Nothing is at $Path: 'conflict' otherwise (a rename never replaces anything).
+    param([string]$Path)
+    if ($null -ne (Get-ItemInfo -Path $Path)) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} already exists' -f $Path))
+    }
+}
+
 
 Function Get-LockVerdict {
     # Why an existing lock file's owner is provably gone ($null: it may still run), by the same rules as
@@ -300,7 +337,7 @@ Function Get-SetHolder {
     # images) alike, without opening any file. Returns their names (none: nobody holds the set).
     param([string]$Store, [string]$Name)
     if (-not $script:Names::IsVersion($Name)) {
-        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a set name' -f $Name))
+        throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a set name' -f $Name))
     }
     $folder = $script:Names::Join($Store, $Name)
     $info = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $folder
@@ -362,19 +399,70 @@ Function Invoke-PreflightStep {
     return @{ checked = $checked }
 }
 
+Function Restore-ExchangeAside {
+    # Every folder an interrupted exchange moved aside ('<exchange_aside_prefix><b>-<token>') whose b is
+    # missing, renamed back to b. Returns the names put back; one that cannot be is added to $Failed.
+    param([hashtable]$Context, [string]$Store, [System.Collections.Generic.List[string]]$Failed)
+    $restored = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($item in (Get-SortedChild -Folder (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Store))) {
+        $b = Get-AsideName -Context $Context -Name $item.Name
+        if ($null -eq $b) { continue }
+        $target = $script:Names::Join($Store, $b)
+        if ($null -ne (Get-ItemInfo -Path $target)) { continue }
+        try {
+            $script:Native::Move($item.FullName, $target, $Context.retry)
+            $restored.Add($b)
+        }
+        catch {
+            $Failed.Add($item.Name)
+            $Context.warnings.Add(('{0} could not be renamed back to {1}: {2}' -f $item.Name, $b, $_.Exception.Message))
+        }
+    }
+    return , $restored
+}
+
+Function Get-AsideName {
+    # b of an exchange's aside name '<exchange_aside_prefix><b>-<token>', or $null.
+    param([hashtable]$Context, [string]$Name)
+    $lead = [string]$Context.wire.exchange_aside_prefix
+    if (-not $Name.StartsWith($lead, [System.StringComparison]::Ordinal)) { return $null }
+    $rest = $Name.Substring($lead.Length)
+    $dash = $rest.LastIndexOf('-')
+    if ($dash -lt 1 -or $dash -eq $rest.Length - 1) { return $null }
+    $b = $rest.Substring(0, $dash)
+    if (-not $script:Names::IsComponent($b)) { return $null }
+    return $b
+}
+
 Function Invoke-CleanStep {
-    # Leftovers of interrupted runs, each removed on its own (best effort): a folder or link named like a
-    # staging or trash folder (a link removed itself), a temporary definfo.dat.
+    # Leftovers of interrupted runs. First, what an interrupted exchange moved aside is put back while its
+    # name is missing (data restored). Then each leftover is removed on its own (best effort): a folder or
+    # link named like a staging or trash folder (a link removed itself), a temporary definfo.dat. Kept:
+    # an aside whose name is still missing, and a temporary definfo.dat while definfo.dat is missing (it
+    # may be the only copy of the pointer); both are reported in remaining.
     param([hashtable]$Context, [string]$Store)
     $removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $remaining = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $wire = $Context.wire
+    $restored = Restore-ExchangeAside -Context $Context -Store $Store -Failed $remaining
+    $pointerThere = [System.IO.File]::Exists($script:Names::Join($Store, [string]$wire.definfo))
     foreach ($item in (Get-SortedChild -Folder (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Store))) {
         $name = $item.Name
+        if ($remaining.Contains($name)) { continue }
         # matched by name whatever the entry is: a file, a folder, or a link (removed itself)
-        $folderLike = $name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal)
+        $folderLike = $name.StartsWith([string]$wire.staging_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.trash_prefix, [System.StringComparison]::Ordinal) -or $name.StartsWith([string]$wire.exchange_aside_prefix, [System.StringComparison]::Ordinal)
         $tempLike = $name.StartsWith([string]$wire.definfo_temp_prefix, [System.StringComparison]::Ordinal) -and $name.EndsWith('.tmp', [System.StringComparison]::Ordinal)
         if (-not ($folderLike -or $tempLike)) { continue }
+        if ($tempLike -and -not $pointerThere) {
+            $remaining.Add($name)
+            $Context.warnings.Add(('{0} is kept: {1} is missing and it may be the only copy of the new one' -f $name, $wire.definfo))
+            continue
+        }
+        $b = Get-AsideName -Context $Context -Name $name
+        if ($null -ne $b -and $null -eq (Get-ItemInfo -Path ($script:Names::Join($Store, $b)))) {
+            $remaining.Add($name)
+            continue
+        }
         try {
             $left = Remove-Leftover -Path $item.FullName -RetrySeconds $Context.retry
         }
@@ -384,9 +472,9 @@ Function Invoke-CleanStep {
         }
         if ($left.Count -eq 0) { $removed.Add($name) } else { $remaining.Add($name) }
     }
-    $data = @{ removed = Limit-List -List $removed -Max $Context.max_list; remaining = Limit-List -List $remaining -Max $Context.max_list }
+    $data = @{ removed = Limit-List -List $removed -Max $Context.max_list; remaining = Limit-List -List $remaining -Max $Context.max_list; restored = Limit-List -List $restored -Max $Context.max_list }
     if ($remaining.Count -gt 0) {
-        throw (New-StepOutcome -Result 'failed' -Code 'LEFTOVERS_REMAIN' -Message ('{0} leftover(s) could not be removed yet (files still open?): {1}' -f $remaining.Count, ($remaining -join ', ')) -Data $data)
+        throw (New-StepOutcome -Result 'failed' -Code 'LEFTOVERS_REMAIN' -Message ('{0} leftover(s) could not be removed or put back yet: {1}' -f $remaining.Count, ($remaining -join ', ')) -Data $data)
     }
     return $data
 }
@@ -405,7 +493,7 @@ Function Invoke-StageStep {
     $manifest = $Arguments.manifest
     $target = Get-StorePath -Store $Store -Name ([string]$Arguments.name)
     if ($null -ne (Get-ItemInfo -Path $target)) {
-        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $target))
+        throw (New-StepOutcome -Result 'failed' -Code ($script:Win32::Name($script:Win32::AlreadyExists)) -Message ('{0} already exists' -f $target))
     }
     $sourceInfo = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $source
     if (-not $sourceInfo.Exists -or (Test-ReparsePoint -Item $sourceInfo)) {
@@ -493,59 +581,103 @@ Function Invoke-RenameStep {
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $from = Get-StorePath -Store $Store -Name ([string]$Arguments.from)
     $to = Get-StorePath -Store $Store -Name ([string]$Arguments.to)
-    if ($null -ne (Get-ItemInfo -Path $to)) {
-        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $to))
+    if ($null -eq (Get-ItemInfo -Path $from)) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} is not in the store' -f $from))
     }
-    $script:Native::Move($from, $to, $Context.retry)
+    Assert-Free -Path $to
+    Move-First -Context $Context -From $from -To $to
     return @{}
 }
 
 Function Invoke-ExchangeStep {
-    # Windows has no atomic exchange: b -> trash, a -> b, trash -> a, each retried. When a -> b fails, b
-    # is put back; the pointer names a missing folder only between the first two renames.
+    # Windows has no atomic exchange: b -> aside, a -> b, aside -> a, each retried. The aside has its
+    # own prefix (wire exchange_aside_prefix): clean puts it back while b is missing and never deletes
+    # it then. The finally (it runs when the pipeline is stopped, where a catch does not) looks at the
+    # folders and puts b back, or finishes the swap, whatever interrupted the renames.
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $a = Get-StorePath -Store $Store -Name ([string]$Arguments.a)
     $b = Get-StorePath -Store $Store -Name ([string]$Arguments.b)
-    $aside = $script:Names::Join($Store, ('{0}{1}-{2}' -f $Context.wire.trash_prefix, $Arguments.b, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
-    $script:Native::Move($b, $aside, $Context.retry)
+    Assert-Folder -Path $a
+    Assert-Folder -Path $b
+    $aside = $script:Names::Join($Store, ('{0}{1}-{2}' -f $Context.wire.exchange_aside_prefix, $Arguments.b, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)))
     try {
-        $script:Native::Move($a, $b, $Context.retry)
-    }
-    catch {
-        $original = Get-StepOutcome -Exception $_.Exception -What ('cannot rename {0} to {1}' -f $a, $b) -MaxMessage $Context.max_message
+        Move-First -Context $Context -From $b -To $aside
         try {
-            $script:Native::Move($aside, $b, $Context.retry)
+            $script:Native::Move($a, $b, $Context.retry)
         }
         catch {
-            # the store changed (b is missing): never a refusal, whatever the first error was
-            $original.result = 'failed'
-            $original.message = $script:Text::Head(('{0}; and {1} could not be put back from {2}: {3}' -f $original.message, $b, $aside, $_.Exception.Message), $Context.max_message)
+            # b is put back by the finally: nothing changed, and a held folder says so
+            $code = $script:Win32::FromException($_.Exception)
+            if ($code -eq 5 -or $code -eq 32 -or $code -eq 33) {
+                $outcome = Get-StepOutcome -Exception $_.Exception -What ('cannot rename {0} to {1} (files open below it?)' -f $a, $b) -MaxMessage $Context.max_message
+                throw (New-StepOutcome -Result 'in_use' -Code 'SET_IN_USE' -Message $outcome.message)
+            }
+            throw
         }
-        throw (New-StepOutcome -Result $original.result -Code $original.code -Message $original.message -Data @{ atomic = $false })
+        try {
+            $script:Native::Move($aside, $a, $Context.retry)
+        }
+        catch {
+            # the swap is done (b holds a's set); the finally tries once more, and warns
+            $null = $_
+        }
     }
-    try {
-        $script:Native::Move($aside, $a, $Context.retry)
-    }
-    catch {
-        $Context.warnings.Add(('{0} now holds the set from {1}; the set that was in {1} is at {2}, not {0}: {3}' -f $b, $a, $aside, $_.Exception.Message))
+    finally {
+        Complete-Exchange -Context $Context -SetA $a -SetB $b -AsidePath $aside
     }
     return @{ atomic = $false }
 }
 
+Function Complete-Exchange {
+    # An exchange stopped midway, put right from what the folders are now: while b is missing, b is put
+    # back from the aside (nothing changed); once a has become b, the aside is renamed to a (the swap is
+    # done). A b that cannot be put back is a failure (the store changed); the aside then waits for clean.
+    param([hashtable]$Context, [string]$SetA, [string]$SetB, [string]$AsidePath)
+    if (-not [System.IO.Directory]::Exists($AsidePath)) { return }
+    if ($null -eq (Get-ItemInfo -Path $SetB)) {
+        try {
+            $script:Native::Move($AsidePath, $SetB, $Context.retry)
+        }
+        catch {
+            throw (New-StepOutcome -Result 'failed' -Code $null -Message ('{0} is missing: its set is at {1} and could not be put back ({2}); the next clean puts it back' -f $SetB, $AsidePath, $_.Exception.Message) -Data @{ atomic = $false })
+        }
+        return
+    }
+    if ($null -eq (Get-ItemInfo -Path $SetA)) {
+        try {
+            $script:Native::Move($AsidePath, $SetA, $Context.retry)
+        }
+        catch {
+            $Context.warnings.Add(('{0} now holds the set from {1}; the set that was in {0} is at {2}, not {1}: {3}' -f $SetB, $SetA, $AsidePath, $_.Exception.Message))
+        }
+    }
+}
+
 Function Invoke-WritePointerStep {
-    # definfo.dat replaced in one step after its digest is checked once more; the digest reported is the
-    # one read back afterwards.
+    # definfo.dat replaced in one step, its digest checked before the temporary file is written and
+    # again right before the replace. Once replaced, the step is done whatever follows (the digest read
+    # back is null, with a warning, when definfo.dat cannot be read). The temporary file is removed only
+    # while definfo.dat exists: when a failed replace took the old one away, it is the only copy of the
+    # new one, reported as POINTER_MISSING with its name, and clean keeps it.
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $definfo = $script:Names::Join($Store, [string]$Context.wire.definfo)
-    $content = [System.Convert]::FromBase64String([string]$Arguments.content_b64)
-    if ($content.Length -gt $Context.max_definfo) {
-        throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the new {0} has {1} bytes, more than {2}' -f $definfo, $content.Length, $Context.max_definfo))
+    try {
+        $content = [System.Convert]::FromBase64String([string]$Arguments.content_b64)
     }
+    catch {
+        throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('content_b64 is not base64: {0}' -f $_.Exception.Message))
+    }
+    if ($content.Length -gt $Context.max_definfo) {
+        throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('the new {0} has {1} bytes, more than {2}' -f $definfo, $content.Length, $Context.max_definfo))
+    }
+    $expected = [string](Get-Field -Map $Arguments -Name 'expect_sha256')
     $now = Get-DefinfoDigest -Path $definfo
-    if ([string]$now -ne [string](Get-Field -Map $Arguments -Name 'expect_sha256')) {
+    if ([string]$now -ne $expected) {
         throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} changed since it was read' -f $definfo) -Data @{ sha256 = $now })
     }
-    $tmp = $script:Names::Join($Store, ('{0}{1}.tmp' -f $Context.wire.definfo_temp_prefix, [System.Guid]::NewGuid().ToString('N')))
+    $tempName = '{0}{1}.tmp' -f $Context.wire.definfo_temp_prefix, [System.Guid]::NewGuid().ToString('N')
+    $tmp = $script:Names::Join($Store, $tempName)
+    $replacing = $false
     try {
         $stream = New-Object -TypeName System.IO.FileStream -ArgumentList @($tmp, [System.IO.FileMode]::CreateNew, [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 4096, [System.IO.FileOptions]::WriteThrough)
         try {
@@ -555,17 +687,38 @@ Function Invoke-WritePointerStep {
         finally {
             $stream.Dispose()
         }
+        $now = Get-DefinfoDigest -Path $definfo
+        if ([string]$now -ne $expected) {
+            throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} changed while the new one was written' -f $definfo) -Data @{ sha256 = $now })
+        }
+        $replacing = $true
         $script:Native::Replace($definfo, $tmp, $Context.retry)
     }
-    finally {
-        try {
-            if ([System.IO.File]::Exists($tmp)) { [System.IO.File]::Delete($tmp) }
+    catch {
+        if ($replacing -and -not [System.IO.File]::Exists($definfo) -and [System.IO.File]::Exists($tmp)) {
+            $outcome = Get-StepOutcome -Exception $_.Exception -What ('cannot replace {0}' -f $definfo) -MaxMessage $Context.max_message
+            throw (New-StepOutcome -Result 'failed' -Code 'POINTER_MISSING' -Message ('{0}; {1} is gone and the new one is {2}' -f $outcome.message, $definfo, $tempName) -Data @{ sha256 = $null; temp = $tempName })
         }
-        catch {
-            $Context.warnings.Add(('{0} left behind; clean removes it later: {1}' -f $tmp, $_.Exception.Message))
+        throw
+    }
+    finally {
+        if ([System.IO.File]::Exists($tmp) -and (-not $replacing -or [System.IO.File]::Exists($definfo))) {
+            try {
+                [System.IO.File]::Delete($tmp)
+            }
+            catch {
+                $Context.warnings.Add(('{0} left behind; clean removes it later: {1}' -f $tmp, $_.Exception.Message))
+            }
         }
     }
-    return @{ sha256 = Get-DefinfoDigest -Path $definfo }
+    $sha = $null
+    try {
+        $sha = Get-DefinfoDigest -Path $definfo
+    }
+    catch {
+        $Context.warnings.Add(('{0} was replaced, but could not be read back: {1}' -f $definfo, $_.Exception.Message))
+    }
+    return @{ sha256 = $sha; temp = $null }
 }
 
 Function Invoke-RetireStep {
@@ -579,12 +732,12 @@ Function Invoke-RetireStep {
         # a link (junction, symbolic link) named like a set is the link, never its target
         $isLink = Test-ReparsePoint -Item $item
         $left = Remove-Leftover -Path $folder -RetrySeconds $Context.retry
-        if ($left.Count -gt 0) { throw (New-StepOutcome -Result 'failed' -Code 'NOT_REMOVED' -Message ('{0} could not be removed' -f $folder)) }
+        if ($left.Count -gt 0) { throw (New-StepOutcome -Result 'failed' -Code 'LEFTOVERS_REMAIN' -Message ('{0} could not be removed' -f $folder)) }
         return @{ removed = $true; trash = $null; link = $isLink }
     }
     $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
     $trash = $script:Names::Join($Store, $trashName)
-    $script:Native::Move($folder, $trash, $Context.retry)
+    Move-First -Context $Context -From $folder -To $trash
     $left = Remove-Leftover -Path $trash -RetrySeconds $Context.retry
     if ($left.Count -gt 0) {
         $Context.warnings.Add(('{0} was retired to {1}; {2} entries are still open and stay for the next clean' -f $name, $trashName, $left.Count))
@@ -594,12 +747,20 @@ Function Invoke-RetireStep {
 }
 
 Function Copy-TreeVerified {
-    # Copy a set to another volume, each file hashed while copied and read back; returns bytes copied.
+    # Copy a set to another volume, each file hashed while copied and read back. A truncated listing or
+    # a link inside the set fails the copy (the original is then never deleted). Returns the copy's
+    # listing: relative path -> @{ size; sha256 }.
     param([hashtable]$Context, [string]$From, [string]$To)
-    $copied = [long]0
+    $listing = Get-RelativeFile -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $From) -Limit $Context.max_manifest
+    if ($listing.truncated) {
+        throw (New-StepOutcome -Result 'failed' -Code 'COPY_MISMATCH' -Message ('{0} holds more than {1} files: it is not copied' -f $From, $Context.max_manifest))
+    }
+    $copied = @{}
     [void][System.IO.Directory]::CreateDirectory($To)
-    foreach ($file in (Get-RelativeFile -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $From) -Limit 1000000).files) {
-        if (Test-ReparsePoint -Item $file.item) { continue }
+    foreach ($file in $listing.files) {
+        if (Test-ReparsePoint -Item $file.item) {
+            throw (New-StepOutcome -Result 'failed' -Code 'SET_IS_LINK' -Message ('{0} in {1} is a link: the set is not copied' -f $file.path, $From))
+        }
         $dst = [System.IO.Path]::Combine($To, $file.path.Replace('/', '\'))
         [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($dst))
         $copy = $script:Native::CopyHashed($file.item.FullName, $dst, $script:CopyBuffer)
@@ -607,27 +768,49 @@ Function Copy-TreeVerified {
         if ($copy.Changed -or $back.Sha256 -ne $copy.Sha256) {
             throw (New-StepOutcome -Result 'failed' -Code 'COPY_MISMATCH' -Message ('{0} was not copied faithfully to {1}' -f $file.item.FullName, $dst))
         }
-        $copied += $copy.Stamp.Size
+        $copied[$file.path] = @{ size = [long]$copy.Stamp.Size; sha256 = [string]$copy.Sha256 }
     }
     return $copied
 }
 
+Function Compare-TreeCopy {
+    # $null when the folder holds exactly the copied files (names, sizes, digests), else what differs.
+    param([hashtable]$Context, [string]$Folder, [hashtable]$Copied)
+    $listing = Get-RelativeFile -Top (New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $Folder) -Limit $Context.max_manifest
+    if ($listing.truncated) { return ('{0} holds more files than were copied' -f $Folder) }
+    $seen = 0
+    foreach ($file in $listing.files) {
+        if (-not $Copied.ContainsKey($file.path)) { return ('{0} in {1} was not copied' -f $file.path, $Folder) }
+        if (Test-ReparsePoint -Item $file.item) { return ('{0} in {1} is a link' -f $file.path, $Folder) }
+        $want = $Copied[$file.path]
+        $digest = $script:Native::HashFile($file.item.FullName, $script:CopyBuffer)
+        if ($digest.Changed -or $digest.Stamp.Size -ne $want.size -or $digest.Sha256 -ne $want.sha256) {
+            return ('{0} in {1} differs from the copy' -f $file.path, $Folder)
+        }
+        $seen += 1
+    }
+    if ($seen -ne $Copied.Count) { return ('{0} no longer holds every copied file' -f $Folder) }
+    return $null
+}
+
 Function Invoke-QuarantineStep {
-    # The set moved out of the store, never deleted: a rename on the same volume, else copy, verify, delete.
+    # The set moved out of the store, never deleted: a rename on the same volume, else copy, verify
+    # (source and copy listed again and compared: names, sizes, digests), then delete.
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
     $from = Get-StorePath -Store $Store -Name ([string]$Arguments.name)
     $destDir = [string]$Arguments.dest_dir
     $to = Get-StorePath -Store $destDir -Name ([string]$Arguments.dest_name)
-    if ($null -ne (Get-ItemInfo -Path $to)) {
-        throw (New-StepOutcome -Result 'failed' -Code 'ERROR_ALREADY_EXISTS' -Message ('{0} already exists' -f $to))
+    if ($null -eq (Get-ItemInfo -Path $from)) {
+        throw (New-StepOutcome -Result 'conflict' -Code $null -Message ('{0} is not in the store' -f $from))
     }
+    Assert-Free -Path $to
     # created, or checked, as a folder only trusted accounts can change: no set moves into a junction
     $private = $script:PrivateFolder::Ensure($destDir, $true, $null, $false)
     if ($null -ne $private) {
         throw (New-StepOutcome -Result 'failed' -Code 'STORE_NOT_PRIVATE' -Message ('the quarantine folder is not safe: {0}; the set stays in the store' -f $private))
     }
     try {
-        $script:Native::Move($from, $to, $Context.retry)
+        Move-First -Context $Context -From $from -To $to
         return @{ destination = $to; copied = $false; bytes_copied = [long]0 }
     }
     catch {
@@ -637,8 +820,16 @@ Function Invoke-QuarantineStep {
     if ($null -ne $item -and (Test-ReparsePoint -Item $item)) {
         throw (New-StepOutcome -Result 'failed' -Code 'SET_IS_LINK' -Message ('{0} is a link and {1} is on another volume: it is not copied' -f $from, $destDir))
     }
+    $bytes = [long]0
     try {
-        $bytes = Copy-TreeVerified -Context $Context -From $from -To $to
+        $copied = Copy-TreeVerified -Context $Context -From $from -To $to
+        foreach ($entry in $copied.Values) { $bytes += $entry.size }
+        foreach ($folder in @($from, $to)) {
+            $differs = Compare-TreeCopy -Context $Context -Folder $folder -Copied $copied
+            if ($null -ne $differs) {
+                throw (New-StepOutcome -Result 'failed' -Code 'COPY_MISMATCH' -Message ('the copy of {0} is not whole: {1}' -f $from, $differs))
+            }
+        }
     }
     catch {
         $original = $_
@@ -654,7 +845,7 @@ Function Invoke-QuarantineStep {
     $trashName = '{0}{1}-{2}' -f $Context.wire.trash_prefix, $Arguments.name, [System.Guid]::NewGuid().ToString('N').Substring(0, 8)
     $trash = $script:Names::Join($Store, $trashName)
     try {
-        $script:Native::Move($from, $trash, $Context.retry)
+        Move-First -Context $Context -From $from -To $trash
     }
     catch {
         # the set stays in the store: its copy is removed again, so nothing changed
@@ -693,8 +884,68 @@ Function Invoke-EventStep {
     return @{ written = $written }
 }
 
+Function Get-ServiceController {
+    # The service by its exact name (no wildcard, unlike Get-Service -Name), status read.
+    param([string]$Name)
+    $service = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $Name
+    try {
+        $service.Refresh()
+        $null = $service.Status
+    }
+    catch {
+        throw (New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND' -Message ('there is no service {0} on this host' -f $Name))
+    }
+    return $service
+}
+
+Function Wait-ServiceStatus {
+    # Wait for $Service to reach $Status, at most $Timeout: 'timeout' (SERVICE_TIMEOUT) naming it otherwise.
+    param([System.ServiceProcess.ServiceController]$Service, [System.ServiceProcess.ServiceControllerStatus]$Status, [System.TimeSpan]$Timeout, [string]$Action)
+    try {
+        $Service.WaitForStatus($Status, $Timeout)
+    }
+    catch {
+        $inner = $_.Exception
+        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+        if ($inner.GetType().FullName -ne 'System.ServiceProcess.TimeoutException') { throw }
+        $Service.Refresh()
+        throw (New-StepOutcome -Result 'timeout' -Code 'SERVICE_TIMEOUT' -Message ('{0} did not {1} within {2} s; it is {3}' -f $Service.ServiceName, $Action, [int]$Timeout.TotalSeconds, $Service.Status) -Data @{ exit_code = $null; output = [string]$Service.Status })
+    }
+}
+
+Function Start-ServiceAgain {
+    # Start $Name and the dependents that were running before this request stopped it. The service's
+    # own failure is thrown; a dependent that does not start is a warning.
+    param([hashtable]$Context, [string]$Name, [string[]]$Dependents, [System.TimeSpan]$Timeout)
+    $service = Get-ServiceController -Name $Name
+    $stopped = [System.ServiceProcess.ServiceControllerStatus]::Stopped
+    $running = [System.ServiceProcess.ServiceControllerStatus]::Running
+    if ($service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::StopPending) { Wait-ServiceStatus -Service $service -Status $stopped -Timeout $Timeout -Action 'stop' }
+    if ($service.Status -ne $running) {
+        if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StartPending) { $service.Start() }
+        Wait-ServiceStatus -Service $service -Status $running -Timeout $Timeout -Action 'start'
+    }
+    foreach ($dependent in $Dependents) {
+        try {
+            $other = Get-ServiceController -Name $dependent
+            if ($other.Status -ne $running) {
+                if ($other.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StartPending) { $other.Start() }
+                Wait-ServiceStatus -Service $other -Status $running -Timeout $Timeout -Action 'start'
+            }
+        }
+        catch {
+            $Context.warnings.Add(('{0} depends on {1} and was running before the change; it did not start again: {2}' -f $dependent, $Name, $_.Exception.Message))
+        }
+    }
+    $service.Refresh()
+    return $service
+}
+
 Function Invoke-ServiceStep {
     # Stop or start the SMSMSE service and wait for it, at most 'timeout' seconds. (command: POSIX.)
+    # stop records the service and its running dependents in $Context.stopped before it stops anything
+    # (dependents first, each waited for, so a timeout names the service it belongs to); start with
+    # only_if_stopped_here starts only a service this request stopped, and its dependents with it.
     param([hashtable]$Context, [System.Collections.IDictionary]$Arguments)
     $name = [string](Get-Field -Map $Arguments -Name 'service' -Default '')
     $null = Get-Field -Map $Arguments -Name 'command'
@@ -703,39 +954,48 @@ Function Invoke-ServiceStep {
     if ($name -eq '') {
         throw (New-StepOutcome -Result 'failed' -Code 'NOT_CONFIGURED' -Message 'no service name was given')
     }
-    $service = Get-Service -Name $name -ErrorAction SilentlyContinue
-    if ($null -eq $service) {
-        throw (New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND' -Message ('there is no service {0} on this host' -f $name))
-    }
     $stopped = [System.ServiceProcess.ServiceControllerStatus]::Stopped
     $running = [System.ServiceProcess.ServiceControllerStatus]::Running
+    if ($action -eq 'stop') {
+        $service = Get-ServiceController -Name $name
+        if ($service.Status -eq $stopped) {
+            return @{ exit_code = $null; output = ('{0}: {1} (it was not running: this request will not start it)' -f $name, $service.Status); stopped = $false; started = $false; dependents = @() }
+        }
+        $dependents = New-Object -TypeName 'System.Collections.Generic.List[string]'
+        foreach ($dependent in $service.DependentServices) {
+            if ($dependent.Status -eq $running) { $dependents.Add($dependent.ServiceName) }
+        }
+        $Context.stopped[$name] = @{ dependents = $dependents.ToArray(); timeout = $timeout }
+        foreach ($dependentName in $dependents) {
+            $other = Get-ServiceController -Name $dependentName
+            if ($other.Status -ne $stopped) {
+                if ($other.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $other.Stop() }
+                Wait-ServiceStatus -Service $other -Status $stopped -Timeout $timeout -Action 'stop'
+            }
+        }
+        $service.Refresh()
+        if ($service.Status -ne $stopped) {
+            if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $service.Stop() }
+            Wait-ServiceStatus -Service $service -Status $stopped -Timeout $timeout -Action 'stop'
+        }
+        return @{ exit_code = $null; output = ('{0}: {1}' -f $name, $stopped); stopped = $true; started = $false; dependents = $dependents.ToArray() }
+    }
+    $onlyIfStoppedHere = [bool](Get-Field -Map $Arguments -Name 'only_if_stopped_here' -Default $false)
+    $dependents = @()
+    if ($Context.stopped.ContainsKey($name)) {
+        $dependents = @($Context.stopped[$name].dependents)
+    }
+    elseif ($onlyIfStoppedHere) {
+        return @{ exit_code = $null; output = ('{0}: not started (this request did not stop it)' -f $name); started = $false; dependents = @() }
+    }
     try {
-        if ($action -eq 'stop') {
-            if ($service.Status -ne $stopped) {
-                if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $service.Stop() }
-                $service.WaitForStatus($stopped, $timeout)
-            }
-        }
-        else {
-            $service.Refresh()
-            if ($service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::StopPending) { $service.WaitForStatus($stopped, $timeout) }
-            if ($service.Status -ne $running) {
-                if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::StartPending) { $service.Start() }
-                $service.WaitForStatus($running, $timeout)
-            }
-        }
+        $service = Start-ServiceAgain -Context $Context -Name $name -Dependents $dependents -Timeout $timeout
     }
-    catch {
-        $inner = $_.Exception
-        while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
-        if ($inner.GetType().FullName -eq 'System.ServiceProcess.TimeoutException') {
-            $service.Refresh()
-            throw (New-StepOutcome -Result 'timeout' -Code 'SERVICE_TIMEOUT' -Message ('{0} did not {1} within {2} s; it is {3}' -f $name, $action, $Arguments.timeout, $service.Status) -Data @{ exit_code = $null; output = [string]$service.Status })
-        }
-        throw
+    finally {
+        # tried: the end of the request does not try again
+        [void]$Context.stopped.Remove($name)
     }
-    $service.Refresh()
-    return @{ exit_code = $null; output = ('{0}: {1}' -f $name, $service.Status) }
+    return @{ exit_code = $null; output = ('{0}: {1}' -f $name, $service.Status); started = $true; dependents = $dependents }
 }
 
 Function Invoke-Step {
@@ -746,18 +1006,18 @@ Function Invoke-Step {
     $arguments = $Step.args
     try {
         if (-not [System.IO.Path]::IsPathRooted($store) -or $store.StartsWith('\\?\')) {
-            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_INVALID_NAME' -Message ('{0} is not a full path' -f $store))
+            throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a full path' -f $store))
         }
         if ($store.Length -gt $Context.max_path) {
-            throw (New-StepOutcome -Result 'failed' -Code 'ERROR_FILENAME_EXCED_RANGE' -Message ('the store path has {0} characters, more than {1}' -f $store.Length, $Context.max_path))
+            throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('the store path has {0} characters, more than {1}' -f $store.Length, $Context.max_path))
         }
         $manifest = Get-Field -Map $arguments -Name 'manifest'
         if ($null -ne $manifest -and $manifest.Count -gt $Context.max_manifest) {
-            throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the manifest lists {0} files, more than {1}' -f $manifest.Count, $Context.max_manifest))
+            throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('the manifest lists {0} files, more than {1}' -f $manifest.Count, $Context.max_manifest))
         }
         $events = Get-Field -Map $arguments -Name 'events'
         if ($null -ne $events -and @($events).Count -gt $Context.max_events) {
-            throw (New-StepOutcome -Result 'failed' -Code 'TOO_LARGE' -Message ('the step has {0} events, more than {1}' -f @($events).Count, $Context.max_events))
+            throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('the step has {0} events, more than {1}' -f @($events).Count, $Context.max_events))
         }
         switch ($op) {
             'lock' { $data = Invoke-LockStep -Context $Context -Store $store -Arguments $arguments }
@@ -774,7 +1034,7 @@ Function Invoke-Step {
             'event' { $data = Invoke-EventStep -Context $Context -Arguments $arguments }
             'service' { $data = Invoke-ServiceStep -Context $Context -Arguments $arguments }
             'unlock' { $data = Invoke-UnlockStep -Context $Context -Store $store }
-            default { throw (New-StepOutcome -Result 'failed' -Code 'UNKNOWN_OP' -Message ('{0} is not a primitive of this agent' -f $op)) }
+            default { throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a primitive of this agent' -f $op)) }
         }
         return @{ op = $op; result = 'done'; code = $null; message = ''; data = $data }
     }
@@ -791,7 +1051,9 @@ Function Invoke-Step {
 }
 
 Function Invoke-Apply {
-    # Every step in order; after a required step that did not end 'done', only 'always' steps run.
+    # Every step in order; after a required step that did not end 'done', only 'always' steps of its
+    # group run. A group starts at its lock step and the next one starts afresh; a failure before the
+    # first lock blocks the whole request. A skipped step's message names the step that blocked it.
     param([System.Collections.IDictionary]$Request)
     $wire = $Request.wire
     $context = @{
@@ -805,25 +1067,53 @@ Function Invoke-Apply {
         max_manifest = [int]$wire.limits.max_manifest_files
         max_events = [int]$wire.limits.max_events
         locks = New-Object -TypeName 'System.Collections.Generic.Dictionary[string, object]' -ArgumentList ([System.StringComparer]::OrdinalIgnoreCase)
+        stopped = New-Object -TypeName 'System.Collections.Generic.Dictionary[string, object]' -ArgumentList ([System.StringComparer]::OrdinalIgnoreCase)
         warnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
     }
     if (@($Request.steps).Count -gt [int]$wire.limits.max_steps) {
         throw ('the request has {0} steps, more than the contract allows ({1})' -f @($Request.steps).Count, $wire.limits.max_steps)
     }
     $steps = New-Object -TypeName 'System.Collections.Generic.List[object]'
-    $halted = $false
+    $halted = $null
+    $opened = $false
+    $haltedInGroup = $false
+    $index = -1
     try {
         foreach ($step in @($Request.steps)) {
-            if ($halted -and -not [bool]$step.always) {
-                $steps.Add(@{ op = [string]$step.op; result = 'skipped'; code = $null; message = 'a required step before it did not succeed'; data = @{} })
+            $index += 1
+            if ([string]$step.op -eq 'lock') {
+                # a group starts at its lock: what failed in an earlier group does not block it
+                if ($haltedInGroup) { $halted = $null }
+                $opened = $true
+            }
+            if ($null -ne $halted -and -not [bool]$step.always) {
+                $steps.Add(@{ op = [string]$step.op; result = 'skipped'; code = $null; message = $script:Text::Head(('skipped: ' + $halted), $context.max_message); data = @{} })
                 continue
             }
             $reply = Invoke-Step -Context $context -Step $step
             $steps.Add($reply)
-            if ([bool]$step.required -and $reply.result -ne 'done') { $halted = $true }
+            if ([bool]$step.required -and $reply.result -ne 'done' -and $null -eq $halted) {
+                $halted = 'the required step {0} ({1} in {2}) ended {3}' -f $index, [string]$step.op, [string]$step.store, $reply.result
+                if (-not [string]::IsNullOrEmpty([string]$reply.message)) { $halted += ': ' + [string]$reply.message }
+                # before the first lock, a failure blocks the whole request
+                $haltedInGroup = $opened
+            }
         }
     }
     finally {
+        # a service this request stopped and no start step started (the request was stopped, a step threw
+        # past Invoke-Step, or the plan had no start): started here, never left down
+        foreach ($name in @($context.stopped.Keys)) {
+            $record = $context.stopped[$name]
+            [void]$context.stopped.Remove($name)
+            try {
+                [void](Start-ServiceAgain -Context $context -Name $name -Dependents @($record.dependents) -Timeout $record.timeout)
+                $context.warnings.Add(('{0} was stopped by this request and started again at its end (no start step ran)' -f $name))
+            }
+            catch {
+                $context.warnings.Add(('{0} was stopped by this request and could not be started again: {1}' -f $name, $_.Exception.Message))
+            }
+        }
         foreach ($store in @($context.locks.Keys)) {
             $context.locks[$store].Dispose()
             $context.warnings.Add(('the lock on {0} was released at the end of the request (no unlock step ran)' -f $store))

@@ -544,11 +544,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             return ok ? 0 : Marshal.GetLastWin32Error();
         }
 
-        private static int InUse(int code)
-        {
-            return code == Win32Error.UnableToRemoveReplaced ? Win32Error.SharingViolation : code;
-        }
-
         private static void Check(int code, string what)
         {
             if (code != 0)
@@ -566,36 +561,55 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             Check(code, string.Format("cannot rename {0} to {1}", source, target));
         }
 
-        // Replace `target` by the fully written `replacement` (same folder). ReplaceFile keeps the
-        // target's security descriptor, attributes and streams; a read-only target is replaced
-        // and stays read-only. Without a target, the replacement is renamed into place.
+        // Replace `target` by the fully written `replacement` (same folder): ReplaceFile, the move
+        // finished when it failed after removing the target (StorePolicy.PointerReplace).
         public static void Replace(string target, string replacement, int retrySeconds)
         {
-            if (!File.Exists(target))
+            int code = PointerReplace.Replace(new PointerFs(), target, replacement, retrySeconds);
+            Check(code, string.Format("cannot replace {0} by {1}", target, replacement));
+        }
+
+        private sealed class PointerFs : IReplaceFs
+        {
+            public bool Exists(string path)
             {
-                int moved = RetryPolicy.Run(delegate { return Attempt(MoveFileEx(replacement, target, MOVEFILE_WRITE_THROUGH)); }, retrySeconds, Thread.Sleep);
-                Check(moved, string.Format("cannot rename {0} to {1}", replacement, target));
-                return;
+                return File.Exists(path);
             }
-            FileAttributes attributes = File.GetAttributes(target);
-            bool readOnly = (attributes & FileAttributes.ReadOnly) != 0;
-            if (readOnly)
+
+            public bool IsReadOnly(string path)
             {
-                File.SetAttributes(target, attributes & ~FileAttributes.ReadOnly);
+                return (File.GetAttributes(path) & FileAttributes.ReadOnly) != 0;
             }
-            // ERROR_UNABLE_TO_REMOVE_REPLACED: another process has the target open without delete sharing
-            // for a moment (both files are unchanged): retried like a sharing violation, and reported as one
-            int code = RetryPolicy.Run(delegate { return InUse(Attempt(ReplaceFile(target, replacement, null, REPLACEFILE_IGNORE_MERGE_ERRORS, IntPtr.Zero, IntPtr.Zero))); }, retrySeconds, Thread.Sleep);
-            if (code == Win32Error.UnableToMoveReplacement2)
+
+            public int SetReadOnly(string path, bool readOnly)
             {
-                // the target is gone and the replacement kept its own name: finish the move
-                code = RetryPolicy.Run(delegate { return Attempt(MoveFileEx(replacement, target, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)); }, retrySeconds, Thread.Sleep);
+                try
+                {
+                    FileAttributes attributes = File.GetAttributes(path);
+                    File.SetAttributes(path, readOnly ? attributes | FileAttributes.ReadOnly : attributes & ~FileAttributes.ReadOnly);
+                    return 0;
+                }
+                catch (Exception exception)
+                {
+                    int code = Win32Error.FromException(exception);
+                    return code == 0 ? Win32Error.AccessDenied : code;
+                }
             }
-            if (readOnly && File.Exists(target))
+
+            public int ReplaceFile(string target, string replacement)
             {
-                File.SetAttributes(target, File.GetAttributes(target) | FileAttributes.ReadOnly);
+                return Attempt(Native.ReplaceFile(target, replacement, null, REPLACEFILE_IGNORE_MERGE_ERRORS, IntPtr.Zero, IntPtr.Zero));
             }
-            Check(code, string.Format("cannot replace {0}", target));
+
+            public int MoveFile(string source, string target)
+            {
+                return Attempt(MoveFileEx(source, target, MOVEFILE_WRITE_THROUGH));
+            }
+
+            public void Sleep(int milliseconds)
+            {
+                Thread.Sleep(milliseconds);
+            }
         }
 
         // Bytes the caller may use on the volume of `path` (the nearest existing ancestor):

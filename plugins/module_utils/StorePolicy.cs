@@ -202,25 +202,126 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
         // `seconds` of pauses are spent. Returns the last error (0: done). `sleep` pauses.
         public static int Run(Func<int> attempt, int seconds, Action<int> sleep)
         {
-            int budget = Math.Max(0, seconds) * 1000;
-            int spent = 0;
+            return Run(attempt, new RetryBudget(seconds), sleep, IsTransient);
+        }
+
+        // The same, the pauses taken from `budget` (shared by every retry of one step, so that a
+        // step with many failing entries still ends within its time), retrying while `transient`
+        // says the error may pass.
+        public static int Run(Func<int> attempt, RetryBudget budget, Action<int> sleep, Func<int, bool> transient)
+        {
             int tries = 0;
             while (true)
             {
                 int code = attempt();
-                if (code == 0 || !IsTransient(code))
+                if (code == 0 || !transient(code))
                 {
                     return code;
                 }
                 tries++;
                 int pause = Delay(tries);
-                if (spent + pause > budget)
+                if (!budget.Take(pause))
                 {
                     return code;
                 }
                 sleep(pause);
-                spent += pause;
             }
+        }
+    }
+
+    // The time one step may spend pausing between retries, whatever the number of entries it
+    // retries: 2,000 files denied by a filter cost one budget, not 2,000.
+    public sealed class RetryBudget
+    {
+        private int left;
+
+        public RetryBudget(int seconds)
+        {
+            left = Math.Max(0, Math.Min(seconds, 3600)) * 1000;
+        }
+
+        public int LeftMilliseconds
+        {
+            get { return left; }
+        }
+
+        // Takes `pause` milliseconds from the budget; false (nothing taken) when they are not left.
+        public bool Take(int pause)
+        {
+            if (pause > left)
+            {
+                return false;
+            }
+            left -= pause;
+            return true;
+        }
+    }
+
+    // What replacing definfo.dat needs from a file system (Windows: StoreNative's ReplaceFile and
+    // MoveFileEx). Each call returns 0 or the Win32 error.
+    public interface IReplaceFs
+    {
+        bool Exists(string path);
+        bool IsReadOnly(string path);
+        int SetReadOnly(string path, bool readOnly);
+        int ReplaceFile(string target, string replacement);
+        int MoveFile(string source, string target);
+        void Sleep(int milliseconds);
+    }
+
+    public static class PointerReplace
+    {
+        // Replace `target` by the fully written `replacement` (same folder) with ReplaceFile, which
+        // keeps the target's security descriptor, attributes and streams. ReplaceFile can fail
+        // after it has removed the target (1176, 1177 or another error): the new file then still
+        // sits under its temporary name and the store has no pointer at all. Whatever the error,
+        // when the target is gone and the replacement is there the move is finished with its own
+        // retries. Errors are retried only while the target is still there. A read-only target
+        // stays read-only. Returns 0 or the Win32 error (1175, the target held open without delete
+        // sharing, is reported as the sharing violation it is).
+        public static int Replace(IReplaceFs fs, string target, string replacement, int retrySeconds)
+        {
+            if (!fs.Exists(target))
+            {
+                return Finish(fs, target, replacement, retrySeconds);
+            }
+            bool readOnly = fs.IsReadOnly(target);
+            if (readOnly)
+            {
+                int cleared = fs.SetReadOnly(target, false);
+                if (cleared != 0)
+                {
+                    return cleared;
+                }
+            }
+            int code = RetryPolicy.Run(
+                delegate { return fs.ReplaceFile(target, replacement); },
+                new RetryBudget(retrySeconds),
+                fs.Sleep,
+                delegate(int error) { return IsTransient(error) && fs.Exists(target); });
+            if (code != 0 && !fs.Exists(target) && fs.Exists(replacement))
+            {
+                code = Finish(fs, target, replacement, retrySeconds);
+            }
+            if (readOnly && fs.Exists(target))
+            {
+                int restored = fs.SetReadOnly(target, true);
+                if (code == 0)
+                {
+                    code = restored;
+                }
+            }
+            return code == Win32Error.UnableToRemoveReplaced ? Win32Error.SharingViolation : code;
+        }
+
+        private static bool IsTransient(int code)
+        {
+            return RetryPolicy.IsTransient(code) || code == Win32Error.UnableToRemoveReplaced || code == Win32Error.UnableToMoveReplacement;
+        }
+
+        private static int Finish(IReplaceFs fs, string target, string replacement, int retrySeconds)
+        {
+            return RetryPolicy.Run(delegate { return fs.MoveFile(replacement, target); }, new RetryBudget(retrySeconds), fs.Sleep, RetryPolicy.IsTransient);
         }
     }
 
@@ -981,7 +1082,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
         // junction or symbolic link (at the top or inside) is removed itself, its target is
         // never touched. Best-effort: every entry is tried, each with retries; what could not
         // be removed is added to `remaining`. Returns the first error (0: all gone).
+        // Every retry of the removal shares one budget of `retrySeconds` (RetryBudget).
         public static int Remove(ITreeFs fs, string path, int retrySeconds, IList<string> remaining)
+        {
+            return Remove(fs, path, new RetryBudget(retrySeconds), remaining);
+        }
+
+        private static int Remove(ITreeFs fs, string path, RetryBudget budget, IList<string> remaining)
         {
             FsEntry top;
             try
@@ -1000,7 +1107,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             }
             if (top.Reparse || !top.Directory)
             {
-                int code = Retry(fs, retrySeconds, delegate { return top.Directory ? fs.RemoveDirectory(path) : fs.DeleteFile(path, false); });
+                int code = Retry(fs, budget, delegate { return top.Directory ? fs.RemoveDirectory(path) : fs.DeleteFile(path, false); });
                 if (code != 0)
                 {
                     remaining.Add(path);
@@ -1025,12 +1132,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
                 int code;
                 if (child.Directory && !child.Reparse)
                 {
-                    code = Remove(fs, full, retrySeconds, remaining);
+                    code = Remove(fs, full, budget, remaining);
                 }
                 else
                 {
                     FsEntry entry = child;
-                    code = Retry(fs, retrySeconds, delegate { return entry.Directory ? fs.RemoveDirectory(full) : fs.DeleteFile(full, !entry.Reparse && entry.ReadOnly); });
+                    code = Retry(fs, budget, delegate { return entry.Directory ? fs.RemoveDirectory(full) : fs.DeleteFile(full, !entry.Reparse && entry.ReadOnly); });
                     if (code != 0)
                     {
                         remaining.Add(full);
@@ -1041,7 +1148,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
                     first = code;
                 }
             }
-            int own = Retry(fs, retrySeconds, delegate { return fs.RemoveDirectory(path); });
+            int own = Retry(fs, budget, delegate { return fs.RemoveDirectory(path); });
             if (own != 0)
             {
                 remaining.Add(path);
@@ -1053,9 +1160,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             return first;
         }
 
-        private static int Retry(ITreeFs fs, int seconds, Func<int> attempt)
+        private static int Retry(ITreeFs fs, RetryBudget budget, Func<int> attempt)
         {
-            return RetryPolicy.Run(attempt, seconds, fs.Sleep);
+            return RetryPolicy.Run(attempt, budget, fs.Sleep, RetryPolicy.IsTransient);
         }
     }
 }

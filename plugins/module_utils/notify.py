@@ -45,8 +45,13 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
 
 
 def service(ctx: Context, store: str, args: dict[str, Any], run_command: CommandRunner | None = None) -> dict[str, Any]:
-    """Run the configured command, bounded by coreutils' timeout where the host has it."""
+    """Run the configured command, bounded by coreutils' timeout where the host has it.
+
+    A ``start`` with ``only_if_stopped_here`` runs only after a ``stop`` step of this request ran.
+    """
     command = args["command"]
+    if args["action"] == "start" and args.get("only_if_stopped_here") and store not in ctx.stopped:
+        return {"exit_code": None, "output": "not run: this request did not stop the scanner", "started": False}
     if not command:
         raise Refused("failed", f"no command is configured to {args['action']} the scanner on this POSIX host", "NOT_CONFIGURED")
     argv = list(command)
@@ -61,4 +66,8 @@ def service(ctx: Context, store: str, args: dict[str, Any], run_command: Command
         raise Refused(
             "failed", f"{command[0]} exited {code}: {err.strip()[-500:]}", "COMMAND_FAILED", {"exit_code": code, "output": output}
         )
-    return {"exit_code": code, "output": output}
+    if args["action"] == "stop":
+        ctx.stopped.add(store)
+        return {"exit_code": code, "output": output, "stopped": True}
+    ctx.stopped.discard(store)
+    return {"exit_code": code, "output": output, "started": True}

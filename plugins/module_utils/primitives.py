@@ -51,6 +51,8 @@ class Context:
         self.cache_dir = cache_dir
         self.locks: dict[str, Lock] = {}
         self.warnings: list[str] = []
+        #: services (or restart commands) a stop step of this request ran: what only_if_stopped_here starts again
+        self.stopped: set[str] = set()
 
     def definfo(self, store: str) -> str:
         return os.path.join(store, self.wire["definfo"])
@@ -322,10 +324,11 @@ def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rename_new(src: str, dst: str) -> None:
+    """Rename ``src`` to the free name ``dst``; ``conflict`` (nothing moved) when the store is not as the plan read it."""
     if not os.path.lexists(src):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), src)
+        raise Refused("conflict", f"{src} is not in the store")
     if os.path.lexists(dst):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+        raise Refused("conflict", f"{dst} already exists")
     os.rename(src, dst)
 
 
@@ -371,7 +374,7 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     a, b = folder(store, args["a"]), folder(store, args["b"])
     for path in (a, b):
         if not os.path.lexists(path):
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+            raise Refused("conflict", f"{path} is not in the store: nothing was exchanged")
     atomic = _exchange_atomic(a, b)
     if not atomic:  # b has no folder between these two renames: a kill there is repaired by the next clean (_restore_asides)
         trash = os.path.join(store, f"{ctx.wire['exchange_aside_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")

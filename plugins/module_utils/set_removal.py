@@ -20,7 +20,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
-from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, folder, remove_entry
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, remove_entry
 
 
 def retire(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -87,11 +87,11 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
     """Move a set out of the store: a rename on the same volume, else copy, verify, then delete."""
     path = folder(store, args["name"])
     if not os.path.lexists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        raise Refused("conflict", f"{path} is not in the store: nothing was quarantined")
     os.makedirs(args["dest_dir"], exist_ok=True)
     destination = folder(args["dest_dir"], args["dest_name"])
     if os.path.lexists(destination):
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), destination)
+        raise Refused("conflict", f"{destination} already exists: nothing was quarantined")
     try:
         os.rename(path, destination)
     except OSError as exc:

@@ -160,7 +160,8 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
     """Run every plan's steps in one apply; one action record per plan, read from its slice of the reply."""
     if not plans:
         return []
-    request_steps = [s for p in plans for s in p.steps]
+    arranged = [steps.arrange(p.steps) for p in plans]  # in the order the request carries them (steps.request)
+    request_steps = [s for group in arranged for s in group]
     reply: Mapping[str, Any] | None
     try:
         reply, failure = apply(request_steps), None
@@ -170,10 +171,10 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
         reply, failure = None, str(exc)
     actions, start = [], 0
     warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
-    for the_plan, its_warnings in zip(plans, warnings):
-        part = None if reply is None else {"steps": reply["steps"][start : start + len(the_plan.steps)], "warnings": its_warnings}
-        start += len(the_plan.steps)
-        read = outcome.interpret({"steps": the_plan.steps}, part, failure)
+    for the_plan, plan_steps, its_warnings in zip(plans, arranged, warnings):
+        part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": its_warnings}
+        start += len(plan_steps)
+        read = outcome.interpret({"steps": plan_steps}, part, failure)
         kind = _kind(the_plan)
         failed = bool(read.get("failed"))
         actions.append(

@@ -15,12 +15,16 @@ The rules (docs/changes.md, "What the reply means"):
   (the message says that too): the scanner may not be running.
 
 A refusal (``locked``, ``conflict``, ``refused``, ``source_changed``,
-``in_use``) is given before a step changes anything, so a commit step that
-refused did not start. Without a commit step that started, the host changed
+``in_use``, or ``failed`` with ``BAD_REQUEST``: arguments the agent cannot use)
+is given before a step changes anything, so a commit step that refused did not
+start. Without a commit step that started, the host changed
 when a step that moves or removes a set (retire, quarantine or exchange of a
 version's folder, write_pointer) ended ``done``, or a ``clean`` put back a
 folder an interrupted exchange had moved aside; removing this collection's
 own staging and trash folders is not a change.
+
+With nothing changed in the stores, a service this request stopped and started
+again is still a change (``changed: true``, said in the message).
 """
 
 from __future__ import annotations
@@ -61,6 +65,27 @@ def _describe(index: int, step: Mapping[str, Any], report: Mapping[str, Any]) ->
     return f"{text}: {report['message']}" if report.get("message") else text
 
 
+def _refused(report: Mapping[str, Any]) -> bool:
+    """The step did nothing: a refusal, a skip, or arguments the agent could not use."""
+    return report["result"] in REFUSALS or (report["result"] == "failed" and report.get("code") == "BAD_REQUEST")
+
+
+def _service_round(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> tuple[bool, tuple[int, Any, Any] | None]:
+    """(a service was stopped by this request, the start step that did not bring it back or None)."""
+    stopped = any(
+        s["op"] == "service" and s["args"].get("action") == "stop" and r["result"] == "done" and r["data"].get("stopped", True)
+        for s, r in zip(steps, reports)
+    )
+    if not stopped:
+        return False, None
+    down = next(((i, s, r) for i, (s, r) in enumerate(zip(steps, reports)) if _is_start(s) and r["result"] != "done"), None)
+    return True, down
+
+
+def _is_start(step: Mapping[str, Any]) -> bool:
+    return bool(step["op"] == "service" and step["args"].get("action") == "start")
+
+
 def _error(code: str, detail: str) -> dict[str, Any]:
     return {"code": code, "message": detail, "msg": str(SmsmseError(code, detail))}
 
@@ -69,7 +94,7 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     """(changed, error or None)."""
     pairs = list(enumerate(zip(steps, reports)))
     commits = [(i, s, r) for i, (s, r) in pairs if s["commit"]]
-    started = [(i, s, r) for i, s, r in commits if r["result"] not in REFUSALS]
+    started = [(i, s, r) for i, s, r in commits if not _refused(r)]
     unknown = [(i, s, r) for i, s, r in started if r["result"] != "done"]
     if unknown:
         i, s, r = unknown[0]
@@ -82,14 +107,22 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         done_at = changed_by[0][0] if changed_by else None
     blocking = [(i, s, r) for i, (s, r) in pairs if s["required"] and r["result"] != "done"]
     if done_at is None:
-        if not blocking:
-            return False, None
-        i, s, r = blocking[0]
+        stopped, down = _service_round(steps, reports)
+        first = next(((i, s, r) for i, s, r in blocking if not _is_start(s)), None)
+        if first is None:
+            if stopped and down is not None:  # _not_restarted names the start that failed
+                return True, _error("SERVICE_NOT_RESTARTED", "Nothing was changed in the stores, but the service was stopped")
+            return stopped, None
+        i, s, r = first
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
+        nothing = "Nothing was changed"
+        if stopped:
+            nothing += " in the stores (the service was stopped" + (")" if down is not None else " and started again)")
         if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
             why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")
-            return False, _error(code, f"Nothing was changed: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
-        return False, _error(code, f"Nothing was changed: {_describe(i, s, r)}.")
+            return stopped, _error(code, f"{nothing}: step {i} ({s['op']} in {s['store']}) was not attempted, because {why}.")
+        return stopped, _error(code, f"{nothing}: {_describe(i, s, r)}.")
+    blocking = [(i, s, r) for i, s, r in blocking if not _is_start(s)]  # a start that failed: _not_restarted says so
     if not blocking:
         return True, None
     i, s, r = blocking[0]
@@ -173,7 +206,7 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
         "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
-        "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" for s, _r in done),
+        "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" and r["data"].get("started", True) for s, r in done),
         "event_written": any(s["op"] == "event" and r["data"].get("written") for s, r in done),
         "lock_broken": next((r["data"]["broken"] for s, r in done if s["op"] == "lock" and r["data"].get("broken")), None),
         "definfo_sha256": pointers.get(commit_store or "", next(iter(pointers.values()), None)),

@@ -1,10 +1,14 @@
 """The primitive steps of a change, in the order the agent runs them (see docs/changes.md).
 
-Each change to a store is one *group* of steps: take the lock, check the
-store is as it was read, clean up, check every precondition, do the work up to
-the commit point, then the best-effort tidy-up, the event, and (always) start
-the service again and release the lock. This module only spells the steps;
-:mod:`plan` decides what they are for, and :mod:`outcome` reads the reply.
+Each change to a store is one *group* of steps, in this order (:func:`arrange`):
+take the lock, check the store is as it was read, clean up, check the
+preconditions (pointer, volume, space), stage the new set, stop the service,
+check that no file of the set to move is held open, do the steps up to and
+including the commit point, start the service again (always, and only if this
+request stopped it), then the tidy-up (retire, quarantine), the event, and
+release the lock. The service is down only around the steps that switch what
+the scanner uses. This module only spells the steps; :mod:`plan` decides what
+they are for, and :mod:`outcome` reads the reply.
 """
 
 from __future__ import annotations
@@ -38,13 +42,23 @@ class Restart:
         """Stop the service before the commit, so that the scanner lets go of the active set's files (Windows)."""
         if not self.windows:
             return []
-        return [step("service", store, required=False, action="stop", service=self.service, command=None, timeout=self.timeout)]
+        return [step("service", store, action="stop", service=self.service, command=None, timeout=self.timeout)]
 
     def after(self, store: str) -> list[Step]:
-        """Start the service again (always, even after a failure); on POSIX, run the restart command."""
+        """Start the service again: always (even after a failure), only if this request stopped it; on POSIX, run the
+        restart command. Best-effort as a step (the tidy-up and the event still run), but a start that fails fails the
+        task (outcome: SERVICE_NOT_RESTARTED)."""
         if self.windows:
             start = step(
-                "service", store, required=False, always=True, action="start", service=self.service, command=None, timeout=self.timeout
+                "service",
+                store,
+                required=False,
+                always=True,
+                action="start",
+                service=self.service,
+                command=None,
+                timeout=self.timeout,
+                only_if_stopped_here=True,
             )
             return [start]
         return [step("service", store, required=False, action="start", service=None, command=self.command, timeout=self.timeout)]
@@ -69,7 +83,7 @@ class Group:
             step("lock", self.store, stale_seconds=self.stale_seconds),
             step("expect", self.store, definfo_sha256=self.expect_sha256, definfo_kind=self.kind),
             step("clean", self.store, required=False),
-            *(self.restart.before(self.store) if self.restart else []),  # stopped first: the preflight then sees what is held
+            *(self.restart.before(self.store) if self.restart else []),  # moved right before the commit steps by arrange()
             step(
                 "preflight",
                 self.store,
@@ -106,11 +120,78 @@ def write_pointer(store: str, content: bytes, expect_sha256: str | None, expect_
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
-    """The ``apply`` request; CHANGE_TOO_LARGE when it holds more steps than one request may carry."""
+    """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`);
+    CHANGE_TOO_LARGE when it holds more steps than one request may carry."""
+    arranged = arrange(steps)
     limit = int(wire["limits"]["max_steps"])
-    if len(steps) > limit:
-        raise SmsmseError("CHANGE_TOO_LARGE", _too_large(steps, limit))
-    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": list(steps)}
+    if len(arranged) > limit:
+        raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
+    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged}
+
+
+#: ops that switch what the scanner uses: the service is stopped right before the first and started right after the last
+SWITCHING = frozenset({"rename", "exchange", "write_pointer"})
+
+
+def arrange(steps: Sequence[Step]) -> list[Step]:
+    """The steps of each group (a group starts at its ``lock`` step) in the order the agent must run them.
+
+    lock, expect, clean, preflight (pointer, volume, space), the preparation (stage,
+    matches), stop the service, preflight (``not_in_use`` only), the switching steps
+    (rename, exchange, write_pointer, with a required retire right before them: a bad
+    copy out of the way), start the service, the tidy-up (retire, quarantine), the
+    event, unlock. Without a stop step the ``not_in_use`` check stays in the first
+    preflight too (it refuses before the copy) and runs again right before the switch.
+    Arranging arranged steps changes nothing.
+    """
+    arranged: list[Step] = []
+    for group in _groups(steps):
+        arranged.extend(_arrange_group(group) if group and group[0]["op"] == "lock" else group)
+    return arranged
+
+
+def _groups(steps: Sequence[Step]) -> list[list[Step]]:
+    groups: list[list[Step]] = [[]]
+    for s in steps:
+        if s["op"] == "lock" and groups[-1]:
+            groups.append([])
+        groups[-1].append(dict(s))
+    return groups
+
+
+def _is_service(s: Step, action: str) -> bool:
+    return bool(s["op"] == "service" and s["args"].get("action") == action)
+
+
+def _arrange_group(group: list[Step]) -> list[Step]:
+    stop = [s for s in group if _is_service(s, "stop")]
+    start = [s for s in group if _is_service(s, "start")]
+    tail = [s for s in group if s["op"] in ("event", "unlock")]
+    preflights = [s for s in group if s["op"] == "preflight"]
+    head: list[Step] = []
+    checks: list[Step] = preflights[1:]  # an arranged group's own not_in_use check
+    rest: list[Step] = []
+    placed = {id(s) for s in (*stop, *start, *tail, *checks)}
+    for s in group:
+        if id(s) in placed:
+            continue
+        if s["op"] in ("lock", "expect") or (s["op"] == "clean" and not s["commit"] and all(h["op"] != "clean" for h in head)):
+            head.append(s)
+        elif s is (preflights[0] if preflights else None):
+            busy = list(s["args"].get("not_in_use", []))
+            head.append({**s, "args": {**s["args"], "not_in_use": [] if stop else busy}})
+            if busy and not checks:
+                checks.append(step("preflight", s["store"], pointer_writable=False, same_volume=[], free_bytes=0, not_in_use=busy))
+        else:
+            rest.append(s)
+    switching = [i for i, s in enumerate(rest) if s["op"] in SWITCHING]
+    if switching:
+        first, last = switching[0], switching[-1] + 1
+        while first > 0 and rest[first - 1]["op"] == "retire" and rest[first - 1]["required"]:
+            first -= 1
+    else:  # nothing switches: the service is stopped and started right before the commit step
+        first = last = next((i for i, s in enumerate(rest) if s["commit"]), len(rest))
+    return [*head, *rest[:first], *stop, *checks, *rest[first:last], *start, *rest[last:], *tail]
 
 
 def _too_large(steps: Sequence[Step], limit: int) -> str:

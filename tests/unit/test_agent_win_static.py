@@ -196,9 +196,8 @@ def request_fields() -> set[str]:
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
 #: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
-#: exchange's aside name and clean putting such an aside back; what lstat sees at definfo.dat (expect, write_pointer).
-#: Remove each name here when the Windows agent has it.
-APPLY_WINDOWS_PENDING = frozenset({"exchange_aside_prefix", "restored", "definfo_kind", "expect_kind", "kind"})
+#: what lstat sees at definfo.dat (expect, write_pointer). Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind"})
 
 
 def test_apply_reads_every_request_field() -> None:
@@ -358,9 +357,9 @@ RULES = [
         " and write_pointer reports the digest read back",
         forbid=(r"(?i)\bInvoke-(InstallSet|SetPointer)\b", r"(?i)Complete-ChangeFailure"),
         require=(
-            ("SmsmseApply.psm1", r"if \(\$halted -and -not \[bool\]\$step\.always\)"),
-            ("SmsmseApply.psm1", r"if \(\[bool\]\$step\.required -and \$reply\.result -ne 'done'\) \{ \$halted = \$true \}"),
-            ("SmsmseApply.psm1", r"return @\{ sha256 = Get-DefinfoDigest -Path \$definfo \}"),
+            ("SmsmseApply.psm1", r"if \(\$null -ne \$halted -and -not \[bool\]\$step\.always\)"),
+            ("SmsmseApply.psm1", r"if \(\[bool\]\$step\.required -and \$reply\.result -ne 'done' -and \$null -eq \$halted\) \{"),
+            ("SmsmseApply.psm1", r"\$sha = Get-DefinfoDigest -Path \$definfo\n[^\n]*\n\s+catch \{\n\s+\$Context\.warnings\.Add"),
         ),
         before={"SmsmseApply.psm1": "Function Invoke-InstallSet {\n    Complete-ChangeFailure -Outcome $outcome -ErrorRecord $_\n}\n"},
     ),
@@ -436,14 +435,20 @@ RULES = [
     ),
     Rule(
         "7",
-        "the service is controlled through Get-Service with System.ServiceProcess loaded, the timeout from the step",
-        forbid=(r"(?i)New-Object -TypeName System\.ServiceProcess\.ServiceController", r"FromSeconds\(120\)"),
+        "the service is controlled by its exact name (a ServiceController, never Get-Service -Name, which takes wildcards)"
+        " with System.ServiceProcess loaded, a missing service is SERVICE_NOT_FOUND, the timeout from the step",
+        forbid=(r"(?i)\bGet-Service\b", r"FromSeconds\(120\)"),
         require=(
             ("SmsmseApply.psm1", r"(?m)^Add-Type -AssemblyName System\.ServiceProcess$"),
-            ("SmsmseApply.psm1", r"\$service = Get-Service -Name \$name"),
+            ("SmsmseApply.psm1", r"\$service = New-Object -TypeName System\.ServiceProcess\.ServiceController -ArgumentList \$Name"),
+            (
+                "SmsmseApply.psm1",
+                r"\$service\.Refresh\(\)\n\s+\$null = \$service\.Status\n\s+\}\n\s+catch \{\n"
+                r"\s+throw \(New-StepOutcome -Result 'failed' -Code 'SERVICE_NOT_FOUND'",
+            ),
             ("SmsmseApply.psm1", r"FromSeconds\(\[int\]\$Arguments\.timeout\)"),
         ),
-        before={"SmsmseApply.psm1": "$service = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $name\n"},
+        before={"SmsmseApply.psm1": "$service = Get-Service -Name $name -ErrorAction SilentlyContinue\n"},
     ),
     Rule(
         "8",
@@ -510,7 +515,8 @@ RULES = [
         require=(
             ("SmsmseApply.psm1", r"\$script:Native::Replace\(\$definfo, \$tmp, \$Context\.retry\)"),
             ("StoreNative.cs", r"ReplaceFile\(target, replacement, null, REPLACEFILE_IGNORE_MERGE_ERRORS"),
-            ("StoreNative.cs", r"File\.SetAttributes\(target, attributes & ~FileAttributes\.ReadOnly\)"),
+            ("StoreNative.cs", r"PointerReplace\.Replace\(new PointerFs\(\), target, replacement, retrySeconds\)"),
+            ("StorePolicy.cs", r"if \(readOnly && fs\.Exists\(target\)\)\n\s+\{\n\s+int restored = fs\.SetReadOnly\(target, true\);"),
             ("StoreNative.cs", r"GetDiskFreeSpaceEx\(folder"),
             ("SmsmseProbe.psm1", r"catch \{\n\s+continue\n\s+\}"),
             ("SmsmseStore.psm1", r"\[System\.StringComparer\]::Ordinal\)"),
@@ -713,10 +719,20 @@ def test_rule_rejects_the_code_it_replaced(rule: Rule) -> None:
 
 
 def test_every_native_move_is_retried() -> None:
-    # defect 5 in the C#: each MoveFileEx and ReplaceFile call sits inside RetryPolicy.Run
+    # defect 5 in the C#: each MoveFileEx and ReplaceFile call sits inside RetryPolicy.Run, or in PointerFs, the
+    # file system of StorePolicy.PointerReplace, which retries every call it makes (mono-tested in ReplaceTests.cs)
     text = SOURCES["StoreNative.cs"].decode()
-    calls = [line for line in text.splitlines() if re.search(r"\b(MoveFileEx|ReplaceFile)\(", line) and "extern" not in line]
+    pointer_fs = re.search(r"private sealed class PointerFs : IReplaceFs\n\s+\{.*?\n        \}\n", text, re.S)
+    assert pointer_fs is not None
+    outside = text.replace(pointer_fs.group(0), "")
+    calls = [line for line in outside.splitlines() if re.search(r"\b(MoveFileEx|ReplaceFile)\(", line) and "extern" not in line]
     assert calls and all("RetryPolicy.Run(" in line for line in calls), calls
+    assert text.count("new PointerFs()") == 1 and "PointerReplace.Replace(new PointerFs()" in text
+    policy = SOURCES["StorePolicy.cs"].decode()
+    replace = policy[policy.index("public static class PointerReplace") :]
+    assert replace.count("fs.ReplaceFile(") == replace.count("fs.MoveFile(") == 1
+    assert "RetryPolicy.Run(\n                delegate { return fs.ReplaceFile(" in replace
+    assert "RetryPolicy.Run(delegate { return fs.MoveFile(" in replace
 
 
 def test_every_primitive_catches_into_a_step_reply() -> None:

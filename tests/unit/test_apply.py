@@ -95,9 +95,11 @@ def test_exchange_fallback_puts_b_back_when_the_second_rename_fails(store: Path,
     assert sorted(p.name for p in store.iterdir()) == [".smsmse-staging-x", OLD, "definfo.dat"]
 
 
-def test_exchange_of_a_missing_folder_fails(store: Path) -> None:
+def test_exchange_of_a_missing_folder_is_a_conflict(store: Path) -> None:
+    # nothing moved: a conflict (not started), never "failed", which the controller reads as a commit that may have happened
     reply = run(step("exchange", store, a=".smsmse-staging-gone", b=OLD))
-    assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("failed", "ENOENT")
+    assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("conflict", None)
+    assert complete(store / OLD, OLD)
 
 
 # --- write_pointer ---
@@ -418,7 +420,7 @@ def test_quarantine_across_volumes_never_deletes_before_a_verified_copy(
 def test_quarantine_never_overwrites(store: Path, tmp_path: Path) -> None:
     (tmp_path / "q" / "csapi-x").mkdir(parents=True)
     reply = run(step("quarantine", store, name=OLD, dest_dir=str(tmp_path / "q"), dest_name="csapi-x"))
-    assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("failed", "EEXIST")
+    assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("conflict", None)
     assert complete(store / OLD, OLD)
 
 

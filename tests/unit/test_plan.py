@@ -159,22 +159,72 @@ def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[
     flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
     restart = steps.Restart(windows=True, service="SMSMSE", command=None, timeout=120)
     the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, restart=restart, token=lambda: "t"))
-    assert ops(the_plan) == [
+    sent = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)["steps"]
+    # the service is down only around the switch: stopped after the copy, started before the tidy-up
+    assert [s["op"] + ("*" if s["commit"] else "") for s in sent] == [
         "lock",
         "expect",
         "clean",
-        "service",
         "preflight",
         "stage",
+        "service",
+        "preflight",
         "exchange*",
+        "service",
         "retire",
         "event",
-        "service",
         "unlock",
     ]
-    stop, start = the_plan.steps[3], the_plan.steps[9]
-    assert stop["args"]["action"] == "stop" and not stop["required"]
-    assert start["args"]["action"] == "start" and start["always"]
+    stop, in_use, start = sent[5], sent[6], sent[8]
+    assert stop["args"]["action"] == "stop" and stop["required"]
+    assert sent[3]["args"]["not_in_use"] == [] and in_use["args"]["not_in_use"] == [versions_now()[-1]] and in_use["required"]
+    assert start["args"]["action"] == "start" and start["always"] and start["args"]["only_if_stopped_here"]
+    assert steps.arrange(sent) == sent, "arranging is idempotent"
+
+
+def test_without_restart_the_in_use_check_runs_before_the_copy_and_again_before_the_switch(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
+    flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
+    the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, token=lambda: "t"))
+    sent = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)["steps"]
+    assert [s["op"] for s in sent] == [
+        "lock",
+        "expect",
+        "clean",
+        "preflight",
+        "stage",
+        "preflight",
+        "exchange",
+        "retire",
+        "event",
+        "unlock",
+    ]
+    assert sent[3]["args"]["not_in_use"] == sent[5]["args"]["not_in_use"] == [versions_now()[-1]]
+    assert steps.arrange(sent) == sent
+
+
+def test_rollback_restarts_before_quarantine() -> None:
+    restart = steps.Restart(windows=True, service="SMSMSE", command=None, timeout=120)
+    group = steps.Group("C:\\s", 900, None, [{"id": 1, "type": "Information", "message": "m"}], None, restart)
+    body = [
+        steps.step("matches", "C:\\s", name="20260101.001", manifest={}),
+        steps.write_pointer("C:\\s", b"x", None, commit=True),
+        steps.step("quarantine", "C:\\s", name="20260102.001", dest_dir="C:\\q", dest_name="x"),
+    ]
+    sent = steps.arrange([*group.opening(pointer_writable=True), *body, *group.closing()])
+    assert [s["op"] + (":" + s["args"]["action"] if s["op"] == "service" else "") for s in sent] == [
+        "lock",
+        "expect",
+        "clean",
+        "preflight",
+        "matches",
+        "service:stop",
+        "write_pointer",
+        "service:start",
+        "quarantine",
+        "event",
+        "unlock",
+    ]
 
 
 def test_promote_from_a_source_path(lab_factory: Callable[..., Path], tmp_path: Path) -> None:
