@@ -195,7 +195,7 @@ def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> lis
     """The reply's warnings, each given to the plan whose store it names (else whose folder it names; else to every plan)."""
     stores = [{s["store"] for s in p.steps} for p in plans]
     folders = [{v for s in p.steps for k, v in s["args"].items() if k in _FOLDER_ARGS and isinstance(v, str)} for p in plans]
-    given: list[list[str]] = [[] for _ in plans]
+    given: list[list[str]] = [[] for _plan in plans]
     for warning in warnings:
         owners = [i for i, names in enumerate(stores) if any(n in warning for n in names)]
         owners = owners or [i for i, names in enumerate(folders) if any(n in warning for n in names)] or list(range(len(plans)))

@@ -177,7 +177,7 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
     assert len(set(seen)) > 5, f"the watcher saw too few sets to mean anything: {sorted(set(seen))}"
     # our promote raced the product: each try either went through or saw the product move first and said so, never a
     # change of unknown outcome nor a failure (which one wins how often depends on the machine's load)
-    assert len(results) >= 3 and {code for code, _ in results} <= {"done", *RACED}, "\n".join(f"{c}: {m}" for c, m in results if m)
+    assert len(results) >= 3 and {code for code, _message in results} <= {"done", *RACED}, "\n".join(f"{c}: {m}" for c, m in results if m)
     assert lab_product.active(store) == lab_product.set_versions(source)[-1]
 
 
