@@ -129,7 +129,9 @@ def read_definfo(path: str, max_bytes: int) -> dict[str, Any]:
             return record
         data = handle.read(max_bytes + 1)
         digest = hashlib.sha256(data)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
+        # only a file too large to send is read on for its digest: the digest of a file sent is that of the bytes sent,
+        # even when the product writes the file again while it is read
+        for chunk in iter(lambda: handle.read(1 << 20), b"") if len(data) > max_bytes else ():
             digest.update(chunk)
     record["sha256"] = digest.hexdigest()
     if len(data) > max_bytes:

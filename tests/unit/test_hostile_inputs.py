@@ -15,7 +15,9 @@ Targets in ``expect`` are ``("set", store, version index)``, ``("store", store)`
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import threading
@@ -379,3 +381,35 @@ def test_a_store_path_that_is_not_a_folder_is_reported_as_what_it_is(
     assert caught.value.code == case.code
     assert str(store) in str(caught.value) and case.says in str(caught.value)
     assert "`stores.csapi`" in str(caught.value) or case.code == "STORE_UNREADABLE"
+
+
+def test_a_definfo_written_again_while_read_is_sent_with_the_digest_of_the_bytes_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the product appends to definfo.dat between our two reads: the reply must stay self-consistent (or the host fails whole)
+    path = tmp_path / "definfo.dat"
+    path.write_bytes(b"[DefDates]\r\nCurDefs=20261126.003\r\n")
+    real_fdopen = os.fdopen
+
+    class Growing:
+        def __init__(self, handle: Any) -> None:
+            self.handle, self.reads = handle, 0
+
+        def __enter__(self) -> Growing:
+            return self
+
+        def __exit__(self, *_exc: object) -> None:
+            self.handle.close()
+
+        def fileno(self) -> int:
+            return int(self.handle.fileno())
+
+        def read(self, size: int) -> bytes:
+            self.reads += 1
+            return bytes(self.handle.read(size)) if self.reads == 1 else (b"LastDefs=x\r\n" if self.reads == 2 else b"")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Growing(real_fdopen(fd, mode)))
+    record = scan.read_definfo(str(path), 4096)
+    sent = base64.b64decode(record["content_b64"])
+    assert sent == path.read_bytes()
+    assert record["sha256"] == hashlib.sha256(sent).hexdigest() and record["size"] == len(sent)
