@@ -395,7 +395,7 @@ def test_a_definfo_written_again_while_read_is_sent_with_the_digest_of_the_bytes
         def __init__(self, handle: Any) -> None:
             self.handle, self.reads = handle, 0
 
-        def __enter__(self) -> Growing:
+        def __enter__(self) -> Any:
             return self
 
         def __exit__(self, *_exc: object) -> None:
