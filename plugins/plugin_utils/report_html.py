@@ -4,7 +4,15 @@ The template (``templates/defs-health.html.j2``, shipped next to this file) gets
 plain data; every value it prints is escaped by Jinja2 and passed through
 :func:`safe_text.text` first, so host data can neither run nor break the page.
 The chart geometry (bars of the fleet's status counts per kept run, versions,
-definition ages) is computed here, the drawing is in the template.
+definition ages) and the host table's pages are computed here, the drawing is in the template.
+
+A fleet of a thousand hosts would make one table too slow to lay out and filter,
+so the hosts (worst first) are cut into pages of at most :data:`PAGE_ROWS` hosts of
+one status, each its own ``<tbody>``. The status filter shows the pages of one status;
+"all" shows the pages in order, packing consecutive small ones into one view while
+they fit (a small fleet is one view). Only the first view is shown at load; the
+page's script moves between views by toggling the ``hidden`` attribute of a few
+``<tbody>`` elements, never of rows. Without scripts every page is shown.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "defs-health.html.j2"
 AGE_BUCKETS = (("0-1 d", 0, 1), ("2-3 d", 2, 3), ("4-7 d", 4, 7), ("8-14 d", 8, 14), ("> 14 d", 15, None))
 BAR_WIDTH, BAR_GAP, TREND_HEIGHT = 18, 6, 120
+PAGE_ROWS = 100
 ACTION_RESULTS = {"planned": "planned (report mode)", "done": "done", "failed": "failed"}
 
 
@@ -103,6 +112,7 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         found.append(
             {
                 "name": host["name"],
+                "key": str(host["name"]).lower(),
                 "status": host["status"],
                 "csapi": versions["csapi_active"] or "-",
                 "age": "-" if versions["age_days"] is None else versions["age_days"],
@@ -119,17 +129,45 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def pages(found: Sequence[Mapping[str, Any]], size: int = PAGE_ROWS) -> list[dict[str, Any]]:
+    """The rows cut into pages of at most ``size`` rows of one status, in the order of their statuses' first rows.
+
+    Each page has ``status``, ``rows``, ``view`` (its view under the filter "all", from 1: consecutive pages share
+    a view while their rows fit in ``size``) and ``hidden`` (every page but those of the first view).
+    """
+    by_status: dict[str, list[Mapping[str, Any]]] = {}
+    for row in found:
+        by_status.setdefault(row["status"], []).append(row)
+    cut: list[dict[str, Any]] = [
+        {"status": status, "rows": group[start : start + size]}
+        for status, group in by_status.items()
+        for start in range(0, len(group), size)
+    ]
+    view, filled = 1, 0
+    for page in cut:
+        if filled and filled + len(page["rows"]) > size:
+            view, filled = view + 1, 0
+        page.update(view=view, hidden=view != 1)
+        filled += len(page["rows"])
+    return cut
+
+
 def render(document: Mapping[str, Any]) -> str:
     hosts = document["hosts"]
     reached = [h for h in hosts if h["status"] != "unreachable"]
     versions = Counter(h["versions"]["csapi_active"] or "none" for h in reached)
     ages = Counter(_age_bucket(h["versions"]["age_days"]) for h in hosts if h["versions"]["age_days"] is not None)
     runs = trend(document)
+    found = rows(document)
+    cut = pages(found)
     return str(
         _template().render(
             document=document,
             statuses=report.STATUSES,
-            rows=rows(document),
+            rows=found,
+            pages=cut,
+            views=max((page["view"] for page in cut), default=0),
+            first_view=sum(len(page["rows"]) for page in cut if not page["hidden"]),
             version_bars=bars(sorted(versions.items())),
             age_bars=bars([(label, ages.get(label, 0)) for label, _low, _high in AGE_BUCKETS]),
             trend=runs,

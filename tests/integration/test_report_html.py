@@ -1,4 +1,4 @@
-"""The HTML report in headless Chromium: it loads with no console errors, counts right, filters, and escapes host data."""
+"""The HTML report in headless Chromium: it loads with no console errors, counts right, filters, pages, searches, and escapes host data."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.bench import report_html as bench
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
 
 pytestmark = pytest.mark.integration
@@ -53,31 +54,29 @@ def page_file(tmp_path: Path) -> Path:
     return Path(report.write(built, tmp_path, ["html"])["html"])
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/ensure_chromium.sh installs it as root)")
+def watched(browser: Any, problems: list[str]) -> Any:
+    """A new page whose console errors and warnings, page errors and dialogs land in ``problems``."""
+    page = browser.new_page()
+    page.on(
+        "console",
+        lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+    return page
+
+
+NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/ensure_chromium.sh installs it as root)")
+
+
+@NO_CHROMIUM
 def test_page_in_headless_chromium(page_file: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     problems: list[str] = []
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page()
-        page.on(
-            "console",
-            lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None,
-        )
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
+        page = watched(browser, problems)
         page.goto(page_file.as_uri())
         counts = {s: page.locator(f"#count-{s} b").inner_text() for s in report.STATUSES}
         assert counts == {"compliant": "5", "fixed": "3", "drift": "2", "failed": "1", "unreachable": "1"}
@@ -91,6 +90,14 @@ def test_page_in_headless_chromium(page_file: Path) -> None:
         assert page.locator("tr.host:visible").count() == 2
         page.select_option("#filter", "all")
         assert page.locator("tr.host:visible").count() == 12
+        assert page.locator("#page").inner_text() == "page 1 of 1"  # a small fleet is one view
+        assert page.locator("#range").inner_text() == "hosts 1\u201312 of 12"
+        assert page.locator("#next").is_disabled() and page.locator("#prev").is_disabled()
+        page.fill("#search", "<IMG")
+        assert page.locator("tr.host:visible").count() == 1 and page.locator("#shown").inner_text() == "1"
+        assert page.locator("tr.host:visible td").first.inner_text() == HOSTILE
+        page.fill("#search", "")
+        assert page.locator("tr.host:visible").count() == 12 and page.locator("#shown").inner_text() == "12"
         assert page.locator("#chart-versions rect").count() == 3
         assert page.locator("#chart-age rect").count() == len(report_html.AGE_BUCKETS)
         assert page.locator("#chart-trend g.run").count() == 4  # three kept runs and this one
@@ -115,3 +122,69 @@ def test_page_is_self_contained_and_escaped(page_file: Path) -> None:
     assert HOSTILE not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
     assert "Content-Security-Policy" in text and "<link" not in text and 'src="http' not in text
+
+
+def fleet_file(folder: Path) -> Path:
+    built = bench.document(1000)
+    assert built["summary"]["counts"] == {"compliant": 336, "fixed": 166, "drift": 166, "failed": 166, "unreachable": 166}
+    return Path(report.write(built, folder, ["html"])["html"])
+
+
+VISIBLE_NAMES = "rows => rows.filter(r => r.offsetParent !== null).map(r => r.dataset.name)"
+
+
+def visible_names(page: Any) -> list[str]:
+    return [str(name) for name in page.eval_on_selector_all("tr.host", VISIBLE_NAMES)]
+
+
+@NO_CHROMIUM
+def test_a_thousand_hosts_in_pages(tmp_path: Path) -> None:
+    """1,000 hosts: 100 rows of one status at a time; the filter and the pager move between pages; the search finds across them."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
+        page = watched(browser, problems)
+        page.goto(fleet_file(tmp_path).as_uri())
+
+        def state() -> tuple[str, str, str, int]:
+            return (
+                page.inner_text("#shown"),
+                page.inner_text("#page"),
+                page.inner_text("#range"),
+                page.locator("tbody.page:not([hidden])").count(),
+            )
+
+        # failed 100 + 66, unreachable 100 + 66, drift 100 + 66, fixed 100 + 66, compliant 3 x 100 + 36: 12 pages under "all"
+        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1)
+        shown = visible_names(page)
+        assert len(shown) == 100 and page.locator("tr.host:visible[data-status=failed]").count() == 100
+        page.click("#next")
+        assert state() == ("1000", "page 2 of 12", "hosts 101\u2013166 of 1000", 1)
+        assert page.locator("tr.host:visible[data-status=failed]").count() == 66 and not set(visible_names(page)) & set(shown)
+        page.click("#prev")
+        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
+
+        page.select_option("#filter", "drift")
+        assert state() == ("166", "page 1 of 2", "hosts 1\u2013100 of 166", 1)
+        assert page.locator("tr.host:visible[data-status=drift]").count() == 100
+        page.click("#next")
+        assert state() == ("166", "page 2 of 2", "hosts 101\u2013166 of 166", 1)
+        assert page.locator("#next").is_disabled() and page.locator("tr.host:visible").count() == 66
+
+        expected = sorted(f"mail{i:04d}.corp.example" for i in range(100, 200) if bench.MIX[i % len(bench.MIX)] == "drift")
+        page.fill("#search", "MAIL01")  # case-insensitive, within the filter, across pages
+        assert sorted(visible_names(page)) == expected and page.inner_text("#shown") == str(len(expected))
+        page.select_option("#filter", "all")
+        assert len(visible_names(page)) == 100 and all(name.startswith("mail01") for name in visible_names(page))
+        assert page.inner_text("#range") == "100 hosts match" and page.inner_text("#shown") == "100"
+        page.fill("#search", "")
+        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
+
+        page.select_option("#filter", "compliant")
+        for _ in range(3):
+            page.click("#next")
+        assert state() == ("336", "page 4 of 4", "hosts 301\u2013336 of 336", 1)
+        browser.close()
+    assert problems == []
