@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, schema_refs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import line
 
@@ -245,7 +245,7 @@ def kept_run(report: Mapping[str, Any]) -> dict[str, Any]:
 def _validator() -> Any:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    return jsonschema.Draft202012Validator(schema_refs.inline(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), {}))
 
 
 def validate(report: Mapping[str, Any]) -> list[str]:
