@@ -17,6 +17,7 @@ bench:
 	.venv-primary/bin/python bench/hashing.py
 	.venv-primary/bin/python bench/promotion.py
 	.venv-primary/bin/python bench/memory.py
+	.venv-primary/bin/python bench/report_write.py --sizes 200,1000
 	.venv-primary/bin/python bench/report_html.py
 	.venv-primary/bin/python bench/fleet_time.py --sizes 50,200 --forks 20
 

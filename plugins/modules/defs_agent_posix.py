@@ -65,7 +65,6 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_events
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
 
@@ -133,7 +132,14 @@ def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
     return outcome
 
 
-CHANGES = {"apply": apply.run, "run_liveupdate": run_liveupdate}
+def run_apply(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
+    """The apply steps; imported here, so that a probe (every host, every run) does not load the change code."""
+    from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+
+    return apply.run(request, run_command)
+
+
+CHANGES = {"apply": run_apply, "run_liveupdate": run_liveupdate}
 OPERATIONS = ("probe", *CHANGES)
 
 

@@ -14,7 +14,8 @@ description:
     Schema is C(schemas/report.json)), C(defs-health.html) (one self-contained page) and C(defs-health.junit.xml).
   - Judges each host by O(fail_severities) - a failing check of another severity is reported but does not make
     the host drift.
-  - Keeps each run's JSON under C(history/) (the last O(history_runs)), and says for every drifting host since when,
+  - Keeps a summary of each run under C(history/) (the last O(history_runs), with its times, status counts, and each host's
+    name and status), and says for every drifting host since when,
     for how many runs and how many days it has drifted; the HTML page charts the fleet's status counts over those runs.
   - Returns what the C(defs_health) role prints at the end of a play (one line per host that is not compliant, and
     the fleet table), the hosts per status, and the hosts that fail the play by O(fail_on).

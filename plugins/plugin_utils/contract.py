@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import schema_refs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
@@ -47,11 +48,8 @@ def _validator(op: str, kind: str) -> Any:
         raise SmsmseError(
             "OPTION_INVALID", "The Python package 'jsonschema' is missing on the controller: pip install jsonschema."
         ) from None
-    from referencing import Registry, Resource
-
     wire_schema = _load("wire.json")
-    registry: Registry[Any] = Registry().with_resource(wire_schema["$id"], Resource.from_contents(wire_schema))
-    return jsonschema.Draft202012Validator(schema(op, kind), registry=registry)
+    return jsonschema.Draft202012Validator(schema_refs.inline(schema(op, kind), {wire_schema["$id"]: wire_schema}))
 
 
 @cache

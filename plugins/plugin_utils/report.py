@@ -14,10 +14,11 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, schema_refs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import line
 
@@ -231,11 +232,25 @@ def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
     return {s: sorted(h["name"] for h in report["hosts"] if h["status"] == s) for s in STATUSES}
 
 
-def validate(report: Mapping[str, Any]) -> list[str]:
+def kept_run(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What the history keeps of a run: its times, summary, and each host's name and status (all that drift needs).
+
+    A whole report of 1,000 hosts is about 3 MB; sixty of them would be read on every run.
+    """
+    hosts = [{"name": h["name"], "status": h["status"]} for h in report["hosts"]]
+    return {key: report[key] for key in ("schema", "version", "run_id", "started", "ended", "summary")} | {"hosts": hosts}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(report)]
+    return jsonschema.Draft202012Validator(schema_refs.inline(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), {}))
+
+
+def validate(report: Mapping[str, Any]) -> list[str]:
+    """The report's departures from ``schemas/report.json`` (a self-check of the collection's own output)."""
+    return [f"{list(e.absolute_path)}: {e.message}" for e in _validator().iter_errors(report)]
 
 
 # --- writing ---
@@ -282,7 +297,7 @@ def write(
     history = report_dir / "history"
     history.mkdir(exist_ok=True)
     if history_runs > 0:
-        _write(history / f"defs-health-{report['run_id']}.json", json.dumps(report, sort_keys=True))
+        _write(history / f"defs-health-{report['run_id']}.json", json.dumps(kept_run(report), sort_keys=True))
     kept = sorted(history.glob("defs-health-*.json"))
     for old in kept[: max(len(kept) - history_runs, 0)]:
         old.unlink()

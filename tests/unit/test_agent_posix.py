@@ -140,3 +140,19 @@ def test_the_agent_offers_exactly_the_documented_operations_of_the_contract() ->
     documented = argspec.documented_options(ModuleDocFragment.DOCUMENTATION)["op"]["choices"]
     assert sorted(documented) == sorted(defs_agent_posix.OPERATIONS) == sorted(contract.OPERATIONS)
     assert all((contract.SCHEMA_DIR / f"{op}.request.json").is_file() for op in contract.OPERATIONS)
+
+
+def test_a_probe_does_not_load_the_change_code() -> None:
+    # every host pays the agent's imports on every run; the change code (threads, locks, renames) is for apply alone
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path[:0] = sys.argv[1:];"
+        "from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix;"
+        "print(sorted(m for m in ('concurrent.futures', 'ansible_collections.mailsec.smsmse.plugins.module_utils.primitives',"
+        " 'ansible_collections.mailsec.smsmse.plugins.module_utils.apply') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code, *sys.path], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    assert set(defs_agent_posix.CHANGES) == {"apply", "run_liveupdate"}
