@@ -15,7 +15,6 @@ machine slows both pages alike, so read the ratios too).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import html
 import shutil
 import statistics
@@ -26,12 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
+from ansible_collections.mailsec.smsmse.bench import report_write
 from ansible_collections.mailsec.smsmse.bench.common import table
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_html
 
-#: ~1/3 compliant, the rest drift, fixed, failed and unreachable in equal parts
-MIX = ("compliant",) * 4 + ("drift",) * 2 + ("fixed",) * 2 + ("failed",) * 2 + ("unreachable",) * 2
-FAILS_IN_DRIFT = "csapi_newest"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOAD_GOAL_MS, FILTER_GOAL_MS = 2000.0, 200.0
-SEARCH = "mail01"  # matches mail0100 to mail0199: 100 hosts across every status
+SEARCH = "mail001"  # matches mail00100 to mail00199: 100 hosts across every status
 
 NAVIGATION = "() => { const n = performance.getEntriesByType('navigation')[0]; return [n.loadEventEnd, n.domContentLoadedEventEnd]; }"
 
@@ -65,46 +62,9 @@ STEP = """async (name) => {
 }"""
 
 
-def _check(check_id: str, status: str) -> dict[str, Any]:
-    title, severity, remediation = health.CHECKS[check_id]
-    return {
-        "id": check_id,
-        "title": title,
-        "severity": severity,
-        "status": status,
-        "expected": "20261126.001" if status == "fail" else "ok",
-        "actual": "20261120.002" if status == "fail" else "ok",
-        "remediation": remediation,
-        "detail": "",
-    }
-
-
-def fleet(count: int, today: dt.date) -> list[dict[str, Any]]:
-    """``count`` host records as the role writes them: every check of :data:`health.CHECKS`, statuses in :data:`MIX`."""
-    made = []
-    promoted = {"action": "promote", "result": "done", "version": "20261126.001", "previous": "20261120.002", "message": ""}
-    for i in range(count):
-        status = MIX[i % len(MIX)]
-        checks: list[dict[str, Any]] = []
-        message, actions = "", []
-        if status == "failed":
-            checks, message = [health.error_check("SMSMSE-E042 the CSAPI store cannot be read: access denied")], "verify failed"
-        elif status == "unreachable":
-            message = "Failed to connect to the host via winrm: timed out"
-        else:
-            checks = [_check(c, "fail" if status == "drift" and c == FAILS_IN_DRIFT else "pass") for c in health.CHECKS]
-            actions = [promoted] if status == "fixed" else []
-        record = health.host_record(
-            f"mail{i:04d}.corp.example", smsmse_defs=None, checks_=checks, actions=actions, status=status, message=message, today=today
-        )
-        if status != "unreachable":
-            record["versions"].update(csapi_active=f"2026112{i % 7}.00{i % 3 + 1}", age_days=i % 9, product="7.5.2.122")
-        made.append(record)
-    return made
-
-
 def document(count: int) -> dict[str, Any]:
-    records = fleet(count, dt.date(2026, 11, 26))
+    """The report of ``count`` hosts made like ``bench/report_write.py``'s, with three kept runs."""
+    records = report_write.records(count)
     history = [
         {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records)}
         for day in range(3)

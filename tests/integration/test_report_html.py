@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.bench import report_html as bench
+from ansible_collections.mailsec.smsmse.bench import report_write
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
 
 pytestmark = pytest.mark.integration
@@ -126,7 +127,7 @@ def test_page_is_self_contained_and_escaped(page_file: Path) -> None:
 
 def fleet_file(folder: Path) -> Path:
     built = bench.document(1000)
-    assert built["summary"]["counts"] == {"compliant": 336, "fixed": 166, "drift": 166, "failed": 166, "unreachable": 166}
+    assert built["summary"]["counts"] == {"compliant": 375, "fixed": 125, "drift": 250, "failed": 125, "unreachable": 125}
     return Path(report.write(built, folder, ["html"])["html"])
 
 
@@ -156,35 +157,37 @@ def test_a_thousand_hosts_in_pages(tmp_path: Path) -> None:
                 page.locator("tbody.page:not([hidden])").count(),
             )
 
-        # failed 100 + 66, unreachable 100 + 66, drift 100 + 66, fixed 100 + 66, compliant 3 x 100 + 36: 12 pages under "all"
-        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1)
+        # failed 100 + 25, unreachable 100 + 25, drift 2 x 100 + 50, fixed 100 + 25, compliant 3 x 100 + 75: 13 pages under "all"
+        assert state() == ("1000", "page 1 of 13", "hosts 1\u2013100 of 1000", 1)
         shown = visible_names(page)
         assert len(shown) == 100 and page.locator("tr.host:visible[data-status=failed]").count() == 100
         page.click("#next")
-        assert state() == ("1000", "page 2 of 12", "hosts 101\u2013166 of 1000", 1)
-        assert page.locator("tr.host:visible[data-status=failed]").count() == 66 and not set(visible_names(page)) & set(shown)
+        assert state() == ("1000", "page 2 of 13", "hosts 101\u2013125 of 1000", 1)
+        assert page.locator("tr.host:visible[data-status=failed]").count() == 25 and not set(visible_names(page)) & set(shown)
         page.click("#prev")
-        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
+        assert state() == ("1000", "page 1 of 13", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
 
         page.select_option("#filter", "drift")
-        assert state() == ("166", "page 1 of 2", "hosts 1\u2013100 of 166", 1)
+        assert state() == ("250", "page 1 of 3", "hosts 1\u2013100 of 250", 1)
         assert page.locator("tr.host:visible[data-status=drift]").count() == 100
         page.click("#next")
-        assert state() == ("166", "page 2 of 2", "hosts 101\u2013166 of 166", 1)
-        assert page.locator("#next").is_disabled() and page.locator("tr.host:visible").count() == 66
+        page.click("#next")
+        assert state() == ("250", "page 3 of 3", "hosts 201\u2013250 of 250", 1)
+        assert page.locator("#next").is_disabled() and page.locator("tr.host:visible").count() == 50
 
-        expected = sorted(f"mail{i:04d}.corp.example" for i in range(100, 200) if bench.MIX[i % len(bench.MIX)] == "drift")
-        page.fill("#search", "MAIL01")  # case-insensitive, within the filter, across pages
-        assert sorted(visible_names(page)) == expected and page.inner_text("#shown") == str(len(expected))
+        mix = report_write.STATUS_MIX
+        expected = sorted(f"mail{i:05d}.example.org" for i in range(100, 200) if mix[i % len(mix)] == "drift")
+        page.fill("#search", "MAIL001")  # any case, within the filter, across pages
+        assert sorted(visible_names(page)) == expected and page.inner_text("#shown") == str(len(expected)) == "25"
         page.select_option("#filter", "all")
-        assert len(visible_names(page)) == 100 and all(name.startswith("mail01") for name in visible_names(page))
+        assert len(visible_names(page)) == 100 and all(name.startswith("mail001") for name in visible_names(page))
         assert page.inner_text("#range") == "100 hosts match" and page.inner_text("#shown") == "100"
         page.fill("#search", "")
-        assert state() == ("1000", "page 1 of 12", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
+        assert state() == ("1000", "page 1 of 13", "hosts 1\u2013100 of 1000", 1) and visible_names(page) == shown
 
         page.select_option("#filter", "compliant")
         for _ in range(3):
             page.click("#next")
-        assert state() == ("336", "page 4 of 4", "hosts 301\u2013336 of 336", 1)
+        assert state() == ("375", "page 4 of 4", "hosts 301\u2013375 of 375", 1)
         browser.close()
     assert problems == []
