@@ -18,19 +18,9 @@ description:
     Linux definitions mirror, give the stores with O(stores).
   - Reads only. The facts are returned under C(ansible_facts.smsmse_defs).
 extends_documentation_fragment:
+  - mailsec.smsmse.hosts
   - mailsec.smsmse.stores
-requirements:
-  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
-    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
-  - "POSIX hosts: Python 3.9 or later"
 attributes:
-  platform:
-    support: full
-    platforms: [windows, posix]
-    description:
-      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
-        (store paths given).
   check_mode:
     support: full
     description: Reads only, the same in check mode.

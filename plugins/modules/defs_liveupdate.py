@@ -37,19 +37,12 @@ options:
     description: How long to wait, in seconds; LiveUpdate is stopped after that. From 1 to 86400.
     type: int
     default: 1800
+extends_documentation_fragment:
+  - mailsec.smsmse.hosts
 requirements:
-  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
-    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
   - "Windows hosts: LiveUpdate (C(LuALL.exe)) installed with SMSMSE"
-  - "POSIX hosts: Python 3.9 or later, and the program O(command) names"
+  - "POSIX hosts: the program O(command) names"
 attributes:
-  platform:
-    support: full
-    platforms: [windows, posix]
-    description:
-      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
-        (store paths given).
   check_mode:
     support: full
     description: Reports that LiveUpdate would run, and runs nothing.

@@ -27,6 +27,7 @@ description:
     M(mailsec.smsmse.defs_rollback) is for.
   - One agent call when nothing needs doing, two when something does.
 extends_documentation_fragment:
+  - mailsec.smsmse.hosts
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
   - mailsec.smsmse.change
@@ -58,18 +59,7 @@ options:
       - From 1 to 1000.
     type: int
     default: 2
-requirements:
-  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
-    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
-  - "POSIX hosts: Python 3.9 or later"
 attributes:
-  platform:
-    support: full
-    platforms: [windows, posix]
-    description:
-      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
-        (store paths given).
   check_mode:
     support: full
     description: Reports the plan and C(changed=true) where a change is due, and writes nothing.

@@ -21,6 +21,7 @@ description:
     example while the scanner holds the files) fails the task with C(CHANGE_PARTIAL) after the pointer moved, and
     the next run moves what is left.
 extends_documentation_fragment:
+  - mailsec.smsmse.hosts
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
   - mailsec.smsmse.change
@@ -47,18 +48,7 @@ options:
     description:
       - Where quarantined sets go, on the same volume as the store. Default C(mailsec-smsmse-quarantine) beside the store.
     type: str
-requirements:
-  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
-  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
-    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
-  - "POSIX hosts: Python 3.9 or later"
 attributes:
-  platform:
-    support: full
-    platforms: [windows, posix]
-    description:
-      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
-        (store paths given).
   check_mode:
     support: full
     description: Reports the plan and C(changed=true) where a change is due, and writes nothing.

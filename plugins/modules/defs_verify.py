@@ -35,21 +35,12 @@ description:
   - The results are returned and also set as C(ansible_facts.smsmse_defs), the facts of M(mailsec.smsmse.defs_facts)
     with C(verification) added.
 extends_documentation_fragment:
+  - mailsec.smsmse.hosts
   - mailsec.smsmse.stores
   - mailsec.smsmse.verify
 requirements:
-  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every
-    reply of a host; C(cryptography) checks the signatures of a O(catalog))"
-  - "Windows hosts: Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later,
-    reached over C(winrm) or C(psrp) (C(pywinrm) or C(pypsrp) on the controller)"
-  - "POSIX hosts: Python 3.9 or later"
+  - "On the controller, with a O(catalog): C(cryptography) (in C(requirements.txt)) checks its signatures"
 attributes:
-  platform:
-    support: full
-    platforms: [windows, posix]
-    description:
-      - Windows mail servers (their store layout is detected), and POSIX hosts such as a Linux definitions mirror
-        (store paths given).
   check_mode:
     support: full
     description: Reads only; in check mode the O(catalog_state) is read but not raised.

@@ -160,7 +160,7 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
     """Run every plan's steps in one apply; one action record per plan, read from its slice of the reply."""
     if not plans:
         return []
-    arranged = [steps.arrange(p.steps) for p in plans]  # in the order the request carries them (steps.request)
+    arranged = [p.steps for p in plans]  # a plan holds its steps in the order they are sent (Plan.__post_init__)
     request_steps = [s for group in arranged for s in group]
     reply: Mapping[str, Any] | None
     try:

@@ -58,6 +58,9 @@ class Plan:
     diff: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.steps = steps.arrange(self.steps)  # the order the agent runs them: what diff, check mode and the reply show
+
     @property
     def changes(self) -> bool:
         return bool(self.steps)

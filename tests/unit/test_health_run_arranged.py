@@ -1,8 +1,7 @@
-"""health_run.carry_out reads each plan's slice of the reply in the order the request carried the steps.
+"""A plan holds its steps in the order the request carries them, and health_run.carry_out reads its slice of the reply so.
 
-steps.request arranges each group (the service round moved around the switch, a second
-not_in_use preflight added); the reply follows that order, so each plan is read against its
-arranged steps, never against the plan's own list (which has another order and length).
+The planner arranges each group once (steps.arrange: the service round moved around the
+switch, a second not_in_use preflight added); the request and the reply follow that order.
 """
 
 from __future__ import annotations
@@ -44,5 +43,15 @@ def test_each_plan_is_read_against_the_steps_the_request_carried() -> None:
         return {"steps": reports, "warnings": []}
 
     actions = health_run.carry_out([the_plan], apply)
-    assert len(sent[0]) == len(the_plan.steps) + 1, "the second not_in_use preflight is part of the request"
+    assert sent[0] == the_plan.steps and [s["op"] for s in sent[0]].count("preflight") == 2, "the second in-use check is sent"
     assert [a["result"] for a in actions] == ["done"], actions
+
+
+def test_a_plan_holds_its_steps_in_the_order_they_are_sent() -> None:
+    # the plan is what diff, check mode and the reply's reading show: it must be what the host is asked to do
+    the_plan = replacing_plan()
+    sent = steps.request(the_plan.steps, wire={"limits": {"max_steps": 4096}}, cache_dir=None)["steps"]
+    assert the_plan.steps == sent
+    ops = [s["op"] for s in the_plan.steps]
+    assert ops.index("service") > ops.index("stage"), "the service is stopped only around the switch"
+    assert ops.count("preflight") == 2, "the in-use check runs again right before the switch"

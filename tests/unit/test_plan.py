@@ -115,10 +115,10 @@ def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Cal
     assert stores["csapi"].active_status == "bad"  # the source rule: the intact Hawking copy wins
     the_plan = promote(stores)
     valid(the_plan)
-    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange*", "retire", "event", "unlock"]
-    assert the_plan.steps[3]["args"]["not_in_use"] == [versions[-1]]
-    assert the_plan.steps[5]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
-    assert the_plan.steps[6]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[6]["required"]
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "preflight", "exchange*", "retire", "event", "unlock"]
+    assert the_plan.steps[3]["args"]["not_in_use"] == the_plan.steps[5]["args"]["not_in_use"] == [versions[-1]]  # before and at the switch
+    assert the_plan.steps[6]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert the_plan.steps[7]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[7]["required"]
     assert the_plan.extra["replaced_in_place"] is True
     assert "replaced in place" in the_plan.message
 
@@ -144,7 +144,7 @@ def test_an_interrupted_exchange_is_finished_in_one_run(lab_factory: Callable[..
     flip(csapi / versions[-1] / "virscan1.dat")
     (csapi / versions[-1]).rename(csapi / f".smsmse-trash-exchange-{versions[-1]}-dead")
     the_plan = promote(stores_of(inventory, "h"))
-    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange*", "retire", "event", "unlock"]
+    assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "preflight", "exchange*", "retire", "event", "unlock"]
     request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
     reply = contract.check_reply("apply", json.loads(json.dumps({"contract": 1, "op": "apply", **apply.run(request)})))
     read = outcome.interpret(request, reply)
