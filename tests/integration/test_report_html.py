@@ -191,3 +191,26 @@ def test_a_thousand_hosts_in_pages(tmp_path: Path) -> None:
         assert state() == ("375", "page 4 of 4", "hosts 301\u2013375 of 375", 1)
         browser.close()
     assert problems == []
+
+
+# What a browser does when it restores a reloaded page's form: the controls hold values before the page's script runs.
+RESTORED_CONTROLS = """new MutationObserver((changes, observer) => {
+  const filter = document.getElementById('filter'), search = document.getElementById('search');
+  if (filter && search && filter.options.length > 1) { filter.value = 'drift'; search.value = 'Drift1'; observer.disconnect(); }
+}).observe(document, {childList: true, subtree: true});"""
+
+
+@NO_CHROMIUM
+def test_restored_controls_are_applied_at_load(page_file: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
+        page = watched(browser, problems)
+        page.add_init_script(RESTORED_CONTROLS)
+        page.goto(page_file.as_uri())
+        assert page.eval_on_selector("#filter", "e => e.value") == "drift"
+        assert visible_names(page) == ["drift1"] and page.inner_text("#shown") == "1"
+        browser.close()
+    assert problems == []
