@@ -441,6 +441,12 @@ Function Invoke-CleanStep {
     # an aside whose name is still missing, and a temporary definfo.dat while definfo.dat is missing (it
     # may be the only copy of the pointer); both are reported in remaining.
     param([hashtable]$Context, [string]$Store)
+    # Before any removal: in a store other accounts may change, one could swap a leftover for a junction
+    # between a listing and a delete, which would then land outside the store. Nothing is touched then.
+    $problems = $script:PrivateFolder::Problems($Store, $false)
+    if ($problems.Count -gt 0) {
+        throw (New-StepOutcome -Result 'failed' -Code 'STORE_NOT_PRIVATE' -Message ('nothing was cleaned: the store {0} can be changed by accounts other than SYSTEM, the Administrators and TrustedInstaller: {1}' -f $Store, $script:PrivateFolder::Describe($problems)))
+    }
     $removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $remaining = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $wire = $Context.wire
@@ -505,9 +511,14 @@ Function Invoke-StageStep {
     }
     $marker = [string]$Context.wire.marker
     $names = New-Object -TypeName 'System.Collections.Generic.List[string]'
-    foreach ($rel in $manifest.Keys) { if ([string]$rel -ne $marker) { $names.Add([string]$rel) } }
+    $markers = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    foreach ($rel in $manifest.Keys) {
+        # the marker goes last, in the manifest's own spelling (NTFS compares names without case)
+        if ([string]::Equals([string]$rel, $marker, [System.StringComparison]::OrdinalIgnoreCase)) { $markers.Add([string]$rel) }
+        else { $names.Add([string]$rel) }
+    }
     $names.Sort([System.StringComparer]::Ordinal)
-    if ($manifest.ContainsKey($marker)) { $names.Add($marker) }
+    $names.AddRange($markers)
     $copied = [long]0
     [void][System.IO.Directory]::CreateDirectory($target)
     try {

@@ -704,6 +704,31 @@ RULES = [
         before={"defs_agent_win.ps1": "$reply.result = 'failed'\nif ($run.ExitCode -eq 0) { $reply.result = 'done' }\n"},
         raw=True,
     ),
+    Rule(
+        "clean-private",
+        "clean checks that only SYSTEM, the Administrators and TrustedInstaller can change the store before it removes or"
+        " puts back anything: otherwise another account swaps a leftover for a junction and the delete lands outside",
+        require=(
+            (
+                "SmsmseApply.psm1",
+                r"(?s)Function Invoke-CleanStep \{(?:(?!\n\}).)*?PrivateFolder\]?::Problems\(\$Store(?:(?!\n\}).)*?Restore-ExchangeAside",
+            ),
+        ),
+        before={
+            "SmsmseApply.psm1": "Function Invoke-CleanStep {\n    $restored = Restore-ExchangeAside -Context $Context\n"
+            "    $problems = $script:PrivateFolder::Problems($Store, $false)\n}\n"
+        },
+    ),
+    Rule(
+        "marker-case",
+        "stage copies the marker last in the manifest's own spelling, found without case as NTFS finds it:"
+        " a manifest's ZDONE.DAT is never dropped",
+        forbid=(r"\[string\]\$rel -ne \$marker", r"\$manifest\.ContainsKey\(\$marker\)"),
+        require=(
+            ("SmsmseApply.psm1", r"\[string\]::Equals\(\[string\]\$rel, \$marker, \[System\.StringComparison\]::OrdinalIgnoreCase\)"),
+        ),
+        before={"SmsmseApply.psm1": "foreach ($rel in $manifest.Keys) { if ([string]$rel -ne $marker) { $names.Add([string]$rel) } }\n"},
+    ),
 ]
 
 
