@@ -103,7 +103,11 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
         )
     done_at = min((i for i, _s, _r in started), default=None)
     if done_at is None:
-        changed_by = [(i, s) for i, (s, r) in pairs if s["op"] in CHANGING and r["result"] == "done" and _removed_something(s, r)]
+        changed_by = [  # a clean that put a set back changed it, even when some trash stayed (it then ends failed)
+            (i, s)
+            for i, (s, r) in pairs
+            if s["op"] in CHANGING and (r["result"] == "done" or s["op"] == "clean") and _removed_something(s, r)
+        ]
         done_at = changed_by[0][0] if changed_by else None
     blocking = [(i, s, r) for i, (s, r) in pairs if s["required"] and r["result"] != "done"]
     if done_at is None:

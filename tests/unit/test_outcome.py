@@ -201,3 +201,13 @@ def test_a_step_skipped_for_an_earlier_failure_is_not_attempted_and_names_it() -
         f"NOT_ATTEMPTED: Nothing was changed: step 0 (lock in {STORE}) was not attempted, because "
         "the required step 1 (expect in /lab/h1/csapi) ended conflict: definfo.dat changed."
     )
+
+
+def test_a_set_put_back_by_a_clean_that_left_trash_behind_is_a_change() -> None:
+    # Windows: an antivirus filter keeps a file of a trash folder open, so clean ends failed after it renamed a set back
+    request, reply = build("lock/r=done expect/r=done clean=failed:LEFTOVERS_REMAIN preflight/r=refused:NO_SPACE unlock/a=done")
+    reply["steps"][2]["data"] = {"restored": ["20261125.003"], "removed": [], "remaining": [".smsmse-trash-x"]}
+    read = outcome.interpret(request, reply)
+    assert read["changed"] is True
+    assert "Nothing was changed" not in read["msg"] and "20261125.003" in read["msg"]
+    assert read["restored"] == ["20261125.003"]
