@@ -2,6 +2,7 @@
 
     python bench/fleet_time.py [--sizes 50,200] [--forks 20]      (make bench)
     python bench/fleet_time.py --sizes 1000                        (make bench-1000: long)
+    python bench/fleet_time.py --sizes 1000 --report-only          (ping, report twice, ping: the goal's runs only)
 
 Per size, in this order: ping, report (first run: cold hash cache), report (warm), enforce (fixes the lab's faults),
 enforce again (the fleet as enforcement left it: compliant but for the hosts nothing can fix), ping again. The
@@ -107,21 +108,27 @@ def write_times(report_file: Path) -> dict[str, float]:
     return times
 
 
-def one_size(hosts: int, forks: str) -> tuple[list[tuple[str, str, str, str]], dict[str, Run], Path]:
+RUNS = (
+    ("ping", "ping"),
+    ("report, first run (cold hash cache)", "mailsec.smsmse.report"),
+    ("report", "mailsec.smsmse.report"),
+    ("enforce (fixes, LiveUpdate)", "mailsec.smsmse.enforce"),
+    ("enforce again (compliant fleet)", "mailsec.smsmse.enforce"),
+    ("ping again", "ping"),
+)
+
+
+def one_size(hosts: int, forks: str, report_only: bool) -> tuple[list[tuple[str, str, str, str]], dict[str, Run], Path]:
     root = WORK / f"fleet-{hosts}"
     shutil.rmtree(root, ignore_errors=True)
     inventory = str(lab.build_lab(root, lab.fleet_hosts(hosts), group_vars={"defs_health_report_dir": str(root / "reports")}))
     (root / "ping.yml").write_text(PING)
     playbook = str(BIN / "ansible-playbook")
     runs = {}
-    for label, target in (
-        ("ping", str(root / "ping.yml")),
-        ("report, first run (cold hash cache)", "mailsec.smsmse.report"),
-        ("report", "mailsec.smsmse.report"),
-        ("enforce (fixes, LiveUpdate)", "mailsec.smsmse.enforce"),
-        ("enforce again (compliant fleet)", "mailsec.smsmse.enforce"),
-        ("ping again", str(root / "ping.yml")),
-    ):
+    for label, playbook_or_ping in RUNS:
+        if report_only and label.startswith("enforce"):
+            continue
+        target = str(root / "ping.yml") if playbook_or_ping == "ping" else playbook_or_ping
         runs[label] = run = Run(label, [playbook, target, "-i", inventory, "-f", forks])
         print(f"  {hosts} hosts, {label}: {run.seconds:.1f} s, peak PSS {run.peak_kib / 1024:.0f} MiB; {run.slowest()}", flush=True)
     base = min(runs["ping"].seconds, runs["ping again"].seconds)
@@ -138,13 +145,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200", help="comma-separated fleet sizes (default 50,200)")
     parser.add_argument("--forks", default="20")
+    parser.add_argument("--report-only", action="store_true", help="leave out the two enforce runs (ping, report twice, ping)")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     rows: list[tuple[str, str, str, str]] = []
     runs: dict[str, Run] = {}
     last_report = Path()
     for hosts in sizes:
-        found, runs, last_report = one_size(hosts, args.forks)
+        found, runs, last_report = one_size(hosts, args.forks, args.report_only)
         rows += found
     biggest = max(sizes)
     ping_peak = min(runs["ping"].peak_kib, runs["ping again"].peak_kib) or 1
