@@ -101,11 +101,11 @@ def measure(size: int, history_runs: int) -> list[tuple[str, str, str, str]]:
         )
         t_validate, problems = timed(lambda: report.validate(document))
         assert problems == [], problems[:3]
-        t_baseline, _ = timed(lambda: json.dumps(document))
-        t_json, _ = timed(lambda: report.renderers()["json"][1](document))
+        t_baseline, _dumped = timed(lambda: json.dumps(document))
+        t_json, _json = timed(lambda: report.renderers()["json"][1](document))
         t_html, page = timed(lambda: report_html.render(document))
-        t_junit, _ = timed(lambda: report_junit.render(document))
-        t_write, _ = timed(lambda: report.write(document, folder, ["json", "html", "junit"], history_runs=history_runs + 1))
+        t_junit, _xml = timed(lambda: report_junit.render(document))
+        t_write, _written = timed(lambda: report.write(document, folder, ["json", "html", "junit"], history_runs=history_runs + 1))
     finally:
         shutil.rmtree(folder)
     formats = t_json + t_html + t_junit

@@ -52,7 +52,7 @@ def _inline(node: Any, base: Mapping[str, Any], documents: Mapping[str, Mapping[
     ref = node.get("$ref")
     if not isinstance(ref, str):
         return out
-    uri, _, fragment = ref.partition("#")
+    uri, _hash, fragment = ref.partition("#")
     target_document = documents.get(uri) if uri else base
     if target_document is None:
         raise ValueError(f"the reference {ref} names a document that was not given")
