@@ -393,9 +393,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             }
             if (max < 4)
             {
-                return text.Substring(0, Math.Max(0, max));
+                return text.Substring(0, Cut(text, Math.Max(0, max)));
             }
-            return text.Substring(0, max - 3) + "...";
+            return text.Substring(0, Cut(text, max - 3)) + "...";
+        }
+
+        // `at`, or one less when the character before it opens a surrogate pair: a pair is never split.
+        private static int Cut(string text, int at)
+        {
+            return at > 0 && char.IsHighSurrogate(text[at - 1]) ? at - 1 : at;
         }
 
         // At most `max` characters, the end kept (a program's output).
@@ -409,7 +415,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             {
                 return text;
             }
-            return text.Substring(text.Length - max);
+            int start = text.Length - Math.Max(0, max);
+            return text.Substring(start < text.Length && char.IsLowSurrogate(text[start]) ? start + 1 : start);
         }
 
         // A code as the reply schema accepts it: [A-Za-z0-9_], at most 64 characters.

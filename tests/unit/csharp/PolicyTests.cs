@@ -258,6 +258,12 @@ public static class PolicyTests
         }
         Equal("text_head", "abcd...", Text.Head("abcdefghij", 7));
         Equal("text_tail", "hij", Text.Tail("abcdefghij", 3));
+        // a cut never splits a surrogate pair: half of one would reach the controller as U+FFFD
+        Equal("text_head_pair", "abc...", Text.Head("abc\uD83D\uDE00defgh", 7));
+        Equal("text_head_pair_short", "a", Text.Head("a\uD83D\uDE00", 2));
+        Equal("text_tail_pair", "de", Text.Tail("abc\uD83D\uDE00de", 3));
+        Equal("text_tail_none", "", Text.Tail("abc", 0));
+        Equal("text_tail_pair_kept", "\uD83D\uDE00de", Text.Tail("abc\uD83D\uDE00de", 4));
         Equal("text_code", "A_b_9", Text.Code("A-b 9"));
         TailBuffer tail = new TailBuffer(10);
         for (int i = 0; i < 100; i++)
