@@ -27,21 +27,8 @@ from ansible_collections.mailsec.smsmse.bench.common import table
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html, report_junit
 
 TODAY = dt.date(2026, 11, 26)
+NEWEST, OLDER = "20261125.002", "20261120.001"
 STATUS_MIX = ("compliant", "compliant", "compliant", "drift", "drift", "fixed", "failed", "unreachable")
-
-
-def _check(check_id: str, status: str) -> dict[str, Any]:
-    title, severity, remediation = health.CHECKS[check_id]
-    return {
-        "id": check_id,
-        "title": title,
-        "severity": severity,
-        "status": status,
-        "expected": "20261125.002",
-        "actual": "20261120.001" if status == "fail" else "20261125.002",
-        "remediation": remediation,
-        "detail": "",
-    }
 
 
 def records(size: int) -> list[dict[str, Any]]:
@@ -49,7 +36,8 @@ def records(size: int) -> list[dict[str, Any]]:
     for i in range(size):
         status = STATUS_MIX[i % len(STATUS_MIX)]
         failing = {"csapi_newest", "csapi_age"} if status in ("drift", "failed") else set()
-        checks = [] if status == "unreachable" else [_check(c, "fail" if c in failing else "pass") for c in health.CHECKS]
+        checks = [health._check(c, c not in failing, NEWEST, OLDER if c in failing else NEWEST) for c in health.CHECKS]
+        checks = [] if status == "unreachable" else checks
         actions = [{"action": "promote", "version": "20261125.002", "result": "done", "message": ""}] if status == "fixed" else []
         record = health.host_record(
             f"mail{i:05d}.example.org", smsmse_defs=None, checks_=checks, actions=actions, status=status, today=TODAY
@@ -63,14 +51,14 @@ def records(size: int) -> list[dict[str, Any]]:
     return made
 
 
-def build(size: int, folder: Path, runs: int) -> dict[str, Any]:
+def build(size: int, run_id: str, history: list[dict[str, Any]]) -> dict[str, Any]:
     return report.build(
         records(size),
-        run_id=f"run{runs:03d}",
+        run_id=run_id,
         started="2026-11-26T02:00:00Z",
         ended="2026-11-26T02:05:00Z",
         options={"mode": "report"},
-        history=report.load_history(folder, runs),
+        history=history,
     )
 
 
@@ -84,21 +72,12 @@ def measure(size: int, history_runs: int) -> list[tuple[str, str, str, str]]:
     folder = Path(tempfile.mkdtemp(prefix="bench-report-"))
     try:
         for run in range(history_runs):  # the earlier runs, kept as the role keeps them
-            document = build(size, folder, 0)
-            document["run_id"], document["started"] = f"run{run:03d}", f"2026-{9 + run // 28:02d}-{1 + run % 28:02d}T02:00:00Z"
+            document = build(size, f"run{run:03d}", [])
+            document["started"] = f"2026-{9 + run // 28:02d}-{1 + run % 28:02d}T02:00:00Z"
             report.write(document, folder, [], history_runs=history_runs + 1)
         history_bytes = sum(p.stat().st_size for p in (folder / "history").iterdir())
         t_history, history = timed(lambda: report.load_history(folder, history_runs))
-        t_build, document = timed(
-            lambda: report.build(
-                records(size),
-                run_id="now",
-                started="2026-11-26T02:00:00Z",
-                ended="2026-11-26T02:05:00Z",
-                options={"mode": "report"},
-                history=history,
-            )
-        )
+        t_build, document = timed(lambda: build(size, "now", history))
         t_validate, problems = timed(lambda: report.validate(document))
         assert problems == [], problems[:3]
         t_baseline, _dumped = timed(lambda: json.dumps(document))
