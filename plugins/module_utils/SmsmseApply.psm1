@@ -353,10 +353,11 @@ Function Test-StorePrivate {
     # Only SYSTEM, the Administrators and TrustedInstaller may change the store, at every level of its
     # path (StorePolicy.Privacy): otherwise another account could swap a folder for a junction between a
     # check and a privileged file operation, which then lands elsewhere.
-    param([string]$Store)
+    # The step's result when it is not: preflight refuses; clean, which checks before it touches anything, fails.
+    param([string]$Store, [string]$Result = 'refused')
     $problems = $script:PrivateFolder::Problems($Store, $false)
     if ($problems.Count -gt 0) {
-        throw (New-StepOutcome -Result 'refused' -Code 'STORE_NOT_PRIVATE' -Message ('the store {0} can be changed by accounts other than SYSTEM, the Administrators and TrustedInstaller: {1}' -f $Store, $script:PrivateFolder::Describe($problems)))
+        throw (New-StepOutcome -Result $Result -Code 'STORE_NOT_PRIVATE' -Message ('the store {0} can be changed by accounts other than SYSTEM, the Administrators and TrustedInstaller: {1}' -f $Store, $script:PrivateFolder::Describe($problems)))
     }
 }
 
@@ -443,10 +444,7 @@ Function Invoke-CleanStep {
     param([hashtable]$Context, [string]$Store)
     # Before any removal: in a store other accounts may change, one could swap a leftover for a junction
     # between a listing and a delete, which would then land outside the store. Nothing is touched then.
-    $problems = $script:PrivateFolder::Problems($Store, $false)
-    if ($problems.Count -gt 0) {
-        throw (New-StepOutcome -Result 'failed' -Code 'STORE_NOT_PRIVATE' -Message ('nothing was cleaned: the store {0} can be changed by accounts other than SYSTEM, the Administrators and TrustedInstaller: {1}' -f $Store, $script:PrivateFolder::Describe($problems)))
-    }
+    Test-StorePrivate -Store $Store -Result 'failed'
     $removed = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $remaining = New-Object -TypeName 'System.Collections.Generic.List[string]'
     $wire = $Context.wire

@@ -645,7 +645,11 @@ RULES = [
         forbid=(r"\[System\.IO\.Directory\]::CreateDirectory\(\$destDir\)",),
         require=(
             ("SmsmseApply.psm1", r"Function Invoke-PreflightStep \{\n[^}]*\n\s+Test-StorePrivate -Store \$Store\n"),
-            ("SmsmseApply.psm1", r"throw \(New-StepOutcome -Result 'refused' -Code 'STORE_NOT_PRIVATE'"),
+            (  # preflight refuses (the default); clean passes -Result 'failed'
+                "SmsmseApply.psm1",
+                r"Function Test-StorePrivate \{\n(?:\s+#[^\n]*\n)*\s+param\(\[string\]\$Store, \[string\]\$Result = 'refused'\)",
+            ),
+            ("SmsmseApply.psm1", r"throw \(New-StepOutcome -Result \$Result -Code 'STORE_NOT_PRIVATE'"),
             (
                 "SmsmseApply.psm1",
                 r"\$private = \$script:PrivateFolder::Ensure\(\$destDir, \$true, \$null, \$false\)\n"
@@ -711,12 +715,13 @@ RULES = [
         require=(
             (
                 "SmsmseApply.psm1",
-                r"(?s)Function Invoke-CleanStep \{(?:(?!\n\}).)*?PrivateFolder\]?::Problems\(\$Store(?:(?!\n\}).)*?Restore-ExchangeAside",
+                r"(?s)Function Invoke-CleanStep \{(?:(?!\n\}).)*?Test-StorePrivate -Store \$Store -Result 'failed'"
+                r"(?:(?!\n\}).)*?Restore-ExchangeAside",
             ),
         ),
         before={
             "SmsmseApply.psm1": "Function Invoke-CleanStep {\n    $restored = Restore-ExchangeAside -Context $Context\n"
-            "    $problems = $script:PrivateFolder::Problems($Store, $false)\n}\n"
+            "    Test-StorePrivate -Store $Store -Result 'failed'\n}\n"
         },
     ),
     Rule(
