@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +57,27 @@ def page_file(tmp_path: Path) -> Path:
     return Path(report.write(built, tmp_path, ["html"])["html"])
 
 
-def watched(browser: Any, problems: list[str]) -> Any:
-    """A new page whose console errors and warnings, page errors and dialogs land in ``problems``."""
-    page = browser.new_page()
-    page.on(
-        "console",
-        lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None,
-    )
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
-    return page
+@contextmanager
+def opened(page_file: Path, init_script: str | None = None) -> Iterator[Any]:
+    """The page in headless Chromium; afterwards, no console error or warning, page error or dialog happened."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on(
+            "console",
+            lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None,
+        )
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+        if init_script:
+            page.add_init_script(init_script)
+        page.goto(page_file.as_uri())
+        yield page
+        browser.close()
+    assert problems == []
 
 
 NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/ensure_chromium.sh installs it as root)")
@@ -72,13 +85,7 @@ NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not insta
 
 @NO_CHROMIUM
 def test_page_in_headless_chromium(page_file: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
-        page = watched(browser, problems)
-        page.goto(page_file.as_uri())
+    with opened(page_file) as page:
         counts = {s: page.locator(f"#count-{s} b").inner_text() for s in report.STATUSES}
         assert counts == {"compliant": "5", "fixed": "3", "drift": "2", "failed": "1", "unreachable": "1"}
         assert page.locator("#total").inner_text() == "12"
@@ -114,8 +121,6 @@ def test_page_in_headless_chromium(page_file: Path) -> None:
         assert planned.locator("td.actions").inner_text() == "promote 20261126.001 planned (report mode): newer good set"
         assert page.locator("tr.host", has_text="gone").locator("td").first.inner_text() == "gone"
         assert "mail\\x01\\x1b[31m" in (page.locator("tr.host", has_text="gone").locator("details").text_content() or "")
-        browser.close()
-    assert problems == []
 
 
 def test_page_is_self_contained_and_escaped(page_file: Path) -> None:
@@ -141,13 +146,7 @@ def visible_names(page: Any) -> list[str]:
 @NO_CHROMIUM
 def test_a_thousand_hosts_in_pages(tmp_path: Path) -> None:
     """1,000 hosts: 100 rows of one status at a time; the filter and the pager move between pages; the search finds across them."""
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
-        page = watched(browser, problems)
-        page.goto(fleet_file(tmp_path).as_uri())
+    with opened(fleet_file(tmp_path)) as page:
 
         def state() -> tuple[str, str, str, int]:
             return (
@@ -189,8 +188,6 @@ def test_a_thousand_hosts_in_pages(tmp_path: Path) -> None:
         for _click in range(3):
             page.click("#next")
         assert state() == ("375", "page 4 of 4", "hosts 301\u2013375 of 375", 1)
-        browser.close()
-    assert problems == []
 
 
 # What a browser does when it restores a reloaded page's form: the controls hold values before the page's script runs.
@@ -202,15 +199,6 @@ RESTORED_CONTROLS = """new MutationObserver((changes, observer) => {
 
 @NO_CHROMIUM
 def test_restored_controls_are_applied_at_load(page_file: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    problems: list[str] = []
-    with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=bench.CHROMIUM_ARGS)
-        page = watched(browser, problems)
-        page.add_init_script(RESTORED_CONTROLS)
-        page.goto(page_file.as_uri())
+    with opened(page_file, RESTORED_CONTROLS) as page:
         assert page.eval_on_selector("#filter", "e => e.value") == "drift"
         assert visible_names(page) == ["drift1"] and page.inner_text("#shown") == "1"
-        browser.close()
-    assert problems == []
