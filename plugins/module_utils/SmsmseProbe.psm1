@@ -362,6 +362,7 @@ Function Invoke-Probe {
     return @{
         contract = 1
         op = 'probe'
+        agent = @{ name = 'defs_agent_win'; runtime = ('PowerShell {0}, .NET {1}' -f $PSVersionTable.PSVersion, [System.Environment]::Version) }
         host = Get-HostRecord -Stores @($Request.stores)
         product = Get-Product
         stores = $stores

@@ -337,6 +337,13 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "The change was not attempted because an earlier required step of its group failed (the message names it); nothing was changed.",
         "Fix what the earlier step's message names (often a CHANGE_CONFLICT: the product touched the store) and run again.",
     ),
+    ErrorCode(
+        "LAB_AGENT_INVALID",
+        "The inventory variable `smsmse_defs_lab_agent` is neither `posix` nor `windows`, or is set for a host reached over a "
+        "Windows connection (a Windows host always runs the Windows agent); nothing was run on the host.",
+        "Set `smsmse_defs_lab_agent` to `posix` or `windows`, and only for lab hosts on a POSIX connection (local, or ssh to "
+        "Linux); remove it from Windows hosts.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
