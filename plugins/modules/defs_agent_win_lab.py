@@ -78,6 +78,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailsec.smsmse.plugins.module_utils import private_files
 
 OPERATIONS = ("probe", "apply", "run_liveupdate")
+#: the agent whose engine this is (the probe reply's ``agent.name``)
+AGENT_NAME = "defs_agent_win"
 EXE = "smsmse-engine.exe"
 #: the build, as every C# check of the collection compiles the module utils (CONTRIBUTING.md)
 MCS_FLAGS = ("-langversion:5", "-warnaserror", "-nologo", "-r:System.dll", "-r:System.Core.dll", f"-out:{EXE}")
@@ -179,9 +181,12 @@ def run(op: str, request: dict[str, Any], check_mode: bool, engine: dict[str, An
     if answer.get("failed"):
         raise EngineError(f"the {op} operation failed: {answer.get('msg') or 'no message'}")
     reply = answer.get("reply")
-    agent = reply.get("agent") if isinstance(reply, dict) else None
-    if isinstance(agent, dict) and not agent.get("runtime") and isinstance(answer.get("runtime"), str):
-        agent["runtime"] = answer["runtime"]  # the console host knows what runs it
+    runtime = answer.get("runtime")
+    if op == "probe" and isinstance(reply, dict) and isinstance(runtime, str):
+        # the console host names what runs the engine; the engine may leave the runtime (or the record) to it
+        agent = reply.setdefault("agent", {"name": AGENT_NAME})
+        if isinstance(agent, dict) and not agent.get("runtime"):
+            agent["runtime"] = runtime
     return {"reply": reply}
 
 

@@ -33,8 +33,8 @@ namespace StandIn {
             if (input.Contains("\\"crash\\"")) { return 3; }
             if (input.Contains("\\"fail\\"")) { Console.Write("{\\"failed\\": true, \\"msg\\": \\"the store is gone\\"}"); return 0; }
             string mode = input.Contains("\\"check_mode\\": true") ? "true" : "false";
-            Console.Write("{\\"reply\\": {\\"op\\": \\"probe\\", \\"checked\\": " + mode + ", "
-                + "\\"agent\\": {\\"name\\": \\"defs_agent_win\\"}}, "
+            string agent = input.Contains("\\"bare\\"") ? "" : ", \\"agent\\": {\\"name\\": \\"defs_agent_win\\"}";
+            Console.Write("{\\"reply\\": {\\"op\\": \\"probe\\", \\"checked\\": " + mode + agent + "}, "
                 + "\\"runtime\\": \\"Mono stand-in\\"}");
             return 0;
         }
@@ -124,6 +124,9 @@ def test_the_reply_carries_the_runtime_the_console_host_names(cache: Path) -> No
     reply = lab_agent.run("probe", {}, True, pack({"StandIn.cs": STAND_IN}))["reply"]
     assert reply == {"op": "probe", "checked": True, "agent": {"name": "defs_agent_win", "runtime": "Mono stand-in"}}
     assert lab_agent.run("probe", {}, False, pack({"StandIn.cs": STAND_IN}))["reply"]["checked"] is False
+    # an engine that leaves the agent record to its host: the console host names the Windows agent and its runtime
+    reply = lab_agent.run("probe", {"x": "bare"}, False, pack({"StandIn.cs": STAND_IN}))["reply"]
+    assert reply == {"op": "probe", "checked": False, "agent": {"name": "defs_agent_win", "runtime": "Mono stand-in"}}
 
 
 @needs_mono
