@@ -41,14 +41,42 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public string FileId;
         public string Volume;
 
-        // The modification time as the reply carries it: seconds, 6 decimals (the POSIX agent's round(mtime, 6)).
+        // The modification time as the reply carries it, exactly as the POSIX agent's round(st_mtime, 6):
+        // the double sec + nsec * 1e-9, rounded half to even from its exact binary value to whole
+        // microseconds, then the double nearest to that many microseconds.
         public double Mtime
         {
-            get
+            get { return RoundMicros((double)MtimeSeconds + MtimeNanos * 1e-9); }
+        }
+
+        public static double RoundMicros(double x)
+        {
+            long bits = BitConverter.DoubleToInt64Bits(Math.Abs(x));
+            int exponent = (int)((bits >> 52) & 0x7FF);
+            long mantissa = bits & 0xFFFFFFFFFFFFFL;
+            if (exponent == 0)
             {
-                long micros = (MtimeNanos + 500) / 1000;
-                return double.Parse(string.Format(CultureInfo.InvariantCulture, "{0}.{1:D6}", MtimeSeconds + micros / 1000000, micros % 1000000), CultureInfo.InvariantCulture);
+                exponent = 1;
             }
+            else
+            {
+                mantissa |= 1L << 52;
+            }
+            exponent -= 1075;
+            if (exponent >= 0 || exponent < -62)
+            {
+                return Math.Round(x, 6, MidpointRounding.ToEven);
+            }
+            decimal scaled = (decimal)mantissa * 1000000m;
+            decimal divisor = (decimal)(1UL << -exponent);
+            decimal remainder = scaled % divisor;
+            decimal quotient = (scaled - remainder) / divisor;
+            if (remainder * 2 > divisor || (remainder * 2 == divisor && quotient % 2 == 1))
+            {
+                quotient += 1;
+            }
+            double rounded = (double)(long)quotient / 1000000.0;
+            return x < 0 ? -rounded : rounded;
         }
 
         public long MtimeNs
@@ -643,6 +671,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 double number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
                 string shown = number.ToString("R", CultureInfo.InvariantCulture);
+                if (double.Parse(shown, CultureInfo.InvariantCulture) != number)
+                {
+                    shown = number.ToString("G17", CultureInfo.InvariantCulture);
+                }
                 if (shown.IndexOfAny(new char[] { '.', 'E', 'e' }) < 0)
                 {
                     shown += ".0";
