@@ -85,7 +85,7 @@ def probe_runs(case: dict[str, Any], host: Host, agent: Agent, cache: Path) -> d
 def normalized(reply: dict[str, Any]) -> dict[str, Any]:
     """The reply with what moves between two calls (free space) left out."""
     stores = [{**store, "free_bytes": None} for store in reply["stores"]]
-    return {**reply, "stores": stores}
+    return {**reply, "stores": stores, "agent": None}
 
 
 def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> None:
@@ -101,7 +101,7 @@ def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> Non
             assert reply["product"]["source"] == want
             continue
         store = by_path[store_path(host, name)]
-        checks = {
+        checks: dict[str, Callable[[dict[str, Any]], Any]] = {
             "kind": lambda s: s["kind"],
             "link": lambda s: s.get("link", False),
             "definfo": lambda s: s["definfo"].get("kind", "file") if s["definfo"]["present"] else "absent",
@@ -138,6 +138,7 @@ def test_case(case: dict[str, Any], agent: str, tmp_path: Path) -> None:
         prepare(host)
         reply = probe_runs(case, host, AGENTS[agent], host.root / f"cache-{agent}")
         assert contract.problems("probe", "reply", reply) == []
+        assert reply["agent"]["name"] == {"posix": "defs_agent_posix", "win_engine": "defs_agent_win"}[agent]
         check_expect(case, host, reply)
         if "verdicts" in case:
             assert verdicts(case, host, reply) == case["verdicts"]
