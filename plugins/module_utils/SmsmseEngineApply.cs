@@ -32,6 +32,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public readonly List<string> Warnings = new List<string>();
         public readonly HashSet<string> Stopped = new HashSet<string>(StringComparer.Ordinal);
 
+        public IDictionary Privacy;
+
         public Context(IHost host, IDictionary wire, string cacheDir)
         {
             Host = host;
@@ -102,6 +104,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public static Dictionary<string, object> Steps(IDictionary request, IHost host)
         {
             Context ctx = new Context(host, Req.Need(request, "wire"), Req.Str(request, "cache_dir"));
+            ctx.Privacy = Req.Map(request, "privacy");
             long limit = ctx.Limit("max_message");
             long maxSteps = ctx.Limit("max_steps");
             List<object> reports = new List<object>();
@@ -649,9 +652,35 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return (code != 0 ? Win32Error.Name(code) + ": " : "") + Win32Error.InnerMessage(exception);
         }
 
+        // Whether only the accounts the policy trusts can change the store (Windows; other hosts have no such rule).
+        private static bool CheckPrivate(Context ctx, string store, string result)
+        {
+            Dictionary<string, object> record = ctx.Host.Privacy(store, ctx.Privacy);
+            if (record == null)
+            {
+                return false;
+            }
+            if (record["private"] is bool && (bool)record["private"])
+            {
+                return true;
+            }
+            List<string> named = new List<string>();
+            foreach (object item in (IList)record["problems"])
+            {
+                IDictionary problem = (IDictionary)item;
+                named.Add(string.Format(CultureInfo.InvariantCulture, "{0} ({1} {2}{3})", problem["path"], problem["kind"], problem["account"] ?? "", problem["rights"] == null ? "" : ": " + problem["rights"]));
+            }
+            string why = record["error"] as string ?? string.Join("; ", named.ToArray());
+            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or send the accounts in the request's privacy policy)", "STORE_NOT_PRIVATE", null);
+        }
+
         private static Dictionary<string, object> Preflight(Context ctx, string store, IDictionary args)
         {
             List<object> checkedList = new List<object>();
+            if (CheckPrivate(ctx, store, "refused"))
+            {
+                checkedList.Add("private");
+            }
             if (Req.Bool(args, "pointer_writable", false))
             {
                 string target = ctx.Definfo(store);
@@ -795,6 +824,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
         private static Dictionary<string, object> Clean(Context ctx, string store)
         {
+            CheckPrivate(ctx, store, "failed");
             List<object> removed = new List<object>();
             List<object> remaining = new List<object>();
             List<object> restored = new List<object>();
