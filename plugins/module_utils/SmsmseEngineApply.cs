@@ -751,7 +751,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         }
 
         // Whether only the accounts the policy trusts can change the store (Windows; other hosts have no such rule).
-        private static bool CheckPrivate(Context ctx, string store, string result)
+        public static bool CheckPrivate(Context ctx, string store, string result)
         {
             Dictionary<string, object> record = ctx.Host.Privacy(store, ctx.Privacy);
             if (record == null)
@@ -1417,13 +1417,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     string digest = Sets.CopyFile(ctx, src, dst, out size);
                     if (Sets.ReadDigest(ctx, dst, out back) != digest || back != size)
                     {
-                        throw new HostException(1117, "the copy does not read back as written", dst);
+                        throw new Refusal("failed", dst + " does not read back as it was written; the set stays in the store", "COPY_MISMATCH", null);
                     }
                     copied += size;
                 }
                 else
                 {
-                    throw new HostException(Codes.NotSameDevice, "a link or special file inside a set is not copied across volumes", src);
+                    throw new Refusal("failed", src + " is a link or special file: a set holding one is never copied to another volume", "SET_IS_LINK", null);
                 }
             }
             ctx.Fs.Flush(target);
@@ -1472,6 +1472,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             string destDir = Req.NeedStr(args, "dest_dir");
             MakeFolders(ctx, destDir);
+            Primitives.CheckPrivate(ctx, destDir, "failed");
             string destination = Primitives.Folder(ctx, destDir, Req.Get(args, "dest_name"));
             if (ctx.Fs.Stat(destination) != null)
             {
@@ -1493,7 +1494,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             if (entry.Kind != "dir")
             {
-                throw new HostException(Codes.NotSameDevice, "only a set folder is moved across volumes; this is a link or a file", path);
+                throw new Refusal("failed", path + " is a link or a file: only a set folder is copied to another volume", "SET_IS_LINK", null);
             }
             string partial = destination + ".partial-" + Context.Token();
             long copied;
@@ -1502,7 +1503,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 copied = CopyTree(ctx, path, partial);
                 if (TreeDigest(ctx, partial) != TreeDigest(ctx, path))
                 {
-                    throw new HostException(1117, "the quarantined copy differs from the set", partial);
+                    throw new Refusal("failed", "the quarantined copy " + partial + " differs from the set; the set stays in the store", "COPY_MISMATCH", null);
                 }
                 ctx.Move(partial, destination);
                 ctx.Fs.Flush(destDir);

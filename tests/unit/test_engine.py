@@ -8,6 +8,7 @@ just written, a scanner holding a set open. Each check names the review finding 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -94,3 +95,17 @@ def test_the_console_host_reports_a_failure_as_json() -> None:
     out = engine.call("apply", {"wire": contract.wire(), "cache_dir": None, "steps": []}, check_mode=True)
     assert out["failed"] is True and "does not run in check mode" in out["msg"]
     assert engine.call("nonsense", {})["failed"] is True
+
+
+def test_every_code_the_engine_reports_is_in_the_contract_table() -> None:
+    """A refusal code the engine writes is one docs/changes.md explains (the controller maps them)."""
+    table = set(re.findall(r"(?m)^\| `([A-Z_]+)` +\|", (engine.ROOT / "docs" / "changes.md").read_text(encoding="utf-8")))
+    source = "".join(p.read_text(encoding="utf-8") for p in engine.UTILS.glob("SmsmseEngine*.cs"))
+    used = set(re.findall(r'new Refusal\("\w+", [^;]*?"([A-Z][A-Z_]+)", ', source))
+    assert used, "the pattern no longer finds the engine's codes"
+    assert used - {"BAD_REQUEST"} <= table, used - table
+
+
+def test_the_code_check_sees_a_code_missing_from_the_table() -> None:
+    snippet = 'throw new Refusal("failed", "x", "NOT_IN_THE_TABLE", null);'
+    assert re.findall(r'new Refusal\("\w+", [^;]*?"([A-Z][A-Z_]+)", ', snippet) == ["NOT_IN_THE_TABLE"]
