@@ -40,15 +40,44 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public string Stamp;
         public string FileId;
         public string Volume;
+        public bool ReadOnly;
 
-        // The modification time as the reply carries it: seconds, 6 decimals (the POSIX agent's round(mtime, 6)).
+        // The modification time as the reply carries it, exactly as the POSIX agent's round(st_mtime, 6):
+        // the double sec + nsec * 1e-9, rounded half to even from its exact binary value to whole
+        // microseconds, then the double nearest to that many microseconds.
         public double Mtime
         {
-            get
+            get { return RoundMicros((double)MtimeSeconds + MtimeNanos * 1e-9); }
+        }
+
+        public static double RoundMicros(double x)
+        {
+            long bits = BitConverter.DoubleToInt64Bits(Math.Abs(x));
+            int exponent = (int)((bits >> 52) & 0x7FF);
+            long mantissa = bits & 0xFFFFFFFFFFFFFL;
+            if (exponent == 0)
             {
-                long micros = (MtimeNanos + 500) / 1000;
-                return double.Parse(string.Format(CultureInfo.InvariantCulture, "{0}.{1:D6}", MtimeSeconds + micros / 1000000, micros % 1000000), CultureInfo.InvariantCulture);
+                exponent = 1;
             }
+            else
+            {
+                mantissa |= 1L << 52;
+            }
+            exponent -= 1075;
+            if (exponent >= 0 || exponent < -62)
+            {
+                return Math.Round(x, 6, MidpointRounding.ToEven);
+            }
+            decimal scaled = (decimal)mantissa * 1000000m;
+            decimal divisor = (decimal)(1UL << -exponent);
+            decimal remainder = scaled % divisor;
+            decimal quotient = (scaled - remainder) / divisor;
+            if (remainder * 2 > divisor || (remainder * 2 == divisor && quotient % 2 == 1))
+            {
+                quotient += 1;
+            }
+            double rounded = (double)(long)quotient / 1000000.0;
+            return x < 0 ? -rounded : rounded;
         }
 
         public long MtimeNs
@@ -149,6 +178,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // Remove a file or a link (never what it leads to).
         void Delete(string path);
         void DeleteFolder(string path);
+        // Clear a read-only attribute (Windows refuses to delete a read-only file).
+        void MakeWritable(string path);
         // Copy the times of `source` to `target`.
         void CopyTimes(string source, string target);
         long? FreeBytes(string path);
@@ -180,6 +211,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         string HostName { get; }
         // The boot's identity (null where the host has none to read).
         string BootId { get; }
+        // When the host last started, in Unix seconds (0 where the boot ID says it instead).
+        double BootTime { get; }
         bool Alive(int pid);
         RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars);
         string Which(string program);
@@ -218,18 +251,22 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public string Arch;
         public string HostName;
         public string DefaultCacheDir;
+        // Where the agent records what it must put right if it dies (a stopped service).
+        public string StateDir;
     }
 
     public interface IHost
     {
         HostInfo Info { get; }
+        // What runs the engine, for the facts ("PowerShell 5.1.17763.1, .NET 4.8", "Mono 6.8.0.105").
+        string Runtime { get; }
         IFileSystem Files { get; }
         IProcesses Processes { get; }
         IClock Clock { get; }
         IProduct Product { get; }
         IServices Services { get; }
         string Env(string name);
-        // The store privacy record (Windows) or null where the host has no such rule to report.
+        // The store privacy record (Windows: PrivacyRule.Record) or null where the host has no such rule.
         Dictionary<string, object> Privacy(string path, IDictionary policy);
     }
 
@@ -643,6 +680,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 double number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
                 string shown = number.ToString("R", CultureInfo.InvariantCulture);
+                if (double.Parse(shown, CultureInfo.InvariantCulture) != number)
+                {
+                    shown = number.ToString("G17", CultureInfo.InvariantCulture);
+                }
                 if (shown.IndexOfAny(new char[] { '.', 'E', 'e' }) < 0)
                 {
                     shown += ".0";
@@ -805,6 +846,147 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public static int Compare(string a, string b)
         {
             return string.CompareOrdinal(a, b);
+        }
+    }
+
+    // The store privacy rule, as data the controller sends (request "privacy"; defaults below, as
+    // the product's installer secures its folders). At every level from the volume root down to
+    // the store: no reparse point; an accepted owner (an account of `owners`, or, with
+    // `owner_admins`, any member of the local Administrators: the admin who ran the installer);
+    // no allow-ACE of another account that lets it change the folder. `writers` may change
+    // anything; `creators` may only create entries in the store itself (what %ProgramData% gives
+    // Users by inheritance: they cannot replace, rename or delete what is there, so they cannot
+    // swap a folder for a junction under a step). Rights to create entries in a folder above the
+    // store are no risk and never counted.
+    public sealed class PrivacyPolicy
+    {
+        public const string Users = "S-1-5-32-545";
+        public const string AuthenticatedUsers = "S-1-5-11";
+        public HashSet<string> Writers = Privacy.Trusted(null);
+        public HashSet<string> Creators = new HashSet<string>(new string[] { Users, AuthenticatedUsers }, StringComparer.OrdinalIgnoreCase);
+        public HashSet<string> Owners = Privacy.Trusted(null);
+        public bool OwnerAdmins = true;
+
+        private const int CreateRights = 0x2 | 0x4;
+
+        public static PrivacyPolicy From(IDictionary request)
+        {
+            PrivacyPolicy policy = new PrivacyPolicy();
+            if (request == null)
+            {
+                return policy;
+            }
+            if (request.Contains("writers"))
+            {
+                policy.Writers = Sids(request, "writers");
+            }
+            if (request.Contains("creators"))
+            {
+                policy.Creators = Sids(request, "creators");
+            }
+            policy.Owners = request.Contains("owners") ? Sids(request, "owners") : new HashSet<string>(policy.Writers, StringComparer.OrdinalIgnoreCase);
+            policy.OwnerAdmins = Req.Bool(request, "owner_admins", true);
+            return policy;
+        }
+
+        private static HashSet<string> Sids(IDictionary map, string key)
+        {
+            HashSet<string> found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (object sid in Req.List(map, key))
+            {
+                string text = sid as string;
+                if (string.IsNullOrEmpty(text) || !text.StartsWith("S-1-", StringComparison.Ordinal))
+                {
+                    throw new ArgumentException("privacy." + key + " holds '" + sid + "', which is not a SID (S-1-...)");
+                }
+                found.Add(text);
+            }
+            return found;
+        }
+
+        // What lets an account the policy does not trust change the folder levels[levels.Count - 1].
+        public List<PrivacyProblem> Problems(IList<LevelInfo> levels, Func<string, bool> isAdministrator)
+        {
+            List<PrivacyProblem> problems = new List<PrivacyProblem>();
+            for (int i = 0; i < levels.Count; i++)
+            {
+                LevelInfo level = levels[i];
+                if (!level.Exists)
+                {
+                    continue;
+                }
+                bool leaf = i == levels.Count - 1;
+                if (level.Reparse)
+                {
+                    problems.Add(Problem(level.Path, "reparse", null, null));
+                }
+                bool ownerOk = !string.IsNullOrEmpty(level.OwnerSid) && (Owners.Contains(level.OwnerSid) || (OwnerAdmins && isAdministrator != null && isAdministrator(level.OwnerSid)));
+                if (!ownerOk)
+                {
+                    problems.Add(Problem(level.Path, "owner", level.OwnerSid, null));
+                }
+                foreach (AceInfo ace in level.Aces)
+                {
+                    if (!ace.Allow || Writers.Contains(ace.Sid) || ace.Sid == Privacy.CreatorOwner || ace.Sid == Privacy.OwnerRights || (!leaf && ace.InheritOnly))
+                    {
+                        continue;
+                    }
+                    int granted = Privacy.Effective(ace.Mask) & (leaf ? Privacy.LeafRights : Privacy.ParentRights);
+                    if (leaf && Creators.Contains(ace.Sid))
+                    {
+                        granted &= ~CreateRights;
+                    }
+                    if (granted != 0)
+                    {
+                        problems.Add(Problem(level.Path, "writer", ace.Sid, Privacy.Describe(granted)));
+                    }
+                }
+            }
+            return problems;
+        }
+
+        private static PrivacyProblem Problem(string path, string kind, string sid, string rights)
+        {
+            PrivacyProblem problem = new PrivacyProblem();
+            problem.Path = path;
+            problem.Kind = kind;
+            problem.Sid = sid;
+            problem.Rights = rights;
+            return problem;
+        }
+
+        // The probe reply's privacy record of `path` (schemas/agent/probe.reply.json, $defs/privacy).
+        public Dictionary<string, object> Record(string path, Func<IList<LevelInfo>> inspect, Func<string, bool> isAdministrator, Func<string, string> account)
+        {
+            Dictionary<string, object> record = new Dictionary<string, object>();
+            record["path"] = Wire.Message(path, 1024);
+            record["private"] = null;
+            List<object> shown = new List<object>();
+            record["problems"] = shown;
+            record["error"] = null;
+            try
+            {
+                List<PrivacyProblem> problems = Problems(inspect(), isAdministrator);
+                record["private"] = problems.Count == 0;
+                foreach (PrivacyProblem problem in problems)
+                {
+                    if (shown.Count >= 32)
+                    {
+                        break;
+                    }
+                    Dictionary<string, object> item = new Dictionary<string, object>();
+                    item["path"] = Wire.Message(problem.Path, 1024);
+                    item["kind"] = problem.Kind;
+                    item["account"] = problem.Sid == null ? null : Wire.Message(account(problem.Sid), 256);
+                    item["rights"] = problem.Rights;
+                    shown.Add(item);
+                }
+            }
+            catch (Exception exception)
+            {
+                record["error"] = Probe.Error(exception);
+            }
+            return record;
         }
     }
 
@@ -1065,6 +1247,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             Dictionary<string, object> reply = new Dictionary<string, object>();
             reply["contract"] = (long)Agent.Contract;
             reply["op"] = "probe";
+            Dictionary<string, object> agent = new Dictionary<string, object>();
+            agent["name"] = Agent.Name;
+            agent["runtime"] = Text.Head(string.IsNullOrEmpty(host.Runtime) ? "unknown" : host.Runtime, 128);
+            reply["agent"] = agent;
             reply["host"] = hostRecord;
             reply["product"] = host.Product.Read(request);
             reply["stores"] = storeRecords;

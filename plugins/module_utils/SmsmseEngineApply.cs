@@ -32,6 +32,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public readonly List<string> Warnings = new List<string>();
         public readonly HashSet<string> Stopped = new HashSet<string>(StringComparer.Ordinal);
 
+        public IDictionary Privacy;
+
         public Context(IHost host, IDictionary wire, string cacheDir)
         {
             Host = host;
@@ -60,9 +62,75 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return W("definfo_temp_prefix") + Guid.NewGuid().ToString("N") + ".tmp";
         }
 
+        // bytes of each folder stage wrote in this request: what a scan reads before it lets go
+        public readonly Dictionary<string, long> Staged = new Dictionary<string, long>(StringComparer.Ordinal);
+
+        public long Budget(string path)
+        {
+            long bytes;
+            Staged.TryGetValue(path, out bytes);
+            return Retry.BudgetSeconds(Wire, bytes);
+        }
+
+        public void Move(string from, string to)
+        {
+            Retry.Run(this, Math.Max(Budget(from), Budget(to)), delegate { Fs.Move(from, to); });
+            long bytes;
+            if (Staged.TryGetValue(from, out bytes))
+            {
+                Staged.Remove(from);
+                Staged[to] = bytes;
+            }
+        }
+
         public static string Token()
         {
             return Guid.NewGuid().ToString("N").Substring(0, 8);
+        }
+    }
+
+    // Antivirus filters, the search indexer and the scanner open files for a moment: a rename or
+    // delete in that moment fails with a sharing or lock violation, "directory not empty" or a
+    // delete pending. Those are retried, with growing pauses, within a budget that grows with the
+    // bytes a real-time scan must read first (a freshly staged set). Access denied is a permission,
+    // not a moment: never retried, never "in use".
+    public static class Retry
+    {
+        private static readonly int[] Transient = { 32, 33, 145, 303 };
+        // what a real-time scanner reads per second of the budget
+        public const long ScanBytesPerSecond = 32L << 20;
+
+        public static long BudgetSeconds(IDictionary wire, long bytes)
+        {
+            return Req.NeedLong(Req.Need(wire, "limits"), "retry_seconds") + Math.Max(0, bytes) / ScanBytesPerSecond;
+        }
+
+        public static bool IsTransient(Exception exception)
+        {
+            return Array.IndexOf(Transient, Codes.Of(exception)) >= 0;
+        }
+
+        public static void Run(Context ctx, long seconds, Action action)
+        {
+            double deadline = ctx.Host.Clock.Now + seconds;
+            int pause = 100;
+            while (true)
+            {
+                try
+                {
+                    action();
+                    return;
+                }
+                catch (Exception exception)
+                {
+                    if (exception is Refusal || !IsTransient(exception) || ctx.Host.Clock.Now >= deadline)
+                    {
+                        throw;
+                    }
+                }
+                ctx.Host.Clock.Sleep(pause);
+                pause = Math.Min(pause * 2, 2000);
+            }
         }
     }
 
@@ -102,6 +170,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public static Dictionary<string, object> Steps(IDictionary request, IHost host)
         {
             Context ctx = new Context(host, Req.Need(request, "wire"), Req.Str(request, "cache_dir"));
+            ctx.Privacy = Req.Map(request, "privacy");
             long limit = ctx.Limit("max_message");
             long maxSteps = ctx.Limit("max_steps");
             List<object> reports = new List<object>();
@@ -168,7 +237,39 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return reply;
         }
 
+        // The results each op may report besides done, skipped and failed (schemas/agent/apply.reply.json);
+        // anything else is reported failed.
+        private static readonly Dictionary<string, string[]> Results = new Dictionary<string, string[]>
+        {
+            { "lock", new string[] { "locked" } },
+            { "expect", new string[] { "conflict" } },
+            { "preflight", new string[] { "refused", "in_use" } },
+            { "clean", new string[0] },
+            { "stage", new string[] { "source_changed" } },
+            { "matches", new string[] { "conflict" } },
+            { "rename", new string[] { "conflict", "in_use" } },
+            { "exchange", new string[] { "conflict", "in_use" } },
+            { "write_pointer", new string[] { "conflict", "in_use" } },
+            { "retire", new string[] { "in_use" } },
+            { "quarantine", new string[] { "conflict", "in_use" } },
+            { "event", new string[0] },
+            { "service", new string[] { "timeout" } },
+            { "unlock", new string[0] },
+        };
+
         private static Dictionary<string, object> RunStep(Context ctx, IDictionary step, string op, long limit)
+        {
+            Dictionary<string, object> report = RunOne(ctx, step, op, limit);
+            string result = (string)report["result"];
+            string[] allowed;
+            if (result != "done" && result != "failed" && result != "skipped" && Results.TryGetValue(op, out allowed) && Array.IndexOf(allowed, result) < 0)
+            {
+                report["result"] = "failed";
+            }
+            return report;
+        }
+
+        private static Dictionary<string, object> RunOne(Context ctx, IDictionary step, string op, long limit)
         {
             if (step == null || !Primitives.Known(op))
             {
@@ -649,9 +750,35 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return (code != 0 ? Win32Error.Name(code) + ": " : "") + Win32Error.InnerMessage(exception);
         }
 
+        // Whether only the accounts the policy trusts can change the store (Windows; other hosts have no such rule).
+        public static bool CheckPrivate(Context ctx, string store, string result)
+        {
+            Dictionary<string, object> record = ctx.Host.Privacy(store, ctx.Privacy);
+            if (record == null)
+            {
+                return false;
+            }
+            if (record["private"] is bool && (bool)record["private"])
+            {
+                return true;
+            }
+            List<string> named = new List<string>();
+            foreach (object item in (IList)record["problems"])
+            {
+                IDictionary problem = (IDictionary)item;
+                named.Add(string.Format(CultureInfo.InvariantCulture, "{0} ({1} {2}{3})", problem["path"], problem["kind"], problem["account"] ?? "", problem["rights"] == null ? "" : ": " + problem["rights"]));
+            }
+            string why = record["error"] as string ?? string.Join("; ", named.ToArray());
+            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or send the accounts in the request's privacy policy)", "STORE_NOT_PRIVATE", null);
+        }
+
         private static Dictionary<string, object> Preflight(Context ctx, string store, IDictionary args)
         {
             List<object> checkedList = new List<object>();
+            if (CheckPrivate(ctx, store, "refused"))
+            {
+                checkedList.Add("private");
+            }
             if (Req.Bool(args, "pointer_writable", false))
             {
                 string target = ctx.Definfo(store);
@@ -706,9 +833,20 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             List<object> notInUse = Req.List(args, "not_in_use");
             List<string> holders = new List<string>();
-            foreach (object name in notInUse)
+            double deadline = ctx.Host.Clock.Now + ctx.Budget(store);
+            while (notInUse.Count > 0)
             {
-                holders.AddRange(ctx.Host.Services.Holders(Folder(ctx, store, name)));
+                // the scanner lets go of a set a moment after its service stopped: asked again within the budget
+                holders.Clear();
+                foreach (object name in notInUse)
+                {
+                    holders.AddRange(ctx.Host.Services.Holders(Folder(ctx, store, name)));
+                }
+                if (holders.Count == 0 || ctx.Host.Clock.Now >= deadline)
+                {
+                    break;
+                }
+                ctx.Host.Clock.Sleep(1000);
             }
             if (holders.Count > 0)
             {
@@ -753,16 +891,20 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return;
             }
+            if (entry.ReadOnly)
+            {
+                ctx.Fs.MakeWritable(path);
+            }
             if (entry.Kind != "dir")
             {
-                ctx.Fs.Delete(path);
+                Retry.Run(ctx, ctx.Budget(path), delegate { ctx.Fs.Delete(path); });
                 return;
             }
             foreach (Entry item in ctx.Fs.List(path))
             {
                 RemoveEntry(ctx, Paths.Join(path, item.Name));
             }
-            ctx.Fs.DeleteFolder(path);
+            Retry.Run(ctx, ctx.Budget(path), delegate { ctx.Fs.DeleteFolder(path); });
         }
 
         private static string AsideOf(Context ctx, string entry)
@@ -795,6 +937,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
         private static Dictionary<string, object> Clean(Context ctx, string store)
         {
+            CheckPrivate(ctx, store, "failed");
             List<object> removed = new List<object>();
             List<object> remaining = new List<object>();
             List<object> restored = new List<object>();
@@ -873,7 +1016,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 throw new Refusal("conflict", source + " is not in the store");
             }
-            ctx.Fs.Move(source, target);
+            ctx.Move(source, target);
             ctx.Fs.Flush(store);
             return Data();
         }
@@ -893,17 +1036,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
             }
             string aside = Paths.Join(store, ctx.W("exchange_aside_prefix") + bName + "-" + Context.Token());
-            ctx.Fs.Move(b, aside);
+            ctx.Move(b, aside);
             try
             {
-                ctx.Fs.Move(a, b);
+                ctx.Move(a, b);
             }
             catch (Exception)
             {
-                ctx.Fs.Move(aside, b);
+                ctx.Move(aside, b);
                 throw;
             }
-            ctx.Fs.Move(aside, a);
+            ctx.Move(aside, a);
             ctx.Fs.Flush(store);
             return Data("atomic", false);
         }
@@ -944,7 +1087,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 {
                     throw Changed(ctx, now, "while the new one was written");
                 }
-                ctx.Fs.Replace(temp, target);
+                Retry.Run(ctx, ctx.Budget(target), delegate { ctx.Fs.Replace(temp, target); });
             }
             finally
             {
@@ -1117,6 +1260,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
                 ctx.Fs.Flush(target);
                 ctx.Fs.Flush(store);
+                // what landed, read back from the store: an antivirus filter may clean or cut a file just written
+                foreach (string rel in names)
+                {
+                    long size;
+                    IDictionary want = (IDictionary)manifest[rel];
+                    string landed = ReadDigest(ctx, Paths.JoinRelative(target, rel), out size);
+                    if (size != Req.NeedLong(want, "size") || landed != Req.NeedStr(want, "sha256"))
+                    {
+                        throw new Refusal("failed", rel + " does not read back from " + target + " as it was copied (an antivirus filter cleaned or cut it?); the staged set was removed", "READ_BACK_MISMATCH", null);
+                    }
+                }
+                ctx.Staged[target] = copied;
             }
             catch (Exception)
             {
@@ -1200,14 +1355,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             if (entry.Kind != "dir")
             {
                 bool link = entry.Kind == "link";
-                ctx.Fs.Delete(path);
+                Primitives.RemoveEntry(ctx, path);
                 ctx.Fs.Flush(store);
                 string what = link ? "a link; the link was removed and its target not touched" : "not a folder; it was removed";
                 return Primitives.D("removed", true, "trash", null, "link", link, "message", name + " was " + what);
             }
             string trashName = ctx.W("trash_prefix") + name + "-" + Context.Token();
             string trash = Paths.Join(store, trashName);
-            ctx.Fs.Move(path, trash);
+            ctx.Move(path, trash);
             ctx.Fs.Flush(store);
             try
             {
@@ -1262,13 +1417,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     string digest = Sets.CopyFile(ctx, src, dst, out size);
                     if (Sets.ReadDigest(ctx, dst, out back) != digest || back != size)
                     {
-                        throw new HostException(1117, "the copy does not read back as written", dst);
+                        throw new Refusal("failed", dst + " does not read back as it was written; the set stays in the store", "COPY_MISMATCH", null);
                     }
                     copied += size;
                 }
                 else
                 {
-                    throw new HostException(Codes.NotSameDevice, "a link or special file inside a set is not copied across volumes", src);
+                    throw new Refusal("failed", src + " is a link or special file: a set holding one is never copied to another volume", "SET_IS_LINK", null);
                 }
             }
             ctx.Fs.Flush(target);
@@ -1317,6 +1472,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             string destDir = Req.NeedStr(args, "dest_dir");
             MakeFolders(ctx, destDir);
+            Primitives.CheckPrivate(ctx, destDir, "failed");
             string destination = Primitives.Folder(ctx, destDir, Req.Get(args, "dest_name"));
             if (ctx.Fs.Stat(destination) != null)
             {
@@ -1324,7 +1480,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             try
             {
-                ctx.Fs.Move(path, destination);
+                ctx.Move(path, destination);
                 ctx.Fs.Flush(store);
                 ctx.Fs.Flush(destDir);
                 return Primitives.D("destination", destination, "copied", false, "bytes_copied", 0L);
@@ -1338,7 +1494,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             if (entry.Kind != "dir")
             {
-                throw new HostException(Codes.NotSameDevice, "only a set folder is moved across volumes; this is a link or a file", path);
+                throw new Refusal("failed", path + " is a link or a file: only a set folder is copied to another volume", "SET_IS_LINK", null);
             }
             string partial = destination + ".partial-" + Context.Token();
             long copied;
@@ -1347,9 +1503,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 copied = CopyTree(ctx, path, partial);
                 if (TreeDigest(ctx, partial) != TreeDigest(ctx, path))
                 {
-                    throw new HostException(1117, "the quarantined copy differs from the set", partial);
+                    throw new Refusal("failed", "the quarantined copy " + partial + " differs from the set; the set stays in the store", "COPY_MISMATCH", null);
                 }
-                ctx.Fs.Move(partial, destination);
+                ctx.Move(partial, destination);
                 ctx.Fs.Flush(destDir);
             }
             catch (Exception)
@@ -1365,7 +1521,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             string trashName = ctx.W("trash_prefix") + name + "-" + Context.Token();
             string trash = Paths.Join(store, trashName);
-            ctx.Fs.Move(path, trash);
+            ctx.Move(path, trash);
             ctx.Fs.Flush(store);
             try
             {

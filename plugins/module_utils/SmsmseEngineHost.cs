@@ -420,6 +420,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             }
         }
 
+        public void MakeWritable(string path)
+        {
+        }
+
         public void CopyTimes(string source, string target)
         {
             try
@@ -566,6 +570,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                     return null;
                 }
             }
+        }
+
+        public double BootTime
+        {
+            get { return 0; }
         }
 
         public bool Alive(int pid)
@@ -863,11 +872,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         private readonly IClock clock = new ManagedClock();
         private readonly IProduct product;
         private readonly IServices services;
-        public readonly string Runtime;
+        private readonly string runtime;
+        public string Runtime { get { return runtime; } }
 
         public ManagedHost(string runtime)
         {
-            Runtime = runtime;
+            this.runtime = runtime;
             info = new HostInfo();
             bool unix = Environment.OSVersion.Platform == PlatformID.Unix;
             info.Os = unix ? (Directory.Exists("/proc/self") ? "linux" : "other") : "windows";
@@ -877,6 +887,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             string xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
             string home = Environment.GetEnvironmentVariable("HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
             info.DefaultCacheDir = Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "mailsec-smsmse", "hashes");
+            info.StateDir = Path.Combine(string.IsNullOrEmpty(xdg) ? Path.Combine(home, ".cache") : xdg, "mailsec-smsmse", "state");
             product = new ManagedProduct();
             services = new ManagedServices(this);
         }

@@ -1,4 +1,9 @@
-"""Every case of tests/contract/apply_cases.yml, through the POSIX agent on real folders and the controller's reading."""
+"""Every case of tests/contract/apply_cases.yml, through both agents on real folders, and the controller's reading.
+
+The POSIX agent runs in this process; the Windows agent's engine runs under mono through its console host
+(tests/unit/engine.py) on the managed host. Both must give the table's outcome, step for step: a case where
+the two agents disagree fails for the one that differs from the table.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
 
+from . import engine
 from .apply_host import cases, host_for
 
 CASES = cases()
@@ -28,11 +34,22 @@ def test_the_table_is_well_formed() -> None:
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
+def run_posix(request: dict[str, Any]) -> dict[str, Any]:
+    return {"contract": 1, "op": "apply", **apply.run(request)}
+
+
+AGENTS = [
+    pytest.param(run_posix, id="posix"),
+    pytest.param(lambda request: engine.reply("apply", request), id="win_engine", marks=engine.needs_mono),
+]
+
+
+@pytest.mark.parametrize("agent", AGENTS)
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_case(case: dict[str, Any], tmp_path: Path) -> None:
+def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
         request = host.request(case["steps"])
-        reply = {"contract": 1, "op": "apply", **apply.run(request)}
+        reply = agent(request)
         host.release()
         assert contract.problems("apply", "reply", reply) == []
         got = [r["result"] + (f":{r['code']}" if ":" in want else "") for r, want in zip(reply["steps"], case["expect"])]

@@ -1,0 +1,366 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// The engine against a fault-injecting NTFS double: the managed host over real folders, with the
+// failures only Windows produces injected where a step meets them (sharing violations, access
+// denied, a read-only file, an antivirus filter that cleans a file just written, a scanner that
+// holds a set open). Reads {"wire": {...}} from stdin; prints "ok <check>" or "FAIL <check>: why".
+
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
+
+namespace EngineTests
+{
+    public sealed class FaultFiles : IFileSystem
+    {
+        private readonly IFileSystem inner;
+        // Win32 codes a call fails with, consumed one per call (then the call works).
+        public readonly Queue<int> MoveFaults = new Queue<int>();
+        public readonly Queue<int> ReplaceFaults = new Queue<int>();
+        public int MoveCalls;
+        // an antivirus filter that cleans (truncates) every file written, once it is closed
+        public bool FilterTruncates;
+        // read-only files (Windows refuses to delete them)
+        public readonly HashSet<string> ReadOnly = new HashSet<string>();
+
+        public FaultFiles(IFileSystem inner)
+        {
+            this.inner = inner;
+        }
+
+        public Entry Stat(string path)
+        {
+            Entry entry = inner.Stat(path);
+            if (entry != null && ReadOnly.Contains(path))
+            {
+                entry.ReadOnly = true;
+            }
+            return entry;
+        }
+
+        public Entry StatFollow(string path) { return inner.StatFollow(path); }
+        public IList<Entry> List(string folder)
+        {
+            IList<Entry> found = inner.List(folder);
+            foreach (Entry entry in found)
+            {
+                entry.ReadOnly = ReadOnly.Contains(Paths.Join(folder, entry.Name));
+            }
+            return found;
+        }
+        public Stream OpenRead(string path) { return inner.OpenRead(path); }
+
+        public Stream CreateNew(string path)
+        {
+            Stream stream = inner.CreateNew(path);
+            return FilterTruncates ? new Cleaned(stream, path) : stream;
+        }
+
+        private sealed class Cleaned : Stream
+        {
+            private readonly Stream inner;
+            private readonly string path;
+            public Cleaned(Stream inner, string path) { this.inner = inner; this.path = path; }
+            public override bool CanRead { get { return false; } }
+            public override bool CanSeek { get { return false; } }
+            public override bool CanWrite { get { return true; } }
+            public override long Length { get { return inner.Length; } }
+            public override long Position { get { return inner.Position; } set { inner.Position = value; } }
+            public override void Flush() { inner.Flush(); }
+            public override int Read(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+            public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+            public override void SetLength(long value) { inner.SetLength(value); }
+            public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); }
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                    if (path.EndsWith(".dat", StringComparison.Ordinal) && new FileInfo(path).Length > 1)
+                    {
+                        using (FileStream cut = new FileStream(path, FileMode.Open, FileAccess.Write))
+                        {
+                            cut.SetLength(1);
+                        }
+                    }
+                }
+                base.Dispose(disposing);
+            }
+        }
+
+        public void ProbeWritable(string path) { inner.ProbeWritable(path); }
+        public void CreateFolder(string path) { inner.CreateFolder(path); }
+
+        public void Move(string from, string to)
+        {
+            MoveCalls++;
+            if (MoveFaults.Count > 0)
+            {
+                throw new HostException(MoveFaults.Dequeue(), "injected", from);
+            }
+            inner.Move(from, to);
+        }
+
+        public void Replace(string replacement, string target)
+        {
+            if (ReplaceFaults.Count > 0)
+            {
+                throw new HostException(ReplaceFaults.Dequeue(), "injected", target);
+            }
+            inner.Replace(replacement, target);
+        }
+
+        public void Delete(string path)
+        {
+            if (ReadOnly.Contains(path))
+            {
+                throw new HostException(Codes.AccessDenied, "read-only", path);
+            }
+            inner.Delete(path);
+        }
+
+        public void DeleteFolder(string path) { inner.DeleteFolder(path); }
+        public void MakeWritable(string path) { ReadOnly.Remove(path); }
+        public void CopyTimes(string source, string target) { inner.CopyTimes(source, target); }
+        public long? FreeBytes(string path) { return inner.FreeBytes(path); }
+        public void Flush(string folder) { }
+        public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
+        public string PrivateFile(string path) { return inner.PrivateFile(path); }
+        public void WritePrivate(string path, byte[] data) { inner.WritePrivate(path, data); }
+    }
+
+    public sealed class FakeClock : IClock
+    {
+        public double Time = 1800000000;
+        public double Slept;
+        public double Now { get { return Time; } }
+        public void Sleep(int milliseconds) { Time += milliseconds / 1000.0; Slept += milliseconds / 1000.0; }
+    }
+
+    public sealed class HeldServices : IServices
+    {
+        // the scanner lets go of the set after this many looks
+        public int HeldFor;
+        public int Looks;
+        public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
+        public IList<string> Holders(string folder)
+        {
+            Looks++;
+            return Looks <= HeldFor ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
+        }
+    }
+
+    public sealed class FaultHost : IHost
+    {
+        private readonly IHost inner;
+        public readonly FaultFiles Fs;
+        public readonly FakeClock FakeClock = new FakeClock();
+        public readonly HeldServices Held = new HeldServices();
+
+        public FaultHost()
+        {
+            inner = Hosts.Managed("Mono test");
+            Fs = new FaultFiles(inner.Files);
+        }
+
+        public HostInfo Info { get { return inner.Info; } }
+        public string Runtime { get { return inner.Runtime; } }
+        public IFileSystem Files { get { return Fs; } }
+        public IProcesses Processes { get { return inner.Processes; } }
+        public IClock Clock { get { return FakeClock; } }
+        public IProduct Product { get { return inner.Product; } }
+        public IServices Services { get { return Held; } }
+        public string Env(string name) { return null; }
+        public Dictionary<string, object> Privacy(string path, IDictionary policy) { return null; }
+    }
+
+    public static class Program
+    {
+        private static IDictionary wire;
+        private static int failed;
+        private static string root;
+
+        private static void Check(string name, bool ok, string why)
+        {
+            if (ok)
+            {
+                Console.WriteLine("ok " + name);
+            }
+            else
+            {
+                failed++;
+                Console.WriteLine("FAIL " + name + ": " + why);
+            }
+        }
+
+        private static string Sha(byte[] data)
+        {
+            using (SHA256 sha = SHA256.Create())
+            {
+                return BitConverter.ToString(sha.ComputeHash(data)).Replace("-", "").ToLowerInvariant();
+            }
+        }
+
+        // A store with one set (two files and the marker); its manifest.
+        private static Dictionary<string, object> MakeSet(string folder)
+        {
+            Directory.CreateDirectory(folder);
+            Dictionary<string, object> manifest = new Dictionary<string, object>();
+            foreach (string name in new string[] { "virscan1.dat", "naveng32.dll", "zdone.dat" })
+            {
+                byte[] data = Encoding.ASCII.GetBytes(name + " of " + Path.GetFileName(folder) + new string('x', 100));
+                File.WriteAllBytes(Path.Combine(folder, name), data);
+                Dictionary<string, object> entry = new Dictionary<string, object>();
+                entry["size"] = (long)data.Length;
+                entry["sha256"] = Sha(data);
+                manifest[name] = entry;
+            }
+            return manifest;
+        }
+
+        private static Dictionary<string, object> Step(string op, string store, params object[] args)
+        {
+            Dictionary<string, object> step = new Dictionary<string, object>();
+            step["op"] = op;
+            step["store"] = store;
+            step["required"] = true;
+            step["always"] = false;
+            step["commit"] = false;
+            Dictionary<string, object> a = new Dictionary<string, object>();
+            for (int i = 0; i + 1 < args.Length; i += 2)
+            {
+                a[(string)args[i]] = args[i + 1];
+            }
+            step["args"] = a;
+            return step;
+        }
+
+        private static List<object> Run(FaultHost host, params Dictionary<string, object>[] steps)
+        {
+            Dictionary<string, object> request = new Dictionary<string, object>();
+            request["wire"] = wire;
+            request["cache_dir"] = Path.Combine(root, "cache");
+            request["steps"] = new List<object>(steps);
+            return (List<object>)Apply.Steps(request, host)["steps"];
+        }
+
+        private static string Result(List<object> steps, int index)
+        {
+            IDictionary step = (IDictionary)steps[index];
+            return step["result"] + (step["code"] == null ? "" : ":" + step["code"]);
+        }
+
+        private static string Fresh(string name)
+        {
+            string folder = Path.Combine(root, name);
+            Directory.CreateDirectory(folder);
+            return folder;
+        }
+
+        public static int Main(string[] args)
+        {
+            root = args[0];
+            wire = (IDictionary)((IDictionary)Json.Parse(Console.In.ReadToEnd()))["wire"];
+
+            // critical: an antivirus filter cleans the files just staged; stage reads them back and refuses
+            {
+                FaultHost host = new FaultHost();
+                string hawking = Fresh("readback-hawking"), csapi = Fresh("readback-csapi");
+                Dictionary<string, object> manifest = MakeSet(Path.Combine(hawking, "20261125.003"));
+                host.Fs.FilterTruncates = true;
+                List<object> steps = Run(host, Step("stage", csapi, "source", Path.Combine(hawking, "20261125.003"), "name", ".smsmse-staging-20261125.003-t1", "manifest", manifest));
+                Check("stage_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+                Check("stage_leaves_no_half_set", !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-t1")), "the staging folder is still there");
+            }
+
+            // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("retry-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t2"));
+                host.Fs.MoveFaults.Enqueue(32);
+                host.Fs.MoveFaults.Enqueue(32);
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t2", "to", "20261125.003"));
+                Check("sharing_violation_is_retried", Result(steps, 0) == "done" && host.Fs.MoveCalls == 3, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+
+            // medium: access denied is not "in use" and is not retried
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("denied-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t3"));
+                host.Fs.MoveFaults.Enqueue(5);
+                host.Fs.MoveFaults.Enqueue(5);
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t3", "to", "20261125.003"));
+                Check("access_denied_is_failed_not_in_use", Result(steps, 0) == "failed:ERROR_ACCESS_DENIED" && host.Fs.MoveCalls == 1, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+
+            // medium: a set held longer than the budget: in_use, after the whole budget
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("held-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t4"));
+                for (int i = 0; i < 1000; i++)
+                {
+                    host.Fs.MoveFaults.Enqueue(32);
+                }
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t4", "to", "20261125.003"));
+                Check("held_set_is_in_use", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION" && host.FakeClock.Slept >= Convert.ToDouble(((IDictionary)wire["limits"])["retry_seconds"]), Result(steps, 0) + " after " + host.FakeClock.Slept + " s");
+            }
+
+            // medium: write_pointer can say in_use (definfo.dat held by the scanner)
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("pointer-csapi");
+                byte[] old = Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261123.001\r\n");
+                File.WriteAllBytes(Path.Combine(csapi, "definfo.dat"), old);
+                for (int i = 0; i < 1000; i++)
+                {
+                    host.Fs.ReplaceFaults.Enqueue(32);
+                }
+                List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", Convert.ToBase64String(Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261125.003\r\n")), "expect_sha256", Sha(old)));
+                Check("write_pointer_says_in_use", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION", Result(steps, 0));
+                Check("write_pointer_leaves_the_old_pointer", File.ReadAllText(Path.Combine(csapi, "definfo.dat")).Contains("20261123.001"), "definfo.dat changed");
+            }
+
+            // medium: a read-only file at the top of a removal is made writable
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("readonly-csapi");
+                File.WriteAllText(Path.Combine(csapi, "20261120.001"), "a file where a set should be");
+                host.Fs.ReadOnly.Add(Path.Combine(csapi, "20261120.001"));
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("read_only_top_is_removed", Result(steps, 0) == "done" && !File.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0));
+            }
+
+            // high: the Restart Manager is asked again within the budget, not once
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("rm-csapi");
+                MakeSet(Path.Combine(csapi, "20261123.001"));
+                host.Held.HeldFor = 2;
+                List<object> steps = Run(host, Step("preflight", csapi, "pointer_writable", false, "same_volume", new List<object>(), "free_bytes", 0L, "not_in_use", new List<object> { "20261123.001" }));
+                Check("restart_manager_is_asked_again", Result(steps, 0) == "done" && host.Held.Looks == 3, Result(steps, 0) + " after " + host.Held.Looks + " looks");
+                host.Held.HeldFor = 1000;
+                host.Held.Looks = 0;
+                steps = Run(host, Step("preflight", csapi, "pointer_writable", false, "same_volume", new List<object>(), "free_bytes", 0L, "not_in_use", new List<object> { "20261123.001" }));
+                Check("held_set_refuses_preflight", Result(steps, 0) == "in_use:SET_IN_USE" && host.Held.Looks > 1, Result(steps, 0) + " after " + host.Held.Looks + " looks");
+            }
+
+            // medium: the budget grows with the size of the set a step moves (a real-time scan of a fresh set)
+            {
+                long small = Retry.BudgetSeconds(wire, 0);
+                long large = Retry.BudgetSeconds(wire, 2L << 30);
+                Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
+            }
+            return failed == 0 ? 0 : 1;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+"""The Windows agent's engine on its own: a fault-injecting NTFS double (tests/unit/csharp/EngineTests.cs) and the console host.
+
+The double is the managed host over real folders with what only Windows does injected where a step
+meets it: sharing violations, access denied, read-only files, an antivirus filter cleaning a file
+just written, a scanner holding a set open. Each check names the review finding it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts
+
+from . import engine
+
+DOUBLE = Path(__file__).resolve().parent / "csharp" / "EngineTests.cs"
+CHECKS = (
+    "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
+    "stage_leaves_no_half_set",
+    "sharing_violation_is_retried",  # medium: retried within the budget
+    "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
+    "held_set_is_in_use",
+    "write_pointer_says_in_use",  # medium: write_pointer can say in_use
+    "write_pointer_leaves_the_old_pointer",
+    "read_only_top_is_removed",  # medium: a read-only file at the top of a removal
+    "restart_manager_is_asked_again",  # high: the Restart Manager check is retried within the budget
+    "held_set_refuses_preflight",
+    "budget_scales_with_size",  # medium: the budget scales with the set's size
+)
+
+
+@pytest.fixture(scope="module")
+def double(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    if engine.MCS is None or engine.MONO is None:
+        pytest.skip("mcs or mono is not installed (scripts/ensure_mcs.sh)")
+    folder = tmp_path_factory.mktemp("double")
+    out = folder / "EngineTests.exe"
+    sources = [str(p) for p in sorted(engine.UTILS.glob("*.cs")) if p.name != "SmsmseEngineCli.cs"]
+    built = subprocess.run(
+        [engine.MCS, *engine.BUILD, f"-out:{out}", *sources, str(DOUBLE)], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    ran = subprocess.run(
+        [engine.MONO, str(out), str(folder / "hosts")],
+        input=json.dumps({"wire": contract.wire()}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    found: dict[str, list[str]] = {"ok": [], "FAIL": [], "rc": [str(ran.returncode)], "stderr": [ran.stderr]}
+    for line in ran.stdout.splitlines():
+        kind, _space, rest = line.partition(" ")
+        found.setdefault(kind, []).append(rest)
+    return found
+
+
+def test_the_double_finds_nothing_wrong(double: dict[str, list[str]]) -> None:
+    assert double["FAIL"] == [], double["stderr"]
+    assert double["rc"] == ["0"], double["stderr"]
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_each_fault_is_exercised(double: dict[str, list[str]], name: str) -> None:
+    assert name in double["ok"], double["FAIL"]
+
+
+@engine.needs_mono
+def test_a_check_mode_probe_writes_no_cache(tmp_path: Path) -> None:
+    """Medium: a probe in check mode reads the hash cache but neither creates nor rewrites it."""
+    store = tmp_path / "csapi" / "20261125.003"
+    store.mkdir(parents=True)
+    (store / "zdone.dat").write_bytes(b"done\r\n")
+    stores = {"csapi": str(tmp_path / "csapi")}
+    request = facts.probe_request(is_windows=False, stores=stores, product_option=None, events_file=None, event_hours=1)
+    request["hashing"] = {"deep": False, "cache_dir": str(tmp_path / "cache")}
+    reply = engine.reply("probe", request, check_mode=True)
+    assert contract.problems("probe", "reply", reply) == []
+    assert reply["stores"][0]["hash_stats"]["files_hashed"] == 1
+    assert not (tmp_path / "cache").exists()
+    engine.reply("probe", request)
+    saved = {p: p.read_bytes() for p in (tmp_path / "cache").iterdir()}
+    (store / "virscan1.dat").write_bytes(b"new")
+    engine.reply("probe", request, check_mode=True)
+    assert {p: p.read_bytes() for p in (tmp_path / "cache").iterdir()} == saved
+
+
+@engine.needs_mono
+def test_the_console_host_reports_a_failure_as_json() -> None:
+    out = engine.call("apply", {"wire": contract.wire(), "cache_dir": None, "steps": []}, check_mode=True)
+    assert out["failed"] is True and "does not run in check mode" in out["msg"]
+    assert engine.call("nonsense", {})["failed"] is True
+
+
+def test_every_code_the_engine_reports_is_in_the_contract_table() -> None:
+    """A refusal code the engine writes is one docs/changes.md explains (the controller maps them)."""
+    table = set(re.findall(r"(?m)^\| `([A-Z_]+)` +\|", (engine.ROOT / "docs" / "changes.md").read_text(encoding="utf-8")))
+    source = "".join(p.read_text(encoding="utf-8") for p in engine.UTILS.glob("SmsmseEngine*.cs"))
+    used = set(re.findall(r'new Refusal\("\w+", [^;]*?"([A-Z][A-Z_]+)", ', source))
+    assert used, "the pattern no longer finds the engine's codes"
+    assert used - {"BAD_REQUEST"} <= table, used - table
+
+
+def test_the_code_check_sees_a_code_missing_from_the_table() -> None:
+    snippet = 'throw new Refusal("failed", "x", "NOT_IN_THE_TABLE", null);'
+    assert re.findall(r'new Refusal\("\w+", [^;]*?"([A-Z][A-Z_]+)", ', snippet) == ["NOT_IN_THE_TABLE"]
