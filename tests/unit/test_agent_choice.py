@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts, lab_engine
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
@@ -63,7 +63,11 @@ def test_an_unknown_value_names_the_choices(value: Any) -> None:
         agent.agent_for(False, {"smsmse_defs_lab_agent": value, "inventory_hostname": "lab01"})
 
 
-def test_a_posix_host_is_sent_the_request_alone() -> None:
+def test_a_posix_host_is_sent_the_request_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_engine() -> dict[str, str]:
+        raise AssertionError("a POSIX host pays for the engine's sources")
+
+    monkeypatch.setattr(lab_engine, "bundle", no_engine)
     run = Recorder(probe_reply("defs_agent_posix", "Python 3.13.1"))
     reply = agent.call(run, is_windows=False, op="probe", request=REQUEST, task_vars={})
     assert run.calls == [(agent.POSIX_AGENT, {"op": "probe", "request": REQUEST})]
