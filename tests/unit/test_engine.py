@@ -31,6 +31,13 @@ CHECKS = (
     "restart_manager_is_asked_again",  # high: the Restart Manager check is retried within the budget
     "held_set_refuses_preflight",
     "budget_scales_with_size",  # medium: the budget scales with the set's size
+    "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
+    "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
+    "privacy_default_refuses_users_modify",
+    "privacy_owner_not_an_admin_is_refused",
+    "privacy_policy_from_the_request_is_applied",
+    "privacy_policy_names_a_bad_sid",
+    "privacy_junction_above_is_refused",
 )
 
 

@@ -15,6 +15,8 @@ using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+using OldRule = ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Privacy;
 
 namespace EngineTests
 {
@@ -360,7 +362,75 @@ namespace EngineTests
                 long large = Retry.BudgetSeconds(wire, 2L << 30);
                 Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
             }
+            PrivacyChecks();
             return failed == 0 ? 0 : 1;
+        }
+
+        private static LevelInfo Level(string path, string owner, params object[] aces)
+        {
+            LevelInfo level = new LevelInfo();
+            level.Path = path;
+            level.Exists = true;
+            level.OwnerSid = owner;
+            for (int i = 0; i + 2 < aces.Length + 1 && i + 1 < aces.Length; i += 3)
+            {
+                AceInfo ace = new AceInfo();
+                ace.Sid = (string)aces[i];
+                ace.Mask = (int)aces[i + 1];
+                ace.InheritOnly = (bool)aces[i + 2];
+                ace.Allow = true;
+                level.Aces.Add(ace);
+            }
+            return level;
+        }
+
+        // high: an ordinary server (inherited Users create rights from %ProgramData%, a store owned by the
+        // admin who ran the installer) is private under the default policy; what the old rule refused
+        private static void PrivacyChecks()
+        {
+            const string Admin = "S-1-5-21-1-2-3-500";
+            const string Users = "S-1-5-32-545";
+            const int ReadExecute = 0x1200a9;
+            const int CreateFilesFolders = 0x2 | 0x4;
+            List<LevelInfo> ordinary = new List<LevelInfo>
+            {
+                Level(@"C:\", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData", "S-1-5-18", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+            };
+            Func<string, bool> admins = delegate(string sid) { return sid == Admin; };
+            HashSet<string> trusted = OldRule.Trusted(null);
+            Check("privacy_old_rule_refused_an_ordinary_server", OldRule.Problems(ordinary, trusted).Count > 0, "the old rule accepts it");
+            List<PrivacyProblem> found = new PrivacyPolicy().Problems(ordinary, admins);
+            Check("privacy_default_accepts_an_ordinary_server", found.Count == 0, found.Count + " problems: " + (found.Count > 0 ? found[0].Path + " " + found[0].Kind + " " + found[0].Sid : ""));
+            List<LevelInfo> modifiable = new List<LevelInfo>(ordinary);
+            modifiable[3] = Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, 0x1301bf, false);
+            found = new PrivacyPolicy().Problems(modifiable, admins);
+            Check("privacy_default_refuses_users_modify", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users, found.Count + " problems");
+            found = new PrivacyPolicy().Problems(ordinary, delegate(string sid) { return false; });
+            Check("privacy_owner_not_an_admin_is_refused", found.Count == 2 && found[0].Kind == "owner", found.Count + " problems");
+            Dictionary<string, object> strict = new Dictionary<string, object>();
+            strict["creators"] = new List<object>();
+            strict["owner_admins"] = false;
+            found = PrivacyPolicy.From(strict).Problems(ordinary, admins);
+            Check("privacy_policy_from_the_request_is_applied", found.Count > 0, "a strict policy accepts inherited create rights");
+            Dictionary<string, object> bad = new Dictionary<string, object>();
+            bad["writers"] = new List<object> { "Everyone" };
+            bool refused = false;
+            try
+            {
+                PrivacyPolicy.From(bad);
+            }
+            catch (ArgumentException)
+            {
+                refused = true;
+            }
+            Check("privacy_policy_names_a_bad_sid", refused, "a name that is not a SID was taken");
+            List<LevelInfo> junction = new List<LevelInfo>(ordinary);
+            junction[2].Reparse = true;
+            found = new PrivacyPolicy().Problems(junction, admins);
+            Check("privacy_junction_above_is_refused", found.Count == 1 && found[0].Kind == "reparse", found.Count + " problems");
         }
     }
 }
