@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible.utils.display import Display
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, safe_text
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
@@ -33,4 +35,8 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
     if result.get("failed") or result.get("unreachable"):
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
         raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")
-    return contract.check_reply(op, result.get("reply"))
+    reply = contract.check_reply(op, result.get("reply"))
+    if op == "probe":
+        for warning in reply.get("warnings") or ():  # what the agent put right before it probed: always shown
+            Display().warning(f"{task_vars.get('inventory_hostname', 'host')}: {safe_text.line(warning)}")
+    return reply
