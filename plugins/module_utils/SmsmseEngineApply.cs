@@ -77,9 +77,52 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Retry.BudgetSeconds(Wire, bytes);
         }
 
+        // Rename within the retry budget. Windows refuses to rename a folder while a file inside is
+        // open, with access denied: then the Restart Manager says whether someone holds it (in use,
+        // retried, SET_IN_USE when the budget ends) or not (a permission: failed at once).
         public void Move(string from, string to)
         {
-            Retry.Run(this, Math.Max(Budget(from), Budget(to)), delegate { Fs.Move(from, to); });
+            IList<string> holders = null;
+            long budget = Math.Max(Budget(from), Budget(to));
+            try
+            {
+                Retry.Run(this, budget, delegate
+                {
+                    try
+                    {
+                        Fs.Move(from, to);
+                    }
+                    catch (HostException exception)
+                    {
+                        Entry entry;
+                        if (exception.Code != Codes.AccessDenied || (entry = Fs.Stat(from)) == null || entry.Kind != "dir")
+                        {
+                            throw;
+                        }
+                        holders = Host.Services.Holders(from);
+                        if (holders.Count == 0)
+                        {
+                            throw;
+                        }
+                        throw new HostException(Codes.SharingViolation, "files below the folder are open: " + string.Join(", ", new List<string>(holders).ToArray()), from);
+                    }
+                });
+            }
+            catch (HostException exception)
+            {
+                if (holders == null || holders.Count == 0 || exception.Code != Codes.SharingViolation)
+                {
+                    throw;
+                }
+                List<object> named = new List<object>();
+                foreach (string holder in holders)
+                {
+                    named.Add(holder);
+                }
+                Dictionary<string, object> data = new Dictionary<string, object>();
+                data["holders"] = named;
+                throw new Refusal("in_use", from + " cannot be renamed: files below it are held open by " + string.Join(", ", new List<string>(holders).ToArray()) + " (retried for " + budget.ToString(CultureInfo.InvariantCulture) + " s)", "SET_IN_USE", data);
+            }
             long bytes;
             if (Staged.TryGetValue(from, out bytes))
             {

@@ -33,6 +33,11 @@ CHECKS = (
     "restart_manager_is_asked_again",  # high: the Restart Manager check is retried within the budget
     "held_set_refuses_preflight",
     "budget_scales_with_size",  # medium: the budget scales with the set's size
+    "folder_rename_waits_for_an_open_file",  # a folder rename refused while a file inside is open ...
+    "folder_held_open_is_set_in_use",  # ... is in use (Restart Manager's holders), not access denied
+    "folder_access_denied_with_no_holder_is_failed",
+    "clean_waits_for_a_delete_pending_file",  # FILE_SHARE_DELETE: deleted, but there until its handle closes
+    "file_open_without_share_delete_remains",
     "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
     "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
     "privacy_default_refuses_users_modify",

@@ -32,9 +32,45 @@ namespace EngineTests
         // read-only files (Windows refuses to delete them)
         public readonly HashSet<string> ReadOnly = new HashSet<string>();
 
+        // files another process holds open, until a time of the fake clock, and whether with FILE_SHARE_DELETE
+        public readonly Dictionary<string, double> OpenUntil = new Dictionary<string, double>();
+        public readonly HashSet<string> ShareDelete = new HashSet<string>();
+        // files deleted while open with FILE_SHARE_DELETE: still there until the last handle closes
+        public readonly HashSet<string> Pending = new HashSet<string>();
+        public FakeClock Clock;
+
         public FaultFiles(IFileSystem inner)
         {
             this.inner = inner;
+        }
+
+        // handles whose time is up are closed; a delete-pending file goes with its last handle
+        private void Tick()
+        {
+            foreach (string path in new List<string>(OpenUntil.Keys))
+            {
+                if (Clock != null && Clock.Now >= OpenUntil[path])
+                {
+                    OpenUntil.Remove(path);
+                    if (Pending.Remove(path))
+                    {
+                        inner.Delete(path);
+                    }
+                }
+            }
+        }
+
+        public bool OpenBelow(string folder)
+        {
+            Tick();
+            foreach (string path in OpenUntil.Keys)
+            {
+                if (path.StartsWith(folder + "/", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
         }
 
         public Entry Stat(string path)
@@ -103,9 +139,18 @@ namespace EngineTests
         public void Move(string from, string to)
         {
             MoveCalls++;
+            Tick();
             if (MoveFaults.Count > 0)
             {
                 throw new HostException(MoveFaults.Dequeue(), "injected", from);
+            }
+            if (OpenUntil.ContainsKey(from) && !ShareDelete.Contains(from))
+            {
+                throw new HostException(32, "the file is open without FILE_SHARE_DELETE", from);
+            }
+            if (OpenBelow(from))
+            {
+                throw new HostException(Codes.AccessDenied, "a folder with an open file inside cannot be renamed", from);
             }
             inner.Move(from, to);
         }
@@ -121,6 +166,16 @@ namespace EngineTests
 
         public void Delete(string path)
         {
+            Tick();
+            if (OpenUntil.ContainsKey(path))
+            {
+                if (!ShareDelete.Contains(path))
+                {
+                    throw new HostException(32, "the file is open without FILE_SHARE_DELETE", path);
+                }
+                Pending.Add(path);
+                return;
+            }
             if (ReadOnly.Contains(path))
             {
                 throw new HostException(Codes.AccessDenied, "read-only", path);
@@ -128,7 +183,14 @@ namespace EngineTests
             inner.Delete(path);
         }
 
-        public void DeleteFolder(string path) { inner.DeleteFolder(path); }
+        public void DeleteFolder(string path)
+        {
+            if (OpenBelow(path))
+            {
+                throw new HostException(Codes.DirNotEmpty, "a delete-pending file is still inside", path);
+            }
+            inner.DeleteFolder(path);
+        }
         public void MakeWritable(string path) { ReadOnly.Remove(path); }
         public void CopyTimes(string source, string target) { inner.CopyTimes(source, target); }
         public long? FreeBytes(string path) { return inner.FreeBytes(path); }
@@ -151,11 +213,13 @@ namespace EngineTests
         // the scanner lets go of the set after this many looks
         public int HeldFor;
         public int Looks;
+        public FaultFiles Files;
         public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
         public IList<string> Holders(string folder)
         {
             Looks++;
-            return Looks <= HeldFor ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
+            bool held = Looks <= HeldFor || (Files != null && Files.OpenBelow(folder));
+            return held ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
         }
     }
 
@@ -170,6 +234,8 @@ namespace EngineTests
         {
             inner = Hosts.Managed("Mono test");
             Fs = new FaultFiles(inner.Files);
+            Fs.Clock = FakeClock;
+            Held.Files = Fs;
         }
 
         public HostInfo Info { get { return inner.Info; } }
@@ -362,8 +428,61 @@ namespace EngineTests
                 long large = Retry.BudgetSeconds(wire, 2L << 30);
                 Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
             }
+            OpenFiles();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
+        }
+
+        // a folder rename refused while a file inside is open, delete-pending files, FILE_SHARE_DELETE
+        private static void OpenFiles()
+        {
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-retire");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 3;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_rename_waits_for_an_open_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-held");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_held_open_is_set_in_use", Result(steps, 0) == "in_use:SET_IN_USE" && Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-denied");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                host.Fs.MoveFaults.Enqueue(Codes.AccessDenied);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_access_denied_with_no_holder_is_failed", Result(steps, 0) == "failed:ERROR_ACCESS_DENIED" && host.Fs.MoveCalls == 1, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("pending-clean");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead"));
+                string held = Path.Combine(csapi, ".smsmse-staging-20261125.003-dead", "naveng32.dll");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 2;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("clean_waits_for_a_delete_pending_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("noshare-rename");
+                File.WriteAllText(Path.Combine(csapi, ".smsmse-definfo-x.tmp"), "x");
+                string held = Path.Combine(csapi, ".smsmse-definfo-x.tmp");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
+            }
         }
 
         private static LevelInfo Level(string path, string owner, params object[] aces)
