@@ -38,6 +38,8 @@ CHECKS = (
     "folder_access_denied_with_no_holder_is_failed",
     "clean_waits_for_a_delete_pending_file",  # FILE_SHARE_DELETE: deleted, but there until its handle closes
     "file_open_without_share_delete_remains",
+    "quarantine_onto_a_name_differing_in_case_is_a_conflict",  # names that collide without case
+    "pointer_named_in_another_case_is_seen",
     "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
     "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
     "privacy_default_refuses_users_modify",

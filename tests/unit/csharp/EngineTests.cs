@@ -73,8 +73,33 @@ namespace EngineTests
             return false;
         }
 
+        // NTFS: names that differ only in case are one name
+        public bool CaseInsensitive;
+
+        private string Actual(string path)
+        {
+            if (!CaseInsensitive || inner.Stat(path) != null)
+            {
+                return path;
+            }
+            string parent = Path.GetDirectoryName(path);
+            if (parent == null || inner.StatFollow(parent) == null)
+            {
+                return path;
+            }
+            foreach (Entry entry in inner.List(parent))
+            {
+                if (string.Equals(entry.Name, Path.GetFileName(path), StringComparison.OrdinalIgnoreCase))
+                {
+                    return Path.Combine(parent, entry.Name);
+                }
+            }
+            return path;
+        }
+
         public Entry Stat(string path)
         {
+            path = Actual(path);
             Entry entry = inner.Stat(path);
             if (entry != null && ReadOnly.Contains(path))
             {
@@ -143,6 +168,10 @@ namespace EngineTests
             if (MoveFaults.Count > 0)
             {
                 throw new HostException(MoveFaults.Dequeue(), "injected", from);
+            }
+            if (CaseInsensitive && Actual(to) != to)
+            {
+                throw new HostException(Codes.AlreadyExists, "a name that differs only in case exists", to);
             }
             if (OpenUntil.ContainsKey(from) && !ShareDelete.Contains(from))
             {
@@ -429,6 +458,7 @@ namespace EngineTests
                 Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
             }
             OpenFiles();
+            CaseCollisions();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
         }
@@ -482,6 +512,30 @@ namespace EngineTests
                 host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
                 List<object> steps = Run(host, Step("clean", csapi));
                 Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
+            }
+        }
+
+        // names that collide without case: a quarantine destination, a rename target
+        private static void CaseCollisions()
+        {
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-csapi");
+                string quarantine = Fresh("case-quarantine");
+                MakeSet(Path.Combine(csapi, "20261125.003"));
+                Directory.CreateDirectory(Path.Combine(quarantine, "csapi-20261125.003-q1"));
+                List<object> steps = Run(host, Step("quarantine", csapi, "name", "20261125.003", "dest_dir", quarantine, "dest_name", "CSAPI-20261125.003-Q1"));
+                Check("quarantine_onto_a_name_differing_in_case_is_a_conflict", Result(steps, 0) == "conflict" && Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0));
+            }
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-rename");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-x"));
+                Directory.CreateDirectory(Path.Combine(csapi, "Definfo.dat"));
+                List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", "eA==", "expect_sha256", null));
+                Check("pointer_named_in_another_case_is_seen", Result(steps, 0) == "conflict", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
             }
         }
 
