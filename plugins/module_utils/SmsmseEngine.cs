@@ -287,6 +287,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 throw new InvalidOperationException(op + " changes the host and does not run in check mode; the controller plans it instead");
             }
+            List<string> recovered = StopRecord.Recover(host, checkMode);
             Dictionary<string, object> reply;
             switch (op)
             {
@@ -299,6 +300,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                     break;
                 default:
                     throw new ArgumentException("unknown operation '" + op + "': probe, apply or run_liveupdate");
+            }
+            if (recovered.Count > 0)
+            {
+                List<object> warnings = reply.ContainsKey("warnings") ? (List<object>)reply["warnings"] : new List<object>();
+                foreach (string warning in recovered)
+                {
+                    warnings.Insert(0, Wire.Message(warning, 4096));
+                }
+                reply["warnings"] = warnings;
             }
             return reply;
         }
@@ -987,6 +997,129 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 record["error"] = Probe.Error(exception);
             }
             return record;
+        }
+    }
+
+    // The scanner stopped by a run that never started it again. A stop is recorded on the host before
+    // it happens (a private file in the host's state folder, naming the run and how to start the
+    // scanner); the start that follows removes the record. Any later call, a probe included, that finds
+    // a record whose run is gone starts the scanner and says so: a run killed between the stop and the
+    // start never leaves scanning off for good, nor is the stopped service taken for an admin's choice.
+    public static class StopRecord
+    {
+        private static string FileOf(IHost host, string store)
+        {
+            return Paths.Join(host.Info.StateDir, "service-stopped-" + Sha.Of(Encoding.UTF8.GetBytes(store)).Substring(0, 16) + ".json");
+        }
+
+        // Record the stop before it happens; why it could not be recorded, or null.
+        public static string Write(IHost host, string store, IDictionary start)
+        {
+            string refused = host.Files.PrivateFolder(host.Info.StateDir, true);
+            if (refused != null)
+            {
+                return refused;
+            }
+            Dictionary<string, object> record = new Dictionary<string, object>();
+            record["pid"] = (long)host.Processes.CurrentId;
+            record["host"] = host.Processes.HostName;
+            record["boot_id"] = host.Processes.BootId;
+            record["created"] = host.Clock.Now;
+            record["store"] = store;
+            record["start"] = start;
+            host.Files.WritePrivate(FileOf(host, store), new UTF8Encoding(false).GetBytes(Json.Write(record)));
+            return null;
+        }
+
+        public static void Clear(IHost host, string store)
+        {
+            string path = FileOf(host, store);
+            if (host.Files.Stat(path) != null)
+            {
+                host.Files.Delete(path);
+            }
+        }
+
+        // Whether the run that wrote the record is gone (another boot, or its process ended).
+        private static bool Gone(IHost host, IDictionary record)
+        {
+            // the state folder is this host's and private: a record without a readable owner, or from
+            // before the host was renamed, belongs to no run that still lives
+            if (!(Req.Get(record, "pid") is long) || (Req.Get(record, "host") as string) != host.Processes.HostName)
+            {
+                return true;
+            }
+            string theirs = Req.Get(record, "boot_id") as string;
+            string ours = host.Processes.BootId;
+            if (theirs != null && ours != null && theirs != ours)
+            {
+                return true;
+            }
+            object created = Req.Get(record, "created");
+            if (host.Processes.BootTime > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < host.Processes.BootTime)
+            {
+                return true;
+            }
+            long pid = (long)record["pid"];
+            return pid != host.Processes.CurrentId && (pid <= 0 || pid > int.MaxValue || !host.Processes.Alive((int)pid));
+        }
+
+        // Start what runs that are gone left stopped; what was found and done, as warnings.
+        public static List<string> Recover(IHost host, bool checkMode)
+        {
+            List<string> said = new List<string>();
+            string folder = host.Info.StateDir;
+            if (string.IsNullOrEmpty(folder) || host.Files.StatFollow(folder) == null || host.Files.PrivateFolder(folder, false) != null)
+            {
+                return said;
+            }
+            foreach (Entry entry in host.Files.List(folder))
+            {
+                if (!entry.Name.StartsWith("service-stopped-", StringComparison.Ordinal) || !entry.Name.EndsWith(".json", StringComparison.Ordinal) || entry.Kind != "file")
+                {
+                    continue;
+                }
+                string path = Paths.Join(folder, entry.Name);
+                IDictionary record;
+                try
+                {
+                    if (host.Files.PrivateFile(path) != null)
+                    {
+                        continue;
+                    }
+                    using (Stream stream = host.Files.OpenRead(path))
+                    {
+                        record = Json.Parse(new UTF8Encoding(false, true).GetString(Probe.ReadUpTo(stream, 65536))) as IDictionary;
+                    }
+                }
+                catch (Exception)
+                {
+                    continue;
+                }
+                if (record == null || !Gone(host, record) || !(Req.Get(record, "start") is IDictionary))
+                {
+                    continue;
+                }
+                IDictionary start = (IDictionary)record["start"];
+                string name = Req.Str(start, "service") ?? "the scanner";
+                string by = "a run (process " + Convert.ToString(Req.Get(record, "pid"), CultureInfo.InvariantCulture) + ") that ended before it started it again";
+                if (checkMode)
+                {
+                    said.Add(name + " was stopped by " + by + "; it is started by the next call that is not in check mode");
+                    continue;
+                }
+                try
+                {
+                    host.Services.Act("start", start);
+                    host.Files.Delete(path);
+                    said.Add(name + " was stopped by " + by + "; it was started again now");
+                }
+                catch (Exception exception)
+                {
+                    said.Add(name + " was stopped by " + by + " and could not be started: " + Win32Error.InnerMessage(exception) + "; start it by hand (the next call tries again)");
+                }
+            }
+            return said;
         }
     }
 

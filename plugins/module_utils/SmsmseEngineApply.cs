@@ -33,6 +33,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public readonly HashSet<string> Stopped = new HashSet<string>(StringComparer.Ordinal);
 
         public IDictionary Privacy;
+        // the request's steps and the one running: a stop looks ahead for the start that follows it
+        public List<object> StepList = new List<object>();
+        public int Index;
+        // store -> the start a stop of this request recorded (started again at the end when no start ran)
+        public readonly Dictionary<string, IDictionary> StartFor = new Dictionary<string, IDictionary>(StringComparer.Ordinal);
 
         public Context(IHost host, IDictionary wire, string cacheDir)
         {
@@ -72,9 +77,52 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Retry.BudgetSeconds(Wire, bytes);
         }
 
+        // Rename within the retry budget. Windows refuses to rename a folder while a file inside is
+        // open, with access denied: then the Restart Manager says whether someone holds it (in use,
+        // retried, SET_IN_USE when the budget ends) or not (a permission: failed at once).
         public void Move(string from, string to)
         {
-            Retry.Run(this, Math.Max(Budget(from), Budget(to)), delegate { Fs.Move(from, to); });
+            IList<string> holders = null;
+            long budget = Math.Max(Budget(from), Budget(to));
+            try
+            {
+                Retry.Run(this, budget, delegate
+                {
+                    try
+                    {
+                        Fs.Move(from, to);
+                    }
+                    catch (HostException exception)
+                    {
+                        Entry entry;
+                        if (exception.Code != Codes.AccessDenied || (entry = Fs.Stat(from)) == null || entry.Kind != "dir")
+                        {
+                            throw;
+                        }
+                        holders = Host.Services.Holders(from);
+                        if (holders.Count == 0)
+                        {
+                            throw;
+                        }
+                        throw new HostException(Codes.SharingViolation, "files below the folder are open: " + string.Join(", ", new List<string>(holders).ToArray()), from);
+                    }
+                });
+            }
+            catch (HostException exception)
+            {
+                if (holders == null || holders.Count == 0 || exception.Code != Codes.SharingViolation)
+                {
+                    throw;
+                }
+                List<object> named = new List<object>();
+                foreach (string holder in holders)
+                {
+                    named.Add(holder);
+                }
+                Dictionary<string, object> data = new Dictionary<string, object>();
+                data["holders"] = named;
+                throw new Refusal("in_use", from + " cannot be renamed: files below it are held open by " + string.Join(", ", new List<string>(holders).ToArray()) + " (retried for " + budget.ToString(CultureInfo.InvariantCulture) + " s)", "SET_IN_USE", data);
+            }
             long bytes;
             if (Staged.TryGetValue(from, out bytes))
             {
@@ -177,8 +225,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string blocked = null;
             bool opened = false, blockedInGroup = false;
             List<object> steps = Req.List(request, "steps");
+            ctx.StepList = steps;
             for (int index = 0; index < steps.Count && index < maxSteps; index++)
             {
+                ctx.Index = index;
                 IDictionary step = steps[index] as IDictionary;
                 string op = step == null ? "" : Convert.ToString(Req.Get(step, "op"), CultureInfo.InvariantCulture) ?? "";
                 if (op == "lock")
@@ -208,6 +258,20 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                         blocked += ": " + report["message"];
                     }
                     blockedInGroup = opened;
+                }
+            }
+            foreach (string store in new List<string>(ctx.Stopped))
+            {
+                // a request that stopped the scanner and ran no start for it: started again here
+                try
+                {
+                    host.Services.Act("start", ctx.StartFor[store]);
+                    StopRecord.Clear(host, store);
+                    ctx.Warnings.Add("the scanner was stopped by this request and started again at its end (no start step ran)");
+                }
+                catch (Exception exception)
+                {
+                    ctx.Warnings.Add("the scanner was stopped by this request and could not be started again: " + Win32Error.InnerMessage(exception));
                 }
             }
             foreach (KeyValuePair<string, StoreLock> held in new List<KeyValuePair<string, StoreLock>>(ctx.Locks))
@@ -1561,6 +1625,35 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Primitives.D("written", (long)ctx.Host.Product.WriteEvents(events, eventsFile));
         }
 
+        // How to start the scanner again after this stop: the arguments of the request's next start of
+        // the same store (a POSIX host's start command differs from its stop command), else the stop's own.
+        private static IDictionary StartAfter(Context ctx, string store, IDictionary stop)
+        {
+            for (int i = ctx.Index + 1; i < ctx.StepList.Count; i++)
+            {
+                IDictionary step = ctx.StepList[i] as IDictionary;
+                IDictionary args = step == null ? null : Req.Get(step, "args") as IDictionary;
+                if (args != null && Req.Get(step, "op") as string == "service" && Req.Get(step, "store") as string == store && Req.Get(args, "action") as string == "start")
+                {
+                    return Copy(args);
+                }
+            }
+            Dictionary<string, object> own = Copy(stop);
+            own["action"] = "start";
+            return own;
+        }
+
+        private static Dictionary<string, object> Copy(IDictionary args)
+        {
+            Dictionary<string, object> copy = new Dictionary<string, object>();
+            foreach (DictionaryEntry item in args)
+            {
+                copy[(string)item.Key] = item.Value;
+            }
+            copy.Remove("only_if_stopped_here");
+            return copy;
+        }
+
         public static Dictionary<string, object> Service(Context ctx, string store, IDictionary args)
         {
             string action = Req.NeedStr(args, "action");
@@ -1568,15 +1661,36 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return Primitives.D("exit_code", null, "output", "not run: this request did not stop the scanner", "started", false);
             }
-            Dictionary<string, object> data = ctx.Host.Services.Act(action, args);
-            if (action == "stop")
+            if (action != "stop")
             {
-                ctx.Stopped.Add(store);
-            }
-            else
-            {
+                Dictionary<string, object> started = ctx.Host.Services.Act(action, args);
                 ctx.Stopped.Remove(store);
+                StopRecord.Clear(ctx.Host, store);
+                return started;
             }
+            IDictionary start = StartAfter(ctx, store, args);
+            string refused = StopRecord.Write(ctx.Host, store, start);
+            if (refused != null)
+            {
+                throw new Refusal("failed", "the scanner was not stopped: the stop could not be recorded first, so nothing could start it again if this run died (" + refused + ")", "STOP_NOT_RECORDED", null);
+            }
+            Dictionary<string, object> data;
+            try
+            {
+                data = ctx.Host.Services.Act(action, args);
+            }
+            catch (Exception)
+            {
+                StopRecord.Clear(ctx.Host, store);
+                throw;
+            }
+            if (data.ContainsKey("stopped") && data["stopped"] is bool && !(bool)data["stopped"])
+            {
+                StopRecord.Clear(ctx.Host, store);  // it was not running: an administrator's choice, left as it is
+                return data;
+            }
+            ctx.Stopped.Add(store);
+            ctx.StartFor[store] = start;
             return data;
         }
     }

@@ -493,7 +493,55 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             controllerType.GetMethod(method, Type.EmptyTypes).Invoke(service, null);
         }
 
+        // The host itself starts the service again if the agent dies while it is stopped: a one-shot
+        // scheduled task (SYSTEM) registered before the stop, due after the longest the change may
+        // take, and removed once the service is started again. (The agent's own stop record is the
+        // first line: the next call starts it; this task is for a host nobody calls again soon.)
+        private static string TaskName(string service)
+        {
+            return @"\mailsec-smsmse\start-" + service;
+        }
+
+        private static void Guard(string service, int timeout)
+        {
+            string due = DateTime.Now.AddSeconds(2 * timeout + 900).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+            string xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+                + "<Triggers><TimeTrigger><StartBoundary>" + due + "</StartBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
+                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
+                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries></Settings>"
+                + "<Actions Context=\"Author\"><Exec><Command>sc.exe</Command><Arguments>start " + System.Security.SecurityElement.Escape(service) + "</Arguments></Exec></Actions></Task>";
+            string file = Path.Combine(Path.GetTempPath(), "mailsec-smsmse-start-" + Guid.NewGuid().ToString("N") + ".xml");
+            File.WriteAllText(file, xml, Encoding.Unicode);
+            try
+            {
+                StoreNative.RunResult run = Processes.Run("schtasks.exe", new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
+                if (!run.Exited || run.ExitCode != 0)
+                {
+                    throw new Refusal("failed", "the scanner was not stopped: the task that starts it again if this run dies could not be registered: " + run.Output, "STOP_NOT_RECORDED", null);
+                }
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+
+        private static void Unguard(string service)
+        {
+            Processes.Run("schtasks.exe", new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+        }
+
         public Dictionary<string, object> Act(string action, IDictionary args)
+        {
+            Dictionary<string, object> data = Service(action, args);
+            if (action == "start")
+            {
+                Unguard(Req.Str(args, "service"));
+            }
+            return data;
+        }
+
+        private Dictionary<string, object> Service(string action, IDictionary args)
         {
             string name = Req.Str(args, "service");
             if (string.IsNullOrEmpty(name))
@@ -526,6 +574,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
                         dependents.Add(Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(dependent, null), CultureInfo.InvariantCulture));
                     }
                 }
+                Guard(name, timeout);
                 foreach (object dependent in dependents)
                 {
                     object other = Controller((string)dependent);

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine
+from ansible.utils.display import Display
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine, safe_text
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
@@ -62,6 +64,11 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
         raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")
     reply = contract.check_reply(op, result.get("reply"))
-    if op == "probe" and reply["agent"]["name"] != AGENT_NAMES[module]:
-        raise SmsmseError("AGENT_REPLY_INVALID", f"{module} answered the probe as {reply['agent']['name']!r}, not {AGENT_NAMES[module]!r}.")
+    if op == "probe":
+        if reply["agent"]["name"] != AGENT_NAMES[module]:
+            raise SmsmseError(
+                "AGENT_REPLY_INVALID", f"{module} answered the probe as {reply['agent']['name']!r}, not {AGENT_NAMES[module]!r}."
+            )
+        for warning in reply.get("warnings") or ():  # what the agent put right before it probed: always shown
+            Display().warning(f"{task_vars.get('inventory_hostname', 'host')}: {safe_text.line(warning)}")
     return reply

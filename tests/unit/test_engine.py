@@ -11,10 +11,12 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ansible.utils.display import Display
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
 
 from . import engine
 
@@ -31,6 +33,20 @@ CHECKS = (
     "restart_manager_is_asked_again",  # high: the Restart Manager check is retried within the budget
     "held_set_refuses_preflight",
     "budget_scales_with_size",  # medium: the budget scales with the set's size
+    "folder_rename_waits_for_an_open_file",  # a folder rename refused while a file inside is open ...
+    "folder_held_open_is_set_in_use",  # ... is in use (Restart Manager's holders), not access denied
+    "folder_access_denied_with_no_holder_is_failed",
+    "clean_waits_for_a_delete_pending_file",  # FILE_SHARE_DELETE: deleted, but there until its handle closes
+    "file_open_without_share_delete_remains",
+    "quarantine_onto_a_name_differing_in_case_is_a_conflict",  # names that collide without case
+    "pointer_named_in_another_case_is_seen",
+    "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
+    "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
+    "privacy_default_refuses_users_modify",
+    "privacy_owner_not_an_admin_is_refused",
+    "privacy_policy_from_the_request_is_applied",
+    "privacy_policy_names_a_bad_sid",
+    "privacy_junction_above_is_refused",
 )
 
 
@@ -109,3 +125,80 @@ def test_every_code_the_engine_reports_is_in_the_contract_table() -> None:
 def test_the_code_check_sees_a_code_missing_from_the_table() -> None:
     snippet = 'throw new Refusal("failed", "x", "NOT_IN_THE_TABLE", null);'
     assert re.findall(r'new Refusal\("\w+", [^;]*?"([A-Z][A-Z_]+)", ', snippet) == ["NOT_IN_THE_TABLE"]
+
+
+@engine.needs_mono
+def test_a_run_killed_while_the_scanner_is_stopped_is_put_right_by_the_next_call(tmp_path: Path) -> None:
+    """Critical: a stop is recorded before it happens; the next call (a probe) finds the record and starts the scanner."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    store = tmp_path / "csapi"
+    store.mkdir()
+    steps = [
+        {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}},
+        {"op": "event", "args": {"events": [], "events_file": None}},
+        {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}},
+    ]
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": False, "always": i == 2, "commit": False, **step} for i, step in enumerate(steps)],
+    }
+    assert contract.problems("apply", "request", request) == []
+    killed = engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    assert "crashed" in killed, killed
+    assert not started.exists()
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
+    reply = engine.reply("probe", probe, env=env)
+    assert contract.problems("probe", "reply", reply) == []
+    assert started.exists(), "the next call did not start the scanner"
+    assert any("SMSMSE" in w and "started" in w for w in reply.get("warnings", [])), reply.get("warnings")
+    again = engine.reply("probe", probe, env=env)
+    assert "warnings" not in again
+
+
+@engine.needs_mono
+def test_a_finished_run_leaves_no_record(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    store = tmp_path / "csapi"
+    store.mkdir()
+    steps = [
+        {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}},
+        {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}},
+    ]
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": False, "always": False, "commit": False, **step} for step in steps],
+    }
+    reply = engine.reply("apply", request, env=env)
+    assert [s["result"] for s in reply["steps"]] == ["done", "done"]
+    started.unlink()
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
+    assert "warnings" not in engine.reply("probe", probe, env=env)
+    assert not started.exists()
+
+
+def test_the_controller_shows_what_the_agent_put_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(Display, "warning", lambda self, msg, *a, **k: shown.append(msg))
+    request = facts.probe_request(is_windows=False, stores={"csapi": "/s"}, product_option=None, events_file=None, event_hours=1)
+    warning = "SMSMSE was stopped by a run that ended before it started it again; it was started again now"
+    reply: dict[str, Any] = {
+        "contract": 1,
+        "op": "probe",
+        "agent": {"name": "defs_agent_win", "runtime": "Mono"},
+        "host": {"os": "linux", "os_version": "6", "arch": "x86_64", "hostname": "h", "env": {}},
+        "product": None,
+        "stores": [],
+        "events": [],
+        "events_error": None,
+        "warnings": [warning],
+    }
+
+    def run(**_kwargs: Any) -> dict[str, Any]:
+        return {"reply": reply}
+
+    agent.call(run, is_windows=False, op="probe", request=request, task_vars={"inventory_hostname": "mail01"})
+    assert shown == ["mail01: " + warning]

@@ -170,3 +170,14 @@ def differences(got: Any, want: Any, where: str = "$") -> list[str]:
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
         return [d for i, (a, b) in enumerate(zip(got, want)) for d in differences(a, b, f"{where}[{i}]")][:20]
     return [] if got == want and type(got) is type(want) else [f"{where}: {got!r} != {want!r}"]
+
+
+def test_the_comparison_finds_a_deliberate_difference() -> None:
+    """A difference between the agents' replies is found and named (what test_both_agents_reply_alike relies on)."""
+    posix = {"stores": [{"dirs": [{"files": [{"mtime": 1.5, "sha256": "a" * 64, "link": False}]}]}]}
+    win = {"stores": [{"dirs": [{"files": [{"mtime": 1.5, "sha256": "b" * 64, "link": 0}]}]}]}
+    assert differences(win, posix) == [
+        "$.stores[0].dirs[0].files[0].link: 0 != False",
+        f"$.stores[0].dirs[0].files[0].sha256: {'b' * 64!r} != {'a' * 64!r}",
+    ]
+    assert differences(posix, posix) == []

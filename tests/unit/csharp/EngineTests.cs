@@ -15,6 +15,8 @@ using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+using OldRule = ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Privacy;
 
 namespace EngineTests
 {
@@ -30,13 +32,74 @@ namespace EngineTests
         // read-only files (Windows refuses to delete them)
         public readonly HashSet<string> ReadOnly = new HashSet<string>();
 
+        // files another process holds open, until a time of the fake clock, and whether with FILE_SHARE_DELETE
+        public readonly Dictionary<string, double> OpenUntil = new Dictionary<string, double>();
+        public readonly HashSet<string> ShareDelete = new HashSet<string>();
+        // files deleted while open with FILE_SHARE_DELETE: still there until the last handle closes
+        public readonly HashSet<string> Pending = new HashSet<string>();
+        public FakeClock Clock;
+
         public FaultFiles(IFileSystem inner)
         {
             this.inner = inner;
         }
 
+        // handles whose time is up are closed; a delete-pending file goes with its last handle
+        private void Tick()
+        {
+            foreach (string path in new List<string>(OpenUntil.Keys))
+            {
+                if (Clock != null && Clock.Now >= OpenUntil[path])
+                {
+                    OpenUntil.Remove(path);
+                    if (Pending.Remove(path))
+                    {
+                        inner.Delete(path);
+                    }
+                }
+            }
+        }
+
+        public bool OpenBelow(string folder)
+        {
+            Tick();
+            foreach (string path in OpenUntil.Keys)
+            {
+                if (path.StartsWith(folder + "/", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        // NTFS: names that differ only in case are one name
+        public bool CaseInsensitive;
+
+        private string Actual(string path)
+        {
+            if (!CaseInsensitive || inner.Stat(path) != null)
+            {
+                return path;
+            }
+            string parent = Path.GetDirectoryName(path);
+            if (parent == null || inner.StatFollow(parent) == null)
+            {
+                return path;
+            }
+            foreach (Entry entry in inner.List(parent))
+            {
+                if (string.Equals(entry.Name, Path.GetFileName(path), StringComparison.OrdinalIgnoreCase))
+                {
+                    return Path.Combine(parent, entry.Name);
+                }
+            }
+            return path;
+        }
+
         public Entry Stat(string path)
         {
+            path = Actual(path);
             Entry entry = inner.Stat(path);
             if (entry != null && ReadOnly.Contains(path))
             {
@@ -101,9 +164,22 @@ namespace EngineTests
         public void Move(string from, string to)
         {
             MoveCalls++;
+            Tick();
             if (MoveFaults.Count > 0)
             {
                 throw new HostException(MoveFaults.Dequeue(), "injected", from);
+            }
+            if (CaseInsensitive && Actual(to) != to)
+            {
+                throw new HostException(Codes.AlreadyExists, "a name that differs only in case exists", to);
+            }
+            if (OpenUntil.ContainsKey(from) && !ShareDelete.Contains(from))
+            {
+                throw new HostException(32, "the file is open without FILE_SHARE_DELETE", from);
+            }
+            if (OpenBelow(from))
+            {
+                throw new HostException(Codes.AccessDenied, "a folder with an open file inside cannot be renamed", from);
             }
             inner.Move(from, to);
         }
@@ -119,6 +195,16 @@ namespace EngineTests
 
         public void Delete(string path)
         {
+            Tick();
+            if (OpenUntil.ContainsKey(path))
+            {
+                if (!ShareDelete.Contains(path))
+                {
+                    throw new HostException(32, "the file is open without FILE_SHARE_DELETE", path);
+                }
+                Pending.Add(path);
+                return;
+            }
             if (ReadOnly.Contains(path))
             {
                 throw new HostException(Codes.AccessDenied, "read-only", path);
@@ -126,7 +212,14 @@ namespace EngineTests
             inner.Delete(path);
         }
 
-        public void DeleteFolder(string path) { inner.DeleteFolder(path); }
+        public void DeleteFolder(string path)
+        {
+            if (OpenBelow(path))
+            {
+                throw new HostException(Codes.DirNotEmpty, "a delete-pending file is still inside", path);
+            }
+            inner.DeleteFolder(path);
+        }
         public void MakeWritable(string path) { ReadOnly.Remove(path); }
         public void CopyTimes(string source, string target) { inner.CopyTimes(source, target); }
         public long? FreeBytes(string path) { return inner.FreeBytes(path); }
@@ -149,11 +242,13 @@ namespace EngineTests
         // the scanner lets go of the set after this many looks
         public int HeldFor;
         public int Looks;
+        public FaultFiles Files;
         public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
         public IList<string> Holders(string folder)
         {
             Looks++;
-            return Looks <= HeldFor ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
+            bool held = Looks <= HeldFor || (Files != null && Files.OpenBelow(folder));
+            return held ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
         }
     }
 
@@ -168,6 +263,8 @@ namespace EngineTests
         {
             inner = Hosts.Managed("Mono test");
             Fs = new FaultFiles(inner.Files);
+            Fs.Clock = FakeClock;
+            Held.Files = Fs;
         }
 
         public HostInfo Info { get { return inner.Info; } }
@@ -360,7 +457,153 @@ namespace EngineTests
                 long large = Retry.BudgetSeconds(wire, 2L << 30);
                 Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
             }
+            OpenFiles();
+            CaseCollisions();
+            PrivacyChecks();
             return failed == 0 ? 0 : 1;
+        }
+
+        // a folder rename refused while a file inside is open, delete-pending files, FILE_SHARE_DELETE
+        private static void OpenFiles()
+        {
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-retire");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 3;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_rename_waits_for_an_open_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-held");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_held_open_is_set_in_use", Result(steps, 0) == "in_use:SET_IN_USE" && Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-denied");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                host.Fs.MoveFaults.Enqueue(Codes.AccessDenied);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_access_denied_with_no_holder_is_failed", Result(steps, 0) == "failed:ERROR_ACCESS_DENIED" && host.Fs.MoveCalls == 1, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("pending-clean");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead"));
+                string held = Path.Combine(csapi, ".smsmse-staging-20261125.003-dead", "naveng32.dll");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 2;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("clean_waits_for_a_delete_pending_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("noshare-rename");
+                File.WriteAllText(Path.Combine(csapi, ".smsmse-definfo-x.tmp"), "x");
+                string held = Path.Combine(csapi, ".smsmse-definfo-x.tmp");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
+            }
+        }
+
+        // names that collide without case: a quarantine destination, a rename target
+        private static void CaseCollisions()
+        {
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-csapi");
+                string quarantine = Fresh("case-quarantine");
+                MakeSet(Path.Combine(csapi, "20261125.003"));
+                Directory.CreateDirectory(Path.Combine(quarantine, "csapi-20261125.003-q1"));
+                List<object> steps = Run(host, Step("quarantine", csapi, "name", "20261125.003", "dest_dir", quarantine, "dest_name", "CSAPI-20261125.003-Q1"));
+                Check("quarantine_onto_a_name_differing_in_case_is_a_conflict", Result(steps, 0) == "conflict" && Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0));
+            }
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-rename");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-x"));
+                Directory.CreateDirectory(Path.Combine(csapi, "Definfo.dat"));
+                List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", "eA==", "expect_sha256", null));
+                Check("pointer_named_in_another_case_is_seen", Result(steps, 0) == "conflict", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+        }
+
+        private static LevelInfo Level(string path, string owner, params object[] aces)
+        {
+            LevelInfo level = new LevelInfo();
+            level.Path = path;
+            level.Exists = true;
+            level.OwnerSid = owner;
+            for (int i = 0; i + 2 < aces.Length + 1 && i + 1 < aces.Length; i += 3)
+            {
+                AceInfo ace = new AceInfo();
+                ace.Sid = (string)aces[i];
+                ace.Mask = (int)aces[i + 1];
+                ace.InheritOnly = (bool)aces[i + 2];
+                ace.Allow = true;
+                level.Aces.Add(ace);
+            }
+            return level;
+        }
+
+        // high: an ordinary server (inherited Users create rights from %ProgramData%, a store owned by the
+        // admin who ran the installer) is private under the default policy; what the old rule refused
+        private static void PrivacyChecks()
+        {
+            const string Admin = "S-1-5-21-1-2-3-500";
+            const string Users = "S-1-5-32-545";
+            const int ReadExecute = 0x1200a9;
+            const int CreateFilesFolders = 0x2 | 0x4;
+            List<LevelInfo> ordinary = new List<LevelInfo>
+            {
+                Level(@"C:\", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData", "S-1-5-18", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+            };
+            Func<string, bool> admins = delegate(string sid) { return sid == Admin; };
+            HashSet<string> trusted = OldRule.Trusted(null);
+            Check("privacy_old_rule_refused_an_ordinary_server", OldRule.Problems(ordinary, trusted).Count > 0, "the old rule accepts it");
+            List<PrivacyProblem> found = new PrivacyPolicy().Problems(ordinary, admins);
+            Check("privacy_default_accepts_an_ordinary_server", found.Count == 0, found.Count + " problems: " + (found.Count > 0 ? found[0].Path + " " + found[0].Kind + " " + found[0].Sid : ""));
+            List<LevelInfo> modifiable = new List<LevelInfo>(ordinary);
+            modifiable[3] = Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, 0x1301bf, false);
+            found = new PrivacyPolicy().Problems(modifiable, admins);
+            Check("privacy_default_refuses_users_modify", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users, found.Count + " problems");
+            found = new PrivacyPolicy().Problems(ordinary, delegate(string sid) { return false; });
+            Check("privacy_owner_not_an_admin_is_refused", found.Count == 2 && found[0].Kind == "owner", found.Count + " problems");
+            Dictionary<string, object> strict = new Dictionary<string, object>();
+            strict["creators"] = new List<object>();
+            strict["owner_admins"] = false;
+            found = PrivacyPolicy.From(strict).Problems(ordinary, admins);
+            Check("privacy_policy_from_the_request_is_applied", found.Count > 0, "a strict policy accepts inherited create rights");
+            Dictionary<string, object> bad = new Dictionary<string, object>();
+            bad["writers"] = new List<object> { "Everyone" };
+            bool refused = false;
+            try
+            {
+                PrivacyPolicy.From(bad);
+            }
+            catch (ArgumentException)
+            {
+                refused = true;
+            }
+            Check("privacy_policy_names_a_bad_sid", refused, "a name that is not a SID was taken");
+            List<LevelInfo> junction = new List<LevelInfo>(ordinary);
+            junction[2].Reparse = true;
+            found = new PrivacyPolicy().Problems(junction, admins);
+            Check("privacy_junction_above_is_refused", found.Count == 1 && found[0].Kind == "reparse", found.Count + " problems");
         }
     }
 }
