@@ -68,9 +68,9 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -88,6 +88,10 @@ SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\.cs$")
 MAX_PACKED = 4 << 20
 MAX_SOURCES = 16 << 20
 _TAIL = 4000
+
+
+#: AnsibleModule.run_command: (argv, cwd=..., data=..., environ_update=...) -> (exit code, stdout, stderr)
+Runner = Callable[..., "tuple[int, str, str]"]
 
 
 class EngineError(Exception):
@@ -133,7 +137,7 @@ def tool(name: str) -> str:
     return found
 
 
-def built(sources: dict[str, str]) -> str:
+def built(sources: dict[str, str], run_command: Runner) -> str:
     """The path of the engine compiled from ``sources``, compiling it into the cache when it is not there yet."""
     root = cache_root()
     fd, why = private_files.open_folder(root, create=True)
@@ -149,10 +153,9 @@ def built(sources: dict[str, str]) -> str:
         for name, text in sources.items():
             with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
                 handle.write(text)
-        command = [tool("mcs"), *MCS_FLAGS, *sorted(sources)]
-        done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not os.path.isfile(os.path.join(work, EXE)):
-            raise EngineError(f"mcs could not compile the engine (exit {done.returncode}): {(done.stdout + done.stderr)[-_TAIL:]}")
+        code, out, err = run_command([tool("mcs"), *MCS_FLAGS, *sorted(sources)], cwd=work)
+        if code != 0 or not os.path.isfile(os.path.join(work, EXE)):
+            raise EngineError(f"mcs could not compile the engine (exit {code}): {(out + err)[-_TAIL:]}")
         try:
             os.rename(work, final)  # atomic: a build is seen whole or not at all
         except OSError:
@@ -163,15 +166,13 @@ def built(sources: dict[str, str]) -> str:
     return exe
 
 
-def run(op: str, request: dict[str, Any], check_mode: bool, engine: dict[str, Any]) -> dict[str, Any]:
+def run(op: str, request: dict[str, Any], check_mode: bool, engine: dict[str, Any], run_command: Runner) -> dict[str, Any]:
     """The engine's reply to ``op``: one JSON object in on stdin, one out on stdout."""
-    exe = built(unpack(engine))
+    exe = built(unpack(engine), run_command)
     message = json.dumps({"op": op, "check_mode": check_mode, "request": request})
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    done = subprocess.run([tool("mono"), exe], input=message.encode("utf-8"), capture_output=True, env=env, check=False)
-    out, err = done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
-    if done.returncode != 0:
-        raise EngineError(f"the engine crashed (exit {done.returncode}): {(err or out)[-_TAIL:]}")
+    code, out, err = run_command([tool("mono"), exe], data=message, environ_update={"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+    if code != 0:
+        raise EngineError(f"the engine crashed (exit {code}): {(err or out)[-_TAIL:]}")
     try:
         answer = json.loads(out)
     except ValueError as exc:
@@ -203,7 +204,7 @@ def main() -> None:
     if module.check_mode and op != "probe":
         module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
     try:
-        result = run(op, module.params["request"], module.check_mode, module.params["engine"])
+        result = run(op, module.params["request"], module.check_mode, module.params["engine"], module.run_command)
     except EngineError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

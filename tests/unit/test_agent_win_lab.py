@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import zlib
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,15 @@ namespace StandIn {
     }
 }
 """
+
+
+def run_command(
+    argv: list[str], cwd: str | None = None, data: str | None = None, environ_update: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """What AnsibleModule.run_command does for the module, here without a module."""
+    env = {**os.environ, **(environ_update or {})}
+    done = subprocess.run(argv, cwd=cwd, input=data, capture_output=True, text=True, env=env, check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 def pack(sources: dict[str, str]) -> dict[str, Any]:
@@ -87,11 +97,11 @@ def test_the_digest_follows_every_byte_of_every_file() -> None:
 
 @needs_mono
 def test_the_engine_is_compiled_once_per_digest(cache: Path) -> None:
-    first = lab_agent.built({"StandIn.cs": STAND_IN})
+    first = lab_agent.built({"StandIn.cs": STAND_IN}, run_command)
     assert Path(first).parent.parent == cache and Path(first).parent.name == lab_agent.digest({"StandIn.cs": STAND_IN})
     inode = os.stat(first).st_ino
-    assert lab_agent.built({"StandIn.cs": STAND_IN}) == first and os.stat(first).st_ino == inode  # reused, not rebuilt
-    changed = lab_agent.built({"StandIn.cs": STAND_IN + "\n// changed\n"})
+    assert lab_agent.built({"StandIn.cs": STAND_IN}, run_command) == first and os.stat(first).st_ino == inode  # reused, not rebuilt
+    changed = lab_agent.built({"StandIn.cs": STAND_IN + "\n// changed\n"}, run_command)
     assert changed != first and os.path.isfile(changed)
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(".")) == []  # no build folder left behind
     assert (cache.stat().st_mode & 0o777) == 0o700
@@ -100,7 +110,7 @@ def test_the_engine_is_compiled_once_per_digest(cache: Path) -> None:
 @needs_mono
 def test_a_build_that_fails_says_why_and_leaves_nothing(cache: Path) -> None:
     with pytest.raises(lab_agent.EngineError, match=r"(?s)mcs could not compile the engine .*error CS1525"):
-        lab_agent.built({"Broken.cs": "class Broken { int x = ; }"})
+        lab_agent.built({"Broken.cs": "class Broken { int x = ; }"}, run_command)
     assert list(cache.iterdir()) == []
 
 
@@ -108,7 +118,7 @@ def test_a_cache_others_can_write_is_refused(cache: Path) -> None:
     cache.mkdir(parents=True)
     cache.chmod(0o777)
     with pytest.raises(lab_agent.EngineError, match=r"engine cache cannot be used: .*writable by group or others"):
-        lab_agent.built({"StandIn.cs": STAND_IN})
+        lab_agent.built({"StandIn.cs": STAND_IN}, run_command)
 
 
 def test_a_cache_that_is_a_link_is_refused(cache: Path, tmp_path: Path) -> None:
@@ -116,16 +126,16 @@ def test_a_cache_that_is_a_link_is_refused(cache: Path, tmp_path: Path) -> None:
     cache.parent.mkdir(parents=True)
     cache.symlink_to(tmp_path / "elsewhere")
     with pytest.raises(lab_agent.EngineError, match="is a link"):
-        lab_agent.built({"StandIn.cs": STAND_IN})
+        lab_agent.built({"StandIn.cs": STAND_IN}, run_command)
 
 
 @needs_mono
 def test_the_reply_carries_the_runtime_the_console_host_names(cache: Path) -> None:
-    reply = lab_agent.run("probe", {}, True, pack({"StandIn.cs": STAND_IN}))["reply"]
+    reply = lab_agent.run("probe", {}, True, pack({"StandIn.cs": STAND_IN}), run_command)["reply"]
     assert reply == {"op": "probe", "checked": True, "agent": {"name": "defs_agent_win", "runtime": "Mono stand-in"}}
-    assert lab_agent.run("probe", {}, False, pack({"StandIn.cs": STAND_IN}))["reply"]["checked"] is False
+    assert lab_agent.run("probe", {}, False, pack({"StandIn.cs": STAND_IN}), run_command)["reply"]["checked"] is False
     # an engine that leaves the agent record to its host: the console host names the Windows agent and its runtime
-    reply = lab_agent.run("probe", {"x": "bare"}, False, pack({"StandIn.cs": STAND_IN}))["reply"]
+    reply = lab_agent.run("probe", {"x": "bare"}, False, pack({"StandIn.cs": STAND_IN}), run_command)["reply"]
     assert reply == {"op": "probe", "checked": False, "agent": {"name": "defs_agent_win", "runtime": "Mono stand-in"}}
 
 
@@ -135,7 +145,7 @@ def test_the_reply_carries_the_runtime_the_console_host_names(cache: Path) -> No
 )
 def test_an_engine_failure_or_crash_fails_the_call(cache: Path, request_: dict[str, Any], message: str) -> None:
     with pytest.raises(lab_agent.EngineError, match=message):
-        lab_agent.run("probe", request_, False, pack({"StandIn.cs": STAND_IN}))
+        lab_agent.run("probe", request_, False, pack({"StandIn.cs": STAND_IN}), run_command)
 
 
 def test_without_mono_on_path_the_message_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
