@@ -39,6 +39,8 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "empty_stores": (("empty_stores",), "works"),
 }
 #: check -> why its value differs between two hosts of one machine whatever the agent
+#: the random token that ends the name of a quarantined set's folder
+TOKEN = re.compile(r"-[0-9a-f]{8}(?=/|$)")
 #: how long LiveUpdate took ("LiveUpdate finished in 1.715 s"): the clock's, not the agent's
 DURATION = re.compile(r"\bin [0-9]+(?:\.[0-9]+)? s\b")
 HOST_SPECIFIC_CHECKS = {"free_space": "the free bytes of the volume change between the two hosts' probes"}
@@ -79,10 +81,13 @@ def neutral(record: dict[str, Any], host: str) -> Any:
 
 
 def stores(host: Path) -> dict[str, str]:
-    """Every path below the host folder -> ``dir``, the SHA-256 of a file, or (events) the event IDs in order."""
+    """Every path below the host folder -> ``dir``, the SHA-256 of a file, or (events) the event IDs in order.
+
+    A quarantined set's folder ends with a token the controller draws at random (plan.Context.token): written TOKEN.
+    """
     found = {}
     for path in sorted(host.rglob("*")):
-        relative = path.relative_to(host).as_posix()
+        relative = TOKEN.sub("-TOKEN", path.relative_to(host).as_posix())
         if path.is_dir():
             found[relative] = "dir"
         elif path.name == "events.jsonl":
