@@ -19,13 +19,15 @@ banner() { printf '\n==== %s\n\n' "$*"; }
 # every 4th host is served by the Windows agent's C# engine under Mono (installed here when root on Debian)
 scripts/ensure_mcs.sh || true
 windows_every=4
+agents="every 4th served by the Windows agent's engine under Mono, the others by the POSIX agent"
 if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
   windows_every=0
+  agents="all served by the POSIX agent: Mono is not installed"
   echo "Mono (mcs, mono) is not installed: every lab host runs the POSIX agent." >&2
   echo "For a mixed fleet, install Debian's mono-mcs and mono-runtime (scripts/ensure_mcs.sh does it as root)." >&2
 fi
 
-banner "Building a lab of $hosts emulated servers (every ${windows_every}th on the Windows agent; 0: none), a signing key and a signed catalog in $lab"
+banner "Building a lab of $hosts emulated servers ($agents), a signing key and a signed catalog in $lab"
 "$venv/bin/ansible-playbook" mailsec.smsmse.lab -e "lab_dir=$lab" -e "lab_hosts=$hosts" -e "lab_windows_every=$windows_every"
 inventory="$lab/inventory.yml"
 
