@@ -143,3 +143,13 @@ def test_windows_agent_ends_as_the_posix_agent_through_verify_and_two_enforces(t
     hosts = twin_lab.parent / "hosts"
     for name in SCENARIOS:
         assert stores(hosts / f"windows-{name}") == stores(hosts / f"posix-{name}"), f"{name}: the final stores differ"
+
+
+def test_a_lab_without_mono_is_all_posix_and_says_why(tmp_path: Path) -> None:
+    # what `make demo` gets on a machine without Mono: the lab playbook warns and serves every host by the POSIX agent
+    extra = {"lab_dir": str(tmp_path / "lab"), "lab_hosts": 4, "lab_windows_every": 2}
+    built = playbook("mailsec.smsmse.lab", Path("localhost,"), tmp_path / "build", extra=extra, path=str(tmp_path / "empty"))
+    assert built.returncode == 0, built.output[-3000:]
+    assert "Every lab host is served by the POSIX agent: mcs and mono not on PATH" in " ".join(built.output.split())
+    hosts = json.loads((tmp_path / "lab" / "inventory.yml").read_text())["all"]["children"]["smsmse_lab"]["hosts"]
+    assert len(hosts) == 4 and not any("smsmse_defs_lab_agent" in variables for variables in hosts.values())
