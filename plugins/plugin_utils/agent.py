@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 from ansible.utils.display import Display
@@ -27,11 +28,11 @@ def agent_for(is_windows: bool) -> str:
 def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
     """Run ``op`` on the host through the agent and return its checked reply."""
     contract.check_request(op, request)
-    result = run_module(
-        module_name=agent_for(is_windows),
-        module_args={"op": op, "request": request},
-        task_vars=task_vars,
-    )
+    # Windows: one JSON string, parsed by the engine itself. The exec wrapper reads module arguments with
+    # Windows PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest
+    # naming VIRSCAN1.DAT and virscan1.dat) before the agent runs.
+    args = {"op": op, "request_json": json.dumps(request, ensure_ascii=True)} if is_windows else {"op": op, "request": request}
+    result = run_module(module_name=agent_for(is_windows), module_args=args, task_vars=task_vars)
     if result.get("failed") or result.get("unreachable"):
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
         raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")

@@ -81,10 +81,8 @@ def test_the_agent_is_a_shim_over_the_engine() -> None:
     assert PS_FILES == ["defs_agent_win.ps1"]
     assert CS_FILES == ["SmsmseEngine.cs", "SmsmseEngineApply.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs"]
     text = SOURCES["defs_agent_win.ps1"].decode()
-    assert (
-        "[ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $module.Params.request, $module.CheckMode"
-        in text
-    )
+    assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
+    assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text
     assert "SmsmseEngineWin.Hosts]::Windows($runtime)" in text
 
 

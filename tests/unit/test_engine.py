@@ -202,3 +202,41 @@ def test_the_controller_shows_what_the_agent_put_right(monkeypatch: pytest.Monke
 
     agent.call(run, is_windows=False, op="probe", request=request, task_vars={"inventory_hostname": "mail01"})
     assert shown == ["mail01: " + warning]
+
+
+def _case_collisions(value: Any, where: str = "$") -> list[str]:
+    """Objects holding keys that differ only in case: Windows PowerShell 5.1's ConvertFrom-Json refuses them."""
+    found = []
+    if isinstance(value, dict):
+        folded: dict[str, str] = {}
+        for key in value:
+            if key.casefold() in folded:
+                found.append(f"{where}: {folded[key.casefold()]!r} and {key!r}")
+            folded[key.casefold()] = key
+        for key, item in value.items():
+            found += _case_collisions(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _case_collisions(item, f"{where}[{index}]")
+    return found
+
+
+def test_keys_differing_only_in_case_reach_the_windows_agent(tmp_path: Path) -> None:
+    """Medium: the exec wrapper parses module arguments with ConvertFrom-Json, which dies on keys that differ
+    only in case (a manifest naming VIRSCAN1.DAT and virscan1.dat) before any step runs. The controller sends
+    the Windows agent its request as one JSON string, which the engine parses itself."""
+    manifest = {name: {"size": 1, "sha256": "a" * 64} for name in ("VIRSCAN1.DAT", "virscan1.dat", "zdone.dat")}
+    step = {"op": "matches", "store": "C:\\\\defs", "required": True, "always": False, "commit": False}
+    request = {"wire": contract.wire(), "cache_dir": None, "steps": [{**step, "args": {"name": "20261125.003", "manifest": manifest}}]}
+    sent: list[dict[str, Any]] = []
+
+    def run(*, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        sent.append(module_args)
+        return {"reply": {"contract": 1, "op": "apply", "steps": [], "warnings": []}}
+
+    agent.call(run, is_windows=True, op="apply", request=request, task_vars={})
+    assert _case_collisions(sent[0]) == []
+    assert json.loads(sent[0]["request_json"]) == request
+    assert _case_collisions({"request": request}) != [], "the check finds the collision in a request sent as a mapping"
+    agent.call(run, is_windows=False, op="apply", request=request, task_vars={})
+    assert sent[1]["request"] == request, "the POSIX agent still gets a mapping"
