@@ -13,6 +13,7 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
@@ -252,6 +253,27 @@ namespace EngineTests
         }
     }
 
+    // Windows has no boot ID: a lock is judged by the boot time and the process ID (which a reboot reuses).
+    public sealed class WindowsLikeProcesses : IProcesses
+    {
+        private readonly IProcesses inner;
+        public double Boot;
+        public bool EveryPidAlive;
+
+        public WindowsLikeProcesses(IProcesses inner)
+        {
+            this.inner = inner;
+        }
+
+        public int CurrentId { get { return inner.CurrentId; } }
+        public string HostName { get { return inner.HostName; } }
+        public string BootId { get { return null; } }
+        public double BootTime { get { return Boot; } }
+        public bool Alive(int pid) { return EveryPidAlive || inner.Alive(pid); }
+        public SmsmseEngine.RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars) { return inner.Run(program, arguments, timeoutSeconds, tailChars); }
+        public string Which(string program) { return inner.Which(program); }
+    }
+
     public sealed class FaultHost : IHost
     {
         private readonly IHost inner;
@@ -270,7 +292,8 @@ namespace EngineTests
         public HostInfo Info { get { return inner.Info; } }
         public string Runtime { get { return inner.Runtime; } }
         public IFileSystem Files { get { return Fs; } }
-        public IProcesses Processes { get { return inner.Processes; } }
+        public WindowsLikeProcesses Windows;
+        public IProcesses Processes { get { return Windows ?? inner.Processes; } }
         public IClock Clock { get { return FakeClock; } }
         public IProduct Product { get { return inner.Product; } }
         public IServices Services { get { return Held; } }
@@ -459,6 +482,7 @@ namespace EngineTests
             }
             OpenFiles();
             CaseCollisions();
+            LockAcrossBoots();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
         }
@@ -513,6 +537,30 @@ namespace EngineTests
                 List<object> steps = Run(host, Step("clean", csapi));
                 Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
             }
+        }
+
+        // a lock taken before the host last started is broken on Windows too, though its process ID now
+        // belongs to another process; a lock taken since is kept while its process lives
+        private static void LockAcrossBoots()
+        {
+            FaultHost host = new FaultHost();
+            host.Windows = new WindowsLikeProcesses(Hosts.Managed("Mono test").Processes);
+            host.Windows.Boot = host.FakeClock.Now - 600;
+            host.Windows.EveryPidAlive = true;
+            string csapi = Fresh("boot-csapi");
+            Dictionary<string, object> record = new Dictionary<string, object>();
+            record["pid"] = 4242L;
+            record["host"] = host.Processes.HostName;
+            record["boot_id"] = null;
+            record["created"] = host.FakeClock.Now - 3600;
+            record["token"] = "old";
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            List<object> steps = Run(host, Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi));
+            Check("lock_from_before_the_boot_is_broken", Result(steps, 0) == "done", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            record["created"] = host.FakeClock.Now - 60;
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
+            Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
         }
 
         // names that collide without case: a quarantine destination, a rename target
