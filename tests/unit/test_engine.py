@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from ansible.utils.display import Display
 
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
 
 from . import engine
@@ -242,3 +243,39 @@ def test_keys_differing_only_in_case_reach_the_windows_agent(tmp_path: Path) -> 
     assert _case_collisions({"request": request}) != [], "the check finds the collision in a request sent as a mapping"
     agent.call(run, is_windows=False, op="apply", request=request, task_vars={})
     assert sent[1]["request"] == request, "the POSIX agent still gets a mapping"
+
+
+def _posix_liveupdate(request: dict[str, Any]) -> dict[str, Any]:
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    return {"contract": 1, "op": "run_liveupdate", **defs_agent_posix.run_liveupdate(request, run)}
+
+
+@engine.needs_mono
+@pytest.mark.parametrize(
+    ("command", "timeout", "result", "exit_code"),
+    [
+        (["sh", "-c", "echo updating; exit 3"], 30, "exited", 3),
+        (["sh", "-c", "echo updated"], 30, "exited", 0),
+        (None, 30, "not_found", None),
+        (["/nonexistent/luall"], 30, None, None),
+        (["sleep", "20"], 1, "timeout", None),
+    ],
+)
+def test_run_liveupdate_on_both_agents(command: list[str] | None, timeout: int, result: str | None, exit_code: int | None) -> None:
+    request = {"luall_candidates": [], "arguments": [], "command": command, "timeout": timeout}
+    assert contract.problems("run_liveupdate", "request", request) == []
+    replies = {"posix": _posix_liveupdate(request), "win_engine": engine.reply("run_liveupdate", request)}
+    for name, reply in replies.items():
+        assert contract.problems("run_liveupdate", "reply", reply) == [], name
+    if result is None:  # a program that cannot start: the engine says failed; coreutils' timeout, which the
+        # POSIX agent runs it through, exits 127 (both a failed LiveUpdate to the controller)
+        assert replies["win_engine"]["result"] == "failed" and "/nonexistent/luall" in replies["win_engine"]["output"]
+        assert (replies["posix"]["result"], replies["posix"]["exit_code"]) in (("failed", None), ("exited", 127))
+        return
+    assert {name: reply["result"] for name, reply in replies.items()} == {"posix": result, "win_engine": result}
+    if result == "exited":
+        assert replies["win_engine"]["exit_code"] == replies["posix"]["exit_code"] == exit_code
+        assert replies["win_engine"]["output"] == replies["posix"]["output"]
