@@ -57,13 +57,27 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
                 FileStamp stamp = Native.StampOf(info.FullName);
                 entry.FileId = stamp.FileId;
                 entry.Volume = stamp.FileId.Substring(0, stamp.FileId.IndexOf(':'));
-                entry.Stamp = stamp.Usn < 0 ? null : Usn.ChangeStamp(0, stamp.Usn, stamp.ChangeTime);
+                entry.Stamp = stamp.Usn < 0 ? null : Usn.ChangeStamp(Journal(info.FullName, entry.Volume), stamp.Usn, stamp.ChangeTime);
             }
             catch (Exception)
             {
                 entry.FileId = null;
             }
             return entry;
+        }
+
+        // the change journal of each volume: USNs start again in a new journal, so the stamp names it
+        private static readonly Dictionary<string, ulong> Journals = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+
+        private static ulong Journal(string path, string volume)
+        {
+            ulong id;
+            if (!Journals.TryGetValue(volume, out id))
+            {
+                id = Native.JournalId(path);
+                Journals[volume] = id;
+            }
+            return id;
         }
 
         private static FileSystemInfo Info(string path)
