@@ -28,16 +28,16 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public readonly IFileSystem Fs;
         public readonly IDictionary Wire;
         public readonly string CacheDir;
-        public readonly Dictionary<string, StoreLock> Locks = new Dictionary<string, StoreLock>(StringComparer.Ordinal);
+        public readonly Dictionary<string, StoreLock> Locks;
         public readonly List<string> Warnings = new List<string>();
-        public readonly HashSet<string> Stopped = new HashSet<string>(StringComparer.Ordinal);
+        public readonly HashSet<string> Stopped;
 
         public IDictionary Privacy;
         // the request's steps and the one running: a stop looks ahead for the start that follows it
         public List<object> StepList = new List<object>();
         public int Index;
         // store -> the start a stop of this request recorded (started again at the end when no start ran)
-        public readonly Dictionary<string, IDictionary> StartFor = new Dictionary<string, IDictionary>(StringComparer.Ordinal);
+        public readonly Dictionary<string, IDictionary> StartFor;
 
         public Context(IHost host, IDictionary wire, string cacheDir)
         {
@@ -45,6 +45,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             Fs = host.Files;
             Wire = wire;
             CacheDir = cacheDir;
+            // store paths name the same folder in any case on Windows (the lock of C:\Defs is that of c:\defs)
+            StringComparer paths = host.Info.Os == "windows" ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+            Locks = new Dictionary<string, StoreLock>(paths);
+            Stopped = new HashSet<string>(paths);
+            StartFor = new Dictionary<string, IDictionary>(paths);
+            Staged = new Dictionary<string, long>(paths);
         }
 
         public string W(string name)
@@ -68,7 +74,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         }
 
         // bytes of each folder stage wrote in this request: what a scan reads before it lets go
-        public readonly Dictionary<string, long> Staged = new Dictionary<string, long>(StringComparer.Ordinal);
+        public readonly Dictionary<string, long> Staged;
 
         public long Budget(string path)
         {

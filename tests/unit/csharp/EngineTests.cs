@@ -289,7 +289,8 @@ namespace EngineTests
             Held.Files = Fs;
         }
 
-        public HostInfo Info { get { return inner.Info; } }
+        public HostInfo Windows_;
+        public HostInfo Info { get { return Windows_ ?? inner.Info; } }
         public string Runtime { get { return inner.Runtime; } }
         public IFileSystem Files { get { return Fs; } }
         public WindowsLikeProcesses Windows;
@@ -483,6 +484,7 @@ namespace EngineTests
             OpenFiles();
             CaseCollisions();
             LockAcrossBoots();
+            StorePathsIgnoreCase();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
         }
@@ -561,6 +563,25 @@ namespace EngineTests
             File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
             steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
             Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
+        }
+
+        // Windows: a store named in another case is the same store (its lock is released by the unlock)
+        private static void StorePathsIgnoreCase()
+        {
+            FaultHost host = new FaultHost();
+            HostInfo windows = new HostInfo();
+            windows.Os = "windows";
+            windows.StateDir = host.Info.StateDir;
+            windows.DefaultCacheDir = host.Info.DefaultCacheDir;
+            host.Windows_ = windows;
+            string csapi = Fresh("case-store");
+            Dictionary<string, object> request = new Dictionary<string, object>();
+            request["wire"] = wire;
+            request["cache_dir"] = null;
+            request["steps"] = new List<object> { Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi.ToUpperInvariant()) };
+            Dictionary<string, object> reply = Apply.Steps(request, host);
+            List<object> steps = (List<object>)reply["steps"];
+            Check("store_path_case_is_ignored_on_windows", Result(steps, 1) == "done" && ((List<object>)reply["warnings"]).Count == 0 && !File.Exists(Path.Combine(csapi, ".smsmse-lock")), Result(steps, 1) + " " + Json.Write(reply["warnings"]));
         }
 
         // names that collide without case: a quarantine destination, a rename target
