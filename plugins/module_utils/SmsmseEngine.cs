@@ -1236,6 +1236,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // read. Null when it cannot be read, or when it changed while it was read (then in Changed).
         public string Digest(string path, Entry entry)
         {
+            // the stamp read now, not the listing's (a listing need not read stamps: a handle per file on Windows)
+            Entry now_ = host.Files.Stat(path);
+            if (now_ == null || now_.Kind != "file")
+            {
+                return null;
+            }
+            entry = now_;
             List<object> key = Key(entry);
             long now = (long)host.Clock.Now;
             object cached;
