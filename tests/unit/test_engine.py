@@ -280,3 +280,25 @@ def test_run_liveupdate_on_both_agents(command: list[str] | None, timeout: int, 
     if result == "exited":
         assert replies["win_engine"]["exit_code"] == replies["posix"]["exit_code"] == exit_code
         assert replies["win_engine"]["output"] == replies["posix"]["output"]
+
+
+@engine.needs_mono
+def test_a_check_mode_probe_reports_a_stopped_scanner_without_starting_it(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    store = tmp_path / "csapi"
+    store.mkdir()
+    stop = {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}}
+    start = {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}}
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
+    }
+    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
+    checked = engine.reply("probe", probe, check_mode=True, env=env)
+    assert not started.exists(), "check mode changed the host"
+    assert any("next call that is not in check mode" in w for w in checked["warnings"]), checked.get("warnings")
+    engine.reply("probe", probe, env=env)
+    assert started.exists()
