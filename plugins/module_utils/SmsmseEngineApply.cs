@@ -1041,11 +1041,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 ctx.Fs.Flush(store);
             }
+            bool pointerThere = ctx.Fs.Stat(ctx.Definfo(store)) != null;
             foreach (string entry in SortedNames(ctx, store))
             {
                 string path = Paths.Join(store, entry);
                 if (!IsLeftover(ctx, entry, path))
                 {
+                    continue;
+                }
+                if (!pointerThere && entry.StartsWith(ctx.W("definfo_temp_prefix"), StringComparison.Ordinal))
+                {
+                    remaining.Add(entry);
+                    errors.Add(entry + " is kept: " + ctx.W("definfo") + " is missing and it may be the only copy of the new one");
                     continue;
                 }
                 string aside = AsideOf(ctx, entry);
@@ -1152,7 +1159,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 throw new HostException(267, "a folder is never replaced by a file: move it aside first", target);
             }
-            string temp = Paths.Join(store, ctx.TempName());
+            string tempName = ctx.TempName();
+            string temp = Paths.Join(store, tempName);
+            bool kept = false;
             try
             {
                 using (Stream stream = ctx.Fs.CreateNew(temp))
@@ -1165,11 +1174,25 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 {
                     throw Changed(ctx, now, "while the new one was written");
                 }
-                Retry.Run(ctx, ctx.Budget(target), delegate { ctx.Fs.Replace(temp, target); });
+                try
+                {
+                    Retry.Run(ctx, ctx.Budget(target), delegate { ctx.Fs.Replace(temp, target); });
+                }
+                catch (HostException exception)
+                {
+                    // ReplaceFile can fail after it removed definfo.dat (1176, 1177): the new pointer is then the
+                    // only one there is, kept under its temporary name for the next run (clean keeps it too)
+                    if (ctx.Fs.Stat(target) != null || ctx.Fs.Stat(temp) == null)
+                    {
+                        throw;
+                    }
+                    kept = true;
+                    throw new Refusal("failed", ctx.W("definfo") + " was removed but the new one could not take its name (" + Primitives.OsText(exception) + "); it is kept as " + tempName, "POINTER_MISSING", Data("temp", tempName));
+                }
             }
             finally
             {
-                if (ctx.Fs.Stat(temp) != null)
+                if (!kept && ctx.Fs.Stat(temp) != null)
                 {
                     ctx.Fs.Delete(temp);
                 }

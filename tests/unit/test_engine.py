@@ -44,6 +44,8 @@ CHECKS = (
     "lock_from_before_the_boot_is_broken",  # Windows has no boot ID: the boot time decides
     "lock_since_the_boot_of_a_live_process_is_kept",
     "store_path_case_is_ignored_on_windows",
+    "replace_failed_after_removal_keeps_the_new_pointer",  # ReplaceFile errors 1175/1176/1177
+    "clean_keeps_the_pointer_temp_while_definfo_is_missing",
     "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
     "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
     "privacy_default_refuses_users_modify",

@@ -189,7 +189,13 @@ namespace EngineTests
         {
             if (ReplaceFaults.Count > 0)
             {
-                throw new HostException(ReplaceFaults.Dequeue(), "injected", target);
+                int code = ReplaceFaults.Dequeue();
+                if (code == 1177)
+                {
+                    // ERROR_UNABLE_TO_MOVE_REPLACEMENT_2: the target was moved away, the replacement not moved in
+                    inner.Delete(target);
+                }
+                throw new HostException(code, "injected", target);
             }
             inner.Replace(replacement, target);
         }
@@ -485,6 +491,7 @@ namespace EngineTests
             CaseCollisions();
             LockAcrossBoots();
             StorePathsIgnoreCase();
+            PointerMissing();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
         }
@@ -563,6 +570,23 @@ namespace EngineTests
             File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
             steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
             Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
+        }
+
+        // ReplaceFile failed after it removed definfo.dat (1177): the new pointer is kept under its temporary
+        // name and reported (POINTER_MISSING); clean keeps it while definfo.dat is missing
+        private static void PointerMissing()
+        {
+            FaultHost host = new FaultHost();
+            string csapi = Fresh("pointer-missing");
+            byte[] old = Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261123.001\r\n");
+            File.WriteAllBytes(Path.Combine(csapi, "definfo.dat"), old);
+            host.Fs.ReplaceFaults.Enqueue(1177);
+            List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", Convert.ToBase64String(Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261125.003\r\n")), "expect_sha256", Sha(old)));
+            IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
+            string temp = data.Contains("temp") ? (string)data["temp"] : "";
+            Check("replace_failed_after_removal_keeps_the_new_pointer", Result(steps, 0) == "failed:POINTER_MISSING" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)) && File.ReadAllText(Path.Combine(csapi, temp)).Contains("20261125.003"), Result(steps, 0) + " temp=" + temp);
+            steps = Run(host, Step("clean", csapi));
+            Check("clean_keeps_the_pointer_temp_while_definfo_is_missing", Result(steps, 0) == "failed:LEFTOVERS_REMAIN" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)), Result(steps, 0));
         }
 
         // Windows: a store named in another case is the same store (its lock is released by the unlock)
