@@ -304,3 +304,27 @@ def test_a_check_mode_probe_reports_a_stopped_scanner_without_starting_it(tmp_pa
     assert any("next call that is not in check mode" in w for w in checked["warnings"]), checked.get("warnings")
     engine.reply("probe", probe, env=env)
     assert started.exists()
+
+
+@engine.needs_mono
+def test_a_lab_probe_puts_right_only_its_own_stores(tmp_path: Path) -> None:
+    """In the lab one machine serves many hosts from one state folder: a probe starts only what its own stores' runs left stopped."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    mine, other = tmp_path / "mail01" / "csapi", tmp_path / "mail02" / "csapi"
+    mine.mkdir(parents=True)
+    other.mkdir(parents=True)
+    stop = {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}}
+    start = {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}}
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(other), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
+    }
+    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(mine)}, product_option=None, events_file=None, event_hours=1)
+    assert "warnings" not in engine.reply("probe", probe, env=env)
+    assert not started.exists()
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(other)}, product_option=None, events_file=None, event_hours=1)
+    assert engine.reply("probe", probe, env=env)["warnings"]
+    assert started.exists()
