@@ -287,7 +287,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 throw new InvalidOperationException(op + " changes the host and does not run in check mode; the controller plans it instead");
             }
-            List<string> recovered = StopRecord.Recover(host, checkMode);
+            List<string> recovered = StopRecord.Recover(host, checkMode, StoresOf(op, request, host));
             Dictionary<string, object> reply;
             switch (op)
             {
@@ -311,6 +311,28 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 reply["warnings"] = warnings;
             }
             return reply;
+        }
+
+        // The stores a call names (null: every store of the host). A Windows host is one server: any call
+        // puts right what a dead run left anywhere on it. Elsewhere (a lab serves many emulated hosts from
+        // one machine and one state folder) only the stores this call names are its business.
+        private static HashSet<string> StoresOf(string op, IDictionary request, IHost host)
+        {
+            if (host.Info.Os == "windows")
+            {
+                return null;
+            }
+            HashSet<string> stores = new HashSet<string>(StringComparer.Ordinal);
+            foreach (object item in Req.List(request, op == "probe" ? "stores" : "steps"))
+            {
+                IDictionary entry = item as IDictionary;
+                object named = entry == null ? null : Req.Get(entry, op == "probe" ? "template" : "store");
+                if (named is string)
+                {
+                    stores.Add(op == "probe" ? Probe.Expand((string)named, host) : (string)named);
+                }
+            }
+            return stores;
         }
 
         // apply and run_liveupdate live in SmsmseEngineApply.cs, compiled only for the calls that change.
@@ -1065,7 +1087,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         }
 
         // Start what runs that are gone left stopped; what was found and done, as warnings.
-        public static List<string> Recover(IHost host, bool checkMode)
+        public static List<string> Recover(IHost host, bool checkMode, HashSet<string> stores)
         {
             List<string> said = new List<string>();
             string folder = host.Info.StateDir;
@@ -1097,6 +1119,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                     continue;
                 }
                 if (record == null || !Gone(host, record) || !(Req.Get(record, "start") is IDictionary))
+                {
+                    continue;
+                }
+                if (stores != null && !stores.Contains(Req.Get(record, "store") as string ?? ""))
                 {
                     continue;
                 }
@@ -1236,6 +1262,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // read. Null when it cannot be read, or when it changed while it was read (then in Changed).
         public string Digest(string path, Entry entry)
         {
+            // the stamp read now, not the listing's (a listing need not read stamps: a handle per file on Windows)
+            Entry now_ = host.Files.Stat(path);
+            if (now_ == null || now_.Kind != "file")
+            {
+                return null;
+            }
+            entry = now_;
             List<object> key = Key(entry);
             long now = (long)host.Clock.Now;
             object cached;

@@ -28,16 +28,16 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public readonly IFileSystem Fs;
         public readonly IDictionary Wire;
         public readonly string CacheDir;
-        public readonly Dictionary<string, StoreLock> Locks = new Dictionary<string, StoreLock>(StringComparer.Ordinal);
+        public readonly Dictionary<string, StoreLock> Locks;
         public readonly List<string> Warnings = new List<string>();
-        public readonly HashSet<string> Stopped = new HashSet<string>(StringComparer.Ordinal);
+        public readonly HashSet<string> Stopped;
 
         public IDictionary Privacy;
         // the request's steps and the one running: a stop looks ahead for the start that follows it
         public List<object> StepList = new List<object>();
         public int Index;
         // store -> the start a stop of this request recorded (started again at the end when no start ran)
-        public readonly Dictionary<string, IDictionary> StartFor = new Dictionary<string, IDictionary>(StringComparer.Ordinal);
+        public readonly Dictionary<string, IDictionary> StartFor;
 
         public Context(IHost host, IDictionary wire, string cacheDir)
         {
@@ -45,6 +45,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             Fs = host.Files;
             Wire = wire;
             CacheDir = cacheDir;
+            // store paths name the same folder in any case on Windows (the lock of C:\Defs is that of c:\defs)
+            StringComparer paths = host.Info.Os == "windows" ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+            Locks = new Dictionary<string, StoreLock>(paths);
+            Stopped = new HashSet<string>(paths);
+            StartFor = new Dictionary<string, IDictionary>(paths);
+            Staged = new Dictionary<string, long>(paths);
         }
 
         public string W(string name)
@@ -68,7 +74,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         }
 
         // bytes of each folder stage wrote in this request: what a scan reads before it lets go
-        public readonly Dictionary<string, long> Staged = new Dictionary<string, long>(StringComparer.Ordinal);
+        public readonly Dictionary<string, long> Staged;
 
         public long Budget(string path)
         {
@@ -471,6 +477,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string theirs = Req.Get(map, "boot_id") as string;
             string ours = host.Processes.BootId;
             if (theirs != null && ours != null && theirs != ours)
+            {
+                return "it was taken before this host last started";
+            }
+            // Windows has no boot ID: a lock created before the host last started is a dead run's, though
+            // its process ID may belong to another process now
+            object created = Req.Get(map, "created");
+            double boot = host.Processes.BootTime;
+            if (boot > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < boot)
             {
                 return "it was taken before this host last started";
             }
@@ -1027,11 +1041,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 ctx.Fs.Flush(store);
             }
+            bool pointerThere = ctx.Fs.Stat(ctx.Definfo(store)) != null;
             foreach (string entry in SortedNames(ctx, store))
             {
                 string path = Paths.Join(store, entry);
                 if (!IsLeftover(ctx, entry, path))
                 {
+                    continue;
+                }
+                if (!pointerThere && entry.StartsWith(ctx.W("definfo_temp_prefix"), StringComparison.Ordinal))
+                {
+                    remaining.Add(entry);
+                    errors.Add(entry + " is kept: " + ctx.W("definfo") + " is missing and it may be the only copy of the new one");
                     continue;
                 }
                 string aside = AsideOf(ctx, entry);
@@ -1138,7 +1159,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 throw new HostException(267, "a folder is never replaced by a file: move it aside first", target);
             }
-            string temp = Paths.Join(store, ctx.TempName());
+            string tempName = ctx.TempName();
+            string temp = Paths.Join(store, tempName);
+            bool kept = false;
             try
             {
                 using (Stream stream = ctx.Fs.CreateNew(temp))
@@ -1151,11 +1174,25 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 {
                     throw Changed(ctx, now, "while the new one was written");
                 }
-                Retry.Run(ctx, ctx.Budget(target), delegate { ctx.Fs.Replace(temp, target); });
+                try
+                {
+                    Retry.Run(ctx, ctx.Budget(target), delegate { ctx.Fs.Replace(temp, target); });
+                }
+                catch (HostException exception)
+                {
+                    // ReplaceFile can fail after it removed definfo.dat (1176, 1177): the new pointer is then the
+                    // only one there is, kept under its temporary name for the next run (clean keeps it too)
+                    if (ctx.Fs.Stat(target) != null || ctx.Fs.Stat(temp) == null)
+                    {
+                        throw;
+                    }
+                    kept = true;
+                    throw new Refusal("failed", ctx.W("definfo") + " was removed but the new one could not take its name (" + Primitives.OsText(exception) + "); it is kept as " + tempName, "POINTER_MISSING", Data("temp", tempName));
+                }
             }
             finally
             {
-                if (ctx.Fs.Stat(temp) != null)
+                if (!kept && ctx.Fs.Stat(temp) != null)
                 {
                     ctx.Fs.Delete(temp);
                 }

@@ -40,7 +40,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         private const int RetrySeconds = 10;
         private static readonly long Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
-        private static Entry From(FileSystemInfo info)
+        private static Entry From(FileSystemInfo info, bool stamp)
         {
             Entry entry = new Entry();
             entry.Name = info.Name;
@@ -52,18 +52,37 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             long ticks = info.LastWriteTimeUtc.Ticks - Epoch;
             entry.MtimeSeconds = ticks / TimeSpan.TicksPerSecond;
             entry.MtimeNanos = (ticks % TimeSpan.TicksPerSecond) * 100;
+            if (!stamp)
+            {
+                return entry;
+            }
             try
             {
-                FileStamp stamp = Native.StampOf(info.FullName);
-                entry.FileId = stamp.FileId;
-                entry.Volume = stamp.FileId.Substring(0, stamp.FileId.IndexOf(':'));
-                entry.Stamp = stamp.Usn < 0 ? null : Usn.ChangeStamp(0, stamp.Usn, stamp.ChangeTime);
+                FileStamp read = Native.StampOf(info.FullName);
+                entry.FileId = read.FileId;
+                entry.Volume = read.FileId.Substring(0, read.FileId.IndexOf(':'));
+                entry.Stamp = read.Usn < 0 ? null : Usn.ChangeStamp(Journal(info.FullName, entry.Volume), read.Usn, read.ChangeTime);
             }
             catch (Exception)
             {
                 entry.FileId = null;
+                entry.Stamp = null;
             }
             return entry;
+        }
+
+        // the change journal of each volume: USNs start again in a new journal, so the stamp names it
+        private static readonly Dictionary<string, ulong> Journals = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+
+        private static ulong Journal(string path, string volume)
+        {
+            ulong id;
+            if (!Journals.TryGetValue(volume, out id))
+            {
+                id = Native.JournalId(path);
+                Journals[volume] = id;
+            }
+            return id;
         }
 
         private static FileSystemInfo Info(string path)
@@ -87,7 +106,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         public Entry Stat(string path)
         {
             FileSystemInfo info = Info(path);
-            return info == null ? null : From(info);
+            return info == null ? null : From(info, true);
         }
 
         public Entry StatFollow(string path)
@@ -111,7 +130,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             List<Entry> found = new List<Entry>();
             foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
             {
-                found.Add(From(info));
+                found.Add(From(info, false));
             }
             return found;
         }

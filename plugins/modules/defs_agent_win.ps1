@@ -19,8 +19,11 @@ $ErrorActionPreference = 'Stop'
 $spec = @{
     options = @{
         op = @{ type = 'str'; required = $true; choices = @('probe', 'apply', 'run_liveupdate') }
-        request = @{ type = 'dict'; required = $true }
+        request = @{ type = 'dict' }
+        request_json = @{ type = 'str' }
     }
+    required_one_of = @(, @('request', 'request_json'))
+    mutually_exclusive = @(, @('request', 'request_json'))
     supports_check_mode = $true
 }
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
@@ -29,7 +32,9 @@ $op = $module.Params.op
 $runtime = 'PowerShell {0}, .NET {1}' -f $PSVersionTable.PSVersion, [System.Environment]::Version
 $target = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin.Hosts]::Windows($runtime)
 try {
-    $module.Result.reply = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $module.Params.request, $module.CheckMode, $target)
+    $request = $module.Params.request
+    if ($null -ne $module.Params.request_json) { $request = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Json]::Parse($module.Params.request_json) }
+    $module.Result.reply = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)
 }
 catch {
     $inner = $_.Exception

@@ -9,6 +9,7 @@ request is the same either way: shaped by the host's connection, not by the agen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -57,7 +58,12 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
     contract.check_request(op, request)
     module = agent_for(is_windows, task_vars)
     module_args: dict[str, Any] = {"op": op, "request": request}
-    if module == WINDOWS_LAB_AGENT:
+    if module == WINDOWS_AGENT:
+        # one JSON string, parsed by the engine itself. The exec wrapper reads module arguments with Windows
+        # PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest naming
+        # VIRSCAN1.DAT and virscan1.dat) before the agent runs. The lab's Mono host reads its stdin with the engine's.
+        module_args = {"op": op, "request_json": json.dumps(request, ensure_ascii=True)}
+    elif module == WINDOWS_LAB_AGENT:
         module_args["engine"] = lab_engine.bundle()
     result = run_module(module_name=module, module_args=module_args, task_vars=task_vars)
     if result.get("failed") or result.get("unreachable"):

@@ -94,3 +94,10 @@ def test_a_probe_reply_without_its_agent_is_refused() -> None:
     del reply["agent"]
     with pytest.raises(SmsmseError, match="AGENT_REPLY_INVALID"):
         agent.call(Recorder(reply), is_windows=False, op="probe", request=REQUEST, task_vars={})
+
+
+def test_a_windows_host_is_sent_the_request_as_json_and_never_the_engine() -> None:
+    run = Recorder(probe_reply("defs_agent_win", "PowerShell 5.1.17763.1, .NET 4.0.30319.42000"))
+    agent.call(run, is_windows=True, op="probe", request=REQUEST, task_vars={})
+    [(module, args)] = run.calls
+    assert module == agent.WINDOWS_AGENT and set(args) == {"op", "request_json"}

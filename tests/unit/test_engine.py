@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from ansible.utils.display import Display
 
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
 
 from . import engine
@@ -40,6 +41,11 @@ CHECKS = (
     "file_open_without_share_delete_remains",
     "quarantine_onto_a_name_differing_in_case_is_a_conflict",  # names that collide without case
     "pointer_named_in_another_case_is_seen",
+    "lock_from_before_the_boot_is_broken",  # Windows has no boot ID: the boot time decides
+    "lock_since_the_boot_of_a_live_process_is_kept",
+    "store_path_case_is_ignored_on_windows",
+    "replace_failed_after_removal_keeps_the_new_pointer",  # ReplaceFile errors 1175/1176/1177
+    "clean_keeps_the_pointer_temp_while_definfo_is_missing",
     "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
     "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
     "privacy_default_refuses_users_modify",
@@ -202,3 +208,123 @@ def test_the_controller_shows_what_the_agent_put_right(monkeypatch: pytest.Monke
 
     agent.call(run, is_windows=False, op="probe", request=request, task_vars={"inventory_hostname": "mail01"})
     assert shown == ["mail01: " + warning]
+
+
+def _case_collisions(value: Any, where: str = "$") -> list[str]:
+    """Objects holding keys that differ only in case: Windows PowerShell 5.1's ConvertFrom-Json refuses them."""
+    found = []
+    if isinstance(value, dict):
+        folded: dict[str, str] = {}
+        for key in value:
+            if key.casefold() in folded:
+                found.append(f"{where}: {folded[key.casefold()]!r} and {key!r}")
+            folded[key.casefold()] = key
+        for key, item in value.items():
+            found += _case_collisions(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _case_collisions(item, f"{where}[{index}]")
+    return found
+
+
+def test_keys_differing_only_in_case_reach_the_windows_agent(tmp_path: Path) -> None:
+    """Medium: the exec wrapper parses module arguments with ConvertFrom-Json, which dies on keys that differ
+    only in case (a manifest naming VIRSCAN1.DAT and virscan1.dat) before any step runs. The controller sends
+    the Windows agent its request as one JSON string, which the engine parses itself."""
+    manifest = {name: {"size": 1, "sha256": "a" * 64} for name in ("VIRSCAN1.DAT", "virscan1.dat", "zdone.dat")}
+    step = {"op": "matches", "store": "C:\\\\defs", "required": True, "always": False, "commit": False}
+    request = {"wire": contract.wire(), "cache_dir": None, "steps": [{**step, "args": {"name": "20261125.003", "manifest": manifest}}]}
+    sent: list[dict[str, Any]] = []
+
+    def run(*, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        sent.append(module_args)
+        return {"reply": {"contract": 1, "op": "apply", "steps": [], "warnings": []}}
+
+    agent.call(run, is_windows=True, op="apply", request=request, task_vars={})
+    assert _case_collisions(sent[0]) == []
+    assert json.loads(sent[0]["request_json"]) == request
+    assert _case_collisions({"request": request}) != [], "the check finds the collision in a request sent as a mapping"
+    agent.call(run, is_windows=False, op="apply", request=request, task_vars={})
+    assert sent[1]["request"] == request, "the POSIX agent still gets a mapping"
+
+
+def _posix_liveupdate(request: dict[str, Any]) -> dict[str, Any]:
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    return {"contract": 1, "op": "run_liveupdate", **defs_agent_posix.run_liveupdate(request, run)}
+
+
+@engine.needs_mono
+@pytest.mark.parametrize(
+    ("command", "timeout", "result", "exit_code"),
+    [
+        (["sh", "-c", "echo updating; exit 3"], 30, "exited", 3),
+        (["sh", "-c", "echo updated"], 30, "exited", 0),
+        (None, 30, "not_found", None),
+        (["/nonexistent/luall"], 30, None, None),
+        (["sleep", "20"], 1, "timeout", None),
+    ],
+)
+def test_run_liveupdate_on_both_agents(command: list[str] | None, timeout: int, result: str | None, exit_code: int | None) -> None:
+    request = {"luall_candidates": [], "arguments": [], "command": command, "timeout": timeout}
+    assert contract.problems("run_liveupdate", "request", request) == []
+    replies = {"posix": _posix_liveupdate(request), "win_engine": engine.reply("run_liveupdate", request)}
+    for name, reply in replies.items():
+        assert contract.problems("run_liveupdate", "reply", reply) == [], name
+    if result is None:  # a program that cannot start: the engine says failed; coreutils' timeout, which the
+        # POSIX agent runs it through, exits 127 (both a failed LiveUpdate to the controller)
+        assert replies["win_engine"]["result"] == "failed" and "/nonexistent/luall" in replies["win_engine"]["output"]
+        assert (replies["posix"]["result"], replies["posix"]["exit_code"]) in (("failed", None), ("exited", 127))
+        return
+    assert {name: reply["result"] for name, reply in replies.items()} == {"posix": result, "win_engine": result}
+    if result == "exited":
+        assert replies["win_engine"]["exit_code"] == replies["posix"]["exit_code"] == exit_code
+        assert replies["win_engine"]["output"] == replies["posix"]["output"]
+
+
+@engine.needs_mono
+def test_a_check_mode_probe_reports_a_stopped_scanner_without_starting_it(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    store = tmp_path / "csapi"
+    store.mkdir()
+    stop = {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}}
+    start = {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}}
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
+    }
+    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
+    checked = engine.reply("probe", probe, check_mode=True, env=env)
+    assert not started.exists(), "check mode changed the host"
+    assert any("next call that is not in check mode" in w for w in checked["warnings"]), checked.get("warnings")
+    engine.reply("probe", probe, env=env)
+    assert started.exists()
+
+
+@engine.needs_mono
+def test_a_lab_probe_puts_right_only_its_own_stores(tmp_path: Path) -> None:
+    """In the lab one machine serves many hosts from one state folder: a probe starts only what its own stores' runs left stopped."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    started = tmp_path / "started"
+    mine, other = tmp_path / "mail01" / "csapi", tmp_path / "mail02" / "csapi"
+    mine.mkdir(parents=True)
+    other.mkdir(parents=True)
+    stop = {"op": "service", "args": {"action": "stop", "service": "SMSMSE", "command": ["true"], "timeout": 30}}
+    start = {"op": "service", "args": {"action": "start", "service": "SMSMSE", "command": ["touch", str(started)], "timeout": 30}}
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(other), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
+    }
+    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(mine)}, product_option=None, events_file=None, event_hours=1)
+    assert "warnings" not in engine.reply("probe", probe, env=env)
+    assert not started.exists()
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(other)}, product_option=None, events_file=None, event_hours=1)
+    assert engine.reply("probe", probe, env=env)["warnings"]
+    assert started.exists()

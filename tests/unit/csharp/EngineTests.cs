@@ -13,6 +13,7 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
@@ -188,7 +189,13 @@ namespace EngineTests
         {
             if (ReplaceFaults.Count > 0)
             {
-                throw new HostException(ReplaceFaults.Dequeue(), "injected", target);
+                int code = ReplaceFaults.Dequeue();
+                if (code == 1177)
+                {
+                    // ERROR_UNABLE_TO_MOVE_REPLACEMENT_2: the target was moved away, the replacement not moved in
+                    inner.Delete(target);
+                }
+                throw new HostException(code, "injected", target);
             }
             inner.Replace(replacement, target);
         }
@@ -252,6 +259,27 @@ namespace EngineTests
         }
     }
 
+    // Windows has no boot ID: a lock is judged by the boot time and the process ID (which a reboot reuses).
+    public sealed class WindowsLikeProcesses : IProcesses
+    {
+        private readonly IProcesses inner;
+        public double Boot;
+        public bool EveryPidAlive;
+
+        public WindowsLikeProcesses(IProcesses inner)
+        {
+            this.inner = inner;
+        }
+
+        public int CurrentId { get { return inner.CurrentId; } }
+        public string HostName { get { return inner.HostName; } }
+        public string BootId { get { return null; } }
+        public double BootTime { get { return Boot; } }
+        public bool Alive(int pid) { return EveryPidAlive || inner.Alive(pid); }
+        public SmsmseEngine.RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars) { return inner.Run(program, arguments, timeoutSeconds, tailChars); }
+        public string Which(string program) { return inner.Which(program); }
+    }
+
     public sealed class FaultHost : IHost
     {
         private readonly IHost inner;
@@ -267,10 +295,12 @@ namespace EngineTests
             Held.Files = Fs;
         }
 
-        public HostInfo Info { get { return inner.Info; } }
+        public HostInfo Windows_;
+        public HostInfo Info { get { return Windows_ ?? inner.Info; } }
         public string Runtime { get { return inner.Runtime; } }
         public IFileSystem Files { get { return Fs; } }
-        public IProcesses Processes { get { return inner.Processes; } }
+        public WindowsLikeProcesses Windows;
+        public IProcesses Processes { get { return Windows ?? inner.Processes; } }
         public IClock Clock { get { return FakeClock; } }
         public IProduct Product { get { return inner.Product; } }
         public IServices Services { get { return Held; } }
@@ -459,6 +489,9 @@ namespace EngineTests
             }
             OpenFiles();
             CaseCollisions();
+            LockAcrossBoots();
+            StorePathsIgnoreCase();
+            PointerMissing();
             PrivacyChecks();
             return failed == 0 ? 0 : 1;
         }
@@ -513,6 +546,66 @@ namespace EngineTests
                 List<object> steps = Run(host, Step("clean", csapi));
                 Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
             }
+        }
+
+        // a lock taken before the host last started is broken on Windows too, though its process ID now
+        // belongs to another process; a lock taken since is kept while its process lives
+        private static void LockAcrossBoots()
+        {
+            FaultHost host = new FaultHost();
+            host.Windows = new WindowsLikeProcesses(Hosts.Managed("Mono test").Processes);
+            host.Windows.Boot = host.FakeClock.Now - 600;
+            host.Windows.EveryPidAlive = true;
+            string csapi = Fresh("boot-csapi");
+            Dictionary<string, object> record = new Dictionary<string, object>();
+            record["pid"] = 4242L;
+            record["host"] = host.Processes.HostName;
+            record["boot_id"] = null;
+            record["created"] = host.FakeClock.Now - 3600;
+            record["token"] = "old";
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            List<object> steps = Run(host, Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi));
+            Check("lock_from_before_the_boot_is_broken", Result(steps, 0) == "done", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            record["created"] = host.FakeClock.Now - 60;
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
+            Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
+        }
+
+        // ReplaceFile failed after it removed definfo.dat (1177): the new pointer is kept under its temporary
+        // name and reported (POINTER_MISSING); clean keeps it while definfo.dat is missing
+        private static void PointerMissing()
+        {
+            FaultHost host = new FaultHost();
+            string csapi = Fresh("pointer-missing");
+            byte[] old = Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261123.001\r\n");
+            File.WriteAllBytes(Path.Combine(csapi, "definfo.dat"), old);
+            host.Fs.ReplaceFaults.Enqueue(1177);
+            List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", Convert.ToBase64String(Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261125.003\r\n")), "expect_sha256", Sha(old)));
+            IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
+            string temp = data.Contains("temp") ? (string)data["temp"] : "";
+            Check("replace_failed_after_removal_keeps_the_new_pointer", Result(steps, 0) == "failed:POINTER_MISSING" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)) && File.ReadAllText(Path.Combine(csapi, temp)).Contains("20261125.003"), Result(steps, 0) + " temp=" + temp);
+            steps = Run(host, Step("clean", csapi));
+            Check("clean_keeps_the_pointer_temp_while_definfo_is_missing", Result(steps, 0) == "failed:LEFTOVERS_REMAIN" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)), Result(steps, 0));
+        }
+
+        // Windows: a store named in another case is the same store (its lock is released by the unlock)
+        private static void StorePathsIgnoreCase()
+        {
+            FaultHost host = new FaultHost();
+            HostInfo windows = new HostInfo();
+            windows.Os = "windows";
+            windows.StateDir = host.Info.StateDir;
+            windows.DefaultCacheDir = host.Info.DefaultCacheDir;
+            host.Windows_ = windows;
+            string csapi = Fresh("case-store");
+            Dictionary<string, object> request = new Dictionary<string, object>();
+            request["wire"] = wire;
+            request["cache_dir"] = null;
+            request["steps"] = new List<object> { Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi.ToUpperInvariant()) };
+            Dictionary<string, object> reply = Apply.Steps(request, host);
+            List<object> steps = (List<object>)reply["steps"];
+            Check("store_path_case_is_ignored_on_windows", Result(steps, 1) == "done" && ((List<object>)reply["warnings"]).Count == 0 && !File.Exists(Path.Combine(csapi, ".smsmse-lock")), Result(steps, 1) + " " + Json.Write(reply["warnings"]));
         }
 
         // names that collide without case: a quarantine destination, a rename target
