@@ -127,7 +127,8 @@ def checks(
     found.append(_check("pointers_consistent", not broken, [], broken))
     ids = event_ids or product.get("event_ids") or {}
     failing = sorted({e["id"] for e in smsmse_defs["events"] if e["id"] in {ids.get(k) for k in FAILURE_EVENTS}})
-    found.append(_check("no_failure_events", None if not ids else not failing, [], failing))
+    skipped = "" if ids else f"skipped: {product.get('note') or 'the product names no event IDs'}"
+    found.append(_check("no_failure_events", None if not ids else not failing, [], failing, skipped))
     in_use = {(store, record["version"]) for store, record in verification["active"].items()}
     trust_codes = sorted(
         {

@@ -50,6 +50,7 @@ class LabHost:
     csapi_sets: int = 2
     faults: list[str] = field(default_factory=list)
     liveupdate: str | None = None  # "works", "fails", or None (no LiveUpdate command)
+    events: tuple[int, ...] = ()  # product events written an hour ago, for example (401,) on a 7.x host
 
 
 def set_versions(today: dt.date, count: int) -> list[str]:
@@ -261,6 +262,7 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
         (30, now - dt.timedelta(hours=20), product.EVENT_MEANINGS[30]),
         (25, now - dt.timedelta(hours=19, minutes=50), product.EVENT_MEANINGS[25]),
     ]
+    events += [(event_id, now - dt.timedelta(hours=1), product.event_meaning(event_id)) for event_id in spec.events]
     for fault in spec.faults:
         FAULTS[fault](host, versions, events)
     events_file = host / "events.jsonl"
