@@ -173,7 +173,7 @@ Function Get-FolderPrivacy {
 }
 
 Function Get-Store {
-    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [object]$Hashing = $null, [bool]$CreateCache = $true)
+    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [string]$Usage, [object]$Hashing = $null, [bool]$CreateCache = $true)
     $path = Expand-Template -Template $Template
     $store = @{
         name = $Name
@@ -199,6 +199,9 @@ Function Get-Store {
     try {
         $store.free_bytes = Get-FreeByte -Path $path
         $store.definfo = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Definfo)) -MaxBytes $Limits.max_definfo_bytes
+        # usage.dat of a shared Hawking store, read like definfo.dat; sent only when present (the controller parses it)
+        $usageFile = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Usage)) -MaxBytes $Limits.max_definfo_bytes
+        if ($usageFile.present) { $store.usage = $usageFile }
         $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
         $folders = New-Object -TypeName 'System.Collections.Generic.List[System.IO.DirectoryInfo]'
         $files = New-Object -TypeName 'System.Collections.Generic.List[System.IO.FileSystemInfo]'
@@ -353,9 +356,10 @@ Function Invoke-Probe {
     $hashing = Get-Field -Map $Request -Name 'hashing'
     # the pointer's name from the request's wire constants once the probe request carries them
     $definfo = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'definfo' -Default 'definfo.dat')
+    $usageName = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'usage' -Default 'usage.dat')
     $stores = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($candidate in @($Request.stores)) {
-        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Hashing $hashing -CreateCache (-not $CheckMode)))
+        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Usage $usageName -Hashing $hashing -CreateCache (-not $CheckMode)))
     }
     $ids = [int[]]@($Request.event_ids | ForEach-Object { [int]$_ })
     $eventResult = Get-ProductEvent -Ids $ids -Hours ([int]$Request.event_hours) -Limit $limits.max_events

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, usage, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SetFolder, Snapshot, Store
@@ -136,6 +136,7 @@ def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, An
         "sets": sets,
         "invalid": invalid,
         "other_dirs": other_dirs,
+        "usage": usage.facts_of(store.usage),
     }
 
 
