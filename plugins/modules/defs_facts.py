@@ -137,6 +137,16 @@ ansible_facts:
             source:
               description: Where the product was read (registry key, or C(option)).
               type: str
+            install_folder:
+              description:
+                - Windows, the product's install folder (C(InstallLocation) of its Uninstall entry), null when not known.
+              type: str
+            service:
+              description:
+                - Windows, the SMSMSE service, the one whose binary lies under the install folder (C(name), C(state),
+                  C(binary_path), C(basis)); null when none is found. The changing modules restart it unless
+                  C(service_name) names another.
+              type: dict
         stores:
           description: Each store found, by name (C(hawking), C(smsmse_hawking), C(csapi)).
           type: dict

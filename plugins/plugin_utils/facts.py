@@ -93,6 +93,8 @@ def build(
         "product": {
             **product.describe(given.name if given else None, given.version if given else None, lines),
             "source": given.source if given else None,
+            "install_folder": (snapshot.detected or {}).get("install_folder"),
+            "service": (snapshot.detected or {}).get("service"),
         },
         "stores": found,
         "newest": versions.newest(all_versions, today=today),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import installed, layout, listing, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -148,6 +148,8 @@ class Snapshot:
     events: tuple[Mapping[str, Any], ...]
     events_error: str | None
     reply: Mapping[str, Any]
+    #: what the controller found in the agent's raw listing (installed.detect): install folder, service; None: not listed
+    detected: Mapping[str, Any] | None = None
 
     @property
     def source_store(self) -> str | None:
@@ -177,6 +179,9 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
     )
     given = reply["product"]
     product = Product(name=given["name"], version=given["version"], source=given["source"]) if given else None
+    detected = installed.detect(reply.get("installed"))
+    if detected is not None:  # the controller's pick from the raw listing replaces the agent's own
+        product = Product(name=detected["name"], version=detected["version"] or "", source=detected["source"]) if detected["name"] else None
     stores = {name: _store(entry, windows) for name, entry in select_stores(reply, overrides).items()}
     return Snapshot(
         host=host,
@@ -185,6 +190,7 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
         events=tuple(reply["events"]),
         events_error=reply["events_error"],
         reply=reply,
+        detected=detected,
     )
 
 
