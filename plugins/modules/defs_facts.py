@@ -185,6 +185,14 @@ ansible_facts:
               description: Other folders, with C(kind) C(staging), C(temporary) or C(other).
               type: list
               elements: dict
+            usage:
+              description:
+                - The store's C(usage.dat) (a Hawking store shared with SAV/SEP), null when it has none. C(sets) maps each
+                  set section to its product codes, C(sections) the other sections, C(other_lines) the lines that are
+                  neither (kept as written); C(sha256), C(size), and C(error) when it is not text, too large or not a
+                  regular file (then it is never rewritten).
+              type: dict
+              sample: {"sets": {"20261125.003": ["SMSMSE_65", "NAVCORP_70"]}, "sections": {}, "other_lines": [], "error": null}
         newest:
           description: The newest set version in any store, null when there is none.
           type: str

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, decide, lab, outcome, plan, product, steps, usage
@@ -134,3 +138,34 @@ def test_a_hostile_usage_dat_is_reported_and_never_rewritten(lab_factory: Callab
     linked = stores_of(inventory, "h")["hawking"].store.usage
     assert linked is not None and linked.kind == "link" and linked.content is None and "never read" in str(linked.error)
     assert plan.repair_usage(stores_of(inventory, "h"), store="hawking", ctx=CTX) is None
+
+
+def test_the_rewrite_is_atomic_a_failed_replace_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: Any) -> None:
+    from ansible_collections.mailsec.smsmse.plugins.module_utils import primitives
+
+    store = tmp_path / "hawking"
+    store.mkdir()
+    old = b"[20261124.002]\r\nSMSMSE_65=1\r\n"
+    (store / "usage.dat").write_bytes(old)
+    ctx = primitives.Context(contract.wire(), None)
+    args = {
+        "file": "usage.dat",
+        "content_b64": base64.b64encode(b"[20261125.003]\r\nSMSMSE_65=1\r\n").decode(),
+        "expect_sha256": hashlib.sha256(old).hexdigest(),
+        "expect_kind": "file",
+    }
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device", dst)
+
+    monkeypatch.setattr("os.replace", broken_replace)
+    with pytest.raises(OSError):
+        primitives.write_pointer(ctx, str(store), args)
+    assert (store / "usage.dat").read_bytes() == old
+    assert sorted(p.name for p in store.iterdir()) == ["usage.dat"]  # no temporary file left behind
+    monkeypatch.undo()
+    done = primitives.write_pointer(ctx, str(store), args)
+    assert (store / "usage.dat").read_bytes() == b"[20261125.003]\r\nSMSMSE_65=1\r\n"
+    assert done == {"sha256": hashlib.sha256(b"[20261125.003]\r\nSMSMSE_65=1\r\n").hexdigest(), "kind": "file"}
+    with pytest.raises(ValueError, match="not a file a step may replace"):
+        primitives.write_pointer(ctx, str(store), {**args, "file": "../definfo.dat"})
