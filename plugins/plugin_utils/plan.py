@@ -219,10 +219,6 @@ def _diff(
 ) -> list[dict[str, str]]:
     """What ``--diff`` shows: ``definfo.dat`` (and ``usage.dat``) as it is and as it will be (when it changes), and the store's sets."""
     shown = []
-    if after_usage is not None and store.store.usage is not None:
-        where = store.store.folder(USAGE)
-        before = _definfo_text(store.store.usage.content or b"")
-        shown.append({"before_header": where, "after_header": where, "before": before, "after": _definfo_text(after_usage)})
     current = store.definfo_bytes()
     if after_definfo is not None and after_definfo != current:
         where = store.store.folder(DEFINFO)
@@ -234,6 +230,10 @@ def _diff(
                 "after": _definfo_text(after_definfo),
             }
         )
+    if after_usage is not None and store.store.usage is not None:
+        where = store.store.folder(USAGE)
+        before = _definfo_text(store.store.usage.content or b"")
+        shown.append({"before_header": where, "after_header": where, "before": before, "after": _definfo_text(after_usage)})
     if added or removed:
         before_sets = sorted(store.sets)
         after_sets = sorted((set(before_sets) | set(added)) - set(removed))

@@ -49,7 +49,8 @@ def test_quarantining_a_bad_newest_set_moves_smsmse_under_the_new_active_set_fir
     assert written(step) == {versions[0]: [lab.OTHER_CODE], versions[-2]: [lab.SMSMSE_CODE]}
     assert "usage.dat" in the_plan.message
     hawking = host(inventory, "h") / "hawking"
-    assert [d["before_header"] for d in the_plan.diff][:2] == [str(hawking / "usage.dat"), str(hawking / "definfo.dat")]
+    assert [d["before_header"] for d in the_plan.diff][:2] == [str(hawking / "definfo.dat"), str(hawking / "usage.dat")]
+    assert f"[{versions[-1]}]\nSMSMSE_65=1" in the_plan.diff[1]["before"] and f"[{versions[-1]}]" not in the_plan.diff[1]["after"]
     result = run(the_plan)
     assert result["changed"] is True and not result["failed"], result["msg"]
     after = lab.read_usage(host(inventory, "h") / "hawking")
