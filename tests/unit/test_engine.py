@@ -206,7 +206,9 @@ def test_the_controller_shows_what_the_agent_put_right(monkeypatch: pytest.Monke
     def run(**_kwargs: Any) -> dict[str, Any]:
         return {"reply": reply}
 
-    agent.call(run, is_windows=False, op="probe", request=request, task_vars={"inventory_hostname": "mail01"})
+    # a lab host served by the Windows agent's engine under Mono, as the reply says
+    task_vars = {"inventory_hostname": "mail01", "smsmse_defs_lab_agent": "windows"}
+    agent.call(run, is_windows=False, op="probe", request=request, task_vars=task_vars)
     assert shown == ["mail01: " + warning]
 
 
