@@ -228,6 +228,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
     public interface IProduct
     {
         Dictionary<string, object> Read(IDictionary request);
+        // Windows: the raw Uninstall entries and services the controller picks the product from; null elsewhere.
+        Dictionary<string, object> Installed();
         // Events and the reason they could not be read (or null).
         List<object> Events(IDictionary request, int limit, out string error);
         // Write events (the Application log on Windows, the events file elsewhere); how many.
@@ -1419,6 +1421,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             reply["agent"] = agent;
             reply["host"] = hostRecord;
             reply["product"] = host.Product.Read(request);
+            Dictionary<string, object> installed = host.Product.Installed();
+            if (installed != null)
+            {
+                reply["installed"] = installed;
+            }
             reply["stores"] = storeRecords;
             reply["events"] = events;
             reply["events_error"] = eventsError == null ? null : Wire.Message(eventsError, MaxText);
@@ -1501,6 +1508,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 store["free_bytes"] = host.Files.FreeBytes(path);
                 store["definfo"] = Definfo(Paths.Join(path, "definfo.dat"), Req.NeedLong(limits, "max_definfo_bytes"), host);
+                // usage.dat of a shared Hawking store, read like definfo.dat; sent only when present (the controller parses it)
+                Dictionary<string, object> usage = Definfo(Paths.Join(path, "usage.dat"), Req.NeedLong(limits, "max_definfo_bytes"), host);
+                if ((bool)usage["present"])
+                {
+                    store["usage"] = usage;
+                }
                 List<Entry> entries = new List<Entry>(host.Files.List(path));
                 entries.Sort(delegate(Entry a, Entry b) { return Paths.Compare(a.Name, b.Name); });
                 List<Entry> folders = new List<Entry>();

@@ -751,6 +751,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
         private static Refusal Changed(Context ctx, string[] now, string when)
         {
+            return Changed(ctx, now, when, ctx.W("definfo"));
+        }
+
+        private static Refusal Changed(Context ctx, string[] now, string when, string file)
+        {
             string what;
             switch (now[0])
             {
@@ -760,7 +765,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 case "file": what = "a file"; break;
                 default: what = "a special file"; break;
             }
-            return new Refusal("conflict", ctx.W("definfo") + " changed " + when + " (it is now " + what + ")", null, Data("sha256", now[1], "kind", now[0]));
+            return new Refusal("conflict", file + " changed " + when + " (it is now " + what + ")", null, Data("sha256", now[1], "kind", now[0]));
         }
 
         private static Dictionary<string, object> Lock(Context ctx, string store, IDictionary args)
@@ -1136,24 +1141,30 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Data("atomic", false);
         }
 
+        // definfo.dat (the default) or, with `file`, the store's usage.dat: never another name
         private static Dictionary<string, object> WritePointer(Context ctx, string store, IDictionary args)
         {
+            string name = Req.Str(args, "file") ?? ctx.W("definfo");
+            if (name != ctx.W("definfo") && name != ctx.W("usage"))
+            {
+                throw new ArgumentException("'" + name + "' is not a file a step may replace (only " + ctx.W("definfo") + " or " + ctx.W("usage") + ")");
+            }
             byte[] content = Convert.FromBase64String(Req.NeedStr(args, "content_b64"));
             long max = ctx.Limit("max_definfo_bytes");
             if (content.Length > max)
             {
-                throw new ArgumentException("the new " + ctx.W("definfo") + " is larger than " + max.ToString(CultureInfo.InvariantCulture) + " bytes");
+                throw new ArgumentException("the new " + name + " is larger than " + max.ToString(CultureInfo.InvariantCulture) + " bytes");
             }
             if (!args.Contains("expect_sha256"))
             {
                 throw new ArgumentException("'expect_sha256' is missing");
             }
-            string target = ctx.Definfo(store);
+            string target = Paths.Join(store, name);
             string[] want = Expected(Req.Get(args, "expect_sha256"), Req.Get(args, "expect_kind"));
             string[] now = PointerState(ctx, target);
             if (!Same(now, want))
             {
-                throw Changed(ctx, now, "since it was read");
+                throw Changed(ctx, now, "since it was read", name);
             }
             if (now[0] == "dir")
             {
@@ -1172,7 +1183,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 now = PointerState(ctx, target);
                 if (!Same(now, want))
                 {
-                    throw Changed(ctx, now, "while the new one was written");
+                    throw Changed(ctx, now, "while the new one was written", name);
                 }
                 try
                 {
@@ -1187,7 +1198,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                         throw;
                     }
                     kept = true;
-                    throw new Refusal("failed", ctx.W("definfo") + " was removed but the new one could not take its name (" + Primitives.OsText(exception) + "); it is kept as " + tempName, "POINTER_MISSING", Data("temp", tempName));
+                    throw new Refusal("failed", name + " was removed but the new one could not take its name (" + Primitives.OsText(exception) + "); it is kept as " + tempName, "POINTER_MISSING", Data("temp", tempName));
                 }
             }
             finally

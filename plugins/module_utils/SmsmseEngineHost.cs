@@ -698,6 +698,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             return record;
         }
 
+        public Dictionary<string, object> Installed()
+        {
+            return null;
+        }
+
         public List<object> Events(IDictionary request, int limit, out string error)
         {
             error = null;

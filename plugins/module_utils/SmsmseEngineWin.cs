@@ -358,6 +358,118 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return null;
         }
 
+        private static readonly string[] RelevantWords = { "Symantec", "Mail Security", "SMSMSE" };
+        private const int MaxListed = 256;
+
+        private static bool Relevant(string text)
+        {
+            if (string.IsNullOrEmpty(text))
+            {
+                return false;
+            }
+            foreach (string word in RelevantWords)
+            {
+                if (text.IndexOf(word, StringComparison.OrdinalIgnoreCase) >= 0)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private static string Value(RegistryKey key, string name)
+        {
+            return Convert.ToString(key.GetValue(name, ""), CultureInfo.InvariantCulture);
+        }
+
+        // The raw listings the controller picks the product and its service from (plugin_utils/installed.py):
+        // Uninstall entries of both registry views whose DisplayName mentions Symantec or Mail Security, and the
+        // services whose name, display name or binary path does. An entry that cannot be read is skipped.
+        public Dictionary<string, object> Installed()
+        {
+            List<object> uninstall = new List<object>();
+            foreach (RegistryView view in new RegistryView[] { RegistryView.Registry64, RegistryView.Registry32 })
+            {
+                using (RegistryKey hive = RegistryKey.OpenBaseKey(RegistryHive.LocalMachine, view))
+                using (RegistryKey keys = hive.OpenSubKey(UninstallKey))
+                {
+                    if (keys == null)
+                    {
+                        continue;
+                    }
+                    foreach (string name in keys.GetSubKeyNames())
+                    {
+                        if (uninstall.Count >= MaxListed)
+                        {
+                            break;
+                        }
+                        try
+                        {
+                            using (RegistryKey sub = keys.OpenSubKey(name))
+                            {
+                                if (sub == null || !Relevant(Value(sub, "DisplayName")))
+                                {
+                                    continue;
+                                }
+                                Dictionary<string, object> entry = new Dictionary<string, object>();
+                                entry["view"] = view == RegistryView.Registry64 ? "64" : "32";
+                                entry["key"] = Text.Head(name, 256);
+                                entry["display_name"] = Text.Head(Value(sub, "DisplayName"), 512);
+                                entry["display_version"] = Text.Head(Value(sub, "DisplayVersion"), 64);
+                                entry["install_location"] = Text.Head(Value(sub, "InstallLocation"), 1024);
+                                uninstall.Add(entry);
+                            }
+                        }
+                        catch (Exception)
+                        {
+                            continue;
+                        }
+                    }
+                }
+            }
+            List<object> services = new List<object>();
+            try
+            {
+                using (RegistryKey all = Registry.LocalMachine.OpenSubKey(@"SYSTEM\CurrentControlSet\Services"))
+                {
+                    foreach (string name in all == null ? new string[0] : all.GetSubKeyNames())
+                    {
+                        if (services.Count >= MaxListed)
+                        {
+                            break;
+                        }
+                        using (RegistryKey sub = all.OpenSubKey(name))
+                        {
+                            if (sub == null || sub.GetValue("ImagePath") == null)
+                            {
+                                continue;
+                            }
+                            string display = Value(sub, "DisplayName");
+                            string binary = Value(sub, "ImagePath");
+                            if (!Relevant(name) && !Relevant(display) && !Relevant(binary))
+                            {
+                                continue;
+                            }
+                            Dictionary<string, object> service = new Dictionary<string, object>();
+                            service["name"] = Text.Head(name, 256);
+                            service["display_name"] = Text.Head(display, 512);
+                            service["binary_path"] = Text.Head(binary, 2048);
+                            service["state"] = WinServices.StateOf(name);
+                            services.Add(service);
+                        }
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                // the services stay unlisted: the controller then relies on the Uninstall entries
+            }
+            Dictionary<string, object> listing = new Dictionary<string, object>();
+            listing["uninstall"] = uninstall;
+            listing["services"] = services;
+            return listing;
+        }
+
         public List<object> Events(IDictionary request, int limit, out string error)
         {
             error = null;
@@ -434,6 +546,28 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             Assembly loaded = System.Reflection.Assembly.Load(Assembly);
             controllerType = loaded.GetType("System.ServiceProcess.ServiceController", true);
             statusType = loaded.GetType("System.ServiceProcess.ServiceControllerStatus", true);
+        }
+
+        // A service's state as Win32_Service says it ("Running", "Stopped", ...), or null when it cannot be read.
+        public static string StateOf(string name)
+        {
+            try
+            {
+                WinServices services = new WinServices();
+                string status = services.Status(Activator.CreateInstance(services.controllerType, name));
+                switch (status)
+                {
+                    case "StartPending": return "Start Pending";
+                    case "StopPending": return "Stop Pending";
+                    case "ContinuePending": return "Continue Pending";
+                    case "PausePending": return "Pause Pending";
+                    default: return Text.Head(status, 32);
+                }
+            }
+            catch (Exception)
+            {
+                return null;
+            }
         }
 
         public IList<string> Holders(string folder)

@@ -109,6 +109,7 @@ def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> Non
             "linked": lambda s: [d["name"] for d in s["dirs"] if d["link"]],
             "hashed": lambda s: s["hash_stats"]["files_hashed"],
             "cached": lambda s: s["hash_stats"]["files_cached"],
+            "usage": lambda s: "usage" in s and s["usage"]["present"] and s["usage"]["content_b64"] is not None,
         }
         for key, value in want.items():
             assert checks[key](store) == value, (name, key, store)
