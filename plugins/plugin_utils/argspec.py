@@ -60,6 +60,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "lock_stale_seconds": (1, 86400),
     "timeout": (1, 86400),
     "deadline": (1, 86400),
+    "source_timeout": (1, 86400),
     "liveupdate_timeout": (1, 86400),
     "keep": (1, 1000),
     "hosts": (1, 1000),

@@ -10,7 +10,7 @@ file is. Everything here runs on the controller, before any host is touched.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
@@ -75,19 +75,18 @@ def set_location(source: str, version: str) -> str:
     return source.rstrip("/\\") + separator + version
 
 
-def newest_not_held(catalog: Catalog, held_good: Collection[str], *, skip: Collection[str] = ()) -> str | None:
-    """The newest version the catalog lists that is not among ``held_good`` (nor ``skip``), or None."""
-    listed = sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
-    return next((v for v in reversed(listed) if v not in held_good and v not in skip), None)
+def listed(catalog: Catalog) -> list[str]:
+    """The versions the catalog lists, oldest first."""
+    return sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
 
 
 def pick_version(catalog: Catalog, wanted: str) -> str:
     """``newest`` -> the newest version the catalog lists; else the version asked for, which the catalog must list."""
-    listed = sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
+    listed_ = listed(catalog)
     if wanted == "newest":
-        if not listed:
+        if not listed_:
             raise SmsmseError("VERSION_NOT_FOUND", "The trusted catalog lists no set to import.")
-        return listed[-1]
+        return listed_[-1]
     if not versions.is_version(wanted):
         raise SmsmseError("OPTION_INVALID", f"`version` is '{wanted}': use newest or YYYYMMDD.RRR.")
     if wanted not in catalog.sets:

@@ -61,7 +61,7 @@ def sign_catalog(root: Path, tmp: Path) -> dict[str, Any]:
         catalog_build.reference_manifest(str(f), required_files=structure.DEFAULT_REQUIRED_FILES)
         for f in sorted((root / "reference").iterdir())
     )
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
     document = catalog.sign(catalog.signed_part(sets, sequence=1, expires=expires), [key])
     path = tmp / "catalog.json"
     path.write_text(json.dumps(document))
