@@ -146,9 +146,11 @@ def record(
     return health.host_record(name, smsmse_defs=smsmse_defs, checks_=checks, actions=actions, status=status, message=message, today=today)
 
 
-def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
+def planned_actions(decision: decide.Decision, opts: Options | None = None) -> list[dict[str, Any]]:
     found = []
-    if decision.action != decide.NONE:
+    if decision.action == decide.LIVEUPDATE and opts is not None:
+        found.append(_planned_source(decision, opts))
+    elif decision.action != decide.NONE:
         found.append(_planned(decision.action, decision.version, decision.reason))
     found += [_planned("repair_source", None, f"quarantine the bad newest set(s) of {store}") for store in decision.repairs]
     return found
@@ -156,6 +158,22 @@ def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
 
 def _planned(action: str, version: str | None, message: str) -> dict[str, Any]:
     return {"action": action, "result": "planned", "version": version, "previous": None, "message": message}
+
+
+def _planned_source(decision: decide.Decision, opts: Options) -> dict[str, Any]:
+    """The source enforce would try first for a host with no good set (report mode plans it and changes nothing)."""
+    sources = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
+    if not sources or sources[0] == distpoint.LIVEUPDATE:
+        planned = _planned(decide.LIVEUPDATE, decision.version, decision.reason)
+        if sources:
+            planned["source"] = distpoint.LIVEUPDATE
+    else:
+        version = opts.catalogued[0] if opts.catalogued else None
+        planned = _planned("import", version, f"{decision.reason}; the newest catalogued set would come from {sources[0]}")
+        planned["source"] = sources[0]
+    if len(sources) > 1:
+        planned["message"] += f" (then, if it yields no good set: {', '.join(sources[1:])})"
+    return planned
 
 
 def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
@@ -284,7 +302,7 @@ def _settle(
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
     message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
-    actions = planned_actions(judged.decision)
+    actions = planned_actions(judged.decision, opts)
     return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
 
 

@@ -44,7 +44,9 @@ def scanner_fixed(record: dict[str, Any]) -> None:
     """CSAPI is healed; what is left failing is the plain Hawking store (SAV/SEP's, not the product's copy source)."""
     checks = {c["id"]: c["status"] for c in record["checks"]}
     assert (checks["csapi_active_good"], checks["csapi_newest"]) == ("fixed", "fixed"), record["message"]
-    assert {c for c, status in checks.items() if status == "fail"} <= {"pointers_consistent", "trust_agreement", "hawking_newest_good"}, checks
+    assert {c for c, status in checks.items() if status == "fail"} <= {"pointers_consistent", "trust_agreement", "hawking_newest_good"}, (
+        checks
+    )
 
 
 def stores_tree(host: Path) -> dict[str, bytes]:
@@ -59,6 +61,14 @@ def test_report_mode_plans_and_enforce_heals_from_a_folder(isolated: Path, tmp_p
     before = {name: stores_tree(root / "hosts" / name) for name in ("isolated1", "isolated2")}
     run, hosts = role(isolated, tmp_path, "report", "report", **options)
     assert run.returncode == 0, run.output[-3000:]
+    assert {name: stores_tree(root / "hosts" / name) for name in before} == before, "report mode changed a host"
+    planned = hosts["isolated1"]["actions"][0]
+    assert (planned["action"], planned["result"], planned["source"]) == ("liveupdate", "planned", "liveupdate")
+    assert f"then, if it yields no good set: {root / 'reference'}" in planned["message"]
+    run, hosts = role(isolated, tmp_path, "report-point", "report", **{**options, "defs_health_sources": [str(root / "reference")]})
+    planned = hosts["isolated1"]["actions"][0]
+    assert (planned["action"], planned["result"], planned["source"]) == ("import", "planned", str(root / "reference"))
+    assert f"the newest catalogued set would come from {root / 'reference'}" in planned["message"]
     assert {name: stores_tree(root / "hosts" / name) for name in before} == before, "report mode changed a host"
 
     run, hosts = role(isolated, tmp_path, "enforce", "enforce", **options)
