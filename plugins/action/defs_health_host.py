@@ -101,6 +101,8 @@ class ActionModule(DocumentedAction):
             store = next((name for name in plan.SOURCES if name in stores), None)
             if store is None:
                 raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here to import into.")
+            # as LiveUpdate does: the plain Hawking store (SAV/SEP's) too, when it may be repaired and holds no good set
+            also = [n for n in plan.SOURCES if n != store and n in stores and options["repair_hawking"] and not stores[n].good()]
             fetch = plan.Fetch(
                 source=distpoint.set_location(source, version),
                 timeout_seconds=options["source_timeout"],
@@ -109,15 +111,20 @@ class ActionModule(DocumentedAction):
                 ca_path=options["source_ca_path"],
             )
             manifest = distpoint.manifest(trusted, version)
-            the_plan = plan.import_set(
-                stores, store=store, version=version, manifest=manifest, fetch=fetch, ctx=change.context(options, windows)
-            )
+            ctx = change.context(options, windows)
+            the_plan = plan.import_set(stores, store=store, version=version, manifest=manifest, fetch=fetch, ctx=ctx)
+            fetched = stores[store].folder(version)  # the later groups copy from there (checked against the same manifest)
+            plans = [the_plan] + [
+                plan.import_set(stores, store=name, version=version, manifest=manifest, fetch=fetch, ctx=ctx, copy_of=fetched)
+                for name in also
+            ]
         except SmsmseError as exc:
             return {"failed": True, "changed": False, "msg": str(exc), "error": exc.as_dict(), "version": version}
         if not the_plan.changes:
             return {"changed": False, "msg": the_plan.message, "version": version}
-        done = change.apply(self, task_vars, the_plan.steps, options["hash_cache_dir"])
-        return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else the_plan.message}
+        done = change.apply(self, task_vars, [s for p in plans if p.changes for s in p.steps], options["hash_cache_dir"])
+        message = "; ".join(p.message for p in plans if p.changes)
+        return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else message}
 
     def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)

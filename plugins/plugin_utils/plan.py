@@ -408,13 +408,22 @@ class Fetch:
 
 
 def import_set(
-    stores: Mapping[str, StoreView], *, store: str, version: str, manifest: Mapping[str, Mapping[str, Any]], fetch: Fetch, ctx: Context
+    stores: Mapping[str, StoreView],
+    *,
+    store: str,
+    version: str,
+    manifest: Mapping[str, Mapping[str, Any]],
+    fetch: Fetch,
+    ctx: Context,
+    copy_of: str | None = None,
 ) -> Plan:
     """Plan bringing ``version`` (``manifest``: the trusted catalog's entry) from a distribution point into ``store``.
 
     The host fetches the set into a staging folder, checked file by file; then it goes in as any promotion does:
     renamed into place (a bad copy of the version is swapped out and retired), and the pointer switched when the
     store's active set is older, not good, or missing. A good copy already there changes nothing but the pointer.
+    With ``copy_of`` (the folder an earlier group of the same request fetched the set into), the set is copied from
+    there (``stage``, checked against the same manifest) instead of fetched again.
     """
     if store not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The store {store} does not exist on this host.")
@@ -428,6 +437,8 @@ def import_set(
     present = version in dst.sets or dst.aside(ctx, version)
 
     def copy(staging: str) -> steps.Step:
+        if copy_of is not None:
+            return steps.step("stage", dst.path, source=copy_of, name=staging, manifest={rel: dict(e) for rel, e in manifest.items()})
         return steps.step(
             "fetch",
             dst.path,

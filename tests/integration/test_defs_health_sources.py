@@ -137,11 +137,16 @@ def test_heals_over_https_from_nginx(isolated: Path, tmp_path: Path, https_distp
         "defs_health_catalog": trust["catalog_path"],
         "defs_health_trusted_keys": trust["trusted_keys"],
         "defs_health_source_ca_path": str(server.pki.ca),
+        "defs_health_repair_hawking": True,  # the plain Hawking store gets the set too, copied from the fetched one
     }
     run, hosts = role(isolated, tmp_path, "enforce", "enforce", **options)
     assert run.returncode == 0, run.output[-3000:]
     for name in ("isolated1", "isolated2"):
         record = hosts[name]
-        scanner_fixed(record)
+        assert record["status"] == "fixed", record["message"]
         assert record["actions"][1]["source"] == server.url
-        assert tree(root / "hosts" / name / "csapi" / NEWEST) == tree(root / "reference" / NEWEST)
+        for store in lab.STORES:
+            assert tree(root / "hosts" / name / store / NEWEST) == tree(root / "reference" / NEWEST), store
+    assert sum(1 for line in (server.prefix / "access.log").read_text().splitlines() if f"/{NEWEST}/zdone.dat" in line) == 2, (
+        "each host fetched the set once"
+    )
