@@ -170,12 +170,15 @@ class Http:
             return answer
         raise SourceError("SOURCE_REDIRECT", f"{_safe(url)} redirects more than {MAX_REDIRECTS} times")
 
-    def chunks(self, url: str, limit: int) -> Iterator[bytes]:
+    def chunks(self, url: str, limit: int) -> Iterator[bytes | memoryview]:
         answer = self.response(url)
         declared = answer.getheader("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) >= limit:
             self._drop(_origin(url)[0])  # never read more than the catalog's size + 1: the body stays unread
             raise SourceError("SOURCE_MISMATCH", f"{_safe(url)} is {int(declared)} bytes, larger than the catalog lists ({limit - 1})")
+        if declared is not None and declared.isdigit() and not answer.chunked and answer.fp is not None:
+            yield from self._body(answer, int(declared), url)
+            return
         left = limit
         finished = False
         read_some = getattr(answer, "read1", answer.read)  # read1: what has arrived, so that the deadline is checked as bytes come
@@ -199,6 +202,29 @@ class Http:
         finally:
             if not finished:  # an unread rest: the connection cannot carry the next file
                 self._drop(_origin(url)[0])
+
+    def _body(self, answer: http.client.HTTPResponse, length: int, url: str) -> Iterator[memoryview]:
+        """A body of known length, read straight into two buffers in turn (each chunk is hashed while the next is read:
+        :func:`_receive` waits for a chunk's digest before it takes the next); the deadline is checked as bytes come."""
+        reader = answer.fp
+        buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
+        left, turn = length, 0
+        try:
+            while left > 0:
+                buffer, filled, want = buffers[turn], 0, min(BUFFER, left)
+                while filled < want:
+                    self.deadline.check()
+                    got = reader.readinto1(buffer[filled:want])
+                    if not got:
+                        raise http.client.IncompleteRead(b"", left - filled)
+                    filled += got
+                left -= filled
+                turn = 1 - turn
+                yield buffer[:filled]
+        except BaseException:
+            self._drop(_origin(url)[0])
+            raise
+        answer.close()  # the body is read whole: the connection carries the next file
 
 
 def _origin(url: str) -> tuple[tuple[str, str, int], str]:
@@ -240,8 +266,8 @@ def file_url(base: str, rel: str) -> str:
 # --- the step ---
 
 
-def _receive(chunks: Iterator[bytes], target: str, hasher: ThreadPoolExecutor) -> tuple[int, str]:
-    """Write the chunks to the new file ``target``, hashing on ``hasher``'s thread while the next write goes on; flushed."""
+def _receive(chunks: Iterator[bytes | memoryview], target: str, hasher: ThreadPoolExecutor) -> tuple[int, str]:
+    """Write the chunks to the new file ``target``, hashing on ``hasher``'s thread while the next write goes on."""
     digest = hashlib.sha256()
     size = 0
     pending: Future[None] | None = None
@@ -257,8 +283,17 @@ def _receive(chunks: Iterator[bytes], target: str, hasher: ThreadPoolExecutor) -
             size += len(chunk)
         if pending is not None:
             pending.result()
-        os.fsync(writer.fileno())
     return size, digest.hexdigest()
+
+
+def _flush(paths: list[str]) -> None:
+    """Flush the set's files to disk once all are written (the kernel writes them back meanwhile), before any rename."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _mismatch(where: str, rel: str, size: int, digest: str, want: dict[str, Any]) -> str | None:
@@ -281,7 +316,7 @@ def _http_session(source: str, args: dict[str, Any], deadline: Deadline) -> Iter
             session.close()
 
 
-def _reader(session: Http | None, source: str, rel: str, limit: int, deadline: Deadline) -> tuple[Iterator[bytes], str]:
+def _reader(session: Http | None, source: str, rel: str, limit: int, deadline: Deadline) -> tuple[Iterator[bytes | memoryview], str]:
     if session is not None:
         url = file_url(source, rel)
         return session.chunks(url, limit), _safe(url)
@@ -310,6 +345,7 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     shown = _safe(source)
     deadline = Deadline(float(args["deadline_seconds"]), shown)
     fetched = 0
+    written: list[str] = []
     os.mkdir(target)
     hasher = ThreadPoolExecutor(max_workers=1)
     try:
@@ -326,6 +362,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
                 if wrong:
                     raise SourceError("SOURCE_MISMATCH", wrong + "; the set was refused")
                 fetched += size
+                written.append(dst)
+        _flush(written)
         for root, _dirs, _files in os.walk(target):
             set_copy.fsync_dir(root)
         set_copy.fsync_dir(store)
