@@ -71,7 +71,7 @@ class ActionModule(DocumentedAction):
             options["marks"],
             opts,
             overrides=options["stores"] or {},
-            ctx=change.context(options, probe.is_windows(self)),
+            ctx=change.context(options, probe.is_windows(self), _product_facts(options["verified"])),
             agent=hooks,
             fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
         )
@@ -111,7 +111,7 @@ class ActionModule(DocumentedAction):
                 ca_path=options["source_ca_path"],
             )
             manifest = distpoint.manifest(trusted, version)
-            ctx = change.context(options, windows)
+            ctx = change.context(options, windows, _product_facts(options["verified"]))
             the_plan = plan.import_set(stores, store=store, version=version, manifest=manifest, fetch=fetch, ctx=ctx)
             fetched = stores[store].folder(version)  # the later groups copy from there (checked against the same manifest)
             plans = [the_plan] + [
@@ -133,3 +133,10 @@ class ActionModule(DocumentedAction):
     @staticmethod
     def _task_host(task_vars: dict[str, Any]) -> str:
         return str(task_vars.get("inventory_hostname", "localhost"))
+
+
+def _product_facts(verified: Any) -> Any:
+    """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
+    if not isinstance(verified, dict):
+        return None
+    return ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")

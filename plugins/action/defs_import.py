@@ -29,7 +29,7 @@ class ActionModule(DocumentedAction):
         if trusted is None:  # require_catalog saw a catalog path: from_options gives a trusted catalog or raises
             raise SmsmseError("CATALOG_REQUIRED", "The catalog could not be read.")
         version = distpoint.pick_version(trusted, options["version"])
-        stores, _verification = change.read_host(self, task_vars, options)
+        stores, _verification, host = change.read_host(self, task_vars, options)
         store = options["store"] or next((name for name in plan.SOURCES if name in stores), None)
         if store is None:
             raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here; set `store`.")
@@ -40,5 +40,5 @@ class ActionModule(DocumentedAction):
             validate_certs=options["validate_certs"],
             ca_path=options["ca_path"],
         )
-        ctx = change.context(options, windows)
+        ctx = change.context(options, windows, host.detected)
         return plan.import_set(stores, store=store, version=version, manifest=distpoint.manifest(trusted, version), fetch=fetch, ctx=ctx)
