@@ -125,7 +125,7 @@ class Behaviour(http.server.BaseHTTPRequestHandler):
             self.end_headers()
         chunk = b"x" * 65536
         try:
-            for _ in range(100_000):  # 6.5 GB: a reader that does not stop at the catalog's size never ends
+            for _block in range(100_000):  # 6.5 GB: a reader that does not stop at the catalog's size never ends
                 self.wfile.write(chunk)
                 self.server.sent += len(chunk)
         except OSError:
