@@ -16,9 +16,11 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
 
 from . import engine
-from .apply_host import cases, host_for
+from .apply_host import FETCH_CASES_FILE, cases, host_for
 
-CASES = cases()
+#: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch)
+SHARED = cases()
+CASES = SHARED + cases(FETCH_CASES_FILE)
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")
 
 
@@ -28,6 +30,7 @@ def test_the_table_is_well_formed() -> None:
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
         assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome"}, case["name"]
+        assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http"}, case["name"]
         assert len(case["expect"]) == len(case["steps"]), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]
@@ -38,14 +41,28 @@ def run_posix(request: dict[str, Any]) -> dict[str, Any]:
     return {"contract": 1, "op": "apply", **apply.run(request)}
 
 
-AGENTS = [
-    pytest.param(run_posix, id="posix"),
-    pytest.param(lambda request: engine.reply("apply", request), id="win_engine", marks=engine.needs_mono),
+def run_engine(request: dict[str, Any]) -> dict[str, Any]:
+    return engine.reply("apply", request)
+
+
+#: the fetch cases run on the POSIX agent; the Windows agent's engine refuses fetch (test_the_engine_refuses_fetch)
+CASES_BY_AGENT = [pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES] + [
+    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine.needs_mono) for case in SHARED
 ]
 
 
-@pytest.mark.parametrize("agent", AGENTS)
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+@engine.needs_mono
+def test_the_engine_refuses_fetch(tmp_path: Path) -> None:
+    fetching = next(case for case in cases(FETCH_CASES_FILE) if any(step["op"] == "fetch" for step in case["steps"]))
+    with host_for(fetching, tmp_path) as host:
+        request = host.request(fetching["steps"])
+        reply = run_engine(request)
+        assert contract.problems("apply", "reply", reply) == []
+        fetched = next(step for step in reply["steps"] if step["op"] == "fetch")
+        assert (fetched["result"], fetched["code"]) == ("refused", "NOT_SUPPORTED")
+
+
+@pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
 def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
         request = host.request(case["steps"])
