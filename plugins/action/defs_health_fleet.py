@@ -50,7 +50,7 @@ class ActionModule(DocumentedAction):
             else:
                 records.append(settled)
         severities = options["fail_severities"]
-        failing = [r["name"] for r in records if report_console.fails(r, options["fail_on"], severities)]
+        failing = [r["name"] for r in records if report_console.fails(r, options["fail_on"], severities, opts.mode)]
         runner = str(task_vars.get("inventory_hostname", ""))
         return {
             "changed": False,
