@@ -38,10 +38,11 @@ class ActionModule(DocumentedAction):
             quarantine=True,
             liveupdate=True,
         )
+        agreed = health_run.Fleet(votes if options["consensus"] else None, options["threshold"]).agreed()
         records, pending = [], []
         for host, verified in results.items():
             try:
-                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified))
+                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified), agreed=agreed)
             except Exception:  # one host's oddness never stops the fleet step: the host step runs it again
                 # for this host alone, and fails that host with the error
                 settled = None

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify, versions
 
 SOURCES = ("hawking", "smsmse_hawking")
 FAILURE_EVENTS = ("no_valid", "init_failed")
@@ -109,7 +109,9 @@ def checks(
     csapi = verification["active"].get("csapi", {"version": None, "status": "none", "errors": []})
     overall = verification["newest_good"].get("overall")
     found = [_check("product_verifies", product["self_verifies"], True, product["self_verifies"], f"version {product['version']}")]
-    found.append(_check("csapi_active_good", csapi["status"] == "good", "good", f"{csapi['version']} ({csapi['status']})"))
+    found.append(
+        _check("csapi_active_good", csapi["status"] == "good", "good", f"{csapi['version']} ({verify.described(csapi, short=True)})")
+    )
     found.append(
         _check("csapi_newest", overall is not None and csapi["version"] == overall and csapi["status"] == "good", overall, csapi["version"])
     )
@@ -196,6 +198,7 @@ def host_record(
     problems = store_problems(smsmse_defs["verification"]) if smsmse_defs else NO_STORE_PROBLEMS
     versions_: dict[str, Any] = {
         "csapi_active": None,
+        "csapi_proof": None,
         "newest_good": None,
         "hawking_newest": None,
         "age_days": None,
@@ -207,6 +210,7 @@ def host_record(
         csapi = verification["active"].get("csapi", {}).get("version")
         versions_.update(
             csapi_active=csapi,
+            csapi_proof=verification["active"].get("csapi", {}).get("proof") if csapi else None,
             newest_good=verification["newest_good"].get("overall"),
             hawking_newest=versions.newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
             age_days=(today - versions.parse_version(csapi).date).days if csapi and versions.is_version(csapi) else None,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -399,13 +399,15 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     good = view_.good()
     target = _rollback_target(view_, to)
     if target is None:
-        return Plan(store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False})
+        return Plan(
+            store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False, "proof": active_proof(view_)}
+        )
     quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
     content = view_.render_pointer(target, view_.active)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
     if not moves_pointer and not quarantined:
         message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
-        return Plan(store, target, target, message, extra={"rolled_back": False})
+        return Plan(store, target, target, message, extra={"rolled_back": False, "proof": active_proof(view_)})
     downgrade = bool(good) and _newer(good[-1], target)
     values = {
         "version": target,
@@ -456,9 +458,24 @@ def _rollback_target(view_: StoreView, to: str) -> str | None:
     return older[-1] if older else None
 
 
+def active_proof(view_: StoreView) -> str:
+    """What proved the active set's verdict (``structure`` when the store points at no set)."""
+    record = view_.sets.get(view_.active) if view_.active else None
+    return str(record.get("proof") or verify.STRUCTURE) if record else verify.STRUCTURE
+
+
 def _nothing_to_roll_back(view_: StoreView) -> str:
+    if view_.active_status == GOOD and active_proof(view_) == verify.STRUCTURE:
+        return (
+            f"The active set {view_.active} of {view_.name} is {verify.GOOD_BY[verify.STRUCTURE]}; nothing to roll back on that "
+            "evidence. Give a signed catalog (catalog, trusted_keys) or the fleet's consensus marks (bad_sets) to prove it "
+            "(set `to` to force a version)."
+        )
     if view_.active_status == GOOD:
-        return f"The active set {view_.active} of {view_.name} is good; nothing to roll back (set `to` to force a version)."
+        return (
+            f"The active set {view_.active} of {view_.name} is {verify.GOOD_BY[active_proof(view_)]}; nothing to roll back "
+            "(set `to` to force a version)."
+        )
     good = view_.good()
     if good:
         return (

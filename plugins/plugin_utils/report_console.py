@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import text
 
 #: defs_health_fail_on -> the statuses that fail a host at the end of the play, in any mode
@@ -35,7 +35,7 @@ ENFORCE_POLICY = (
     "Enforce could not, or was not allowed to, make it healthy; with defs_health_fail_on 'failed' (the default) such a host "
     "fails an enforce run ('never' leaves it to the report)."
 )
-COLUMNS = ("host", "status", "csapi", "age", "product", "failing checks", "actions")
+COLUMNS = ("host", "status", "csapi", "proof", "age", "product", "failing checks", "actions")
 MESSAGE_CHARS = 300
 
 
@@ -76,7 +76,9 @@ def _row(host: Mapping[str, Any], fail_severities: list[str]) -> list[str]:
     failing = ",".join(c["id"] for c in report.failing(host, fail_severities)) or "-"
     actions = ",".join(f"{a['action']}:{a['result']}" for a in host["actions"]) or "-"
     age = "-" if versions["age_days"] is None else f"{versions['age_days']}d"
-    cells = [host["name"], host["status"], versions["csapi_active"] or "-", age, versions["product"] or "-", failing, actions]
+    csapi = report.csapi_label(host).replace(f" ({verify.GOOD_BY_SHORT[verify.STRUCTURE]})", "")  # the proof has its own column
+    proof = versions.get("csapi_proof") or "-"
+    cells = [host["name"], host["status"], csapi, proof, age, versions["product"] or "-", failing, actions]
     return [text(cell) for cell in cells]
 
 

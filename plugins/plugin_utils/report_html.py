@@ -61,6 +61,20 @@ def _age_bucket(days: int) -> str:
     return next((label for label, low, high in AGE_BUCKETS if days >= low and (high is None or days <= high)), AGE_BUCKETS[0][0])
 
 
+#: the age chart's bar of hosts whose active set is bad: its age protects nothing
+BAD_ACTIVE = "active set bad"
+
+
+def age_counts(document: Mapping[str, Any]) -> dict[str, int]:
+    """Hosts per definition age bucket (of their CSAPI active set), and those whose active set is bad apart."""
+    found = dict.fromkeys([label for label, _low, _high in AGE_BUCKETS] + [BAD_ACTIVE], 0)
+    for host in document["hosts"]:
+        days = host["versions"]["age_days"]
+        if days is not None:
+            found[BAD_ACTIVE if report.active_set_bad(host) else _age_bucket(days)] += 1
+    return found
+
+
 def bars(counts: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     """Horizontal bars: label, count, length (px, the largest 200)."""
     top = max((count for _label, count in counts), default=0) or 1
@@ -114,7 +128,7 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": host["name"],
                 "key": str(host["name"]).lower(),
                 "status": host["status"],
-                "csapi": versions["csapi_active"] or "-",
+                "csapi": report.csapi_label(host),
                 "age": "-" if versions["age_days"] is None else versions["age_days"],
                 "product": versions["product"] or "-",
                 "failing": ", ".join(c["id"] for c in report.failing(host, fail_severities)) or "-",
@@ -155,8 +169,8 @@ def pages(found: Sequence[Mapping[str, Any]], size: int = PAGE_ROWS) -> list[dic
 def render(document: Mapping[str, Any]) -> str:
     hosts = document["hosts"]
     reached = [h for h in hosts if h["status"] != "unreachable"]
-    versions = Counter(h["versions"]["csapi_active"] or "none" for h in reached)
-    ages = Counter(_age_bucket(h["versions"]["age_days"]) for h in hosts if h["versions"]["age_days"] is not None)
+    versions = Counter(report.csapi_label(h).replace("-", "none") if h["versions"]["csapi_active"] else "none" for h in reached)
+    ages = age_counts(document)
     runs = trend(document)
     found = rows(document)
     cut = pages(found)
@@ -169,7 +183,7 @@ def render(document: Mapping[str, Any]) -> str:
             views=max((page["view"] for page in cut), default=0),
             first_view=sum(len(page["rows"]) for page in cut if not page["hidden"]),
             version_bars=bars(sorted(versions.items())),
-            age_bars=bars([(label, ages.get(label, 0)) for label, _low, _high in AGE_BUCKETS]),
+            age_bars=bars(list(ages.items())),
             trend=runs,
             trend_width=max(len(runs) * (BAR_WIDTH + BAR_GAP), 200),
             trend_height=TREND_HEIGHT,

@@ -45,9 +45,15 @@ def _unreachable(host: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _proof(host: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
+    """What proved the active set, on the case that calls it good or bad (structure alone says so)."""
+    proof = host.get("versions", {}).get("csapi_proof")
+    return {"proof": proof} if check["id"] == "csapi_active_good" and proof else {}
+
+
 def _case(host: Mapping[str, Any], check: Mapping[str, Any], fail_severities: list[str], counts: Counter[str]) -> ET.Element:
     case = _element("testcase", classname=host["name"], name=f"{check['id']}: {check['title']}")
-    _properties(case, {"severity": check["severity"], "status": check["status"]})
+    _properties(case, {"severity": check["severity"], "status": check["status"], **_proof(host, check)})
     message = f"expected {text(check['expected'])}, actual {text(check['actual'])}. {check.get('remediation', '')}"
     counts["tests"] += 1
     if check["status"] in ("fail", "error") and check["severity"] not in fail_severities:
@@ -83,6 +89,8 @@ def render(document: Mapping[str, Any]) -> str:
                 "started": document["started"],
                 "drifting_since": host.get("drifting_since"),
                 "store_problems": problems["count"],
+                "csapi_active": host.get("versions", {}).get("csapi_active"),
+                "csapi_proof": host.get("versions", {}).get("csapi_proof"),
             },
         )
         for check in host["checks"] or [_unreachable(host)]:
