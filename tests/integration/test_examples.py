@@ -253,3 +253,25 @@ def test_facts_playbook_makes_its_output_folder(site: Path, tmp_path: Path) -> N
     run = playbook("mailsec.smsmse.facts", site, tmp_path, extra={"smsmse_facts_dir": str(out)})
     assert run.returncode == 0, run.output[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["mail01.json", "mail02.json", "mail03.json"]
+
+
+def csapi_active(inventory: Path, host: str) -> str:
+    text = (inventory.parent / "hosts" / host / "csapi" / "definfo.dat").read_text()
+    return next(line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("CurDefs="))
+
+
+def test_the_consensus_pipeline_runs_as_written_and_keeps_the_fleets_minority_set_out(tmp_path: Path) -> None:
+    """The defs_consensus_marks example, as written: its marks go into bad_sets of defs_promote, which then refuses the set.
+
+    mail04's Hawking stores hold the newest set with a changed byte (the same in both, so the source rule sees nothing)
+    and its CSAPI is stale: without the fleet's marks, promote would put the changed set into use.
+    """
+    healthy = [lab.LabHost(f"mail0{i}") for i in (1, 2, 3)]
+    inventory = lab.build_lab(tmp_path / "lab", [*healthy, lab.LabHost("mail04", faults=["corrupt_newest", "stale_csapi"])])
+    versions = lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)
+    run = run_snippet(FOUND["filter defs_consensus_marks"][0], inventory, tmp_path)
+    assert run.returncode == 0, run.output[-4000:]
+    assert csapi_active(inventory, "mail04") == versions[-2]  # the newest good set the fleet vouches for, not the changed one
+    for host in ("mail01", "mail02", "mail03"):
+        assert csapi_active(inventory, host) == versions[-1], host
+    assert "CONSENSUS_MINORITY" in run.output and "Unsupported parameters" not in run.output
