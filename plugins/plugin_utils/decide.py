@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, verify, versions
 
 NONE, PROMOTE, ROLLBACK, LIVEUPDATE = "none", "promote", "rollback", "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
@@ -81,10 +81,16 @@ def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str |
     active = csapi.active if csapi else None
     active_good = csapi is not None and csapi.active_status == plan.GOOD
     if active_good and versions.newest([active, source_best]) == active:
-        return NONE, f"CSAPI is at the newest good set {active}", None, None
+        return (
+            NONE,
+            f"CSAPI is at the newest good set {active}{verify.unproven(csapi.sets.get(active) if csapi and active else None)}",
+            None,
+            None,
+        )
     if source_best and versions.newest([source_best, csapi_best]) == source_best:
         if source_best != active:
-            return PROMOTE, f"newer good set {source_best} in {source}", source, source_best
+            unproven = verify.unproven(stores[source].sets.get(source_best)) if source else ""
+            return PROMOTE, f"newer good set {source_best} in {source}{unproven}", source, source_best
         return PROMOTE, f"CSAPI's active set {active} is bad; the good copy in {source} replaces it in place", source, source_best
     if csapi_best and csapi_best != active:
         status = csapi.active_status if csapi else "none"

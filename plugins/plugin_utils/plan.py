@@ -277,7 +277,14 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
     content = dst.render_pointer(chosen, dst.active, removed=remove)
     if dst.active == chosen and installed_good and not remove and not leftovers:
-        return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
+        proof = active_proof(dst)
+        return Plan(
+            target,
+            chosen,
+            chosen,
+            f"{target} is at {chosen}, the newest good set{verify.unproven(dst.sets[chosen])}; nothing to do.",
+            extra={"proof": proof},
+        )
     events = (
         [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
         if dst.active != chosen or not installed_good

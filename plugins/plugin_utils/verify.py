@@ -164,6 +164,13 @@ def proof_of(entry: Mapping[str, Any], agreed: Agreed) -> str:
     return STRUCTURE
 
 
+def unproven(record: Mapping[str, Any] | None) -> str:
+    """What to add after "good" when only structure proved the record's verdict ("" when a catalog or the fleet did)."""
+    if record is None or record.get("status") != GOOD or record.get("proof") in (CATALOG, CONSENSUS):
+        return ""
+    return " by structure alone (no catalog or fleet consensus proved its bytes)"
+
+
 def described(record: Mapping[str, Any], short: bool = False) -> str:
     """A verdict in words: a good one says what proved it (structure alone says so); any other is its status."""
     if record.get("status") != GOOD:

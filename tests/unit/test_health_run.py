@@ -115,7 +115,9 @@ def test_report_mode_plans_and_calls_nothing_more(one: Callable[..., Host]) -> N
             "result": "planned",
             "version": versions()[-1],
             "previous": None,
-            "message": f"newer good set {versions()[-1]} in smsmse_hawking",
+            # no catalog and no fleet here: the plan says what proved the set
+            "message": f"newer good set {versions()[-1]} in smsmse_hawking by structure alone"
+            " (no catalog or fleet consensus proved its bytes)",
         }
     ]
 

@@ -153,3 +153,17 @@ def test_a_corrupt_active_set_is_never_counted_as_a_normal_one() -> None:
     assert "20261125.001 (bad)" in version_chart
     # the age chart counts only hosts whose active set is good: a bad set's age is no protection
     assert report_html.age_counts(built) == {"0-1 d": 1, "2-3 d": 0, "4-7 d": 0, "8-14 d": 0, "> 14 d": 0, "active set bad": 1}
+
+
+def test_promote_and_the_decision_say_when_the_newest_good_set_is_good_by_structure_alone(lab_factory: Callable[..., Path]) -> None:
+    inventory = lone_csapi(lab_factory)
+    stores = plan.view(probe(inventory, "h"), judge(inventory, "h"))
+    stores["smsmse_hawking"] = stores["csapi"]  # a source store that holds the same sets, as promote's source
+    done = plan.promote(stores, target="csapi", source="smsmse_hawking", version="newest_good", keep=2, ctx=plan.Context(windows=False))
+    assert not done.changes and done.extra["proof"] == "structure"
+    unproven = "by structure alone (no catalog or fleet consensus proved its bytes)"
+    assert done.message == f"csapi is at {NEWEST}, the newest good set {unproven}; nothing to do."
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide
+
+    decision = decide.decide({"csapi": stores["csapi"]}, {"self_verifies": True, "version": "6.5.8"})
+    assert decision.reason == f"CSAPI is at the newest good set {NEWEST} {unproven}"
