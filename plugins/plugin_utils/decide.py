@@ -62,6 +62,32 @@ class Decision:
         }
 
 
+#: the decision's action -> the advice it gives, in the words the remediation of a failing check uses
+ADVICE: dict[str, str] = {
+    PROMOTE: "Promote {version} from {source} into CSAPI (enforce does).",
+    ROLLBACK: "Roll CSAPI back to {version}, the newest good set it holds (enforce does).",
+    LIVEUPDATE: (
+        "No good set can reach CSAPI: run LiveUpdate (enforce does, with defs_health_liveupdate), then promote the set it "
+        "brings; if LiveUpdate cannot help, follow the runbook."
+    ),
+}
+REPAIR_ADVICE = "Quarantine the bad newest set(s) of {stores} and point the store back at its newest good set (enforce does)."
+
+
+def advice(decision: Decision, *, done: bool = False) -> str | None:
+    """What the host should do, from its decision: the action, the source stores to repair, the risks left (each naming
+    the role option that would allow its fix). ``done``: the action and repairs were carried out; only the risks remain.
+    None when the decision has nothing to say (the checks' own remediations stand).
+    """
+    parts = []
+    if not done and decision.action in ADVICE:
+        parts.append(ADVICE[decision.action].format(version=decision.version, source=decision.source))
+    if not done and decision.repairs:
+        parts.append(REPAIR_ADVICE.format(stores=", ".join(decision.repairs)))
+    parts += decision.risks
+    return " ".join(parts) or None
+
+
 def decide(stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
     """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
     repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)

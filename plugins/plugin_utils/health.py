@@ -68,6 +68,9 @@ CHECKS: dict[str, tuple[str, str, str]] = {
 }
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+#: the checks the host's plan (promote, roll back, LiveUpdate, repair a source store) answers: when they fail, their
+#: remediation is the plan's advice (decide.advice), so that the advice never contradicts the plan
+PLANNED_CHECKS = ("csapi_active_good", "csapi_newest", "defs_age", "hawking_newest_good", "pointers_consistent", "trust_agreement")
 
 #: how many store problems a host's record lists (its count says how many there are)
 STORE_PROBLEMS_SHOWN = 100
@@ -101,8 +104,26 @@ def checks(
     today: dt.date,
     event_ids: Mapping[str, int] | None = None,
     risks: Sequence[str] = (),
+    advice: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``)."""
+    """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``).
+
+    ``advice``: what the host's plan says to do; it is the remediation of every failing check of :data:`PLANNED_CHECKS`.
+    """
+    found = _checks(smsmse_defs, max_age_days=max_age_days, today=today, event_ids=event_ids, risks=risks)
+    if advice is None:
+        return found
+    return [{**c, "remediation": advice} if c["id"] in PLANNED_CHECKS and c["status"] == "fail" else c for c in found]
+
+
+def _checks(
+    smsmse_defs: Mapping[str, Any],
+    *,
+    max_age_days: int,
+    today: dt.date,
+    event_ids: Mapping[str, int] | None,
+    risks: Sequence[str],
+) -> list[dict[str, Any]]:
     verification = smsmse_defs["verification"]
     product = smsmse_defs["product"]
     stores = smsmse_defs["stores"]

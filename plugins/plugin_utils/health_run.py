@@ -130,7 +130,9 @@ def judge(
     smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems, agreed=agreed)
     stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
     decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
-    checks = health.checks(smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks)
+    checks = health.checks(
+        smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks, advice=decide.advice(decision)
+    )
     return Judged(smsmse_defs, stores, decision, checks)
 
 
@@ -386,7 +388,10 @@ def _enforce(
     if failed is not None:
         return _failed(name, judged, first_checks, actions, str(failed["message"]), today, changed)
     predicted = predict(judged.smsmse_defs, plans)
-    after = health.checks(predicted, max_age_days=opts.max_age_days, today=today, risks=judged.decision.risks)
+    decision = judged.decision
+    after = health.checks(
+        predicted, max_age_days=opts.max_age_days, today=today, risks=decision.risks, advice=decide.advice(decision, done=True)
+    )
     after_checks = health.after_fix(first_checks, after)
     status = health.status_of(after_checks, changed=changed, failed=False)
     message = "; ".join(p.message for p in plans) or judged.decision.reason
