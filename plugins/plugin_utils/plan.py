@@ -243,8 +243,21 @@ def choose_source(stores: Mapping[str, StoreView]) -> str | None:
 # --- promote ---
 
 
-def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None, version: str, keep: int, ctx: Context) -> Plan:
-    """Plan installing the chosen good set of the source store into the target store."""
+def promote(
+    stores: Mapping[str, StoreView],
+    *,
+    target: str,
+    source: str | None,
+    version: str,
+    keep: int,
+    ctx: Context,
+    allow_downgrade: bool = False,
+) -> Plan:
+    """Plan installing the chosen good set of the source store into the target store.
+
+    A version older than the target's good active set is refused, unless ``allow_downgrade``: then it is installed
+    and recorded as a downgrade (the result's ``downgrade``, the collection's event 1002).
+    """
     if target not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The target store {target} does not exist on this host.")
     if source is None:
@@ -260,14 +273,15 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         raise SmsmseError("OPTION_INVALID", "`source` and `target` are the same store.")
     src, dst = stores[source], stores[target]
     chosen = _choose_source_set(src, version)
-    if dst.active_status == GOOD and dst.active and _newer(dst.active, chosen):
-        if version == "newest_good":
-            return Plan(
-                target, dst.active, dst.active, f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen})."
-            )
+    downgrade = dst.active_status == GOOD and bool(dst.active) and _newer(str(dst.active), chosen)
+    if downgrade and version == "newest_good":
+        return Plan(target, dst.active, dst.active, f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen}).")
+    if downgrade and not allow_downgrade:
+        held = "defs_rollback with `to`, or " if chosen in dst.sets else ""
         raise SmsmseError(
             "DOWNGRADE_REFUSED",
-            f"{target} is at the good set {dst.active}; {chosen} is older. Promotion never goes down: use defs_rollback.",
+            f"{target} is at the good set {dst.active}; {chosen} is older. Promotion never goes down unless asked: use "
+            f"{held}defs_promote with `allow_downgrade: true` (recorded as a downgrade).",
         )
     previous_good = next((v for v in reversed(dst.good()) if v != chosen and not _newer(v, chosen)), None)
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
@@ -285,8 +299,10 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
             f"{target} is at {chosen}, the newest good set{verify.unproven(dst.sets[chosen])}; nothing to do.",
             extra={"proof": proof},
         )
+    newest = dst.good()[-1] if dst.good() else chosen
+    kind = "downgraded" if downgrade else "promoted"
     events = (
-        [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
+        [collection_events.event(kind, version=chosen, store=target, path=dst.path, previous=dst.active, newest=newest)]
         if dst.active != chosen or not installed_good
         else []
     )
@@ -305,7 +321,9 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     )
     added = [] if installed_good else [chosen]
     if dst.active != chosen:
-        message = f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}"
+        message = f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}" + (
+            " (a downgrade below the newest good set)" if downgrade else ""
+        )
     elif replace_active:
         message = f"{target}: the bad active set {chosen} replaced in place by the good copy from {source}"
     else:
@@ -317,7 +335,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         message,
         [*opening, *body, *group.closing()],
         _diff(dst, content, added, remove),
-        {"removed": remove, "source": source, "replaced_in_place": replace_active},
+        {"removed": remove, "source": source, "replaced_in_place": replace_active, **({"downgrade": True} if downgrade else {})},
     )
 
 
@@ -453,7 +471,12 @@ def _rollback_target(view_: StoreView, to: str) -> str | None:
     good = view_.good()
     if to != "previous_good":
         if to not in view_.sets:
-            raise SmsmseError("VERSION_NOT_FOUND", f"The {view_.name} store does not hold {to}.", path=view_.path)
+            raise SmsmseError(
+                "VERSION_NOT_FOUND",
+                f"The {view_.name} store does not hold {to}; to go down to a version only a source store holds, use "
+                "defs_promote with `version` and `allow_downgrade: true` (recorded as a downgrade).",
+                path=view_.path,
+            )
         if view_.sets[to]["status"] != GOOD:
             raise SmsmseError(
                 "SET_NOT_GOOD", f"{to} in {view_.name} is {view_.sets[to]['status']}: {_reasons(view_.sets[to])}", path=view_.folder(to)
