@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify, versions, words
 
 SOURCES = ("hawking", "smsmse_hawking")
 FAILURE_EVENTS = ("no_valid", "init_failed")
@@ -140,7 +140,12 @@ def _checks(
         (today - versions.parse_version(csapi["version"]).date).days if csapi["version"] and versions.is_version(csapi["version"]) else None
     )
     found.append(
-        _check("defs_age", None if age is None else age <= max_age_days, f"<= {max_age_days} days", None if age is None else f"{age} days")
+        _check(
+            "defs_age",
+            None if age is None else age <= max_age_days,
+            f"at most {words.days(max_age_days)}",
+            None if age is None else words.days(age),
+        )
     )
     hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
     newest_hawking = versions.newest([s["version"] for s in hawking])
@@ -165,13 +170,14 @@ def _checks(
     catalog = verification.get("catalog")
     if catalog:
         expires = dt.datetime.strptime(catalog["expires"], "%Y-%m-%dT%H:%M:%SZ").date()
-        found.append(_check("catalog_fresh", (expires - today).days > 7, "> 7 days", f"{(expires - today).days} days"))
+        found.append(_check("catalog_fresh", (expires - today).days > 7, f"more than {words.days(7)}", words.days((expires - today).days)))
     else:
         found.append(_check("catalog_fresh", None, "a catalog", None, "no catalog configured"))
     store = stores.get("csapi")
     biggest = max((s["bytes"] for s in verification["sets"]), default=0)
     free = store["free_bytes"] if store else None
-    found.append(_check("free_space", None if free is None else free > 2 * biggest, f"> {2 * biggest} bytes", free))
+    free_text = None if free is None else words.size(free)
+    found.append(_check("free_space", None if free is None else free > 2 * biggest, f"more than {words.size(2 * biggest)}", free_text))
     return found
 
 

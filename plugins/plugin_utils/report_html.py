@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, words
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -110,7 +110,7 @@ def _drift(host: Mapping[str, Any]) -> str:
         return ""
     days = host.get("drift_days")
     runs = host.get("drift_runs")
-    return f"{host['drifting_since']} ({days if days is not None else '?'} d, {runs} runs)"
+    return f"{host['drifting_since']} ({words.days(days) if days is not None else '? days'}, {words.plural(runs or 0, 'run')})"
 
 
 def _store_problems(host: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "actions": [_action(a) for a in host["actions"]],
                 "why": host.get("why_no_action") or "",
                 "drift": _drift(host),
-                "checks": host["checks"],
+                "checks": [{**c, "expected": words.value(c["expected"]), "actual": words.value(c["actual"])} for c in host["checks"]],
                 "message": host["message"],
                 "store_problems": _store_problems(host),
             }

@@ -263,7 +263,7 @@ def test_drift_since_runs_and_days_from_the_history() -> None:
     assert (hosts["b"]["drifting_since"], hosts["b"]["drift_runs"]) == (None, None)
     assert (hosts["c"]["drifting_since"], hosts["c"]["drift_runs"], hosts["c"]["drift_days"]) == (STARTED, 1, 0)
     page = report_html.render(built)
-    assert "2026-11-24T02:00:00Z (2 d, 3 runs)" in page
+    assert "2026-11-24T02:00:00Z (2 days, 3 runs)" in page
     trend = report_html.trend(built)
     assert [column["started"] for column in trend] == [h["started"] for h in history] + [STARTED]
     assert {p["status"]: p["count"] for p in trend[-1]["parts"]} == {"compliant": 1, "fixed": 0, "drift": 1, "failed": 1, "unreachable": 0}
