@@ -17,7 +17,8 @@ class ActionModule(DocumentedAction):
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """The facts; a damaged ``definfo.dat`` is reported in its store's ``definfo_error`` (and a warning), as defs_verify does."""
         reply = probe.run(self, task_vars, options)
-        smsmse_defs = facts.build(snapshot.parse(reply, options["stores"] or {}), strict=False)
+        host = snapshot.parse(reply, options["stores"] or {})
+        smsmse_defs = facts.build(host, strict=False, lines=facts.product_lines(options["product"]))
         damaged = [
             f"{name}: {store['definfo_error']['code']}: {store['definfo_error']['message']}"
             for name, store in smsmse_defs["stores"].items()
