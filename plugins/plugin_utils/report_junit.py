@@ -140,6 +140,7 @@ def render(document: Mapping[str, Any]) -> str:
                 "store_problems": problems["count"],
                 "csapi_active": host.get("versions", {}).get("csapi_active"),
                 "csapi_proof": host.get("versions", {}).get("csapi_proof"),
+                **({"fixed_by": source} if (source := report.fixed_by(host)) else {}),
             },
         )
         for check in host["checks"] or [_unreachable(host)]:

@@ -196,8 +196,21 @@ def request_fields() -> set[str]:
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
 #: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
-#: what lstat sees at definfo.dat (expect, write_pointer). Remove each name here when the Windows agent has it.
-APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind"})
+#: what lstat sees at definfo.dat (expect, write_pointer), and fetch's transfer options and data (the Windows agent
+#: refuses fetch with NOT_SUPPORTED, docs/windows.md). Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset(
+    {
+        "definfo_kind",
+        "expect_kind",
+        "kind",
+        "timeout_seconds",
+        "deadline_seconds",
+        "validate_certs",
+        "ca_path",
+        "bytes_fetched",
+        "files_fetched",
+    }
+)
 
 
 def test_apply_reads_every_request_field() -> None:
