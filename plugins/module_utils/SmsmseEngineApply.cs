@@ -316,6 +316,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             { "preflight", new string[] { "refused", "in_use" } },
             { "clean", new string[0] },
             { "stage", new string[] { "source_changed" } },
+            { "fetch", new string[] { "refused" } },
             { "matches", new string[] { "conflict" } },
             { "rename", new string[] { "conflict", "in_use" } },
             { "exchange", new string[] { "conflict", "in_use" } },
@@ -639,7 +640,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
     public static class Primitives
     {
-        private static readonly string[] Ops = { "lock", "expect", "preflight", "clean", "stage", "matches", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service", "unlock" };
+        private static readonly string[] Ops = { "lock", "expect", "preflight", "clean", "stage", "fetch", "matches", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service", "unlock" };
+
+        // Bringing a set from a distribution point is not in this engine yet: refused before anything is
+        // written, so that the controller tries the next source (docs/changes.md, docs/windows.md).
+        private static Dictionary<string, object> Fetch(IDictionary args)
+        {
+            string message = string.Format(CultureInfo.InvariantCulture, "fetching the {0} files of a set from {1} into {2} is not supported on Windows hosts yet; use liveupdate or a set copied into a store", Req.Need(args, "manifest").Count, Req.Str(args, "source"), Req.Str(args, "name"));
+            throw new Refusal("refused", message, "NOT_SUPPORTED", null);
+        }
 
         public static bool Known(string op)
         {
@@ -656,6 +665,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 case "preflight": return Preflight(ctx, store, args);
                 case "clean": return Clean(ctx, store);
                 case "stage": return Sets.Stage(ctx, store, args);
+                case "fetch": return Fetch(args);
                 case "matches": return Sets.Matches(ctx, store, args);
                 case "rename": return Rename(ctx, store, args);
                 case "exchange": return Exchange(ctx, store, args);

@@ -18,10 +18,9 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, ou
 from . import engine
 from .apply_host import FETCH_CASES_FILE, cases, host_for
 
-#: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch: the POSIX agent's alone)
-SHARED_CASES = cases()
-FETCH_CASES = cases(FETCH_CASES_FILE)
-CASES = SHARED_CASES + FETCH_CASES
+#: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch)
+SHARED = cases()
+CASES = SHARED + cases(FETCH_CASES_FILE)
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")
 
 
@@ -46,13 +45,24 @@ def run_engine(request: dict[str, Any]) -> dict[str, Any]:
     return engine.reply("apply", request)
 
 
-RUNS = [
-    *(pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES),
-    *(pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine.needs_mono) for case in SHARED_CASES),
+#: the fetch cases run on the POSIX agent; the Windows agent's engine refuses fetch (test_the_engine_refuses_fetch)
+CASES_BY_AGENT = [pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES] + [
+    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine.needs_mono) for case in SHARED
 ]
 
 
-@pytest.mark.parametrize(("case", "agent"), RUNS)
+@engine.needs_mono
+def test_the_engine_refuses_fetch(tmp_path: Path) -> None:
+    fetching = next(case for case in cases(FETCH_CASES_FILE) if any(step["op"] == "fetch" for step in case["steps"]))
+    with host_for(fetching, tmp_path) as host:
+        request = host.request(fetching["steps"])
+        reply = run_engine(request)
+        assert contract.problems("apply", "reply", reply) == []
+        fetched = next(step for step in reply["steps"] if step["op"] == "fetch")
+        assert (fetched["result"], fetched["code"]) == ("refused", "NOT_SUPPORTED")
+
+
+@pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
 def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
         request = host.request(case["steps"])
