@@ -21,7 +21,7 @@ def test_the_table_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
-        assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome"}, case["name"]
+        assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read"}, case["name"]
         assert len(case["expect"]) == len(case["steps"]), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]
@@ -31,13 +31,14 @@ def test_the_table_is_well_formed() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_case(case: dict[str, Any], tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
-        request = host.request(case["steps"])
+        request = host.request(case["steps"], case.get("read_back"))
         reply = {"contract": 1, "op": "apply", **apply.run(request)}
         host.release()
         assert contract.problems("apply", "reply", reply) == []
         got = [r["result"] + (f":{r['code']}" if ":" in want else "") for r, want in zip(reply["steps"], case["expect"])]
         assert got == case["expect"], [(r["op"], r["result"], r["code"], r["message"]) for r in reply["steps"]]
         host.check_after(case.get("after", {}))
+        host.check_read(request, reply, case.get("read", {}))
         read = outcome.interpret(request, reply)
         want = case["outcome"]
         assert read["changed"] is want["changed"], read["msg"]
