@@ -102,7 +102,7 @@ class StoreView:
         return self.store.windows
 
     def with_status(self, status: str) -> list[str]:
-        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.parse_version)
+        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.sort_key)
 
     def good(self) -> list[str]:
         return self.with_status(GOOD)
@@ -176,7 +176,7 @@ def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView
 
 
 def _newer(a: str, b: str | None) -> bool:
-    return b is None or not versions.is_version(b) or versions.parse_version(a) > versions.parse_version(b)
+    return versions.newer(a, b)
 
 
 def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], removed: Sequence[str]) -> list[dict[str, str]]:
@@ -272,7 +272,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     previous_good = next((v for v in reversed(dst.good()) if v != chosen and not _newer(v, chosen)), None)
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
     keep_set = {chosen, *([previous_good] if previous_good else []), *kept_good}
-    remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.parse_version)
+    remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.sort_key)
     leftovers = dst.leftovers(ctx)
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
     content = dst.render_pointer(chosen, dst.active, removed=remove)
@@ -542,7 +542,7 @@ def unrepairable_risk(view_: StoreView, csapi_best: str | None) -> list[str]:
 
 
 def _not_good(view_: StoreView) -> list[str]:
-    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.parse_version)
+    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.sort_key)
 
 
 def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
