@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -150,7 +150,8 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
 
     Raises :class:`SmsmseError` when a path the options give is no folder (``STORE_NOT_FOUND``,
     ``STORE_NOT_A_FOLDER`` or ``STORE_UNREADABLE``, see :data:`NOT_A_STORE`), and
-    ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest.
+    ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest, and ``OPTION_INVALID`` when two
+    stores overlap (:mod:`store_overlap`).
     """
     raw_host = reply["host"]
     windows = raw_host["os"] == "windows"
@@ -164,7 +165,9 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
     )
     given = reply["product"]
     product = Product(name=given["name"], version=given["version"], source=given["source"]) if given else None
-    stores = {name: _store(entry, windows) for name, entry in select_stores(reply, overrides).items()}
+    selected = select_stores(reply, overrides)
+    store_overlap.refuse(selected, windows)  # before anything is judged or changed
+    stores = {name: _store(entry, windows) for name, entry in selected.items()}
     return Snapshot(
         host=host,
         product=product,

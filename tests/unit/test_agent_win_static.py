@@ -250,8 +250,9 @@ def test_nothing_pending_is_already_there() -> None:
 
 
 #: optional probe fields the POSIX agent sends and the Windows agent does not yet (a hash cache refused as writable by
-#: others: the Windows agent checks its cache folder's owner and DACL instead). Remove each name when it sends it.
-WINDOWS_PENDING = frozenset({"cache_refused"})
+#: others: the Windows agent checks its cache folder's owner and DACL instead; a store's path with its links and
+#: junctions resolved, real_path). Remove each name when it sends it.
+WINDOWS_PENDING = frozenset({"cache_refused", "real_path"})
 OTHER_OPERATIONS = [("probe", ("SmsmseProbe.psm1", "SmsmseStore.psm1")), ("run_liveupdate", ("defs_agent_win.ps1",))]
 
 
