@@ -80,7 +80,9 @@ def pointer_state(path: str) -> tuple[str, str | None]:
 
     Never follows a link. A hostile definfo.dat may be huge, or a FIFO or device
     that blocks a plain open: it is opened without following and without blocking,
-    and must still be a regular file once open.
+    and must still be a regular file once open. A file larger than
+    :data:`scan.MAX_DEFINFO_HASH` has no digest (None), as the probe reports it, so
+    that a change expecting it finds it as read and replaces it.
     """
     try:
         st = os.lstat(path)
@@ -98,11 +100,18 @@ def pointer_state(path: str) -> tuple[str, str | None]:
             return "link", None
         raise
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             return "other", None
+        if st.st_size > scan.MAX_DEFINFO_HASH:  # as probe reads it: a file this large has no digest, at any moment
+            return "file", None
         digest = hashlib.sha256()
+        read = 0
         for chunk in iter(lambda: handle.read(BUFFER), b""):
             digest.update(chunk)
+            read += len(chunk)
+            if read > scan.MAX_DEFINFO_HASH:  # it grew while read
+                return "file", None
     return "file", digest.hexdigest()
 
 

@@ -50,7 +50,7 @@ def _pointer(record: Mapping[str, Any], where: str) -> tuple[str | None, dict[st
     if kind != "file":
         return None, _problem("DEFINFO_NOT_A_FILE", f"{where} is not a regular file ({kind}).", where)
     if definfo["content_b64"] is None:
-        return None, _problem("DEFINFO_TOO_LARGE", f"{where} is {definfo['size']} bytes, more than any real definfo.dat.", where)
+        return None, _problem("DEFINFO_TOO_LARGE", f"{where} is {definfo['size']} bytes, more than any real definfo.dat holds.", where)
     try:
         return parse_definfo(base64.b64decode(definfo["content_b64"]), source=where).cur_defs, None
     except DefinfoError as exc:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, listing, store_overlap, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -280,7 +280,9 @@ def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
     if not_a_file is not None:
         return Pointer(**base, content=None, active=None, last=None, error=not_a_file)
     if record["content_b64"] is None:
-        problem = Problem("DEFINFO_TOO_LARGE", f"{where} is {record['size']} bytes, more than any real definfo.dat.", where)
+        limit = contract.wire()["limits"]["max_definfo_bytes"]
+        text = f"{where} is {record['size']} bytes, more than the {limit} bytes any real definfo.dat holds; enforce replaces it."
+        problem = Problem("DEFINFO_TOO_LARGE", text, where)
         return Pointer(**base, content=None, active=None, last=None, error=problem)
     try:
         data = base64.b64decode(record["content_b64"], validate=True)

@@ -155,6 +155,10 @@ class Host:
                 lab.write_set(self.root / "written", kind[4:], FILES).rename(path)
             elif kind == "fifo":
                 os.mkfifo(path)
+            elif kind == "pointer_huge":  # larger than any digest is taken of (16 MiB), sparse
+                with open(path, "wb") as handle:
+                    handle.write(definfo_bytes("20261123.001"))
+                    handle.truncate((16 << 20) + 1)
             elif kind.startswith("pointer_utf16:"):
                 _kind, cur, last = kind.split(":")
                 path.write_bytes(f"[DefDates]\r\nCurDefs={cur}\r\nLastDefs={last}\r\n".encode("utf-16"))
