@@ -22,6 +22,8 @@ Three kinds of change, each one group of steps on one store:
 
 from __future__ import annotations
 
+import ntpath
+import posixpath
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -124,8 +126,8 @@ class StoreView:
 
     def render_pointer(self, version: str, previous: str | None, removed: Collection[str] = ()) -> bytes:
         """``definfo.dat`` naming ``version``: the current file with CurDefs changed, and LastDefs (where the file has
-        it) set to ``previous`` only when that is a good set the store keeps: LastDefs never names a bad or removed set
-        (it keeps the one it named)."""
+        it) set to ``previous`` only when that is a good set the store keeps; else it keeps the set it named, unless the
+        change removes that one (``removed``): then it names ``version``. LastDefs never names a removed set."""
         current = self.definfo_bytes()
         try:
             info = parse_definfo(current) if current is not None else None
@@ -135,8 +137,11 @@ class StoreView:
             return render_definfo(new_definfo(version))
         changed = info.with_value(DEFDATES, CUR_DEFS, version)
         keeps_previous = previous in self.sets and self.sets[previous]["status"] == GOOD and previous not in removed
-        if previous and keeps_previous and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
+        last = info.get(DEFDATES, LAST_DEFS)
+        if previous and keeps_previous and last is not None and previous != version:
             changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
+        elif last is not None and last in removed:  # never a set this change removes: the set it points at instead
+            changed = changed.with_value(DEFDATES, LAST_DEFS, version)
         return render_definfo(changed)
 
     def pointer_changes(self, content: bytes) -> bool:
@@ -340,10 +345,23 @@ def _install_steps(
         names: dict[str, Any] = {"from": staging, "to": chosen}
         return [*body, steps.step("rename", dst.path, **names), *_pointer_steps(dst, pointer, ctx, commit=True)]
     active = dst.active == chosen
-    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen))
+    # compare-and-swap: b must still hold the bad copy this plan read (a second run finds the good one there: conflict)
+    expect_b = _expected_copy(dst, chosen)
+    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen, expect_b=expect_b))
     body += _pointer_steps(dst, pointer, ctx, commit=not active)
     body.append(steps.step("retire", dst.path, required=False, name=staging))  # the bad copy, now in the staging folder
     return body
+
+
+def _expected_copy(view_: StoreView, version: str) -> dict[str, dict[str, Any]] | None:
+    """What the folder of ``version`` held when read (size and digest per file, a digest None where it was unreadable),
+    for the exchange's compare-and-swap; None when it was not listed whole (then only its presence is checked)."""
+    folder = view_.store.set(version)
+    if folder is None or folder.truncated or folder.link or folder.error is not None or folder.escaped:
+        return None
+    if not folder.files or any(f.escaped or f.link for f in folder.files):
+        return None
+    return {f.path: {"size": f.size, "sha256": f.sha256} for f in folder.files}
 
 
 def _pointer_steps(
@@ -401,7 +419,8 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     if target is None:
         return Plan(store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False})
     quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
-    content = view_.render_pointer(target, view_.active)
+    _check_quarantine_dir(quarantine_dir, view_)
+    content = view_.render_pointer(target, view_.active, removed=quarantined)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
     if not moves_pointer and not quarantined:
         message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
@@ -515,6 +534,16 @@ def _quarantine_steps(view_: StoreView, names: Sequence[str], destination: str, 
     return found
 
 
+def _check_quarantine_dir(quarantine_dir: str | None, store: StoreView) -> None:
+    """OPTION_INVALID for a quarantine folder that is not a full path on the host (it would land in the agent's working folder)."""
+    if quarantine_dir is None:
+        return
+    full = ntpath.isabs(quarantine_dir) and bool(ntpath.splitdrive(quarantine_dir)[0]) if store.windows else posixpath.isabs(quarantine_dir)
+    if not full:
+        example = "D:\\Quarantine\\smsmse" if store.windows else "/var/lib/mailsec-smsmse/quarantine"
+        raise SmsmseError("OPTION_INVALID", f"`quarantine_dir` is '{quarantine_dir}': give a full path on the host, for example {example}.")
+
+
 def _default_quarantine(store: StoreView) -> str:
     """Beside the store, on the same volume (so a set moves there by rename): ``<parent>/mailsec-smsmse-quarantine``."""
     separator = "\\" if store.windows else "/"
@@ -557,7 +586,8 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     if not risky:
         return None
     target = view_.good()[-1]
-    content = view_.render_pointer(target, view_.active)
+    _check_quarantine_dir(quarantine_dir, view_)
+    content = view_.render_pointer(target, view_.active, removed=risky)
     moves_pointer = view_.pointer_changes(content) and (view_.active != target)
     values = {
         "version": target,

@@ -197,8 +197,9 @@ def request_fields() -> set[str]:
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
 #: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
 #: what lstat sees at definfo.dat (expect, write_pointer); the read of every store the change touched, at the end of the
-#: same call (read_back: each store's pointer, sets and active set). Remove each name here when the Windows agent has it.
-APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind", "read_back"})
+#: same call (read_back: each store's pointer, sets and active set); the exchange's compare-and-swap on folder b
+#: (expect_b). Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind", "read_back", "expect_b"})
 #: parts of apply.reply.json the Windows agent does not produce yet: the read of every store a change touched
 #: (``read_back``, with its definitions). Remove each when the Windows agent sends it.
 APPLY_REPLY_WINDOWS_PENDING = {"properties": ("read_back",), "$defs": ("read_store", "read_definfo", "read_file")}
