@@ -261,6 +261,8 @@ class Host:
 @contextmanager
 def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
     needs = set(case.get("needs", []))
+    if "fifo" in needs and not hasattr(os, "mkfifo"):
+        pytest.skip("this host has no named pipes in its file system")
     if "chattr" in needs and not chattr_works(tmp):
         pytest.skip("chattr +i (an immutable file, read-only even for root) is not available here")
     other = other_volume_root(tmp) if "other_volume" in needs else None
