@@ -588,7 +588,9 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     target = view_.good()[-1]
     _check_quarantine_dir(quarantine_dir, view_)
     content = view_.render_pointer(target, view_.active, removed=risky)
-    moves_pointer = view_.pointer_changes(content) and (view_.active != target)
+    # a pointer already at the target is rewritten only when its LastDefs names a set this repair moves out (which the
+    # agent never removes while a pointer names it)
+    moves_pointer = view_.pointer_changes(content) and (view_.active != target or view_.store.pointer.last in risky)
     values = {
         "version": target,
         "store": store,

@@ -83,3 +83,21 @@ def test_a_second_concurrent_in_place_exchange_finds_its_expectation_unmet(lab_f
         lab.file_bytes(versions[-1], "virscan1.dat", dict(lab.DEFAULT_FILES)["virscan1.dat"])
         == (csapi / versions[-1] / "virscan1.dat").read_bytes()
     )
+
+
+def test_a_source_repair_rewrites_a_last_defs_that_names_the_set_it_quarantines(lab_factory: Callable[..., Path]) -> None:
+    """The pointer already names the good set but LastDefs names the bad newest one: without rewriting it first, the
+    quarantine (which never removes a set the pointer names) would refuse on every run."""
+    inventory = lab_factory(lab.LabHost("h", faults=["missing_marker"]))
+    versions = versions_now()
+    source = host(inventory, "h") / "smsmse_hawking"
+    lab.write_definfo(source, versions[-2], versions[-1])
+    the_plan = plan.repair_source(stores_of(inventory, "h"), store="smsmse_hawking", quarantine_dir=None, ctx=CTX)
+    assert the_plan is not None
+    request = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)
+    reply = contract.check_reply("apply", json.loads(json.dumps({"contract": 1, "op": "apply", **apply.run(request)})))
+    read = outcome.interpret(request, reply)
+    assert read["changed"] is True and not read["failed"], read["msg"]
+    assert versions[-1] not in {p.name for p in source.iterdir()}
+    info = parse_definfo((source / "definfo.dat").read_bytes())
+    assert (info.cur_defs, info.get("DefDates", "LastDefs")) == (versions[-2], versions[-2])
