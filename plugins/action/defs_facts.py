@@ -16,4 +16,5 @@ class ActionModule(DocumentedAction):
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         reply = probe.run(self, task_vars, options)
-        return {"ansible_facts": {"smsmse_defs": facts.build(snapshot.parse(reply, options["stores"] or {}))}}
+        host = snapshot.parse(reply, options["stores"] or {})
+        return {"ansible_facts": {"smsmse_defs": facts.build(host, lines=facts.product_lines(options["product"]))}}

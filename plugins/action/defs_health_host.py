@@ -58,7 +58,7 @@ class ActionModule(DocumentedAction):
             options["marks"],
             opts,
             overrides=options["stores"] or {},
-            ctx=change.context(options, probe.is_windows(self)),
+            ctx=change.context(options, probe.is_windows(self), _product_facts(options["verified"])),
             agent=hooks,
             fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
         )
@@ -71,3 +71,10 @@ class ActionModule(DocumentedAction):
     @staticmethod
     def _task_host(task_vars: dict[str, Any]) -> str:
         return str(task_vars.get("inventory_hostname", "localhost"))
+
+
+def _product_facts(verified: Any) -> Any:
+    """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
+    if not isinstance(verified, dict):
+        return None
+    return ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")

@@ -23,7 +23,7 @@ class ActionModule(DocumentedAction):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
         if options["source_path"] and options["source"]:
             raise SmsmseError("OPTION_INVALID", "Give `source` or `source_path`, not both.")
-        stores, _verification = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
-        ctx = change.context(options, probe.is_windows(self))
+        stores, _verification, host = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
+        ctx = change.context(options, probe.is_windows(self), host.detected)
         source = "source" if options["source_path"] else options["source"]
         return plan.promote(stores, target=options["target"], source=source, version=options["version"], keep=options["keep"], ctx=ctx)

@@ -21,8 +21,8 @@ class ActionModule(DocumentedAction):
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         if options["to"] != "previous_good" and not versions.is_version(options["to"]):
             raise SmsmseError("OPTION_INVALID", f"`to` is '{options['to']}': use previous_good or YYYYMMDD.RRR.")
-        stores, _verification = change.read_host(self, task_vars, options)
-        ctx = change.context(options, probe.is_windows(self))
+        stores, _verification, host = change.read_host(self, task_vars, options)
+        ctx = change.context(options, probe.is_windows(self), host.detected)
         return plan.rollback(
             stores,
             store=options["store"],

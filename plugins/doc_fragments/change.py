@@ -26,9 +26,11 @@ options:
     type: bool
     default: false
   service_name:
-    description: The SMSMSE service to restart on Windows.
+    description:
+      - The SMSMSE service to restart on Windows.
+      - When not given, the service whose binary lies under the product's install folder (from its Uninstall entry),
+        as the facts' C(product.service) report it; C(SMSMSE) when none is found.
     type: str
-    default: SMSMSE
   restart_command:
     description: On POSIX hosts, the command (argument list) that O(restart_service) runs.
     type: list

@@ -39,6 +39,18 @@ options:
       version:
         description: The product version, for example C(6.5.8).
         type: str
+      lines:
+        description:
+          - What a product version does, where the vendor article does not say or your servers differ, on every
+            platform (Windows hosts too). Keys are version prefixes (C(8), C(8.0) or C(7.5.2)); the most specific
+            prefix the installed version starts with wins, per value.
+          - Each value is a mapping with C(event_ids) (all three of C(rollback), C(no_valid) and C(init_failed),
+            each from 1 to 65535) and/or C(self_verifies) (true or false).
+          - Without it, 6.5.1 and higher (7.x and 8.x included) verify with the 6.5.x IDs 399/400/401 (inferred for
+            7.x and later), 6.0.12 and higher on 6.0 with 393/394/395, and earlier versions do not verify; the
+            facts' C(product.basis) says C(vendor), C(inferred) or C(inventory) for each value.
+          - A bad entry fails the task with C(OPTION_INVALID) before the host is touched.
+        type: dict
   events_file:
     description:
       - On hosts that are not Windows, a file of the product's events, one JSON object per line with

@@ -668,8 +668,13 @@ Function Invoke-WritePointerStep {
     # back is null, with a warning, when definfo.dat cannot be read). The temporary file is removed only
     # while definfo.dat exists: when a failed replace took the old one away, it is the only copy of the
     # new one, reported as POINTER_MISSING with its name, and clean keeps it.
+    # 'file' names the store file replaced: definfo.dat (the default) or usage.dat, never anything else.
     param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
-    $definfo = $script:Names::Join($Store, [string]$Context.wire.definfo)
+    $fileName = [string](Get-Field -Map $Arguments -Name 'file' -Default ([string]$Context.wire.definfo))
+    if ($fileName -cne [string]$Context.wire.definfo -and $fileName -cne [string]$Context.wire.usage) {
+        throw (New-StepOutcome -Result 'failed' -Code 'BAD_REQUEST' -Message ('{0} is not a file a step may replace' -f $fileName))
+    }
+    $definfo = $script:Names::Join($Store, $fileName)
     try {
         $content = [System.Convert]::FromBase64String([string]$Arguments.content_b64)
     }

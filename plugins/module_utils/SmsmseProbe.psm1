@@ -19,6 +19,9 @@ $script:Wire = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePol
 $script:Listing = [ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Listing]
 $script:ProductSource = 'Symantec Mail Security for Microsoft Exchange'
 $script:UninstallKey = 'SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
+#: what makes an Uninstall entry or a service relevant to the controller's pick, and how many of each are listed
+$script:RelevantWords = @('Symantec', 'Mail Security', 'SMSMSE')
+$script:MaxListed = 256
 #: the longest text the probe reply's schema accepts for an event message or an error
 $script:MaxText = 2048
 $script:MaxEventMessage = 4096
@@ -173,7 +176,7 @@ Function Get-FolderPrivacy {
 }
 
 Function Get-Store {
-    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [object]$Hashing = $null, [bool]$CreateCache = $true)
+    param([string]$Name, [string]$Template, [hashtable]$Limits, [string]$Definfo, [string]$Usage, [object]$Hashing = $null, [bool]$CreateCache = $true)
     $path = Expand-Template -Template $Template
     $store = @{
         name = $Name
@@ -199,6 +202,9 @@ Function Get-Store {
     try {
         $store.free_bytes = Get-FreeByte -Path $path
         $store.definfo = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Definfo)) -MaxBytes $Limits.max_definfo_bytes
+        # usage.dat of a shared Hawking store, read like definfo.dat; sent only when present (the controller parses it)
+        $usageFile = Read-Definfo -Path ([System.IO.Path]::Combine($path, $Usage)) -MaxBytes $Limits.max_definfo_bytes
+        if ($usageFile.present) { $store.usage = $usageFile }
         $top = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
         $folders = New-Object -TypeName 'System.Collections.Generic.List[System.IO.DirectoryInfo]'
         $files = New-Object -TypeName 'System.Collections.Generic.List[System.IO.FileSystemInfo]'
@@ -289,6 +295,80 @@ Function Get-Product {
     return $null
 }
 
+Function Get-InstalledListing {
+    # The raw listings the controller picks the product and its service from (it decides, not this):
+    # Uninstall entries of both registry views whose DisplayName mentions Symantec or Mail Security,
+    # and the services whose name, display name or binary path does. An entry that cannot be read is
+    # skipped; every text is cut to the reply schema's lengths.
+    $uninstall = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    $hive = [Microsoft.Win32.RegistryHive]::LocalMachine
+    $views = @(@{ view = '64'; value = [Microsoft.Win32.RegistryView]::Registry64 }, @{ view = '32'; value = [Microsoft.Win32.RegistryView]::Registry32 })
+    foreach ($view in $views) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey($hive, $view.value)
+        try {
+            $keys = $base.OpenSubKey($script:UninstallKey)
+            if ($null -eq $keys) { continue }
+            foreach ($subName in @($keys.GetSubKeyNames())) {
+                if ($uninstall.Count -ge $script:MaxListed) { break }
+                try {
+                    $sub = $keys.OpenSubKey($subName)
+                    if ($null -eq $sub) { continue }
+                    try {
+                        $displayName = [string]$sub.GetValue('DisplayName', '')
+                        if (-not (Test-Relevant -Text $displayName)) { continue }
+                        $uninstall.Add(@{
+                                view = $view.view
+                                key = $script:Text::Head($subName, 256)
+                                display_name = $script:Text::Head($displayName, 512)
+                                display_version = $script:Text::Head([string]$sub.GetValue('DisplayVersion', ''), 64)
+                                install_location = $script:Text::Head([string]$sub.GetValue('InstallLocation', ''), 1024)
+                            })
+                    }
+                    finally {
+                        $sub.Close()
+                    }
+                }
+                catch {
+                    continue
+                }
+            }
+        }
+        finally {
+            $base.Close()
+        }
+    }
+    $services = New-Object -TypeName 'System.Collections.Generic.List[object]'
+    try {
+        $found = @(Get-CimInstance -ClassName Win32_Service -ErrorAction Stop)
+    }
+    catch {
+        $found = @()
+    }
+    foreach ($service in $found) {
+        if ($services.Count -ge $script:MaxListed) { break }
+        $name = [string]$service.Name
+        $display = [string]$service.DisplayName
+        $binary = [string]$service.PathName
+        if (-not ((Test-Relevant -Text $name) -or (Test-Relevant -Text $display) -or (Test-Relevant -Text $binary))) { continue }
+        $services.Add(@{
+                name = $script:Text::Head($name, 256)
+                display_name = $script:Text::Head($display, 512)
+                binary_path = $script:Text::Head($binary, 2048)
+                state = $script:Text::Head([string]$service.State, 32)
+            })
+    }
+    return @{ uninstall = $uninstall; services = $services }
+}
+
+Function Test-Relevant {
+    param([string]$Text)
+    if ([string]::IsNullOrEmpty($Text)) { return $false }
+    foreach ($word in $script:RelevantWords) {
+        if ($Text.IndexOf($word, [System.StringComparison]::OrdinalIgnoreCase) -ge 0) { return $true }
+    }
+    return $false
+}
+
 Function Get-ProductEvent {
     param([int[]]$Ids, [int]$Hours, [int]$Limit)
     $events = New-Object -TypeName 'System.Collections.Generic.List[object]'
@@ -353,9 +433,10 @@ Function Invoke-Probe {
     $hashing = Get-Field -Map $Request -Name 'hashing'
     # the pointer's name from the request's wire constants once the probe request carries them
     $definfo = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'definfo' -Default 'definfo.dat')
+    $usageName = [string](Get-Field -Map (Get-Field -Map $Request -Name 'wire') -Name 'usage' -Default 'usage.dat')
     $stores = New-Object -TypeName 'System.Collections.Generic.List[object]'
     foreach ($candidate in @($Request.stores)) {
-        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Hashing $hashing -CreateCache (-not $CheckMode)))
+        $stores.Add((Get-Store -Name ([string]$candidate.name) -Template ([string]$candidate.template) -Limits $limits -Definfo $definfo -Usage $usageName -Hashing $hashing -CreateCache (-not $CheckMode)))
     }
     $ids = [int[]]@($Request.event_ids | ForEach-Object { [int]$_ })
     $eventResult = Get-ProductEvent -Ids $ids -Hours ([int]$Request.event_hours) -Limit $limits.max_events
@@ -364,6 +445,7 @@ Function Invoke-Probe {
         op = 'probe'
         host = Get-HostRecord -Stores @($Request.stores)
         product = Get-Product
+        installed = Get-InstalledListing
         stores = $stores
         events = $eventResult.events
         events_error = $eventResult.error

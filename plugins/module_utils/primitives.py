@@ -57,6 +57,14 @@ class Context:
     def definfo(self, store: str) -> str:
         return os.path.join(store, self.wire["definfo"])
 
+    def store_file(self, store: str, name: Any) -> str:
+        """One of the store's INI files a step may replace: the pointer (``definfo``, the default) or ``usage``."""
+        if name is None:
+            return self.definfo(store)
+        if name not in (self.wire["definfo"], self.wire["usage"]):
+            raise ValueError(f"{name!r} is not a file a step may replace (only {self.wire['definfo']} or {self.wire['usage']})")
+        return os.path.join(store, name)
+
     def temp_name(self) -> str:
         return f"{self.wire['definfo_temp_prefix']}{uuid.uuid4().hex}.tmp"
 
@@ -120,9 +128,10 @@ def expected_state(sha256: str | None, kind: str | None) -> tuple[str, str | Non
     return (kind or ("file" if sha256 is not None else "absent")), sha256
 
 
-def _changed(ctx: Context, now: tuple[str, str | None], while_: str) -> Refused:
+def _changed(ctx: Context, now: tuple[str, str | None], while_: str, name: str | None = None) -> Refused:
     what = f"a {now[0]}" if now[0] in ("link", "dir") else {"absent": "absent", "file": "a file", "other": "a special file"}[now[0]]
-    return Refused("conflict", f"{ctx.wire['definfo']} changed {while_} (it is now {what})", data={"sha256": now[1], "kind": now[0]})
+    file = name or ctx.wire["definfo"]
+    return Refused("conflict", f"{file} changed {while_} (it is now {what})", data={"sha256": now[1], "kind": now[0]})
 
 
 # --- lock, expect, preflight, clean ---
@@ -422,20 +431,21 @@ def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Replace definfo.dat atomically, checking what lstat sees there right before; return the digest read back.
+    """Replace definfo.dat (or the store file ``file`` names: usage.dat) atomically, checking what lstat sees there
+    right before; return the digest read back.
 
-    A link (or a special file) named definfo.dat is replaced itself (a rename onto
-    it), never written through or opened; a folder is refused (the controller moves
-    it aside first).
+    A link (or a special file) named so is replaced itself (a rename onto it), never
+    written through or opened; a folder is refused (the controller moves it aside first).
     """
+    name = args.get("file")
+    target = ctx.store_file(store, name)
     content = base64.b64decode(args["content_b64"], validate=True)
     if len(content) > ctx.wire["limits"]["max_definfo_bytes"]:
-        raise ValueError(f"the new {ctx.wire['definfo']} is larger than {ctx.wire['limits']['max_definfo_bytes']} bytes")
-    target = ctx.definfo(store)
+        raise ValueError(f"the new {name or ctx.wire['definfo']} is larger than {ctx.wire['limits']['max_definfo_bytes']} bytes")
     want = expected_state(args["expect_sha256"], args.get("expect_kind"))
     now = pointer_state(target)
     if now != want:
-        raise _changed(ctx, now, "since it was read")
+        raise _changed(ctx, now, "since it was read", name)
     if now[0] == "dir":
         raise OSError(errno.EISDIR, "a folder is never replaced by a file: move it aside first", target)
     temp = os.path.join(store, ctx.temp_name())
@@ -449,7 +459,7 @@ def write_pointer(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, A
                 os.chmod(temp, stat.S_IMODE(os.lstat(target).st_mode))
         now = pointer_state(target)
         if now != want:
-            raise _changed(ctx, now, "while the new one was written")
+            raise _changed(ctx, now, "while the new one was written", name)
         os.replace(temp, target)  # a rename: a link at target is replaced, not followed
     finally:
         if os.path.lexists(temp):

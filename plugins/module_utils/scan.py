@@ -21,6 +21,8 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import DEFAULT_MAX_AGE_SECONDS, HashCache
 
 DEFINFO = "definfo.dat"
+#: the shared Hawking store's record of which product uses which set: read like definfo.dat, sent only when present
+USAGE = "usage.dat"
 _VAR = re.compile(r"%([^%]+)%")
 #: entries of one kind (folders, or files) the reply carries per store: the contract's bound
 MAX_ENTRIES = 4096
@@ -226,6 +228,9 @@ def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Map
     try:
         store["free_bytes"] = shutil.disk_usage(path).free
         store["definfo"] = read_definfo(os.path.join(path, DEFINFO), limits["max_definfo_bytes"])
+        usage = read_definfo(os.path.join(path, USAGE), limits["max_definfo_bytes"])
+        if usage["present"]:
+            store["usage"] = usage
         with os.scandir(path) as it:
             entries = sorted(it, key=lambda e: e.name)
         folders: list[tuple[os.DirEntry[str], os.stat_result]] = []

@@ -109,19 +109,44 @@ ansible_facts:
               type: str
               sample: 6.5.8.123
             scheme:
-              description: The event-ID scheme, C(6.5), C(6.0) or C(unknown).
+              description:
+                - The event-ID scheme, C(6.5) (6.5.x, and 7.x and later by inference), C(6.0), C(none) (versions the
+                  vendor names no event IDs for, 5.x and earlier), C(inventory) (IDs from C(product.lines)) or
+                  C(unknown) (no readable version).
               type: str
               sample: "6.5"
             event_ids:
-              description: C(rollback), C(no_valid) and C(init_failed) event IDs; null for an unknown scheme.
+              description: C(rollback), C(no_valid) and C(init_failed) event IDs; null when none are named or the version is unknown.
               type: dict
               sample: {"rollback": 399, "no_valid": 400, "init_failed": 401}
             self_verifies:
-              description: Whether the product verifies definitions itself (6.5.1+ or 6.0.12+); null when unknown.
+              description:
+                - Whether the product verifies definitions itself (6.5.1 and higher, 7.x and 8.x included, or 6.0.12 and
+                  higher on 6.0); false for every earlier version; null only when the version is unknown.
               type: bool
+            basis:
+              description:
+                - Where each of C(event_ids) and C(self_verifies) comes from, C(vendor) (stated by the vendor article),
+                  C(inferred) (the article does not name the version, as for the 6.5.x event IDs of 7.x and later),
+                  C(inventory) (C(product.lines)), C(none) (no event IDs named) or C(unknown).
+              type: dict
+              sample: {"event_ids": "inferred", "self_verifies": "vendor"}
+            note:
+              description: Why the values are what they are, in words (for example why the failure-event check is skipped).
+              type: str
             source:
               description: Where the product was read (registry key, or C(option)).
               type: str
+            install_folder:
+              description:
+                - Windows, the product's install folder (C(InstallLocation) of its Uninstall entry), null when not known.
+              type: str
+            service:
+              description:
+                - Windows, the SMSMSE service, the one whose binary lies under the install folder (C(name), C(state),
+                  C(binary_path), C(basis)); null when none is found. The changing modules restart it unless
+                  C(service_name) names another.
+              type: dict
         stores:
           description: Each store found, by name (C(hawking), C(smsmse_hawking), C(csapi)).
           type: dict
@@ -160,6 +185,14 @@ ansible_facts:
               description: Other folders, with C(kind) C(staging), C(temporary) or C(other).
               type: list
               elements: dict
+            usage:
+              description:
+                - The store's C(usage.dat) (a Hawking store shared with SAV/SEP), null when it has none. C(sets) maps each
+                  set section to its product codes, C(sections) the other sections, C(other_lines) the lines that are
+                  neither (kept as written); C(sha256), C(size), and C(error) when it is not text, too large or not a
+                  regular file (then it is never rewritten).
+              type: dict
+              sample: {"sets": {"20261125.003": ["SMSMSE_65", "NAVCORP_70"]}, "sections": {}, "other_lines": [], "error": null}
         newest:
           description: The newest set version in any store, null when there is none.
           type: str

@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, catalog, contract, outcome, plan, probe, snapshot, steps, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    agent,
+    catalog,
+    contract,
+    installed,
+    outcome,
+    plan,
+    probe,
+    snapshot,
+    steps,
+    verify,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
@@ -21,8 +32,10 @@ DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
 SERVICE_TIMEOUT = 120
 
 
-def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> tuple[dict[str, plan.StoreView], dict[str, Any]]:
-    """One hashing probe, judged as defs_verify judges it: the stores and their verdicts."""
+def read_host(
+    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]
+) -> tuple[dict[str, plan.StoreView], dict[str, Any], snapshot.Snapshot]:
+    """One hashing probe, judged as defs_verify judges it: the stores, their verdicts, and the host as read."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     if options["state"]:
         reply = _reply_from_state(options["state"])
@@ -32,7 +45,7 @@ def read_host(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, A
     host = snapshot.parse(reply, overrides)
     marks = [verify.Mark(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
     verification = verify.judge(host, required_files=options["required_files"], catalog=trusted, marks=marks)
-    return plan.view(host, verification), verification
+    return plan.view(host, verification), verification, host
 
 
 _MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
@@ -46,14 +59,18 @@ def _reply_from_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def context(options: Mapping[str, Any], windows: bool) -> plan.Context:
-    """The plan context from the change options: lock, events, restart, and the wire names."""
+def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> plan.Context:
+    """The plan context from the change options: lock, events, restart, and the wire names.
+
+    ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose
+    ``service`` is restarted unless ``service_name`` names one.
+    """
     wire = contract.wire()
     restart = None
     if options.get("restart_service"):
         restart = steps.Restart(
             windows=windows,
-            service=options["service_name"] if windows else None,
+            service=installed.service_to_restart(options.get("service_name"), detected) if windows else None,
             command=None if windows else options.get("restart_command"),
             timeout=SERVICE_TIMEOUT,
         )

@@ -46,10 +46,12 @@ class Decision:
     version: str | None = None
     repairs: tuple[str, ...] = ()
     risks: tuple[str, ...] = field(default=())
+    #: source stores whose usage.dat gives a product a missing or bad set, and which hold a good set to move it to
+    usage_repairs: tuple[str, ...] = ()
 
     @property
     def needs_change(self) -> bool:
-        return self.action != NONE or bool(self.repairs)
+        return self.action != NONE or bool(self.repairs) or bool(self.usage_repairs)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class Decision:
             "version": self.version,
             "repairs": list(self.repairs),
             "risks": list(self.risks),
+            "usage_repairs": list(self.usage_repairs),
         }
 
 
@@ -66,7 +69,18 @@ def decide(stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, 
     """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
     repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)
     action, reason, source, version = _csapi_action(stores)
-    return Decision(action, reason, source, version, tuple(repairs), tuple(risks))
+    usage_repairs = tuple(name for name in plan.SOURCES if name in stores and _usage_repairable(stores[name]))
+    return Decision(action, reason, source, version, tuple(repairs), tuple(risks), usage_repairs)
+
+
+def _usage_repairable(view: plan.StoreView) -> bool:
+    """Whether usage.dat names a missing or bad set and the store holds a good set to move the codes to.
+
+    Also in the shared Hawking store: moving a product's codes to a set that is there is the vendor's own fix (TECH84196),
+    and it removes nothing."""
+    good = view.good()
+    target = view.active if view.active_status == plan.GOOD and view.active else (good[-1] if good else None)
+    return target is not None and view.usage_after(target) is not None
 
 
 def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str | None, str | None]:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, usage, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SetFolder, Snapshot, Store
@@ -27,7 +27,7 @@ def probe_request(
     *,
     is_windows: bool,
     stores: Mapping[str, str | None] | None,
-    product_option: Mapping[str, str | None] | None,
+    product_option: Mapping[str, Any] | None,
     events_file: str | None,
     event_hours: int,
     hashing: Mapping[str, Any] | None = None,
@@ -60,15 +60,24 @@ def probe_request(
         "stores": candidates,
         "product": None if is_windows else given_product,
         "events_file": None if is_windows else events_file,
-        "event_ids": list(product.EVENT_IDS),
+        "event_ids": sorted({*product.EVENT_IDS, *product.override_event_ids(product_lines(product_option))}),
         "event_hours": event_hours,
         "limits": dict(LIMITS),
         "hashing": dict(hashing) if hashing is not None else None,
     }
 
 
-def build(snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = True) -> dict[str, Any]:
+def product_lines(product_option: Mapping[str, Any] | None) -> tuple[product.Override, ...]:
+    """The admin's overrides of event IDs and self-verification, from the ``product`` option's ``lines`` (checked)."""
+    return product.parse_lines((product_option or {}).get("lines"))
+
+
+def build(
+    snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = True, lines: tuple[product.Override, ...] = ()
+) -> dict[str, Any]:
     """The ``smsmse_defs`` facts; raises :class:`SmsmseError` for what makes them meaningless.
+
+    ``lines``: the admin's overrides of what a product version does (:func:`product_lines`).
 
     With ``strict=False`` a damaged ``definfo.dat`` gives the store no active set and a
     ``definfo_error`` instead of failing (verification reports it as a problem of the store).
@@ -82,8 +91,10 @@ def build(snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = Tr
         "host": {"hostname": host.hostname, "os": host.os, "os_version": host.os_version, "arch": host.arch},
         "platform": layout.platform_for(raw_host),
         "product": {
-            **product.describe(given.name if given else None, given.version if given else None),
+            **product.describe(given.name if given else None, given.version if given else None, lines),
             "source": given.source if given else None,
+            "install_folder": (snapshot.detected or {}).get("install_folder"),
+            "service": (snapshot.detected or {}).get("service"),
         },
         "stores": found,
         "newest": versions.newest(all_versions, today=today),
@@ -127,6 +138,7 @@ def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, An
         "sets": sets,
         "invalid": invalid,
         "other_dirs": other_dirs,
+        "usage": usage.facts_of(store.usage),
     }
 
 

@@ -47,6 +47,12 @@ CHECKS: dict[str, tuple[str, str, str]] = {
         "Enforce quarantines a bad newest set of SMSMSE Hawking (and of Hawking with defs_health_repair_hawking), "
         "so the product's copy job cannot take it; then run LiveUpdate again.",
     ),
+    "usage_sets_present": (
+        "Every product in a store's usage.dat uses a good set the store holds",
+        "high",
+        "A product whose usage.dat entry names a missing or bad set fails to start (TECH84196): enforce moves its product "
+        "codes under the store's active good set (or move them by hand in usage.dat).",
+    ),
     "pointers_consistent": (
         "Every store's definfo.dat names a complete set it holds",
         "high",
@@ -125,11 +131,13 @@ def checks(
     newest_hawking = max((s["version"] for s in hawking), key=versions.sort_key, default=None)
     hawking_ok = None if newest_hawking is None else all(s["status"] == "good" for s in hawking if s["version"] == newest_hawking)
     found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking, " ".join(risks)))
+    found.append(_usage_check(stores, verification))
     broken = sorted(name for name, record in verification["active"].items() if record["status"] == "bad")
     found.append(_check("pointers_consistent", not broken, [], broken))
     ids = event_ids or product.get("event_ids") or {}
     failing = sorted({e["id"] for e in smsmse_defs["events"] if e["id"] in {ids.get(k) for k in FAILURE_EVENTS}})
-    found.append(_check("no_failure_events", None if not ids else not failing, [], failing))
+    skipped = "" if ids else f"skipped: {product.get('note') or 'the product names no event IDs'}"
+    found.append(_check("no_failure_events", None if not ids else not failing, [], failing, skipped))
     in_use = {(store, record["version"]) for store, record in verification["active"].items()}
     trust_codes = sorted(
         {
@@ -152,6 +160,33 @@ def checks(
     free = store["free_bytes"] if store else None
     found.append(_check("free_space", None if free is None else free > 2 * biggest, f"> {2 * biggest} bytes", free))
     return found
+
+
+def stale_usage(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> list[str]:
+    """``store: CODE -> set (missing|bad)`` for every product usage.dat gives a set that is not there or bad."""
+    found = []
+    for name in SOURCES:
+        record = (stores.get(name) or {}).get("usage")
+        if not record:
+            continue
+        held = {s["version"]: s["status"] for s in verification["sets"] if s["store"] == name}
+        for version, codes in record["sets"].items():
+            status = held.get(version, "missing")
+            if status in ("missing", "bad"):
+                found += [f"{name}: {code} -> {version} ({status})" for code in codes]
+    return found
+
+
+def _usage_check(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> dict[str, Any]:
+    records = {name: (stores.get(name) or {}).get("usage") for name in SOURCES}
+    if not any(records.values()):
+        return _check("usage_sets_present", None, [], None, "no usage.dat in the source stores")
+    stale = stale_usage(stores, verification)
+    unread = [f"{name}: {r['error']}" for name, r in records.items() if r and r["error"]]
+    detail = ("products that would fail to start: " + "; ".join(stale)) if stale else ""
+    if unread:
+        detail = "; ".join([*([detail] if detail else []), *unread])
+    return _check("usage_sets_present", not stale, [], stale, detail)
 
 
 def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool, fail_severities: Collection[str] | None = None) -> str:

@@ -144,6 +144,11 @@ def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
     if decision.action != decide.NONE:
         found.append(_planned(decision.action, decision.version, decision.reason))
     found += [_planned("repair_source", None, f"quarantine the bad newest set(s) of {store}") for store in decision.repairs]
+    found += [
+        _planned("repair_usage", None, f"move the product codes usage.dat gives missing or bad sets of {store} under its active good set")
+        for store in decision.usage_repairs
+        if store not in decision.repairs
+    ]
     return found
 
 
@@ -164,6 +169,12 @@ def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Pla
         found.append(plan.promote(stores, target="csapi", source=decision.source, version=decision.version, keep=opts.keep, ctx=ctx))
     elif decision.action == decide.ROLLBACK and decision.version:
         found.append(plan.rollback(stores, store="csapi", to=decision.version, quarantine=opts.quarantine, quarantine_dir=None, ctx=ctx))
+    for store in decision.usage_repairs:  # what a change of the store above did not already move
+        if any(p.store == store and "usage" in p.extra for p in found):
+            continue
+        fixed = plan.repair_usage(stores, store=store, ctx=ctx)
+        if fixed is not None:
+            found.append(fixed)
     return [p for p in found if p.changes]
 
 
@@ -228,6 +239,8 @@ _FOLDER_ARGS = ("name", "a", "b", "from", "to")
 def _kind(the_plan: plan.Plan) -> str:
     if "quarantined_sets" in the_plan.extra:
         return "repair_source"
+    if "usage_repaired" in the_plan.extra:
+        return "repair_usage"
     return "rollback" if "rolled_back" in the_plan.extra else "promote"
 
 
@@ -238,6 +251,8 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
     active = {name: dict(record) for name, record in verification["active"].items()}
     for the_plan in done:
         store, version = the_plan.store, the_plan.version
+        if the_plan.extra.get("usage_repaired"):
+            continue  # only usage.dat changed
         gone = set(the_plan.extra.get("removed", [])) | set(the_plan.extra.get("quarantined_sets", []))
         if the_plan.extra.get("rolled_back") is not None:  # a rollback: what it quarantined is gone too
             gone |= {s["version"] for s in sets if s["store"] == store and s["status"] == "bad" and _quarantined(the_plan, s["version"])}
@@ -251,7 +266,12 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
             copy.update(status="good", errors=[])
         active[store] = {"version": version, "status": "good", "errors": []}
     predicted = {**verification, "sets": sets, "active": active, "newest_good": verify.newest_good(sets)}
-    return {**smsmse_defs, "verification": predicted}
+    stores = {name: dict(record) for name, record in smsmse_defs["stores"].items()}
+    for the_plan in done:
+        for name, sets_after in the_plan.extra.get("usage", {}).items():
+            if stores.get(name, {}).get("usage"):
+                stores[name]["usage"] = {**stores[name]["usage"], "sets": sets_after}
+    return {**smsmse_defs, "stores": stores, "verification": predicted}
 
 
 def _quarantined(the_plan: plan.Plan, version: str) -> bool:
@@ -371,6 +391,7 @@ def _enforce(
         observed, races = predict(judged.smsmse_defs, plans), []
     else:  # what the host holds now, read in the same call: "fixed" is read, never predicted
         observed, seen = read_back.facts(judged.smsmse_defs, judged.stores, read)
+        observed["stores"] = predict(judged.smsmse_defs, plans)["stores"]  # usage.dat is not read back: as its steps said
         races = read_back.lost_races(plans, seen, judged.stores)
     after = health.checks(observed, max_age_days=opts.max_age_days, today=today, risks=judged.decision.risks)
     after_checks = health.after_fix(first_checks, after)

@@ -50,6 +50,7 @@ class LabHost:
     csapi_sets: int = 2
     faults: list[str] = field(default_factory=list)
     liveupdate: str | None = None  # "works", "fails", or None (no LiveUpdate command)
+    events: tuple[int, ...] = ()  # product events written an hour ago, for example (401,) on a 7.x host
 
 
 def set_versions(today: dt.date, count: int) -> list[str]:
@@ -81,6 +82,35 @@ def write_definfo(store: Path, cur_defs: str | None, last_defs: str | None = Non
         lines.append(f"LastDefs={last_defs}")
     lines += ["", "[Lab]", "; written by the mailsec.smsmse lab", "Builder=mailsec.smsmse"]
     (store / "definfo.dat").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+
+
+#: the product codes the lab's usage.dat records: SMSMSE's own, and another product sharing the Hawking store
+SMSMSE_CODE = "SMSMSE_65"
+OTHER_CODE = "NAVCORP_70"
+
+
+def write_usage(store: Path, entries: Sequence[tuple[str, str]]) -> None:
+    """``usage.dat`` of a shared Hawking store: one ``[set]`` section per (set, product code), in order, CRLF."""
+    lines: list[str] = []
+    for version, code in entries:
+        lines += [f"[{version}]", f"{code}=1"]
+    (store / "usage.dat").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+
+
+def read_usage(store: Path) -> dict[str, list[str]]:
+    """Set -> product codes of a lab store's ``usage.dat`` (empty when it has none), as the product reads it."""
+    path = store / "usage.dat"
+    if not path.is_file():
+        return {}
+    found: dict[str, list[str]] = {}
+    section = None
+    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
+        text = line.strip()
+        if text.startswith("[") and text.endswith("]"):
+            section = found.setdefault(text[1:-1].strip(), [])
+        elif "=" in text and section is not None:
+            section.append(text.split("=", 1)[0].strip())
+    return found
 
 
 def write_events(path: Path, events: Sequence[tuple[int, dt.datetime, str]]) -> None:
@@ -183,6 +213,21 @@ def _odd_version_names(host: Path, versions: list[str], events: list[tuple[int, 
             write_set(host / store, name)
 
 
+def _usage_dat(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    """The shared Hawking store's usage.dat: another product on the oldest set, SMSMSE on the newest."""
+    write_usage(host / "hawking", [(versions[0], OTHER_CODE), (versions[-1], SMSMSE_CODE)])
+
+
+def missing_usage_set(versions: list[str]) -> str:
+    """The set the ``stale_usage`` fault's usage.dat gives SMSMSE: a revision of the oldest day the host does not hold."""
+    return f"{versions[0][:8]}.999"
+
+
+def _stale_usage(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
+    """usage.dat gives SMSMSE a set the Hawking store no longer holds (TECH84196): the product fails to start."""
+    write_usage(host / "hawking", [(versions[0], OTHER_CODE), (missing_usage_set(versions), SMSMSE_CODE)])
+
+
 def _unfinished_everywhere(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
     for store in STORES:
         (host / store / versions[-1] / MARKER).unlink()
@@ -202,6 +247,8 @@ FAULTS: dict[str, Fault] = {
     "case_collision": _case_collision,
     "odd_version_names": _odd_version_names,
     "unfinished_everywhere": _unfinished_everywhere,
+    "usage_dat": _usage_dat,
+    "stale_usage": _stale_usage,
 }
 
 #: the role demo's 20 hosts: (faults, product version, LiveUpdate)
@@ -261,6 +308,7 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
         (30, now - dt.timedelta(hours=20), product.EVENT_MEANINGS[30]),
         (25, now - dt.timedelta(hours=19, minutes=50), product.EVENT_MEANINGS[25]),
     ]
+    events += [(event_id, now - dt.timedelta(hours=1), product.event_meaning(event_id)) for event_id in spec.events]
     for fault in spec.faults:
         FAULTS[fault](host, versions, events)
     events_file = host / "events.jsonl"

@@ -5,7 +5,10 @@ every 10 minutes and copies a newer set into CSAPI (event 25). From 6.5.1 and
 6.0.12 on it checks the set first: a corrupt newest set makes it use the
 previous good one (399/393); no good set at all makes it run LiveUpdate
 (400/394), and when that fails too while CSAPI holds nothing good, the scanner
-cannot start (401/395). Older versions copy blindly, corrupt or not.
+cannot start (401/395). Older versions copy blindly, corrupt or not. Every
+version fails to start while a source store's ``usage.dat`` gives SMSMSE a set
+that store no longer holds (TECH84196): the cycle then writes 401/395 (no event
+on lines the vendor names none for) and copies nothing.
 
 :class:`Emulator` does the same on a short period. Like the product, it knows
 nothing of the collection's store lock: it copies into its own temporary
@@ -83,6 +86,18 @@ class ProductHost:
     @property
     def self_verifies(self) -> bool:
         return bool(product.describe(product.PRODUCT_NAME, self.version)["self_verifies"])
+
+    def missing_usage(self) -> list[str]:
+        """``store: set`` for every set a source store's usage.dat gives SMSMSE that the store does not hold."""
+        found = []
+        for name in ("hawking", "smsmse_hawking"):
+            store = Path(self.stores[name]) if name in self.stores else None
+            if store is None:
+                continue
+            for version, codes in lab.read_usage(store).items():
+                if any(code.upper().startswith("SMSMSE") for code in codes) and not (store / version).is_dir():
+                    found.append(f"{name}: {version}")
+        return found
 
     def source(self) -> Path:
         """SMSMSE Hawking where it exists, else Hawking: the store the product copies from."""
@@ -209,6 +224,14 @@ class Emulator:
 
     def cycle(self) -> str:
         """One check of the source store; returns what it did (for logs and tests)."""
+        missing = self.host.missing_usage()
+        if missing:  # TECH84196: the definitions usage.dat gives the product are gone; it cannot start
+            line = product.line_of(product.version_tuple(self.host.version) or (0, 0, 0))
+            text = f"Failed to initialize AV scanner: usage.dat names {', '.join(missing)}, which no longer exist."
+            if line.scheme:
+                self._once("usage_missing", product.SCHEMES[line.scheme].init_failed, text)
+            self._last = "usage_missing"
+            return "usage_missing"
         source = self.host.source()
         csapi = Path(self.host.stores["csapi"])
         found = set_versions(source)

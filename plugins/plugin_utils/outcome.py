@@ -194,7 +194,11 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     done = [(s, r) for s, r in zip(steps, reports) if r["result"] == "done"]
     pointers: dict[str, str | None] = {}
     for step, report in zip(steps, reports):
-        if step["op"] in ("expect", "write_pointer") and "sha256" in report["data"]:
+        if (
+            step["op"] in ("expect", "write_pointer")
+            and "sha256" in report["data"]
+            and step["args"].get("file", "definfo.dat") == "definfo.dat"
+        ):
             pointers[step["store"]] = report["data"]["sha256"]
     commit_store = next((s["store"] for s in steps if s["commit"]), None)
     return {

@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, usage, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -42,7 +42,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, Snapshot, Store
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, USAGE, Snapshot, Store
 
 GOOD, BAD = "good", "bad"
 SOURCES = SOURCE_STORES
@@ -147,6 +147,41 @@ class StoreView:
     def pointer_changes(self, content: bytes) -> bool:
         return content != self.definfo_bytes()
 
+    def usage(self) -> usage.Usage | None:
+        """The store's usage.dat, parsed; None when it has none, or one that is never rewritten (not text, too large, a link)."""
+        found = self.store.usage
+        if found is None or found.content is None or found.kind != "file":
+            return None
+        try:
+            return usage.parse(found.content)
+        except usage.UsageError:
+            return None
+
+    def usage_after(self, target: str, removed: Collection[str] = ()) -> bytes | None:
+        """usage.dat once ``target`` is the store's active set and ``removed`` are gone: every section naming a set that is
+        then missing or bad moved under ``target``. None when it has no such section (or no usage.dat to rewrite)."""
+        parsed = self.usage()
+        if parsed is None or self.store.usage is None:
+            return None
+        held = {v: str(record["status"]) for v, record in self.sets.items() if v not in removed}
+        held[target] = GOOD
+        moving = usage.stale(parsed, held)
+        if not moving:
+            return None
+        content = parsed.move(moving, target).render()
+        return content if content != self.store.usage.content else None
+
+    def usage_steps(self, content: bytes | None, *, commit: bool) -> list[steps.Step]:
+        """Replace usage.dat with ``content`` (none when None), compare-and-swap on the digest the probe read."""
+        if content is None or self.store.usage is None:
+            return []
+        return [steps.write_pointer(self.path, content, self.store.usage.sha256, "file", commit=commit, file=USAGE)]
+
+    def foreign_sets(self) -> set[str]:
+        """Sets usage.dat names for a product other than SMSMSE: never retired to keep a number of sets."""
+        parsed = self.usage()
+        return usage.foreign(parsed) if parsed is not None else set()
+
     @property
     def definfo_sha256(self) -> str | None:
         return self.store.pointer.sha256
@@ -184,8 +219,10 @@ def _newer(a: str, b: str | None) -> bool:
     return versions.newer(a, b)
 
 
-def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], removed: Sequence[str]) -> list[dict[str, str]]:
-    """What ``--diff`` shows: ``definfo.dat`` as it is and as it will be (when it changes), and the store's sets."""
+def _diff(
+    store: StoreView, after_definfo: bytes | None, added: Sequence[str], removed: Sequence[str], after_usage: bytes | None = None
+) -> list[dict[str, str]]:
+    """What ``--diff`` shows: ``definfo.dat`` (and ``usage.dat``) as it is and as it will be (when it changes), and the store's sets."""
     shown = []
     current = store.definfo_bytes()
     if after_definfo is not None and after_definfo != current:
@@ -198,6 +235,10 @@ def _diff(store: StoreView, after_definfo: bytes | None, added: Sequence[str], r
                 "after": _definfo_text(after_definfo),
             }
         )
+    if after_usage is not None and store.store.usage is not None:
+        where = store.store.folder(USAGE)
+        before = _definfo_text(store.store.usage.content or b"")
+        shown.append({"before_header": where, "after_header": where, "before": before, "after": _definfo_text(after_usage)})
     if added or removed:
         before_sets = sorted(store.sets)
         after_sets = sorted((set(before_sets) | set(added)) - set(removed))
@@ -277,11 +318,13 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     previous_good = next((v for v in reversed(dst.good()) if v != chosen and not _newer(v, chosen)), None)
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
     keep_set = {chosen, *([previous_good] if previous_good else []), *kept_good}
-    remove = sorted((v for v in dst.sets if v not in keep_set), key=versions.sort_key)
+    foreign = dst.foreign_sets()  # a set usage.dat gives another product is that product's to retire
+    remove = sorted((v for v in dst.sets if v not in keep_set and v not in foreign), key=versions.sort_key)
     leftovers = dst.leftovers(ctx)
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
     content = dst.render_pointer(chosen, dst.active, removed=remove)
-    if dst.active == chosen and installed_good and not remove and not leftovers:
+    usage_content = dst.usage_after(chosen, remove)
+    if dst.active == chosen and installed_good and not remove and not leftovers and usage_content is None:
         return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
     events = (
         [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
@@ -293,6 +336,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     replace_active = not installed_good and present and dst.active == chosen
     pointer = content if dst.pointer_changes(content) else None
     body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
+    body += dst.usage_steps(usage_content, commit=False)  # before a set is retired: usage.dat never names a missing set
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
     # nothing the scanner uses changes when no step commits: the reply's removals then say whether the store changed
     # (retiring a set is a change; removing our own leftovers is not), see outcome._verdict
@@ -308,14 +352,15 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         message = f"{target}: the bad active set {chosen} replaced in place by the good copy from {source}"
     else:
         message = f"{target} stays at {chosen}; cleaned up"
+    message += _usage_message(usage_content, chosen)
     return Plan(
         target,
         chosen,
         dst.active,
         message,
         [*opening, *body, *group.closing()],
-        _diff(dst, content, added, remove),
-        {"removed": remove, "source": source, "replaced_in_place": replace_active},
+        _diff(dst, content, added, remove, usage_content),
+        {"removed": remove, "source": source, "replaced_in_place": replace_active, **_usage_extra(dst, usage_content)},
     )
 
 
@@ -422,7 +467,8 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     _check_quarantine_dir(quarantine_dir, view_)
     content = view_.render_pointer(target, view_.active, removed=quarantined)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
-    if not moves_pointer and not quarantined:
+    usage_content = view_.usage_after(target, quarantined)
+    if not moves_pointer and not quarantined and usage_content is None:
         message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
         return Plan(store, target, target, message, extra={"rolled_back": False})
     downgrade = bool(good) and _newer(good[-1], target)
@@ -439,7 +485,14 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
         events.append(collection_events.event("quarantined", **values))
     destination = quarantine_dir or _default_quarantine(view_)
     change = _repoint(
-        view_, target, content if moves_pointer else None, quarantined=quarantined, destination=destination, events=events, ctx=ctx
+        view_,
+        target,
+        content if moves_pointer else None,
+        quarantined=quarantined,
+        destination=destination,
+        events=events,
+        ctx=ctx,
+        usage_content=usage_content,
     )
     if moves_pointer:
         message = f"{store}: {view_.active or 'nothing'} -> {target}" + (" (a downgrade below the newest good set)" if downgrade else "")
@@ -447,14 +500,50 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
         message = f"{store} stays at {target}"
     if quarantined:
         message += f"; quarantined {', '.join(quarantined)}"
+    message += _usage_message(usage_content, target)
     return Plan(
         store,
         target,
         view_.active,
         message,
         change,
-        _diff(view_, content if moves_pointer else None, [], quarantined),
-        {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination},
+        _diff(view_, content if moves_pointer else None, [], quarantined, usage_content),
+        {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination, **_usage_extra(view_, usage_content)},
+    )
+
+
+def _usage_message(content: bytes | None, target: str) -> str:
+    return f"; usage.dat: the product codes of missing or bad sets moved under {target}" if content is not None else ""
+
+
+def _usage_extra(view_: StoreView, content: bytes | None) -> dict[str, Any]:
+    """The plan's ``usage`` (store -> set -> product codes once done), for the report's prediction of the checks."""
+    return {"usage": {view_.name: usage.parse(content).sets()}} if content is not None else {}
+
+
+def repair_usage(stores: Mapping[str, StoreView], *, store: str, ctx: Context) -> Plan | None:
+    """Plan moving the product codes usage.dat gives missing or bad sets under the store's active good set (else its newest
+    good set), in one compare-and-swap rewrite of usage.dat. None when there is nothing to move or no good set to move to."""
+    view_ = stores.get(store)
+    if view_ is None:
+        return None
+    good = view_.good()
+    target = view_.active if view_.active_status == GOOD and view_.active else (good[-1] if good else None)
+    if target is None:
+        return None
+    content = view_.usage_after(target)
+    if content is None:
+        return None
+    group = view_.group(ctx, [])
+    body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target)), *view_.usage_steps(content, commit=True)]
+    return Plan(
+        store,
+        target,
+        view_.active,
+        f"{store}: usage.dat named missing or bad sets; their product codes moved under {target}",
+        [*group.opening(), *body, *group.closing()],
+        _diff(view_, None, [], [], content),
+        {"usage_repaired": True, **_usage_extra(view_, content)},
     )
 
 
@@ -499,15 +588,19 @@ def _repoint(
     destination: str,
     events: Sequence[Mapping[str, Any]],
     ctx: Context,
+    usage_content: bytes | None = None,
 ) -> list[steps.Step]:
     """Every step of pointing a store at a set it holds and moving sets out of it (rollback and source repair alike).
 
     The set pointed at is checked once more (``matches``); the pointer is written
-    when ``content`` is given (the commit point), else the first quarantine is.
+    when ``content`` is given (the commit point), then ``usage.dat`` when
+    ``usage_content`` is given (the commit point when the pointer stays), else the
+    first quarantine is.
     """
     body = [steps.step("matches", view_.path, name=target, manifest=view_.manifest(target))]
     body += _pointer_steps(view_, content, ctx, commit=True, quarantine_dir=destination)
-    body += _quarantine_steps(view_, quarantined, destination, commit=content is None, ctx=ctx)
+    body += view_.usage_steps(usage_content, commit=content is None)  # before a set leaves: usage.dat never names a missing set
+    body += _quarantine_steps(view_, quarantined, destination, commit=content is None and usage_content is None, ctx=ctx)
     group = view_.group(ctx, events)
     return [*group.opening(pointer_writable=content is not None), *body, *group.closing()]
 
@@ -603,16 +696,27 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     if moves_pointer:
         events.insert(0, collection_events.event("rolled_back", **values))
     destination = quarantine_dir or _default_quarantine(view_)
-    change = _repoint(view_, target, content if moves_pointer else None, quarantined=risky, destination=destination, events=events, ctx=ctx)
+    usage_content = view_.usage_after(target, risky)
+    change = _repoint(
+        view_,
+        target,
+        content if moves_pointer else None,
+        quarantined=risky,
+        destination=destination,
+        events=events,
+        ctx=ctx,
+        usage_content=usage_content,
+    )
     message = f"{store}: quarantined {', '.join(risky)} (not good), which the product would copy next" + (
         f"; {view_.active or 'nothing'} -> {target}" if moves_pointer else ""
     )
+    message += _usage_message(usage_content, target)
     return Plan(
         store,
         target,
         view_.active,
         message,
         change,
-        _diff(view_, content if moves_pointer else None, [], risky),
-        {"quarantined_sets": risky, "quarantine_dir": destination},
+        _diff(view_, content if moves_pointer else None, [], risky, usage_content),
+        {"quarantined_sets": risky, "quarantine_dir": destination, **_usage_extra(view_, usage_content)},
     )

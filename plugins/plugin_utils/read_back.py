@@ -141,6 +141,8 @@ def lost_races(plans: Sequence[plan.Plan], seen: Mapping[str, Mapping[str, Any]]
     """For each plan whose store the read shows not at a good set: why (a conflict, naming what is there)."""
     found = []
     for the_plan in plans:
+        if the_plan.extra.get("usage_repaired"):  # only usage.dat changed: the store's pointer was never this plan's
+            continue
         observed = seen.get(the_plan.store)
         if observed is None or observed["status"] == GOOD:
             continue

@@ -23,12 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, layout, listing, store_overlap, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, installed, layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 DEFINFO = "definfo.dat"
+USAGE = "usage.dat"
 #: the stores the product copies from, in the order the source rule ranks them (see verify.judge)
 SOURCE_STORES: tuple[str, ...] = ("smsmse_hawking", "hawking")
 #: the folder a caller names with ``source_path``: probed like a store, never chosen by detection
@@ -104,6 +105,17 @@ class Pointer:
 
 
 @dataclass(frozen=True)
+class UsageFile:
+    """A store's ``usage.dat`` as the agent read it: its bytes (checked against the digest), or why they are not there."""
+
+    kind: str  # what lstat saw: file, link, dir or other
+    size: int | None
+    sha256: str | None
+    content: bytes | None
+    error: str | None  # not a regular file, too large to carry: reported, never rewritten
+
+
+@dataclass(frozen=True)
 class Store:
     name: str
     template: str
@@ -118,6 +130,7 @@ class Store:
     hash_stats: Mapping[str, Any] | None
     windows: bool
     omitted: Mapping[str, Any] | None = None  # folders and files beyond what a reply carries (see listing)
+    usage: UsageFile | None = None  # None: the store has no usage.dat (or the agent did not read it)
 
     def folder(self, name: str) -> str:
         """The host path of ``name`` in this store."""
@@ -135,6 +148,8 @@ class Snapshot:
     events: tuple[Mapping[str, Any], ...]
     events_error: str | None
     reply: Mapping[str, Any]
+    #: what the controller found in the agent's raw listing (installed.detect): install folder, service; None: not listed
+    detected: Mapping[str, Any] | None = None
 
     @property
     def source_store(self) -> str | None:
@@ -165,6 +180,9 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
     )
     given = reply["product"]
     product = Product(name=given["name"], version=given["version"], source=given["source"]) if given else None
+    detected = installed.detect(reply.get("installed"))
+    if detected is not None:  # the controller's pick from the raw listing replaces the agent's own
+        product = Product(name=detected["name"], version=detected["version"] or "", source=detected["source"]) if detected["name"] else None
     selected = select_stores(reply, overrides)
     store_overlap.refuse(selected, windows)  # before anything is judged or changed
     stores = {name: _store(entry, windows) for name, entry in selected.items()}
@@ -175,6 +193,7 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
         events=tuple(reply["events"]),
         events_error=reply["events_error"],
         reply=reply,
+        detected=detected,
     )
 
 
@@ -243,7 +262,27 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
         hash_stats=entry.get("hash_stats"),
         windows=windows,
         omitted=entry.get("omitted"),
+        usage=_usage(entry.get("usage"), join(windows, entry["path"], USAGE)),
     )
+
+
+def _usage(record: Mapping[str, Any] | None, where: str) -> UsageFile | None:
+    """``usage.dat`` from the reply (absent: None); its bytes must match its digest like definfo.dat's."""
+    if not record or not record["present"]:
+        return None
+    kind = str(record.get("kind") or "file")
+    base = {"kind": kind, "size": record["size"], "sha256": record["sha256"]}
+    if kind != "file":
+        return UsageFile(**base, content=None, error=f"{where} is a {kind}, not a regular file: it is never read or rewritten")
+    if record["content_b64"] is None:
+        return UsageFile(**base, content=None, error=f"{where} is {record['size']} bytes, more than the agent reads: it is never rewritten")
+    try:
+        data = base64.b64decode(record["content_b64"], validate=True)
+    except (ValueError, binascii.Error):
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} in a form that is not base64.", path=where) from None
+    if hashlib.sha256(data).hexdigest() != record["sha256"] or len(data) != record["size"]:
+        raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} with a size or digest that does not match its bytes.", path=where)
+    return UsageFile(**base, content=data, error=None)
 
 
 def _file(record: Mapping[str, Any]) -> FileEntry:

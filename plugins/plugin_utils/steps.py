@@ -109,14 +109,20 @@ class Group:
         return closing
 
 
-def write_pointer(store: str, content: bytes, expect_sha256: str | None, expect_kind: str | None = None, *, commit: bool) -> Step:
-    """Replace ``definfo.dat`` with ``content``, if lstat still sees ``expect_kind`` there (and, for a file, ``expect_sha256``).
+def write_pointer(
+    store: str, content: bytes, expect_sha256: str | None, expect_kind: str | None = None, *, commit: bool, file: str | None = None
+) -> Step:
+    """Replace ``definfo.dat`` (or ``file``: ``usage.dat``) with ``content``, if lstat still sees ``expect_kind`` there
+    (and, for a file, ``expect_sha256``).
 
     ``expect_kind`` None: a file when a digest is given, else absent.
     """
     encoded = base64.b64encode(content).decode("ascii")
     expect_kind = expect_kind or ("file" if expect_sha256 is not None else "absent")
-    return step("write_pointer", store, commit=commit, content_b64=encoded, expect_sha256=expect_sha256, expect_kind=expect_kind)
+    found = step("write_pointer", store, commit=commit, content_b64=encoded, expect_sha256=expect_sha256, expect_kind=expect_kind)
+    if file:
+        found["args"]["file"] = file
+    return found
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:

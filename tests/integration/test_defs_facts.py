@@ -59,7 +59,11 @@ def test_facts_for_every_host_and_a_clear_error_for_one(mixed_lab: Path, tmp_pat
         "scheme": "6.5",
         "event_ids": {"rollback": 399, "no_valid": 400, "init_failed": 401},
         "self_verifies": True,
+        "basis": {"event_ids": "vendor", "self_verifies": "vendor"},
+        "note": "6.5.1 and higher verify definitions (TECH146697)",
         "source": "option",
+        "install_folder": None,
+        "service": None,
     }
     assert [e["id"] for e in healthy["events"]] == [25, 30]
     assert run.results["healthy"]["changed"] is False

@@ -141,6 +141,8 @@ class Host:
             target.write_bytes(bytes(data))
         if state.get("definfo"):
             (store / "definfo.dat").write_bytes(definfo_bytes(state["definfo"]))
+        if state.get("usage") is not None:
+            (store / "usage.dat").write_bytes(state["usage"].encode("utf-8"))
         for name, version in (state.get("links") or {}).items():
             lab.write_set(self.decoys, version, FILES)
             (store / name).symlink_to(self.decoys / version, target_is_directory=True)
@@ -196,6 +198,10 @@ class Host:
             return base64.b64encode(definfo_bytes(rest)).decode()
         if kind == "digest":
             return hashlib.sha256(definfo_bytes(rest)).hexdigest()
+        if kind == "text":
+            return base64.b64encode(rest.encode("utf-8")).decode()
+        if kind == "text_digest":
+            return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
     def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None) -> dict[str, Any]:
@@ -253,6 +259,8 @@ class Host:
                 assert [e for e in entries if e.startswith(".smsmse-") and e != ".smsmse-lock"] == want["leftovers"]
             if "lock" in want:
                 assert (store / ".smsmse-lock").exists() is want["lock"]
+            if "usage" in want:
+                assert (store / "usage.dat").read_bytes().decode("utf-8") == want["usage"]
             if "complete" in want:
                 assert complete(store / want["complete"], want["complete"]), f"{want['complete']} is not complete"
         assert tree(self.decoys) == self.decoys_before, "a link was followed: what it leads to changed"

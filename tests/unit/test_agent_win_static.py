@@ -295,8 +295,8 @@ def wire_literals() -> set[str]:
     return {spec["const"] for spec in schema("wire.json")["properties"].values() if isinstance(spec.get("const"), str)}
 
 
-#: (file, literal): the probe's pointer name until the probe request carries the wire constants
-WIRE_LITERAL_EXCEPTIONS = {("SmsmseProbe.psm1", "definfo.dat")}
+#: (file, literal): the probe's pointer and usage file names until the probe request carries the wire constants
+WIRE_LITERAL_EXCEPTIONS = {("SmsmseProbe.psm1", "definfo.dat"), ("SmsmseProbe.psm1", "usage.dat")}
 
 
 @pytest.mark.parametrize("name", PS_FILES + CS_FILES)

@@ -224,3 +224,30 @@ def test_contract_rejects_extra_fields() -> None:
     reply = windows_reply([store("csapi", r"D:\defs")])
     reply["stores"][0]["shell"] = "rm -rf /"
     assert contract.problems("probe", "reply", reply) == ["$.stores[0]: Additional properties are not allowed ('shell' was unexpected)"]
+
+
+def test_a_windows_8_host_verifies_with_the_6_5_ids_and_says_they_are_inferred() -> None:
+    w2008 = layout.LAYOUTS["windows2008"]
+    stores = all_candidates({p for p in (w2008["smsmse_hawking"], w2008["csapi"]) if p})
+    result = facts.build(snapshot.parse(windows_reply(stores, version="8.0.1.105"), {}), today=TODAY)
+    assert result["product"]["self_verifies"] is True
+    assert result["product"]["event_ids"] == {"rollback": 399, "no_valid": 400, "init_failed": 401}
+    assert result["product"]["basis"] == {"event_ids": "inferred", "self_verifies": "vendor"}
+    overridden = facts.build(
+        snapshot.parse(windows_reply(stores, version="8.0.1.105"), {}),
+        today=TODAY,
+        lines=facts.product_lines({"lines": {"8.0": {"event_ids": {"rollback": 501, "no_valid": 502, "init_failed": 503}}}}),
+    )
+    assert overridden["product"]["event_ids"] == {"rollback": 501, "no_valid": 502, "init_failed": 503}
+    assert overridden["product"]["basis"]["event_ids"] == "inventory"
+
+
+def test_the_probe_reads_the_event_ids_an_override_names_and_refuses_a_bad_one_before_the_host() -> None:
+    lines = {"8": {"event_ids": {"rollback": 501, "no_valid": 502, "init_failed": 503}}}
+    request = facts.probe_request(is_windows=True, stores=None, product_option={"lines": lines}, events_file=None, event_hours=24)
+    contract.check_request("probe", request)
+    assert {399, 401, 501, 502, 503} <= set(request["event_ids"])
+    with pytest.raises(SmsmseError, match="OPTION_INVALID"):
+        facts.probe_request(
+            is_windows=True, stores=None, product_option={"lines": {"8": {"self_verifies": "maybe"}}}, events_file=None, event_hours=24
+        )

@@ -156,6 +156,7 @@ def test_checks_of_a_healthy_host() -> None:
         "csapi_newest": "pass",
         "defs_age": "pass",
         "hawking_newest_good": "pass",
+        "usage_sets_present": "skipped",
         "pointers_consistent": "pass",
         "no_failure_events": "pass",
         "trust_agreement": "pass",
@@ -175,3 +176,23 @@ def test_checks_that_fail() -> None:
     assert found["pointers_consistent"] == "fail"
     assert found["no_failure_events"] == "fail"
     assert found["trust_agreement"] == "fail"
+
+
+@pytest.mark.parametrize("version", ["7.5.2.41", "7.9", "8.0.1"])
+def test_a_recent_401_on_today_s_versions_makes_the_host_not_compliant(version: str) -> None:
+    sets: dict[str, dict[str, str]] = {"hawking": {C: "good"}, "csapi": {C: "good"}}
+    active: dict[str, str | None] = {"hawking": C, "csapi": C}
+    found = health.checks(facts(sets, active, version=version, events=[401]), max_age_days=7, today=TODAY)
+    assert statuses(found)["no_failure_events"] == "fail"
+    assert statuses(found)["product_verifies"] == "pass"
+    assert health.status_of(found, changed=False, failed=False) == "drift"
+    quiet = health.checks(facts(sets, active, version=version, events=[25]), max_age_days=7, today=TODAY)
+    assert health.status_of(quiet, changed=False, failed=False) == "compliant"
+
+
+def test_a_version_without_event_ids_skips_the_event_check_and_says_why() -> None:
+    found = health.checks(facts({"csapi": {C: "good"}}, {"csapi": C}, version="5.0.10", events=[401, 395]), max_age_days=7, today=TODAY)
+    check = next(c for c in found if c["id"] == "no_failure_events")
+    assert check["status"] == "skipped"
+    assert "names no event IDs for SMSMSE 5.x" in check["detail"]
+    assert statuses(found)["product_verifies"] == "fail"

@@ -103,6 +103,27 @@ def test_continuous_mode_copies_again_whenever_the_folder_csapi_names_is_gone(tm
     assert command[-1] == "--continuous"
 
 
+@pytest.mark.parametrize(("version", "event"), [("8.0.1", [401]), ("7.5.2", [401]), ("6.0.14", [395]), ("6.0.10", [395]), ("5.0.10", [])])
+def test_a_usage_dat_naming_a_missing_set_stops_the_product(tmp_path: Path, version: str, event: list[int]) -> None:
+    spec = host(tmp_path, "stale_usage", "stale_csapi", version=version)
+    emulator = lab_product.Emulator(spec)
+    assert spec.missing_usage() == [f"hawking: {lab.missing_usage_set(VERSIONS)}"]
+    assert emulator.cycle() == "usage_missing" and emulator.cycle() == "usage_missing"
+    assert events(spec) == event  # once, not every cycle
+    assert lab_product.active(csapi(spec)) == VERSIONS[0]  # nothing copied while it cannot start
+    hawking = Path(spec.stores["hawking"])
+    lab.write_usage(hawking, [(VERSIONS[0], lab.OTHER_CODE), (VERSIONS[-1], lab.SMSMSE_CODE)])  # the vendor's fix
+    assert emulator.cycle() != "usage_missing"
+    assert lab_product.active(csapi(spec)) == VERSIONS[-1]
+
+
+def test_another_product_s_stale_entry_does_not_stop_smsmse(tmp_path: Path) -> None:
+    spec = host(tmp_path)
+    lab.write_usage(Path(spec.stores["hawking"]), [("20000101.001", lab.OTHER_CODE), (VERSIONS[-1], lab.SMSMSE_CODE)])
+    assert spec.missing_usage() == []
+    assert lab_product.Emulator(spec).cycle() != "usage_missing"
+
+
 def test_the_product_ignores_our_lock(tmp_path: Path) -> None:
     spec = host(tmp_path, "stale_csapi")
     (csapi(spec) / contract.wire()["lock"]).write_text(json.dumps({"pid": os.getpid(), "host": "x", "created": time.time(), "token": "t"}))

@@ -113,12 +113,86 @@ def test_product_scheme(version: str, scheme: str, ids: tuple[int, int, int], ve
     assert described["self_verifies"] is verifies
 
 
-@pytest.mark.parametrize("version", ["7.0.1", "5.0.10", "", "unknown", None])
-def test_unknown_scheme_is_not_guessed(version: str | None) -> None:
+@pytest.mark.parametrize(
+    ("version", "scheme", "ids", "verifies", "basis"),
+    [
+        ("7.0.1", "6.5", (399, 400, 401), True, {"event_ids": "inferred", "self_verifies": "vendor"}),
+        ("7.5.2.41", "6.5", (399, 400, 401), True, {"event_ids": "inferred", "self_verifies": "vendor"}),
+        ("7.9.2", "6.5", (399, 400, 401), True, {"event_ids": "inferred", "self_verifies": "vendor"}),
+        ("8.0", "6.5", (399, 400, 401), True, {"event_ids": "inferred", "self_verifies": "vendor"}),
+        ("8.0.1.105", "6.5", (399, 400, 401), True, {"event_ids": "inferred", "self_verifies": "vendor"}),
+        ("6.5.8", "6.5", (399, 400, 401), True, {"event_ids": "vendor", "self_verifies": "vendor"}),
+        ("6.5.0", "6.5", (399, 400, 401), False, {"event_ids": "vendor", "self_verifies": "vendor"}),
+        ("6.0.12", "6.0", (393, 394, 395), True, {"event_ids": "vendor", "self_verifies": "vendor"}),
+        ("6.0.11", "6.0", (393, 394, 395), False, {"event_ids": "vendor", "self_verifies": "vendor"}),
+    ],
+)
+def test_every_version_has_a_line(version: str, scheme: str, ids: tuple[int, int, int], verifies: bool, basis: dict[str, str]) -> None:
+    described = product.describe(product.PRODUCT_NAME, version)
+    assert (described["scheme"], tuple(described["event_ids"].values()), described["self_verifies"]) == (scheme, ids, verifies)
+    assert described["basis"] == basis
+    if basis["event_ids"] == "inferred":
+        assert "6.5.x IDs are assumed" in described["note"]
+
+
+@pytest.mark.parametrize("version", ["5.0.10", "5.0", "4.6.1", "6.2.0"])
+def test_versions_before_the_check_do_not_verify_and_name_no_event_ids(version: str) -> None:
+    described = product.describe(product.PRODUCT_NAME, version)
+    assert described["self_verifies"] is False
+    assert described["event_ids"] is None
+    assert described["scheme"] == "none"
+    assert described["basis"]["event_ids"] == "none"
+    assert "names no event IDs" in described["note"] and "failure-event check is skipped" in described["note"]
+
+
+@pytest.mark.parametrize("version", ["", "unknown", None, "v8"])
+def test_an_unreadable_version_is_not_guessed(version: str | None) -> None:
     described = product.describe(None, version)
     assert described["scheme"] == "unknown"
     assert described["event_ids"] is None
     assert described["self_verifies"] is None
+    assert described["basis"] == {"event_ids": "unknown", "self_verifies": "unknown"}
+
+
+def test_inventory_overrides_a_version_most_specific_prefix_first() -> None:
+    lines = product.parse_lines(
+        {
+            "8": {"event_ids": {"rollback": 501, "no_valid": 502, "init_failed": 503}},
+            "8.0.1": {"self_verifies": False},
+            "7": {"self_verifies": False},
+        }
+    )
+    eight = product.describe(product.PRODUCT_NAME, "8.0.1.105", lines)
+    assert eight["event_ids"] == {"rollback": 501, "no_valid": 502, "init_failed": 503}
+    assert eight["self_verifies"] is False
+    assert eight["basis"] == {"event_ids": "inventory", "self_verifies": "inventory"}
+    assert eight["scheme"] == "inventory"
+    assert "product.lines '8'" in eight["note"] and "product.lines '8.0.1'" in eight["note"]
+    other = product.describe(product.PRODUCT_NAME, "8.1", lines)
+    assert other["self_verifies"] is True and other["basis"]["self_verifies"] == "vendor"
+    assert product.describe(product.PRODUCT_NAME, "6.5.8", lines)["basis"] == {"event_ids": "vendor", "self_verifies": "vendor"}
+    assert product.override_event_ids(lines) == [501, 502, 503]
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        (["8.0"], "must be a mapping of version prefix"),
+        ({"8.x": {"self_verifies": True}}, "entry '8.x' is not a version prefix"),
+        ({"8": {"self_verifies": "yes"}}, "self_verifies 'yes': give true or false"),
+        ({"8": {}}, "must be a mapping with `event_ids` and/or `self_verifies`"),
+        ({"8": {"event_id": {}}}, "must be a mapping with `event_ids` and/or `self_verifies`"),
+        ({"8": {"event_ids": {"rollback": 1, "no_valid": 2}}}, "not exactly `rollback`, `no_valid` and `init_failed`"),
+        ({"8": {"event_ids": {"rollback": 1, "no_valid": 2, "init_failed": 70000}}}, "event_ids.init_failed 70000"),
+        ({"8": {"event_ids": {"rollback": True, "no_valid": 2, "init_failed": 3}}}, "event_ids.rollback True"),
+        ({"8": {"event_ids": {"rollback": "399", "no_valid": 2, "init_failed": 3}}}, "event_ids.rollback '399'"),
+    ],
+)
+def test_bad_overrides_are_refused_with_the_entry_and_the_fix(given: object, says: str) -> None:
+    with pytest.raises(SmsmseError) as caught:
+        product.parse_lines(given)
+    assert caught.value.code == "OPTION_INVALID"
+    assert says in str(caught.value) and "smsmse_defs_product" in str(caught.value)
 
 
 def test_event_meanings() -> None:
