@@ -16,6 +16,7 @@ bench:
 	.venv-primary/bin/python bench/round_trips.py
 	.venv-primary/bin/python bench/hashing.py
 	.venv-primary/bin/python bench/promotion.py
+	.venv-primary/bin/python bench/distpoint.py
 	.venv-primary/bin/python bench/memory.py
 	.venv-primary/bin/python bench/report_write.py --sizes 200,1000
 	.venv-primary/bin/python bench/report_html.py

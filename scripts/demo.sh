@@ -19,15 +19,18 @@ banner() { printf '\n==== %s\n\n' "$*"; }
 banner "Building a lab of $hosts emulated servers, a signing key and a signed catalog in $lab"
 "$venv/bin/ansible-playbook" mailsec.smsmse.lab -e "lab_dir=$lab" -e "lab_hosts=$hosts"
 inventory="$lab/inventory.yml"
+# The lab's reference sets, laid out as a distribution point (one folder per version, proven by the lab's catalog):
+# a host whose LiveUpdate cannot reach its server gets a good set from there.
+sources=$(printf '{"defs_health_sources": ["liveupdate", "%s/reference"]}' "$lab")
 
 banner "1/3 Report mode: what is wrong, changing nothing"
-"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory"
+"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory" -e "$sources"
 
-banner "2/3 Enforce mode: promote, roll back, LiveUpdate; hosts that stay broken fail with the runbook"
-"$venv/bin/ansible-playbook" mailsec.smsmse.enforce -i "$inventory" || echo "(some hosts could not be made healthy: see above)"
+banner "2/3 Enforce mode: promote, roll back, LiveUpdate or the local distribution point; hosts that stay broken fail with the runbook"
+"$venv/bin/ansible-playbook" mailsec.smsmse.enforce -i "$inventory" -e "$sources" || echo "(some hosts could not be made healthy: see above)"
 
 banner "3/3 Report mode again, as a nightly job that goes red on drift"
-"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory" -e defs_health_fail_on=drift ||
+"$venv/bin/ansible-playbook" mailsec.smsmse.report -i "$inventory" -e "$sources" -e defs_health_fail_on=drift ||
   echo "(the job is red: the hosts above drift)"
 
 banner "Reports"

@@ -19,6 +19,7 @@ between=$(scripts/venv.sh 2.20)
 scripts/collection_link.sh >/dev/null
 scripts/ensure_chromium.sh
 scripts/ensure_mcs.sh
+scripts/ensure_nginx.sh
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 
 step "ruff (lint and format)"

@@ -72,3 +72,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def https_distpoint(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Serve a folder over HTTPS from Debian's nginx on 127.0.0.1 (a CA made for the test): ``https_distpoint(root)``
+    returns the running server (``url``, ``pki.ca``); every server is stopped at teardown. Skips where nginx is missing."""
+    from ansible_collections.mailsec.smsmse.tests import distpoint_server
+
+    binary = distpoint_server.nginx_binary()
+    if binary is None:
+        pytest.skip(distpoint_server.NO_NGINX)
+    pki = distpoint_server.make_ca(tmp_path / "pki")
+    started: list[Any] = []
+
+    def serve(root: Path, extra: str = "") -> Any:
+        server = distpoint_server.Nginx(binary, root, tmp_path / f"nginx-{len(started)}", pki, extra=extra)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield serve
+    finally:
+        for server in started:
+            server.stop()

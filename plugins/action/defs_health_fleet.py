@@ -36,7 +36,8 @@ class ActionModule(DocumentedAction):
             # what a change does is the host step's business: these are not read to settle a host
             keep=1,
             quarantine=True,
-            liveupdate=True,
+            liveupdate=options["liveupdate"],
+            sources=tuple(options["sources"]),
         )
         records, pending = [], []
         for host, verified in results.items():

@@ -5,21 +5,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_host
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     agent,
+    catalog,
     change,
     contract,
+    distpoint,
     health_run,
     liveupdate,
+    plan,
     probe,
     steps,
     verify_task,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
 class ActionModule(DocumentedAction):
@@ -38,6 +42,10 @@ class ActionModule(DocumentedAction):
 
     def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
+        sources = list(options["sources"])
+        distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog")
+        trusted = catalog.from_options(options, record_state=False) if distpoint.outside(sources) else None
+        catalogued = tuple(reversed(distpoint.listed(trusted))) if trusted else ()
         opts = health_run.Options(
             mode="report" if self._task.check_mode else options["mode"],
             max_age_days=options["max_age_days"],
@@ -46,11 +54,16 @@ class ActionModule(DocumentedAction):
             repair_hawking=options["repair_hawking"],
             liveupdate=options["liveupdate"],
             today=dt.datetime.now(dt.timezone.utc).date(),
+            sources=tuple(sources),
+            catalogued=catalogued,
         )
         hooks = health_run.Agent(
             apply=lambda plan_steps: self._apply(task_vars, plan_steps, options["hash_cache_dir"]),
             liveupdate=lambda: liveupdate.run(self, task_vars, command=command, timeout=options["liveupdate_timeout"]),
             reverify=lambda: verify_task.run(self, task_vars, options),
+            fetch=lambda source, version, stores: self._import(
+                task_vars, options, trusted=trusted, source=source, version=version, stores=stores
+            ),
         )
         ran = health_run.run_host(
             self._task_host(task_vars),
@@ -62,7 +75,56 @@ class ActionModule(DocumentedAction):
             agent=hooks,
             fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
         )
-        return {"changed": ran["changed"], "record": ran["record"]}
+        result = {"changed": ran["changed"], "record": ran["record"]}
+        if options["liveupdate"] is False:
+            result["deprecations"] = [
+                {"msg": "defs_health_liveupdate is deprecated: list the sources in defs_health_sources instead", "version": "1.0.0"}
+            ]
+        return result
+
+    def _import(
+        self,
+        task_vars: dict[str, Any],
+        options: dict[str, Any],
+        *,
+        trusted: catalog.Catalog | None,
+        source: str,
+        version: str,
+        stores: Mapping[str, plan.StoreView],
+    ) -> dict[str, Any]:
+        """Bring ``version`` from the distribution point ``source`` into the product's source store (defs_import's plan)."""
+        try:
+            if trusted is None:
+                raise SmsmseError("CATALOG_REQUIRED", f"The source {source} needs a trusted catalog (defs_health_catalog).")
+            windows = probe.is_windows(self)
+            distpoint.check_platform(source, windows=windows)
+            store = next((name for name in plan.SOURCES if name in stores), None)
+            if store is None:
+                raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here to import into.")
+            # as LiveUpdate does: the plain Hawking store (SAV/SEP's) too, when it may be repaired and holds no good set
+            also = [n for n in plan.SOURCES if n != store and n in stores and options["repair_hawking"] and not stores[n].good()]
+            fetch = plan.Fetch(
+                source=distpoint.set_location(source, version),
+                timeout_seconds=options["source_timeout"],
+                deadline_seconds=max(options["source_timeout"], options["liveupdate_timeout"]),
+                validate_certs=options["source_validate_certs"],
+                ca_path=options["source_ca_path"],
+            )
+            manifest = distpoint.manifest(trusted, version)
+            ctx = change.context(options, windows, _product_facts(options["verified"]))
+            the_plan = plan.import_set(stores, store=store, version=version, manifest=manifest, fetch=fetch, ctx=ctx)
+            fetched = stores[store].folder(version)  # the later groups copy from there (checked against the same manifest)
+            plans = [the_plan] + [
+                plan.import_set(stores, store=name, version=version, manifest=manifest, fetch=fetch, ctx=ctx, copy_of=fetched)
+                for name in also
+            ]
+        except SmsmseError as exc:
+            return {"failed": True, "changed": False, "msg": str(exc), "error": exc.as_dict(), "version": version}
+        if not the_plan.changes:
+            return {"changed": False, "msg": the_plan.message, "version": version}
+        done = change.apply(self, task_vars, [s for p in plans if p.changes for s in p.steps], options["hash_cache_dir"])
+        message = "; ".join(p.message for p in plans if p.changes)
+        return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else message}
 
     def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)

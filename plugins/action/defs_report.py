@@ -61,6 +61,7 @@ class ActionModule(DocumentedAction):
             "report_dir": str(report_dir),
             "summary": built["summary"],
             "hosts": report.hosts_by_status(built),
+            "fixed_by": report.hosts_fixed_by(built),
             "lines": report_console.problem_lines(built),
             "table": report_console.table(built),
             "fail": report_console.failures(built, options["fail_on"]),

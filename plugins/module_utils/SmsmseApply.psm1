@@ -38,6 +38,7 @@ $script:StepResults = @{
     preflight = @('refused', 'in_use')
     clean = @()
     stage = @('source_changed')
+    fetch = @('refused')
     matches = @('conflict')
     rename = @('conflict', 'in_use')
     exchange = @('conflict', 'in_use')
@@ -487,6 +488,15 @@ Function Limit-List {
     param([System.Collections.Generic.List[string]]$List, [int]$Max)
     if ($List.Count -le $Max) { return , $List.ToArray() }
     return , $List.GetRange(0, $Max).ToArray()
+}
+
+Function Invoke-FetchStep {
+    # Bringing a set from a distribution point (URL or UNC share) is not in this agent yet: refused before anything
+    # is written, so the controller tries the next source. The contract's fetch is docs/changes.md; docs/windows.md
+    # says what Windows hosts use meanwhile.
+    param([hashtable]$Context, [string]$Store, [System.Collections.IDictionary]$Arguments)
+    $message = 'fetching the {0} files of a set from {1} into {2} is not supported on Windows hosts yet; use liveupdate or a set copied into a store' -f $Arguments.manifest.Count, [string]$Arguments.source, [string]$Arguments.name
+    throw (New-StepOutcome -Result 'refused' -Code 'NOT_SUPPORTED' -Message $message)
 }
 
 Function Invoke-StageStep {
@@ -1039,6 +1049,7 @@ Function Invoke-Step {
             'preflight' { $data = Invoke-PreflightStep -Context $Context -Store $store -Arguments $arguments }
             'clean' { $data = Invoke-CleanStep -Context $Context -Store $store }
             'stage' { $data = Invoke-StageStep -Context $Context -Store $store -Arguments $arguments }
+            'fetch' { $data = Invoke-FetchStep -Context $Context -Store $store -Arguments $arguments }
             'matches' { $data = Invoke-MatchesStep -Context $Context -Store $store -Arguments $arguments }
             'rename' { $data = Invoke-RenameStep -Context $Context -Store $store -Arguments $arguments }
             'exchange' { $data = Invoke-ExchangeStep -Context $Context -Store $store -Arguments $arguments }

@@ -31,7 +31,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import notify, primitives, read_back, set_removal
+from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, read_back, set_removal
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused
 
 KILL_BEFORE = "MAILSEC_SMSMSE_TEST_KILL_BEFORE"
@@ -44,6 +44,7 @@ PRIMITIVES: dict[str, Primitive] = {
     "preflight": primitives.preflight,
     "clean": primitives.clean,
     "stage": primitives.stage,
+    "fetch": fetch.fetch,
     "matches": primitives.matches,
     "rename": primitives.rename,
     "exchange": primitives.exchange,

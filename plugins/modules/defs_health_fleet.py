@@ -50,6 +50,17 @@ options:
     description: Also repair the plain Hawking store when its newest sets are bad (as M(mailsec.smsmse.defs_health_host)).
     type: bool
     default: false
+  sources:
+    description:
+      - Where enforce gets a good set for a host that has none, in order (see M(mailsec.smsmse.defs_health_host)); a
+        host settled in report mode records the first one as its planned action.
+    type: list
+    elements: str
+    default: [liveupdate]
+  liveupdate:
+    description: Deprecated, use O(sources) - false drops C(liveupdate) from O(sources).
+    type: bool
+    default: true
   fail_on:
     description: Which hosts the report fails (as M(mailsec.smsmse.defs_report) takes it).
     type: str

@@ -13,7 +13,8 @@ description:
   - From the host's registered M(mailsec.smsmse.defs_verify) result and the sets fleet consensus marked bad, decides
     what the host needs, records its checks, and in O(mode=enforce) fixes it in one agent call (C(apply)) - a promote
     (a bad active set of the same version is replaced in place), a rollback, and the repair of source stores whose
-    newest sets are bad. When no good set exists it runs LiveUpdate first, verifies again, and decides again by the
+    newest sets are bad. When no good set exists it tries each of O(sources) in order (LiveUpdate, or a distribution
+    point proven by the catalog) until one yields a good set, verifies again after each, and decides again by the
     same rules.
   - A host that needs nothing costs no agent call.
 extends_documentation_fragment:
@@ -64,9 +65,31 @@ options:
     type: bool
     default: false
   liveupdate:
-    description: Run LiveUpdate when no good set exists anywhere.
+    description:
+      - Deprecated, use O(sources) - false drops C(liveupdate) from O(sources).
+      - Run LiveUpdate when no good set exists anywhere.
     type: bool
     default: true
+  sources:
+    description:
+      - Where a host with no good set gets one, tried in order until one yields a good set - C(liveupdate), or a
+        distribution point (an C(https://) or C(http://) URL, or a full folder path on POSIX hosts; see
+        M(mailsec.smsmse.defs_import)). A distribution point needs the O(catalog) and is asked for the newest
+        catalogued versions the host lacks (up to three, newest first, while a version is missing or differs there).
+    type: list
+    elements: str
+    default: [liveupdate]
+  source_timeout:
+    description: How long the host waits for a distribution point to connect or send more bytes, in seconds. From 1 to 86400.
+    type: int
+    default: 60
+  source_validate_certs:
+    description: Check the certificate of an HTTPS distribution point.
+    type: bool
+    default: true
+  source_ca_path:
+    description: A PEM file of CA certificates on the host for an HTTPS distribution point.
+    type: str
   liveupdate_timeout:
     description: How long LiveUpdate may run, in seconds. From 1 to 86400.
     type: int

@@ -154,6 +154,10 @@ hosts:
   description: Status (C(compliant), C(fixed), C(drift), C(failed), C(unreachable)) to the sorted names of its hosts.
   returned: success
   type: dict
+fixed_by:
+  description: Host name to the source that gave it a good set in this run (C(liveupdate), or a distribution point).
+  returned: success
+  type: dict
 lines:
   description: One line per host that is not compliant, worst first - status, host, failing checks and the first remediation.
   returned: success

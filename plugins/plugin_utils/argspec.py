@@ -59,6 +59,8 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "event_hours": (0, 87600),
     "lock_stale_seconds": (1, 86400),
     "timeout": (1, 86400),
+    "deadline": (1, 86400),
+    "source_timeout": (1, 86400),
     "liveupdate_timeout": (1, 86400),
     "keep": (1, 1000),
     "hosts": (1, 1000),

@@ -337,6 +337,57 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "The change was not attempted because an earlier required step of its group failed (the message names it); nothing was changed.",
         "Fix what the earlier step's message names (often a CHANGE_CONFLICT: the product touched the store) and run again.",
     ),
+    ErrorCode(
+        "CATALOG_REQUIRED",
+        "A distribution point (a URL, UNC path or folder) was given without a trusted catalog: a set from outside the "
+        "host is installed only when a signed catalog proves every file of it. Nothing was touched.",
+        "Set `catalog` and `trusted_keys` (in the role, `defs_health_catalog` and `defs_health_trusted_keys`), or use "
+        "`liveupdate` alone as the source.",
+    ),
+    ErrorCode(
+        "SOURCE_NOT_FOUND",
+        "The distribution point does not hold a file of the set (HTTP 404 or 410, or no such file or folder); nothing was kept.",
+        "Publish the catalog's sets to the distribution point (the README's publishing play), check the URL or folder "
+        "(it holds folders named by version), and that a folder source is mounted on the host.",
+    ),
+    ErrorCode(
+        "SOURCE_MISMATCH",
+        "A file from the distribution point is not what the trusted catalog lists (truncated, larger, or other bytes): "
+        "the set was refused at that file and nothing of it was kept.",
+        "Publish the set again from the trusted reference sets (the README's publishing play) and check what changed "
+        "the files on the distribution point; a proxy that rewrites files must be bypassed.",
+    ),
+    ErrorCode(
+        "SOURCE_TIMEOUT",
+        "The distribution point stopped sending (nothing for `timeout` seconds) or the set took longer than allowed; "
+        "nothing of the set was kept.",
+        "Check the server and the network path to it; raise `timeout` (defs_health_source_timeout) for a slow link.",
+    ),
+    ErrorCode(
+        "SOURCE_REDIRECT",
+        "The distribution point redirected to another scheme, host or port, which is never followed; nothing was kept.",
+        "Give the URL the sets are served from (the redirect's target, if you trust it) as the source.",
+    ),
+    ErrorCode(
+        "SOURCE_TLS",
+        "The HTTPS distribution point's certificate was not accepted, or the TLS handshake failed (TLS 1.2 or later is "
+        "required); nothing was kept.",
+        "Give the CA that signed the server's certificate in `ca_path` (a PEM file on the host), or install it in the "
+        "host's trust store; use a host name the certificate names.",
+    ),
+    ErrorCode(
+        "SOURCE_UNREACHABLE",
+        "The distribution point cannot be reached: the connection was refused or has no route, the folder cannot be "
+        "read, or the server answered an error; nothing was kept.",
+        "Check that the server runs and the host may reach it (firewall, DNS), or that the folder is mounted and "
+        "readable by the connecting account.",
+    ),
+    ErrorCode(
+        "SOURCE_NOT_SUPPORTED",
+        "This host's agent cannot fetch from this kind of source yet (Windows hosts: URL and UNC sources), or the source "
+        "kind does not fit the platform (a UNC path on a POSIX host, a POSIX folder on Windows).",
+        "Use `liveupdate` for these hosts, or copy the set into a store and use defs_promote; see docs/windows.md.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

@@ -11,6 +11,7 @@ judgement and decision again on what it brought).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from ansible.errors import AnsibleConnectionFailure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     consensus,
     decide,
+    distpoint,
     health,
     outcome,
     plan,
@@ -90,6 +92,10 @@ class Options:
     repair_hawking: bool
     liveupdate: bool
     today: dt.date
+    #: where a host with no good set gets one, in order: liveupdate, or a distribution point (defs_health_sources)
+    sources: tuple[str, ...] = (distpoint.LIVEUPDATE,)
+    #: the versions the trusted catalog lists, newest first (what a distribution point is asked for)
+    catalogued: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,6 +118,8 @@ class Agent:
     liveupdate: Callable[[], Mapping[str, Any]]
     #: verify the host again; a defs_verify-like result
     reverify: Callable[[], Mapping[str, Any]]
+    #: bring (source, version) into the host's source store; a defs_import-like result (``failed``, ``msg``, ``error``, ``changed``)
+    fetch: Callable[[str, str, Mapping[str, plan.StoreView]], Mapping[str, Any]] | None = None
 
 
 def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]) -> Judged:
@@ -139,9 +147,11 @@ def record(
     return health.host_record(name, smsmse_defs=smsmse_defs, checks_=checks, actions=actions, status=status, message=message, today=today)
 
 
-def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
+def planned_actions(decision: decide.Decision, opts: Options | None = None) -> list[dict[str, Any]]:
     found = []
-    if decision.action != decide.NONE:
+    if decision.action == decide.LIVEUPDATE and opts is not None:
+        found.append(_planned_source(decision, opts))
+    elif decision.action != decide.NONE:
         found.append(_planned(decision.action, decision.version, decision.reason))
     found += [_planned("repair_source", None, f"quarantine the bad newest set(s) of {store}") for store in decision.repairs]
     found += [
@@ -154,6 +164,22 @@ def planned_actions(decision: decide.Decision) -> list[dict[str, Any]]:
 
 def _planned(action: str, version: str | None, message: str) -> dict[str, Any]:
     return {"action": action, "result": "planned", "version": version, "previous": None, "message": message}
+
+
+def _planned_source(decision: decide.Decision, opts: Options) -> dict[str, Any]:
+    """The source enforce would try first for a host with no good set (report mode plans it and changes nothing)."""
+    sources = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
+    if not sources or sources[0] == distpoint.LIVEUPDATE:
+        planned = _planned(decide.LIVEUPDATE, decision.version, decision.reason)
+        if sources:
+            planned["source"] = distpoint.LIVEUPDATE
+    else:
+        version = opts.catalogued[0] if opts.catalogued else None
+        planned = _planned("import", version, f"{decision.reason}; the newest catalogued set would come from {sources[0]}")
+        planned["source"] = sources[0]
+    if len(sources) > 1:
+        planned["message"] += f" (then, if it yields no good set: {', '.join(sources[1:])})"
+    return planned
 
 
 def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
@@ -305,7 +331,7 @@ def _settle(
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
     message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
-    actions = planned_actions(judged.decision)
+    actions = planned_actions(judged.decision, opts)
     return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
 
 
@@ -360,23 +386,12 @@ def _enforce(
 ) -> dict[str, Any]:
     today, first_checks, actions = opts.today, judged.checks, progress.actions
     runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
+    fixed_by = None
     if judged.decision.action == decide.LIVEUPDATE:
-        if not opts.liveupdate:
-            return _failed(name, judged, first_checks, actions, f"No good set exists and LiveUpdate is disabled. {runbook}", today)
-        progress.doing = "LiveUpdate"
-        ran = agent.liveupdate()
-        actions.append(_action("liveupdate", ran))
-        progress.changed = not ran.get("failed")
-        if ran.get("failed"):
-            return _failed(name, judged, first_checks, actions, f"{ran.get('msg', 'LiveUpdate failed')} {runbook}", today, progress.changed)
-        progress.doing = "the verification after LiveUpdate"
-        again = agent.reverify()
-        if not usable(again):
-            why = again.get("msg", "not verified after LiveUpdate")
+        healed, why = _from_sources(name, verified, judged, opts, progress, overrides=overrides, agent=agent, fleet=fleet)
+        if healed is None:
             return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, progress.changed)
-        judged = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
-        if judged.decision.action == decide.LIVEUPDATE:
-            return _failed(name, judged, first_checks, actions, f"LiveUpdate brought no good set. {runbook}", today, progress.changed)
+        judged, fixed_by = healed
     progress.doing = "the change"
     try:
         plans = plans_for(judged, opts, ctx)
@@ -409,10 +424,78 @@ def _enforce(
         return _failed(name, fixed, after_checks, actions, "; ".join(races), today, changed)
     status = health.status_of(after_checks, changed=changed, failed=False)
     message = "; ".join(p.message for p in plans) or judged.decision.reason
+    if fixed_by is not None:
+        message = f"a good set came from {fixed_by}; {message}"
     return {
         "changed": changed,
         "record": record(name, fixed, checks=after_checks, actions=actions, status=status, message=message, today=today),
     }
+
+
+#: how many catalogued versions one distribution point is asked for before the next source is tried
+VERSIONS_PER_SOURCE = 3
+#: fetch refusals that say this version is unusable there (the next older one may be fine); others end the source
+_TRY_OLDER = frozenset({"SOURCE_MISMATCH", "SOURCE_NOT_FOUND"})
+
+
+def _from_sources(
+    name: str,
+    verified: Mapping[str, Any],
+    judged: Judged,
+    opts: Options,
+    progress: Progress,
+    *,
+    overrides: Mapping[str, str | None],
+    agent: Agent,
+    fleet: Fleet,
+) -> tuple[tuple[Judged, str] | None, str]:
+    """Each source in order until one yields a good set: ((the host judged again, the source), "") or (None, why not)."""
+    sources = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
+    if not sources:
+        if tuple(opts.sources) == (distpoint.LIVEUPDATE,):
+            return None, "No good set exists and LiveUpdate is disabled."
+        return None, "No good set exists and no source is enabled (defs_health_sources, defs_health_liveupdate)."
+    why: list[tuple[str, str]] = []
+    for source in sources:
+        shown = "LiveUpdate" if source == distpoint.LIVEUPDATE else source
+        for attempt in _attempts(source, judged, opts, agent):
+            progress.doing = "LiveUpdate" if source == distpoint.LIVEUPDATE else f"the import from {source}"
+            ran = attempt()
+            progress.actions.append(_action("liveupdate" if source == distpoint.LIVEUPDATE else "import", ran, source=source))
+            progress.changed = progress.changed or bool(ran.get("changed", not ran.get("failed")))
+            if ran.get("failed"):
+                why.append((shown, str(ran.get("msg", "failed"))))
+                if (ran.get("error") or {}).get("code") in _TRY_OLDER:
+                    continue
+                break
+            progress.doing = f"the verification after {'LiveUpdate' if source == distpoint.LIVEUPDATE else 'the import'}"
+            again = agent.reverify()
+            if not usable(again):
+                why.append((shown, str(again.get("msg", "not verified afterwards"))))
+                break
+            after = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
+            if after.decision.action != decide.LIVEUPDATE:
+                return (after, shown), ""
+            why.append((shown, f"{shown} brought no good set."))
+            break
+    if len(why) == 1:
+        return None, why[0][1]
+    return None, "No source yielded a good set: " + "; ".join(f"{source}: {text}" for source, text in why)
+
+
+def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[Callable[[], Mapping[str, Any]]]:
+    """What asking ``source`` means: LiveUpdate once, or a distribution point for each catalogued version the host does
+    not hold good, newest first (at most :data:`VERSIONS_PER_SOURCE`)."""
+    if source == distpoint.LIVEUPDATE:
+        return [agent.liveupdate]
+    fetch = agent.fetch
+    if fetch is None:
+        return [lambda: {"failed": True, "msg": "this run cannot fetch from a distribution point"}]
+    held = {s["version"] for s in judged.smsmse_defs["verification"]["sets"] if s["status"] == plan.GOOD}
+    wanted = [v for v in opts.catalogued if v not in held][:VERSIONS_PER_SOURCE]
+    if not wanted:
+        return [lambda: {"failed": True, "msg": "the trusted catalog lists no version this host lacks"}]
+    return [functools.partial(fetch, source, version, judged.stores) for version in wanted]
 
 
 def broken(
@@ -489,14 +572,17 @@ def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seve
     }
 
 
-def _action(kind: str, result: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+def _action(kind: str, result: Mapping[str, Any], *, source: str | None = None) -> dict[str, Any]:
+    found = {
         "action": kind,
         "result": "failed" if result.get("failed") else "done",
         "version": result.get("version"),
         "previous": result.get("previous"),
         "message": str(result.get("msg", "")),
     }
+    if source is not None:
+        found["source"] = source
+    return found
 
 
 def _event_name(smsmse_defs: Mapping[str, Any]) -> str:

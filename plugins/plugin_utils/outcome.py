@@ -49,14 +49,22 @@ CODES: dict[str, str] = {
     "skipped": "NOT_ATTEMPTED",
 }
 #: a step code that overrides the result's error code
-CODE_OVERRIDES: dict[str, str] = {"SET_IN_USE": "ACTIVE_SET_IN_USE", "STORE_NOT_PRIVATE": "STORE_NOT_PRIVATE"}
+CODE_OVERRIDES: dict[str, str] = {
+    "SET_IN_USE": "ACTIVE_SET_IN_USE",
+    "STORE_NOT_PRIVATE": "STORE_NOT_PRIVATE",
+    **{
+        code: code
+        for code in ("SOURCE_NOT_FOUND", "SOURCE_MISMATCH", "SOURCE_TIMEOUT", "SOURCE_REDIRECT", "SOURCE_TLS", "SOURCE_UNREACHABLE")
+    },
+    "NOT_SUPPORTED": "SOURCE_NOT_SUPPORTED",
+}
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})
 #: ops that change what the store holds, when they end done (rename only adds a name; stage only a staging folder;
 #: clean only when it put a set back)
 CHANGING = frozenset({"retire", "quarantine", "exchange", "write_pointer", "clean"})
 #: ops a CHANGE_PARTIAL message lists as done or left to do
-_WORK = frozenset({"stage", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
+_WORK = frozenset({"stage", "fetch", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service"})
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 
 

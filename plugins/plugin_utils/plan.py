@@ -335,7 +335,11 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     present = chosen in dst.sets or dst.aside(ctx, chosen)  # an aside: clean puts it back under this name first
     replace_active = not installed_good and present and dst.active == chosen
     pointer = content if dst.pointer_changes(content) else None
-    body = _install_steps(dst, src, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
+
+    def copy(staging: str) -> steps.Step:
+        return steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))
+
+    body = _install_steps(dst, copy, chosen, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     body += dst.usage_steps(usage_content, commit=False)  # before a set is retired: usage.dat never names a missing set
     body += [steps.step("retire", dst.path, required=False, name=v) for v in remove]
     # nothing the scanner uses changes when no step commits: the reply's removals then say whether the store changed
@@ -366,7 +370,7 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
 
 def _install_steps(
     dst: StoreView,
-    src: StoreView,
+    copy: Callable[[str], steps.Step],
     chosen: str,
     *,
     installed_good: bool,
@@ -374,7 +378,8 @@ def _install_steps(
     pointer: bytes | None,
     ctx: Context,
 ) -> list[steps.Step]:
-    """Copy the set in (unless a good copy is there), swap or rename it into place, then switch the pointer.
+    """Copy the set in (``copy``: its step into a staging folder, unless a good copy is there), swap or rename it into
+    place, then switch the pointer.
 
     A bad copy of ``chosen`` is swapped with the good one, never removed first: the
     product may point at that name at any moment (its own copy job), and the name
@@ -385,7 +390,7 @@ def _install_steps(
         matches = steps.step("matches", dst.path, name=chosen, manifest=dst.manifest(chosen))
         return [matches, *_pointer_steps(dst, pointer, ctx, commit=True)]
     staging = f"{ctx.staging_prefix}{chosen}-{ctx.token()}"
-    body = [steps.step("stage", dst.path, source=src.folder(chosen), name=staging, manifest=src.manifest(chosen))]
+    body = [copy(staging)]  # stage (from a store) or fetch (from a distribution point) into the staging folder
     if not present:
         names: dict[str, Any] = {"from": staging, "to": chosen}
         return [*body, steps.step("rename", dst.path, **names), *_pointer_steps(dst, pointer, ctx, commit=True)]
@@ -449,6 +454,92 @@ def _choose_source_set(src: StoreView, version: str) -> str:
     if record["status"] != GOOD:
         raise SmsmseError("SET_NOT_GOOD", f"{version} in {src.name} is {record['status']}: {_reasons(record)}", path=src.folder(version))
     return version
+
+
+# --- import from a distribution point ---
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """Where and how the host fetches a set: the set's folder on the distribution point, and the transfer options."""
+
+    source: str
+    timeout_seconds: int
+    deadline_seconds: int
+    validate_certs: bool
+    ca_path: str | None
+
+
+def import_set(
+    stores: Mapping[str, StoreView],
+    *,
+    store: str,
+    version: str,
+    manifest: Mapping[str, Mapping[str, Any]],
+    fetch: Fetch,
+    ctx: Context,
+    copy_of: str | None = None,
+) -> Plan:
+    """Plan bringing ``version`` (``manifest``: the trusted catalog's entry) from a distribution point into ``store``.
+
+    The host fetches the set into a staging folder, checked file by file; then it goes in as any promotion does:
+    renamed into place (a bad copy of the version is swapped out and retired), and the pointer switched when the
+    store's active set is older, not good, or missing. A good copy already there changes nothing but the pointer.
+    With ``copy_of`` (the folder an earlier group of the same request fetched the set into), the set is copied from
+    there (``stage``, checked against the same manifest) instead of fetched again.
+    """
+    if store not in stores:
+        raise SmsmseError("STORE_NOT_FOUND", f"The store {store} does not exist on this host.")
+    dst = stores[store]
+    installed_good = dst.sets.get(version, {}).get("status") == GOOD
+    moves_pointer = not (dst.active_status == GOOD and dst.active and not _newer(version, dst.active))
+    content = dst.render_pointer(version, dst.active) if moves_pointer else None
+    pointer = content if content is not None and dst.pointer_changes(content) else None
+    if installed_good and pointer is None:
+        return Plan(store, version, dst.active, f"{store} holds the good set {version}; nothing to import.", extra={"source": fetch.source})
+    present = version in dst.sets or dst.aside(ctx, version)
+
+    def copy(staging: str) -> steps.Step:
+        if copy_of is not None:
+            return steps.step("stage", dst.path, source=copy_of, name=staging, manifest={rel: dict(e) for rel, e in manifest.items()})
+        return steps.step(
+            "fetch",
+            dst.path,
+            source=fetch.source,
+            name=staging,
+            manifest={rel: dict(entry) for rel, entry in manifest.items()},
+            timeout_seconds=fetch.timeout_seconds,
+            deadline_seconds=fetch.deadline_seconds,
+            validate_certs=fetch.validate_certs,
+            ca_path=fetch.ca_path,
+        )
+
+    body = _install_steps(dst, copy, version, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
+    if pointer is None:  # the store stays at a newer good set: the set's arrival under its name is the change
+        first = next(s for s in body if s["op"] in ("rename", "exchange"))
+        first["commit"] = True
+    usage_content = dst.usage_after(version) if pointer is not None else None
+    body += dst.usage_steps(usage_content, commit=False)  # as a promotion: usage.dat never names a missing or bad set
+    after = dst.active if pointer is None else version
+    events = [collection_events.event("promoted", version=version, store=store, path=dst.path, previous=dst.active)] if pointer else []
+    group = dst.group(ctx, events)
+    size = sum(int(entry["size"]) for entry in manifest.values())
+    opening = group.opening(pointer_writable=pointer is not None, free_bytes=0 if installed_good else size)
+    if installed_good:
+        message = f"{store}: {dst.active or 'nothing'} -> {version} (the good copy it holds)"
+    elif pointer:
+        message = f"{store}: imported {version} from {fetch.source}; {dst.active or 'nothing'} -> {version}"
+    else:
+        message = f"{store}: imported {version} from {fetch.source} (the store stays at the newer good set {dst.active})"
+    return Plan(
+        store,
+        after,
+        dst.active,
+        message,
+        [*opening, *body, *group.closing()],
+        _diff(dst, pointer, [] if installed_good else [version], [], usage_content),
+        {"source": fetch.source, "imported": not installed_good, "bytes": 0 if installed_good else size},
+    )
 
 
 # --- rollback ---

@@ -295,6 +295,17 @@ def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
     return {s: sorted(h["name"] for h in report["hosts"] if h["status"] == s) for s in STATUSES}
 
 
+def fixed_by(host: Mapping[str, Any]) -> str | None:
+    """Where the good set that healed the host came from (liveupdate, or a distribution point), or None."""
+    return next((str(a["source"]) for a in reversed(host["actions"]) if a.get("source") and a["result"] == "done"), None)
+
+
+def hosts_fixed_by(report: Mapping[str, Any]) -> dict[str, str]:
+    """Host name -> the source that gave it a good set, for the hosts a source healed in this run."""
+    found = {h["name"]: fixed_by(h) for h in report["hosts"]}
+    return {name: source for name, source in sorted(found.items()) if source is not None}
+
+
 def kept_run(report: Mapping[str, Any]) -> dict[str, Any]:
     """What the history keeps of a run: its times, summary, and each host's name and status (all that drift needs).
 

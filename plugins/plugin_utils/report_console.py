@@ -46,7 +46,11 @@ def detail(host: Mapping[str, Any], fail_severities: list[str]) -> str:
     if host["status"] == "failed":
         return _short((f"failing {ids}; " if ids else "") + (host["message"] or "could not be made healthy"))
     if host["status"] == "fixed":
-        done = ", ".join(f"{a['action']} {a.get('version') or ''}".rstrip() + f" {a['result']}" for a in host["actions"])
+        done = ", ".join(
+            f"{a['action']} {a.get('version') or ''}".rstrip() + f" {a['result']}" + (f" from {a['source']}" if a.get("source") else "")
+            for a in host["actions"]
+            if a["result"] == "done" or not a.get("source")  # a source that failed before the one that fixed the host: in the JSON
+        )
         fixed = ", ".join(c["id"] for c in host["checks"] if c["status"] == "fixed")
         return _short(f"{done}" + (f"; fixed {fixed}" if fixed else ""))
     return _short(f"failing {ids}; {bad[0]['remediation']}" if bad else host["message"])

@@ -88,7 +88,8 @@ def trend(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _action(action: Mapping[str, Any]) -> str:
     version = f" {action['version']}" if action.get("version") else ""
     message = f": {action['message']}" if action.get("message") else ""
-    return f"{action['action']}{version} {ACTION_RESULTS.get(action['result'], action['result'])}{message}"
+    source = f" from {action['source']}" if action.get("source") else ""
+    return f"{action['action']}{version}{source} {ACTION_RESULTS.get(action['result'], action['result'])}{message}"
 
 
 def _drift(host: Mapping[str, Any]) -> str:

@@ -83,6 +83,7 @@ def render(document: Mapping[str, Any]) -> str:
                 "started": document["started"],
                 "drifting_since": host.get("drifting_since"),
                 "store_problems": problems["count"],
+                **({"fixed_by": source} if (source := report.fixed_by(host)) else {}),
             },
         )
         for check in host["checks"] or [_unreachable(host)]:

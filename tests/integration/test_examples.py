@@ -33,6 +33,8 @@ PATHS = {
     "/etc/smsmse": "site/etc/smsmse",
     "/var/lib/smsmse": "site/var/lib/smsmse",
     "/srv/reference": "lab/reference",
+    "/srv/smsmse-distpoint": "lab/reference",  # the reference sets are laid out as a distribution point
+    "/srv/www/smsmse": "site/www/smsmse",
     "/srv/defs": "lab/hosts/mail01",
     "/tmp/smsmse-lab": "site/tmp/smsmse-lab",
 }
@@ -57,6 +59,7 @@ SNIPPETS = {
     "README.md: Sign a catalog of trusted reference sets": "run",
     "README.md: Put the newest good Hawking set into CSAPI, and roll back where CSAPI's set is bad": "run",
     "README.md: Keep every mail server's definitions healthy": "run",
+    "README.md: Publish a distribution point from the trusted reference sets": "run",
     "README.md: execution-environment": "builder",
     **{f"module {name}": "run" for name in sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("defs_*.py"))},
     "module defs_facts (windows)": "syntax",

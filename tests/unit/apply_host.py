@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -12,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +29,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, la
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"
+FETCH_CASES_FILE = CASES_FILE.with_name("fetch_cases.yml")
 VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 FILES = lab.DEFAULT_FILES
 
 
-def cases() -> list[dict[str, Any]]:
-    loaded: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
+def cases(path: Path = CASES_FILE) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
     return loaded
 
 
@@ -112,9 +116,11 @@ def write_lock(path: Path, kind: str) -> None:
 class Host:
     """One case's host folder: its stores, decoys (what links lead to) and the other volume."""
 
-    def __init__(self, root: Path, other: Path | None) -> None:
+    def __init__(self, root: Path, other: Path | None, url: str | None = None) -> None:
         self.root = root
         self.other = other
+        #: where a loopback HTTP server serves ``root`` (needs: http)
+        self.url = url
         self.decoys = root / "decoys"
         self.immutable: list[Path] = []
 
@@ -139,6 +145,12 @@ class Host:
             data = bytearray(target.read_bytes())
             data[len(data) // 2] ^= 0xFF
             target.write_bytes(bytes(data))
+        for version in state.get("truncated", []):
+            target = store / version / FILES[0][0]
+            target.write_bytes(target.read_bytes()[:-1])
+        for version in state.get("oversized", []):
+            target = store / version / FILES[0][0]
+            target.write_bytes(target.read_bytes() + b"\0")
         if state.get("definfo"):
             (store / "definfo.dat").write_bytes(definfo_bytes(state["definfo"]))
         if state.get("usage") is not None:
@@ -191,6 +203,9 @@ class Host:
             return true_manifest(rest)
         if kind == "path":
             return str(self.root / rest)
+        if kind == "url":
+            assert self.url is not None, "the case needs: [http]"
+            return f"{self.url}/{rest}"
         if kind == "other_volume":
             assert self.other is not None
             return str(self.other / rest)
@@ -266,6 +281,21 @@ class Host:
         assert tree(self.decoys) == self.decoys_before, "a link was followed: what it leads to changed"
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real distribution point
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve_folder(root: Path) -> http.server.ThreadingHTTPServer:
+    """An HTTP server of ``root`` on 127.0.0.1 and a free port, in a thread (shut it down when done)."""
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @contextmanager
 def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
     needs = set(case.get("needs", []))
@@ -279,10 +309,17 @@ def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
     if "other_boot" in json.dumps(case["setup"]) and boot_id() is None:
         pytest.skip("this host has no boot ID to compare")
     host = Host(tmp / "host", other)
+    server = None
     try:
         host.build(case["setup"])
+        if "http" in needs:
+            server = serve_folder(host.root)
+            host.url = f"http://127.0.0.1:{server.server_address[1]}"
         yield host
     finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         host.release()
         if other is not None:
             shutil.rmtree(other, ignore_errors=True)

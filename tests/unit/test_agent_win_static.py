@@ -196,10 +196,25 @@ def request_fields() -> set[str]:
 #: request fields the Windows agent does not act on, and why
 NOT_READ = {"commit": "the controller's marker of the commit point; every step is executed the same way"}
 #: apply fields of the contract the POSIX agent reads or sends and the Windows agent does not yet (docs/changes.md):
-#: what lstat sees at definfo.dat (expect, write_pointer); the read of every store the change touched, at the end of the
-#: same call (read_back: each store's pointer, sets and active set); the exchange's compare-and-swap on folder b
-#: (expect_b). Remove each name here when the Windows agent has it.
-APPLY_WINDOWS_PENDING = frozenset({"definfo_kind", "expect_kind", "kind", "read_back", "expect_b"})
+#: what lstat sees at definfo.dat (expect, write_pointer); fetch's transfer options and data (the Windows agent refuses
+#: fetch with NOT_SUPPORTED, docs/windows.md); the read of every store a change touched, at the end of the same call
+#: (read_back: each store's pointer, sets and active set); the exchange's compare-and-swap on folder b (expect_b).
+#: Remove each name here when the Windows agent has it.
+APPLY_WINDOWS_PENDING = frozenset(
+    {
+        "definfo_kind",
+        "expect_kind",
+        "kind",
+        "timeout_seconds",
+        "deadline_seconds",
+        "validate_certs",
+        "ca_path",
+        "bytes_fetched",
+        "files_fetched",
+        "read_back",
+        "expect_b",
+    }
+)
 #: parts of apply.reply.json the Windows agent does not produce yet: the read of every store a change touched
 #: (``read_back``, with its definitions). Remove each when the Windows agent sends it.
 APPLY_REPLY_WINDOWS_PENDING = {"properties": ("read_back",), "$defs": ("read_store", "read_definfo", "read_file")}

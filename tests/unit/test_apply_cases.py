@@ -10,9 +10,10 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
 
-from .apply_host import cases, host_for
+from .apply_host import FETCH_CASES_FILE, cases, host_for
 
-CASES = cases()
+#: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch)
+CASES = cases() + cases(FETCH_CASES_FILE)
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")
 
 
@@ -22,6 +23,7 @@ def test_the_table_is_well_formed() -> None:
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
         assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read"}, case["name"]
+        assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http", "fifo"}, case["name"]
         assert len(case["expect"]) == len(case["steps"]), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]

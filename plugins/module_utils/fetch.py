@@ -1,0 +1,405 @@
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The POSIX agent's ``fetch`` step: bring one set from a distribution point into a staging folder of a store.
+
+The source is the set's folder on the distribution point: an ``https://`` or
+``http://`` URL, or a full path of a folder on the host. Every file of the
+manifest (the trusted catalog's entry for the version; the marker last) is
+streamed into ``<store>/<name>`` while it is hashed, and never more than its
+catalogued size + 1 bytes are read. The first file whose size or SHA-256
+differs ends the step: the staging folder is removed and the step refuses
+(``refused`` with a ``SOURCE_*`` code), naming the source. A staging folder is
+never a set's name, so the product's copy job cannot take it even while it is
+written; a killed agent leaves it for the next ``clean``.
+
+HTTP: one connection per origin, kept alive across files; a redirect is
+followed only to the same scheme, host and port; ``timeout_seconds`` bounds
+each wait for the server (connect, each read), ``deadline_seconds`` the whole
+set. HTTPS offers TLS 1.2 or later and checks the certificate against the
+system's CAs or ``ca_path`` unless ``validate_certs`` is false. The POSIX agent
+connects directly (no proxy).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import ssl
+import stat
+import time
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, relative
+
+MAX_REDIRECTS = 5
+NOT_FOUND = (404, 410)
+
+
+class SourceError(Exception):
+    """The source cannot give the file as the catalog lists it: (code, message)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Deadline:
+    def __init__(self, seconds: float, source: str) -> None:
+        self.seconds = seconds
+        self.source = source
+        self.ends = time.monotonic() + seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise SourceError("SOURCE_TIMEOUT", f"{self.source} did not deliver the set within {self.seconds:g} seconds (deadline_seconds)")
+
+
+def is_url(source: str) -> bool:
+    return source.lower().startswith(("https://", "http://"))
+
+
+# --- reading a file from a folder or over HTTP ---
+
+
+def _folder_chunks(path: str, limit: int, deadline: Deadline) -> Iterator[bytes]:
+    """The file's bytes, at most ``limit`` of them; a FIFO or device is refused, never waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SourceError("SOURCE_NOT_FOUND", f"{path} does not exist") from None
+    except OSError as exc:
+        raise SourceError("SOURCE_UNREACHABLE", f"{path} cannot be opened: {_os_text(exc)}") from None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceError("SOURCE_NOT_FOUND", f"{path} is not a regular file")
+        left = limit
+        while left > 0:
+            deadline.check()
+            try:
+                chunk = handle.read(min(BUFFER, left))
+            except OSError as exc:
+                raise SourceError("SOURCE_UNREACHABLE", f"{path} could not be read: {_os_text(exc)}") from None
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
+class Http:
+    """Connections to the distribution point's origin, kept alive across files."""
+
+    def __init__(self, args: dict[str, Any], deadline: Deadline) -> None:
+        self.timeout = float(args["timeout_seconds"])
+        self.deadline = deadline
+        self.tls = _tls_context(bool(args["validate_certs"]), args.get("ca_path"))
+        self.connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
+        self.connections.clear()
+
+    def _connection(self, origin: tuple[str, str, int]) -> tuple[http.client.HTTPConnection, bool]:
+        existing = self.connections.get(origin)
+        if existing is not None:
+            return existing, True
+        scheme, host, port = origin
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            connection = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self.tls)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        self.connections[origin] = connection
+        return connection, False
+
+    def _get(self, url: str) -> http.client.HTTPResponse:
+        origin, target = _origin(url)
+        for _attempt in range(2):
+            connection, reused = self._connection(origin)
+            try:
+                connection.request("GET", target, headers={"Accept-Encoding": "identity", "User-Agent": "mailsec.smsmse"})
+                return connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop(origin)
+                if not reused:  # a kept-alive connection the server closed meanwhile is opened again, once
+                    raise
+            except BaseException:
+                self._drop(origin)
+                raise
+        raise AssertionError("unreachable")
+
+    def _drop(self, origin: tuple[str, str, int]) -> None:
+        dropped = self.connections.pop(origin, None)
+        if dropped is not None:
+            dropped.close()
+
+    def response(self, url: str) -> http.client.HTTPResponse:
+        """The 200 response for ``url``, following redirects within its origin only."""
+        first = _origin(url)[0]
+        for _hop in range(MAX_REDIRECTS + 1):
+            self.deadline.check()
+            answer = self._get(url)
+            if answer.status in (301, 302, 303, 307, 308):
+                location = answer.getheader("Location") or ""
+                answer.read(65536)
+                target = urllib.parse.urljoin(url, location)
+                if not is_url(target) or _origin(target)[0] != first:
+                    self._drop(first)
+                    raise SourceError(
+                        "SOURCE_REDIRECT",
+                        f"{_safe(url)} redirects to {_safe(target)}, another host or scheme: a distribution point is read from "
+                        "its own origin only; give the URL the set is served from",
+                    )
+                url = target
+                continue
+            if answer.status != 200:
+                self._drop(first)
+                code = "SOURCE_NOT_FOUND" if answer.status in NOT_FOUND else "SOURCE_UNREACHABLE"
+                raise SourceError(code, f"{_safe(url)} answered {answer.status} {answer.reason}")
+            return answer
+        raise SourceError("SOURCE_REDIRECT", f"{_safe(url)} redirects more than {MAX_REDIRECTS} times")
+
+    def chunks(self, url: str, limit: int) -> Iterator[bytes | memoryview]:
+        answer = self.response(url)
+        declared = answer.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) >= limit:
+            self._drop(_origin(url)[0])  # never read more than the catalog's size + 1: the body stays unread
+            raise SourceError("SOURCE_MISMATCH", f"{_safe(url)} is {int(declared)} bytes, larger than the catalog lists ({limit - 1})")
+        if declared is not None and declared.isdigit() and not answer.chunked and answer.fp is not None:
+            yield from self._body(answer, int(declared), url)
+            return
+        left = limit
+        finished = False
+        read_some = getattr(answer, "read1", answer.read)  # read1: what has arrived, so that the deadline is checked as bytes come
+        try:
+            while left > 0:
+                chunk = bytearray()
+                want = min(BUFFER, left)
+                while len(chunk) < want:
+                    self.deadline.check()
+                    piece = read_some(want - len(chunk))
+                    if not piece:
+                        finished = True
+                        break
+                    chunk += piece
+                if chunk:
+                    left -= len(chunk)
+                    yield bytes(chunk)
+                if finished:
+                    return
+            finished = answer.isclosed()
+        finally:
+            if not finished:  # an unread rest: the connection cannot carry the next file
+                self._drop(_origin(url)[0])
+
+    def _body(self, answer: http.client.HTTPResponse, length: int, url: str) -> Iterator[memoryview]:
+        """A body of known length, read straight into two buffers in turn (each chunk is hashed while the next is read:
+        :func:`_receive` waits for a chunk's digest before it takes the next); the deadline is checked as bytes come."""
+        reader = answer.fp
+        buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
+        left, turn = length, 0
+        try:
+            while left > 0:
+                buffer, filled, want = buffers[turn], 0, min(BUFFER, left)
+                while filled < want:
+                    self.deadline.check()
+                    got = reader.readinto1(buffer[filled:want])
+                    if not got:
+                        raise http.client.IncompleteRead(b"", left - filled)
+                    filled += got
+                left -= filled
+                turn = 1 - turn
+                yield buffer[:filled]
+        except BaseException:
+            self._drop(_origin(url)[0])
+            raise
+        answer.close()  # the body is read whole: the connection carries the next file
+
+
+def _origin(url: str) -> tuple[tuple[str, str, int], str]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError("SOURCE_UNREACHABLE", f"{_safe(url)} is not an http:// or https:// URL with a host")
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return (scheme, parts.hostname.lower(), port), target
+
+
+def _tls_context(validate: bool, ca_path: str | None) -> ssl.SSLContext:
+    if validate:
+        context = ssl.create_default_context(cafile=ca_path or None)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _safe(url: str) -> str:
+    """A URL without user name or password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url[:1024]
+    host = parts.hostname or ""
+    return urllib.parse.urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, parts.query, ""))[:1024]
+
+
+def file_url(base: str, rel: str) -> str:
+    return base.rstrip("/") + "/" + "/".join(urllib.parse.quote(part, safe="") for part in relative(rel))
+
+
+# --- the step ---
+
+
+def _receive(chunks: Iterator[bytes | memoryview], target: str, hasher: ThreadPoolExecutor) -> tuple[int, str]:
+    """Write the chunks to the new file ``target``, hashing on ``hasher``'s thread while the next write goes on."""
+    digest = hashlib.sha256()
+    size = 0
+    pending: Future[None] | None = None
+    with open(target, "xb", buffering=0) as writer:
+        for chunk in chunks:
+            if pending is not None:
+                pending.result()
+            pending = hasher.submit(digest.update, chunk)
+            view = memoryview(chunk)
+            written = 0
+            while written < len(chunk):
+                written += writer.write(view[written:])
+            size += len(chunk)
+        if pending is not None:
+            pending.result()
+    return size, digest.hexdigest()
+
+
+def _flush(paths: list[str]) -> None:
+    """Flush the set's files to disk once all are written (the kernel writes them back meanwhile), before any rename."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _mismatch(where: str, rel: str, size: int, digest: str, want: dict[str, Any]) -> str | None:
+    if size > want["size"]:
+        return f"{rel} from {where} is larger than the catalog lists ({want['size']} bytes)"
+    if size < want["size"]:
+        return f"{rel} from {where} is {size} bytes, the catalog lists {want['size']}: it is truncated"
+    if digest != want["sha256"]:
+        return f"{rel} from {where} does not have the SHA-256 the catalog lists"
+    return None
+
+
+@contextmanager
+def _http_session(source: str, args: dict[str, Any], deadline: Deadline) -> Iterator[Http | None]:
+    session = Http(args, deadline) if is_url(source) else None
+    try:
+        yield session
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _reader(session: Http | None, source: str, rel: str, limit: int, deadline: Deadline) -> tuple[Iterator[bytes | memoryview], str]:
+    if session is not None:
+        url = file_url(source, rel)
+        return session.chunks(url, limit), _safe(url)
+    path = os.path.join(source, *relative(rel))
+    return _folder_chunks(path, limit, deadline), path
+
+
+def _check_folder_source(source: str) -> None:
+    if not os.path.isabs(source):
+        raise SourceError("SOURCE_UNREACHABLE", f"{source} is neither an http(s):// URL nor a full path of a folder on the host")
+    try:
+        if not stat.S_ISDIR(os.stat(source).st_mode):
+            raise SourceError("SOURCE_NOT_FOUND", f"{source} is not a folder")
+    except FileNotFoundError:
+        raise SourceError("SOURCE_NOT_FOUND", f"the folder {source} does not exist (is the distribution point mounted?)") from None
+    except OSError as exc:
+        raise SourceError("SOURCE_UNREACHABLE", f"the folder {source} cannot be reached: {_os_text(exc)}") from None
+
+
+def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Stream every file of the set at ``source`` into ``<store>/<name>``, checking each against the manifest; marker last."""
+    source, manifest, marker = str(args["source"]), args["manifest"], ctx.wire["marker"]
+    target = folder(store, args["name"])
+    for rel in manifest:
+        relative(rel)
+    shown = _safe(source)
+    deadline = Deadline(float(args["deadline_seconds"]), shown)
+    fetched = 0
+    written: list[str] = []
+    os.mkdir(target)
+    hasher = ThreadPoolExecutor(max_workers=1)
+    try:
+        with _http_session(source, args, deadline) as session:
+            if session is None:
+                _check_folder_source(source)
+            for rel in sorted(manifest, key=lambda p: (p.lower() == marker, p)):
+                want = manifest[rel]
+                dst = os.path.join(target, *relative(rel))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                chunks, where = _reader(session, source, rel, int(want["size"]) + 1, deadline)
+                size, digest = _receive(chunks, dst, hasher)
+                wrong = _mismatch(where, rel, size, digest, want)
+                if wrong:
+                    raise SourceError("SOURCE_MISMATCH", wrong + "; the set was refused")
+                fetched += size
+                written.append(dst)
+        _flush(written)
+        for root, _dirs, _files in os.walk(target):
+            set_copy.fsync_dir(root)
+        set_copy.fsync_dir(store)
+    except BaseException as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, SourceError):
+            raise Refused("refused", f"{shown}: {exc.message}; nothing of the set was kept", exc.code) from None
+        refused = _network_refusal(exc, shown)
+        if refused is not None:
+            raise refused from None
+        raise
+    finally:
+        hasher.shutdown()
+    return {"bytes_fetched": fetched, "files_fetched": len(manifest)}
+
+
+def _network_refusal(exc: BaseException, shown: str) -> Refused | None:
+    """What a network error means for the set (a refusal naming the source), or None for a local failure."""
+    tail = "; nothing of the set was kept"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = exc.verify_message or str(exc)
+        fix = "give the CA that signed its certificate (ca_path) or, for a test only, validate_certs: false"
+        return Refused("refused", f"{shown}: the TLS certificate was not accepted ({why}): {fix}{tail}", "SOURCE_TLS")
+    if isinstance(exc, ssl.SSLError):
+        return Refused("refused", f"{shown}: the TLS handshake failed ({exc.reason or exc}){tail}", "SOURCE_TLS")
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return Refused("refused", f"{shown}: the server sent nothing for timeout_seconds{tail}", "SOURCE_TIMEOUT")
+    if isinstance(exc, http.client.IncompleteRead):
+        return Refused("refused", f"{shown}: the server closed the connection mid-file (truncated){tail}", "SOURCE_MISMATCH")
+    if isinstance(exc, (http.client.HTTPException, ConnectionError, socket.gaierror)):
+        return Refused("refused", f"{shown}: cannot be reached ({type(exc).__name__}: {exc}){tail}", "SOURCE_UNREACHABLE")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED):
+        return Refused("refused", f"{shown}: cannot be reached ({_os_text(exc)}){tail}", "SOURCE_UNREACHABLE")
+    return None
+
+
+def _os_text(exc: OSError) -> str:
+    name = errno.errorcode.get(exc.errno or 0, "error")
+    return f"{name}: {exc.strerror or exc}"

@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Documentation only: the code is the action plugin plugins/action/defs_import.py.
+
+DOCUMENTATION = r"""
+module: defs_import
+short_description: Bring one SMSMSE definition set from a distribution point into a store, proven by the signed catalog
+version_added: 0.2.0
+description:
+  - Brings one version from a distribution point (O(source)) into a store of the host, by default the source store
+    the product copies CSAPI from (SMSMSE Hawking where it exists, else Hawking), as LiveUpdate would; the product (or
+    M(mailsec.smsmse.defs_promote), or the C(defs_health) role) then takes it into CSAPI.
+  - A distribution point is a folder holding set folders named by version (C(20261215.003/...), as the vendor extracts
+    them), served as it is over HTTPS or HTTP, or mounted on the host. The README shows how to publish one from the
+    trusted reference sets and the catalog in one play.
+  - "Only with proof: O(catalog) is required, and the set goes in only when every file matches the catalog's name, size
+    and SHA-256. The host pulls the files itself (the controller relays nothing): each file is streamed into a staging
+    folder inside the store while it is hashed, never more than its catalogued size + 1 bytes are read, and the first
+    file that differs ends the import with nothing of the set kept. A staging folder is never a set's name, so the
+    product's copy job cannot take a set that is still arriving."
+  - The set then goes in as any promotion does, under the store's lock and compare-and-swap on C(definfo.dat)
+    (renamed into place; a bad copy of the version is swapped out and retired), and the store's pointer is switched
+    to it unless the store is at a newer good set. Event 1000 is written when the pointer moves.
+  - HTTPS offers TLS 1.2 or later and checks the certificate (O(validate_certs), O(ca_path)); a redirect is followed
+    only within the URL's own scheme, host and port. The POSIX agent connects directly, without a proxy.
+  - Windows hosts are not supported yet (their agent refuses with C(SOURCE_NOT_SUPPORTED) before anything is written);
+    see C(docs/windows.md).
+requirements:
+  - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
+  - "POSIX hosts: Python 3.9 or later"
+extends_documentation_fragment:
+  - mailsec.smsmse.stores
+  - mailsec.smsmse.verify
+  - mailsec.smsmse.change
+options:
+  source:
+    description:
+      - The distribution point - an C(https://) or C(http://) URL, or a full folder path on the host - that holds one
+        folder per version.
+    type: str
+    required: true
+  version:
+    description: C(newest) (the newest version the catalog lists), or the version to bring (C(YYYYMMDD.RRR)), which the catalog must list.
+    type: str
+    default: newest
+  store:
+    description: The store to bring the set into. Default the source store the product copies CSAPI from.
+    type: str
+    choices: [hawking, smsmse_hawking, csapi]
+  validate_certs:
+    description: Check the HTTPS server's certificate. Turn it off for a test only; the catalog still proves every byte.
+    type: bool
+    default: true
+  ca_path:
+    description: A PEM file of CA certificates on the host, used instead of the system's to check the server's certificate.
+    type: str
+  timeout:
+    description:
+      - How long the host waits for the server to connect or to send more bytes, in seconds.
+      - From 1 to 86400.
+    type: int
+    default: 60
+  deadline:
+    description:
+      - How long the whole set may take to arrive, in seconds.
+      - From 1 to 86400.
+    type: int
+    default: 3600
+attributes:
+  platform:
+    support: partial
+    platforms: [posix, windows]
+    description:
+      - POSIX hosts, such as a Linux definitions mirror (store paths given). Windows hosts are refused with
+        C(SOURCE_NOT_SUPPORTED) before anything is written, until their agent can fetch (C(docs/windows.md)).
+  check_mode:
+    support: full
+    description: Reports the plan and C(changed=true) where a change is due, and fetches and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows C(definfo.dat) before and after, and the set added.
+notes:
+  - Idempotent - a store that holds a good copy of the version (and points at it, or at a newer good set) is not changed.
+  - Refusals name the source and end with the fix - C(SOURCE_NOT_FOUND), C(SOURCE_MISMATCH), C(SOURCE_TIMEOUT),
+    C(SOURCE_REDIRECT), C(SOURCE_TLS), C(SOURCE_UNREACHABLE); without a catalog, C(CATALOG_REQUIRED) before the host is touched.
+seealso:
+  - module: mailsec.smsmse.defs_catalog
+  - module: mailsec.smsmse.defs_promote
+author:
+  - mailsec.smsmse developers (@mailsec)
+"""
+
+EXAMPLES = r"""
+# A distribution point served over HTTPS is given the same way, with the CA that signed its certificate:
+#   source: https://defs.example.com/smsmse
+#   ca_path: /etc/pki/smsmse-ca.pem
+- name: Bring the newest catalogued set from a mounted distribution point into the product's source store
+  mailsec.smsmse.defs_import:
+    source: /srv/smsmse-distpoint
+    catalog: /etc/smsmse/catalog.json
+    trusted_keys: "{{ smsmse_trusted_keys }}"
+  register: imported
+
+- name: Then put it into CSAPI now, rather than at the product's next copy
+  mailsec.smsmse.defs_promote:
+    catalog: /etc/smsmse/catalog.json
+    trusted_keys: "{{ smsmse_trusted_keys }}"
+  when: imported is changed
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the store was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
+store:
+  description: The store the set was brought into.
+  returned: always
+  type: str
+  sample: hawking
+version:
+  description: The version the store points at afterwards.
+  returned: always
+  type: str
+  sample: "20261125.003"
+previous:
+  description: The version the store pointed at before.
+  returned: always
+  type: str
+source:
+  description: The set's folder on the distribution point.
+  returned: always
+  type: str
+  sample: https://defs.example.com/smsmse/20261125.003
+imported:
+  description: Whether the set is (or, in check mode, would be) fetched; false when a good copy was there.
+  returned: when a change is due
+  type: bool
+bytes:
+  description: The size of the set to fetch, from the catalog.
+  returned: when a change is due
+  type: int
+error:
+  description: On failure, the error's stable code, message and path.
+  returned: failure
+  type: dict
+"""

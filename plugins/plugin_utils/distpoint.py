@@ -1,0 +1,99 @@
+"""Distribution points: what a source is, where a set lives on it, which version to bring (defs_import and the role).
+
+A source is ``liveupdate``, an ``https://`` or ``http://`` URL, a UNC path
+(``\\\\server\\share\\smsmse``, Windows hosts) or a full folder path (POSIX
+hosts). A distribution point holds set folders named by version, as the vendor
+extracts them; the trusted catalog says which versions exist and what every
+file is. Everything here runs on the controller, before any host is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.catalog import Catalog
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+LIVEUPDATE = "liveupdate"
+URL, UNC, FOLDER = "url", "unc", "folder"
+_URL = re.compile(r"^https?://[^/\s?#]+(?:/[^\s]*)?$", re.IGNORECASE)
+_UNC = re.compile(r"^\\\\[^\\/]+\\[^\\/]+")
+
+#: source kind -> whether the agent of (POSIX, Windows) hosts can fetch from it; docs/windows.md says why not yet
+SUPPORTED: dict[str, tuple[bool, bool]] = {URL: (True, False), FOLDER: (True, False), UNC: (False, False)}
+
+
+def kind(source: str) -> str:
+    """``liveupdate``, ``url``, ``unc`` or ``folder``; OPTION_INVALID for anything else (a relative path, a bare name)."""
+    if source == LIVEUPDATE:
+        return LIVEUPDATE
+    if _URL.match(source):
+        return URL
+    if _UNC.match(source):
+        return UNC
+    if source.startswith("/") and "\0" not in source:
+        return FOLDER
+    raise SmsmseError(
+        "OPTION_INVALID",
+        f"The source {source!r} is not liveupdate, an https:// or http:// URL, a UNC path (\\\\server\\share\\folder) "
+        "or a full folder path.",
+    )
+
+
+def outside(sources: Iterable[str]) -> list[str]:
+    """The sources other than ``liveupdate`` (each checked to be one of the kinds)."""
+    return [s for s in sources if kind(s) != LIVEUPDATE]
+
+
+def require_catalog(sources: Sequence[str], catalog_given: bool, option: str) -> None:
+    """CATALOG_REQUIRED, naming ``option``, when an outside source is given without a catalog."""
+    found = outside(sources)
+    if found and not catalog_given:
+        raise SmsmseError(
+            "CATALOG_REQUIRED",
+            f"The source {found[0]} is a distribution point, and `{option}` is not set: "
+            "a set from outside the host is installed only when a trusted catalog proves every file of it.",
+        )
+
+
+def check_platform(source: str, *, windows: bool) -> str:
+    """The source's kind, or SOURCE_NOT_SUPPORTED when this host's agent cannot fetch from it."""
+    found = kind(source)
+    if found != LIVEUPDATE and not SUPPORTED[found][1 if windows else 0]:
+        where = "Windows hosts" if windows else "POSIX hosts"
+        why = "a UNC path is read on Windows hosts only" if found == UNC and not windows else "the Windows agent cannot fetch yet"
+        raise SmsmseError("SOURCE_NOT_SUPPORTED", f"The source {source} cannot be used on {where}: {why}.")
+    return found
+
+
+def set_location(source: str, version: str) -> str:
+    """Where ``version``'s folder is on the distribution point."""
+    separator = "\\" if kind(source) == UNC else "/"
+    return source.rstrip("/\\") + separator + version
+
+
+def listed(catalog: Catalog) -> list[str]:
+    """The versions the catalog lists, oldest first."""
+    return sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
+
+
+def pick_version(catalog: Catalog, wanted: str) -> str:
+    """``newest`` -> the newest version the catalog lists; else the version asked for, which the catalog must list."""
+    listed_ = listed(catalog)
+    if wanted == "newest":
+        if not listed_:
+            raise SmsmseError("VERSION_NOT_FOUND", "The trusted catalog lists no set to import.")
+        return listed_[-1]
+    if not versions.is_version(wanted):
+        raise SmsmseError("OPTION_INVALID", f"`version` is '{wanted}': use newest or YYYYMMDD.RRR.")
+    if wanted not in catalog.sets:
+        raise SmsmseError("VERSION_NOT_FOUND", f"The trusted catalog does not list {wanted}, so it cannot be imported.")
+    return wanted
+
+
+def manifest(catalog: Catalog, version: str) -> dict[str, dict[str, Any]]:
+    """The catalog's files of ``version``, as the agent's manifest."""
+    return {path: {"size": entry.size, "sha256": entry.sha256} for path, entry in sorted(catalog.sets[version].files.items())}

@@ -1,0 +1,299 @@
+"""The fetch step against servers that misbehave: silent, slow, redirecting, endless, failing TLS, and a real nginx.
+
+The table of ordinary cases is tests/contract/fetch_cases.yml; here are the cases that need a server of their
+own. Every server listens on 127.0.0.1 only. Each refusal must name the source, leave nothing of the set in the
+store, and come before the deadline.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socketserver
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
+
+from .apply_host import FILES, complete, true_manifest
+
+VERSION = "20261125.003"
+STAGING = f".smsmse-staging-{VERSION}-t1"
+
+
+def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+    args = {
+        "source": source,
+        "name": STAGING,
+        "manifest": true_manifest(VERSION),
+        "timeout_seconds": 2,
+        "deadline_seconds": 30,
+        "validate_certs": True,
+        "ca_path": None,
+        **overrides,
+    }
+    step = {"op": "fetch", "store": str(store), "required": True, "always": False, "commit": False, "args": args}
+    return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]})
+
+
+def run_fetch(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+    request = fetch_request(store, source, **overrides)
+    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    assert contract.problems("apply", "reply", reply) == []
+    assert outcome.interpret(request, reply)["changed"] is False
+    report: dict[str, Any] = reply["steps"][0]
+    return report
+
+
+def set_bytes() -> dict[str, bytes]:
+    files = {name: lab.file_bytes(VERSION, name, size) for name, size in FILES}
+    files[lab.MARKER] = b"done\r\n"
+    return files
+
+
+class Behaviour(http.server.BaseHTTPRequestHandler):
+    """Serves the true set under /dp/<version>/, unless the server's ``mode`` says otherwise."""
+
+    protocol_version = "HTTP/1.1"
+    server: Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        name = self.path.rsplit("/", 1)[-1]
+        body = set_bytes().get(name)
+        mode = self.server.mode
+        if mode == "silent":
+            time.sleep(5)
+            return
+        if mode == "redirect_other_host":
+            self._redirect(f"http://localhost:{self.server.server_address[1]}{self.path}")
+            return
+        if mode == "redirect_same_origin" and self.path.startswith("/old/"):
+            self._redirect(self.path.replace("/old/", "/dp/", 1))
+            return
+        if mode == "status_500":
+            self._send(500, b"broken")
+            return
+        if body is None:
+            self._send(404, b"not found")
+            return
+        if mode == "endless" and name == FILES[0][0]:
+            self._endless()
+            return
+        if mode == "huge_length" and name == FILES[0][0]:
+            self.send_response(200)
+            self.send_header("Content-Length", str(10**12))
+            self.end_headers()
+            self._endless()
+            return
+        if mode == "slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
+        self._send(200, body)
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _endless(self) -> None:
+        if self.server.mode == "endless":
+            self.send_response(200)
+            self.send_header("Connection", "close")  # no length: the body ends when the connection does
+            self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            for _block in range(100_000):  # 6.5 GB: a reader that does not stop at the catalog's size never ends
+                self.wfile.write(chunk)
+                self.server.sent += len(chunk)
+        except OSError:
+            pass
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), Behaviour)
+        self.mode = mode
+        self.requests: list[str] = []
+        self.sent = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[str], Server]]:
+    started: list[Server] = []
+
+    def start(mode: str) -> Server:
+        server = Server(mode)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    folder = tmp_path / "hawking"
+    folder.mkdir()
+    return folder
+
+
+def assert_nothing_kept(store: Path) -> None:
+    assert sorted(p.name for p in store.iterdir()) == []
+
+
+def test_a_plain_server_delivers_the_set_in_one_connection(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("plain")
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    assert report["result"] == "done", report["message"]
+    assert report["data"] == {"bytes_fetched": sum(len(b) for b in set_bytes().values()), "files_fetched": len(set_bytes())}
+    assert complete(store / STAGING, VERSION)
+    assert server.requests[-1].endswith("/zdone.dat"), "the marker comes last"
+
+
+def test_a_redirect_within_the_origin_is_followed(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("redirect_same_origin")
+    report = run_fetch(store, f"{server.url}/old/{VERSION}")
+    assert report["result"] == "done", report["message"]
+    assert complete(store / STAGING, VERSION)
+
+
+def test_a_redirect_to_another_host_is_refused(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("redirect_other_host")
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_REDIRECT")
+    assert server.url in report["message"] and "localhost" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_a_silent_server_times_out(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("silent")
+    started = time.monotonic()
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=1)
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
+    assert time.monotonic() - started < 4
+    assert server.url in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_a_slow_server_meets_the_deadline(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("slow")  # one byte every 0.2 s: never silent for timeout_seconds, far slower than the deadline
+    started = time.monotonic()
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=1)
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
+    assert "deadline_seconds" in report["message"]
+    assert time.monotonic() - started < 5
+    assert_nothing_kept(store)
+
+
+@pytest.mark.parametrize("mode", ["endless", "huge_length"])
+def test_an_endless_file_is_cut_at_the_catalogs_size(serve: Callable[[str], Server], store: Path, mode: str) -> None:
+    server = serve(mode)
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
+    assert "larger than the catalog lists" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_a_server_error_names_the_status(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("status_500")
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
+    assert "500" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_a_closed_port_is_unreachable(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("plain")
+    url = server.url
+    server.shutdown()
+    server.server_close()
+    report = run_fetch(store, f"{url}/dp/{VERSION}")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
+    assert url in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_credentials_in_the_url_are_never_echoed(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("status_500")
+    url = server.url.replace("http://", "http://user:s3cret@")
+    report = run_fetch(store, f"{url}/dp/{VERSION}")
+    assert report["result"] == "refused"
+    assert "s3cret" not in report["message"]
+
+
+def test_a_file_source_reads_no_more_than_size_plus_one(tmp_path: Path, store: Path) -> None:
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    first = point / FILES[0][0]
+    first.write_bytes(first.read_bytes() + b"\0" * (64 << 20))  # 64 MiB more than the catalog lists
+    started = time.monotonic()
+    report = run_fetch(store, str(point))
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
+    assert time.monotonic() - started < 5
+    assert_nothing_kept(store)
+
+
+# --- HTTPS: Debian's nginx on 127.0.0.1, a CA made for the test ---
+
+
+@pytest.fixture
+def https_point(tmp_path: Path, https_distpoint: Callable[..., Any]) -> Any:
+    root = tmp_path / "www"
+    lab.write_set(root / "dp", VERSION, FILES)
+    return https_distpoint(root)
+
+
+def test_nginx_over_https_with_the_test_ca(https_point: Any, store: Path) -> None:
+    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}", ca_path=str(https_point.pki.ca))
+    assert report["result"] == "done", report["message"]
+    assert complete(store / STAGING, VERSION)
+
+
+def test_an_unknown_ca_is_a_tls_failure(https_point: Any, store: Path) -> None:
+    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TLS")
+    assert https_point.url in report["message"] and "ca_path" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_validate_certs_false_accepts_the_certificate(https_point: Any, store: Path) -> None:
+    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}", validate_certs=False)
+    assert report["result"] == "done", report["message"]
+
+
+def test_tls_below_1_2_is_never_offered(https_point: Any) -> None:
+    from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch
+
+    assert fetch._tls_context(True, str(https_point.pki.ca)).minimum_version == ssl.TLSVersion.TLSv1_2
+    assert fetch._tls_context(False, None).minimum_version == ssl.TLSVersion.TLSv1_2
