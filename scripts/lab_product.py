@@ -1,6 +1,6 @@
 """Run the product emulator on the hosts of a lab (SMSMSE's copy cycle, one process per host).
 
-    scripts/lab_product.py start --inventory LAB/inventory.yml [--period 0.5] [--host NAME ...]
+    scripts/lab_product.py start --inventory LAB/inventory.yml [--period 0.5] [--continuous] [--host NAME ...]
     scripts/lab_product.py status --inventory LAB/inventory.yml
     scripts/lab_product.py stop --inventory LAB/inventory.yml
     scripts/lab_product.py run --inventory LAB/inventory.yml --host NAME [--period 0.5] [--cycles N]
@@ -8,7 +8,9 @@
 ``start`` leaves the processes running in the background and writes their ids to
 ``LAB/product/<host>.pid`` (their output goes to ``LAB/product/<host>.log``);
 ``stop`` ends exactly those processes. ``run`` is one host's emulator in the
-foreground (``--cycles 1``: a single copy cycle).
+foreground (``--cycles 1``: a single copy cycle). ``--continuous`` also copies whenever
+the folder CSAPI names is gone (for race tests, with a period of a few
+milliseconds), not only when CSAPI is older.
 """
 
 from __future__ import annotations
@@ -42,12 +44,12 @@ def _running(pid: int) -> bool:
     return b"lab_product" in cmdline
 
 
-def start(inventory: Path, hosts: list[str], period: float) -> int:
+def start(inventory: Path, hosts: list[str], period: float, continuous: bool = False) -> int:
     running = {path.stem for path in _pid_files(inventory) if _running(int(path.read_text()))}
     if running:
         print(f"emulators already run for {', '.join(sorted(running))}: stop them first", file=sys.stderr)
         return 1
-    processes = lab_product.start(inventory, hosts or None, period)
+    processes = lab_product.start(inventory, hosts or None, period, continuous=continuous)
     for name, process in processes.items():
         (inventory.parent / "product" / f"{name}.pid").write_text(f"{process.pid}\n")
         print(f"{name}: pid {process.pid}")
@@ -86,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inventory", type=Path, required=True, help="the lab's inventory.yml")
     parser.add_argument("--host", action="append", default=[], help="only this host (repeatable; default: every host)")
     parser.add_argument("--period", type=float, default=0.5, help="seconds between copy cycles (default 0.5)")
+    parser.add_argument("--continuous", action="store_true", help="copy also whenever the folder CSAPI names is gone")
     parsed = parser.parse_args(args)
     if parsed.period <= 0:
         parser.error("--period must be more than 0 seconds")
     if parsed.action == "start":
-        return start(parsed.inventory.resolve(), parsed.host, parsed.period)
+        return start(parsed.inventory.resolve(), parsed.host, parsed.period, parsed.continuous)
     return status(parsed.inventory.resolve()) if parsed.action == "status" else stop(parsed.inventory.resolve())
 
 

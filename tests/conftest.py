@@ -48,13 +48,14 @@ def lab_factory(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def product_emulators() -> Iterator[Callable[..., Any]]:
-    """Start the product emulator on lab hosts: ``product_emulators(inventory, hosts=None, period=0.2)``; stopped at teardown."""
+    """Start the product emulator on lab hosts: ``product_emulators(inventory, hosts=None, period=0.2, continuous=False)``;
+    stopped at teardown."""
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product
 
     started: list[Any] = []
 
-    def start(inventory: Path, hosts: list[str] | None = None, period: float = 0.2) -> Any:
-        processes = lab_product.start(inventory, hosts, period)
+    def start(inventory: Path, hosts: list[str] | None = None, period: float = 0.2, continuous: bool = False) -> Any:
+        processes = lab_product.start(inventory, hosts, period, continuous=continuous)
         started.append(processes)
         return processes
 

@@ -42,13 +42,14 @@ class ActionModule(DocumentedAction):
             records += [
                 health_run.record_of_result(host, _registered(hostvars, host, options["result_var"]), today) for host in options["hosts"]
             ]
+        history = report.read_history(report_dir, options["history_runs"] - 1, before=options["started"])
         built = report.build(
             records,
             run_id=options["run_id"],
             started=options["started"],
             ended=ended,
             options=options["options"],
-            history=report.load_history(report_dir, options["history_runs"] - 1),
+            history=history.runs,
             fail_severities=options["fail_severities"],
         )
         problems = report.validate(built)
@@ -66,6 +67,8 @@ class ActionModule(DocumentedAction):
             "fail": report_console.failures(built, options["fail_on"]),
             "files": {},
         }
+        if history.warnings:
+            result["warnings"] = history.warnings[:20]
         if self._task.check_mode:
             return result
         try:

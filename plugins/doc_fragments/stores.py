@@ -13,6 +13,9 @@ options:
         expanded on the host.
       - Required on hosts that are not Windows.
       - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_stores) is used.
+      - Each store must be a folder of its own. Two stores that are the same folder, or one inside the other (after
+        C(.) and C(..) are resolved, in any case on Windows, and through links on POSIX hosts), are refused with
+        C(OPTION_INVALID) naming both, before anything is read or changed.
     type: dict
     suboptions:
       hawking:

@@ -31,7 +31,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, set_removal
+from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, read_back, set_removal
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused
 
 KILL_BEFORE = "MAILSEC_SMSMSE_TEST_KILL_BEFORE"
@@ -102,7 +102,8 @@ def run_step(ctx: Context, step: dict[str, Any], run_command: notify.CommandRunn
 
 
 def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None) -> dict[str, Any]:
-    """Run the request's steps; the reply's ``steps`` and ``warnings``."""
+    """Run the request's steps; the reply's ``steps`` and ``warnings``, and (when asked) ``read_back``: the stores as
+    the steps left them, read after the last step (:mod:`read_back`)."""
     ctx = Context(request["wire"], request.get("cache_dir"))
     limit = int(ctx.wire["limits"]["max_message"])
     reports: list[dict[str, Any]] = []
@@ -130,4 +131,7 @@ def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None
             ctx.warnings.append(f"the lock of {store} could not be released: {exc}")
         else:
             ctx.warnings.append(f"the request did not unlock {store}; the lock was released")
-    return {"steps": reports, "warnings": [_cut(w, limit) for w in ctx.warnings[:64]]}
+    reply: dict[str, Any] = {"steps": reports, "warnings": [_cut(w, limit) for w in ctx.warnings[:64]]}
+    if request.get("read_back"):
+        reply["read_back"] = read_back.read(list(request["read_back"]), ctx.wire, ctx.cache_dir)
+    return reply

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterable
 from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import open_regular
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_LINE = 8192
@@ -29,7 +32,8 @@ def read_events(path: str, ids: Iterable[int], hours: int, limit: int, now: dt.d
     wanted = set(ids)
     found: list[dict[str, Any]] = []
     skipped = 0
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    # a FIFO, device or socket named like the events file is refused at once (NotRegularFile), never waited on
+    with os.fdopen(open_regular(path, os.O_RDONLY, follow=True), encoding="utf-8", errors="replace") as handle:
         for line in handle:
             if not line.strip():
                 continue

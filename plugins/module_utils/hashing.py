@@ -32,10 +32,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import private_files
+from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import open_regular
 
 BUFFER = 1 << 20
-#: a file is read without following a link and without blocking (a FIFO swapped in after the listing)
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 CACHE_VERSION = 2
 #: the maximum age of an entry when the request gives none: 7 days
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
@@ -67,7 +66,8 @@ def sha256_stream(handle: Any) -> tuple[str, int]:
 
 
 def sha256_file(path: str) -> str:
-    with open(path, "rb", buffering=0) as handle:
+    """The SHA-256 of the regular file ``path`` (a link is not followed; a FIFO or device is refused, never read)."""
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb", buffering=0) as handle:
         return sha256_stream(handle)[0]
 
 
@@ -143,7 +143,7 @@ class HashCache:
             self.seen[path] = cached
             return str(cached[4])
         try:
-            fd = os.open(path, _READ_FLAGS)
+            fd = open_regular(path, os.O_RDONLY)  # a FIFO or device swapped in after the listing is never read
         except OSError:
             return None
         with os.fdopen(fd, "rb", buffering=0) as handle:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused
+from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import open_regular
 
 SOURCE = "mailsec.smsmse"
 #: runs an argument list and returns (exit code, stdout, stderr): AnsibleModule.run_command in the agent
@@ -33,7 +35,8 @@ def event(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     lines = "".join(
         json.dumps({"id": e["id"], "time": now, "message": e["message"], "source": SOURCE, "type": e["type"]}) + "\n" for e in events
     )
-    with open(events_file, "a", encoding="utf-8") as handle:
+    fd = open_regular(events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644, follow=True)  # never waits on a FIFO
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(lines)
         handle.flush()
     return {"written": len(events)}

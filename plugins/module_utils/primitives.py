@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, set_copy
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_stream
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, HashCache, sha256_stream
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
@@ -88,7 +88,9 @@ def pointer_state(path: str) -> tuple[str, str | None]:
 
     Never follows a link. A hostile definfo.dat may be huge, or a FIFO or device
     that blocks a plain open: it is opened without following and without blocking,
-    and must still be a regular file once open.
+    and must still be a regular file once open. A file larger than
+    :data:`scan.MAX_DEFINFO_HASH` has no digest (None), as the probe reports it, so
+    that a change expecting it finds it as read and replaces it.
     """
     try:
         st = os.lstat(path)
@@ -106,11 +108,18 @@ def pointer_state(path: str) -> tuple[str, str | None]:
             return "link", None
         raise
     with os.fdopen(fd, "rb", buffering=0) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             return "other", None
+        if st.st_size > scan.MAX_DEFINFO_HASH:  # as probe reads it: a file this large has no digest, at any moment
+            return "file", None
         digest = hashlib.sha256()
+        read = 0
         for chunk in iter(lambda: handle.read(BUFFER), b""):
             digest.update(chunk)
+            read += len(chunk)
+            if read > scan.MAX_DEFINFO_HASH:  # it grew while read
+                return "file", None
     return "file", digest.hexdigest()
 
 
@@ -394,12 +403,32 @@ def _exchange_atomic(a: str, b: str) -> bool:
     raise OSError(code, os.strerror(code), a)
 
 
+def _holds(path: str, expected: dict[str, dict[str, Any]], cache_dir: str | None, store: str) -> bool:
+    """Whether the folder ``path`` holds exactly ``expected`` (a file expected without a digest: by its size alone)."""
+    for rel in expected:
+        relative(rel)
+    if os.path.islink(path) or not os.path.isdir(path) or set(expected) != set_copy.source_files(path):
+        return False
+    cache = HashCache(cache_dir, store, True)
+    for rel, want in expected.items():
+        full = os.path.join(path, *rel.split("/"))
+        st = os.lstat(full)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != want["size"]:
+            return False
+        if want["sha256"] is not None and cache.digest(full, st) != want["sha256"]:
+            return False
+    return True
+
+
 def exchange(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Swap two folders of the store: afterwards ``b`` holds what ``a`` held and ``a`` what ``b`` held."""
     a, b = folder(store, args["a"]), folder(store, args["b"])
     for path in (a, b):
         if not os.path.lexists(path):
             raise Refused("conflict", f"{path} is not in the store: nothing was exchanged")
+    expected = args.get("expect_b")
+    if expected is not None and not _holds(b, expected, ctx.cache_dir, store):
+        raise Refused("conflict", f"{args['b']} no longer holds what was read (another run replaced it?): nothing was exchanged")
     atomic = _exchange_atomic(a, b)
     if not atomic:  # b has no folder between these two renames: a kill there is repaired by the next clean (_restore_asides)
         trash = os.path.join(store, f"{ctx.wire['exchange_aside_prefix']}{args['b']}-{uuid.uuid4().hex[:8]}")

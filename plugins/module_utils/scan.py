@@ -218,6 +218,7 @@ def scan_store(name: str, template: str, limits: Mapping[str, int], hashing: Map
         store["link"] = True
     if not store["exists"]:
         return store
+    store["real_path"] = wire_name(os.path.realpath(path), 4096)[0]  # two stores that are one folder through a link
     cache = None
     if hashing:
         max_age = hashing.get("max_age_seconds")

@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, HashCache
+from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import open_regular
 
 
 def fsync_dir(path: str) -> None:
@@ -31,7 +32,8 @@ def copy_file(source: str, target: str, hasher: ThreadPoolExecutor) -> tuple[int
     digest = hashlib.sha256()
     size = 0
     pending: Future[None] | None = None
-    with open(source, "rb", buffering=0) as reader, open(target, "xb", buffering=0) as writer:
+    reader_fd = open_regular(source, os.O_RDONLY)  # a FIFO or device swapped in for a set file is refused, never read
+    with os.fdopen(reader_fd, "rb", buffering=0) as reader, open(target, "xb", buffering=0) as writer:
         while True:
             chunk = reader.read(BUFFER)
             if not chunk:

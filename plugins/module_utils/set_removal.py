@@ -5,6 +5,13 @@
 A set leaves its name in one atomic rename, so no half-deleted folder ever
 carries a version's name. A link named like a set is the link, never its target.
 Quarantine never deletes a set before a verified copy of it exists elsewhere.
+
+Neither removes a set the store's ``definfo.dat`` names at that moment (the
+product may point at it between the controller's read and this step): the
+pointer is read right before the set leaves its name and again right after; a
+set it names then is put back under its name and the step ends ``conflict``.
+A pointer that cannot be read (a link, a special file, too large) may name it:
+the step refuses the same way.
 """
 
 from __future__ import annotations
@@ -18,16 +25,48 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
+from ansible_collections.mailsec.smsmse.plugins.module_utils import pointer_names, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, remove_entry
 
 
+def named(ctx: Context, store: str, name: str) -> str | None:
+    """Why ``name`` may not leave the store now: its ``definfo.dat`` names it (or cannot be read); None when free."""
+    values, why = pointer_names.read(store, ctx.wire["definfo"], int(ctx.wire["limits"]["max_definfo_bytes"]))
+    if why is not None:
+        return f"{why}, so it may name {name}"
+    key = next((k for k, v in (values or {}).items() if v == name), None)
+    return None if key is None else f"{ctx.wire['definfo']} of the store names {name} ({key}) right now (the product's own copy job?)"
+
+
+def _refuse_named(ctx: Context, store: str, name: str, data: dict[str, Any]) -> None:
+    why = None if name == ctx.wire["definfo"] else named(ctx, store, name)
+    if why is not None:
+        raise Refused("conflict", f"{name} was not removed: {why}", data=data)
+
+
+def _put_back_if_named(ctx: Context, store: str, name: str, moved: str, data: dict[str, Any]) -> None:
+    """After ``name`` was renamed to ``moved``: when the pointer names it now, rename it back (its name still free) and refuse."""
+    why = None if name == ctx.wire["definfo"] else named(ctx, store, name)
+    if why is None:
+        return
+    path = os.path.join(store, name)
+    if os.path.lexists(path):
+        raise Refused("conflict", f"{name} is at {moved}; its name was taken meanwhile, and {why}", data=data)
+    os.rename(moved, path)
+    set_copy.fsync_dir(store)
+    raise Refused("conflict", f"{name} was put back: {why}", data=data)
+
+
+_NOT_RETIRED: dict[str, Any] = {"removed": False, "trash": None, "link": False}
+
+
 def retire(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Rename the set to trash, then delete it; a link is unlinked, its target left alone."""
+    """Rename the set to trash, then delete it; a link is unlinked, its target left alone; never a set the pointer names."""
     path = folder(store, args["name"])
     if not os.path.lexists(path):
         return {"removed": False, "trash": None, "link": False, "message": f"{args['name']} was not in the store"}
+    _refuse_named(ctx, store, args["name"], dict(_NOT_RETIRED))
     if os.path.islink(path) or not os.path.isdir(path):
         link = os.path.islink(path)
         os.unlink(path)
@@ -37,6 +76,7 @@ def retire(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['name']}-{uuid.uuid4().hex[:8]}")
     os.rename(path, trash)
     set_copy.fsync_dir(store)
+    _put_back_if_named(ctx, store, args["name"], trash, dict(_NOT_RETIRED))
     try:
         shutil.rmtree(trash)
     except OSError as exc:
@@ -88,8 +128,11 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
     path = folder(store, args["name"])
     if not os.path.lexists(path):
         raise Refused("conflict", f"{path} is not in the store: nothing was quarantined")
-    os.makedirs(args["dest_dir"], exist_ok=True)
+    if not os.path.isabs(args["dest_dir"]):
+        raise ValueError(f"the quarantine folder {args['dest_dir']!r} is not a full path")
     destination = folder(args["dest_dir"], args["dest_name"])
+    _refuse_named(ctx, store, args["name"], {})
+    os.makedirs(args["dest_dir"], exist_ok=True)
     if os.path.lexists(destination):
         raise Refused("conflict", f"{destination} already exists: nothing was quarantined")
     try:
@@ -100,6 +143,7 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
     else:
         set_copy.fsync_dir(store)
         set_copy.fsync_dir(args["dest_dir"])
+        _put_back_if_named(ctx, store, args["name"], destination, {})
         return {"destination": destination, "copied": False, "bytes_copied": 0}
     if os.path.islink(path) or not os.path.isdir(path):
         raise OSError(errno.EXDEV, "only a set folder is moved across volumes; this is a link or a file", path)
@@ -119,6 +163,7 @@ def quarantine(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]
     trash = os.path.join(store, f"{ctx.wire['trash_prefix']}{args['name']}-{uuid.uuid4().hex[:8]}")
     os.rename(path, trash)
     set_copy.fsync_dir(store)
+    _put_back_if_named(ctx, store, args["name"], trash, {"destination": destination, "copied": True, "bytes_copied": copied})
     try:
         remove_entry(trash)
     except OSError as exc:

@@ -16,6 +16,10 @@ exists half written. An existing lock is broken only when
 A lock taken on another host is never broken: its owner cannot be checked from
 here. A live owner's lock is never broken, whatever its age. Breakers take
 turns through ``<lock>.break``, so two runs never both break one lock.
+
+A lock or breaker file that is not a regular file (a FIFO, a device, a socket)
+is never opened as one, which would block: taking the lock fails at once,
+naming it (:class:`regular_files.NotRegularFile`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import socket
 import time
 import uuid
 from typing import Any
+
+from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import NotRegularFile, open_regular
 
 
 def boot_id() -> str | None:
@@ -82,7 +88,8 @@ class Lock:
     def _create(self) -> bool:
         record = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": self.token}
         aside = self._aside()
-        with open(aside, "w", encoding="utf-8") as handle:
+        fd = open_regular(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(record, handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -96,10 +103,21 @@ class Lock:
 
     @staticmethod
     def _read(path: str) -> tuple[Any, float, int]:
-        """A lock file's record (None if unreadable), its age by its modification time, and its inode."""
+        """A lock file's record (None if unreadable), its age by its modification time, and its inode.
+
+        NotRegularFile when it is a FIFO, device, socket or folder: never opened, never judged abandoned.
+        """
         st = os.lstat(path)
         try:
-            with open(path, encoding="utf-8") as handle:
+            fd = open_regular(path, os.O_RDONLY)
+        except NotRegularFile:
+            raise
+        except FileNotFoundError:
+            raise
+        except OSError:
+            return None, time.time() - st.st_mtime, st.st_ino
+        try:
+            with os.fdopen(fd, encoding="utf-8") as handle:
                 return json.loads(handle.read(4096)), time.time() - st.st_mtime, st.st_ino
         except (OSError, ValueError):
             return None, time.time() - st.st_mtime, st.st_ino
@@ -192,9 +210,9 @@ def abandoned_aside(path: str, lock_name: str) -> bool:
 
 
 def abandoned_break(path: str) -> bool:
-    """Whether ``<lock>.break`` belongs to a breaker that is gone."""
+    """Whether ``<lock>.break`` belongs to a breaker that is gone (never a special file: that is not ours to judge)."""
     try:
         record, age, _inode = Lock._read(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotRegularFile):
         return False
     return owner_gone(record, age, 60) is not None

@@ -22,9 +22,21 @@ description:
     kept in a cache under C(~/.cache/mailsec-smsmse/hashes) (or the request's C(cache_dir)), keyed by path,
     size, modification time, change time (C(ctime), which a writer cannot set back) and file ID (device and inode),
     and read again once the entry is older than the request's C(max_age_seconds) (spread by path over its second half).
+  - Every file the agent opens (the events file, the store lock and its breaker, C(definfo.dat), cache files, set files)
+    is opened without blocking and must be a regular file once open. A FIFO, device or socket in its place is refused
+    at once with an error naming it, never waited on.
+  - Each call has a deadline on the host (C(deadline_seconds)). An operation still running then ends the call failed,
+    naming the operation, so that one host never stalls the run. A change cut short this way is read afresh next run.
   - The cache folder and its files are used only when they are owned by the agent's user, not writable by group or
     others, and not links; they are made C(0700) and C(0600). Otherwise every file is read and the store's
     C(hash_stats.cache_refused) says why. A file that changes while it is read has no digest (C(changed)) and no cache entry.
+options:
+  deadline_seconds:
+    description:
+      - How long one call may run on the host before it ends failed (the host-side deadline).
+    type: int
+    default: 3600
+    version_added: 0.2.0
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:
@@ -59,9 +71,11 @@ reply:
 import os
 import platform
 import shutil
+import signal
 import socket
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -69,6 +83,28 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils.events import read_
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import scan_store, template_vars
 
 CONTRACT = 1
+#: how long one call may run on the host when the module is not told (deadline_seconds)
+DEFAULT_DEADLINE_SECONDS = 3600
+T = TypeVar("T")
+
+
+class DeadlineExceeded(BaseException):
+    """The call ran past its host-side deadline (a BaseException, so that no step's own handler swallows it)."""
+
+
+def with_deadline(seconds: int, work: Callable[[], T]) -> T:
+    """``work()``, interrupted with :class:`DeadlineExceeded` once ``seconds`` have passed (a real-time timer)."""
+
+    def expire(_signum: int, _frame: Any) -> None:
+        raise DeadlineExceeded(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1))
+    try:
+        return work()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _os_name() -> str:
@@ -149,17 +185,25 @@ def main() -> None:
         argument_spec=dict(
             op=dict(type="str", required=True, choices=sorted(OPERATIONS)),
             request=dict(type="dict", required=True),
+            deadline_seconds=dict(type="int", default=DEFAULT_DEADLINE_SECONDS),
         ),
         supports_check_mode=True,
     )
     op = module.params["op"]
     if module.check_mode and op in CHANGES:
         module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
-    try:
+    request, deadline = module.params["request"], module.params["deadline_seconds"]
+
+    def work() -> dict[str, Any]:
         if op == "probe":
-            reply = probe(module.params["request"])
-        else:
-            reply = {"contract": CONTRACT, "op": op, **CHANGES[op](module.params["request"], module.run_command)}
+            return probe(request)
+        return {"contract": CONTRACT, "op": op, **CHANGES[op](request, module.run_command)}
+
+    try:
+        reply = with_deadline(deadline, work)
+    except DeadlineExceeded:
+        what = "; a change may have been made part way, and the next run reads the host afresh" if op in CHANGES else ""
+        module.fail_json(msg=f"the agent's {op} did not finish within its deadline of {deadline} s on the host{what}")
     except (KeyError, TypeError) as exc:
         module.fail_json(msg=f"the {module.params['op']} request is incomplete: {exc!r}")
     module.exit_json(changed=False, reply=reply)

@@ -47,6 +47,7 @@ options:
   quarantine_dir:
     description:
       - Where quarantined sets go, on the same volume as the store. Default C(mailsec-smsmse-quarantine) beside the store.
+      - A full path on the host; a relative one is refused (C(OPTION_INVALID)).
     type: str
 attributes:
   check_mode:

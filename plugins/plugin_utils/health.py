@@ -154,7 +154,9 @@ def _checks(
         )
     )
     hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
-    newest_hawking = versions.newest([s["version"] for s in hawking])
+    # the newest by name, as the product's copy job sees it: a set dated in the future or on an impossible date sorts
+    # after every version (versions.sort_key), so it is named here, bad, rather than ignored
+    newest_hawking = max((s["version"] for s in hawking), key=versions.sort_key, default=None)
     hawking_ok = None if newest_hawking is None else all(s["status"] == "good" for s in hawking if s["version"] == newest_hawking)
     found.append(_check("hawking_newest_good", hawking_ok, "good", newest_hawking, " ".join(risks)))
     found.append(_usage_check(stores, verification))

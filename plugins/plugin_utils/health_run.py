@@ -25,6 +25,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health,
     outcome,
     plan,
+    read_back,
     snapshot,
     steps,
     verify,
@@ -203,17 +204,18 @@ def _planned_source(decision: decide.Decision, opts: Options) -> dict[str, Any]:
 
 
 def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
-    """The changes the decision calls for, CSAPI first, then the source stores."""
+    """The changes the decision calls for: the source stores the product copies from first, then CSAPI, so that the
+    product's copy job cannot bring back what the change moves CSAPI away from."""
     decision, stores = judged.decision, judged.stores
     found = []
-    if decision.action == decide.PROMOTE and decision.version:
-        found.append(plan.promote(stores, target="csapi", source=decision.source, version=decision.version, keep=opts.keep, ctx=ctx))
-    elif decision.action == decide.ROLLBACK and decision.version:
-        found.append(plan.rollback(stores, store="csapi", to=decision.version, quarantine=opts.quarantine, quarantine_dir=None, ctx=ctx))
     for store in decision.repairs:
         repair = plan.repair_source(stores, store=store, quarantine_dir=None, ctx=ctx)
         if repair is not None:
             found.append(repair)
+    if decision.action == decide.PROMOTE and decision.version:
+        found.append(plan.promote(stores, target="csapi", source=decision.source, version=decision.version, keep=opts.keep, ctx=ctx))
+    elif decision.action == decide.ROLLBACK and decision.version:
+        found.append(plan.rollback(stores, store="csapi", to=decision.version, quarantine=opts.quarantine, quarantine_dir=None, ctx=ctx))
     for store in decision.usage_repairs:  # what a change of the store above did not already move
         if any(p.store == store and "usage" in p.extra for p in found):
             continue
@@ -225,8 +227,15 @@ def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Pla
 
 def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Run every plan's steps in one apply; one action record per plan, read from its slice of the reply."""
+    return carry_out_read(plans, apply)[0]
+
+
+def carry_out_read(
+    plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]] | None]:
+    """:func:`carry_out`, and the stores as the agent read them after the last step (None: the reply has no read)."""
     if not plans:
-        return []
+        return [], None
     arranged = [p.steps for p in plans]  # a plan holds its steps in the order they are sent (Plan.__post_init__)
     request_steps = [s for group in arranged for s in group]
     reply: Mapping[str, Any] | None
@@ -255,7 +264,7 @@ def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]]
                 "changed": bool(read.get("changed")),
             }
         )
-    return actions
+    return actions, None if reply is None else reply.get("read_back")
 
 
 def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> list[list[str]]:
@@ -420,26 +429,42 @@ def _enforce(
     try:
         plans = plans_for(judged, opts, ctx)
         progress.plans = plans
-        done_actions = carry_out(plans, agent.apply)
+        done_actions, read = carry_out_read(plans, agent.apply)
     except SmsmseError as exc:
         return _failed(name, judged, first_checks, actions, str(exc), today, progress.changed)
     progress.doing = "recording the result"
     changed = progress.changed = progress.changed or any(a.pop("changed") for a in done_actions)
     actions += done_actions
-    failed = next((a for a in done_actions if a["result"] == "failed"), None)
-    if failed is not None:
-        return _failed(name, judged, first_checks, actions, str(failed["message"]), today, changed)
-    predicted = predict(judged.smsmse_defs, plans)
-    decision = judged.decision
+    if read is None:  # an agent without the read at the end of apply (the Windows agent, for now): predicted
+        observed, races = predict(judged.smsmse_defs, plans), []
+    else:  # what the host holds now, read in the same call: "fixed" is read, never predicted
+        observed, seen = read_back.facts(judged.smsmse_defs, judged.stores, read)
+        observed["stores"] = predict(judged.smsmse_defs, plans)["stores"]  # usage.dat is not read back: as its steps said
+        races = read_back.lost_races(plans, seen, judged.stores)
     after = health.checks(
-        predicted, max_age_days=opts.max_age_days, today=today, risks=decision.risks, advice=decide.advice(decision, done=True)
+        observed,
+        max_age_days=opts.max_age_days,
+        today=today,
+        risks=judged.decision.risks,
+        advice=decide.advice(judged.decision, done=True),
     )
     after_checks = health.after_fix(first_checks, after)
+    fixed = Judged(observed, judged.stores, judged.decision, after)
+    failed = next((a for a in done_actions if a["result"] == "failed"), None)
+    if failed is not None:
+        if read is None:
+            return _failed(name, judged, first_checks, actions, str(failed["message"]), today, changed)
+        return _failed(name, fixed, after_checks, actions, str(failed["message"]), today, changed)
+    if races:
+        for action, the_plan in zip(done_actions, plans):
+            lost = next((r for r in races if r.startswith(f"CHANGE_CONFLICT: {the_plan.store} (")), None)
+            if lost is not None:
+                action.update(result="failed", message=lost)
+        return _failed(name, fixed, after_checks, actions, "; ".join(races), today, changed)
     status = health.status_of(after_checks, changed=changed, failed=False)
     message = "; ".join(p.message for p in plans) or judged.decision.reason
     if fixed_by is not None:
         message = f"a good set came from {fixed_by}; {message}"
-    fixed = Judged(predicted, judged.stores, judged.decision, after)
     return {
         "changed": changed,
         "record": record(name, fixed, checks=after_checks, actions=actions, status=status, message=message, today=today),

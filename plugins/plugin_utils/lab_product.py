@@ -18,6 +18,11 @@ replaces a set folder. A set is good here
 when it holds exactly the lab's files with the lab's bytes
 (:func:`lab.file_bytes`), since the lab has no vendor signature to check.
 
+In ``continuous`` mode (for race tests) it also repairs what it finds broken:
+every cycle, whenever the folder CSAPI names is missing, it copies its set in
+again and points CSAPI at it (a set older than CSAPI's is never put in use). With
+a period of a few milliseconds it copies all through a change.
+
 Run one emulator per host with :func:`command` (what ``scripts/lab_product.py``
 starts), or in a thread with :meth:`Emulator.run`.
 """
@@ -195,6 +200,8 @@ class Emulator:
 
     host: ProductHost
     period: float = 0.5
+    #: copy also whenever the folder CSAPI names is gone, not only when CSAPI is older
+    continuous: bool = False
     #: what the last cycle reported, so that a condition is logged once, not every cycle
     _last: str | None = field(default=None, repr=False)
 
@@ -208,6 +215,12 @@ class Emulator:
         if self._last != condition:
             self.log(event_id, message)
         self._last = condition
+
+    def _wants(self, csapi: Path, current: str | None, version: str) -> bool:
+        """Whether the product installs ``version`` now: CSAPI is older (continuous: or the folder CSAPI names is gone)."""
+        if _older(current, version):
+            return True
+        return self.continuous and (current is None or not os.path.isdir(csapi / current))
 
     def cycle(self) -> str:
         """One check of the source store; returns what it did (for logs and tests)."""
@@ -224,7 +237,7 @@ class Emulator:
         found = set_versions(source)
         current = active(csapi)
         if not self.host.self_verifies:
-            if found and _older(current, found[-1]):
+            if found and self._wants(csapi, current, found[-1]):
                 return self._install(source, csapi, found[-1], 25, f"Updated virus definitions to {found[-1]}")
             return "idle"
         scheme = product.SCHEMES[product.describe(product.PRODUCT_NAME, self.host.version)["scheme"]]
@@ -241,11 +254,11 @@ class Emulator:
             return self._last or "no_valid"
         newest = found[-1]
         if good[-1] != newest:
-            if not _older(current, good[-1]):
+            if not self._wants(csapi, current, good[-1]):
                 return "idle"
             folder = source / good[-1]
             return self._install(source, csapi, good[-1], scheme.rollback, f"Authenticity check failed; using previous {folder}")
-        if _older(current, newest):
+        if self._wants(csapi, current, newest):
             return self._install(source, csapi, newest, 25, f"Updated virus definitions to {newest}")
         self._last = None
         return "idle"
@@ -289,7 +302,7 @@ class Emulator:
             stop.wait(self.period)
 
 
-def command(inventory: Path, host: str, period: float) -> list[str]:
+def command(inventory: Path, host: str, period: float, *, continuous: bool = False) -> list[str]:
     """The argument list of one emulator process for ``host`` of the lab at ``inventory``."""
     collections_root = Path(os.path.abspath(__file__)).parents[5]  # the folder holding ansible_collections/
     code = (
@@ -297,10 +310,13 @@ def command(inventory: Path, host: str, period: float) -> list[str]:
         "from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product; "
         "sys.exit(lab_product.main(sys.argv[1:]))"
     )
-    return [sys.executable, "-c", code, "run", "--inventory", str(inventory), "--host", host, "--period", str(period)]
+    argv = [sys.executable, "-c", code, "run", "--inventory", str(inventory), "--host", host, "--period", str(period)]
+    return [*argv, "--continuous"] if continuous else argv
 
 
-def start(inventory: Path, hosts: Sequence[str] | None = None, period: float = 0.5) -> dict[str, subprocess.Popen[bytes]]:
+def start(
+    inventory: Path, hosts: Sequence[str] | None = None, period: float = 0.5, *, continuous: bool = False
+) -> dict[str, subprocess.Popen[bytes]]:
     """Start one emulator process per host (all hosts by default); logs go to ``<lab>/product/<host>.log``."""
     names = list(hosts) if hosts else sorted(read_hosts(inventory))
     logs = inventory.parent / "product"
@@ -308,7 +324,9 @@ def start(inventory: Path, hosts: Sequence[str] | None = None, period: float = 0
     started = {}
     for name in names:
         with open(logs / f"{name}.log", "ab") as log:
-            started[name] = subprocess.Popen(command(inventory, name, period), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            started[name] = subprocess.Popen(
+                command(inventory, name, period, continuous=continuous), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
     return started
 
 
@@ -334,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", required=True)
     run.add_argument("--period", type=float, default=0.5)
     run.add_argument("--cycles", type=int, default=None)
+    run.add_argument("--continuous", action="store_true", help="copy also whenever the folder CSAPI names is gone")
     args = parser.parse_args(argv)
     hosts = read_hosts(args.inventory)
     if args.host not in hosts:
@@ -344,5 +363,5 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(ValueError):  # signals are for the main thread only
         signal.signal(signal.SIGTERM, lambda *_: halt.set())
     with contextlib.suppress(KeyboardInterrupt):
-        Emulator(hosts[args.host], period=args.period).run(halt, cycles=args.cycles)
+        Emulator(hosts[args.host], period=args.period, continuous=args.continuous).run(halt, cycles=args.cycles)
     return 0

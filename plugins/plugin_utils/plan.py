@@ -22,6 +22,8 @@ Three kinds of change, each one group of steps on one store:
 
 from __future__ import annotations
 
+import ntpath
+import posixpath
 import re
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -102,7 +104,7 @@ class StoreView:
         return self.store.windows
 
     def with_status(self, status: str) -> list[str]:
-        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.parse_version)
+        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.sort_key)
 
     def good(self) -> list[str]:
         return self.with_status(GOOD)
@@ -124,8 +126,8 @@ class StoreView:
 
     def render_pointer(self, version: str, previous: str | None, removed: Collection[str] = ()) -> bytes:
         """``definfo.dat`` naming ``version``: the current file with CurDefs changed, and LastDefs (where the file has
-        it) set to ``previous`` only when that is a good set the store keeps: LastDefs never names a bad or removed set
-        (it keeps the one it named)."""
+        it) set to ``previous`` only when that is a good set the store keeps; else it keeps the set it named, unless the
+        change removes that one (``removed``): then it names ``version``. LastDefs never names a removed set."""
         current = self.definfo_bytes()
         try:
             info = parse_definfo(current) if current is not None else None
@@ -135,8 +137,11 @@ class StoreView:
             return render_definfo(new_definfo(version))
         changed = info.with_value(DEFDATES, CUR_DEFS, version)
         keeps_previous = previous in self.sets and self.sets[previous]["status"] == GOOD and previous not in removed
-        if previous and keeps_previous and info.get(DEFDATES, LAST_DEFS) is not None and previous != version:
+        last = info.get(DEFDATES, LAST_DEFS)
+        if previous and keeps_previous and last is not None and previous != version:
             changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
+        elif last is not None and last in removed:  # never a set this change removes: the set it points at instead
+            changed = changed.with_value(DEFDATES, LAST_DEFS, version)
         return render_definfo(changed)
 
     def pointer_changes(self, content: bytes) -> bool:
@@ -211,7 +216,7 @@ def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView
 
 
 def _newer(a: str, b: str | None) -> bool:
-    return b is None or not versions.is_version(b) or versions.parse_version(a) > versions.parse_version(b)
+    return versions.newer(a, b)
 
 
 def _diff(
@@ -328,7 +333,7 @@ def promote(
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
     keep_set = {chosen, *([previous_good] if previous_good else []), *kept_good}
     foreign = dst.foreign_sets()  # a set usage.dat gives another product is that product's to retire
-    remove = sorted((v for v in dst.sets if v not in keep_set and v not in foreign), key=versions.parse_version)
+    remove = sorted((v for v in dst.sets if v not in keep_set and v not in foreign), key=versions.sort_key)
     leftovers = dst.leftovers(ctx)
     installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
     content = dst.render_pointer(chosen, dst.active, removed=remove)
@@ -420,10 +425,23 @@ def _install_steps(
         names: dict[str, Any] = {"from": staging, "to": chosen}
         return [*body, steps.step("rename", dst.path, **names), *_pointer_steps(dst, pointer, ctx, commit=True)]
     active = dst.active == chosen
-    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen))
+    # compare-and-swap: b must still hold the bad copy this plan read (a second run finds the good one there: conflict)
+    expect_b = _expected_copy(dst, chosen)
+    body.append(steps.step("exchange", dst.path, commit=active, a=staging, b=chosen, expect_b=expect_b))
     body += _pointer_steps(dst, pointer, ctx, commit=not active)
     body.append(steps.step("retire", dst.path, required=False, name=staging))  # the bad copy, now in the staging folder
     return body
+
+
+def _expected_copy(view_: StoreView, version: str) -> dict[str, dict[str, Any]] | None:
+    """What the folder of ``version`` held when read (size and digest per file, a digest None where it was unreadable),
+    for the exchange's compare-and-swap; None when it was not listed whole (then only its presence is checked)."""
+    folder = view_.store.set(version)
+    if folder is None or folder.truncated or folder.link or folder.error is not None or folder.escaped:
+        return None
+    if not folder.files or any(f.escaped or f.link for f in folder.files):
+        return None
+    return {f.path: {"size": f.size, "sha256": f.sha256} for f in folder.files}
 
 
 def _pointer_steps(
@@ -569,7 +587,8 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
             store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False, "proof": active_proof(view_)}
         )
     quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
-    content = view_.render_pointer(target, view_.active)
+    _check_quarantine_dir(quarantine_dir, view_)
+    content = view_.render_pointer(target, view_.active, removed=quarantined)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
     usage_content = view_.usage_after(target, quarantined)
     if not moves_pointer and not quarantined and usage_content is None:
@@ -751,6 +770,16 @@ def _quarantine_steps(view_: StoreView, names: Sequence[str], destination: str, 
     return found
 
 
+def _check_quarantine_dir(quarantine_dir: str | None, store: StoreView) -> None:
+    """OPTION_INVALID for a quarantine folder that is not a full path on the host (it would land in the agent's working folder)."""
+    if quarantine_dir is None:
+        return
+    full = ntpath.isabs(quarantine_dir) and bool(ntpath.splitdrive(quarantine_dir)[0]) if store.windows else posixpath.isabs(quarantine_dir)
+    if not full:
+        example = "D:\\Quarantine\\smsmse" if store.windows else "/var/lib/mailsec-smsmse/quarantine"
+        raise SmsmseError("OPTION_INVALID", f"`quarantine_dir` is '{quarantine_dir}': give a full path on the host, for example {example}.")
+
+
 def _default_quarantine(store: StoreView) -> str:
     """Beside the store, on the same volume (so a set moves there by rename): ``<parent>/mailsec-smsmse-quarantine``."""
     separator = "\\" if store.windows else "/"
@@ -778,7 +807,7 @@ def unrepairable_risk(view_: StoreView, csapi_best: str | None) -> list[str]:
 
 
 def _not_good(view_: StoreView) -> list[str]:
-    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.parse_version)
+    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.sort_key)
 
 
 def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
@@ -793,8 +822,11 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     if not risky:
         return None
     target = view_.good()[-1]
-    content = view_.render_pointer(target, view_.active)
-    moves_pointer = view_.pointer_changes(content) and (view_.active != target)
+    _check_quarantine_dir(quarantine_dir, view_)
+    content = view_.render_pointer(target, view_.active, removed=risky)
+    # a pointer already at the target is rewritten only when its LastDefs names a set this repair moves out (which the
+    # agent never removes while a pointer names it)
+    moves_pointer = view_.pointer_changes(content) and (view_.active != target or view_.store.pointer.last in risky)
     values = {
         "version": target,
         "store": store,

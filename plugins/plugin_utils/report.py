@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -125,27 +126,89 @@ def worst_first(hosts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 # --- history ---
 
 
-def _history_file(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and isinstance(value.get("started"), str)
-        and isinstance(value.get("hosts"), list)
-        and isinstance(value.get("summary"), dict)
-    )
+@dataclass(frozen=True)
+class History:
+    """The earlier runs a report may use (oldest first), and a warning for each kept file it could not."""
+
+    runs: list[dict[str, Any]]
+    warnings: list[str]
 
 
-def load_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS) -> list[dict[str, Any]]:
-    """The last ``runs`` earlier reports, oldest first (unreadable or malformed ones are skipped)."""
-    found = []
+def kept_run_schema() -> dict[str, Any]:
+    """The schema of a kept run (:func:`kept_run`), made from ``schemas/report.json`` so that both say one thing."""
+    full = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    props = full["properties"]
+    return {
+        "$defs": full["$defs"],
+        "type": "object",
+        "required": ["schema", "version", "run_id", "started", "ended", "summary", "hosts"],
+        "properties": {
+            "schema": props["schema"],
+            "version": props["version"],
+            "run_id": {"type": "string"},
+            "started": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"},
+            "ended": {"type": "string"},
+            "summary": props["summary"],
+            "hosts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "status"],
+                    "properties": {"name": {"type": "string"}, "status": {"enum": list(STATUSES)}},
+                },
+            },
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def _kept_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema_refs.inline(kept_run_schema(), {}))
+
+
+def _kept_problem(document: Any) -> str | None:
+    """Why a kept run cannot be used (the first departure from its schema, or a start that is no time), or None."""
+    error = next(iter(_kept_validator().iter_errors(document)), None)
+    if error is not None:
+        return f"{'/'.join(str(p) for p in error.absolute_path) or 'the document'}: {error.message[:200]}"
+    if _parse_time(document["started"]) is None:
+        return f"started: {document['started']!r} is not a time"
+    return None
+
+
+def read_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS, *, before: str | None = None) -> History:
+    """The last ``runs`` earlier reports, oldest first, each read through its schema (:func:`kept_run_schema`).
+
+    History files are untrusted input: a file that cannot be read or breaks the schema is skipped with a
+    warning naming it, and a run dated after ``before`` (the current run's start: a clock that was wrong, or a
+    planted file) is ignored, with a warning, so it can neither break the report nor reset a host's drift.
+    """
+    found, warnings = [], []
+    limit = _parse_time(before) if before else None
     for path in sorted((report_dir / "history").glob("defs-health-*.json")):
         try:
             document = parse_json(read_regular(str(path), HISTORY_MAX_BYTES))
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            warnings.append(f"the kept run {path} was skipped: it cannot be read ({exc})"[:500])
             continue
-        if _history_file(document):
-            found.append(document)
+        problem = _kept_problem(document)
+        if problem is not None:
+            warnings.append(f"the kept run {path} was skipped: {problem}")
+            continue
+        when = _parse_time(document["started"])
+        if limit is not None and when is not None and when > limit:
+            warnings.append(f"the kept run {path} was ignored: it started at {document['started']}, after this run ({before})")
+            continue
+        found.append(document)
     found.sort(key=lambda r: r["started"])
-    return found[-runs:] if runs > 0 else []
+    return History(found[-runs:] if runs > 0 else [], warnings)
+
+
+def load_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS) -> list[dict[str, Any]]:
+    """The last ``runs`` earlier reports, oldest first (:func:`read_history`, without its warnings)."""
+    return read_history(report_dir, runs).runs
 
 
 def _parse_time(text: str) -> dt.datetime | None:
@@ -313,17 +376,35 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def _write_together(files: Mapping[Path, str]) -> None:
+    """Write every file or none: each to a temporary file first, then all renamed into place."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=".defs-health-", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)
+    except BaseException:
+        for tmp, _path in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+
+
 def write(
     report: Mapping[str, Any], report_dir: Path, formats: Sequence[str], *, history_runs: int = DEFAULT_HISTORY_RUNS
 ) -> dict[str, str]:
-    """Write the report in each format, keep a copy in the history (the last ``history_runs``); return format -> path."""
+    """Write the report in each format, together or not at all (every format rendered and written aside before any
+    replaces its file), keep a copy in the history (the last ``history_runs``); return format -> path."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
     table = renderers()
-    for fmt in formats:
-        name, render = table[fmt]
-        _write(report_dir / name, render(report))
-        written[fmt] = str(report_dir / name)
+    rendered = {report_dir / table[fmt][0]: table[fmt][1](report) for fmt in formats}
+    _write_together(rendered)
+    written = {fmt: str(report_dir / table[fmt][0]) for fmt in formats}
     history = report_dir / "history"
     history.mkdir(exist_ok=True)
     if history_runs > 0:

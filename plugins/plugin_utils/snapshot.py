@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import installed, layout, listing, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, installed, layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
@@ -165,7 +165,8 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
 
     Raises :class:`SmsmseError` when a path the options give is no folder (``STORE_NOT_FOUND``,
     ``STORE_NOT_A_FOLDER`` or ``STORE_UNREADABLE``, see :data:`NOT_A_STORE`), and
-    ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest.
+    ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest, and ``OPTION_INVALID`` when two
+    stores overlap (:mod:`store_overlap`).
     """
     raw_host = reply["host"]
     windows = raw_host["os"] == "windows"
@@ -182,7 +183,9 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
     detected = installed.detect(reply.get("installed"))
     if detected is not None:  # the controller's pick from the raw listing replaces the agent's own
         product = Product(name=detected["name"], version=detected["version"] or "", source=detected["source"]) if detected["name"] else None
-    stores = {name: _store(entry, windows) for name, entry in select_stores(reply, overrides).items()}
+    selected = select_stores(reply, overrides)
+    store_overlap.refuse(selected, windows)  # before anything is judged or changed
+    stores = {name: _store(entry, windows) for name, entry in selected.items()}
     return Snapshot(
         host=host,
         product=product,
@@ -316,7 +319,9 @@ def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
     if not_a_file is not None:
         return Pointer(**base, content=None, active=None, last=None, error=not_a_file)
     if record["content_b64"] is None:
-        problem = Problem("DEFINFO_TOO_LARGE", f"{where} is {record['size']} bytes, more than any real definfo.dat.", where)
+        limit = contract.wire()["limits"]["max_definfo_bytes"]
+        text = f"{where} is {record['size']} bytes, more than the {limit} bytes any real definfo.dat holds; enforce replaces it."
+        problem = Problem("DEFINFO_TOO_LARGE", text, where)
         return Pointer(**base, content=None, active=None, last=None, error=problem)
     try:
         data = base64.b64decode(record["content_b64"], validate=True)

@@ -126,13 +126,19 @@ def write_pointer(
 
 
 def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
-    """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`);
-    CHANGE_TOO_LARGE when it holds more steps than one request may carry."""
+    """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`), asking for a read of every
+    store the steps touch after the last one (``read_back``); CHANGE_TOO_LARGE when it holds more steps than one
+    request may carry."""
     arranged = arrange(steps)
     limit = int(wire["limits"]["max_steps"])
     if len(arranged) > limit:
         raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
-    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged}
+    touched = list(dict.fromkeys(str(s["store"]) for s in arranged))[:MAX_READ_BACK]
+    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+
+
+#: stores one apply reads back after its last step (the contract's bound)
+MAX_READ_BACK = 16
 
 
 #: ops that switch what the scanner uses: the service is stopped right before the first and started right after the last

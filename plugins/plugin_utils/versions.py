@@ -58,6 +58,26 @@ def parse_version(
     return SetVersion(date=date, revision=int(match.group("rev")))
 
 
+#: where a name no version can be parsed from sorts: after every version, by its text (as the product, which sorts
+#: folder names as text, would take it for the newest); a sort key never raises
+SortKey = tuple[int, dt.date, int, str]
+
+
+def sort_key(text: str) -> SortKey:
+    """A key that orders every name: valid versions by date and revision, then (sorted apart, by text) names dated in
+    the future or on impossible dates and anything else. Such sets are bad (docs/trust.md); ordering never fails on them."""
+    try:
+        parsed = parse_version(text)
+    except VersionError:
+        return (1, dt.date.min, 0, text)
+    return (0, parsed.date, parsed.revision, "")
+
+
+def newer(a: str, b: str | None) -> bool:
+    """Whether ``a`` sorts after ``b`` by :func:`sort_key` (anything is newer than None)."""
+    return b is None or sort_key(a) > sort_key(b)
+
+
 def looks_like_version(name: str) -> bool:
     """Whether a folder is named like a set (valid or not): eight digits, a dot, three digits."""
     return _VERSION.fullmatch(name) is not None

@@ -102,3 +102,36 @@ def test_blind_products_converge_once_enforce_quarantines_the_source(tmp_path: P
     ]
     state, output = converge(tmp_path, hosts, runs=3, emulators=product_emulators)
     assert all(s.endswith(" good") for s in state.values()), f"{state}\n{output[-3000:]}"
+
+
+def test_a_blind_product_copying_every_few_ms_never_makes_enforce_lie(tmp_path: Path, product_emulators: Callable[..., Any]) -> None:
+    """Issue 21's race: non-verifying products (6.0.10, 6.5.0) copy their newest set into CSAPI every 5 ms all through
+    enforce. No host is reported fixed or compliant, nor its active set good, unless its CSAPI names a complete, true
+    set (the one reported), and CSAPI never names a folder that is not there."""
+    hosts = [
+        *(lab.LabHost(f"fresh{i}", liveupdate="works") for i in range(5)),  # their copies outvote the corrupt ones
+        *(lab.LabHost(f"blind_60_{i}", version="6.0.10", faults=["stale_csapi", "corrupt_newest"], liveupdate="works") for i in range(2)),
+        lab.LabHost("blind_65", version="6.5.0", faults=["corrupt_newest"], liveupdate="works"),
+    ]
+    lab_dir = tmp_path / "lab"
+    inventory = lab.build_lab(lab_dir, hosts, group_vars={"defs_health_report_dir": str(lab_dir / "reports")})
+    blind = [h.name for h in hosts if h.name.startswith("blind")]
+    product_emulators(inventory, hosts=blind, period=0.005, continuous=True)
+    statuses = []
+    for attempt in range(3):
+        run = playbook("mailsec.smsmse.enforce", inventory, tmp_path / f"run{attempt}")
+        reported = {h["name"]: h for h in json.loads((lab_dir / "reports" / "defs-health.json").read_text())["hosts"]}
+        assert set(reported) == {h.name for h in hosts}, run.output[-3000:]
+        state = _csapi_state(lab_dir, blind)
+        for name in blind:
+            csapi = lab_dir / "hosts" / name / "csapi"
+            active = lab_product.active(csapi)
+            assert active is not None and (csapi / active).is_dir(), f"{name}: CSAPI names {active}, which is not there"
+            said = {c["id"]: c["status"] for c in reported[name]["checks"]}.get("csapi_active_good")
+            if reported[name]["status"] in ("fixed", "compliant") or said in ("pass", "fixed"):
+                claim = f"{reported[name]['status']}, csapi_active_good {said}"
+                assert state[name].endswith(" good"), f"run {attempt}: {name} reported {claim} at {state[name]}"
+                shown = reported[name]["versions"]["csapi_active"]
+                assert shown is not None and lab_product.is_good(csapi / shown, shown), f"{name} reported {shown} as its active set"
+        statuses.append({name: reported[name]["status"] for name in blind})
+    assert all(s.endswith(" good") for s in _csapi_state(lab_dir, blind).values()), statuses

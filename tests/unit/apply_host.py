@@ -167,6 +167,15 @@ class Host:
                 path.write_bytes(b"half")
             elif kind.startswith("set:"):
                 lab.write_set(self.root / "written", kind[4:], FILES).rename(path)
+            elif kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "pointer_huge":  # larger than any digest is taken of (16 MiB), sparse
+                with open(path, "wb") as handle:
+                    handle.write(definfo_bytes("20261123.001"))
+                    handle.truncate((16 << 20) + 1)
+            elif kind.startswith("pointer_utf16:"):
+                _kind, cur, last = kind.split(":")
+                path.write_bytes(f"[DefDates]\r\nCurDefs={cur}\r\nLastDefs={last}\r\n".encode("utf-16"))
             else:
                 target = self.decoys / ("keep.tmp" if name.endswith(".tmp") else "outside")
                 path.symlink_to(target, target_is_directory=target.is_dir())
@@ -210,7 +219,7 @@ class Host:
             return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
-    def request(self, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None) -> dict[str, Any]:
         built = [
             {
                 "op": step["op"],
@@ -222,7 +231,32 @@ class Host:
             }
             for step in steps
         ]
-        return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built})
+        request = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
+        if read_back is not None:
+            request["read_back"] = [str(self.root / name) for name in read_back]
+        return contract.check_request("apply", request)
+
+    def check_read(self, request: dict[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
+        """The reply's read_back against a case's ``read``: one record per store asked, in the request's order."""
+        read = reply.get("read_back")
+        if "read_back" not in request:
+            assert read is None and not want
+            return
+        assert read is not None and [r["store"] for r in read] == request["read_back"]
+        records = {Path(r["store"]).name: r for r in read}
+        for name, expected in want.items():
+            record = records[name]
+            active = record["active"]
+            assert (active or {}).get("name") == expected["active"], record
+            if "kind" in expected:
+                assert active is not None and active["kind"] == expected["kind"], record
+            if "pointer_kind" in expected:
+                assert record["definfo"]["kind"] == expected["pointer_kind"], record
+            if "sets" in expected:
+                assert [s["name"] for s in record["sets"]] == expected["sets"], record
+            if "true_files" in expected:
+                listed = {f["path"]: {"size": f["size"], "sha256": f["sha256"]} for f in active["files"]}
+                assert listed == true_manifest(expected["true_files"]), record
 
     def check_after(self, after: dict[str, Any]) -> None:
         for name, want in after.items():
@@ -265,6 +299,8 @@ def serve_folder(root: Path) -> http.server.ThreadingHTTPServer:
 @contextmanager
 def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
     needs = set(case.get("needs", []))
+    if "fifo" in needs and not hasattr(os, "mkfifo"):
+        pytest.skip("this host has no named pipes in its file system")
     if "chattr" in needs and not chattr_works(tmp):
         pytest.skip("chattr +i (an immutable file, read-only even for root) is not available here")
     other = other_volume_root(tmp) if "other_volume" in needs else None

@@ -29,8 +29,8 @@ def test_the_table_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
-        assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome"}, case["name"]
-        assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http"}, case["name"]
+        assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read"}, case["name"]
+        assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http", "fifo"}, case["name"]
         assert len(case["expect"]) == len(case["steps"]), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]
@@ -45,10 +45,23 @@ def run_engine(request: dict[str, Any]) -> dict[str, Any]:
     return engine.reply("apply", request)
 
 
+#: cases of the shared table the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip)
+PENDING_ON_ENGINE: dict[str, str] = {}
+
+
+def engine_marks(case: dict[str, Any]) -> list[Any]:
+    pending = PENDING_ON_ENGINE.get(case["name"])
+    return [engine.needs_mono] + ([pytest.mark.skip(reason=f"pending on the engine: {pending}")] if pending else [])
+
+
 #: the fetch cases run on the POSIX agent; the Windows agent's engine refuses fetch (test_the_engine_refuses_fetch)
 CASES_BY_AGENT = [pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES] + [
-    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine.needs_mono) for case in SHARED
+    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine_marks(case)) for case in SHARED
 ]
+
+
+def test_every_pending_case_exists() -> None:
+    assert sorted(set(PENDING_ON_ENGINE) - {case["name"] for case in SHARED}) == []
 
 
 @engine.needs_mono
@@ -65,13 +78,14 @@ def test_the_engine_refuses_fetch(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
 def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
-        request = host.request(case["steps"])
+        request = host.request(case["steps"], case.get("read_back"))
         reply = agent(request)
         host.release()
         assert contract.problems("apply", "reply", reply) == []
         got = [r["result"] + (f":{r['code']}" if ":" in want else "") for r, want in zip(reply["steps"], case["expect"])]
         assert got == case["expect"], [(r["op"], r["result"], r["code"], r["message"]) for r in reply["steps"]]
         host.check_after(case.get("after", {}))
+        host.check_read(request, reply, case.get("read", {}))
         read = outcome.interpret(request, reply)
         want = case["outcome"]
         assert read["changed"] is want["changed"], read["msg"]

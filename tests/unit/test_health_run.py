@@ -354,7 +354,7 @@ def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callab
     ran = health_run.run_host("h", verified, [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=host.agent())
     record = ran["record"]
     assert ran["changed"] is True and record["status"] == "failed"
-    (promote, repair) = record["actions"]
+    (repair, promote) = record["actions"]  # the source store first: the product copies from it
     assert (promote["action"], promote["result"]) == ("promote", "failed")
     assert promote["message"].startswith("CHANGE_CONFLICT: Nothing was changed: step 1 (expect in ")
     assert (repair["action"], repair["result"]) == ("repair_source", "done"), repair["message"]

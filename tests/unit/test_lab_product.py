@@ -84,6 +84,25 @@ def test_liveupdate_failing_gives_up_once(tmp_path: Path, version: str, events_s
     assert events(spec) == events_seen, "a condition is logged once, not every cycle"
 
 
+@pytest.mark.parametrize("version", ["6.0.10", "6.5.8"])
+def test_continuous_mode_copies_again_whenever_the_folder_csapi_names_is_gone(tmp_path: Path, version: str) -> None:
+    """Race mode: not only a newer set; a pointer to a folder that is gone is repaired at once, never by a downgrade."""
+    spec = host(tmp_path, version=version)
+    product = lab_product.Emulator(spec, continuous=True)
+    newest = VERSIONS[-1]
+    assert product.cycle() == "idle", "CSAPI is at the product's set"
+    os.rename(csapi(spec) / newest, tmp_path / "gone")
+    assert lab_product.Emulator(spec).cycle() == "idle", "the ordinary cycle waits for a newer set"
+    assert product.cycle() == f"installed {newest}"
+    assert lab_product.active(csapi(spec)) == newest and lab_product.is_good(csapi(spec) / newest, newest)
+    ahead = (TODAY + dt.timedelta(days=1)).strftime("%Y%m%d") + ".001"
+    lab.write_set(csapi(spec), ahead)
+    lab_product.point(csapi(spec), ahead)
+    assert product.cycle() == "idle", "a set older than CSAPI's is never put in use"
+    command = lab_product.command(tmp_path / "inventory.yml", "h", 0.005, continuous=True)
+    assert command[-1] == "--continuous"
+
+
 @pytest.mark.parametrize(("version", "event"), [("8.0.1", [401]), ("7.5.2", [401]), ("6.0.14", [395]), ("6.0.10", [395]), ("5.0.10", [])])
 def test_a_usage_dat_naming_a_missing_set_stops_the_product(tmp_path: Path, version: str, event: list[int]) -> None:
     spec = host(tmp_path, "stale_usage", "stale_csapi", version=version)

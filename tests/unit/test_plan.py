@@ -117,7 +117,9 @@ def test_a_bad_active_set_is_replaced_in_place_by_its_good_copy(lab_factory: Cal
     valid(the_plan)
     assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "preflight", "exchange*", "retire", "event", "unlock"]
     assert the_plan.steps[3]["args"]["not_in_use"] == the_plan.steps[5]["args"]["not_in_use"] == [versions[-1]]  # before and at the switch
-    assert the_plan.steps[6]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    exchange = the_plan.steps[6]["args"]
+    assert {k: exchange[k] for k in ("a", "b")} == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert exchange["expect_b"] == stores["csapi"].manifest(versions[-1]), "the bad copy as read: the exchange's compare-and-swap"
     assert the_plan.steps[7]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[7]["required"]
     assert the_plan.extra["replaced_in_place"] is True
     assert "replaced in place" in the_plan.message
@@ -129,10 +131,13 @@ def test_a_bad_copy_nobody_points_at_is_swapped_never_removed_first(lab_factory:
     csapi = host(inventory, "h") / "csapi"
     lab.write_set(csapi, versions[-1])
     flip(csapi / versions[-1] / "virscan1.dat")
-    the_plan = promote(stores_of(inventory, "h"))
+    stores = stores_of(inventory, "h")
+    the_plan = promote(stores)
     valid(the_plan)
     assert ops(the_plan) == ["lock", "expect", "clean", "preflight", "stage", "exchange", "write_pointer*", "retire", "event", "unlock"]
-    assert the_plan.steps[5]["args"] == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    exchange = the_plan.steps[5]["args"]
+    assert {k: exchange[k] for k in ("a", "b")} == {"a": f".smsmse-staging-{versions[-1]}-t0k3n", "b": versions[-1]}
+    assert exchange["expect_b"] == stores["csapi"].manifest(versions[-1]), "the bad copy as read: the exchange's compare-and-swap"
     assert the_plan.steps[7]["args"] == {"name": f".smsmse-staging-{versions[-1]}-t0k3n"} and not the_plan.steps[7]["required"]
 
 

@@ -26,7 +26,12 @@ from .apply_host import Host, host_for
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "probe_cases.yml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
 Agent = Callable[[dict[str, Any]], dict[str, Any]]
-AGENTS: dict[str, Agent] = {"posix": defs_agent_posix.probe, "win_engine": lambda request: engine.reply("probe", request)}
+AGENTS: dict[str, Agent] = {
+    "posix": lambda request: defs_agent_posix.with_deadline(10, lambda: defs_agent_posix.probe(request)),
+    "win_engine": lambda request: engine.reply("probe", request),
+}
+#: cases the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip, never a silent pass)
+PENDING_ON_ENGINE: dict[str, str] = {}
 
 
 def store_path(host: Host, name: str) -> str:
@@ -57,8 +62,11 @@ def request_for(case: dict[str, Any], host: Host, cache: Path) -> dict[str, Any]
     return request
 
 
-def prepare(host: Host) -> None:
+def prepare(host: Host, case: dict[str, Any]) -> None:
     events = host.root / "events.jsonl"
+    if case["probe"].get("events") == "fifo":
+        os.mkfifo(events)
+        return
     if events.exists():
         recent = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         events.write_text(events.read_text().replace("@recent", recent))
@@ -95,7 +103,10 @@ def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> Non
             assert len(reply["events"]) == want, reply["events"]
             continue
         if name == "events_error":
-            assert (reply["events_error"] is not None) is want, reply["events_error"]
+            if isinstance(want, str):
+                assert want in str(reply["events_error"]), reply["events_error"]
+            else:
+                assert (reply["events_error"] is not None) is want, reply["events_error"]
             continue
         if name == "product_source":
             assert reply["product"]["source"] == want
@@ -110,8 +121,13 @@ def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> Non
             "hashed": lambda s: s["hash_stats"]["files_hashed"],
             "cached": lambda s: s["hash_stats"]["files_cached"],
             "usage": lambda s: "usage" in s and s["usage"]["present"] and s["usage"]["content_b64"] is not None,
+            "pointer_sha256": lambda s: "any" if s["definfo"]["sha256"] is not None else None,
+            "pointer_content": lambda s: "any" if s["definfo"]["content_b64"] is not None else None,
         }
         for key, value in want.items():
+            if key == "same_real_path_as":
+                assert store.get("real_path") is not None and store.get("real_path") == by_path[store_path(host, value)].get("real_path"), store
+                continue
             assert checks[key](store) == value, (name, key, store)
 
 
@@ -132,11 +148,24 @@ def test_the_table_is_well_formed() -> None:
         assert set(case["probe"]) <= {"stores", "hashing", "product", "events", "runs", "between"}, case["name"]
 
 
-@pytest.mark.parametrize("agent", [pytest.param("posix"), pytest.param("win_engine", marks=engine.needs_mono)])
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def pending(case: dict[str, Any]) -> list[Any]:
+    reason = PENDING_ON_ENGINE.get(case["name"])
+    return [pytest.mark.skip(reason=f"pending on the engine: {reason}")] if reason else []
+
+
+def test_every_pending_case_exists() -> None:
+    assert sorted(set(PENDING_ON_ENGINE) - {case["name"] for case in CASES}) == []
+
+
+CASES_BY_AGENT = [pytest.param(case, "posix", id=f"{case['name']}-posix") for case in CASES] + [
+    pytest.param(case, "win_engine", id=f"{case['name']}-win_engine", marks=[engine.needs_mono, *pending(case)]) for case in CASES
+]
+
+
+@pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
 def test_case(case: dict[str, Any], agent: str, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
-        prepare(host)
+        prepare(host, case)
         reply = probe_runs(case, host, AGENTS[agent], host.root / f"cache-{agent}")
         assert contract.problems("probe", "reply", reply) == []
         assert reply["agent"]["name"] == {"posix": "defs_agent_posix", "win_engine": "defs_agent_win"}[agent]
@@ -147,11 +176,11 @@ def test_case(case: dict[str, Any], agent: str, tmp_path: Path) -> None:
 
 
 @engine.needs_mono
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+@pytest.mark.parametrize("case", [pytest.param(case, id=case["name"], marks=pending(case)) for case in CASES])
 def test_both_agents_reply_alike(case: dict[str, Any], tmp_path: Path) -> None:
     """One host, probed by each agent in turn (each with its own cache): the replies are the same."""
     with host_for(case, tmp_path) as host:
-        prepare(host)
+        prepare(host, case)
         replies = {}
         for name, agent in AGENTS.items():
             replies[name] = normalized(probe_runs(case, host, agent, host.root / f"cache-{name}"))
