@@ -31,7 +31,12 @@ AGENTS: dict[str, Agent] = {
     "win_engine": lambda request: engine.reply("probe", request),
 }
 #: cases the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip, never a silent pass)
-PENDING_ON_ENGINE: dict[str, str] = {}
+PENDING_ON_ENGINE: dict[str, str] = {
+    "store_that_links_to_another_reports_its_real_path": "the probe does not send real_path",
+    "events_file_that_is_a_fifo_is_an_events_error": "the probe opens a FIFO events file and blocks (no per-call deadline)",
+}
+#: reply fields the POSIX agent sends and the engine does not yet -> why; left out of test_both_agents_reply_alike
+FIELDS_PENDING_ON_ENGINE = {"real_path": "the probe does not send real_path (the store's path with its links resolved)"}
 
 
 def store_path(host: Host, name: str) -> str:
@@ -92,7 +97,7 @@ def probe_runs(case: dict[str, Any], host: Host, agent: Agent, cache: Path) -> d
 
 def normalized(reply: dict[str, Any]) -> dict[str, Any]:
     """The reply with what moves between two calls (free space) left out."""
-    stores = [{**store, "free_bytes": None} for store in reply["stores"]]
+    stores = [{**store, "free_bytes": None, **dict.fromkeys(FIELDS_PENDING_ON_ENGINE)} for store in reply["stores"]]
     return {**reply, "stores": stores, "agent": None}
 
 
@@ -126,7 +131,9 @@ def check_expect(case: dict[str, Any], host: Host, reply: dict[str, Any]) -> Non
         }
         for key, value in want.items():
             if key == "same_real_path_as":
-                assert store.get("real_path") is not None and store.get("real_path") == by_path[store_path(host, value)].get("real_path"), store
+                assert store.get("real_path") is not None and store.get("real_path") == by_path[store_path(host, value)].get("real_path"), (
+                    store
+                )
                 continue
             assert checks[key](store) == value, (name, key, store)
 
