@@ -1586,13 +1586,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         public static Dictionary<string, object> Quarantine(Context ctx, string store, IDictionary args)
         {
             string name = Req.NeedStr(args, "name");
+            string destDir = Req.NeedStr(args, "dest_dir");
+            if (!Paths.IsFull(destDir))
+            {
+                // a relative folder would land in the agent's working folder
+                throw new ArgumentException("the quarantine folder '" + destDir + "' is not a full path: give dest_dir as a full path");
+            }
             string path = Primitives.Folder(ctx, store, name);
             Entry entry = ctx.Fs.Stat(path);
             if (entry == null)
             {
                 throw new Refusal("conflict", path + " is not in the store: nothing was quarantined");
             }
-            string destDir = Req.NeedStr(args, "dest_dir");
             MakeFolders(ctx, destDir);
             Primitives.CheckPrivate(ctx, destDir, "failed");
             string destination = Primitives.Folder(ctx, destDir, Req.Get(args, "dest_name"));
