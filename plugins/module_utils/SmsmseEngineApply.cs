@@ -729,6 +729,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return new string[] { entry.Kind, null };
             }
+            if (entry.Size > Probe.MaxDefinfoHash)
+            {
+                // as the probe sees it: over 16 MiB, a file without a digest (never read)
+                return new string[] { "file", null };
+            }
             try
             {
                 using (Stream stream = ctx.Fs.OpenRead(path))
