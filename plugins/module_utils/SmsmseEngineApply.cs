@@ -1140,6 +1140,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     throw new Refusal("conflict", path + " is not in the store: nothing was exchanged");
                 }
             }
+            object expected = Req.Get(args, "expect_b");
+            if (expected != null)
+            {
+                // compare-and-swap: b must still hold what it held when it was read
+                IDictionary expectB = expected as IDictionary;
+                if (expectB == null)
+                {
+                    throw new ArgumentException("'expect_b' is not a mapping of files");
+                }
+                foreach (object key in expectB.Keys)
+                {
+                    Relative((string)key);
+                }
+                if (!Sets.Holds(ctx, b, expectB, store, true))
+                {
+                    throw new Refusal("conflict", bName + " no longer holds what was read (another run replaced it?): nothing was exchanged");
+                }
+            }
             string aside = Paths.Join(store, ctx.W("exchange_aside_prefix") + bName + "-" + Context.Token());
             ctx.Move(b, aside);
             try
@@ -1414,7 +1432,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Primitives.D("bytes_copied", copied, "files", (long)manifest.Count);
         }
 
-        public static bool Holds(Context ctx, string folder, IDictionary manifest, string store)
+        // Whether `folder` holds exactly the manifest's files; with sizeOnly, a file listed without a digest (null) is
+        // compared by its size alone (exchange's expect_b: what a folder held when it was read).
+        public static bool Holds(Context ctx, string folder, IDictionary manifest, string store, bool sizeOnly = false)
         {
             Entry top = ctx.Fs.Stat(folder);
             if (top == null || top.Kind != "dir" || !SameNames(SourceFiles(ctx, folder), manifest))
@@ -1427,7 +1447,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 string path = Paths.JoinRelative(folder, (string)item.Key);
                 Entry entry = ctx.Fs.Stat(path);
                 IDictionary want = (IDictionary)item.Value;
-                if (entry == null || entry.Kind != "file" || entry.Size != Req.NeedLong(want, "size") || cache.Digest(path, entry) != Req.NeedStr(want, "sha256"))
+                string digest = sizeOnly ? Req.Get(want, "sha256") as string : Req.NeedStr(want, "sha256");
+                if (entry == null || entry.Kind != "file" || entry.Size != Req.NeedLong(want, "size") || (digest != null && cache.Digest(path, entry) != digest))
                 {
                     return false;
                 }
