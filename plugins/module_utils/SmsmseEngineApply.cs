@@ -448,6 +448,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return null;
             }
+            if (entry.Kind == "other")
+            {
+                // a FIFO, a device or a socket: opening it would block or read what it produces
+                throw new Refusal("failed", path + ": a special file (a FIFO, a device or a socket), not a regular file: it is never opened; remove it");
+            }
             double age = host.Clock.Now - (entry.MtimeSeconds + entry.MtimeNanos / 1e9);
             object record = null;
             try
@@ -970,6 +975,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             if (entry == lockName + ".break")
             {
+                Entry breaker = ctx.Fs.Stat(path);
+                if (breaker != null && breaker.Kind == "other")
+                {
+                    return false; // a special file is never a breaker of ours to judge
+                }
                 object[] record = StoreLock.Read(ctx.Host, path);
                 return record != null && StoreLock.OwnerGone(ctx.Host, record[0], (double)record[1], 60) != null;
             }
