@@ -87,6 +87,19 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             throw new HostException(errno == 13 ? Codes.AccessDenied : 1117, "stat failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")", path);
         }
 
+        // The events file is a configured file (a link to it is followed): anything there but a regular file (a FIFO, a
+        // device, a socket) would block or answer with what it produces, so it is refused before it is opened.
+        public static void RefuseSpecial(string path)
+        {
+            byte[] st = Usable ? Stat(path, true) : null;
+            uint type = st == null ? 0x8000 : Mode(st) & 0xF000;
+            if (type != 0x8000 && type != 0x4000)
+            {
+                string what = type == 0x1000 ? "a FIFO" : type == 0x2000 ? "a character device" : type == 0x6000 ? "a block device" : type == 0xC000 ? "a socket" : "not a regular file";
+                throw new IOException(what + ", not a regular file: it is never opened; remove it");
+            }
+        }
+
         public static long? Free(string path)
         {
             byte[] buffer = new byte[256];
@@ -722,6 +735,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             string[] lines;
             try
             {
+                Libc.RefuseSpecial(path);
                 lines = File.ReadAllLines(path, new UTF8Encoding(false, false));
             }
             catch (Exception exception)
@@ -808,6 +822,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 lines.Append(Json.Write(record)).Append('\n');
             }
             byte[] data = new UTF8Encoding(false).GetBytes(lines.ToString());
+            try
+            {
+                Libc.RefuseSpecial(eventsFile);
+            }
+            catch (IOException exception)
+            {
+                throw new IOException(eventsFile + ": " + exception.Message);
+            }
             using (FileStream stream = new FileStream(eventsFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
             {
                 stream.Write(data, 0, data.Length);

@@ -54,7 +54,6 @@ PENDING_ON_ENGINE: dict[str, str] = {
     "read_back_after_the_change": "read_back (the read of every store at the end of apply) is not in the engine",
     "read_back_shows_a_pointer_to_a_missing_set": "read_back (the read of every store at the end of apply) is not in the engine",
     "read_back_never_blocks_on_a_special_pointer": "read_back (the read of every store at the end of apply) is not in the engine",
-    "events_file_that_is_a_fifo_fails_the_event_step_only": "the event step opens a FIFO events file and blocks (no per-call deadline)",
 }
 
 
