@@ -105,8 +105,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
 
         public Entry Stat(string path)
         {
-            FileSystemInfo info = Info(path);
-            return info == null ? null : From(info, true);
+            try
+            {
+                FileSystemInfo info = Info(path);
+                return info == null ? null : From(info, true);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public Entry StatFollow(string path)
@@ -116,84 +123,192 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             {
                 return entry;
             }
-            if (!Directory.Exists(path) && !File.Exists(path))
+            try
             {
-                return null;
+                if (!Directory.Exists(path) && !File.Exists(path))
+                {
+                    return null;
+                }
+                entry.Kind = Directory.Exists(path) ? "dir" : "file";
+                entry.Volume = Native.VolumeOf(path);
+                return entry;
             }
-            entry.Kind = Directory.Exists(path) ? "dir" : "file";
-            entry.Volume = Native.VolumeOf(path);
-            return entry;
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public IList<Entry> List(string folder)
         {
             List<Entry> found = new List<Entry>();
-            foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+            try
             {
-                found.Add(From(info, false));
+                foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+                {
+                    found.Add(From(info, false));
+                }
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, folder);
             }
             return found;
         }
 
         public Stream OpenRead(string path)
         {
-            return Native.OpenShared(path, 1 << 20);
+            try
+            {
+                return Native.OpenShared(path, 1 << 20);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public Stream CreateNew(string path)
         {
-            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough);
+            try
+            {
+                return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void ProbeWritable(string path)
         {
-            new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
+            try
+            {
+                new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void CreateFolder(string path)
         {
-            if (Info(path) != null)
+            if (Stat(path) != null)
             {
                 throw new HostException(Codes.AlreadyExists, "already exists", path);
             }
-            Directory.CreateDirectory(path);
+            try
+            {
+                Directory.CreateDirectory(path);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void Move(string from, string to)
         {
-            Native.Move(from, to, 0);
+            try
+            {
+                Native.Move(from, to, 0);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, from);
+            }
         }
 
         public void Replace(string replacement, string target)
         {
-            if (Info(target) == null)
+            bool there = Stat(target) != null;
+            try
             {
-                Native.Move(replacement, target, 0);
+                if (!there)
+                {
+                    Native.Move(replacement, target, 0);
+                }
+                else
+                {
+                    Native.Replace(target, replacement, 0);
+                }
             }
-            else
+            catch (Exception exception)
             {
-                Native.Replace(target, replacement, 0);
+                throw WinErrors.Map(exception, target);
             }
         }
 
         public void Delete(string path)
         {
-            File.Delete(path);
+            // File.Delete says nothing when the file is not there: the engine is told, as by the managed host
+            Entry entry = Stat(path);
+            if (entry == null)
+            {
+                throw new HostException(Codes.FileNotFound, "no such file", path);
+            }
+            if (entry.Kind == "dir")
+            {
+                throw new HostException(Codes.AccessDenied, "a folder is not a file", path);
+            }
+            try
+            {
+                if (entry.LinkToDir)
+                {
+                    // a junction or a link to a folder: RemoveDirectory on the link itself, never what it leads to
+                    Directory.Delete(path, false);
+                }
+                else
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void DeleteFolder(string path)
         {
-            Directory.Delete(path, false);
+            try
+            {
+                Directory.Delete(path, false);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void MakeWritable(string path)
         {
-            File.SetAttributes(path, File.GetAttributes(path) & ~FileAttributes.ReadOnly);
+            try
+            {
+                File.SetAttributes(path, File.GetAttributes(path) & ~FileAttributes.ReadOnly);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void CopyTimes(string source, string target)
         {
-            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+            try
+            {
+                // GetLastWriteTimeUtc answers 1601 for a file that is not there
+                if (!File.Exists(source))
+                {
+                    throw new HostException(Codes.FileNotFound, "no such file", source);
+                }
+                File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, target);
+            }
         }
 
         public long? FreeBytes(string path)
@@ -218,8 +333,40 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         public void WritePrivate(string path, byte[] data)
         {
             string temp = path + "." + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllBytes(temp, data);
+            try
+            {
+                File.WriteAllBytes(temp, data);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, temp);
+            }
             Replace(temp, path);
+        }
+    }
+
+    // What .NET and Win32 throw on Windows, as the HostException the engine decides by: the Win32
+    // error an exception carries (Win32Exception.NativeErrorCode, a FACILITY_WIN32 HResult, or the
+    // type .NET uses for it); a bad path is ERROR_INVALID_NAME; anything else ERROR_IO_DEVICE with its message.
+    public static class WinErrors
+    {
+        public const int IoDevice = 1117;
+
+        public static HostException Map(Exception exception, string path)
+        {
+            HostException host = exception as HostException;
+            if (host != null)
+            {
+                return host;
+            }
+            int code = exception is ArgumentException || exception is NotSupportedException ? Win32Error.InvalidName : Win32Error.FromException(exception);
+            string message = Win32Error.InnerMessage(exception);
+            if (code == 0)
+            {
+                code = IoDevice;
+                message = exception.GetType().Name + ": " + message;
+            }
+            return new HostException(code, message, path);
         }
     }
 
