@@ -1270,6 +1270,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         // Copy `source` to a new file `target`, hashing while copying; (size, SHA-256).
         public static string CopyFile(Context ctx, string source, string target, out long size)
         {
+            string digest = CopyBytes(ctx, source, target, out size);
+            // after the writer is closed: Windows sets a time by opening the file for writing
+            ctx.Fs.CopyTimes(source, target);
+            return digest;
+        }
+
+        private static string CopyBytes(Context ctx, string source, string target, out long size)
+        {
             using (Stream reader = ctx.Fs.OpenRead(source))
             using (Stream writer = ctx.Fs.CreateNew(target))
             using (System.Security.Cryptography.SHA256 sha = Sha.New())
@@ -1285,7 +1293,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
                 sha.TransformFinalBlock(buffer, 0, 0);
                 writer.Flush();
-                ctx.Fs.CopyTimes(source, target);
                 return Hashing.Hex(sha.Hash);
             }
         }

@@ -25,6 +25,7 @@ DOUBLE = Path(__file__).resolve().parent / "csharp" / "EngineTests.cs"
 CHECKS = (
     "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
     "stage_leaves_no_half_set",
+    "stage_sets_times_after_the_writer_closes",  # high: a file's time is set once the writer is closed
     "sharing_violation_is_retried",  # medium: retried within the budget
     "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
     "held_set_is_in_use",
