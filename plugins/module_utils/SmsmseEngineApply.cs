@@ -1719,6 +1719,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return copy;
         }
 
+        // the codes of a stop refused before anything was asked of the service
+        private static readonly string[] NothingStopped = { "STOP_NOT_RECORDED", "NOT_CONFIGURED", "SERVICE_NOT_FOUND" };
+
         public static Dictionary<string, object> Service(Context ctx, string store, IDictionary args)
         {
             string action = Req.NeedStr(args, "action");
@@ -1744,9 +1747,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 data = ctx.Host.Services.Act(action, args);
             }
+            catch (Refusal refusal)
+            {
+                if (Array.IndexOf(NothingStopped, refusal.Code) >= 0)
+                {
+                    StopRecord.Clear(ctx.Host, store);
+                }
+                else
+                {
+                    // a stop that timed out or failed midway: the scanner may still be stopping; the start runs
+                    ctx.Stopped.Add(store);
+                    ctx.StartFor[store] = start;
+                }
+                throw;
+            }
             catch (Exception)
             {
-                StopRecord.Clear(ctx.Host, store);
+                ctx.Stopped.Add(store);
+                ctx.StartFor[store] = start;
                 throw;
             }
             if (data.ContainsKey("stopped") && data["stopped"] is bool && !(bool)data["stopped"])

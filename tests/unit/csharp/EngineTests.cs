@@ -267,7 +267,18 @@ namespace EngineTests
         public int HeldFor;
         public int Looks;
         public FaultFiles Files;
-        public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
+        // the actions asked for, and a stop that ends as WinServices' does when the service is still StopPending at its time limit
+        public readonly List<string> Actions = new List<string>();
+        public bool StopTimesOut;
+        public Dictionary<string, object> Act(string action, IDictionary args)
+        {
+            Actions.Add(action);
+            if (action == "stop" && StopTimesOut)
+            {
+                throw new Refusal("timeout", "SMSMSE did not stop within 1 s; it is StopPending", "SERVICE_TIMEOUT", null);
+            }
+            return new Dictionary<string, object>();
+        }
         public IList<string> Holders(string folder)
         {
             Looks++;
@@ -443,6 +454,21 @@ namespace EngineTests
                     times &= File.GetLastWriteTimeUtc(file) == old;
                 }
                 Check("stage_sets_times_after_the_writer_closes", Result(steps, 0) == "done" && times, Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+
+            // high: a stop that times out (the service still StopPending) keeps its record, and the start after it runs
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("stop-timeout-csapi");
+                host.Held.StopTimesOut = true;
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                List<object> steps = Run(host, Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start);
+                Check("timed_out_stop_is_started_again", Result(steps, 0) == "timeout:SERVICE_TIMEOUT" && string.Join(",", host.Held.Actions.ToArray()) == "stop,start", Result(steps, 0) + " " + Result(steps, 1) + " " + string.Join(",", host.Held.Actions.ToArray()));
+                FaultHost alone = new FaultHost();
+                alone.Held.StopTimesOut = true;
+                Run(alone, Step("service", Fresh("stop-timeout-alone"), "action", "stop", "service", "SMSMSE", "timeout", 1L));
+                Check("timed_out_stop_is_started_at_the_end", string.Join(",", alone.Held.Actions.ToArray()) == "stop,start", string.Join(",", alone.Held.Actions.ToArray()));
             }
 
             // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
