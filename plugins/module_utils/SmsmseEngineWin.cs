@@ -184,6 +184,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         {
             try
             {
+                if ((File.GetAttributes(path) & FileAttributes.ReadOnly) != 0)
+                {
+                    // a read-only file refuses a write open; the engine clears the attribute and replaces it,
+                    // so what it needs is the right to change attributes and to delete
+                    new FileStream(path, FileMode.Open, System.Security.AccessControl.FileSystemRights.WriteAttributes | System.Security.AccessControl.FileSystemRights.Delete, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None).Dispose();
+                    return;
+                }
                 new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
             }
             catch (Exception exception)

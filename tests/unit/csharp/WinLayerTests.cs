@@ -101,6 +101,11 @@ namespace WinLayerTests
             File.WriteAllText(Path.Combine(full, "f"), "x");
             code = CodeOf(delegate { files.DeleteFolder(full); }, out why);
             Check("delete_folder_not_empty_is_host_exception", code > 0, code + " " + why);
+            string readOnly = Path.Combine(root, "definfo.dat");
+            File.WriteAllText(readOnly, "[DefDates]");
+            File.SetAttributes(readOnly, FileAttributes.ReadOnly);
+            code = CodeOf(delegate { files.ProbeWritable(readOnly); }, out why);
+            Check("probe_read_only_pointer_asks_for_attributes_and_delete", code == 0 && (File.GetAttributes(readOnly) & FileAttributes.ReadOnly) != 0, code + " " + why);
             return failures == 0 ? 0 : 1;
         }
     }
