@@ -1731,6 +1731,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             if (action != "stop")
             {
+                IDictionary stopped;
+                if (ctx.StartFor.TryGetValue(store, out stopped))
+                {
+                    args = WithDependents(args, stopped);
+                }
                 Dictionary<string, object> started = ctx.Host.Services.Act(action, args);
                 ctx.Stopped.Remove(store);
                 StopRecord.Clear(ctx.Host, store);
@@ -1772,9 +1777,31 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 StopRecord.Clear(ctx.Host, store);  // it was not running: an administrator's choice, left as it is
                 return data;
             }
+            if (data.ContainsKey("dependents"))
+            {
+                // the services stopped with the scanner are started with it (and by the record, if this run dies)
+                start = WithDependents(start, data);
+                StopRecord.Write(ctx.Host, store, start);
+            }
             ctx.Stopped.Add(store);
             ctx.StartFor[store] = start;
             return data;
+        }
+
+        // `args` with the dependents `from` names added to its own
+        private static IDictionary WithDependents(IDictionary args, IDictionary from)
+        {
+            List<object> names = new List<object>(Req.List(args, "dependents"));
+            foreach (object name in Req.List(from, "dependents"))
+            {
+                if (name is string && !names.Contains(name))
+                {
+                    names.Add(name);
+                }
+            }
+            Dictionary<string, object> merged = Copy(args);
+            merged["dependents"] = names;
+            return merged;
         }
     }
 

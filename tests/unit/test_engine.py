@@ -28,6 +28,8 @@ CHECKS = (
     "stage_sets_times_after_the_writer_closes",  # high: a file's time is set once the writer is closed
     "timed_out_stop_is_started_again",  # high: a stop that failed or timed out keeps its record ...
     "timed_out_stop_is_started_at_the_end",  # ... and the scanner is started again
+    "dependents_are_started_again",  # medium: services stopped with the scanner are started with it
+    "dependents_are_started_at_the_end",
     "sharing_violation_is_retried",  # medium: retried within the budget
     "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
     "held_set_is_in_use",

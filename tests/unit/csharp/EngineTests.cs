@@ -270,6 +270,9 @@ namespace EngineTests
         // the actions asked for, and a stop that ends as WinServices' does when the service is still StopPending at its time limit
         public readonly List<string> Actions = new List<string>();
         public bool StopTimesOut;
+        // services that depend on the scanner and were running: WinServices' stop stops them and names them
+        public string[] RunningDependents;
+        public readonly List<string> StartedDependents = new List<string>();
         public Dictionary<string, object> Act(string action, IDictionary args)
         {
             Actions.Add(action);
@@ -277,7 +280,22 @@ namespace EngineTests
             {
                 throw new Refusal("timeout", "SMSMSE did not stop within 1 s; it is StopPending", "SERVICE_TIMEOUT", null);
             }
-            return new Dictionary<string, object>();
+            Dictionary<string, object> data = new Dictionary<string, object>();
+            if (action == "stop" && RunningDependents != null)
+            {
+                data["stopped"] = true;
+                data["dependents"] = new List<object>(RunningDependents);
+            }
+            if (action == "start")
+            {
+                List<string> names = new List<string>();
+                foreach (object name in Req.List(args, "dependents"))
+                {
+                    names.Add((string)name);
+                }
+                StartedDependents.Add(string.Join(",", names.ToArray()));
+            }
+            return data;
         }
         public IList<string> Holders(string folder)
         {
@@ -469,6 +487,21 @@ namespace EngineTests
                 alone.Held.StopTimesOut = true;
                 Run(alone, Step("service", Fresh("stop-timeout-alone"), "action", "stop", "service", "SMSMSE", "timeout", 1L));
                 Check("timed_out_stop_is_started_at_the_end", string.Join(",", alone.Held.Actions.ToArray()) == "stop,start", string.Join(",", alone.Held.Actions.ToArray()));
+            }
+
+            // medium: the services stopped with the scanner (they depend on it) are started with it again
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("dependents-csapi");
+                host.Held.RunningDependents = new string[] { "SMSMSEUI" };
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                Run(host, Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start);
+                Check("dependents_are_started_again", string.Join(";", host.Held.StartedDependents.ToArray()) == "SMSMSEUI", string.Join(";", host.Held.StartedDependents.ToArray()));
+                FaultHost alone = new FaultHost();
+                alone.Held.RunningDependents = new string[] { "SMSMSEUI" };
+                Run(alone, Step("service", Fresh("dependents-alone"), "action", "stop", "service", "SMSMSE", "timeout", 1L));
+                Check("dependents_are_started_at_the_end", string.Join(";", alone.Held.StartedDependents.ToArray()) == "SMSMSEUI", string.Join(";", alone.Held.StartedDependents.ToArray()));
             }
 
             // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
