@@ -146,6 +146,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             {
                 foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
                 {
+                    if (!Names.IsComponent(info.Name))
+                    {
+                        // a plain path drops a trailing dot or space (`...` is the folder itself again) or opens a device
+                        throw new HostException(Win32Error.InvalidName, "an entry is named \"" + info.Name + "\", which a Windows path cannot address (a trailing dot or space, or a device name); it is never entered: rename or remove it with its \\\\?\\ path", folder);
+                    }
                     found.Add(From(info, false));
                 }
             }

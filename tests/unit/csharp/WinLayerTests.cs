@@ -101,6 +101,10 @@ namespace WinLayerTests
             File.WriteAllText(Path.Combine(full, "f"), "x");
             code = CodeOf(delegate { files.DeleteFolder(full); }, out why);
             Check("delete_folder_not_empty_is_host_exception", code > 0, code + " " + why);
+            string odd = Path.Combine(root, "odd");
+            Directory.CreateDirectory(Path.Combine(odd, "..."));
+            code = CodeOf(delegate { files.List(odd); }, out why);
+            Check("list_refuses_a_name_a_path_cannot_address", code == 123 && why.Contains("..."), code + " " + why);
             string readOnly = Path.Combine(root, "definfo.dat");
             File.WriteAllText(readOnly, "[DefDates]");
             File.SetAttributes(readOnly, FileAttributes.ReadOnly);
