@@ -30,6 +30,7 @@ CHECKS = (
     "timed_out_stop_is_started_at_the_end",  # ... and the scanner is started again
     "dependents_are_started_again",  # medium: services stopped with the scanner are started with it
     "dependents_are_started_at_the_end",
+    "quarantine_to_another_volume_copies",  # medium: the NotSameDevice fallback is reached
     "sharing_violation_is_retried",  # medium: retried within the budget
     "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
     "held_set_is_in_use",

@@ -504,6 +504,18 @@ namespace EngineTests
                 Check("dependents_are_started_at_the_end", string.Join(";", alone.Held.StartedDependents.ToArray()) == "SMSMSEUI", string.Join(";", alone.Held.StartedDependents.ToArray()));
             }
 
+            // medium: MoveFileEx refuses another volume (Win32Exception 17): the quarantine copies the set, then removes it
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("volume-csapi"), quarantine = Fresh("volume-quarantine");
+                MakeSet(Path.Combine(csapi, "20261125.003"));
+                host.Fs.MoveFaults.Enqueue(Codes.NotSameDevice);
+                List<object> steps = Run(host, Step("quarantine", csapi, "name", "20261125.003", "dest_dir", quarantine, "dest_name", "csapi-20261125.003-q2"));
+                IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
+                bool copied = Result(steps, 0) == "done" && data != null && true.Equals(data["copied"]);
+                Check("quarantine_to_another_volume_copies", copied && Directory.Exists(Path.Combine(quarantine, "csapi-20261125.003-q2")) && !Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+
             // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
             {
                 FaultHost host = new FaultHost();
