@@ -357,6 +357,29 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         }
     }
 
+    // The one-time scheduled task that starts the scanner if the run that stopped it dies: sc.exe by its
+    // full path, the service name quoted, expiring a day after it is due and then deleted by the Task
+    // Scheduler, so it never starts a service an administrator stopped later. null for a name with a quote.
+    public static class StartTask
+    {
+        public static string Xml(string service, DateTime due, string system32)
+        {
+            if (string.IsNullOrEmpty(service) || service.IndexOf('"') >= 0)
+            {
+                return null;
+            }
+            string format = "yyyy-MM-dd'T'HH:mm:ss";
+            return "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+                + "<Triggers><TimeTrigger><StartBoundary>" + due.ToString(format, CultureInfo.InvariantCulture) + "</StartBoundary>"
+                + "<EndBoundary>" + due.AddDays(1).ToString(format, CultureInfo.InvariantCulture) + "</EndBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
+                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
+                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>"
+                + "<DeleteExpiredTaskAfter>PT0S</DeleteExpiredTaskAfter></Settings>"
+                + "<Actions Context=\"Author\"><Exec><Command>" + System.Security.SecurityElement.Escape(system32.TrimEnd('\\') + "\\sc.exe") + "</Command>"
+                + "<Arguments>" + System.Security.SecurityElement.Escape("start \"" + service + "\"") + "</Arguments></Exec></Actions></Task>";
+        }
+    }
+
     // What .NET and Win32 throw on Windows, as the HostException the engine decides by: the Win32
     // error an exception carries (Win32Exception.NativeErrorCode, a FACILITY_WIN32 HResult, or the
     // type .NET uses for it); a bad path is ERROR_INVALID_NAME; anything else ERROR_IO_DEVICE with its message.
@@ -765,6 +788,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
+        // the service's own name (ServiceController also accepts its display name; sc.exe does not)
+        private string ServiceName(object service)
+        {
+            return Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(service, null), CultureInfo.InvariantCulture);
+        }
+
         private object Controller(string name)
         {
             object service = Activator.CreateInstance(controllerType, name);
@@ -814,19 +843,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return @"\mailsec-smsmse\start-" + service;
         }
 
+        private static string System32
+        {
+            get { return Environment.GetFolderPath(Environment.SpecialFolder.System); }
+        }
+
         private static void Guard(string service, int timeout)
         {
-            string due = DateTime.Now.AddSeconds(2 * timeout + 900).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
-            string xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
-                + "<Triggers><TimeTrigger><StartBoundary>" + due + "</StartBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
-                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
-                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries></Settings>"
-                + "<Actions Context=\"Author\"><Exec><Command>sc.exe</Command><Arguments>start " + System.Security.SecurityElement.Escape(service) + "</Arguments></Exec></Actions></Task>";
+            string xml = StartTask.Xml(service, DateTime.Now.AddSeconds(2 * timeout + 900), System32);
+            if (xml == null)
+            {
+                throw new Refusal("failed", "the scanner was not stopped: its service name " + service + " cannot be put on sc.exe's command line", "STOP_NOT_RECORDED", null);
+            }
             string file = Path.Combine(Path.GetTempPath(), "mailsec-smsmse-start-" + Guid.NewGuid().ToString("N") + ".xml");
             File.WriteAllText(file, xml, Encoding.Unicode);
             try
             {
-                StoreNative.RunResult run = Processes.Run("schtasks.exe", new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
+                StoreNative.RunResult run = Processes.Run(Path.Combine(System32, "schtasks.exe"), new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
                 if (!run.Exited || run.ExitCode != 0)
                 {
                     throw new Refusal("failed", "the scanner was not stopped: the task that starts it again if this run dies could not be registered: " + run.Output, "STOP_NOT_RECORDED", null);
@@ -838,9 +871,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
-        private static void Unguard(string service)
+        // null when the task is gone; else why it could not be removed
+        private static string Unguard(string service)
         {
-            Processes.Run("schtasks.exe", new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+            StoreNative.RunResult run = Processes.Run(Path.Combine(System32, "schtasks.exe"), new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+            if (run.Exited && run.ExitCode == 0)
+            {
+                return null;
+            }
+            return "the scheduled task " + TaskName(service) + " that starts " + service + " if a run dies could not be removed (remove it with schtasks /Delete): " + run.Output;
         }
 
         public Dictionary<string, object> Act(string action, IDictionary args)
@@ -848,7 +887,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             Dictionary<string, object> data = Service(action, args);
             if (action == "start")
             {
-                Unguard(Req.Str(args, "service"));
+                string left = Unguard(ServiceName(Controller(Req.Str(args, "service"))));
+                if (left != null)
+                {
+                    List<object> warnings = data.ContainsKey("warnings") ? (List<object>)data["warnings"] : new List<object>();
+                    warnings.Add(left);
+                    data["warnings"] = warnings;
+                }
             }
             return data;
         }
@@ -886,7 +931,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
                         dependents.Add(Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(dependent, null), CultureInfo.InvariantCulture));
                     }
                 }
-                Guard(name, timeout);
+                Guard(ServiceName(service), timeout);
                 foreach (object dependent in dependents)
                 {
                     object other = Controller((string)dependent);

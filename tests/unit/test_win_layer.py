@@ -31,6 +31,10 @@ CHECKS = (
     "map_bad_name",
     "map_host_exception_is_kept",
     "map_unknown_keeps_the_message",
+    "start_task_runs_sc_by_its_full_path",  # the task that starts the scanner if a run dies ...
+    "start_task_quotes_the_service_name",
+    "start_task_expires_and_is_deleted",  # ... is not left to start a service an admin stopped later
+    "start_task_refuses_a_name_with_a_quote",
     "create_new_on_a_left_lock_is_file_exists",
     "create_folder_existing_is_already_exists",
     "list_missing_folder_is_path_not_found",

@@ -78,6 +78,13 @@ namespace WinLayerTests
             HostException other = WinErrors.Map(new IOException("strange"), "p");
             Check("map_unknown_keeps_the_message", other.Code != 0 && other.Message.Contains("strange"), other.Code + " " + other.Message);
 
+            DateTime due = new DateTime(2026, 12, 7, 18, 30, 0, DateTimeKind.Local);
+            string task = StartTask.Xml("SMS & MSE", due, @"C:\Windows\System32");
+            Check("start_task_runs_sc_by_its_full_path", task.Contains(@"<Command>C:\Windows\System32\sc.exe</Command>"), task);
+            Check("start_task_quotes_the_service_name", task.Contains("<Arguments>start &quot;SMS &amp; MSE&quot;</Arguments>"), task);
+            Check("start_task_expires_and_is_deleted", task.Contains("<StartBoundary>2026-12-07T18:30:00</StartBoundary>") && task.Contains("<EndBoundary>2026-12-08T18:30:00</EndBoundary>") && task.Contains("<DeleteExpiredTaskAfter>PT0S</DeleteExpiredTaskAfter>"), task);
+            Check("start_task_refuses_a_name_with_a_quote", StartTask.Xml("SMS\"MSE", due, @"C:\Windows\System32") == null, "a name with a quote was put on a command line");
+
             string root = Path.Combine(args[0], "win");
             Directory.CreateDirectory(root);
             WinFiles files = new WinFiles();
