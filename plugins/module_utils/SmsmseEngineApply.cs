@@ -1738,7 +1738,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
                 Dictionary<string, object> started = ctx.Host.Services.Act(action, args);
                 ctx.Stopped.Remove(store);
-                StopRecord.Clear(ctx.Host, store);
+                try
+                {
+                    StopRecord.Clear(ctx.Host, store);
+                }
+                catch (Exception exception)
+                {
+                    // the scanner is running: the step is done; the next run starts it again (a no-op) and retries
+                    ctx.Warnings.Add("the scanner was started, but its stop record could not be removed: " + Win32Error.InnerMessage(exception));
+                }
                 return started;
             }
             IDictionary start = StartAfter(ctx, store, args);

@@ -209,9 +209,16 @@ namespace EngineTests
             inner.Replace(replacement, target);
         }
 
+        // paths whose delete is refused (access denied), by a part of their name
+        public string DeleteDenied;
+
         public void Delete(string path)
         {
             Tick();
+            if (DeleteDenied != null && path.Contains(DeleteDenied))
+            {
+                throw WinErrors.Map(new UnauthorizedAccessException("Access to the path is denied."), path);
+            }
             if (OpenUntil.ContainsKey(path))
             {
                 if (!ShareDelete.Contains(path))
@@ -514,6 +521,24 @@ namespace EngineTests
                 IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
                 bool copied = Result(steps, 0) == "done" && data != null && true.Equals(data["copied"]);
                 Check("quarantine_to_another_volume_copies", copied && Directory.Exists(Path.Combine(quarantine, "csapi-20261125.003-q2")) && !Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+
+            // low: a start that worked is done even when its stop record cannot be removed (it warns)
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("record-csapi");
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                host.Fs.DeleteDenied = "service-stopped-";
+                Dictionary<string, object> request = new Dictionary<string, object>();
+                request["wire"] = wire;
+                request["cache_dir"] = Path.Combine(root, "cache");
+                request["steps"] = new List<object> { Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start };
+                Dictionary<string, object> reply = Apply.Steps(request, host);
+                List<object> steps = (List<object>)reply["steps"];
+                host.Fs.DeleteDenied = null;
+                Run(host, Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L));
+                Check("started_with_a_record_left_is_done", Result(steps, 1) == "done" && Json.Write(reply).Contains("stop record"), Result(steps, 1) + " " + Json.Write(reply));
             }
 
             // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
