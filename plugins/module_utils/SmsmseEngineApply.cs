@@ -1303,6 +1303,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         // Copy `source` to a new file `target`, hashing while copying; (size, SHA-256).
         public static string CopyFile(Context ctx, string source, string target, out long size)
         {
+            string digest = CopyBytes(ctx, source, target, out size);
+            // after the writer is closed: Windows sets a time by opening the file for writing
+            ctx.Fs.CopyTimes(source, target);
+            return digest;
+        }
+
+        private static string CopyBytes(Context ctx, string source, string target, out long size)
+        {
             using (Stream reader = ctx.Fs.OpenRead(source))
             using (Stream writer = ctx.Fs.CreateNew(target))
             using (System.Security.Cryptography.SHA256 sha = Sha.New())
@@ -1318,7 +1326,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
                 sha.TransformFinalBlock(buffer, 0, 0);
                 writer.Flush();
-                ctx.Fs.CopyTimes(source, target);
                 return Hashing.Hex(sha.Hash);
             }
         }
@@ -1753,6 +1760,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return copy;
         }
 
+        // the codes of a stop refused before anything was asked of the service
+        private static readonly string[] NothingStopped = { "STOP_NOT_RECORDED", "NOT_CONFIGURED", "SERVICE_NOT_FOUND" };
+
         public static Dictionary<string, object> Service(Context ctx, string store, IDictionary args)
         {
             string action = Req.NeedStr(args, "action");
@@ -1762,9 +1772,22 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
             if (action != "stop")
             {
+                IDictionary stopped;
+                if (ctx.StartFor.TryGetValue(store, out stopped))
+                {
+                    args = WithDependents(args, stopped);
+                }
                 Dictionary<string, object> started = ctx.Host.Services.Act(action, args);
                 ctx.Stopped.Remove(store);
-                StopRecord.Clear(ctx.Host, store);
+                try
+                {
+                    StopRecord.Clear(ctx.Host, store);
+                }
+                catch (Exception exception)
+                {
+                    // the scanner is running: the step is done; the next run starts it again (a no-op) and retries
+                    ctx.Warnings.Add("the scanner was started, but its stop record could not be removed: " + Win32Error.InnerMessage(exception));
+                }
                 return started;
             }
             IDictionary start = StartAfter(ctx, store, args);
@@ -1778,9 +1801,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 data = ctx.Host.Services.Act(action, args);
             }
+            catch (Refusal refusal)
+            {
+                if (Array.IndexOf(NothingStopped, refusal.Code) >= 0)
+                {
+                    StopRecord.Clear(ctx.Host, store);
+                }
+                else
+                {
+                    // a stop that timed out or failed midway: the scanner may still be stopping; the start runs
+                    ctx.Stopped.Add(store);
+                    ctx.StartFor[store] = start;
+                }
+                throw;
+            }
             catch (Exception)
             {
-                StopRecord.Clear(ctx.Host, store);
+                ctx.Stopped.Add(store);
+                ctx.StartFor[store] = start;
                 throw;
             }
             if (data.ContainsKey("stopped") && data["stopped"] is bool && !(bool)data["stopped"])
@@ -1788,9 +1826,31 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 StopRecord.Clear(ctx.Host, store);  // it was not running: an administrator's choice, left as it is
                 return data;
             }
+            if (data.ContainsKey("dependents"))
+            {
+                // the services stopped with the scanner are started with it (and by the record, if this run dies)
+                start = WithDependents(start, data);
+                StopRecord.Write(ctx.Host, store, start);
+            }
             ctx.Stopped.Add(store);
             ctx.StartFor[store] = start;
             return data;
+        }
+
+        // `args` with the dependents `from` names added to its own
+        private static IDictionary WithDependents(IDictionary args, IDictionary from)
+        {
+            List<object> names = new List<object>(Req.List(args, "dependents"));
+            foreach (object name in Req.List(from, "dependents"))
+            {
+                if (name is string && !names.Contains(name))
+                {
+                    names.Add(name);
+                }
+            }
+            Dictionary<string, object> merged = Copy(args);
+            merged["dependents"] = names;
+            return merged;
         }
     }
 

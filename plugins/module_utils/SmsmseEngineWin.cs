@@ -105,8 +105,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
 
         public Entry Stat(string path)
         {
-            FileSystemInfo info = Info(path);
-            return info == null ? null : From(info, true);
+            try
+            {
+                FileSystemInfo info = Info(path);
+                return info == null ? null : From(info, true);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public Entry StatFollow(string path)
@@ -116,84 +123,204 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             {
                 return entry;
             }
-            if (!Directory.Exists(path) && !File.Exists(path))
+            try
             {
-                return null;
+                if (!Directory.Exists(path) && !File.Exists(path))
+                {
+                    return null;
+                }
+                entry.Kind = Directory.Exists(path) ? "dir" : "file";
+                entry.Volume = Native.VolumeOf(path);
+                return entry;
             }
-            entry.Kind = Directory.Exists(path) ? "dir" : "file";
-            entry.Volume = Native.VolumeOf(path);
-            return entry;
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public IList<Entry> List(string folder)
         {
             List<Entry> found = new List<Entry>();
-            foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+            try
             {
-                found.Add(From(info, false));
+                foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+                {
+                    if (!Names.IsComponent(info.Name))
+                    {
+                        // a plain path drops a trailing dot or space (`...` is the folder itself again) or opens a device
+                        throw new HostException(Win32Error.InvalidName, "an entry is named \"" + info.Name + "\", which a Windows path cannot address (a trailing dot or space, or a device name); it is never entered: rename or remove it with its \\\\?\\ path", folder);
+                    }
+                    found.Add(From(info, false));
+                }
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, folder);
             }
             return found;
         }
 
         public Stream OpenRead(string path)
         {
-            return Native.OpenShared(path, 1 << 20);
+            try
+            {
+                return Native.OpenShared(path, 1 << 20);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public Stream CreateNew(string path)
         {
-            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough);
+            try
+            {
+                return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void ProbeWritable(string path)
         {
-            new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
+            try
+            {
+                if ((File.GetAttributes(path) & FileAttributes.ReadOnly) != 0)
+                {
+                    // a read-only file refuses a write open; the engine clears the attribute and replaces it,
+                    // so what it needs is the right to change attributes and to delete
+                    new FileStream(path, FileMode.Open, System.Security.AccessControl.FileSystemRights.WriteAttributes | System.Security.AccessControl.FileSystemRights.Delete, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None).Dispose();
+                    return;
+                }
+                new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void CreateFolder(string path)
         {
-            if (Info(path) != null)
+            if (Stat(path) != null)
             {
                 throw new HostException(Codes.AlreadyExists, "already exists", path);
             }
-            Directory.CreateDirectory(path);
+            try
+            {
+                Directory.CreateDirectory(path);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void Move(string from, string to)
         {
-            Native.Move(from, to, 0);
+            try
+            {
+                Native.Move(from, to, 0);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, from);
+            }
         }
 
         public void Replace(string replacement, string target)
         {
-            if (Info(target) == null)
+            bool there = Stat(target) != null;
+            try
             {
-                Native.Move(replacement, target, 0);
+                if (!there)
+                {
+                    Native.Move(replacement, target, 0);
+                }
+                else
+                {
+                    Native.Replace(target, replacement, 0);
+                }
             }
-            else
+            catch (Exception exception)
             {
-                Native.Replace(target, replacement, 0);
+                throw WinErrors.Map(exception, target);
             }
         }
 
         public void Delete(string path)
         {
-            File.Delete(path);
+            // File.Delete says nothing when the file is not there: the engine is told, as by the managed host
+            Entry entry = Stat(path);
+            if (entry == null)
+            {
+                throw new HostException(Codes.FileNotFound, "no such file", path);
+            }
+            if (entry.Kind == "dir")
+            {
+                throw new HostException(Codes.AccessDenied, "a folder is not a file", path);
+            }
+            try
+            {
+                if (entry.LinkToDir)
+                {
+                    // a junction or a link to a folder: RemoveDirectory on the link itself, never what it leads to
+                    Directory.Delete(path, false);
+                }
+                else
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void DeleteFolder(string path)
         {
-            Directory.Delete(path, false);
+            try
+            {
+                Directory.Delete(path, false);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void MakeWritable(string path)
         {
-            File.SetAttributes(path, File.GetAttributes(path) & ~FileAttributes.ReadOnly);
+            try
+            {
+                File.SetAttributes(path, File.GetAttributes(path) & ~FileAttributes.ReadOnly);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
         }
 
         public void CopyTimes(string source, string target)
         {
-            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+            try
+            {
+                // GetLastWriteTimeUtc answers 1601 for a file that is not there
+                if (!File.Exists(source))
+                {
+                    throw new HostException(Codes.FileNotFound, "no such file", source);
+                }
+                File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, target);
+            }
         }
 
         public long? FreeBytes(string path)
@@ -218,8 +345,63 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         public void WritePrivate(string path, byte[] data)
         {
             string temp = path + "." + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture) + ".tmp";
-            File.WriteAllBytes(temp, data);
+            try
+            {
+                File.WriteAllBytes(temp, data);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, temp);
+            }
             Replace(temp, path);
+        }
+    }
+
+    // The one-time scheduled task that starts the scanner if the run that stopped it dies: sc.exe by its
+    // full path, the service name quoted, expiring a day after it is due and then deleted by the Task
+    // Scheduler, so it never starts a service an administrator stopped later. null for a name with a quote.
+    public static class StartTask
+    {
+        public static string Xml(string service, DateTime due, string system32)
+        {
+            if (string.IsNullOrEmpty(service) || service.IndexOf('"') >= 0)
+            {
+                return null;
+            }
+            string format = "yyyy-MM-dd'T'HH:mm:ss";
+            return "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+                + "<Triggers><TimeTrigger><StartBoundary>" + due.ToString(format, CultureInfo.InvariantCulture) + "</StartBoundary>"
+                + "<EndBoundary>" + due.AddDays(1).ToString(format, CultureInfo.InvariantCulture) + "</EndBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
+                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
+                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>"
+                + "<DeleteExpiredTaskAfter>PT0S</DeleteExpiredTaskAfter></Settings>"
+                + "<Actions Context=\"Author\"><Exec><Command>" + System.Security.SecurityElement.Escape(system32.TrimEnd('\\') + "\\sc.exe") + "</Command>"
+                + "<Arguments>" + System.Security.SecurityElement.Escape("start \"" + service + "\"") + "</Arguments></Exec></Actions></Task>";
+        }
+    }
+
+    // What .NET and Win32 throw on Windows, as the HostException the engine decides by: the Win32
+    // error an exception carries (Win32Exception.NativeErrorCode, a FACILITY_WIN32 HResult, or the
+    // type .NET uses for it); a bad path is ERROR_INVALID_NAME; anything else ERROR_IO_DEVICE with its message.
+    public static class WinErrors
+    {
+        public const int IoDevice = 1117;
+
+        public static HostException Map(Exception exception, string path)
+        {
+            HostException host = exception as HostException;
+            if (host != null)
+            {
+                return host;
+            }
+            int code = exception is ArgumentException || exception is NotSupportedException ? Win32Error.InvalidName : Win32Error.FromException(exception);
+            string message = Win32Error.InnerMessage(exception);
+            if (code == 0)
+            {
+                code = IoDevice;
+                message = exception.GetType().Name + ": " + message;
+            }
+            return new HostException(code, message, path);
         }
     }
 
@@ -606,6 +788,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
+        // the service's own name (ServiceController also accepts its display name; sc.exe does not)
+        private string ServiceName(object service)
+        {
+            return Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(service, null), CultureInfo.InvariantCulture);
+        }
+
         private object Controller(string name)
         {
             object service = Activator.CreateInstance(controllerType, name);
@@ -655,19 +843,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return @"\mailsec-smsmse\start-" + service;
         }
 
+        private static string System32
+        {
+            get { return Environment.GetFolderPath(Environment.SpecialFolder.System); }
+        }
+
         private static void Guard(string service, int timeout)
         {
-            string due = DateTime.Now.AddSeconds(2 * timeout + 900).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
-            string xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
-                + "<Triggers><TimeTrigger><StartBoundary>" + due + "</StartBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
-                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
-                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries></Settings>"
-                + "<Actions Context=\"Author\"><Exec><Command>sc.exe</Command><Arguments>start " + System.Security.SecurityElement.Escape(service) + "</Arguments></Exec></Actions></Task>";
+            string xml = StartTask.Xml(service, DateTime.Now.AddSeconds(2 * timeout + 900), System32);
+            if (xml == null)
+            {
+                throw new Refusal("failed", "the scanner was not stopped: its service name " + service + " cannot be put on sc.exe's command line", "STOP_NOT_RECORDED", null);
+            }
             string file = Path.Combine(Path.GetTempPath(), "mailsec-smsmse-start-" + Guid.NewGuid().ToString("N") + ".xml");
             File.WriteAllText(file, xml, Encoding.Unicode);
             try
             {
-                StoreNative.RunResult run = Processes.Run("schtasks.exe", new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
+                StoreNative.RunResult run = Processes.Run(Path.Combine(System32, "schtasks.exe"), new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
                 if (!run.Exited || run.ExitCode != 0)
                 {
                     throw new Refusal("failed", "the scanner was not stopped: the task that starts it again if this run dies could not be registered: " + run.Output, "STOP_NOT_RECORDED", null);
@@ -679,9 +871,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
-        private static void Unguard(string service)
+        // null when the task is gone; else why it could not be removed
+        private static string Unguard(string service)
         {
-            Processes.Run("schtasks.exe", new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+            StoreNative.RunResult run = Processes.Run(Path.Combine(System32, "schtasks.exe"), new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+            if (run.Exited && run.ExitCode == 0)
+            {
+                return null;
+            }
+            return "the scheduled task " + TaskName(service) + " that starts " + service + " if a run dies could not be removed (remove it with schtasks /Delete): " + run.Output;
         }
 
         public Dictionary<string, object> Act(string action, IDictionary args)
@@ -689,7 +887,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             Dictionary<string, object> data = Service(action, args);
             if (action == "start")
             {
-                Unguard(Req.Str(args, "service"));
+                string left = Unguard(ServiceName(Controller(Req.Str(args, "service"))));
+                if (left != null)
+                {
+                    List<object> warnings = data.ContainsKey("warnings") ? (List<object>)data["warnings"] : new List<object>();
+                    warnings.Add(left);
+                    data["warnings"] = warnings;
+                }
             }
             return data;
         }
@@ -727,7 +931,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
                         dependents.Add(Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(dependent, null), CultureInfo.InvariantCulture));
                     }
                 }
-                Guard(name, timeout);
+                Guard(ServiceName(service), timeout);
                 foreach (object dependent in dependents)
                 {
                     object other = Controller((string)dependent);

@@ -322,9 +322,30 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         // may rewrite, a file while it is read.
         // (FileShare.ReadWrite | FileShare.Delete: CreateFile's FILE_SHARE_ALL; the \\?\ path needs
         // CreateFile, .NET Framework 4.5's FileStream refuses it.)
+        // The link itself is opened, never what it leads to (FILE_FLAG_OPEN_REPARSE_POINT), and what
+        // was opened must be a regular file: a link, a folder or a device is refused, access denied.
         public static FileStream OpenShared(string path, int buffer)
         {
-            return Open(path, GENERIC_READ, FILE_SHARE_ALL, OPEN_EXISTING, FILE_FLAG_SEQUENTIAL_SCAN, FileAccess.Read, buffer);
+            FileStream stream = Open(path, GENERIC_READ, FILE_SHARE_ALL, OPEN_EXISTING, FILE_FLAG_SEQUENTIAL_SCAN | FILE_FLAG_OPEN_REPARSE_POINT, FileAccess.Read, buffer);
+            try
+            {
+                BY_HANDLE_FILE_INFORMATION info;
+                if (!GetFileInformationByHandle(stream.SafeFileHandle, out info))
+                {
+                    throw new Win32Exception(Marshal.GetLastWin32Error());
+                }
+                string kind = Kinds.Of((FileAttributes)info.FileAttributes);
+                if (kind != "file")
+                {
+                    throw new Win32Exception(Win32Error.AccessDenied, string.Format("{0} is not a regular file ({1}); it is never opened", path, kind));
+                }
+                return stream;
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
         }
 
         private static FileStream Open(string path, uint access, uint share, uint disposition, uint flags, FileAccess streamAccess, int buffer)

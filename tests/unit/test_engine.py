@@ -25,6 +25,13 @@ DOUBLE = Path(__file__).resolve().parent / "csharp" / "EngineTests.cs"
 CHECKS = (
     "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
     "stage_leaves_no_half_set",
+    "stage_sets_times_after_the_writer_closes",  # high: a file's time is set once the writer is closed
+    "timed_out_stop_is_started_again",  # high: a stop that failed or timed out keeps its record ...
+    "timed_out_stop_is_started_at_the_end",  # ... and the scanner is started again
+    "dependents_are_started_again",  # medium: services stopped with the scanner are started with it
+    "dependents_are_started_at_the_end",
+    "quarantine_to_another_volume_copies",  # medium: the NotSameDevice fallback is reached
+    "started_with_a_record_left_is_done",  # low: the start worked; a stop record that cannot be removed warns
     "sharing_violation_is_retried",  # medium: retried within the budget
     "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
     "held_set_is_in_use",

@@ -9,6 +9,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
@@ -16,6 +17,7 @@ using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
+using WinErrors = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin.WinErrors;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
 using OldRule = ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Privacy;
 
@@ -121,17 +123,23 @@ namespace EngineTests
         }
         public Stream OpenRead(string path) { return inner.OpenRead(path); }
 
+        // files this host has open for writing (FileShare.None, as WinFiles.CreateNew opens them)
+        public readonly HashSet<string> Writing = new HashSet<string>();
+
         public Stream CreateNew(string path)
         {
             Stream stream = inner.CreateNew(path);
-            return FilterTruncates ? new Cleaned(stream, path) : stream;
+            Writing.Add(path);
+            return new Cleaned(stream, path, FilterTruncates, delegate { Writing.Remove(path); });
         }
 
         private sealed class Cleaned : Stream
         {
             private readonly Stream inner;
             private readonly string path;
-            public Cleaned(Stream inner, string path) { this.inner = inner; this.path = path; }
+            private readonly bool truncates;
+            private readonly Action closed;
+            public Cleaned(Stream inner, string path, bool truncates, Action closed) { this.inner = inner; this.path = path; this.truncates = truncates; this.closed = closed; }
             public override bool CanRead { get { return false; } }
             public override bool CanSeek { get { return false; } }
             public override bool CanWrite { get { return true; } }
@@ -147,7 +155,8 @@ namespace EngineTests
                 if (disposing)
                 {
                     inner.Dispose();
-                    if (path.EndsWith(".dat", StringComparison.Ordinal) && new FileInfo(path).Length > 1)
+                    closed();
+                    if (truncates && path.EndsWith(".dat", StringComparison.Ordinal) && new FileInfo(path).Length > 1)
                     {
                         using (FileStream cut = new FileStream(path, FileMode.Open, FileAccess.Write))
                         {
@@ -168,19 +177,19 @@ namespace EngineTests
             Tick();
             if (MoveFaults.Count > 0)
             {
-                throw new HostException(MoveFaults.Dequeue(), "injected", from);
+                throw WinErrors.Map(new Win32Exception(MoveFaults.Dequeue()), from);
             }
             if (CaseInsensitive && Actual(to) != to)
             {
-                throw new HostException(Codes.AlreadyExists, "a name that differs only in case exists", to);
+                throw WinErrors.Map(new Win32Exception(Codes.AlreadyExists), to);
             }
             if (OpenUntil.ContainsKey(from) && !ShareDelete.Contains(from))
             {
-                throw new HostException(32, "the file is open without FILE_SHARE_DELETE", from);
+                throw WinErrors.Map(new Win32Exception(32), from);
             }
             if (OpenBelow(from))
             {
-                throw new HostException(Codes.AccessDenied, "a folder with an open file inside cannot be renamed", from);
+                throw WinErrors.Map(new Win32Exception(Codes.AccessDenied), from);
             }
             inner.Move(from, to);
         }
@@ -195,26 +204,33 @@ namespace EngineTests
                     // ERROR_UNABLE_TO_MOVE_REPLACEMENT_2: the target was moved away, the replacement not moved in
                     inner.Delete(target);
                 }
-                throw new HostException(code, "injected", target);
+                throw WinErrors.Map(new Win32Exception(code), target);
             }
             inner.Replace(replacement, target);
         }
 
+        // paths whose delete is refused (access denied), by a part of their name
+        public string DeleteDenied;
+
         public void Delete(string path)
         {
             Tick();
+            if (DeleteDenied != null && path.Contains(DeleteDenied))
+            {
+                throw WinErrors.Map(new UnauthorizedAccessException("Access to the path is denied."), path);
+            }
             if (OpenUntil.ContainsKey(path))
             {
                 if (!ShareDelete.Contains(path))
                 {
-                    throw new HostException(32, "the file is open without FILE_SHARE_DELETE", path);
+                    throw WinErrors.Map(new IOException("The process cannot access the file because it is being used by another process.", unchecked((int)0x80070020)), path);
                 }
                 Pending.Add(path);
                 return;
             }
             if (ReadOnly.Contains(path))
             {
-                throw new HostException(Codes.AccessDenied, "read-only", path);
+                throw WinErrors.Map(new UnauthorizedAccessException("Access to the path is denied."), path);
             }
             inner.Delete(path);
         }
@@ -223,12 +239,20 @@ namespace EngineTests
         {
             if (OpenBelow(path))
             {
-                throw new HostException(Codes.DirNotEmpty, "a delete-pending file is still inside", path);
+                throw WinErrors.Map(new IOException("The directory is not empty.", unchecked((int)0x80070091)), path);
             }
             inner.DeleteFolder(path);
         }
         public void MakeWritable(string path) { ReadOnly.Remove(path); }
-        public void CopyTimes(string source, string target) { inner.CopyTimes(source, target); }
+        public void CopyTimes(string source, string target)
+        {
+            // .NET Framework's File.SetLastWriteTimeUtc opens the file for writing: refused while a writer holds it
+            if (Writing.Contains(target))
+            {
+                throw WinErrors.Map(new IOException("The process cannot access the file because it is being used by another process.", unchecked((int)0x80070020)), target);
+            }
+            inner.CopyTimes(source, target);
+        }
         public long? FreeBytes(string path) { return inner.FreeBytes(path); }
         public void Flush(string folder) { }
         public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
@@ -250,7 +274,36 @@ namespace EngineTests
         public int HeldFor;
         public int Looks;
         public FaultFiles Files;
-        public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
+        // the actions asked for, and a stop that ends as WinServices' does when the service is still StopPending at its time limit
+        public readonly List<string> Actions = new List<string>();
+        public bool StopTimesOut;
+        // services that depend on the scanner and were running: WinServices' stop stops them and names them
+        public string[] RunningDependents;
+        public readonly List<string> StartedDependents = new List<string>();
+        public Dictionary<string, object> Act(string action, IDictionary args)
+        {
+            Actions.Add(action);
+            if (action == "stop" && StopTimesOut)
+            {
+                throw new Refusal("timeout", "SMSMSE did not stop within 1 s; it is StopPending", "SERVICE_TIMEOUT", null);
+            }
+            Dictionary<string, object> data = new Dictionary<string, object>();
+            if (action == "stop" && RunningDependents != null)
+            {
+                data["stopped"] = true;
+                data["dependents"] = new List<object>(RunningDependents);
+            }
+            if (action == "start")
+            {
+                List<string> names = new List<string>();
+                foreach (object name in Req.List(args, "dependents"))
+                {
+                    names.Add((string)name);
+                }
+                StartedDependents.Add(string.Join(",", names.ToArray()));
+            }
+            return data;
+        }
         public IList<string> Holders(string folder)
         {
             Looks++;
@@ -405,6 +458,87 @@ namespace EngineTests
                 List<object> steps = Run(host, Step("stage", csapi, "source", Path.Combine(hawking, "20261125.003"), "name", ".smsmse-staging-20261125.003-t1", "manifest", manifest));
                 Check("stage_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
                 Check("stage_leaves_no_half_set", !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-t1")), "the staging folder is still there");
+            }
+
+            // high: .NET Framework sets a file's time by opening it for writing, refused while the stage's own writer is open
+            {
+                FaultHost host = new FaultHost();
+                string hawking = Fresh("times-hawking"), csapi = Fresh("times-csapi");
+                string source = Path.Combine(hawking, "20261125.003");
+                Dictionary<string, object> manifest = MakeSet(source);
+                DateTime old = new DateTime(2026, 11, 25, 3, 0, 0, DateTimeKind.Utc);
+                foreach (string file in Directory.GetFiles(source))
+                {
+                    File.SetLastWriteTimeUtc(file, old);
+                }
+                List<object> steps = Run(host, Step("stage", csapi, "source", source, "name", ".smsmse-staging-20261125.003-t0", "manifest", manifest));
+                string staged = Path.Combine(csapi, ".smsmse-staging-20261125.003-t0");
+                bool times = Directory.Exists(staged) && Directory.GetFiles(staged).Length > 0;
+                foreach (string file in times ? Directory.GetFiles(staged) : new string[0])
+                {
+                    times &= File.GetLastWriteTimeUtc(file) == old;
+                }
+                Check("stage_sets_times_after_the_writer_closes", Result(steps, 0) == "done" && times, Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+
+            // high: a stop that times out (the service still StopPending) keeps its record, and the start after it runs
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("stop-timeout-csapi");
+                host.Held.StopTimesOut = true;
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                List<object> steps = Run(host, Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start);
+                Check("timed_out_stop_is_started_again", Result(steps, 0) == "timeout:SERVICE_TIMEOUT" && string.Join(",", host.Held.Actions.ToArray()) == "stop,start", Result(steps, 0) + " " + Result(steps, 1) + " " + string.Join(",", host.Held.Actions.ToArray()));
+                FaultHost alone = new FaultHost();
+                alone.Held.StopTimesOut = true;
+                Run(alone, Step("service", Fresh("stop-timeout-alone"), "action", "stop", "service", "SMSMSE", "timeout", 1L));
+                Check("timed_out_stop_is_started_at_the_end", string.Join(",", alone.Held.Actions.ToArray()) == "stop,start", string.Join(",", alone.Held.Actions.ToArray()));
+            }
+
+            // medium: the services stopped with the scanner (they depend on it) are started with it again
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("dependents-csapi");
+                host.Held.RunningDependents = new string[] { "SMSMSEUI" };
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                Run(host, Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start);
+                Check("dependents_are_started_again", string.Join(";", host.Held.StartedDependents.ToArray()) == "SMSMSEUI", string.Join(";", host.Held.StartedDependents.ToArray()));
+                FaultHost alone = new FaultHost();
+                alone.Held.RunningDependents = new string[] { "SMSMSEUI" };
+                Run(alone, Step("service", Fresh("dependents-alone"), "action", "stop", "service", "SMSMSE", "timeout", 1L));
+                Check("dependents_are_started_at_the_end", string.Join(";", alone.Held.StartedDependents.ToArray()) == "SMSMSEUI", string.Join(";", alone.Held.StartedDependents.ToArray()));
+            }
+
+            // medium: MoveFileEx refuses another volume (Win32Exception 17): the quarantine copies the set, then removes it
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("volume-csapi"), quarantine = Fresh("volume-quarantine");
+                MakeSet(Path.Combine(csapi, "20261125.003"));
+                host.Fs.MoveFaults.Enqueue(Codes.NotSameDevice);
+                List<object> steps = Run(host, Step("quarantine", csapi, "name", "20261125.003", "dest_dir", quarantine, "dest_name", "csapi-20261125.003-q2"));
+                IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
+                bool copied = Result(steps, 0) == "done" && data != null && true.Equals(data["copied"]);
+                Check("quarantine_to_another_volume_copies", copied && Directory.Exists(Path.Combine(quarantine, "csapi-20261125.003-q2")) && !Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+
+            // low: a start that worked is done even when its stop record cannot be removed (it warns)
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("record-csapi");
+                Dictionary<string, object> start = Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L, "only_if_stopped_here", true);
+                start["always"] = true;
+                host.Fs.DeleteDenied = "service-stopped-";
+                Dictionary<string, object> request = new Dictionary<string, object>();
+                request["wire"] = wire;
+                request["cache_dir"] = Path.Combine(root, "cache");
+                request["steps"] = new List<object> { Step("service", csapi, "action", "stop", "service", "SMSMSE", "timeout", 1L), start };
+                Dictionary<string, object> reply = Apply.Steps(request, host);
+                List<object> steps = (List<object>)reply["steps"];
+                host.Fs.DeleteDenied = null;
+                Run(host, Step("service", csapi, "action", "start", "service", "SMSMSE", "timeout", 1L));
+                Check("started_with_a_record_left_is_done", Result(steps, 1) == "done" && Json.Write(reply).Contains("stop record"), Result(steps, 1) + " " + Json.Write(reply));
             }
 
             // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
