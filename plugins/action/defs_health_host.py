@@ -43,7 +43,7 @@ class ActionModule(DocumentedAction):
     def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
-        distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog")
+        distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
         trusted = catalog.from_options(options, record_state=False) if distpoint.outside(sources) else None
         catalogued = tuple(reversed(distpoint.listed(trusted))) if trusted else ()
         opts = health_run.Options(

@@ -20,9 +20,9 @@ class ActionModule(DocumentedAction):
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         source = options["source"]
-        if distpoint.kind(source) == distpoint.LIVEUPDATE:
+        if distpoint.kind(source, "source") == distpoint.LIVEUPDATE:
             raise SmsmseError("OPTION_INVALID", "`source` is liveupdate: use mailsec.smsmse.defs_liveupdate for that.")
-        distpoint.require_catalog([source], options["catalog"] is not None, "catalog")
+        distpoint.require_catalog([source], options["catalog"] is not None, "catalog", "source")
         windows = probe.is_windows(self)
         distpoint.check_platform(source, windows=windows)
         trusted = catalog.from_options(options, record_state=False)

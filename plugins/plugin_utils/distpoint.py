@@ -10,6 +10,7 @@ file is. Everything here runs on the controller, before any host is touched.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,10 +27,12 @@ _UNC = re.compile(r"^\\\\[^\\/]+\\[^\\/]+")
 SUPPORTED: dict[str, tuple[bool, bool]] = {URL: (True, False), FOLDER: (True, False), UNC: (False, False)}
 
 
-def kind(source: str) -> str:
-    """``liveupdate``, ``url``, ``unc`` or ``folder``; OPTION_INVALID for anything else (a relative path, a bare name)."""
+def kind(source: str, option: str = "source") -> str:
+    """``liveupdate``, ``url``, ``unc`` or ``folder``; OPTION_INVALID for anything else (a relative path, a bare name,
+    a URL with credentials, a query or a fragment: ``option`` is named in the error)."""
     if source == LIVEUPDATE:
         return LIVEUPDATE
+    _refuse_url_extras(source, option)
     if _URL.match(source):
         return URL
     if _UNC.match(source):
@@ -43,14 +46,40 @@ def kind(source: str) -> str:
     )
 
 
-def outside(sources: Iterable[str]) -> list[str]:
-    """The sources other than ``liveupdate`` (each checked to be one of the kinds)."""
-    return [s for s in sources if kind(s) != LIVEUPDATE]
+def _refuse_url_extras(source: str, option: str) -> None:
+    """OPTION_INVALID for a URL with a user name, password, query or fragment, shown without any of them."""
+    if not source.lower().startswith(("https://", "http://")):
+        return
+    try:
+        parts = urllib.parse.urlsplit(source)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return  # not a URL the pattern accepts either: refused below
+    shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+    if parts.username is not None or parts.password is not None:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`{option}`: the URL {shown} carries credentials (user name or password): credentials in a URL are not supported, "
+            "as a source is shown in messages and reports. Give the URL without them and serve the distribution point to "
+            "the hosts without a login (every file is proven by the trusted catalog), limited by network if need be.",
+        )
+    for extra, name in ((parts.query, "query (?...)"), (parts.fragment, "fragment (#...)")):
+        if extra:
+            raise SmsmseError(
+                "OPTION_INVALID",
+                f"`{option}`: the URL {shown} has a {name}, which is not supported: the version's folder is added to the "
+                "URL's path. Give the URL of the folder that holds the version folders, without it.",
+            )
 
 
-def require_catalog(sources: Sequence[str], catalog_given: bool, option: str) -> None:
+def outside(sources: Iterable[str], option: str = "sources") -> list[str]:
+    """The sources other than ``liveupdate`` (each checked to be one of the kinds; ``option`` is named in an error)."""
+    return [s for s in sources if kind(s, option) != LIVEUPDATE]
+
+
+def require_catalog(sources: Sequence[str], catalog_given: bool, option: str, sources_option: str = "sources") -> None:
     """CATALOG_REQUIRED, naming ``option``, when an outside source is given without a catalog."""
-    found = outside(sources)
+    found = outside(sources, sources_option)
     if found and not catalog_given:
         raise SmsmseError(
             "CATALOG_REQUIRED",

@@ -133,6 +133,16 @@ def test_without_a_catalog_nothing_is_touched(broken_host: Path, tmp_path: Path)
     assert done.agent_calls("isolated") == 0
 
 
+def test_credentials_in_the_url_are_refused_and_never_shown(broken_host: Path, tmp_path: Path) -> None:
+    trust = sign_catalog(broken_host.parent, tmp_path)
+    done = run(broken_host, tmp_path, "credentials", point="https://mirror:s3cret@127.0.0.1:9/smsmse", **trust)
+    result = done.results["isolated"]["imported"]
+    assert result["failed"] is True and result["error"]["code"] == "OPTION_INVALID", result
+    assert "`source`" in result["msg"] and "credentials in a URL are not supported" in result["msg"]
+    assert "s3cret" not in done.output and "s3cret" not in json.dumps(result)
+    assert done.agent_calls("isolated") == 0
+
+
 def test_over_https_from_nginx(broken_host: Path, tmp_path: Path, https_distpoint: Callable[..., Any]) -> None:
     root, host = broken_host.parent, broken_host.parent / "hosts" / "isolated"
     trust = sign_catalog(root, tmp_path)

@@ -62,3 +62,20 @@ def test_set_locations() -> None:
     assert distpoint.set_location("https://h/smsmse/", "20261125.003") == "https://h/smsmse/20261125.003"
     assert distpoint.set_location("/srv/smsmse", "20261125.003") == "/srv/smsmse/20261125.003"
     assert distpoint.set_location("\\\\s\\share\\", "20261125.003") == "\\\\s\\share\\20261125.003"
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("https://user:s3cret@defs.example.com/smsmse", "credentials"),
+        ("https://user@defs.example.com/smsmse", "credentials"),
+        ("https://defs.example.com/smsmse?token=s3cret", "query"),
+        ("https://defs.example.com/smsmse#top", "fragment"),
+    ],
+)
+def test_a_url_with_credentials_or_a_query_is_refused_without_echoing_it(source: str, words: str) -> None:
+    with pytest.raises(SmsmseError) as raised:
+        distpoint.kind(source, option="defs_health_sources")
+    text = str(raised.value)
+    assert raised.value.code == "OPTION_INVALID" and words in text and "`defs_health_sources`" in text
+    assert "s3cret" not in text and "defs.example.com" in text
