@@ -28,7 +28,7 @@ class ActionModule(DocumentedAction):
         trusted = catalog.from_options(options, record_state=False)
         if trusted is None:  # require_catalog saw a catalog path: from_options gives a trusted catalog or raises
             raise SmsmseError("CATALOG_REQUIRED", "The catalog could not be read.")
-        version = distpoint.pick_version(trusted, options["version"])
+        version = distpoint.pick_version(trusted, options["version"], options["required_files"])
         stores, _verification, host = change.read_host(self, task_vars, options)
         store = options["store"] or next((name for name in plan.SOURCES if name in stores), None)
         if store is None:

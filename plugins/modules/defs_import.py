@@ -45,7 +45,11 @@ options:
     type: str
     required: true
   version:
-    description: C(newest) (the newest version the catalog lists), or the version to bring (C(YYYYMMDD.RRR)), which the catalog must list.
+    description:
+      - C(newest) (the newest version the catalog lists), or the version to bring (C(YYYYMMDD.RRR)), which the catalog must list.
+      - A catalog entry that fails the structure checks (no C(zdone.dat), a file of O(required_files) missing, an empty,
+        temporary or reserved file name, two names that are one to Windows) is never imported - C(newest) passes over it,
+        and asking for it is refused (C(CATALOG_INVALID)) before the host is touched.
     type: str
     default: newest
   store:

@@ -9,14 +9,17 @@ file is. Everything here runs on the controller, before any host is touched.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.catalog import Catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import FileEntry, SetFolder
 
 LIVEUPDATE = "liveupdate"
 URL, UNC, FOLDER = "url", "unc", "folder"
@@ -109,17 +112,47 @@ def listed(catalog: Catalog) -> list[str]:
     return sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
 
 
-def pick_version(catalog: Catalog, wanted: str) -> str:
-    """``newest`` -> the newest version the catalog lists; else the version asked for, which the catalog must list."""
-    listed_ = listed(catalog)
+def structure_problems(catalog: Catalog, version: str, required_files: Iterable[str]) -> list[Problem]:
+    """What the structure rule finds in the catalog's entry for ``version`` (no marker, a required file missing, an
+    empty, temporary or reserved name, names one to Windows): such an entry is never fetched."""
+    files = tuple(
+        FileEntry(path=path, size=entry.size, mtime=0.0, link=False, sha256=entry.sha256)
+        for path, entry in sorted(catalog.sets[version].files.items())
+    )
+    folder = SetFolder(name=version, link=False, truncated=False, mtime=0.0, files=files)
+    return structure.check_set(folder, where=version, join=posixpath.join, required_files=required_files, hashed=False)
+
+
+def importable(catalog: Catalog, required_files: Iterable[str]) -> list[str]:
+    """The versions the catalog lists whose entry passes the structure rule, oldest first."""
+    required = tuple(required_files)
+    return [v for v in listed(catalog) if not structure_problems(catalog, v, required)]
+
+
+def pick_version(catalog: Catalog, wanted: str, required_files: Iterable[str]) -> str:
+    """``newest`` -> the newest version the catalog lists whose entry passes the structure rule; else the version asked
+    for, which the catalog must list with an entry that passes it."""
+    required = tuple(required_files)
     if wanted == "newest":
-        if not listed_:
-            raise SmsmseError("VERSION_NOT_FOUND", "The trusted catalog lists no set to import.")
-        return listed_[-1]
+        found = importable(catalog, required)
+        if not found:
+            skipped = ", ".join(listed(catalog))
+            raise SmsmseError(
+                "VERSION_NOT_FOUND",
+                "The trusted catalog lists no set to import" + (f": no entry passes the structure checks ({skipped})." if skipped else "."),
+            )
+        return found[-1]
     if not versions.is_version(wanted):
         raise SmsmseError("OPTION_INVALID", f"`version` is '{wanted}': use newest or YYYYMMDD.RRR.")
     if wanted not in catalog.sets:
         raise SmsmseError("VERSION_NOT_FOUND", f"The trusted catalog does not list {wanted}, so it cannot be imported.")
+    problems = structure_problems(catalog, wanted, required)
+    if problems:
+        raise SmsmseError(
+            "CATALOG_INVALID",
+            f"The trusted catalog's entry for {wanted} fails the structure checks ({problems[0].code}: {problems[0].message}), "
+            "so it is never imported.",
+        )
     return wanted
 
 
