@@ -394,6 +394,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Stream every file of the set at ``source`` into ``<store>/<name>``, checking each against the manifest; marker last."""
     source, manifest, marker = str(args["source"]), args["manifest"], ctx.wire["marker"]
     target = folder(store, args["name"])
+    if not args["name"].startswith(ctx.wire["staging_prefix"]):
+        raise ValueError(f"{args['name']!r} is not a staging folder name ({ctx.wire['staging_prefix']}...): a set is fetched into one only")
     for rel in manifest:
         relative(rel)
     shown = _safe(source)
