@@ -81,6 +81,9 @@ class ActionModule(DocumentedAction):
             result["deprecations"] = [
                 {"msg": "defs_health_liveupdate is deprecated: list the sources in defs_health_sources instead", "version": "1.0.0"}
             ]
+        warnings = distpoint.replay_warnings(sources, options["catalog_state"], "defs_health_catalog_state")
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def _import(

@@ -16,7 +16,9 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_import.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        result = change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        warnings = distpoint.replay_warnings([options["source"]], options["catalog_state"], "catalog_state")
+        return {**result, "warnings": [*result.get("warnings", []), *warnings]} if warnings else result
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         source = options["source"]

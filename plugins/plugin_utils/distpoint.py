@@ -91,6 +91,18 @@ def require_catalog(sources: Sequence[str], catalog_given: bool, option: str, so
         )
 
 
+def replay_warnings(sources: Sequence[str], catalog_state: str | None, option: str) -> list[str]:
+    """A warning when a distribution point is used without the catalog state that refuses an older, replayed catalog."""
+    found = outside(sources)
+    if not found or catalog_state:
+        return []
+    return [
+        f"The source {found[0]} is a distribution point and `{option}` is not set: an older signed catalog, replayed, would "
+        f"be accepted and could bring back a set it lists. Set `{option}` to a file on the controller; and never read the "
+        "catalog from the distribution point itself."
+    ]
+
+
 def check_platform(source: str, *, windows: bool) -> str:
     """The source's kind, or SOURCE_NOT_SUPPORTED when this host's agent cannot fetch from it."""
     found = kind(source)

@@ -453,6 +453,7 @@ def _from_sources(
                 break
             after = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
             if after.decision.action != decide.LIVEUPDATE:
+                progress.actions[-1]["fixed"] = True  # the source that healed the host: the reports' fixed_by
                 return (after, shown), ""
             why.append((shown, f"{shown} brought no good set."))
             break

@@ -119,3 +119,10 @@ def test_a_catalog_with_only_broken_entries_has_nothing_to_import() -> None:
     with pytest.raises(SmsmseError) as raised:
         distpoint.pick_version(catalog_of(BROKEN), "newest", structure.DEFAULT_REQUIRED_FILES)
     assert raised.value.code == "VERSION_NOT_FOUND" and "20261124.001" in str(raised.value)
+
+
+def test_an_outside_source_without_catalog_state_is_warned_about_naming_the_option() -> None:
+    assert distpoint.replay_warnings(["liveupdate"], None, "defs_health_catalog_state") == []
+    assert distpoint.replay_warnings(["/srv/smsmse"], "/var/lib/smsmse/catalog-state.json", "defs_health_catalog_state") == []
+    (warning,) = distpoint.replay_warnings(["liveupdate", "https://dp.example.com/smsmse"], None, "defs_health_catalog_state")
+    assert "`defs_health_catalog_state`" in warning and "https://dp.example.com/smsmse" in warning and "replay" in warning
