@@ -7,6 +7,7 @@ store, and come before the deadline.
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import os
 import socketserver
@@ -70,7 +71,7 @@ class Behaviour(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
         name = self.path.rsplit("/", 1)[-1]
-        body = set_bytes().get(name)
+        body = (self.server.files or set_bytes()).get(name)
         mode = self.server.mode
         if mode == "silent":
             time.sleep(5)
@@ -165,6 +166,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, mode: str) -> None:
         super().__init__(("127.0.0.1", 0), Behaviour)
         self.mode = mode
+        self.files: dict[str, bytes] | None = None  # served instead of the lab set
         self.requests: list[str] = []
         self.sent = 0
 
@@ -269,6 +271,32 @@ def test_a_content_length_of_other_digits_is_ignored(serve: Callable[[str], Serv
     report = run_fetch(store, f"{server.url}/dp/{VERSION}")
     assert report["result"] == "done", report["message"]
     assert complete(store / STAGING, VERSION)
+
+
+BIG = bytes(range(256)) * (9 << 12)  # 9 MiB: several chunks of each of the two read buffers
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_file_larger_than_both_buffers_arrives_byte_exact_or_is_refused(
+    serve: Callable[[str], Server], store: Path, flipped: bool
+) -> None:
+    server = serve("plain")
+    served = bytearray(BIG)
+    if flipped:
+        served[len(served) // 2 + 12345] ^= 0x01  # one bit, mid-file, far from any buffer's start
+    server.files = {"virscan1.dat": bytes(served), "zdone.dat": b"done\r\n"}
+    manifest = {
+        "virscan1.dat": {"size": len(BIG), "sha256": hashlib.sha256(BIG).hexdigest()},
+        "zdone.dat": {"size": 6, "sha256": hashlib.sha256(b"done\r\n").hexdigest()},
+    }
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}", manifest=manifest)
+    if flipped:
+        assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
+        assert "virscan1.dat" in report["message"] and "SHA-256" in report["message"]
+        assert_nothing_kept(store)
+        return
+    assert report["result"] == "done", report["message"]
+    assert (store / STAGING / "virscan1.dat").read_bytes() == BIG
 
 
 def test_a_server_error_names_the_status(serve: Callable[[str], Server], store: Path) -> None:
