@@ -14,6 +14,8 @@ def _store(facts: dict[str, Any], name: str) -> str:
     store = facts["stores"].get(name)
     if store is None:
         return "-"
+    if store.get("definfo_error"):
+        return f"(definfo.dat {store['definfo_error']['code']})"
     active = store["active"] or "none"
     incomplete = [s["version"] for s in store["sets"] if not s["complete"]]
     return active + (" (!marker)" if active in incomplete else "") + ("" if store["active_exists"] or not store["active"] else " (missing)")

@@ -15,6 +15,13 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_facts.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The facts; a damaged ``definfo.dat`` is reported in its store's ``definfo_error`` (and a warning), as defs_verify does."""
         reply = probe.run(self, task_vars, options)
         host = snapshot.parse(reply, options["stores"] or {})
-        return {"ansible_facts": {"smsmse_defs": facts.build(host, lines=facts.product_lines(options["product"]))}}
+        smsmse_defs = facts.build(host, strict=False, lines=facts.product_lines(options["product"]))
+        damaged = [
+            f"{name}: {store['definfo_error']['code']}: {store['definfo_error']['message']}"
+            for name, store in smsmse_defs["stores"].items()
+            if store["definfo_error"]
+        ]
+        return {"ansible_facts": {"smsmse_defs": smsmse_defs}, **({"warnings": damaged} if damaged else {})}

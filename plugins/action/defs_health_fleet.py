@@ -40,10 +40,11 @@ class ActionModule(DocumentedAction):
             liveupdate=options["liveupdate"],
             sources=tuple(options["sources"]),
         )
+        agreed = health_run.Fleet(votes if options["consensus"] else None, options["threshold"]).agreed()
         records, pending = [], []
         for host, verified in results.items():
             try:
-                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified))
+                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified), agreed=agreed)
             except Exception:  # one host's oddness never stops the fleet step: the host step runs it again
                 # for this host alone, and fails that host with the error
                 settled = None
@@ -52,7 +53,7 @@ class ActionModule(DocumentedAction):
             else:
                 records.append(settled)
         severities = options["fail_severities"]
-        failing = [r["name"] for r in records if report_console.fails(r, options["fail_on"], severities)]
+        failing = [r["name"] for r in records if report_console.fails(r, options["fail_on"], severities, opts.mode)]
         runner = str(task_vars.get("inventory_hostname", ""))
         return {
             "changed": False,

@@ -26,4 +26,12 @@ class ActionModule(DocumentedAction):
         stores, _verification, host = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
         ctx = change.context(options, probe.is_windows(self), host.detected)
         source = "source" if options["source_path"] else options["source"]
-        return plan.promote(stores, target=options["target"], source=source, version=options["version"], keep=options["keep"], ctx=ctx)
+        return plan.promote(
+            stores,
+            target=options["target"],
+            source=source,
+            version=options["version"],
+            keep=options["keep"],
+            ctx=ctx,
+            allow_downgrade=options["allow_downgrade"],
+        )

@@ -44,7 +44,8 @@ options:
   bad_sets:
     description:
       - Sets to treat as bad in addition to what verification finds, each a dict with C(store) and C(version),
-        for example those the C(defs_consensus) filter marked. It can only make a set worse, never better.
+        for example those the C(mailsec.smsmse.defs_consensus_marks) filter returns for the host, as they are
+        (with their C(code) and C(message)). It can only make a set worse, never better.
     type: list
     elements: dict
     default: []
@@ -57,4 +58,14 @@ options:
         description: The set's version.
         type: str
         required: true
+      code:
+        description: Why the set is bad, as a stable code; the set's error carries it.
+        type: str
+        choices: [CONSENSUS_MINORITY]
+        default: CONSENSUS_MINORITY
+        version_added: 0.2.0
+      message:
+        description: Why the set is bad, in words (the filter's message names the fleet's digest and votes); the set's error carries it.
+        type: str
+        version_added: 0.2.0
 """

@@ -32,8 +32,9 @@ attributes:
     membership: [mailsec.smsmse.defs]
     description: Use C(group/mailsec.smsmse.defs) in C(module_defaults) to set options once for every module of the collection.
 notes:
-  - One agent call per host. On a host whose C(definfo.dat) cannot be parsed the task fails with the
-    file and line named, and the other hosts still get their facts.
+  - One agent call per host. A C(definfo.dat) that cannot be parsed does not fail the task (as in
+    M(mailsec.smsmse.defs_verify)) - its store has no C(active) set and a C(definfo_error) naming the file and line,
+    and the task warns.
   - An unknown product version is reported with C(scheme=unknown) and no event IDs; it is never guessed.
 seealso:
   - name: About virus definition update codes in SMSMSE (vendor article TECH146697)
@@ -165,6 +166,16 @@ ansible_facts:
             active_exists:
               description: Whether the active set is a folder of the store.
               type: bool
+            definfo_error:
+              description:
+                - Why C(definfo.dat) could not be read (C(code) such as C(DEFINFO_MALFORMED), C(message) naming the file
+                  and line, C(path)), or null. With an error, C(active) and C(last) are null.
+              type: dict
+              version_added: 0.2.0
+              sample:
+                code: DEFINFO_MALFORMED
+                message: "/srv/defs/csapi/definfo.dat line 3: ..."
+                path: /srv/defs/csapi/definfo.dat
             free_bytes:
               description: Free space on the store's volume.
               type: int
@@ -210,5 +221,5 @@ error:
   description: On failure, the error's stable code, message and path (see the collection's error table).
   returned: failure
   type: dict
-  sample: {"code": "DEFINFO_MALFORMED", "message": "/srv/defs/csapi/definfo.dat line 3: ...", "path": "/srv/defs/csapi/definfo.dat"}
+  sample: {"code": "STORE_UNREADABLE", "message": "The csapi store '/srv/defs/csapi' cannot be read: ...", "path": "/srv/defs/csapi"}
 """

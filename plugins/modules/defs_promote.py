@@ -23,8 +23,9 @@ description:
     so, and the next run puts the old set back first). On Windows the scanner's files are released first:
     O(restart_service=true) stops the service around the swap, and without it a set whose files are held open is
     refused with C(ACTIVE_SET_IN_USE) before anything moves. The store never points at a known-bad folder in between."
-  - Never promotes a version older than the target's active good version; going down is what
-    M(mailsec.smsmse.defs_rollback) is for.
+  - Never promotes a version older than the target's active good version unless O(allow_downgrade=true); going down
+    to a version the target holds is what M(mailsec.smsmse.defs_rollback) is for, and to one only a source store holds,
+    O(allow_downgrade=true) with an explicit O(version). Either way the downgrade is recorded (RV(downgrade), event 1002).
   - One agent call when nothing needs doing, two when something does.
 extends_documentation_fragment:
   - mailsec.smsmse.hosts
@@ -52,6 +53,14 @@ options:
     description: C(newest_good), or the version to promote (C(YYYYMMDD.RRR)), which must be good.
     type: str
     default: newest_good
+  allow_downgrade:
+    description:
+      - Install O(version) even when it is older than the target's good active set, for example a version only
+        the Hawking store still holds. The result says RV(downgrade) and the collection writes event 1002 (a
+        recorded downgrade). Without it such a version is refused with C(DOWNGRADE_REFUSED).
+    type: bool
+    default: false
+    version_added: 0.2.0
   keep:
     description:
       - How many good sets to keep in the target, the new active one included. The active set and the
@@ -94,6 +103,11 @@ EXAMPLES = r"""
     trusted_keys: "{{ smsmse_trusted_keys }}"
     keep: 3
 
+- name: Put the scanner back on an older version that the Hawking store still holds (a recorded downgrade)
+  mailsec.smsmse.defs_promote:
+    version: '20261123.001'
+    allow_downgrade: true
+
 # requires: windows
 - name: Promote a set extracted from an Intelligent Updater package
   mailsec.smsmse.defs_promote:
@@ -126,6 +140,12 @@ source:
   description: The store the set came from.
   returned: when a change is due
   type: str
+downgrade:
+  description:
+    - True when the target now points below its newest good version (O(allow_downgrade=true)); recorded as event 1002.
+  returned: when a downgrade is due
+  type: bool
+  version_added: 0.2.0
 removed:
   description: Sets retired from the target.
   returned: when a change is due

@@ -105,6 +105,14 @@ quarantined:
   returned: when changed, not in check mode
   type: list
   elements: str
+proof:
+  description:
+    - When nothing was rolled back, what proved the active set's verdict (C(catalog), C(consensus) or
+      C(structure)). With C(structure) the message says the set is good by structure alone - no catalog or fleet
+      vote proved its bytes - rather than calling it proven (docs/trust.md).
+  returned: when nothing is rolled back
+  type: str
+  version_added: 0.2.0
 error:
   description: On failure, the error's stable code, message and path.
   returned: failure

@@ -115,6 +115,14 @@ sets:
         - The verdict of the copy's own checks (structure, and the catalog when configured) alone. Only copies
           checked C(good) or C(unknown) vote in fleet consensus.
       type: str
+    proof:
+      description:
+        - What proved the verdict - C(catalog) (a trusted catalog lists the version and was compared with every
+          byte), C(consensus) (a decided fleet vote), or C(structure) (only the structure rules; nothing proved the
+          bytes). A C(good) copy with C(structure) is good by structure alone (docs/trust.md).
+      type: str
+      choices: [catalog, consensus, structure]
+      version_added: 0.2.0
     errors:
       description: Every problem, each with C(code), C(message) and C(path).
       type: list
@@ -134,6 +142,7 @@ sets:
       path: 'C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus\20261125.003'
       status: bad
       checked: bad
+      proof: catalog
       errors:
         - code: CATALOG_HASH_MISMATCH
           message: virscan1.dat in set 20261125.003 does not have the catalog's SHA-256.
@@ -143,7 +152,7 @@ sets:
       bytes: 17158
 active:
   description:
-    - Per store, the set C(definfo.dat) names (C(version)), its C(status) and C(errors).
+    - Per store, the set C(definfo.dat) names (C(version)), its C(status), C(proof) (as in RV(sets)) and C(errors).
     - C(status) is the set's (C(good), C(bad), C(unknown)), C(bad) when the pointer names no set of the store or
       C(definfo.dat) is damaged, and C(none) when there is no pointer.
   returned: success

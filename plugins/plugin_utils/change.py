@@ -43,12 +43,17 @@ def read_host(
         reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
     overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
     host = snapshot.parse(reply, overrides)
-    marks = [verify.Mark(mark["store"], mark["version"], _MARKED) for mark in options["bad_sets"]]
+    marks = [verify.Mark(mark["store"], mark["version"], marked(mark)) for mark in options["bad_sets"]]
     verification = verify.judge(host, required_files=options["required_files"], catalog=trusted, marks=marks)
     return plan.view(host, verification), verification, host
 
 
 _MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
+
+
+def marked(mark: Mapping[str, Any]) -> dict[str, Any]:
+    """The problem a ``bad_sets`` entry gives its set: its own code and message when given (the filter's), else the default."""
+    return {**_MARKED, **{key: mark[key] for key in ("code", "message") if mark.get(key)}}
 
 
 def _reply_from_state(state: Mapping[str, Any]) -> dict[str, Any]:

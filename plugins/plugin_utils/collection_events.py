@@ -22,7 +22,7 @@ EVENTS: dict[str, tuple[int, str, str]] = {
     "downgraded": (
         1002,
         "Warning",
-        "mailsec.smsmse rolled {store} ({path}) back to {version}, below its newest good version {newest}: "
+        "mailsec.smsmse put {store} ({path}) back to {version}, below its newest good version {newest}: "
         "a recorded downgrade; previous: {previous}.",
     ),
     "quarantined": (1003, "Warning", "mailsec.smsmse moved {quarantined} (not good) out of {store} ({path}) into quarantine."),

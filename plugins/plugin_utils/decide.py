@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, verify, versions
 
 NONE, PROMOTE, ROLLBACK, LIVEUPDATE = "none", "promote", "rollback", "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
@@ -65,6 +65,32 @@ class Decision:
         }
 
 
+#: the decision's action -> the advice it gives, in the words the remediation of a failing check uses
+ADVICE: dict[str, str] = {
+    PROMOTE: "Promote {version} from {source} into CSAPI (enforce does).",
+    ROLLBACK: "Roll CSAPI back to {version}, the newest good set it holds (enforce does).",
+    LIVEUPDATE: (
+        "No good set can reach CSAPI: run LiveUpdate (enforce does, with defs_health_liveupdate), then promote the set it "
+        "brings; if LiveUpdate cannot help, follow the runbook."
+    ),
+}
+REPAIR_ADVICE = "Quarantine the bad newest set(s) of {stores} and point the store back at its newest good set (enforce does)."
+
+
+def advice(decision: Decision, *, done: bool = False) -> str | None:
+    """What the host should do, from its decision: the action, the source stores to repair, the risks left (each naming
+    the role option that would allow its fix). ``done``: the action and repairs were carried out; only the risks remain.
+    None when the decision has nothing to say (the checks' own remediations stand).
+    """
+    parts = []
+    if not done and decision.action in ADVICE:
+        parts.append(ADVICE[decision.action].format(version=decision.version, source=decision.source))
+    if not done and decision.repairs:
+        parts.append(REPAIR_ADVICE.format(stores=", ".join(decision.repairs)))
+    parts += decision.risks
+    return " ".join(parts) or None
+
+
 def decide(stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
     """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
     repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)
@@ -95,10 +121,16 @@ def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str |
     active = csapi.active if csapi else None
     active_good = csapi is not None and csapi.active_status == plan.GOOD
     if active_good and versions.newest([active, source_best]) == active:
-        return NONE, f"CSAPI is at the newest good set {active}", None, None
+        return (
+            NONE,
+            f"CSAPI is at the newest good set {active}{verify.unproven(csapi.sets.get(active) if csapi and active else None)}",
+            None,
+            None,
+        )
     if source_best and versions.newest([source_best, csapi_best]) == source_best:
         if source_best != active:
-            return PROMOTE, f"newer good set {source_best} in {source}", source, source_best
+            unproven = verify.unproven(stores[source].sets.get(source_best)) if source else ""
+            return PROMOTE, f"newer good set {source_best} in {source}{unproven}", source, source_best
         return PROMOTE, f"CSAPI's active set {active} is bad; the good copy in {source} replaces it in place", source, source_best
     if csapi_best and csapi_best != active:
         status = csapi.active_status if csapi else "none"

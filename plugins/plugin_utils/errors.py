@@ -181,7 +181,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "VERSION_NOT_FOUND",
         "The version asked for is not in the store.",
         "Pick a version the store holds (`defs_facts` lists them), or leave the option at its default: "
-        "`version: newest_good` for defs_promote, `to: previous_good` for defs_rollback.",
+        "`version: newest_good` for defs_promote, `to: previous_good` for defs_rollback. To go down to a version only a "
+        "source store holds, use defs_promote with `version: VERSION` and `allow_downgrade: true`.",
     ),
     ErrorCode(
         "SET_NOT_GOOD",
@@ -195,8 +196,9 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "DOWNGRADE_REFUSED",
-        "The change would take the store below its newest good version; only defs_rollback does that.",
-        "Use mailsec.smsmse.defs_rollback with `to: VERSION`; the downgrade is then recorded.",
+        "The change would take the store below its newest good version without being asked to.",
+        "Use mailsec.smsmse.defs_rollback with `to: VERSION` for a version the store holds, or mailsec.smsmse.defs_promote "
+        "with `version: VERSION` and `allow_downgrade: true` for one only a source store holds; the downgrade is then recorded.",
     ),
     ErrorCode(
         "CHANGE_CONFLICT",

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify, versions, words
 
 SOURCES = ("hawking", "smsmse_hawking")
 FAILURE_EVENTS = ("no_valid", "init_failed")
@@ -74,6 +74,9 @@ CHECKS: dict[str, tuple[str, str, str]] = {
 }
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+#: the checks the host's plan (promote, roll back, LiveUpdate, repair a source store) answers: when they fail, their
+#: remediation is the plan's advice (decide.advice), so that the advice never contradicts the plan
+PLANNED_CHECKS = ("csapi_active_good", "csapi_newest", "defs_age", "hawking_newest_good", "pointers_consistent", "trust_agreement")
 
 #: how many store problems a host's record lists (its count says how many there are)
 STORE_PROBLEMS_SHOWN = 100
@@ -107,15 +110,35 @@ def checks(
     today: dt.date,
     event_ids: Mapping[str, int] | None = None,
     risks: Sequence[str] = (),
+    advice: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``)."""
+    """Every check of the host, from its defs_verify facts (``smsmse_defs`` with ``verification``).
+
+    ``advice``: what the host's plan says to do; it is the remediation of every failing check of :data:`PLANNED_CHECKS`.
+    """
+    found = _checks(smsmse_defs, max_age_days=max_age_days, today=today, event_ids=event_ids, risks=risks)
+    if advice is None:
+        return found
+    return [{**c, "remediation": advice} if c["id"] in PLANNED_CHECKS and c["status"] == "fail" else c for c in found]
+
+
+def _checks(
+    smsmse_defs: Mapping[str, Any],
+    *,
+    max_age_days: int,
+    today: dt.date,
+    event_ids: Mapping[str, int] | None,
+    risks: Sequence[str],
+) -> list[dict[str, Any]]:
     verification = smsmse_defs["verification"]
     product = smsmse_defs["product"]
     stores = smsmse_defs["stores"]
     csapi = verification["active"].get("csapi", {"version": None, "status": "none", "errors": []})
     overall = verification["newest_good"].get("overall")
     found = [_check("product_verifies", product["self_verifies"], True, product["self_verifies"], f"version {product['version']}")]
-    found.append(_check("csapi_active_good", csapi["status"] == "good", "good", f"{csapi['version']} ({csapi['status']})"))
+    found.append(
+        _check("csapi_active_good", csapi["status"] == "good", "good", f"{csapi['version']} ({verify.described(csapi, short=True)})")
+    )
     found.append(
         _check("csapi_newest", overall is not None and csapi["version"] == overall and csapi["status"] == "good", overall, csapi["version"])
     )
@@ -123,7 +146,12 @@ def checks(
         (today - versions.parse_version(csapi["version"]).date).days if csapi["version"] and versions.is_version(csapi["version"]) else None
     )
     found.append(
-        _check("defs_age", None if age is None else age <= max_age_days, f"<= {max_age_days} days", None if age is None else f"{age} days")
+        _check(
+            "defs_age",
+            None if age is None else age <= max_age_days,
+            f"at most {words.days(max_age_days)}",
+            None if age is None else words.days(age),
+        )
     )
     hawking = [s for s in verification["sets"] if s["store"] in SOURCES]
     newest_hawking = versions.newest([s["version"] for s in hawking])
@@ -150,13 +178,14 @@ def checks(
     catalog = verification.get("catalog")
     if catalog:
         expires = dt.datetime.strptime(catalog["expires"], "%Y-%m-%dT%H:%M:%SZ").date()
-        found.append(_check("catalog_fresh", (expires - today).days > 7, "> 7 days", f"{(expires - today).days} days"))
+        found.append(_check("catalog_fresh", (expires - today).days > 7, f"more than {words.days(7)}", words.days((expires - today).days)))
     else:
         found.append(_check("catalog_fresh", None, "a catalog", None, "no catalog configured"))
     store = stores.get("csapi")
     biggest = max((s["bytes"] for s in verification["sets"]), default=0)
     free = store["free_bytes"] if store else None
-    found.append(_check("free_space", None if free is None else free > 2 * biggest, f"> {2 * biggest} bytes", free))
+    free_text = None if free is None else words.size(free)
+    found.append(_check("free_space", None if free is None else free > 2 * biggest, f"more than {words.size(2 * biggest)}", free_text))
     return found
 
 
@@ -231,6 +260,7 @@ def host_record(
     problems = store_problems(smsmse_defs["verification"]) if smsmse_defs else NO_STORE_PROBLEMS
     versions_: dict[str, Any] = {
         "csapi_active": None,
+        "csapi_proof": None,
         "newest_good": None,
         "hawking_newest": None,
         "age_days": None,
@@ -242,6 +272,7 @@ def host_record(
         csapi = verification["active"].get("csapi", {}).get("version")
         versions_.update(
             csapi_active=csapi,
+            csapi_proof=verification["active"].get("csapi", {}).get("proof") if csapi else None,
             newest_good=verification["newest_good"].get("overall"),
             hawking_newest=versions.newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
             age_days=(today - versions.parse_version(csapi).date).days if csapi and versions.is_version(csapi) else None,

@@ -72,12 +72,25 @@ def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[
     return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
 
 
+def agreed_after_liveupdate(before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> verify.Agreed:
+    """What the fleet decides once this host's votes are taken again on what LiveUpdate brought."""
+    if fleet.votes is None:
+        return {}
+    first = before["ansible_facts"]["smsmse_defs"]["verification"]
+    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    return consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
+
+
 @dataclass(frozen=True)
 class Fleet:
     """What the fleet decided once: the votes per version and digest (None: consensus is off), and the threshold."""
 
     votes: Mapping[str, Mapping[str, int]] | None = None
     threshold: float = 0.5
+
+    def agreed(self) -> verify.Agreed:
+        """Version -> the digest the fleet decided (none when consensus is off): copies with it are proven by ``consensus``."""
+        return consensus.winners(self.votes, threshold=self.threshold) if self.votes is not None else {}
 
 
 @dataclass(frozen=True)
@@ -121,14 +134,22 @@ class Agent:
     fetch: Callable[[str, str, Mapping[str, plan.StoreView]], Mapping[str, Any]] | None = None
 
 
-def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]) -> Judged:
-    """The host's facts with the fleet's marks applied, its stores, decision and checks."""
+def judge(
+    verified: Mapping[str, Any],
+    marks: Sequence[Mapping[str, Any]],
+    opts: Options,
+    overrides: Mapping[str, str | None],
+    agreed: verify.Agreed | None = None,
+) -> Judged:
+    """The host's facts with the fleet's marks applied (and its decided versions as proof), its stores, decision and checks."""
     smsmse_defs = dict(verified["ansible_facts"]["smsmse_defs"])
     problems = [(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in marks]
-    smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems)
+    smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems, agreed=agreed)
     stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
     decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
-    checks = health.checks(smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks)
+    checks = health.checks(
+        smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks, advice=decide.advice(decision)
+    )
     return Judged(smsmse_defs, stores, decision, checks)
 
 
@@ -281,7 +302,7 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
             sets.append(copy)
         if copy is not None:
             copy.update(status="good", errors=[])
-        active[store] = {"version": version, "status": "good", "errors": []}
+        active[store] = {"version": version, "status": "good", "proof": copy["proof"] if copy else verify.STRUCTURE, "errors": []}
     predicted = {**verification, "sets": sets, "active": active, "newest_good": verify.newest_good(sets)}
     stores = {name: dict(record) for name, record in smsmse_defs["stores"].items()}
     for the_plan in done:
@@ -296,19 +317,31 @@ def _quarantined(the_plan: plan.Plan, version: str) -> bool:
 
 
 def settle(
-    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, overrides: Mapping[str, str | None]
+    name: str,
+    verified: Any,
+    marks: Sequence[Mapping[str, Any]],
+    opts: Options,
+    *,
+    overrides: Mapping[str, str | None],
+    agreed: verify.Agreed | None = None,
 ) -> dict[str, Any] | None:
     """The host's record when it needs no agent call (unreachable, not verified, report mode, nothing to change).
 
     None when it does: enforce mode and the decision calls for a change (:func:`run_host` makes it).
     The fleet step settles every host this way, once, so that a host that needs nothing costs no task of its own.
     """
-    recorded, _judged = _settle(name, verified, marks, opts, overrides)
+    recorded, _judged = _settle(name, verified, marks, opts, overrides, agreed=agreed or {})
     return recorded
 
 
 def _settle(
-    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, overrides: Mapping[str, str | None]
+    name: str,
+    verified: Any,
+    marks: Sequence[Mapping[str, Any]],
+    opts: Options,
+    overrides: Mapping[str, str | None],
+    *,
+    agreed: verify.Agreed,
 ) -> tuple[dict[str, Any] | None, Judged | None]:
     today = opts.today
     if isinstance(verified, Mapping) and verified.get("unreachable"):
@@ -317,7 +350,7 @@ def _settle(
     if not usable(verified):
         message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
         return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today), None
-    judged = judge(verified, marks, opts, overrides)
+    judged = judge(verified, marks, opts, overrides, agreed)
     if opts.mode == "enforce" and judged.decision.needs_change:
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
@@ -340,7 +373,7 @@ def run_host(
     """The host's report record (``changed`` says whether anything on the host changed)."""
     today = opts.today
     try:
-        settled, judged = _settle(name, verified, marks, opts, overrides)
+        settled, judged = _settle(name, verified, marks, opts, overrides, agreed=fleet.agreed())
     except Exception as exc:  # a reply that passed the contract but that the verdicts cannot use: this host alone fails
         return broken(name, exc, judged=None, checks=[], progress=Progress(doing="judging what the host reported"), today=today)
     if settled is not None or judged is None:
@@ -397,7 +430,10 @@ def _enforce(
     if failed is not None:
         return _failed(name, judged, first_checks, actions, str(failed["message"]), today, changed)
     predicted = predict(judged.smsmse_defs, plans)
-    after = health.checks(predicted, max_age_days=opts.max_age_days, today=today, risks=judged.decision.risks)
+    decision = judged.decision
+    after = health.checks(
+        predicted, max_age_days=opts.max_age_days, today=today, risks=decision.risks, advice=decide.advice(decision, done=True)
+    )
     after_checks = health.after_fix(first_checks, after)
     status = health.status_of(after_checks, changed=changed, failed=False)
     message = "; ".join(p.message for p in plans) or judged.decision.reason
@@ -451,7 +487,13 @@ def _from_sources(
             if not usable(again):
                 why.append((shown, str(again.get("msg", "not verified afterwards"))))
                 break
-            after = judge(again, marks_after_liveupdate(name, verified, again, fleet), opts, overrides)
+            after = judge(
+                again,
+                marks_after_liveupdate(name, verified, again, fleet),
+                opts,
+                overrides,
+                agreed_after_liveupdate(verified, again, fleet),
+            )
             if after.decision.action != decide.LIVEUPDATE:
                 progress.actions[-1]["fixed"] = True  # the source that healed the host: the reports' fixed_by
                 return (after, shown), ""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, usage, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, usage, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -284,8 +284,21 @@ def choose_source(stores: Mapping[str, StoreView]) -> str | None:
 # --- promote ---
 
 
-def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None, version: str, keep: int, ctx: Context) -> Plan:
-    """Plan installing the chosen good set of the source store into the target store."""
+def promote(
+    stores: Mapping[str, StoreView],
+    *,
+    target: str,
+    source: str | None,
+    version: str,
+    keep: int,
+    ctx: Context,
+    allow_downgrade: bool = False,
+) -> Plan:
+    """Plan installing the chosen good set of the source store into the target store.
+
+    A version older than the target's good active set is refused, unless ``allow_downgrade``: then it is installed
+    and recorded as a downgrade (the result's ``downgrade``, the collection's event 1002).
+    """
     if target not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The target store {target} does not exist on this host.")
     if source is None:
@@ -301,14 +314,15 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         raise SmsmseError("OPTION_INVALID", "`source` and `target` are the same store.")
     src, dst = stores[source], stores[target]
     chosen = _choose_source_set(src, version)
-    if dst.active_status == GOOD and dst.active and _newer(dst.active, chosen):
-        if version == "newest_good":
-            return Plan(
-                target, dst.active, dst.active, f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen})."
-            )
+    downgrade = dst.active_status == GOOD and bool(dst.active) and _newer(str(dst.active), chosen)
+    if downgrade and version == "newest_good":
+        return Plan(target, dst.active, dst.active, f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen}).")
+    if downgrade and not allow_downgrade:
+        held = "defs_rollback with `to`, or " if chosen in dst.sets else ""
         raise SmsmseError(
             "DOWNGRADE_REFUSED",
-            f"{target} is at the good set {dst.active}; {chosen} is older. Promotion never goes down: use defs_rollback.",
+            f"{target} is at the good set {dst.active}; {chosen} is older. Promotion never goes down unless asked: use "
+            f"{held}defs_promote with `allow_downgrade: true` (recorded as a downgrade).",
         )
     previous_good = next((v for v in reversed(dst.good()) if v != chosen and not _newer(v, chosen)), None)
     kept_good = [v for v in dst.good() if v != chosen][-(keep - 1) :] if keep > 1 else []
@@ -320,9 +334,17 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     content = dst.render_pointer(chosen, dst.active, removed=remove)
     usage_content = dst.usage_after(chosen, remove)
     if dst.active == chosen and installed_good and not remove and not leftovers and usage_content is None:
-        return Plan(target, chosen, chosen, f"{target} is at {chosen}, the newest good set; nothing to do.")
+        return Plan(
+            target,
+            chosen,
+            chosen,
+            f"{target} is at {chosen}, the newest good set{verify.unproven(dst.sets[chosen])}; nothing to do.",
+            extra={"proof": active_proof(dst)},
+        )
+    newest = dst.good()[-1] if dst.good() else chosen
+    kind = "downgraded" if downgrade else "promoted"
     events = (
-        [collection_events.event("promoted", version=chosen, store=target, path=dst.path, previous=dst.active)]
+        [collection_events.event(kind, version=chosen, store=target, path=dst.path, previous=dst.active, newest=newest)]
         if dst.active != chosen or not installed_good
         else []
     )
@@ -346,7 +368,9 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
     )
     added = [] if installed_good else [chosen]
     if dst.active != chosen:
-        message = f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}"
+        message = f"{target}: {dst.active or 'nothing'} -> {chosen} from {source}" + (
+            " (a downgrade below the newest good set)" if downgrade else ""
+        )
     elif replace_active:
         message = f"{target}: the bad active set {chosen} replaced in place by the good copy from {source}"
     else:
@@ -359,7 +383,13 @@ def promote(stores: Mapping[str, StoreView], *, target: str, source: str | None,
         message,
         [*opening, *body, *group.closing()],
         _diff(dst, content, added, remove, usage_content),
-        {"removed": remove, "source": source, "replaced_in_place": replace_active, **_usage_extra(dst, usage_content)},
+        {
+            "removed": remove,
+            "source": source,
+            "replaced_in_place": replace_active,
+            **_usage_extra(dst, usage_content),
+            **({"downgrade": True} if downgrade else {}),
+        },
     )
 
 
@@ -535,14 +565,16 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     good = view_.good()
     target = _rollback_target(view_, to)
     if target is None:
-        return Plan(store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False})
+        return Plan(
+            store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False, "proof": active_proof(view_)}
+        )
     quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
     content = view_.render_pointer(target, view_.active)
     moves_pointer = view_.active != target or view_.pointer_changes(content)
     usage_content = view_.usage_after(target, quarantined)
     if not moves_pointer and not quarantined and usage_content is None:
         message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
-        return Plan(store, target, target, message, extra={"rolled_back": False})
+        return Plan(store, target, target, message, extra={"rolled_back": False, "proof": active_proof(view_)})
     downgrade = bool(good) and _newer(good[-1], target)
     values = {
         "version": target,
@@ -624,7 +656,12 @@ def _rollback_target(view_: StoreView, to: str) -> str | None:
     good = view_.good()
     if to != "previous_good":
         if to not in view_.sets:
-            raise SmsmseError("VERSION_NOT_FOUND", f"The {view_.name} store does not hold {to}.", path=view_.path)
+            raise SmsmseError(
+                "VERSION_NOT_FOUND",
+                f"The {view_.name} store does not hold {to}; to go down to a version only a source store holds, use "
+                "defs_promote with `version` and `allow_downgrade: true` (recorded as a downgrade).",
+                path=view_.path,
+            )
         if view_.sets[to]["status"] != GOOD:
             raise SmsmseError(
                 "SET_NOT_GOOD", f"{to} in {view_.name} is {view_.sets[to]['status']}: {_reasons(view_.sets[to])}", path=view_.folder(to)
@@ -636,9 +673,24 @@ def _rollback_target(view_: StoreView, to: str) -> str | None:
     return older[-1] if older else None
 
 
+def active_proof(view_: StoreView) -> str:
+    """What proved the active set's verdict (``structure`` when the store points at no set)."""
+    record = view_.sets.get(view_.active) if view_.active else None
+    return str(record.get("proof") or verify.STRUCTURE) if record else verify.STRUCTURE
+
+
 def _nothing_to_roll_back(view_: StoreView) -> str:
+    if view_.active_status == GOOD and active_proof(view_) == verify.STRUCTURE:
+        return (
+            f"The active set {view_.active} of {view_.name} is {verify.GOOD_BY[verify.STRUCTURE]}; nothing to roll back on that "
+            "evidence. Give a signed catalog (catalog, trusted_keys) or the fleet's consensus marks (bad_sets) to prove it "
+            "(set `to` to force a version)."
+        )
     if view_.active_status == GOOD:
-        return f"The active set {view_.active} of {view_.name} is good; nothing to roll back (set `to` to force a version)."
+        return (
+            f"The active set {view_.active} of {view_.name} is {verify.GOOD_BY[active_proof(view_)]}; nothing to roll back "
+            "(set `to` to force a version)."
+        )
     good = view_.good()
     if good:
         return (

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, schema_refs, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import line
 
@@ -69,6 +69,25 @@ def grade(record: Mapping[str, Any], fail_severities: Collection[str]) -> dict[s
         changed = status == "fixed" or any(a.get("result") == "done" for a in record["actions"])
         status = health.status_of(record["checks"], changed=changed, failed=False, fail_severities=fail_severities)
     return {**record, "status": status}
+
+
+def active_set_bad(host: Mapping[str, Any]) -> bool:
+    """Whether the host's CSAPI active set failed ``csapi_active_good`` (a corrupt set is never counted as a normal one)."""
+    return any(c["id"] == "csapi_active_good" and c["status"] in ("fail", "error") for c in host["checks"])
+
+
+def csapi_label(host: Mapping[str, Any]) -> str:
+    """The CSAPI active version as a person reads it: ``(bad)`` after a bad one, ``(good by structure alone)`` after one
+    nothing but structure proved; ``-`` when there is none."""
+    versions = host["versions"]
+    active = versions.get("csapi_active")
+    if not active:
+        return "-"
+    if active_set_bad(host):
+        return f"{active} (bad)"
+    if versions.get("csapi_proof") == verify.STRUCTURE:
+        return f"{active} ({verify.GOOD_BY_SHORT[verify.STRUCTURE]})"
+    return str(active)
 
 
 def store_problems_of(host: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 - :func:`problem_lines`: one line per host that is not compliant, worst first:
   status, the failing checks and the first remediation (or what was done);
 - :func:`table`: the fleet table (host, status, versions, failing checks, actions);
-- :func:`failures`: host -> the message it fails with, by ``defs_health_fail_on``.
+- :func:`failures`: host -> the message it fails with, by ``defs_health_fail_on`` and the mode.
 
 Every value from a host goes through :func:`safe_text.text`: a terminal escape
 sequence in a host's reply is printed as text, never interpreted.
@@ -11,20 +11,31 @@ sequence in a host's reply is printed as text, never interpreted.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import text
 
-#: defs_health_fail_on -> the statuses that fail a host at the end of the play
+#: defs_health_fail_on -> the statuses that fail a host at the end of the play, in any mode
 FAIL_ON: dict[str, tuple[str, ...]] = {
-    "failed": ("failed",),
+    "failed": ("failed", "unreachable"),
     "drift": ("failed", "drift", "unreachable"),
     "never": (),
 }
+#: (defs_health_fail_on, mode) -> the statuses it fails besides FAIL_ON's: enforce that leaves a host drifting did not make it healthy
+FAIL_ON_IN_MODE: dict[tuple[str, str], tuple[str, ...]] = {("failed", "enforce"): ("drift",)}
 DRIFT_POLICY = "defs_health_fail_on is 'drift': every host that is not compliant or fixed fails the run."
-COLUMNS = ("host", "status", "csapi", "age", "product", "failing checks", "actions")
+#: defs_health_fail_on -> why an unreachable host fails the run
+UNREACHABLE_POLICY: dict[str, str] = {
+    "failed": "A host that cannot be reached is never counted healthy (defs_health_fail_on 'never' leaves it to the report).",
+    "drift": DRIFT_POLICY,
+}
+ENFORCE_POLICY = (
+    "Enforce could not, or was not allowed to, make it healthy; with defs_health_fail_on 'failed' (the default) such a host "
+    "fails an enforce run ('never' leaves it to the report)."
+)
+COLUMNS = ("host", "status", "csapi", "proof", "age", "product", "failing checks", "actions")
 MESSAGE_CHARS = 300
 
 
@@ -69,7 +80,9 @@ def _row(host: Mapping[str, Any], fail_severities: list[str]) -> list[str]:
     failing = ",".join(c["id"] for c in report.failing(host, fail_severities)) or "-"
     actions = ",".join(f"{a['action']}:{a['result']}" for a in host["actions"]) or "-"
     age = "-" if versions["age_days"] is None else f"{versions['age_days']}d"
-    cells = [host["name"], host["status"], versions["csapi_active"] or "-", age, versions["product"] or "-", failing, actions]
+    csapi = report.csapi_label(host).replace(f" ({verify.GOOD_BY_SHORT[verify.STRUCTURE]})", "")  # the proof has its own column
+    proof = versions.get("csapi_proof") or "-"
+    cells = [host["name"], host["status"], csapi, proof, age, versions["product"] or "-", failing, actions]
     return [text(cell) for cell in cells]
 
 
@@ -85,27 +98,40 @@ def table(document: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def failure_message(host: Mapping[str, Any], fail_severities: list[str]) -> str:
+def failing_statuses(fail_on: str, mode: str) -> tuple[str, ...]:
+    """The statuses that fail a host at the end of the play, for ``defs_health_fail_on`` in this mode."""
+    return FAIL_ON[fail_on] + FAIL_ON_IN_MODE.get((fail_on, mode), ())
+
+
+def _what_would_fix(bad: Sequence[Mapping[str, Any]]) -> str:
+    """What would fix the host: a failing check's detail that names the role option allowing the fix, else the worst one's remediation."""
+    allowing = next((str(c["detail"]) for c in bad if "defs_health_" in str(c.get("detail") or "")), None)
+    return allowing or str(bad[0]["remediation"])
+
+
+def failure_message(host: Mapping[str, Any], fail_severities: list[str], fail_on: str = "drift") -> str:
     """The message a host fails the play with."""
     name = text(host["name"])
     if host["status"] == "failed":
         return text(host["message"]) or f"{name} could not be made healthy."
     if host["status"] == "unreachable":
-        return f"{name} could not be reached: {_short(host['message'] or 'unreachable')}. {DRIFT_POLICY}"
+        return f"{name} could not be reached: {_short(host['message'] or 'unreachable')}. {UNREACHABLE_POLICY.get(fail_on, DRIFT_POLICY)}"
     bad = report.failing(host, fail_severities)
     ids = ", ".join(c["id"] for c in bad) or "checks"
-    fix = f" ({bad[0]['remediation']})" if bad else ""
+    fix = f" ({text(_what_would_fix(bad))})" if bad else ""
+    if fail_on == "failed":
+        return f"{name} still drifts after enforce: {ids} failing{fix}. {ENFORCE_POLICY}"
     return f"{name} drifts: {ids} failing{fix}. {DRIFT_POLICY}"
 
 
 def failures(document: Mapping[str, Any], fail_on: str) -> dict[str, str]:
-    """Host name -> the message it fails with at the end of the play, for ``defs_health_fail_on``."""
+    """Host name -> the message it fails with at the end of the play, for ``defs_health_fail_on`` and the run's mode."""
     severities = _fail_severities(document)
-    wanted = FAIL_ON[fail_on]
-    return {h["name"]: failure_message(h, severities) for h in document["hosts"] if h["status"] in wanted}
+    wanted = failing_statuses(fail_on, str(document["options"].get("mode", "report")))
+    return {h["name"]: failure_message(h, severities, fail_on) for h in document["hosts"] if h["status"] in wanted}
 
 
-def fails(record: Mapping[str, Any], fail_on: str, fail_severities: Collection[str]) -> bool:
+def fails(record: Mapping[str, Any], fail_on: str, fail_severities: Collection[str], mode: str = "report") -> bool:
     """Whether one host record, graded as the report grades it, fails the play (what :func:`failures` decides per host)."""
     severities = [s for s in report.SEVERITIES if s in fail_severities]
-    return report.grade(record, severities)["status"] in FAIL_ON[fail_on]
+    return report.grade(record, severities)["status"] in failing_statuses(fail_on, mode)

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, words
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -59,6 +59,20 @@ def _template() -> Any:
 
 def _age_bucket(days: int) -> str:
     return next((label for label, low, high in AGE_BUCKETS if days >= low and (high is None or days <= high)), AGE_BUCKETS[0][0])
+
+
+#: the age chart's bar of hosts whose active set is bad: its age protects nothing
+BAD_ACTIVE = "active set bad"
+
+
+def age_counts(document: Mapping[str, Any]) -> dict[str, int]:
+    """Hosts per definition age bucket (of their CSAPI active set), and those whose active set is bad apart."""
+    found = dict.fromkeys([label for label, _low, _high in AGE_BUCKETS] + [BAD_ACTIVE], 0)
+    for host in document["hosts"]:
+        days = host["versions"]["age_days"]
+        if days is not None:
+            found[BAD_ACTIVE if report.active_set_bad(host) else _age_bucket(days)] += 1
+    return found
 
 
 def bars(counts: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
@@ -97,7 +111,7 @@ def _drift(host: Mapping[str, Any]) -> str:
         return ""
     days = host.get("drift_days")
     runs = host.get("drift_runs")
-    return f"{host['drifting_since']} ({days if days is not None else '?'} d, {runs} runs)"
+    return f"{host['drifting_since']} ({words.days(days) if days is not None else '? days'}, {words.plural(runs or 0, 'run')})"
 
 
 def _store_problems(host: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,14 +129,14 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "name": host["name"],
                 "key": str(host["name"]).lower(),
                 "status": host["status"],
-                "csapi": versions["csapi_active"] or "-",
+                "csapi": report.csapi_label(host),
                 "age": "-" if versions["age_days"] is None else versions["age_days"],
                 "product": versions["product"] or "-",
                 "failing": ", ".join(c["id"] for c in report.failing(host, fail_severities)) or "-",
                 "actions": [_action(a) for a in host["actions"]],
                 "why": host.get("why_no_action") or "",
                 "drift": _drift(host),
-                "checks": host["checks"],
+                "checks": [{**c, "expected": words.value(c["expected"]), "actual": words.value(c["actual"])} for c in host["checks"]],
                 "message": host["message"],
                 "store_problems": _store_problems(host),
             }
@@ -156,8 +170,8 @@ def pages(found: Sequence[Mapping[str, Any]], size: int = PAGE_ROWS) -> list[dic
 def render(document: Mapping[str, Any]) -> str:
     hosts = document["hosts"]
     reached = [h for h in hosts if h["status"] != "unreachable"]
-    versions = Counter(h["versions"]["csapi_active"] or "none" for h in reached)
-    ages = Counter(_age_bucket(h["versions"]["age_days"]) for h in hosts if h["versions"]["age_days"] is not None)
+    versions = Counter(report.csapi_label(h).replace("-", "none") if h["versions"]["csapi_active"] else "none" for h in reached)
+    ages = age_counts(document)
     runs = trend(document)
     found = rows(document)
     cut = pages(found)
@@ -170,7 +184,7 @@ def render(document: Mapping[str, Any]) -> str:
             views=max((page["view"] for page in cut), default=0),
             first_view=sum(len(page["rows"]) for page in cut if not page["hidden"]),
             version_bars=bars(sorted(versions.items())),
-            age_bars=bars([(label, ages.get(label, 0)) for label, _low, _high in AGE_BUCKETS]),
+            age_bars=bars(list(ages.items())),
             trend=runs,
             trend_width=max(len(runs) * (BAR_WIDTH + BAR_GAP), 200),
             trend_height=TREND_HEIGHT,

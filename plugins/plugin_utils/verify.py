@@ -27,6 +27,24 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Pro
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import EXTRA_STORE, SOURCE_STORES, SetFolder, Snapshot, Store
 
 GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
+#: what proved a verdict, strongest first: a trusted catalog matched (or not) every byte; a decided fleet vote; structure alone
+CATALOG, CONSENSUS, STRUCTURE = "catalog", "consensus", "structure"
+PROOFS = (CATALOG, CONSENSUS, STRUCTURE)
+#: proof -> how a good verdict with it reads (docs/trust.md says what each is worth)
+GOOD_BY: dict[str, str] = {
+    CATALOG: "good (the signed catalog matched every byte)",
+    CONSENSUS: "good (a decided fleet vote agreed with its bytes)",
+    STRUCTURE: "good by structure alone (no catalog or fleet consensus proved its bytes)",
+}
+#: proof -> the same in a few words, for a table cell or a check's value
+GOOD_BY_SHORT: dict[str, str] = {
+    CATALOG: "good, proven by the catalog",
+    CONSENSUS: "good, proven by fleet consensus",
+    STRUCTURE: "good by structure alone",
+}
+MINORITY = "CONSENSUS_MINORITY"
+#: version -> (the digest the fleet decided, its votes, all votes): :func:`consensus.winners`
+Agreed = Mapping[str, tuple[str, int, int]]
 _STAT_KEYS = ("files_hashed", "bytes_hashed", "files_cached", "bytes_cached")
 #: the source rule's ranking of stores: the product's source stores, then CSAPI, then a caller's source_path
 SOURCE_RANK: tuple[str, ...] = (*SOURCE_STORES, "csapi", EXTRA_STORE)
@@ -53,6 +71,7 @@ def judge(
     catalog: catalogs.Catalog | None,
     marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]] = (),
     today: dt.date | None = None,
+    agreed: Agreed | None = None,
 ) -> dict[str, Any]:
     """The ``verification`` of one host. A copy's verdict comes from these rules, in this order:
 
@@ -74,6 +93,10 @@ def judge(
 
     A copy that survives all four is ``good`` (or ``unknown``, rule 2). Each store's ``active``
     record follows the set ``definfo.dat`` names; ``newest_good`` follows the verdicts.
+
+    Every copy's ``proof`` says what proved its verdict (:func:`proof_of`): ``catalog`` when the
+    catalog lists its version, else ``consensus`` when the fleet decided its version (``agreed``,
+    or a ``CONSENSUS_MINORITY`` mark), else ``structure``.
     """
     required = tuple(required_files)
     sets: list[dict[str, Any]] = []
@@ -105,22 +128,54 @@ def judge(
             "catalog": catalog.summary() if catalog else None,
         },
         marks,
+        agreed or {},
     )
 
 
-def mark_bad(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """``verification`` with each (store, version, problem) copy marked bad (rule 3), and the source rule run again."""
-    return _decide(verification, marks)
+def mark_bad(
+    verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]], *, agreed: Agreed | None = None
+) -> dict[str, Any]:
+    """``verification`` with each (store, version, problem) copy marked bad (rule 3), and the source rule run again.
+
+    ``agreed``: the versions the fleet decided (their copies with the winning digest are proven by ``consensus``).
+    """
+    return _decide(verification, marks, agreed or {})
 
 
-def apply_consensus(verification: Mapping[str, Any], findings: Iterable[Finding], host: str) -> dict[str, Any]:
+def apply_consensus(
+    verification: Mapping[str, Any], findings: Iterable[Finding], host: str, decided: Agreed | None = None
+) -> dict[str, Any]:
     """``verification`` with this host's minority copies marked bad, and the source rule run again."""
     marks = [
         Mark(f.store, f.version, {k: v for k, v in f.as_dict().items() if k in ("code", "message", "path")})
         for f in findings
         if f.host == host
     ]
-    return mark_bad(verification, marks)
+    return mark_bad(verification, marks, agreed=decided)
+
+
+def proof_of(entry: Mapping[str, Any], agreed: Agreed) -> str:
+    """What proved a copy's verdict: the catalog, a decided fleet vote (its winner, or a minority mark), or structure alone."""
+    if entry.get("proof") == CATALOG:
+        return CATALOG
+    won = agreed.get(entry["version"])
+    if any(e["code"] == MINORITY for e in entry["errors"]) or (won is not None and entry.get("digest") == won[0]):
+        return CONSENSUS
+    return STRUCTURE
+
+
+def unproven(record: Mapping[str, Any] | None) -> str:
+    """What to add after "good" when only structure proved the record's verdict ("" when a catalog or the fleet did)."""
+    if record is None or record.get("status") != GOOD or record.get("proof") in (CATALOG, CONSENSUS):
+        return ""
+    return " by structure alone (no catalog or fleet consensus proved its bytes)"
+
+
+def described(record: Mapping[str, Any], short: bool = False) -> str:
+    """A verdict in words: a good one says what proved it (structure alone says so); any other is its status."""
+    if record.get("status") != GOOD:
+        return str(record.get("status"))
+    return (GOOD_BY_SHORT if short else GOOD_BY)[str(record.get("proof") or STRUCTURE)]
 
 
 def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
@@ -150,13 +205,14 @@ def _own_checks(
             listing.readable(folder), where=where, join=_joiner(store), required_files=required, hashed=True, today=today
         )
     files = manifest.from_files({"path": f.path, "size": f.size, "sha256": f.sha256} for f in folder.files) if not folder.link else None
-    checked = GOOD
+    checked, proof = GOOD, STRUCTURE
     if catalog is not None and files is not None:
         against = catalogs.check_set(catalog, folder.name, files, where=where, join=_joiner(store))
         if against is None:
             checked = UNKNOWN
         else:
             problems.extend(against)
+            proof = CATALOG
     if problems:
         checked = BAD
     return {
@@ -165,6 +221,7 @@ def _own_checks(
         "path": where,
         "status": checked,
         "checked": checked,
+        "proof": proof,
         "errors": [p.as_dict() for p in problems],
         "digest": manifest.digest(files) if files is not None else None,
         "files": len(folder.files),
@@ -182,21 +239,21 @@ def _joiner(store: Store) -> structure.Join:
 def _pointer_record(store: Store) -> dict[str, Any]:
     pointer = store.pointer
     if pointer.error is not None:
-        return {"version": None, "status": BAD, "errors": [pointer.error.as_dict()]}
+        return {"version": None, "status": BAD, "proof": STRUCTURE, "errors": [pointer.error.as_dict()]}
     if pointer.active is None:
-        return {"version": None, "status": "none", "errors": []}
+        return {"version": None, "status": "none", "proof": STRUCTURE, "errors": []}
     if store.set(pointer.active) is None:
         where = store.folder("definfo.dat")
         what = "which is not in the store" if versions.looks_like_version(pointer.active) else "which is not a set version"
         problem = Problem("POINTER_MISSING_SET", f"definfo.dat names {pointer.active!r}, {what}.", where)
-        return {"version": pointer.active, "status": BAD, "errors": [problem.as_dict()]}
-    return {"version": pointer.active, "status": None, "errors": []}  # filled in from the set's verdict
+        return {"version": pointer.active, "status": BAD, "proof": STRUCTURE, "errors": [problem.as_dict()]}
+    return {"version": pointer.active, "status": None, "proof": STRUCTURE, "errors": []}  # filled in from the set's verdict
 
 
 # --- rules 3 and 4, then what follows from the verdicts ---
 
 
-def _decide(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]]) -> dict[str, Any]:
+def _decide(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]], agreed: Agreed) -> dict[str, Any]:
     extra: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for store, version, problem in marks:
         extra.setdefault((store, version), []).append(dict(problem))
@@ -205,7 +262,8 @@ def _decide(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, s
         errors = [e for e in entry["errors"] if e["code"] != COPY_DIFFERS]
         errors += [p for p in extra.get((entry["store"], entry["version"]), []) if p not in errors]
         checked = entry.get("checked", entry["status"])  # a copy checked good or unknown had no errors of its own
-        sets.append({**entry, "errors": errors, "status": BAD if checked == BAD or errors else checked})
+        judged = {**entry, "errors": errors, "status": BAD if checked == BAD or errors else checked}
+        sets.append({**judged, "proof": proof_of(judged, agreed)})
     sets = _source_rule(sets)
     active = {store: _follow(record, store, sets) for store, record in verification["active"].items()}
     return {**verification, "sets": sets, "active": active, "newest_good": newest_good(sets)}
@@ -243,4 +301,4 @@ def _follow(record: Mapping[str, Any], store: str, sets: list[dict[str, Any]]) -
     match = next((s for s in sets if s["store"] == store and s["version"] == record["version"]), None)
     if match is None or record["version"] is None:
         return dict(record)
-    return {**record, "status": match["status"], "errors": match["errors"]}
+    return {**record, "status": match["status"], "proof": match["proof"], "errors": match["errors"]}

@@ -17,6 +17,11 @@ from .runner import Run, playbook
 
 pytestmark = pytest.mark.integration
 PLAYBOOK = str(Path(__file__).parent / "playbooks" / "change.yml")
+#: no catalog and no fleet vote in these runs: a good set is good by structure alone, and the messages say so
+UNPROVEN = " by structure alone (no catalog or fleet consensus proved its bytes)"
+TO_PROVE = (
+    "Give a signed catalog (catalog, trusted_keys) or the fleet's consensus marks (bad_sets) to prove it (set `to` to force a version)."
+)
 
 
 def tree_digest(root: Path) -> str:
@@ -68,7 +73,8 @@ def test_promote_check_real_rerun(lab_factory: Callable[..., Path], tmp_path: Pa
     assert checked.results["healthy"] == {
         **checked.results["healthy"],
         "changed": False,
-        "msg": f"csapi is at {versions[-1]}, the newest good set; nothing to do.",
+        "msg": f"csapi is at {versions[-1]}, the newest good set{UNPROVEN}; nothing to do.",
+        "proof": "structure",
     }
     assert checked.agent_calls("stale") == 1 and checked.agent_calls("healthy") == 1
 
@@ -94,7 +100,7 @@ def test_promote_check_real_rerun(lab_factory: Callable[..., Path], tmp_path: Pa
     assert again.returncode == 0
     for host in ("healthy", "stale", "broken"):
         assert again.results[host]["changed"] is False, host
-        assert again.results[host]["msg"] == f"csapi is at {versions[-1]}, the newest good set; nothing to do."
+        assert again.results[host]["msg"] == f"csapi is at {versions[-1]}, the newest good set{UNPROVEN}; nothing to do."
         assert again.agent_calls(host) == 1
     assert tree_digest(hosts) == settled
 
@@ -152,7 +158,7 @@ def test_rollback_check_real_rerun_and_quarantine(lab_factory: Callable[..., Pat
     assert checked.results["healthy"]["changed"] is False
     assert (
         checked.results["healthy"]["msg"]
-        == f"The active set {versions[-1]} of csapi is good; nothing to roll back (set `to` to force a version)."
+        == f"The active set {versions[-1]} of csapi is good{UNPROVEN}; nothing to roll back on that evidence. {TO_PROVE}"
     )
 
     real = run(inventory, tmp_path / "real", "rollback", quarantine=True)
@@ -171,7 +177,7 @@ def test_rollback_check_real_rerun_and_quarantine(lab_factory: Callable[..., Pat
     assert again.results["corrupt"]["changed"] is False
     assert (
         again.results["corrupt"]["msg"]
-        == f"The active set {versions[-2]} of csapi is good; nothing to roll back (set `to` to force a version)."
+        == f"The active set {versions[-2]} of csapi is good{UNPROVEN}; nothing to roll back on that evidence. {TO_PROVE}"
     )
 
 
@@ -207,3 +213,31 @@ def test_promote_fails_when_the_scanner_does_not_start_again(lab_factory: Callab
     assert result["msg"].startswith("SERVICE_NOT_RESTARTED: The change was made (stage ")
     assert "but the restart command (/bin/sh -c 'echo scanner failed to start; exit 3') did not start the scanner again" in result["msg"]
     assert any(f"({lost})" in w and "ENOENT" in w for w in result["warnings"]), result["warnings"]
+
+
+def test_a_downgrade_to_a_version_only_the_source_store_holds_has_a_documented_path(
+    lab_factory: Callable[..., Path], tmp_path: Path, versions: list[str]
+) -> None:
+    """CSAPI holds the two newest sets; the oldest is only in the Hawking stores. Rollback and plain promote say how."""
+    inventory = lab_factory(lab.LabHost("h"))
+    oldest = versions[0]
+    assert oldest not in sets(inventory, "h") and active(inventory, "h") == versions[-1]
+
+    refused = run(inventory, tmp_path / "rollback", "rollback", to=oldest).results["h"]
+    assert refused["failed"] and refused["error"]["code"] == "VERSION_NOT_FOUND"
+    assert "defs_promote with `version` and `allow_downgrade: true`" in refused["msg"]
+    refused = run(inventory, tmp_path / "promote", "promote", version=oldest).results["h"]
+    assert refused["failed"] and refused["error"]["code"] == "DOWNGRADE_REFUSED"
+    assert "`allow_downgrade: true`" in refused["msg"]
+    assert active(inventory, "h") == versions[-1]
+
+    done = run(inventory, tmp_path / "down", "promote", version=oldest, allow_downgrade=True).results["h"]
+    assert not done.get("failed"), done.get("msg")
+    assert done["changed"] is True and done["downgrade"] is True and done["version"] == oldest and done["previous"] == versions[-1]
+    assert active(inventory, "h") == oldest and oldest in sets(inventory, "h")
+    events = [json.loads(line) for line in (inventory.parent / "hosts" / "h" / "events.jsonl").read_text().splitlines()]
+    assert [e["id"] for e in events][-1] == 1002
+    assert f"below its newest good version {versions[-1]}: a recorded downgrade" in events[-1]["message"]
+
+    again = run(inventory, tmp_path / "again", "promote", version=oldest, allow_downgrade=True).results["h"]
+    assert again["changed"] is False and not again.get("downgrade") and active(inventory, "h") == oldest

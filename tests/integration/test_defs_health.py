@@ -89,7 +89,9 @@ def test_report_then_enforce_then_again(fleet: Path, tmp_path: Path) -> None:
 
     # report mode changes nothing and finds every scenario
     run, reported = role_run(fleet, tmp_path / "report", "report")
-    assert run.returncode == 0, run.output[-3000:]  # an unreachable host is reported, not fatal
+    # report mode: drift is reported, not fatal; the host that cannot be reached fails the run
+    assert run.returncode == 2, run.output[-3000:]
+    assert sorted(h for h, line in recap(run).items() if "failed=1" in line) == ["gone"]
     assert {p: p.read_bytes() for p in hosts.rglob("*") if p.is_file() and "events" not in p.name} == before
     assert report.validate(reported) == []
     states = by_name(reported)

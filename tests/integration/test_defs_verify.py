@@ -104,7 +104,7 @@ def test_verify_every_fault_then_from_cache(fault_lab: Path, tmp_path: Path) -> 
 
     healthy = run.results["healthy"]
     assert list(statuses(healthy)) == ["good"]
-    assert healthy["active"]["csapi"] == {"version": newest, "status": "good", "errors": []}
+    assert healthy["active"]["csapi"] == {"version": newest, "status": "good", "proof": "catalog", "errors": []}
     assert healthy["ansible_facts"]["smsmse_defs"]["verification"]["newest_good"] == healthy["newest_good"]
 
     def codes(host: str, store: str) -> list[str]:

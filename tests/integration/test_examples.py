@@ -11,6 +11,7 @@ line above a task, or ``<!-- windows-only -->`` before a README block) and only 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import subprocess
@@ -223,12 +224,125 @@ def ran_on_hosts(run: Run) -> bool:
     return bool(re.search(r"mail0[123]\s+: ok=[1-9]", recap) or re.search(r"localhost\s+: ok=[1-9]", recap))
 
 
+# --- what each example does, checked after it ran on the lab (three healthy hosts) ---
+
+HOSTS = ("mail01", "mail02", "mail03")
+
+
+def today_versions() -> list[str]:
+    return lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), lab.LabHost("x").sets)
+
+
+def lab_active(inventory: Path, host: str, store: str = "csapi") -> str:
+    text = (inventory.parent / "hosts" / host / store / "definfo.dat").read_text()
+    return next(line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("CurDefs="))
+
+
+def lab_events(inventory: Path, host: str) -> list[int]:
+    return [json.loads(line)["id"] for line in (inventory.parent / "hosts" / host / "events.jsonl").read_text().splitlines()]
+
+
+def recaps(run: Run) -> dict[str, str]:
+    return {line.split()[0]: line for line in run.output.splitlines() if " : ok=" in line}
+
+
+def nothing_changed(run: Run, inventory: Path, tmp: Path) -> None:
+    """A healthy lab: every host ends as it was, on the newest set, and the recap says so."""
+    assert all("changed=0" in recaps(run)[h] for h in HOSTS), recaps(run)
+    assert all(lab_active(inventory, h) == today_versions()[-1] for h in HOSTS)
+
+
+def options_checked(run: Run, inventory: Path, tmp: Path) -> None:
+    """Checked once on the controller: the report folder can be made, but is not made by the check."""
+    assert "changed=0" in recaps(run)["mail01"] and "failed=0" in recaps(run)["mail01"]
+    assert not (tmp / PATHS["/var/lib/smsmse"] / "reports").exists()
+
+
+def reported_compliant(run: Run, inventory: Path, tmp: Path) -> None:
+    document = json.loads((tmp / PATHS["/var/lib/smsmse"] / "reports" / "defs-health.json").read_text())
+    assert sorted(h["name"] for h in document["hosts"]) == list(HOSTS)
+    assert document["summary"]["counts"]["compliant"] == 3, document["summary"]
+
+
+def facts_shown(run: Run, inventory: Path, tmp: Path) -> None:
+    newest = today_versions()[-1]
+    assert f"mail01 scans with {newest}" in run.output or f"mail01: CSAPI {newest}, newest {newest}, product 6.5.8" in run.output
+
+
+def catalog_signed(run: Run, inventory: Path, tmp: Path) -> None:
+    document = json.loads((tmp / PATHS["/etc/smsmse"] / "catalog.json").read_text())
+    assert len(document["signatures"]) == 2 and set(today_versions()) <= set(document["signed"]["sets"])
+
+
+def verified_against_catalog(run: Run, inventory: Path, tmp: Path) -> None:
+    catalog_signed(run, inventory, tmp)
+    assert json.loads((tmp / PATHS["/var/lib/smsmse"] / "catalog-state.json").read_text())["sequence"] >= 1
+
+
+def key_made(run: Run, inventory: Path, tmp: Path) -> None:
+    key = tmp / PATHS["/etc/smsmse"] / "keys" / "ops1.key"
+    assert key.exists() and key.with_suffix(".key.pub").read_text().strip()
+
+
+def lab_made(run: Run, inventory: Path, tmp: Path) -> None:
+    built = json.loads((tmp / PATHS["/tmp/smsmse-lab"] / "inventory.yml").read_text())
+    assert len(built["all"]["children"]["smsmse_lab"]["hosts"]) == 20
+
+
+def liveupdate_brought_a_set(run: Run, inventory: Path, tmp: Path) -> None:
+    brought = lab.liveupdate_version(dt.datetime.now(dt.timezone.utc).date())
+    for host in HOSTS:
+        assert lab_active(inventory, host, "hawking") == brought, host
+
+
+def downgraded(run: Run, inventory: Path, tmp: Path) -> None:
+    """The last task goes down to the example's version on purpose: CSAPI is there, and event 1002 records it."""
+    for host in HOSTS:
+        assert lab_active(inventory, host) == today_versions()[-2], host
+        assert lab_events(inventory, host)[-1] == 1002, host
+
+
+def consensus_decided(run: Run, inventory: Path, tmp: Path) -> None:
+    assert '"fleet_verification"' in run.output and "CONSENSUS_MINORITY" not in run.output
+    nothing_changed(run, inventory, tmp)
+
+
+#: every example that runs on the lab -> what must be true afterwards (beyond its exit status)
+OUTCOMES = {
+    "README.md: Where does every mail server stand?": facts_shown,
+    "README.md: Sign a catalog of trusted reference sets": verified_against_catalog,
+    "README.md: Put the newest good Hawking set into CSAPI, and roll back where CSAPI's set is bad": nothing_changed,
+    "README.md: Keep every mail server's definitions healthy": reported_compliant,
+    "module defs_agent_posix": nothing_changed,
+    "module defs_agent_win": nothing_changed,
+    "module defs_catalog": catalog_signed,
+    "module defs_catalog_key": key_made,
+    "module defs_facts": facts_shown,
+    "module defs_health_check": options_checked,
+    "module defs_health_fleet": nothing_changed,
+    "module defs_health_host": nothing_changed,
+    "module defs_lab": lab_made,
+    "module defs_liveupdate": liveupdate_brought_a_set,
+    "module defs_promote": downgraded,
+    "module defs_report": reported_compliant,
+    "module defs_rollback": downgraded,
+    "module defs_verify": nothing_changed,
+    "filter defs_consensus": consensus_decided,
+    "filter defs_consensus_marks": nothing_changed,
+}
+
+
+def test_every_example_that_runs_has_an_outcome() -> None:
+    assert sorted(OUTCOMES) == sorted(name for name, how in SNIPPETS.items() if how == "run")
+
+
 @pytest.mark.parametrize("name", [name for name, how in SNIPPETS.items() if how == "run"])
 def test_example_runs_on_the_lab(name: str, site: Path, tmp_path: Path) -> None:
     snippet = FOUND[name][0]
     run = run_snippet(snippet, site, tmp_path)
     assert run.returncode == 0, f"{name}:\n{run.output[-4000:]}"
     assert ran_on_hosts(run), run.output[-2000:]
+    OUTCOMES[name](run, site, tmp_path)
 
 
 @pytest.mark.parametrize("name", [name for name, how in SNIPPETS.items() if how == "syntax"])
@@ -256,3 +370,25 @@ def test_facts_playbook_makes_its_output_folder(site: Path, tmp_path: Path) -> N
     run = playbook("mailsec.smsmse.facts", site, tmp_path, extra={"smsmse_facts_dir": str(out)})
     assert run.returncode == 0, run.output[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["mail01.json", "mail02.json", "mail03.json"]
+
+
+def csapi_active(inventory: Path, host: str) -> str:
+    text = (inventory.parent / "hosts" / host / "csapi" / "definfo.dat").read_text()
+    return next(line.split("=", 1)[1].strip() for line in text.splitlines() if line.startswith("CurDefs="))
+
+
+def test_the_consensus_pipeline_runs_as_written_and_keeps_the_fleets_minority_set_out(tmp_path: Path) -> None:
+    """The defs_consensus_marks example, as written: its marks go into bad_sets of defs_promote, which then refuses the set.
+
+    mail04's Hawking stores hold the newest set with a changed byte (the same in both, so the source rule sees nothing)
+    and its CSAPI is stale: without the fleet's marks, promote would put the changed set into use.
+    """
+    healthy = [lab.LabHost(f"mail0{i}") for i in (1, 2, 3)]
+    inventory = lab.build_lab(tmp_path / "lab", [*healthy, lab.LabHost("mail04", faults=["corrupt_newest", "stale_csapi"])])
+    versions = lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)
+    run = run_snippet(FOUND["filter defs_consensus_marks"][0], inventory, tmp_path)
+    assert run.returncode == 0, run.output[-4000:]
+    assert csapi_active(inventory, "mail04") == versions[-2]  # the newest good set the fleet vouches for, not the changed one
+    for host in ("mail01", "mail02", "mail03"):
+        assert csapi_active(inventory, host) == versions[-1], host
+    assert "CONSENSUS_MINORITY" in run.output and "Unsupported parameters" not in run.output

@@ -63,14 +63,16 @@ def test_one_agent_call_gives_the_facts(lab_factory: Callable[..., Path]) -> Non
     assert smsmse["newest"] == smsmse["stores"]["hawking"]["sets"][-1]["version"]
 
 
-def test_malformed_definfo_fails_with_code(lab_factory: Callable[..., Path]) -> None:
+def test_malformed_definfo_is_reported_in_the_facts_as_defs_verify_reports_it(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h1", faults=["malformed_definfo"]))
     result, calls = run_against_agent(make_action(lab_args(inventory, "h1")))
     assert len(calls) == 1
-    assert result["failed"] is True
-    assert result["error"]["code"] == "DEFINFO_MALFORMED"
-    assert result["msg"].startswith(f"DEFINFO_MALFORMED: {result['error']['path']} line 3: ")
-    assert "ansible_facts" not in result
+    assert not result.get("failed"), result.get("msg")
+    csapi = result["ansible_facts"]["smsmse_defs"]["stores"]["csapi"]
+    assert csapi["active"] is None and csapi["definfo_error"]["code"] == "DEFINFO_MALFORMED"
+    assert csapi["definfo_error"]["message"].startswith(f"{csapi['definfo_error']['path']} line 3: ")
+    assert result["ansible_facts"]["smsmse_defs"]["stores"]["hawking"]["definfo_error"] is None
+    assert result["warnings"] == [f"csapi: DEFINFO_MALFORMED: {csapi['definfo_error']['message']}"]
 
 
 def test_posix_without_stores_makes_no_call() -> None:

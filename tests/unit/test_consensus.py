@@ -92,4 +92,7 @@ def test_apply_marks_the_set_and_the_active_pointer_bad() -> None:
     assert after["sets"][0]["errors"][0]["code"] == "CONSENSUS_MINORITY"
     assert after["active"]["csapi"]["status"] == "bad"
     assert after["newest_good"] == {"overall": None}
-    assert verify.apply_consensus(hosts["h0"], found, "h0") == {**hosts["h0"], "newest_good": hosts["h0"]["newest_good"]}
+    unmarked = verify.apply_consensus(hosts["h0"], found, "h0")
+    assert [{k: v for k, v in s.items() if k != "proof"} for s in unmarked["sets"]] == hosts["h0"]["sets"]
+    assert unmarked["active"] == {"csapi": {**hosts["h0"]["active"]["csapi"], "proof": "structure"}}  # no decided vote was given
+    assert unmarked["newest_good"] == hosts["h0"]["newest_good"]

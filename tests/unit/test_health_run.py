@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -114,7 +115,9 @@ def test_report_mode_plans_and_calls_nothing_more(one: Callable[..., Host]) -> N
             "result": "planned",
             "version": versions()[-1],
             "previous": None,
-            "message": f"newer good set {versions()[-1]} in smsmse_hawking",
+            # no catalog and no fleet here: the plan says what proved the set
+            "message": f"newer good set {versions()[-1]} in smsmse_hawking by structure alone"
+            " (no catalog or fleet consensus proved its bytes)",
         }
     ]
 
@@ -386,13 +389,13 @@ def test_a_settled_host_fails_the_play_exactly_when_the_report_fails_it(one: Cal
         health_run.settle("broken", {"failed": True, "msg": "boom"}, [], opts_of("report"), overrides={}),
     ]
     for fail_on in report_console.FAIL_ON:
-        for severities in (["critical", "high", "medium"], ["critical"], ["low"]):
+        for severities, mode in itertools.product((["critical", "high", "medium"], ["critical"], ["low"]), ("report", "enforce")):
             built = report.build(
                 [r for r in records if r], run_id="r", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:00:00Z",
-                options={}, history=[], fail_severities=severities,
+                options={"mode": mode}, history=[], fail_severities=severities,
             )  # fmt: skip
             expected = set(report_console.failures(built, fail_on))
-            assert {r["name"] for r in records if r and report_console.fails(r, fail_on, severities)} == expected
+            assert {r["name"] for r in records if r and report_console.fails(r, fail_on, severities, mode)} == expected
 
 
 def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[..., Host], monkeypatch: pytest.MonkeyPatch) -> None:

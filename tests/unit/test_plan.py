@@ -302,7 +302,7 @@ def test_rollback_with_nothing_older_leaves_it_to_promote(lab_factory: Callable[
     (csapi / "definfo.dat").write_bytes(f"[DefDates]\r\nCurDefs={versions[-2]}\r\n".encode())
     (csapi / versions[-2] / "zdone.dat").unlink()
     the_plan = plan.rollback(stores_of(inventory, "h"), store="csapi", to="previous_good", quarantine=False, quarantine_dir=None, ctx=CTX)
-    assert not the_plan.changes and the_plan.extra == {"rolled_back": False}
+    assert not the_plan.changes and the_plan.extra == {"rolled_back": False, "proof": "structure"}
     assert the_plan.message == (
         f"The active set {versions[-2]} of csapi is bad, and no good set older than it is in the store; "
         f"defs_promote replaces it with the newest good set ({versions[-1]})."

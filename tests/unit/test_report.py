@@ -263,7 +263,7 @@ def test_drift_since_runs_and_days_from_the_history() -> None:
     assert (hosts["b"]["drifting_since"], hosts["b"]["drift_runs"]) == (None, None)
     assert (hosts["c"]["drifting_since"], hosts["c"]["drift_runs"], hosts["c"]["drift_days"]) == (STARTED, 1, 0)
     page = report_html.render(built)
-    assert "2026-11-24T02:00:00Z (2 d, 3 runs)" in page
+    assert "2026-11-24T02:00:00Z (2 days, 3 runs)" in page
     trend = report_html.trend(built)
     assert [column["started"] for column in trend] == [h["started"] for h in history] + [STARTED]
     assert {p["status"]: p["count"] for p in trend[-1]["parts"]} == {"compliant": 1, "fixed": 0, "drift": 1, "failed": 1, "unreachable": 0}
@@ -406,8 +406,33 @@ def test_fail_on_messages() -> None:
         "gone": f"gone could not be reached: timed out. {policy}",
         "drift1": f"drift1 drifts: csapi_active_good, free_space failing ({health.CHECKS['csapi_active_good'][2]}). {policy}",
     }
-    assert report_console.failures(built, "failed") == {"broken": "LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ..."}
+    # the default: a host that could not be made healthy, and one that could not be reached, fail the run in any mode
+    unreachable = "A host that cannot be reached is never counted healthy (defs_health_fail_on 'never' leaves it to the report)."
+    assert report_console.failures(built, "failed") == {
+        "broken": "LIVEUPDATE_FAILED: LiveUpdate failed. Runbook: 1) ...",
+        "gone": f"gone could not be reached: timed out. {unreachable}",
+    }
     assert report_console.failures(built, "never") == {}
+
+
+def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_that_allows_the_fix() -> None:
+    built = fleet()
+    enforced = {**built, "options": {**built["options"], "mode": "enforce"}}
+    failed = report_console.failures(enforced, "failed")
+    assert sorted(failed) == ["broken", "drift1", "gone"]
+    assert failed["drift1"].startswith(
+        f"drift1 still drifts after enforce: csapi_active_good, free_space failing ({health.CHECKS['csapi_active_good'][2]}). "
+    )
+    # a failing check whose detail names the role option that would allow the fix gives that, not a generic remediation
+    risk = "The set(s) 20261126.001 (bad) in hawking ... Set defs_health_repair_hawking (or run defs_rollback ...) to move them out."
+    held = record("held", "drift", [check("trust_agreement", "fail"), {**check("hawking_newest_good", "fail"), "detail": risk}])
+    document = {**build([held]), "options": {"mode": "enforce", "fail_severities": ["critical", "high", "medium"]}}
+    assert report_console.failures(document, "failed")["held"].startswith(
+        f"held still drifts after enforce: trust_agreement, hawking_newest_good failing ({risk}). "
+    )
+    assert report_console.failures({**document, "options": {"mode": "report"}}, "failed") == {}
+    assert report_console.fails(held, "failed", ["critical", "high", "medium"], "enforce")
+    assert not report_console.fails(held, "failed", ["critical", "high", "medium"], "report")
 
 
 # --- the action plugin ---

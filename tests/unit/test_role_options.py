@@ -29,3 +29,41 @@ def test_the_nightly_options_are_in_the_readme() -> None:
     ):
         assert f"`{name}`" in readme or f"{name}:" in readme, name
     assert "$XDG_DATA_HOME/mailsec-smsmse/defs-health" in readme and "~/.local/share/mailsec-smsmse/defs-health" in readme
+
+
+def test_every_checked_range_is_stated_in_the_argument_spec() -> None:
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import role_options
+
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    for name, (low, high) in role_options.RANGES.items():
+        assert f"From {low} to {high}." in specs[name]["description"], name
+
+
+def test_the_defaults_pass_and_each_bad_value_names_its_role_variable(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pytest
+
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import role_options
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+    now = dt.datetime.now(dt.timezone.utc)
+    defaults = {**yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()), "defs_health_report_dir": str(tmp_path / "reports")}
+    role_options.check(defaults, now=now)
+    assert not (tmp_path / "reports").exists()  # checked, not made
+    for name, value, text in [
+        ("defs_health_keep", 0, "`defs_health_keep` is 0: set it to a whole number from 1 to 1000."),
+        ("defs_health_max_age_days", -1, "`defs_health_max_age_days` is -1"),
+        ("defs_health_consensus_threshold", 0.4, "`defs_health_consensus_threshold` is 0.4"),
+        ("defs_health_fail_severities", [], "`defs_health_fail_severities` is empty"),
+        ("defs_health_catalog", str(tmp_path / "catalgo.json"), "`defs_health_catalog` is set but `defs_health_trusted_keys` is empty"),
+        ("defs_health_report_dir", str(tmp_path / "file" / "reports"), "is not a folder"),
+    ]:
+        (tmp_path / "file").write_text("")
+        with pytest.raises(SmsmseError) as raised:
+            role_options.check({**defaults, name: value}, now=now)
+        assert raised.value.code == "OPTION_INVALID" and text in str(raised.value), (name, str(raised.value))
+    keyed = {**defaults, "defs_health_catalog": str(tmp_path / "catalgo.json"), "defs_health_trusted_keys": ["not a key"]}
+    with pytest.raises(SmsmseError) as raised:
+        role_options.check(keyed, now=now)
+    assert "defs_health_" in str(raised.value), str(raised.value)

@@ -66,7 +66,7 @@ def test_healthy_host_is_good_everywhere(lab_factory: Callable[..., Path], versi
     inventory = lab_factory(lab.LabHost("h"))
     result = verify_lab_host(inventory, "h", lab_catalog(inventory.parent))
     assert {status for status, _codes in verdicts(result).values()} == {"good"}
-    assert result["active"]["csapi"] == {"version": versions[-1], "status": "good", "errors": []}
+    assert result["active"]["csapi"] == {"version": versions[-1], "status": "good", "proof": "catalog", "errors": []}
     assert result["newest_good"] == {
         "hawking": versions[-1],
         "smsmse_hawking": versions[-1],
@@ -131,11 +131,11 @@ def test_stale_and_empty_and_malformed_stores(lab_factory: Callable[..., Path], 
         lab.LabHost("broken", faults=["malformed_definfo"]),
     )
     stale = verify_lab_host(inventory, "stale", None)
-    assert stale["active"]["csapi"] == {"version": versions[0], "status": "good", "errors": []}
+    assert stale["active"]["csapi"] == {"version": versions[0], "status": "good", "proof": "structure", "errors": []}
     assert stale["newest_good"]["csapi"] == versions[0] and stale["newest_good"]["overall"] == versions[-1]
     empty = verify_lab_host(inventory, "empty", None)
     assert empty["sets"] == [] and empty["newest_good"] == {"overall": None}
-    assert empty["active"]["csapi"] == {"version": None, "status": "none", "errors": []}
+    assert empty["active"]["csapi"] == {"version": None, "status": "none", "proof": "structure", "errors": []}
     broken = verify_lab_host(inventory, "broken", None)
     assert broken["active"]["csapi"]["status"] == "bad"
     assert broken["active"]["csapi"]["errors"][0]["code"] == "DEFINFO_MALFORMED"
