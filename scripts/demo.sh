@@ -16,8 +16,19 @@ lab="$root/.build/demo-lab"
 rm -rf "$lab"
 banner() { printf '\n==== %s\n\n' "$*"; }
 
-banner "Building a lab of $hosts emulated servers, a signing key and a signed catalog in $lab"
-"$venv/bin/ansible-playbook" mailsec.smsmse.lab -e "lab_dir=$lab" -e "lab_hosts=$hosts"
+# every 4th host is served by the Windows agent's C# engine under Mono (installed here when root on Debian)
+scripts/ensure_mcs.sh || true
+windows_every=4
+agents="every 4th served by the Windows agent's engine under Mono, the others by the POSIX agent"
+if ! command -v mcs >/dev/null 2>&1 || ! command -v mono >/dev/null 2>&1; then
+  windows_every=0
+  agents="all served by the POSIX agent: Mono is not installed"
+  echo "Mono (mcs, mono) is not installed: every lab host runs the POSIX agent." >&2
+  echo "For a mixed fleet, install Debian's mono-mcs and mono-runtime (scripts/ensure_mcs.sh does it as root)." >&2
+fi
+
+banner "Building a lab of $hosts emulated servers ($agents), a signing key and a signed catalog in $lab"
+"$venv/bin/ansible-playbook" mailsec.smsmse.lab -e "lab_dir=$lab" -e "lab_hosts=$hosts" -e "lab_windows_every=$windows_every"
 inventory="$lab/inventory.yml"
 # The lab's reference sets, laid out as a distribution point (one folder per version, proven by the lab's catalog):
 # a host whose LiveUpdate cannot reach its server gets a good set from there.

@@ -1,25 +1,44 @@
 # Copyright: mailsec.smsmse developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What Ansible sends to a Windows host for one call of the Windows agent, in bytes.
+"""What one call of the Windows agent costs, per operation: the bytes Ansible sends, and the C# csc compiles.
 
-Follows the ``#AnsibleRequires`` lines from ``defs_agent_win.ps1`` through this collection's
-module utils and ansible-core's own (``Ansible.Basic.cs``, ``Ansible.ModuleUtils.AddType.psm1``),
-as the module manifest does, and prints each file's size, what csc compiles on every call, and the
-total. Run with the project's Python: ``.venv-primary/bin/python scripts/win_payload.py``.
+For each operation (a probe, an apply) it follows the ``#AnsibleRequires`` lines of the module that
+serves it through this collection's module utils and ansible-core's own (``Ansible.Basic.cs``,
+``Ansible.ModuleUtils.AddType.psm1``), as the module manifest does, and prints each file's size and:
+
+- ``sent``: the module and every util it requires, in bytes (the measure of the issue's goals: a probe
+  sends at most 250 KB);
+- ``on the wire``: what ansible-core's exec wrapper really sends for that call (its own scripts and the
+  request included, base64 in a JSON manifest), built by ansible-core itself;
+- ``compiled``: the C# that csc compiles on every call, ``Ansible.Basic.cs`` included (goal for a probe:
+  at most 150 KB);
+- whether the operation carries the change code (``SmsmseEngineApply.cs``), which a probe should not.
+
+Run with the project's Python: ``.venv-primary/bin/python scripts/win_payload.py [--json]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
 import ansible
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "plugins" / "module_utils"
+MODULES = ROOT / "plugins" / "modules"
 CORE = Path(ansible.__file__).resolve().parent / "module_utils"
 PREFIX = "ansible_collections.mailsec.smsmse.plugins.module_utils."
 REQUIRES = re.compile(r"(?m)^\s*(?:#|//)AnsibleRequires\s+-(PowerShell|CSharpUtil)\s+(\S+)\s*$")
+#: operation -> the module that serves it on a Windows host (plugins/plugin_utils/agent.py)
+MODULE_FOR = {"probe": "defs_agent_win.ps1", "apply": "defs_agent_win.ps1"}
+#: the file of the change code, which a probe should not carry
+CHANGE_CODE = "SmsmseEngineApply.cs"
+GOALS = {"probe": {"sent": 250_000, "compiled": 150_000}}
 
 
 def locate(kind: str, name: str) -> Path:
@@ -30,6 +49,7 @@ def locate(kind: str, name: str) -> Path:
 
 
 def closure(start: Path) -> dict[Path, int]:
+    """Every file the module at ``start`` requires, transitively, with its size in bytes."""
     found: dict[Path, int] = {}
     pending = [start]
     while pending:
@@ -50,17 +70,75 @@ def ours(path: Path) -> bool:
     return (ROOT / "plugins") in path.parents
 
 
-def main() -> None:
-    files = closure(ROOT / "plugins" / "modules" / "defs_agent_win.ps1")
-    for path, size in sorted(files.items(), key=lambda item: -item[1]):
-        where = "collection" if ours(path) else "ansible-core"
-        print(f"{size:>8}  {path.name}  ({where})")
-    own = sum(size for path, size in files.items() if ours(path))
-    csharp = sum(size for path, size in files.items() if path.suffix == ".cs")
-    print(f"{own:>8}  from this collection")
-    print(f"{csharp:>8}  C# compiled by csc on every call")
-    print(f"{sum(files.values()):>8}  in all (before the exec wrapper's own scripts and base64)")
+def on_the_wire(module: Path, op: str) -> int:
+    """The bytes ansible-core's exec wrapper sends to run ``module`` for ``op`` (bootstrap input), as it builds them."""
+    collections = ROOT / ".build" / "collections"
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+    _AnsibleCollectionFinder(paths=[str(collections)])._install()
+    from ansible.executor.powershell import module_manifest
+
+    data = module.read_bytes()
+    built = module_manifest._create_powershell_wrapper(
+        name=f"mailsec.smsmse.{module.stem}",
+        module_data=data,
+        module_path=str(module),
+        module_args={"op": op, "request": {}},
+        environment={},
+        async_timeout=0,
+        become_plugin=None,
+        substyle="powershell",
+        task_vars={},
+        profile="legacy",
+    )
+    return len(built)
+
+
+def measure(op: str) -> dict[str, Any]:
+    module = MODULES / MODULE_FOR[op]
+    files = closure(module)
+    return {
+        "op": op,
+        "module": module.name,
+        "files": {f"{path.name} ({'collection' if ours(path) else 'ansible-core'})": size for path, size in files.items()},
+        "sent": sum(files.values()),
+        "from_collection": sum(size for path, size in files.items() if ours(path)),
+        "compiled": sum(size for path, size in files.items() if path.suffix == ".cs"),
+        "on_the_wire": on_the_wire(module, op),
+        "change_code": any(path.name == CHANGE_CODE for path in files),
+    }
+
+
+def show(found: dict[str, Any]) -> None:
+    print(f"== {found['op']} ({found['module']})")
+    for name, size in sorted(found["files"].items(), key=lambda item: -item[1]):
+        print(f"{size:>8}  {name}")
+    goal = GOALS.get(found["op"], {})
+    for key, label in (
+        ("from_collection", "from this collection"),
+        ("compiled", "C# compiled by csc on every call (Ansible.Basic.cs included)"),
+        ("sent", "sent: the module and every util it requires"),
+        ("on_the_wire", "on the wire: the exec wrapper's manifest (its scripts, base64, the request)"),
+    ):
+        mark = ""
+        if key in goal:
+            mark = f"   goal <= {goal[key]}: {'met' if found[key] <= goal[key] else 'MISSED'}"
+        print(f"{found[key]:>8}  {label}{mark}")
+    print(f"{'yes' if found['change_code'] else 'no':>8}  carries the change code ({CHANGE_CODE})\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the measures as JSON")
+    args = parser.parse_args(argv)
+    measures = [measure(op) for op in MODULE_FOR]
+    if args.json:
+        print(json.dumps(measures, indent=2))
+    else:
+        for found in measures:
+            show(found)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

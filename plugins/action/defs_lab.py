@@ -21,9 +21,21 @@ class ActionModule(DocumentedAction):
         root = Path(options["dir"])
         for part in ("hosts", "reference", "cache"):
             shutil.rmtree(root / part, ignore_errors=True)
-        hosts = lab.fleet_hosts(options["hosts"])
+        windows_every, warnings = options["windows_every"], []
+        missing = lab.mono_missing() if windows_every else None
+        if missing:
+            warnings.append(f"Every lab host is served by the POSIX agent: {missing}.")
+            windows_every = 0
+        hosts = lab.fleet_hosts(options["hosts"], windows_every)
         if options["mix"] == "healthy":
-            hosts = [lab.LabHost(name=h.name, version=h.version, liveupdate="works") for h in hosts]
+            hosts = [lab.LabHost(name=h.name, version=h.version, liveupdate="works", agent=h.agent) for h in hosts]
         inventory = lab.build_lab(root, hosts, group_vars=options["group_vars"])
         references = sorted(str(p) for p in (root / "reference").iterdir() if p.is_dir())
-        return {"changed": True, "inventory": str(inventory), "hosts": {h.name: h.faults for h in hosts}, "reference_sets": references}
+        result = {
+            "changed": True,
+            "inventory": str(inventory),
+            "hosts": {h.name: h.faults for h in hosts},
+            "agents": {h.name: h.agent for h in hosts},
+            "reference_sets": references,
+        }
+        return {**result, "warnings": warnings} if warnings else result

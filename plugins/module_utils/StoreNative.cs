@@ -3,15 +3,14 @@
 //
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
 //
-// Win32 calls the Windows agent needs and .NET Framework 4.x does not offer, each with the
-// retries an antivirus filter calls for (StorePolicy.RetryPolicy). Paths go to Win32 in their
+// Win32 calls the Windows agent's host (SmsmseEngineWin.cs) needs and .NET Framework 4.x does
+// not offer, each with the retries an antivirus filter calls for (StorePolicy.RetryPolicy). Paths go to Win32 in their
 // \\?\ form (StorePolicy.LongPath): no MAX_PATH limit, no renaming of "name." or "name ".
 // - file stamps: size, last write time, change time, the NTFS file ID and the file's USN in the
 //   volume's change journal (the change time alone can be set back by the file's writer; the USN
 //   cannot), read from an open handle;
-// - hashing and copying with FileShare.ReadWrite | Delete (never blocking LiveUpdate or the
-//   product's own copy job), with a report of a file that changed during the read;
-// - definfo.dat read for the probe without following a link;
+// - files opened for reading with FileShare.ReadWrite | Delete (never blocking LiveUpdate or the
+//   product's own copy job);
 // - ReplaceFile for definfo.dat (keeps the file's ACL and attributes), MoveFileEx for folders;
 // - the Restart Manager's list of processes and services that hold a set's files (open handles
 //   and loaded DLLs alike), without opening any of them;
@@ -52,23 +51,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         {
             return other != null && Size == other.Size && LastWrite == other.LastWrite && ChangeTime == other.ChangeTime && FileId == other.FileId && Usn == other.Usn;
         }
-    }
-
-    public sealed class HashResult
-    {
-        public string Sha256;
-        public FileStamp Stamp;
-        public bool Changed;
-    }
-
-    // definfo.dat as the probe found it: Kind null when nothing is there; Sha256 and Content
-    // only for a regular file small enough (see Native.ReadDefinfo).
-    public sealed class DefinfoRecord
-    {
-        public string Kind;
-        public long Size;
-        public string Sha256;
-        public byte[] Content;
     }
 
     public sealed class RunResult
@@ -145,10 +127,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool DeviceIoControl(SafeFileHandle hDevice, uint dwIoControlCode, IntPtr lpInBuffer, uint nInBufferSize, [Out] byte[] lpOutBuffer, uint nOutBufferSize, out uint lpBytesReturned, IntPtr lpOverlapped);
 
-        [DllImport("kernel32.dll", SetLastError = true)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool SetFileTime(SafeFileHandle hFile, IntPtr lpCreationTime, IntPtr lpLastAccessTime, ref long lpLastWriteTime);
-
         [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetVolumePathNameW")]
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool GetVolumePathName(string lpszFileName, [Out] StringBuilder lpszVolumePathName, uint cchBufferLength);
@@ -188,11 +166,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 throw new Win32Exception(Marshal.GetLastWin32Error());
             }
             return string.Format("{0:x8}:{1:x8}{2:x8}", info.VolumeSerialNumber, info.FileIndexHigh, info.FileIndexLow);
-        }
-
-        public static string FileId(FileStream stream)
-        {
-            return FileId(stream.SafeFileHandle);
         }
 
         // Size, last write time, change time and file ID of an open file.
@@ -374,171 +347,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             }
         }
 
-        // SHA-256 of a file, and whether it changed while it was read (then the digest is null).
-        public static HashResult HashFile(string path, int buffer)
-        {
-            HashResult result = new HashResult();
-            using (FileStream stream = OpenShared(path, buffer))
-            {
-                FileStamp before = Stamp(stream.SafeFileHandle);
-                byte[] digest;
-                using (SHA256 sha = Hashing.NewSha256())
-                {
-                    digest = sha.ComputeHash(stream);
-                }
-                FileStamp after = Stamp(stream.SafeFileHandle);
-                result.Stamp = after;
-                result.Changed = !before.SameAs(after) || stream.Position != after.Size;
-                result.Sha256 = result.Changed ? null : Hashing.Hex(digest);
-            }
-            return result;
-        }
-
-        // definfo.dat as the probe reports it, never following a link (the POSIX agent's lstat and
-        // O_NOFOLLOW): what is there from its own attributes (Kinds.Of), then, for a file, one
-        // handle opened on the entry itself (FILE_FLAG_OPEN_REPARSE_POINT: a link swapped in since
-        // is opened and seen, not followed), shared with every other process. Of a regular file: its
-        // size, its SHA-256 when it holds at most `maxHash` bytes (a change can then expect and
-        // replace a file too large to carry) and its bytes when at most `maxContent`. Null when
-        // nothing is there.
-        public static DefinfoRecord ReadDefinfo(string path, int maxContent, long maxHash)
-        {
-            DefinfoRecord record = new DefinfoRecord();
-            record.Kind = KindOf(path);
-            if (record.Kind != "file")
-            {
-                return record.Kind == null ? null : record;
-            }
-            SafeFileHandle handle = CreateFile(path, GENERIC_READ, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_SEQUENTIAL_SCAN, IntPtr.Zero);
-            if (handle.IsInvalid)
-            {
-                int code = Marshal.GetLastWin32Error();
-                handle.Dispose();
-                // removed, or replaced by a folder, since its attributes were read: say what is there now
-                record.Kind = KindOf(path);
-                if (record.Kind != "file")
-                {
-                    return record.Kind == null ? null : record;
-                }
-                throw new Win32Exception(code, string.Format("cannot open {0}: {1}", path, new Win32Exception(code).Message));
-            }
-            FileStream opened;
-            try
-            {
-                opened = new FileStream(handle, FileAccess.Read, 65536, false);
-            }
-            catch (Exception)
-            {
-                handle.Dispose();
-                throw;
-            }
-            using (FileStream stream = opened)
-            {
-                BY_HANDLE_FILE_INFORMATION info;
-                if (!GetFileInformationByHandle(handle, out info))
-                {
-                    throw new Win32Exception(Marshal.GetLastWin32Error());
-                }
-                record.Kind = Kinds.Of((FileAttributes)info.FileAttributes);
-                record.Size = ((long)info.FileSizeHigh << 32) | info.FileSizeLow;
-                if (record.Kind != "file")
-                {
-                    record.Size = 0;
-                    return record;
-                }
-                if (record.Size > maxHash)
-                {
-                    return record;
-                }
-                using (SHA256 sha = Hashing.NewSha256())
-                using (MemoryStream head = new MemoryStream())
-                {
-                    byte[] chunk = new byte[65536];
-                    long total = 0;
-                    int count;
-                    while ((count = stream.Read(chunk, 0, chunk.Length)) > 0)
-                    {
-                        total += count;
-                        if (total > maxHash)
-                        {
-                            // grew past the bound while it was read: no digest, as for a larger file
-                            record.Size = total;
-                            return record;
-                        }
-                        sha.TransformBlock(chunk, 0, count, null, 0);
-                        if (head.Length <= maxContent)
-                        {
-                            head.Write(chunk, 0, (int)Math.Min(count, maxContent + 1 - head.Length));
-                        }
-                    }
-                    sha.TransformFinalBlock(chunk, 0, 0);
-                    record.Sha256 = Hashing.Hex(sha.Hash);
-                    if (total <= maxContent)
-                    {
-                        record.Size = total;
-                        record.Content = head.ToArray();
-                    }
-                }
-            }
-            return record;
-        }
-
-        // What is at `path`, from its own attributes (GetFileAttributesEx: a link's own, never its
-        // target's), or null when nothing is there.
-        public static string KindOf(string path)
-        {
-            try
-            {
-                return Kinds.Of(File.GetAttributes(path));
-            }
-            catch (FileNotFoundException)
-            {
-                return null;
-            }
-            catch (DirectoryNotFoundException)
-            {
-                return null;
-            }
-        }
-
-        // One pass over the bytes: read (shared), hash, write (new file, write-through). The copy
-        // keeps the source's last write time. Changed: the source moved on during the copy.
-        public static HashResult CopyHashed(string source, string target, int buffer)
-        {
-            HashResult result = new HashResult();
-            using (FileStream reader = OpenShared(source, buffer))
-            {
-                FileStamp before = Stamp(reader.SafeFileHandle);
-                using (SHA256 sha = Hashing.NewSha256())
-                {
-                    using (FileStream writer = Open(target, GENERIC_WRITE, 0, CREATE_NEW, FILE_FLAG_WRITE_THROUGH, FileAccess.Write, buffer))
-                    {
-                        byte[] chunk = new byte[buffer];
-                        int count;
-                        while ((count = reader.Read(chunk, 0, chunk.Length)) > 0)
-                        {
-                            sha.TransformBlock(chunk, 0, count, null, 0);
-                            writer.Write(chunk, 0, count);
-                        }
-                        sha.TransformFinalBlock(chunk, 0, 0);
-                        writer.Flush(true);
-                        // the source's last write time, set on the handle (no later write on it moves it)
-                        long lastWrite = before.LastWrite;
-                        if (!SetFileTime(writer.SafeFileHandle, IntPtr.Zero, IntPtr.Zero, ref lastWrite))
-                        {
-                            int code = Marshal.GetLastWin32Error();
-                            throw new Win32Exception(code, string.Format("cannot set the last write time of {0}", target));
-                        }
-                    }
-                    FileStamp after = Stamp(reader.SafeFileHandle);
-                    result.Stamp = after;
-                    result.Changed = !before.SameAs(after) || reader.Position != after.Size;
-                    result.Sha256 = Hashing.Hex(sha.Hash);
-                }
-            }
-            return result;
-        }
-
         private static int Attempt(bool ok)
         {
             return ok ? 0 : Marshal.GetLastWin32Error();
@@ -649,12 +457,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 current = parent;
             }
             return current;
-        }
-
-        // Remove a folder (or a link) and what is below it, never through a reparse point.
-        public static int RemoveTree(string path, int retrySeconds, IList<string> remaining)
-        {
-            return Tree.Remove(new TreeFs(), path, retrySeconds, remaining);
         }
     }
 
@@ -767,147 +569,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 RmEndSession(session);
             }
             return holders;
-        }
-    }
-
-    // The file system a tree removal works on: attributes read without following links,
-    // RemoveDirectory removing a junction or directory link itself. Every path goes to Win32 in
-    // its \\?\ form: a name ending in a dot or space, or a path over 260 characters, is the
-    // entry on disk (without the prefix Win32 would strip the dot, or fail with error 3).
-    public sealed class TreeFs : ITreeFs
-    {
-        [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
-        private struct WIN32_FIND_DATA
-        {
-            public uint dwFileAttributes;
-            public System.Runtime.InteropServices.ComTypes.FILETIME ftCreationTime;
-            public System.Runtime.InteropServices.ComTypes.FILETIME ftLastAccessTime;
-            public System.Runtime.InteropServices.ComTypes.FILETIME ftLastWriteTime;
-            public uint nFileSizeHigh;
-            public uint nFileSizeLow;
-            public uint dwReserved0;
-            public uint dwReserved1;
-            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 260)]
-            public string cFileName;
-            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = 14)]
-            public string cAlternateFileName;
-        }
-
-        private sealed class FindHandle : SafeHandleZeroOrMinusOneIsInvalid
-        {
-            private FindHandle() : base(true)
-            {
-            }
-
-            protected override bool ReleaseHandle()
-            {
-                return FindClose(handle);
-            }
-        }
-
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "FindFirstFileW")]
-        private static extern FindHandle FindFirstFile(string lpFileName, out WIN32_FIND_DATA lpFindFileData);
-
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "FindNextFileW")]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool FindNextFile(FindHandle hFindFile, out WIN32_FIND_DATA lpFindFileData);
-
-        [DllImport("kernel32.dll", SetLastError = true)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool FindClose(IntPtr hFindFile);
-
-        private const int ERROR_NO_MORE_FILES = 18;
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool RemoveDirectoryW(string lpPathName);
-
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool DeleteFileW(string lpFileName);
-
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-        private static extern uint GetFileAttributesW(string lpFileName);
-
-        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        private static extern bool SetFileAttributesW(string lpFileName, uint dwFileAttributes);
-
-        private const uint INVALID_FILE_ATTRIBUTES = 0xFFFFFFFF;
-
-        public FsEntry Stat(string path)
-        {
-            uint attributes = GetFileAttributesW(LongPath.Of(path));
-            if (attributes == INVALID_FILE_ATTRIBUTES)
-            {
-                int code = Marshal.GetLastWin32Error();
-                if (code == Win32Error.FileNotFound || code == Win32Error.PathNotFound)
-                {
-                    return null;
-                }
-                throw new Win32Exception(code, string.Format("cannot read the attributes of {0}", path));
-            }
-            return Entry(Path.GetFileName(path), (FileAttributes)attributes);
-        }
-
-        public IList<FsEntry> List(string path)
-        {
-            List<FsEntry> entries = new List<FsEntry>();
-            WIN32_FIND_DATA data;
-            using (FindHandle find = FindFirstFile(LongPath.Of(path).TrimEnd('\\') + "\\*", out data))
-            {
-                if (find.IsInvalid)
-                {
-                    int code = Marshal.GetLastWin32Error();
-                    throw new Win32Exception(code, string.Format("cannot list {0}: {1}", path, new Win32Exception(code).Message));
-                }
-                while (true)
-                {
-                    if (data.cFileName != "." && data.cFileName != "..")
-                    {
-                        entries.Add(Entry(data.cFileName, (FileAttributes)data.dwFileAttributes));
-                    }
-                    if (!FindNextFile(find, out data))
-                    {
-                        int code = Marshal.GetLastWin32Error();
-                        if (code == ERROR_NO_MORE_FILES)
-                        {
-                            break;
-                        }
-                        throw new Win32Exception(code, string.Format("cannot list {0}: {1}", path, new Win32Exception(code).Message));
-                    }
-                }
-            }
-            return entries;
-        }
-
-        private static FsEntry Entry(string name, FileAttributes attributes)
-        {
-            FsEntry entry = new FsEntry();
-            entry.Name = name;
-            entry.Directory = (attributes & FileAttributes.Directory) != 0;
-            entry.Reparse = (attributes & FileAttributes.ReparsePoint) != 0;
-            entry.ReadOnly = (attributes & FileAttributes.ReadOnly) != 0;
-            return entry;
-        }
-
-        public int RemoveDirectory(string path)
-        {
-            return RemoveDirectoryW(LongPath.Of(path)) ? 0 : Marshal.GetLastWin32Error();
-        }
-
-        public int DeleteFile(string path, bool clearReadOnly)
-        {
-            string full = LongPath.Of(path);
-            if (clearReadOnly)
-            {
-                SetFileAttributesW(full, (uint)FileAttributes.Normal);
-            }
-            return DeleteFileW(full) ? 0 : Marshal.GetLastWin32Error();
-        }
-
-        public void Sleep(int milliseconds)
-        {
-            Thread.Sleep(milliseconds);
         }
     }
 

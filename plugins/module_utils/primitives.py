@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, set_copy
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_stream
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
@@ -306,12 +306,28 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         for root, _dirs, _files in os.walk(target):
             set_copy.fsync_dir(root)
         set_copy.fsync_dir(store)
+        _read_back(target, manifest)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     finally:
         hasher.shutdown()
     return {"bytes_copied": copied, "files": len(manifest)}
+
+
+def _read_back(target: str, manifest: dict[str, Any]) -> None:
+    """What landed, read back from the store: an antivirus filter may clean or cut a file right after it is written."""
+    for rel, want in manifest.items():
+        path = os.path.join(target, *relative(rel))
+        with open(path, "rb", buffering=0) as handle:
+            digest, size = sha256_stream(handle)
+        if size != want["size"] or digest != want["sha256"]:
+            raise Refused(
+                "failed",
+                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned or cut it?);"
+                " the staged set was removed",
+                "READ_BACK_MISMATCH",
+            )
 
 
 def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -83,6 +83,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     reply: dict[str, Any] = {
         "contract": CONTRACT,
         "op": "probe",
+        "agent": {"name": "defs_agent_posix", "runtime": f"Python {platform.python_version()}"},
         "host": {
             "os": _os_name(),
             "os_version": platform.release(),

@@ -15,10 +15,13 @@ description:
     per call and reports what it finds. Every decision is made on the controller.
   - C(apply) executes the controller's ordered list of primitive steps (lock, expect, preflight, clean, stage,
     matches, rename, exchange, write_pointer, retire, quarantine, event, service, unlock) and reports each step's
-    outcome; see C(docs/changes.md). Renames, replacements and deletions are retried for a few seconds through
-    antivirus filters; a junction or link is removed itself, never followed; C(definfo.dat) is replaced with
-    C(ReplaceFile), which keeps its ACL and attributes; preflight opens the files of a named set exclusively to
-    find out whether the scanner holds them before anything moves.
+    outcome; see C(docs/changes.md). Renames, replacements and deletions are retried through antivirus filters
+    within a budget that grows with the size of a freshly staged set (access denied is not retried); a junction or
+    link is removed itself, never followed; C(definfo.dat) is replaced with C(ReplaceFile), which keeps its ACL and
+    attributes; preflight asks the Restart Manager, within the same budget, whether the scanner holds a named set
+    before anything moves; a staged set is read back from the store before anything can point to it; a stop of the
+    scanner's service is recorded on the host first (and a one-shot scheduled task starts it if the agent dies),
+    so that any later call starts a service a dead run left stopped.
   - C(run_liveupdate) runs C(LuALL.exe) silently (the first of the request's candidate paths that exists), its
     arguments quoted by the Windows command-line rules, waits for it at most the request's C(timeout), then stops
     it and every process it started; the reply carries the end of its output.
@@ -28,15 +31,29 @@ description:
     keyed by path, size, last write time, NTFS change time and file ID, and expires after C(max_age_seconds)
     (spread per file).
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
-    store, and the product's events from the Application log with C(Get-WinEvent).
-  - The code is C(defs_agent_win.ps1) with the module utils C(SmsmseStore.psm1), C(SmsmseProbe.psm1),
-    C(SmsmseApply.psm1), C(StorePolicy.cs) and C(StoreNative.cs).
+    store (with its privacy under the request's C(privacy) policy), and the product's events from the Application log.
+    In check mode it neither creates nor rewrites the hash cache.
+  - The code is a shim, C(defs_agent_win.ps1), over the C# engine C(SmsmseEngine.cs) and C(SmsmseEngineApply.cs)
+    with its Windows host C(SmsmseEngineWin.cs) (C(StorePolicy.cs), C(StoreNative.cs)). The same engine runs
+    under Mono in the collection's tests against the shared case tables of both agents.
 options:
   op:
     description: The operation to carry out.
     type: str
     required: true
     choices: [probe, apply, run_liveupdate]
+  request:
+    description:
+      - The operation's request, as its JSON Schema (C(schemas/agent/)) describes it.
+      - One of O(request) and O(request_json) is required.
+    type: dict
+  request_json:
+    description:
+      - The request as one JSON string, which the engine parses itself. The action plugins send this form, since
+        Windows PowerShell 5.1 refuses module arguments holding keys that differ only in case (a manifest naming
+        C(VIRSCAN1.DAT) and C(virscan1.dat)).
+    type: str
+    version_added: 0.2.0
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:

@@ -88,6 +88,16 @@ ansible_facts:
       returned: success
       type: complex
       contains:
+        agent:
+          description:
+            - Which agent served the host. C(name) is C(defs_agent_win) (the Windows agent's engine, on a Windows host or,
+              in the lab, under Mono for a host with C(smsmse_defs_lab_agent=windows)) or C(defs_agent_posix);
+              C(runtime) is what ran it, such as C(PowerShell 5.1.17763.1, .NET 4.0.30319.42000), C(Mono 6.8.0.105)
+              or C(Python 3.13.1).
+          type: dict
+          returned: success
+          version_added: 0.2.0
+          sample: {"name": "defs_agent_posix", "runtime": "Python 3.13.1"}
         host:
           description: The host as the agent saw it (C(hostname), C(os), C(os_version), C(arch)).
           type: dict

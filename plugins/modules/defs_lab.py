@@ -33,6 +33,16 @@ options:
     type: str
     choices: [fleet, healthy]
     default: fleet
+  windows_every:
+    description:
+      - Every O(windows_every)-th host (the 4th, 8th, ... for C(4)) is served by the Windows agent's engine under Mono
+        (the host variable C(smsmse_defs_lab_agent=windows)); the others by the POSIX agent. C(0) (the default) serves
+        every host by the POSIX agent. From 0 to 1000.
+      - When C(mcs) or C(mono) is not on the controller's C(PATH), every host is served by the POSIX agent and the task
+        warns, saying what to install.
+    type: int
+    default: 0
+    version_added: 0.2.0
   group_vars:
     description: Variables for every host, written into the inventory (for example the C(defs_health_) options).
     type: dict
@@ -59,6 +69,13 @@ EXAMPLES = r"""
   mailsec.smsmse.defs_lab:
     dir: /tmp/smsmse-lab
   run_once: true
+
+- name: A mixed lab - every 4th server served by the Windows agent's engine under Mono
+  mailsec.smsmse.defs_lab:
+    dir: /tmp/smsmse-lab-mixed
+    hosts: 8
+    windows_every: 4
+  run_once: true
 """
 
 RETURN = r"""
@@ -70,6 +87,12 @@ hosts:
   description: Host name to the faults injected there.
   returned: success
   type: dict
+agents:
+  description: Host name to the agent that serves it, C(posix) or C(windows) (see O(windows_every)).
+  returned: success
+  type: dict
+  version_added: 0.2.0
+  sample: {"mail01": "posix", "mail04": "windows"}
 reference_sets:
   description: The clean reference set folders, for M(mailsec.smsmse.defs_catalog).
   returned: success

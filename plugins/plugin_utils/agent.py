@@ -1,14 +1,32 @@
-"""Calling the agent on a host: one execution per operation, reply checked against the contract."""
+"""Calling the agent on a host: one execution per operation, reply checked against the contract.
+
+Which module serves a host: the Windows agent over a Windows connection, the POSIX
+agent otherwise; a lab host (POSIX connection) whose inventory sets
+``smsmse_defs_lab_agent: windows`` is served by the Windows agent's engine under Mono
+(:data:`WINDOWS_LAB_AGENT`, sent the engine's C# sources by :mod:`lab_engine`). The
+request is the same either way: shaped by the host's connection, not by the agent.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible.utils.display import Display
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine, safe_text
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
 POSIX_AGENT = "mailsec.smsmse.defs_agent_posix"
+#: the Windows agent's engine under Mono, on a lab host with a POSIX connection
+WINDOWS_LAB_AGENT = "mailsec.smsmse.defs_agent_win_lab"
+#: the inventory variable that picks a lab host's agent, and its values
+LAB_AGENT_VARIABLE = "smsmse_defs_lab_agent"
+LAB_AGENTS = ("posix", "windows")
+#: the agent name a probe reply must carry (``agent.name``), by the module that ran it
+AGENT_NAMES = {WINDOWS_AGENT: "defs_agent_win", WINDOWS_LAB_AGENT: "defs_agent_win", POSIX_AGENT: "defs_agent_posix"}
 _MESSAGE_WIDTH = 1000
 
 
@@ -18,19 +36,45 @@ class ModuleRunner(Protocol):
     def __call__(self, *, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def agent_for(is_windows: bool) -> str:
-    return WINDOWS_AGENT if is_windows else POSIX_AGENT
+def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None) -> str:
+    """The module that serves the host: its connection decides, and on a POSIX connection ``smsmse_defs_lab_agent``."""
+    chosen = (task_vars or {}).get(LAB_AGENT_VARIABLE)
+    if chosen is None:
+        return WINDOWS_AGENT if is_windows else POSIX_AGENT
+    host = (task_vars or {}).get("inventory_hostname", "this host")
+    if not isinstance(chosen, str) or chosen not in LAB_AGENTS:
+        raise SmsmseError("LAB_AGENT_INVALID", f"{LAB_AGENT_VARIABLE} is {chosen!r} for {host}: give one of {', '.join(LAB_AGENTS)}.")
+    if is_windows:
+        raise SmsmseError(
+            "LAB_AGENT_INVALID",
+            f"{LAB_AGENT_VARIABLE} is set for {host}, which is reached over a Windows connection: the variable is for lab "
+            "hosts on a POSIX connection only.",
+        )
+    return WINDOWS_LAB_AGENT if chosen == "windows" else POSIX_AGENT
 
 
 def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
     """Run ``op`` on the host through the agent and return its checked reply."""
     contract.check_request(op, request)
-    result = run_module(
-        module_name=agent_for(is_windows),
-        module_args={"op": op, "request": request},
-        task_vars=task_vars,
-    )
+    module = agent_for(is_windows, task_vars)
+    module_args: dict[str, Any] = {"op": op, "request": request}
+    if module == WINDOWS_AGENT:
+        # one JSON string, parsed by the engine itself. The exec wrapper reads module arguments with Windows
+        # PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest naming
+        # VIRSCAN1.DAT and virscan1.dat) before the agent runs. The lab's Mono host reads its stdin with the engine's.
+        module_args = {"op": op, "request_json": json.dumps(request, ensure_ascii=True)}
+    elif module == WINDOWS_LAB_AGENT:
+        module_args["engine"] = lab_engine.bundle()
+    result = run_module(module_name=module, module_args=module_args, task_vars=task_vars)
     if result.get("failed") or result.get("unreachable"):
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
         raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")
-    return contract.check_reply(op, result.get("reply"))
+    reply = contract.check_reply(op, result.get("reply"))
+    if op == "probe":
+        if reply["agent"]["name"] != AGENT_NAMES[module]:
+            raise SmsmseError(
+                "AGENT_REPLY_INVALID", f"{module} answered the probe as {reply['agent']['name']!r}, not {AGENT_NAMES[module]!r}."
+            )
+        for warning in reply.get("warnings") or ():  # what the agent put right before it probed: always shown
+            Display().warning(f"{task_vars.get('inventory_hostname', 'host')}: {safe_text.line(warning)}")
+    return reply

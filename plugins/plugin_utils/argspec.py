@@ -64,6 +64,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "liveupdate_timeout": (1, 86400),
     "keep": (1, 1000),
     "hosts": (1, 1000),
+    "windows_every": (0, 1000),
 }
 
 

@@ -390,6 +390,13 @@ REGISTRY: tuple[ErrorCode, ...] = (
         "kind does not fit the platform (a UNC path on a POSIX host, a POSIX folder on Windows).",
         "Use `liveupdate` for these hosts, or copy the set into a store and use defs_promote; see docs/windows.md.",
     ),
+    ErrorCode(
+        "LAB_AGENT_INVALID",
+        "The inventory variable `smsmse_defs_lab_agent` is neither `posix` nor `windows`, or is set for a host reached over a "
+        "Windows connection (a Windows host always runs the Windows agent); nothing was run on the host.",
+        "Set `smsmse_defs_lab_agent` to `posix` or `windows`, and only for lab hosts on a POSIX connection (local, or ssh to "
+        "Linux); remove it from Windows hosts.",
+    ),
 )
 
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}

@@ -87,7 +87,9 @@ def build(
     found = {name: _store(store, today=today, strict=strict) for name, store in snapshot.stores.items()}
     all_versions = [s["version"] for store in found.values() for s in store["sets"]]
     given = snapshot.product
+    served_by = snapshot.reply["agent"]
     return {
+        "agent": {"name": served_by["name"], "runtime": served_by["runtime"]},
         "host": {"hostname": host.hostname, "os": host.os, "os_version": host.os_version, "arch": host.arch},
         "platform": layout.platform_for(raw_host),
         "product": {

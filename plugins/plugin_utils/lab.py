@@ -25,9 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, product
 
 STORES = ("hawking", "smsmse_hawking", "csapi")
+#: the agents a lab host can be served by, and the inventory variable that picks one
+AGENTS = agent.LAB_AGENTS
+LAB_AGENT_VARIABLE = agent.LAB_AGENT_VARIABLE
 MARKER = "zdone.dat"
 #: (file name, size in bytes) of every set; zdone.dat is added last, as LiveUpdate does
 DEFAULT_FILES: tuple[tuple[str, int], ...] = (
@@ -51,6 +54,7 @@ class LabHost:
     faults: list[str] = field(default_factory=list)
     liveupdate: str | None = None  # "works", "fails", or None (no LiveUpdate command)
     events: tuple[int, ...] = ()  # product events written an hour ago, for example (401,) on a 7.x host
+    agent: str = "posix"  # "windows": served by the Windows agent's engine under Mono (smsmse_defs_lab_agent)
 
 
 def set_versions(today: dt.date, count: int) -> list[str]:
@@ -293,6 +297,8 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
     unknown = [fault for fault in spec.faults if fault not in FAULTS]
     if unknown:
         raise ValueError(f"unknown lab fault(s) {', '.join(unknown)}: choose from {', '.join(sorted(FAULTS))}")
+    if spec.agent not in AGENTS:
+        raise ValueError(f"unknown lab agent {spec.agent!r} for {spec.name}: choose from {', '.join(AGENTS)}")
     host = root / spec.name
     if host.exists():
         shutil.rmtree(host)
@@ -321,16 +327,35 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
     }
     if spec.liveupdate:
         variables["smsmse_defs_liveupdate_command"] = _liveupdate_command(host, spec.liveupdate)
+    if spec.agent != "posix":
+        variables[LAB_AGENT_VARIABLE] = spec.agent
     return variables
 
 
-def fleet_hosts(count: int = len(FLEET_MIX)) -> list[LabHost]:
-    """The role demo's mix, repeated to fill ``count`` hosts."""
+def agent_of(index: int, windows_every: int) -> str:
+    """The agent of the ``index``-th host (from 0) when every ``windows_every``-th is served by the Windows agent (0: none)."""
+    return "windows" if windows_every > 0 and (index + 1) % windows_every == 0 else "posix"
+
+
+def fleet_hosts(count: int = len(FLEET_MIX), windows_every: int = 0) -> list[LabHost]:
+    """The role demo's mix, repeated to fill ``count`` hosts; every ``windows_every``-th host on the Windows agent."""
     hosts = []
     for i in range(count):
         faults, version, liveupdate = FLEET_MIX[i % len(FLEET_MIX)]
-        hosts.append(LabHost(name=f"mail{i + 1:02d}", version=version, faults=list(faults), liveupdate=liveupdate))
+        served_by = agent_of(i, windows_every)
+        hosts.append(LabHost(name=f"mail{i + 1:02d}", version=version, faults=list(faults), liveupdate=liveupdate, agent=served_by))
     return hosts
+
+
+def mono_missing() -> str | None:
+    """Why this machine cannot serve a lab host by the Windows agent (Mono's mcs or mono not on PATH), or None."""
+    missing = [tool for tool in ("mcs", "mono") if shutil.which(tool) is None]
+    if not missing:
+        return None
+    return (
+        f"{' and '.join(missing)} not on PATH, so no lab host can be served by the Windows agent's engine: install Mono "
+        "(Debian: apt-get install mono-mcs mono-runtime, or scripts/ensure_mcs.sh as root)"
+    )
 
 
 def liveupdate_version(today: dt.date) -> str:
@@ -367,11 +392,11 @@ def _liveupdate_command(host: Path, mode: str) -> list[str]:
     return [sys.executable, "-c", code, str(host), mode]
 
 
-def demo_hosts(count: int) -> list[LabHost]:
+def demo_hosts(count: int, windows_every: int = 0) -> list[LabHost]:
     hosts = []
     for i in range(count):
         faults, version = DEMO_MIX[i % len(DEMO_MIX)]
-        hosts.append(LabHost(name=f"lab{i + 1:02d}", version=version, faults=list(faults)))
+        hosts.append(LabHost(name=f"lab{i + 1:02d}", version=version, faults=list(faults), agent=agent_of(i, windows_every)))
     return hosts
 
 

@@ -27,8 +27,11 @@ class Run:
         return len([line for line in lines if host is None or f"<{host}>" in line])
 
 
-def playbook(playbook: str, inventory: Path, tmp: Path, *args: str, extra: dict[str, Any] | None = None) -> Run:
-    """Run a playbook with -vvv; each host's registered result is read from ``tmp/results/<host>.json``."""
+def playbook(playbook: str, inventory: Path, tmp: Path, *args: str, extra: dict[str, Any] | None = None, path: str | None = None) -> Run:
+    """Run a playbook with -vvv; each host's registered result is read from ``tmp/results/<host>.json``.
+
+    ``path`` replaces the ``PATH`` the playbook runs with (for a machine without some tool).
+    """
     results_dir = tmp / "results"
     if results_dir.exists():
         for old in results_dir.iterdir():
@@ -43,6 +46,7 @@ def playbook(playbook: str, inventory: Path, tmp: Path, *args: str, extra: dict[
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(tmp / "ansible-remote"),
+        **({"PATH": path} if path is not None else {}),
     }
     variables = {"smsmse_facts_dir": str(results_dir), **(extra or {})}
     command = [str(BIN / "ansible-playbook"), playbook, "-i", str(inventory), "-vvv", "-e", json.dumps(variables), *args]

@@ -43,7 +43,11 @@ def mixed_lab(lab_factory: Callable[..., Path]) -> Path:
     )
 
 
-def test_facts_for_every_host_and_a_clear_error_for_one(mixed_lab: Path, tmp_path: Path) -> None:
+#: the agent the facts name, and how its runtime begins, for each lab agent (tests/integration/conftest.py)
+SERVED_BY = {"posix": ("defs_agent_posix", "Python 3."), "windows": ("defs_agent_win", "Mono ")}
+
+
+def test_facts_for_every_host_and_a_clear_error_for_one(mixed_lab: Path, tmp_path: Path, lab_agent: str) -> None:
     before = tree_digest(mixed_lab.parent)
     run = playbook("mailsec.smsmse.facts", mixed_lab, tmp_path)
     assert run.returncode == 0, run.output[-3000:]
@@ -67,6 +71,8 @@ def test_facts_for_every_host_and_a_clear_error_for_one(mixed_lab: Path, tmp_pat
     }
     assert [e["id"] for e in healthy["events"]] == [25, 30]
     assert run.results["healthy"]["changed"] is False
+    name, runtime = SERVED_BY[lab_agent]
+    assert healthy["agent"]["name"] == name and healthy["agent"]["runtime"].startswith(runtime), healthy["agent"]
 
     stale = run.results["stale"]["ansible_facts"]["smsmse_defs"]
     assert stale["stores"]["csapi"]["active"] == versions[0]

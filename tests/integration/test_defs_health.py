@@ -18,13 +18,19 @@ pytestmark = pytest.mark.integration
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 VERSIONS = lab.set_versions(TODAY, 3)
 LU = lab.liveupdate_version(TODAY)
+WINDOWS_EVERY = 4
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's 20-host lab, with keys and a catalog, plus one host that cannot be reached."""
+    """The demo's 20-host lab, with keys and a catalog, plus one host that cannot be reached.
+
+    Every 4th host is served by the Windows agent's engine under Mono (where Mono is installed), as in
+    ``make demo``: each test below expects the same of a host whichever agent serves it.
+    """
     root = tmp_path_factory.mktemp("fleet")
-    built = playbook("mailsec.smsmse.lab", Path("localhost,"), root / "build", extra={"lab_dir": str(root / "lab")})
+    extra = {"lab_dir": str(root / "lab"), "lab_windows_every": 0 if lab.mono_missing() else WINDOWS_EVERY}
+    built = playbook("mailsec.smsmse.lab", Path("localhost,"), root / "build", extra=extra)
     assert built.returncode == 0, built.output[-3000:]
     inventory = root / "lab" / "inventory.yml"
     data = json.loads(inventory.read_text())
@@ -212,3 +218,15 @@ def test_one_host_failing_oddly_does_not_cost_the_fleet_its_report(tmp_path: Pat
     assert reported["stale"]["status"] == "failed" and "'smsmse_no_such_variable' is undefined" in reported["stale"]["message"]
     assert (reports / "defs-health.html").exists() and (reports / "defs-health.junit.xml").exists()
     assert "fatal: [old]: FAILED!" in run.output and "fatal: [ok]" not in run.output
+
+
+def test_the_fleet_is_served_by_both_agents(fleet: Path, tmp_path: Path) -> None:
+    missing = lab.mono_missing()
+    if missing:
+        pytest.skip(missing)
+    hosts = json.loads(fleet.read_text())["all"]["children"]["smsmse_lab"]["hosts"]
+    windows = sorted(name for name, variables in hosts.items() if variables.get("smsmse_defs_lab_agent") == "windows")
+    assert windows == ["mail04", "mail08", "mail12", "mail16", "mail20"]
+    facts = playbook("mailsec.smsmse.facts", fleet, tmp_path, "--limit", "mail01,mail04")
+    served = {name: result["ansible_facts"]["smsmse_defs"]["agent"]["name"] for name, result in facts.results.items()}
+    assert served == {"mail01": "defs_agent_posix", "mail04": "defs_agent_win"}

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def probe_host(inventory: Path, host: str, **changes: Any) -> dict[str, Any]:
 def test_probe_reports_every_store(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h1"))
     reply = probe_host(inventory, "h1")
+    assert reply["agent"] == {"name": "defs_agent_posix", "runtime": f"Python {platform.python_version()}"}
     assert [s["name"] for s in reply["stores"]] == ["hawking", "smsmse_hawking", "csapi"]
     csapi = reply["stores"][2]
     assert csapi["exists"] and csapi["error"] is None and csapi["free_bytes"] > 0

@@ -1,4 +1,9 @@
-"""Every case of tests/contract/apply_cases.yml, through the POSIX agent on real folders and the controller's reading."""
+"""Every case of tests/contract/apply_cases.yml, through both agents on real folders, and the controller's reading.
+
+The POSIX agent runs in this process; the Windows agent's engine runs under mono through its console host
+(tests/unit/engine.py) on the managed host. Both must give the table's outcome, step for step: a case where
+the two agents disagree fails for the one that differs from the table.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
 
+from . import engine
 from .apply_host import FETCH_CASES_FILE, cases, host_for
 
 #: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch)
-CASES = cases() + cases(FETCH_CASES_FILE)
+SHARED = cases()
+CASES = SHARED + cases(FETCH_CASES_FILE)
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")
 
 
@@ -30,11 +37,36 @@ def test_the_table_is_well_formed() -> None:
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_case(case: dict[str, Any], tmp_path: Path) -> None:
+def run_posix(request: dict[str, Any]) -> dict[str, Any]:
+    return {"contract": 1, "op": "apply", **apply.run(request)}
+
+
+def run_engine(request: dict[str, Any]) -> dict[str, Any]:
+    return engine.reply("apply", request)
+
+
+#: the fetch cases run on the POSIX agent; the Windows agent's engine refuses fetch (test_the_engine_refuses_fetch)
+CASES_BY_AGENT = [pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES] + [
+    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine.needs_mono) for case in SHARED
+]
+
+
+@engine.needs_mono
+def test_the_engine_refuses_fetch(tmp_path: Path) -> None:
+    fetching = next(case for case in cases(FETCH_CASES_FILE) if any(step["op"] == "fetch" for step in case["steps"]))
+    with host_for(fetching, tmp_path) as host:
+        request = host.request(fetching["steps"])
+        reply = run_engine(request)
+        assert contract.problems("apply", "reply", reply) == []
+        fetched = next(step for step in reply["steps"] if step["op"] == "fetch")
+        assert (fetched["result"], fetched["code"]) == ("refused", "NOT_SUPPORTED")
+
+
+@pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
+def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
         request = host.request(case["steps"])
-        reply = {"contract": 1, "op": "apply", **apply.run(request)}
+        reply = agent(request)
         host.release()
         assert contract.problems("apply", "reply", reply) == []
         got = [r["result"] + (f":{r['code']}" if ":" in want else "") for r, want in zip(reply["steps"], case["expect"])]

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FILTERS = ["defs_consensus", "defs_consensus_marks"]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("defs_*.py"))
-AGENTS = ["defs_agent_posix", "defs_agent_win"]
+AGENTS = ["defs_agent_posix", "defs_agent_win", "defs_agent_win_lab"]
 
 
 def ansible_doc(*args: str) -> str:

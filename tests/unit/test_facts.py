@@ -51,6 +51,7 @@ def windows_reply(stores: list[dict[str, Any]], version: str = "6.5.8.12") -> di
     reply = {
         "contract": 1,
         "op": "probe",
+        "agent": {"name": "defs_agent_win", "runtime": "PowerShell 5.1.17763.1, .NET 4.0.30319.42000"},
         "host": {"os": "windows", "os_version": "10.0.17763.0", "arch": "amd64", "hostname": "MAIL01", "env": {}},
         "product": {"name": "Symantec Mail Security for Microsoft Exchange", "version": version, "source": "HKLM\\..."},
         "stores": stores,
@@ -74,6 +75,7 @@ def test_windows_2008_layout_is_detected() -> None:
     child.update(definfo=definfo(None), dirs=[])
     result = facts.build(snapshot.parse(windows_reply(stores), {}), today=TODAY)
     assert result["platform"] == "windows2008"
+    assert result["agent"] == {"name": "defs_agent_win", "runtime": "PowerShell 5.1.17763.1, .NET 4.0.30319.42000"}
     assert result["stores"]["csapi"]["template"] == w2008["csapi"]
     assert result["stores"]["csapi"]["path"] == r"C:\Program Files (x86)\Common Files\Symantec Shared\definitions\AntiVirus"
     assert result["stores"]["csapi"]["active"] == "20261125.001"

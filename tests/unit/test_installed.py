@@ -172,6 +172,7 @@ def test_the_facts_of_a_probe_with_the_listing() -> None:
     reply = {
         "contract": 1,
         "op": "probe",
+        "agent": {"name": "defs_agent_win", "runtime": "PowerShell 5.1.20348.1, .NET 4.0.30319.42000"},
         "host": {"os": "windows", "os_version": "10.0.20348.0", "arch": "amd64", "hostname": "MAIL22", "env": {}},
         "product": {"name": "Symantec Mail Security for Microsoft Exchange", "version": "6.5.8.123", "source": "the agent's own pick"},
         "installed": SERVER_2022,

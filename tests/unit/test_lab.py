@@ -96,3 +96,26 @@ def test_rebuild_replaces_a_host(tmp_path: Path) -> None:
     host, versions = build(tmp_path, "empty_stores")
     host, versions = build(tmp_path)
     assert (host / "csapi" / versions[-1] / "zdone.dat").exists()
+
+
+def test_every_nth_host_is_served_by_the_windows_agent(tmp_path: Path) -> None:
+    inventory = lab.build_lab(tmp_path, lab.demo_hosts(9, windows_every=4), today=TODAY)
+    hosts = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]
+    served = {name: variables.get("smsmse_defs_lab_agent", "posix") for name, variables in hosts.items()}
+    assert sorted(name for name, agent in served.items() if agent == "windows") == ["lab04", "lab08"]
+    assert "smsmse_defs_lab_agent" not in hosts["lab01"]  # posix is the default: nothing is written
+    assert [h.agent for h in lab.fleet_hosts(8, windows_every=0)] == ["posix"] * 8
+    assert [h.agent for h in lab.fleet_hosts(3, windows_every=1)] == ["windows"] * 3
+
+
+def test_unknown_agent_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown lab agent 'mono' for h: choose from posix, windows"):
+        lab.build_lab(tmp_path, [lab.LabHost("h", agent="mono")], today=TODAY)
+
+
+def test_mono_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert lab.mono_missing() == (
+        "mcs and mono not on PATH, so no lab host can be served by the Windows agent's engine: install Mono "
+        "(Debian: apt-get install mono-mcs mono-runtime, or scripts/ensure_mcs.sh as root)"
+    )

@@ -46,6 +46,7 @@ def test_a_probe_reply_may_carry_the_privacy_records() -> None:
     reply = {
         "contract": 1,
         "op": "probe",
+        "agent": {"name": "defs_agent_win", "runtime": "PowerShell 5.1.17763.1, .NET 4.0.30319.42000"},
         "host": {"os": "windows", "os_version": "10.0.17763.0", "arch": "amd64", "hostname": "mail01", "env": {}},
         "product": None,
         "stores": [

@@ -8,6 +8,7 @@ against a real Windows host (docs/windows.md says how). Here they are syntax-che
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -113,16 +114,26 @@ def test_targets_use_only_the_collection_and_builtin_modules(name: str) -> None:
 def test_documented_payload_is_current() -> None:
     # docs/windows.md states what one agent call sends; scripts/win_payload.py counts it
     bin_dir = Path(sys.executable).parent
-    done = subprocess.run([str(bin_dir / "python"), str(ROOT / "scripts" / "win_payload.py")], capture_output=True, text=True, check=True)
-    counted = {}
-    for line in done.stdout.splitlines():
-        size, _gap, label = line.strip().partition("  ")
-        counted[label.strip()] = int(size)
+    script = [str(bin_dir / "python"), str(ROOT / "scripts" / "win_payload.py"), "--json"]
+    counted = {m["op"]: m for m in json.loads(subprocess.run(script, capture_output=True, text=True, check=True).stdout)}
     doc = (ROOT / "docs" / "windows.md").read_text(encoding="utf-8")
-    documented = re.search(r"\| from this collection \| ([\d,]+) \|", doc)
-    assert documented is not None
-    stated = int(documented.group(1).replace(",", ""))
-    actual = counted["from this collection"]
-    assert abs(stated - actual) <= actual * 0.05, (
-        f"docs/windows.md says {stated} bytes, scripts/win_payload.py counts {actual}: update the table"
-    )
+    for op in ("probe", "apply"):
+        for key, label in (("sent", "sent"), ("compiled", "compiled by csc")):
+            documented = re.search(rf"\| {op}: {label} \| ([\d,]+) \|", doc)
+            assert documented is not None, f"docs/windows.md has no row '{op}: {label}'"
+            stated, actual = int(documented.group(1).replace(",", "")), counted[op][key]
+            assert abs(stated - actual) <= actual * 0.05, (
+                f"docs/windows.md says {op}: {label} {stated} bytes, scripts/win_payload.py counts {actual}: update the table"
+            )
+
+
+def test_the_setup_secures_its_stores_as_the_installer_does() -> None:
+    # the store privacy rule must pass on the targets' stores: the root is secured before any store is made in it
+    source = LAB.read_text()
+    new = source[source.index("    'new' {") : source.index("    'state' {")]
+    assert new.index("Set-InstallerAcl -Path $Root") < new.index("foreach ($name in @('hawking', 'csapi'")
+    body = ps_static.functions(LAB.read_bytes())["Set-InstallerAcl"].decode()
+    assert "SetAccessRuleProtection($true, $false)" in body  # no CREATOR OWNER entry for the admin running it
+    grants = re.findall(r"@\('(S-1-5-[\d-]+)', '(\w+)'\)", body)
+    assert grants == [("S-1-5-18", "FullControl"), ("S-1-5-32-544", "FullControl"), ("S-1-5-32-545", "ReadAndExecute")]
+    assert "SetOwner((New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'))" in body

@@ -2,8 +2,9 @@
 # One self-contained script (ansible.builtin.script copies a single file), one action per call; it
 # prints JSON. Windows PowerShell 5.1.
 #
-#   new       build $Root: stores hawking (20261123.001, 20261125.003 active) and csapi (20261123.001
-#             active), a decoy set outside the stores, and the service $ServiceName that behaves like
+#   new       build $Root, secured as the product's installer secures its folders (Set-InstallerAcl):
+#             stores hawking (20261123.001, 20261125.003 active) and csapi (20261123.001 active), a decoy
+#             set outside the stores, and the service $ServiceName that behaves like
 #             the SMSMSE scanner: while it runs it holds the active CSAPI set's files open and has its
 #             naveng32.dll loaded
 #   state     what the stores hold: pointers, sets (complete: exactly the true bytes), leftovers, lock,
@@ -122,6 +123,24 @@ Function Remove-TestTree {
     [System.IO.Directory]::Delete($item.FullName, $false)
 }
 
+Function Set-InstallerAcl {
+    # Secure $Path as the product's installer secures its folders: owned by Administrators, inheritance from the
+    # parent cut (no CREATOR OWNER entry for the admin who runs this), full control for SYSTEM and Administrators
+    # and read for Users, inherited by every folder and file below. The store privacy rule accepts this.
+    param([string]$Path)
+    $acl = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+    $acl.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    $propagate = [System.Security.AccessControl.PropagationFlags]::None
+    foreach ($grant in @(@('S-1-5-18', 'FullControl'), @('S-1-5-32-544', 'FullControl'), @('S-1-5-32-545', 'ReadAndExecute'))) {
+        $sid = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $grant[0]
+        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $sid, $grant[1], $inherit, $propagate, 'Allow'
+        $acl.AddAccessRule($rule)
+    }
+    $acl.SetOwner((New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList 'S-1-5-32-544'))
+    Set-Acl -LiteralPath $Path -AclObject $acl
+}
+
 Function Get-TrueBytes {
     # The true content of a set's file: naveng32.dll is a real DLL (so it can be loaded), the others are
     # deterministic bytes derived from the version and the name.
@@ -208,6 +227,8 @@ switch ($Action) {
             [void](& sc.exe delete $ServiceName)
         }
         Remove-TestTree -Path $Root
+        [void](New-Item -ItemType Directory -Path $Root -Force)
+        Set-InstallerAcl -Path $Root
         foreach ($name in @('hawking', 'csapi', 'decoy', 'bin')) { [void](New-Item -ItemType Directory -Path $paths[$name] -Force) }
         $exe = Join-Path $paths.bin 'holder.exe'
         Add-Type -TypeDefinition $holderSource -ReferencedAssemblies System.ServiceProcess -OutputAssembly $exe -OutputType ConsoleApplication

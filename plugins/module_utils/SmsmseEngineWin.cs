@@ -1,0 +1,897 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
+//
+// The Windows host of the engine: the thin layer over Win32 (StoreNative.cs) and the .NET calls
+// only Windows answers (the registry, the Application log, services, ACLs). This is the only
+// part of the agent mono cannot run; keep it to calls, with no rule of its own (the rules are in
+// SmsmseEngine*.cs and StorePolicy.cs, executed in the tests).
+
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Reflection;
+using System.Text;
+using System.Threading;
+using Microsoft.Win32;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+
+namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin
+{
+    public static class Hosts
+    {
+        // The Windows host; `runtime` names the PowerShell and .NET versions (for the facts).
+        public static IHost Windows(string runtime)
+        {
+            return new WindowsHost(runtime);
+        }
+    }
+
+    public sealed class WinFiles : IFileSystem
+    {
+        private const int RetrySeconds = 10;
+        private static readonly long Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
+
+        private static Entry From(FileSystemInfo info, bool stamp)
+        {
+            Entry entry = new Entry();
+            entry.Name = info.Name;
+            entry.Kind = Kinds.Of(info.Attributes);
+            entry.LinkToDir = entry.Kind == "link" && (info.Attributes & FileAttributes.Directory) != 0;
+            entry.ReadOnly = (info.Attributes & FileAttributes.ReadOnly) != 0;
+            FileInfo file = info as FileInfo;
+            entry.Size = file != null && entry.Kind == "file" ? file.Length : 0;
+            long ticks = info.LastWriteTimeUtc.Ticks - Epoch;
+            entry.MtimeSeconds = ticks / TimeSpan.TicksPerSecond;
+            entry.MtimeNanos = (ticks % TimeSpan.TicksPerSecond) * 100;
+            if (!stamp)
+            {
+                return entry;
+            }
+            try
+            {
+                FileStamp read = Native.StampOf(info.FullName);
+                entry.FileId = read.FileId;
+                entry.Volume = read.FileId.Substring(0, read.FileId.IndexOf(':'));
+                entry.Stamp = read.Usn < 0 ? null : Usn.ChangeStamp(Journal(info.FullName, entry.Volume), read.Usn, read.ChangeTime);
+            }
+            catch (Exception)
+            {
+                entry.FileId = null;
+                entry.Stamp = null;
+            }
+            return entry;
+        }
+
+        // the change journal of each volume: USNs start again in a new journal, so the stamp names it
+        private static readonly Dictionary<string, ulong> Journals = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+
+        private static ulong Journal(string path, string volume)
+        {
+            ulong id;
+            if (!Journals.TryGetValue(volume, out id))
+            {
+                id = Native.JournalId(path);
+                Journals[volume] = id;
+            }
+            return id;
+        }
+
+        private static FileSystemInfo Info(string path)
+        {
+            FileAttributes attributes;
+            try
+            {
+                attributes = File.GetAttributes(path);
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return null;
+            }
+            return (attributes & FileAttributes.Directory) != 0 ? (FileSystemInfo)new DirectoryInfo(path) : new FileInfo(path);
+        }
+
+        public Entry Stat(string path)
+        {
+            FileSystemInfo info = Info(path);
+            return info == null ? null : From(info, true);
+        }
+
+        public Entry StatFollow(string path)
+        {
+            Entry entry = Stat(path);
+            if (entry == null || entry.Kind != "link")
+            {
+                return entry;
+            }
+            if (!Directory.Exists(path) && !File.Exists(path))
+            {
+                return null;
+            }
+            entry.Kind = Directory.Exists(path) ? "dir" : "file";
+            entry.Volume = Native.VolumeOf(path);
+            return entry;
+        }
+
+        public IList<Entry> List(string folder)
+        {
+            List<Entry> found = new List<Entry>();
+            foreach (FileSystemInfo info in new DirectoryInfo(folder).EnumerateFileSystemInfos())
+            {
+                found.Add(From(info, false));
+            }
+            return found;
+        }
+
+        public Stream OpenRead(string path)
+        {
+            return Native.OpenShared(path, 1 << 20);
+        }
+
+        public Stream CreateNew(string path)
+        {
+            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough);
+        }
+
+        public void ProbeWritable(string path)
+        {
+            new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
+        }
+
+        public void CreateFolder(string path)
+        {
+            if (Info(path) != null)
+            {
+                throw new HostException(Codes.AlreadyExists, "already exists", path);
+            }
+            Directory.CreateDirectory(path);
+        }
+
+        public void Move(string from, string to)
+        {
+            Native.Move(from, to, 0);
+        }
+
+        public void Replace(string replacement, string target)
+        {
+            if (Info(target) == null)
+            {
+                Native.Move(replacement, target, 0);
+            }
+            else
+            {
+                Native.Replace(target, replacement, 0);
+            }
+        }
+
+        public void Delete(string path)
+        {
+            File.Delete(path);
+        }
+
+        public void DeleteFolder(string path)
+        {
+            Directory.Delete(path, false);
+        }
+
+        public void MakeWritable(string path)
+        {
+            File.SetAttributes(path, File.GetAttributes(path) & ~FileAttributes.ReadOnly);
+        }
+
+        public void CopyTimes(string source, string target)
+        {
+            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+        }
+
+        public long? FreeBytes(string path)
+        {
+            return Native.FreeBytes(path);
+        }
+
+        public void Flush(string folder)
+        {
+        }
+
+        public string PrivateFolder(string path, bool create)
+        {
+            return CacheFolder.Ensure(path, create);
+        }
+
+        public string PrivateFile(string path)
+        {
+            return CacheFolder.TrustedFile(path) ? null : "the cache file " + path + " is not owned by a trusted account; every file is read";
+        }
+
+        public void WritePrivate(string path, byte[] data)
+        {
+            string temp = path + "." + Process.GetCurrentProcess().Id.ToString(CultureInfo.InvariantCulture) + ".tmp";
+            File.WriteAllBytes(temp, data);
+            Replace(temp, path);
+        }
+    }
+
+    public sealed class WinProcesses : IProcesses
+    {
+        public int CurrentId
+        {
+            get { return Process.GetCurrentProcess().Id; }
+        }
+
+        public string HostName
+        {
+            get { return Environment.MachineName; }
+        }
+
+        public string BootId
+        {
+            get { return null; }
+        }
+
+        public double BootTime
+        {
+            get { return Native.BootTimeUnix(); }
+        }
+
+        public bool Alive(int pid)
+        {
+            try
+            {
+                using (Process found = Process.GetProcessById(pid))
+                {
+                    return !found.HasExited;
+                }
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+        }
+
+        public string Which(string program)
+        {
+            return File.Exists(program) ? program : null;
+        }
+
+        public SmsmseEngine.RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars)
+        {
+            SmsmseEngine.RunResult result = new SmsmseEngine.RunResult();
+            StoreNative.RunResult run;
+            try
+            {
+                run = Processes.Run(program, new List<string>(arguments).ToArray(), timeoutSeconds, tailChars);
+            }
+            catch (Exception exception)
+            {
+                result.Error = Win32Error.InnerMessage(exception);
+                return result;
+            }
+            result.Started = true;
+            result.Exited = run.Exited;
+            result.TimedOut = run.TimedOut;
+            result.ExitCode = run.ExitCode;
+            result.Output = run.Output ?? "";
+            result.Seconds = run.Seconds;
+            return result;
+        }
+    }
+
+    public sealed class WinClock : IClock
+    {
+        public double Now
+        {
+            get { return (DateTime.UtcNow - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds; }
+        }
+
+        public void Sleep(int milliseconds)
+        {
+            Thread.Sleep(milliseconds);
+        }
+    }
+
+    // The product from the Uninstall keys (64- and 32-bit views), its events from the Application log.
+    public sealed class WinProduct : IProduct
+    {
+        public const string ProductName = "Symantec Mail Security for Microsoft Exchange";
+        public const string EventSource = "mailsec.smsmse";
+        private const string UninstallKey = @"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall";
+
+        public Dictionary<string, object> Read(IDictionary request)
+        {
+            foreach (RegistryView view in new RegistryView[] { RegistryView.Registry64, RegistryView.Registry32 })
+            {
+                using (RegistryKey hive = RegistryKey.OpenBaseKey(RegistryHive.LocalMachine, view))
+                using (RegistryKey uninstall = hive.OpenSubKey(UninstallKey))
+                {
+                    if (uninstall == null)
+                    {
+                        continue;
+                    }
+                    string[] names = uninstall.GetSubKeyNames();
+                    Array.Sort(names, StringComparer.Ordinal);
+                    foreach (string name in names)
+                    {
+                        string displayName, displayVersion;
+                        try
+                        {
+                            using (RegistryKey sub = uninstall.OpenSubKey(name))
+                            {
+                                if (sub == null)
+                                {
+                                    continue;
+                                }
+                                displayName = Convert.ToString(sub.GetValue("DisplayName", ""), CultureInfo.InvariantCulture);
+                                displayVersion = Convert.ToString(sub.GetValue("DisplayVersion", ""), CultureInfo.InvariantCulture);
+                            }
+                        }
+                        catch (Exception)
+                        {
+                            continue;
+                        }
+                        if (displayName.StartsWith(ProductName, StringComparison.OrdinalIgnoreCase))
+                        {
+                            Dictionary<string, object> product = new Dictionary<string, object>();
+                            product["name"] = Text.Head(displayName, 256);
+                            product["version"] = Text.Head(displayVersion, 64);
+                            product["source"] = Text.Head(string.Format(CultureInfo.InvariantCulture, @"HKLM\{0}\{1} ({2})", UninstallKey, name, view), 512);
+                            return product;
+                        }
+                    }
+                }
+            }
+            return null;
+        }
+
+        private static readonly string[] RelevantWords = { "Symantec", "Mail Security", "SMSMSE" };
+        private const int MaxListed = 256;
+
+        private static bool Relevant(string text)
+        {
+            if (string.IsNullOrEmpty(text))
+            {
+                return false;
+            }
+            foreach (string word in RelevantWords)
+            {
+                if (text.IndexOf(word, StringComparison.OrdinalIgnoreCase) >= 0)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private static string Value(RegistryKey key, string name)
+        {
+            return Convert.ToString(key.GetValue(name, ""), CultureInfo.InvariantCulture);
+        }
+
+        // The raw listings the controller picks the product and its service from (plugin_utils/installed.py):
+        // Uninstall entries of both registry views whose DisplayName mentions Symantec or Mail Security, and the
+        // services whose name, display name or binary path does. An entry that cannot be read is skipped.
+        public Dictionary<string, object> Installed()
+        {
+            List<object> uninstall = new List<object>();
+            foreach (RegistryView view in new RegistryView[] { RegistryView.Registry64, RegistryView.Registry32 })
+            {
+                using (RegistryKey hive = RegistryKey.OpenBaseKey(RegistryHive.LocalMachine, view))
+                using (RegistryKey keys = hive.OpenSubKey(UninstallKey))
+                {
+                    if (keys == null)
+                    {
+                        continue;
+                    }
+                    foreach (string name in keys.GetSubKeyNames())
+                    {
+                        if (uninstall.Count >= MaxListed)
+                        {
+                            break;
+                        }
+                        try
+                        {
+                            using (RegistryKey sub = keys.OpenSubKey(name))
+                            {
+                                if (sub == null || !Relevant(Value(sub, "DisplayName")))
+                                {
+                                    continue;
+                                }
+                                Dictionary<string, object> entry = new Dictionary<string, object>();
+                                entry["view"] = view == RegistryView.Registry64 ? "64" : "32";
+                                entry["key"] = Text.Head(name, 256);
+                                entry["display_name"] = Text.Head(Value(sub, "DisplayName"), 512);
+                                entry["display_version"] = Text.Head(Value(sub, "DisplayVersion"), 64);
+                                entry["install_location"] = Text.Head(Value(sub, "InstallLocation"), 1024);
+                                uninstall.Add(entry);
+                            }
+                        }
+                        catch (Exception)
+                        {
+                            continue;
+                        }
+                    }
+                }
+            }
+            List<object> services = new List<object>();
+            try
+            {
+                using (RegistryKey all = Registry.LocalMachine.OpenSubKey(@"SYSTEM\CurrentControlSet\Services"))
+                {
+                    foreach (string name in all == null ? new string[0] : all.GetSubKeyNames())
+                    {
+                        if (services.Count >= MaxListed)
+                        {
+                            break;
+                        }
+                        using (RegistryKey sub = all.OpenSubKey(name))
+                        {
+                            if (sub == null || sub.GetValue("ImagePath") == null)
+                            {
+                                continue;
+                            }
+                            string display = Value(sub, "DisplayName");
+                            string binary = Value(sub, "ImagePath");
+                            if (!Relevant(name) && !Relevant(display) && !Relevant(binary))
+                            {
+                                continue;
+                            }
+                            Dictionary<string, object> service = new Dictionary<string, object>();
+                            service["name"] = Text.Head(name, 256);
+                            service["display_name"] = Text.Head(display, 512);
+                            service["binary_path"] = Text.Head(binary, 2048);
+                            service["state"] = WinServices.StateOf(name);
+                            services.Add(service);
+                        }
+                    }
+                }
+            }
+            catch (Exception)
+            {
+                // the services stay unlisted: the controller then relies on the Uninstall entries
+            }
+            Dictionary<string, object> listing = new Dictionary<string, object>();
+            listing["uninstall"] = uninstall;
+            listing["services"] = services;
+            return listing;
+        }
+
+        public List<object> Events(IDictionary request, int limit, out string error)
+        {
+            error = null;
+            List<object> found = new List<object>();
+            if (limit <= 0 || Req.List(request, "event_ids").Count == 0)
+            {
+                return found;
+            }
+            HashSet<long> wanted = new HashSet<long>();
+            foreach (object id in Req.List(request, "event_ids"))
+            {
+                wanted.Add(Convert.ToInt64(id, CultureInfo.InvariantCulture));
+            }
+            DateTime since = DateTime.UtcNow.AddHours(-Req.NeedLong(request, "event_hours"));
+            try
+            {
+                // newest first, read back from the end of the log until the window is left
+                using (EventLog log = new EventLog("Application"))
+                {
+                    EventLogEntryCollection entries = log.Entries;
+                    for (int i = entries.Count - 1; i >= 0 && found.Count < limit; i--)
+                    {
+                        EventLogEntry entry = entries[i];
+                        DateTime when = entry.TimeGenerated.ToUniversalTime();
+                        if (when < since)
+                        {
+                            break;
+                        }
+                        long id = entry.InstanceId & 0xFFFF;
+                        if (entry.Source != ProductName || !wanted.Contains(id))
+                        {
+                            continue;
+                        }
+                        Dictionary<string, object> item = new Dictionary<string, object>();
+                        item["id"] = id;
+                        item["time"] = when.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                        item["message"] = Text.Head(entry.Message ?? "", 4096);
+                        found.Add(item);
+                    }
+                }
+            }
+            catch (Exception exception)
+            {
+                error = "cannot read the Application log: " + Win32Error.InnerMessage(exception);
+            }
+            return found;
+        }
+
+        public int WriteEvents(IList<IDictionary> events, string eventsFile)
+        {
+            if (!EventLog.SourceExists(EventSource))
+            {
+                EventLog.CreateEventSource(EventSource, "Application");
+            }
+            foreach (IDictionary e in events)
+            {
+                EventLogEntryType type = (EventLogEntryType)Enum.Parse(typeof(EventLogEntryType), Req.NeedStr(e, "type"));
+                EventLog.WriteEntry(EventSource, Text.Head(Req.NeedStr(e, "message"), 4096), type, (int)Req.NeedLong(e, "id"));
+            }
+            return events.Count;
+        }
+    }
+
+    // The scanner's service through System.ServiceProcess (loaded by name: the engine compiles with
+    // System and System.Core only), its dependents stopped first and started again after it.
+    public sealed class WinServices : IServices
+    {
+        private const string Assembly = "System.ServiceProcess, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b03f5f7f11d50a3a";
+        private readonly Type controllerType;
+        private readonly Type statusType;
+
+        public WinServices()
+        {
+            Assembly loaded = System.Reflection.Assembly.Load(Assembly);
+            controllerType = loaded.GetType("System.ServiceProcess.ServiceController", true);
+            statusType = loaded.GetType("System.ServiceProcess.ServiceControllerStatus", true);
+        }
+
+        // A service's state as Win32_Service says it ("Running", "Stopped", ...), or null when it cannot be read.
+        public static string StateOf(string name)
+        {
+            try
+            {
+                WinServices services = new WinServices();
+                string status = services.Status(Activator.CreateInstance(services.controllerType, name));
+                switch (status)
+                {
+                    case "StartPending": return "Start Pending";
+                    case "StopPending": return "Stop Pending";
+                    case "ContinuePending": return "Continue Pending";
+                    case "PausePending": return "Pause Pending";
+                    default: return Text.Head(status, 32);
+                }
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
+
+        public IList<string> Holders(string folder)
+        {
+            List<string> files = new List<string>();
+            Collect(new DirectoryInfo(folder), files);
+            return Holders_(files);
+        }
+
+        private static IList<string> Holders_(List<string> files)
+        {
+            return StorePolicy.Holders.Names(RestartManager.HoldersOf(files));
+        }
+
+        private static void Collect(DirectoryInfo folder, List<string> files)
+        {
+            if (!folder.Exists || (folder.Attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                return;
+            }
+            foreach (FileSystemInfo info in folder.EnumerateFileSystemInfos())
+            {
+                if ((info.Attributes & FileAttributes.ReparsePoint) != 0)
+                {
+                    continue;
+                }
+                DirectoryInfo sub = info as DirectoryInfo;
+                if (sub != null)
+                {
+                    Collect(sub, files);
+                }
+                else
+                {
+                    files.Add(info.FullName);
+                }
+            }
+        }
+
+        private object Controller(string name)
+        {
+            object service = Activator.CreateInstance(controllerType, name);
+            try
+            {
+                Status(service);
+            }
+            catch (Exception)
+            {
+                throw new Refusal("failed", "there is no service " + name + " on this host", "SERVICE_NOT_FOUND", null);
+            }
+            return service;
+        }
+
+        private string Status(object service)
+        {
+            controllerType.GetMethod("Refresh").Invoke(service, null);
+            return Convert.ToString(controllerType.GetProperty("Status").GetValue(service, null), CultureInfo.InvariantCulture);
+        }
+
+        private void Wait(object service, string status, int seconds, string name, string action)
+        {
+            try
+            {
+                controllerType.GetMethod("WaitForStatus", new Type[] { statusType, typeof(TimeSpan) }).Invoke(service, new object[] { Enum.Parse(statusType, status), TimeSpan.FromSeconds(seconds) });
+            }
+            catch (TargetInvocationException exception)
+            {
+                Dictionary<string, object> data = new Dictionary<string, object>();
+                data["exit_code"] = null;
+                data["output"] = Status(service);
+                throw new Refusal("timeout", string.Format(CultureInfo.InvariantCulture, "{0} did not {1} within {2} s; it is {3}: {4}", name, action, seconds, data["output"], exception.InnerException.Message), "SERVICE_TIMEOUT", data);
+            }
+        }
+
+        private void Call(object service, string method)
+        {
+            controllerType.GetMethod(method, Type.EmptyTypes).Invoke(service, null);
+        }
+
+        // The host itself starts the service again if the agent dies while it is stopped: a one-shot
+        // scheduled task (SYSTEM) registered before the stop, due after the longest the change may
+        // take, and removed once the service is started again. (The agent's own stop record is the
+        // first line: the next call starts it; this task is for a host nobody calls again soon.)
+        private static string TaskName(string service)
+        {
+            return @"\mailsec-smsmse\start-" + service;
+        }
+
+        private static void Guard(string service, int timeout)
+        {
+            string due = DateTime.Now.AddSeconds(2 * timeout + 900).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+            string xml = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">"
+                + "<Triggers><TimeTrigger><StartBoundary>" + due + "</StartBoundary><Enabled>true</Enabled></TimeTrigger></Triggers>"
+                + "<Principals><Principal id=\"Author\"><UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
+                + "<Settings><StartWhenAvailable>true</StartWhenAvailable><DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>false</StopIfGoingOnBatteries></Settings>"
+                + "<Actions Context=\"Author\"><Exec><Command>sc.exe</Command><Arguments>start " + System.Security.SecurityElement.Escape(service) + "</Arguments></Exec></Actions></Task>";
+            string file = Path.Combine(Path.GetTempPath(), "mailsec-smsmse-start-" + Guid.NewGuid().ToString("N") + ".xml");
+            File.WriteAllText(file, xml, Encoding.Unicode);
+            try
+            {
+                StoreNative.RunResult run = Processes.Run("schtasks.exe", new string[] { "/Create", "/F", "/TN", TaskName(service), "/XML", file }, 60, 2000);
+                if (!run.Exited || run.ExitCode != 0)
+                {
+                    throw new Refusal("failed", "the scanner was not stopped: the task that starts it again if this run dies could not be registered: " + run.Output, "STOP_NOT_RECORDED", null);
+                }
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+
+        private static void Unguard(string service)
+        {
+            Processes.Run("schtasks.exe", new string[] { "/Delete", "/F", "/TN", TaskName(service) }, 60, 2000);
+        }
+
+        public Dictionary<string, object> Act(string action, IDictionary args)
+        {
+            Dictionary<string, object> data = Service(action, args);
+            if (action == "start")
+            {
+                Unguard(Req.Str(args, "service"));
+            }
+            return data;
+        }
+
+        private Dictionary<string, object> Service(string action, IDictionary args)
+        {
+            string name = Req.Str(args, "service");
+            if (string.IsNullOrEmpty(name))
+            {
+                throw new Refusal("failed", "no service name was given", "NOT_CONFIGURED", null);
+            }
+            int timeout = (int)Req.NeedLong(args, "timeout");
+            object service = Controller(name);
+            Dictionary<string, object> data = new Dictionary<string, object>();
+            data["exit_code"] = null;
+            List<object> dependents = new List<object>();
+            foreach (object name_ in Req.List(args, "dependents"))
+            {
+                dependents.Add(name_);
+            }
+            if (action == "stop")
+            {
+                if (Status(service) == "Stopped")
+                {
+                    data["output"] = name + ": Stopped (it was not running: this request will not start it)";
+                    data["stopped"] = false;
+                    data["started"] = false;
+                    data["dependents"] = dependents;
+                    return data;
+                }
+                foreach (object dependent in (IEnumerable)controllerType.GetProperty("DependentServices").GetValue(service, null))
+                {
+                    if (Status(dependent) == "Running")
+                    {
+                        dependents.Add(Convert.ToString(controllerType.GetProperty("ServiceName").GetValue(dependent, null), CultureInfo.InvariantCulture));
+                    }
+                }
+                Guard(name, timeout);
+                foreach (object dependent in dependents)
+                {
+                    object other = Controller((string)dependent);
+                    if (Status(other) != "Stopped")
+                    {
+                        if (Status(other) != "StopPending")
+                        {
+                            Call(other, "Stop");
+                        }
+                        Wait(other, "Stopped", timeout, (string)dependent, "stop");
+                    }
+                }
+                if (Status(service) != "Stopped")
+                {
+                    if (Status(service) != "StopPending")
+                    {
+                        Call(service, "Stop");
+                    }
+                    Wait(service, "Stopped", timeout, name, "stop");
+                }
+                data["output"] = name + ": Stopped";
+                data["stopped"] = true;
+                data["started"] = false;
+                data["dependents"] = dependents;
+                return data;
+            }
+            if (Status(service) == "StopPending")
+            {
+                Wait(service, "Stopped", timeout, name, "stop");
+            }
+            if (Status(service) != "Running")
+            {
+                if (Status(service) != "StartPending")
+                {
+                    Call(service, "Start");
+                }
+                Wait(service, "Running", timeout, name, "start");
+            }
+            List<object> warnings = new List<object>();
+            foreach (object dependent in dependents)
+            {
+                try
+                {
+                    object other = Controller((string)dependent);
+                    if (Status(other) != "Running")
+                    {
+                        if (Status(other) != "StartPending")
+                        {
+                            Call(other, "Start");
+                        }
+                        Wait(other, "Running", timeout, (string)dependent, "start");
+                    }
+                }
+                catch (Exception exception)
+                {
+                    warnings.Add(dependent + " depends on " + name + " and was running before the change; it did not start again: " + Win32Error.InnerMessage(exception));
+                }
+            }
+            data["output"] = name + ": " + Status(service);
+            data["started"] = true;
+            data["dependents"] = dependents;
+            if (warnings.Count > 0)
+            {
+                data["warnings"] = warnings;
+            }
+            return data;
+        }
+    }
+
+    public sealed class WindowsHost : IHost
+    {
+        private readonly HostInfo info = new HostInfo();
+        private readonly IFileSystem files = new WinFiles();
+        private readonly IProcesses processes = new WinProcesses();
+        private readonly IClock clock = new WinClock();
+        private readonly IProduct product = new WinProduct();
+        private IServices services;
+        private readonly string runtime;
+        public string Runtime { get { return runtime; } }
+
+        public WindowsHost(string runtime)
+        {
+            this.runtime = runtime;
+            info.Os = "windows";
+            info.OsVersion = Environment.OSVersion.Version.ToString();
+            info.Arch = Environment.Is64BitOperatingSystem ? "amd64" : "x86";
+            info.HostName = Environment.MachineName;
+            info.DefaultCacheDir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "mailsec-smsmse", "hashes");
+            info.StateDir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.CommonApplicationData), "mailsec-smsmse", "state");
+        }
+
+        public HostInfo Info { get { return info; } }
+        public IFileSystem Files { get { return files; } }
+        public IProcesses Processes { get { return processes; } }
+        public IClock Clock { get { return clock; } }
+        public IProduct Product { get { return product; } }
+
+        public IServices Services
+        {
+            get
+            {
+                if (services == null)
+                {
+                    services = new WinServices();
+                }
+                return services;
+            }
+        }
+
+        public string Env(string name)
+        {
+            return Environment.GetEnvironmentVariable(name);
+        }
+
+        public Dictionary<string, object> Privacy(string path, IDictionary policy)
+        {
+            return PrivacyPolicy.From(policy).Record(path, delegate { return PrivateFolder.Inspect(path); }, Administrators.Has, PrivateFolder.AccountOf);
+        }
+    }
+
+    // Members of the local Administrators group, by SID (NetLocalGroupGetMembers, level 0).
+    public static class Administrators
+    {
+        [System.Runtime.InteropServices.DllImport("netapi32.dll", CharSet = System.Runtime.InteropServices.CharSet.Unicode, SetLastError = true)]
+        private static extern int NetLocalGroupGetMembers(string server, string group, int level, out IntPtr buffer, int max, out int read, out int total, IntPtr resume);
+
+        [System.Runtime.InteropServices.DllImport("netapi32.dll", SetLastError = true)]
+        private static extern int NetApiBufferFree(IntPtr buffer);
+
+        private static HashSet<string> members;
+
+        public static bool Has(string sid)
+        {
+            if (members == null)
+            {
+                members = Read();
+            }
+            return members.Contains(sid);
+        }
+
+        private static HashSet<string> Read()
+        {
+            HashSet<string> found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            string group = new System.Security.Principal.SecurityIdentifier(StorePolicy.Privacy.Administrators).Translate(typeof(System.Security.Principal.NTAccount)).Value;
+            int cut = group.IndexOf('\\');
+            IntPtr buffer;
+            int read, total;
+            if (NetLocalGroupGetMembers(null, cut >= 0 ? group.Substring(cut + 1) : group, 0, out buffer, -1, out read, out total, IntPtr.Zero) != 0)
+            {
+                return found;
+            }
+            try
+            {
+                for (int i = 0; i < read; i++)
+                {
+                    IntPtr sid = System.Runtime.InteropServices.Marshal.ReadIntPtr(buffer, i * IntPtr.Size);
+                    found.Add(new System.Security.Principal.SecurityIdentifier(sid).Value);
+                }
+            }
+            finally
+            {
+                NetApiBufferFree(buffer);
+            }
+            return found;
+        }
+    }
+}

@@ -1,0 +1,702 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// The engine against a fault-injecting NTFS double: the managed host over real folders, with the
+// failures only Windows produces injected where a step meets them (sharing violations, access
+// denied, a read-only file, an antivirus filter that cleans a file just written, a scanner that
+// holds a set open). Reads {"wire": {...}} from stdin; prints "ok <check>" or "FAIL <check>: why".
+
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+using OldRule = ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy.Privacy;
+
+namespace EngineTests
+{
+    public sealed class FaultFiles : IFileSystem
+    {
+        private readonly IFileSystem inner;
+        // Win32 codes a call fails with, consumed one per call (then the call works).
+        public readonly Queue<int> MoveFaults = new Queue<int>();
+        public readonly Queue<int> ReplaceFaults = new Queue<int>();
+        public int MoveCalls;
+        // an antivirus filter that cleans (truncates) every file written, once it is closed
+        public bool FilterTruncates;
+        // read-only files (Windows refuses to delete them)
+        public readonly HashSet<string> ReadOnly = new HashSet<string>();
+
+        // files another process holds open, until a time of the fake clock, and whether with FILE_SHARE_DELETE
+        public readonly Dictionary<string, double> OpenUntil = new Dictionary<string, double>();
+        public readonly HashSet<string> ShareDelete = new HashSet<string>();
+        // files deleted while open with FILE_SHARE_DELETE: still there until the last handle closes
+        public readonly HashSet<string> Pending = new HashSet<string>();
+        public FakeClock Clock;
+
+        public FaultFiles(IFileSystem inner)
+        {
+            this.inner = inner;
+        }
+
+        // handles whose time is up are closed; a delete-pending file goes with its last handle
+        private void Tick()
+        {
+            foreach (string path in new List<string>(OpenUntil.Keys))
+            {
+                if (Clock != null && Clock.Now >= OpenUntil[path])
+                {
+                    OpenUntil.Remove(path);
+                    if (Pending.Remove(path))
+                    {
+                        inner.Delete(path);
+                    }
+                }
+            }
+        }
+
+        public bool OpenBelow(string folder)
+        {
+            Tick();
+            foreach (string path in OpenUntil.Keys)
+            {
+                if (path.StartsWith(folder + "/", StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        // NTFS: names that differ only in case are one name
+        public bool CaseInsensitive;
+
+        private string Actual(string path)
+        {
+            if (!CaseInsensitive || inner.Stat(path) != null)
+            {
+                return path;
+            }
+            string parent = Path.GetDirectoryName(path);
+            if (parent == null || inner.StatFollow(parent) == null)
+            {
+                return path;
+            }
+            foreach (Entry entry in inner.List(parent))
+            {
+                if (string.Equals(entry.Name, Path.GetFileName(path), StringComparison.OrdinalIgnoreCase))
+                {
+                    return Path.Combine(parent, entry.Name);
+                }
+            }
+            return path;
+        }
+
+        public Entry Stat(string path)
+        {
+            path = Actual(path);
+            Entry entry = inner.Stat(path);
+            if (entry != null && ReadOnly.Contains(path))
+            {
+                entry.ReadOnly = true;
+            }
+            return entry;
+        }
+
+        public Entry StatFollow(string path) { return inner.StatFollow(path); }
+        public IList<Entry> List(string folder)
+        {
+            IList<Entry> found = inner.List(folder);
+            foreach (Entry entry in found)
+            {
+                entry.ReadOnly = ReadOnly.Contains(Paths.Join(folder, entry.Name));
+            }
+            return found;
+        }
+        public Stream OpenRead(string path) { return inner.OpenRead(path); }
+
+        public Stream CreateNew(string path)
+        {
+            Stream stream = inner.CreateNew(path);
+            return FilterTruncates ? new Cleaned(stream, path) : stream;
+        }
+
+        private sealed class Cleaned : Stream
+        {
+            private readonly Stream inner;
+            private readonly string path;
+            public Cleaned(Stream inner, string path) { this.inner = inner; this.path = path; }
+            public override bool CanRead { get { return false; } }
+            public override bool CanSeek { get { return false; } }
+            public override bool CanWrite { get { return true; } }
+            public override long Length { get { return inner.Length; } }
+            public override long Position { get { return inner.Position; } set { inner.Position = value; } }
+            public override void Flush() { inner.Flush(); }
+            public override int Read(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+            public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+            public override void SetLength(long value) { inner.SetLength(value); }
+            public override void Write(byte[] buffer, int offset, int count) { inner.Write(buffer, offset, count); }
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                    if (path.EndsWith(".dat", StringComparison.Ordinal) && new FileInfo(path).Length > 1)
+                    {
+                        using (FileStream cut = new FileStream(path, FileMode.Open, FileAccess.Write))
+                        {
+                            cut.SetLength(1);
+                        }
+                    }
+                }
+                base.Dispose(disposing);
+            }
+        }
+
+        public void ProbeWritable(string path) { inner.ProbeWritable(path); }
+        public void CreateFolder(string path) { inner.CreateFolder(path); }
+
+        public void Move(string from, string to)
+        {
+            MoveCalls++;
+            Tick();
+            if (MoveFaults.Count > 0)
+            {
+                throw new HostException(MoveFaults.Dequeue(), "injected", from);
+            }
+            if (CaseInsensitive && Actual(to) != to)
+            {
+                throw new HostException(Codes.AlreadyExists, "a name that differs only in case exists", to);
+            }
+            if (OpenUntil.ContainsKey(from) && !ShareDelete.Contains(from))
+            {
+                throw new HostException(32, "the file is open without FILE_SHARE_DELETE", from);
+            }
+            if (OpenBelow(from))
+            {
+                throw new HostException(Codes.AccessDenied, "a folder with an open file inside cannot be renamed", from);
+            }
+            inner.Move(from, to);
+        }
+
+        public void Replace(string replacement, string target)
+        {
+            if (ReplaceFaults.Count > 0)
+            {
+                int code = ReplaceFaults.Dequeue();
+                if (code == 1177)
+                {
+                    // ERROR_UNABLE_TO_MOVE_REPLACEMENT_2: the target was moved away, the replacement not moved in
+                    inner.Delete(target);
+                }
+                throw new HostException(code, "injected", target);
+            }
+            inner.Replace(replacement, target);
+        }
+
+        public void Delete(string path)
+        {
+            Tick();
+            if (OpenUntil.ContainsKey(path))
+            {
+                if (!ShareDelete.Contains(path))
+                {
+                    throw new HostException(32, "the file is open without FILE_SHARE_DELETE", path);
+                }
+                Pending.Add(path);
+                return;
+            }
+            if (ReadOnly.Contains(path))
+            {
+                throw new HostException(Codes.AccessDenied, "read-only", path);
+            }
+            inner.Delete(path);
+        }
+
+        public void DeleteFolder(string path)
+        {
+            if (OpenBelow(path))
+            {
+                throw new HostException(Codes.DirNotEmpty, "a delete-pending file is still inside", path);
+            }
+            inner.DeleteFolder(path);
+        }
+        public void MakeWritable(string path) { ReadOnly.Remove(path); }
+        public void CopyTimes(string source, string target) { inner.CopyTimes(source, target); }
+        public long? FreeBytes(string path) { return inner.FreeBytes(path); }
+        public void Flush(string folder) { }
+        public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
+        public string PrivateFile(string path) { return inner.PrivateFile(path); }
+        public void WritePrivate(string path, byte[] data) { inner.WritePrivate(path, data); }
+    }
+
+    public sealed class FakeClock : IClock
+    {
+        public double Time = 1800000000;
+        public double Slept;
+        public double Now { get { return Time; } }
+        public void Sleep(int milliseconds) { Time += milliseconds / 1000.0; Slept += milliseconds / 1000.0; }
+    }
+
+    public sealed class HeldServices : IServices
+    {
+        // the scanner lets go of the set after this many looks
+        public int HeldFor;
+        public int Looks;
+        public FaultFiles Files;
+        public Dictionary<string, object> Act(string action, IDictionary args) { return new Dictionary<string, object>(); }
+        public IList<string> Holders(string folder)
+        {
+            Looks++;
+            bool held = Looks <= HeldFor || (Files != null && Files.OpenBelow(folder));
+            return held ? new List<string> { "SMSMSE (service SMSMSE, pid 4242)" } : new List<string>();
+        }
+    }
+
+    // Windows has no boot ID: a lock is judged by the boot time and the process ID (which a reboot reuses).
+    public sealed class WindowsLikeProcesses : IProcesses
+    {
+        private readonly IProcesses inner;
+        public double Boot;
+        public bool EveryPidAlive;
+
+        public WindowsLikeProcesses(IProcesses inner)
+        {
+            this.inner = inner;
+        }
+
+        public int CurrentId { get { return inner.CurrentId; } }
+        public string HostName { get { return inner.HostName; } }
+        public string BootId { get { return null; } }
+        public double BootTime { get { return Boot; } }
+        public bool Alive(int pid) { return EveryPidAlive || inner.Alive(pid); }
+        public SmsmseEngine.RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars) { return inner.Run(program, arguments, timeoutSeconds, tailChars); }
+        public string Which(string program) { return inner.Which(program); }
+    }
+
+    public sealed class FaultHost : IHost
+    {
+        private readonly IHost inner;
+        public readonly FaultFiles Fs;
+        public readonly FakeClock FakeClock = new FakeClock();
+        public readonly HeldServices Held = new HeldServices();
+
+        public FaultHost()
+        {
+            inner = Hosts.Managed("Mono test");
+            Fs = new FaultFiles(inner.Files);
+            Fs.Clock = FakeClock;
+            Held.Files = Fs;
+        }
+
+        public HostInfo Windows_;
+        public HostInfo Info { get { return Windows_ ?? inner.Info; } }
+        public string Runtime { get { return inner.Runtime; } }
+        public IFileSystem Files { get { return Fs; } }
+        public WindowsLikeProcesses Windows;
+        public IProcesses Processes { get { return Windows ?? inner.Processes; } }
+        public IClock Clock { get { return FakeClock; } }
+        public IProduct Product { get { return inner.Product; } }
+        public IServices Services { get { return Held; } }
+        public string Env(string name) { return null; }
+        public Dictionary<string, object> Privacy(string path, IDictionary policy) { return null; }
+    }
+
+    public static class Program
+    {
+        private static IDictionary wire;
+        private static int failed;
+        private static string root;
+
+        private static void Check(string name, bool ok, string why)
+        {
+            if (ok)
+            {
+                Console.WriteLine("ok " + name);
+            }
+            else
+            {
+                failed++;
+                Console.WriteLine("FAIL " + name + ": " + why);
+            }
+        }
+
+        private static string Sha(byte[] data)
+        {
+            using (SHA256 sha = SHA256.Create())
+            {
+                return BitConverter.ToString(sha.ComputeHash(data)).Replace("-", "").ToLowerInvariant();
+            }
+        }
+
+        // A store with one set (two files and the marker); its manifest.
+        private static Dictionary<string, object> MakeSet(string folder)
+        {
+            Directory.CreateDirectory(folder);
+            Dictionary<string, object> manifest = new Dictionary<string, object>();
+            foreach (string name in new string[] { "virscan1.dat", "naveng32.dll", "zdone.dat" })
+            {
+                byte[] data = Encoding.ASCII.GetBytes(name + " of " + Path.GetFileName(folder) + new string('x', 100));
+                File.WriteAllBytes(Path.Combine(folder, name), data);
+                Dictionary<string, object> entry = new Dictionary<string, object>();
+                entry["size"] = (long)data.Length;
+                entry["sha256"] = Sha(data);
+                manifest[name] = entry;
+            }
+            return manifest;
+        }
+
+        private static Dictionary<string, object> Step(string op, string store, params object[] args)
+        {
+            Dictionary<string, object> step = new Dictionary<string, object>();
+            step["op"] = op;
+            step["store"] = store;
+            step["required"] = true;
+            step["always"] = false;
+            step["commit"] = false;
+            Dictionary<string, object> a = new Dictionary<string, object>();
+            for (int i = 0; i + 1 < args.Length; i += 2)
+            {
+                a[(string)args[i]] = args[i + 1];
+            }
+            step["args"] = a;
+            return step;
+        }
+
+        private static List<object> Run(FaultHost host, params Dictionary<string, object>[] steps)
+        {
+            Dictionary<string, object> request = new Dictionary<string, object>();
+            request["wire"] = wire;
+            request["cache_dir"] = Path.Combine(root, "cache");
+            request["steps"] = new List<object>(steps);
+            return (List<object>)Apply.Steps(request, host)["steps"];
+        }
+
+        private static string Result(List<object> steps, int index)
+        {
+            IDictionary step = (IDictionary)steps[index];
+            return step["result"] + (step["code"] == null ? "" : ":" + step["code"]);
+        }
+
+        private static string Fresh(string name)
+        {
+            string folder = Path.Combine(root, name);
+            Directory.CreateDirectory(folder);
+            return folder;
+        }
+
+        public static int Main(string[] args)
+        {
+            root = args[0];
+            wire = (IDictionary)((IDictionary)Json.Parse(Console.In.ReadToEnd()))["wire"];
+
+            // critical: an antivirus filter cleans the files just staged; stage reads them back and refuses
+            {
+                FaultHost host = new FaultHost();
+                string hawking = Fresh("readback-hawking"), csapi = Fresh("readback-csapi");
+                Dictionary<string, object> manifest = MakeSet(Path.Combine(hawking, "20261125.003"));
+                host.Fs.FilterTruncates = true;
+                List<object> steps = Run(host, Step("stage", csapi, "source", Path.Combine(hawking, "20261125.003"), "name", ".smsmse-staging-20261125.003-t1", "manifest", manifest));
+                Check("stage_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+                Check("stage_leaves_no_half_set", !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-t1")), "the staging folder is still there");
+            }
+
+            // medium: a sharing violation (the scanner, a filter) is retried within the budget, then the step is done
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("retry-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t2"));
+                host.Fs.MoveFaults.Enqueue(32);
+                host.Fs.MoveFaults.Enqueue(32);
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t2", "to", "20261125.003"));
+                Check("sharing_violation_is_retried", Result(steps, 0) == "done" && host.Fs.MoveCalls == 3, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+
+            // medium: access denied is not "in use" and is not retried
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("denied-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t3"));
+                host.Fs.MoveFaults.Enqueue(5);
+                host.Fs.MoveFaults.Enqueue(5);
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t3", "to", "20261125.003"));
+                Check("access_denied_is_failed_not_in_use", Result(steps, 0) == "failed:ERROR_ACCESS_DENIED" && host.Fs.MoveCalls == 1, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+
+            // medium: a set held longer than the budget: in_use, after the whole budget
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("held-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t4"));
+                for (int i = 0; i < 1000; i++)
+                {
+                    host.Fs.MoveFaults.Enqueue(32);
+                }
+                List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t4", "to", "20261125.003"));
+                Check("held_set_is_in_use", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION" && host.FakeClock.Slept >= Convert.ToDouble(((IDictionary)wire["limits"])["retry_seconds"]), Result(steps, 0) + " after " + host.FakeClock.Slept + " s");
+            }
+
+            // medium: write_pointer can say in_use (definfo.dat held by the scanner)
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("pointer-csapi");
+                byte[] old = Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261123.001\r\n");
+                File.WriteAllBytes(Path.Combine(csapi, "definfo.dat"), old);
+                for (int i = 0; i < 1000; i++)
+                {
+                    host.Fs.ReplaceFaults.Enqueue(32);
+                }
+                List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", Convert.ToBase64String(Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261125.003\r\n")), "expect_sha256", Sha(old)));
+                Check("write_pointer_says_in_use", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION", Result(steps, 0));
+                Check("write_pointer_leaves_the_old_pointer", File.ReadAllText(Path.Combine(csapi, "definfo.dat")).Contains("20261123.001"), "definfo.dat changed");
+            }
+
+            // medium: a read-only file at the top of a removal is made writable
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("readonly-csapi");
+                File.WriteAllText(Path.Combine(csapi, "20261120.001"), "a file where a set should be");
+                host.Fs.ReadOnly.Add(Path.Combine(csapi, "20261120.001"));
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("read_only_top_is_removed", Result(steps, 0) == "done" && !File.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0));
+            }
+
+            // high: the Restart Manager is asked again within the budget, not once
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("rm-csapi");
+                MakeSet(Path.Combine(csapi, "20261123.001"));
+                host.Held.HeldFor = 2;
+                List<object> steps = Run(host, Step("preflight", csapi, "pointer_writable", false, "same_volume", new List<object>(), "free_bytes", 0L, "not_in_use", new List<object> { "20261123.001" }));
+                Check("restart_manager_is_asked_again", Result(steps, 0) == "done" && host.Held.Looks == 3, Result(steps, 0) + " after " + host.Held.Looks + " looks");
+                host.Held.HeldFor = 1000;
+                host.Held.Looks = 0;
+                steps = Run(host, Step("preflight", csapi, "pointer_writable", false, "same_volume", new List<object>(), "free_bytes", 0L, "not_in_use", new List<object> { "20261123.001" }));
+                Check("held_set_refuses_preflight", Result(steps, 0) == "in_use:SET_IN_USE" && host.Held.Looks > 1, Result(steps, 0) + " after " + host.Held.Looks + " looks");
+            }
+
+            // medium: the budget grows with the size of the set a step moves (a real-time scan of a fresh set)
+            {
+                long small = Retry.BudgetSeconds(wire, 0);
+                long large = Retry.BudgetSeconds(wire, 2L << 30);
+                Check("budget_scales_with_size", large > small && small == Convert.ToInt64(((IDictionary)wire["limits"])["retry_seconds"]), small + " s, " + large + " s");
+            }
+            OpenFiles();
+            CaseCollisions();
+            LockAcrossBoots();
+            StorePathsIgnoreCase();
+            PointerMissing();
+            PrivacyChecks();
+            return failed == 0 ? 0 : 1;
+        }
+
+        // a folder rename refused while a file inside is open, delete-pending files, FILE_SHARE_DELETE
+        private static void OpenFiles()
+        {
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-retire");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 3;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_rename_waits_for_an_open_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-held");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                string held = Path.Combine(csapi, "20261120.001", "virscan1.dat");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_held_open_is_set_in_use", Result(steps, 0) == "in_use:SET_IN_USE" && Directory.Exists(Path.Combine(csapi, "20261120.001")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("open-denied");
+                MakeSet(Path.Combine(csapi, "20261120.001"));
+                host.Fs.MoveFaults.Enqueue(Codes.AccessDenied);
+                List<object> steps = Run(host, Step("retire", csapi, "name", "20261120.001"));
+                Check("folder_access_denied_with_no_holder_is_failed", Result(steps, 0) == "failed:ERROR_ACCESS_DENIED" && host.Fs.MoveCalls == 1, Result(steps, 0) + " after " + host.Fs.MoveCalls + " calls");
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("pending-clean");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead"));
+                string held = Path.Combine(csapi, ".smsmse-staging-20261125.003-dead", "naveng32.dll");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 2;
+                host.Fs.ShareDelete.Add(held);
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("clean_waits_for_a_delete_pending_file", Result(steps, 0) == "done" && !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-dead")), Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("noshare-rename");
+                File.WriteAllText(Path.Combine(csapi, ".smsmse-definfo-x.tmp"), "x");
+                string held = Path.Combine(csapi, ".smsmse-definfo-x.tmp");
+                host.Fs.OpenUntil[held] = host.FakeClock.Now + 100000;
+                List<object> steps = Run(host, Step("clean", csapi));
+                Check("file_open_without_share_delete_remains", Result(steps, 0) == "failed:LEFTOVERS_REMAIN", Result(steps, 0));
+            }
+        }
+
+        // a lock taken before the host last started is broken on Windows too, though its process ID now
+        // belongs to another process; a lock taken since is kept while its process lives
+        private static void LockAcrossBoots()
+        {
+            FaultHost host = new FaultHost();
+            host.Windows = new WindowsLikeProcesses(Hosts.Managed("Mono test").Processes);
+            host.Windows.Boot = host.FakeClock.Now - 600;
+            host.Windows.EveryPidAlive = true;
+            string csapi = Fresh("boot-csapi");
+            Dictionary<string, object> record = new Dictionary<string, object>();
+            record["pid"] = 4242L;
+            record["host"] = host.Processes.HostName;
+            record["boot_id"] = null;
+            record["created"] = host.FakeClock.Now - 3600;
+            record["token"] = "old";
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            List<object> steps = Run(host, Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi));
+            Check("lock_from_before_the_boot_is_broken", Result(steps, 0) == "done", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            record["created"] = host.FakeClock.Now - 60;
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
+            Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
+        }
+
+        // ReplaceFile failed after it removed definfo.dat (1177): the new pointer is kept under its temporary
+        // name and reported (POINTER_MISSING); clean keeps it while definfo.dat is missing
+        private static void PointerMissing()
+        {
+            FaultHost host = new FaultHost();
+            string csapi = Fresh("pointer-missing");
+            byte[] old = Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261123.001\r\n");
+            File.WriteAllBytes(Path.Combine(csapi, "definfo.dat"), old);
+            host.Fs.ReplaceFaults.Enqueue(1177);
+            List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", Convert.ToBase64String(Encoding.ASCII.GetBytes("[DefDates]\r\nCurDefs=20261125.003\r\n")), "expect_sha256", Sha(old)));
+            IDictionary data = (IDictionary)((IDictionary)steps[0])["data"];
+            string temp = data.Contains("temp") ? (string)data["temp"] : "";
+            Check("replace_failed_after_removal_keeps_the_new_pointer", Result(steps, 0) == "failed:POINTER_MISSING" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)) && File.ReadAllText(Path.Combine(csapi, temp)).Contains("20261125.003"), Result(steps, 0) + " temp=" + temp);
+            steps = Run(host, Step("clean", csapi));
+            Check("clean_keeps_the_pointer_temp_while_definfo_is_missing", Result(steps, 0) == "failed:LEFTOVERS_REMAIN" && temp.Length > 0 && File.Exists(Path.Combine(csapi, temp)), Result(steps, 0));
+        }
+
+        // Windows: a store named in another case is the same store (its lock is released by the unlock)
+        private static void StorePathsIgnoreCase()
+        {
+            FaultHost host = new FaultHost();
+            HostInfo windows = new HostInfo();
+            windows.Os = "windows";
+            windows.StateDir = host.Info.StateDir;
+            windows.DefaultCacheDir = host.Info.DefaultCacheDir;
+            host.Windows_ = windows;
+            string csapi = Fresh("case-store");
+            Dictionary<string, object> request = new Dictionary<string, object>();
+            request["wire"] = wire;
+            request["cache_dir"] = null;
+            request["steps"] = new List<object> { Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi.ToUpperInvariant()) };
+            Dictionary<string, object> reply = Apply.Steps(request, host);
+            List<object> steps = (List<object>)reply["steps"];
+            Check("store_path_case_is_ignored_on_windows", Result(steps, 1) == "done" && ((List<object>)reply["warnings"]).Count == 0 && !File.Exists(Path.Combine(csapi, ".smsmse-lock")), Result(steps, 1) + " " + Json.Write(reply["warnings"]));
+        }
+
+        // names that collide without case: a quarantine destination, a rename target
+        private static void CaseCollisions()
+        {
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-csapi");
+                string quarantine = Fresh("case-quarantine");
+                MakeSet(Path.Combine(csapi, "20261125.003"));
+                Directory.CreateDirectory(Path.Combine(quarantine, "csapi-20261125.003-q1"));
+                List<object> steps = Run(host, Step("quarantine", csapi, "name", "20261125.003", "dest_dir", quarantine, "dest_name", "CSAPI-20261125.003-Q1"));
+                Check("quarantine_onto_a_name_differing_in_case_is_a_conflict", Result(steps, 0) == "conflict" && Directory.Exists(Path.Combine(csapi, "20261125.003")), Result(steps, 0));
+            }
+            {
+                FaultHost host = new FaultHost();
+                host.Fs.CaseInsensitive = true;
+                string csapi = Fresh("case-rename");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-x"));
+                Directory.CreateDirectory(Path.Combine(csapi, "Definfo.dat"));
+                List<object> steps = Run(host, Step("write_pointer", csapi, "content_b64", "eA==", "expect_sha256", null));
+                Check("pointer_named_in_another_case_is_seen", Result(steps, 0) == "conflict", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            }
+        }
+
+        private static LevelInfo Level(string path, string owner, params object[] aces)
+        {
+            LevelInfo level = new LevelInfo();
+            level.Path = path;
+            level.Exists = true;
+            level.OwnerSid = owner;
+            for (int i = 0; i + 2 < aces.Length + 1 && i + 1 < aces.Length; i += 3)
+            {
+                AceInfo ace = new AceInfo();
+                ace.Sid = (string)aces[i];
+                ace.Mask = (int)aces[i + 1];
+                ace.InheritOnly = (bool)aces[i + 2];
+                ace.Allow = true;
+                level.Aces.Add(ace);
+            }
+            return level;
+        }
+
+        // high: an ordinary server (inherited Users create rights from %ProgramData%, a store owned by the
+        // admin who ran the installer) is private under the default policy; what the old rule refused
+        private static void PrivacyChecks()
+        {
+            const string Admin = "S-1-5-21-1-2-3-500";
+            const string Users = "S-1-5-32-545";
+            const int ReadExecute = 0x1200a9;
+            const int CreateFilesFolders = 0x2 | 0x4;
+            List<LevelInfo> ordinary = new List<LevelInfo>
+            {
+                Level(@"C:\", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData", "S-1-5-18", Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+            };
+            Func<string, bool> admins = delegate(string sid) { return sid == Admin; };
+            HashSet<string> trusted = OldRule.Trusted(null);
+            Check("privacy_old_rule_refused_an_ordinary_server", OldRule.Problems(ordinary, trusted).Count > 0, "the old rule accepts it");
+            List<PrivacyProblem> found = new PrivacyPolicy().Problems(ordinary, admins);
+            Check("privacy_default_accepts_an_ordinary_server", found.Count == 0, found.Count + " problems: " + (found.Count > 0 ? found[0].Path + " " + found[0].Kind + " " + found[0].Sid : ""));
+            List<LevelInfo> modifiable = new List<LevelInfo>(ordinary);
+            modifiable[3] = Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, 0x1301bf, false);
+            found = new PrivacyPolicy().Problems(modifiable, admins);
+            Check("privacy_default_refuses_users_modify", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users, found.Count + " problems");
+            found = new PrivacyPolicy().Problems(ordinary, delegate(string sid) { return false; });
+            Check("privacy_owner_not_an_admin_is_refused", found.Count == 2 && found[0].Kind == "owner", found.Count + " problems");
+            Dictionary<string, object> strict = new Dictionary<string, object>();
+            strict["creators"] = new List<object>();
+            strict["owner_admins"] = false;
+            found = PrivacyPolicy.From(strict).Problems(ordinary, admins);
+            Check("privacy_policy_from_the_request_is_applied", found.Count > 0, "a strict policy accepts inherited create rights");
+            Dictionary<string, object> bad = new Dictionary<string, object>();
+            bad["writers"] = new List<object> { "Everyone" };
+            bool refused = false;
+            try
+            {
+                PrivacyPolicy.From(bad);
+            }
+            catch (ArgumentException)
+            {
+                refused = true;
+            }
+            Check("privacy_policy_names_a_bad_sid", refused, "a name that is not a SID was taken");
+            List<LevelInfo> junction = new List<LevelInfo>(ordinary);
+            junction[2].Reparse = true;
+            found = new PrivacyPolicy().Problems(junction, admins);
+            Check("privacy_junction_above_is_refused", found.Count == 1 && found[0].Kind == "reparse", found.Count + " problems");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+"""The Windows agent's engine (plugins/module_utils/SmsmseEngine*.cs) under mono, through its console host.
+
+Built once per test run with the build command every user of the console host shares; each call
+runs one operation on the managed host (ordinary folders) and returns what the console host wrote.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UTILS = ROOT / "plugins" / "module_utils"
+MCS = shutil.which("mcs")
+MONO = shutil.which("mono")
+BUILD = ("-langversion:5", "-warnaserror", "-nologo", "-r:System.dll", "-r:System.Core.dll")
+
+needs_mono = pytest.mark.skipif(MCS is None or MONO is None, reason="mcs or mono is not installed (scripts/ensure_mcs.sh)")
+
+
+@functools.cache
+def executable() -> Path:
+    """The console host, compiled from every C# file of module_utils (as the lab builds it)."""
+    assert MCS is not None, "mcs is not installed (scripts/ensure_mcs.sh)"
+    out = Path(tempfile.mkdtemp(prefix="smsmse-engine-")) / "smsmse-engine.exe"
+    done = subprocess.run(
+        [MCS, *BUILD, f"-out:{out}", *map(str, sorted(UTILS.glob("*.cs")))], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
+def call(op: str, request: dict[str, Any], *, check_mode: bool = False, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the console host writes for one operation: {"reply", "runtime"} or {"failed", "msg"}."""
+    assert MONO is not None
+    payload = json.dumps({"op": op, "check_mode": check_mode, "request": request})
+    done = subprocess.run(
+        [MONO, str(executable())],
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    if done.returncode != 0:
+        return {"crashed": done.returncode, "stderr": done.stderr}
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded
+
+
+def reply(op: str, request: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The engine's reply; a failure of the whole call fails the test with the console host's message."""
+    out = call(op, request, **kwargs)
+    assert "reply" in out, out
+    found: dict[str, Any] = out["reply"]
+    return found
