@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, report_console
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import distpoint, health_run, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -25,6 +25,7 @@ class ActionModule(DocumentedAction):
                 "OPTION_INVALID",
                 "`fail_severities` is empty, so no check could make a host drift; to never fail the play, set `fail_on: never`.",
             )
+        distpoint.outside(options["sources"], "defs_health_sources")  # a bad source fails the run before any host is touched
         hostvars = task_vars.get("hostvars", {})
         results = {host: _host_vars(hostvars, host).get(options["result_var"]) for host in options["hosts"]}
         marks, votes = health_run.fleet_marks(results, enabled=options["consensus"], threshold=options["threshold"])

@@ -43,9 +43,10 @@ class ActionModule(DocumentedAction):
     def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
-        distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog")
+        distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
         trusted = catalog.from_options(options, record_state=False) if distpoint.outside(sources) else None
-        catalogued = tuple(reversed(distpoint.listed(trusted))) if trusted else ()
+        # only entries that pass the structure rule: a set fetched that fails it would only be found bad afterwards
+        catalogued = tuple(reversed(distpoint.importable(trusted, options["required_files"]))) if trusted else ()
         opts = health_run.Options(
             mode="report" if self._task.check_mode else options["mode"],
             max_age_days=options["max_age_days"],
@@ -80,6 +81,9 @@ class ActionModule(DocumentedAction):
             result["deprecations"] = [
                 {"msg": "defs_health_liveupdate is deprecated: list the sources in defs_health_sources instead", "version": "1.0.0"}
             ]
+        warnings = distpoint.replay_warnings(sources, options["catalog_state"], "defs_health_catalog_state")
+        if warnings:
+            result["warnings"] = warnings
         return result
 
     def _import(

@@ -16,19 +16,21 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_import.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        result = change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        warnings = distpoint.replay_warnings([options["source"]], options["catalog_state"], "catalog_state")
+        return {**result, "warnings": [*result.get("warnings", []), *warnings]} if warnings else result
 
     def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
         source = options["source"]
-        if distpoint.kind(source) == distpoint.LIVEUPDATE:
+        if distpoint.kind(source, "source") == distpoint.LIVEUPDATE:
             raise SmsmseError("OPTION_INVALID", "`source` is liveupdate: use mailsec.smsmse.defs_liveupdate for that.")
-        distpoint.require_catalog([source], options["catalog"] is not None, "catalog")
+        distpoint.require_catalog([source], options["catalog"] is not None, "catalog", "source")
         windows = probe.is_windows(self)
         distpoint.check_platform(source, windows=windows)
         trusted = catalog.from_options(options, record_state=False)
         if trusted is None:  # require_catalog saw a catalog path: from_options gives a trusted catalog or raises
             raise SmsmseError("CATALOG_REQUIRED", "The catalog could not be read.")
-        version = distpoint.pick_version(trusted, options["version"])
+        version = distpoint.pick_version(trusted, options["version"], options["required_files"])
         stores, _verification, host = change.read_host(self, task_vars, options)
         store = options["store"] or next((name for name in plan.SOURCES if name in stores), None)
         if store is None:

@@ -15,7 +15,11 @@ written; a killed agent leaves it for the next ``clean``.
 HTTP: one connection per origin, kept alive across files; a redirect is
 followed only to the same scheme, host and port; ``timeout_seconds`` bounds
 each wait for the server (connect, each read), ``deadline_seconds`` the whole
-set. HTTPS offers TLS 1.2 or later and checks the certificate against the
+set: when it passes, every open connection is shut down at the socket, so that
+no server can hold the step by sending a line now and then. A folder source is
+opened, examined and read on a worker thread waited for until the deadline
+only: a hung mount ends the step with ``SOURCE_TIMEOUT``; the blocked thread
+ends with the agent process. HTTPS offers TLS 1.2 or later and checks the certificate against the
 system's CAs or ``ca_path`` unless ``validate_certs`` is false. The POSIX agent
 connects directly (no proxy).
 """
@@ -23,6 +27,7 @@ connects directly (no proxy).
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import http.client
 import os
@@ -30,17 +35,19 @@ import shutil
 import socket
 import ssl
 import stat
+import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, relative
 
+T = TypeVar("T")
 MAX_REDIRECTS = 5
 NOT_FOUND = (404, 410)
 
@@ -60,9 +67,39 @@ class Deadline:
         self.source = source
         self.ends = time.monotonic() + seconds
 
+    def left(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def error(self) -> SourceError:
+        return SourceError("SOURCE_TIMEOUT", f"{self.source} did not deliver the set within {self.seconds:g} seconds (deadline_seconds)")
+
     def check(self) -> None:
-        if time.monotonic() > self.ends:
-            raise SourceError("SOURCE_TIMEOUT", f"{self.source} did not deliver the set within {self.seconds:g} seconds (deadline_seconds)")
+        if self.passed():
+            raise self.error()
+
+    def run(self, call: Callable[[], T]) -> T:
+        """``call()`` on a thread of its own, waited for until the deadline only: a folder on a hung mount blocks that
+        thread, never the step. The abandoned thread ends with the agent (or when the mount answers)."""
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as exc:  # handed to the caller
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        worker.join(self.left())
+        if worker.is_alive():
+            raise self.error()
+        if "error" in box:
+            raise box["error"]
+        result: T = box["value"]
+        return result
 
 
 def is_url(source: str) -> bool:
@@ -75,25 +112,28 @@ def is_url(source: str) -> bool:
 def _folder_chunks(path: str, limit: int, deadline: Deadline) -> Iterator[bytes]:
     """The file's bytes, at most ``limit`` of them; a FIFO or device is refused, never waited on."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = deadline.run(lambda: os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     except FileNotFoundError:
         raise SourceError("SOURCE_NOT_FOUND", f"{path} does not exist") from None
     except OSError as exc:
         raise SourceError("SOURCE_UNREACHABLE", f"{path} cannot be opened: {_os_text(exc)}") from None
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        if not stat.S_ISREG(deadline.run(lambda: os.fstat(fd)).st_mode):
             raise SourceError("SOURCE_NOT_FOUND", f"{path} is not a regular file")
         left = limit
         while left > 0:
             deadline.check()
+            want = min(BUFFER, left)
             try:
-                chunk = handle.read(min(BUFFER, left))
+                chunk = deadline.run(functools.partial(os.read, fd, want))
             except OSError as exc:
                 raise SourceError("SOURCE_UNREACHABLE", f"{path} could not be read: {_os_text(exc)}") from None
             if not chunk:
                 return
             left -= len(chunk)
             yield chunk
+    finally:
+        os.close(fd)  # a read still hung on the mount keeps the file open until it returns (EBADF then)
 
 
 class Http:
@@ -104,8 +144,20 @@ class Http:
         self.deadline = deadline
         self.tls = _tls_context(bool(args["validate_certs"]), args.get("ca_path"))
         self.connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        # http.client reads some things without end (100 Continue answers, a chunked body's trailer lines), each line
+        # resetting timeout_seconds: the deadline cuts every open connection at the socket instead
+        self.cutter = threading.Timer(deadline.left(), self._cut)
+        self.cutter.daemon = True
+        self.cutter.start()
+
+    def _cut(self) -> None:
+        for connection in list(self.connections.values()):
+            if connection.sock is not None:
+                with suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
+        self.cutter.cancel()
         for connection in self.connections.values():
             connection.close()
         self.connections.clear()
@@ -173,10 +225,12 @@ class Http:
     def chunks(self, url: str, limit: int) -> Iterator[bytes | memoryview]:
         answer = self.response(url)
         declared = answer.getheader("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) >= limit:
+        if declared is not None and not (declared.isascii() and declared.isdigit()):
+            declared = None  # '²' is a digit to str.isdigit(): a length that is not plain ASCII digits is no length
+        if declared is not None and int(declared) >= limit:
             self._drop(_origin(url)[0])  # never read more than the catalog's size + 1: the body stays unread
             raise SourceError("SOURCE_MISMATCH", f"{_safe(url)} is {int(declared)} bytes, larger than the catalog lists ({limit - 1})")
-        if declared is not None and declared.isdigit() and not answer.chunked and answer.fp is not None:
+        if declared is not None and not answer.chunked and answer.fp is not None:
             yield from self._body(answer, int(declared), url)
             return
         left = limit
@@ -324,11 +378,11 @@ def _reader(session: Http | None, source: str, rel: str, limit: int, deadline: D
     return _folder_chunks(path, limit, deadline), path
 
 
-def _check_folder_source(source: str) -> None:
+def _check_folder_source(source: str, deadline: Deadline) -> None:
     if not os.path.isabs(source):
         raise SourceError("SOURCE_UNREACHABLE", f"{source} is neither an http(s):// URL nor a full path of a folder on the host")
     try:
-        if not stat.S_ISDIR(os.stat(source).st_mode):
+        if not stat.S_ISDIR(deadline.run(lambda: os.stat(source)).st_mode):
             raise SourceError("SOURCE_NOT_FOUND", f"{source} is not a folder")
     except FileNotFoundError:
         raise SourceError("SOURCE_NOT_FOUND", f"the folder {source} does not exist (is the distribution point mounted?)") from None
@@ -340,6 +394,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Stream every file of the set at ``source`` into ``<store>/<name>``, checking each against the manifest; marker last."""
     source, manifest, marker = str(args["source"]), args["manifest"], ctx.wire["marker"]
     target = folder(store, args["name"])
+    if not args["name"].startswith(ctx.wire["staging_prefix"]):
+        raise ValueError(f"{args['name']!r} is not a staging folder name ({ctx.wire['staging_prefix']}...): a set is fetched into one only")
     for rel in manifest:
         relative(rel)
     shown = _safe(source)
@@ -351,7 +407,7 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     try:
         with _http_session(source, args, deadline) as session:
             if session is None:
-                _check_folder_source(source)
+                _check_folder_source(source, deadline)
             for rel in sorted(manifest, key=lambda p: (p.lower() == marker, p)):
                 want = manifest[rel]
                 dst = os.path.join(target, *relative(rel))
@@ -369,6 +425,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         set_copy.fsync_dir(store)
     except BaseException as exc:
         shutil.rmtree(target, ignore_errors=True)
+        if deadline.passed() and (isinstance(exc, SourceError) or _network_refusal(exc, shown) is not None):
+            exc = deadline.error()  # a connection cut at the deadline ends in whatever error the read met
         if isinstance(exc, SourceError):
             raise Refused("refused", f"{shown}: {exc.message}; nothing of the set was kept", exc.code) from None
         refused = _network_refusal(exc, shown)

@@ -39,10 +39,17 @@ options:
     description:
       - The distribution point - an C(https://) or C(http://) URL, or a full folder path on the host - that holds one
         folder per version.
+      - A URL with a user name or password, a query (C(?...)) or a fragment (C(#...)) is refused (C(OPTION_INVALID)),
+        before the host is touched - a source is shown in messages and reports. Serve the distribution point to the
+        hosts without a login; the catalog proves every file.
     type: str
     required: true
   version:
-    description: C(newest) (the newest version the catalog lists), or the version to bring (C(YYYYMMDD.RRR)), which the catalog must list.
+    description:
+      - C(newest) (the newest version the catalog lists), or the version to bring (C(YYYYMMDD.RRR)), which the catalog must list.
+      - A catalog entry that fails the structure checks (no C(zdone.dat), a file of O(required_files) missing, an empty,
+        temporary or reserved file name, two names that are one to Windows) is never imported - C(newest) passes over it,
+        and asking for it is refused (C(CATALOG_INVALID)) before the host is touched.
     type: str
     default: newest
   store:
@@ -64,7 +71,9 @@ options:
     default: 60
   deadline:
     description:
-      - How long the whole set may take to arrive, in seconds.
+      - How long the whole set may take to arrive, in seconds. When it passes, the host cuts its connections to the
+        server, or stops waiting for a folder source that does not answer (a hung mount), and the set is refused
+        (C(SOURCE_TIMEOUT)).
       - From 1 to 86400.
     type: int
     default: 3600

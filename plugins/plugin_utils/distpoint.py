@@ -9,13 +9,17 @@ file is. Everything here runs on the controller, before any host is touched.
 
 from __future__ import annotations
 
+import posixpath
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.catalog import Catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import FileEntry, SetFolder
 
 LIVEUPDATE = "liveupdate"
 URL, UNC, FOLDER = "url", "unc", "folder"
@@ -26,10 +30,12 @@ _UNC = re.compile(r"^\\\\[^\\/]+\\[^\\/]+")
 SUPPORTED: dict[str, tuple[bool, bool]] = {URL: (True, False), FOLDER: (True, False), UNC: (False, False)}
 
 
-def kind(source: str) -> str:
-    """``liveupdate``, ``url``, ``unc`` or ``folder``; OPTION_INVALID for anything else (a relative path, a bare name)."""
+def kind(source: str, option: str = "source") -> str:
+    """``liveupdate``, ``url``, ``unc`` or ``folder``; OPTION_INVALID for anything else (a relative path, a bare name,
+    a URL with credentials, a query or a fragment: ``option`` is named in the error)."""
     if source == LIVEUPDATE:
         return LIVEUPDATE
+    _refuse_url_extras(source, option)
     if _URL.match(source):
         return URL
     if _UNC.match(source):
@@ -43,20 +49,58 @@ def kind(source: str) -> str:
     )
 
 
-def outside(sources: Iterable[str]) -> list[str]:
-    """The sources other than ``liveupdate`` (each checked to be one of the kinds)."""
-    return [s for s in sources if kind(s) != LIVEUPDATE]
+def _refuse_url_extras(source: str, option: str) -> None:
+    """OPTION_INVALID for a URL with a user name, password, query or fragment, shown without any of them."""
+    if not source.lower().startswith(("https://", "http://")):
+        return
+    try:
+        parts = urllib.parse.urlsplit(source)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return  # not a URL the pattern accepts either: refused below
+    shown = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+    if parts.username is not None or parts.password is not None:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`{option}`: the URL {shown} carries credentials (user name or password): credentials in a URL are not supported, "
+            "as a source is shown in messages and reports. Give the URL without them and serve the distribution point to "
+            "the hosts without a login (every file is proven by the trusted catalog), limited by network if need be.",
+        )
+    for extra, name in ((parts.query, "query (?...)"), (parts.fragment, "fragment (#...)")):
+        if extra:
+            raise SmsmseError(
+                "OPTION_INVALID",
+                f"`{option}`: the URL {shown} has a {name}, which is not supported: the version's folder is added to the "
+                "URL's path. Give the URL of the folder that holds the version folders, without it.",
+            )
 
 
-def require_catalog(sources: Sequence[str], catalog_given: bool, option: str) -> None:
+def outside(sources: Iterable[str], option: str = "sources") -> list[str]:
+    """The sources other than ``liveupdate`` (each checked to be one of the kinds; ``option`` is named in an error)."""
+    return [s for s in sources if kind(s, option) != LIVEUPDATE]
+
+
+def require_catalog(sources: Sequence[str], catalog_given: bool, option: str, sources_option: str = "sources") -> None:
     """CATALOG_REQUIRED, naming ``option``, when an outside source is given without a catalog."""
-    found = outside(sources)
+    found = outside(sources, sources_option)
     if found and not catalog_given:
         raise SmsmseError(
             "CATALOG_REQUIRED",
             f"The source {found[0]} is a distribution point, and `{option}` is not set: "
             "a set from outside the host is installed only when a trusted catalog proves every file of it.",
         )
+
+
+def replay_warnings(sources: Sequence[str], catalog_state: str | None, option: str) -> list[str]:
+    """A warning when a distribution point is used without the catalog state that refuses an older, replayed catalog."""
+    found = outside(sources)
+    if not found or catalog_state:
+        return []
+    return [
+        f"The source {found[0]} is a distribution point and `{option}` is not set: an older signed catalog, replayed, would "
+        f"be accepted and could bring back a set it lists. Set `{option}` to a file on the controller; and never read the "
+        "catalog from the distribution point itself."
+    ]
 
 
 def check_platform(source: str, *, windows: bool) -> str:
@@ -80,17 +124,47 @@ def listed(catalog: Catalog) -> list[str]:
     return sorted((v for v in catalog.sets if versions.is_version(v)), key=versions.parse_version)
 
 
-def pick_version(catalog: Catalog, wanted: str) -> str:
-    """``newest`` -> the newest version the catalog lists; else the version asked for, which the catalog must list."""
-    listed_ = listed(catalog)
+def structure_problems(catalog: Catalog, version: str, required_files: Iterable[str]) -> list[Problem]:
+    """What the structure rule finds in the catalog's entry for ``version`` (no marker, a required file missing, an
+    empty, temporary or reserved name, names one to Windows): such an entry is never fetched."""
+    files = tuple(
+        FileEntry(path=path, size=entry.size, mtime=0.0, link=False, sha256=entry.sha256)
+        for path, entry in sorted(catalog.sets[version].files.items())
+    )
+    folder = SetFolder(name=version, link=False, truncated=False, mtime=0.0, files=files)
+    return structure.check_set(folder, where=version, join=posixpath.join, required_files=required_files, hashed=False)
+
+
+def importable(catalog: Catalog, required_files: Iterable[str]) -> list[str]:
+    """The versions the catalog lists whose entry passes the structure rule, oldest first."""
+    required = tuple(required_files)
+    return [v for v in listed(catalog) if not structure_problems(catalog, v, required)]
+
+
+def pick_version(catalog: Catalog, wanted: str, required_files: Iterable[str]) -> str:
+    """``newest`` -> the newest version the catalog lists whose entry passes the structure rule; else the version asked
+    for, which the catalog must list with an entry that passes it."""
+    required = tuple(required_files)
     if wanted == "newest":
-        if not listed_:
-            raise SmsmseError("VERSION_NOT_FOUND", "The trusted catalog lists no set to import.")
-        return listed_[-1]
+        found = importable(catalog, required)
+        if not found:
+            skipped = ", ".join(listed(catalog))
+            raise SmsmseError(
+                "VERSION_NOT_FOUND",
+                "The trusted catalog lists no set to import" + (f": no entry passes the structure checks ({skipped})." if skipped else "."),
+            )
+        return found[-1]
     if not versions.is_version(wanted):
         raise SmsmseError("OPTION_INVALID", f"`version` is '{wanted}': use newest or YYYYMMDD.RRR.")
     if wanted not in catalog.sets:
         raise SmsmseError("VERSION_NOT_FOUND", f"The trusted catalog does not list {wanted}, so it cannot be imported.")
+    problems = structure_problems(catalog, wanted, required)
+    if problems:
+        raise SmsmseError(
+            "CATALOG_INVALID",
+            f"The trusted catalog's entry for {wanted} fails the structure checks ({problems[0].code}: {problems[0].message}), "
+            "so it is never imported.",
+        )
     return wanted
 
 

@@ -520,6 +520,7 @@ def _from_sources(
                 agreed_after_liveupdate(verified, again, fleet),
             )
             if after.decision.action != decide.LIVEUPDATE:
+                progress.actions[-1]["fixed"] = True  # the source that healed the host: the reports' fixed_by
                 return (after, shown), ""
             why.append((shown, f"{shown} brought no good set."))
             break

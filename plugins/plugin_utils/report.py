@@ -315,8 +315,9 @@ def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def fixed_by(host: Mapping[str, Any]) -> str | None:
-    """Where the good set that healed the host came from (liveupdate, or a distribution point), or None."""
-    return next((str(a["source"]) for a in reversed(host["actions"]) if a.get("source") and a["result"] == "done"), None)
+    """Where the good set that healed the host came from (liveupdate, or a distribution point), or None: the action the
+    run marked ``fixed`` (a source whose set verified good afterwards), never one that only ran."""
+    return next((str(a["source"]) for a in reversed(host["actions"]) if a.get("source") and a.get("fixed") is True), None)
 
 
 def hosts_fixed_by(report: Mapping[str, Any]) -> dict[str, str]:

@@ -24,6 +24,14 @@ from .test_defs_import import NEWEST, TODAY, sign_catalog, tree
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=lab.AGENTS)
+def lab_agent(request: pytest.FixtureRequest) -> str:
+    """Only the POSIX agent fetches from a distribution point: the Windows agent refuses the step (NOT_SUPPORTED) for now."""
+    if request.param == "windows":
+        pytest.skip("the Windows agent does not fetch from a distribution point yet: it refuses the fetch step (NOT_SUPPORTED)")
+    return str(request.param)
+
+
 def role(inventory: Path, tmp: Path, name: str, mode: str, **extra: Any) -> tuple[Run, dict[str, dict[str, Any]]]:
     reports = tmp / f"reports-{name}"
     run = playbook(f"mailsec.smsmse.{mode}", inventory, tmp / name, extra={"defs_health_report_dir": str(reports), **extra})
@@ -49,6 +57,14 @@ def scanner_fixed(record: dict[str, Any]) -> None:
     )
 
 
+def only_the_plain_hawking_drifts(run: Run) -> None:
+    """Enforce healed the scanner but was not allowed to repair SAV/SEP's Hawking store: the run fails for both hosts."""
+    assert run.returncode == 2, run.output[-3000:]
+    for name in ("isolated1", "isolated2"):
+        assert f"{name} still drifts after enforce: " in run.output, run.output[-3000:]
+    assert "hawking holds no good set" in run.output or "defs_health_repair_hawking" in run.output, run.output[-3000:]
+
+
 def stores_tree(host: Path) -> dict[str, bytes]:
     return {f"{store}/{k}": v for store in lab.STORES for k, v in tree(host / store).items()}
 
@@ -72,7 +88,7 @@ def test_report_mode_plans_and_enforce_heals_from_a_folder(isolated: Path, tmp_p
     assert {name: stores_tree(root / "hosts" / name) for name in before} == before, "report mode changed a host"
 
     run, hosts = role(isolated, tmp_path, "enforce", "enforce", **options)
-    assert run.returncode == 0, run.output[-3000:]
+    only_the_plain_hawking_drifts(run)
     for name in ("isolated1", "isolated2"):
         host, record = root / "hosts" / name, hosts[name]
         scanner_fixed(record)
@@ -105,7 +121,7 @@ def test_one_changed_byte_falls_back_to_the_next_version(isolated: Path, tmp_pat
         "defs_health_trusted_keys": trust["trusted_keys"],
     }
     run, hosts = role(isolated, tmp_path, "enforce", "enforce", **options)
-    assert run.returncode == 0, run.output[-3000:]
+    only_the_plain_hawking_drifts(run)
     for name in ("isolated1", "isolated2"):
         host, record = root / "hosts" / name, hosts[name]
         scanner_fixed(record)

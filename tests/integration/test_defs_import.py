@@ -21,6 +21,16 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, cat
 from .runner import Run, playbook
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=lab.AGENTS)
+def lab_agent(request: pytest.FixtureRequest) -> str:
+    """Only the POSIX agent fetches from a distribution point: the Windows agent refuses the step (NOT_SUPPORTED) for now."""
+    if request.param == "windows":
+        pytest.skip("the Windows agent does not fetch from a distribution point yet: it refuses the fetch step (NOT_SUPPORTED)")
+    return str(request.param)
+
+
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 NEWEST = lab.liveupdate_version(TODAY)  # the newest reference set: no lab host holds it
 
@@ -130,6 +140,16 @@ def test_without_a_catalog_nothing_is_touched(broken_host: Path, tmp_path: Path)
     result = done.results["isolated"]["imported"]
     assert result["failed"] is True and result["error"]["code"] == "CATALOG_REQUIRED", result
     assert "`catalog`" in result["msg"]
+    assert done.agent_calls("isolated") == 0
+
+
+def test_credentials_in_the_url_are_refused_and_never_shown(broken_host: Path, tmp_path: Path) -> None:
+    trust = sign_catalog(broken_host.parent, tmp_path)
+    done = run(broken_host, tmp_path, "credentials", point="https://mirror:s3cret@127.0.0.1:9/smsmse", **trust)
+    result = done.results["isolated"]["imported"]
+    assert result["failed"] is True and result["error"]["code"] == "OPTION_INVALID", result
+    assert "`source`" in result["msg"] and "credentials in a URL are not supported" in result["msg"]
+    assert "s3cret" not in done.output and "s3cret" not in json.dumps(result)
     assert done.agent_calls("isolated") == 0
 
 

@@ -7,7 +7,9 @@ store, and come before the deadline.
 
 from __future__ import annotations
 
+import hashlib
 import http.server
+import os
 import socketserver
 import ssl
 import threading
@@ -69,7 +71,7 @@ class Behaviour(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
         name = self.path.rsplit("/", 1)[-1]
-        body = set_bytes().get(name)
+        body = (self.server.files or set_bytes()).get(name)
         mode = self.server.mode
         if mode == "silent":
             time.sleep(5)
@@ -95,6 +97,21 @@ class Behaviour(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self._endless()
             return
+        if mode == "superscript_length":
+            self.send_response(200)
+            self.send_header("Content-Length", "\u00b2")  # Latin-1 superscript two: str.isdigit() says yes, int() says no
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+            return
+        if mode == "continue_forever":
+            self._trickle(b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
+        if mode == "endless_trailer":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n")
+            self._trickle(b"X-Trailer: more\r\n")
+            return
         if mode == "slow":
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -105,6 +122,17 @@ class Behaviour(http.server.BaseHTTPRequestHandler):
                 time.sleep(0.2)
             return
         self._send(200, body)
+
+    def _trickle(self, line: bytes) -> None:
+        """One line every 0.25 s for 10 s: never silent for timeout_seconds, never an answer."""
+        try:
+            for _line in range(40):
+                self.wfile.write(line)
+                self.wfile.flush()
+                time.sleep(0.25)
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)
@@ -138,6 +166,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, mode: str) -> None:
         super().__init__(("127.0.0.1", 0), Behaviour)
         self.mode = mode
+        self.files: dict[str, bytes] | None = None  # served instead of the lab set
         self.requests: list[str] = []
         self.sent = 0
 
@@ -217,6 +246,17 @@ def test_a_slow_server_meets_the_deadline(serve: Callable[[str], Server], store:
     assert_nothing_kept(store)
 
 
+@pytest.mark.parametrize("mode", ["continue_forever", "endless_trailer"])
+def test_a_server_trickling_lines_meets_the_deadline(serve: Callable[[str], Server], store: Path, mode: str) -> None:
+    server = serve(mode)  # endless 100 Continue answers, or a chunked body's endless trailer: each line resets the read timeout
+    started = time.monotonic()
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=2)
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
+    assert "deadline_seconds" in report["message"] and server.url in report["message"]
+    assert time.monotonic() - started < 5
+    assert_nothing_kept(store)
+
+
 @pytest.mark.parametrize("mode", ["endless", "huge_length"])
 def test_an_endless_file_is_cut_at_the_catalogs_size(serve: Callable[[str], Server], store: Path, mode: str) -> None:
     server = serve(mode)
@@ -224,6 +264,39 @@ def test_an_endless_file_is_cut_at_the_catalogs_size(serve: Callable[[str], Serv
     assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
     assert "larger than the catalog lists" in report["message"]
     assert_nothing_kept(store)
+
+
+def test_a_content_length_of_other_digits_is_ignored(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("superscript_length")  # the body, read to the connection's end, is still checked against the catalog
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    assert report["result"] == "done", report["message"]
+    assert complete(store / STAGING, VERSION)
+
+
+BIG = bytes(range(256)) * (9 << 12)  # 9 MiB: several chunks of each of the two read buffers
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_file_larger_than_both_buffers_arrives_byte_exact_or_is_refused(
+    serve: Callable[[str], Server], store: Path, flipped: bool
+) -> None:
+    server = serve("plain")
+    served = bytearray(BIG)
+    if flipped:
+        served[len(served) // 2 + 12345] ^= 0x01  # one bit, mid-file, far from any buffer's start
+    server.files = {"virscan1.dat": bytes(served), "zdone.dat": b"done\r\n"}
+    manifest = {
+        "virscan1.dat": {"size": len(BIG), "sha256": hashlib.sha256(BIG).hexdigest()},
+        "zdone.dat": {"size": 6, "sha256": hashlib.sha256(b"done\r\n").hexdigest()},
+    }
+    report = run_fetch(store, f"{server.url}/dp/{VERSION}", manifest=manifest)
+    if flipped:
+        assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
+        assert "virscan1.dat" in report["message"] and "SHA-256" in report["message"]
+        assert_nothing_kept(store)
+        return
+    assert report["result"] == "done", report["message"]
+    assert (store / STAGING / "virscan1.dat").read_bytes() == BIG
 
 
 def test_a_server_error_names_the_status(serve: Callable[[str], Server], store: Path) -> None:
@@ -260,6 +333,25 @@ def test_a_file_source_reads_no_more_than_size_plus_one(tmp_path: Path, store: P
     started = time.monotonic()
     report = run_fetch(store, str(point))
     assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
+    assert time.monotonic() - started < 5
+    assert_nothing_kept(store)
+
+
+def test_a_folder_on_a_hung_mount_meets_the_deadline(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    hung = str(point / FILES[0][0])
+    real_read = os.read
+
+    def read(fd: int, size: int) -> bytes:
+        if os.readlink(f"/proc/self/fd/{fd}") == hung:
+            time.sleep(30)  # a read on a hard-mounted share whose server went away
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", read)
+    started = time.monotonic()
+    report = run_fetch(store, str(point), deadline_seconds=2)
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
+    assert "deadline_seconds" in report["message"] and str(point) in report["message"]
     assert time.monotonic() - started < 5
     assert_nothing_kept(store)
 

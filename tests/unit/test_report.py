@@ -475,3 +475,16 @@ def test_action_refuses_bad_options(args: dict[str, Any], fragment: str, tmp_pat
     result = run_action({"records": [], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), **args})
     assert result["failed"] and result["error"]["code"] == "OPTION_INVALID" and fragment in result["msg"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fixed_by_names_only_the_source_that_healed_the_host() -> None:
+    def imported(source: str, **more: Any) -> dict[str, Any]:
+        return {"action": "import", "result": "done", "version": "20261125.003", "previous": None, "message": "", "source": source, **more}
+
+    # a set fetched and renamed in, then found not good: the host failed, and no source fixed it
+    assert report.fixed_by({"name": "h", "status": "failed", "actions": [imported("/srv/dp")]}) is None
+    healed = {"name": "h", "status": "fixed", "actions": [imported("/srv/dp"), imported("https://dp.example.com/smsmse", fixed=True)]}
+    assert report.fixed_by(healed) == "https://dp.example.com/smsmse"
+    assert report.hosts_fixed_by({"hosts": [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]}) == {
+        "h": "https://dp.example.com/smsmse"
+    }
