@@ -307,20 +307,42 @@ def consensus_decided(run: Run, inventory: Path, tmp: Path) -> None:
     nothing_changed(run, inventory, tmp)
 
 
+def published(run: Run, inventory: Path, tmp: Path) -> None:
+    """Every version the catalog lists is a folder of the distribution point, byte for byte the reference set."""
+    point, reference = tmp / PATHS["/srv/www/smsmse"], tmp / PATHS["/srv/reference"]
+    for version in today_versions():
+        files = sorted(p.relative_to(reference / version) for p in (reference / version).rglob("*") if p.is_file())
+        assert files, version
+        for name in files:
+            assert (point / version / name).read_bytes() == (reference / version / name).read_bytes(), (version, name)
+
+
+def imported_and_promoted(run: Run, inventory: Path, tmp: Path) -> None:
+    """The newest catalogued set came into the product's source store and then into CSAPI, on every host."""
+    catalog = json.loads((tmp / PATHS["/etc/smsmse"] / "catalog.json").read_text())
+    newest = max(catalog["signed"]["sets"])
+    for host in HOSTS:
+        assert "changed=2" in recaps(run)[host], recaps(run)[host]
+        assert lab_active(inventory, host, "smsmse_hawking") == lab_active(inventory, host) == newest, host
+
+
 #: every example that runs on the lab -> what must be true afterwards (beyond its exit status)
 OUTCOMES = {
     "README.md: Where does every mail server stand?": facts_shown,
     "README.md: Sign a catalog of trusted reference sets": verified_against_catalog,
     "README.md: Put the newest good Hawking set into CSAPI, and roll back where CSAPI's set is bad": nothing_changed,
     "README.md: Keep every mail server's definitions healthy": reported_compliant,
+    "README.md: Publish a distribution point from the trusted reference sets": published,
     "module defs_agent_posix": nothing_changed,
     "module defs_agent_win": nothing_changed,
+    "module defs_agent_win_lab": nothing_changed,
     "module defs_catalog": catalog_signed,
     "module defs_catalog_key": key_made,
     "module defs_facts": facts_shown,
     "module defs_health_check": options_checked,
     "module defs_health_fleet": nothing_changed,
     "module defs_health_host": nothing_changed,
+    "module defs_import": imported_and_promoted,
     "module defs_lab": lab_made,
     "module defs_liveupdate": liveupdate_brought_a_set,
     "module defs_promote": downgraded,
