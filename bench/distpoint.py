@@ -132,7 +132,7 @@ def run_curl(url: str, ca: Path, names: list[str], target: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--size-mb", type=int, default=315)
     parser.add_argument("--files", type=int, default=30)
     parser.add_argument("--runs", type=int, default=1)

@@ -66,6 +66,7 @@ import binascii
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import tempfile
@@ -99,7 +100,8 @@ class EngineError(Exception):
 
 
 def cache_root() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = os.environ.get("HOME") or pwd.getpwuid(os.getuid()).pw_dir
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
     return os.path.join(base, "mailsec-smsmse", "engine")
 
 
