@@ -20,6 +20,7 @@ Run with the project's Python: ``.venv-primary/bin/python scripts/win_payload.py
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import re
 import sys
@@ -79,18 +80,36 @@ def on_the_wire(module: Path, op: str) -> int:
     from ansible.executor.powershell import module_manifest
 
     data = module.read_bytes()
-    built = module_manifest._create_powershell_wrapper(
-        name=f"mailsec.smsmse.{module.stem}",
-        module_data=data,
-        module_path=str(module),
-        module_args={"op": op, "request": {}},
-        environment={},
-        async_timeout=0,
-        become_plugin=None,
-        substyle="powershell",
-        task_vars={},
-        profile="legacy",
-    )
+    wrapper = module_manifest._create_powershell_wrapper
+    if "name" in inspect.signature(wrapper).parameters:  # ansible-core 2.19 and later
+        built = wrapper(
+            name=f"mailsec.smsmse.{module.stem}",
+            module_data=data,
+            module_path=str(module),
+            module_args={"op": op, "request": {}},
+            environment={},
+            async_timeout=0,
+            become_plugin=None,
+            substyle="powershell",
+            task_vars={},
+            profile="legacy",
+        )
+    else:  # ansible-core 2.18 takes the same inputs positionally, become spelt out
+        built = wrapper(
+            data,
+            str(module),
+            {"op": op, "request": {}},
+            {},
+            0,
+            False,
+            None,
+            None,
+            None,
+            None,
+            "powershell",
+            {},
+            f"mailsec.smsmse.{module.stem}",
+        )
     return len(built)
 
 
