@@ -5,20 +5,21 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
-#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply
 #AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin
 
-# The target half of the mailsec.smsmse.defs_* modules on Windows hosts: a shim over the C# engine
-# (SmsmseEngine*.cs), which carries out one operation of the agent contract (schemas/agent/*.json)
-# per call on the Windows host (SmsmseEngineWin.cs). The same engine runs under mono in the
-# project's tests against the shared case tables. Windows PowerShell 5.1 and .NET Framework 4.x.
+# The reading half of the mailsec.smsmse.defs_* modules on Windows hosts: a shim over the C# engine
+# (SmsmseEngine.cs), which carries out the probe of the agent contract (schemas/agent/*.json) on the
+# Windows host (SmsmseEngineWin.cs). The change code (SmsmseEngineApply.cs) is neither sent nor
+# compiled for a probe: apply and run_liveupdate are served by defs_agent_win_change.ps1. The same
+# engine runs under mono in the project's tests against the shared case tables. Windows PowerShell
+# 5.1 and .NET Framework 4.x.
 
 Set-StrictMode -Version 2.0
 $ErrorActionPreference = 'Stop'
 
 $spec = @{
     options = @{
-        op = @{ type = 'str'; required = $true; choices = @('probe', 'apply', 'run_liveupdate') }
+        op = @{ type = 'str'; required = $true; choices = @(, 'probe') }
         request = @{ type = 'dict' }
         request_json = @{ type = 'str' }
     }

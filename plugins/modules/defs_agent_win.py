@@ -13,18 +13,8 @@ description:
     The action plugins call it over WinRM or PSRP; do not use it in playbooks.
   - It carries out one operation of the agent contract (the JSON Schemas under C(schemas/agent/))
     per call and reports what it finds. Every decision is made on the controller.
-  - C(apply) executes the controller's ordered list of primitive steps (lock, expect, preflight, clean, stage,
-    matches, rename, exchange, write_pointer, retire, quarantine, event, service, unlock) and reports each step's
-    outcome; see C(docs/changes.md). Renames, replacements and deletions are retried through antivirus filters
-    within a budget that grows with the size of a freshly staged set (access denied is not retried); a junction or
-    link is removed itself, never followed; C(definfo.dat) is replaced with C(ReplaceFile), which keeps its ACL and
-    attributes; preflight asks the Restart Manager, within the same budget, whether the scanner holds a named set
-    before anything moves; a staged set is read back from the store before anything can point to it; a stop of the
-    scanner's service is recorded on the host first (and a one-shot scheduled task starts it if the agent dies),
-    so that any later call starts a service a dead run left stopped.
-  - C(run_liveupdate) runs C(LuALL.exe) silently (the first of the request's candidate paths that exists), its
-    arguments quoted by the Windows command-line rules, waits for it at most the request's C(timeout), then stops
-    it and every process it started; the reply carries the end of its output.
+  - This module serves C(probe) only, and carries no change code; C(apply) and C(run_liveupdate) are served by
+    M(mailsec.smsmse.defs_agent_win_change), the same shim and engine with the change code (C(SmsmseEngineApply.cs)).
   - With C(hashing) in the request, C(probe) also returns the SHA-256 of every file of every set (CNG), read with
     sharing that never blocks LiveUpdate or the product, and kept in a cache under
     C(%ProgramData%\mailsec-smsmse\hashes) (or the request's C(cache_dir)) with a protected DACL. An entry is
@@ -33,7 +23,7 @@ description:
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
     store (with its privacy under the request's C(privacy) policy), and the product's events from the Application log.
     In check mode it neither creates nor rewrites the hash cache.
-  - The code is a shim, C(defs_agent_win.ps1), over the C# engine C(SmsmseEngine.cs) and C(SmsmseEngineApply.cs)
+  - The code is a shim, C(defs_agent_win.ps1), over the C# engine C(SmsmseEngine.cs)
     with its Windows host C(SmsmseEngineWin.cs) (C(StorePolicy.cs), C(StoreNative.cs)). The same engine runs
     under Mono in the collection's tests against the shared case tables of both agents.
 options:
@@ -41,7 +31,7 @@ options:
     description: The operation to carry out.
     type: str
     required: true
-    choices: [probe, apply, run_liveupdate]
+    choices: [probe]
   request:
     description:
       - The operation's request, as its JSON Schema (C(schemas/agent/)) describes it.
@@ -61,7 +51,7 @@ requirements:
 attributes:
   check_mode:
     support: full
-    description: C(probe) only reads; C(apply) and C(run_liveupdate) refuse to run in check mode (the action plugins plan instead).
+    description: C(probe) only reads; in check mode it neither creates nor rewrites the hash cache.
   platform:
     platforms: windows
     support: full
@@ -70,6 +60,7 @@ author:
   - mailsec.smsmse developers (@mailsec)
 seealso:
   - module: mailsec.smsmse.defs_facts
+  - module: mailsec.smsmse.defs_agent_win_change
 """
 
 EXAMPLES = r"""

@@ -1,7 +1,8 @@
 """Calling the agent on a host: one execution per operation, reply checked against the contract.
 
-Which module serves a host: the Windows agent over a Windows connection, the POSIX
-agent otherwise; a lab host (POSIX connection) whose inventory sets
+Which module serves a host: the Windows agent over a Windows connection (its read
+module for a probe, its change module for ``apply`` and ``run_liveupdate``, so that a probe
+neither sends nor compiles the change code), the POSIX agent otherwise; a lab host (POSIX connection) whose inventory sets
 ``smsmse_defs_lab_agent: windows`` is served by the Windows agent's engine under Mono
 (:data:`WINDOWS_LAB_AGENT`, sent the engine's C# sources by :mod:`lab_engine`). The
 request is the same either way: shaped by the host's connection, not by the agent.
@@ -19,6 +20,10 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, la
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
+#: the Windows agent's change module: the same shim and engine with the change code (SmsmseEngineApply.cs)
+WINDOWS_CHANGE_AGENT = "mailsec.smsmse.defs_agent_win_change"
+#: operation -> the Windows module that serves it (scripts/win_payload.py measures each)
+WINDOWS_MODULE_FOR = {"probe": WINDOWS_AGENT, "apply": WINDOWS_CHANGE_AGENT, "run_liveupdate": WINDOWS_CHANGE_AGENT}
 POSIX_AGENT = "mailsec.smsmse.defs_agent_posix"
 #: the Windows agent's engine under Mono, on a lab host with a POSIX connection
 WINDOWS_LAB_AGENT = "mailsec.smsmse.defs_agent_win_lab"
@@ -36,11 +41,11 @@ class ModuleRunner(Protocol):
     def __call__(self, *, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None) -> str:
-    """The module that serves the host: its connection decides, and on a POSIX connection ``smsmse_defs_lab_agent``."""
+def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None, op: str = "probe") -> str:
+    """The module that serves ``op`` on the host: its connection decides, and on a POSIX connection ``smsmse_defs_lab_agent``."""
     chosen = (task_vars or {}).get(LAB_AGENT_VARIABLE)
     if chosen is None:
-        return WINDOWS_AGENT if is_windows else POSIX_AGENT
+        return WINDOWS_MODULE_FOR[op] if is_windows else POSIX_AGENT
     host = (task_vars or {}).get("inventory_hostname", "this host")
     if not isinstance(chosen, str) or chosen not in LAB_AGENTS:
         raise SmsmseError("LAB_AGENT_INVALID", f"{LAB_AGENT_VARIABLE} is {chosen!r} for {host}: give one of {', '.join(LAB_AGENTS)}.")
@@ -56,9 +61,9 @@ def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None) -> s
 def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
     """Run ``op`` on the host through the agent and return its checked reply."""
     contract.check_request(op, request)
-    module = agent_for(is_windows, task_vars)
+    module = agent_for(is_windows, task_vars, op)
     module_args: dict[str, Any] = {"op": op, "request": request}
-    if module == WINDOWS_AGENT:
+    if module in (WINDOWS_AGENT, WINDOWS_CHANGE_AGENT):
         # one JSON string, parsed by the engine itself. The exec wrapper reads module arguments with Windows
         # PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest naming
         # VIRSCAN1.DAT and virscan1.dat) before the agent runs. The lab's Mono host reads its stdin with the engine's.

@@ -335,6 +335,7 @@ OUTCOMES = {
     "README.md: Publish a distribution point from the trusted reference sets": published,
     "module defs_agent_posix": nothing_changed,
     "module defs_agent_win": nothing_changed,
+    "module defs_agent_win_change": nothing_changed,
     "module defs_agent_win_lab": nothing_changed,
     "module defs_catalog": catalog_signed,
     "module defs_catalog_key": key_made,

@@ -101,3 +101,14 @@ def test_a_windows_host_is_sent_the_request_as_json_and_never_the_engine() -> No
     agent.call(run, is_windows=True, op="probe", request=REQUEST, task_vars={})
     [(module, args)] = run.calls
     assert module == agent.WINDOWS_AGENT and set(args) == {"op", "request_json"}
+
+
+@pytest.mark.parametrize(
+    ("op", "module"),
+    [("probe", agent.WINDOWS_AGENT), ("apply", agent.WINDOWS_CHANGE_AGENT), ("run_liveupdate", agent.WINDOWS_CHANGE_AGENT)],
+)
+def test_a_windows_host_runs_a_probe_without_the_change_code(op: str, module: str) -> None:
+    # issue 19: a probe neither sends nor compiles SmsmseEngineApply.cs; apply and run_liveupdate run the change module
+    assert agent.agent_for(True, {}, op) == module
+    assert agent.agent_for(False, {}, op) == agent.POSIX_AGENT
+    assert agent.agent_for(False, {"smsmse_defs_lab_agent": "windows"}, op) == agent.WINDOWS_LAB_AGENT

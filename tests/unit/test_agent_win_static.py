@@ -1,7 +1,8 @@
 """The Windows agent's shim and Win32 layer, checked without Windows: syntax, PowerShell 5.1 only, module shape, P/Invoke.
 
-The agent is ``plugins/modules/defs_agent_win.ps1``, a shim over the C# engine it requires
-(``plugins/module_utils/SmsmseEngine*.cs`` with ``Store*.cs``). What the agent does is executed,
+The agent is ``plugins/modules/defs_agent_win.ps1`` (the probe) and ``defs_agent_win_change.ps1``
+(apply and run_liveupdate), two shims over the C# engine they require
+(``plugins/module_utils/SmsmseEngine*.cs`` with ``Store*.cs``); only the second carries the change code. What the agent does is executed,
 not read: the engine runs under mono through the shared case tables (``test_apply_cases.py``,
 ``test_probe_cases.py``) and its own checks (``test_engine.py``). Here the PowerShell is parsed with
 tree-sitter, held to PowerShell 5.1 and to its size, and the P/Invoke declarations mono cannot
@@ -18,13 +19,18 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.modules.defs_agent_win import DOCUMENTATION
+from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win, defs_agent_win_change
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 
 from . import ps_static
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENT = ROOT / "plugins" / "modules" / "defs_agent_win.ps1"
+MODULES = ROOT / "plugins" / "modules"
+#: each Windows module, the operations it serves and its documentation
+AGENTS = {
+    "defs_agent_win.ps1": (("probe",), defs_agent_win.DOCUMENTATION),
+    "defs_agent_win_change.ps1": (("apply", "run_liveupdate"), defs_agent_win_change.DOCUMENTATION),
+}
 UTILS = ROOT / "plugins" / "module_utils"
 SCHEMAS = ROOT / "schemas" / "agent"
 CASES = ROOT / "tests" / "contract" / "apply_cases.yml"
@@ -34,10 +40,10 @@ OPERATIONS = ("probe", "apply", "run_liveupdate")
 COMMON_RESULTS = frozenset({"done", "skipped", "failed"})
 
 
-def closure() -> dict[str, bytes]:
-    """The agent and every collection module util it requires, transitively: file name -> source."""
+def closure(*modules: str) -> dict[str, bytes]:
+    """The modules and every collection module util they require, transitively: file name -> source."""
     found: dict[str, bytes] = {}
-    pending = [AGENT]
+    pending = [MODULES / name for name in modules]
     while pending:
         path = pending.pop()
         if path.name in found:
@@ -49,7 +55,7 @@ def closure() -> dict[str, bytes]:
     return found
 
 
-SOURCES = closure()
+SOURCES = closure(*AGENTS)
 PS_FILES = sorted(name for name in SOURCES if not name.endswith(".cs"))
 CS_FILES = sorted(name for name in SOURCES if name.endswith(".cs"))
 #: every line of PowerShell the collection ships (issue 19: at most 250)
@@ -78,12 +84,23 @@ def test_uses_no_powershell_7_syntax(name: str) -> None:
 
 
 def test_the_agent_is_a_shim_over_the_engine() -> None:
-    assert PS_FILES == ["defs_agent_win.ps1"]
+    assert PS_FILES == ["defs_agent_win.ps1", "defs_agent_win_change.ps1"]
     assert CS_FILES == ["SmsmseEngine.cs", "SmsmseEngineApply.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs"]
-    text = SOURCES["defs_agent_win.ps1"].decode()
-    assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
-    assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text
-    assert "SmsmseEngineWin.Hosts]::Windows($runtime)" in text
+    for name in AGENTS:
+        text = SOURCES[name].decode()
+        assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
+        assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text
+        assert "SmsmseEngineWin.Hosts]::Windows($runtime)" in text
+
+
+def test_a_probe_carries_no_change_code() -> None:
+    # issue 19: the probe's module neither sends nor compiles SmsmseEngineApply.cs; the change module does
+    probe = ["SmsmseEngine.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs", "defs_agent_win.ps1"]
+    assert sorted(closure("defs_agent_win.ps1")) == probe
+    assert "SmsmseEngineApply.cs" in closure("defs_agent_win_change.ps1")
+    # the engine finds the change code at run time, by name, only for the operations that change
+    engine = SOURCES["SmsmseEngine.cs"].decode()
+    assert 'ApplyType = "ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply.Apply"' in engine
 
 
 def test_the_collection_ships_little_powershell() -> None:
@@ -92,14 +109,15 @@ def test_the_collection_ships_little_powershell() -> None:
     assert lines <= MAX_POWERSHELL_LINES, f"{lines} lines of PowerShell in {sorted(p.name for p in shipped)}"
 
 
-def test_agent_is_an_ansible_basic_module() -> None:
-    text = SOURCES["defs_agent_win.ps1"].decode()
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_agent_is_an_ansible_basic_module(name: str) -> None:
+    text = SOURCES[name].decode()
     assert text.startswith("#!powershell\n")
     assert "#AnsibleRequires -CSharpUtil Ansible.Basic" in text
     assert "[Ansible.Basic.AnsibleModule]::Create($args, $spec)" in text
     assert "$module.FailJson(" in text and ", $_)" in text and "$module.ExitJson()" in text
-    for name in PS_FILES:
-        assert b"\r" not in SOURCES[name]
+    for shipped in PS_FILES:
+        assert b"\r" not in SOURCES[shipped]
 
 
 @pytest.mark.parametrize("name", CS_FILES)
@@ -109,11 +127,18 @@ def test_csharp_namespace_is_the_util_name(name: str) -> None:
     assert f"namespace {PREFIX}{name[:-3]}\n" in text
 
 
-def test_agent_offers_the_operations() -> None:
-    choices = re.search(r"op = @\{[^}]*choices = @\(([^)]*)\)", SOURCES["defs_agent_win.ps1"].decode())
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_agent_offers_its_operations(name: str) -> None:
+    operations, documentation = AGENTS[name]
+    choices = re.search(r"op = @\{[^}]*choices = @\(([^)]*)\)", SOURCES[name].decode())
     assert choices is not None
-    assert [c.strip().strip("'") for c in choices.group(1).split(",")] == list(OPERATIONS)
-    assert argspec.documented_options(DOCUMENTATION)["op"]["choices"] == list(OPERATIONS)
+    assert [c.strip().strip("'") for c in choices.group(1).split(",") if c.strip()] == list(operations)
+    assert argspec.documented_options(documentation)["op"]["choices"] == list(operations)
+
+
+def test_the_agents_offer_every_operation_once() -> None:
+    served = [op for operations, _ in AGENTS.values() for op in operations]
+    assert sorted(served) == sorted(OPERATIONS)
     engine = SOURCES["SmsmseEngine.cs"].decode()
     assert all(f'case "{op}":' in engine for op in OPERATIONS)
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FILTERS = ["defs_consensus", "defs_consensus_marks"]
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("defs_*.py"))
-AGENTS = ["defs_agent_posix", "defs_agent_win", "defs_agent_win_lab"]
+AGENTS = ["defs_agent_posix", "defs_agent_win", "defs_agent_win_change", "defs_agent_win_lab"]
 
 
 def ansible_doc(*args: str) -> str:
@@ -124,7 +124,16 @@ def test_the_defs_health_steps_share_one_attributes_block(module_docs: dict[str,
 #: the Windows support statement: README, docs/windows.md and every module that runs the Windows agent say exactly this
 WINDOWS_SUPPORT = "Windows Server 2016 or later with Windows PowerShell 5.1 on .NET Framework 4.5 or later"
 #: modules whose work runs the Windows agent on the host (defs_health_fleet only reads results on the controller)
-RUN_ON_WINDOWS = {"defs_agent_win", "defs_facts", "defs_health_host", "defs_liveupdate", "defs_promote", "defs_rollback", "defs_verify"}
+RUN_ON_WINDOWS = {
+    "defs_agent_win",
+    "defs_agent_win_change",
+    "defs_facts",
+    "defs_health_host",
+    "defs_liveupdate",
+    "defs_promote",
+    "defs_rollback",
+    "defs_verify",
+}
 
 
 def requirements(data: dict[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ class Action:
         self.answer = answer
 
     def _execute_module(self, **kwargs: Any) -> dict[str, Any]:
-        assert kwargs["module_name"] == agent.agent_for(True)
+        assert kwargs["module_name"] == agent.WINDOWS_CHANGE_AGENT == agent.agent_for(True, op="run_liveupdate")
         return {"reply": self.answer}
 
 

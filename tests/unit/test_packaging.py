@@ -130,6 +130,7 @@ def test_built_collection_ships_only_the_collection(tmp_path: Path) -> None:
         "schemas/agent/probe.request.json",
         "schemas/agent/probe.reply.json",
         "plugins/modules/defs_agent_win.ps1",
+        "plugins/modules/defs_agent_win_change.ps1",
         "plugins/modules/defs_agent_posix.py",
         "plugins/action/defs_facts.py",
         "meta/execution-environment.yml",

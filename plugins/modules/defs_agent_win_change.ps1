@@ -1,0 +1,46 @@
+#!powershell
+
+# Copyright: mailsec.smsmse developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+#AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply
+#AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin
+
+# The changing half of the mailsec.smsmse.defs_* modules on Windows hosts: a shim over the C# engine
+# (SmsmseEngine.cs with its change code, SmsmseEngineApply.cs), which carries out apply or
+# run_liveupdate of the agent contract (schemas/agent/*.json) on the Windows host
+# (SmsmseEngineWin.cs). Probes are served by defs_agent_win.ps1, which does not carry the change
+# code. Windows PowerShell 5.1 and .NET Framework 4.x.
+
+Set-StrictMode -Version 2.0
+$ErrorActionPreference = 'Stop'
+
+$spec = @{
+    options = @{
+        op = @{ type = 'str'; required = $true; choices = @('apply', 'run_liveupdate') }
+        request = @{ type = 'dict' }
+        request_json = @{ type = 'str' }
+    }
+    required_one_of = @(, @('request', 'request_json'))
+    mutually_exclusive = @(, @('request', 'request_json'))
+    supports_check_mode = $true
+}
+$module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
+$op = $module.Params.op
+
+$runtime = 'PowerShell {0}, .NET {1}' -f $PSVersionTable.PSVersion, [System.Environment]::Version
+$target = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin.Hosts]::Windows($runtime)
+try {
+    $request = $module.Params.request
+    if ($null -ne $module.Params.request_json) { $request = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Json]::Parse($module.Params.request_json) }
+    $module.Result.reply = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)
+}
+catch {
+    $inner = $_.Exception
+    while ($null -ne $inner.InnerException) { $inner = $inner.InnerException }
+    $module.FailJson(('the {0} operation failed: {1}' -f $op, $inner.Message), $_)
+}
+$module.Result.changed = $false
+$module.ExitJson()
