@@ -888,16 +888,16 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
     // the store: no reparse point; an accepted owner (an account of `owners`, or, with
     // `owner_admins`, any member of the local Administrators: the admin who ran the installer);
     // no allow-ACE of another account that lets it change the folder. `writers` may change
-    // anything; `creators` may only create entries in the store itself (what %ProgramData% gives
-    // Users by inheritance: they cannot replace, rename or delete what is there, so they cannot
-    // swap a folder for a junction under a step). Rights to create entries in a folder above the
-    // store are no risk and never counted.
+    // anything; `creators` (none by default) may only create entries in the store itself. By
+    // default nobody else may: an account that can create a folder in a store can add a newer
+    // YYYYMMDD.RRR set (or a junction, or a file inside a set, the right being inheritable) that
+    // structure alone would call good, so a store that inherits %ProgramData%'s "Users may create
+    // files and folders" is not private. Rights to create entries in a folder above the store are
+    // no risk (they cannot replace what is there) and never counted.
     public sealed class PrivacyPolicy
     {
-        public const string Users = "S-1-5-32-545";
-        public const string AuthenticatedUsers = "S-1-5-11";
         public HashSet<string> Writers = Privacy.Trusted(null);
-        public HashSet<string> Creators = new HashSet<string>(new string[] { Users, AuthenticatedUsers }, StringComparer.OrdinalIgnoreCase);
+        public HashSet<string> Creators = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         public HashSet<string> Owners = Privacy.Trusted(null);
         public bool OwnerAdmins = true;
 

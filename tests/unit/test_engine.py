@@ -54,7 +54,8 @@ CHECKS = (
     "replace_failed_after_removal_keeps_the_new_pointer",  # ReplaceFile errors 1175/1176/1177
     "clean_keeps_the_pointer_temp_while_definfo_is_missing",
     "privacy_old_rule_refused_an_ordinary_server",  # high: the rule that refused ordinary servers ...
-    "privacy_default_accepts_an_ordinary_server",  # ... and the default policy, as the installer secures its folders
+    "privacy_default_accepts_an_installer_secured_store",  # ... and the default policy, as the installer secures its folders
+    "privacy_default_refuses_create_rights_in_the_store",  # review 12: Users may not add a set to a store
     "privacy_default_refuses_users_modify",
     "privacy_owner_not_an_admin_is_refused",
     "privacy_policy_from_the_request_is_applied",

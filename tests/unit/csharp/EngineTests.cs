@@ -784,37 +784,46 @@ namespace EngineTests
             return level;
         }
 
-        // high: an ordinary server (inherited Users create rights from %ProgramData%, a store owned by the
-        // admin who ran the installer) is private under the default policy; what the old rule refused
+        // high: a store secured as the installer secures it (Users may read, owned by the admin who ran the
+        // installer) is private under the default policy; what the old rule refused. Review 12: a store that
+        // inherits %ProgramData%'s "Users may create files and folders" is not: any local user could add a
+        // newer YYYYMMDD.RRR folder (or a junction, or a file inside a set) that structure alone calls good.
         private static void PrivacyChecks()
         {
             const string Admin = "S-1-5-21-1-2-3-500";
             const string Users = "S-1-5-32-545";
             const int ReadExecute = 0x1200a9;
             const int CreateFilesFolders = 0x2 | 0x4;
-            List<LevelInfo> ordinary = new List<LevelInfo>
+            const string Store = @"C:\ProgramData\Symantec\Definitions\VirusDefs";
+            List<LevelInfo> installer = new List<LevelInfo>
             {
                 Level(@"C:\", "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464", Users, ReadExecute, false, Users, CreateFilesFolders, false),
                 Level(@"C:\ProgramData", "S-1-5-18", Users, ReadExecute, false, Users, CreateFilesFolders, false),
                 Level(@"C:\ProgramData\Symantec", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
-                Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false),
+                Level(Store, Admin, Users, ReadExecute, false),
             };
+            List<LevelInfo> inheriting = new List<LevelInfo>(installer);
+            inheriting[3] = Level(Store, Admin, Users, ReadExecute, false, Users, CreateFilesFolders, false);
             Func<string, bool> admins = delegate(string sid) { return sid == Admin; };
             HashSet<string> trusted = OldRule.Trusted(null);
-            Check("privacy_old_rule_refused_an_ordinary_server", OldRule.Problems(ordinary, trusted).Count > 0, "the old rule accepts it");
-            List<PrivacyProblem> found = new PrivacyPolicy().Problems(ordinary, admins);
-            Check("privacy_default_accepts_an_ordinary_server", found.Count == 0, found.Count + " problems: " + (found.Count > 0 ? found[0].Path + " " + found[0].Kind + " " + found[0].Sid : ""));
-            List<LevelInfo> modifiable = new List<LevelInfo>(ordinary);
-            modifiable[3] = Level(@"C:\ProgramData\Symantec\Definitions\VirusDefs", Admin, Users, 0x1301bf, false);
+            Check("privacy_old_rule_refused_an_ordinary_server", OldRule.Problems(installer, trusted).Count > 0, "the old rule accepts it");
+            List<PrivacyProblem> found = new PrivacyPolicy().Problems(installer, admins);
+            Check("privacy_default_accepts_an_installer_secured_store", found.Count == 0, found.Count + " problems: " + (found.Count > 0 ? found[0].Path + " " + found[0].Kind + " " + found[0].Sid : ""));
+            found = new PrivacyPolicy().Problems(inheriting, admins);
+            Check("privacy_default_refuses_create_rights_in_the_store", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users && found[0].Path == Store, found.Count + " problems");
+            List<LevelInfo> modifiable = new List<LevelInfo>(installer);
+            modifiable[3] = Level(Store, Admin, Users, 0x1301bf, false);
             found = new PrivacyPolicy().Problems(modifiable, admins);
             Check("privacy_default_refuses_users_modify", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users, found.Count + " problems");
-            found = new PrivacyPolicy().Problems(ordinary, delegate(string sid) { return false; });
+            found = new PrivacyPolicy().Problems(installer, delegate(string sid) { return false; });
             Check("privacy_owner_not_an_admin_is_refused", found.Count == 2 && found[0].Kind == "owner", found.Count + " problems");
             Dictionary<string, object> strict = new Dictionary<string, object>();
-            strict["creators"] = new List<object>();
             strict["owner_admins"] = false;
-            found = PrivacyPolicy.From(strict).Problems(ordinary, admins);
-            Check("privacy_policy_from_the_request_is_applied", found.Count > 0, "a strict policy accepts inherited create rights");
+            found = PrivacyPolicy.From(strict).Problems(installer, admins);
+            Dictionary<string, object> lenient = new Dictionary<string, object>();
+            lenient["creators"] = new List<object> { Users };
+            List<PrivacyProblem> allowed = PrivacyPolicy.From(lenient).Problems(inheriting, admins);
+            Check("privacy_policy_from_the_request_is_applied", found.Count > 0 && allowed.Count == 0, "owner_admins false accepts an admin's store, or creators named in the request are refused");
             Dictionary<string, object> bad = new Dictionary<string, object>();
             bad["writers"] = new List<object> { "Everyone" };
             bool refused = false;
@@ -827,7 +836,7 @@ namespace EngineTests
                 refused = true;
             }
             Check("privacy_policy_names_a_bad_sid", refused, "a name that is not a SID was taken");
-            List<LevelInfo> junction = new List<LevelInfo>(ordinary);
+            List<LevelInfo> junction = new List<LevelInfo>(installer);
             junction[2].Reparse = true;
             found = new PrivacyPolicy().Problems(junction, admins);
             Check("privacy_junction_above_is_refused", found.Count == 1 && found[0].Kind == "reparse", found.Count + " problems");
