@@ -1157,6 +1157,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
     public sealed class HashCache
     {
         public const long DefaultMaxAge = 7L * 24 * 3600;
+        // the most of a cache file that is read (a store's entries take some hundred bytes per file)
+        public const long MaxBytes = 64L * 1024 * 1024;
         private readonly IHost host;
         private readonly bool useCached;
         private readonly long maxAge;
@@ -1209,13 +1211,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 return;
             }
-            string text;
+            byte[] data;
             using (Stream stream = host.Files.OpenRead(file))
-            using (StreamReader reader = new StreamReader(stream, new UTF8Encoding(false, true)))
             {
-                text = reader.ReadToEnd();
+                data = Probe.ReadUpTo(stream, MaxBytes + 1);
             }
-            IDictionary loaded = Json.Parse(text) as IDictionary;
+            if (data.Length > MaxBytes)
+            {
+                // a cache this large is no cache of one store: taken as absent, and rewritten by Save
+                Error = "cache " + file + " is larger than " + MaxBytes.ToString(CultureInfo.InvariantCulture) + " bytes and was not read; it is rebuilt";
+                return;
+            }
+            IDictionary loaded = Json.Parse(new UTF8Encoding(false, true).GetString(data)) as IDictionary;
             if (loaded != null && (Req.Get(loaded, "version") as long? ?? 0) == 2 && Req.Get(loaded, "entries") is Dictionary<string, object>)
             {
                 entries = (Dictionary<string, object>)loaded["entries"];

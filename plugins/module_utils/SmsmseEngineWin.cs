@@ -40,7 +40,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         private const int RetrySeconds = 10;
         private static readonly long Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
-        private static Entry From(FileSystemInfo info, bool stamp)
+        private Entry From(FileSystemInfo info, bool stamp)
         {
             Entry entry = new Entry();
             entry.Name = info.Name;
@@ -71,16 +71,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return entry;
         }
 
-        // the change journal of each volume: USNs start again in a new journal, so the stamp names it
-        private static readonly Dictionary<string, ulong> Journals = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+        // the change journal of each volume: USNs start again in a new journal, so the stamp names it. Known
+        // for one call only (a host per call): a reused PSRP runspace must not keep a journal that was replaced.
+        private readonly Dictionary<string, ulong> journals = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
 
-        private static ulong Journal(string path, string volume)
+        private ulong Journal(string path, string volume)
         {
             ulong id;
-            if (!Journals.TryGetValue(volume, out id))
+            if (!journals.TryGetValue(volume, out id))
             {
                 id = Native.JournalId(path);
-                Journals[volume] = id;
+                journals[volume] = id;
             }
             return id;
         }
@@ -1008,6 +1009,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         private readonly IProcesses processes = new WinProcesses();
         private readonly IClock clock = new WinClock();
         private readonly IProduct product = new WinProduct();
+        private readonly Administrators administrators = new Administrators();
         private IServices services;
         private readonly string runtime;
         public string Runtime { get { return runtime; } }
@@ -1048,43 +1050,70 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
 
         public Dictionary<string, object> Privacy(string path, IDictionary policy)
         {
-            return PrivacyPolicy.From(policy).Record(path, delegate { return PrivateFolder.Inspect(path); }, Administrators.Has, PrivateFolder.AccountOf);
+            return PrivacyPolicy.From(policy).Record(path, delegate { return PrivateFolder.Inspect(path); }, administrators.Has, PrivateFolder.AccountOf);
         }
     }
 
-    // Members of the local Administrators group, by SID (NetLocalGroupGetMembers, level 0).
-    public static class Administrators
+    // Whether an account is a member of the local Administrators group, directly (NetLocalGroupGetMembers,
+    // level 0) or through a group (NetUserGetLocalGroups with LG_INCLUDE_INDIRECT: an admin who is one
+    // through Domain Admins). Answers are kept for one call (an instance per host): a reused PSRP runspace
+    // never sees a membership that was removed since. What cannot be read is no membership.
+    public sealed class Administrators
     {
         [System.Runtime.InteropServices.DllImport("netapi32.dll", CharSet = System.Runtime.InteropServices.CharSet.Unicode, SetLastError = true)]
         private static extern int NetLocalGroupGetMembers(string server, string group, int level, out IntPtr buffer, int max, out int read, out int total, IntPtr resume);
 
+        [System.Runtime.InteropServices.DllImport("netapi32.dll", CharSet = System.Runtime.InteropServices.CharSet.Unicode, SetLastError = true)]
+        private static extern int NetUserGetLocalGroups(string server, string user, int level, int flags, out IntPtr buffer, int max, out int read, out int total);
+
         [System.Runtime.InteropServices.DllImport("netapi32.dll", SetLastError = true)]
         private static extern int NetApiBufferFree(IntPtr buffer);
 
-        private static HashSet<string> members;
+        private const int IncludeIndirect = 1;
+        private const int PreferredLength = -1;
+        private readonly Dictionary<string, bool> known = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
+        private HashSet<string> direct;
+        private string group;
 
-        public static bool Has(string sid)
+        public bool Has(string sid)
         {
-            if (members == null)
+            bool member;
+            if (known.TryGetValue(sid, out member))
             {
-                members = Read();
+                return member;
             }
-            return members.Contains(sid);
+            if (direct == null)
+            {
+                group = Unqualified(Account(StorePolicy.Privacy.Administrators));
+                direct = Direct(group);
+            }
+            member = direct.Contains(sid) || Indirect(sid, group);
+            known[sid] = member;
+            return member;
         }
 
-        private static HashSet<string> Read()
+        private static string Account(string sid)
+        {
+            return new System.Security.Principal.SecurityIdentifier(sid).Translate(typeof(System.Security.Principal.NTAccount)).Value;
+        }
+
+        private static string Unqualified(string account)
+        {
+            int cut = account.IndexOf('\\');
+            return cut >= 0 ? account.Substring(cut + 1) : account;
+        }
+
+        private static HashSet<string> Direct(string group)
         {
             HashSet<string> found = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-            string group = new System.Security.Principal.SecurityIdentifier(StorePolicy.Privacy.Administrators).Translate(typeof(System.Security.Principal.NTAccount)).Value;
-            int cut = group.IndexOf('\\');
-            IntPtr buffer;
+            IntPtr buffer = IntPtr.Zero;
             int read, total;
-            if (NetLocalGroupGetMembers(null, cut >= 0 ? group.Substring(cut + 1) : group, 0, out buffer, -1, out read, out total, IntPtr.Zero) != 0)
-            {
-                return found;
-            }
             try
             {
+                if (NetLocalGroupGetMembers(null, group, 0, out buffer, PreferredLength, out read, out total, IntPtr.Zero) != 0)
+                {
+                    return found;
+                }
                 for (int i = 0; i < read; i++)
                 {
                     IntPtr sid = System.Runtime.InteropServices.Marshal.ReadIntPtr(buffer, i * IntPtr.Size);
@@ -1093,9 +1122,52 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
             finally
             {
-                NetApiBufferFree(buffer);
+                if (buffer != IntPtr.Zero)
+                {
+                    NetApiBufferFree(buffer);
+                }
             }
             return found;
+        }
+
+        // The local groups of a user account, through the groups it belongs to; false for a group or an
+        // account Windows cannot name or look up (a domain controller out of reach).
+        private static bool Indirect(string sid, string group)
+        {
+            string account;
+            try
+            {
+                account = Account(sid);
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+            IntPtr buffer = IntPtr.Zero;
+            int read, total;
+            try
+            {
+                if (NetUserGetLocalGroups(null, account, 0, IncludeIndirect, out buffer, PreferredLength, out read, out total) != 0)
+                {
+                    return false;
+                }
+                for (int i = 0; i < read; i++)
+                {
+                    string name = System.Runtime.InteropServices.Marshal.PtrToStringUni(System.Runtime.InteropServices.Marshal.ReadIntPtr(buffer, i * IntPtr.Size));
+                    if (string.Equals(name, group, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return true;
+                    }
+                }
+            }
+            finally
+            {
+                if (buffer != IntPtr.Zero)
+                {
+                    NetApiBufferFree(buffer);
+                }
+            }
+            return false;
         }
     }
 }

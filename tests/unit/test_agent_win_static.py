@@ -242,3 +242,36 @@ def test_every_native_handle_is_released() -> None:
         after = text[opened.end() : opened.end() + 600]
         assert "handle.Dispose()" in after or text[max(0, opened.start() - 40) : opened.start()].strip().endswith("using ("), after
     assert text.count("RmStartSession(out session") == 1 and re.search(r"finally\s*\{\s*RmEndSession\(session\);", text)
+
+
+# --- state across calls (review 16: a PSRP runspace is reused; compiled types and their statics live on) ---
+
+STATIC_FIELD = re.compile(r"(?m)^\s*(?:private|public|internal) static (readonly )?(?!class\b)[\w<>\[\], ]+? (\w+)\s*(?:=|;)")
+
+
+def static_caches(text: str) -> list[str]:
+    """Static fields that hold what one call learnt: assignable ones, and read-only collections that are filled later."""
+    found = []
+    for readonly, name in STATIC_FIELD.findall(re.sub(r"(?m)//.*$", "", text)):
+        if not readonly:
+            found.append(f"{name}: a static field that is not read-only")
+        elif re.search(rf"\b{name}\[[^\]]*\]\s*=[^=]|\b{name}\.(?:Add|Remove|Clear)\(", text):
+            found.append(f"{name}: a static collection filled by a call")
+    return found
+
+
+@pytest.mark.parametrize("name", CS_FILES)
+def test_no_static_cache_outlives_a_call(name: str) -> None:
+    assert static_caches(SOURCES[name].decode()) == []
+
+
+def test_the_static_cache_check_sees_one() -> None:
+    members = "        private static HashSet<string> members;\n"
+    journals = (
+        "        private static readonly Dictionary<string, ulong> Journals = new Dictionary<string, ulong>();\n"
+        "        void F() { Journals[volume] = id; }\n"
+    )
+    table = '        private static readonly string[] Words = { "a" };\n        private const int X = 1;\n'
+    assert static_caches(members) == ["members: a static field that is not read-only"]
+    assert static_caches(journals) == ["Journals: a static collection filled by a call"]
+    assert static_caches(table) == []

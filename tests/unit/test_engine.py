@@ -121,6 +121,28 @@ def test_a_check_mode_probe_writes_no_cache(tmp_path: Path) -> None:
 
 
 @engine.needs_mono
+def test_an_oversized_hash_cache_is_not_read_and_is_rebuilt(tmp_path: Path) -> None:
+    """Review 16: the hash cache file is read up to a bound; a larger one is taken as absent, said, and rewritten."""
+    store = tmp_path / "csapi" / "20261125.003"
+    store.mkdir(parents=True)
+    (store / "zdone.dat").write_bytes(b"done\r\n")
+    request = facts.probe_request(
+        is_windows=False, stores={"csapi": str(tmp_path / "csapi")}, product_option=None, events_file=None, event_hours=1
+    )
+    request["hashing"] = {"deep": False, "cache_dir": str(tmp_path / "cache")}
+    engine.reply("probe", request)
+    [cache] = (tmp_path / "cache").glob("*.json")
+    with cache.open("r+b") as handle:  # sparse: a cache file one byte over the bound
+        handle.truncate(64 * 1024 * 1024 + 1)
+    reply = engine.reply("probe", request)
+    stats = reply["stores"][0]["hash_stats"]
+    assert stats["files_hashed"] == 1 and stats["files_cached"] == 0
+    assert "larger than 67108864 bytes" in stats["cache_error"]
+    assert cache.stat().st_size < 4096  # rewritten from this probe's entries
+    assert engine.reply("probe", request)["stores"][0]["hash_stats"]["files_cached"] == 1
+
+
+@engine.needs_mono
 def test_the_console_host_reports_a_failure_as_json() -> None:
     out = engine.call("apply", {"wire": contract.wire(), "cache_dir": None, "steps": []}, check_mode=True)
     assert out["failed"] is True and "does not run in check mode" in out["msg"]
