@@ -214,6 +214,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // When the host last started, in Unix seconds (0 where the boot ID says it instead).
         double BootTime { get; }
         bool Alive(int pid);
+        // When the live process `pid` started, in Unix seconds (0 where the host cannot say).
+        double StartTime(int pid);
         RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars);
         string Which(string program);
     }
@@ -1085,7 +1087,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 return true;
             }
             long pid = (long)record["pid"];
-            return pid != host.Processes.CurrentId && (pid <= 0 || pid > int.MaxValue || !host.Processes.Alive((int)pid));
+            return pid != host.Processes.CurrentId && (pid <= 0 || pid > int.MaxValue || !host.Processes.Alive((int)pid) || Pids.Reused(host, (int)pid, Req.Get(record, "created")));
         }
 
         // Start what runs that are gone left stopped; what was found and done, as warnings.
@@ -1148,6 +1150,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 }
             }
             return said;
+        }
+    }
+
+    // A process ID that was reused: the live process holding it started after `created`, so it did not
+    // write the record (a lock, a stop record) that names it. The POSIX agent's rule (store_lock.pid_reused).
+    public static class Pids
+    {
+        // how much later than a record a process may have started and still be its writer (clock granularity)
+        public const double StartSlackSeconds = 2.0;
+
+        public static bool Reused(IHost host, int pid, object created)
+        {
+            if (!(created is double || created is long))
+            {
+                return false;
+            }
+            double started = host.Processes.StartTime(pid);
+            return started > 0 && started > Convert.ToDouble(created, CultureInfo.InvariantCulture) + StartSlackSeconds;
         }
     }
 

@@ -499,6 +499,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return "its process " + pid.ToString(CultureInfo.InvariantCulture) + " is gone";
             }
+            if (Pids.Reused(host, (int)pid, created))
+            {
+                return "its process " + pid.ToString(CultureInfo.InvariantCulture) + " is gone (the ID now belongs to a process that started after the lock was taken)";
+            }
             return null;
         }
 

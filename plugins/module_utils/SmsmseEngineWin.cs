@@ -447,6 +447,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
+        // Process.StartTime opens the process for limited query (GetProcessTimes); a process that ended or
+        // that this account may not open has no start time to compare
+        public double StartTime(int pid)
+        {
+            try
+            {
+                using (Process found = Process.GetProcessById(pid))
+                {
+                    return (found.StartTime.ToUniversalTime() - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
+                }
+            }
+            catch (Exception)
+            {
+                return 0;
+            }
+        }
+
         public string Which(string program)
         {
             return File.Exists(program) ? program : null;

@@ -9,7 +9,8 @@ exists half written. An existing lock is broken only when
 
 - it was taken on this host during another boot (its boot ID differs), or
 - it was taken on this host, during this boot (or with no boot ID to compare),
-  by a process that no longer exists;
+  by a process that no longer exists, or whose process ID now belongs to a
+  process that started after the lock was taken (the ID was reused);
 - or, when nothing about its owner can be read (not JSON, fields missing), it
   is older than ``stale_seconds``.
 
@@ -60,6 +61,30 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+#: how much later than a record's ``created`` a process may have started and still be its writer (clock granularity)
+START_SLACK_SECONDS = 2.0
+
+
+def pid_started(pid: int) -> float | None:
+    """When the process ``pid`` started, in seconds since the epoch, or None where the host does not say (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime: clock ticks since boot
+        with open("/proc/stat", encoding="ascii", errors="replace") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def pid_reused(pid: int, created: Any) -> bool:
+    """Whether the live process ``pid`` started after the record written at ``created`` (so it did not write it)."""
+    started = pid_started(pid)
+    if started is None or isinstance(created, bool) or not isinstance(created, (int, float)):
+        return False
+    return started > created + START_SLACK_SECONDS
+
+
 def owner_gone(record: Any, age: float, stale_seconds: int) -> str | None:
     """Why the lock's owner is provably gone, or None when it may still run."""
     if not isinstance(record, dict) or not isinstance(record.get("host"), str) or not isinstance(record.get("pid"), int):
@@ -71,6 +96,8 @@ def owner_gone(record: Any, age: float, stale_seconds: int) -> str | None:
         return "it was taken before this host last started"
     if not pid_alive(record["pid"]):
         return f"its process {record['pid']} is gone"
+    if pid_reused(record["pid"], record.get("created")):
+        return f"its process {record['pid']} is gone (the ID now belongs to a process that started after the lock was taken)"
     return None
 
 

@@ -79,6 +79,13 @@ def dead_pid() -> int:
     return int(done.stdout)
 
 
+def started_at(pid: int) -> float:
+    """When the process ``pid`` started, in seconds since the epoch (Linux's /proc)."""
+    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
 def other_volume_root(tmp: Path) -> Path | None:
     """A fresh folder on another file system than ``tmp`` (/dev/shm), or None."""
     shm = Path("/dev/shm")
@@ -103,6 +110,8 @@ def write_lock(path: Path, kind: str) -> None:
     record: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": kind}
     if kind == "dead":
         record["pid"] = dead_pid()
+    elif kind == "reused_pid":  # this live process's PID, in a lock taken a minute before it started
+        record["created"] = started_at(os.getpid()) - 60
     elif kind == "other_boot":
         record["boot_id"] = "00000000-0000-0000-0000-000000000000"
     elif kind == "foreign":

@@ -50,6 +50,8 @@ CHECKS = (
     "pointer_named_in_another_case_is_seen",
     "lock_from_before_the_boot_is_broken",  # Windows has no boot ID: the boot time decides
     "lock_since_the_boot_of_a_live_process_is_kept",
+    "lock_whose_pid_was_reused_is_broken",  # review 9: a live PID whose process started after the lock was taken
+    "stop_record_whose_pid_was_reused_is_recovered",  # ... and after the stop record was written
     "store_path_case_is_ignored_on_windows",
     "replace_failed_after_removal_keeps_the_new_pointer",  # ReplaceFile errors 1175/1176/1177
     "clean_keeps_the_pointer_temp_while_definfo_is_missing",
