@@ -903,8 +903,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public HashSet<string> Owners = Privacy.Trusted(null);
         public bool OwnerAdmins = true;
 
-        private const int CreateRights = 0x2 | 0x4;
-
         public static PrivacyPolicy From(IDictionary request)
         {
             PrivacyPolicy policy = new PrivacyPolicy();
@@ -940,55 +938,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             return found;
         }
 
-        // What lets an account the policy does not trust change the folder levels[levels.Count - 1].
+        // What lets an account the policy does not trust change the folder levels[levels.Count - 1]: the one
+        // rule, StorePolicy.Privacy.Problems, with this policy's accounts.
         public List<PrivacyProblem> Problems(IList<LevelInfo> levels, Func<string, bool> isAdministrator)
         {
-            List<PrivacyProblem> problems = new List<PrivacyProblem>();
-            for (int i = 0; i < levels.Count; i++)
-            {
-                LevelInfo level = levels[i];
-                if (!level.Exists)
-                {
-                    continue;
-                }
-                bool leaf = i == levels.Count - 1;
-                if (level.Reparse)
-                {
-                    problems.Add(Problem(level.Path, "reparse", null, null));
-                }
-                bool ownerOk = !string.IsNullOrEmpty(level.OwnerSid) && (Owners.Contains(level.OwnerSid) || (OwnerAdmins && isAdministrator != null && isAdministrator(level.OwnerSid)));
-                if (!ownerOk)
-                {
-                    problems.Add(Problem(level.Path, "owner", level.OwnerSid, null));
-                }
-                foreach (AceInfo ace in level.Aces)
-                {
-                    if (!ace.Allow || Writers.Contains(ace.Sid) || ace.Sid == Privacy.CreatorOwner || ace.Sid == Privacy.OwnerRights || (!leaf && ace.InheritOnly))
-                    {
-                        continue;
-                    }
-                    int granted = Privacy.Effective(ace.Mask) & (leaf ? Privacy.LeafRights : Privacy.ParentRights);
-                    if (leaf && Creators.Contains(ace.Sid))
-                    {
-                        granted &= ~CreateRights;
-                    }
-                    if (granted != 0)
-                    {
-                        problems.Add(Problem(level.Path, "writer", ace.Sid, Privacy.Describe(granted)));
-                    }
-                }
-            }
-            return problems;
-        }
-
-        private static PrivacyProblem Problem(string path, string kind, string sid, string rights)
-        {
-            PrivacyProblem problem = new PrivacyProblem();
-            problem.Path = path;
-            problem.Kind = kind;
-            problem.Sid = sid;
-            problem.Rights = rights;
-            return problem;
+            return Privacy.Problems(levels, Writers, Creators, Owners, OwnerAdmins ? isAdministrator : null);
         }
 
         // The probe reply's privacy record of `path` (schemas/agent/probe.reply.json, $defs/privacy).

@@ -999,9 +999,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             return string.Join(", ", names.ToArray());
         }
 
-        // What lets an untrusted account change the folder at `levels[levels.Count - 1]` (levels run
-        // from the volume root down). Empty: private. Missing levels are skipped (nothing to check yet).
-        public static List<PrivacyProblem> Problems(IList<LevelInfo> levels, ISet<string> trusted)
+        // The store privacy rule, the one rule of both the stores (SmsmseEngine.PrivacyPolicy, the policy the
+        // request sends) and the agent's own folders (StoreNative.PrivateFolder): what lets an account the
+        // rule does not trust change the folder at `levels[levels.Count - 1]` (levels run from the volume
+        // root down). Empty: private. Missing levels are skipped (nothing to check yet). `writers` may change
+        // anything; `creators` (may be null) may only create entries in the leaf itself; an owner is accepted
+        // when it is one of `owners` or `ownerAccepted` (may be null) says so. Rights to create entries in a
+        // folder above the leaf cannot replace what is there and are never counted.
+        public static List<PrivacyProblem> Problems(IList<LevelInfo> levels, ISet<string> writers, ISet<string> creators, ISet<string> owners, Func<string, bool> ownerAccepted)
         {
             List<PrivacyProblem> problems = new List<PrivacyProblem>();
             for (int i = 0; i < levels.Count; i++)
@@ -1016,21 +1021,22 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
                 {
                     problems.Add(Problem(level.Path, "reparse", null, null));
                 }
-                if (string.IsNullOrEmpty(level.OwnerSid) || !trusted.Contains(level.OwnerSid))
+                bool ownerOk = !string.IsNullOrEmpty(level.OwnerSid) && (owners.Contains(level.OwnerSid) || (ownerAccepted != null && ownerAccepted(level.OwnerSid)));
+                if (!ownerOk)
                 {
                     problems.Add(Problem(level.Path, "owner", level.OwnerSid, null));
                 }
                 foreach (AceInfo ace in level.Aces)
                 {
-                    if (!ace.Allow || trusted.Contains(ace.Sid) || ace.Sid == CreatorOwner || ace.Sid == OwnerRights)
-                    {
-                        continue;
-                    }
-                    if (!leaf && ace.InheritOnly)
+                    if (!ace.Allow || writers.Contains(ace.Sid) || ace.Sid == CreatorOwner || ace.Sid == OwnerRights || (!leaf && ace.InheritOnly))
                     {
                         continue;
                     }
                     int granted = Effective(ace.Mask) & (leaf ? LeafRights : ParentRights);
+                    if (leaf && creators != null && creators.Contains(ace.Sid))
+                    {
+                        granted &= ~(WriteData | AppendData);
+                    }
                     if (granted != 0)
                     {
                         problems.Add(Problem(level.Path, "writer", ace.Sid, Describe(granted)));
@@ -1038,6 +1044,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
                 }
             }
             return problems;
+        }
+
+        // The rule for a folder only `trusted` accounts may own or change (the hash cache, the state folder).
+        public static List<PrivacyProblem> Problems(IList<LevelInfo> levels, ISet<string> trusted)
+        {
+            return Problems(levels, trusted, null, trusted, null);
         }
 
         private static PrivacyProblem Problem(string path, string kind, string sid, string rights)
