@@ -192,6 +192,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         string PrivateFile(string path);
         // Write `data` as the private file `path` atomically.
         void WritePrivate(string path, byte[] data);
+        // Whether another process holds the file open for writing, which its change stamp may not show yet
+        // (an NTFS USN is journalled at a handle's first write, not at each); false where the host cannot
+        // tell or where the stamp moves with every write (POSIX ctime).
+        bool WriterPresent(string path);
     }
 
     public sealed class RunResult
@@ -1203,6 +1207,22 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
         }
 
+        private bool WriterPresent(string path)
+        {
+            try
+            {
+                return host.Files.WriterPresent(path);
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return true;
+            }
+        }
+
         private static List<object> Key(Entry entry)
         {
             return new List<object> { entry.Size, entry.MtimeNs, entry.Stamp, entry.FileId };
@@ -1255,7 +1275,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             List<object> key = Key(entry);
             long now = (long)host.Clock.Now;
             object cached;
-            if (useCached && entries.TryGetValue(path, out cached) && Fresh(path, cached, key, now))
+            // a writer that keeps its handle open may change the file without a new stamp: then it is read
+            if (useCached && entries.TryGetValue(path, out cached) && Fresh(path, cached, key, now) && !WriterPresent(path))
             {
                 FilesCached++;
                 BytesCached += entry.Size;

@@ -555,6 +555,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 File.Move(temp, path);
             }
         }
+
+        // POSIX: every write moves the file's ctime, the cache's stamp; Windows' share modes do not exist here
+        public bool WriterPresent(string path)
+        {
+            return false;
+        }
     }
 
     public sealed class ManagedProcesses : IProcesses

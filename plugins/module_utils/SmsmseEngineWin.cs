@@ -174,6 +174,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
+        public bool WriterPresent(string path)
+        {
+            try
+            {
+                return Native.WriterPresent(path);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
+        }
+
         public Stream CreateNew(string path)
         {
             try

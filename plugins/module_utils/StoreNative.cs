@@ -73,6 +73,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private const uint GENERIC_READ = 0x80000000;
         private const uint GENERIC_WRITE = 0x40000000;
         private const uint FILE_SHARE_ALL = 0x7;
+        private const uint FILE_SHARE_READ = 0x1;
+        private const uint FILE_SHARE_DELETE = 0x4;
         private const uint CREATE_NEW = 1;
         private const uint OPEN_EXISTING = 3;
         private const uint FILE_FLAG_WRITE_THROUGH = 0x80000000;
@@ -303,6 +305,27 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             using (SafeFileHandle handle = OpenAttributes(path))
             {
                 return Stamp(handle);
+            }
+        }
+
+        // Whether another handle holds the file open for writing: an open for reading that does not share
+        // write is refused with a sharing violation while one does. (An open for attributes alone is never
+        // share-checked, so the open asks to read; it is closed at once. A writer opening the file in that
+        // instant meets a sharing violation, which it retries as it does an antivirus filter's.)
+        public static bool WriterPresent(string path)
+        {
+            using (SafeFileHandle handle = CreateFile(LongPath.Of(path), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero))
+            {
+                if (!handle.IsInvalid)
+                {
+                    return false;
+                }
+                int code = Marshal.GetLastWin32Error();
+                if (code == Win32Error.SharingViolation)
+                {
+                    return true;
+                }
+                throw new Win32Exception(code, string.Format("cannot open {0}", path));
             }
         }
 

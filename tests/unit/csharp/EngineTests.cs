@@ -258,6 +258,9 @@ namespace EngineTests
         public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
         public string PrivateFile(string path) { return inner.PrivateFile(path); }
         public void WritePrivate(string path, byte[] data) { inner.WritePrivate(path, data); }
+        // files another process holds open for writing (Windows: an open without FILE_SHARE_WRITE is refused)
+        public readonly HashSet<string> Writers = new HashSet<string>();
+        public bool WriterPresent(string path) { return Writers.Contains(path) || inner.WriterPresent(path); }
     }
 
     public sealed class FakeClock : IClock
@@ -626,6 +629,7 @@ namespace EngineTests
             OpenFiles();
             CaseCollisions();
             LockAcrossBoots();
+            CacheWithAWriter();
             StorePathsIgnoreCase();
             PointerMissing();
             PrivacyChecks();
@@ -686,6 +690,27 @@ namespace EngineTests
 
         // a lock taken before the host last started is broken on Windows too, though its process ID now
         // belongs to another process; a lock taken since is kept while its process lives
+        // review 14: a writer that keeps its handle open is journalled once, at its first write; a file with a
+        // writer present is read again, whatever its cache entry says
+        private static void CacheWithAWriter()
+        {
+            FaultHost host = new FaultHost();
+            string store = Fresh("writer-store");
+            string file = Path.Combine(store, "virscan1.dat");
+            File.WriteAllText(file, "first");
+            string cacheDir = Fresh("writer-cache");
+            HashCache cache = new HashCache(host, cacheDir, store, true, 3600);
+            cache.Digest(file, host.Files.Stat(file));
+            cache.Save();
+            HashCache again = new HashCache(host, cacheDir, store, true, 3600);
+            again.Digest(file, host.Files.Stat(file));
+            bool cachedAlone = again.FilesCached == 1 && again.FilesHashed == 0;
+            host.Fs.Writers.Add(file);
+            HashCache held = new HashCache(host, cacheDir, store, true, 3600);
+            held.Digest(file, host.Files.Stat(file));
+            Check("cache_is_not_trusted_while_a_writer_holds_the_file", cachedAlone && held.FilesCached == 0 && held.FilesHashed == 1, cachedAlone + " " + held.FilesCached + " cached, " + held.FilesHashed + " hashed");
+        }
+
         private static void LockAcrossBoots()
         {
             FaultHost host = new FaultHost();
