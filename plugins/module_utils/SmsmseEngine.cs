@@ -196,6 +196,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // (an NTFS USN is journalled at a handle's first write, not at each); false where the host cannot
         // tell or where the stamp moves with every write (POSIX ctime).
         bool WriterPresent(string path);
+        // `path` with its 8.3 short names expanded (Windows); as given where there are none, or nothing is there.
+        string LongName(string path);
     }
 
     public sealed class RunResult
@@ -1456,7 +1458,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
 
         public static Dictionary<string, object> Store(string name, string template, IDictionary limits, IDictionary hashing, bool checkMode, IDictionary privacy, IHost host)
         {
-            string path = Expand(template, host);
+            // one folder is one store whichever way it is written: PROGRA~3 is reported as ProgramData
+            string path = host.Files.LongName(Expand(template, host));
             Dictionary<string, object> store = new Dictionary<string, object>();
             store["name"] = name;
             store["template"] = template;

@@ -561,6 +561,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         {
             return false;
         }
+
+        // POSIX has no short names
+        public string LongName(string path)
+        {
+            return path;
+        }
     }
 
     public sealed class ManagedProcesses : IProcesses

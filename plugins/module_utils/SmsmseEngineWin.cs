@@ -174,6 +174,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
+        // A path that cannot hold a short name is never looked up; one whose expansion fails (access denied
+        // above the store) is reported as given, and the store's own checks say what is wrong with it.
+        public string LongName(string path)
+        {
+            if (!ShortNames.Maybe(path))
+            {
+                return path;
+            }
+            try
+            {
+                return Native.LongName(path);
+            }
+            catch (Exception)
+            {
+                return path;
+            }
+        }
+
         public bool WriterPresent(string path)
         {
             try

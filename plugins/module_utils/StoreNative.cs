@@ -129,6 +129,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool DeviceIoControl(SafeFileHandle hDevice, uint dwIoControlCode, IntPtr lpInBuffer, uint nInBufferSize, [Out] byte[] lpOutBuffer, uint nOutBufferSize, out uint lpBytesReturned, IntPtr lpOverlapped);
 
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetLongPathNameW")]
+        private static extern uint GetLongPathName(string lpszShortPath, [Out] StringBuilder lpszLongPath, uint cchBuffer);
+
         [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetVolumePathNameW")]
         [return: MarshalAs(UnmanagedType.Bool)]
         private static extern bool GetVolumePathName(string lpszFileName, [Out] StringBuilder lpszVolumePathName, uint cchBufferLength);
@@ -306,6 +309,30 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             {
                 return Stamp(handle);
             }
+        }
+
+        // `path` with every 8.3 short name expanded (through its \\?\ form: no 260-character limit); the path
+        // as given when it, or a folder above it, does not exist (nothing to expand: the probe says it is missing).
+        public static string LongName(string path)
+        {
+            string prefixed = LongPath.Of(path);
+            StringBuilder buffer = new StringBuilder(1024);
+            uint length = GetLongPathName(prefixed, buffer, (uint)buffer.Capacity);
+            if (length > buffer.Capacity)
+            {
+                buffer = new StringBuilder((int)length);
+                length = GetLongPathName(prefixed, buffer, (uint)buffer.Capacity);
+            }
+            if (length == 0 || length > buffer.Capacity)
+            {
+                int code = Marshal.GetLastWin32Error();
+                if (code == Win32Error.FileNotFound || code == Win32Error.PathNotFound)
+                {
+                    return path;
+                }
+                throw new Win32Exception(code, string.Format("cannot expand the short names of {0}", path));
+            }
+            return LongPath.Plain(buffer.ToString());
         }
 
         // Whether another handle holds the file open for writing: an open for reading that does not share

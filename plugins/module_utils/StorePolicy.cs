@@ -748,8 +748,41 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
 
     // Win32 paths in their \\?\ form: no MAX_PATH limit and no normalization, so a name with a
     // trailing dot or space, or a reserved device name below a folder, is the name on disk.
+    // 8.3 short names (PROGRA~3): a store path that may hold one is expanded (GetLongPathName) before it is
+    // reported, so that one folder is one store whichever way its path was written.
+    public static class ShortNames
+    {
+        // Whether a component of `path` looks like a short name: a tilde followed by a digit.
+        public static bool Maybe(string path)
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                return false;
+            }
+            foreach (string part in path.Replace('/', '\\').Split('\\'))
+            {
+                int tilde = part.IndexOf('~');
+                if (tilde > 0 && tilde < part.Length - 1 && part[tilde + 1] >= '0' && part[tilde + 1] <= '9')
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
     public static class LongPath
     {
+        // A \\?\ path as a plain one (what GetLongPathName hands back for a \\?\ path).
+        public static string Plain(string path)
+        {
+            if (path.StartsWith("\\\\?\\UNC\\", StringComparison.Ordinal))
+            {
+                return "\\\\" + path.Substring(8);
+            }
+            return path.StartsWith("\\\\?\\", StringComparison.Ordinal) ? path.Substring(4) : path;
+        }
+
         public static string Of(string path)
         {
             if (string.IsNullOrEmpty(path))

@@ -52,6 +52,7 @@ CHECKS = (
     "lock_since_the_boot_of_a_live_process_is_kept",
     "lock_whose_pid_was_reused_is_broken",  # review 9: a live PID whose process started after the lock was taken
     "stop_record_whose_pid_was_reused_is_recovered",  # ... and after the stop record was written
+    "store_given_in_8_3_form_is_reported_long",  # 8.3 short names: one folder is one store
     "cache_is_not_trusted_while_a_writer_holds_the_file",  # review 14: the USN is journalled at a handle's first write
     "store_path_case_is_ignored_on_windows",
     "replace_failed_after_removal_keeps_the_new_pointer",  # ReplaceFile errors 1175/1176/1177

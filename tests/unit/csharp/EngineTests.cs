@@ -261,6 +261,9 @@ namespace EngineTests
         // files another process holds open for writing (Windows: an open without FILE_SHARE_WRITE is refused)
         public readonly HashSet<string> Writers = new HashSet<string>();
         public bool WriterPresent(string path) { return Writers.Contains(path) || inner.WriterPresent(path); }
+        // 8.3 short names: short path -> long path, as GetLongPathName expands them
+        public readonly Dictionary<string, string> ShortNames = new Dictionary<string, string>();
+        public string LongName(string path) { string found; return ShortNames.TryGetValue(path, out found) ? found : inner.LongName(path); }
     }
 
     public sealed class FakeClock : IClock
@@ -630,6 +633,7 @@ namespace EngineTests
             CaseCollisions();
             LockAcrossBoots();
             CacheWithAWriter();
+            ShortNameStore();
             StorePathsIgnoreCase();
             PointerMissing();
             PrivacyChecks();
@@ -709,6 +713,21 @@ namespace EngineTests
             HashCache held = new HashCache(host, cacheDir, store, true, 3600);
             held.Digest(file, host.Files.Stat(file));
             Check("cache_is_not_trusted_while_a_writer_holds_the_file", cachedAlone && held.FilesCached == 0 && held.FilesHashed == 1, cachedAlone + " " + held.FilesCached + " cached, " + held.FilesHashed + " hashed");
+        }
+
+        // 8.3 short names: a store written PROGRA~3 is probed and reported under its long path
+        private static void ShortNameStore()
+        {
+            FaultHost host = new FaultHost();
+            string store = Fresh("ShortNameStore");
+            MakeSet(Path.Combine(store, "20261125.003"));
+            string shortPath = Path.Combine(root, "SHORTN~1");
+            host.Fs.ShortNames[shortPath] = store;
+            Dictionary<string, object> limits = new Dictionary<string, object>();
+            limits["max_definfo_bytes"] = 65536L;
+            limits["max_files_per_dir"] = 100L;
+            Dictionary<string, object> probed = Probe.Store("csapi", shortPath, limits, null, false, null, host);
+            Check("store_given_in_8_3_form_is_reported_long", (string)probed["path"] == store && (string)probed["template"] == shortPath && true.Equals(probed["exists"]) && ((List<object>)probed["dirs"]).Count == 1, Json.Write(probed));
         }
 
         private static void LockAcrossBoots()

@@ -545,6 +545,11 @@ public static class PolicyTests
         UsnTests();
         HolderTests();
         PrivacyTests();
+        Check("shortname_seen", ShortNames.Maybe(@"C:\PROGRA~3\Symantec\Definitions\VirusDefs"), "");
+        Check("shortname_long_path_not_seen", !ShortNames.Maybe(@"C:\ProgramData\Symantec\Definitions\VirusDefs"), "");
+        Check("shortname_tilde_word_not_seen", !ShortNames.Maybe(@"C:\backup~old\~1\x"), "");
+        Equal("longpath_plain_drive", @"C:\ProgramData\Symantec", LongPath.Plain(@"\\?\C:\ProgramData\Symantec"));
+        Equal("longpath_plain_unc", @"\\server\share\defs", LongPath.Plain(@"\\?\UNC\server\share\defs"));
         ListingTests();
         Values();
         return failures == 0 ? 0 : 1;
