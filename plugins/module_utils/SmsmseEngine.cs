@@ -220,8 +220,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // When the host last started, in Unix seconds (0 where the boot ID says it instead).
         double BootTime { get; }
         bool Alive(int pid);
-        // When the live process `pid` started, in Unix seconds (0 where the host cannot say).
-        double StartTime(int pid);
+        // Which start of the live process `pid` this is, as no clock change moves it (Linux: its start in
+        // clock ticks since the boot; Windows: its creation time as the kernel keeps it); null where unknown.
+        string StartToken(int pid);
         RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars);
         string Which(string program);
     }
@@ -1008,6 +1009,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
             Dictionary<string, object> record = new Dictionary<string, object>();
             record["pid"] = (long)host.Processes.CurrentId;
+            record["started"] = host.Processes.StartToken(host.Processes.CurrentId);
             record["host"] = host.Processes.HostName;
             record["boot_id"] = host.Processes.BootId;
             record["created"] = host.Clock.Now;
@@ -1047,7 +1049,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 return true;
             }
             long pid = (long)record["pid"];
-            return pid != host.Processes.CurrentId && (pid <= 0 || pid > int.MaxValue || !host.Processes.Alive((int)pid) || Pids.Reused(host, (int)pid, Req.Get(record, "created")));
+            return pid != host.Processes.CurrentId && (pid <= 0 || pid > int.MaxValue || !host.Processes.Alive((int)pid) || Pids.Reused(host, (int)pid, Req.Get(record, "started")));
         }
 
         // Start what runs that are gone left stopped; what was found and done, as warnings.
@@ -1113,21 +1115,19 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         }
     }
 
-    // A process ID that was reused: the live process holding it started after `created`, so it did not
-    // write the record (a lock, a stop record) that names it. The POSIX agent's rule (store_lock.pid_reused).
+    // A process ID that was reused: the live process holding it is another start than the one a record (a
+    // lock, a stop record) names in `started`. The POSIX agent's rule (store_lock.pid_reused).
     public static class Pids
     {
-        // how much later than a record a process may have started and still be its writer (clock granularity)
-        public const double StartSlackSeconds = 2.0;
-
-        public static bool Reused(IHost host, int pid, object created)
+        public static bool Reused(IHost host, int pid, object started)
         {
-            if (!(created is double || created is long))
+            string theirs = started as string;
+            if (theirs == null)
             {
                 return false;
             }
-            double started = host.Processes.StartTime(pid);
-            return started > 0 && started > Convert.ToDouble(created, CultureInfo.InvariantCulture) + StartSlackSeconds;
+            string now = host.Processes.StartToken(pid);
+            return now != null && now != theirs;
         }
     }
 

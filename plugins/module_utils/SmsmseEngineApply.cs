@@ -409,6 +409,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
         {
             Dictionary<string, object> record = new Dictionary<string, object>();
             record["pid"] = (long)host.Processes.CurrentId;
+            record["started"] = host.Processes.StartToken(host.Processes.CurrentId);
             record["host"] = host.Processes.HostName;
             record["boot_id"] = host.Processes.BootId;
             record["created"] = host.Clock.Now;
@@ -499,9 +500,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return "its process " + pid.ToString(CultureInfo.InvariantCulture) + " is gone";
             }
-            if (Pids.Reused(host, (int)pid, created))
+            if (Pids.Reused(host, (int)pid, Req.Get(map, "started")))
             {
-                return "its process " + pid.ToString(CultureInfo.InvariantCulture) + " is gone (the ID now belongs to a process that started after the lock was taken)";
+                return "its process " + pid.ToString(CultureInfo.InvariantCulture) + " is gone (the ID now belongs to another process)";
             }
             return null;
         }

@@ -602,27 +602,19 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             get { return 0; }
         }
 
-        // Linux's /proc: field 22 of /proc/<pid>/stat (clock ticks since the boot) and btime of /proc/stat;
-        // the ticks are taken at 100 per second (USER_HZ, the value Linux gives every program)
-        public double StartTime(int pid)
+        // Linux's /proc: field 22 of /proc/<pid>/stat, the start in clock ticks since the boot (as the POSIX agent)
+        public string StartToken(int pid)
         {
             try
             {
                 string stat = File.ReadAllText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
                 string[] fields = stat.Substring(stat.LastIndexOf(')') + 1).Split(new char[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
-                foreach (string line in File.ReadAllLines("/proc/stat"))
-                {
-                    if (line.StartsWith("btime ", StringComparison.Ordinal))
-                    {
-                        return long.Parse(line.Substring(6).Trim(), CultureInfo.InvariantCulture) + long.Parse(fields[19], CultureInfo.InvariantCulture) / 100.0;
-                    }
-                }
+                return "ticks:" + long.Parse(fields[19], CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture);
             }
             catch (Exception)
             {
-                return 0;
+                return null;
             }
-            return 0;
         }
 
         public bool Alive(int pid)

@@ -477,20 +477,20 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             }
         }
 
-        // Process.StartTime opens the process for limited query (GetProcessTimes); a process that ended or
-        // that this account may not open has no start time to compare
-        public double StartTime(int pid)
+        // The creation time the kernel keeps for the process (GetProcessTimes, through Process.StartTime);
+        // a process that ended or that this account may not open has none to compare
+        public string StartToken(int pid)
         {
             try
             {
                 using (Process found = Process.GetProcessById(pid))
                 {
-                    return (found.StartTime.ToUniversalTime() - new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc)).TotalSeconds;
+                    return "created:" + found.StartTime.ToFileTimeUtc().ToString(CultureInfo.InvariantCulture);
                 }
             }
             catch (Exception)
             {
-                return 0;
+                return null;
             }
         }
 

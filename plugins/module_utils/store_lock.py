@@ -9,8 +9,8 @@ exists half written. An existing lock is broken only when
 
 - it was taken on this host during another boot (its boot ID differs), or
 - it was taken on this host, during this boot (or with no boot ID to compare),
-  by a process that no longer exists, or whose process ID now belongs to a
-  process that started after the lock was taken (the ID was reused);
+  by a process that no longer exists, or whose process ID now belongs to
+  another process (the lock names its owner's start, ``started``: the ID was reused);
 - or, when nothing about its owner can be read (not JSON, fields missing), it
   is older than ``stale_seconds``.
 
@@ -61,28 +61,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-#: how much later than a record's ``created`` a process may have started and still be its writer (clock granularity)
-START_SLACK_SECONDS = 2.0
+def start_token(pid: int) -> str | None:
+    """Which start of process ``pid`` this is: its start time in clock ticks since the boot (Linux's /proc).
 
-
-def pid_started(pid: int) -> float | None:
-    """When the process ``pid`` started, in seconds since the epoch, or None where the host does not say (no /proc)."""
+    No clock change moves it, so a record that names the pid and its token tells its writer from a later
+    process given the same ID. None where the host does not say.
+    """
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime: clock ticks since boot
-        with open("/proc/stat", encoding="ascii", errors="replace") as handle:
-            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+            return "ticks:" + str(int(handle.read().rsplit(")", 1)[1].split()[19]))  # field 22, starttime
+    except (OSError, ValueError, IndexError):
         return None
 
 
-def pid_reused(pid: int, created: Any) -> bool:
-    """Whether the live process ``pid`` started after the record written at ``created`` (so it did not write it)."""
-    started = pid_started(pid)
-    if started is None or isinstance(created, bool) or not isinstance(created, (int, float)):
+def pid_reused(pid: int, started: Any) -> bool:
+    """Whether the live process ``pid`` is another start than the one a record names (``started``)."""
+    if not isinstance(started, str):
         return False
-    return started > created + START_SLACK_SECONDS
+    now = start_token(pid)
+    return now is not None and now != started
 
 
 def owner_gone(record: Any, age: float, stale_seconds: int) -> str | None:
@@ -96,8 +93,8 @@ def owner_gone(record: Any, age: float, stale_seconds: int) -> str | None:
         return "it was taken before this host last started"
     if not pid_alive(record["pid"]):
         return f"its process {record['pid']} is gone"
-    if pid_reused(record["pid"], record.get("created")):
-        return f"its process {record['pid']} is gone (the ID now belongs to a process that started after the lock was taken)"
+    if pid_reused(record["pid"], record.get("started")):
+        return f"its process {record['pid']} is gone (the ID now belongs to another process)"
     return None
 
 
@@ -113,7 +110,14 @@ class Lock:
         return f"{self.path}-{host_tag()}-{os.getpid()}-{self.token}.tmp"
 
     def _create(self) -> bool:
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": self.token}
+        record = {
+            "pid": os.getpid(),
+            "started": start_token(os.getpid()),
+            "host": socket.gethostname(),
+            "boot_id": boot_id(),
+            "created": time.time(),
+            "token": self.token,
+        }
         aside = self._aside()
         fd = open_regular(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

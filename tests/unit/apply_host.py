@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, start_token
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
@@ -79,13 +79,6 @@ def dead_pid() -> int:
     return int(done.stdout)
 
 
-def started_at(pid: int) -> float:
-    """When the process ``pid`` started, in seconds since the epoch (Linux's /proc)."""
-    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
-    return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
 def other_volume_root(tmp: Path) -> Path | None:
     """A fresh folder on another file system than ``tmp`` (/dev/shm), or None."""
     shm = Path("/dev/shm")
@@ -107,11 +100,18 @@ def chattr_works(tmp: Path) -> bool:
 
 
 def write_lock(path: Path, kind: str) -> None:
-    record: dict[str, Any] = {"pid": os.getpid(), "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": kind}
+    record: dict[str, Any] = {
+        "pid": os.getpid(),
+        "started": start_token(os.getpid()),
+        "host": socket.gethostname(),
+        "boot_id": boot_id(),
+        "created": time.time(),
+        "token": kind,
+    }
     if kind == "dead":
         record["pid"] = dead_pid()
-    elif kind == "reused_pid":  # this live process's PID, in a lock taken a minute before it started
-        record["created"] = started_at(os.getpid()) - 60
+    elif kind == "reused_pid":  # this live process's PID, in a lock that names another start of it
+        record["started"] = "ticks:1"
     elif kind == "other_boot":
         record["boot_id"] = "00000000-0000-0000-0000-000000000000"
     elif kind == "foreign":

@@ -264,8 +264,7 @@ def test_a_live_owners_lock_is_never_broken_nor_its_staging_folder_touched(store
     """Issue 10: another run, alive, holds the lock for longer than stale_seconds while it copies."""
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        # written by the live owner after it started (a record older than its process is a reused ID's), a day ago
-        record = {"pid": owner.pid, "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time(), "token": "t"}
+        record = {"pid": owner.pid, "host": socket.gethostname(), "boot_id": boot_id(), "created": time.time() - 86400, "token": "t"}
         (store / ".smsmse-lock").write_text(json.dumps(record))
         old = time.time() - 86400
         os.utime(store / ".smsmse-lock", (old, old))

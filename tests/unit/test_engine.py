@@ -50,8 +50,8 @@ CHECKS = (
     "pointer_named_in_another_case_is_seen",
     "lock_from_before_the_boot_is_broken",  # Windows has no boot ID: the boot time decides
     "lock_since_the_boot_of_a_live_process_is_kept",
-    "lock_whose_pid_was_reused_is_broken",  # review 9: a live PID whose process started after the lock was taken
-    "stop_record_whose_pid_was_reused_is_recovered",  # ... and after the stop record was written
+    "lock_whose_pid_was_reused_is_broken",  # review 9: a live PID that is another start than the lock names
+    "stop_record_whose_pid_was_reused_is_recovered",  # ... or than the stop record names
     "store_given_in_8_3_form_is_reported_long",  # 8.3 short names: one folder is one store
     "cache_is_not_trusted_while_a_writer_holds_the_file",  # review 14: the USN is journalled at a handle's first write
     "store_path_case_is_ignored_on_windows",

@@ -324,7 +324,7 @@ namespace EngineTests
         private readonly IProcesses inner;
         public double Boot;
         public bool EveryPidAlive;
-        public double Started;
+        public string Started;
 
         public WindowsLikeProcesses(IProcesses inner)
         {
@@ -336,7 +336,7 @@ namespace EngineTests
         public string BootId { get { return null; } }
         public double BootTime { get { return Boot; } }
         public bool Alive(int pid) { return EveryPidAlive || inner.Alive(pid); }
-        public double StartTime(int pid) { return Started > 0 ? Started : EveryPidAlive ? 0 : inner.StartTime(pid); }
+        public string StartToken(int pid) { return Started ?? (EveryPidAlive ? null : inner.StartToken(pid)); }
         public SmsmseEngine.RunResult Run(string program, IList<string> arguments, int timeoutSeconds, int tailChars) { return inner.Run(program, arguments, timeoutSeconds, tailChars); }
         public string Which(string program) { return inner.Which(program); }
     }
@@ -750,10 +750,15 @@ namespace EngineTests
             File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
             steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
             Check("lock_since_the_boot_of_a_live_process_is_kept", Result(steps, 0) == "locked", Result(steps, 0));
-            // review 9: the process ID is alive but its process started after the lock was taken: the ID was reused
-            host.Windows.Started = host.FakeClock.Now - 30;
+            // review 9: the process ID is alive but its process is another start than the lock names: reused
+            record["started"] = "created:1";
+            File.WriteAllText(Path.Combine(csapi, ".smsmse-lock"), Json.Write(record));
+            host.Windows.Started = "created:1";
+            steps = Run(host, Step("lock", csapi, "stale_seconds", 900L));
+            bool sameStartKept = Result(steps, 0) == "locked";
+            host.Windows.Started = "created:2";
             steps = Run(host, Step("lock", csapi, "stale_seconds", 900L), Step("unlock", csapi));
-            Check("lock_whose_pid_was_reused_is_broken", Result(steps, 0) == "done", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+            Check("lock_whose_pid_was_reused_is_broken", sameStartKept && Result(steps, 0) == "done", sameStartKept + " " + Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
             // ... and a stop record whose process ID was reused is a dead run's: the scanner is started again
             FaultHost stopped = new FaultHost();
             stopped.Windows = new WindowsLikeProcesses(Hosts.Managed("Mono test").Processes);
@@ -765,10 +770,11 @@ namespace EngineTests
             string written = Directory.GetFiles(stopped.Info.StateDir, "service-stopped-*.json")[0];
             IDictionary stop = (IDictionary)Json.Parse(File.ReadAllText(written));
             stop["pid"] = 4242L;
-            stop["created"] = stopped.FakeClock.Now - 60;
+            stop["started"] = "created:1";
+            stopped.Windows.Started = "created:1";
             File.WriteAllText(written, Json.Write(stop));
             bool keptWhileAlive = StopRecord.Recover(stopped, false, null).Count == 0 && File.Exists(written);
-            stopped.Windows.Started = stopped.FakeClock.Now - 30;
+            stopped.Windows.Started = "created:2";
             List<string> said = StopRecord.Recover(stopped, false, null);
             Check("stop_record_whose_pid_was_reused_is_recovered", refused == null && keptWhileAlive && said.Count == 1 && said[0].Contains("started again") && !File.Exists(written), (refused ?? "") + " " + keptWhileAlive + " " + string.Join("; ", said.ToArray()));
         }
