@@ -357,6 +357,8 @@ namespace EngineTests
         public IClock Clock { get { return FakeClock; } }
         public IProduct Product { get { return inner.Product; } }
         public IServices Services { get { return Held; } }
+        public IDownloads Web;
+        public IDownloads Downloads { get { return Web; } }
         public string Env(string name) { return null; }
         public Dictionary<string, object> Privacy(string path, IDictionary policy) { return null; }
     }
