@@ -47,8 +47,9 @@ def test_an_outside_source_needs_the_catalog_option_named() -> None:
         ("https://defs.example.com/smsmse", False, True),
         ("/srv/smsmse", False, True),
         ("\\\\server\\share\\smsmse", False, False),
-        ("https://defs.example.com/smsmse", True, False),
-        ("\\\\server\\share\\smsmse", True, False),
+        ("https://defs.example.com/smsmse", True, True),
+        ("\\\\server\\share\\smsmse", True, True),
+        ("/srv/smsmse", True, False),
         ("liveupdate", True, True),
     ],
 )
