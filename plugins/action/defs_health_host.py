@@ -112,6 +112,7 @@ class ActionModule(DocumentedAction):
                 deadline_seconds=max(options["source_timeout"], options["liveupdate_timeout"]),
                 validate_certs=options["source_validate_certs"],
                 ca_path=options["source_ca_path"],
+                proxy=distpoint.check_proxy(options["source_proxy"], windows=windows, option="defs_health_source_proxy"),
             )
             manifest = distpoint.manifest(trusted, version)
             ctx = change.context(options, windows, _product_facts(options["verified"]))

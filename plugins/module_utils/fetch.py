@@ -394,6 +394,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Stream every file of the set at ``source`` into ``<store>/<name>``, checking each against the manifest; marker last."""
     source, manifest, marker = str(args["source"]), args["manifest"], ctx.wire["marker"]
     target = ctx.staging_folder(store, args["name"], "fetched")
+    if args.get("proxy") is not None:
+        raise ValueError("'proxy' is set, but this agent connects directly, without a proxy")
     for rel in manifest:
         relative(rel)
     shown = _safe(source)

@@ -90,6 +90,12 @@ options:
   source_ca_path:
     description: A PEM file of CA certificates on the host for an HTTPS distribution point.
     type: str
+  source_proxy:
+    description:
+      - Windows hosts - the proxy to reach a URL distribution point through (C(http://host:port)), instead of the
+        system proxy. No credentials - an authenticating proxy is answered with the identity the agent runs as.
+      - Refused for POSIX hosts, whose agent connects directly.
+    type: str
   liveupdate_timeout:
     description: How long LiveUpdate may run, in seconds. From 1 to 86400.
     type: int

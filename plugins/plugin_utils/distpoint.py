@@ -116,6 +116,33 @@ def check_platform(source: str, *, windows: bool) -> str:
     return found
 
 
+def check_proxy(proxy: str | None, *, windows: bool, option: str = "proxy") -> str | None:
+    """The explicit proxy the Windows agent fetches through (None: the system proxy), or OPTION_INVALID: a proxy that
+    is not an http(s)://host[:port] URL, carries credentials, or is given for a POSIX host (whose agent connects
+    directly)."""
+    if proxy is None:
+        return None
+    if not windows:
+        raise SmsmseError(
+            "OPTION_INVALID", f"`{option}` is set, but the POSIX agent connects directly, without a proxy: unset it for POSIX hosts."
+        )
+    try:
+        parts = urllib.parse.urlsplit(proxy) if _URL.match(proxy) else None
+        credentials = parts is not None and (parts.username is not None or parts.password is not None)
+    except ValueError:
+        parts, credentials = None, False
+    if credentials:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`{option}` carries credentials: they are not supported. The Windows agent answers an authenticating proxy "
+            "with the identity it runs as (Kerberos or NTLM); give the proxy's URL alone.",
+        )
+    if parts is None or parts.path not in ("", "/") or parts.query or parts.fragment or "@" in proxy:
+        # never echoed: whatever was given may hold a secret
+        raise SmsmseError("OPTION_INVALID", f"`{option}` must be http://host:port or https://host:port (the proxy itself).")
+    return proxy
+
+
 def set_location(source: str, version: str) -> str:
     """Where ``version``'s folder is on the distribution point."""
     separator = "\\" if kind(source) == UNC else "/"

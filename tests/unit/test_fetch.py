@@ -419,3 +419,38 @@ def test_tls_below_1_2_is_never_offered(https_point: Any) -> None:
 
     assert fetch._tls_context(True, str(https_point.pki.ca)).minimum_version == ssl.TLSVersion.TLSv1_2
     assert fetch._tls_context(False, None).minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+# --- a proxy: the Windows agent goes through the one the request names; the POSIX agent connects directly ---
+
+
+@engine.needs_mono
+def test_the_windows_agent_fetches_through_the_proxy_the_request_names(serve: Callable[[str], Server], store: Path) -> None:
+    proxy = serve("plain")  # an HTTP proxy is asked for the full URL (GET http://host/path): the server answers it
+    unreachable = f"http://distpoint.invalid:9/dp/{VERSION}"  # no such host: only the proxy can answer
+    report = run_fetch(store, unreachable, "win_engine", proxy=proxy.url)
+    assert report["result"] == "done", report["message"]
+    assert complete(store / STAGING, VERSION)
+    assert proxy.requests and all(r.startswith("http://distpoint.invalid:9/dp/") for r in proxy.requests)
+
+
+@engine.needs_mono
+def test_without_a_proxy_the_windows_agent_meets_the_host_it_cannot_resolve(store: Path) -> None:
+    report = run_fetch(store, f"http://distpoint.invalid:9/dp/{VERSION}", "win_engine")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
+    assert "distpoint.invalid" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_the_posix_agent_refuses_a_proxy(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("plain")
+    request = fetch_request(store, f"{server.url}/dp/{VERSION}", proxy=server.url)
+    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    step = reply["steps"][0]
+    assert (step["result"], step["code"]) == ("failed", "BAD_REQUEST") and "proxy" in step["message"]
+    assert server.requests == [] and not (store / STAGING).exists()
+
+
+def test_the_request_takes_no_proxy_with_credentials(store: Path) -> None:
+    with pytest.raises(AssertionError, match="proxy"):
+        fetch_request(store, f"http://127.0.0.1:1/dp/{VERSION}", proxy="http://user:s3cret@proxy.example.com:3128")
