@@ -73,7 +73,8 @@ options:
   sources:
     description:
       - Where a host with no good set gets one, tried in order until one yields a good set - C(liveupdate), or a
-        distribution point (an C(https://) or C(http://) URL, or a full folder path on POSIX hosts; see
+        distribution point (an C(https://) or C(http://) URL, a UNC path on Windows hosts, or a full folder path on
+        POSIX hosts; see
         M(mailsec.smsmse.defs_import)). A distribution point needs the O(catalog) and is asked for the newest
         catalogued versions the host lacks (up to three, newest first, while a version is missing or differs there).
     type: list
