@@ -511,16 +511,20 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
         private const int Tls12 = 3072;
         private const int Tls13 = 12288;
 
+        // .NET 4.5 knows TLS 1.2 (3072) but offers SSL 3 and TLS 1.0 unless told: TLS 1.2, and TLS 1.3 (12288) only
+        // where the process offers it already (asking for it where Schannel lacks it fails every handshake); never
+        // SSL 3, TLS 1.0 or 1.1, and never the OS's defaults (SystemDefault, 0), which may still include TLS 1.0.
+        public static int Protocols(int current)
+        {
+            return Tls12 | (current & Tls13);
+        }
+
         public static void OfferModernTls()
         {
-            // .NET 4.5 knows TLS 1.2 (3072) but offers it only when told; TLS 1.3 (12288) where the framework knows it
-            try
+            int wanted = Protocols((int)ServicePointManager.SecurityProtocol);
+            if ((int)ServicePointManager.SecurityProtocol != wanted)
             {
-                ServicePointManager.SecurityProtocol = (SecurityProtocolType)(Tls12 | Tls13);
-            }
-            catch (NotSupportedException)
-            {
-                ServicePointManager.SecurityProtocol = (SecurityProtocolType)Tls12;
+                ServicePointManager.SecurityProtocol = (SecurityProtocolType)wanted;
             }
         }
 

@@ -16,6 +16,7 @@ using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
 using WinErrors = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin.WinErrors;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
@@ -607,6 +608,17 @@ namespace EngineTests
                     List<object> steps = Run(host, FetchStep(store, Path.Combine(point, "20261125.003"), manifest));
                     Check("fetch_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH" && Directory.GetFileSystemEntries(store).Length == 0, Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
                 }
+            }
+
+            // fetch offers TLS 1.2 or later only: never SSL 3 (48), TLS 1.0 (192), TLS 1.1 (768) or the OS's defaults (0)
+            {
+                bool ok = true;
+                foreach (int current in new int[] { 0, 48 | 192, 192 | 768 | 3072, 3072 | 12288, 12288 })
+                {
+                    int offered = WebDownloads.Protocols(current);
+                    ok &= (offered & 3072) != 0 && (offered & (48 | 192 | 768)) == 0 && (offered & 12288) == (current & 12288);
+                }
+                Check("fetch_offers_tls_1_2_or_later_only", ok, "an older protocol is offered, or TLS 1.2 is not");
             }
 
             // high: .NET Framework sets a file's time by opening it for writing, refused while the stage's own writer is open
