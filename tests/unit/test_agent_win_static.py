@@ -85,7 +85,14 @@ def test_uses_no_powershell_7_syntax(name: str) -> None:
 
 def test_the_agent_is_a_shim_over_the_engine() -> None:
     assert PS_FILES == ["defs_agent_win.ps1", "defs_agent_win_change.ps1"]
-    assert CS_FILES == ["SmsmseEngine.cs", "SmsmseEngineApply.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs"]
+    assert CS_FILES == [
+        "SmsmseEngine.cs",
+        "SmsmseEngineApply.cs",
+        "SmsmseEngineFetch.cs",
+        "SmsmseEngineWin.cs",
+        "StoreNative.cs",
+        "StorePolicy.cs",
+    ]
     for name in AGENTS:
         text = SOURCES[name].decode()
         assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
@@ -94,10 +101,10 @@ def test_the_agent_is_a_shim_over_the_engine() -> None:
 
 
 def test_a_probe_carries_no_change_code() -> None:
-    # issue 19: the probe's module neither sends nor compiles SmsmseEngineApply.cs; the change module does
+    # issue 19: the probe's module neither sends nor compiles SmsmseEngineApply.cs (nor the fetch step it requires)
     probe = ["SmsmseEngine.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs", "defs_agent_win.ps1"]
     assert sorted(closure("defs_agent_win.ps1")) == probe
-    assert "SmsmseEngineApply.cs" in closure("defs_agent_win_change.ps1")
+    assert {"SmsmseEngineApply.cs", "SmsmseEngineFetch.cs"} <= set(closure("defs_agent_win_change.ps1"))
     # the engine finds the change code at run time, by name, only for the operations that change
     engine = SOURCES["SmsmseEngine.cs"].decode()
     assert 'ApplyType = "ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply.Apply"' in engine
