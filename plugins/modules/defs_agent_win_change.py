@@ -15,7 +15,7 @@ description:
     per call and reports what it finds. Every decision is made on the controller.
   - This module serves C(apply) and C(run_liveupdate); C(probe) is served by M(mailsec.smsmse.defs_agent_win),
     the same shim and engine without the change code, so that a probe neither sends nor compiles it.
-  - C(apply) executes the controller's ordered list of primitive steps (lock, expect, preflight, clean, stage,
+  - C(apply) executes the controller's ordered list of primitive steps (lock, expect, preflight, clean, stage, fetch,
     matches, rename, exchange, write_pointer, retire, quarantine, event, service, unlock) and reports each step's
     outcome; see C(docs/changes.md). Renames, replacements and deletions are retried through antivirus filters
     within a budget that grows with the size of a freshly staged set (access denied is not retried); a junction or
