@@ -53,6 +53,31 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         [DllImport("libc", EntryPoint = "geteuid")]
         public static extern uint geteuid();
 
+        [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
+        private static extern IntPtr realpath(string path, IntPtr resolved);
+
+        [DllImport("libc", EntryPoint = "free")]
+        private static extern void free(IntPtr pointer);
+
+        // realpath(3): the path with every link, "." and ".." resolved.
+        public static string RealPath(string path)
+        {
+            IntPtr resolved = realpath(path, IntPtr.Zero);
+            if (resolved == IntPtr.Zero)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                throw new HostException(errno == 2 || errno == 20 ? Codes.PathNotFound : errno == 13 ? Codes.AccessDenied : 1117, "realpath failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")", path);
+            }
+            try
+            {
+                return Marshal.PtrToStringAnsi(resolved);
+            }
+            finally
+            {
+                free(resolved);
+            }
+        }
+
         private static bool Probe()
         {
             if (Environment.OSVersion.Platform != PlatformID.Unix || IntPtr.Size != 8 || !File.Exists("/proc/self/stat"))
@@ -456,6 +481,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 return Libc.Free(path);
             }
             return null;
+        }
+
+        public string RealPath(string path)
+        {
+            return Libc.Usable ? Libc.RealPath(path) : Path.GetFullPath(path);
         }
 
         public void Flush(string folder)

@@ -33,7 +33,8 @@ description:
   - C(probe) reads the SMSMSE product from the Uninstall keys in both registry views, every candidate
     store (with its privacy under the request's C(privacy) policy), and the product's events from the Application log.
     In check mode it neither creates nor rewrites the hash cache.
-  - The code is a shim, C(defs_agent_win.ps1), over the C# engine C(SmsmseEngine.cs) and C(SmsmseEngineApply.cs)
+  - The code is a shim, C(defs_agent_win.ps1), over the C# engine C(SmsmseEngine.cs), C(SmsmseEngineApply.cs) and
+    C(SmsmseEngineReadBack.cs)
     with its Windows host C(SmsmseEngineWin.cs) (C(StorePolicy.cs), C(StoreNative.cs)). The same engine runs
     under Mono in the collection's tests against the shared case tables of both agents.
 options:
@@ -53,6 +54,14 @@ options:
         Windows PowerShell 5.1 refuses module arguments holding keys that differ only in case (a manifest naming
         C(VIRSCAN1.DAT) and C(virscan1.dat)).
     type: str
+    version_added: 0.2.0
+  deadline_seconds:
+    description:
+      - How long one call may run on the host before it ends failed (the host-side deadline). An operation still
+        running then ends the call failed, naming the operation, so that one host never stalls the run; a change cut
+        short this way is read afresh by the next run.
+    type: int
+    default: 3600
     version_added: 0.2.0
 extends_documentation_fragment:
   - mailsec.smsmse.agent

@@ -81,7 +81,7 @@ def test_the_agent_is_a_shim_over_the_engine() -> None:
     assert PS_FILES == ["defs_agent_win.ps1"]
     assert CS_FILES == ["SmsmseEngine.cs", "SmsmseEngineApply.cs", "SmsmseEngineReadBack.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs"]
     text = SOURCES["defs_agent_win.ps1"].decode()
-    assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
+    assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target, $module.Params.deadline_seconds)" in text
     assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text
     assert "SmsmseEngineWin.Hosts]::Windows($runtime)" in text
 

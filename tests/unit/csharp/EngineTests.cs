@@ -254,6 +254,7 @@ namespace EngineTests
             inner.CopyTimes(source, target);
         }
         public long? FreeBytes(string path) { return inner.FreeBytes(path); }
+        public string RealPath(string path) { return inner.RealPath(path); }
         public void Flush(string folder) { }
         public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
         public string PrivateFile(string path) { return inner.PrivateFile(path); }
