@@ -53,6 +53,61 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         [DllImport("libc", EntryPoint = "geteuid")]
         public static extern uint geteuid();
 
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        private static extern int open(string path, int flags);
+
+        [DllImport("libc", EntryPoint = "fstat", SetLastError = true)]
+        private static extern int fstat(int fd, byte[] buffer);
+
+        [DllImport("libc", EntryPoint = "__fxstat", SetLastError = true)]
+        private static extern int fxstat(int version, int fd, byte[] buffer);
+
+        [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+        public static extern IntPtr read(int fd, byte[] buffer, UIntPtr count);
+
+        [DllImport("libc", EntryPoint = "close")]
+        public static extern int close(int fd);
+
+        // O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux
+        private const int ReadFlags = 0x800 | 0x20000 | 0x80000;
+
+        // A regular file opened for reading without ever blocking: opened non-blocking, never through a link, then
+        // checked on the descriptor itself, so that a FIFO, a device or a socket (also one swapped in after a stat)
+        // is refused at once, access denied, naming what it is.
+        public static Stream OpenRegular(string path)
+        {
+            int fd = open(path, ReadFlags);
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                string what = errno == 40 ? "a link, never followed" : errno == 6 ? "a socket or a FIFO, not a regular file: it is never opened; remove it" : "open failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")";
+                int code = errno == 2 ? Codes.FileNotFound : errno == 20 ? Codes.PathNotFound : errno == 13 || errno == 40 || errno == 6 ? Codes.AccessDenied : 1117;
+                throw new HostException(code, what, path);
+            }
+            byte[] st = new byte[256];
+            int done;
+            try
+            {
+                done = fstat(fd, st);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                done = fxstat(1, fd, st);
+            }
+            uint type = Mode(st) & 0xF000;
+            if (done != 0 || type != 0x8000)
+            {
+                close(fd);
+                throw new HostException(Codes.AccessDenied, done != 0 ? "fstat failed" : Described(type) + ", not a regular file: it is never opened; remove it", path);
+            }
+            return new DescriptorStream(fd);
+        }
+
+        public static string Described(uint type)
+        {
+            return type == 0x1000 ? "a FIFO" : type == 0x2000 ? "a character device" : type == 0x6000 ? "a block device" : type == 0xC000 ? "a socket" : type == 0x4000 ? "a folder" : "not a regular file";
+        }
+
         [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
         private static extern IntPtr realpath(string path, IntPtr resolved);
 
@@ -120,8 +175,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             uint type = st == null ? 0x8000 : Mode(st) & 0xF000;
             if (type != 0x8000 && type != 0x4000)
             {
-                string what = type == 0x1000 ? "a FIFO" : type == 0x2000 ? "a character device" : type == 0x6000 ? "a block device" : type == 0xC000 ? "a socket" : "not a regular file";
-                throw new IOException(what + ", not a regular file: it is never opened; remove it");
+                throw new IOException(Described(type) + ", not a regular file: it is never opened; remove it");
             }
         }
 
@@ -143,6 +197,67 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         public static uint Uid(byte[] st)
         {
             return BitConverter.ToUInt32(st, 28);
+        }
+    }
+
+    // A read-only stream over a libc descriptor (Mono's FileStream takes no raw descriptor).
+    internal sealed class DescriptorStream : Stream
+    {
+        private int fd;
+
+        public DescriptorStream(int fd)
+        {
+            this.fd = fd;
+        }
+
+        public override bool CanRead { get { return fd >= 0; } }
+        public override bool CanSeek { get { return false; } }
+        public override bool CanWrite { get { return false; } }
+        public override long Length { get { throw new NotSupportedException(); } }
+        public override long Position { get { throw new NotSupportedException(); } set { throw new NotSupportedException(); } }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (fd < 0)
+            {
+                throw new ObjectDisposedException("DescriptorStream");
+            }
+            byte[] chunk = offset == 0 ? buffer : new byte[count];
+            while (true)
+            {
+                long read = (long)Libc.read(fd, chunk, (UIntPtr)(uint)count);
+                if (read >= 0)
+                {
+                    if (offset != 0)
+                    {
+                        Buffer.BlockCopy(chunk, 0, buffer, offset, (int)read);
+                    }
+                    return (int)read;
+                }
+                int errno = Marshal.GetLastWin32Error();
+                if (errno != 4)
+                {
+                    throw new HostException(1117, "read failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")", null);
+                }
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+        public override void SetLength(long value) { throw new NotSupportedException(); }
+        public override void Write(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (fd >= 0)
+            {
+                Libc.close(fd);
+                fd = -1;
+            }
+            base.Dispose(disposing);
         }
     }
 
@@ -306,6 +421,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
 
         public Stream OpenRead(string path)
         {
+            if (Libc.Usable)
+            {
+                return Libc.OpenRegular(path);
+            }
             Entry entry = Stat(path);
             if (entry == null)
             {

@@ -176,7 +176,13 @@ def built(sources: dict[str, str], run_command: Runner) -> str:
 
 
 def run(
-    op: str, request: dict[str, Any], check_mode: bool, engine: dict[str, Any], run_command: Runner, deadline_seconds: int = DEFAULT_DEADLINE_SECONDS
+    op: str,
+    request: dict[str, Any],
+    check_mode: bool,
+    engine: dict[str, Any],
+    run_command: Runner,
+    *,
+    deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
 ) -> dict[str, Any]:
     """The engine's reply to ``op``: one JSON object in on stdin, one out on stdout; the engine keeps the deadline."""
     exe = built(unpack(engine), run_command)
@@ -217,7 +223,8 @@ def main() -> None:
         module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
     try:
         params = module.params
-        result = run(op, params["request"], module.check_mode, params["engine"], module.run_command, params["deadline_seconds"])
+        deadline = params["deadline_seconds"]
+        result = run(op, params["request"], module.check_mode, params["engine"], module.run_command, deadline_seconds=deadline)
     except EngineError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)
