@@ -61,6 +61,8 @@ CHECKS = (
     "privacy_policy_from_the_request_is_applied",
     "privacy_policy_names_a_bad_sid",
     "privacy_junction_above_is_refused",
+    "retire_puts_back_a_set_the_pointer_names_meanwhile",  # issue 21: the product points at a set as it leaves its name
+    "quarantine_puts_back_a_set_the_pointer_names_meanwhile",
 )
 
 

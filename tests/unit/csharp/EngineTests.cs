@@ -192,7 +192,14 @@ namespace EngineTests
                 throw WinErrors.Map(new Win32Exception(Codes.AccessDenied), from);
             }
             inner.Move(from, to);
+            if (AfterMove != null)
+            {
+                AfterMove(from, to);
+            }
         }
+
+        // what another process does right after a rename (the product's copy job pointing definfo.dat at a set)
+        public Action<string, string> AfterMove;
 
         public void Replace(string replacement, string target)
         {
@@ -624,6 +631,7 @@ namespace EngineTests
             }
             OpenFiles();
             CaseCollisions();
+            PointerRaces();
             LockAcrossBoots();
             StorePathsIgnoreCase();
             PointerMissing();
@@ -741,6 +749,36 @@ namespace EngineTests
             Dictionary<string, object> reply = Apply.Steps(request, host);
             List<object> steps = (List<object>)reply["steps"];
             Check("store_path_case_is_ignored_on_windows", Result(steps, 1) == "done" && ((List<object>)reply["warnings"]).Count == 0 && !File.Exists(Path.Combine(csapi, ".smsmse-lock")), Result(steps, 1) + " " + Json.Write(reply["warnings"]));
+        }
+
+        // The product points definfo.dat at a set in the moment the step renames it away: the step reads the
+        // pointer again after its rename, puts the set back under its name and ends conflict (issue 21).
+        private static void PointerRaces()
+        {
+            foreach (string op in new string[] { "retire", "quarantine" })
+            {
+                FaultHost host = new FaultHost();
+                string store = Fresh(op + "-race-store");
+                string quarantine = Fresh(op + "-race-quarantine");
+                MakeSet(Path.Combine(store, "20261123.001"));
+                MakeSet(Path.Combine(store, "20261125.003"));
+                File.WriteAllText(Path.Combine(store, "definfo.dat"), "[DefDates]\r\nCurDefs=20261125.003\r\n");
+                string moved = Path.Combine(store, "20261123.001");
+                host.Fs.AfterMove = delegate(string from, string to)
+                {
+                    if (from == moved)
+                    {
+                        File.WriteAllText(Path.Combine(store, "definfo.dat"), "[DefDates]\r\nCurDefs=20261123.001\r\nLastDefs=20261125.003\r\n");
+                    }
+                };
+                List<object> steps = op == "retire"
+                    ? Run(host, Step("retire", store, "name", "20261123.001"))
+                    : Run(host, Step("quarantine", store, "name", "20261123.001", "dest_dir", quarantine, "dest_name", "csapi-20261123.001-q1"));
+                bool whole = Directory.Exists(moved) && File.Exists(Path.Combine(moved, "zdone.dat"));
+                int elsewhere = Directory.GetFileSystemEntries(store, ".smsmse-*").Length + Directory.GetFileSystemEntries(quarantine).Length;
+                string message = Convert.ToString(((IDictionary)steps[0])["message"]);
+                Check(op + "_puts_back_a_set_the_pointer_names_meanwhile", Result(steps, 0) == "conflict" && whole && elsewhere == 0 && message.Contains("was put back"), Result(steps, 0) + " " + message + " whole=" + whole + " elsewhere=" + elsewhere);
+            }
         }
 
         // names that collide without case: a quarantine destination, a rename target
