@@ -68,15 +68,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         [DllImport("libc", EntryPoint = "close")]
         public static extern int close(int fd);
 
-        // O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux
-        private const int ReadFlags = 0x800 | 0x20000 | 0x80000;
+        // O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux, with O_RDONLY (0) or O_WRONLY (1)
+        private const int Guarded = 0x800 | 0x20000 | 0x80000;
+        public const int ReadOnly = 0;
+        public const int WriteOnly = 1;
 
-        // A regular file opened for reading without ever blocking: opened non-blocking, never through a link, then
-        // checked on the descriptor itself, so that a FIFO, a device or a socket (also one swapped in after a stat)
-        // is refused at once, access denied, naming what it is.
+        // A regular file opened for reading without ever blocking (see Regular).
         public static Stream OpenRegular(string path)
         {
-            int fd = open(path, ReadFlags);
+            return new DescriptorStream(Regular(path, ReadOnly));
+        }
+
+        // The descriptor of the regular file `path` opened with `access`, without ever blocking: opened non-blocking,
+        // never through a link, then checked on the descriptor itself, so that a FIFO, a device or a socket (also one
+        // swapped in after a stat) is refused at once, access denied, naming what it is.
+        public static int Regular(string path, int access)
+        {
+            int fd = open(path, access | Guarded);
             if (fd < 0)
             {
                 int errno = Marshal.GetLastWin32Error();
@@ -100,7 +108,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 close(fd);
                 throw new HostException(Codes.AccessDenied, done != 0 ? "fstat failed" : Described(type) + ", not a regular file: it is never opened; remove it", path);
             }
-            return new DescriptorStream(fd);
+            return fd;
         }
 
         public static string Described(uint type)
@@ -462,6 +470,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
 
         public void ProbeWritable(string path)
         {
+            if (Libc.Usable)
+            {
+                Libc.close(Libc.Regular(path, Libc.WriteOnly));
+                return;
+            }
             try
             {
                 new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();

@@ -63,6 +63,8 @@ CHECKS = (
     "privacy_junction_above_is_refused",
     "retire_puts_back_a_set_the_pointer_names_meanwhile",  # issue 21: the product points at a set as it leaves its name
     "quarantine_puts_back_a_set_the_pointer_names_meanwhile",
+    "fifo_read_is_refused_at_once",  # issue 21: a file opened without blocking, checked on the descriptor
+    "fifo_write_is_refused_at_once",
 )
 
 

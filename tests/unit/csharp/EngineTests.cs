@@ -632,6 +632,7 @@ namespace EngineTests
             OpenFiles();
             CaseCollisions();
             PointerRaces();
+            SpecialFiles();
             LockAcrossBoots();
             StorePathsIgnoreCase();
             PointerMissing();
@@ -778,6 +779,44 @@ namespace EngineTests
                 int elsewhere = Directory.GetFileSystemEntries(store, ".smsmse-*").Length + Directory.GetFileSystemEntries(quarantine).Length;
                 string message = Convert.ToString(((IDictionary)steps[0])["message"]);
                 Check(op + "_puts_back_a_set_the_pointer_names_meanwhile", Result(steps, 0) == "conflict" && whole && elsewhere == 0 && message.Contains("was put back"), Result(steps, 0) + " " + message + " whole=" + whole + " elsewhere=" + elsewhere);
+            }
+        }
+
+        // The managed host opens a file without blocking and checks the descriptor: a FIFO (as if swapped in after
+        // the stat that found a file) is refused at once, for reading and for the write probe, access denied.
+        private static void SpecialFiles()
+        {
+            string folder = Fresh("special");
+            string fifo = Path.Combine(folder, "definfo.dat");
+            System.Diagnostics.Process made = System.Diagnostics.Process.Start("mkfifo", fifo);
+            made.WaitForExit();
+            FaultHost host = new FaultHost();
+            foreach (string how in new string[] { "read", "write" })
+            {
+                DateTime started = DateTime.UtcNow;
+                string got = "opened";
+                System.Threading.Thread opener = new System.Threading.Thread(delegate()
+                {
+                    try
+                    {
+                        if (how == "read")
+                        {
+                            host.Fs.OpenRead(fifo).Dispose();
+                        }
+                        else
+                        {
+                            host.Fs.ProbeWritable(fifo);
+                        }
+                    }
+                    catch (HostException exception)
+                    {
+                        got = "refused:" + exception.Code + ":" + exception.Message;
+                    }
+                });
+                opener.IsBackground = true;
+                opener.Start();
+                bool ended = opener.Join(5000);
+                Check("fifo_" + how + "_is_refused_at_once", ended && got.StartsWith("refused:5:", StringComparison.Ordinal) && got.Contains("FIFO"), (ended ? got : "still blocked after 5 s") + " in " + (DateTime.UtcNow - started).TotalSeconds + " s");
             }
         }
 
