@@ -319,7 +319,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
             if (failure != null)
             {
-                throw failure;
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
             }
             return reply;
         }

@@ -89,7 +89,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             {
                 int errno = Marshal.GetLastWin32Error();
                 string what = errno == 40 ? "a link, never followed" : errno == 6 ? "a socket or a FIFO, not a regular file: it is never opened; remove it" : "open failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")";
-                int code = errno == 2 ? Codes.FileNotFound : errno == 20 ? Codes.PathNotFound : errno == 13 || errno == 40 || errno == 6 ? Codes.AccessDenied : 1117;
+                int code = errno == 2 || errno == 20 ? Codes.FileNotFound : errno == 13 || errno == 40 || errno == 6 ? Codes.AccessDenied : 1117;
                 throw new HostException(code, what, path);
             }
             byte[] st = new byte[256];

@@ -14,6 +14,7 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Text;
 using System.Text.RegularExpressions;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
@@ -98,17 +99,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineRe
                     why = path + " is " + Described(entry.Kind) + ", not a regular file: it is never opened";
                     return null;
                 }
-                using (System.IO.Stream stream = host.Files.OpenRead(path))
+                using (Stream stream = host.Files.OpenRead(path))
                 {
                     data = Probe.ReadUpTo(stream, limit + 1);
                 }
             }
-            catch (HostException exception)
+            catch (IOException exception)
             {
-                if (exception.Code == Codes.FileNotFound)
+                // gone since the stat: absent; any other error (a sharing violation, a device error): it may name the set
+                if (Codes.Of(exception) == Codes.FileNotFound)
                 {
                     return null;
                 }
+                why = path + " cannot be read: " + exception.Message;
+                return null;
+            }
+            catch (UnauthorizedAccessException exception)
+            {
                 why = path + " cannot be read: " + exception.Message;
                 return null;
             }
@@ -160,12 +167,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineRe
                 record["definfo"] = definfo;
                 record["sets"] = Sets(store, host);
             }
-            catch (Exception exception)
+            catch (IOException exception)
             {
-                if (exception is Refusal || !(exception is System.IO.IOException || exception is UnauthorizedAccessException))
-                {
-                    throw;
-                }
+                record["error"] = Probe.Error(exception);
+                return record;
+            }
+            catch (UnauthorizedAccessException exception)
+            {
                 record["error"] = Probe.Error(exception);
                 return record;
             }
@@ -227,7 +235,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineRe
             {
                 entry = host.Files.Stat(path);
             }
-            catch (System.IO.IOException exception)
+            catch (IOException exception)
             {
                 record["kind"] = "other";
                 record["error"] = Probe.Error(exception);
@@ -248,7 +256,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineRe
                 record["files"] = Probe.ListFiles(path, limit, cache, host, out truncated);
                 record["truncated"] = truncated;
             }
-            catch (System.IO.IOException exception)
+            catch (IOException exception)
             {
                 record["error"] = Probe.Error(exception);
             }
