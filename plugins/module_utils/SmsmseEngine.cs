@@ -291,8 +291,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
 
         // The operation under a host-side deadline: it runs on a worker thread, and a call still running after
         // `deadlineSeconds` ends with a TimeoutException naming the operation, so that one host never stalls a run
-        // (a read of a hung network folder, a step the system never answers). The worker is a background thread:
-        // it ends with the process, which ends with the reply.
+        // (a read of a hung network folder, a step the system never answers). The worker is a background thread,
+        // which never keeps the process alive; what it was doing is left to the next run, which reads the host afresh.
         public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host, int deadlineSeconds)
         {
             Dictionary<string, object> reply = null;
