@@ -132,7 +132,7 @@ def test_the_result_says_rolled_back_only_when_the_change_was_made(answers: dict
         assert result["msg"].startswith(("CHANGE_CONFLICT: Nothing was changed", "CHANGE_FAILED: Nothing was changed"))
 
 
-def lab_action(after_commit: Callable[[], None] | None = None) -> Any:
+def lab_action(after_commit: Callable[[], object] | None = None) -> Any:
     """An action whose module runs the POSIX agent's apply on the lab; ``after_commit`` is the product acting after the
     change's last step and before the agent's read at the end of the call (the read is taken again after it)."""
     fake = MagicMock()
