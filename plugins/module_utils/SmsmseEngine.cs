@@ -183,6 +183,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // Copy the times of `source` to `target`.
         void CopyTimes(string source, string target);
         long? FreeBytes(string path);
+        // The folder's full path with every link resolved (POSIX realpath; Windows: the final path of a handle
+        // opened through its reparse points), so that two stores that are one folder are seen as one.
+        string RealPath(string path);
         // Flush a folder's entries to disk (a no-op where renames are durable).
         void Flush(string folder);
         // Why the folder may not hold state the agent trusts (owned by another, writable by others, a
@@ -327,8 +330,50 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public const int Contract = 1;
         public const string Name = "defs_agent_win";
         public const string ApplyType = "ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply.Apply";
+        // how long one call may run on the host when the agent is not told (the POSIX agent's deadline_seconds)
+        public const int DefaultDeadlineSeconds = 3600;
 
         public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host)
+        {
+            return Run(op, request, checkMode, host, DefaultDeadlineSeconds);
+        }
+
+        // The operation under a host-side deadline: it runs on a worker thread, and a call still running after
+        // `deadlineSeconds` ends with a TimeoutException naming the operation, so that one host never stalls a run
+        // (a read of a hung network folder, a step the system never answers). The worker is a background thread,
+        // which never keeps the process alive; what it was doing is left to the next run, which reads the host afresh.
+        public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host, int deadlineSeconds)
+        {
+            Dictionary<string, object> reply = null;
+            Exception failure = null;
+            System.Threading.Thread worker = new System.Threading.Thread(delegate()
+            {
+                try
+                {
+                    reply = RunNow(op, request, checkMode, host);
+                }
+                catch (Exception exception)
+                {
+                    failure = exception;
+                }
+            });
+            worker.IsBackground = true;
+            worker.CurrentCulture = CultureInfo.InvariantCulture;
+            worker.Start();
+            int seconds = Math.Max(1, deadlineSeconds);
+            if (!worker.Join(TimeSpan.FromSeconds(seconds)))
+            {
+                string what = op == "probe" ? "" : "; a change may have been made part way, and the next run reads the host afresh";
+                throw new TimeoutException("the agent's " + op + " did not finish within its deadline of " + seconds.ToString(CultureInfo.InvariantCulture) + " s on the host" + what);
+            }
+            if (failure != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
+            return reply;
+        }
+
+        private static Dictionary<string, object> RunNow(string op, IDictionary request, bool checkMode, IHost host)
         {
             if (request == null)
             {
@@ -1533,6 +1578,15 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             if (kind != "dir")
             {
                 return store;
+            }
+            try
+            {
+                // two stores that are one folder through a link: the controller refuses them (store_overlap)
+                store["real_path"] = Wire.Escape(host.Files.RealPath(path), 4096).Text;
+            }
+            catch (IOException)
+            {
+                store["real_path"] = null;  // unresolved: the controller compares the store by its path alone
             }
             Dictionary<string, object> private_ = host.Privacy(path, privacy);
             if (private_ != null)

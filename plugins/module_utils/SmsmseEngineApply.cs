@@ -4,6 +4,7 @@
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineReadBack
 //
 // The engine's changing operations: apply (the primitive steps of docs/changes.md, in order,
 // each reported) and run_liveupdate. The rules are the POSIX agent's (plugins/module_utils/
@@ -19,6 +20,7 @@ using System.IO;
 using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineReadBack;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
 
 namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply
@@ -306,6 +308,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             Dictionary<string, object> reply = new Dictionary<string, object>();
             reply["steps"] = reports;
             reply["warnings"] = warnings;
+            List<object> readBack = Req.List(request, "read_back");
+            if (readBack.Count > 0)
+            {
+                // the stores as the steps left them: the controller records what this read shows, never what it planned
+                reply["read_back"] = ReadBack.Read(readBack, ctx.Wire, ctx.CacheDir, host);
+            }
             return reply;
         }
 
@@ -323,7 +331,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             { "rename", new string[] { "conflict", "in_use" } },
             { "exchange", new string[] { "conflict", "in_use" } },
             { "write_pointer", new string[] { "conflict", "in_use" } },
-            { "retire", new string[] { "in_use" } },
+            { "retire", new string[] { "conflict", "in_use" } },
             { "quarantine", new string[] { "conflict", "in_use" } },
             { "event", new string[0] },
             { "service", new string[] { "timeout" } },
@@ -1544,8 +1552,69 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
     // retire and quarantine: a set leaves its name in one rename; quarantine never deletes a set
     // before a verified copy of it exists elsewhere.
+    //
+    // Neither removes a set the store's definfo.dat names at that moment (the product may point at it
+    // between the controller's read and this step): the pointer is read right before the set leaves its
+    // name and again right after; a set it names then is put back under its name and the step ends
+    // conflict. A pointer that cannot be read (a link, a special file, too large) may name it: the step
+    // refuses the same way (plugins/module_utils/set_removal.py).
     public static class Removal
     {
+        // Why `name` may not leave the store now: its definfo.dat names it (or cannot be read); null when free.
+        public static string Named(Context ctx, string store, string name)
+        {
+            if (name == ctx.W("definfo"))
+            {
+                return null;
+            }
+            string why;
+            Dictionary<string, string> values = Pointer.Read(ctx.Host, store, ctx.W("definfo"), ctx.Limit("max_definfo_bytes"), out why);
+            if (why != null)
+            {
+                return why + ", so it may name " + name;
+            }
+            foreach (KeyValuePair<string, string> value in values ?? new Dictionary<string, string>())
+            {
+                if (value.Value == name)
+                {
+                    return ctx.W("definfo") + " of the store names " + name + " (" + value.Key + ") right now (the product's own copy job?)";
+                }
+            }
+            return null;
+        }
+
+        private static void RefuseNamed(Context ctx, string store, string name, Dictionary<string, object> data)
+        {
+            string why = Named(ctx, store, name);
+            if (why != null)
+            {
+                throw new Refusal("conflict", name + " was not removed: " + why, null, data);
+            }
+        }
+
+        // After `name` was renamed to `moved`: when the pointer names it now, rename it back (its name still free) and refuse.
+        private static void PutBackIfNamed(Context ctx, string store, string name, string moved, Dictionary<string, object> data)
+        {
+            string why = Named(ctx, store, name);
+            if (why == null)
+            {
+                return;
+            }
+            string path = Paths.Join(store, name);
+            if (ctx.Fs.Stat(path) != null)
+            {
+                throw new Refusal("conflict", name + " is at " + moved + "; its name was taken meanwhile, and " + why, null, data);
+            }
+            ctx.Move(moved, path);
+            ctx.Fs.Flush(store);
+            throw new Refusal("conflict", name + " was put back: " + why, null, data);
+        }
+
+        private static Dictionary<string, object> NotRetired()
+        {
+            return Primitives.D("removed", false, "trash", null, "link", false);
+        }
+
         public static Dictionary<string, object> Retire(Context ctx, string store, IDictionary args)
         {
             string name = Req.NeedStr(args, "name");
@@ -1555,6 +1624,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return Primitives.D("removed", false, "trash", null, "link", false, "message", name + " was not in the store");
             }
+            RefuseNamed(ctx, store, name, NotRetired());
             if (entry.Kind != "dir")
             {
                 bool link = entry.Kind == "link";
@@ -1567,6 +1637,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string trash = Paths.Join(store, trashName);
             ctx.Move(path, trash);
             ctx.Fs.Flush(store);
+            PutBackIfNamed(ctx, store, name, trash, NotRetired());
             try
             {
                 Primitives.RemoveEntry(ctx, trash);
@@ -1679,9 +1750,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 throw new Refusal("conflict", path + " is not in the store: nothing was quarantined");
             }
+            string destination = Primitives.Folder(ctx, destDir, Req.Get(args, "dest_name"));
+            RefuseNamed(ctx, store, name, null);
             MakeFolders(ctx, destDir);
             Primitives.CheckPrivate(ctx, destDir, "failed");
-            string destination = Primitives.Folder(ctx, destDir, Req.Get(args, "dest_name"));
             if (ctx.Fs.Stat(destination) != null)
             {
                 throw new Refusal("conflict", destination + " already exists: nothing was quarantined");
@@ -1691,6 +1763,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 ctx.Move(path, destination);
                 ctx.Fs.Flush(store);
                 ctx.Fs.Flush(destDir);
+                PutBackIfNamed(ctx, store, name, destination, null);
                 return Primitives.D("destination", destination, "copied", false, "bytes_copied", 0L);
             }
             catch (HostException exception)
@@ -1731,6 +1804,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string trash = Paths.Join(store, trashName);
             ctx.Move(path, trash);
             ctx.Fs.Flush(store);
+            PutBackIfNamed(ctx, store, name, trash, Primitives.D("destination", destination, "copied", true, "bytes_copied", copied));
             try
             {
                 Primitives.RemoveEntry(ctx, trash);

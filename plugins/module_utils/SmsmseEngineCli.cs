@@ -5,7 +5,7 @@
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost
 //
 // The engine's console host under mono, for the lab and the tests: reads ONE JSON object from
-// stdin, {"op": "...", "check_mode": false, "request": {...}}, runs the engine over the managed
+// stdin, {"op": "...", "check_mode": false, "request": {...}, "deadline_seconds": 3600 (optional)}, runs the engine over the managed
 // host and writes ONE JSON object to stdout: {"reply": {...}, "runtime": "Mono 6.8.0.105"}, or
 // {"failed": true, "msg": "..."} when the engine throws. Exit code 0 in both cases.
 // Build: mcs -langversion:5 -warnaserror -nologo -r:System.dll -r:System.Core.dll
@@ -61,7 +61,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineCl
                 string op = Req.NeedStr(call, "op");
                 bool checkMode = Req.Bool(call, "check_mode", false);
                 IDictionary request = Req.Need(call, "request");
-                output["reply"] = Agent.Run(op, request, checkMode, Hosts.Managed(runtime));
+                long deadline = Req.Long(call, "deadline_seconds", Agent.DefaultDeadlineSeconds);
+                output["reply"] = Agent.Run(op, request, checkMode, Hosts.Managed(runtime), (int)Math.Min(Math.Max(deadline, 1), int.MaxValue));
                 output["runtime"] = runtime;
             }
             catch (Exception exception)

@@ -53,6 +53,94 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         [DllImport("libc", EntryPoint = "geteuid")]
         public static extern uint geteuid();
 
+        [DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        private static extern int open(string path, int flags);
+
+        [DllImport("libc", EntryPoint = "fstat", SetLastError = true)]
+        private static extern int fstat(int fd, byte[] buffer);
+
+        [DllImport("libc", EntryPoint = "__fxstat", SetLastError = true)]
+        private static extern int fxstat(int version, int fd, byte[] buffer);
+
+        [DllImport("libc", EntryPoint = "read", SetLastError = true)]
+        public static extern IntPtr read(int fd, byte[] buffer, UIntPtr count);
+
+        [DllImport("libc", EntryPoint = "close")]
+        public static extern int close(int fd);
+
+        // O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux, with O_RDONLY (0) or O_WRONLY (1)
+        private const int Guarded = 0x800 | 0x20000 | 0x80000;
+        public const int ReadOnly = 0;
+        public const int WriteOnly = 1;
+
+        // A regular file opened for reading without ever blocking (see Regular).
+        public static Stream OpenRegular(string path)
+        {
+            return new DescriptorStream(Regular(path, ReadOnly));
+        }
+
+        // The descriptor of the regular file `path` opened with `access`, without ever blocking: opened non-blocking,
+        // never through a link, then checked on the descriptor itself, so that a FIFO, a device or a socket (also one
+        // swapped in after a stat) is refused at once, access denied, naming what it is.
+        public static int Regular(string path, int access)
+        {
+            int fd = open(path, access | Guarded);
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                string what = errno == 40 ? "a link, never followed" : errno == 6 ? "a socket or a FIFO, not a regular file: it is never opened; remove it" : "open failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")";
+                int code = errno == 2 || errno == 20 ? Codes.FileNotFound : errno == 13 || errno == 40 || errno == 6 ? Codes.AccessDenied : 1117;
+                throw new HostException(code, what, path);
+            }
+            byte[] st = new byte[256];
+            int done;
+            try
+            {
+                done = fstat(fd, st);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                done = fxstat(1, fd, st);
+            }
+            uint type = Mode(st) & 0xF000;
+            if (done != 0 || type != 0x8000)
+            {
+                close(fd);
+                throw new HostException(Codes.AccessDenied, done != 0 ? "fstat failed" : Described(type) + ", not a regular file: it is never opened; remove it", path);
+            }
+            return fd;
+        }
+
+        public static string Described(uint type)
+        {
+            return type == 0x1000 ? "a FIFO" : type == 0x2000 ? "a character device" : type == 0x6000 ? "a block device" : type == 0xC000 ? "a socket" : type == 0x4000 ? "a folder" : "not a regular file";
+        }
+
+        [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
+        private static extern IntPtr realpath(string path, IntPtr resolved);
+
+        [DllImport("libc", EntryPoint = "free")]
+        private static extern void free(IntPtr pointer);
+
+        // realpath(3): the path with every link, "." and ".." resolved.
+        public static string RealPath(string path)
+        {
+            IntPtr resolved = realpath(path, IntPtr.Zero);
+            if (resolved == IntPtr.Zero)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                throw new HostException(errno == 2 || errno == 20 ? Codes.PathNotFound : errno == 13 ? Codes.AccessDenied : 1117, "realpath failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")", path);
+            }
+            try
+            {
+                return Marshal.PtrToStringAnsi(resolved);
+            }
+            finally
+            {
+                free(resolved);
+            }
+        }
+
         private static bool Probe()
         {
             if (Environment.OSVersion.Platform != PlatformID.Unix || IntPtr.Size != 8 || !File.Exists("/proc/self/stat"))
@@ -95,8 +183,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             uint type = st == null ? 0x8000 : Mode(st) & 0xF000;
             if (type != 0x8000 && type != 0x4000)
             {
-                string what = type == 0x1000 ? "a FIFO" : type == 0x2000 ? "a character device" : type == 0x6000 ? "a block device" : type == 0xC000 ? "a socket" : "not a regular file";
-                throw new IOException(what + ", not a regular file: it is never opened; remove it");
+                throw new IOException(Described(type) + ", not a regular file: it is never opened; remove it");
             }
         }
 
@@ -118,6 +205,67 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         public static uint Uid(byte[] st)
         {
             return BitConverter.ToUInt32(st, 28);
+        }
+    }
+
+    // A read-only stream over a libc descriptor (Mono's FileStream takes no raw descriptor).
+    internal sealed class DescriptorStream : Stream
+    {
+        private int fd;
+
+        public DescriptorStream(int fd)
+        {
+            this.fd = fd;
+        }
+
+        public override bool CanRead { get { return fd >= 0; } }
+        public override bool CanSeek { get { return false; } }
+        public override bool CanWrite { get { return false; } }
+        public override long Length { get { throw new NotSupportedException(); } }
+        public override long Position { get { throw new NotSupportedException(); } set { throw new NotSupportedException(); } }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (fd < 0)
+            {
+                throw new ObjectDisposedException("DescriptorStream");
+            }
+            byte[] chunk = offset == 0 ? buffer : new byte[count];
+            while (true)
+            {
+                long read = (long)Libc.read(fd, chunk, (UIntPtr)(uint)count);
+                if (read >= 0)
+                {
+                    if (offset != 0)
+                    {
+                        Buffer.BlockCopy(chunk, 0, buffer, offset, (int)read);
+                    }
+                    return (int)read;
+                }
+                int errno = Marshal.GetLastWin32Error();
+                if (errno != 4)
+                {
+                    throw new HostException(1117, "read failed (errno " + errno.ToString(CultureInfo.InvariantCulture) + ")", null);
+                }
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+        public override void SetLength(long value) { throw new NotSupportedException(); }
+        public override void Write(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (fd >= 0)
+            {
+                Libc.close(fd);
+                fd = -1;
+            }
+            base.Dispose(disposing);
         }
     }
 
@@ -281,6 +429,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
 
         public Stream OpenRead(string path)
         {
+            if (Libc.Usable)
+            {
+                return Libc.OpenRegular(path);
+            }
             Entry entry = Stat(path);
             if (entry == null)
             {
@@ -318,6 +470,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
 
         public void ProbeWritable(string path)
         {
+            if (Libc.Usable)
+            {
+                Libc.close(Libc.Regular(path, Libc.WriteOnly));
+                return;
+            }
             try
             {
                 new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete).Dispose();
@@ -456,6 +613,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 return Libc.Free(path);
             }
             return null;
+        }
+
+        public string RealPath(string path)
+        {
+            return Libc.Usable ? Libc.RealPath(path) : Path.GetFullPath(path);
         }
 
         public void Flush(string folder)

@@ -359,6 +359,18 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return Native.FreeBytes(path);
         }
 
+        public string RealPath(string path)
+        {
+            try
+            {
+                return Native.FinalPath(path);
+            }
+            catch (Exception exception)
+            {
+                throw WinErrors.Map(exception, path);
+            }
+        }
+
         public void Flush(string folder)
         {
         }

@@ -81,6 +81,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
         private const uint FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000;
         private const uint FILE_FLAG_BACKUP_SEMANTICS = 0x02000000;
         private const uint FILE_FLAG_OPEN_REPARSE_POINT = 0x00200000;
+        private const uint FILE_TYPE_DISK = 0x1;
         private const int FileBasicInfo = 0;
         // CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 58, METHOD_NEITHER, FILE_ANY_ACCESS) and (61, METHOD_BUFFERED)
         private const uint FSCTL_READ_FILE_USN_DATA = 0x000900EB;
@@ -124,6 +125,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
 
         [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "CreateFileW")]
         private static extern SafeFileHandle CreateFile(string lpFileName, uint dwDesiredAccess, uint dwShareMode, IntPtr lpSecurityAttributes, uint dwCreationDisposition, uint dwFlagsAndAttributes, IntPtr hTemplateFile);
+
+        [DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode, EntryPoint = "GetFinalPathNameByHandleW")]
+        private static extern uint GetFinalPathNameByHandle(SafeFileHandle hFile, [Out] StringBuilder lpszFilePath, uint cchFilePath, uint dwFlags);
+
+        [DllImport("kernel32.dll", SetLastError = true)]
+        private static extern uint GetFileType(SafeFileHandle hFile);
 
         [DllImport("kernel32.dll", SetLastError = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
@@ -356,6 +363,39 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
             }
         }
 
+        // The folder's path with every reparse point resolved: the final path of a handle opened through
+        // them (FILE_NAME_NORMALIZED, VOLUME_NAME_DOS), without its \\?\ prefix.
+        public static string FinalPath(string path)
+        {
+            SafeFileHandle handle = CreateFile(LongPath.Of(path), FILE_READ_ATTRIBUTES, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, IntPtr.Zero);
+            if (handle.IsInvalid)
+            {
+                int code = Marshal.GetLastWin32Error();
+                handle.Dispose();
+                throw new Win32Exception(code, string.Format("cannot open {0}", path));
+            }
+            using (handle)
+            {
+                StringBuilder found = new StringBuilder(512);
+                uint length = GetFinalPathNameByHandle(handle, found, (uint)found.Capacity, 0);
+                if (length >= found.Capacity)
+                {
+                    found = new StringBuilder((int)length + 1);
+                    length = GetFinalPathNameByHandle(handle, found, (uint)found.Capacity, 0);
+                }
+                if (length == 0 || length >= found.Capacity)
+                {
+                    throw new Win32Exception(Marshal.GetLastWin32Error(), string.Format("cannot resolve {0}", path));
+                }
+                string final = found.ToString(0, (int)length);
+                if (final.StartsWith("\\\\?\\UNC\\", StringComparison.Ordinal))
+                {
+                    return "\\\\" + final.Substring(8);
+                }
+                return final.StartsWith("\\\\?\\", StringComparison.Ordinal) ? final.Substring(4) : final;
+            }
+        }
+
         private static SafeFileHandle OpenAttributes(string path)
         {
             SafeFileHandle handle = CreateFile(LongPath.Of(path), FILE_READ_ATTRIBUTES, FILE_SHARE_ALL, IntPtr.Zero, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, IntPtr.Zero);
@@ -388,6 +428,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StoreNative
                 if (kind != "file")
                 {
                     throw new Win32Exception(Win32Error.AccessDenied, string.Format("{0} is not a regular file ({1}); it is never opened", path, kind));
+                }
+                if (GetFileType(stream.SafeFileHandle) != FILE_TYPE_DISK)
+                {
+                    // a pipe, console or character device answers with what it produces: never read as a file
+                    throw new Win32Exception(Win32Error.AccessDenied, string.Format("{0} is not a file on a disk (a pipe or a device); it is never read", path));
                 }
                 return stream;
             }

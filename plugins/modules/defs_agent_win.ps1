@@ -22,6 +22,7 @@ $spec = @{
         op = @{ type = 'str'; required = $true; choices = @(, 'probe') }
         request = @{ type = 'dict' }
         request_json = @{ type = 'str' }
+        deadline_seconds = @{ type = 'int'; default = 3600 }
     }
     required_one_of = @(, @('request', 'request_json'))
     mutually_exclusive = @(, @('request', 'request_json'))
@@ -35,7 +36,7 @@ $target = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineW
 try {
     $request = $module.Params.request
     if ($null -ne $module.Params.request_json) { $request = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Json]::Parse($module.Params.request_json) }
-    $module.Result.reply = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)
+    $module.Result.reply = [ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target, $module.Params.deadline_seconds)
 }
 catch {
     $inner = $_.Exception

@@ -44,6 +44,14 @@ options:
         C(VIRSCAN1.DAT) and C(virscan1.dat)).
     type: str
     version_added: 0.2.0
+  deadline_seconds:
+    description:
+      - How long one call may run on the host before it ends failed (the host-side deadline). An operation still
+        running then ends the call failed, naming the operation, so that one host never stalls the run; a change cut
+        short this way is read afresh by the next run.
+    type: int
+    default: 3600
+    version_added: 0.2.0
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:

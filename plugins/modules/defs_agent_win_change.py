@@ -49,6 +49,13 @@ options:
         Windows PowerShell 5.1 refuses module arguments holding keys that differ only in case (a manifest naming
         C(VIRSCAN1.DAT) and C(virscan1.dat)).
     type: str
+  deadline_seconds:
+    description:
+      - How long one call may run on the host before it ends failed (the host-side deadline). An operation still
+        running then ends the call failed, naming the operation, so that one host never stalls the run; a change cut
+        short this way is read afresh by the next run.
+    type: int
+    default: 3600
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 requirements:

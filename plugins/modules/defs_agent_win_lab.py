@@ -24,6 +24,11 @@ description:
 extends_documentation_fragment:
   - mailsec.smsmse.agent
 options:
+  deadline_seconds:
+    description:
+      - How long one call may run on the host before it ends failed (the engine's host-side deadline).
+    type: int
+    default: 3600
   engine:
     description:
       - The engine's sources, as the controller sends them - C(sources) is the base64 of the zlib-compressed JSON object
@@ -89,6 +94,8 @@ SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\.cs$")
 MAX_PACKED = 4 << 20
 MAX_SOURCES = 16 << 20
 _TAIL = 4000
+#: how long one call may run on the host when the module is not told (deadline_seconds, as the POSIX agent's)
+DEFAULT_DEADLINE_SECONDS = 3600
 
 
 #: AnsibleModule.run_command: (argv, cwd=..., data=..., environ_update=...) -> (exit code, stdout, stderr)
@@ -168,10 +175,18 @@ def built(sources: dict[str, str], run_command: Runner) -> str:
     return exe
 
 
-def run(op: str, request: dict[str, Any], check_mode: bool, engine: dict[str, Any], run_command: Runner) -> dict[str, Any]:
-    """The engine's reply to ``op``: one JSON object in on stdin, one out on stdout."""
+def run(
+    op: str,
+    request: dict[str, Any],
+    check_mode: bool,
+    engine: dict[str, Any],
+    run_command: Runner,
+    *,
+    deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
+) -> dict[str, Any]:
+    """The engine's reply to ``op``: one JSON object in on stdin, one out on stdout; the engine keeps the deadline."""
     exe = built(unpack(engine), run_command)
-    message = json.dumps({"op": op, "check_mode": check_mode, "request": request})
+    message = json.dumps({"op": op, "check_mode": check_mode, "request": request, "deadline_seconds": deadline_seconds})
     code, out, err = run_command([tool("mono"), exe], data=message, environ_update={"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
     if code != 0:
         raise EngineError(f"the engine crashed (exit {code}): {(err or out)[-_TAIL:]}")
@@ -199,6 +214,7 @@ def main() -> None:
             op=dict(type="str", required=True, choices=list(OPERATIONS)),
             request=dict(type="dict", required=True),
             engine=dict(type="dict", required=True),
+            deadline_seconds=dict(type="int", default=DEFAULT_DEADLINE_SECONDS),
         ),
         supports_check_mode=True,
     )
@@ -206,7 +222,9 @@ def main() -> None:
     if module.check_mode and op != "probe":
         module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
     try:
-        result = run(op, module.params["request"], module.check_mode, module.params["engine"], module.run_command)
+        params = module.params
+        deadline = params["deadline_seconds"]
+        result = run(op, params["request"], module.check_mode, params["engine"], module.run_command, deadline_seconds=deadline)
     except EngineError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -454,7 +454,7 @@ def _enforce(
     progress.doing = "recording the result"
     changed = progress.changed = progress.changed or any(a.pop("changed") for a in done_actions)
     actions += done_actions
-    if read is None:  # an agent without the read at the end of apply (the Windows agent, for now): predicted
+    if read is None:  # no read: the agent call itself failed (both agents read back otherwise): predicted
         observed, races = predict(judged.smsmse_defs, plans), []
     else:  # what the host holds now, read in the same call: "fixed" is read, never predicted
         observed, seen = read_back.facts(judged.smsmse_defs, judged.stores, read)

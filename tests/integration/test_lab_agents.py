@@ -112,11 +112,6 @@ def assert_twins_agree(inventory: Path, run_name: str) -> dict[str, dict[str, An
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending on the engine: no read_back at the end of apply, so the Windows record after an enforce is predicted"
-    " where the POSIX agent's is read (docs/windows.md, Known gaps)",
-)
 def test_windows_agent_ends_as_the_posix_agent_through_verify_and_two_enforces(twin_lab: Path, tmp_path: Path) -> None:
     facts = playbook("mailsec.smsmse.facts", twin_lab, tmp_path / "facts")
     for name in SCENARIOS:

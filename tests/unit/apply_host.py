@@ -262,6 +262,8 @@ class Host:
                 assert record["definfo"]["kind"] == expected["pointer_kind"], record
             if "sets" in expected:
                 assert [s["name"] for s in record["sets"]] == expected["sets"], record
+            if "unread_files" in expected:  # listed without a digest (a special file is never opened)
+                assert sorted(f["path"] for f in active["files"] if f.get("sha256") is None) == expected["unread_files"], record
             if "true_files" in expected:
                 listed = {f["path"]: {"size": f["size"], "sha256": f["sha256"]} for f in active["files"]}
                 assert listed == true_manifest(expected["true_files"]), record

@@ -38,10 +38,15 @@ def executable() -> Path:
     return out
 
 
-def call(op: str, request: dict[str, Any], *, check_mode: bool = False, env: dict[str, str] | None = None) -> dict[str, Any]:
+def call(
+    op: str, request: dict[str, Any], *, check_mode: bool = False, env: dict[str, str] | None = None, deadline_seconds: int | None = None
+) -> dict[str, Any]:
     """What the console host writes for one operation: {"reply", "runtime"} or {"failed", "msg"}."""
     assert MONO is not None
-    payload = json.dumps({"op": op, "check_mode": check_mode, "request": request})
+    message: dict[str, Any] = {"op": op, "check_mode": check_mode, "request": request}
+    if deadline_seconds is not None:
+        message["deadline_seconds"] = deadline_seconds
+    payload = json.dumps(message)
     done = subprocess.run(
         [MONO, str(executable())],
         input=payload,

@@ -152,3 +152,11 @@ def test_without_mono_on_path_the_message_says_what_to_install(monkeypatch: pyte
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(lab_agent.EngineError, match=r"mcs is not on PATH on this lab host: install Mono .*smsmse_defs_lab_agent to posix"):
         lab_agent.tool("mcs")
+
+
+@needs_mono
+def test_the_deadline_reaches_the_engine(cache: Path) -> None:
+    """deadline_seconds of the lab module is the engine's host-side deadline: a call past it fails, naming it."""
+    request = {"luall_candidates": [], "arguments": [], "command": ["sleep", "30"], "timeout": 60}
+    with pytest.raises(lab_agent.EngineError, match="did not finish within its deadline of 1 s on the host"):
+        lab_agent.run("run_liveupdate", request, False, lab_engine.bundle(), run_command, deadline_seconds=1)

@@ -89,13 +89,14 @@ def test_the_agent_is_a_shim_over_the_engine() -> None:
         "SmsmseEngine.cs",
         "SmsmseEngineApply.cs",
         "SmsmseEngineFetch.cs",
+        "SmsmseEngineReadBack.cs",
         "SmsmseEngineWin.cs",
         "StoreNative.cs",
         "StorePolicy.cs",
     ]
     for name in AGENTS:
         text = SOURCES[name].decode()
-        assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
+        assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target, $module.Params.deadline_seconds)" in text
         assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text
         assert "SmsmseEngineWin.Hosts]::Windows($runtime)" in text
 

@@ -45,15 +45,7 @@ def run_engine(request: dict[str, Any]) -> dict[str, Any]:
 
 
 #: cases of the shared table the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip)
-PENDING_ON_ENGINE: dict[str, str] = {
-    "retire_refuses_the_set_the_pointer_names": "retire does not read definfo.dat before and after its rename (put back, conflict)",
-    "retire_refuses_the_set_last_defs_names": "retire does not read the LastDefs pointer before and after its rename",
-    "retire_refuses_while_the_pointer_cannot_be_read": "retire does not refuse while definfo.dat cannot be read (a FIFO)",
-    "quarantine_refuses_the_set_the_pointer_names": "quarantine does not read definfo.dat before and after its rename",
-    "read_back_after_the_change": "read_back (the read of every store at the end of apply) is not in the engine",
-    "read_back_shows_a_pointer_to_a_missing_set": "read_back (the read of every store at the end of apply) is not in the engine",
-    "read_back_never_blocks_on_a_special_pointer": "read_back (the read of every store at the end of apply) is not in the engine",
-}
+PENDING_ON_ENGINE: dict[str, str] = {}
 
 
 def engine_marks(case: dict[str, Any]) -> list[Any]:

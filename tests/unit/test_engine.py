@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,10 @@ CHECKS = (
     "privacy_policy_from_the_request_is_applied",
     "privacy_policy_names_a_bad_sid",
     "privacy_junction_above_is_refused",
+    "retire_puts_back_a_set_the_pointer_names_meanwhile",  # issue 21: the product points at a set as it leaves its name
+    "quarantine_puts_back_a_set_the_pointer_names_meanwhile",
+    "fifo_read_is_refused_at_once",  # issue 21: a file opened without blocking, checked on the descriptor
+    "fifo_write_is_refused_at_once",
 )
 
 
@@ -371,3 +376,17 @@ def test_a_lab_probe_puts_right_only_its_own_stores(tmp_path: Path) -> None:
     probe = facts.probe_request(is_windows=False, stores={"csapi": str(other)}, product_option=None, events_file=None, event_hours=1)
     assert engine.reply("probe", probe, env=env)["warnings"]
     assert started.exists()
+
+
+@engine.needs_mono
+def test_the_engine_call_ends_failed_at_its_host_side_deadline(tmp_path: Path) -> None:
+    """A call that runs past its deadline (here LiveUpdate that sleeps) ends failed at once, naming the deadline, as on the POSIX agent."""
+    request = {"luall_candidates": [], "arguments": [], "command": ["sleep", "30"], "timeout": 60}
+    started = time.monotonic()
+    out = engine.call("run_liveupdate", request, deadline_seconds=1)
+    assert time.monotonic() - started < 20
+    assert out.get("failed") is True, out
+    assert "the agent's run_liveupdate did not finish within its deadline of 1 s on the host" in out["msg"]
+    assert "a change may have been made part way" in out["msg"]
+    finished = engine.call("run_liveupdate", {**request, "command": ["true"]}, deadline_seconds=5)
+    assert finished["reply"]["result"] == "exited" and finished["reply"]["exit_code"] == 0, finished

@@ -31,11 +31,9 @@ AGENTS: dict[str, Agent] = {
     "win_engine": lambda request: engine.reply("probe", request),
 }
 #: cases the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip, never a silent pass)
-PENDING_ON_ENGINE: dict[str, str] = {
-    "store_that_links_to_another_reports_its_real_path": "the probe does not send real_path",
-}
+PENDING_ON_ENGINE: dict[str, str] = {}
 #: reply fields the POSIX agent sends and the engine does not yet -> why; left out of test_both_agents_reply_alike
-FIELDS_PENDING_ON_ENGINE = {"real_path": "the probe does not send real_path (the store's path with its links resolved)"}
+FIELDS_PENDING_ON_ENGINE: dict[str, str] = {}
 
 
 def store_path(host: Host, name: str) -> str:

@@ -208,7 +208,14 @@ namespace EngineTests
                 throw WinErrors.Map(new Win32Exception(Codes.AccessDenied), from);
             }
             inner.Move(from, to);
+            if (AfterMove != null)
+            {
+                AfterMove(from, to);
+            }
         }
+
+        // what another process does right after a rename (the product's copy job pointing definfo.dat at a set)
+        public Action<string, string> AfterMove;
 
         public void Replace(string replacement, string target)
         {
@@ -270,6 +277,7 @@ namespace EngineTests
             inner.CopyTimes(source, target);
         }
         public long? FreeBytes(string path) { return inner.FreeBytes(path); }
+        public string RealPath(string path) { return inner.RealPath(path); }
         public void Flush(string folder) { }
         public string PrivateFolder(string path, bool create) { return inner.PrivateFolder(path, create); }
         public string PrivateFile(string path) { return inner.PrivateFile(path); }
@@ -792,6 +800,8 @@ namespace EngineTests
             }
             OpenFiles();
             CaseCollisions();
+            PointerRaces();
+            SpecialFiles();
             LockAcrossBoots();
             CacheWithAWriter();
             ShortNameStore();
@@ -974,6 +984,74 @@ namespace EngineTests
             Dictionary<string, object> reply = Apply.Steps(request, host);
             List<object> steps = (List<object>)reply["steps"];
             Check("store_path_case_is_ignored_on_windows", Result(steps, 1) == "done" && ((List<object>)reply["warnings"]).Count == 0 && !File.Exists(Path.Combine(csapi, ".smsmse-lock")), Result(steps, 1) + " " + Json.Write(reply["warnings"]));
+        }
+
+        // The product points definfo.dat at a set in the moment the step renames it away: the step reads the
+        // pointer again after its rename, puts the set back under its name and ends conflict (issue 21).
+        private static void PointerRaces()
+        {
+            foreach (string op in new string[] { "retire", "quarantine" })
+            {
+                FaultHost host = new FaultHost();
+                string store = Fresh(op + "-race-store");
+                string quarantine = Fresh(op + "-race-quarantine");
+                MakeSet(Path.Combine(store, "20261123.001"));
+                MakeSet(Path.Combine(store, "20261125.003"));
+                File.WriteAllText(Path.Combine(store, "definfo.dat"), "[DefDates]\r\nCurDefs=20261125.003\r\n");
+                string moved = Path.Combine(store, "20261123.001");
+                host.Fs.AfterMove = delegate(string from, string to)
+                {
+                    if (from == moved)
+                    {
+                        File.WriteAllText(Path.Combine(store, "definfo.dat"), "[DefDates]\r\nCurDefs=20261123.001\r\nLastDefs=20261125.003\r\n");
+                    }
+                };
+                List<object> steps = op == "retire"
+                    ? Run(host, Step("retire", store, "name", "20261123.001"))
+                    : Run(host, Step("quarantine", store, "name", "20261123.001", "dest_dir", quarantine, "dest_name", "csapi-20261123.001-q1"));
+                bool whole = Directory.Exists(moved) && File.Exists(Path.Combine(moved, "zdone.dat"));
+                int elsewhere = Directory.GetFileSystemEntries(store, ".smsmse-*").Length + Directory.GetFileSystemEntries(quarantine).Length;
+                string message = Convert.ToString(((IDictionary)steps[0])["message"]);
+                Check(op + "_puts_back_a_set_the_pointer_names_meanwhile", Result(steps, 0) == "conflict" && whole && elsewhere == 0 && message.Contains("was put back"), Result(steps, 0) + " " + message + " whole=" + whole + " elsewhere=" + elsewhere);
+            }
+        }
+
+        // The managed host opens a file without blocking and checks the descriptor: a FIFO (as if swapped in after
+        // the stat that found a file) is refused at once, for reading and for the write probe, access denied.
+        private static void SpecialFiles()
+        {
+            string folder = Fresh("special");
+            string fifo = Path.Combine(folder, "definfo.dat");
+            System.Diagnostics.Process made = System.Diagnostics.Process.Start("mkfifo", fifo);
+            made.WaitForExit();
+            FaultHost host = new FaultHost();
+            foreach (string how in new string[] { "read", "write" })
+            {
+                DateTime started = DateTime.UtcNow;
+                string got = "opened";
+                System.Threading.Thread opener = new System.Threading.Thread(delegate()
+                {
+                    try
+                    {
+                        if (how == "read")
+                        {
+                            host.Fs.OpenRead(fifo).Dispose();
+                        }
+                        else
+                        {
+                            host.Fs.ProbeWritable(fifo);
+                        }
+                    }
+                    catch (HostException exception)
+                    {
+                        got = "refused:" + exception.Code + ":" + exception.Message;
+                    }
+                });
+                opener.IsBackground = true;
+                opener.Start();
+                bool ended = opener.Join(5000);
+                Check("fifo_" + how + "_is_refused_at_once", ended && got.StartsWith("refused:5:", StringComparison.Ordinal) && got.Contains("FIFO"), (ended ? got : "still blocked after 5 s") + " in " + (DateTime.UtcNow - started).TotalSeconds + " s");
+            }
         }
 
         // names that collide without case: a quarantine destination, a rename target
