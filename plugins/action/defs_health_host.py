@@ -71,10 +71,10 @@ class ActionModule(DocumentedAction):
             options["verified"],
             options["marks"],
             opts,
-            overrides=options["stores"] or {},
             ctx=change.context(options, probe.is_windows(self), _product_facts(options["verified"])),
             agent=hooks,
             fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
+            decided_by_fleet=options["decided"],
         )
         result = {"changed": ran["changed"], "record": ran["record"]}
         if options["liveupdate"] is False:

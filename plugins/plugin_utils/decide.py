@@ -64,6 +64,19 @@ class Decision:
             "usage_repairs": list(self.usage_repairs),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision :meth:`as_dict` gave."""
+        return cls(
+            action=data["action"],
+            reason=data["reason"],
+            source=data["source"],
+            version=data["version"],
+            repairs=tuple(data["repairs"]),
+            risks=tuple(data["risks"]),
+            usage_repairs=tuple(data["usage_repairs"]),
+        )
+
 
 #: the decision's action -> the advice it gives, in the words the remediation of a failing check uses
 ADVICE: dict[str, str] = {

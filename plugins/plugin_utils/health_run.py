@@ -19,6 +19,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    assessment,
     consensus,
     decide,
     distpoint,
@@ -26,7 +27,6 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     outcome,
     plan,
     read_back,
-    snapshot,
     steps,
     verify,
 )
@@ -36,13 +36,13 @@ MARK_KEYS = ("store", "version", "code", "message")
 
 
 def usable(result: Any) -> bool:
-    """A registered defs_verify result that holds a verification."""
+    """A registered defs_verify result that holds an assessment."""
     return (
         isinstance(result, Mapping)
         and not result.get("failed")
         and not result.get("unreachable")
         and not result.get("skipped")
-        and "verification" in ((result.get("ansible_facts") or {}).get("smsmse_defs") or {})
+        and isinstance(result.get("assessment"), Mapping)
     )
 
 
@@ -51,7 +51,7 @@ def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) 
     marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
     if not enabled:
         return marks, {}
-    verifications = {host: r["ansible_facts"]["smsmse_defs"]["verification"] for host, r in results.items() if usable(r)}
+    verifications = {host: r["assessment"]["verification"] for host, r in results.items() if usable(r)}
     votes = consensus.tally(verifications)
     decided = consensus.winners(votes, threshold=threshold)
     for host, verification in verifications.items():
@@ -67,8 +67,7 @@ def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[
     """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
     if fleet.votes is None:
         return []
-    first = before["ansible_facts"]["smsmse_defs"]["verification"]
-    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
     decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
     return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
 
@@ -77,8 +76,7 @@ def agreed_after_liveupdate(before: Mapping[str, Any], after: Mapping[str, Any],
     """What the fleet decides once this host's votes are taken again on what LiveUpdate brought."""
     if fleet.votes is None:
         return {}
-    first = before["ansible_facts"]["smsmse_defs"]["verification"]
-    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
     return consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
 
 
@@ -119,6 +117,15 @@ class Judged:
     stores: dict[str, plan.StoreView]
     decision: decide.Decision
     checks: list[dict[str, Any]]
+    #: the decided assessment it was read from (None: facts predicted or read back after a change)
+    assessed: assessment.Assessment | None = None
+
+    @classmethod
+    def of(cls, decided: assessment.Assessment) -> Judged:
+        """The host step's working record of a decided assessment."""
+        if decided.decision is None:
+            raise ValueError("the assessment has no decision")
+        return cls(decided.smsmse_defs, decided.stores(), decided.decision, [dict(c) for c in decided.checks], decided)
 
 
 @dataclass(frozen=True)
@@ -135,23 +142,17 @@ class Agent:
     fetch: Callable[[str, str, Mapping[str, plan.StoreView]], Mapping[str, Any]] | None = None
 
 
-def judge(
-    verified: Mapping[str, Any],
-    marks: Sequence[Mapping[str, Any]],
-    opts: Options,
-    overrides: Mapping[str, str | None],
-    agreed: verify.Agreed | None = None,
-) -> Judged:
-    """The host's facts with the fleet's marks applied (and its decided versions as proof), its stores, decision and checks."""
-    smsmse_defs = dict(verified["ansible_facts"]["smsmse_defs"])
-    problems = [(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in marks]
-    smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems, agreed=agreed)
-    stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
-    decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
-    checks = health.checks(
-        smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks, advice=decide.advice(decision)
-    )
-    return Judged(smsmse_defs, stores, decision, checks)
+def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
+    """The host's registered assessment with the fleet's marks applied (and its decided versions as proof), decided."""
+    return Judged.of(decided(verified, marks, opts, agreed))
+
+
+def decided(
+    verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None
+) -> assessment.Assessment:
+    """The assessment a defs_verify result registered, read back (no parse), marked once and decided once."""
+    found = assessment.Assessment.from_dict(verified["assessment"]).marked(marks, agreed)
+    return found.decided(repair_hawking=opts.repair_hawking, max_age_days=opts.max_age_days, today=opts.today)
 
 
 def record(
@@ -331,7 +332,6 @@ def settle(
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
     *,
-    overrides: Mapping[str, str | None],
     agreed: verify.Agreed | None = None,
 ) -> dict[str, Any] | None:
     """The host's record when it needs no agent call (unreachable, not verified, report mode, nothing to change).
@@ -339,8 +339,15 @@ def settle(
     None when it does: enforce mode and the decision calls for a change (:func:`run_host` makes it).
     The fleet step settles every host this way, once, so that a host that needs nothing costs no task of its own.
     """
-    recorded, _judged = _settle(name, verified, marks, opts, overrides, agreed=agreed or {})
+    recorded, _judged = _settle(name, verified, marks, opts, agreed=agreed or {})
     return recorded
+
+
+def settle_verified(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, agreed: verify.Agreed | None = None
+) -> tuple[dict[str, Any] | None, Judged | None]:
+    """:func:`settle`, and the judged host (with its decided assessment) when it was judged."""
+    return _settle(name, verified, marks, opts, agreed=agreed or {})
 
 
 def _settle(
@@ -348,7 +355,6 @@ def _settle(
     verified: Any,
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
-    overrides: Mapping[str, str | None],
     *,
     agreed: verify.Agreed,
 ) -> tuple[dict[str, Any] | None, Judged | None]:
@@ -359,7 +365,13 @@ def _settle(
     if not usable(verified):
         message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
         return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today), None
-    judged = judge(verified, marks, opts, overrides, agreed)
+    judged = judge(verified, marks, opts, agreed)
+    return settle_judged(name, judged, opts)
+
+
+def settle_judged(name: str, judged: Judged, opts: Options) -> tuple[dict[str, Any] | None, Judged | None]:
+    """The record of a judged host that needs no agent call, or (None, judged) when enforce must change it."""
+    today = opts.today
     if opts.mode == "enforce" and judged.decision.needs_change:
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
@@ -374,15 +386,22 @@ def run_host(
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
     *,
-    overrides: Mapping[str, str | None],
     ctx: plan.Context,
     agent: Agent,
     fleet: Fleet = Fleet(),
+    decided_by_fleet: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The host's report record (``changed`` says whether anything on the host changed)."""
+    """The host's report record (``changed`` says whether anything on the host changed).
+
+    ``decided_by_fleet``: the host's assessment as the fleet step marked and decided it (:func:`decided`), read as it is;
+    without it (the fleet step could not judge this host) the host is judged here, and fails with the reason.
+    """
     today = opts.today
     try:
-        settled, judged = _settle(name, verified, marks, opts, overrides, agreed=fleet.agreed())
+        if decided_by_fleet is not None:
+            settled, judged = settle_judged(name, Judged.of(assessment.Assessment.from_dict(decided_by_fleet)), opts)
+        else:
+            settled, judged = _settle(name, verified, marks, opts, agreed=fleet.agreed())
     except Exception as exc:  # a reply that passed the contract but that the verdicts cannot use: this host alone fails
         return broken(name, exc, judged=None, checks=[], progress=Progress(doing="judging what the host reported"), today=today)
     if settled is not None or judged is None:
@@ -390,7 +409,7 @@ def run_host(
     first_checks = judged.checks
     progress = Progress(doing="the change")
     try:
-        return _enforce(name, verified, judged, opts, progress, overrides=overrides, ctx=ctx, agent=agent, fleet=fleet)
+        return _enforce(name, verified, judged, opts, progress, ctx=ctx, agent=agent, fleet=fleet)
     except Exception as exc:  # whatever one host raises, its record is written and the fleet's report too
         return broken(name, exc, judged=judged, checks=first_checks, progress=progress, today=today)
 
@@ -412,7 +431,6 @@ def _enforce(
     opts: Options,
     progress: Progress,
     *,
-    overrides: Mapping[str, str | None],
     ctx: plan.Context,
     agent: Agent,
     fleet: Fleet,
@@ -421,7 +439,7 @@ def _enforce(
     runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
     fixed_by = None
     if judged.decision.action == decide.LIVEUPDATE:
-        healed, why = _from_sources(name, verified, judged, opts, progress, overrides=overrides, agent=agent, fleet=fleet)
+        healed, why = _from_sources(name, verified, judged, opts, progress, agent=agent, fleet=fleet)
         if healed is None:
             return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, progress.changed)
         judged, fixed_by = healed
@@ -484,7 +502,6 @@ def _from_sources(
     opts: Options,
     progress: Progress,
     *,
-    overrides: Mapping[str, str | None],
     agent: Agent,
     fleet: Fleet,
 ) -> tuple[tuple[Judged, str] | None, str]:
@@ -516,7 +533,6 @@ def _from_sources(
                 again,
                 marks_after_liveupdate(name, verified, again, fleet),
                 opts,
-                overrides,
                 agreed_after_liveupdate(verified, again, fleet),
             )
             if after.decision.action != decide.LIVEUPDATE:
