@@ -20,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     plan,
     probe,
     steps,
+    store_view,
     verify_task,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
@@ -94,7 +95,7 @@ class ActionModule(DocumentedAction):
         trusted: catalog.Catalog | None,
         source: str,
         version: str,
-        stores: Mapping[str, plan.StoreView],
+        stores: Mapping[str, store_view.StoreView],
     ) -> dict[str, Any]:
         """Bring ``version`` from the distribution point ``source`` into the product's source store (defs_import's plan)."""
         try:

@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, facts, health, plan, product, snapshot, snapshot_codec, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    decide,
+    facts,
+    health,
+    product,
+    snapshot,
+    snapshot_codec,
+    store_view,
+    verify,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import Snapshot
 
@@ -58,9 +67,9 @@ class Assessment:
         """The facts as ``defs_verify`` sets them: with ``verification``."""
         return {**self.facts, "verification": self.verification}
 
-    def stores(self) -> dict[str, plan.StoreView]:
+    def stores(self) -> dict[str, store_view.StoreView]:
         """Each store that exists with its copies' verdicts (what the planner reads)."""
-        return plan.view(self.snapshot, self.verification)
+        return store_view.view(self.snapshot, self.verification)
 
     def marked(self, marks: Iterable[Mapping[str, Any]], agreed: verify.Agreed | None = None) -> Assessment:
         """The host with these marks applied to its verdicts (rules 3 and 4 run again); the decision is cleared."""

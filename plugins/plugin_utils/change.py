@@ -23,6 +23,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     probe,
     snapshot,
     steps,
+    store_view,
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -35,7 +36,7 @@ SERVICE_TIMEOUT = 120
 
 def read_host(
     action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]
-) -> tuple[dict[str, plan.StoreView], dict[str, Any], snapshot.Snapshot]:
+) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
     """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
     their verdicts, and the host as read."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
@@ -70,7 +71,7 @@ def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str
     return given
 
 
-def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> plan.Context:
+def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
     """The plan context from the change options: lock, events, restart, and the wire names.
 
     ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose
@@ -85,7 +86,7 @@ def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, An
             command=None if windows else options.get("restart_command"),
             timeout=SERVICE_TIMEOUT,
         )
-    return plan.Context(
+    return store_view.Context(
         windows=windows,
         stale_seconds=options["lock_stale_seconds"],
         events_file=None if windows else options.get("events_file"),

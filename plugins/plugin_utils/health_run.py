@@ -28,6 +28,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     plan,
     read_back,
     steps,
+    store_view,
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -114,7 +115,7 @@ class Judged:
     """One host as verified and judged: its facts (marks applied), its stores, and what it needs."""
 
     smsmse_defs: dict[str, Any]
-    stores: dict[str, plan.StoreView]
+    stores: dict[str, store_view.StoreView]
     decision: decide.Decision
     checks: list[dict[str, Any]]
     #: the decided assessment it was read from (None: facts predicted or read back after a change)
@@ -139,7 +140,7 @@ class Agent:
     #: verify the host again; a defs_verify-like result
     reverify: Callable[[], Mapping[str, Any]]
     #: bring (source, version) into the host's source store; a defs_import-like result (``failed``, ``msg``, ``error``, ``changed``)
-    fetch: Callable[[str, str, Mapping[str, plan.StoreView]], Mapping[str, Any]] | None = None
+    fetch: Callable[[str, str, Mapping[str, store_view.StoreView]], Mapping[str, Any]] | None = None
 
 
 def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
@@ -204,7 +205,7 @@ def _planned_source(decision: decide.Decision, opts: Options) -> dict[str, Any]:
     return planned
 
 
-def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
+def plans_for(judged: Judged, opts: Options, ctx: store_view.Context) -> list[plan.Plan]:
     """The changes the decision calls for: the source stores the product copies from first, then CSAPI, so that the
     product's copy job cannot bring back what the change moves CSAPI away from."""
     decision, stores = judged.decision, judged.stores
@@ -252,7 +253,7 @@ def carry_out_read(
         part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": its_warnings}
         start += len(plan_steps)
         read = outcome.interpret({"steps": plan_steps}, part, failure)
-        kind = _kind(the_plan)
+        kind = the_plan.kind
         failed = bool(read.get("failed"))
         actions.append(
             {
@@ -284,14 +285,6 @@ def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> lis
 _FOLDER_ARGS = ("name", "a", "b", "from", "to")
 
 
-def _kind(the_plan: plan.Plan) -> str:
-    if "quarantined_sets" in the_plan.extra:
-        return "repair_source"
-    if "usage_repaired" in the_plan.extra:
-        return "repair_usage"
-    return "rollback" if "rolled_back" in the_plan.extra else "promote"
-
-
 def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[str, Any]:
     """The facts as they are once the ``done`` plans succeeded (the agent checked every copy against its manifest)."""
     verification = smsmse_defs["verification"]
@@ -299,10 +292,10 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
     active = {name: dict(record) for name, record in verification["active"].items()}
     for the_plan in done:
         store, version = the_plan.store, the_plan.version
-        if the_plan.extra.get("usage_repaired"):
+        if the_plan.kind == "repair_usage":
             continue  # only usage.dat changed
         gone = set(the_plan.extra.get("removed", [])) | set(the_plan.extra.get("quarantined_sets", []))
-        if the_plan.extra.get("rolled_back") is not None:  # a rollback: what it quarantined is gone too
+        if the_plan.kind == "rollback":  # a rollback: what it quarantined is gone too
             gone |= {s["version"] for s in sets if s["store"] == store and s["status"] == "bad" and _quarantined(the_plan, s["version"])}
         sets = [s for s in sets if not (s["store"] == store and s["version"] in gone)]
         copy = next((s for s in sets if s["store"] == store and s["version"] == version), None)
@@ -386,7 +379,7 @@ def run_host(
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
     *,
-    ctx: plan.Context,
+    ctx: store_view.Context,
     agent: Agent,
     fleet: Fleet = Fleet(),
     decided_by_fleet: Mapping[str, Any] | None = None,
@@ -431,7 +424,7 @@ def _enforce(
     opts: Options,
     progress: Progress,
     *,
-    ctx: plan.Context,
+    ctx: store_view.Context,
     agent: Agent,
     fleet: Fleet,
 ) -> dict[str, Any]:
@@ -553,7 +546,7 @@ def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[
     fetch = agent.fetch
     if fetch is None:
         return [lambda: {"failed": True, "msg": "this run cannot fetch from a distribution point"}]
-    held = {s["version"] for s in judged.smsmse_defs["verification"]["sets"] if s["status"] == plan.GOOD}
+    held = {s["version"] for s in judged.smsmse_defs["verification"]["sets"] if s["status"] == store_view.GOOD}
     wanted = [v for v in opts.catalogued if v not in held][:VERSIONS_PER_SOURCE]
     if not wanted:
         return [lambda: {"failed": True, "msg": "the trusted catalog lists no version this host lacks"}]
@@ -581,7 +574,7 @@ def broken(
     if during_change:
         unknown = "the change may have been made; the next run reads the host afresh"
         actions += [
-            {"action": _kind(p), "result": "failed", "version": p.version, "previous": p.previous, "message": f"{text}: {unknown}"}
+            {"action": p.kind, "result": "failed", "version": p.version, "previous": p.previous, "message": f"{text}: {unknown}"}
             for p in progress.plans
         ]
         changed = True

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment, decide, health_run, lab, plan, snapshot, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    assessment,
+    decide,
+    health_run,
+    lab,
+    snapshot,
+    store_view,
+    structure,
+    verify,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from .test_health_run import TODAY, Host, opts_of
@@ -71,7 +80,7 @@ def test_one_parse_and_one_decision_per_host_per_run(lab_factory: Callable[..., 
     for name, handed in pending.items():
         host = hosts[name]
         ran = health_run.run_host(
-            name, results[name], marks[name], opts_of("enforce"), ctx=plan.Context(windows=False), agent=host.agent(),
+            name, results[name], marks[name], opts_of("enforce"), ctx=store_view.Context(windows=False), agent=host.agent(),
             fleet=fleet, decided_by_fleet=handed,
         )  # fmt: skip
         assert ran["changed"] is True and ran["record"]["status"] == "fixed", ran["record"]["message"]
@@ -93,7 +102,7 @@ def test_the_host_step_records_the_same_from_the_fleets_decision_as_from_its_own
         _settled, judged = health_run.settle_verified(name, verified, [], opts_of("enforce"))
         assert judged is not None and judged.assessed is not None
         ran = health_run.run_host(
-            name, verified, [], opts_of("enforce"), ctx=plan.Context(windows=False), agent=host.agent(),
+            name, verified, [], opts_of("enforce"), ctx=store_view.Context(windows=False), agent=host.agent(),
             decided_by_fleet=judged.assessed.to_dict() if handed else None,
         )  # fmt: skip
         records.append({k: v for k, v in ran["record"].items() if k != "name"})
@@ -105,6 +114,7 @@ def test_a_change_module_refuses_a_state_that_is_not_an_assessment(lab_factory: 
     data = host.verified()["assessment"]
     tampered = copy.deepcopy(data)
     tampered["snapshot"]["stores"]["csapi"]["sets"][0]["files"][0]["sha256"] = "not a digest"
+    bad: Any
     for bad in (tampered, {"reply": {}, "stores": {}}, "text"):
         with pytest.raises(SmsmseError) as caught:
             assessment.checked(bad, option="state")
@@ -118,7 +128,7 @@ def test_a_rejudged_assessment_applies_the_callers_marks_to_the_same_snapshot(la
     newest = found.verification["newest_good"]["csapi"]
     problem = {"code": "CONSENSUS_MINORITY", "message": "marked", "path": None}
     again = assessment.rejudged(
-        found, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None, marks=[assessment.verify.Mark("csapi", newest, problem)]
+        found, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None, marks=[verify.Mark("csapi", newest, problem)]
     )
     assert again.snapshot is found.snapshot
     assert next(s for s in again.verification["sets"] if s["store"] == "csapi" and s["version"] == newest)["status"] == "bad"

@@ -21,8 +21,8 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     decide,
     facts,
     lab,
-    plan,
     snapshot,
+    store_view,
     structure,
     verify,
     verify_task,
@@ -80,7 +80,7 @@ def test_the_snapshot_chooses_stores_once_and_reads_the_pointer(lab_factory: Cal
     host = probe(inventory, "h")
     assert sorted(host.stores) == ["csapi", "hawking", "smsmse_hawking"]
     judged = verify.judge(host, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
-    assert decide.decide(plan.view(host, judged), {}).source == "smsmse_hawking"  # the product's own source store wins
+    assert decide.decide(store_view.view(host, judged), {}).source == "smsmse_hawking"  # the product's own source store wins
     assert host.stores["hawking"].pointer.active == NEWEST and host.stores["hawking"].pointer.error is None
     assert host.stores["csapi"].pointer.error is not None and host.stores["csapi"].pointer.error.code == "DEFINFO_MALFORMED"
     folder = host.stores["csapi"].set(NEWEST)
