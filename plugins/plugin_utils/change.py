@@ -26,7 +26,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     store_view,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
 DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
@@ -119,9 +119,7 @@ def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.
         reply = agent.call(
             action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
         )
-    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
-        if exc.code != "AGENT_FAILED":
-            raise
+    except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         return outcome.interpret(request, None, str(exc))
     return outcome.interpret(request, reply)
 

@@ -31,7 +31,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     store_view,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 MARK_KEYS = ("store", "version", "code", "message")
 
@@ -243,9 +243,7 @@ def carry_out_read(
     reply: Mapping[str, Any] | None
     try:
         reply, failure = apply(request_steps), None
-    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
-        if exc.code != "AGENT_FAILED":
-            raise
+    except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         reply, failure = None, str(exc)
     actions, start = [], 0
     warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
@@ -415,6 +413,8 @@ class Progress:
     actions: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
     plans: list[plan.Plan] = field(default_factory=list)
+    #: the plans were sent to the host and their reply is not read yet: a failure now leaves the change unknown
+    changing: bool = False
 
 
 def _enforce(
@@ -439,11 +439,11 @@ def _enforce(
     progress.doing = "the change"
     try:
         plans = plans_for(judged, opts, ctx)
-        progress.plans = plans
+        progress.plans, progress.changing = plans, bool(plans)
         done_actions, read = carry_out_read(plans, agent.apply)
     except SmsmseError as exc:
         return _failed(name, judged, first_checks, actions, str(exc), today, progress.changed)
-    progress.doing = "recording the result"
+    progress.doing, progress.changing = "recording the result", False
     changed = progress.changed = progress.changed or any(a.pop("changed") for a in done_actions)
     actions += done_actions
     if read is None:  # an agent without the read at the end of apply (the Windows agent, for now): predicted
@@ -570,7 +570,7 @@ def broken(
     text = str(exc) if isinstance(exc, SmsmseError) or connection_broke(exc) else f"{type(exc).__name__}: {exc}"
     actions = list(progress.actions)
     changed = progress.changed
-    during_change = progress.doing == "the change" and bool(progress.plans)
+    during_change = progress.changing
     if during_change:
         unknown = "the change may have been made; the next run reads the host afresh"
         actions += [
