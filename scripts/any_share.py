@@ -30,7 +30,8 @@ def loose(annotation: ast.expr | None) -> bool:
 
 def count(paths: list[Path]) -> tuple[int, int, dict[str, int]]:
     """(parameters, loose ones, loose ones per file)."""
-    total, found, per_file = 0, 0, {}
+    total, found = 0, 0
+    per_file: dict[str, int] = {}
     for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
