@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_promote
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, store_view, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -16,9 +16,10 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_promote.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        the_plan, stores = self._plan(task_vars, options)
+        return change.carry_out(self, task_vars, the_plan, options["hash_cache_dir"], stores=stores)
 
-    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
+    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
         if options["source_path"] and options["source"]:
@@ -26,7 +27,7 @@ class ActionModule(DocumentedAction):
         stores, _verification, host = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
         ctx = change.context(options, probe.is_windows(self), host.detected)
         source = "source" if options["source_path"] else options["source"]
-        return plan.promote(
+        the_plan = plan.promote(
             stores,
             target=options["target"],
             source=source,
@@ -35,3 +36,4 @@ class ActionModule(DocumentedAction):
             ctx=ctx,
             allow_downgrade=options["allow_downgrade"],
         )
+        return the_plan, stores

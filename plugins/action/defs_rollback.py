@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_rollback
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, store_view, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -16,14 +16,15 @@ class ActionModule(DocumentedAction):
     DOCUMENTATION = defs_rollback.DOCUMENTATION
 
     def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        return change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
+        the_plan, stores = self._plan(task_vars, options)
+        return change.carry_out(self, task_vars, the_plan, options["hash_cache_dir"], stores=stores)
 
-    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> plan.Plan:
+    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
         if options["to"] != "previous_good" and not versions.is_version(options["to"]):
             raise SmsmseError("OPTION_INVALID", f"`to` is '{options['to']}': use previous_good or YYYYMMDD.RRR.")
         stores, _verification, host = change.read_host(self, task_vars, options)
         ctx = change.context(options, probe.is_windows(self), host.detected)
-        return plan.rollback(
+        the_plan = plan.rollback(
             stores,
             store=options["store"],
             to=options["to"],
@@ -31,3 +32,4 @@ class ActionModule(DocumentedAction):
             quarantine_dir=options["quarantine_dir"],
             ctx=ctx,
         )
+        return the_plan, stores

@@ -26,6 +26,10 @@ description:
   - Never promotes a version older than the target's active good version unless O(allow_downgrade=true); going down
     to a version the target holds is what M(mailsec.smsmse.defs_rollback) is for, and to one only a source store holds,
     O(allow_downgrade=true) with an explicit O(version). Either way the downgrade is recorded (RV(downgrade), event 1002).
+  - "The same agent call ends with a read of the store: the task reports the change made only when that read shows
+    C(definfo.dat) naming the chosen version in a folder holding exactly the verified bytes. When SMSMSE's copy job
+    pointed the store elsewhere meanwhile, the task fails with C(CHANGE_CONFLICT) naming what the store names now
+    (RV(changed) is true: the change was made, and undone by the product); run it again."
   - One agent call when nothing needs doing, two when something does.
 extends_documentation_fragment:
   - mailsec.smsmse.hosts

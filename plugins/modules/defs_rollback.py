@@ -20,6 +20,10 @@ description:
     store, so the product cannot pick it up again; it is never deleted. A quarantine that could not be done (for
     example while the scanner holds the files) fails the task with C(CHANGE_PARTIAL) after the pointer moved, and
     the next run moves what is left.
+  - "The same agent call ends with a read of the store: the task reports the change made only when that read shows
+    C(definfo.dat) naming the chosen version in a folder holding exactly the verified bytes. When SMSMSE's copy job
+    pointed the store elsewhere meanwhile, the task fails with C(CHANGE_CONFLICT) naming what the store names now
+    (RV(changed) is true: the change was made, and undone by the product); run it again."
 extends_documentation_fragment:
   - mailsec.smsmse.hosts
   - mailsec.smsmse.stores

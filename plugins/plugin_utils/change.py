@@ -21,6 +21,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     outcome,
     plan,
     probe,
+    read_back,
     snapshot,
     steps,
     store_view,
@@ -114,29 +115,73 @@ def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
 
 def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
     """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
+    return apply_read(action, task_vars, plan_steps, cache_dir)[0]
+
+
+def apply_read(
+    action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
+) -> tuple[dict[str, Any], list[Mapping[str, Any]] | None]:
+    """:func:`apply`, and the stores as the agent read them after the last step (None: the reply holds no read)."""
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
     try:
         reply = agent.call(
             action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
         )
     except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
-        return outcome.interpret(request, None, str(exc))
-    return outcome.interpret(request, reply)
+        return outcome.interpret(request, None, str(exc)), None
+    return outcome.interpret(request, reply), reply.get("read_back")
 
 
-def carry_out(action: Any, task_vars: Mapping[str, Any], the_plan: plan.Plan, cache_dir: str | None) -> dict[str, Any]:
-    """Run the plan (unless in check mode) and return the task result, exactly as the host's reply says it went."""
+def carry_out(
+    action: Any,
+    task_vars: Mapping[str, Any],
+    the_plan: plan.Plan,
+    cache_dir: str | None,
+    *,
+    stores: Mapping[str, store_view.StoreView] | None = None,
+) -> dict[str, Any]:
+    """Run the plan (unless in check mode) and return the task result, exactly as the host's reply says it went.
+
+    Given the ``stores`` the plan was made from, the read at the end of the reply decides whether the change
+    stands: a store the product pointed elsewhere meanwhile (or left on a set that is not good) is a
+    ``CHANGE_CONFLICT`` naming what is there, never a change reported done.
+    """
     result = result_of(the_plan, diff=bool(action._task.diff))
     if not the_plan.changes or action._task.check_mode:
         return result
-    done = apply(action, task_vars, the_plan.steps, cache_dir)
+    done, read = apply_read(action, task_vars, the_plan.steps, cache_dir)
     if done.get("failed") and not done.get("changed"):
         result.pop("diff", None)
     result.update(done)
     made = bool(done.get("changed")) and (done.get("error") or {}).get("code") != "CHANGE_UNKNOWN"
+    lost = [] if done.get("failed") or read is None or stores is None else _lost_races(the_plan, stores, read)
     for key in DONE_FLAGS:  # what the plan promised is true only when the host says the change was made
         if key in result:
-            result[key] = bool(result[key]) and made
-    if not done.get("failed"):
+            result[key] = bool(result[key]) and made and not lost
+    if lost:
+        detail = "; ".join(text.removeprefix("CHANGE_CONFLICT: ") for text in lost)
+        result.update(failed=True, msg=lost[0] if len(lost) == 1 else f"CHANGE_CONFLICT: {detail}")
+        result["error"] = {"code": "CHANGE_CONFLICT", "message": detail, "msg": result["msg"]}
+    elif not done.get("failed"):
         result["msg"] = the_plan.message
     return result
+
+
+def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the read at the end of the call says against the plan: each store not left at a good set, and why."""
+    goods = read_back.good_copies(stores)
+    by_path = {view.path: name for name, view in stores.items()}
+    seen = {
+        by_path[str(record["store"])]: read_back.observe(record, goods, windows=stores[by_path[str(record["store"])]].windows)
+        for record in read
+        if str(record["store"]) in by_path
+    }
+    lost = [text.replace("Run enforce again.", "Run the task again.") for text in read_back.lost_races([the_plan], seen, stores)]
+    now = seen.get(the_plan.store, {}).get("version", the_plan.version)
+    if not lost and now != the_plan.version:  # a good set, but not the one this task put there
+        path = stores[the_plan.store].path
+        lost.append(
+            f"CHANGE_CONFLICT: {the_plan.store} ({path}) names {now} after the change, not {the_plan.version}: "
+            "the product changed it meanwhile. Run the task again."
+        )
+    return lost

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, read_back
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, contract, lab, plan, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, SmsmseError
+
+from .test_plan import host, promote, stores_of
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "/s"
@@ -128,3 +132,50 @@ def test_the_result_says_rolled_back_only_when_the_change_was_made(answers: dict
     assert (result["rolled_back"], result["downgrade"], result["replaced_in_place"]) == (done, done, done), result["msg"]
     if not result["changed"]:
         assert result["msg"].startswith(("CHANGE_CONFLICT: Nothing was changed", "CHANGE_FAILED: Nothing was changed"))
+
+
+def lab_action(after_commit: Callable[[], object] | None = None) -> Any:
+    """An action whose module runs the POSIX agent's apply on the lab; ``after_commit`` is the product acting after the
+    change's last step and before the agent's read at the end of the call (the read is taken again after it)."""
+    fake = MagicMock()
+    fake._task.check_mode = False
+    fake._task.diff = False
+    fake._connection._shell._IS_WINDOWS = False
+
+    def execute_module(module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        request = contract.check_request("apply", module_args["request"])
+        reply = {"contract": 1, "op": "apply", **apply.run(request)}
+        if after_commit is not None:
+            after_commit()
+            reply["read_back"] = read_back.read(list(request["read_back"]), request["wire"], None)
+        return {"reply": reply}
+
+    fake._execute_module = execute_module
+    return fake
+
+
+def test_a_promote_the_product_undoes_within_the_call_is_a_conflict_not_a_change_done(lab_factory: Callable[..., Path]) -> None:
+    """The product's copy job points CSAPI back at its own stale set after the pointer was written: the read at the end
+    of the call shows it, so the result names the product's copy instead of reporting the promote as made."""
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    stores = stores_of(inventory, "h")
+    stale = stores["csapi"].active
+    definfo = host(inventory, "h") / "csapi" / "definfo.dat"
+    before = definfo.read_bytes()
+    the_plan = promote(stores)
+    assert the_plan.changes and the_plan.version != stale
+    result = change.carry_out(lab_action(lambda: definfo.write_bytes(before)), {}, the_plan, None, stores=stores)
+    assert result["changed"] is True and result["failed"] is True
+    assert result["error"]["code"] == "CHANGE_CONFLICT"
+    assert result["msg"].startswith(
+        f"CHANGE_CONFLICT: csapi ({stores['csapi'].path}) names {stale} after the change, not {the_plan.version}"
+    )
+
+
+def test_a_promote_the_read_confirms_is_reported_done(lab_factory: Callable[..., Path]) -> None:
+    inventory = lab_factory(lab.LabHost("h", faults=["stale_csapi"]))
+    stores = stores_of(inventory, "h")
+    the_plan = promote(stores)
+    result = change.carry_out(lab_action(), {}, the_plan, None, stores=stores)
+    assert result["changed"] is True and not result.get("failed"), result["msg"]
+    assert result["msg"] == the_plan.message
