@@ -138,6 +138,7 @@ class Store:
     windows: bool
     omitted: Mapping[str, Any] | None = None  # folders and files beyond what a reply carries (see listing)
     usage: UsageFile | None = None  # None: the store has no usage.dat (or the agent did not read it)
+    privacy: Mapping[str, Any] | None = None  # the agent's check of the store's ACL (Windows), as it sent it
 
     def folder(self, name: str) -> str:
         """The host path of ``name`` in this store."""
@@ -265,6 +266,7 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
         windows=windows,
         omitted=entry.get("omitted"),
         usage=_usage(entry.get("usage"), join(windows, entry["path"], USAGE)),
+        privacy=entry.get("privacy"),
     )
 
 

@@ -149,6 +149,7 @@ def _store_dict(store: Store) -> dict[str, Any]:
         "hash_stats": None if store.hash_stats is None else dict(store.hash_stats),
         "omitted": None if store.omitted is None else dict(store.omitted),
         "usage": _usage_dict(store.usage),
+        "privacy": None if store.privacy is None else dict(store.privacy),
     }
 
 
@@ -168,4 +169,5 @@ def _store(data: Mapping[str, Any], windows: bool) -> Store:
         windows=windows,
         omitted=data["omitted"],
         usage=_usage(data["usage"]),
+        privacy=data["privacy"],
     )
