@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,10 +41,12 @@ def _name(common: str) -> x509.Name:
 
 
 def make_ca(folder: Path, *, hosts: tuple[str, ...] = (LOOPBACK, "localhost")) -> Pki:
-    """A CA made for the test, and a server certificate it signed for ``hosts`` (IP addresses and names)."""
+    """A CA made for the test, and a server certificate it signed for ``hosts`` (IP addresses and names).
+
+    RSA keys: mono's X509 classes, which run the Windows agent's engine in the tests and the lab, read no EC key."""
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_name = _name("mailsec.smsmse test CA")
     ca = (
         x509.CertificateBuilder()
@@ -59,7 +61,7 @@ def make_ca(folder: Path, *, hosts: tuple[str, ...] = (LOOPBACK, "localhost")) -
         .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)  # key_cert_sign, crl_sign
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:

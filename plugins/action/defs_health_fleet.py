@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import distpoint, health_run, report_console
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, distpoint, health_run, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -25,7 +25,9 @@ class ActionModule(DocumentedAction):
                 "OPTION_INVALID",
                 "`fail_severities` is empty, so no check could make a host drift; to never fail the play, set `fail_on: never`.",
             )
-        distpoint.outside(options["sources"], "defs_health_sources")  # a bad source fails the run before any host is touched
+        # a bad source fails the run before any host is touched; the catalog names what a distribution point would bring
+        outside = distpoint.outside(options["sources"], "defs_health_sources")
+        trusted = catalog.from_options(options, record_state=False) if outside else None
         hostvars = task_vars.get("hostvars", {})
         results = {host: _host_vars(hostvars, host).get(options["result_var"]) for host in options["hosts"]}
         marks, votes = health_run.fleet_marks(results, enabled=options["consensus"], threshold=options["threshold"])
@@ -39,6 +41,7 @@ class ActionModule(DocumentedAction):
             quarantine=True,
             liveupdate=options["liveupdate"],
             sources=tuple(options["sources"]),
+            catalogued=distpoint.newest_first(trusted, options["required_files"]),
         )
         agreed = health_run.Fleet(votes if options["consensus"] else None, options["threshold"]).agreed()
         records, pending, decided = [], [], {}

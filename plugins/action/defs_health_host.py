@@ -46,8 +46,7 @@ class ActionModule(DocumentedAction):
         sources = list(options["sources"])
         distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
         trusted = catalog.from_options(options, record_state=False) if distpoint.outside(sources) else None
-        # only entries that pass the structure rule: a set fetched that fails it would only be found bad afterwards
-        catalogued = tuple(reversed(distpoint.importable(trusted, options["required_files"]))) if trusted else ()
+        catalogued = distpoint.newest_first(trusted, options["required_files"])
         opts = health_run.Options(
             mode="report" if self._task.check_mode else options["mode"],
             max_age_days=options["max_age_days"],
@@ -114,6 +113,7 @@ class ActionModule(DocumentedAction):
                 deadline_seconds=max(options["source_timeout"], options["liveupdate_timeout"]),
                 validate_certs=options["source_validate_certs"],
                 ca_path=options["source_ca_path"],
+                proxy=distpoint.check_proxy(options["source_proxy"], windows=windows, option="defs_health_source_proxy"),
             )
             manifest = distpoint.manifest(trusted, version)
             ctx = change.context(options, windows, _product_facts(options["verified"]))

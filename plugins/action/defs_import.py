@@ -41,6 +41,7 @@ class ActionModule(DocumentedAction):
             deadline_seconds=options["deadline"],
             validate_certs=options["validate_certs"],
             ca_path=options["ca_path"],
+            proxy=distpoint.check_proxy(options["proxy"], windows=windows),
         )
         ctx = change.context(options, windows, host.detected)
         return plan.import_set(stores, store=store, version=version, manifest=distpoint.manifest(trusted, version), fetch=fetch, ctx=ctx)

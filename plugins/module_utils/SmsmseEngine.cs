@@ -246,6 +246,44 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         IList<string> Holders(string folder);
     }
 
+    // One HTTP(S) GET of a distribution point's file, redirects not followed: what the server answered
+    // and the body as it arrives. Abort cuts the connection (the fetch's deadline).
+    public sealed class Download : IDisposable
+    {
+        public int Status;
+        public string Reason;
+        public string Location;
+        // the Content-Length the server declared, or -1
+        public long Length = -1;
+        public Stream Body;
+        public Action Abort;
+
+        public void Dispose()
+        {
+            if (Body != null)
+            {
+                Body.Dispose();
+            }
+        }
+    }
+
+    public sealed class DownloadOptions
+    {
+        public int TimeoutSeconds;
+        public bool ValidateCerts;
+        // PEM text of the CAs that may sign the server's certificate, or null: the system's
+        public string CaPem;
+        // an explicit proxy URL, or null: the system proxy
+        public string Proxy;
+    }
+
+    // The fetch step's web client (SmsmseEngineFetch.cs), behind an interface so that a test double
+    // can break a connection, cut a body short or stall.
+    public interface IDownloads
+    {
+        Download Get(string url, DownloadOptions options);
+    }
+
     public sealed class HostInfo
     {
         public string Os;
@@ -267,6 +305,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         IClock Clock { get; }
         IProduct Product { get; }
         IServices Services { get; }
+        // The web client fetch uses; null: the engine's own (.NET's HttpWebRequest, SmsmseEngineFetch.cs).
+        IDownloads Downloads { get; }
         string Env(string name);
         // The store privacy record (Windows: PrivacyRule.Record) or null where the host has no such rule.
         Dictionary<string, object> Privacy(string path, IDictionary policy);

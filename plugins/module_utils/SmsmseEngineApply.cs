@@ -3,6 +3,7 @@
 //
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
 //AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch
 //
 // The engine's changing operations: apply (the primitive steps of docs/changes.md, in order,
 // each reported) and run_liveupdate. The rules are the POSIX agent's (plugins/module_utils/
@@ -17,6 +18,7 @@ using System.Globalization;
 using System.IO;
 using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
 
 namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply
@@ -647,12 +649,43 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
     {
         private static readonly string[] Ops = { "lock", "expect", "preflight", "clean", "stage", "fetch", "matches", "rename", "exchange", "write_pointer", "retire", "quarantine", "event", "service", "unlock" };
 
-        // Bringing a set from a distribution point is not in this engine yet: refused before anything is
-        // written, so that the controller tries the next source (docs/changes.md, docs/windows.md).
-        private static Dictionary<string, object> Fetch(IDictionary args)
+        // fetch (SmsmseEngineFetch.cs): into a staging folder the step creates, removed on any failure
+        private static Dictionary<string, object> Fetch(Context ctx, string store, IDictionary args)
         {
-            string message = string.Format(CultureInfo.InvariantCulture, "fetching the {0} files of a set from {1} into {2} is not supported on Windows hosts yet; use liveupdate or a set copied into a store", Req.Need(args, "manifest").Count, Req.Str(args, "source"), Req.Str(args, "name"));
-            throw new Refusal("refused", message, "NOT_SUPPORTED", null);
+            string target = StagingFolder(ctx, store, args, "fetched");
+            foreach (object key in Req.Need(args, "manifest").Keys)
+            {
+                Relative((string)key);
+            }
+            ctx.Fs.CreateFolder(target);
+            try
+            {
+                return Fetcher.Run(ctx.Host, ctx.Wire, store, target, args);
+            }
+            catch (Exception)
+            {
+                try
+                {
+                    RemoveEntry(ctx, target);
+                }
+                catch (IOException)
+                {
+                }
+                throw;
+            }
+        }
+
+        // <store>/<name> where name starts with the wire's staging prefix: a set is staged or fetched into one only,
+        // a name the product's copy job would never take.
+        public static string StagingFolder(Context ctx, string store, IDictionary args, string verb)
+        {
+            string name = Req.Get(args, "name") as string;
+            string prefix = ctx.W("staging_prefix");
+            if (name == null || !name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                throw new ArgumentException("'" + name + "' is not a staging folder name (" + prefix + "...): a set is " + verb + " into one only");
+            }
+            return Folder(ctx, store, name);
         }
 
         public static bool Known(string op)
@@ -670,7 +703,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 case "preflight": return Preflight(ctx, store, args);
                 case "clean": return Clean(ctx, store);
                 case "stage": return Sets.Stage(ctx, store, args);
-                case "fetch": return Fetch(args);
+                case "fetch": return Fetch(ctx, store, args);
                 case "matches": return Sets.Matches(ctx, store, args);
                 case "rename": return Rename(ctx, store, args);
                 case "exchange": return Exchange(ctx, store, args);
@@ -1367,7 +1400,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string source = Req.NeedStr(args, "source");
             IDictionary manifest = Req.Need(args, "manifest");
             string marker = ctx.W("marker");
-            string target = Primitives.Folder(ctx, store, Req.Get(args, "name"));
+            string target = Primitives.StagingFolder(ctx, store, args, "staged");
             List<string> names = new List<string>();
             foreach (object key in manifest.Keys)
             {

@@ -953,6 +953,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         public IClock Clock { get { return clock; } }
         public IProduct Product { get { return product; } }
         public IServices Services { get { return services; } }
+        public IDownloads Downloads { get { return null; } }
 
         public string Env(string name)
         {

@@ -1028,6 +1028,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
         public IProcesses Processes { get { return processes; } }
         public IClock Clock { get { return clock; } }
         public IProduct Product { get { return product; } }
+        public IDownloads Downloads { get { return null; } }
 
         public IServices Services
         {

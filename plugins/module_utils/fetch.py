@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
-from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, folder, relative
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, relative
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -393,9 +393,9 @@ def _check_folder_source(source: str, deadline: Deadline) -> None:
 def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Stream every file of the set at ``source`` into ``<store>/<name>``, checking each against the manifest; marker last."""
     source, manifest, marker = str(args["source"]), args["manifest"], ctx.wire["marker"]
-    target = folder(store, args["name"])
-    if not args["name"].startswith(ctx.wire["staging_prefix"]):
-        raise ValueError(f"{args['name']!r} is not a staging folder name ({ctx.wire['staging_prefix']}...): a set is fetched into one only")
+    target = ctx.staging_folder(store, args["name"], "fetched")
+    if args.get("proxy") is not None:
+        raise ValueError("'proxy' is set, but this agent connects directly, without a proxy")
     for rel in manifest:
         relative(rel)
     shown = _safe(source)

@@ -65,6 +65,14 @@ class Context:
             raise ValueError(f"{name!r} is not a file a step may replace (only {self.wire['definfo']} or {self.wire['usage']})")
         return os.path.join(store, name)
 
+    def staging_folder(self, store: str, name: Any, verb: str) -> str:
+        """``<store>/<name>`` where ``name`` starts with the wire's staging prefix: a set is staged or fetched into one
+        only, a name the product's copy job never takes."""
+        prefix = self.wire["staging_prefix"]
+        if not isinstance(name, str) or not name.startswith(prefix):
+            raise ValueError(f"{name!r} is not a staging folder name ({prefix}...): a set is {verb} into one only")
+        return folder(store, name)
+
     def temp_name(self) -> str:
         return f"{self.wire['definfo_temp_prefix']}{uuid.uuid4().hex}.tmp"
 
@@ -288,7 +296,7 @@ def clean(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     """Copy the set at ``source`` into ``<store>/<name>``, hashing while copying, marker last, flushed."""
     source, manifest, marker = args["source"], args["manifest"], ctx.wire["marker"]
-    target = folder(store, args["name"])
+    target = ctx.staging_folder(store, args["name"], "staged")
     for rel in manifest:
         relative(rel)
     if os.path.islink(source) or set(manifest) != set_copy.source_files(source):

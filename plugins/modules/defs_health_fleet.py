@@ -57,6 +57,28 @@ options:
     type: list
     elements: str
     default: [liveupdate]
+  catalog:
+    description:
+      - The signed catalog, as M(mailsec.smsmse.defs_verify) takes it. Read only when O(sources) names a distribution
+        point - a host settled in report mode then names the version it would bring (the newest the catalog lists).
+    type: path
+  trusted_keys:
+    description: The public keys whose signatures count for the O(catalog).
+    type: list
+    elements: str
+    default: []
+  signature_threshold:
+    description: How many distinct trusted keys must have signed the O(catalog).
+    type: int
+    default: 1
+  catalog_state:
+    description: The controller file of the highest catalog sequence accepted; read here, never written.
+    type: path
+  required_files:
+    description: Files every set must hold; a catalog entry without them is never brought from a distribution point.
+    type: list
+    elements: str
+    default: [zdone.dat, virscan1.dat, naveng32.dll, navex32a.dll]
   liveupdate:
     description: Deprecated, use O(sources) - false drops C(liveupdate) from O(sources).
     type: bool

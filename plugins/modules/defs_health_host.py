@@ -81,7 +81,8 @@ options:
   sources:
     description:
       - Where a host with no good set gets one, tried in order until one yields a good set - C(liveupdate), or a
-        distribution point (an C(https://) or C(http://) URL, or a full folder path on POSIX hosts; see
+        distribution point (an C(https://) or C(http://) URL, a UNC path on Windows hosts, or a full folder path on
+        POSIX hosts; see
         M(mailsec.smsmse.defs_import)). A distribution point needs the O(catalog) and is asked for the newest
         catalogued versions the host lacks (up to three, newest first, while a version is missing or differs there).
     type: list
@@ -97,6 +98,12 @@ options:
     default: true
   source_ca_path:
     description: A PEM file of CA certificates on the host for an HTTPS distribution point.
+    type: str
+  source_proxy:
+    description:
+      - Windows hosts - the proxy to reach a URL distribution point through (C(http://host:port)), instead of the
+        system proxy. No credentials - an authenticating proxy is answered with the identity the agent runs as.
+      - Refused for POSIX hosts, whose agent connects directly.
     type: str
   liveupdate_timeout:
     description: How long LiveUpdate may run, in seconds. From 1 to 86400.

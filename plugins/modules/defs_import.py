@@ -23,10 +23,14 @@ description:
   - The set then goes in as any promotion does, under the store's lock and compare-and-swap on C(definfo.dat)
     (renamed into place; a bad copy of the version is swapped out and retired), and the store's pointer is switched
     to it unless the store is at a newer good set. Event 1000 is written when the pointer moves.
-  - HTTPS offers TLS 1.2 or later and checks the certificate (O(validate_certs), O(ca_path)); a redirect is followed
-    only within the URL's own scheme, host and port. The POSIX agent connects directly, without a proxy.
-  - Windows hosts are not supported yet (their agent refuses with C(SOURCE_NOT_SUPPORTED) before anything is written);
-    see C(docs/windows.md).
+  - HTTPS offers TLS 1.2 or later (the Windows agent tells .NET to, as Windows PowerShell 5.1 does not by itself) and
+    checks the certificate (O(validate_certs), O(ca_path)); a redirect is followed only within the URL's own scheme,
+    host and port. The Windows agent goes through the system proxy, or O(proxy); the POSIX agent connects directly.
+  - "Windows hosts also read a UNC share (C(\\\\server\\share\\smsmse)), with the identity the agent runs as. Over WinRM
+    or PSRP that identity cannot reach a share by itself (the second hop): run the task with C(become) (C(become_user:
+    SYSTEM), so that the host reads the share as its computer account C(DOMAIN\\HOST$), and grant that account read on
+    the share and its folders), or allow delegation (CredSSP, Kerberos delegation); an access-denied share is refused
+    (C(SOURCE_UNREACHABLE)) with that fix. See C(docs/windows.md)."
 requirements:
   - "On the controller: the Python packages of the collection's C(requirements.txt) (C(jsonschema) checks every reply of a host)"
   - "POSIX hosts: Python 3.9 or later"
@@ -37,8 +41,8 @@ extends_documentation_fragment:
 options:
   source:
     description:
-      - The distribution point - an C(https://) or C(http://) URL, or a full folder path on the host - that holds one
-        folder per version.
+      - The distribution point - an C(https://) or C(http://) URL, a UNC path (C(\\server\share\folder), Windows
+        hosts), or a full folder path (POSIX hosts) - that holds one folder per version.
       - A URL with a user name or password, a query (C(?...)) or a fragment (C(#...)) is refused (C(OPTION_INVALID)),
         before the host is touched - a source is shown in messages and reports. Serve the distribution point to the
         hosts without a login; the catalog proves every file.
@@ -63,6 +67,13 @@ options:
   ca_path:
     description: A PEM file of CA certificates on the host, used instead of the system's to check the server's certificate.
     type: str
+  proxy:
+    description:
+      - Windows hosts - the proxy to reach a URL O(source) through (C(http://host:port)), instead of the system proxy
+        (the proxy settings of the account the agent runs as). No credentials - an authenticating proxy is answered
+        with the identity the agent runs as (Kerberos or NTLM).
+      - Refused (C(OPTION_INVALID)) for POSIX hosts, whose agent connects directly.
+    type: str
   timeout:
     description:
       - How long the host waits for the server to connect or to send more bytes, in seconds.
@@ -79,11 +90,11 @@ options:
     default: 3600
 attributes:
   platform:
-    support: partial
+    support: full
     platforms: [posix, windows]
     description:
-      - POSIX hosts, such as a Linux definitions mirror (store paths given). Windows hosts are refused with
-        C(SOURCE_NOT_SUPPORTED) before anything is written, until their agent can fetch (C(docs/windows.md)).
+      - Windows hosts take URL and UNC sources; POSIX hosts, such as a Linux definitions mirror (store paths given),
+        take URL and folder sources. Any other source is refused (C(SOURCE_NOT_SUPPORTED)) before the host is touched.
   check_mode:
     support: full
     description: Reports the plan and C(changed=true) where a change is due, and fetches and writes nothing.
@@ -105,6 +116,12 @@ EXAMPLES = r"""
 # A distribution point served over HTTPS is given the same way, with the CA that signed its certificate:
 #   source: https://defs.example.com/smsmse
 #   ca_path: /etc/pki/smsmse-ca.pem
+# On Windows servers, a file share is read as the server's computer account when the task runs as SYSTEM
+# (grant DOMAIN\HOST$ read on the share; docs/windows.md, "Distribution points"):
+#   source: '\\files.example.com\smsmse'
+#   become: true
+#   become_method: ansible.builtin.runas
+#   become_user: SYSTEM
 - name: Bring the newest catalogued set from a mounted distribution point into the product's source store
   mailsec.smsmse.defs_import:
     source: /srv/smsmse-distpoint

@@ -26,8 +26,12 @@ URL, UNC, FOLDER = "url", "unc", "folder"
 _URL = re.compile(r"^https?://[^/\s?#]+(?:/[^\s]*)?$", re.IGNORECASE)
 _UNC = re.compile(r"^\\\\[^\\/]+\\[^\\/]+")
 
-#: source kind -> whether the agent of (POSIX, Windows) hosts can fetch from it; docs/windows.md says why not yet
-SUPPORTED: dict[str, tuple[bool, bool]] = {URL: (True, False), FOLDER: (True, False), UNC: (False, False)}
+#: source kind -> whether the agent of (POSIX, Windows) hosts can fetch from it, and why not where it cannot
+SUPPORTED: dict[str, tuple[bool, bool]] = {URL: (True, True), FOLDER: (True, False), UNC: (False, True)}
+UNSUPPORTED_WHY: dict[str, str] = {
+    UNC: "a UNC path is read on Windows hosts only; mount the share and give the folder's path",
+    FOLDER: "a folder path (/...) is a POSIX host's; give a UNC path (\\\\server\\share\\folder) or a URL",
+}
 
 
 def kind(source: str, option: str = "source") -> str:
@@ -108,9 +112,35 @@ def check_platform(source: str, *, windows: bool) -> str:
     found = kind(source)
     if found != LIVEUPDATE and not SUPPORTED[found][1 if windows else 0]:
         where = "Windows hosts" if windows else "POSIX hosts"
-        why = "a UNC path is read on Windows hosts only" if found == UNC and not windows else "the Windows agent cannot fetch yet"
-        raise SmsmseError("SOURCE_NOT_SUPPORTED", f"The source {source} cannot be used on {where}: {why}.")
+        raise SmsmseError("SOURCE_NOT_SUPPORTED", f"The source {source} cannot be used on {where}: {UNSUPPORTED_WHY[found]}.")
     return found
+
+
+def check_proxy(proxy: str | None, *, windows: bool, option: str = "proxy") -> str | None:
+    """The explicit proxy the Windows agent fetches through (None: the system proxy), or OPTION_INVALID: a proxy that
+    is not an http(s)://host[:port] URL, carries credentials, or is given for a POSIX host (whose agent connects
+    directly)."""
+    if proxy is None:
+        return None
+    if not windows:
+        raise SmsmseError(
+            "OPTION_INVALID", f"`{option}` is set, but the POSIX agent connects directly, without a proxy: unset it for POSIX hosts."
+        )
+    try:
+        parts = urllib.parse.urlsplit(proxy) if _URL.match(proxy) else None
+        credentials = parts is not None and (parts.username is not None or parts.password is not None)
+    except ValueError:
+        parts, credentials = None, False
+    if credentials:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`{option}` carries credentials: they are not supported. The Windows agent answers an authenticating proxy "
+            "with the identity it runs as (Kerberos or NTLM); give the proxy's URL alone.",
+        )
+    if parts is None or parts.path not in ("", "/") or parts.query or parts.fragment or "@" in proxy:
+        # never echoed: whatever was given may hold a secret
+        raise SmsmseError("OPTION_INVALID", f"`{option}` must be http://host:port or https://host:port (the proxy itself).")
+    return proxy
 
 
 def set_location(source: str, version: str) -> str:
@@ -139,6 +169,12 @@ def importable(catalog: Catalog, required_files: Iterable[str]) -> list[str]:
     """The versions the catalog lists whose entry passes the structure rule, oldest first."""
     required = tuple(required_files)
     return [v for v in listed(catalog) if not structure_problems(catalog, v, required)]
+
+
+def newest_first(trusted: Catalog | None, required_files: Iterable[str]) -> tuple[str, ...]:
+    """The versions a distribution point is asked for, newest first: those the catalog lists whose entry passes the
+    structure rule (a set fetched that fails it would only be found bad afterwards); none without a catalog."""
+    return tuple(reversed(importable(trusted, required_files))) if trusted else ()
 
 
 def pick_version(catalog: Catalog, wanted: str, required_files: Iterable[str]) -> str:

@@ -386,9 +386,8 @@ REGISTRY: tuple[ErrorCode, ...] = (
     ),
     ErrorCode(
         "SOURCE_NOT_SUPPORTED",
-        "This host's agent cannot fetch from this kind of source yet (Windows hosts: URL and UNC sources), or the source "
-        "kind does not fit the platform (a UNC path on a POSIX host, a POSIX folder on Windows).",
-        "Use `liveupdate` for these hosts, or copy the set into a store and use defs_promote; see docs/windows.md.",
+        "The source kind does not fit the platform: a UNC path for a POSIX host, a POSIX folder path for a Windows host.",
+        "Give Windows hosts a URL or a UNC path, POSIX hosts a URL or a folder (a mounted share); see docs/windows.md.",
     ),
     ErrorCode(
         "LAB_AGENT_INVALID",

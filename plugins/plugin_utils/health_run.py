@@ -170,10 +170,10 @@ def record(
     return health.host_record(name, smsmse_defs=smsmse_defs, checks_=checks, actions=actions, status=status, message=message, today=today)
 
 
-def planned_actions(decision: decide.Decision, opts: Options | None = None) -> list[dict[str, Any]]:
+def planned_actions(decision: decide.Decision, opts: Options | None = None, *, windows: bool = False) -> list[dict[str, Any]]:
     found = []
     if decision.action == decide.LIVEUPDATE and opts is not None:
-        found.append(_planned_source(decision, opts))
+        found.append(_planned_source(decision, opts, windows=windows))
     elif decision.action != decide.NONE:
         found.append(_planned(decision.action, decision.version, decision.reason))
     found += [_planned("repair_source", None, f"quarantine the bad newest set(s) of {store}") for store in decision.repairs]
@@ -189,20 +189,39 @@ def _planned(action: str, version: str | None, message: str) -> dict[str, Any]:
     return {"action": action, "result": "planned", "version": version, "previous": None, "message": message}
 
 
-def _planned_source(decision: decide.Decision, opts: Options) -> dict[str, Any]:
-    """The source enforce would try first for a host with no good set (report mode plans it and changes nothing)."""
-    sources = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
+def _planned_source(decision: decide.Decision, opts: Options, *, windows: bool) -> dict[str, Any]:
+    """The source enforce would try first for a host with no good set, and the version it would bring (report mode plans
+    it and changes nothing); a source this host's platform cannot use is named as passed over."""
+    enabled = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
+    sources = [s for s in enabled if usable_on(s, windows=windows)]
+    passed_over = [s for s in enabled if s not in sources]
     if not sources or sources[0] == distpoint.LIVEUPDATE:
         planned = _planned(decide.LIVEUPDATE, decision.version, decision.reason)
         if sources:
             planned["source"] = distpoint.LIVEUPDATE
     else:
         version = opts.catalogued[0] if opts.catalogued else None
-        planned = _planned("import", version, f"{decision.reason}; the newest catalogued set would come from {sources[0]}")
+        bring = f"the newest catalogued set, {version}," if version else "a set (the trusted catalog lists no version to import)"
+        planned = _planned("import", version, f"{decision.reason}; {bring} would come from {sources[0]}")
         planned["source"] = sources[0]
     if len(sources) > 1:
         planned["message"] += f" (then, if it yields no good set: {', '.join(sources[1:])})"
+    if passed_over:
+        where = "Windows hosts" if windows else "POSIX hosts"
+        planned["message"] += f"; passed over, as they cannot be used on {where}: {', '.join(passed_over)}"
     return planned
+
+
+def usable_on(source: str, *, windows: bool) -> bool:
+    """Whether the agent of this platform can fetch from ``source`` (liveupdate: always)."""
+    found = distpoint.kind(source)
+    return found == distpoint.LIVEUPDATE or distpoint.SUPPORTED[found][1 if windows else 0]
+
+
+def is_windows(smsmse_defs: Mapping[str, Any]) -> bool:
+    """Whether the host is Windows, as its probe said (the lab's Windows agent serves a POSIX host)."""
+    host = smsmse_defs.get("host")
+    return isinstance(host, Mapping) and host.get("os") == "windows"
 
 
 def plans_for(judged: Judged, opts: Options, ctx: store_view.Context) -> list[plan.Plan]:
@@ -367,7 +386,7 @@ def settle_judged(name: str, judged: Judged, opts: Options) -> tuple[dict[str, A
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
     message = judged.decision.reason if judged.decision.action != decide.NONE or not judged.decision.risks else judged.decision.risks[0]
-    actions = planned_actions(judged.decision, opts)
+    actions = planned_actions(judged.decision, opts, windows=is_windows(judged.smsmse_defs))
     return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
 
 

@@ -56,7 +56,6 @@ CODE_OVERRIDES: dict[str, str] = {
         code: code
         for code in ("SOURCE_NOT_FOUND", "SOURCE_MISMATCH", "SOURCE_TIMEOUT", "SOURCE_REDIRECT", "SOURCE_TLS", "SOURCE_UNREACHABLE")
     },
-    "NOT_SUPPORTED": "SOURCE_NOT_SUPPORTED",
 }
 #: results a step gives before it changes anything
 REFUSALS = frozenset({"locked", "conflict", "refused", "source_changed", "in_use", "skipped"})

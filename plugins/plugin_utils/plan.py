@@ -339,6 +339,8 @@ class Fetch:
     deadline_seconds: int
     validate_certs: bool
     ca_path: str | None
+    #: Windows hosts: the proxy to fetch through; None: the system proxy (the POSIX agent connects directly)
+    proxy: str | None = None
 
 
 def import_set(
@@ -380,7 +382,7 @@ def import_set(
     def copy(staging: str) -> steps.Step:
         if copy_of is not None:
             return steps.step("stage", dst.path, source=copy_of, name=staging, manifest={rel: dict(e) for rel, e in manifest.items()})
-        return steps.step(
+        fetching = steps.step(
             "fetch",
             dst.path,
             source=fetch.source,
@@ -391,6 +393,9 @@ def import_set(
             validate_certs=fetch.validate_certs,
             ca_path=fetch.ca_path,
         )
+        if fetch.proxy is not None:  # Windows hosts only (distpoint.check_proxy): absent, the system proxy
+            fetching["args"]["proxy"] = fetch.proxy
+        return fetching
 
     body = _install_steps(dst, copy, version, installed_good=installed_good, present=present, pointer=pointer, ctx=ctx)
     if pointer is None:  # the store stays at a newer good set: the set's arrival under its name is the change

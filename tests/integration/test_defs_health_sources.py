@@ -26,9 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(params=lab.AGENTS)
 def lab_agent(request: pytest.FixtureRequest) -> str:
-    """Only the POSIX agent fetches from a distribution point: the Windows agent refuses the step (NOT_SUPPORTED) for now."""
-    if request.param == "windows":
-        pytest.skip("the Windows agent does not fetch from a distribution point yet: it refuses the fetch step (NOT_SUPPORTED)")
+    """Both agents fetch: the POSIX agent, and the Windows agent's engine under mono."""
     return str(request.param)
 
 
@@ -84,7 +82,8 @@ def test_report_mode_plans_and_enforce_heals_from_a_folder(isolated: Path, tmp_p
     run, hosts = role(isolated, tmp_path, "report-point", "report", **{**options, "defs_health_sources": [str(root / "reference")]})
     planned = hosts["isolated1"]["actions"][0]
     assert (planned["action"], planned["result"], planned["source"]) == ("import", "planned", str(root / "reference"))
-    assert f"the newest catalogued set would come from {root / 'reference'}" in planned["message"]
+    assert planned["version"] == NEWEST, "report mode names the version the distribution point would bring"
+    assert f"the newest catalogued set, {NEWEST}, would come from {root / 'reference'}" in planned["message"]
     assert {name: stores_tree(root / "hosts" / name) for name in before} == before, "report mode changed a host"
 
     run, hosts = role(isolated, tmp_path, "enforce", "enforce", **options)

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(params=lab.AGENTS)
 def lab_agent(request: pytest.FixtureRequest) -> str:
-    """Only the POSIX agent fetches from a distribution point: the Windows agent refuses the step (NOT_SUPPORTED) for now."""
-    if request.param == "windows":
-        pytest.skip("the Windows agent does not fetch from a distribution point yet: it refuses the fetch step (NOT_SUPPORTED)")
+    """Both agents fetch: the POSIX agent, and the Windows agent's engine under mono."""
     return str(request.param)
 
 

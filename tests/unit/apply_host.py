@@ -29,7 +29,6 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, la
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"
-FETCH_CASES_FILE = CASES_FILE.with_name("fetch_cases.yml")
 VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 FILES = lab.DEFAULT_FILES
 

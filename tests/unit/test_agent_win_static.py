@@ -79,7 +79,14 @@ def test_uses_no_powershell_7_syntax(name: str) -> None:
 
 def test_the_agent_is_a_shim_over_the_engine() -> None:
     assert PS_FILES == ["defs_agent_win.ps1"]
-    assert CS_FILES == ["SmsmseEngine.cs", "SmsmseEngineApply.cs", "SmsmseEngineWin.cs", "StoreNative.cs", "StorePolicy.cs"]
+    assert CS_FILES == [
+        "SmsmseEngine.cs",
+        "SmsmseEngineApply.cs",
+        "SmsmseEngineFetch.cs",
+        "SmsmseEngineWin.cs",
+        "StoreNative.cs",
+        "StorePolicy.cs",
+    ]
     text = SOURCES["defs_agent_win.ps1"].decode()
     assert "SmsmseEngine.Agent]::Run($op, $request, $module.CheckMode, $target)" in text
     assert "SmsmseEngine.Json]::Parse($module.Params.request_json)" in text

@@ -366,8 +366,19 @@ def test_a_source_purged_while_it_is_copied_is_source_changed(store: Path, tmp_p
 
 def test_stage_into_an_existing_folder_fails_and_keeps_it(store: Path, tmp_path: Path) -> None:
     lab.write_set(tmp_path / "hawking", NEW)
-    reply = run(step("stage", store, source=str(tmp_path / "hawking" / NEW), name=OLD, manifest=true_manifest(NEW)))
+    existing = store / ".smsmse-staging-left-by-another-run"
+    existing.mkdir()
+    (existing / "keep.dat").write_bytes(b"not this step's")
+    reply = run(step("stage", store, source=str(tmp_path / "hawking" / NEW), name=existing.name, manifest=true_manifest(NEW)))
     assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("failed", "EEXIST")
+    assert [p.name for p in existing.iterdir()] == ["keep.dat"] and (existing / "keep.dat").read_bytes() == b"not this step's"
+
+
+def test_stage_onto_a_set_name_is_a_bad_request_and_keeps_the_set(store: Path, tmp_path: Path) -> None:
+    lab.write_set(tmp_path / "hawking", NEW)
+    reply = run(step("stage", store, source=str(tmp_path / "hawking" / NEW), name=OLD, manifest=true_manifest(NEW)))
+    assert (reply["steps"][0]["result"], reply["steps"][0]["code"]) == ("failed", "BAD_REQUEST")
+    assert "staging folder" in reply["steps"][0]["message"]
     assert complete(store / OLD, OLD)
 
 

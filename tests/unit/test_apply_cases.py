@@ -16,11 +16,10 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
 
 from . import engine
-from .apply_host import FETCH_CASES_FILE, cases, host_for
+from .apply_host import cases, host_for
 
-#: the shared table, and the fetch step's (which the Windows agent refuses until it can fetch)
-SHARED = cases()
-CASES = SHARED + cases(FETCH_CASES_FILE)
+#: the shared table: every case runs on both agents
+CASES = cases()
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")
 
 
@@ -62,25 +61,13 @@ def engine_marks(case: dict[str, Any]) -> list[Any]:
     return [engine.needs_mono] + ([pytest.mark.skip(reason=f"pending on the engine: {pending}")] if pending else [])
 
 
-#: the fetch cases run on the POSIX agent; the Windows agent's engine refuses fetch (test_the_engine_refuses_fetch)
 CASES_BY_AGENT = [pytest.param(case, run_posix, id=f"{case['name']}-posix") for case in CASES] + [
-    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine_marks(case)) for case in SHARED
+    pytest.param(case, run_engine, id=f"{case['name']}-win_engine", marks=engine_marks(case)) for case in CASES
 ]
 
 
 def test_every_pending_case_exists() -> None:
-    assert sorted(set(PENDING_ON_ENGINE) - {case["name"] for case in SHARED}) == []
-
-
-@engine.needs_mono
-def test_the_engine_refuses_fetch(tmp_path: Path) -> None:
-    fetching = next(case for case in cases(FETCH_CASES_FILE) if any(step["op"] == "fetch" for step in case["steps"]))
-    with host_for(fetching, tmp_path) as host:
-        request = host.request(fetching["steps"])
-        reply = run_engine(request)
-        assert contract.problems("apply", "reply", reply) == []
-        fetched = next(step for step in reply["steps"] if step["op"] == "fetch")
-        assert (fetched["result"], fetched["code"]) == ("refused", "NOT_SUPPORTED")
+    assert sorted(set(PENDING_ON_ENGINE) - {case["name"] for case in CASES}) == []
 
 
 @pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)

@@ -47,8 +47,9 @@ def test_an_outside_source_needs_the_catalog_option_named() -> None:
         ("https://defs.example.com/smsmse", False, True),
         ("/srv/smsmse", False, True),
         ("\\\\server\\share\\smsmse", False, False),
-        ("https://defs.example.com/smsmse", True, False),
-        ("\\\\server\\share\\smsmse", True, False),
+        ("https://defs.example.com/smsmse", True, True),
+        ("\\\\server\\share\\smsmse", True, True),
+        ("/srv/smsmse", True, False),
         ("liveupdate", True, True),
     ],
 )
@@ -126,3 +127,31 @@ def test_an_outside_source_without_catalog_state_is_warned_about_naming_the_opti
     assert distpoint.replay_warnings(["/srv/smsmse"], "/var/lib/smsmse/catalog-state.json", "defs_health_catalog_state") == []
     (warning,) = distpoint.replay_warnings(["liveupdate", "https://dp.example.com/smsmse"], None, "defs_health_catalog_state")
     assert "`defs_health_catalog_state`" in warning and "https://dp.example.com/smsmse" in warning and "replay" in warning
+
+
+@pytest.mark.parametrize("proxy", ["http://proxy.example.com:3128", "https://proxy.example.com/", None])
+def test_a_proxy_for_windows_hosts(proxy: str | None) -> None:
+    assert distpoint.check_proxy(proxy, windows=True) == proxy
+
+
+@pytest.mark.parametrize(
+    ("proxy", "words"),
+    [
+        ("http://user:s3cret@proxy.example.com:3128", "credentials"),
+        ("proxy.example.com:3128", "http://host:port"),
+        ("http://proxy.example.com:3128/path", "http://host:port"),
+        ("http://user:s3cret@proxy.example.com:3128/path", "credentials"),
+        ("socks5://proxy.example.com:1080", "http://host:port"),
+    ],
+)
+def test_a_bad_proxy_is_refused_without_echoing_a_password(proxy: str, words: str) -> None:
+    with pytest.raises(SmsmseError) as raised:
+        distpoint.check_proxy(proxy, windows=True, option="defs_health_source_proxy")
+    assert raised.value.code == "OPTION_INVALID" and words in str(raised.value) and "`defs_health_source_proxy`" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_a_proxy_for_a_posix_host_is_refused() -> None:
+    with pytest.raises(SmsmseError) as raised:
+        distpoint.check_proxy("http://proxy.example.com:3128", windows=False)
+    assert raised.value.code == "OPTION_INVALID" and "POSIX" in str(raised.value)

@@ -23,6 +23,13 @@ from . import engine
 
 DOUBLE = Path(__file__).resolve().parent / "csharp" / "EngineTests.cs"
 CHECKS = (
+    "fetch_marker_comes_last",  # fetch on the Windows agent: the marker last ...
+    "fetch_over_a_broken_connection_keeps_nothing",  # ... a connection reset mid-file refuses the set, nothing kept
+    "fetch_of_a_short_body_is_truncated",  # a body shorter than the catalog's size
+    "fetch_from_a_stalled_server_meets_the_deadline",  # a server that sends a byte now and then: deadline_seconds
+    "fetch_from_a_denied_share_names_the_second_hop",  # access denied on a share: the fix (become, delegation)
+    "fetch_reads_back_what_landed",  # an antivirus filter cleaning a fetched file
+    "fetch_offers_tls_1_2_or_later_only",  # Windows PowerShell 5.1 must be told to offer TLS 1.2
     "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
     "stage_leaves_no_half_set",
     "stage_sets_times_after_the_writer_closes",  # high: a file's time is set once the writer is closed

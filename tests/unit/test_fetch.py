@@ -1,12 +1,13 @@
 """The fetch step against servers that misbehave: silent, slow, redirecting, endless, failing TLS, and a real nginx.
 
-The table of ordinary cases is tests/contract/fetch_cases.yml; here are the cases that need a server of their
-own. Every server listens on 127.0.0.1 only. Each refusal must name the source, leave nothing of the set in the
-store, and come before the deadline.
+The table of ordinary cases is the fetch part of tests/contract/apply_cases.yml (both agents); here are the cases that
+need a server of their own. Every server listens on 127.0.0.1 only. Each refusal must name the source, leave nothing of
+the set in the store, and come before the deadline.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.server
 import os
@@ -23,6 +24,7 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
 
+from . import engine
 from .apply_host import FILES, complete, true_manifest
 
 VERSION = "20261125.003"
@@ -44,9 +46,9 @@ def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
     return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]})
 
 
-def run_fetch(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+def run_fetch(store: Path, source: str, agent: str = "posix", **overrides: Any) -> dict[str, Any]:
     request = fetch_request(store, source, **overrides)
-    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    reply = {"contract": 1, "op": "apply", **apply.run(request)} if agent == "posix" else engine.reply("apply", request)
     assert contract.problems("apply", "reply", reply) == []
     assert outcome.interpret(request, reply)["changed"] is False
     report: dict[str, Any] = reply["steps"][0]
@@ -198,77 +200,106 @@ def store(tmp_path: Path) -> Path:
     return folder
 
 
+class Fetch:
+    """The fetch step through one agent: the POSIX agent in this process, or the Windows agent's engine in a mono process
+    of its own; ``started`` is when the agent began, for the time bounds."""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.started = 0.0
+
+    def __call__(self, store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+        startup = engine_startup() if self.agent == "win_engine" else 0.0
+        self.started = time.monotonic() + startup
+        return run_fetch(store, source, self.agent, **overrides)
+
+    def took(self) -> float:
+        """Seconds since the agent (not its process) started."""
+        return time.monotonic() - self.started
+
+
+@functools.cache
+def engine_startup() -> float:
+    """How long mono takes to start the engine and answer a request that does nothing (measured once)."""
+    engine.executable()
+    started = time.monotonic()
+    engine.call("apply", {"wire": contract.wire(), "cache_dir": None, "steps": []})
+    return time.monotonic() - started
+
+
+@pytest.fixture(params=["posix", pytest.param("win_engine", marks=engine.needs_mono)])
+def fetcher(request: pytest.FixtureRequest) -> Fetch:
+    return Fetch(request.param)
+
+
 def assert_nothing_kept(store: Path) -> None:
     assert sorted(p.name for p in store.iterdir()) == []
 
 
-def test_a_plain_server_delivers_the_set_in_one_connection(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_plain_server_delivers_the_set_in_one_connection(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("plain")
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}")
     assert report["result"] == "done", report["message"]
     assert report["data"] == {"bytes_fetched": sum(len(b) for b in set_bytes().values()), "files_fetched": len(set_bytes())}
     assert complete(store / STAGING, VERSION)
     assert server.requests[-1].endswith("/zdone.dat"), "the marker comes last"
 
 
-def test_a_redirect_within_the_origin_is_followed(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_redirect_within_the_origin_is_followed(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("redirect_same_origin")
-    report = run_fetch(store, f"{server.url}/old/{VERSION}")
+    report = fetcher(store, f"{server.url}/old/{VERSION}")
     assert report["result"] == "done", report["message"]
     assert complete(store / STAGING, VERSION)
 
 
-def test_a_redirect_to_another_host_is_refused(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_redirect_to_another_host_is_refused(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("redirect_other_host")
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_REDIRECT")
     assert server.url in report["message"] and "localhost" in report["message"]
     assert_nothing_kept(store)
 
 
-def test_a_silent_server_times_out(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_silent_server_times_out(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("silent")
-    started = time.monotonic()
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=1)
+    report = fetcher(store, f"{server.url}/dp/{VERSION}", timeout_seconds=1)
     assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
-    assert time.monotonic() - started < 4
+    assert fetcher.took() < 4
     assert server.url in report["message"]
     assert_nothing_kept(store)
 
 
-def test_a_slow_server_meets_the_deadline(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_slow_server_meets_the_deadline(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("slow")  # one byte every 0.2 s: never silent for timeout_seconds, far slower than the deadline
-    started = time.monotonic()
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=1)
+    report = fetcher(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=1)
     assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
     assert "deadline_seconds" in report["message"]
-    assert time.monotonic() - started < 5
+    assert fetcher.took() < 5
     assert_nothing_kept(store)
 
 
 @pytest.mark.parametrize("mode", ["continue_forever", "endless_trailer"])
-def test_a_server_trickling_lines_meets_the_deadline(serve: Callable[[str], Server], store: Path, mode: str) -> None:
+def test_a_server_trickling_lines_meets_the_deadline(serve: Callable[[str], Server], store: Path, mode: str, fetcher: Fetch) -> None:
     server = serve(mode)  # endless 100 Continue answers, or a chunked body's endless trailer: each line resets the read timeout
-    started = time.monotonic()
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=2)
+    report = fetcher(store, f"{server.url}/dp/{VERSION}", timeout_seconds=2, deadline_seconds=2)
     assert (report["result"], report["code"]) == ("refused", "SOURCE_TIMEOUT")
     assert "deadline_seconds" in report["message"] and server.url in report["message"]
-    assert time.monotonic() - started < 5
+    assert fetcher.took() < 5
     assert_nothing_kept(store)
 
 
 @pytest.mark.parametrize("mode", ["endless", "huge_length"])
-def test_an_endless_file_is_cut_at_the_catalogs_size(serve: Callable[[str], Server], store: Path, mode: str) -> None:
+def test_an_endless_file_is_cut_at_the_catalogs_size(serve: Callable[[str], Server], store: Path, mode: str, fetcher: Fetch) -> None:
     server = serve(mode)
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
     assert "larger than the catalog lists" in report["message"]
     assert_nothing_kept(store)
 
 
-def test_a_content_length_of_other_digits_is_ignored(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_content_length_of_other_digits_is_ignored(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("superscript_length")  # the body, read to the connection's end, is still checked against the catalog
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}")
     assert report["result"] == "done", report["message"]
     assert complete(store / STAGING, VERSION)
 
@@ -278,7 +309,7 @@ BIG = bytes(range(256)) * (9 << 12)  # 9 MiB: several chunks of each of the two 
 
 @pytest.mark.parametrize("flipped", [False, True])
 def test_a_file_larger_than_both_buffers_arrives_byte_exact_or_is_refused(
-    serve: Callable[[str], Server], store: Path, flipped: bool
+    serve: Callable[[str], Server], store: Path, flipped: bool, fetcher: Fetch
 ) -> None:
     server = serve("plain")
     served = bytearray(BIG)
@@ -289,7 +320,7 @@ def test_a_file_larger_than_both_buffers_arrives_byte_exact_or_is_refused(
         "virscan1.dat": {"size": len(BIG), "sha256": hashlib.sha256(BIG).hexdigest()},
         "zdone.dat": {"size": 6, "sha256": hashlib.sha256(b"done\r\n").hexdigest()},
     }
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}", manifest=manifest)
+    report = fetcher(store, f"{server.url}/dp/{VERSION}", manifest=manifest)
     if flipped:
         assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
         assert "virscan1.dat" in report["message"] and "SHA-256" in report["message"]
@@ -299,41 +330,40 @@ def test_a_file_larger_than_both_buffers_arrives_byte_exact_or_is_refused(
     assert (store / STAGING / "virscan1.dat").read_bytes() == BIG
 
 
-def test_a_server_error_names_the_status(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_server_error_names_the_status(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("status_500")
-    report = run_fetch(store, f"{server.url}/dp/{VERSION}")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
     assert "500" in report["message"]
     assert_nothing_kept(store)
 
 
-def test_a_closed_port_is_unreachable(serve: Callable[[str], Server], store: Path) -> None:
+def test_a_closed_port_is_unreachable(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("plain")
     url = server.url
     server.shutdown()
     server.server_close()
-    report = run_fetch(store, f"{url}/dp/{VERSION}")
+    report = fetcher(store, f"{url}/dp/{VERSION}")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
     assert url in report["message"]
     assert_nothing_kept(store)
 
 
-def test_credentials_in_the_url_are_never_echoed(serve: Callable[[str], Server], store: Path) -> None:
+def test_credentials_in_the_url_are_never_echoed(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
     server = serve("status_500")
     url = server.url.replace("http://", "http://user:s3cret@")
-    report = run_fetch(store, f"{url}/dp/{VERSION}")
+    report = fetcher(store, f"{url}/dp/{VERSION}")
     assert report["result"] == "refused"
     assert "s3cret" not in report["message"]
 
 
-def test_a_file_source_reads_no_more_than_size_plus_one(tmp_path: Path, store: Path) -> None:
+def test_a_file_source_reads_no_more_than_size_plus_one(tmp_path: Path, store: Path, fetcher: Fetch) -> None:
     point = lab.write_set(tmp_path / "dp", VERSION, FILES)
     first = point / FILES[0][0]
     first.write_bytes(first.read_bytes() + b"\0" * (64 << 20))  # 64 MiB more than the catalog lists
-    started = time.monotonic()
-    report = run_fetch(store, str(point))
+    report = fetcher(store, str(point))
     assert (report["result"], report["code"]) == ("refused", "SOURCE_MISMATCH")
-    assert time.monotonic() - started < 5
+    assert fetcher.took() < 5
     assert_nothing_kept(store)
 
 
@@ -366,21 +396,21 @@ def https_point(tmp_path: Path, https_distpoint: Callable[..., Any]) -> Any:
     return https_distpoint(root)
 
 
-def test_nginx_over_https_with_the_test_ca(https_point: Any, store: Path) -> None:
-    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}", ca_path=str(https_point.pki.ca))
+def test_nginx_over_https_with_the_test_ca(https_point: Any, store: Path, fetcher: Fetch) -> None:
+    report = fetcher(store, f"{https_point.url}/dp/{VERSION}", ca_path=str(https_point.pki.ca))
     assert report["result"] == "done", report["message"]
     assert complete(store / STAGING, VERSION)
 
 
-def test_an_unknown_ca_is_a_tls_failure(https_point: Any, store: Path) -> None:
-    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}")
+def test_an_unknown_ca_is_a_tls_failure(https_point: Any, store: Path, fetcher: Fetch) -> None:
+    report = fetcher(store, f"{https_point.url}/dp/{VERSION}")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_TLS")
     assert https_point.url in report["message"] and "ca_path" in report["message"]
     assert_nothing_kept(store)
 
 
-def test_validate_certs_false_accepts_the_certificate(https_point: Any, store: Path) -> None:
-    report = run_fetch(store, f"{https_point.url}/dp/{VERSION}", validate_certs=False)
+def test_validate_certs_false_accepts_the_certificate(https_point: Any, store: Path, fetcher: Fetch) -> None:
+    report = fetcher(store, f"{https_point.url}/dp/{VERSION}", validate_certs=False)
     assert report["result"] == "done", report["message"]
 
 
@@ -389,3 +419,38 @@ def test_tls_below_1_2_is_never_offered(https_point: Any) -> None:
 
     assert fetch._tls_context(True, str(https_point.pki.ca)).minimum_version == ssl.TLSVersion.TLSv1_2
     assert fetch._tls_context(False, None).minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+# --- a proxy: the Windows agent goes through the one the request names; the POSIX agent connects directly ---
+
+
+@engine.needs_mono
+def test_the_windows_agent_fetches_through_the_proxy_the_request_names(serve: Callable[[str], Server], store: Path) -> None:
+    proxy = serve("plain")  # an HTTP proxy is asked for the full URL (GET http://host/path): the server answers it
+    unreachable = f"http://distpoint.invalid:9/dp/{VERSION}"  # no such host: only the proxy can answer
+    report = run_fetch(store, unreachable, "win_engine", proxy=proxy.url)
+    assert report["result"] == "done", report["message"]
+    assert complete(store / STAGING, VERSION)
+    assert proxy.requests and all(r.startswith("http://distpoint.invalid:9/dp/") for r in proxy.requests)
+
+
+@engine.needs_mono
+def test_without_a_proxy_the_windows_agent_meets_the_host_it_cannot_resolve(store: Path) -> None:
+    report = run_fetch(store, f"http://distpoint.invalid:9/dp/{VERSION}", "win_engine")
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
+    assert "distpoint.invalid" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_the_posix_agent_refuses_a_proxy(serve: Callable[[str], Server], store: Path) -> None:
+    server = serve("plain")
+    request = fetch_request(store, f"{server.url}/dp/{VERSION}", proxy=server.url)
+    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    step = reply["steps"][0]
+    assert (step["result"], step["code"]) == ("failed", "BAD_REQUEST") and "proxy" in step["message"]
+    assert server.requests == [] and not (store / STAGING).exists()
+
+
+def test_the_request_takes_no_proxy_with_credentials(store: Path) -> None:
+    with pytest.raises(AssertionError, match="proxy"):
+        fetch_request(store, f"http://127.0.0.1:1/dp/{VERSION}", proxy="http://user:s3cret@proxy.example.com:3128")

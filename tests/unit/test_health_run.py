@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -19,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     consensus,
     contract,
+    decide,
     facts,
     health_run,
     lab,
@@ -409,3 +411,40 @@ def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[...
     assert ran["record"]["status"] == "failed"
     assert ran["record"]["message"] == "Judging what the host reported failed unexpectedly: KeyError: 'versions'"
     assert "apply" not in host.calls
+
+
+# --- report mode with distribution points: which source, which version, on which platform ---
+
+NO_GOOD = decide.Decision(action=decide.LIVEUPDATE, reason="No good set exists.")
+
+
+def source_opts(*sources: str, catalogued: tuple[str, ...] = ("20261125.003", "20261123.001")) -> health_run.Options:
+    return dataclasses.replace(opts_of("report"), sources=sources, catalogued=catalogued)
+
+
+@pytest.mark.parametrize("windows", [False, True])
+def test_report_mode_names_the_version_a_url_would_bring(windows: bool) -> None:
+    planned = health_run.planned_actions(NO_GOOD, source_opts("https://dp.example.com/smsmse", "liveupdate"), windows=windows)
+    assert planned[0]["action"] == "import" and planned[0]["source"] == "https://dp.example.com/smsmse"
+    assert planned[0]["version"] == "20261125.003" and "20261125.003" in planned[0]["message"]
+    assert "then, if it yields no good set: liveupdate" in planned[0]["message"]
+
+
+def test_report_mode_plans_a_unc_share_for_a_windows_host_only() -> None:
+    share = "\\\\files\\smsmse"
+    on_windows = health_run.planned_actions(NO_GOOD, source_opts(share, "liveupdate"), windows=True)
+    assert (on_windows[0]["action"], on_windows[0]["source"], on_windows[0]["version"]) == ("import", share, "20261125.003")
+    on_posix = health_run.planned_actions(NO_GOOD, source_opts(share, "liveupdate"), windows=False)
+    assert (on_posix[0]["action"], on_posix[0]["source"]) == ("liveupdate", "liveupdate")
+    assert share in on_posix[0]["message"] and "cannot be used on POSIX hosts" in on_posix[0]["message"]
+
+
+def test_report_mode_skips_a_posix_folder_for_a_windows_host() -> None:
+    planned = health_run.planned_actions(NO_GOOD, source_opts("/srv/smsmse", "https://dp.example.com/smsmse"), windows=True)
+    assert (planned[0]["source"], planned[0]["version"]) == ("https://dp.example.com/smsmse", "20261125.003")
+    assert "/srv/smsmse" in planned[0]["message"]
+
+
+def test_report_mode_without_the_catalogued_versions_says_so() -> None:
+    planned = health_run.planned_actions(NO_GOOD, source_opts("https://dp.example.com/smsmse", catalogued=()), windows=False)
+    assert planned[0]["version"] is None and "lists no version" in planned[0]["message"]

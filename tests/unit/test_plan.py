@@ -386,3 +386,23 @@ def test_retiring_an_old_set_alone_is_a_change(lab_factory: Callable[..., Path])
     result = outcome.interpret(request, contract.check_reply("apply", {"contract": 1, "op": "apply", **apply.run(request)}))
     assert result["changed"] is True and result["error"] is None
     assert not (host(inventory, "h") / "csapi" / versions[0]).exists()
+
+
+@pytest.mark.parametrize("proxy", [None, "http://proxy.example.com:3128"])
+def test_an_import_carries_the_proxy_only_when_one_is_given(lab_factory: Callable[..., Path], proxy: str | None) -> None:
+    inventory = lab_factory(lab.LabHost("h"))
+    version = "20301231.001"  # newer than any set the host holds
+    manifest = {"zdone.dat": {"size": 6, "sha256": "0" * 64}}
+    fetch = plan.Fetch(
+        source=f"https://dp.example.com/smsmse/{version}",
+        timeout_seconds=5,
+        deadline_seconds=60,
+        validate_certs=True,
+        ca_path=None,
+        proxy=proxy,
+    )
+    the_plan = plan.import_set(stores_of(inventory, "h"), store="hawking", version=version, manifest=manifest, fetch=fetch, ctx=CTX)
+    fetching = next((s for s in the_plan.steps if s["op"] == "fetch"), None)
+    assert fetching is not None, (the_plan.message, ops(the_plan))
+    assert fetching["args"].get("proxy") == proxy and ("proxy" in fetching["args"]) is (proxy is not None)
+    valid(the_plan)

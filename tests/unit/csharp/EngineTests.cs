@@ -16,6 +16,7 @@ using System.Text;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using SmsmseEngine = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineApply;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHost;
 using WinErrors = ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWin.WinErrors;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
@@ -102,6 +103,7 @@ namespace EngineTests
 
         public Entry Stat(string path)
         {
+            Deny(path);
             path = Actual(path);
             Entry entry = inner.Stat(path);
             if (entry != null && ReadOnly.Contains(path))
@@ -111,7 +113,21 @@ namespace EngineTests
             return entry;
         }
 
-        public Entry StatFollow(string path) { return inner.StatFollow(path); }
+        // folders (a share) whose every entry the account cannot reach: the Win32 error each access fails with
+        public readonly Dictionary<string, int> DeniedBelow = new Dictionary<string, int>();
+
+        private void Deny(string path)
+        {
+            foreach (KeyValuePair<string, int> denied in DeniedBelow)
+            {
+                if (path == denied.Key || path.StartsWith(denied.Key + "/", StringComparison.Ordinal))
+                {
+                    throw WinErrors.Map(new Win32Exception(denied.Value), path);
+                }
+            }
+        }
+
+        public Entry StatFollow(string path) { Deny(path); return inner.StatFollow(path); }
         public IList<Entry> List(string folder)
         {
             IList<Entry> found = inner.List(folder);
@@ -121,7 +137,7 @@ namespace EngineTests
             }
             return found;
         }
-        public Stream OpenRead(string path) { return inner.OpenRead(path); }
+        public Stream OpenRead(string path) { Deny(path); return inner.OpenRead(path); }
 
         // files this host has open for writing (FileShare.None, as WinFiles.CreateNew opens them)
         public readonly HashSet<string> Writing = new HashSet<string>();
@@ -333,6 +349,80 @@ namespace EngineTests
         public string Which(string program) { return inner.Which(program); }
     }
 
+    // A distribution point's server as the fetch step meets it: serves files by name, and can break the
+    // connection after some bytes, end a body short of its declared length, or stall (each read takes
+    // ten seconds of the fake clock).
+    public sealed class FaultDownloads : IDownloads
+    {
+        public readonly Dictionary<string, byte[]> Files = new Dictionary<string, byte[]>();
+        public string Mode = "plain";
+        public FakeClock Clock;
+        public readonly List<string> Asked = new List<string>();
+        public int Aborted;
+
+        public Download Get(string url, DownloadOptions options)
+        {
+            Asked.Add(url);
+            string name = url.Substring(url.LastIndexOf('/') + 1);
+            Download answer = new Download();
+            answer.Abort = delegate { Aborted++; };
+            byte[] data;
+            if (!Files.TryGetValue(name, out data))
+            {
+                answer.Status = 404;
+                answer.Reason = "Not Found";
+                answer.Body = new MemoryStream(new byte[0]);
+                return answer;
+            }
+            answer.Status = 200;
+            answer.Reason = "OK";
+            answer.Length = data.Length;
+            answer.Body = new Faulty(data, Mode, Clock);
+            return answer;
+        }
+
+        private sealed class Faulty : Stream
+        {
+            private readonly byte[] data;
+            private readonly string mode;
+            private readonly FakeClock clock;
+            private int at;
+
+            public Faulty(byte[] data, string mode, FakeClock clock) { this.data = data; this.mode = mode; this.clock = clock; }
+            public override bool CanRead { get { return true; } }
+            public override bool CanSeek { get { return false; } }
+            public override bool CanWrite { get { return false; } }
+            public override long Length { get { throw new NotSupportedException(); } }
+            public override long Position { get { return at; } set { throw new NotSupportedException(); } }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+            public override void SetLength(long value) { throw new NotSupportedException(); }
+            public override void Write(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                int end = mode == "short" || mode == "broken" ? data.Length / 2 : data.Length;
+                if (at >= end)
+                {
+                    if (mode == "broken")
+                    {
+                        throw new IOException("Unable to read data from the transport connection: Connection reset by peer.");
+                    }
+                    return 0;
+                }
+                if (mode == "slow")
+                {
+                    clock.Time += 10;
+                    count = 1;
+                }
+                int n = Math.Min(count, end - at);
+                Array.Copy(data, at, buffer, offset, n);
+                at += n;
+                return n;
+            }
+        }
+    }
+
     public sealed class FaultHost : IHost
     {
         private readonly IHost inner;
@@ -357,6 +447,8 @@ namespace EngineTests
         public IClock Clock { get { return FakeClock; } }
         public IProduct Product { get { return inner.Product; } }
         public IServices Services { get { return Held; } }
+        public IDownloads Web;
+        public IDownloads Downloads { get { return Web; } }
         public string Env(string name) { return null; }
         public Dictionary<string, object> Privacy(string path, IDictionary policy) { return null; }
     }
@@ -422,6 +514,11 @@ namespace EngineTests
             return step;
         }
 
+        private static Dictionary<string, object> FetchStep(string store, string source, Dictionary<string, object> manifest)
+        {
+            return Step("fetch", store, "source", source, "name", ".smsmse-staging-20261125.003-f1", "manifest", manifest, "timeout_seconds", 10L, "deadline_seconds", 60L, "validate_certs", true, "ca_path", null);
+        }
+
         private static List<object> Run(FaultHost host, params Dictionary<string, object>[] steps)
         {
             Dictionary<string, object> request = new Dictionary<string, object>();
@@ -458,6 +555,70 @@ namespace EngineTests
                 List<object> steps = Run(host, Step("stage", csapi, "source", Path.Combine(hawking, "20261125.003"), "name", ".smsmse-staging-20261125.003-t1", "manifest", manifest));
                 Check("stage_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH", Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
                 Check("stage_leaves_no_half_set", !Directory.Exists(Path.Combine(csapi, ".smsmse-staging-20261125.003-t1")), "the staging folder is still there");
+            }
+
+            // fetch: a distribution point's server that breaks, cuts short or stalls; a share the account cannot read
+            {
+                string point = Fresh("fetch-point");
+                Dictionary<string, object> manifest = MakeSet(Path.Combine(point, "20261125.003"));
+                foreach (string mode in new string[] { "plain", "broken", "short", "slow" })
+                {
+                    FaultHost host = new FaultHost();
+                    FaultDownloads web = new FaultDownloads();
+                    web.Mode = mode;
+                    web.Clock = host.FakeClock;
+                    foreach (string file in Directory.GetFiles(Path.Combine(point, "20261125.003")))
+                    {
+                        web.Files[Path.GetFileName(file)] = File.ReadAllBytes(file);
+                    }
+                    host.Web = web;
+                    string store = Fresh("fetch-" + mode);
+                    List<object> steps = Run(host, FetchStep(store, "https://dp.example.com/smsmse/20261125.003", manifest));
+                    string message = (string)((IDictionary)steps[0])["message"];
+                    bool kept = Directory.GetFileSystemEntries(store).Length > 0;
+                    if (mode == "plain")
+                    {
+                        Check("fetch_marker_comes_last", Result(steps, 0) == "done" && web.Asked.Count == 3 && web.Asked[2].EndsWith("/zdone.dat", StringComparison.Ordinal), Result(steps, 0) + " " + message + " " + string.Join(",", web.Asked.ToArray()));
+                    }
+                    else if (mode == "broken")
+                    {
+                        Check("fetch_over_a_broken_connection_keeps_nothing", Result(steps, 0) == "refused:SOURCE_UNREACHABLE" && !kept && message.Contains("dp.example.com"), Result(steps, 0) + " " + message + " kept: " + kept);
+                    }
+                    else if (mode == "short")
+                    {
+                        Check("fetch_of_a_short_body_is_truncated", Result(steps, 0) == "refused:SOURCE_MISMATCH" && !kept && message.Contains("truncated"), Result(steps, 0) + " " + message + " kept: " + kept);
+                    }
+                    else
+                    {
+                        Check("fetch_from_a_stalled_server_meets_the_deadline", Result(steps, 0) == "refused:SOURCE_TIMEOUT" && !kept && message.Contains("deadline_seconds") && host.FakeClock.Time - 1800000000 <= 70, Result(steps, 0) + " " + message + " kept: " + kept);
+                    }
+                }
+                {
+                    FaultHost host = new FaultHost();
+                    string store = Fresh("fetch-denied");
+                    host.Fs.DeniedBelow[point] = Codes.AccessDenied;
+                    List<object> steps = Run(host, FetchStep(store, Path.Combine(point, "20261125.003"), manifest));
+                    string message = (string)((IDictionary)steps[0])["message"];
+                    Check("fetch_from_a_denied_share_names_the_second_hop", Result(steps, 0) == "refused:SOURCE_UNREACHABLE" && message.Contains("become") && message.Contains("delegation") && Directory.GetFileSystemEntries(store).Length == 0, Result(steps, 0) + " " + message);
+                }
+                {
+                    FaultHost host = new FaultHost();
+                    string store = Fresh("fetch-filtered");
+                    host.Fs.FilterTruncates = true;
+                    List<object> steps = Run(host, FetchStep(store, Path.Combine(point, "20261125.003"), manifest));
+                    Check("fetch_reads_back_what_landed", Result(steps, 0) == "failed:READ_BACK_MISMATCH" && Directory.GetFileSystemEntries(store).Length == 0, Result(steps, 0) + " " + ((IDictionary)steps[0])["message"]);
+                }
+            }
+
+            // fetch offers TLS 1.2 or later only: never SSL 3 (48), TLS 1.0 (192), TLS 1.1 (768) or the OS's defaults (0)
+            {
+                bool ok = true;
+                foreach (int current in new int[] { 0, 48 | 192, 192 | 768 | 3072, 3072 | 12288, 12288 })
+                {
+                    int offered = WebDownloads.Protocols(current);
+                    ok &= (offered & 3072) != 0 && (offered & (48 | 192 | 768)) == 0 && (offered & 12288) == (current & 12288);
+                }
+                Check("fetch_offers_tls_1_2_or_later_only", ok, "an older protocol is offered, or TLS 1.2 is not");
             }
 
             // high: .NET Framework sets a file's time by opening it for writing, refused while the stage's own writer is open

@@ -1,0 +1,642 @@
+// Copyright: mailsec.smsmse developers
+// GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
+//AnsibleRequires -CSharpUtil ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
+//
+// The apply operation's fetch step on the Windows agent: one set from a distribution point into a
+// staging folder of a store, by the rules of the POSIX agent's plugins/module_utils/fetch.py (both
+// pass the fetch cases of tests/contract/apply_cases.yml). The source is the set's folder there: an
+// https:// or http:// URL, or a full path of a folder (a UNC path \\server\share\...). Every file of
+// the manifest (the trusted catalog's entry; the marker last) is streamed into the staging folder
+// while it is hashed, never more than its catalogued size + 1 bytes read; the first file whose size
+// or SHA-256 differs refuses the set (SOURCE_*), naming the source. The caller created the staging
+// folder and removes it on any failure.
+//
+// HTTP: .NET's HttpWebRequest (connections kept alive across files), TLS 1.2 or later offered
+// (Windows PowerShell 5.1 on .NET 4.5 offers SSL 3 and TLS 1.0 unless told), the system proxy or
+// the request's, redirects followed only within the URL's own scheme, host and port.
+// timeout_seconds bounds each wait for the server, deadline_seconds the whole set: when it passes
+// the connection is aborted. A share is read with the identity the agent runs as.
+
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Threading;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
+using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
+
+namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFetch
+{
+    // The source cannot give a file as the catalog lists it.
+    public sealed class SourceError : Exception
+    {
+        public readonly string Code;
+
+        public SourceError(string code, string message)
+            : base(message)
+        {
+            Code = code;
+        }
+    }
+
+    public static class Fetcher
+    {
+        public const int MaxRedirects = 5;
+        private const int BufferSize = 1 << 20;
+        // Win32 errors of a share that refused the account the agent runs as (access denied, logon
+        // failure, not authenticated, guest access blocked): the second hop, named with its fix
+        private static readonly int[] CredentialErrors = { 5, 1326, 1244, 1272, 1331, 1907 };
+
+        public const string SecondHop = "the account the agent runs as cannot read it: over WinRM or PSRP the connection's own "
+            + "credentials do not reach a share (the second hop); run the task with become (become_user: SYSTEM, so that the host "
+            + "reads the share as its computer account DOMAIN\\HOST$, and grant that account read on the share and its folders), "
+            + "or allow delegation (CredSSP, Kerberos delegation); see docs/windows.md";
+
+        // Fill `target` (a staging folder the caller created) with the set at args.source.
+        public static Dictionary<string, object> Run(IHost host, IDictionary wire, string store, string target, IDictionary args)
+        {
+            string source = Req.NeedStr(args, "source");
+            IDictionary manifest = Req.Need(args, "manifest");
+            string marker = Req.NeedStr(wire, "marker");
+            bool url = IsUrl(source);
+            string shown = url ? Safe(source) : source;
+            DownloadOptions options = new DownloadOptions();
+            options.TimeoutSeconds = (int)Math.Min(Req.NeedLong(args, "timeout_seconds"), 86400);
+            options.ValidateCerts = Req.Bool(args, "validate_certs", true);
+            options.Proxy = Req.Str(args, "proxy");
+            string caPath = Req.Str(args, "ca_path");
+            if (url && caPath != null)
+            {
+                options.CaPem = ReadText(host, caPath);
+            }
+            long deadlineSeconds = Math.Min(Req.NeedLong(args, "deadline_seconds"), 86400);
+            Deadline deadline = new Deadline(host.Clock, deadlineSeconds, shown);
+            List<string> names = new List<string>();
+            foreach (object key in manifest.Keys)
+            {
+                names.Add((string)key);
+            }
+            names.Sort(delegate(string a, string b) { return MarkerLast(a, b, marker); });
+            long fetched = 0;
+            try
+            {
+                if (!url)
+                {
+                    CheckFolder(host, source);
+                }
+                IDownloads web = host.Downloads ?? new WebDownloads();
+                foreach (string rel in names)
+                {
+                    IDictionary want = (IDictionary)manifest[rel];
+                    long size = Req.NeedLong(want, "size");
+                    string dst = Paths.JoinRelative(target, rel);
+                    MakeParents(host, target, rel);
+                    long got;
+                    string where;
+                    string digest = url ? FromWeb(host, web, options, deadline, source, rel, size + 1, dst, out got, out where)
+                        : FromFolder(host, deadline, source, rel, size + 1, dst, out got, out where);
+                    string wrong = Mismatch(where, rel, got, digest, size, Req.NeedStr(want, "sha256"));
+                    if (wrong != null)
+                    {
+                        throw new SourceError("SOURCE_MISMATCH", wrong + "; the set was refused");
+                    }
+                    fetched += got;
+                }
+            }
+            catch (SourceError error)
+            {
+                SourceError shownError = deadline.Passed ? deadline.Error() : error;
+                throw new Refusal("refused", shown + ": " + shownError.Message + "; nothing of the set was kept", shownError.Code, null);
+            }
+            host.Files.Flush(target);
+            host.Files.Flush(store);
+            ReadBack(host, target, manifest, names);
+            Dictionary<string, object> data = new Dictionary<string, object>();
+            data["bytes_fetched"] = fetched;
+            data["files_fetched"] = (long)manifest.Count;
+            return data;
+        }
+
+        public static bool IsUrl(string source)
+        {
+            return source.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || source.StartsWith("http://", StringComparison.OrdinalIgnoreCase);
+        }
+
+        // A URL without user name or password, for messages.
+        public static string Safe(string url)
+        {
+            Uri parsed;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out parsed) || parsed.UserInfo.Length == 0)
+            {
+                return Text.Head(url, 1024);
+            }
+            return Text.Head(parsed.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped), 1024);
+        }
+
+        public static string FileUrl(string source, string rel)
+        {
+            StringBuilder url = new StringBuilder(source.TrimEnd('/'));
+            foreach (string part in rel.Split('/'))
+            {
+                url.Append('/').Append(Uri.EscapeDataString(part));
+            }
+            return url.ToString();
+        }
+
+        // scheme://host:port, lowercase: the only origin a redirect may lead to.
+        public static string Origin(string url)
+        {
+            Uri parsed;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out parsed) || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host.Length == 0)
+            {
+                throw new SourceError("SOURCE_UNREACHABLE", Safe(url) + " is not an http:// or https:// URL with a host");
+            }
+            return parsed.Scheme + "://" + parsed.Host.ToLowerInvariant() + ":" + parsed.Port.ToString(CultureInfo.InvariantCulture);
+        }
+
+        private static string Mismatch(string where, string rel, long size, string digest, long want, string wantDigest)
+        {
+            if (size > want)
+            {
+                return rel + " from " + where + " is larger than the catalog lists (" + want.ToString(CultureInfo.InvariantCulture) + " bytes)";
+            }
+            if (size < want)
+            {
+                return rel + " from " + where + " is " + size.ToString(CultureInfo.InvariantCulture) + " bytes, the catalog lists " + want.ToString(CultureInfo.InvariantCulture) + ": it is truncated";
+            }
+            if (digest != wantDigest)
+            {
+                return rel + " from " + where + " does not have the SHA-256 the catalog lists";
+            }
+            return null;
+        }
+
+        // --- a folder or share ---
+
+        private static void CheckFolder(IHost host, string source)
+        {
+            if (!Paths.IsFull(source))
+            {
+                throw new SourceError("SOURCE_UNREACHABLE", source + " is neither an http(s):// URL nor a full path of a folder or share (\\\\server\\share\\...)");
+            }
+            Entry top;
+            try
+            {
+                top = host.Files.StatFollow(source);
+            }
+            catch (Exception exception)
+            {
+                throw FolderError(source, exception, "the folder " + source + " cannot be reached");
+            }
+            if (top == null)
+            {
+                throw new SourceError("SOURCE_NOT_FOUND", "the folder " + source + " does not exist (is the share reachable, the distribution point mounted?)");
+            }
+            if (top.Kind != "dir")
+            {
+                throw new SourceError("SOURCE_NOT_FOUND", source + " is not a folder");
+            }
+        }
+
+        private static string FromFolder(IHost host, Deadline deadline, string source, string rel, long limit, string dst, out long size, out string where)
+        {
+            string path = Paths.JoinRelative(source, rel);
+            where = path;
+            Entry entry;
+            try
+            {
+                entry = host.Files.Stat(path);
+            }
+            catch (Exception exception)
+            {
+                throw FolderError(path, exception, path + " cannot be read");
+            }
+            if (entry == null)
+            {
+                throw new SourceError("SOURCE_NOT_FOUND", path + " does not exist");
+            }
+            if (entry.Kind != "file")
+            {
+                throw new SourceError("SOURCE_NOT_FOUND", path + " is not a regular file");
+            }
+            Stream reader;
+            try
+            {
+                reader = host.Files.OpenRead(path);
+            }
+            catch (Exception exception)
+            {
+                throw FolderError(path, exception, path + " cannot be opened");
+            }
+            using (reader)
+            {
+                return Receive(host, deadline, reader, limit, dst, path, out size);
+            }
+        }
+
+        private static SourceError FolderError(string path, Exception exception, string what)
+        {
+            int code = Codes.Of(exception);
+            if (code == Codes.FileNotFound || code == Codes.PathNotFound)
+            {
+                return new SourceError("SOURCE_NOT_FOUND", path + " does not exist");
+            }
+            string why = (code != 0 ? Win32Error.Name(code) + ": " : "") + Win32Error.InnerMessage(exception);
+            if (Array.IndexOf(CredentialErrors, code) >= 0)
+            {
+                return new SourceError("SOURCE_UNREACHABLE", what + " (" + why + "): " + SecondHop);
+            }
+            return new SourceError("SOURCE_UNREACHABLE", what + ": " + why);
+        }
+
+        // --- HTTP ---
+
+        private static string FromWeb(IHost host, IDownloads web, DownloadOptions options, Deadline deadline, string source, string rel, long limit, string dst, out long size, out string where)
+        {
+            string url = FileUrl(source, rel);
+            using (Download answer = Response(web, options, deadline, url, out where))
+            {
+                if (answer.Length >= limit)
+                {
+                    throw new SourceError("SOURCE_MISMATCH", where + " is " + answer.Length.ToString(CultureInfo.InvariantCulture) + " bytes, larger than the catalog lists (" + (limit - 1).ToString(CultureInfo.InvariantCulture) + ")");
+                }
+                using (Timer cutter = deadline.Cutter(answer.Abort))
+                {
+                    return Receive(host, deadline, answer.Body, limit, dst, where, out size);
+                }
+            }
+        }
+
+        // The 200 response for `url`, following redirects within its origin only; `where` is the URL it came from.
+        private static Download Response(IDownloads web, DownloadOptions options, Deadline deadline, string url, out string where)
+        {
+            string first = Origin(url);
+            for (int hop = 0; hop <= MaxRedirects; hop++)
+            {
+                deadline.Check();
+                Download answer = Get(web, options, url);
+                int status = answer.Status;
+                if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
+                {
+                    string location = answer.Location ?? "";
+                    answer.Dispose();
+                    Uri next;
+                    string target = Uri.TryCreate(new Uri(url), location, out next) ? next.AbsoluteUri : location;
+                    if (!IsUrl(target) || Origin(target) != first)
+                    {
+                        throw new SourceError("SOURCE_REDIRECT", Safe(url) + " redirects to " + Safe(target) + ", another host or scheme: a distribution point is read from its own origin only; give the URL the set is served from");
+                    }
+                    url = target;
+                    continue;
+                }
+                if (status != 200)
+                {
+                    answer.Dispose();
+                    string code = status == 404 || status == 410 ? "SOURCE_NOT_FOUND" : "SOURCE_UNREACHABLE";
+                    throw new SourceError(code, Safe(url) + " answered " + status.ToString(CultureInfo.InvariantCulture) + " " + (answer.Reason ?? ""));
+                }
+                where = Safe(url);
+                return answer;
+            }
+            throw new SourceError("SOURCE_REDIRECT", Safe(url) + " redirects more than " + MaxRedirects.ToString(CultureInfo.InvariantCulture) + " times");
+        }
+
+        private static Download Get(IDownloads web, DownloadOptions options, string url)
+        {
+            try
+            {
+                return web.Get(url, options);
+            }
+            catch (Exception exception)
+            {
+                SourceError error = NetworkError(exception);
+                if (error == null)
+                {
+                    throw;
+                }
+                throw error;
+            }
+        }
+
+        // What a network failure means for the set, or null for one that is not the network's.
+        public static SourceError NetworkError(Exception exception)
+        {
+            for (Exception inner = exception; inner != null; inner = inner.InnerException)
+            {
+                WebException web = inner as WebException;
+                if (web == null)
+                {
+                    continue;
+                }
+                switch (web.Status)
+                {
+                    case WebExceptionStatus.Timeout:
+                        return new SourceError("SOURCE_TIMEOUT", "the server sent nothing for timeout_seconds");
+                    case WebExceptionStatus.TrustFailure:
+                        return new SourceError("SOURCE_TLS", "the TLS certificate was not accepted (" + web.Message + "): give the CA that signed its certificate (ca_path) or, for a test only, validate_certs: false");
+                    case WebExceptionStatus.SecureChannelFailure:
+                        return new SourceError("SOURCE_TLS", "the TLS handshake failed (" + web.Message + "): the server must offer TLS 1.2 or later");
+                    default:
+                        return new SourceError("SOURCE_UNREACHABLE", "cannot be reached (" + web.Status + ": " + web.Message + ")");
+                }
+            }
+            if (exception is IOException && !(exception is HostException))
+            {
+                return new SourceError("SOURCE_UNREACHABLE", "the connection broke (" + exception.Message + ")");
+            }
+            return null;
+        }
+
+        // --- writing ---
+
+        // Stream at most `limit` bytes of `body` into the new file `target`, hashing while writing; (digest, size).
+        private static string Receive(IHost host, Deadline deadline, Stream body, long limit, string target, string where, out long size)
+        {
+            byte[] buffer = new byte[BufferSize];
+            size = 0;
+            using (Stream writer = host.Files.CreateNew(target))
+            using (SHA256 sha = Sha.New())
+            {
+                while (size < limit)
+                {
+                    deadline.Check();
+                    int read;
+                    try
+                    {
+                        read = body.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - size));
+                    }
+                    catch (Exception exception)
+                    {
+                        SourceError error = exception is HostException ? null : NetworkError(exception);
+                        if (error == null && exception is HostException)
+                        {
+                            error = FolderError(where, exception, where + " could not be read");
+                        }
+                        if (error == null)
+                        {
+                            throw;
+                        }
+                        throw error;
+                    }
+                    if (read <= 0)
+                    {
+                        break;
+                    }
+                    sha.TransformBlock(buffer, 0, read, null, 0);
+                    writer.Write(buffer, 0, read);
+                    size += read;
+                }
+                sha.TransformFinalBlock(buffer, 0, 0);
+                writer.Flush();
+                return Hashing.Hex(sha.Hash);
+            }
+        }
+
+        private static void MakeParents(IHost host, string top, string rel)
+        {
+            string[] parts = rel.Split('/');
+            string current = top;
+            for (int i = 0; i < parts.Length - 1; i++)
+            {
+                current = Paths.Join(current, parts[i]);
+                if (host.Files.Stat(current) == null)
+                {
+                    host.Files.CreateFolder(current);
+                }
+            }
+        }
+
+        private static int MarkerLast(string a, string b, string marker)
+        {
+            bool am = string.Equals(a.ToLowerInvariant(), marker, StringComparison.Ordinal);
+            bool bm = string.Equals(b.ToLowerInvariant(), marker, StringComparison.Ordinal);
+            if (am != bm)
+            {
+                return am ? 1 : -1;
+            }
+            return string.CompareOrdinal(a, b);
+        }
+
+        // What landed, read back from the store: an antivirus filter may clean or cut a file just written.
+        private static void ReadBack(IHost host, string target, IDictionary manifest, List<string> names)
+        {
+            foreach (string rel in names)
+            {
+                IDictionary want = (IDictionary)manifest[rel];
+                string path = Paths.JoinRelative(target, rel);
+                long size;
+                string digest;
+                using (Stream stream = host.Files.OpenRead(path))
+                {
+                    digest = Sha.Stream(stream, out size);
+                }
+                if (size != Req.NeedLong(want, "size") || digest != Req.NeedStr(want, "sha256"))
+                {
+                    throw new Refusal("failed", rel + " does not read back from " + target + " as it was fetched (an antivirus filter cleaned or cut it?); the staging folder was removed", "READ_BACK_MISMATCH", null);
+                }
+            }
+        }
+
+        private static string ReadText(IHost host, string path)
+        {
+            using (Stream stream = host.Files.OpenRead(path))
+            using (StreamReader reader = new StreamReader(stream, Encoding.ASCII))
+            {
+                char[] buffer = new char[1 << 20];
+                int read = reader.ReadBlock(buffer, 0, buffer.Length);
+                return new string(buffer, 0, read);
+            }
+        }
+    }
+
+    // The whole set's time, on the host's clock; a timer aborts a download that is still running when it passes.
+    public sealed class Deadline
+    {
+        private readonly IClock clock;
+        private readonly double ends;
+        private readonly long seconds;
+        private readonly string source;
+
+        public Deadline(IClock clock, long seconds, string source)
+        {
+            this.clock = clock;
+            this.seconds = seconds;
+            this.source = source;
+            ends = clock.Now + seconds;
+        }
+
+        public bool Passed
+        {
+            get { return clock.Now >= ends; }
+        }
+
+        public SourceError Error()
+        {
+            return new SourceError("SOURCE_TIMEOUT", source + " did not deliver the set within " + seconds.ToString(CultureInfo.InvariantCulture) + " seconds (deadline_seconds)");
+        }
+
+        public void Check()
+        {
+            if (Passed)
+            {
+                throw Error();
+            }
+        }
+
+        public Timer Cutter(Action abort)
+        {
+            double left = Math.Max(0, ends - clock.Now) * 1000;
+            TimerCallback cut = delegate
+            {
+                if (abort != null)
+                {
+                    abort();
+                }
+            };
+            return new Timer(cut, null, (long)Math.Min(left, int.MaxValue), Timeout.Infinite);
+        }
+    }
+
+    // .NET's HttpWebRequest: the system proxy (or the request's), TLS 1.2 or later, no redirect followed, no decoding.
+    public sealed class WebDownloads : IDownloads
+    {
+        private const int Tls12 = 3072;
+        private const int Tls13 = 12288;
+
+        // .NET 4.5 knows TLS 1.2 (3072) but offers SSL 3 and TLS 1.0 unless told: TLS 1.2, and TLS 1.3 (12288) only
+        // where the process offers it already (asking for it where Schannel lacks it fails every handshake); never
+        // SSL 3, TLS 1.0 or 1.1, and never the OS's defaults (SystemDefault, 0), which may still include TLS 1.0.
+        public static int Protocols(int current)
+        {
+            return Tls12 | (current & Tls13);
+        }
+
+        public static void OfferModernTls()
+        {
+            int wanted = Protocols((int)ServicePointManager.SecurityProtocol);
+            if ((int)ServicePointManager.SecurityProtocol != wanted)
+            {
+                ServicePointManager.SecurityProtocol = (SecurityProtocolType)wanted;
+            }
+        }
+
+        public Download Get(string url, DownloadOptions options)
+        {
+            OfferModernTls();
+            HttpWebRequest request = (HttpWebRequest)WebRequest.Create(url);
+            request.Method = "GET";
+            request.AllowAutoRedirect = false;
+            request.AutomaticDecompression = DecompressionMethods.None;
+            request.KeepAlive = true;
+            request.Timeout = options.TimeoutSeconds * 1000;
+            request.ReadWriteTimeout = options.TimeoutSeconds * 1000;
+            request.UserAgent = "mailsec.smsmse";
+            request.Headers[HttpRequestHeader.AcceptEncoding] = "identity";
+            IWebProxy proxy = options.Proxy != null ? new WebProxy(new Uri(options.Proxy)) : WebRequest.DefaultWebProxy;
+            if (proxy != null)
+            {
+                // an authenticating proxy is answered with the identity the agent runs as (never a password)
+                proxy.Credentials = CredentialCache.DefaultCredentials;
+            }
+            request.Proxy = proxy;
+            RemoteCertificateValidationCallback check = Validator(options);
+            if (check != null)
+            {
+                request.ServerCertificateValidationCallback = check;
+            }
+            HttpWebResponse response;
+            try
+            {
+                response = (HttpWebResponse)request.GetResponse();
+            }
+            catch (WebException exception)
+            {
+                response = exception.Response as HttpWebResponse;
+                if (response == null)
+                {
+                    throw;
+                }
+            }
+            Download answer = new Download();
+            answer.Status = (int)response.StatusCode;
+            answer.Reason = response.StatusDescription;
+            answer.Location = response.Headers["Location"];
+            answer.Length = response.ContentLength;
+            answer.Body = response.GetResponseStream();
+            answer.Abort = request.Abort;
+            return answer;
+        }
+
+        // null: the system's rules; else a callback that takes any certificate (validate_certs: false) or one
+        // whose chain ends at a CA of ca_path, for the host name asked.
+        private static RemoteCertificateValidationCallback Validator(DownloadOptions options)
+        {
+            if (!options.ValidateCerts)
+            {
+                return delegate { return true; };
+            }
+            if (options.CaPem == null)
+            {
+                return null;
+            }
+            X509Certificate2Collection authorities = Authorities(options.CaPem);
+            return delegate(object sender, X509Certificate certificate, X509Chain chain, SslPolicyErrors errors)
+            {
+                if (certificate == null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+                {
+                    return false;
+                }
+                X509Chain own = new X509Chain();
+                own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                own.ChainPolicy.VerificationFlags = X509VerificationFlags.AllowUnknownCertificateAuthority;
+                own.ChainPolicy.ExtraStore.AddRange(authorities);
+                if (!own.Build(new X509Certificate2(certificate)))
+                {
+                    return false;
+                }
+                X509Certificate2 root = own.ChainElements[own.ChainElements.Count - 1].Certificate;
+                foreach (X509Certificate2 authority in authorities)
+                {
+                    if (string.Equals(authority.Thumbprint, root.Thumbprint, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return true;
+                    }
+                }
+                return false;
+            };
+        }
+
+        // The certificates of a PEM bundle.
+        public static X509Certificate2Collection Authorities(string pem)
+        {
+            const string Begin = "-----BEGIN CERTIFICATE-----";
+            const string End = "-----END CERTIFICATE-----";
+            X509Certificate2Collection found = new X509Certificate2Collection();
+            int at = 0;
+            while ((at = pem.IndexOf(Begin, at, StringComparison.Ordinal)) >= 0)
+            {
+                int stop = pem.IndexOf(End, at, StringComparison.Ordinal);
+                if (stop < 0)
+                {
+                    break;
+                }
+                string body = pem.Substring(at + Begin.Length, stop - at - Begin.Length);
+                found.Add(new X509Certificate2(Convert.FromBase64String(body.Replace("\r", "").Replace("\n", "").Trim())));
+                at = stop + End.Length;
+            }
+            if (found.Count == 0)
+            {
+                throw new ArgumentException("ca_path holds no PEM certificate");
+            }
+            return found;
+        }
+    }
+}
