@@ -44,15 +44,17 @@ class ActionModule(DocumentedAction):
             catalogued=distpoint.newest_first(trusted, options["required_files"]),
         )
         agreed = health_run.Fleet(votes if options["consensus"] else None, options["threshold"]).agreed()
-        records, pending = [], []
+        records, pending, decided = [], [], {}
         for host, verified in results.items():
             try:
-                settled = health_run.settle(host, verified, marks[host], opts, overrides=_stores(verified), agreed=agreed)
+                settled, judged = health_run.settle_verified(host, verified, marks[host], opts, agreed=agreed)
             except Exception:  # one host's oddness never stops the fleet step: the host step runs it again
                 # for this host alone, and fails that host with the error
-                settled = None
+                settled, judged = None, None
             if settled is None:
                 pending.append(host)
+                if judged is not None and judged.assessed is not None:  # marked and decided once, here
+                    decided[host] = judged.assessed.to_dict()
             else:
                 records.append(settled)
         severities = options["fail_severities"]
@@ -65,15 +67,9 @@ class ActionModule(DocumentedAction):
             "threshold": options["threshold"],
             "records": records,
             "pending": pending,
+            "decided": decided,
             "stay": sorted({*pending, *failing} | ({runner} if runner else set())),
         }
-
-
-def _stores(verified: Any) -> dict[str, str | None]:
-    """The store paths the host's verification was parsed with (its ``state``), to parse it again alike."""
-    state = verified.get("state") if isinstance(verified, Mapping) else None
-    stores = state.get("stores") if isinstance(state, Mapping) else None
-    return dict(stores) if isinstance(stores, Mapping) else {}
 
 
 def _host_vars(hostvars: Any, host: str) -> Mapping[str, Any]:

@@ -20,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     plan,
     probe,
     steps,
+    store_view,
     verify_task,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
@@ -70,10 +71,10 @@ class ActionModule(DocumentedAction):
             options["verified"],
             options["marks"],
             opts,
-            overrides=options["stores"] or {},
             ctx=change.context(options, probe.is_windows(self), _product_facts(options["verified"])),
             agent=hooks,
             fleet=health_run.Fleet(options["votes"], options["consensus_threshold"]),
+            decided_by_fleet=options["decided"],
         )
         result = {"changed": ran["changed"], "record": ran["record"]}
         if options["liveupdate"] is False:
@@ -93,7 +94,7 @@ class ActionModule(DocumentedAction):
         trusted: catalog.Catalog | None,
         source: str,
         version: str,
-        stores: Mapping[str, plan.StoreView],
+        stores: Mapping[str, store_view.StoreView],
     ) -> dict[str, Any]:
         """Bring ``version`` from the distribution point ``source`` into the product's source store (defs_import's plan)."""
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_promote
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, store_view, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -19,7 +19,7 @@ class ActionModule(DocumentedAction):
         the_plan, stores = self._plan(task_vars, options)
         return change.carry_out(self, task_vars, the_plan, options["hash_cache_dir"], stores=stores)
 
-    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> tuple[plan.Plan, dict[str, plan.StoreView]]:
+    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
         if options["source_path"] and options["source"]:

@@ -37,8 +37,10 @@ options:
     elements: str
   state:
     description:
-      - The C(state) a M(mailsec.smsmse.defs_verify) task on this host returned (C(register) it). The module then
-        does not read the host again, which saves one agent call; the catalog options are applied again to it.
+      - The C(assessment) a M(mailsec.smsmse.defs_verify) task on this host returned (C(register) it and pass
+        C(result.assessment)). The module then does not read the host again, which saves one agent call; the catalog
+        options and O(bad_sets) are applied again to what it holds. It is checked against C(schemas/assessment.json)
+        and must have been read with the same store paths (C(OPTION_INVALID) otherwise).
       - The change still refuses, with C(CHANGE_CONFLICT), if C(definfo.dat) changed since that state was read.
     type: dict
   bad_sets:

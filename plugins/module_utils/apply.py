@@ -15,11 +15,6 @@ The rules (docs/changes.md):
 
 The agent decides nothing: what the reply means is read on the controller
 (plugins/plugin_utils/outcome.py).
-
-Test hook, off by default: when the environment variable
-``MAILSEC_SMSMSE_TEST_KILL_BEFORE`` holds a step's index (from 0) or its op,
-the agent kills itself with SIGKILL right before that step, so that tests can
-stop a change at an exact moment.
 """
 
 from __future__ import annotations
@@ -27,14 +22,12 @@ from __future__ import annotations
 import binascii
 import errno
 import os
-import signal
 from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, read_back, set_removal
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused
 
-KILL_BEFORE = "MAILSEC_SMSMSE_TEST_KILL_BEFORE"
 Primitive = Callable[[Context, str, dict[str, Any]], dict[str, Any]]
 
 #: op -> the primitive that carries it out (service gets the agent's command runner)
@@ -76,12 +69,6 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, f"{type(exc).__name__}: {exc}"
 
 
-def _kill_point(index: int, op: str) -> None:
-    wanted = os.environ.get(KILL_BEFORE)
-    if wanted is not None and wanted in (str(index), op):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def run_step(ctx: Context, step: dict[str, Any], run_command: notify.CommandRunner | None, limit: int) -> dict[str, Any]:
     """One step's report; never raises for what the step does."""
     op = step.get("op")
@@ -117,7 +104,6 @@ def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None
         if blocked is not None and not step.get("always"):
             reports.append(_report(op[:64], "skipped", None, f"skipped: {blocked}", {}, limit=limit))
             continue
-        _kill_point(index, op)
         report = run_step(ctx, step, run_command, limit)
         reports.append(report)
         if step.get("required") and report["result"] != "done" and blocked is None:

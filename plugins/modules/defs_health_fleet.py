@@ -117,6 +117,7 @@ EXAMPLES = r"""
 - name: Decide, fix and record the hosts that need a change
   mailsec.smsmse.defs_health_host:
     verified: "{{ verified }}"
+    decided: "{{ fleet.decided[inventory_hostname] | default(omit) }}"
     marks: "{{ fleet.marks[inventory_hostname] }}"
     votes: "{{ fleet.votes }}"
     mode: enforce
@@ -149,6 +150,14 @@ pending:
   returned: always
   type: list
   elements: str
+decided:
+  description:
+    - Host name to its assessment (as RV(mailsec.smsmse.defs_verify#module:assessment)), with the fleet's marks applied
+      and its C(decision) and C(checks) filled in, for each host of RV(pending) the step could judge. Pass it to the
+      O(mailsec.smsmse.defs_health_host#module:decided) option, so that each host is decided once per run.
+  returned: always
+  type: dict
+  version_added: 0.2.0
 stay:
   description:
     - The hosts with something left to do in the role - RV(pending), the hosts the report will fail, and the host that

@@ -27,6 +27,14 @@ options:
     description: The host's registered defs_verify result (may be failed, skipped or unreachable).
     type: raw
     required: true
+  decided:
+    description:
+      - The host's assessment as M(mailsec.smsmse.defs_health_fleet) marked and decided it (this host's entry of
+        its RV(mailsec.smsmse.defs_health_fleet#module:decided)). The step reads it as it is, without judging or
+        deciding the host again. When it is absent (the fleet step could not judge the host), the host is judged
+        here from O(verified) and O(marks), and its record says why it failed.
+    type: dict
+    version_added: 0.2.0
   marks:
     description: The sets fleet consensus marked bad on this host (from M(mailsec.smsmse.defs_health_fleet)).
     type: list
@@ -132,6 +140,7 @@ EXAMPLES = r"""
 - name: Decide, fix and record
   mailsec.smsmse.defs_health_host:
     verified: "{{ verified }}"
+    decided: "{{ fleet.decided[inventory_hostname] | default(omit) }}"
     marks: "{{ fleet.marks[inventory_hostname] }}"
     votes: "{{ fleet.votes }}"
     mode: enforce

@@ -172,12 +172,17 @@ catalog:
   description: The catalog used (C(sequence), C(expires), C(versions), C(signed_by) key IDs), or null.
   returned: success
   type: dict
-state:
+assessment:
   description:
-    - What the agent reported, as verified; pass it to the O(mailsec.smsmse.defs_promote#module:state) option of
+    - The host as this task read and judged it, described by C(schemas/assessment.json) - C(snapshot) (the stores,
+      sets, files with their SHA-256, C(definfo.dat) and C(usage.dat) as parsed once from the agent's reply),
+      C(overrides) (the store paths it was read with), C(facts), C(verification) (these results), C(marks),
+      C(decision) and C(checks) (null and empty here; the C(defs_health) role's fleet step fills them in).
+    - The raw agent reply is not kept. Pass this to the O(mailsec.smsmse.defs_promote#module:state) option of
       M(mailsec.smsmse.defs_promote) or M(mailsec.smsmse.defs_rollback) to spare them another read of the host.
   returned: success
   type: dict
+  version_added: 0.2.0
 ansible_facts:
   description: C(smsmse_defs), as M(mailsec.smsmse.defs_facts) returns it, with these results under C(verification).
   returned: success

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ansible.utils.display import Display
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine, safe_text
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
 #: the Windows agent's change module: the same shim and engine with the change code (SmsmseEngineApply.cs)
@@ -73,7 +73,7 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
     result = run_module(module_name=module, module_args=module_args, task_vars=task_vars)
     if result.get("failed") or result.get("unreachable"):
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]
-        raise SmsmseError("AGENT_FAILED", f"The agent failed on '{op}': {message}")
+        raise AgentFailed(f"The agent failed on '{op}': {message}")
     reply = contract.check_reply(op, result.get("reply"))
     if op == "probe":
         if reply["agent"]["name"] != AGENT_NAMES[module]:

@@ -2,8 +2,8 @@
 
 A host costs two agent calls when it needs a change (a hashing probe, then one
 ``apply`` with every step of the change) and one when it does not; check mode
-never makes the second. Given the ``state`` a defs_verify task returned, the
-probe is skipped (the change's compare-and-swap still refuses if the host moved
+never makes the second. Given the ``assessment`` a defs_verify task returned
+(option ``state``), the probe is skipped (the change's compare-and-swap still refuses if the host moved
 on meanwhile). What the reply means is decided by :mod:`outcome`.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     agent,
+    assessment,
     catalog,
     contract,
     installed,
@@ -23,9 +24,10 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     read_back,
     snapshot,
     steps,
+    store_view,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
 DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
@@ -35,18 +37,19 @@ SERVICE_TIMEOUT = 120
 
 def read_host(
     action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]
-) -> tuple[dict[str, plan.StoreView], dict[str, Any], snapshot.Snapshot]:
-    """One hashing probe, judged as defs_verify judges it: the stores, their verdicts, and the host as read."""
+) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
+    """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
+    their verdicts, and the host as read."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
+    overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
+    marks = [verify.Mark(mark["store"], mark["version"], marked(mark)) for mark in options["bad_sets"]]
     if options["state"]:
-        reply = _reply_from_state(options["state"])
+        given = _assessment_from_state(options["state"], overrides)
+        found = assessment.rejudged(given, required_files=options["required_files"], trusted=trusted, marks=marks)
     else:
         reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
-    overrides = {**(options["stores"] or {}), **{k: v for k, v in (options.get("extra_stores") or {}).items() if v}}
-    host = snapshot.parse(reply, overrides)
-    marks = [verify.Mark(mark["store"], mark["version"], marked(mark)) for mark in options["bad_sets"]]
-    verification = verify.judge(host, required_files=options["required_files"], catalog=trusted, marks=marks)
-    return plan.view(host, verification), verification, host
+        found = assessment.assess(reply, overrides=overrides, required_files=options["required_files"], trusted=trusted, marks=marks)
+    return found.stores(), dict(found.verification), found.snapshot
 
 
 _MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
@@ -57,15 +60,19 @@ def marked(mark: Mapping[str, Any]) -> dict[str, Any]:
     return {**_MARKED, **{key: mark[key] for key in ("code", "message") if mark.get(key)}}
 
 
-def _reply_from_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """The probe reply a defs_verify task returned as ``state``: checked against the contract again, hashes required."""
-    reply = contract.check_reply("probe", state.get("reply"))
-    if not all("sha256" in f for store in reply["stores"] for d in store["dirs"] for f in d["files"]):
-        raise SmsmseError("OPTION_INVALID", "`state` is not the state of a defs_verify task (its files carry no digests).")
-    return reply
+def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str | None]) -> assessment.Assessment:
+    """The assessment a defs_verify task returned, checked against its schema; it must have been read with these stores."""
+    given = assessment.checked(state, option="state")
+    if {k: v for k, v in given.overrides.items() if v} != {k: v for k, v in overrides.items() if v}:
+        raise SmsmseError(
+            "OPTION_INVALID",
+            "`state` was read with other store paths than this task gives (`stores`, `source_path`): "
+            "verify with the same paths, or leave `state` out so that the host is read again.",
+        )
+    return given
 
 
-def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> plan.Context:
+def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
     """The plan context from the change options: lock, events, restart, and the wire names.
 
     ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose
@@ -80,7 +87,7 @@ def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, An
             command=None if windows else options.get("restart_command"),
             timeout=SERVICE_TIMEOUT,
         )
-    return plan.Context(
+    return store_view.Context(
         windows=windows,
         stale_seconds=options["lock_stale_seconds"],
         events_file=None if windows else options.get("events_file"),
@@ -120,9 +127,7 @@ def apply_read(
         reply = agent.call(
             action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
         )
-    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
-        if exc.code != "AGENT_FAILED":
-            raise
+    except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         return outcome.interpret(request, None, str(exc)), None
     return outcome.interpret(request, reply), reply.get("read_back")
 
@@ -133,7 +138,7 @@ def carry_out(
     the_plan: plan.Plan,
     cache_dir: str | None,
     *,
-    stores: Mapping[str, plan.StoreView] | None = None,
+    stores: Mapping[str, store_view.StoreView] | None = None,
 ) -> dict[str, Any]:
     """Run the plan (unless in check mode) and return the task result, exactly as the host's reply says it went.
 
@@ -162,7 +167,7 @@ def carry_out(
     return result
 
 
-def _lost_races(the_plan: plan.Plan, stores: Mapping[str, plan.StoreView], read: Sequence[Mapping[str, Any]]) -> list[str]:
+def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]) -> list[str]:
     """What the read at the end of the call says against the plan: each store not left at a good set, and why."""
     goods = read_back.good_copies(stores)
     by_path = {view.path: name for name, view in stores.items()}

@@ -1,6 +1,6 @@
 """What one host needs: the one owner of every decision about a host's stores, for the modules and the role alike.
 
-Input is the host's stores with their verdicts (:class:`plan.StoreView`, after
+Input is the host's stores with their verdicts (:class:`store_view.StoreView`, after
 the catalog, fleet consensus and the source rule); output is a
 :class:`Decision`. It mirrors, from the outside, what SMSMSE 6.5.1+/6.0.12+
 does inside one server, and goes further where the product cannot:
@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, verify, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import store_view, verify, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SOURCE_STORES
 
 NONE, PROMOTE, ROLLBACK, LIVEUPDATE = "none", "promote", "rollback", "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
@@ -64,6 +65,19 @@ class Decision:
             "usage_repairs": list(self.usage_repairs),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision :meth:`as_dict` gave."""
+        return cls(
+            action=data["action"],
+            reason=data["reason"],
+            source=data["source"],
+            version=data["version"],
+            repairs=tuple(data["repairs"]),
+            risks=tuple(data["risks"]),
+            usage_repairs=tuple(data["usage_repairs"]),
+        )
+
 
 #: the decision's action -> the advice it gives, in the words the remediation of a failing check uses
 ADVICE: dict[str, str] = {
@@ -91,35 +105,35 @@ def advice(decision: Decision, *, done: bool = False) -> str | None:
     return " ".join(parts) or None
 
 
-def decide(stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
+def decide(stores: Mapping[str, store_view.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
     """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
     repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)
     action, reason, source, version = _csapi_action(stores)
-    usage_repairs = tuple(name for name in plan.SOURCES if name in stores and _usage_repairable(stores[name]))
+    usage_repairs = tuple(name for name in SOURCE_STORES if name in stores and _usage_repairable(stores[name]))
     return Decision(action, reason, source, version, tuple(repairs), tuple(risks), usage_repairs)
 
 
-def _usage_repairable(view: plan.StoreView) -> bool:
+def _usage_repairable(view: store_view.StoreView) -> bool:
     """Whether usage.dat names a missing or bad set and the store holds a good set to move the codes to.
 
     Also in the shared Hawking store: moving a product's codes to a set that is there is the vendor's own fix (TECH84196),
     and it removes nothing."""
     good = view.good()
-    target = view.active if view.active_status == plan.GOOD and view.active else (good[-1] if good else None)
+    target = view.active if view.active_status == store_view.GOOD and view.active else (good[-1] if good else None)
     return target is not None and view.usage_after(target) is not None
 
 
-def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str | None, str | None]:
+def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[str, str, str | None, str | None]:
     csapi = stores.get("csapi")
-    sources = {k: v for k, v in stores.items() if k in plan.SOURCES}
-    source = plan.choose_source(sources)
+    sources = {k: v for k, v in stores.items() if k in SOURCE_STORES}
+    source = choose_source(sources)
     source_best = stores[source].good()[-1] if source and stores[source].good() else None
     csapi_good = csapi.good() if csapi else []
     csapi_best = csapi_good[-1] if csapi_good else None
     if source_best is None and csapi_best is None:
         return LIVEUPDATE, "no good set in any store", None, None
     active = csapi.active if csapi else None
-    active_good = csapi is not None and csapi.active_status == plan.GOOD
+    active_good = csapi is not None and csapi.active_status == store_view.GOOD
     if active_good and versions.newest([active, source_best]) == active:
         return (
             NONE,
@@ -139,19 +153,19 @@ def _csapi_action(stores: Mapping[str, plan.StoreView]) -> tuple[str, str, str |
 
 
 def _source_repairs(
-    stores: Mapping[str, plan.StoreView], product: Mapping[str, Any], *, repair_hawking: bool
+    stores: Mapping[str, store_view.StoreView], product: Mapping[str, Any], *, repair_hawking: bool
 ) -> tuple[list[str], list[str]]:
     repairs, risks = [], []
     csapi = stores.get("csapi")
     csapi_good = csapi.good() if csapi else []
-    for name in plan.SOURCES:
+    for name in SOURCE_STORES:
         view = stores.get(name)
         if view is None:
             continue
-        stranded = plan.unrepairable_risk(view, csapi_good[-1] if csapi_good else None)
+        stranded = unrepairable_risk(view, csapi_good[-1] if csapi_good else None)
         if stranded:
             risks.append(unrepairable_risk_message(name, _described(view, stranded), csapi_good[-1] if csapi_good else None, product))
-        risky = plan.source_risk(view)
+        risky = source_risk(view)
         if not risky:
             continue
         if name in OWNED_SOURCES or repair_hawking:
@@ -161,7 +175,7 @@ def _source_repairs(
     return repairs, risks
 
 
-def _described(view: plan.StoreView, names: list[str]) -> list[str]:
+def _described(view: store_view.StoreView, names: list[str]) -> list[str]:
     """``version (status)``: a set not in the catalog is ``unknown``, not ``bad``, and the message says which."""
     return [f"{v} ({view.sets[v]['status']})" for v in names]
 
@@ -192,3 +206,43 @@ def source_risk_message(store: str, risky: list[str], product: Mapping[str, Any]
         f"takes the newest set next; {consequence}. Set defs_health_repair_hawking (or run defs_rollback with "
         f"store={store} and quarantine=true) to move them out; the store is shared with SAV/SEP."
     )
+
+
+# --- which source store, and what the product's copy job would take next ---
+
+
+def choose_source(stores: Mapping[str, store_view.StoreView]) -> str | None:
+    """The source store to promote from: the one with the newest good set; on a tie, the product's own (SMSMSE Hawking).
+
+    The one place the default source is chosen, for defs_promote and the role alike.
+    """
+    best: tuple[str, str] | None = None
+    for name in SOURCE_STORES:
+        if name not in stores or not stores[name].good():
+            continue
+        newest = stores[name].good()[-1]
+        if best is None or versions.newer(newest, best[1]):
+            best = (name, newest)
+    if best is not None:
+        return best[0]
+    return next((name for name in SOURCE_STORES if name in stores), None)
+
+
+def source_risk(view_: store_view.StoreView) -> list[str]:
+    """The sets of a source store newer than its newest good set that are not good (bad, or not in the catalog):
+    what the product's copy job would pick up next. Empty when the store holds no good set (see :func:`unrepairable_risk`)."""
+    good = view_.good()
+    if not good:
+        return []
+    return [v for v in _not_good(view_) if versions.newer(v, good[-1])]
+
+
+def unrepairable_risk(view_: store_view.StoreView, csapi_best: str | None) -> list[str]:
+    """A source store with no good set to point at: its sets newer than CSAPI's newest good one, which the copy job takes next."""
+    if view_.good():
+        return []
+    return [v for v in _not_good(view_) if csapi_best is None or versions.newer(v, csapi_best)]
+
+
+def _not_good(view_: store_view.StoreView) -> list[str]:
+    return sorted((v for v, record in view_.sets.items() if record["status"] != store_view.GOOD), key=versions.sort_key)

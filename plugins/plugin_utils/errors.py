@@ -413,3 +413,10 @@ class SmsmseError(Exception):
 
     def as_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "message": self.detail, "path": self.path}
+
+
+class AgentFailed(SmsmseError):
+    """``AGENT_FAILED``: the agent died or the connection broke during a call, so what happened on the host is not known."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("AGENT_FAILED", detail)

@@ -83,15 +83,13 @@ def build(
     ``definfo_error`` instead of failing (verification reports it as a problem of the store).
     """
     host = snapshot.host
-    raw_host = snapshot.reply["host"]
     found = {name: _store(store, today=today, strict=strict) for name, store in snapshot.stores.items()}
     all_versions = [s["version"] for store in found.values() for s in store["sets"]]
     given = snapshot.product
-    served_by = snapshot.reply["agent"]
     return {
-        "agent": {"name": served_by["name"], "runtime": served_by["runtime"]},
+        "agent": {"name": snapshot.agent.name, "runtime": snapshot.agent.runtime},
         "host": {"hostname": host.hostname, "os": host.os, "os_version": host.os_version, "arch": host.arch},
-        "platform": layout.platform_for(raw_host),
+        "platform": layout.platform_for({"os": host.os, "os_version": host.os_version, "arch": host.arch}),
         "product": {
             **product.describe(given.name if given else None, given.version if given else None, lines),
             "source": given.source if given else None,

@@ -19,6 +19,7 @@ from typing import Any
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    assessment,
     consensus,
     decide,
     distpoint,
@@ -26,23 +27,23 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     outcome,
     plan,
     read_back,
-    snapshot,
     steps,
+    store_view,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 MARK_KEYS = ("store", "version", "code", "message")
 
 
 def usable(result: Any) -> bool:
-    """A registered defs_verify result that holds a verification."""
+    """A registered defs_verify result that holds an assessment."""
     return (
         isinstance(result, Mapping)
         and not result.get("failed")
         and not result.get("unreachable")
         and not result.get("skipped")
-        and "verification" in ((result.get("ansible_facts") or {}).get("smsmse_defs") or {})
+        and isinstance(result.get("assessment"), Mapping)
     )
 
 
@@ -51,7 +52,7 @@ def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) 
     marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
     if not enabled:
         return marks, {}
-    verifications = {host: r["ansible_facts"]["smsmse_defs"]["verification"] for host, r in results.items() if usable(r)}
+    verifications = {host: r["assessment"]["verification"] for host, r in results.items() if usable(r)}
     votes = consensus.tally(verifications)
     decided = consensus.winners(votes, threshold=threshold)
     for host, verification in verifications.items():
@@ -67,8 +68,7 @@ def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[
     """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
     if fleet.votes is None:
         return []
-    first = before["ansible_facts"]["smsmse_defs"]["verification"]
-    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
     decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
     return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
 
@@ -77,8 +77,7 @@ def agreed_after_liveupdate(before: Mapping[str, Any], after: Mapping[str, Any],
     """What the fleet decides once this host's votes are taken again on what LiveUpdate brought."""
     if fleet.votes is None:
         return {}
-    first = before["ansible_facts"]["smsmse_defs"]["verification"]
-    again = after["ansible_facts"]["smsmse_defs"]["verification"]
+    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
     return consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
 
 
@@ -116,9 +115,18 @@ class Judged:
     """One host as verified and judged: its facts (marks applied), its stores, and what it needs."""
 
     smsmse_defs: dict[str, Any]
-    stores: dict[str, plan.StoreView]
+    stores: dict[str, store_view.StoreView]
     decision: decide.Decision
     checks: list[dict[str, Any]]
+    #: the decided assessment it was read from (None: facts predicted or read back after a change)
+    assessed: assessment.Assessment | None = None
+
+    @classmethod
+    def of(cls, decided: assessment.Assessment) -> Judged:
+        """The host step's working record of a decided assessment."""
+        if decided.decision is None:
+            raise ValueError("the assessment has no decision")
+        return cls(decided.smsmse_defs, decided.stores(), decided.decision, [dict(c) for c in decided.checks], decided)
 
 
 @dataclass(frozen=True)
@@ -132,26 +140,20 @@ class Agent:
     #: verify the host again; a defs_verify-like result
     reverify: Callable[[], Mapping[str, Any]]
     #: bring (source, version) into the host's source store; a defs_import-like result (``failed``, ``msg``, ``error``, ``changed``)
-    fetch: Callable[[str, str, Mapping[str, plan.StoreView]], Mapping[str, Any]] | None = None
+    fetch: Callable[[str, str, Mapping[str, store_view.StoreView]], Mapping[str, Any]] | None = None
 
 
-def judge(
-    verified: Mapping[str, Any],
-    marks: Sequence[Mapping[str, Any]],
-    opts: Options,
-    overrides: Mapping[str, str | None],
-    agreed: verify.Agreed | None = None,
-) -> Judged:
-    """The host's facts with the fleet's marks applied (and its decided versions as proof), its stores, decision and checks."""
-    smsmse_defs = dict(verified["ansible_facts"]["smsmse_defs"])
-    problems = [(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in marks]
-    smsmse_defs["verification"] = verify.mark_bad(smsmse_defs["verification"], problems, agreed=agreed)
-    stores = plan.view(snapshot.parse(verified["state"]["reply"], overrides), smsmse_defs["verification"])
-    decision = decide.decide(stores, smsmse_defs["product"], repair_hawking=opts.repair_hawking)
-    checks = health.checks(
-        smsmse_defs, max_age_days=opts.max_age_days, today=opts.today, risks=decision.risks, advice=decide.advice(decision)
-    )
-    return Judged(smsmse_defs, stores, decision, checks)
+def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
+    """The host's registered assessment with the fleet's marks applied (and its decided versions as proof), decided."""
+    return Judged.of(decided(verified, marks, opts, agreed))
+
+
+def decided(
+    verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None
+) -> assessment.Assessment:
+    """The assessment a defs_verify result registered, read back (no parse), marked once and decided once."""
+    found = assessment.Assessment.from_dict(verified["assessment"]).marked(marks, agreed)
+    return found.decided(repair_hawking=opts.repair_hawking, max_age_days=opts.max_age_days, today=opts.today)
 
 
 def record(
@@ -222,7 +224,7 @@ def is_windows(smsmse_defs: Mapping[str, Any]) -> bool:
     return isinstance(host, Mapping) and host.get("os") == "windows"
 
 
-def plans_for(judged: Judged, opts: Options, ctx: plan.Context) -> list[plan.Plan]:
+def plans_for(judged: Judged, opts: Options, ctx: store_view.Context) -> list[plan.Plan]:
     """The changes the decision calls for: the source stores the product copies from first, then CSAPI, so that the
     product's copy job cannot bring back what the change moves CSAPI away from."""
     decision, stores = judged.decision, judged.stores
@@ -260,9 +262,7 @@ def carry_out_read(
     reply: Mapping[str, Any] | None
     try:
         reply, failure = apply(request_steps), None
-    except SmsmseError as exc:  # the agent died or the connection broke: what happened is not known
-        if exc.code != "AGENT_FAILED":
-            raise
+    except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         reply, failure = None, str(exc)
     actions, start = [], 0
     warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
@@ -270,7 +270,7 @@ def carry_out_read(
         part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": its_warnings}
         start += len(plan_steps)
         read = outcome.interpret({"steps": plan_steps}, part, failure)
-        kind = _kind(the_plan)
+        kind = the_plan.kind
         failed = bool(read.get("failed"))
         actions.append(
             {
@@ -302,14 +302,6 @@ def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> lis
 _FOLDER_ARGS = ("name", "a", "b", "from", "to")
 
 
-def _kind(the_plan: plan.Plan) -> str:
-    if "quarantined_sets" in the_plan.extra:
-        return "repair_source"
-    if "usage_repaired" in the_plan.extra:
-        return "repair_usage"
-    return "rollback" if "rolled_back" in the_plan.extra else "promote"
-
-
 def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[str, Any]:
     """The facts as they are once the ``done`` plans succeeded (the agent checked every copy against its manifest)."""
     verification = smsmse_defs["verification"]
@@ -317,10 +309,10 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
     active = {name: dict(record) for name, record in verification["active"].items()}
     for the_plan in done:
         store, version = the_plan.store, the_plan.version
-        if the_plan.extra.get("usage_repaired"):
+        if the_plan.kind == "repair_usage":
             continue  # only usage.dat changed
         gone = set(the_plan.extra.get("removed", [])) | set(the_plan.extra.get("quarantined_sets", []))
-        if the_plan.extra.get("rolled_back") is not None:  # a rollback: what it quarantined is gone too
+        if the_plan.kind == "rollback":  # a rollback: what it quarantined is gone too
             gone |= {s["version"] for s in sets if s["store"] == store and s["status"] == "bad" and _quarantined(the_plan, s["version"])}
         sets = [s for s in sets if not (s["store"] == store and s["version"] in gone)]
         copy = next((s for s in sets if s["store"] == store and s["version"] == version), None)
@@ -350,7 +342,6 @@ def settle(
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
     *,
-    overrides: Mapping[str, str | None],
     agreed: verify.Agreed | None = None,
 ) -> dict[str, Any] | None:
     """The host's record when it needs no agent call (unreachable, not verified, report mode, nothing to change).
@@ -358,8 +349,15 @@ def settle(
     None when it does: enforce mode and the decision calls for a change (:func:`run_host` makes it).
     The fleet step settles every host this way, once, so that a host that needs nothing costs no task of its own.
     """
-    recorded, _judged = _settle(name, verified, marks, opts, overrides, agreed=agreed or {})
+    recorded, _judged = _settle(name, verified, marks, opts, agreed=agreed or {})
     return recorded
+
+
+def settle_verified(
+    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, agreed: verify.Agreed | None = None
+) -> tuple[dict[str, Any] | None, Judged | None]:
+    """:func:`settle`, and the judged host (with its decided assessment) when it was judged."""
+    return _settle(name, verified, marks, opts, agreed=agreed or {})
 
 
 def _settle(
@@ -367,7 +365,6 @@ def _settle(
     verified: Any,
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
-    overrides: Mapping[str, str | None],
     *,
     agreed: verify.Agreed,
 ) -> tuple[dict[str, Any] | None, Judged | None]:
@@ -378,7 +375,13 @@ def _settle(
     if not usable(verified):
         message = str(verified.get("msg", "defs_verify did not run")) if isinstance(verified, Mapping) else "defs_verify did not run"
         return record(name, None, checks=[health.error_check(message)], actions=[], status="failed", message=message, today=today), None
-    judged = judge(verified, marks, opts, overrides, agreed)
+    judged = judge(verified, marks, opts, agreed)
+    return settle_judged(name, judged, opts)
+
+
+def settle_judged(name: str, judged: Judged, opts: Options) -> tuple[dict[str, Any] | None, Judged | None]:
+    """The record of a judged host that needs no agent call, or (None, judged) when enforce must change it."""
+    today = opts.today
     if opts.mode == "enforce" and judged.decision.needs_change:
         return None, judged
     status = health.status_of(judged.checks, changed=False, failed=False)
@@ -393,15 +396,22 @@ def run_host(
     marks: Sequence[Mapping[str, Any]],
     opts: Options,
     *,
-    overrides: Mapping[str, str | None],
-    ctx: plan.Context,
+    ctx: store_view.Context,
     agent: Agent,
     fleet: Fleet = Fleet(),
+    decided_by_fleet: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The host's report record (``changed`` says whether anything on the host changed)."""
+    """The host's report record (``changed`` says whether anything on the host changed).
+
+    ``decided_by_fleet``: the host's assessment as the fleet step marked and decided it (:func:`decided`), read as it is;
+    without it (the fleet step could not judge this host) the host is judged here, and fails with the reason.
+    """
     today = opts.today
     try:
-        settled, judged = _settle(name, verified, marks, opts, overrides, agreed=fleet.agreed())
+        if decided_by_fleet is not None:
+            settled, judged = settle_judged(name, Judged.of(assessment.Assessment.from_dict(decided_by_fleet)), opts)
+        else:
+            settled, judged = _settle(name, verified, marks, opts, agreed=fleet.agreed())
     except Exception as exc:  # a reply that passed the contract but that the verdicts cannot use: this host alone fails
         return broken(name, exc, judged=None, checks=[], progress=Progress(doing="judging what the host reported"), today=today)
     if settled is not None or judged is None:
@@ -409,7 +419,7 @@ def run_host(
     first_checks = judged.checks
     progress = Progress(doing="the change")
     try:
-        return _enforce(name, verified, judged, opts, progress, overrides=overrides, ctx=ctx, agent=agent, fleet=fleet)
+        return _enforce(name, verified, judged, opts, progress, ctx=ctx, agent=agent, fleet=fleet)
     except Exception as exc:  # whatever one host raises, its record is written and the fleet's report too
         return broken(name, exc, judged=judged, checks=first_checks, progress=progress, today=today)
 
@@ -422,6 +432,8 @@ class Progress:
     actions: list[dict[str, Any]] = field(default_factory=list)
     changed: bool = False
     plans: list[plan.Plan] = field(default_factory=list)
+    #: the plans were sent to the host and their reply is not read yet: a failure now leaves the change unknown
+    changing: bool = False
 
 
 def _enforce(
@@ -431,8 +443,7 @@ def _enforce(
     opts: Options,
     progress: Progress,
     *,
-    overrides: Mapping[str, str | None],
-    ctx: plan.Context,
+    ctx: store_view.Context,
     agent: Agent,
     fleet: Fleet,
 ) -> dict[str, Any]:
@@ -440,18 +451,18 @@ def _enforce(
     runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
     fixed_by = None
     if judged.decision.action == decide.LIVEUPDATE:
-        healed, why = _from_sources(name, verified, judged, opts, progress, overrides=overrides, agent=agent, fleet=fleet)
+        healed, why = _from_sources(name, verified, judged, opts, progress, agent=agent, fleet=fleet)
         if healed is None:
             return _failed(name, judged, first_checks, actions, f"{why} {runbook}", today, progress.changed)
         judged, fixed_by = healed
     progress.doing = "the change"
     try:
         plans = plans_for(judged, opts, ctx)
-        progress.plans = plans
+        progress.plans, progress.changing = plans, bool(plans)
         done_actions, read = carry_out_read(plans, agent.apply)
     except SmsmseError as exc:
         return _failed(name, judged, first_checks, actions, str(exc), today, progress.changed)
-    progress.doing = "recording the result"
+    progress.doing, progress.changing = "recording the result", False
     changed = progress.changed = progress.changed or any(a.pop("changed") for a in done_actions)
     actions += done_actions
     if read is None:  # no read: the agent call itself failed (both agents read back otherwise): predicted
@@ -503,7 +514,6 @@ def _from_sources(
     opts: Options,
     progress: Progress,
     *,
-    overrides: Mapping[str, str | None],
     agent: Agent,
     fleet: Fleet,
 ) -> tuple[tuple[Judged, str] | None, str]:
@@ -535,7 +545,6 @@ def _from_sources(
                 again,
                 marks_after_liveupdate(name, verified, again, fleet),
                 opts,
-                overrides,
                 agreed_after_liveupdate(verified, again, fleet),
             )
             if after.decision.action != decide.LIVEUPDATE:
@@ -556,7 +565,7 @@ def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[
     fetch = agent.fetch
     if fetch is None:
         return [lambda: {"failed": True, "msg": "this run cannot fetch from a distribution point"}]
-    held = {s["version"] for s in judged.smsmse_defs["verification"]["sets"] if s["status"] == plan.GOOD}
+    held = {s["version"] for s in judged.smsmse_defs["verification"]["sets"] if s["status"] == store_view.GOOD}
     wanted = [v for v in opts.catalogued if v not in held][:VERSIONS_PER_SOURCE]
     if not wanted:
         return [lambda: {"failed": True, "msg": "the trusted catalog lists no version this host lacks"}]
@@ -580,11 +589,11 @@ def broken(
     text = str(exc) if isinstance(exc, SmsmseError) or connection_broke(exc) else f"{type(exc).__name__}: {exc}"
     actions = list(progress.actions)
     changed = progress.changed
-    during_change = progress.doing == "the change" and bool(progress.plans)
+    during_change = progress.changing
     if during_change:
         unknown = "the change may have been made; the next run reads the host afresh"
         actions += [
-            {"action": _kind(p), "result": "failed", "version": p.version, "previous": p.previous, "message": f"{text}: {unknown}"}
+            {"action": p.kind, "result": "failed", "version": p.version, "previous": p.previous, "message": f"{text}: {unknown}"}
             for p in progress.plans
         ]
         changed = True

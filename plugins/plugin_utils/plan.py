@@ -25,27 +25,22 @@ from __future__ import annotations
 import ntpath
 import posixpath
 import re
-import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, facts, steps, usage, verify, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import collection_events, decide, steps, usage, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
-    CUR_DEFS,
-    DEFDATES,
-    LAST_DEFS,
     DefinfoError,
     decode,
-    new_definfo,
-    parse_definfo,
-    render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, USAGE, Snapshot, Store
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import DEFINFO, SOURCE_STORES, USAGE
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.store_view import BAD, GOOD, Context, StoreView
 
-GOOD, BAD = "good", "bad"
 SOURCES = SOURCE_STORES
+#: the kinds of change a plan makes (each builder below names its own)
+PlanKind = Literal["promote", "import", "rollback", "repair_usage", "repair_source"]
 
 
 @dataclass
@@ -59,6 +54,8 @@ class Plan:
     steps: list[steps.Step] = field(default_factory=list)
     diff: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: what the change is: its action in the role's report
+    kind: PlanKind = field(default="promote", kw_only=True)
 
     def __post_init__(self) -> None:
         self.steps = steps.arrange(self.steps)  # the order the agent runs them: what diff, check mode and the reply show
@@ -66,153 +63,6 @@ class Plan:
     @property
     def changes(self) -> bool:
         return bool(self.steps)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every plan of a task shares: options that shape the steps, and the host's platform."""
-
-    windows: bool
-    stale_seconds: int = 900
-    events_file: str | None = None
-    restart: steps.Restart | None = None
-    staging_prefix: str = facts.STAGING_PREFIX
-    trash_prefix: str = ".smsmse-trash-"
-    exchange_aside_prefix: str = ".smsmse-trash-exchange-"
-    token: Callable[[], str] = lambda: uuid.uuid4().hex[:8]
-
-
-@dataclass(frozen=True)
-class StoreView:
-    """One store as the probe saw it (:class:`snapshot.Store`) with its sets' verdicts."""
-
-    store: Store
-    sets: dict[str, Mapping[str, Any]]  # version -> verification record
-    active: str | None
-    active_status: str
-
-    @property
-    def name(self) -> str:
-        return self.store.name
-
-    @property
-    def path(self) -> str:
-        return self.store.path
-
-    @property
-    def windows(self) -> bool:
-        return self.store.windows
-
-    def with_status(self, status: str) -> list[str]:
-        return sorted((v for v, s in self.sets.items() if s["status"] == status), key=versions.sort_key)
-
-    def good(self) -> list[str]:
-        return self.with_status(GOOD)
-
-    def manifest(self, version: str) -> dict[str, dict[str, Any]]:
-        folder = self.store.set(version)
-        if folder is None:  # a verdict always comes from a folder of the same snapshot
-            raise SmsmseError("VERSION_NOT_FOUND", f"The {self.name} store does not hold {version}.", path=self.path)
-        return folder.manifest()
-
-    def size(self, version: str) -> int:
-        return sum(entry["size"] for entry in self.manifest(version).values())
-
-    def folder(self, version: str) -> str:
-        return self.store.folder(version)
-
-    def definfo_bytes(self) -> bytes | None:
-        return self.store.pointer.content
-
-    def render_pointer(self, version: str, previous: str | None, removed: Collection[str] = ()) -> bytes:
-        """``definfo.dat`` naming ``version``: the current file with CurDefs changed, and LastDefs (where the file has
-        it) set to ``previous`` only when that is a good set the store keeps; else it keeps the set it named, unless the
-        change removes that one (``removed``): then it names ``version``. LastDefs never names a removed set."""
-        current = self.definfo_bytes()
-        try:
-            info = parse_definfo(current) if current is not None else None
-        except DefinfoError:
-            info = None
-        if info is None:
-            return render_definfo(new_definfo(version))
-        changed = info.with_value(DEFDATES, CUR_DEFS, version)
-        keeps_previous = previous in self.sets and self.sets[previous]["status"] == GOOD and previous not in removed
-        last = info.get(DEFDATES, LAST_DEFS)
-        if previous and keeps_previous and last is not None and previous != version:
-            changed = changed.with_value(DEFDATES, LAST_DEFS, previous)
-        elif last is not None and last in removed:  # never a set this change removes: the set it points at instead
-            changed = changed.with_value(DEFDATES, LAST_DEFS, version)
-        return render_definfo(changed)
-
-    def pointer_changes(self, content: bytes) -> bool:
-        return content != self.definfo_bytes()
-
-    def usage(self) -> usage.Usage | None:
-        """The store's usage.dat, parsed; None when it has none, or one that is never rewritten (not text, too large, a link)."""
-        found = self.store.usage
-        if found is None or found.content is None or found.kind != "file":
-            return None
-        try:
-            return usage.parse(found.content)
-        except usage.UsageError:
-            return None
-
-    def usage_after(self, target: str, removed: Collection[str] = ()) -> bytes | None:
-        """usage.dat once ``target`` is the store's active set and ``removed`` are gone: every section naming a set that is
-        then missing or bad moved under ``target``. None when it has no such section (or no usage.dat to rewrite)."""
-        parsed = self.usage()
-        if parsed is None or self.store.usage is None:
-            return None
-        held = {v: str(record["status"]) for v, record in self.sets.items() if v not in removed}
-        held[target] = GOOD
-        moving = usage.stale(parsed, held)
-        if not moving:
-            return None
-        content = parsed.move(moving, target).render()
-        return content if content != self.store.usage.content else None
-
-    def usage_steps(self, content: bytes | None, *, commit: bool) -> list[steps.Step]:
-        """Replace usage.dat with ``content`` (none when None), compare-and-swap on the digest the probe read."""
-        if content is None or self.store.usage is None:
-            return []
-        return [steps.write_pointer(self.path, content, self.store.usage.sha256, "file", commit=commit, file=USAGE)]
-
-    def foreign_sets(self) -> set[str]:
-        """Sets usage.dat names for a product other than SMSMSE: never retired to keep a number of sets."""
-        parsed = self.usage()
-        return usage.foreign(parsed) if parsed is not None else set()
-
-    @property
-    def definfo_sha256(self) -> str | None:
-        return self.store.pointer.sha256
-
-    @property
-    def definfo_kind(self) -> str:
-        """What the agent's lstat saw at definfo.dat: absent, file, link, dir or other."""
-        return self.store.pointer.kind
-
-    def leftovers(self, ctx: Context) -> list[str]:
-        return [f.name for f in self.store.others if f.name.startswith((ctx.staging_prefix, ctx.trash_prefix))]
-
-    def aside(self, ctx: Context, version: str) -> bool:
-        """Whether an interrupted exchange left ``version``'s folder aside (the next ``clean`` puts it back when the name is free)."""
-        lead = f"{ctx.exchange_aside_prefix}{version}-"
-        return version not in self.sets and any(f.name.startswith(lead) for f in self.store.others)
-
-    def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
-        return steps.Group(
-            self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart, expect_kind=self.definfo_kind
-        )
-
-
-def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
-    """Every store of the host, with its sets' verdicts, by name."""
-    views = {}
-    for name, store in host.stores.items():
-        record = verification["active"].get(name, {"version": None, "status": "none"})
-        sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
-        views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
-    return views
 
 
 def _newer(a: str, b: str | None) -> bool:
@@ -269,23 +119,6 @@ def _reasons(record: Mapping[str, Any]) -> str:
 # --- which source ---
 
 
-def choose_source(stores: Mapping[str, StoreView]) -> str | None:
-    """The source store to promote from: the one with the newest good set; on a tie, the product's own (SMSMSE Hawking).
-
-    The one place the default source is chosen, for defs_promote and the role alike.
-    """
-    best: tuple[str, str] | None = None
-    for name in SOURCES:
-        if name not in stores or not stores[name].good():
-            continue
-        newest = stores[name].good()[-1]
-        if best is None or _newer(newest, best[1]):
-            best = (name, newest)
-    if best is not None:
-        return best[0]
-    return next((name for name in SOURCES if name in stores), None)
-
-
 # --- promote ---
 
 
@@ -307,7 +140,7 @@ def promote(
     if target not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The target store {target} does not exist on this host.")
     if source is None:
-        source = choose_source({k: v for k, v in stores.items() if k != target})
+        source = decide.choose_source({k: v for k, v in stores.items() if k != target})
         if source is None:
             raise SmsmseError(
                 "STORE_NOT_FOUND",
@@ -321,7 +154,13 @@ def promote(
     chosen = _choose_source_set(src, version)
     downgrade = dst.active_status == GOOD and bool(dst.active) and _newer(str(dst.active), chosen)
     if downgrade and version == "newest_good":
-        return Plan(target, dst.active, dst.active, f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen}).")
+        return Plan(
+            target,
+            dst.active,
+            dst.active,
+            f"{target} is at {dst.active}, newer than the newest good set of {source} ({chosen}).",
+            kind="promote",
+        )
     if downgrade and not allow_downgrade:
         held = "defs_rollback with `to`, or " if chosen in dst.sets else ""
         raise SmsmseError(
@@ -345,6 +184,7 @@ def promote(
             chosen,
             f"{target} is at {chosen}, the newest good set{verify.unproven(dst.sets[chosen])}; nothing to do.",
             extra={"proof": active_proof(dst)},
+            kind="promote",
         )
     newest = dst.good()[-1] if dst.good() else chosen
     kind = "downgraded" if downgrade else "promoted"
@@ -395,6 +235,7 @@ def promote(
             **_usage_extra(dst, usage_content),
             **({"downgrade": True} if downgrade else {}),
         },
+        kind="promote",
     )
 
 
@@ -528,7 +369,14 @@ def import_set(
     content = dst.render_pointer(version, dst.active) if moves_pointer else None
     pointer = content if content is not None and dst.pointer_changes(content) else None
     if installed_good and pointer is None:
-        return Plan(store, version, dst.active, f"{store} holds the good set {version}; nothing to import.", extra={"source": fetch.source})
+        return Plan(
+            store,
+            version,
+            dst.active,
+            f"{store} holds the good set {version}; nothing to import.",
+            extra={"source": fetch.source},
+            kind="import",
+        )
     present = version in dst.sets or dst.aside(ctx, version)
 
     def copy(staging: str) -> steps.Step:
@@ -574,6 +422,7 @@ def import_set(
         [*opening, *body, *group.closing()],
         _diff(dst, pointer, [] if installed_good else [version], [], usage_content),
         {"source": fetch.source, "imported": not installed_good, "bytes": 0 if installed_good else size},
+        kind="import",
     )
 
 
@@ -589,7 +438,12 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     target = _rollback_target(view_, to)
     if target is None:
         return Plan(
-            store, view_.active, view_.active, _nothing_to_roll_back(view_), extra={"rolled_back": False, "proof": active_proof(view_)}
+            store,
+            view_.active,
+            view_.active,
+            _nothing_to_roll_back(view_),
+            extra={"rolled_back": False, "proof": active_proof(view_)},
+            kind="rollback",
         )
     quarantined = [v for v in view_.with_status(BAD) if v != target] if quarantine else []
     _check_quarantine_dir(quarantine_dir, view_)
@@ -598,7 +452,7 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
     usage_content = view_.usage_after(target, quarantined)
     if not moves_pointer and not quarantined and usage_content is None:
         message = _nothing_to_roll_back(view_) if to == "previous_good" else f"{store} already points at {target}."
-        return Plan(store, target, target, message, extra={"rolled_back": False, "proof": active_proof(view_)})
+        return Plan(store, target, target, message, extra={"rolled_back": False, "proof": active_proof(view_)}, kind="rollback")
     downgrade = bool(good) and _newer(good[-1], target)
     values = {
         "version": target,
@@ -637,6 +491,7 @@ def rollback(stores: Mapping[str, StoreView], *, store: str, to: str, quarantine
         change,
         _diff(view_, content if moves_pointer else None, [], quarantined, usage_content),
         {"downgrade": downgrade, "rolled_back": moves_pointer, "quarantine_dir": destination, **_usage_extra(view_, usage_content)},
+        kind="rollback",
     )
 
 
@@ -672,6 +527,7 @@ def repair_usage(stores: Mapping[str, StoreView], *, store: str, ctx: Context) -
         [*group.opening(), *body, *group.closing()],
         _diff(view_, None, [], [], content),
         {"usage_repaired": True, **_usage_extra(view_, content)},
+        kind="repair_usage",
     )
 
 
@@ -795,26 +651,6 @@ def _default_quarantine(store: StoreView) -> str:
 # --- the product's copy job ---
 
 
-def source_risk(view_: StoreView) -> list[str]:
-    """The sets of a source store newer than its newest good set that are not good (bad, or not in the catalog):
-    what the product's copy job would pick up next. Empty when the store holds no good set (see :func:`unrepairable_risk`)."""
-    good = view_.good()
-    if not good:
-        return []
-    return [v for v in _not_good(view_) if _newer(v, good[-1])]
-
-
-def unrepairable_risk(view_: StoreView, csapi_best: str | None) -> list[str]:
-    """A source store with no good set to point at: its sets newer than CSAPI's newest good one, which the copy job takes next."""
-    if view_.good():
-        return []
-    return [v for v in _not_good(view_) if csapi_best is None or _newer(v, csapi_best)]
-
-
-def _not_good(view_: StoreView) -> list[str]:
-    return sorted((v for v, record in view_.sets.items() if record["status"] != GOOD), key=versions.sort_key)
-
-
 def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir: str | None, ctx: Context) -> Plan | None:
     """Plan moving the bad sets newer than the newest good one out of a source store, and pointing it at that good set.
 
@@ -823,7 +659,7 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
     view_ = stores.get(store)
     if view_ is None:
         return None
-    risky = source_risk(view_)
+    risky = decide.source_risk(view_)
     if not risky:
         return None
     target = view_.good()[-1]
@@ -867,4 +703,5 @@ def repair_source(stores: Mapping[str, StoreView], *, store: str, quarantine_dir
         change,
         _diff(view_, content if moves_pointer else None, [], risky, usage_content),
         {"quarantined_sets": risky, "quarantine_dir": destination, **_usage_extra(view_, usage_content)},
+        kind="repair_source",
     )

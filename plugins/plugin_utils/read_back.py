@@ -16,14 +16,14 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, store_view, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 
 GOOD, BAD, NONE = "good", "bad", "none"
 Manifest = dict[str, dict[str, Any]]
 
 
-def good_copies(stores: Mapping[str, plan.StoreView]) -> dict[str, list[Manifest]]:
+def good_copies(stores: Mapping[str, store_view.StoreView]) -> dict[str, list[Manifest]]:
     """Version -> the manifests of every copy the verification called good (the bytes a good set of it holds)."""
     found: dict[str, list[Manifest]] = {}
     for view in stores.values():
@@ -93,7 +93,7 @@ def observe(record: Mapping[str, Any], goods: Mapping[str, Sequence[Manifest]], 
     return {"version": version, "status": GOOD, "errors": []}
 
 
-def _join(view: plan.StoreView, name: str) -> str:
+def _join(view: store_view.StoreView, name: str) -> str:
     return view.path.rstrip("\\/") + ("\\" if view.windows else "/") + name
 
 
@@ -102,7 +102,7 @@ def _bad(version: str, code: str, message: str, path: str) -> dict[str, Any]:
 
 
 def facts(
-    smsmse_defs: Mapping[str, Any], stores: Mapping[str, plan.StoreView], read: Sequence[Mapping[str, Any]]
+    smsmse_defs: Mapping[str, Any], stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The host's facts with every store read back in place of what was verified before the change; and store -> what was read.
 
@@ -137,7 +137,7 @@ def facts(
     return {**smsmse_defs, "verification": read_verification}, seen
 
 
-def lost_races(plans: Sequence[plan.Plan], seen: Mapping[str, Mapping[str, Any]], stores: Mapping[str, plan.StoreView]) -> list[str]:
+def lost_races(plans: Sequence[plan.Plan], seen: Mapping[str, Mapping[str, Any]], stores: Mapping[str, store_view.StoreView]) -> list[str]:
     """For each plan whose store the read shows not at a good set: why (a conflict, naming what is there)."""
     found = []
     for the_plan in plans:

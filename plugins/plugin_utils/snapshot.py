@@ -8,10 +8,9 @@ each ``definfo.dat`` after checking its bytes against the digest the agent
 sent. A damaged ``definfo.dat`` is not an exception here: it is the store's
 :attr:`Pointer.error`, for each reader to treat as it must.
 
-For the planner: ``snapshot.parse(reply, overrides)`` once, then
-``verify.judge(snapshot, required_files=..., catalog=..., marks=...)`` for the
-verdicts; read stores, sets and pointers from the :class:`Snapshot`, and
-promote from :attr:`Snapshot.source_store` when the caller names no source.
+A reply is parsed once per run: :func:`assessment.assess` parses it and
+judges it, and the :class:`assessment.Assessment` it returns carries the
+:class:`Snapshot` on (serialised by :mod:`snapshot_codec`), never the raw reply.
 """
 
 from __future__ import annotations
@@ -50,6 +49,14 @@ class Host:
     arch: str
     env: Mapping[str, str | None]
     windows: bool
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """Which agent served the host: its module name and the runtime that ran it."""
+
+    name: str
+    runtime: str
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ class Store:
     windows: bool
     omitted: Mapping[str, Any] | None = None  # folders and files beyond what a reply carries (see listing)
     usage: UsageFile | None = None  # None: the store has no usage.dat (or the agent did not read it)
+    privacy: Mapping[str, Any] | None = None  # the agent's check of the store's ACL (Windows), as it sent it
 
     def folder(self, name: str) -> str:
         """The host path of ``name`` in this store."""
@@ -147,14 +155,9 @@ class Snapshot:
     stores: Mapping[str, Store]  # the chosen stores that exist, by name
     events: tuple[Mapping[str, Any], ...]
     events_error: str | None
-    reply: Mapping[str, Any]
+    agent: AgentInfo
     #: what the controller found in the agent's raw listing (installed.detect): install folder, service; None: not listed
     detected: Mapping[str, Any] | None = None
-
-    @property
-    def source_store(self) -> str | None:
-        """The store the product derives CSAPI from: SMSMSE Hawking where it exists, else Hawking, else None."""
-        return next((name for name in SOURCE_STORES if name in self.stores), None)
 
     def join(self, *parts: str) -> str:
         return join(self.host.windows, *parts)
@@ -192,7 +195,7 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
         stores=stores,
         events=tuple(reply["events"]),
         events_error=reply["events_error"],
-        reply=reply,
+        agent=AgentInfo(name=reply["agent"]["name"], runtime=reply["agent"]["runtime"]),
         detected=detected,
     )
 
@@ -263,6 +266,7 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
         windows=windows,
         omitted=entry.get("omitted"),
         usage=_usage(entry.get("usage"), join(windows, entry["path"], USAGE)),
+        privacy=entry.get("privacy"),
     )
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.apply import KILL_BEFORE
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
@@ -22,6 +21,8 @@ from .runner import playbook
 
 pytestmark = pytest.mark.integration
 PLAYBOOK = str(Path(__file__).parent / "playbooks" / "apply.yml")
+#: the test double that kills the agent right before a step (the agent ships no such hook)
+DOUBLE = {"PYTHONPATH": str(Path(__file__).parent / "agent_double"), "AGENT_DOUBLE_KILL_BEFORE": "write_pointer"}
 OLD, NEW = "20261123.001", "20261125.003"
 
 
@@ -69,7 +70,7 @@ def test_killed_before_the_pointer_swap_then_run_again(tmp_path: Path) -> None:
     inventory.write_text(f"lab1 ansible_connection=local ansible_python_interpreter={sys.executable}\n")
 
     request = promote(host)
-    run = playbook(PLAYBOOK, inventory, tmp_path, extra={"apply_request": request, "agent_env": {KILL_BEFORE: "write_pointer"}})
+    run = playbook(PLAYBOOK, inventory, tmp_path, extra={"apply_request": request, "agent_env": DOUBLE})
     killed = run.results["lab1"]
     assert killed.get("failed") and "reply" not in killed, killed
     assert parse_definfo((host / "csapi" / "definfo.dat").read_bytes()).cur_defs == OLD

@@ -83,7 +83,7 @@ def neutral(record: dict[str, Any], host: str) -> Any:
 def stores(host: Path) -> dict[str, str]:
     """Every path below the host folder -> ``dir``, the SHA-256 of a file, or (events) the event IDs in order.
 
-    A quarantined set's folder ends with a token the controller draws at random (plan.Context.token): written TOKEN.
+    A quarantined set's folder ends with a token the controller draws at random (store_view.Context.token): written TOKEN.
     """
     found = {}
     for path in sorted(host.rglob("*")):

@@ -8,9 +8,19 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, outcome, plan, snapshot, steps, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    contract,
+    facts,
+    outcome,
+    plan,
+    snapshot,
+    steps,
+    store_view,
+    structure,
+    verify,
+)
 
-CTX = plan.Context(windows=False)
+CTX = store_view.Context(windows=False)
 
 
 def hostvars(inventory: Path, host: str) -> dict[str, Any]:
@@ -33,9 +43,9 @@ def probe(inventory: Path, host: str) -> dict[str, Any]:
     return contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
 
 
-def stores(inventory: Path, host: str, reply: dict[str, Any] | None = None) -> dict[str, plan.StoreView]:
+def stores(inventory: Path, host: str, reply: dict[str, Any] | None = None) -> dict[str, store_view.StoreView]:
     parsed = snapshot.parse(reply or probe(inventory, host), hostvars(inventory, host)["smsmse_defs_stores"])
-    return plan.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
+    return store_view.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
 
 
 def promote(inventory: Path, host: str, reply: dict[str, Any] | None = None) -> plan.Plan:

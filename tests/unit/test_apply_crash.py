@@ -28,6 +28,7 @@ from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primi
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, outcome
 
+from . import store_worker
 from .apply_host import current, definfo_bytes, tree
 from .store_worker import KILL_AFTER_ASIDE, NO_RENAMEAT2
 
@@ -121,7 +122,7 @@ def start_worker(request: dict[str, Any], tmp: Path, env: dict[str, str] | None 
 
 def test_kill_between_the_staging_rename_and_the_pointer_swap(host: Path, tmp_path: Path) -> None:
     request = outcome.request(promote_steps(host))
-    worker = start_worker(request, tmp_path, {apply.KILL_BEFORE: "write_pointer"})
+    worker = start_worker(request, tmp_path, {store_worker.KILL_BEFORE: "write_pointer"})
     out, _err = worker.communicate("go\n", timeout=60)
     assert worker.returncode == -signal.SIGKILL, out
     store = host / "csapi"
@@ -132,7 +133,8 @@ def test_kill_between_the_staging_rename_and_the_pointer_swap(host: Path, tmp_pa
     converge(host)
 
 
-def test_the_kill_hook_is_off_by_default(host: Path, tmp_path: Path) -> None:
+def test_the_agent_has_no_kill_hook_and_the_worker_kills_only_when_asked(host: Path, tmp_path: Path) -> None:
+    assert not hasattr(apply, "KILL_BEFORE") and "KILL_BEFORE" not in Path(apply.__file__).read_text()
     worker = start_worker(outcome.request(promote_steps(host)), tmp_path)
     out, _err = worker.communicate("go\n", timeout=60)
     assert worker.returncode == 0

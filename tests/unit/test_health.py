@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, plan, product, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, product, snapshot, store_view
 
 A, B, C = "20261123.001", "20261124.002", "20261125.003"
 TODAY = dt.date(2026, 11, 26)
@@ -41,7 +41,7 @@ def verification(sets: dict[str, dict[str, str]], active: dict[str, str | None])
     return {"sets": records, "active": act, "newest_good": newest_good(records), "hash_stats": {}, "catalog": None}
 
 
-def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dict[str, plan.StoreView]:
+def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dict[str, store_view.StoreView]:
     """StoreViews of hand-made verdicts (the planner's input)."""
     found = {}
     record = verification(sets, active)
@@ -51,7 +51,7 @@ def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dic
         typed = snapshot.Store(store, "", f"/h/{store}", True, None, 10**9, no_pointer, folders, (), (), None, windows=False)
         verdicts = {s["version"]: s for s in record["sets"] if s["store"] == store}
         state = record["active"].get(store, {"version": None, "status": "none"})
-        found[store] = plan.StoreView(typed, verdicts, state["version"], state["status"])
+        found[store] = store_view.StoreView(typed, verdicts, state["version"], state["status"])
     return found
 
 
@@ -116,7 +116,7 @@ def test_an_unlisted_newest_source_set_is_moved_out_with_the_one_csapi_leaves() 
     decided = decide.decide(views(sets, {"smsmse_hawking": C, "csapi": C}), product.describe(product.PRODUCT_NAME, "6.5.8"))
     assert decided.action in ("promote", "rollback") and decided.version == B
     assert decided.repairs == ("smsmse_hawking",)
-    assert plan.source_risk(views(sets, {"smsmse_hawking": C})["smsmse_hawking"]) == [C]
+    assert decide.source_risk(views(sets, {"smsmse_hawking": C})["smsmse_hawking"]) == [C]
 
 
 def test_a_source_store_with_no_good_set_is_reported_as_a_risk() -> None:

@@ -24,11 +24,11 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     facts,
     health_run,
     lab,
-    plan,
     report,
     report_html,
     report_junit,
     steps,
+    store_view,
     structure,
     verify_task,
 )
@@ -89,8 +89,8 @@ def run(host: Host, mode: str = "enforce", marks: Sequence[Mapping[str, Any]] = 
             **options,
         }
     )
-    ctx = plan.Context(windows=False, events_file=host.vars["smsmse_defs_events_file"])
-    return health_run.run_host("h", host.verified(), marks, opts, overrides=host.stores, ctx=ctx, agent=host.agent())
+    ctx = store_view.Context(windows=False, events_file=host.vars["smsmse_defs_events_file"])
+    return health_run.run_host("h", host.verified(), marks, opts, ctx=ctx, agent=host.agent())
 
 
 def versions() -> list[str]:
@@ -171,7 +171,7 @@ def test_a_failed_change_is_recorded_with_its_code(one: Callable[..., Host]) -> 
     verified = host.verified()
     (host.root / "csapi" / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=19990101.001\r\n")  # the product moved on
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
-    ran = health_run.run_host("h", verified, [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=host.agent())
+    ran = health_run.run_host("h", verified, [], opts, ctx=store_view.Context(windows=False), agent=host.agent())
     record = ran["record"]
     assert ran["changed"] is False and record["status"] == "failed"
     assert record["message"].startswith("CHANGE_CONFLICT: Nothing was changed: step 1 (expect in ")
@@ -181,10 +181,10 @@ def test_a_failed_change_is_recorded_with_its_code(one: Callable[..., Host]) -> 
 def test_unreachable_and_failed_verifications() -> None:
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
     never = health_run.Agent(apply=lambda s: {}, liveupdate=lambda: {}, reverify=lambda: {})
-    ctx = plan.Context(windows=False)
-    gone = health_run.run_host("h", {"unreachable": True, "msg": "timed out"}, [], opts, overrides={}, ctx=ctx, agent=never)["record"]
+    ctx = store_view.Context(windows=False)
+    gone = health_run.run_host("h", {"unreachable": True, "msg": "timed out"}, [], opts, ctx=ctx, agent=never)["record"]
     assert (gone["status"], gone["message"], gone["checks"]) == ("unreachable", "timed out", [])
-    broken = health_run.run_host("h", {"failed": True, "msg": "CATALOG_EXPIRED: ..."}, [], opts, overrides={}, ctx=ctx, agent=never)
+    broken = health_run.run_host("h", {"failed": True, "msg": "CATALOG_EXPIRED: ..."}, [], opts, ctx=ctx, agent=never)
     assert broken["record"]["status"] == "failed" and broken["record"]["checks"][0]["status"] == "error"
 
 
@@ -205,9 +205,7 @@ def test_after_liveupdate_the_fleet_judges_again(lab_factory: Callable[..., Path
 
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
     agent = health_run.Agent(apply=host.apply, liveupdate=tampered_liveupdate, reverify=host.verified)
-    ran = health_run.run_host(
-        "h", host.verified(), [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=agent, fleet=fleet
-    )
+    ran = health_run.run_host("h", host.verified(), [], opts, ctx=store_view.Context(windows=False), agent=agent, fleet=fleet)
     record = ran["record"]
     assert record["status"] == "failed" and record["message"].startswith("LiveUpdate brought no good set.")
     assert "apply" not in host.calls and not (host.root / "csapi" / new).exists()  # the tampered set never reached CSAPI
@@ -278,7 +276,7 @@ class Broken:
 def broken_run(host: Host, where: str, exc: BaseException) -> dict[str, Any]:
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
     agent = Broken(host, where, exc).agent()
-    return health_run.run_host("h", host.verified(), [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=agent)
+    return health_run.run_host("h", host.verified(), [], opts, ctx=store_view.Context(windows=False), agent=agent)
 
 
 def test_a_connection_lost_during_the_change_records_the_host_unreachable(one: Callable[..., Host]) -> None:
@@ -333,8 +331,8 @@ def test_a_scanner_that_does_not_start_again_is_not_fixed(one: Callable[..., Hos
     host = one(faults=["stale_csapi"])
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
     restart = steps.Restart(windows=False, service=None, command=["/bin/sh", "-c", "echo scanner failed to start; exit 3"], timeout=10)
-    ctx = plan.Context(windows=False, events_file=str(host.root / "no-such-folder" / "events.jsonl"), restart=restart)
-    ran = health_run.run_host("h", host.verified(), [], opts, overrides=host.stores, ctx=ctx, agent=host.agent())
+    ctx = store_view.Context(windows=False, events_file=str(host.root / "no-such-folder" / "events.jsonl"), restart=restart)
+    ran = health_run.run_host("h", host.verified(), [], opts, ctx=ctx, agent=host.agent())
     record = ran["record"]
     assert host.active() == versions()[-1] and ran["changed"] is True  # the set was installed
     assert record["status"] == "failed"
@@ -353,7 +351,7 @@ def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callab
     pointer = host.root / "csapi" / "definfo.dat"
     pointer.write_bytes(pointer.read_bytes() + b"\r\n")  # the product's copy job touched CSAPI after the probe
     opts = health_run.Options(mode="enforce", max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
-    ran = health_run.run_host("h", verified, [], opts, overrides=host.stores, ctx=plan.Context(windows=False), agent=host.agent())
+    ran = health_run.run_host("h", verified, [], opts, ctx=store_view.Context(windows=False), agent=host.agent())
     record = ran["record"]
     assert ran["changed"] is True and record["status"] == "failed"
     (repair, promote) = record["actions"]  # the source store first: the product copies from it
@@ -370,14 +368,14 @@ def opts_of(mode: str) -> health_run.Options:
 def test_the_fleet_step_settles_what_needs_no_agent_call_and_leaves_the_rest(one: Callable[..., Host]) -> None:
     drifted = one(faults=["stale_csapi"])
     verified = drifted.verified()
-    # the verification carries the store paths it was parsed with, so the fleet step parses it again alike
-    assert verified["state"]["stores"] == drifted.stores
-    reported = health_run.settle("h", verified, [], opts_of("report"), overrides=verified["state"]["stores"])
-    ctx = plan.Context(windows=False, events_file=drifted.vars["smsmse_defs_events_file"])
-    ran = health_run.run_host("h", verified, [], opts_of("report"), overrides=drifted.stores, ctx=ctx, agent=drifted.agent())
+    # the assessment carries the store paths it was read with; the fleet step reads it back without parsing the reply
+    assert verified["assessment"]["overrides"] == drifted.stores and "state" not in verified
+    reported = health_run.settle("h", verified, [], opts_of("report"))
+    ctx = store_view.Context(windows=False, events_file=drifted.vars["smsmse_defs_events_file"])
+    ran = health_run.run_host("h", verified, [], opts_of("report"), ctx=ctx, agent=drifted.agent())
     assert reported == ran["record"] and drifted.calls == ["probe"]
-    assert health_run.settle("h", verified, [], opts_of("enforce"), overrides=drifted.stores) is None  # the host step fixes it
-    gone = health_run.settle("h", {"unreachable": True, "msg": "no route"}, [], opts_of("enforce"), overrides={})
+    assert health_run.settle("h", verified, [], opts_of("enforce")) is None  # the host step fixes it
+    gone = health_run.settle("h", {"unreachable": True, "msg": "no route"}, [], opts_of("enforce"))
     assert gone is not None and gone["status"] == "unreachable"
 
 
@@ -385,10 +383,10 @@ def test_a_settled_host_fails_the_play_exactly_when_the_report_fails_it(one: Cal
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
 
     records = [
-        health_run.settle("ok", one().verified(), [], opts_of("report"), overrides={}),
-        health_run.settle("drifts", one(faults=["stale_csapi"]).verified(), [], opts_of("report"), overrides={}),
-        health_run.settle("gone", {"unreachable": True, "msg": "no route"}, [], opts_of("report"), overrides={}),
-        health_run.settle("broken", {"failed": True, "msg": "boom"}, [], opts_of("report"), overrides={}),
+        health_run.settle("ok", one().verified(), [], opts_of("report")),
+        health_run.settle("drifts", one(faults=["stale_csapi"]).verified(), [], opts_of("report")),
+        health_run.settle("gone", {"unreachable": True, "msg": "no route"}, [], opts_of("report")),
+        health_run.settle("broken", {"failed": True, "msg": "boom"}, [], opts_of("report")),
     ]
     for fail_on in report_console.FAIL_ON:
         for severities, mode in itertools.product((["critical", "high", "medium"], ["critical"], ["low"]), ("report", "enforce")):

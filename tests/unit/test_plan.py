@@ -13,17 +13,29 @@ import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, outcome, plan, snapshot, steps, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
+    contract,
+    decide,
+    facts,
+    lab,
+    outcome,
+    plan,
+    snapshot,
+    steps,
+    store_view,
+    structure,
+    verify,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-CTX = plan.Context(windows=False, token=lambda: "t0k3n")
+CTX = store_view.Context(windows=False, token=lambda: "t0k3n")
 
 
 def versions_now() -> list[str]:
     return lab.set_versions(dt.datetime.now(dt.timezone.utc).date(), 3)
 
 
-def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -> dict[str, plan.StoreView]:
+def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -> dict[str, store_view.StoreView]:
     hostvars = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"][host]
     overrides = {**hostvars["smsmse_defs_stores"], **(extra or {})}
     request = facts.probe_request(
@@ -37,10 +49,10 @@ def stores_of(inventory: Path, host: str, extra: dict[str, str] | None = None) -
     )
     reply = contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
     parsed = snapshot.parse(reply, overrides)
-    return plan.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
+    return store_view.view(parsed, verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None))
 
 
-def promote(stores: dict[str, plan.StoreView], **options: Any) -> plan.Plan:
+def promote(stores: dict[str, store_view.StoreView], **options: Any) -> plan.Plan:
     return plan.promote(stores, **{"target": "csapi", "source": None, "version": "newest_good", "keep": 2, "ctx": CTX, **options})
 
 
@@ -163,7 +175,7 @@ def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[
     inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
     flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
     restart = steps.Restart(windows=True, service="SMSMSE", command=None, timeout=120)
-    the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, restart=restart, token=lambda: "t"))
+    the_plan = promote(stores_of(inventory, "h"), ctx=store_view.Context(windows=True, restart=restart, token=lambda: "t"))
     sent = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)["steps"]
     # the service is down only around the switch: stopped after the copy, started before the tidy-up
     assert [s["op"] + ("*" if s["commit"] else "") for s in sent] == [
@@ -190,7 +202,7 @@ def test_restart_stops_before_and_starts_after_on_windows(lab_factory: Callable[
 def test_without_restart_the_in_use_check_runs_before_the_copy_and_again_before_the_switch(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h", csapi_sets=1))
     flip(host(inventory, "h") / "csapi" / versions_now()[-1] / "virscan1.dat")
-    the_plan = promote(stores_of(inventory, "h"), ctx=plan.Context(windows=True, token=lambda: "t"))
+    the_plan = promote(stores_of(inventory, "h"), ctx=store_view.Context(windows=True, token=lambda: "t"))
     sent = steps.request(the_plan.steps, wire=contract.wire(), cache_dir=None)["steps"]
     assert [s["op"] for s in sent] == [
         "lock",
@@ -331,7 +343,7 @@ def test_repair_source_quarantines_the_bad_newest_set(lab_factory: Callable[...,
     inventory = lab_factory(lab.LabHost("h", faults=["missing_marker"]))
     versions = versions_now()
     stores = stores_of(inventory, "h")
-    assert plan.source_risk(stores["smsmse_hawking"]) == [versions[-1]]
+    assert decide.source_risk(stores["smsmse_hawking"]) == [versions[-1]]
     the_plan = plan.repair_source(stores, store="smsmse_hawking", quarantine_dir=None, ctx=CTX)
     assert the_plan is not None
     valid(the_plan)
@@ -344,9 +356,9 @@ def test_choose_source_prefers_the_newest_then_the_products_own(lab_factory: Cal
     inventory = lab_factory(lab.LabHost("h"))
     versions = versions_now()
     stores = stores_of(inventory, "h")
-    assert plan.choose_source(stores) == "smsmse_hawking"
+    assert decide.choose_source(stores) == "smsmse_hawking"
     (host(inventory, "h") / "smsmse_hawking" / versions[-1] / "zdone.dat").unlink()
-    assert plan.choose_source(stores_of(inventory, "h")) == "hawking"
+    assert decide.choose_source(stores_of(inventory, "h")) == "hawking"
 
 
 def test_removing_only_our_own_leftovers_is_not_a_change(lab_factory: Callable[..., Path]) -> None:

@@ -19,6 +19,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     report_console,
     report_html,
     report_junit,
+    store_view,
     verify,
 )
 
@@ -80,8 +81,8 @@ def test_the_catalog_outranks_the_fleet_as_proof(lab_factory: Callable[..., Path
 def test_rollback_of_a_lone_host_says_the_set_is_good_by_structure_alone(lab_factory: Callable[..., Path]) -> None:
     inventory = lone_csapi(lab_factory, "tampered_csapi")
     host = probe(inventory, "h")
-    stores = plan.view(host, judge(inventory, "h"))
-    ctx = plan.Context(windows=False)
+    stores = store_view.view(host, judge(inventory, "h"))
+    ctx = store_view.Context(windows=False)
     done = plan.rollback(stores, store="csapi", to="previous_good", quarantine=True, quarantine_dir=None, ctx=ctx)
     assert not done.changes
     assert done.message == (
@@ -157,9 +158,11 @@ def test_a_corrupt_active_set_is_never_counted_as_a_normal_one() -> None:
 
 def test_promote_and_the_decision_say_when_the_newest_good_set_is_good_by_structure_alone(lab_factory: Callable[..., Path]) -> None:
     inventory = lone_csapi(lab_factory)
-    stores = plan.view(probe(inventory, "h"), judge(inventory, "h"))
+    stores = store_view.view(probe(inventory, "h"), judge(inventory, "h"))
     stores["smsmse_hawking"] = stores["csapi"]  # a source store that holds the same sets, as promote's source
-    done = plan.promote(stores, target="csapi", source="smsmse_hawking", version="newest_good", keep=2, ctx=plan.Context(windows=False))
+    done = plan.promote(
+        stores, target="csapi", source="smsmse_hawking", version="newest_good", keep=2, ctx=store_view.Context(windows=False)
+    )
     assert not done.changes and done.extra["proof"] == "structure"
     unproven = "by structure alone (no catalog or fleet consensus proved its bytes)"
     assert done.message == f"csapi is at {NEWEST}, the newest good set {unproven}; nothing to do."

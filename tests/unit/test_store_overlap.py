@@ -68,7 +68,7 @@ def test_verify_refuses_csapi_given_as_the_source_store_and_enforce_changes_noth
     assert caught.value.code == "OPTION_INVALID"
     assert f"smsmse_hawking ({source})" in str(caught.value) and f"csapi ({host.stores['csapi']})" in str(caught.value)
     failed = {"failed": True, "msg": str(caught.value)}  # what the defs_verify task returns for the host
-    record = health_run.settle("h", failed, [], OPTS, overrides=host.stores)
+    record = health_run.settle("h", failed, [], OPTS)
     assert record is not None and record["status"] == "failed" and "OPTION_INVALID" in record["message"]
     assert sorted(p.name for p in Path(source).iterdir()) == before, "nothing changed"
     assert len([v for v in before if v in versions()]) == 3

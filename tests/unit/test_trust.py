@@ -18,9 +18,11 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     catalog_build,
     consensus,
     contract,
+    decide,
     facts,
     lab,
     snapshot,
+    store_view,
     structure,
     verify,
     verify_task,
@@ -34,6 +36,11 @@ NEWEST = VERSIONS[-1]
 
 def probe(inventory: Path, host: str) -> snapshot.Snapshot:
     hostvars = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"][host]
+    return snapshot.parse(raw_probe(inventory, host), hostvars["smsmse_defs_stores"])
+
+
+def raw_probe(inventory: Path, host: str) -> dict[str, Any]:
+    hostvars = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"][host]
     request = facts.probe_request(
         is_windows=False,
         stores=hostvars["smsmse_defs_stores"],
@@ -42,8 +49,7 @@ def probe(inventory: Path, host: str) -> snapshot.Snapshot:
         event_hours=72,
         hashing={"deep": False, "cache_dir": str(inventory.parent / "cache" / host), "max_age_seconds": 7 * 86400},
     )
-    reply = contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
-    return snapshot.parse(reply, hostvars["smsmse_defs_stores"])
+    return contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
 
 
 def judge(inventory: Path, host: str, trusted: catalog.Catalog | None = None, marks: Any = ()) -> dict[str, Any]:
@@ -73,7 +79,8 @@ def test_the_snapshot_chooses_stores_once_and_reads_the_pointer(lab_factory: Cal
     inventory = lab_factory(lab.LabHost("h", faults=["malformed_definfo"]))
     host = probe(inventory, "h")
     assert sorted(host.stores) == ["csapi", "hawking", "smsmse_hawking"]
-    assert host.source_store == "smsmse_hawking"
+    judged = verify.judge(host, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=None)
+    assert decide.decide(store_view.view(host, judged), {}).source == "smsmse_hawking"  # the product's own source store wins
     assert host.stores["hawking"].pointer.active == NEWEST and host.stores["hawking"].pointer.error is None
     assert host.stores["csapi"].pointer.error is not None and host.stores["csapi"].pointer.error.code == "DEFINFO_MALFORMED"
     folder = host.stores["csapi"].set(NEWEST)
@@ -149,7 +156,7 @@ def test_a_cache_others_can_write_cannot_vouch_for_tampered_bytes(lab_factory: C
             document["entries"][str(target)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, f"{st.st_dev}:{st.st_ino}", good[4], good[5]]
             cache_file.write_text(json.dumps(document))
     stores = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"]["h"]["smsmse_defs_stores"]
-    reply = dict(probe(inventory, "h").reply)
+    reply = raw_probe(inventory, "h")
     result = verify_task.result_of(reply, overrides=stores, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None)
     assert codes(copy(result, "csapi")) == ["SET_COPY_DIFFERS"]
     assert result["hash_stats"]["cache_refused"] and all(str(cache) in why for why in result["hash_stats"]["cache_refused"])

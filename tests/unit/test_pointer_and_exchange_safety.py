@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, plan, steps, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -64,10 +64,10 @@ def test_a_second_concurrent_in_place_exchange_finds_its_expectation_unmet(lab_f
     flip(csapi / versions[-1] / "virscan1.dat")
     stores = stores_of(inventory, "h")
     first = plan.promote(
-        stores, target="csapi", source=None, version="newest_good", keep=2, ctx=plan.Context(windows=False, token=lambda: "a1")
+        stores, target="csapi", source=None, version="newest_good", keep=2, ctx=store_view.Context(windows=False, token=lambda: "a1")
     )
     second = plan.promote(
-        stores, target="csapi", source=None, version="newest_good", keep=2, ctx=plan.Context(windows=False, token=lambda: "b2")
+        stores, target="csapi", source=None, version="newest_good", keep=2, ctx=store_view.Context(windows=False, token=lambda: "b2")
     )
     assert first.extra["replaced_in_place"] and second.extra["replaced_in_place"]
     results = []

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 STORE = "C:\\Symantec\\CSAPI"
 
@@ -55,3 +58,19 @@ def test_a_plan_holds_its_steps_in_the_order_they_are_sent() -> None:
     ops = [s["op"] for s in the_plan.steps]
     assert ops.index("service") > ops.index("stage"), "the service is stopped only around the switch"
     assert ops.count("preflight") == 2, "the in-use check runs again right before the switch"
+
+
+def test_an_agent_that_died_leaves_the_change_unknown_and_any_other_error_is_raised() -> None:
+    def died(_steps: Sequence[steps.Step]) -> dict[str, Any]:
+        raise AgentFailed("The agent failed on 'apply': the connection was reset")
+
+    (action,) = health_run.carry_out([replacing_plan()], died)
+    assert (action["action"], action["result"]) == ("promote", "failed")
+    assert "the connection was reset" in action["message"]
+
+    def refused(_steps: Sequence[steps.Step]) -> dict[str, Any]:
+        raise SmsmseError("AGENT_REPLY_INVALID", "The agent's 'apply' reply breaks the contract.")
+
+    with pytest.raises(SmsmseError) as caught:
+        health_run.carry_out([replacing_plan()], refused)
+    assert caught.value.code == "AGENT_REPLY_INVALID" and not isinstance(caught.value, AgentFailed)
