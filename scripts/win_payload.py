@@ -94,22 +94,23 @@ def on_the_wire(module: Path, op: str) -> int:
             task_vars={},
             profile="legacy",
         )
-    else:  # ansible-core 2.18 takes the same inputs positionally, become spelt out
-        built = wrapper(
-            data,
-            str(module),
-            {"op": op, "request": {}},
-            {},
-            0,
-            False,
-            None,
-            None,
-            None,
-            None,
-            "powershell",
-            {},
-            f"mailsec.smsmse.{module.stem}",
-        )
+    else:  # ansible-core 2.18 names the same inputs differently, become spelt out
+        legacy: dict[str, Any] = {
+            "b_module_data": data,
+            "module_path": str(module),
+            "module_args": {"op": op, "request": {}},
+            "environment": {},
+            "async_timeout": 0,
+            "become": False,
+            "become_method": None,
+            "become_user": None,
+            "become_password": None,
+            "become_flags": None,
+            "substyle": "powershell",
+            "task_vars": {},
+            "module_fqn": f"mailsec.smsmse.{module.stem}",
+        }
+        built = wrapper(**legacy)
     return len(built)
 
 

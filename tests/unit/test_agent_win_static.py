@@ -145,7 +145,7 @@ def test_agent_offers_its_operations(name: str) -> None:
 
 
 def test_the_agents_offer_every_operation_once() -> None:
-    served = [op for operations, _ in AGENTS.values() for op in operations]
+    served = [op for operations, _documentation in AGENTS.values() for op in operations]
     assert sorted(served) == sorted(OPERATIONS)
     engine = SOURCES["SmsmseEngine.cs"].decode()
     assert all(f'case "{op}":' in engine for op in OPERATIONS)
