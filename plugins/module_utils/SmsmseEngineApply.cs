@@ -1384,30 +1384,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             }
         }
 
-        private static void MakeParents(Context ctx, string top, string[] parts)
-        {
-            string current = top;
-            for (int i = 0; i < parts.Length - 1; i++)
-            {
-                current = Paths.Join(current, parts[i]);
-                if (ctx.Fs.Stat(current) == null)
-                {
-                    ctx.Fs.CreateFolder(current);
-                }
-            }
-        }
-
-        private static int MarkerLast(string a, string b, string marker)
-        {
-            bool am = string.Equals(a.ToLowerInvariant(), marker, StringComparison.Ordinal);
-            bool bm = string.Equals(b.ToLowerInvariant(), marker, StringComparison.Ordinal);
-            if (am != bm)
-            {
-                return am ? 1 : -1;
-            }
-            return string.CompareOrdinal(a, b);
-        }
-
         public static Dictionary<string, object> Stage(Context ctx, string store, IDictionary args)
         {
             string source = Req.NeedStr(args, "source");
@@ -1425,7 +1401,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 throw new Refusal("source_changed", "the source set " + source + " no longer holds the files that were verified");
             }
-            names.Sort(delegate(string a, string b) { return MarkerLast(a, b, marker); });
+            names.Sort(delegate(string a, string b) { return Fetcher.MarkerLast(a, b, marker); });
             ctx.Fs.CreateFolder(target);
             long copied = 0;
             try
@@ -1435,7 +1411,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     string[] parts = Primitives.Relative(rel);
                     string src = Paths.JoinRelative(source, rel);
                     string dst = Paths.JoinRelative(target, rel);
-                    MakeParents(ctx, target, parts);
+                    Fetcher.MakeParents(ctx.Fs, target, parts);
                     Entry entry = ctx.Fs.Stat(src);
                     if (entry == null)
                     {

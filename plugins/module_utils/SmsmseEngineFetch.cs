@@ -98,7 +98,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     IDictionary want = (IDictionary)manifest[rel];
                     long size = Req.NeedLong(want, "size");
                     string dst = Paths.JoinRelative(target, rel);
-                    MakeParents(host, target, rel);
+                    MakeParents(host.Files, target, rel.Split('/'));
                     long got;
                     string where;
                     string digest = url ? FromWeb(host, web, options, deadline, source, rel, size + 1, dst, out got, out where)
@@ -400,21 +400,22 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             }
         }
 
-        private static void MakeParents(IHost host, string top, string rel)
+        // The folders above a set file (its path split at '/'), made where they are missing; stage uses it too.
+        public static void MakeParents(IFileSystem files, string top, string[] parts)
         {
-            string[] parts = rel.Split('/');
             string current = top;
             for (int i = 0; i < parts.Length - 1; i++)
             {
                 current = Paths.Join(current, parts[i]);
-                if (host.Files.Stat(current) == null)
+                if (files.Stat(current) == null)
                 {
-                    host.Files.CreateFolder(current);
+                    files.CreateFolder(current);
                 }
             }
         }
 
-        private static int MarkerLast(string a, string b, string marker)
+        // The order set files are written in: the marker file last (so a set is complete once it is there); stage uses it too.
+        public static int MarkerLast(string a, string b, string marker)
         {
             bool am = string.Equals(a.ToLowerInvariant(), marker, StringComparison.Ordinal);
             bool bm = string.Equals(b.ToLowerInvariant(), marker, StringComparison.Ordinal);
