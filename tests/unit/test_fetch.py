@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
 
 from . import engine
@@ -415,8 +415,6 @@ def test_validate_certs_false_accepts_the_certificate(https_point: Any, store: P
 
 
 def test_tls_below_1_2_is_never_offered(https_point: Any) -> None:
-    from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch
-
     assert fetch._tls_context(True, str(https_point.pki.ca)).minimum_version == ssl.TLSVersion.TLSv1_2
     assert fetch._tls_context(False, None).minimum_version == ssl.TLSVersion.TLSv1_2
 
@@ -454,3 +452,23 @@ def test_the_posix_agent_refuses_a_proxy(serve: Callable[[str], Server], store: 
 def test_the_request_takes_no_proxy_with_credentials(store: Path) -> None:
     with pytest.raises(AssertionError, match="proxy"):
         fetch_request(store, f"http://127.0.0.1:1/dp/{VERSION}", proxy="http://user:s3cret@proxy.example.com:3128")
+
+
+def test_a_fetched_file_cleaned_after_it_landed_is_refused(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What landed is read back from the store before the step ends: an antivirus filter may clean or cut a file right
+    after it is written, and the digest computed while streaming is that of the bytes received, not of what landed
+    (the Windows engine: SmsmseEngineFetch.cs, ReadBack)."""
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    land = fetch._land
+
+    def filtered(chunks: Any, target: str, pools: Any) -> tuple[int, str]:
+        result = land(chunks, target, pools)
+        if target.endswith(FILES[1][0]):
+            Path(target).write_bytes(b"cleaned")  # what an antivirus filter leaves
+        return result
+
+    monkeypatch.setattr(fetch, "_land", filtered)
+    report = run_fetch(store, str(point))
+    assert (report["result"], report["code"]) == ("failed", "READ_BACK_MISMATCH")
+    assert FILES[1][0] in report["message"] and "antivirus" in report["message"]
+    assert_nothing_kept(store)
