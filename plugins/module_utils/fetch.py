@@ -51,9 +51,8 @@ from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_stream
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_landed
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, relative
-from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import open_regular
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -391,14 +390,16 @@ def _land(chunks: Iterator[bytes | memoryview], target: str, workers: _Workers) 
     return size, digest.hexdigest()
 
 
-def _read_back(target: str, manifest: dict[str, Any], workers: _Workers) -> None:
+def _read_back(target: str, manifest: dict[str, Any], workers: _Workers, landed: dict[str, tuple[list[Any], str]]) -> None:
     """What landed, read back from the store once it is on disk, half the files on each worker: an antivirus filter may
-    clean or cut a file right after it is written, and the digest taken while receiving is that of the bytes received."""
-    paths = {rel: os.path.join(target, *relative(rel)) for rel in manifest}
+    clean or cut a file right after it is written, and the digest taken while receiving is that of the bytes received.
+    Each file that matches, and did not move while it was read, is kept in ``landed`` (``Context.landed``)."""
+    found: dict[str, tuple[list[Any], str]] = {}
     pools = (workers.writer, workers.flusher)
-    reads = {rel: pools[i % 2].submit(_sha256_landed, path) for i, (rel, path) in enumerate(paths.items())}
+    paths = [(rel, os.path.join(target, *relative(rel))) for rel in manifest]
+    reads = {rel: pools[i % 2].submit(sha256_landed, path) for i, (rel, path) in enumerate(paths)}
     for rel, read in reads.items():
-        digest, size = read.result()
+        digest, size, key = read.result()
         if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
             raise Refused(
                 "failed",
@@ -406,13 +407,9 @@ def _read_back(target: str, manifest: dict[str, Any], workers: _Workers) -> None
                 " the staging folder was removed",
                 "READ_BACK_MISMATCH",
             )
-
-
-def _sha256_landed(path: str) -> tuple[str, int]:
-    fd = open_regular(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        return sha256_stream(handle)
+        if key is not None:
+            found[key[3]] = (key, digest)
+    landed.update(found)  # only once the whole set read back as the manifest lists it
 
 
 def _mismatch(where: str, rel: str, size: int, digest: str, want: dict[str, Any]) -> str | None:
@@ -486,7 +483,7 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         for root, _dirs, _files in os.walk(target):
             set_copy.fsync_dir(root)
         set_copy.fsync_dir(store)
-        _read_back(target, manifest, workers)
+        _read_back(target, manifest, workers, ctx.landed)
     except BaseException as exc:
         workers.close()  # no file of the staging folder is open or written any more
         shutil.rmtree(target, ignore_errors=True)

@@ -7,6 +7,7 @@ the set in the store, and come before the deadline.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.server
@@ -21,7 +22,9 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch, hashing
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
 
 from . import engine
@@ -472,3 +475,74 @@ def test_a_fetched_file_cleaned_after_it_landed_is_refused(tmp_path: Path, store
     assert (report["result"], report["code"]) == ("failed", "READ_BACK_MISMATCH")
     assert FILES[1][0] in report["message"] and "antivirus" in report["message"]
     assert_nothing_kept(store)
+
+
+# --- the read of the stores after the last step: a file this call read back is not hashed again while unchanged ---
+
+
+def _fetch_and_install(store: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], list[str]]:
+    """fetch, rename, pointer, and the read of the store, in one apply; the files hashed, in order."""
+    hashed: list[str] = []
+    stream = hashing.sha256_stream
+
+    def counted(handle: Any) -> tuple[str, int]:
+        hashed.append(os.path.basename(handle.name if isinstance(handle.name, str) else os.readlink(f"/proc/self/fd/{handle.name}")))
+        return stream(handle)
+
+    monkeypatch.setattr(hashing, "sha256_stream", counted)
+    (store / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=20261124.001\r\n")
+    steps = [
+        fetch_request(store, source)["steps"][0],
+        {"op": "rename", "store": str(store), "required": True, "always": False, "commit": False, "args": {"from": STAGING, "to": VERSION}},
+        {
+            "op": "write_pointer",
+            "store": str(store),
+            "required": True,
+            "always": False,
+            "commit": True,
+            "args": {
+                "content_b64": base64.b64encode(f"[DefDates]\r\nCurDefs={VERSION}\r\n".encode()).decode(),
+                "expect_sha256": hashlib.sha256(b"[DefDates]\r\nCurDefs=20261124.001\r\n").hexdigest(),
+            },
+        },
+    ]
+    request = contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": steps, "read_back": [str(store)]})
+    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    assert contract.problems("apply", "reply", reply) == []
+    assert [s["result"] for s in reply["steps"]] == ["done", "done", "done"], reply["steps"]
+    return reply["read_back"][0]["active"], hashed
+
+
+def test_the_read_after_the_change_takes_the_digests_of_the_read_back(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every landed file is hashed once, by the fetch's read-back; the read of the store after the pointer moved takes
+    that digest while the file's size, times and identity are what the read-back saw."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    active, hashed = _fetch_and_install(store, str(point), monkeypatch)
+    want = true_manifest(VERSION)
+    assert active["name"] == VERSION
+    assert {f["path"]: f["sha256"] for f in active["files"]} == {rel: entry["sha256"] for rel, entry in want.items()}
+    assert sorted(hashed) == sorted(want), "each file hashed once after it landed"
+
+
+def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, store: Path) -> None:
+    """A file rewritten in place after the read-back (same size, its modification time set back) moves its change
+    time: the read of the store hashes it again and shows what is there now."""
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    ctx = Context(contract.wire(), None)
+    report = apply.run_step(ctx, fetch_request(store, str(point))["steps"][0], None, 2048)
+    assert report["result"] == "done", report["message"]
+    path = store / STAGING / FILES[0][0]
+    before = os.stat(path)
+    cache = HashCache(str(tmp_path / "cache"), str(store), True, landed=ctx.landed)
+    assert cache.digest(str(path), before) == true_manifest(VERSION)[FILES[0][0]]["sha256"]
+    assert cache.stats["files_hashed"] == 0
+    changed = bytes(b ^ 0xFF for b in path.read_bytes())
+    time.sleep(0.01)
+    path.write_bytes(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    again = HashCache(str(tmp_path / "cache"), str(store), True, landed=ctx.landed)
+    assert again.digest(str(path), after) == hashlib.sha256(changed).hexdigest()
+    assert again.stats["files_hashed"] == 1
