@@ -436,6 +436,14 @@ def test_the_windows_agent_fetches_through_the_proxy_the_request_names(serve: Ca
 
 
 @engine.needs_mono
+def test_a_malformed_proxy_fails_the_windows_fetch_naming_the_option(store: Path) -> None:
+    report = run_fetch(store, f"http://127.0.0.1:1/dp/{VERSION}", "win_engine", proxy="http://proxy.example.com:99999")
+    assert (report["result"], report["code"]) == ("failed", "BAD_REQUEST")
+    assert "proxy 'http://proxy.example.com:99999'" in report["message"] and "http://proxy.example.com:3128" in report["message"]
+    assert_nothing_kept(store)
+
+
+@engine.needs_mono
 def test_without_a_proxy_the_windows_agent_meets_the_host_it_cannot_resolve(store: Path) -> None:
     report = run_fetch(store, f"http://distpoint.invalid:9/dp/{VERSION}", "win_engine")
     assert (report["result"], report["code"]) == ("refused", "SOURCE_UNREACHABLE")
