@@ -19,7 +19,9 @@ description:
     and SHA-256. The host pulls the files itself (the controller relays nothing): each file is streamed into a staging
     folder inside the store while it is hashed, never more than its catalogued size + 1 bytes are read, and the first
     file that differs ends the import with nothing of the set kept. A staging folder is never a set's name, so the
-    product's copy job cannot take a set that is still arriving."
+    product's copy job cannot take a set that is still arriving. Once the set is on disk, every file is read back from
+    the store and compared with the catalog again (an antivirus filter may clean or cut a file just written;
+    C(READ_BACK_MISMATCH))."
   - The set then goes in as any promotion does, under the store's lock and compare-and-swap on C(definfo.dat)
     (renamed into place; a bad copy of the version is swapped out and retired), and the store's pointer is switched
     to it unless the store is at a newer good set. Event 1000 is written when the pointer moves.
@@ -70,8 +72,9 @@ options:
   proxy:
     description:
       - Windows hosts - the proxy to reach a URL O(source) through (C(http://host:port)), instead of the system proxy
-        (the proxy settings of the account the agent runs as). No credentials - an authenticating proxy is answered
-        with the identity the agent runs as (Kerberos or NTLM).
+        (the proxy settings of the account the agent runs as). No credentials - this proxy is answered with the
+        identity the agent runs as (Kerberos or NTLM). The system proxy is never given that identity, so a system
+        proxy that asks for credentials must be named here.
       - Refused (C(OPTION_INVALID)) for POSIX hosts, whose agent connects directly.
     type: str
   timeout:
