@@ -151,6 +151,9 @@ class Http:
         self.deadline = deadline
         self.tls = _tls_context(bool(args["validate_certs"]), args.get("ca_path"))
         self.connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        # the two buffers a body is read into in turn, made once for the step: a buffer of 1 MiB made per file is
+        # mapped and faulted in anew each time (a third of the step's system time in a VM)
+        self.buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
         # http.client reads some things without end (100 Continue answers, a chunked body's trailer lines), each line
         # resetting timeout_seconds: the deadline cuts every open connection at the socket instead
         self.cutter = threading.Timer(deadline.left(), self._cut)
@@ -268,7 +271,7 @@ class Http:
         """A body of known length, read straight into two buffers in turn (each chunk is written and hashed while the next
         is read: :func:`_land` hands a chunk over only once the one before is done); the deadline is checked as bytes come."""
         reader = answer.fp
-        buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
+        buffers = self.buffers  # free: _land hands the last chunk of a file over before the next file is asked for
         left, turn = length, 0
         try:
             while left > 0:
@@ -396,8 +399,9 @@ def _read_back(target: str, manifest: dict[str, Any], workers: _Workers, landed:
     Each file that matches, and did not move while it was read, is kept in ``landed`` (``Context.landed``)."""
     found: dict[str, tuple[list[Any], str]] = {}
     pools = (workers.writer, workers.flusher)
+    buffers = (bytearray(BUFFER), bytearray(BUFFER))  # one per worker, each used by one file at a time
     paths = [(rel, os.path.join(target, *relative(rel))) for rel in manifest]
-    reads = {rel: pools[i % 2].submit(sha256_landed, path) for i, (rel, path) in enumerate(paths)}
+    reads = {rel: pools[i % 2].submit(sha256_landed, path, buffers[i % 2]) for i, (rel, path) in enumerate(paths)}
     for rel, read in reads.items():
         digest, size, key = read.result()
         if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:

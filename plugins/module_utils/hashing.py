@@ -50,10 +50,11 @@ def spread(path: str) -> float:
     return int(hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16) / 2**32
 
 
-def sha256_stream(handle: Any) -> tuple[str, int]:
-    """The SHA-256 of what is left to read from the unbuffered binary ``handle``, and how many bytes that was."""
+def sha256_stream(handle: Any, buffer: bytearray | None = None) -> tuple[str, int]:
+    """The SHA-256 of what is left to read from the unbuffered binary ``handle``, and how many bytes that was; read
+    through ``buffer`` when given (a caller reading many files keeps one), else through a new one."""
     digest = hashlib.sha256()
-    buffer = bytearray(BUFFER)
+    buffer = bytearray(BUFFER) if buffer is None else buffer
     view = memoryview(buffer)
     total = 0
     while True:
@@ -65,7 +66,7 @@ def sha256_stream(handle: Any) -> tuple[str, int]:
     return digest.hexdigest(), total
 
 
-def sha256_landed(path: str) -> tuple[str, int, list[Any] | None]:
+def sha256_landed(path: str, buffer: bytearray | None = None) -> tuple[str, int, list[Any] | None]:
     """SHA-256 and size of the regular file ``path`` just written by this agent, read back with a sequential read-ahead;
     and its cache key (:func:`_key`: size, mtime_ns, change stamp, file ID) when none of it moved while it was read,
     else None. A link is not followed; a FIFO or device is refused, never read."""
@@ -73,7 +74,7 @@ def sha256_landed(path: str) -> tuple[str, int, list[Any] | None]:
     with os.fdopen(fd, "rb", buffering=0) as handle:
         before = os.fstat(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        digest, size = sha256_stream(handle)
+        digest, size = sha256_stream(handle, buffer)
         after = os.fstat(fd)
     key = _key(after)
     return digest, size, key if _key(before) == key and size == after.st_size else None

@@ -493,9 +493,9 @@ def _fetch_and_install(store: Path, source: str, monkeypatch: pytest.MonkeyPatch
     hashed: list[str] = []
     stream = hashing.sha256_stream
 
-    def counted(handle: Any) -> tuple[str, int]:
+    def counted(handle: Any, buffer: bytearray | None = None) -> tuple[str, int]:
         hashed.append(os.path.basename(handle.name if isinstance(handle.name, str) else os.readlink(f"/proc/self/fd/{handle.name}")))
-        return stream(handle)
+        return stream(handle, buffer)
 
     monkeypatch.setattr(hashing, "sha256_stream", counted)
     (store / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=20261124.001\r\n")
