@@ -133,7 +133,7 @@ class ActionModule(DocumentedAction):
 
     def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
-        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=request, task_vars=task_vars)
+        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=dict(request), task_vars=task_vars)
 
     @staticmethod
     def _task_host(task_vars: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import binascii
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, read_back, set_removal
@@ -88,7 +88,7 @@ def run_step(ctx: Context, step: dict[str, Any], run_command: notify.CommandRunn
     return _report(op, "done", None, message, data, limit=limit)
 
 
-def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None) -> dict[str, Any]:
+def run(request: Mapping[str, Any], run_command: notify.CommandRunner | None = None) -> dict[str, Any]:
     """Run the request's steps; the reply's ``steps`` and ``warnings``, and (when asked) ``read_back``: the stores as
     the steps left them, read after the last step (:mod:`read_back`)."""
     ctx = Context(request["wire"], request.get("cache_dir"))

@@ -125,7 +125,7 @@ def apply_read(
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
     try:
         reply = agent.call(
-            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
+            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=dict(request), task_vars=dict(task_vars)
         )
     except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         return outcome.interpret(request, None, str(exc)), None

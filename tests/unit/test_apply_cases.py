@@ -7,6 +7,7 @@ the two agents disagree fails for the one that differs from the table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,11 @@ def test_the_table_is_well_formed() -> None:
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
-def run_posix(request: dict[str, Any]) -> dict[str, Any]:
+def run_posix(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"contract": 1, "op": "apply", **apply.run(request)}
 
 
-def run_engine(request: dict[str, Any]) -> dict[str, Any]:
+def run_engine(request: Mapping[str, Any]) -> dict[str, Any]:
     return engine.reply("apply", request)
 
 
