@@ -28,6 +28,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
 DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
@@ -52,12 +53,17 @@ def read_host(
     return found.stores(), dict(found.verification), found.snapshot
 
 
-_MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
+_MARKED: ProblemRecord = {
+    "code": "CONSENSUS_MINORITY",
+    "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.",
+    "path": None,
+}
 
 
-def marked(mark: Mapping[str, Any]) -> dict[str, Any]:
-    """The problem a ``bad_sets`` entry gives its set: its own code and message when given (the filter's), else the default."""
-    return {**_MARKED, **{key: mark[key] for key in ("code", "message") if mark.get(key)}}
+def marked(mark: Mapping[str, str | None]) -> ProblemRecord:
+    """The problem a ``bad_sets`` entry (its options are strings) gives its set: its own code and message when given
+    (the filter's), else the default."""
+    return {"code": mark.get("code") or _MARKED["code"], "message": mark.get("message") or _MARKED["message"], "path": None}
 
 
 def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str | None]) -> assessment.Assessment:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, steps, usage, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, steps, usage, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -48,7 +48,8 @@ class StoreView:
     store: Store
     sets: dict[str, Mapping[str, Any]]  # version -> verification record
     active: str | None
-    active_status: str
+    #: the active set's verdict: good, bad, unknown, or none (definfo.dat names no set)
+    active_status: str | None
 
     @property
     def name(self) -> str:
@@ -164,11 +165,11 @@ class StoreView:
         )
 
 
-def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
+def view(host: Snapshot, verification: verify.Verification) -> dict[str, StoreView]:
     """Every store of the host, with its sets' verdicts, by name."""
     views = {}
     for name, store in host.stores.items():
         record = verification["active"].get(name, {"version": None, "status": "none"})
-        sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
+        sets: dict[str, Mapping[str, Any]] = {s["version"]: s for s in verification["sets"] if s["store"] == name}
         views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
     return views
