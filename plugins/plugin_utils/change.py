@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     agent,
     assessment,
@@ -37,7 +39,7 @@ SERVICE_TIMEOUT = 120
 
 
 def read_host(
-    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]
+    action: ActionBase, task_vars: Mapping[str, Any], options: Mapping[str, Any]
 ) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
     """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
     their verdicts, and the host as read."""
@@ -119,13 +121,13 @@ def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
     return result
 
 
-def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+def apply(action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
     """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
     return apply_read(action, task_vars, plan_steps, cache_dir)[0]
 
 
 def apply_read(
-    action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
+    action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
 ) -> tuple[dict[str, Any], list[Mapping[str, Any]] | None]:
     """:func:`apply`, and the stores as the agent read them after the last step (None: the reply holds no read)."""
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
@@ -139,7 +141,7 @@ def apply_read(
 
 
 def carry_out(
-    action: Any,
+    action: ActionBase,
     task_vars: Mapping[str, Any],
     the_plan: plan.Plan,
     cache_dir: str | None,

@@ -6,6 +6,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, probe
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -41,7 +43,7 @@ def argv(command: Any) -> list[str] | None:
 
 
 def run(
-    action: Any,
+    action: ActionBase,
     task_vars: Mapping[str, Any],
     *,
     command: Sequence[str] | None,

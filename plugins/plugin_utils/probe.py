@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
-def is_windows(action: Any) -> bool:
+def is_windows(action: ActionBase) -> bool:
     """Whether the task's connection speaks PowerShell (winrm, psrp, or ssh to Windows)."""
     return bool(getattr(action._connection._shell, "_IS_WINDOWS", False))
 
 
 def run(
-    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any], *, hashing: Mapping[str, Any] | None = None
+    action: ActionBase, task_vars: Mapping[str, Any], options: Mapping[str, Any], *, hashing: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Probe the host once with the module's store, product and event options."""
     windows = is_windows(action)
