@@ -25,12 +25,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthHostOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[HealthHostOptions]):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The host's record, whatever happens: a failure of this task must not cost the fleet its report."""
         try:
             return self._run(options, task_vars)
@@ -41,7 +42,7 @@ class ActionModule(DocumentedAction):
             )
             return {"changed": ran["changed"], "record": ran["record"]}
 
-    def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
         distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
@@ -89,7 +90,7 @@ class ActionModule(DocumentedAction):
     def _import(
         self,
         task_vars: dict[str, Any],
-        options: dict[str, Any],
+        options: HealthHostOptions,
         *,
         trusted: catalog.Catalog | None,
         source: str,

@@ -13,15 +13,19 @@ task with its code are done here, once, before any host is touched:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
+#: the options a plugin's ``act`` receives: a TypedDict of :mod:`option_types`
+OptionsT = TypeVar("OptionsT", bound=Mapping[str, object])
 
-class DocumentedAction(ActionBase):
+
+class DocumentedAction(ActionBase, Generic[OptionsT]):
     TRANSFERS_FILES = False
     DOCUMENTATION: ClassVar[str] = ""
     NO_LOG: ClassVar[tuple[str, ...]] = ()
@@ -48,7 +52,7 @@ class DocumentedAction(ActionBase):
         options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
         try:
             argspec.check_bounds(self.ARGUMENT_SPEC, options)
-            result.update(self.act(options, task_vars))
+            result.update(self.act(cast(OptionsT, options), task_vars))  # Ansible checked them against DOCUMENTATION
         except SmsmseError as exc:
             result.update(failed=True, msg=str(exc), error=exc.as_dict())
         return result
@@ -60,6 +64,6 @@ class DocumentedAction(ActionBase):
                 args[option] = self._templar.template(task_vars[variable])
         return args
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: OptionsT, task_vars: dict[str, Any]) -> dict[str, Any]:
         """What the module does; returns the result keys to add (raise SmsmseError to fail)."""
         raise NotImplementedError

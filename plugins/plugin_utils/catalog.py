@@ -31,6 +31,7 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import TrustOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 # ansible-core itself depends on cryptography; the import is guarded so that a
@@ -319,7 +320,7 @@ def load_configured(
     return loaded
 
 
-def from_options(options: Mapping[str, Any], *, record_state: bool) -> Catalog | None:
+def from_options(options: TrustOptions, *, record_state: bool) -> Catalog | None:
     """The trusted catalog a module's ``catalog`` options name, or None when no catalog is set."""
     if not options["catalog"]:
         return None

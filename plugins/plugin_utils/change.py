@@ -30,6 +30,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import BadSet, ChangeOptions, ContextOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
@@ -39,7 +40,7 @@ SERVICE_TIMEOUT = 120
 
 
 def read_host(
-    action: ActionBase, task_vars: Mapping[str, Any], options: Mapping[str, Any]
+    action: ActionBase, task_vars: Mapping[str, Any], options: ChangeOptions
 ) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
     """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
     their verdicts, and the host as read."""
@@ -62,7 +63,7 @@ _MARKED: ProblemRecord = {
 }
 
 
-def marked(mark: Mapping[str, str | None]) -> ProblemRecord:
+def marked(mark: BadSet) -> ProblemRecord:
     """The problem a ``bad_sets`` entry (its options are strings) gives its set: its own code and message when given
     (the filter's), else the default."""
     return {"code": mark.get("code") or _MARKED["code"], "message": mark.get("message") or _MARKED["message"], "path": None}
@@ -80,7 +81,7 @@ def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str
     return given
 
 
-def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
+def context(options: ContextOptions, windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
     """The plan context from the change options: lock, events, restart, and the wire names.
 
     ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose

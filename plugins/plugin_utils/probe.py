@@ -9,6 +9,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions, HostOptions
 
 
 def is_windows(action: ActionBase) -> bool:
@@ -17,7 +18,7 @@ def is_windows(action: ActionBase) -> bool:
 
 
 def run(
-    action: ActionBase, task_vars: Mapping[str, Any], options: Mapping[str, Any], *, hashing: Mapping[str, Any] | None = None
+    action: ActionBase, task_vars: Mapping[str, Any], options: HostOptions, *, hashing: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Probe the host once with the module's store, product and event options."""
     windows = is_windows(action)
@@ -33,7 +34,7 @@ def run(
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
 
 
-def hashing(options: Mapping[str, Any]) -> dict[str, Any]:
+def hashing(options: HashingOptions) -> dict[str, Any]:
     """The probe's ``hashing`` request from the verify options."""
     days = options["hash_cache_max_age_days"]
     if days < 0:

@@ -11,9 +11,10 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment, catalog, facts, probe, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import VerifyOptions
 
 
-def run(action: ActionBase, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+def run(action: ActionBase, task_vars: Mapping[str, Any], options: VerifyOptions) -> dict[str, Any]:
     """The defs_verify result keys: the verification, the ``assessment`` for a later step or change, and the facts."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))

@@ -189,9 +189,16 @@ def test_the_facts_of_a_probe_with_the_listing() -> None:
 
 def test_a_change_restarts_the_detected_service_unless_service_name_says_otherwise() -> None:
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ContextOptions
 
     found = installed.detect(SERVER_2022)
-    options = {"restart_service": True, "service_name": None, "lock_stale_seconds": 900, "events_file": None}
+    options: ContextOptions = {
+        "restart_service": True,
+        "service_name": None,
+        "restart_command": None,
+        "lock_stale_seconds": 900,
+        "events_file": None,
+    }
     detected = change.context(options, True, found).restart
     assert detected is not None and detected.service == "SymMailSec"
     given = change.context({**options, "service_name": "SMSMSE"}, True, found).restart

@@ -202,8 +202,9 @@ def test_odd_version_names_are_not_sets(lab_factory: Callable[..., Path], name: 
 def test_the_cache_age_option_reaches_the_probe_and_refuses_a_negative_age() -> None:
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import probe as probes
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions
 
-    options = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
+    options: HashingOptions = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
     request = probes.hashing(options)
     assert request == {"deep": False, "cache_dir": None, "max_age_seconds": 604800}
     contract.check_request(
