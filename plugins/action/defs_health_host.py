@@ -141,7 +141,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
         return str(task_vars.get("inventory_hostname", "localhost"))
 
 
-def _product_facts(verified: Any) -> Any:
+def _product_facts(verified: object) -> Any:
     """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
     if not isinstance(verified, dict):
         return None

@@ -39,12 +39,12 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
         "liveupdate_command": "smsmse_defs_liveupdate_command",
     }
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         cls.ARGUMENT_SPEC = argspec.from_documentation(cls.DOCUMENTATION, no_log=cls.NO_LOG)
         cls._VALID_ARGS = frozenset(cls.ARGUMENT_SPEC)
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = self.CHECK_MODE
         task_vars = task_vars or {}
         result: dict[str, Any] = super().run(tmp, task_vars)

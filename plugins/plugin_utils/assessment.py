@@ -142,7 +142,7 @@ def rejudged(
     return replace(found, verification=verification, marks=(), decision=None, checks=())
 
 
-def checked(data: Any, *, option: str) -> Assessment:
+def checked(data: object, *, option: str) -> Assessment:
     """The assessment in ``data``, given from outside (a task option): it must match ``schemas/assessment.json``.
 
     Raises ``OPTION_INVALID`` naming the option and the first departures from the schema.
@@ -152,6 +152,8 @@ def checked(data: Any, *, option: str) -> Assessment:
     if found:
         where = "; ".join(f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message[:200]}" for e in found)
         raise SmsmseError("OPTION_INVALID", f"`{option}` is not the assessment a defs_verify task returns ({where}): {fix}.")
+    if not isinstance(data, Mapping):  # the schema has refused it already: an assessment is an object
+        raise SmsmseError("OPTION_INVALID", f"`{option}` is not the assessment a defs_verify task returns: {fix}.")
     try:
         return Assessment.from_dict(data)
     except (ValueError, binascii.Error, KeyError) as exc:

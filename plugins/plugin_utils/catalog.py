@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -252,7 +252,9 @@ def _check_signatures(
 # --- checking a set against the catalog ---
 
 
-def check_set(catalog: Catalog, version: str, files: Mapping[str, manifest.Entry], *, where: str, join: Any) -> list[Problem] | None:
+def check_set(
+    catalog: Catalog, version: str, files: Mapping[str, manifest.Entry], *, where: str, join: Callable[..., str]
+) -> list[Problem] | None:
     """The set's disagreements with the catalog, or None when the catalog does not list the version.
 
     Names are compared exactly: a file the catalog lists as ``virscan1.dat`` is not

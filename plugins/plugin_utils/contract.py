@@ -71,7 +71,7 @@ def wire() -> dict[str, Any]:
     return values
 
 
-def problems(op: str, kind: str, document: Any, limit: int = 5) -> list[str]:
+def problems(op: str, kind: str, document: object, limit: int = 5) -> list[str]:
     """Where ``document`` breaks the schema, as ``$.path: message`` lines (at most ``limit``)."""
     found = []
     for error in sorted(_validator(op, kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
@@ -86,7 +86,7 @@ def _short(message: str, width: int = 200) -> str:
     return message if len(message) <= width else message[: width - 3] + "..."
 
 
-def check_reply(op: str, reply: Any) -> dict[str, Any]:
+def check_reply(op: str, reply: object) -> dict[str, Any]:
     """Return ``reply`` if it matches the contract, else raise ``AGENT_REPLY_INVALID``."""
     found = problems(op, "reply", reply)
     if found:

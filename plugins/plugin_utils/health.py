@@ -88,7 +88,7 @@ def error_check(message: str) -> dict[str, Any]:
     return {**_check("verify", False, "verified", "error", message), "status": "error"}
 
 
-def _check(check_id: str, passed: bool | None, expected: Any, actual: Any, detail: str = "") -> dict[str, Any]:
+def _check(check_id: str, passed: bool | None, expected: object, actual: object, detail: str = "") -> dict[str, Any]:
     title, severity, remediation = CHECKS[check_id]
     status = "skipped" if passed is None else ("pass" if passed else "fail")
     return {

@@ -24,7 +24,7 @@ def _ended(reply: Mapping[str, Any]) -> str:
     return str(reply["result"]).replace("_", " ")
 
 
-def argv(command: Any) -> list[str] | None:
+def argv(command: object) -> list[str] | None:
     """The LiveUpdate command option as an argument list: a list as given, a string split as a shell would split it."""
     if command is None:
         return None
