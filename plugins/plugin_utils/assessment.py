@@ -115,7 +115,7 @@ class Assessment:
 
 
 def assess(
-    reply: Mapping[str, Any],
+    reply: Mapping[str, object],
     *,
     overrides: Mapping[str, str | None],
     required_files: Iterable[str],

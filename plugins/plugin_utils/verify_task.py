@@ -28,7 +28,7 @@ def run(action: ActionBase, task_vars: Mapping[str, Any], options: VerifyOptions
 
 
 def result_of(
-    reply: Mapping[str, Any],
+    reply: Mapping[str, object],
     *,
     overrides: Mapping[str, str | None],
     required_files: Iterable[str],
