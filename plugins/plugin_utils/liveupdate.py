@@ -17,7 +17,7 @@ DEFAULT_ARGUMENTS = ("-s",)
 SUCCESS_EXIT_CODES = frozenset({0})
 
 
-def _ended(reply: Mapping[str, Any]) -> str:
+def _ended(reply: Mapping[str, object]) -> str:
     """How the run ended, in words, from the agent's reply."""
     if reply["result"] == "exited":
         return "exited without an exit code" if reply["exit_code"] is None else f"exited with code {reply['exit_code']}"
