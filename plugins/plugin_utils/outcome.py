@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -68,6 +68,30 @@ _WORK = frozenset({"stage", "fetch", "rename", "exchange", "write_pointer", "ret
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 
 
+class ChangeError(TypedDict):
+    """Why a change failed, or may have been made (the result's ``error``); ``msg`` becomes the result's message."""
+
+    code: str
+    message: str
+    msg: NotRequired[str]
+
+
+class Summary(TypedDict):
+    """The convenience keys of a change result, derived from the steps' data (:func:`_summary`)."""
+
+    installed: bool
+    removed: list[str]
+    cleaned: list[str]
+    restored: list[str]
+    quarantined: list[str]
+    bytes_copied: int
+    restarted: bool
+    event_written: bool
+    lock_broken: str | None
+    definfo_sha256: str | None
+    definfo_sha256_by_store: dict[str, str | None]
+
+
 def _describe(index: int, step: Step, report: StepReport) -> str:
     text = f"step {index} ({step['op']} in {step['store']}) ended {report['result']}"
     return f"{text}: {report['message']}" if report.get("message") else text
@@ -94,11 +118,11 @@ def _is_start(step: Step) -> bool:
     return bool(step["op"] == "service" and step["args"].get("action") == "start")
 
 
-def _error(code: str, detail: str) -> dict[str, Any]:
+def _error(code: str, detail: str) -> ChangeError:
     return {"code": code, "message": detail, "msg": str(SmsmseError(code, detail))}
 
 
-def _verdict(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, dict[str, Any] | None]:
+def _verdict(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, ChangeError | None]:
     """(changed, error or None)."""
     pairs = list(enumerate(zip(steps, reports)))
     commits = [(i, s, r) for i, (s, r) in pairs if s["commit"]]
@@ -148,9 +172,7 @@ def _made(steps: Sequence[Step], reports: Sequence[StepReport]) -> str:
     return ", ".join(done) or "the commit step"
 
 
-def _not_restarted(
-    steps: Sequence[Step], reports: Sequence[StepReport], changed: bool, error: dict[str, Any] | None
-) -> dict[str, Any] | None:
+def _not_restarted(steps: Sequence[Step], reports: Sequence[StepReport], changed: bool, error: ChangeError | None) -> ChangeError | None:
     """SERVICE_NOT_RESTARTED when a step that starts the scanner again did not end done, saying also what became of the change."""
     down = [
         (i, s, r)
@@ -196,7 +218,7 @@ def _removed_something(step: Step, report: StepReport) -> bool:
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))
 
 
-def _summary(steps: Sequence[Step], reports: Sequence[StepReport]) -> dict[str, Any]:
+def _summary(steps: Sequence[Step], reports: Sequence[StepReport]) -> Summary:
     """The convenience keys today's results have, derived from step data."""
     staged = {s["args"]["name"] for s, r in zip(steps, reports) if s["op"] == "stage" and r["result"] == "done"}
     done = [(s, r) for s, r in zip(steps, reports) if r["result"] == "done"]
@@ -220,7 +242,7 @@ def _summary(steps: Sequence[Step], reports: Sequence[StepReport]) -> dict[str, 
         ],
         "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in _names(r["data"].get("removed"))],
         "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
-        "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
+        "quarantined": [moved for s, r in done if s["op"] == "quarantine" and (moved := r["data"].get("destination"))],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
         "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" and r["data"].get("started", True) for s, r in done),
         "event_written": any(s["op"] == "event" and r["data"].get("written") for s, r in done),
@@ -269,7 +291,7 @@ def interpret(request: Sent, reply: Mapping[str, object] | None, failure: str | 
 
 
 def _result(
-    changed: bool, error: dict[str, Any] | None, steps: list[dict[str, Any]], warnings: list[str], summary: dict[str, Any] | None
+    changed: bool, error: ChangeError | None, steps: Sequence[Mapping[str, object]], warnings: list[str], summary: Summary | None
 ) -> dict[str, Any]:
     msg = str(error.pop("msg")) if error is not None else ("The change was made." if changed else "Nothing was changed.")
     result: dict[str, Any] = {
