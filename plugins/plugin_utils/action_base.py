@@ -37,6 +37,7 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
         "product": "smsmse_defs_product",
         "events_file": "smsmse_defs_events_file",
         "liveupdate_command": "smsmse_defs_liveupdate_command",
+        "store_privacy": "smsmse_defs_store_privacy",
     }
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -50,6 +51,7 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
         result: dict[str, Any] = super().run(tmp, task_vars)
         self._task.args = self._with_host_variables(dict(self._task.args), task_vars)
         options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        self.validated_options = options  # what helpers of the task read (plugin_utils/privacy.py)
         try:
             argspec.check_bounds(self.ARGUMENT_SPEC, options)
             result.update(self.act(cast(OptionsT, options), task_vars))  # Ansible checked them against DOCUMENTATION

@@ -37,6 +37,8 @@ class HostOptions(TypedDict):
     product: ProductOptions | None
     events_file: str | None
     event_hours: int
+    #: Windows: the store privacy rule (``writers``, ``owners``, ...), added to the installer's
+    store_privacy: dict[str, object] | None
     #: folders probed like stores, added by a module (``source``: ``defs_promote``'s ``source_path``); not an option
     extra_stores: NotRequired[dict[str, str | None]]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts, privacy
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions, HostOptions
 
@@ -30,6 +30,7 @@ def run(
         event_hours=options.get("event_hours", 72),
         hashing=hashing,
         extra_stores=options.get("extra_stores"),
+        store_privacy=privacy.for_request(windows, options.get("store_privacy")),
     )
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
 

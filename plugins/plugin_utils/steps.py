@@ -168,6 +168,8 @@ class Request(TypedDict):
     steps: Sequence[Step]
     #: the stores to read after the last step
     read_back: NotRequired[list[str]]
+    #: Windows: the store privacy rule the agent applies (plugin_utils/privacy.py)
+    privacy: NotRequired[dict[str, object]]
 
 
 class Reply(TypedDict):
@@ -278,7 +280,9 @@ def write_pointer(
     return found
 
 
-def request(steps: Sequence[Step], *, wire: Mapping[str, object], cache_dir: str | None) -> Request:
+def request(
+    steps: Sequence[Step], *, wire: Mapping[str, object], cache_dir: str | None, store_privacy: Mapping[str, object] | None = None
+) -> Request:
     """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`), asking for a read of every
     store the steps touch after the last one (``read_back``); CHANGE_TOO_LARGE when it holds more steps than one
     request may carry."""
@@ -288,7 +292,10 @@ def request(steps: Sequence[Step], *, wire: Mapping[str, object], cache_dir: str
     if len(arranged) > limit:
         raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
     touched = list(dict.fromkeys(str(s["store"]) for s in arranged))[:MAX_READ_BACK]
-    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+    found: Request = {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+    if store_privacy is not None:  # Windows: the store privacy rule the agent applies (plugin_utils/privacy.py)
+        found["privacy"] = dict(store_privacy)
+    return found
 
 
 #: stores one apply reads back after its last step (the contract's bound)
