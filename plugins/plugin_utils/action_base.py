@@ -59,7 +59,7 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
             result.update(failed=True, msg=str(exc), error=exc.as_dict())
         return result
 
-    def _with_host_variables(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _with_host_variables(self, args: dict[str, object], task_vars: dict[str, Any]) -> dict[str, object]:
         """``args`` with each option it lacks taken from its inventory variable, where that is set."""
         for option, variable in self.HOST_VARIABLES.items():
             if option in self.ARGUMENT_SPEC and args.get(option) is None and task_vars.get(variable) is not None:

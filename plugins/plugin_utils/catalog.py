@@ -120,7 +120,7 @@ def load_private_key(data: bytes) -> Ed25519PrivateKey:
 # --- canonical form, building and signing ---
 
 
-def canonical(signed: Mapping[str, Any]) -> bytes:
+def canonical(signed: Mapping[str, object]) -> bytes:
     return json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -141,7 +141,7 @@ def signed_part(sets: Mapping[str, Mapping[str, manifest.Entry]], *, sequence: i
     }
 
 
-def sign(signed: Mapping[str, Any], keys: Iterable[Ed25519PrivateKey]) -> dict[str, Any]:
+def sign(signed: Mapping[str, object], keys: Iterable[Ed25519PrivateKey]) -> dict[str, Any]:
     """A catalog document: ``signed`` and one signature per key."""
     require_cryptography()
     data = canonical(signed)
@@ -226,7 +226,7 @@ def verified_sequence(data: bytes, trusted_keys: Sequence[Ed25519PublicKey]) -> 
 
 
 def _check_signatures(
-    signed: Mapping[str, Any], signatures: Sequence[Mapping[str, str]], trusted: Sequence[Ed25519PublicKey], threshold: int, source: str
+    signed: Mapping[str, object], signatures: Sequence[Mapping[str, str]], trusted: Sequence[Ed25519PublicKey], threshold: int, source: str
 ) -> set[str]:
     by_id = {keyid(key): key for key in trusted}
     data = canonical(signed)

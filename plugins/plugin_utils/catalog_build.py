@@ -62,7 +62,7 @@ def read_existing(dest: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and isinstance(document.get("signed"), dict) else None
 
 
-def previous_sequence(existing: Mapping[str, Any] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
+def previous_sequence(existing: Mapping[str, object] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
     """The highest sequence already used: of the existing catalog when one of ``keys`` signed it, and of the state file.
 
     An unsigned or foreign ``sequence`` in ``dest`` counts for nothing: anyone who can write that file could
@@ -102,7 +102,7 @@ def still_valid(
     return set(loaded.signed_by) == {catalog.keyid(p) for p in publics}
 
 
-def write_atomically(dest: str, document: Mapping[str, Any]) -> None:
+def write_atomically(dest: str, document: Mapping[str, object]) -> None:
     folder = os.path.dirname(os.path.abspath(dest))
     fd, tmp = tempfile.mkstemp(prefix=".catalog-", dir=folder)
     try:
