@@ -86,6 +86,32 @@ class AgentRecord(TypedDict):
     runtime: str
 
 
+class UninstallRecord(TypedDict):
+    """An entry of the Windows uninstall registry keys."""
+
+    view: str
+    key: str
+    display_name: str | None
+    display_version: str | None
+    install_location: str | None
+
+
+class ServiceRecord(TypedDict):
+    """A Windows service."""
+
+    name: str
+    display_name: str | None
+    binary_path: str | None
+    state: str | None
+
+
+class InstalledListing(TypedDict):
+    """What a Windows host has installed, raw: the controller picks the product (:mod:`installed`)."""
+
+    uninstall: list[UninstallRecord]
+    services: list[ServiceRecord]
+
+
 class ProbeReply(TypedDict):
     """The whole reply."""
 
@@ -98,4 +124,4 @@ class ProbeReply(TypedDict):
     events: list[dict[str, object]]
     events_error: str | None
     warnings: NotRequired[list[str]]
-    installed: NotRequired[dict[str, object] | None]
+    installed: NotRequired[InstalledListing | None]
