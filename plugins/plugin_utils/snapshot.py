@@ -21,7 +21,7 @@ import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, installed, layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
@@ -85,6 +85,13 @@ class FileEntry:
     changed: bool = False  # with hashing: the file changed while the agent read it, so it has no digest
 
 
+class ManifestEntry(TypedDict):
+    """A file of a set as a manifest names it (None: the file was not hashed)."""
+
+    size: int
+    sha256: str | None
+
+
 @dataclass(frozen=True)
 class SetFolder:
     name: str
@@ -95,7 +102,7 @@ class SetFolder:
     error: str | None = None  # the agent could not list it (see listing)
     escaped: bool = False
 
-    def manifest(self) -> dict[str, dict[str, Any]]:
+    def manifest(self) -> dict[str, ManifestEntry]:
         """Relative path -> ``{size, sha256}``, as install requests carry it."""
         return {f.path: {"size": f.size, "sha256": f.sha256} for f in self.files}
 

@@ -22,7 +22,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import USAGE, Snapshot, Store
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import USAGE, ManifestEntry, Snapshot, Store
 
 GOOD, BAD = "good", "bad"
 
@@ -69,7 +69,7 @@ class StoreView:
     def good(self) -> list[str]:
         return self.with_status(GOOD)
 
-    def manifest(self, version: str) -> dict[str, dict[str, Any]]:
+    def manifest(self, version: str) -> dict[str, ManifestEntry]:
         folder = self.store.set(version)
         if folder is None:  # a verdict always comes from a folder of the same snapshot
             raise SmsmseError("VERSION_NOT_FOUND", f"The {self.name} store does not hold {version}.", path=self.path)
