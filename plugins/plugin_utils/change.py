@@ -70,7 +70,7 @@ def marked(mark: BadSet) -> ProblemRecord:
     return {"code": mark.get("code") or _MARKED["code"], "message": mark.get("message") or _MARKED["message"], "path": None}
 
 
-def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str | None]) -> assessment.Assessment:
+def _assessment_from_state(state: object, overrides: Mapping[str, str | None]) -> assessment.Assessment:
     """The assessment a defs_verify task returned, checked against its schema; it must have been read with these stores."""
     given = assessment.checked(state, option="state")
     if {k: v for k, v in given.overrides.items() if v} != {k: v for k, v in overrides.items() if v}:
