@@ -227,7 +227,9 @@ class Host:
             return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
-    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None) -> dict[str, Any]:
+    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None, pad_to: int | None = None) -> dict[str, Any]:
+        """The request of ``steps``, checked against the contract; with ``pad_to``, the last step repeated until the
+        request holds that many (more than the contract allows: sent unchecked, as a hostile controller would)."""
         built = [
             {
                 "op": step["op"],
@@ -242,6 +244,9 @@ class Host:
         request = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
         if read_back is not None:
             request["read_back"] = [str(self.root / name) for name in read_back]
+        if pad_to is not None:
+            request["steps"] = built + [dict(built[-1]) for _ in range(pad_to - len(built))]
+            return request
         return contract.check_request("apply", request)
 
     def check_read(self, request: dict[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
