@@ -39,8 +39,8 @@ options:
   deadline_seconds:
     description:
       - The host-side deadline of one call, in seconds. A probe still running then ends failed; a change starts no
-        step after it (see the description). The action plugins send the longest time the request's own steps are
-        allowed (fetch and LiveUpdate timeouts) plus a margin, and never less than the default.
+        step after it (see the description). The action plugins send a change the time its steps are allowed (fetch
+        deadlines, service and LiveUpdate timeouts) plus 600 seconds, and never less than the default.
     type: int
     default: 3600
     version_added: 0.2.0
