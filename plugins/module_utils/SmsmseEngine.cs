@@ -1224,8 +1224,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 return true;
             }
+            // without boot IDs to compare (Windows has none), the boot time decides (the store lock's rule)
             object created = Req.Get(record, "created");
-            if (host.Processes.BootTime > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < host.Processes.BootTime)
+            bool compared = theirs != null && ours != null;
+            if (!compared && host.Processes.BootTime > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < host.Processes.BootTime)
             {
                 return true;
             }

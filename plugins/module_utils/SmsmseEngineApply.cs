@@ -513,11 +513,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return "it was taken before this host last started";
             }
-            // Windows has no boot ID: a lock created before the host last started is a dead run's, though
-            // its process ID may belong to another process now
+            // without boot IDs to compare (Windows has none), a lock created before the host last started is a
+            // dead run's, though its process ID may belong to another process now (store_lock.py's rule)
             object created = Req.Get(map, "created");
             double boot = host.Processes.BootTime;
-            if (boot > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < boot)
+            bool compared = theirs != null && ours != null;
+            if (!compared && boot > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < boot)
             {
                 return "it was taken before this host last started";
             }

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, start_token
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
@@ -111,6 +111,10 @@ def write_lock(path: Path, kind: str) -> None:
         record["pid"] = dead_pid()
     elif kind == "reused_pid":  # this live process's PID, in a lock that names another start of it
         record["started"] = "ticks:1"
+    elif kind == "before_boot":  # as a host without boot IDs writes it, before the host last started
+        record.update(boot_id=None, created=(boot_time() or 0.0) - 3600)
+    elif kind == "huge_pid":
+        record["pid"] = 1 << 40
     elif kind == "other_boot":
         record["boot_id"] = "00000000-0000-0000-0000-000000000000"
     elif kind == "foreign":
@@ -323,6 +327,8 @@ def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
         pytest.skip("no second file system here: /dev/shm is missing or on the same device as the test folder")
     if "other_boot" in json.dumps(case["setup"]) and boot_id() is None:
         pytest.skip("this host has no boot ID to compare")
+    if "before_boot" in json.dumps(case["setup"]) and boot_time() is None:
+        pytest.skip("this host does not say when it last started")
     host = Host(tmp / "host", other)
     server = None
     try:
