@@ -27,6 +27,37 @@ options:
       csapi:
         description: The CSAPI store, the definitions the scanner uses.
         type: str
+  store_privacy:
+    description:
+      - Windows only - the rule the agent holds every store (and each folder above it) to before it trusts or changes
+        it; the collection's C(docs/windows.md) says what it checks. Each account is a SID such as C(S-1-5-32-544)
+        (names differ by language, SIDs do not).
+      - Without it the controller sends the installer's rule - SYSTEM, Administrators and TrustedInstaller may change
+        and own a store, no account may only create entries in it, and any member of the local Administrators group
+        may own it.
+      - Give only the parts to change. A list given replaces the default list, so keep SYSTEM (C(S-1-5-18)),
+        Administrators (C(S-1-5-32-544)) and TrustedInstaller in it where they keep their right; O(store_privacy.owners)
+        not given follows O(store_privacy.writers).
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_store_privacy) is used.
+      - Ignored on hosts that are not Windows. A value that is not a SID fails the task with C(OPTION_INVALID) before
+        the host is contacted.
+    type: dict
+    suboptions:
+      writers:
+        description: Accounts that may change a store and every folder above it.
+        type: list
+        elements: str
+      creators:
+        description: Accounts that may only create entries in the store itself (none by default).
+        type: list
+        elements: str
+      owners:
+        description: Accounts accepted as the owner of a store and of each folder above it.
+        type: list
+        elements: str
+      owner_admins:
+        description: Accept any member of the local Administrators group as an owner.
+        type: bool
   product:
     description:
       - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).

@@ -33,6 +33,7 @@ class DocumentedAction(ActionBase):
         "product": "smsmse_defs_product",
         "events_file": "smsmse_defs_events_file",
         "liveupdate_command": "smsmse_defs_liveupdate_command",
+        "store_privacy": "smsmse_defs_store_privacy",
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
