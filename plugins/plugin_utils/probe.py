@@ -27,7 +27,7 @@ def run(
         event_hours=options.get("event_hours", 72),
         hashing=hashing,
         extra_stores=options.get("extra_stores"),
-        store_privacy=privacy.of_task(action),
+        store_privacy=privacy.for_request(windows, options.get("store_privacy")),
     )
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
 
