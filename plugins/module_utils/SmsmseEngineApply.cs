@@ -935,7 +935,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 named.Add(string.Format(CultureInfo.InvariantCulture, "{0} ({1} {2}{3})", problem["path"], problem["kind"], problem["account"] ?? "", problem["rights"] == null ? "" : ": " + problem["rights"]));
             }
             string why = record["error"] as string ?? string.Join("; ", named.ToArray());
-            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or send the accounts in the request's privacy policy)", "STORE_NOT_PRIVATE", null);
+            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or add the accounts that should change the stores to the store_privacy option, by SID)", "STORE_NOT_PRIVATE", null);
         }
 
         private static Dictionary<string, object> Preflight(Context ctx, string store, IDictionary args)
