@@ -16,16 +16,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, start_token
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"
@@ -111,6 +111,10 @@ def write_lock(path: Path, kind: str) -> None:
         record["pid"] = dead_pid()
     elif kind == "reused_pid":  # this live process's PID, in a lock that names another start of it
         record["started"] = "ticks:1"
+    elif kind == "before_boot":  # as a host without boot IDs writes it, before the host last started
+        record.update(boot_id=None, created=(boot_time() or 0.0) - 3600)
+    elif kind == "huge_pid":
+        record["pid"] = 1 << 40
     elif kind == "other_boot":
         record["boot_id"] = "00000000-0000-0000-0000-000000000000"
     elif kind == "foreign":
@@ -227,7 +231,9 @@ class Host:
             return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
-    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None) -> dict[str, Any]:
+    def request(self, case_steps: list[dict[str, Any]], read_back: list[str] | None = None, pad_to: int | None = None) -> steps.Request:
+        """The request of ``steps``, checked against the contract; with ``pad_to``, the last step repeated until the
+        request holds that many (more than the contract allows: sent unchecked, as a hostile controller would)."""
         built = [
             {
                 "op": step["op"],
@@ -237,14 +243,17 @@ class Host:
                 "commit": step.get("commit", False),
                 "args": self.fill(step["args"]),
             }
-            for step in steps
+            for step in case_steps
         ]
-        request = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
+        request: dict[str, Any] = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
         if read_back is not None:
             request["read_back"] = [str(self.root / name) for name in read_back]
-        return contract.check_request("apply", request)
+        if pad_to is not None:
+            request["steps"] = built + [dict(built[-1]) for _ in range(pad_to - len(built))]
+            return cast(steps.Request, request)
+        return cast(steps.Request, contract.check_request("apply", request))
 
-    def check_read(self, request: dict[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
+    def check_read(self, request: Mapping[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
         """The reply's read_back against a case's ``read``: one record per store asked, in the request's order."""
         read = reply.get("read_back")
         if "read_back" not in request:
@@ -318,6 +327,8 @@ def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
         pytest.skip("no second file system here: /dev/shm is missing or on the same device as the test folder")
     if "other_boot" in json.dumps(case["setup"]) and boot_id() is None:
         pytest.skip("this host has no boot ID to compare")
+    if "before_boot" in json.dumps(case["setup"]) and boot_time() is None:
+        pytest.skip("this host does not say when it last started")
     host = Host(tmp / "host", other)
     server = None
     try:

@@ -18,14 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch, hashing
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, steps
 
 from . import engine
 from .apply_host import FILES, complete, true_manifest
@@ -34,7 +34,7 @@ VERSION = "20261125.003"
 STAGING = f".smsmse-staging-{VERSION}-t1"
 
 
-def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+def fetch_request(store: Path, source: str, **overrides: Any) -> steps.Request:
     args = {
         "source": source,
         "name": STAGING,
@@ -46,7 +46,7 @@ def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
         **overrides,
     }
     step = {"op": "fetch", "store": str(store), "required": True, "always": False, "commit": False, "args": args}
-    return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]})
+    return cast(steps.Request, contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]}))
 
 
 def run_fetch(store: Path, source: str, agent: str = "posix", **overrides: Any) -> dict[str, Any]:
