@@ -499,7 +499,7 @@ def _fetch_and_install(store: Path, source: str, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(hashing, "sha256_stream", counted)
     (store / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=20261124.001\r\n")
-    steps = [
+    body = [
         fetch_request(store, source)["steps"][0],
         {"op": "rename", "store": str(store), "required": True, "always": False, "commit": False, "args": {"from": STAGING, "to": VERSION}},
         {
@@ -514,7 +514,7 @@ def _fetch_and_install(store: Path, source: str, monkeypatch: pytest.MonkeyPatch
             },
         },
     ]
-    request = contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": steps, "read_back": [str(store)]})
+    request = contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": body, "read_back": [str(store)]})
     reply = {"contract": 1, "op": "apply", **apply.run(request)}
     assert contract.problems("apply", "reply", reply) == []
     assert [s["result"] for s in reply["steps"]] == ["done", "done", "done"], reply["steps"]
@@ -538,7 +538,7 @@ def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, stor
     time: the read of the store hashes it again and shows what is there now."""
     point = lab.write_set(tmp_path / "dp", VERSION, FILES)
     ctx = Context(contract.wire(), None)
-    report = apply.run_step(ctx, fetch_request(store, str(point))["steps"][0], None, 2048)
+    report = apply.run_step(ctx, dict(fetch_request(store, str(point))["steps"][0]), None, 2048)
     assert report["result"] == "done", report["message"]
     path = store / STAGING / FILES[0][0]
     before = os.stat(path)
