@@ -229,6 +229,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             return Steps(request, host, null);
         }
 
+        // "stop" or "start" for a service step, else null: the ends of a store's stop-to-start unit (apply.py's service_action)
+        public static string ServiceAction(IDictionary step, string op)
+        {
+            IDictionary args = step == null || op != "service" ? null : Req.Get(step, "args") as IDictionary;
+            string action = args == null ? null : Req.Get(args, "action") as string;
+            return action == "stop" || action == "start" ? action : null;
+        }
+
         // A request of more steps than the wire's max_steps is refused whole, before any step runs.
         public static List<object> StepsWithin(IDictionary request, long maxSteps)
         {
@@ -250,6 +258,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             string blocked = null;
             bool opened = false, blockedInGroup = false;
             ctx.StepList = steps;
+            // stores whose stop step ran and whose start step has not come yet
+            HashSet<string> units = new HashSet<string>(StringComparer.Ordinal);
             for (int index = 0; index < steps.Count; index++)
             {
                 ctx.Index = index;
@@ -257,6 +267,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 bool late = deadline != null && deadline.Passed;
                 IDictionary step = steps[index] as IDictionary;
                 string op = step == null ? "" : Convert.ToString(Req.Get(step, "op"), CultureInfo.InvariantCulture) ?? "";
+                string store = step == null ? "" : Convert.ToString(Req.Get(step, "store"), CultureInfo.InvariantCulture) ?? "";
+                string action = ServiceAction(step, op);
+                bool inUnit = units.Contains(store);
+                if (action == "start")
+                {
+                    units.Remove(store);  // the start ends its store's unit, whatever becomes of it
+                }
                 if (op == "lock")
                 {
                     blocked = blockedInGroup ? null : blocked;
@@ -268,13 +285,17 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     reports.Add(Report(Text.Head(op, 64), "skipped", null, "skipped: " + blocked, null, limit));
                     continue;
                 }
-                if (late && !always && ctx.Stopped.Count == 0)
+                if (late && !always && !inUnit)
                 {
                     reports.Add(Report(Text.Head(op, 64), "skipped", null, "skipped: " + deadline.Why, null, limit));
                     continue;
                 }
                 Dictionary<string, object> report = RunStep(ctx, step, op, limit);
                 reports.Add(report);
+                if (action == "stop")
+                {
+                    units.Add(store);  // whatever it ended: the scanner may be stopping until the start runs
+                }
                 bool required = step != null && Req.Get(step, "required") is bool && (bool)step["required"];
                 if (required && (string)report["result"] != "done" && blocked == null)
                 {

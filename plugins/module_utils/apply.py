@@ -108,6 +108,15 @@ def deadline_words(seconds: int) -> str:
     )
 
 
+def service_action(step: Mapping[str, Any]) -> str | None:
+    """``stop`` or ``start`` for a ``service`` step, else None: the ends of a store's stop-to-start unit."""
+    args = step.get("args")
+    if step.get("op") != "service" or not isinstance(args, Mapping):
+        return None
+    action = args.get("action")
+    return action if action in ("stop", "start") else None
+
+
 def steps_within(request: Mapping[str, Any], max_steps: int) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = request["steps"]
     if len(steps) > max_steps:
@@ -128,20 +137,27 @@ def run(request: Mapping[str, Any], run_command: notify.CommandRunner | None = N
     reports: list[dict[str, Any]] = []
     blocked: str | None = None
     opened = blocked_in_group = False
+    units: set[str] = set()  # stores whose stop step ran and whose start step has not come yet
     for index, step in enumerate(steps_within(request, int(ctx.wire["limits"]["max_steps"]))):
         late = ends is not None and time.monotonic() >= ends  # asked before every step; a stop's unit runs whatever it says
         op = str(step.get("op"))
+        store, action = str(step.get("store")), service_action(step)
+        in_unit = store in units
+        if action == "start":  # the start ends its store's unit, whatever becomes of it
+            units.discard(store)
         if op == "lock":  # a group starts at its lock: what failed in an earlier group does not block it
             blocked = None if blocked_in_group else blocked
             opened = True
         if blocked is not None and not step.get("always"):
             reports.append(_report(op[:64], "skipped", None, f"skipped: {blocked}", {}, limit=limit))
             continue
-        if late and not step.get("always") and not ctx.stopped:
+        if late and not step.get("always") and not in_unit:
             reports.append(_report(op[:64], "skipped", None, f"skipped: {deadline_words(deadline_seconds or 0)}", {}, limit=limit))
             continue
         report = run_step(ctx, step, run_command, limit)
         reports.append(report)
+        if action == "stop":  # whatever it ended: the scanner may be stopping until the start runs
+            units.add(store)
         if step.get("required") and report["result"] != "done" and blocked is None:
             blocked = f"the required step {index} ({op} in {step.get('store')}) ended {report['result']}"
             blocked += f": {report['message']}" if report["message"] else ""

@@ -50,13 +50,16 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
 def service(ctx: Context, store: str, args: dict[str, Any], run_command: CommandRunner | None = None) -> dict[str, Any]:
     """Run the configured command, bounded by coreutils' timeout where the host has it.
 
-    A ``start`` with ``only_if_stopped_here`` runs only after a ``stop`` step of this request ran.
+    A ``start`` with ``only_if_stopped_here`` runs only after a ``stop`` step of this request ran, whatever that stop
+    ended (a stop that failed or timed out may still be stopping the scanner, as the Windows agent's engine holds).
     """
     command = args["command"]
     if args["action"] == "start" and args.get("only_if_stopped_here") and store not in ctx.stopped:
         return {"exit_code": None, "output": "not run: this request did not stop the scanner", "started": False}
     if not command:
         raise Refused("failed", f"no command is configured to {args['action']} the scanner on this POSIX host", "NOT_CONFIGURED")
+    if args["action"] == "stop":  # from here the scanner may be stopping, whatever the command ends: its start runs
+        ctx.stopped.add(store)
     argv = list(command)
     limiter = shutil.which("timeout")
     if limiter:
@@ -70,7 +73,6 @@ def service(ctx: Context, store: str, args: dict[str, Any], run_command: Command
             "failed", f"{command[0]} exited {code}: {err.strip()[-500:]}", "COMMAND_FAILED", {"exit_code": code, "output": output}
         )
     if args["action"] == "stop":
-        ctx.stopped.add(store)
         return {"exit_code": code, "output": output, "stopped": True}
     ctx.stopped.discard(store)
     return {"exit_code": code, "output": output, "started": True}
