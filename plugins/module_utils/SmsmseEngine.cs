@@ -333,23 +333,21 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         string Why { get; }
     }
 
-    // The host-side deadline of one call, on the host's clock from the moment it is made.
+    // The host-side deadline of one call, from the moment it is made, on a monotonic clock (a Stopwatch, as the
+    // POSIX agent's time.monotonic()): setting the wall clock, by hand or by a time sync, never moves it.
     public sealed class CallDeadline : IDeadline
     {
-        private readonly IClock clock;
-        private readonly double ends;
+        private readonly System.Diagnostics.Stopwatch elapsed = System.Diagnostics.Stopwatch.StartNew();
         private readonly long seconds;
 
-        public CallDeadline(IClock clock, long seconds)
+        public CallDeadline(long seconds)
         {
-            this.clock = clock;
             this.seconds = seconds;
-            ends = clock.Now + seconds;
         }
 
         public bool Passed
         {
-            get { return clock.Now >= ends; }
+            get { return elapsed.Elapsed.TotalSeconds >= seconds; }
         }
 
         public string Why
@@ -389,7 +387,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             int seconds = Math.Max(1, deadlineSeconds);
             if (op != "probe")
             {
-                return Run(op, request, checkMode, host, new CallDeadline(host.Clock, seconds));
+                return Run(op, request, checkMode, host, new CallDeadline(seconds));
             }
             ProbeRun run = new ProbeRun(op, request, checkMode, host);
             System.Threading.Thread worker = new System.Threading.Thread(run.Work);

@@ -43,6 +43,7 @@ CHECKS = (
     "sharing_violation_is_retried",  # medium: retried within the budget
     "access_denied_is_failed_not_in_use",  # medium: error 5 is not "in use", and not retried
     "held_set_is_in_use",
+    "deadline_ignores_the_wall_clock",
     "write_pointer_says_in_use",  # medium: write_pointer can say in_use
     "write_pointer_leaves_the_old_pointer",
     "read_only_top_is_removed",  # medium: a read-only file at the top of a removal

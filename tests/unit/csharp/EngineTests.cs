@@ -296,7 +296,9 @@ namespace EngineTests
         public double Time = 1800000000;
         public double Slept;
         public double Now { get { return Time; } }
-        public void Sleep(int milliseconds) { Time += milliseconds / 1000.0; Slept += milliseconds / 1000.0; }
+        // seconds the wall clock jumps at each sleep (an administrator or a time sync setting it)
+        public double Jump;
+        public void Sleep(int milliseconds) { Time += milliseconds / 1000.0 + Jump; Slept += milliseconds / 1000.0; }
     }
 
     public sealed class HeldServices : IServices
@@ -752,6 +754,27 @@ namespace EngineTests
                 }
                 List<object> steps = Run(host, Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t4", "to", "20261125.003"));
                 Check("held_set_is_in_use", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION" && host.FakeClock.Slept >= Convert.ToDouble(((IDictionary)wire["limits"])["retry_seconds"]), Result(steps, 0) + " after " + host.FakeClock.Slept + " s");
+            }
+
+            // low: the call's deadline runs on a clock the wall clock's jumps do not move: the host's clock jumps an
+            // hour at each retry of the first step, far past the call's deadline of 60 s, and the next step still runs
+            {
+                FaultHost host = new FaultHost();
+                string csapi = Fresh("jump-csapi");
+                MakeSet(Path.Combine(csapi, ".smsmse-staging-20261125.003-t6"));
+                for (int i = 0; i < 1000; i++)
+                {
+                    host.Fs.MoveFaults.Enqueue(32);
+                }
+                host.FakeClock.Jump = 3600;
+                Dictionary<string, object> held = Step("rename", csapi, "from", ".smsmse-staging-20261125.003-t6", "to", "20261125.003");
+                held["required"] = false;
+                Dictionary<string, object> request = new Dictionary<string, object>();
+                request["wire"] = wire;
+                request["cache_dir"] = Path.Combine(root, "cache");
+                request["steps"] = new List<object> { held, Step("event", csapi, "events", new List<object>(), "events_file", null) };
+                List<object> steps = (List<object>)Agent.Run("apply", request, false, host, 60)["steps"];
+                Check("deadline_ignores_the_wall_clock", Result(steps, 0) == "in_use:ERROR_SHARING_VIOLATION" && Result(steps, 1) == "done", Result(steps, 0) + " " + Result(steps, 1));
             }
 
             // medium: write_pointer can say in_use (definfo.dat held by the scanner)
