@@ -16,9 +16,11 @@ The rules (docs/changes.md):
   (:class:`TooManySteps`) before any step runs;
 - the call's host-side deadline is asked before each step, never during one:
   once it has passed, every later step that is not ``always`` ends ``skipped``
-  (its message names the deadline), except the steps from a ``service`` stop
-  to its start, which run as one unit. The lock is released, the scanner
-  started and the stores read back as after any change that ends early.
+  (its message names the deadline), except a store's steps from its
+  ``service`` stop to its start, which run as one unit; the unit ends when
+  that start has run, whatever it ended, and the deadline applies again. The
+  lock is released, the scanner started and the stores read back as after any
+  change that ends early.
 
 The agent decides nothing: what the reply means is read on the controller
 (plugins/plugin_utils/outcome.py).

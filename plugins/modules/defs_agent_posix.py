@@ -28,9 +28,11 @@ description:
   - Each call has a deadline on the host (C(deadline_seconds)), so that one host never stalls the run. A C(probe) still
     running then ends the call failed, naming it; a probe that finished as the deadline passed is returned. A change is
     never cut short part way, it is asked the deadline before each step. Once the deadline has passed, C(apply) skips
-    every later step not marked C(always), naming the deadline, except the steps from a C(service) stop to its start
-    (one unit), then releases its locks, starts what it stopped and reads the stores back. C(run_liveupdate) is one step,
-    bounded by its own C(timeout).
+    every later step not marked C(always), naming the deadline, except a store's steps from its C(service) stop to its
+    start (one unit, which ends when the start has run, whatever it ended), then releases its locks, starts what it
+    stopped and reads the stores back. C(run_liveupdate) is one step, bounded by its own C(timeout).
+  - A C(service) stop that fails or times out may still be stopping the scanner, so the start marked
+    C(only_if_stopped_here) after it runs.
   - An C(apply) request of more steps than the contract's C(max_steps) is refused whole before any step runs.
   - The cache folder and its files are used only when they are owned by the agent's user, not writable by group or
     others, and not links; they are made C(0700) and C(0600). Otherwise every file is read and the store's

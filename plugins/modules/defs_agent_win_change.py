@@ -53,9 +53,10 @@ options:
     description:
       - The host-side deadline of one call, in seconds, so that one host never stalls the run. A probe still running
         then ends the call failed, naming it. A change is never cut short part way - C(apply) asks the deadline before
-        each step and, once it has passed, skips the later steps not marked C(always), naming the deadline (the steps
-        from a service stop to its start run as one unit), releases its locks, starts what it stopped and reads the
-        stores back; C(run_liveupdate) is bounded by its own C(timeout).
+        each step and, once it has passed, skips the later steps not marked C(always), naming the deadline (a store's
+        steps from its service stop to its start run as one unit, which ends when the start has run, whatever it
+        ended), releases its locks, starts what it stopped and reads the stores back; C(run_liveupdate) is bounded by
+        its own C(timeout). The deadline is measured on a monotonic clock, never the wall clock.
       - The action plugins send a change the time its steps are allowed (fetch deadlines, service and LiveUpdate
         timeouts) plus 600 seconds, and never less than the default.
     type: int
