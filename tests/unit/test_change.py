@@ -121,7 +121,7 @@ def test_every_registered_code_is_used_by_the_code() -> None:
 )
 def test_the_result_says_rolled_back_only_when_the_change_was_made(answers: dict[str, str], done: bool) -> None:
     rollback = the_plan()
-    rollback.extra.update(rolled_back=True, downgrade=True, replaced_in_place=True)
+    rollback.extra.update({"rolled_back": True, "downgrade": True, "replaced_in_place": True})
     ops = [s["op"] for s in rollback.steps]
     replies = results(**answers)
     if "expect" in answers:
