@@ -22,6 +22,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     contract,
     decide,
     facts,
+    health_judge,
     health_run,
     lab,
     report,
@@ -405,7 +406,7 @@ def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[...
     def judge_raises(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("versions")
 
-    monkeypatch.setattr(health_run, "judge", judge_raises)
+    monkeypatch.setattr(health_judge, "judge", judge_raises)
     ran = run(host)
     assert ran["changed"] is False
     assert ran["record"]["status"] == "failed"
