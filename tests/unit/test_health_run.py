@@ -24,7 +24,6 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     facts,
     health_judge,
     health_run,
-    lab,
     report,
     report_html,
     report_junit,
@@ -33,6 +32,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     structure,
     verify_task,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()

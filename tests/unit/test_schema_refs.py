@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, report_build, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, report_build, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from tests.unit.test_agent_posix import probe_host
 from tests.unit.test_report import build, check, record
 
