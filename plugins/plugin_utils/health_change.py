@@ -15,7 +15,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Judged, Options
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Action, Judged, Options
 
 
 def plans_for(judged: Judged, opts: Options, ctx: store_view.Context) -> list[plan.Plan]:
@@ -40,14 +40,14 @@ def plans_for(judged: Judged, opts: Options, ctx: store_view.Context) -> list[pl
     return [p for p in found if p.changes]
 
 
-def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]) -> list[dict[str, Any]]:
+def carry_out(plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]) -> list[Action]:
     """Run every plan's steps in one apply; one action record per plan, read from its slice of the reply."""
     return carry_out_read(plans, apply)[0]
 
 
 def carry_out_read(
     plans: Sequence[plan.Plan], apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]
-) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]] | None]:
+) -> tuple[list[Action], list[Mapping[str, Any]] | None]:
     """:func:`carry_out`, and the stores as the agent read them after the last step (None: the reply has no read)."""
     if not plans:
         return [], None
@@ -58,7 +58,8 @@ def carry_out_read(
         reply, failure = apply(request_steps), None
     except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         reply, failure = None, str(exc)
-    actions, start = [], 0
+    actions: list[Action] = []
+    start = 0
     warnings = warnings_by_plan([] if reply is None else reply["warnings"], plans)
     for the_plan, plan_steps, its_warnings in zip(plans, arranged, warnings):
         part = None if reply is None else {"steps": reply["steps"][start : start + len(plan_steps)], "warnings": its_warnings}

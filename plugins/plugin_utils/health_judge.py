@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     assessment,
@@ -16,12 +16,10 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Judged, Options
-
-MARK_KEYS = ("store", "version", "code", "message")
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Action, FleetMark, Judged, Options
 
 
-def usable(result: Any) -> bool:
+def usable(result: object) -> TypeGuard[Mapping[str, Any]]:
     """A registered defs_verify result that holds an assessment."""
     return (
         isinstance(result, Mapping)
@@ -32,9 +30,9 @@ def usable(result: Any) -> bool:
     )
 
 
-def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) -> tuple[dict[str, list[dict[str, Any]]], consensus.Tally]:
+def fleet_marks(results: Mapping[str, object], *, enabled: bool, threshold: float) -> tuple[dict[str, list[FleetMark]], consensus.Tally]:
     """Host name -> the sets fleet consensus marks bad there (every host present, failed ones with none), and the votes."""
-    marks: dict[str, list[dict[str, Any]]] = {host: [] for host in results}
+    marks: dict[str, list[FleetMark]] = {host: [] for host in results}
     if not enabled:
         return marks, {}
     verifications = {host: r["assessment"]["verification"] for host, r in results.items() if usable(r)}
@@ -45,17 +43,18 @@ def fleet_marks(results: Mapping[str, Any], *, enabled: bool, threshold: float) 
     return marks, votes
 
 
-def as_mark(finding: consensus.Finding) -> dict[str, Any]:
-    return {k: v for k, v in finding.as_dict().items() if k in MARK_KEYS}
+def as_mark(finding: consensus.Finding) -> FleetMark:
+    found = finding.as_dict()
+    return {"code": found["code"], "message": found["message"], "store": found["store"], "version": found["version"]}
 
 
-def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
+def judge(verified: Mapping[str, Any], marks: Sequence[FleetMark], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
     """The host's registered assessment with the fleet's marks applied (and its decided versions as proof), decided."""
     return Judged.of(decided(verified, marks, opts, agreed))
 
 
 def decided(
-    verified: Mapping[str, Any], marks: Sequence[Mapping[str, Any]], opts: Options, agreed: verify.Agreed | None = None
+    verified: Mapping[str, Any], marks: Sequence[FleetMark], opts: Options, agreed: verify.Agreed | None = None
 ) -> assessment.Assessment:
     """The assessment a defs_verify result registered, read back (no parse), marked once and decided once."""
     found = assessment.Assessment.from_dict(verified["assessment"]).marked(marks, agreed)
@@ -67,7 +66,7 @@ def record(
     judged: Judged | None,
     *,
     checks: Sequence[Mapping[str, Any]],
-    actions: Sequence[Mapping[str, Any]],
+    actions: Sequence[Action],
     status: str,
     message: str,
     today: dt.date,
@@ -76,8 +75,8 @@ def record(
     return health.host_record(name, smsmse_defs=smsmse_defs, checks_=checks, actions=actions, status=status, message=message, today=today)
 
 
-def planned_actions(decision: decide.Decision, opts: Options | None = None, *, windows: bool = False) -> list[dict[str, Any]]:
-    found = []
+def planned_actions(decision: decide.Decision, opts: Options | None = None, *, windows: bool = False) -> list[Action]:
+    found: list[Action] = []
     if decision.action == decide.LIVEUPDATE and opts is not None:
         found.append(_planned_source(decision, opts, windows=windows))
     elif decision.action != decide.NONE:
@@ -91,11 +90,11 @@ def planned_actions(decision: decide.Decision, opts: Options | None = None, *, w
     return found
 
 
-def _planned(action: str, version: str | None, message: str) -> dict[str, Any]:
+def _planned(action: str, version: str | None, message: str) -> Action:
     return {"action": action, "result": "planned", "version": version, "previous": None, "message": message}
 
 
-def _planned_source(decision: decide.Decision, opts: Options, *, windows: bool) -> dict[str, Any]:
+def _planned_source(decision: decide.Decision, opts: Options, *, windows: bool) -> Action:
     """The source enforce would try first for a host with no good set, and the version it would bring (report mode plans
     it and changes nothing); a source this host's platform cannot use is named as passed over."""
     enabled = [s for s in opts.sources if s != distpoint.LIVEUPDATE or opts.liveupdate]
@@ -132,8 +131,8 @@ def is_windows(smsmse_defs: Mapping[str, Any]) -> bool:
 
 def settle(
     name: str,
-    verified: Any,
-    marks: Sequence[Mapping[str, Any]],
+    verified: object,
+    marks: Sequence[FleetMark],
     opts: Options,
     *,
     agreed: verify.Agreed | None = None,
@@ -148,7 +147,7 @@ def settle(
 
 
 def settle_verified(
-    name: str, verified: Any, marks: Sequence[Mapping[str, Any]], opts: Options, *, agreed: verify.Agreed | None = None
+    name: str, verified: object, marks: Sequence[FleetMark], opts: Options, *, agreed: verify.Agreed | None = None
 ) -> tuple[dict[str, Any] | None, Judged | None]:
     """:func:`settle`, and the judged host (with its decided assessment) when it was judged."""
     return _settle(name, verified, marks, opts, agreed=agreed or {})
@@ -156,8 +155,8 @@ def settle_verified(
 
 def _settle(
     name: str,
-    verified: Any,
-    marks: Sequence[Mapping[str, Any]],
+    verified: object,
+    marks: Sequence[FleetMark],
     opts: Options,
     *,
     agreed: verify.Agreed,
@@ -184,7 +183,7 @@ def settle_judged(name: str, judged: Judged, opts: Options) -> tuple[dict[str, A
     return record(name, judged, checks=judged.checks, actions=actions, status=status, message=message, today=today), judged
 
 
-def record_of_result(name: str, result: Any, today: dt.date) -> dict[str, Any]:
+def record_of_result(name: str, result: object, today: dt.date) -> dict[str, Any]:
     """The host's report record from its registered defs_health_host result; one is made when the result holds none.
 
     A task that failed before it could record the host (a templating error, a lost connection, a bug) still gives the

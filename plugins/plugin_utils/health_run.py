@@ -48,13 +48,25 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_judge import
     settle_verified,
     usable,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Agent, Fleet, Judged, Options, Progress
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import (
+    Action,
+    Agent,
+    Fleet,
+    FleetMark,
+    Judged,
+    Mode,
+    Options,
+    Progress,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_sources import from_sources
 
 __all__ = [
+    "Action",
     "Agent",
     "Fleet",
+    "FleetMark",
     "Judged",
+    "Mode",
     "Options",
     "Progress",
     "broken",
@@ -84,8 +96,8 @@ NO_CONSENSUS = Fleet()
 
 def run_host(
     name: str,
-    verified: Any,
-    marks: Sequence[Mapping[str, Any]],
+    verified: object,
+    marks: Sequence[FleetMark],
     opts: Options,
     *,
     ctx: store_view.Context,
@@ -111,7 +123,7 @@ def run_host(
     first_checks = judged.checks
     progress = Progress(doing="the change")
     try:
-        return _enforce(name, verified, judged, opts, progress, ctx=ctx, agent=agent, fleet=fleet)
+        return _enforce(name, verified if isinstance(verified, Mapping) else {}, judged, opts, progress, ctx=ctx, agent=agent, fleet=fleet)
     except Exception as exc:  # whatever one host raises, its record is written and the fleet's report too
         return broken(name, exc, judged=judged, checks=first_checks, progress=progress, today=today)
 
@@ -169,7 +181,7 @@ def _enforce(
         for action, the_plan in zip(done_actions, plans):
             lost = next((r for r in races if r.startswith(f"CHANGE_CONFLICT: {the_plan.store} (")), None)
             if lost is not None:
-                action.update(result="failed", message=lost)
+                action["result"], action["message"] = "failed", lost
         return _failed(name, fixed, after_checks, actions, "; ".join(races), today, changed)
     status = health.status_of(after_checks, changed=changed, failed=False)
     message = "; ".join(p.message for p in plans) or judged.decision.reason
@@ -196,7 +208,7 @@ def broken(
     recorded as failed with that, and the host counts as changed (the next run reads it afresh).
     """
     text = str(exc) if isinstance(exc, SmsmseError) or connection_broke(exc) else f"{type(exc).__name__}: {exc}"
-    actions = list(progress.actions)
+    actions: list[Action] = list(progress.actions)
     changed = progress.changed
     during_change = progress.changing
     if during_change:
@@ -225,7 +237,7 @@ def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seve
     name: str,
     judged: Judged,
     checks: Sequence[Mapping[str, Any]],
-    actions: Sequence[Mapping[str, Any]],
+    actions: Sequence[Action],
     message: str,
     today: dt.date,
     changed: bool = False,

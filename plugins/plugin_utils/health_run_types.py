@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     assessment,
@@ -18,6 +18,34 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     store_view,
     verify,
 )
+
+#: the role's modes: report changes nothing, enforce fixes what it can
+Mode = Literal["report", "enforce"]
+
+
+class FleetMark(TypedDict):
+    """A set the fleet's consensus marks bad on one host (what the fleet step hands each host)."""
+
+    code: str
+    message: str
+    store: str
+    version: str
+
+
+class Action(TypedDict):
+    """One action of a host's record: planned (report mode), done, or failed."""
+
+    action: str
+    result: Literal["planned", "done", "failed"]
+    version: str | None
+    previous: str | None
+    message: str
+    #: a change's warnings from the agent, and whether the host changed (taken off before the record is written)
+    warnings: NotRequired[list[str]]
+    changed: NotRequired[bool]
+    #: LiveUpdate or an import: the source asked, and whether it healed the host (the reports' fixed_by)
+    source: NotRequired[str]
+    fixed: NotRequired[bool]
 
 
 @dataclass(frozen=True)
@@ -36,7 +64,7 @@ class Fleet:
 class Options:
     """The role's options that shape one host's run."""
 
-    mode: str
+    mode: Mode
     max_age_days: int
     keep: int
     quarantine: bool
@@ -87,7 +115,7 @@ class Progress:
     """How far an enforce run on one host got: what it was doing, the actions so far, whether the host changed."""
 
     doing: str
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     changed: bool = False
     plans: list[plan.Plan] = field(default_factory=list)
     #: the plans were sent to the host and their reply is not read yet: a failure now leaves the change unknown

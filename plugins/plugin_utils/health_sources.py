@@ -15,10 +15,18 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_judge import as_mark, judge, usable
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Agent, Fleet, Judged, Options, Progress
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import (
+    Action,
+    Agent,
+    Fleet,
+    FleetMark,
+    Judged,
+    Options,
+    Progress,
+)
 
 
-def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, Any]]:
+def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[FleetMark]:
     """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
     if fleet.votes is None:
         return []
@@ -107,8 +115,8 @@ def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[
     return [functools.partial(fetch, source, version, judged.stores) for version in wanted]
 
 
-def _action(kind: str, result: Mapping[str, Any], *, source: str | None = None) -> dict[str, Any]:
-    found = {
+def _action(kind: str, result: Mapping[str, Any], *, source: str | None = None) -> Action:
+    found: Action = {
         "action": kind,
         "result": "failed" if result.get("failed") else "done",
         "version": result.get("version"),
