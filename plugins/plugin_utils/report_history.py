@@ -63,11 +63,13 @@ def _kept_validator() -> Any:
     return jsonschema.Draft202012Validator(schema_refs.inline(kept_run_schema(), {}))
 
 
-def _kept_problem(document: Any) -> str | None:
+def _kept_problem(document: object) -> str | None:
     """Why a kept run cannot be used (the first departure from its schema, or a start that is no time), or None."""
     error = next(iter(_kept_validator().iter_errors(document)), None)
     if error is not None:
         return f"{'/'.join(str(p) for p in error.absolute_path) or 'the document'}: {error.message[:200]}"
+    if not isinstance(document, dict):  # the schema asks for an object: a validator that let anything else by
+        return "the document is not an object"
     if parse_time(document["started"]) is None:
         return f"started: {document['started']!r} is not a time"
     return None
