@@ -18,6 +18,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health_run,
     liveupdate,
     plan,
+    privacy,
     probe,
     steps,
     store_view,
@@ -132,7 +133,7 @@ class ActionModule(DocumentedAction):
         return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else message}
 
     def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
-        request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
+        request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(self))
         return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=request, task_vars=task_vars)
 
     @staticmethod

@@ -27,6 +27,50 @@ options:
       csapi:
         description: The CSAPI store, the definitions the scanner uses.
         type: str
+  store_privacy:
+    description:
+      - Windows only - who may change and own a store (and each folder above it) before the agent trusts or changes
+        it; the collection's C(docs/windows.md) says what it checks. The controller sends this rule with every request.
+      - The base is the installer's rule - SYSTEM (C(S-1-5-18)), Administrators (C(S-1-5-32-544)) and TrustedInstaller
+        (C(S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464)) may change and own a store, no other
+        account may create anything in it, and any member of the local Administrators group may own it.
+      - The accounts given are added to that base, for example a service account that writes the stores. Each is a
+        SID (names differ by language, SIDs do not) - C(whoami /user), C(sc showsid <service>) or
+        C(Get-ADServiceAccount <name>) prints it.
+      - Accounts that stand for everyone or for ordinary users (Everyone, Authenticated Users, Users, Guests, Domain
+        Users, ...) are refused - they could add a definition set the scanner loads.
+      - When the task (or C(module_defaults)) does not give it, the host variable C(smsmse_defs_store_privacy) is used.
+      - Ignored on hosts that are not Windows. A bad value fails the task with C(OPTION_INVALID) before the host is
+        contacted.
+    type: dict
+    suboptions:
+      writers:
+        description: Accounts that may also change a store and every folder above it; they are accepted as owners too.
+        type: list
+        elements: str
+      owners:
+        description: Accounts also accepted as the owner of a store and of each folder above it.
+        type: list
+        elements: str
+      creators:
+        description:
+          - Accounts that may create files and folders in the store itself (none by default).
+          - Trust them as writers - an account that can create a folder in a store can add a newer set that the
+            structure check accepts.
+        type: list
+        elements: str
+      owner_admins:
+        description: Accept any member of the local Administrators group as an owner (the admin who installed).
+        type: bool
+        default: true
+      replace_defaults:
+        description:
+          - Use O(store_privacy.writers) and O(store_privacy.owners) instead of the installer's accounts, not added to
+            them.
+          - Windows' own folders above a store (C(C:\), C(Program Files)) are owned by TrustedInstaller, so leaving it
+            out refuses every store under them.
+        type: bool
+        default: false
   product:
     description:
       - The product as installed, on hosts that are not Windows (Windows hosts read it from the registry).

@@ -324,6 +324,46 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         Dictionary<string, object> Privacy(string path, IDictionary policy);
     }
 
+    // When a change stops starting steps: asked once before each step of an apply, in order. Once it has
+    // passed, the steps not yet started are reported skipped (Why says so), except the steps from a service's
+    // stop to its start, which run as one unit, and the `always` steps (the start, the unlock).
+    public interface IDeadline
+    {
+        bool Passed { get; }
+        string Why { get; }
+    }
+
+    // The host-side deadline of one call, on the host's clock from the moment it is made.
+    public sealed class CallDeadline : IDeadline
+    {
+        private readonly IClock clock;
+        private readonly double ends;
+        private readonly long seconds;
+
+        public CallDeadline(IClock clock, long seconds)
+        {
+            this.clock = clock;
+            this.seconds = seconds;
+            ends = clock.Now + seconds;
+        }
+
+        public bool Passed
+        {
+            get { return clock.Now >= ends; }
+        }
+
+        public string Why
+        {
+            get { return Words(seconds); }
+        }
+
+        // the words of a step skipped at the deadline (the POSIX agent's apply.py says the same)
+        public static string Words(long seconds)
+        {
+            return "the call's deadline of " + seconds.ToString(CultureInfo.InvariantCulture) + " s on the host (deadline_seconds) passed before this step started; the steps before it stand, and the next run reads the host afresh";
+        }
+    }
+
     // The engine's entry point.
     public static class Agent
     {
@@ -338,42 +378,98 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             return Run(op, request, checkMode, host, DefaultDeadlineSeconds);
         }
 
-        // The operation under a host-side deadline: it runs on a worker thread, and a call still running after
-        // `deadlineSeconds` ends with a TimeoutException naming the operation, so that one host never stalls a run
-        // (a read of a hung network folder, a step the system never answers). The worker is a background thread,
-        // which never keeps the process alive; what it was doing is left to the next run, which reads the host afresh.
+        // The operation under the host-side deadline of `deadlineSeconds`, so that one host never stalls a run.
+        // A probe only reads: it runs on a worker thread, and one still running at the deadline ends with a
+        // TimeoutException naming it (the worker is a background thread, which never keeps the process alive).
+        // A change is never abandoned part way: it asks the deadline before each step (CallDeadline) and,
+        // once it has passed, reports the steps it did not start skipped, releases its locks, starts what it
+        // stopped and reads the stores back, as any change that ends early does.
         public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host, int deadlineSeconds)
         {
-            Dictionary<string, object> reply = null;
-            Exception failure = null;
-            System.Threading.Thread worker = new System.Threading.Thread(delegate()
+            int seconds = Math.Max(1, deadlineSeconds);
+            if (op != "probe")
             {
-                try
-                {
-                    reply = RunNow(op, request, checkMode, host);
-                }
-                catch (Exception exception)
-                {
-                    failure = exception;
-                }
-            });
+                return Run(op, request, checkMode, host, new CallDeadline(host.Clock, seconds));
+            }
+            ProbeRun run = new ProbeRun(op, request, checkMode, host);
+            System.Threading.Thread worker = new System.Threading.Thread(run.Work);
             worker.IsBackground = true;
             worker.CurrentCulture = CultureInfo.InvariantCulture;
             worker.Start();
-            int seconds = Math.Max(1, deadlineSeconds);
-            if (!worker.Join(TimeSpan.FromSeconds(seconds)))
-            {
-                string what = op == "probe" ? "" : "; a change may have been made part way, and the next run reads the host afresh";
-                throw new TimeoutException("the agent's " + op + " did not finish within its deadline of " + seconds.ToString(CultureInfo.InvariantCulture) + " s on the host" + what);
-            }
-            if (failure != null)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
-            }
-            return reply;
+            worker.Join(TimeSpan.FromSeconds(seconds));
+            return run.Outcome(seconds);
         }
 
-        private static Dictionary<string, object> RunNow(string op, IDictionary request, bool checkMode, IHost host)
+        // The operation on this thread, a change asking `deadline` before each step (null: no deadline).
+        public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host, IDeadline deadline)
+        {
+            return RunNow(op, request, checkMode, host, deadline);
+        }
+
+        // One probe on its worker thread. The worker and the caller agree under a lock on how it ended, so that
+        // a reply finished as the deadline passes is the reply returned, never a deadline error on top of it.
+        private sealed class ProbeRun
+        {
+            private readonly object gate = new object();
+            private readonly string op;
+            private readonly IDictionary request;
+            private readonly bool checkMode;
+            private readonly IHost host;
+            private Dictionary<string, object> reply;
+            private Exception failure;
+            private bool finished;
+            private bool abandoned;
+
+            public ProbeRun(string op, IDictionary request, bool checkMode, IHost host)
+            {
+                this.op = op;
+                this.request = request;
+                this.checkMode = checkMode;
+                this.host = host;
+            }
+
+            public void Work()
+            {
+                Dictionary<string, object> got = null;
+                Exception error = null;
+                try
+                {
+                    got = RunNow(op, request, checkMode, host, null);
+                }
+                catch (Exception exception)
+                {
+                    error = exception;
+                }
+                lock (gate)
+                {
+                    if (!abandoned)
+                    {
+                        reply = got;
+                        failure = error;
+                        finished = true;
+                    }
+                }
+            }
+
+            public Dictionary<string, object> Outcome(int seconds)
+            {
+                lock (gate)
+                {
+                    if (!finished)
+                    {
+                        abandoned = true;
+                        throw new TimeoutException("the agent's " + op + " did not finish within its deadline of " + seconds.ToString(CultureInfo.InvariantCulture) + " s on the host");
+                    }
+                }
+                if (failure != null)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+                }
+                return reply;
+            }
+        }
+
+        private static Dictionary<string, object> RunNow(string op, IDictionary request, bool checkMode, IHost host, IDeadline deadline)
         {
             if (request == null)
             {
@@ -392,7 +488,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                     break;
                 case "apply":
                 case "run_liveupdate":
-                    reply = Change(op, request, host);
+                    reply = Change(op, request, host, deadline);
                     break;
                 default:
                     throw new ArgumentException("unknown operation '" + op + "': probe, apply or run_liveupdate");
@@ -432,7 +528,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         }
 
         // apply and run_liveupdate live in SmsmseEngineApply.cs, compiled only for the calls that change.
-        private static Dictionary<string, object> Change(string op, IDictionary request, IHost host)
+        private static Dictionary<string, object> Change(string op, IDictionary request, IHost host, IDeadline deadline)
         {
             Type type = null;
             foreach (Assembly assembly in AppDomain.CurrentDomain.GetAssemblies())
@@ -447,10 +543,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 throw new InvalidOperationException("the change code (SmsmseEngineApply) is not loaded for " + op);
             }
-            MethodInfo method = type.GetMethod("Run", new Type[] { typeof(string), typeof(IDictionary), typeof(IHost) });
+            MethodInfo method = type.GetMethod("Run", new Type[] { typeof(string), typeof(IDictionary), typeof(IHost), typeof(IDeadline) });
             try
             {
-                return (Dictionary<string, object>)method.Invoke(null, new object[] { op, request, host });
+                return (Dictionary<string, object>)method.Invoke(null, new object[] { op, request, host, deadline });
             }
             catch (TargetInvocationException exception)
             {
@@ -1128,8 +1224,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 return true;
             }
+            // without boot IDs to compare (Windows has none), the boot time decides (the store lock's rule)
             object created = Req.Get(record, "created");
-            if (host.Processes.BootTime > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < host.Processes.BootTime)
+            bool compared = theirs != null && ours != null;
+            if (!compared && host.Processes.BootTime > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < host.Processes.BootTime)
             {
                 return true;
             }

@@ -194,11 +194,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
     public static class Apply
     {
-        public const string KillBefore = "MAILSEC_SMSMSE_TEST_KILL_BEFORE";
-
-        public static Dictionary<string, object> Run(string op, IDictionary request, IHost host)
+        // run_liveupdate is one step, bounded by its own timeout: the deadline only stops an apply between steps.
+        public static Dictionary<string, object> Run(string op, IDictionary request, IHost host, IDeadline deadline)
         {
-            Dictionary<string, object> reply = op == "apply" ? Steps(request, host) : LiveUpdate.Run(request, host);
+            Dictionary<string, object> reply = op == "apply" ? Steps(request, host, deadline) : LiveUpdate.Run(request, host);
             Dictionary<string, object> full = new Dictionary<string, object>();
             full["contract"] = (long)Agent.Contract;
             full["op"] = op;
@@ -227,18 +226,35 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
 
         public static Dictionary<string, object> Steps(IDictionary request, IHost host)
         {
+            return Steps(request, host, null);
+        }
+
+        // A request of more steps than the wire's max_steps is refused whole, before any step runs.
+        public static List<object> StepsWithin(IDictionary request, long maxSteps)
+        {
+            List<object> steps = Req.List(request, "steps");
+            if (steps.Count > maxSteps)
+            {
+                throw new ArgumentException(string.Format(CultureInfo.InvariantCulture, "the apply request holds {0} steps, more than the {1} one request may carry (max_steps): no step was run; split the change into smaller requests", steps.Count, maxSteps));
+            }
+            return steps;
+        }
+
+        public static Dictionary<string, object> Steps(IDictionary request, IHost host, IDeadline deadline)
+        {
             Context ctx = new Context(host, Req.Need(request, "wire"), Req.Str(request, "cache_dir"));
             ctx.Privacy = Req.Map(request, "privacy");
             long limit = ctx.Limit("max_message");
-            long maxSteps = ctx.Limit("max_steps");
+            List<object> steps = StepsWithin(request, ctx.Limit("max_steps"));
             List<object> reports = new List<object>();
             string blocked = null;
             bool opened = false, blockedInGroup = false;
-            List<object> steps = Req.List(request, "steps");
             ctx.StepList = steps;
-            for (int index = 0; index < steps.Count && index < maxSteps; index++)
+            for (int index = 0; index < steps.Count; index++)
             {
                 ctx.Index = index;
+                // asked before every step; the steps from a stop to its start run whatever it says
+                bool late = deadline != null && deadline.Passed;
                 IDictionary step = steps[index] as IDictionary;
                 string op = step == null ? "" : Convert.ToString(Req.Get(step, "op"), CultureInfo.InvariantCulture) ?? "";
                 if (op == "lock")
@@ -252,10 +268,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                     reports.Add(Report(Text.Head(op, 64), "skipped", null, "skipped: " + blocked, null, limit));
                     continue;
                 }
-                string kill = host.Env(KillBefore);
-                if (kill != null && (kill == index.ToString(CultureInfo.InvariantCulture) || kill == op))
+                if (late && !always && ctx.Stopped.Count == 0)
                 {
-                    System.Diagnostics.Process.GetCurrentProcess().Kill();
+                    reports.Add(Report(Text.Head(op, 64), "skipped", null, "skipped: " + deadline.Why, null, limit));
+                    continue;
                 }
                 Dictionary<string, object> report = RunStep(ctx, step, op, limit);
                 reports.Add(report);
@@ -497,11 +513,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
             {
                 return "it was taken before this host last started";
             }
-            // Windows has no boot ID: a lock created before the host last started is a dead run's, though
-            // its process ID may belong to another process now
+            // without boot IDs to compare (Windows has none), a lock created before the host last started is a
+            // dead run's, though its process ID may belong to another process now (store_lock.py's rule)
             object created = Req.Get(map, "created");
             double boot = host.Processes.BootTime;
-            if (boot > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < boot)
+            bool compared = theirs != null && ours != null;
+            if (!compared && boot > 0 && (created is double || created is long) && Convert.ToDouble(created, CultureInfo.InvariantCulture) < boot)
             {
                 return "it was taken before this host last started";
             }
@@ -918,7 +935,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 named.Add(string.Format(CultureInfo.InvariantCulture, "{0} ({1} {2}{3})", problem["path"], problem["kind"], problem["account"] ?? "", problem["rights"] == null ? "" : ": " + problem["rights"]));
             }
             string why = record["error"] as string ?? string.Join("; ", named.ToArray());
-            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or send the accounts in the request's privacy policy)", "STORE_NOT_PRIVATE", null);
+            throw new Refusal(result, "the store " + store + " can be changed by accounts the privacy policy does not trust: " + why + " (set ACLs as the product's installer does, or add the accounts that should change the stores to the store_privacy option, by SID)", "STORE_NOT_PRIVATE", null);
         }
 
         private static Dictionary<string, object> Preflight(Context ctx, string store, IDictionary args)

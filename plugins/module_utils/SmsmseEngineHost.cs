@@ -759,9 +759,27 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             }
         }
 
+        // Linux's /proc/stat btime (store_lock.py's boot_time); 0 where the host does not say
         public double BootTime
         {
-            get { return 0; }
+            get
+            {
+                try
+                {
+                    foreach (string line in File.ReadAllLines("/proc/stat"))
+                    {
+                        if (line.StartsWith("btime ", StringComparison.Ordinal))
+                        {
+                            return double.Parse(line.Substring(6).Trim(), CultureInfo.InvariantCulture);
+                        }
+                    }
+                }
+                catch (Exception)
+                {
+                    return 0;
+                }
+                return 0;
+            }
         }
 
         // Linux's /proc: field 22 of /proc/<pid>/stat, the start in clock ticks since the boot (as the POSIX agent)

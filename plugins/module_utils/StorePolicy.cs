@@ -1104,9 +1104,9 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             }
             if (problem.Kind == "owner")
             {
-                return string.Format("{0} is owned by {1}: make SYSTEM or the Administrators its owner (icacls \"{0}\" /setowner Administrators)", problem.Path, account ?? "nobody");
+                return string.Format("{0} is owned by {1}, which the store privacy rule does not accept: add its SID to the store_privacy option's owners when it should own the folder, else make an accepted account its owner (icacls \"{0}\" /setowner Administrators; never on Windows' own folders)", problem.Path, account ?? "nobody");
             }
-            return string.Format("{0} lets {1} {2}: remove that permission (icacls \"{0}\" /remove:g \"{1}\", and /inheritance:d first when it is inherited)", problem.Path, account, problem.Rights);
+            return string.Format("{0} lets {1} {2}: add its SID to the store_privacy option's writers when it should change the stores, else remove that permission (icacls \"{0}\" /remove:g \"{1}\", and /inheritance:d first when it is inherited; never on Windows' own folders)", problem.Path, account, problem.Rights);
         }
     }
 

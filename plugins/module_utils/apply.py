@@ -11,7 +11,14 @@ The rules (docs/changes.md):
   ``lock`` blocks the whole request);
 - a best-effort step's failure is recorded and the run goes on;
 - a step that raises ends ``failed`` with the system's error name and text:
-  the agent itself never crashes on a step.
+  the agent itself never crashes on a step;
+- a request of more steps than the wire's ``max_steps`` is refused whole
+  (:class:`TooManySteps`) before any step runs;
+- the call's host-side deadline is asked before each step, never during one:
+  once it has passed, every later step that is not ``always`` ends ``skipped``
+  (its message names the deadline), except the steps from a ``service`` stop
+  to its start, which run as one unit. The lock is released, the scanner
+  started and the stores read back as after any change that ends early.
 
 The agent decides nothing: what the reply means is read on the controller
 (plugins/plugin_utils/outcome.py).
@@ -22,6 +29,7 @@ from __future__ import annotations
 import binascii
 import errno
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,21 +96,49 @@ def run_step(ctx: Context, step: dict[str, Any], run_command: notify.CommandRunn
     return _report(op, "done", None, message, data, limit=limit)
 
 
-def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None) -> dict[str, Any]:
+class TooManySteps(ValueError):
+    """The request holds more steps than one request may carry (``max_steps``): refused before any step runs."""
+
+
+def deadline_words(seconds: int) -> str:
+    """Why a step was skipped at the deadline (the Windows agent's engine says the same: CallDeadline.Words)."""
+    return (
+        f"the call's deadline of {seconds} s on the host (deadline_seconds) passed before this step started; "
+        "the steps before it stand, and the next run reads the host afresh"
+    )
+
+
+def steps_within(request: dict[str, Any], max_steps: int) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = request["steps"]
+    if len(steps) > max_steps:
+        raise TooManySteps(
+            f"the apply request holds {len(steps)} steps, more than the {max_steps} one request may carry (max_steps): "
+            "no step was run; split the change into smaller requests"
+        )
+    return steps
+
+
+def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None, deadline_seconds: int | None = None) -> dict[str, Any]:
     """Run the request's steps; the reply's ``steps`` and ``warnings``, and (when asked) ``read_back``: the stores as
-    the steps left them, read after the last step (:mod:`read_back`)."""
+    the steps left them, read after the last step (:mod:`read_back`). ``deadline_seconds``: the call's host-side
+    deadline, from now, asked before each step (None: no deadline)."""
+    ends = None if deadline_seconds is None else time.monotonic() + deadline_seconds
     ctx = Context(request["wire"], request.get("cache_dir"))
     limit = int(ctx.wire["limits"]["max_message"])
     reports: list[dict[str, Any]] = []
     blocked: str | None = None
     opened = blocked_in_group = False
-    for index, step in enumerate(request["steps"][: ctx.wire["limits"]["max_steps"]]):
+    for index, step in enumerate(steps_within(request, int(ctx.wire["limits"]["max_steps"]))):
+        late = ends is not None and time.monotonic() >= ends  # asked before every step; a stop's unit runs whatever it says
         op = str(step.get("op"))
         if op == "lock":  # a group starts at its lock: what failed in an earlier group does not block it
             blocked = None if blocked_in_group else blocked
             opened = True
         if blocked is not None and not step.get("always"):
             reports.append(_report(op[:64], "skipped", None, f"skipped: {blocked}", {}, limit=limit))
+            continue
+        if late and not step.get("always") and not ctx.stopped:
+            reports.append(_report(op[:64], "skipped", None, f"skipped: {deadline_words(deadline_seconds or 0)}", {}, limit=limit))
             continue
         report = run_step(ctx, step, run_command, limit)
         reports.append(report)

@@ -7,9 +7,10 @@ boot ID (``/proc/sys/kernel/random/boot_id`` where the host has one), time and
 a random token. It is written aside and hard-linked into place, so it never
 exists half written. An existing lock is broken only when
 
-- it was taken on this host during another boot (its boot ID differs), or
+- it was taken on this host during another boot (its boot ID differs; without
+  boot IDs to compare, as on Windows, it was created before the host last started), or
 - it was taken on this host, during this boot (or with no boot ID to compare),
-  by a process that no longer exists, or whose process ID now belongs to
+  by a process that no longer exists (or a process ID no process can have), or whose process ID now belongs to
   another process (the lock names its owner's start, ``started``: the ID was reused);
 - or, when nothing about its owner can be read (not JSON, fields missing), it
   is older than ``stale_seconds``.
@@ -45,12 +46,28 @@ def boot_id() -> str | None:
         return None
 
 
+def boot_time() -> float | None:
+    """When this host last started, in seconds since the epoch (Linux's /proc/stat ``btime``); None where it does not say."""
+    try:
+        with open("/proc/stat", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("btime "):
+                    return float(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def host_tag() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
+#: the largest process ID any host gives (Windows and Linux: a 32-bit signed number)
+MAX_PID = (1 << 31) - 1
+
+
 def pid_alive(pid: int) -> bool:
-    if pid <= 0:
+    if pid <= 0 or pid > MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -84,12 +101,19 @@ def pid_reused(pid: int, started: Any) -> bool:
 
 def owner_gone(record: Any, age: float, stale_seconds: int) -> str | None:
     """Why the lock's owner is provably gone, or None when it may still run."""
-    if not isinstance(record, dict) or not isinstance(record.get("host"), str) or not isinstance(record.get("pid"), int):
+    pid = record.get("pid") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or not isinstance(record.get("host"), str) or not isinstance(pid, int) or isinstance(pid, bool):
         return f"nothing about its owner can be read and it is {int(age)} s old" if age > stale_seconds else None
     if record["host"] != socket.gethostname():
         return None
     theirs, ours = record.get("boot_id"), boot_id()
     if isinstance(theirs, str) and ours is not None and theirs != ours:
+        return "it was taken before this host last started"
+    # without boot IDs to compare (Windows has none), a lock created before the host last started is a dead run's,
+    # though its process ID may belong to another process now
+    created, booted = record.get("created"), boot_time()
+    compared = isinstance(theirs, str) and ours is not None
+    if not compared and booted is not None and isinstance(created, (int, float)) and not isinstance(created, bool) and created < booted:
         return "it was taken before this host last started"
     if not pid_alive(record["pid"]):
         return f"its process {record['pid']} is gone"

@@ -25,15 +25,22 @@ description:
   - Every file the agent opens (the events file, the store lock and its breaker, C(definfo.dat), cache files, set files)
     is opened without blocking and must be a regular file once open. A FIFO, device or socket in its place is refused
     at once with an error naming it, never waited on.
-  - Each call has a deadline on the host (C(deadline_seconds)). An operation still running then ends the call failed,
-    naming the operation, so that one host never stalls the run. A change cut short this way is read afresh next run.
+  - Each call has a deadline on the host (C(deadline_seconds)), so that one host never stalls the run. A C(probe) still
+    running then ends the call failed, naming it; a probe that finished as the deadline passed is returned. A change is
+    never cut short part way, it is asked the deadline before each step. Once the deadline has passed, C(apply) skips
+    every later step not marked C(always), naming the deadline, except the steps from a C(service) stop to its start
+    (one unit), then releases its locks, starts what it stopped and reads the stores back. C(run_liveupdate) is one step,
+    bounded by its own C(timeout).
+  - An C(apply) request of more steps than the contract's C(max_steps) is refused whole before any step runs.
   - The cache folder and its files are used only when they are owned by the agent's user, not writable by group or
     others, and not links; they are made C(0700) and C(0600). Otherwise every file is read and the store's
     C(hash_stats.cache_refused) says why. A file that changes while it is read has no digest (C(changed)) and no cache entry.
 options:
   deadline_seconds:
     description:
-      - How long one call may run on the host before it ends failed (the host-side deadline).
+      - The host-side deadline of one call, in seconds. A probe still running then ends failed; a change starts no
+        step after it (see the description). The action plugins send a change the time its steps are allowed (fetch
+        deadlines, service and LiveUpdate timeouts) plus 600 seconds, and never less than the default.
     type: int
     default: 3600
     version_added: 0.2.0
@@ -71,8 +78,8 @@ reply:
 import os
 import platform
 import shutil
-import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -88,23 +95,46 @@ DEFAULT_DEADLINE_SECONDS = 3600
 T = TypeVar("T")
 
 
-class DeadlineExceeded(BaseException):
-    """The call ran past its host-side deadline (a BaseException, so that no step's own handler swallows it)."""
+class DeadlineExceeded(Exception):
+    """A probe ran past its host-side deadline."""
+
+
+class RequestRefused(Exception):
+    """The request was refused whole, before any step ran."""
 
 
 def with_deadline(seconds: int, work: Callable[[], T]) -> T:
-    """``work()``, interrupted with :class:`DeadlineExceeded` once ``seconds`` have passed (a real-time timer)."""
+    """``work()`` on a worker thread, waited for ``seconds`` at most; :class:`DeadlineExceeded` when it is still running.
 
-    def expire(_signum: int, _frame: Any) -> None:
-        raise DeadlineExceeded(seconds)
+    The worker and the caller agree under a lock on how it ended, so that a result finished as the deadline passes is
+    the result returned, never a deadline error on top of it. For what only reads (a probe): a change is never left
+    running part way, it asks its deadline between steps (:func:`apply.run`).
+    """
+    gate = threading.Lock()
+    ended: list[tuple[bool, Any]] = []  # [(True, result)] or [(False, exception)]
+    abandoned = False
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1))
-    try:
-        return work()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    def run() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, work())
+        except BaseException as exc:  # handed to the caller, who raises it
+            outcome = (False, exc)
+        with gate:
+            if not abandoned:
+                ended.append(outcome)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(max(seconds, 1))
+    with gate:
+        if not ended:
+            abandoned = True
+            raise DeadlineExceeded(seconds)
+    finished, value = ended[0]
+    if not finished:
+        raise value
+    result: T = value
+    return result
 
 
 def _os_name() -> str:
@@ -169,14 +199,23 @@ def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
     return outcome
 
 
-def run_apply(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
-    """The apply steps; imported here, so that a probe (every host, every run) does not load the change code."""
+def run_apply(request: dict[str, Any], run_command: Any, deadline_seconds: int) -> dict[str, Any]:
+    """The apply steps, the deadline asked before each; imported here, so that a probe (every host, every run) does
+    not load the change code."""
     from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 
-    return apply.run(request, run_command)
+    try:
+        return apply.run(request, run_command, deadline_seconds)
+    except apply.TooManySteps as exc:
+        raise RequestRefused(str(exc)) from None
 
 
-CHANGES = {"apply": run_apply, "run_liveupdate": run_liveupdate}
+def run_liveupdate_call(request: dict[str, Any], run_command: Any, deadline_seconds: int) -> dict[str, Any]:
+    """run_liveupdate: one step, bounded by the request's own ``timeout`` (the deadline stops a change between steps)."""
+    return run_liveupdate(request, run_command)
+
+
+CHANGES = {"apply": run_apply, "run_liveupdate": run_liveupdate_call}
 OPERATIONS = ("probe", *CHANGES)
 
 
@@ -194,16 +233,15 @@ def main() -> None:
         module.fail_json(msg=f"{op} changes the host and does not run in check mode; the controller plans it instead")
     request, deadline = module.params["request"], module.params["deadline_seconds"]
 
-    def work() -> dict[str, Any]:
-        if op == "probe":
-            return probe(request)
-        return {"contract": CONTRACT, "op": op, **CHANGES[op](request, module.run_command)}
-
     try:
-        reply = with_deadline(deadline, work)
+        if op == "probe":
+            reply = with_deadline(deadline, lambda: probe(request))
+        else:
+            reply = {"contract": CONTRACT, "op": op, **CHANGES[op](request, module.run_command, max(deadline, 1))}
     except DeadlineExceeded:
-        what = "; a change may have been made part way, and the next run reads the host afresh" if op in CHANGES else ""
-        module.fail_json(msg=f"the agent's {op} did not finish within its deadline of {deadline} s on the host{what}")
+        module.fail_json(msg=f"the agent's {op} did not finish within its deadline of {deadline} s on the host")
+    except RequestRefused as exc:
+        module.fail_json(msg=f"the {op} request was refused: {exc}")
     except (KeyError, TypeError) as exc:
         module.fail_json(msg=f"the {module.params['op']} request is incomplete: {exc!r}")
     module.exit_json(changed=False, reply=reply)

@@ -46,9 +46,13 @@ options:
     version_added: 0.2.0
   deadline_seconds:
     description:
-      - How long one call may run on the host before it ends failed (the host-side deadline). An operation still
-        running then ends the call failed, naming the operation, so that one host never stalls the run; a change cut
-        short this way is read afresh by the next run.
+      - The host-side deadline of one call, in seconds, so that one host never stalls the run. A probe still running
+        then ends the call failed, naming it. A change is never cut short part way - C(apply) asks the deadline before
+        each step and, once it has passed, skips the later steps not marked C(always), naming the deadline (the steps
+        from a service stop to its start run as one unit), releases its locks, starts what it stopped and reads the
+        stores back; C(run_liveupdate) is bounded by its own C(timeout).
+      - The action plugins send a change the time its steps are allowed (fetch deadlines, service and LiveUpdate
+        timeouts) plus 600 seconds, and never less than the default.
     type: int
     default: 3600
     version_added: 0.2.0

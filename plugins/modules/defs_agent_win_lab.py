@@ -26,7 +26,8 @@ extends_documentation_fragment:
 options:
   deadline_seconds:
     description:
-      - How long one call may run on the host before it ends failed (the engine's host-side deadline).
+      - The engine's host-side deadline of one call, in seconds. A probe still running then ends failed; a change is
+        never cut short part way, it starts no step after the deadline (see M(mailsec.smsmse.defs_agent_win)).
     type: int
     default: 3600
   engine:

@@ -33,6 +33,7 @@ class DocumentedAction(ActionBase):
         "product": "smsmse_defs_product",
         "events_file": "smsmse_defs_events_file",
         "liveupdate_command": "smsmse_defs_liveupdate_command",
+        "store_privacy": "smsmse_defs_store_privacy",
     }
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -46,6 +47,7 @@ class DocumentedAction(ActionBase):
         result: dict[str, Any] = super().run(tmp, task_vars)
         self._task.args = self._with_host_variables(dict(self._task.args), task_vars)
         options = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)[1]
+        self.validated_options = options  # what helpers of the task read (plugin_utils/privacy.py)
         try:
             argspec.check_bounds(self.ARGUMENT_SPEC, options)
             result.update(self.act(options, task_vars))

@@ -33,6 +33,12 @@ LAB_AGENTS = ("posix", "windows")
 #: the agent name a probe reply must carry (``agent.name``), by the module that ran it
 AGENT_NAMES = {WINDOWS_AGENT: "defs_agent_win", WINDOWS_LAB_AGENT: "defs_agent_win", POSIX_AGENT: "defs_agent_posix"}
 _MESSAGE_WIDTH = 1000
+#: the agents' own host-side deadline (``deadline_seconds``): the least a change is sent
+DEFAULT_DEADLINE_SECONDS = 3600
+#: added to the time a change's own steps are allowed: for the steps without a bound of their own (copies, renames)
+DEADLINE_MARGIN_SECONDS = 600
+#: apply step op -> the argument that bounds how long it may take
+STEP_BOUNDS = {"fetch": "deadline_seconds", "service": "timeout"}
 
 
 class ModuleRunner(Protocol):
@@ -58,6 +64,17 @@ def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None, op: 
     return WINDOWS_LAB_AGENT if chosen == "windows" else POSIX_AGENT
 
 
+def deadline_seconds(op: str, request: Mapping[str, Any]) -> int:
+    """The host-side deadline a change is sent: the time its own steps are allowed (each fetch's ``deadline_seconds``,
+    each service step's and LiveUpdate's ``timeout``, as the user set them) plus a margin, never less than the agents'
+    default. The agents ask it before each step of a change and never cut one short (docs/changes.md)."""
+    if op == "run_liveupdate":
+        allowed = int(request["timeout"])
+    else:
+        allowed = sum(int(step["args"][STEP_BOUNDS[step["op"]]]) for step in request.get("steps", ()) if step["op"] in STEP_BOUNDS)
+    return max(DEFAULT_DEADLINE_SECONDS, allowed + DEADLINE_MARGIN_SECONDS)
+
+
 def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
     """Run ``op`` on the host through the agent and return its checked reply."""
     contract.check_request(op, request)
@@ -72,6 +89,8 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
         from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 
         module_args["engine"] = lab_engine.bundle()
+    if op != "probe":  # a probe has no step bound: the agents' default
+        module_args["deadline_seconds"] = deadline_seconds(op, request)
     result = run_module(module_name=module, module_args=module_args, task_vars=task_vars)
     if result.get("failed") or result.get("unreachable"):
         message = str(result.get("msg") or "no message")[:_MESSAGE_WIDTH]

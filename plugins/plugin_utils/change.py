@@ -20,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     installed,
     outcome,
     plan,
+    privacy,
     probe,
     read_back,
     snapshot,
@@ -122,7 +123,7 @@ def apply_read(
     action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
 ) -> tuple[dict[str, Any], list[Mapping[str, Any]] | None]:
     """:func:`apply`, and the stores as the agent read them after the last step (None: the reply holds no read)."""
-    request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir)
+    request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(action))
     try:
         reply = agent.call(
             action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, product, structure, usage, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, ntfs, privacy, product, structure, usage, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SetFolder, Snapshot, Store
@@ -32,6 +32,7 @@ def probe_request(
     event_hours: int,
     hashing: Mapping[str, Any] | None = None,
     extra_stores: Mapping[str, str | None] | None = None,
+    store_privacy: privacy.Rule | None = None,
 ) -> dict[str, Any]:
     """The ``probe`` request for the module options; detection only where no path is given.
 
@@ -64,6 +65,7 @@ def probe_request(
         "event_hours": event_hours,
         "limits": dict(LIMITS),
         "hashing": dict(hashing) if hashing is not None else None,
+        "privacy": None if store_privacy is None else dict(store_privacy),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts, privacy
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 
@@ -27,6 +27,7 @@ def run(
         event_hours=options.get("event_hours", 72),
         hashing=hashing,
         extra_stores=options.get("extra_stores"),
+        store_privacy=privacy.for_request(windows, options.get("store_privacy")),
     )
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
 

@@ -125,7 +125,9 @@ def write_pointer(
     return found
 
 
-def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None) -> dict[str, Any]:
+def request(
+    steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None, store_privacy: Mapping[str, object] | None = None
+) -> dict[str, Any]:
     """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`), asking for a read of every
     store the steps touch after the last one (``read_back``); CHANGE_TOO_LARGE when it holds more steps than one
     request may carry."""
@@ -134,7 +136,10 @@ def request(steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | 
     if len(arranged) > limit:
         raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
     touched = list(dict.fromkeys(str(s["store"]) for s in arranged))[:MAX_READ_BACK]
-    return {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+    found = {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+    if store_privacy is not None:  # Windows: the store privacy rule the agent applies (plugin_utils/privacy.py)
+        found["privacy"] = dict(store_privacy)
+    return found
 
 
 #: stores one apply reads back after its last step (the contract's bound)

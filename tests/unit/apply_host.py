@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, start_token
+from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
@@ -112,6 +112,10 @@ def write_lock(path: Path, kind: str) -> None:
         record["pid"] = dead_pid()
     elif kind == "reused_pid":  # this live process's PID, in a lock that names another start of it
         record["started"] = "ticks:1"
+    elif kind == "before_boot":  # as a host without boot IDs writes it, before the host last started
+        record.update(boot_id=None, created=(boot_time() or 0.0) - 3600)
+    elif kind == "huge_pid":
+        record["pid"] = 1 << 40
     elif kind == "other_boot":
         record["boot_id"] = "00000000-0000-0000-0000-000000000000"
     elif kind == "foreign":
@@ -228,7 +232,9 @@ class Host:
             return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
-    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None) -> dict[str, Any]:
+    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None, pad_to: int | None = None) -> dict[str, Any]:
+        """The request of ``steps``, checked against the contract; with ``pad_to``, the last step repeated until the
+        request holds that many (more than the contract allows: sent unchecked, as a hostile controller would)."""
         built = [
             {
                 "op": step["op"],
@@ -243,6 +249,9 @@ class Host:
         request = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
         if read_back is not None:
             request["read_back"] = [str(self.root / name) for name in read_back]
+        if pad_to is not None:
+            request["steps"] = built + [dict(built[-1]) for _ in range(pad_to - len(built))]
+            return request
         return contract.check_request("apply", request)
 
     def check_read(self, request: dict[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
@@ -319,6 +328,8 @@ def host_for(case: dict[str, Any], tmp: Path) -> Iterator[Host]:
         pytest.skip("no second file system here: /dev/shm is missing or on the same device as the test folder")
     if "other_boot" in json.dumps(case["setup"]) and boot_id() is None:
         pytest.skip("this host has no boot ID to compare")
+    if "before_boot" in json.dumps(case["setup"]) and boot_time() is None:
+        pytest.skip("this host does not say when it last started")
     host = Host(tmp / "host", other)
     server = None
     try:

@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UTILS = ROOT / "plugins" / "module_utils"
+KILL_BEFORE_DOUBLE = Path(__file__).resolve().parent / "csharp" / "KillBefore.cs"
 MCS = shutil.which("mcs")
 MONO = shutil.which("mono")
 BUILD = ("-langversion:5", "-warnaserror", "-nologo", "-r:System.dll", "-r:System.Core.dll")
@@ -38,17 +39,38 @@ def executable() -> Path:
     return out
 
 
+@functools.cache
+def killing_executable() -> Path:
+    """The crash tests' double of the console host (tests/unit/csharp/KillBefore.cs): the engine as the console host
+    runs it, killed right before the step its input's ``kill_before`` names. The engine itself has no such switch."""
+    assert MCS is not None, "mcs is not installed (scripts/ensure_mcs.sh)"
+    out = Path(tempfile.mkdtemp(prefix="smsmse-engine-")) / "kill-before.exe"
+    sources = [str(p) for p in sorted(UTILS.glob("*.cs")) if p.name != "SmsmseEngineCli.cs"] + [str(KILL_BEFORE_DOUBLE)]
+    done = subprocess.run([MCS, *BUILD, f"-out:{out}", *sources], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out
+
+
 def call(
-    op: str, request: dict[str, Any], *, check_mode: bool = False, env: dict[str, str] | None = None, deadline_seconds: int | None = None
+    op: str,
+    request: dict[str, Any],
+    *,
+    check_mode: bool = False,
+    env: dict[str, str] | None = None,
+    deadline_seconds: int | None = None,
+    kill_before: int | None = None,
 ) -> dict[str, Any]:
-    """What the console host writes for one operation: {"reply", "runtime"} or {"failed", "msg"}."""
+    """What the console host writes for one operation: {"reply", "runtime"} or {"failed", "msg"}; with ``kill_before``
+    (a step's index from 0), what its crash double gives: {"crashed", "stderr"} when it was killed there."""
     assert MONO is not None
     message: dict[str, Any] = {"op": op, "check_mode": check_mode, "request": request}
     if deadline_seconds is not None:
         message["deadline_seconds"] = deadline_seconds
+    if kill_before is not None:
+        message["kill_before"] = kill_before
     payload = json.dumps(message)
     done = subprocess.run(
-        [MONO, str(executable())],
+        [MONO, str(executable() if kill_before is None else killing_executable())],
         input=payload,
         capture_output=True,
         text=True,

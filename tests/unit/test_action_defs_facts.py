@@ -121,7 +121,8 @@ def test_bad_options_are_named(args: dict[str, Any], problem: str) -> None:
 def test_argument_spec_follows_the_documentation() -> None:
     options = argspec.documented_options(DOCUMENTATION)
     spec = argspec.from_documentation(DOCUMENTATION)
-    assert sorted(spec) == sorted(options) == ["event_hours", "events_file", "product", "stores"]
+    assert sorted(spec) == sorted(options) == ["event_hours", "events_file", "product", "store_privacy", "stores"]
+    assert spec["store_privacy"]["options"]["writers"] == {"type": "list", "elements": "str"}
     assert spec["event_hours"] == {"type": "int", "default": 72}
     assert spec["events_file"] == {"type": "path"}
     assert sorted(spec["stores"]["options"]) == ["csapi", "hawking", "smsmse_hawking"]

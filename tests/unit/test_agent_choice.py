@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -113,3 +113,47 @@ def test_a_windows_host_runs_a_probe_without_the_change_code(op: str, module: st
     assert agent.agent_for(True, {}, op) == module
     assert agent.agent_for(False, {}, op) == agent.POSIX_AGENT
     assert agent.agent_for(False, {"smsmse_defs_lab_agent": "windows"}, op) == agent.WINDOWS_LAB_AGENT
+
+
+def _fetch(store: str, deadline: int) -> dict[str, Any]:
+    manifest = {"zdone.dat": {"size": 6, "sha256": "a" * 64}}
+    args: dict[str, Any] = {"source": "https://dp.example.com/20261125.003", "name": ".smsmse-staging-20261125.003-c1"}
+    args["manifest"] = manifest
+    args |= {"timeout_seconds": 60, "deadline_seconds": deadline, "validate_certs": True, "ca_path": None}
+    return {"op": "fetch", "store": store, "required": True, "always": False, "commit": False, "args": args}
+
+
+def _service(action: str, timeout: int) -> dict[str, Any]:
+    args = {"action": action, "service": "SMSMSE", "command": None, "timeout": timeout}
+    return {"op": "service", "store": "/srv/csapi", "required": False, "always": action == "start", "commit": False, "args": args}
+
+
+def _apply(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"wire": contract.wire(), "cache_dir": None, "steps": list(steps)}
+
+
+APPLY_REPLY = {"contract": 1, "op": "apply", "steps": [], "warnings": []}
+LIVEUPDATE_REPLY: dict[str, Any] = {"contract": 1, "op": "run_liveupdate", "result": "exited", "exit_code": 0, "duration": 1.0}
+LIVEUPDATE_REPLY |= {"program": "lu", "output": ""}
+
+
+@pytest.mark.parametrize("is_windows", [False, True])
+@pytest.mark.parametrize(
+    ("op", "request_", "reply", "deadline"),
+    [
+        # a fetch allowed two hours, then another allowed one: the time both are allowed, and the margin
+        ("apply", _apply(_fetch("/srv/hawking", 7200), _fetch("/srv/csapi", 3600)), APPLY_REPLY, 7200 + 3600 + 600),
+        ("apply", _apply(_service("stop", 120), _service("start", 120)), APPLY_REPLY, 3600),  # never less than the default
+        ("run_liveupdate", {"luall_candidates": [], "arguments": [], "command": ["lu"], "timeout": 5400}, LIVEUPDATE_REPLY, 5400 + 600),
+    ],
+)
+def test_a_change_carries_the_deadline_its_steps_are_allowed(
+    is_windows: bool, op: str, request_: dict[str, Any], reply: dict[str, Any], deadline: int
+) -> None:
+    """High: the controller sends deadline_seconds, so that a fetch or LiveUpdate allowed more than an hour does not
+    meet the agents' default of 3600 s on the host."""
+    run = Recorder(reply)
+    agent.call(run, is_windows=is_windows, op=op, request=request_, task_vars={})
+    [(_module, args)] = run.calls
+    assert args["deadline_seconds"] == deadline
+    assert agent.deadline_seconds(op, request_) == deadline

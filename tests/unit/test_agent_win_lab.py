@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win_lab as lab_agent
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 
 needs_mono = pytest.mark.skipif(
@@ -155,8 +156,27 @@ def test_without_mono_on_path_the_message_says_what_to_install(monkeypatch: pyte
 
 
 @needs_mono
-def test_the_deadline_reaches_the_engine(cache: Path) -> None:
-    """deadline_seconds of the lab module is the engine's host-side deadline: a call past it fails, naming it."""
-    request = {"luall_candidates": [], "arguments": [], "command": ["sleep", "30"], "timeout": 60}
-    with pytest.raises(lab_agent.EngineError, match="did not finish within its deadline of 1 s on the host"):
-        lab_agent.run("run_liveupdate", request, False, lab_engine.bundle(), run_command, deadline_seconds=1)
+def test_the_deadline_reaches_the_engine(cache: Path, tmp_path: Path) -> None:
+    """deadline_seconds of the lab module is the engine's host-side deadline. A change past it is never abandoned: the
+    step running (here a slow restart command) finishes, the steps after it are skipped naming the deadline, and the
+    lock is released; run_liveupdate, one step bounded by its own timeout, ends with its real result."""
+    store = tmp_path / "csapi"
+    store.mkdir()
+    steps: list[dict[str, Any]] = [
+        {"op": "lock", "args": {"stale_seconds": 900}},
+        {"op": "service", "required": False, "args": {"action": "start", "service": "SMSMSE", "command": ["sleep", "2"], "timeout": 30}},
+        {"op": "clean", "args": {}},
+        {"op": "unlock", "required": False, "always": True, "args": {}},
+    ]
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": True, "always": False, "commit": False, **step} for step in steps],
+    }
+    reply = lab_agent.run("apply", request, False, lab_engine.bundle(), run_command, deadline_seconds=1)["reply"]
+    assert [s["result"] for s in reply["steps"]] == ["done", "done", "skipped", "done"], reply
+    assert "deadline of 1 s on the host" in reply["steps"][2]["message"]
+    assert sorted(p.name for p in store.iterdir()) == [], "the lock was released"
+    slow = {"luall_candidates": [], "arguments": [], "command": ["sh", "-c", "sleep 2; echo updated"], "timeout": 60}
+    lu = lab_agent.run("run_liveupdate", slow, False, lab_engine.bundle(), run_command, deadline_seconds=1)["reply"]
+    assert (lu["result"], lu["exit_code"]) == ("exited", 0), lu

@@ -28,20 +28,32 @@ def test_the_table_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
-        assert set(case) <= {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read"}, case["name"]
+        keys = {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read", "deadline_seconds"}
+        assert set(case) <= keys | {"pad_to", "refused"}, case["name"]
         assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http", "fifo"}, case["name"]
-        assert len(case["expect"]) == len(case["steps"]), f"{case['name']}: one expected result per step"
+        assert ("refused" in case) is ("pad_to" in case), f"{case['name']}: a refused request names why, and only one"
+        assert len(case["expect"]) == (0 if "refused" in case else len(case["steps"])), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
-def run_posix(request: dict[str, Any]) -> dict[str, Any]:
-    return {"contract": 1, "op": "apply", **apply.run(request)}
+def run_posix(request: dict[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+    """The POSIX agent's reply, or {"failed", "msg"} when it refused the request whole (as its module fails)."""
+    try:
+        return {"contract": 1, "op": "apply", **apply.run(request, deadline_seconds=deadline_seconds)}
+    except apply.TooManySteps as exc:
+        return {"failed": True, "msg": str(exc)}
 
 
-def run_engine(request: dict[str, Any]) -> dict[str, Any]:
-    return engine.reply("apply", request)
+def run_engine(request: dict[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+    """The engine's reply, or the console host's {"failed", "msg"} when it refused the request whole."""
+    out = engine.call("apply", request, deadline_seconds=deadline_seconds)
+    if out.get("failed"):
+        return out
+    assert "reply" in out, out
+    found: dict[str, Any] = out["reply"]
+    return found
 
 
 #: cases of the shared table the Windows agent's engine cannot pass yet -> the behaviour it lacks (a counted skip)
@@ -65,9 +77,13 @@ def test_every_pending_case_exists() -> None:
 @pytest.mark.parametrize(("case", "agent"), CASES_BY_AGENT)
 def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
-        request = host.request(case["steps"], case.get("read_back"))
-        reply = agent(request)
+        request = host.request(case["steps"], case.get("read_back"), pad_to=case.get("pad_to"))
+        reply = agent(request, case.get("deadline_seconds"))
         host.release()
+        if "refused" in case:  # refused whole, before any step ran: the store as it was
+            assert reply.get("failed") is True and case["refused"] in reply["msg"], reply
+            host.check_after(case.get("after", {}))
+            return
         assert contract.problems("apply", "reply", reply) == []
         got = [r["result"] + (f":{r['code']}" if ":" in want else "") for r, want in zip(reply["steps"], case["expect"])]
         assert got == case["expect"], [(r["op"], r["result"], r["code"], r["message"]) for r in reply["steps"]]

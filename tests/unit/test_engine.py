@@ -197,7 +197,7 @@ def test_a_run_killed_while_the_scanner_is_stopped_is_put_right_by_the_next_call
         "steps": [{"store": str(store), "required": False, "always": i == 2, "commit": False, **step} for i, step in enumerate(steps)],
     }
     assert contract.problems("apply", "request", request) == []
-    killed = engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    killed = engine.call("apply", request, env=env, kill_before=1)
     assert "crashed" in killed, killed
     assert not started.exists()
     probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
@@ -345,7 +345,7 @@ def test_a_check_mode_probe_reports_a_stopped_scanner_without_starting_it(tmp_pa
         "cache_dir": None,
         "steps": [{"store": str(store), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
     }
-    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    assert "crashed" in engine.call("apply", request, env=env, kill_before=1)
     probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
     checked = engine.reply("probe", probe, check_mode=True, env=env)
     assert not started.exists(), "check mode changed the host"
@@ -369,7 +369,7 @@ def test_a_lab_probe_puts_right_only_its_own_stores(tmp_path: Path) -> None:
         "cache_dir": None,
         "steps": [{"store": str(other), "required": False, "always": False, "commit": False, **step} for step in (stop, start)],
     }
-    assert "crashed" in engine.call("apply", request, env={**env, "MAILSEC_SMSMSE_TEST_KILL_BEFORE": "1"})
+    assert "crashed" in engine.call("apply", request, env=env, kill_before=1)
     probe = facts.probe_request(is_windows=False, stores={"csapi": str(mine)}, product_option=None, events_file=None, event_hours=1)
     assert "warnings" not in engine.reply("probe", probe, env=env)
     assert not started.exists()
@@ -379,14 +379,29 @@ def test_a_lab_probe_puts_right_only_its_own_stores(tmp_path: Path) -> None:
 
 
 @engine.needs_mono
-def test_the_engine_call_ends_failed_at_its_host_side_deadline(tmp_path: Path) -> None:
-    """A call that runs past its deadline (here LiveUpdate that sleeps) ends failed at once, naming the deadline, as on the POSIX agent."""
-    request = {"luall_candidates": [], "arguments": [], "command": ["sleep", "30"], "timeout": 60}
+def test_a_change_past_its_deadline_is_never_abandoned() -> None:
+    """High: the deadline never abandons a change. run_liveupdate is one step, bounded by its own timeout: a run that
+    outlasts the call's deadline ends with its real result, never a deadline error while it still runs."""
+    request = {"luall_candidates": [], "arguments": [], "command": ["sh", "-c", "sleep 2; echo updated"], "timeout": 60}
     started = time.monotonic()
     out = engine.call("run_liveupdate", request, deadline_seconds=1)
+    assert time.monotonic() - started >= 2
+    assert "reply" in out, out
+    assert (out["reply"]["result"], out["reply"]["exit_code"], out["reply"]["output"]) == ("exited", 0, "updated\n")
+
+
+@engine.needs_mono
+def test_a_probe_past_its_deadline_ends_failed(tmp_path: Path) -> None:
+    """A probe only reads: one still running at the deadline ends failed at once, naming it (here a hashing probe of a
+    large sparse file, which takes far longer than a second to read)."""
+    store = tmp_path / "csapi"
+    (store / "20261125.003").mkdir(parents=True)
+    with open(store / "20261125.003" / "virscan1.dat", "wb") as handle:
+        handle.truncate(64 << 30)
+    probe = facts.probe_request(is_windows=False, stores={"csapi": str(store)}, product_option=None, events_file=None, event_hours=1)
+    probe["hashing"] = {"deep": True, "cache_dir": str(tmp_path / "cache")}
+    started = time.monotonic()
+    out = engine.call("probe", probe, deadline_seconds=1)
     assert time.monotonic() - started < 20
     assert out.get("failed") is True, out
-    assert "the agent's run_liveupdate did not finish within its deadline of 1 s on the host" in out["msg"]
-    assert "a change may have been made part way" in out["msg"]
-    finished = engine.call("run_liveupdate", {**request, "command": ["true"]}, deadline_seconds=5)
-    assert finished["reply"]["result"] == "exited" and finished["reply"]["exit_code"] == 0, finished
+    assert out["msg"] == "TimeoutException: the agent's probe did not finish within its deadline of 1 s on the host"

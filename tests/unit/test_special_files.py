@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,3 +139,52 @@ def test_the_agent_call_ends_failed_at_its_host_side_deadline(tmp_path: Path) ->
     result = json.loads(done.stdout)
     assert result["failed"] is True
     assert result["msg"] == "the agent's probe did not finish within its deadline of 1 s on the host"
+
+
+def test_a_result_finished_as_the_deadline_passes_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Low: the deadline races the end of a call. A result the work finished before the caller looks is the result
+    returned, even past the deadline (here the caller looks late: its wait returns only once the work has ended)."""
+    real_join = threading.Thread.join
+
+    def late_join(self: threading.Thread, timeout: float | None = None) -> None:
+        real_join(self)
+
+    monkeypatch.setattr(threading.Thread, "join", late_join)
+
+    def slow() -> int:
+        time.sleep(1.5)
+        return 42
+
+    assert defs_agent_posix.with_deadline(1, slow) == 42
+    with pytest.raises(ValueError, match="bad"):  # an error the work ended with is the error raised
+        defs_agent_posix.with_deadline(1, lambda: (_ for _ in ()).throw(ValueError("bad")))
+
+
+def test_the_agent_never_abandons_a_change_at_its_deadline(tmp_path: Path) -> None:
+    """High: the module itself. An apply past its deadline finishes the step running (a slow restart command), skips
+    the later steps naming the deadline, releases the lock and replies; it does not end failed part way."""
+    collections_root = Path(os.path.abspath(defs_agent_posix.__file__)).parents[5]
+    store = tmp_path / "csapi"
+    store.mkdir()
+    steps: list[dict[str, Any]] = [
+        {"op": "lock", "args": {"stale_seconds": 900}},
+        {"op": "service", "required": False, "args": {"action": "start", "service": "SMSMSE", "command": ["sleep", "2"], "timeout": 30}},
+        {"op": "clean", "args": {}},
+        {"op": "unlock", "required": False, "always": True, "args": {}},
+    ]
+    request = {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": True, "always": False, "commit": False, **step} for step in steps],
+    }
+    args = {"ANSIBLE_MODULE_ARGS": {"op": "apply", "request": request, "deadline_seconds": 1}}
+    code = (
+        f"import sys; sys.path.insert(0, {str(collections_root)!r}); "
+        "from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix as agent; agent.main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], input=json.dumps(args), capture_output=True, text=True, timeout=60, check=False)
+    result = json.loads(done.stdout)
+    assert not result.get("failed"), result
+    assert [s["result"] for s in result["reply"]["steps"]] == ["done", "done", "skipped", "done"]
+    assert "deadline of 1 s on the host" in result["reply"]["steps"][2]["message"]
+    assert sorted(p.name for p in store.iterdir()) == [], "the lock was released"
