@@ -72,7 +72,7 @@ def make_set(www: Path, size_mb: int, files: int) -> dict[str, dict[str, Any]]:
     return manifest
 
 
-def import_request(store: Path, url: str, ca: Path, manifest: dict[str, dict[str, Any]], size: int) -> dict[str, Any]:
+def import_request(store: Path, url: str, ca: Path, manifest: dict[str, dict[str, Any]], size: int) -> steps.Request:
     """The steps an import plans for a store that does not hold the set (plugins/plugin_utils/plan.py, import_set)."""
     group = steps.Group(str(store), 900, hashlib.sha256(OLD_POINTER).hexdigest())
     staging = f"{contract.wire()['staging_prefix']}{VERSION}-bench"

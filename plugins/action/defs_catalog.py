@@ -12,6 +12,7 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import CatalogOptions
 
 
 def _next_sequence(wanted: int | None, previous: int) -> int:
@@ -46,17 +47,17 @@ def _ignored_sequence(dest: str, existing: dict[str, Any] | None, keys: list[Any
     ]
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[CatalogOptions]):
     DOCUMENTATION = defs_catalog.DOCUMENTATION
     NO_LOG = ("signing_keys.passphrase",)
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: CatalogOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         try:
             return self._build(options)
         except OSError as exc:
             raise SmsmseError("OPTION_INVALID", f"Cannot write {options['dest']}: {exc}.", path=options["dest"]) from None
 
-    def _build(self, options: dict[str, Any]) -> dict[str, Any]:
+    def _build(self, options: CatalogOptions) -> dict[str, Any]:
         if options["expires_days"] < 1 or options["renew_before_days"] < 0 or options["renew_before_days"] >= options["expires_days"]:
             raise SmsmseError("OPTION_INVALID", "`expires_days` must be at least 1 and more than `renew_before_days` (at least 0).")
         if not options["sets"]:

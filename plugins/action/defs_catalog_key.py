@@ -13,6 +13,7 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog_key
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import CatalogKeyOptions
 
 PRIVATE_MODE, FOLDER_MODE, PUBLIC_MODE = 0o600, 0o700, 0o644
 
@@ -68,11 +69,11 @@ def _loose_private_key(path: str, allowed: bool) -> list[str]:
     return [f"{detail} Run chmod 600 {path}."]
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[CatalogKeyOptions]):
     DOCUMENTATION = defs_catalog_key.DOCUMENTATION
     NO_LOG = ("passphrase",)
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: CatalogKeyOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         path, passphrase = options["path"], options["passphrase"]
         public_path = options["public_path"] or path + ".pub"
         check = bool(self._task.check_mode)

@@ -9,12 +9,13 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, probe, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HostOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[HostOptions]):
     DOCUMENTATION = defs_facts.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The facts; a damaged ``definfo.dat`` is reported in its store's ``definfo_error`` (and a warning), as defs_verify does."""
         reply = probe.run(self, task_vars, options)
         host = snapshot.parse(reply, options["stores"] or {})

@@ -12,12 +12,13 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, distpoint, health_run, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthFleetOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[HealthFleetOptions]):
     DOCUMENTATION = defs_health_fleet.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthFleetOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         if not 0.5 <= options["threshold"] < 1:
             raise SmsmseError("OPTION_INVALID", f"`threshold` is {options['threshold']}: use a fraction from 0.5 to below 1.")
         if not options["fail_severities"]:

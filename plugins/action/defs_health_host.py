@@ -26,12 +26,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthHostOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[HealthHostOptions]):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         """The host's record, whatever happens: a failure of this task must not cost the fleet its report."""
         try:
             return self._run(options, task_vars)
@@ -42,7 +43,7 @@ class ActionModule(DocumentedAction):
             )
             return {"changed": ran["changed"], "record": ran["record"]}
 
-    def _run(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
         distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
@@ -90,7 +91,7 @@ class ActionModule(DocumentedAction):
     def _import(
         self,
         task_vars: dict[str, Any],
-        options: dict[str, Any],
+        options: HealthHostOptions,
         *,
         trusted: catalog.Catalog | None,
         source: str,
@@ -134,14 +135,14 @@ class ActionModule(DocumentedAction):
 
     def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(self))
-        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=request, task_vars=task_vars)
+        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=dict(request), task_vars=task_vars)
 
     @staticmethod
     def _task_host(task_vars: dict[str, Any]) -> str:
         return str(task_vars.get("inventory_hostname", "localhost"))
 
 
-def _product_facts(verified: Any) -> Any:
+def _product_facts(verified: object) -> Any:
     """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
     if not isinstance(verified, dict):
         return None

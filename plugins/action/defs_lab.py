@@ -11,13 +11,14 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import LabOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[LabOptions]):
     DOCUMENTATION = defs_lab.DOCUMENTATION
     CHECK_MODE = False
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: LabOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         root = Path(options["dir"])
         for part in ("hosts", "reference", "cache"):
             shutil.rmtree(root / part, ignore_errors=True)

@@ -10,21 +10,23 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_promote
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, store_view, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import PromoteOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[PromoteOptions]):
     DOCUMENTATION = defs_promote.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: PromoteOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         the_plan, stores = self._plan(task_vars, options)
         return change.carry_out(self, task_vars, the_plan, options["hash_cache_dir"], stores=stores)
 
-    def _plan(self, task_vars: dict[str, Any], options: dict[str, Any]) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
+    def _plan(self, task_vars: dict[str, Any], options: PromoteOptions) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
         if options["source_path"] and options["source"]:
             raise SmsmseError("OPTION_INVALID", "Give `source` or `source_path`, not both.")
-        stores, _verification, host = change.read_host(self, task_vars, {**options, "extra_stores": {"source": options["source_path"]}})
+        with_source: PromoteOptions = {**options, "extra_stores": {"source": options["source_path"]}}
+        stores, _verification, host = change.read_host(self, task_vars, with_source)
         ctx = change.context(options, probe.is_windows(self), host.detected)
         source = "source" if options["source_path"] else options["source"]
         the_plan = plan.promote(

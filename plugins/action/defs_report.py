@@ -12,9 +12,10 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, report, report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ReportOptions
 
 
-def check_options(options: dict[str, Any]) -> None:
+def check_options(options: ReportOptions) -> None:
     if not re.fullmatch(r"[0-9A-Za-z._-]+", options["run_id"], re.ASCII):
         raise SmsmseError("OPTION_INVALID", f"`run_id` {options['run_id']!r} may hold only letters, digits, '.', '_' and '-'.")
     if options["history_runs"] < 0:
@@ -28,10 +29,10 @@ def check_options(options: dict[str, Any]) -> None:
         )
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[ReportOptions]):
     DOCUMENTATION = defs_report.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: ReportOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         check_options(options)
         report_dir = report.resolve_dir(options["report_dir"])
         ended = dt.datetime.now(dt.timezone.utc).strftime(report.TIME_FORMAT)

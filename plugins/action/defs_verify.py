@@ -9,10 +9,11 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify_task
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import VerifyOptions
 
 
-class ActionModule(DocumentedAction):
+class ActionModule(DocumentedAction[VerifyOptions]):
     DOCUMENTATION = defs_verify.DOCUMENTATION
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: VerifyOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
         return verify_task.run(self, task_vars, options)

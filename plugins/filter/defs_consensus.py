@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, verify
 
 
-def defs_consensus(verifications: Mapping[str, Any], threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS) -> dict[str, Any]:
+def defs_consensus(verifications: object, threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS) -> dict[str, Any]:
     if not isinstance(verifications, Mapping):
         raise AnsibleFilterError("defs_consensus expects a mapping of host name to defs_verify 'verification' results")
     try:
@@ -22,9 +22,7 @@ def defs_consensus(verifications: Mapping[str, Any], threshold: float = 0.5, min
     return {host: verify.apply_consensus(result, findings, host) for host, result in verifications.items()}
 
 
-def defs_consensus_marks(
-    results: Mapping[str, Any], threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS
-) -> dict[str, list[dict[str, Any]]]:
+def defs_consensus_marks(results: object, threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS) -> dict[str, list[dict[str, Any]]]:
     """Host name -> the sets consensus marks bad there, from registered defs_verify results (failed ones are left out)."""
     if not isinstance(results, Mapping):
         raise AnsibleFilterError("defs_consensus_marks expects a mapping of host name to registered defs_verify results")

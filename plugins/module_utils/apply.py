@@ -30,7 +30,7 @@ import binascii
 import errno
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch, notify, primitives, read_back, set_removal
@@ -108,7 +108,7 @@ def deadline_words(seconds: int) -> str:
     )
 
 
-def steps_within(request: dict[str, Any], max_steps: int) -> list[dict[str, Any]]:
+def steps_within(request: Mapping[str, Any], max_steps: int) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = request["steps"]
     if len(steps) > max_steps:
         raise TooManySteps(
@@ -118,7 +118,7 @@ def steps_within(request: dict[str, Any], max_steps: int) -> list[dict[str, Any]
     return steps
 
 
-def run(request: dict[str, Any], run_command: notify.CommandRunner | None = None, deadline_seconds: int | None = None) -> dict[str, Any]:
+def run(request: Mapping[str, Any], run_command: notify.CommandRunner | None = None, deadline_seconds: int | None = None) -> dict[str, Any]:
     """Run the request's steps; the reply's ``steps`` and ``warnings``, and (when asked) ``read_back``: the stores as
     the steps left them, read after the last step (:mod:`read_back`). ``deadline_seconds``: the call's host-side
     deadline, from now, asked before each step (None: no deadline)."""

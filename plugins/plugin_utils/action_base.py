@@ -13,15 +13,19 @@ task with its code are done here, once, before any host is touched:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
+#: the options a plugin's ``act`` receives: a TypedDict of :mod:`option_types`
+OptionsT = TypeVar("OptionsT", bound=Mapping[str, object])
 
-class DocumentedAction(ActionBase):
+
+class DocumentedAction(ActionBase, Generic[OptionsT]):
     TRANSFERS_FILES = False
     DOCUMENTATION: ClassVar[str] = ""
     NO_LOG: ClassVar[tuple[str, ...]] = ()
@@ -36,12 +40,12 @@ class DocumentedAction(ActionBase):
         "store_privacy": "smsmse_defs_store_privacy",
     }
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         cls.ARGUMENT_SPEC = argspec.from_documentation(cls.DOCUMENTATION, no_log=cls.NO_LOG)
         cls._VALID_ARGS = frozenset(cls.ARGUMENT_SPEC)
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         self._supports_check_mode = self.CHECK_MODE
         task_vars = task_vars or {}
         result: dict[str, Any] = super().run(tmp, task_vars)
@@ -50,18 +54,18 @@ class DocumentedAction(ActionBase):
         self.validated_options = options  # what helpers of the task read (plugin_utils/privacy.py)
         try:
             argspec.check_bounds(self.ARGUMENT_SPEC, options)
-            result.update(self.act(options, task_vars))
+            result.update(self.act(cast(OptionsT, options), task_vars))  # Ansible checked them against DOCUMENTATION
         except SmsmseError as exc:
             result.update(failed=True, msg=str(exc), error=exc.as_dict())
         return result
 
-    def _with_host_variables(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _with_host_variables(self, args: dict[str, object], task_vars: dict[str, Any]) -> dict[str, object]:
         """``args`` with each option it lacks taken from its inventory variable, where that is set."""
         for option, variable in self.HOST_VARIABLES.items():
             if option in self.ARGUMENT_SPEC and args.get(option) is None and task_vars.get(variable) is not None:
                 args[option] = self._templar.template(task_vars[variable])
         return args
 
-    def act(self, options: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: OptionsT, task_vars: dict[str, Any]) -> dict[str, Any]:
         """What the module does; returns the result keys to add (raise SmsmseError to fail)."""
         raise NotImplementedError

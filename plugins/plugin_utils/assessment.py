@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
@@ -54,9 +54,9 @@ class Assessment:
     #: the ``smsmse_defs`` facts, without ``verification``
     facts: Mapping[str, Any]
     #: the verdicts (``plugins/modules/defs_verify.py`` RETURN), with ``marks`` applied
-    verification: Mapping[str, Any]
+    verification: verify.Verification
     #: the marks from outside the host applied to the verdicts (fleet consensus): store, version, code, message
-    marks: tuple[Mapping[str, Any], ...] = ()
+    marks: tuple[Mapping[str, str], ...] = ()
     #: what the host needs; None until decided
     decision: decide.Decision | None = None
     #: the health checks of the decided host
@@ -71,7 +71,7 @@ class Assessment:
         """Each store that exists with its copies' verdicts (what the planner reads)."""
         return store_view.view(self.snapshot, self.verification)
 
-    def marked(self, marks: Iterable[Mapping[str, Any]], agreed: verify.Agreed | None = None) -> Assessment:
+    def marked(self, marks: Iterable[Mapping[str, str]], agreed: verify.Agreed | None = None) -> Assessment:
         """The host with these marks applied to its verdicts (rules 3 and 4 run again); the decision is cleared."""
         given = tuple({k: m[k] for k in MARK_KEYS} for m in marks)
         problems = [verify.Mark(m["store"], m["version"], {"code": m["code"], "message": m["message"], "path": None}) for m in given]
@@ -107,7 +107,7 @@ class Assessment:
             snapshot=snapshot_codec.from_dict(data["snapshot"]),
             overrides=dict(data["overrides"]),
             facts=dict(data["facts"]),
-            verification=dict(data["verification"]),
+            verification=cast(verify.Verification, dict(data["verification"])),
             marks=tuple(data["marks"]),
             decision=None if decision is None else decide.Decision.from_dict(decision),
             checks=tuple(data["checks"]),
@@ -115,7 +115,7 @@ class Assessment:
 
 
 def assess(
-    reply: Mapping[str, Any],
+    reply: Mapping[str, object],
     *,
     overrides: Mapping[str, str | None],
     required_files: Iterable[str],
@@ -142,7 +142,7 @@ def rejudged(
     return replace(found, verification=verification, marks=(), decision=None, checks=())
 
 
-def checked(data: Any, *, option: str) -> Assessment:
+def checked(data: object, *, option: str) -> Assessment:
     """The assessment in ``data``, given from outside (a task option): it must match ``schemas/assessment.json``.
 
     Raises ``OPTION_INVALID`` naming the option and the first departures from the schema.
@@ -152,6 +152,8 @@ def checked(data: Any, *, option: str) -> Assessment:
     if found:
         where = "; ".join(f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message[:200]}" for e in found)
         raise SmsmseError("OPTION_INVALID", f"`{option}` is not the assessment a defs_verify task returns ({where}): {fix}.")
+    if not isinstance(data, Mapping):  # the schema has refused it already: an assessment is an object
+        raise SmsmseError("OPTION_INVALID", f"`{option}` is not the assessment a defs_verify task returns: {fix}.")
     try:
         return Assessment.from_dict(data)
     except (ValueError, binascii.Error, KeyError) as exc:

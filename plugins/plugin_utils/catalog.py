@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +31,7 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import TrustOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 # ansible-core itself depends on cryptography; the import is guarded so that a
@@ -119,7 +120,7 @@ def load_private_key(data: bytes) -> Ed25519PrivateKey:
 # --- canonical form, building and signing ---
 
 
-def canonical(signed: Mapping[str, Any]) -> bytes:
+def canonical(signed: Mapping[str, object]) -> bytes:
     return json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -140,7 +141,7 @@ def signed_part(sets: Mapping[str, Mapping[str, manifest.Entry]], *, sequence: i
     }
 
 
-def sign(signed: Mapping[str, Any], keys: Iterable[Ed25519PrivateKey]) -> dict[str, Any]:
+def sign(signed: Mapping[str, object], keys: Iterable[Ed25519PrivateKey]) -> dict[str, Any]:
     """A catalog document: ``signed`` and one signature per key."""
     require_cryptography()
     data = canonical(signed)
@@ -225,7 +226,7 @@ def verified_sequence(data: bytes, trusted_keys: Sequence[Ed25519PublicKey]) -> 
 
 
 def _check_signatures(
-    signed: Mapping[str, Any], signatures: Sequence[Mapping[str, str]], trusted: Sequence[Ed25519PublicKey], threshold: int, source: str
+    signed: Mapping[str, object], signatures: Sequence[Mapping[str, str]], trusted: Sequence[Ed25519PublicKey], threshold: int, source: str
 ) -> set[str]:
     by_id = {keyid(key): key for key in trusted}
     data = canonical(signed)
@@ -251,7 +252,9 @@ def _check_signatures(
 # --- checking a set against the catalog ---
 
 
-def check_set(catalog: Catalog, version: str, files: Mapping[str, manifest.Entry], *, where: str, join: Any) -> list[Problem] | None:
+def check_set(
+    catalog: Catalog, version: str, files: Mapping[str, manifest.Entry], *, where: str, join: Callable[..., str]
+) -> list[Problem] | None:
     """The set's disagreements with the catalog, or None when the catalog does not list the version.
 
     Names are compared exactly: a file the catalog lists as ``virscan1.dat`` is not
@@ -319,7 +322,7 @@ def load_configured(
     return loaded
 
 
-def from_options(options: Mapping[str, Any], *, record_state: bool) -> Catalog | None:
+def from_options(options: TrustOptions, *, record_state: bool) -> Catalog | None:
     """The trusted catalog a module's ``catalog`` options name, or None when no catalog is set."""
     if not options["catalog"]:
         return None

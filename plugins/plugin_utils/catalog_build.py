@@ -15,13 +15,14 @@ import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.scan import list_files
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, manifest, snapshot, structure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import NotRegularFile, parse_json, read_regular
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import FileRecord
 
 try:  # guarded as in catalog.py; catalog.require_cryptography() names the fix
     from cryptography.hazmat.primitives import serialization
@@ -38,7 +39,8 @@ def reference_manifest(folder: str, *, required_files: Sequence[str]) -> tuple[s
     if not path.is_dir() or path.is_symlink():
         raise SmsmseError("OPTION_INVALID", f"The reference set {folder} is not a folder.", path=folder)
     files, truncated = list_files(str(path), MAX_FILES)
-    record = snapshot.set_folder({"name": path.name, "link": False, "files": files, "truncated": truncated})
+    listed = cast(list[FileRecord], files)  # list_files gives the agent's file records
+    record = snapshot.set_folder({"name": path.name, "link": False, "files": listed, "truncated": truncated})
     problems = structure.check_set(record, where=str(path), join=os.path.join, required_files=required_files, hashed=False)
     if problems:
         first = problems[0]
@@ -60,7 +62,7 @@ def read_existing(dest: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) and isinstance(document.get("signed"), dict) else None
 
 
-def previous_sequence(existing: Mapping[str, Any] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
+def previous_sequence(existing: Mapping[str, object] | None, keys: Sequence[Ed25519PrivateKey], state_path: str | None) -> int:
     """The highest sequence already used: of the existing catalog when one of ``keys`` signed it, and of the state file.
 
     An unsigned or foreign ``sequence`` in ``dest`` counts for nothing: anyone who can write that file could
@@ -100,7 +102,7 @@ def still_valid(
     return set(loaded.signed_by) == {catalog.keyid(p) for p in publics}
 
 
-def write_atomically(dest: str, document: Mapping[str, Any]) -> None:
+def write_atomically(dest: str, document: Mapping[str, object]) -> None:
     folder = os.path.dirname(os.path.abspath(dest))
     fd, tmp = tempfile.mkstemp(prefix=".catalog-", dir=folder)
     try:

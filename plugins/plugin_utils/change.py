@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     agent,
     assessment,
@@ -29,6 +31,8 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import BadSet, ChangeOptions, ContextOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
 DONE_FLAGS = ("rolled_back", "replaced_in_place", "downgrade")
@@ -37,7 +41,7 @@ SERVICE_TIMEOUT = 120
 
 
 def read_host(
-    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]
+    action: ActionBase, task_vars: Mapping[str, Any], options: ChangeOptions
 ) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
     """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
     their verdicts, and the host as read."""
@@ -53,15 +57,20 @@ def read_host(
     return found.stores(), dict(found.verification), found.snapshot
 
 
-_MARKED = {"code": "CONSENSUS_MINORITY", "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.", "path": None}
+_MARKED: ProblemRecord = {
+    "code": "CONSENSUS_MINORITY",
+    "message": "Marked bad by the caller (bad_sets), for example by fleet consensus.",
+    "path": None,
+}
 
 
-def marked(mark: Mapping[str, Any]) -> dict[str, Any]:
-    """The problem a ``bad_sets`` entry gives its set: its own code and message when given (the filter's), else the default."""
-    return {**_MARKED, **{key: mark[key] for key in ("code", "message") if mark.get(key)}}
+def marked(mark: BadSet) -> ProblemRecord:
+    """The problem a ``bad_sets`` entry (its options are strings) gives its set: its own code and message when given
+    (the filter's), else the default."""
+    return {"code": mark.get("code") or _MARKED["code"], "message": mark.get("message") or _MARKED["message"], "path": None}
 
 
-def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str | None]) -> assessment.Assessment:
+def _assessment_from_state(state: object, overrides: Mapping[str, str | None]) -> assessment.Assessment:
     """The assessment a defs_verify task returned, checked against its schema; it must have been read with these stores."""
     given = assessment.checked(state, option="state")
     if {k: v for k, v in given.overrides.items() if v} != {k: v for k, v in overrides.items() if v}:
@@ -73,7 +82,7 @@ def _assessment_from_state(state: Mapping[str, Any], overrides: Mapping[str, str
     return given
 
 
-def context(options: Mapping[str, Any], windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
+def context(options: ContextOptions, windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
     """The plan context from the change options: lock, events, restart, and the wire names.
 
     ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose
@@ -114,19 +123,19 @@ def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
     return result
 
 
-def apply(action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+def apply(action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
     """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
     return apply_read(action, task_vars, plan_steps, cache_dir)[0]
 
 
 def apply_read(
-    action: Any, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
+    action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
 ) -> tuple[dict[str, Any], list[Mapping[str, Any]] | None]:
     """:func:`apply`, and the stores as the agent read them after the last step (None: the reply holds no read)."""
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(action))
     try:
         reply = agent.call(
-            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=request, task_vars=dict(task_vars)
+            action._execute_module, is_windows=probe.is_windows(action), op="apply", request=dict(request), task_vars=dict(task_vars)
         )
     except AgentFailed as exc:  # the agent died or the connection broke: what happened is not known
         return outcome.interpret(request, None, str(exc)), None
@@ -134,7 +143,7 @@ def apply_read(
 
 
 def carry_out(
-    action: Any,
+    action: ActionBase,
     task_vars: Mapping[str, Any],
     the_plan: plan.Plan,
     cache_dir: str | None,

@@ -29,6 +29,6 @@ EVENTS: dict[str, tuple[int, str, str]] = {
 }
 
 
-def event(name: str, **values: Any) -> dict[str, Any]:
+def event(name: str, **values: object) -> dict[str, Any]:
     event_id, entry_type, template = EVENTS[name]
     return {"id": event_id, "type": entry_type, "message": template.format(**values)[:4096]}

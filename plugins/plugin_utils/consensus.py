@@ -23,7 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
+
+if TYPE_CHECKING:  # verify reads consensus findings: the types only, to keep the import one way
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.verify import SetVerdict, Verification
 
 MIN_HOSTS = 3
 #: verdicts of a copy's own checks that let it vote
@@ -40,7 +45,8 @@ class Finding:
     agreeing: int
     voting: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def problem(self) -> ProblemRecord:
+        """The finding as a problem of the minority copy."""
         return {
             "code": "CONSENSUS_MINORITY",
             "message": (
@@ -48,6 +54,11 @@ class Finding:
                 "of the fleet hold: its bytes are not what the fleet has."
             ),
             "path": None,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.problem(),
             "host": self.host,
             "store": self.store,
             "version": self.version,
@@ -56,7 +67,7 @@ class Finding:
         }
 
 
-def sound(entry: Mapping[str, Any]) -> bool:
+def sound(entry: SetVerdict) -> bool:
     """Whether a set record of a ``verification`` may vote: its own checks passed and it has a digest."""
     checked = entry.get("checked", entry.get("status"))
     return checked in SOUND and bool(entry.get("digest"))
@@ -66,16 +77,16 @@ def sound(entry: Mapping[str, Any]) -> bool:
 Tally = dict[str, dict[str, int]]
 
 
-def host_votes(verification: Mapping[str, Any]) -> dict[str, str]:
+def host_votes(verification: Verification) -> dict[str, str]:
     """Version -> the digest this host votes for (its sound copies agree); versions it abstains on are left out."""
     digests: dict[str, set[str]] = {}
     for entry in verification.get("sets", []):
-        if sound(entry):
+        if sound(entry) and entry["digest"] is not None:
             digests.setdefault(entry["version"], set()).add(entry["digest"])
     return {version: next(iter(found)) for version, found in digests.items() if len(found) == 1}
 
 
-def tally(verifications: Mapping[str, Mapping[str, Any]]) -> Tally:
+def tally(verifications: Mapping[str, Verification]) -> Tally:
     """Every host's votes, counted per version and digest."""
     counted: Tally = {}
     for verification in verifications.values():
@@ -85,7 +96,7 @@ def tally(verifications: Mapping[str, Mapping[str, Any]]) -> Tally:
     return counted
 
 
-def revote(counted: Mapping[str, Mapping[str, int]], before: Mapping[str, Any], after: Mapping[str, Any]) -> Tally:
+def revote(counted: Mapping[str, Mapping[str, int]], before: Verification, after: Verification) -> Tally:
     """The tally with one host's votes taken again: ``before`` and ``after`` are its verifications (LiveUpdate between)."""
     changed: Tally = {version: dict(digests) for version, digests in counted.items()}
     for version, digest in host_votes(before).items():
@@ -114,17 +125,17 @@ def winners(
     return decided
 
 
-def findings(host: str, verification: Mapping[str, Any], decided: Mapping[str, tuple[str, int, int]]) -> list[Finding]:
+def findings(host: str, verification: Verification, decided: Mapping[str, tuple[str, int, int]]) -> list[Finding]:
     """The copies of ``host`` that differ from what the fleet decided (copies without a digest cannot be compared)."""
     found = []
     for entry in sorted(verification.get("sets", []), key=lambda e: (e["store"], e["version"])):
         won = decided.get(entry["version"])
-        if won and sound(entry) and entry["digest"] != won[0]:
+        if won and sound(entry) and entry["digest"] is not None and entry["digest"] != won[0]:
             found.append(Finding(host, entry["store"], entry["version"], entry["digest"], won[0], won[1], won[2]))
     return found
 
 
-def minorities(verifications: Mapping[str, Mapping[str, Any]], *, threshold: float = 0.5, min_hosts: int = MIN_HOSTS) -> list[Finding]:
+def minorities(verifications: Mapping[str, Verification], *, threshold: float = 0.5, min_hosts: int = MIN_HOSTS) -> list[Finding]:
     """Every sound copy whose digest differs from what the fleet decided, by the voting rule above."""
     decided = winners(tally(verifications), threshold=threshold, min_hosts=min_hosts)
     return [finding for host in sorted(verifications) for finding in findings(host, verifications[host], decided)]

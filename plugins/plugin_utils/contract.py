@@ -14,15 +14,17 @@ controller work.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import schema_refs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "agent"
 CONTRACT_VERSION = 1
+_Request = TypeVar("_Request", bound=Mapping[str, object])
 OPERATIONS: tuple[str, ...] = ("probe", "apply", "run_liveupdate")
 #: the reply schema of each operation
 REPLY_SCHEMAS: dict[str, str] = {
@@ -69,7 +71,7 @@ def wire() -> dict[str, Any]:
     return values
 
 
-def problems(op: str, kind: str, document: Any, limit: int = 5) -> list[str]:
+def problems(op: str, kind: str, document: object, limit: int = 5) -> list[str]:
     """Where ``document`` breaks the schema, as ``$.path: message`` lines (at most ``limit``)."""
     found = []
     for error in sorted(_validator(op, kind).iter_errors(document), key=lambda e: list(e.absolute_path)):
@@ -84,7 +86,7 @@ def _short(message: str, width: int = 200) -> str:
     return message if len(message) <= width else message[: width - 3] + "..."
 
 
-def check_reply(op: str, reply: Any) -> dict[str, Any]:
+def check_reply(op: str, reply: object) -> dict[str, Any]:
     """Return ``reply`` if it matches the contract, else raise ``AGENT_REPLY_INVALID``."""
     found = problems(op, "reply", reply)
     if found:
@@ -94,7 +96,7 @@ def check_reply(op: str, reply: Any) -> dict[str, Any]:
     return reply
 
 
-def check_request(op: str, request: dict[str, Any]) -> dict[str, Any]:
+def check_request(op: str, request: _Request) -> _Request:
     """Return ``request`` if it matches the contract; a mismatch is a bug in the controller."""
     found = problems(op, "request", request)
     if found:

@@ -29,19 +29,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import store_view, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import SOURCE_STORES
 
-NONE, PROMOTE, ROLLBACK, LIVEUPDATE = "none", "promote", "rollback", "liveupdate"
+#: what a host needs first
+Action = Literal["none", "promote", "rollback", "liveupdate"]
+NONE: Action = "none"
+PROMOTE: Action = "promote"
+ROLLBACK: Action = "rollback"
+LIVEUPDATE: Action = "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
 OWNED_SOURCES = ("smsmse_hawking",)
 
 
+class DecisionRecord(TypedDict):
+    """A decision as an assessment carries it (``schemas/assessment.json`` ``decision``)."""
+
+    action: Action
+    reason: str
+    source: str | None
+    version: str | None
+    repairs: list[str]
+    risks: list[str]
+    usage_repairs: list[str]
+
+
 @dataclass(frozen=True)
 class Decision:
-    action: str
+    action: Action
     reason: str
     source: str | None = None
     version: str | None = None
@@ -54,7 +71,7 @@ class Decision:
     def needs_change(self) -> bool:
         return self.action != NONE or bool(self.repairs) or bool(self.usage_repairs)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DecisionRecord:
         return {
             "action": self.action,
             "reason": self.reason,
@@ -66,7 +83,7 @@ class Decision:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+    def from_dict(cls, data: DecisionRecord) -> Decision:
         """The decision :meth:`as_dict` gave."""
         return cls(
             action=data["action"],
@@ -105,7 +122,7 @@ def advice(decision: Decision, *, done: bool = False) -> str | None:
     return " ".join(parts) or None
 
 
-def decide(stores: Mapping[str, store_view.StoreView], product: Mapping[str, Any], *, repair_hawking: bool = False) -> Decision:
+def decide(stores: Mapping[str, store_view.StoreView], product: Mapping[str, object], *, repair_hawking: bool = False) -> Decision:
     """What the host needs: the CSAPI action, the source stores to repair, and the risks left."""
     repairs, risks = _source_repairs(stores, product, repair_hawking=repair_hawking)
     action, reason, source, version = _csapi_action(stores)
@@ -123,7 +140,7 @@ def _usage_repairable(view: store_view.StoreView) -> bool:
     return target is not None and view.usage_after(target) is not None
 
 
-def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[str, str, str | None, str | None]:
+def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, str, str | None, str | None]:
     csapi = stores.get("csapi")
     sources = {k: v for k, v in stores.items() if k in SOURCE_STORES}
     source = choose_source(sources)
@@ -153,7 +170,7 @@ def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[str, str,
 
 
 def _source_repairs(
-    stores: Mapping[str, store_view.StoreView], product: Mapping[str, Any], *, repair_hawking: bool
+    stores: Mapping[str, store_view.StoreView], product: Mapping[str, object], *, repair_hawking: bool
 ) -> tuple[list[str], list[str]]:
     repairs, risks = [], []
     csapi = stores.get("csapi")
@@ -180,14 +197,14 @@ def _described(view: store_view.StoreView, names: list[str]) -> list[str]:
     return [f"{v} ({view.sets[v]['status']})" for v in names]
 
 
-def _consequence(product: Mapping[str, Any]) -> str:
+def _consequence(product: Mapping[str, object]) -> str:
     who = f"SMSMSE {product.get('version') or '(version unknown)'}"
     if product.get("self_verifies"):
         return f"{who} verifies definitions itself and falls back to the previous good set (event 399/393)"
     return f"{who} does not verify definitions (only 6.5.1+ and 6.0.12+ do) and would put them into use"
 
 
-def unrepairable_risk_message(store: str, risky: list[str], csapi_best: str | None, product: Mapping[str, Any]) -> str:
+def unrepairable_risk_message(store: str, risky: list[str], csapi_best: str | None, product: Mapping[str, object]) -> str:
     """The risk of a source store that holds no good set: nothing to point it at, so only new definitions help."""
     than = f"CSAPI's {csapi_best}" if csapi_best else "anything good in CSAPI"
     return (
@@ -197,7 +214,7 @@ def unrepairable_risk_message(store: str, risky: list[str], csapi_best: str | No
     )
 
 
-def source_risk_message(store: str, risky: list[str], product: Mapping[str, Any]) -> str:
+def source_risk_message(store: str, risky: list[str], product: Mapping[str, object]) -> str:
     """The exact risk of a bad source set left in place, and the product versions it applies to."""
     sets = ", ".join(risky)
     consequence = _consequence(product)

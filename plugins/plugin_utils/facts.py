@@ -27,10 +27,10 @@ def probe_request(
     *,
     is_windows: bool,
     stores: Mapping[str, str | None] | None,
-    product_option: Mapping[str, Any] | None,
+    product_option: Mapping[str, object] | None,
     events_file: str | None,
     event_hours: int,
-    hashing: Mapping[str, Any] | None = None,
+    hashing: Mapping[str, object] | None = None,
     extra_stores: Mapping[str, str | None] | None = None,
     store_privacy: privacy.Rule | None = None,
 ) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def probe_request(
     }
 
 
-def product_lines(product_option: Mapping[str, Any] | None) -> tuple[product.Override, ...]:
+def product_lines(product_option: Mapping[str, object] | None) -> tuple[product.Override, ...]:
     """The admin's overrides of event IDs and self-verification, from the ``product`` option's ``lines`` (checked)."""
     return product.parse_lines((product_option or {}).get("lines"))
 

@@ -88,7 +88,7 @@ def error_check(message: str) -> dict[str, Any]:
     return {**_check("verify", False, "verified", "error", message), "status": "error"}
 
 
-def _check(check_id: str, passed: bool | None, expected: Any, actual: Any, detail: str = "") -> dict[str, Any]:
+def _check(check_id: str, passed: bool | None, expected: object, actual: object, detail: str = "") -> dict[str, Any]:
     title, severity, remediation = CHECKS[check_id]
     status = "skipped" if passed is None else ("pass" if passed else "fail")
     return {
@@ -191,7 +191,7 @@ def _checks(
     return found
 
 
-def stale_usage(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> list[str]:
+def stale_usage(stores: Mapping[str, Any], verification: verify.Verification) -> list[str]:
     """``store: CODE -> set (missing|bad)`` for every product usage.dat gives a set that is not there or bad."""
     found = []
     for name in SOURCES:
@@ -206,7 +206,7 @@ def stale_usage(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> l
     return found
 
 
-def _usage_check(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> dict[str, Any]:
+def _usage_check(stores: Mapping[str, Any], verification: verify.Verification) -> dict[str, Any]:
     records = {name: (stores.get(name) or {}).get("usage") for name in SOURCES}
     if not any(records.values()):
         return _check("usage_sets_present", None, [], None, "no usage.dat in the source stores")
@@ -218,7 +218,9 @@ def _usage_check(stores: Mapping[str, Any], verification: Mapping[str, Any]) -> 
     return _check("usage_sets_present", not stale, [], stale, detail)
 
 
-def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bool, fail_severities: Collection[str] | None = None) -> str:
+def status_of(
+    checks_: Sequence[Mapping[str, object]], *, changed: bool, failed: bool, fail_severities: Collection[str] | None = None
+) -> str:
     """``compliant``, ``fixed``, ``drift`` or ``failed``.
 
     Only checks whose severity is in ``fail_severities`` make a host drift (None, the default: every severity).
@@ -232,13 +234,13 @@ def status_of(checks_: Sequence[Mapping[str, Any]], *, changed: bool, failed: bo
     return "fixed" if changed or "fixed" in statuses else "compliant"
 
 
-def after_fix(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def after_fix(before: Sequence[Mapping[str, object]], after: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
     """The checks after a fix: those that failed before and pass now are ``fixed``."""
     old = {c["id"]: c["status"] for c in before}
     return [{**c, "status": "fixed"} if old.get(c["id"]) == "fail" and c["status"] == "pass" else dict(c) for c in after]
 
 
-def store_problems(verification: Mapping[str, Any]) -> dict[str, Any]:
+def store_problems(verification: verify.Verification) -> dict[str, Any]:
     """What the listing of the host's stores could not say faithfully (escaped names, entries left out): a count, the first entries."""
     by_store = verification.get("store_problems") or {}
     entries = [{"store": store, **problem} for store, problems in by_store.items() for problem in problems]

@@ -16,7 +16,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     health,
     verify,
 )
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Action, FleetMark, Judged, Options
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types import Action, Judged, Options
 
 
 def usable(result: object) -> TypeGuard[Mapping[str, Any]]:
@@ -30,9 +30,11 @@ def usable(result: object) -> TypeGuard[Mapping[str, Any]]:
     )
 
 
-def fleet_marks(results: Mapping[str, object], *, enabled: bool, threshold: float) -> tuple[dict[str, list[FleetMark]], consensus.Tally]:
+def fleet_marks(
+    results: Mapping[str, object], *, enabled: bool, threshold: float
+) -> tuple[dict[str, list[dict[str, str]]], consensus.Tally]:
     """Host name -> the sets fleet consensus marks bad there (every host present, failed ones with none), and the votes."""
-    marks: dict[str, list[FleetMark]] = {host: [] for host in results}
+    marks: dict[str, list[dict[str, str]]] = {host: [] for host in results}
     if not enabled:
         return marks, {}
     verifications = {host: r["assessment"]["verification"] for host, r in results.items() if usable(r)}
@@ -43,18 +45,18 @@ def fleet_marks(results: Mapping[str, object], *, enabled: bool, threshold: floa
     return marks, votes
 
 
-def as_mark(finding: consensus.Finding) -> FleetMark:
+def as_mark(finding: consensus.Finding) -> dict[str, str]:
     found = finding.as_dict()
     return {"code": found["code"], "message": found["message"], "store": found["store"], "version": found["version"]}
 
 
-def judge(verified: Mapping[str, Any], marks: Sequence[FleetMark], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
+def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
     """The host's registered assessment with the fleet's marks applied (and its decided versions as proof), decided."""
     return Judged.of(decided(verified, marks, opts, agreed))
 
 
 def decided(
-    verified: Mapping[str, Any], marks: Sequence[FleetMark], opts: Options, agreed: verify.Agreed | None = None
+    verified: Mapping[str, Any], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None
 ) -> assessment.Assessment:
     """The assessment a defs_verify result registered, read back (no parse), marked once and decided once."""
     found = assessment.Assessment.from_dict(verified["assessment"]).marked(marks, agreed)
@@ -132,7 +134,7 @@ def is_windows(smsmse_defs: Mapping[str, Any]) -> bool:
 def settle(
     name: str,
     verified: object,
-    marks: Sequence[FleetMark],
+    marks: Sequence[Mapping[str, str]],
     opts: Options,
     *,
     agreed: verify.Agreed | None = None,
@@ -147,7 +149,7 @@ def settle(
 
 
 def settle_verified(
-    name: str, verified: object, marks: Sequence[FleetMark], opts: Options, *, agreed: verify.Agreed | None = None
+    name: str, verified: object, marks: Sequence[Mapping[str, str]], opts: Options, *, agreed: verify.Agreed | None = None
 ) -> tuple[dict[str, Any] | None, Judged | None]:
     """:func:`settle`, and the judged host (with its decided assessment) when it was judged."""
     return _settle(name, verified, marks, opts, agreed=agreed or {})
@@ -156,7 +158,7 @@ def settle_verified(
 def _settle(
     name: str,
     verified: object,
-    marks: Sequence[FleetMark],
+    marks: Sequence[Mapping[str, str]],
     opts: Options,
     *,
     agreed: verify.Agreed,

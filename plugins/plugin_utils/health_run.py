@@ -52,9 +52,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types im
     Action,
     Agent,
     Fleet,
-    FleetMark,
     Judged,
-    Mode,
     Options,
     Progress,
 )
@@ -64,9 +62,7 @@ __all__ = [
     "Action",
     "Agent",
     "Fleet",
-    "FleetMark",
     "Judged",
-    "Mode",
     "Options",
     "Progress",
     "broken",
@@ -97,7 +93,7 @@ NO_CONSENSUS = Fleet()
 def run_host(
     name: str,
     verified: object,
-    marks: Sequence[FleetMark],
+    marks: Sequence[Mapping[str, str]],
     opts: Options,
     *,
     ctx: store_view.Context,

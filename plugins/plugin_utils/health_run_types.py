@@ -19,18 +19,6 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify,
 )
 
-#: the role's modes: report changes nothing, enforce fixes what it can
-Mode = Literal["report", "enforce"]
-
-
-class FleetMark(TypedDict):
-    """A set the fleet's consensus marks bad on one host (what the fleet step hands each host)."""
-
-    code: str
-    message: str
-    store: str
-    version: str
-
 
 class Action(TypedDict):
     """One action of a host's record: planned (report mode), done, or failed."""
@@ -64,7 +52,7 @@ class Fleet:
 class Options:
     """The role's options that shape one host's run."""
 
-    mode: Mode
+    mode: str
     max_age_days: int
     keep: int
     quarantine: bool

@@ -19,14 +19,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.health_run_types im
     Action,
     Agent,
     Fleet,
-    FleetMark,
     Judged,
     Options,
     Progress,
 )
 
 
-def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[FleetMark]:
+def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, str]]:
     """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
     if fleet.votes is None:
         return []

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import ntfs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import InstalledListing
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.product import PRODUCT_NAME, version_tuple
 
 #: the service name SMSMSE installs, used when nothing better is known (older agents, no install folder)
@@ -98,7 +99,7 @@ def services_under(folder: str, services: Sequence[Service]) -> list[Service]:
     return sorted(found, key=lambda s: (s.state.lower() != "running", s.name.upper() != DEFAULT_SERVICE, s.name.lower()))
 
 
-def parse(listing: Mapping[str, Any]) -> tuple[list[Entry], list[Service]]:
+def parse(listing: InstalledListing) -> tuple[list[Entry], list[Service]]:
     """The reply's ``installed`` listing as typed records."""
     entries = [
         Entry(e["view"], e["key"], e["display_name"] or "", e["display_version"] or "", e["install_location"] or "")
@@ -108,7 +109,7 @@ def parse(listing: Mapping[str, Any]) -> tuple[list[Entry], list[Service]]:
     return entries, services
 
 
-def detect(listing: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def detect(listing: InstalledListing | None) -> dict[str, Any] | None:
     """The product and its service from the raw listing; None when the agent sent none (then its own pick stands)."""
     if listing is None:
         return None

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import ntfs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import StoreRecord
 
 STORE_NAMES: tuple[str, ...] = ("hawking", "smsmse_hawking", "csapi")
 
@@ -53,7 +53,7 @@ SEED_SPELLINGS: dict[str, tuple[str, ...]] = {
 _X64_ARCHES = frozenset({"amd64", "x86_64", "x64", "arm64", "ia64"})
 
 
-def platform_for(host: Mapping[str, Any]) -> str | None:
+def platform_for(host: Mapping[str, object]) -> str | None:
     """The layout of a Windows host from the probe's ``host`` record, or None for other systems."""
     if host.get("os") != "windows":
         return None
@@ -118,10 +118,9 @@ def choose(
 
 
 _VERSION_NAME = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
-_Entry = TypeVar("_Entry", bound=Mapping[str, Any])
 
 
-def choose_entry(store: str, platform: str | None, entries: Sequence[_Entry]) -> _Entry | None:
+def choose_entry(store: str, platform: str | None, entries: Sequence[StoreRecord]) -> StoreRecord | None:
     """The probe reply's entry of ``store`` to use, among its candidates (see :func:`choose`).
 
     ``entries`` are the reply's store records of that name; one that exists and holds

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
@@ -71,9 +71,9 @@ def store_problems(store: Store, *, join: Join) -> list[Problem]:
     return found
 
 
-def pointer_problem(record: Mapping[str, Any], where: str) -> Problem | None:
+def pointer_problem(record: Mapping[str, object], where: str) -> Problem | None:
     """Why ``definfo.dat`` (a raw ``definfo`` record at host path ``where``) cannot be read, when it is not a regular file."""
     if not record["present"] or record.get("kind") in (None, "file"):
         return None
-    code, what = DEFINFO_KINDS[record["kind"]]
+    code, what = DEFINFO_KINDS[str(record["kind"])]
     return Problem(code, f"{where} is {what}.", where)

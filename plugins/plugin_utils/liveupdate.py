@@ -6,6 +6,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, probe
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -15,14 +17,14 @@ DEFAULT_ARGUMENTS = ("-s",)
 SUCCESS_EXIT_CODES = frozenset({0})
 
 
-def _ended(reply: Mapping[str, Any]) -> str:
+def _ended(reply: Mapping[str, object]) -> str:
     """How the run ended, in words, from the agent's reply."""
     if reply["result"] == "exited":
         return "exited without an exit code" if reply["exit_code"] is None else f"exited with code {reply['exit_code']}"
     return str(reply["result"]).replace("_", " ")
 
 
-def argv(command: Any) -> list[str] | None:
+def argv(command: object) -> list[str] | None:
     """The LiveUpdate command option as an argument list: a list as given, a string split as a shell would split it."""
     if command is None:
         return None
@@ -41,7 +43,7 @@ def argv(command: Any) -> list[str] | None:
 
 
 def run(
-    action: Any,
+    action: ActionBase,
     task_vars: Mapping[str, Any],
     *,
     command: Sequence[str] | None,

@@ -32,10 +32,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.steps import Reply, Request, Sent, Step, StepReport
 
 #: step result -> error code, when that result stops a change before its commit point
 CODES: dict[str, str] = {
@@ -67,17 +68,41 @@ _WORK = frozenset({"stage", "fetch", "rename", "exchange", "write_pointer", "ret
 _VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)
 
 
-def _describe(index: int, step: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+class ChangeError(TypedDict):
+    """Why a change failed, or may have been made (the result's ``error``); ``msg`` becomes the result's message."""
+
+    code: str
+    message: str
+    msg: NotRequired[str]
+
+
+class Summary(TypedDict):
+    """The convenience keys of a change result, derived from the steps' data (:func:`_summary`)."""
+
+    installed: bool
+    removed: list[str]
+    cleaned: list[str]
+    restored: list[str]
+    quarantined: list[str]
+    bytes_copied: int
+    restarted: bool
+    event_written: bool
+    lock_broken: str | None
+    definfo_sha256: str | None
+    definfo_sha256_by_store: dict[str, str | None]
+
+
+def _describe(index: int, step: Step, report: StepReport) -> str:
     text = f"step {index} ({step['op']} in {step['store']}) ended {report['result']}"
     return f"{text}: {report['message']}" if report.get("message") else text
 
 
-def _refused(report: Mapping[str, Any]) -> bool:
+def _refused(report: StepReport) -> bool:
     """The step did nothing: a refusal, a skip, or arguments the agent could not use."""
     return report["result"] in REFUSALS or (report["result"] == "failed" and report.get("code") == "BAD_REQUEST")
 
 
-def _service_round(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> tuple[bool, tuple[int, Any, Any] | None]:
+def _service_round(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, tuple[int, Step, StepReport] | None]:
     """(a service was stopped by this request, the start step that did not bring it back or None)."""
     stopped = any(
         s["op"] == "service" and s["args"].get("action") == "stop" and r["result"] == "done" and r["data"].get("stopped", True)
@@ -89,15 +114,15 @@ def _service_round(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping
     return True, down
 
 
-def _is_start(step: Mapping[str, Any]) -> bool:
+def _is_start(step: Step) -> bool:
     return bool(step["op"] == "service" and step["args"].get("action") == "start")
 
 
-def _error(code: str, detail: str) -> dict[str, Any]:
+def _error(code: str, detail: str) -> ChangeError:
     return {"code": code, "message": detail, "msg": str(SmsmseError(code, detail))}
 
 
-def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> tuple[bool, dict[str, Any] | None]:
+def _verdict(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, ChangeError | None]:
     """(changed, error or None)."""
     pairs = list(enumerate(zip(steps, reports)))
     commits = [(i, s, r) for i, (s, r) in pairs if s["commit"]]
@@ -142,14 +167,12 @@ def _verdict(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     return True, _error("CHANGE_PARTIAL", detail)
 
 
-def _made(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> str:
+def _made(steps: Sequence[Step], reports: Sequence[StepReport]) -> str:
     done = [f"{st['op']} {_subject(st)}".strip() for st, rp in zip(steps, reports) if rp["result"] == "done" and st["op"] in _WORK]
     return ", ".join(done) or "the commit step"
 
 
-def _not_restarted(
-    steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]], changed: bool, error: dict[str, Any] | None
-) -> dict[str, Any] | None:
+def _not_restarted(steps: Sequence[Step], reports: Sequence[StepReport], changed: bool, error: ChangeError | None) -> ChangeError | None:
     """SERVICE_NOT_RESTARTED when a step that starts the scanner again did not end done, saying also what became of the change."""
     down = [
         (i, s, r)
@@ -174,7 +197,7 @@ def _not_restarted(
     return _error("SERVICE_NOT_RESTARTED", f"{before}, but {what}: {_describe(i, s, r)}.")
 
 
-def _subject(step: Mapping[str, Any]) -> str:
+def _subject(step: Step) -> str:
     args = step["args"]
     for key in ("name", "to", "b", "action"):
         if isinstance(args.get(key), str):
@@ -182,7 +205,7 @@ def _subject(step: Mapping[str, Any]) -> str:
     return ""
 
 
-def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
+def _removed_something(step: Step, report: StepReport) -> bool:
     """Whether a done step of a CHANGING op changed a set (not only this collection's own leftovers)."""
     args = step["args"]
     if step["op"] in ("write_pointer", "quarantine"):  # quarantine moves a set, or a folder named definfo.dat, out of the store
@@ -195,7 +218,7 @@ def _removed_something(step: Mapping[str, Any], report: Mapping[str, Any]) -> bo
     return step["op"] != "retire" or bool(report["data"].get("removed") or report["data"].get("trash"))
 
 
-def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _summary(steps: Sequence[Step], reports: Sequence[StepReport]) -> Summary:
     """The convenience keys today's results have, derived from step data."""
     staged = {s["args"]["name"] for s, r in zip(steps, reports) if s["op"] == "stage" and r["result"] == "done"}
     done = [(s, r) for s, r in zip(steps, reports) if r["result"] == "done"]
@@ -217,9 +240,9 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
             for s, r in done
             if s["op"] == "retire" and r["data"].get("removed") and not r["data"].get("link") and _VERSION.fullmatch(s["args"]["name"])
         ],
-        "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("removed", [])],
+        "cleaned": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in _names(r["data"].get("removed"))],
         "restored": [name for s, r in zip(steps, reports) if s["op"] == "clean" for name in r["data"].get("restored", [])],
-        "quarantined": [r["data"]["destination"] for s, r in done if s["op"] == "quarantine" and r["data"].get("destination")],
+        "quarantined": [moved for s, r in done if s["op"] == "quarantine" and (moved := r["data"].get("destination"))],
         "bytes_copied": sum(int(r["data"].get("bytes_copied", 0)) for s, r in done if s["op"] == "stage"),
         "restarted": any(s["op"] == "service" and s["args"]["action"] == "start" and r["data"].get("started", True) for s, r in done),
         "event_written": any(s["op"] == "event" and r["data"].get("written") for s, r in done),
@@ -229,25 +252,31 @@ def _summary(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, 
     }
 
 
-def _matches(steps: Sequence[Mapping[str, Any]], reports: Sequence[Mapping[str, Any]]) -> bool:
+def _names(value: list[str] | bool | None) -> list[str]:
+    """A clean step's ``removed``: the names it removed (a retire step's is a flag)."""
+    return value if isinstance(value, list) else []
+
+
+def _matches(steps: Sequence[Step], reports: Sequence[StepReport]) -> bool:
     return len(steps) == len(reports) and all(s["op"] == r["op"] for s, r in zip(steps, reports))
 
 
-def interpret(request: Mapping[str, Any], reply: Mapping[str, Any] | None, failure: str | None = None) -> dict[str, Any]:
+def interpret(request: Sent, reply: Mapping[str, object] | None, failure: str | None = None) -> dict[str, Any]:
     """The task result for an ``apply`` request and the agent's reply.
 
     ``reply`` must have passed ``contract.check_reply("apply", ...)``; None means the
     agent gave no reply (it died, or the connection failed), with ``failure`` saying why.
     """
-    steps: Sequence[Mapping[str, Any]] = request["steps"]
-    if reply is None or not _matches(steps, reply["steps"]):
+    steps = request["steps"]
+    checked = cast("Reply | None", reply)  # the contract has checked every key and value
+    if checked is None or not _matches(steps, checked["steps"]):
         why = failure or ("the agent gave no reply" if reply is None else "the reply's steps do not match the request's")
         unknown = _error("CHANGE_UNKNOWN", f"The change may have been made: {why}. Run the task again: it reads the host afresh.")
-        return _result(True, unknown, [], list((reply or {}).get("warnings", [])), None)
-    reports: Sequence[Mapping[str, Any]] = reply["steps"]
+        return _result(True, unknown, [], list(checked["warnings"] if checked else []), None)
+    reports = checked["steps"]
     changed, error = _verdict(steps, reports)
     error = _not_restarted(steps, reports, changed, error)
-    warnings = list(reply["warnings"])
+    warnings = list(checked["warnings"])
     for index, (step, report) in enumerate(zip(steps, reports)):
         if not step["required"] and report["result"] not in ("done", "skipped"):
             warnings.append(_describe(index, step, report))
@@ -262,7 +291,7 @@ def interpret(request: Mapping[str, Any], reply: Mapping[str, Any] | None, failu
 
 
 def _result(
-    changed: bool, error: dict[str, Any] | None, steps: list[dict[str, Any]], warnings: list[str], summary: dict[str, Any] | None
+    changed: bool, error: ChangeError | None, steps: Sequence[Mapping[str, object]], warnings: list[str], summary: Summary | None
 ) -> dict[str, Any]:
     msg = str(error.pop("msg")) if error is not None else ("The change was made." if changed else "Nothing was changed.")
     result: dict[str, Any] = {
@@ -281,6 +310,7 @@ def _result(
     return result
 
 
-def request(steps: Sequence[Mapping[str, Any]], cache_dir: str | None = None) -> dict[str, Any]:
+def request(steps: Sequence[Mapping[str, object]], cache_dir: str | None = None) -> Request:
     """An ``apply`` request for ``steps`` (each ``{op, store, required, always, commit, args}``), checked against the contract."""
-    return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": cache_dir, "steps": [dict(s) for s in steps]})
+    built = {"wire": contract.wire(), "cache_dir": cache_dir, "steps": [dict(s) for s in steps]}
+    return cast(Request, contract.check_request("apply", built))  # the contract has checked every step

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import TypedDict
+
+from ansible.plugins.action import ActionBase
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -62,7 +64,7 @@ def default() -> Rule:
     return {"writers": list(INSTALLER_ACCOUNTS), "creators": [], "owners": list(INSTALLER_ACCOUNTS), "owner_admins": True}
 
 
-def rule(given: Mapping[str, Any] | None) -> Rule:
+def rule(given: Mapping[str, object] | None) -> Rule:
     """The rule to send for the ``store_privacy`` option ``given`` (validated by its documentation).
 
     ``writers`` and ``owners`` are added to the installer's accounts (``replace_defaults``: instead of them); ``owners``
@@ -71,9 +73,9 @@ def rule(given: Mapping[str, Any] | None) -> Rule:
     """
     given = given or {}
     base = [] if given.get("replace_defaults") else list(INSTALLER_ACCOUNTS)
-    writers = _sids("writers", given.get("writers") or [])
-    creators = _sids("creators", given.get("creators") or [])
-    owners = _sids("owners", given.get("owners") or [])
+    writers = _sids("writers", _accounts(given, "writers"))
+    creators = _sids("creators", _accounts(given, "creators"))
+    owners = _sids("owners", _accounts(given, "owners"))
     found: Rule = {
         "writers": _union("writers", base, writers),
         "creators": _union("creators", [], creators),
@@ -87,6 +89,12 @@ def rule(given: Mapping[str, Any] | None) -> Rule:
             "would be refused. Name the accounts that may change the stores in `store_privacy.writers`.",
         )
     return found
+
+
+def _accounts(given: Mapping[str, object], part: str) -> list[str]:
+    """The accounts of one part, as the option's documentation has validated them (a list of text, or nothing)."""
+    value = given.get(part)
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
 def _sids(part: str, accounts: Sequence[str]) -> list[str]:
@@ -119,13 +127,14 @@ def _union(part: str, *lists: Sequence[str]) -> list[str]:
     return found
 
 
-def for_request(is_windows: bool, given: Mapping[str, Any] | None) -> Rule | None:
+def for_request(is_windows: bool, given: Mapping[str, object] | None) -> Rule | None:
     """What a request carries: the rule on Windows, nothing on other hosts (they have no ACLs to judge)."""
     return rule(given) if is_windows else None
 
 
-def of_task(action: Any) -> Rule | None:
+def of_task(action: ActionBase) -> Rule | None:
     """The rule a task's requests carry: its validated ``store_privacy`` option (the host variable filled in)."""
     windows = bool(getattr(action._connection._shell, "_IS_WINDOWS", False))
-    options: Mapping[str, Any] = getattr(action, "validated_options", None) or {}
-    return for_request(windows, options.get("store_privacy"))
+    options: Mapping[str, object] = getattr(action, "validated_options", None) or {}
+    given = options.get("store_privacy")
+    return for_request(windows, given if isinstance(given, Mapping) else None)

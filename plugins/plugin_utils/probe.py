@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, facts, privacy
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions, HostOptions
 
 
-def is_windows(action: Any) -> bool:
+def is_windows(action: ActionBase) -> bool:
     """Whether the task's connection speaks PowerShell (winrm, psrp, or ssh to Windows)."""
     return bool(getattr(action._connection._shell, "_IS_WINDOWS", False))
 
 
 def run(
-    action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any], *, hashing: Mapping[str, Any] | None = None
+    action: ActionBase, task_vars: Mapping[str, Any], options: HostOptions, *, hashing: Mapping[str, object] | None = None
 ) -> dict[str, Any]:
     """Probe the host once with the module's store, product and event options."""
     windows = is_windows(action)
@@ -32,7 +35,7 @@ def run(
     return agent.call(action._execute_module, is_windows=windows, op="probe", request=request, task_vars=dict(task_vars))
 
 
-def hashing(options: Mapping[str, Any]) -> dict[str, Any]:
+def hashing(options: HashingOptions) -> dict[str, Any]:
     """The probe's ``hashing`` request from the verify options."""
     days = options["hash_cache_max_age_days"]
     if days < 0:

@@ -129,7 +129,7 @@ class Override:
     self_verifies: bool | None
 
 
-def parse_lines(given: Any) -> tuple[Override, ...]:
+def parse_lines(given: object) -> tuple[Override, ...]:
     """The ``lines`` suboption of ``product``: version prefix -> ``event_ids`` and/or ``self_verifies``.
 
     Raises ``OPTION_INVALID`` naming the entry and the fix for anything else.
@@ -152,7 +152,7 @@ def parse_lines(given: Any) -> tuple[Override, ...]:
     return tuple(found)
 
 
-def _event_ids(prefix: str, ids: Any) -> Scheme | None:
+def _event_ids(prefix: str, ids: object) -> Scheme | None:
     if ids is None:
         return None
     if not isinstance(ids, Mapping) or set(ids) != set(_EVENT_KEYS):

@@ -18,9 +18,10 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import plan, store_view, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import ManifestEntry
 
 GOOD, BAD, NONE = "good", "bad", "none"
-Manifest = dict[str, dict[str, Any]]
+Manifest = dict[str, ManifestEntry]
 
 
 def good_copies(stores: Mapping[str, store_view.StoreView]) -> dict[str, list[Manifest]]:

@@ -34,7 +34,7 @@ PAGE_ROWS = 100
 ACTION_RESULTS = {"planned": "planned (report mode)", "done": "done", "failed": "failed"}
 
 
-def _finalize(value: Any) -> Any:
+def _finalize(value: object) -> object:
     from markupsafe import Markup
 
     if value is None or isinstance(value, (Markup, int, float)):

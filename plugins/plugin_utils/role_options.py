@@ -74,7 +74,7 @@ def _check_catalog(options: Mapping[str, Any], now: dt.datetime) -> None:
         raise SmsmseError(exc.code, f"defs_health_catalog: {message}", path=exc.path) from None
 
 
-def _check_report_dir(option: Any) -> None:
+def _check_report_dir(option: object) -> None:
     folder = report.resolve_dir(str(option) if option else None)
     existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
     if not existing.is_dir():

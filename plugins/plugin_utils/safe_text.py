@@ -12,7 +12,6 @@ line breaks, for text that must stay on one line (a list of entries, one per lin
 from __future__ import annotations
 
 import re
-from typing import Any
 
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
@@ -22,7 +21,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def text(value: Any) -> str:
+def text(value: object) -> str:
     """``value`` as a string holding only characters XML 1.0 and HTML accept as text."""
     return _UNSAFE.sub(_escape, value if isinstance(value, str) else str(value))
 
@@ -31,6 +30,6 @@ _BREAKS = {"\n": "\\n", "\r": "\\r", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _BREAK = re.compile("[\n\r\u2028\u2029]")
 
 
-def line(value: Any) -> str:
+def line(value: object) -> str:
     """:func:`text` on one line: line breaks are shown as ``\\n``, ``\\r``, ``\\u2028`` and ``\\u2029``."""
     return _BREAK.sub(lambda match: _BREAKS[match.group()], text(value))

@@ -20,7 +20,7 @@ DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 DROPPED = frozenset({"$defs", "$id", "$schema"})
 
 
-def inline(schema: Mapping[str, Any], documents: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def inline(schema: Mapping[str, object], documents: Mapping[str, Mapping[str, object]]) -> dict[str, Any]:
     """``schema`` with its references replaced; ``documents`` are the other schemas it refers to, by ``$id``."""
     inlined = _inline(schema, schema, documents, ())
     if not isinstance(inlined, dict):  # pragma: no cover - a schema document is an object
@@ -28,18 +28,23 @@ def inline(schema: Mapping[str, Any], documents: Mapping[str, Mapping[str, Any]]
     return {**inlined, **{key: schema[key] for key in ("$schema", "$id") if key in schema}}
 
 
-def _pointer(document: Any, fragment: str) -> Any:
+def _pointer(document: object, fragment: str) -> object:
     node = document
     for escaped in fragment.split("/")[1:] if fragment else []:
         part = escaped.replace("~1", "/").replace("~0", "~")
         try:
-            node = node[int(part)] if isinstance(node, list) else node[part]
+            if isinstance(node, list):
+                node = node[int(part)]
+            elif isinstance(node, Mapping):
+                node = node[part]
+            else:  # a string or a number holds nothing to point at
+                raise TypeError(part)
         except (KeyError, IndexError, TypeError, ValueError):
             raise ValueError(f"the reference #{fragment} points at nothing") from None
     return node
 
 
-def _inline(node: Any, base: Mapping[str, Any], documents: Mapping[str, Mapping[str, Any]], trail: tuple[str, ...]) -> Any:
+def _inline(node: object, base: Mapping[str, object], documents: Mapping[str, Mapping[str, object]], trail: tuple[str, ...]) -> Any:
     if isinstance(node, list):
         return [_inline(item, base, documents, trail) for item in node]
     if not isinstance(node, Mapping):

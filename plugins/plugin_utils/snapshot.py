@@ -17,14 +17,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, installed, layout, listing, store_overlap, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import (
+    DirRecord,
+    FileRecord,
+    PointerRecord,
+    ProbeReply,
+    StoreRecord,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
 
 DEFINFO = "definfo.dat"
@@ -77,6 +85,13 @@ class FileEntry:
     changed: bool = False  # with hashing: the file changed while the agent read it, so it has no digest
 
 
+class ManifestEntry(TypedDict):
+    """A file of a set as a manifest names it (None: the file was not hashed)."""
+
+    size: int
+    sha256: str | None
+
+
 @dataclass(frozen=True)
 class SetFolder:
     name: str
@@ -87,7 +102,7 @@ class SetFolder:
     error: str | None = None  # the agent could not list it (see listing)
     escaped: bool = False
 
-    def manifest(self) -> dict[str, dict[str, Any]]:
+    def manifest(self) -> dict[str, ManifestEntry]:
         """Relative path -> ``{size, sha256}``, as install requests carry it."""
         return {f.path: {"size": f.size, "sha256": f.sha256} for f in self.files}
 
@@ -163,15 +178,17 @@ class Snapshot:
         return join(self.host.windows, *parts)
 
 
-def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snapshot:
-    """The typed host from a contract-checked ``probe`` reply; store selection happens here, once.
+def parse(reply: Mapping[str, object], overrides: Mapping[str, str | None]) -> Snapshot:
+    """The typed host from a contract-checked ``probe`` reply (:class:`probe_reply.ProbeReply`); store selection
+    happens here, once.
 
     Raises :class:`SmsmseError` when a path the options give is no folder (``STORE_NOT_FOUND``,
     ``STORE_NOT_A_FOLDER`` or ``STORE_UNREADABLE``, see :data:`NOT_A_STORE`), and
     ``AGENT_REPLY_INVALID`` when a ``definfo.dat`` does not match its digest, and ``OPTION_INVALID`` when two
     stores overlap (:mod:`store_overlap`).
     """
-    raw_host = reply["host"]
+    checked = cast(ProbeReply, reply)  # contract.check_reply passed it: every key and value is as the schema says
+    raw_host = checked["host"]
     windows = raw_host["os"] == "windows"
     host = Host(
         hostname=raw_host["hostname"],
@@ -181,26 +198,26 @@ def parse(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> Snap
         env=dict(raw_host["env"]),
         windows=windows,
     )
-    given = reply["product"]
+    given = checked["product"]
     product = Product(name=given["name"], version=given["version"], source=given["source"]) if given else None
-    detected = installed.detect(reply.get("installed"))
+    detected = installed.detect(checked.get("installed"))
     if detected is not None:  # the controller's pick from the raw listing replaces the agent's own
         product = Product(name=detected["name"], version=detected["version"] or "", source=detected["source"]) if detected["name"] else None
-    selected = select_stores(reply, overrides)
+    selected = select_stores(checked, overrides)
     store_overlap.refuse(selected, windows)  # before anything is judged or changed
     stores = {name: _store(entry, windows) for name, entry in selected.items()}
     return Snapshot(
         host=host,
         product=product,
         stores=stores,
-        events=tuple(reply["events"]),
-        events_error=reply["events_error"],
-        agent=AgentInfo(name=reply["agent"]["name"], runtime=reply["agent"]["runtime"]),
+        events=tuple(checked["events"]),
+        events_error=checked["events_error"],
+        agent=AgentInfo(name=checked["agent"]["name"], runtime=checked["agent"]["runtime"]),
         detected=detected,
     )
 
 
-def select_stores(reply: Mapping[str, Any], overrides: Mapping[str, str | None]) -> dict[str, dict[str, Any]]:
+def select_stores(reply: ProbeReply, overrides: Mapping[str, str | None]) -> dict[str, StoreRecord]:
     """The reply's raw entry for each store that exists, by name (detection, or the path given)."""
     platform = layout.platform_for(reply["host"])
     chosen = {}
@@ -227,7 +244,7 @@ NOT_A_STORE: dict[tuple[str, bool], tuple[str, str]] = {
 }
 
 
-def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, platform: str | None) -> dict[str, Any] | None:
+def _chosen(name: str, entries: list[StoreRecord], override: str | None, platform: str | None) -> StoreRecord | None:
     if override:
         entry = next((e for e in entries if e["template"] == override), None)
         if entry is None or not entry["exists"]:
@@ -236,20 +253,21 @@ def _chosen(name: str, entries: list[dict[str, Any]], override: str | None, plat
     return layout.choose_entry(name, platform, entries)
 
 
-def _not_a_store(name: str, entry: Mapping[str, Any] | None, override: str) -> SmsmseError:
+def _not_a_store(name: str, entry: StoreRecord | None, override: str) -> SmsmseError:
     """The error for a store path the options give that is no folder, saying what it is (agents that send no ``kind``: missing)."""
     path = entry["path"] if entry else override
-    kind = (entry or {}).get("kind", "missing")
-    code, what = NOT_A_STORE.get((kind, bool((entry or {}).get("link"))), NOT_A_STORE[("missing", False)])
+    kind = entry.get("kind", "missing") if entry else "missing"
+    link = bool(entry.get("link")) if entry else False
+    code, what = NOT_A_STORE.get((kind, link), NOT_A_STORE[("missing", False)])
     option = "`source_path`" if name == EXTRA_STORE else f"`stores.{name}`"
     detail = f"The {name} store '{path}' {what}"
     if code == "STORE_UNREADABLE":
-        reason = (entry or {}).get("error")
+        reason = entry.get("error") if entry else None
         return SmsmseError(code, f"{detail}{': ' + reason if reason else ''}.", path=path)
     return SmsmseError(code, f"{detail}: {option} must name the folder that holds definfo.dat and the version folders.", path=path)
 
 
-def _store(entry: Mapping[str, Any], windows: bool) -> Store:
+def _store(entry: StoreRecord, windows: bool) -> Store:
     folders = [set_folder(d) for d in entry["dirs"]]
     return Store(
         name=entry["name"],
@@ -270,26 +288,26 @@ def _store(entry: Mapping[str, Any], windows: bool) -> Store:
     )
 
 
-def _usage(record: Mapping[str, Any] | None, where: str) -> UsageFile | None:
+def _usage(record: PointerRecord | None, where: str) -> UsageFile | None:
     """``usage.dat`` from the reply (absent: None); its bytes must match its digest like definfo.dat's."""
     if not record or not record["present"]:
         return None
     kind = str(record.get("kind") or "file")
-    base = {"kind": kind, "size": record["size"], "sha256": record["sha256"]}
+    usage_file = functools.partial(UsageFile, kind=kind, size=record["size"], sha256=record["sha256"])
     if kind != "file":
-        return UsageFile(**base, content=None, error=f"{where} is a {kind}, not a regular file: it is never read or rewritten")
+        return usage_file(content=None, error=f"{where} is a {kind}, not a regular file: it is never read or rewritten")
     if record["content_b64"] is None:
-        return UsageFile(**base, content=None, error=f"{where} is {record['size']} bytes, more than the agent reads: it is never rewritten")
+        return usage_file(content=None, error=f"{where} is {record['size']} bytes, more than the agent reads: it is never rewritten")
     try:
         data = base64.b64decode(record["content_b64"], validate=True)
     except (ValueError, binascii.Error):
         raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} in a form that is not base64.", path=where) from None
     if hashlib.sha256(data).hexdigest() != record["sha256"] or len(data) != record["size"]:
         raise SmsmseError("AGENT_REPLY_INVALID", f"The agent sent {where} with a size or digest that does not match its bytes.", path=where)
-    return UsageFile(**base, content=data, error=None)
+    return usage_file(content=data, error=None)
 
 
-def _file(record: Mapping[str, Any]) -> FileEntry:
+def _file(record: FileRecord) -> FileEntry:
     return FileEntry(
         path=record["path"],
         size=record["size"],
@@ -301,7 +319,7 @@ def _file(record: Mapping[str, Any]) -> FileEntry:
     )
 
 
-def set_folder(record: Mapping[str, Any]) -> SetFolder:
+def set_folder(record: DirRecord) -> SetFolder:
     """A folder from an agent ``dir`` record (or a listing shaped like one; ``mtime`` may be left out)."""
     return SetFolder(
         name=record["name"],
@@ -314,19 +332,19 @@ def set_folder(record: Mapping[str, Any]) -> SetFolder:
     )
 
 
-def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
+def _pointer(record: PointerRecord, where: str) -> Pointer:
     kind = str(record.get("kind") or "file") if record["present"] else "absent"
-    base = {"present": record["present"], "size": record["size"], "sha256": record["sha256"], "kind": kind}
+    pointer = functools.partial(Pointer, present=record["present"], size=record["size"], sha256=record["sha256"], kind=kind)
     if not record["present"]:
-        return Pointer(**base, content=None, active=None, last=None, error=None)
+        return pointer(content=None, active=None, last=None, error=None)
     not_a_file = listing.pointer_problem(record, where)
     if not_a_file is not None:
-        return Pointer(**base, content=None, active=None, last=None, error=not_a_file)
+        return pointer(content=None, active=None, last=None, error=not_a_file)
     if record["content_b64"] is None:
         limit = contract.wire()["limits"]["max_definfo_bytes"]
         text = f"{where} is {record['size']} bytes, more than the {limit} bytes any real definfo.dat holds; enforce replaces it."
         problem = Problem("DEFINFO_TOO_LARGE", text, where)
-        return Pointer(**base, content=None, active=None, last=None, error=problem)
+        return pointer(content=None, active=None, last=None, error=problem)
     try:
         data = base64.b64decode(record["content_b64"], validate=True)
     except (ValueError, binascii.Error):
@@ -336,5 +354,5 @@ def _pointer(record: Mapping[str, Any], where: str) -> Pointer:
     try:
         info = parse_definfo(data, source=where)
     except DefinfoError as exc:
-        return Pointer(**base, content=data, active=None, last=None, error=Problem("DEFINFO_MALFORMED", f"{exc}.", where))
-    return Pointer(**base, content=data, active=info.cur_defs, last=info.last_defs, error=None)
+        return pointer(content=data, active=None, last=None, error=Problem("DEFINFO_MALFORMED", f"{exc}.", where))
+    return pointer(content=data, active=info.cur_defs, last=info.last_defs, error=None)

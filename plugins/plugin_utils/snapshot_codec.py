@@ -8,10 +8,10 @@ by :func:`snapshot.parse`. ``schemas/assessment.json`` describes the shape (``sn
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import ProductRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem, ProblemRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import (
     AgentInfo,
     FileEntry,
@@ -24,15 +24,96 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import (
     UsageFile,
 )
 
-_FILE_KEYS = ("path", "size", "mtime", "link", "sha256", "escaped", "changed")
+
+class HostData(TypedDict):
+    hostname: str
+    os: str
+    os_version: str
+    arch: str
+    env: dict[str, str | None]
 
 
-def to_dict(snap: Snapshot) -> dict[str, Any]:
+class AgentData(TypedDict):
+    name: str
+    runtime: str
+
+
+class FileData(TypedDict):
+    path: str
+    size: int
+    mtime: float
+    link: bool
+    sha256: str | None
+    escaped: bool
+    changed: bool
+
+
+class FolderData(TypedDict):
+    name: str
+    link: bool
+    truncated: bool
+    mtime: float
+    files: list[FileData]
+    error: str | None
+    escaped: bool
+
+
+class PointerData(TypedDict):
+    present: bool
+    size: int | None
+    sha256: str | None
+    content_b64: str | None
+    active: str | None
+    last: str | None
+    error: ProblemRecord | None
+    kind: str
+
+
+class UsageData(TypedDict):
+    kind: str
+    size: int | None
+    sha256: str | None
+    content_b64: str | None
+    error: str | None
+
+
+class StoreData(TypedDict):
+    name: str
+    template: str
+    path: str
+    exists: bool
+    error: str | None
+    free_bytes: int | None
+    pointer: PointerData
+    sets: list[FolderData]
+    others: list[FolderData]
+    files: list[FileData]
+    hash_stats: dict[str, object] | None
+    omitted: dict[str, object] | None
+    usage: UsageData | None
+    privacy: dict[str, object] | None
+
+
+class SnapshotData(TypedDict):
+    """A snapshot as an assessment carries it (``schemas/assessment.json`` ``snapshot``)."""
+
+    host: HostData
+    agent: AgentData
+    product: ProductRecord | None
+    stores: dict[str, StoreData]
+    events: list[dict[str, object]]
+    events_error: str | None
+    detected: dict[str, object] | None
+
+
+def to_dict(snap: Snapshot) -> SnapshotData:
     host = snap.host
     return {
         "host": {"hostname": host.hostname, "os": host.os, "os_version": host.os_version, "arch": host.arch, "env": dict(host.env)},
         "agent": {"name": snap.agent.name, "runtime": snap.agent.runtime},
-        "product": None if snap.product is None else {k: getattr(snap.product, k) for k in ("name", "version", "source")},
+        "product": None
+        if snap.product is None
+        else {"name": snap.product.name, "version": snap.product.version, "source": snap.product.source},
         "stores": {name: _store_dict(store) for name, store in snap.stores.items()},
         "events": [dict(e) for e in snap.events],
         "events_error": snap.events_error,
@@ -40,7 +121,7 @@ def to_dict(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def from_dict(data: Mapping[str, Any]) -> Snapshot:
+def from_dict(data: SnapshotData) -> Snapshot:
     host = data["host"]
     windows = host["os"] == "windows"
     product = data["product"]
@@ -63,15 +144,31 @@ def _bytes(text: str | None) -> bytes | None:
     return None if text is None else base64.b64decode(text, validate=True)
 
 
-def _file_dict(entry: FileEntry) -> dict[str, Any]:
-    return {key: getattr(entry, key) for key in _FILE_KEYS}
+def _file_dict(entry: FileEntry) -> FileData:
+    return {
+        "path": entry.path,
+        "size": entry.size,
+        "mtime": entry.mtime,
+        "link": entry.link,
+        "sha256": entry.sha256,
+        "escaped": entry.escaped,
+        "changed": entry.changed,
+    }
 
 
-def _file(data: Mapping[str, Any]) -> FileEntry:
-    return FileEntry(**{key: data[key] for key in _FILE_KEYS})
+def _file(data: FileData) -> FileEntry:
+    return FileEntry(
+        path=data["path"],
+        size=data["size"],
+        mtime=data["mtime"],
+        link=data["link"],
+        sha256=data["sha256"],
+        escaped=data["escaped"],
+        changed=data["changed"],
+    )
 
 
-def _folder_dict(folder: SetFolder) -> dict[str, Any]:
+def _folder_dict(folder: SetFolder) -> FolderData:
     return {
         "name": folder.name,
         "link": folder.link,
@@ -83,7 +180,7 @@ def _folder_dict(folder: SetFolder) -> dict[str, Any]:
     }
 
 
-def _folder(data: Mapping[str, Any]) -> SetFolder:
+def _folder(data: FolderData) -> SetFolder:
     return SetFolder(
         name=data["name"],
         link=data["link"],
@@ -95,7 +192,7 @@ def _folder(data: Mapping[str, Any]) -> SetFolder:
     )
 
 
-def _pointer_dict(pointer: Pointer) -> dict[str, Any]:
+def _pointer_dict(pointer: Pointer) -> PointerData:
     return {
         "present": pointer.present,
         "size": pointer.size,
@@ -108,7 +205,7 @@ def _pointer_dict(pointer: Pointer) -> dict[str, Any]:
     }
 
 
-def _pointer(data: Mapping[str, Any]) -> Pointer:
+def _pointer(data: PointerData) -> Pointer:
     error = data["error"]
     return Pointer(
         present=data["present"],
@@ -122,19 +219,19 @@ def _pointer(data: Mapping[str, Any]) -> Pointer:
     )
 
 
-def _usage_dict(usage: UsageFile | None) -> dict[str, Any] | None:
+def _usage_dict(usage: UsageFile | None) -> UsageData | None:
     if usage is None:
         return None
     return {"kind": usage.kind, "size": usage.size, "sha256": usage.sha256, "content_b64": _b64(usage.content), "error": usage.error}
 
 
-def _usage(data: Mapping[str, Any] | None) -> UsageFile | None:
+def _usage(data: UsageData | None) -> UsageFile | None:
     if data is None:
         return None
     return UsageFile(data["kind"], data["size"], data["sha256"], _bytes(data["content_b64"]), data["error"])
 
 
-def _store_dict(store: Store) -> dict[str, Any]:
+def _store_dict(store: Store) -> StoreData:
     return {
         "name": store.name,
         "template": store.template,
@@ -153,7 +250,7 @@ def _store_dict(store: Store) -> dict[str, Any]:
     }
 
 
-def _store(data: Mapping[str, Any], windows: bool) -> Store:
+def _store(data: StoreData, windows: bool) -> Store:
     return Store(
         name=data["name"],
         template=data["template"],

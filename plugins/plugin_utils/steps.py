@@ -17,16 +17,171 @@ import base64
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, NotRequired, TypedDict, Unpack, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
-Step = dict[str, Any]
+#: the primitive operations of ``schemas/agent/apply.request.json``, in the order a group runs them
+Op = Literal[
+    "lock",
+    "expect",
+    "preflight",
+    "clean",
+    "stage",
+    "fetch",
+    "matches",
+    "rename",
+    "exchange",
+    "write_pointer",
+    "retire",
+    "quarantine",
+    "event",
+    "service",
+    "unlock",
+]
 
 
-def step(op: str, store: str, *, required: bool = True, always: bool = False, commit: bool = False, **args: Any) -> Step:
-    """One primitive step for the ``apply`` request."""
-    return {"op": op, "store": store, "required": required, "always": always, "commit": commit, "args": args}
+class FileRecord(TypedDict):
+    """One file of a set as a step names it: its size and SHA-256 (a manifest's value)."""
+
+    size: int
+    sha256: str
+
+
+class Preflight(TypedDict, total=False):
+    """The preconditions a group checks before it changes anything (the ``preflight`` step's arguments)."""
+
+    pointer_writable: bool
+    same_volume: list[str]
+    free_bytes: int
+    not_in_use: list[str]
+
+
+#: every argument any op takes (``apply.request.json`` ``args_<op>``); each op uses its own few
+StepArgs = TypedDict(
+    "StepArgs",
+    {
+        "stale_seconds": int,
+        "definfo_sha256": "str | None",
+        "definfo_kind": str,
+        "pointer_writable": bool,
+        "same_volume": list[str],
+        "free_bytes": int,
+        "not_in_use": list[str],
+        "source": str,
+        "name": str,
+        "manifest": dict[str, FileRecord],
+        "timeout_seconds": int,
+        "deadline_seconds": int,
+        "validate_certs": bool,
+        "ca_path": str | None,
+        "proxy": str | None,
+        "from": str,
+        "to": str,
+        "a": str,
+        "b": str,
+        "expect_b": dict[str, FileRecord] | None,
+        "content_b64": str,
+        "expect_sha256": "str | None",
+        "expect_kind": str,
+        "file": str,
+        "dest_dir": str,
+        "dest_name": str,
+        "events": list[dict[str, object]],
+        "events_file": str | None,
+        "action": str,
+        "service": str | None,
+        "command": list[str] | None,
+        "timeout": int,
+        "only_if_stopped_here": bool,
+    },
+    total=False,
+)
+
+
+class Step(TypedDict):
+    """One primitive step of an ``apply`` request."""
+
+    op: Op
+    store: str
+    required: bool
+    always: bool
+    commit: bool
+    args: StepArgs
+
+
+#: how a step ended (``schemas/agent/apply.reply.json``)
+Result = Literal["done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout"]
+
+
+class StepData(TypedDict, total=False):
+    """What a step reports beyond its result (``apply.reply.json`` ``data_<op>``); each op sends its own few keys."""
+
+    broken: str | None
+    sha256: str | None
+    kind: str
+    checked: list[str]
+    holders: list[str]
+    #: clean: the leftovers removed; retire: whether anything was removed
+    removed: list[str] | bool
+    remaining: list[str]
+    restored: list[str]
+    bytes_copied: int
+    files: int
+    bytes_fetched: int
+    files_fetched: int
+    atomic: bool
+    temp: str | None
+    trash: str | None
+    link: bool
+    destination: str | None
+    copied: bool
+    written: bool
+    exit_code: int | None
+    output: str
+    stopped: bool
+    started: bool
+    dependents: list[str]
+
+
+class StepReport(TypedDict):
+    """One step's outcome in an ``apply`` reply, in the request's order."""
+
+    op: Op
+    result: Result
+    code: str | None
+    message: str
+    data: StepData
+
+
+class Sent(TypedDict):
+    """The part of an ``apply`` request a reply is read against: its steps, in the order the agent ran them."""
+
+    steps: Sequence[Step]
+
+
+class Request(TypedDict):
+    """An ``apply`` request (``schemas/agent/apply.request.json``)."""
+
+    wire: dict[str, object]
+    cache_dir: str | None
+    steps: Sequence[Step]
+    #: the stores to read after the last step
+    read_back: NotRequired[list[str]]
+    #: Windows: the store privacy rule the agent applies (plugin_utils/privacy.py)
+    privacy: NotRequired[dict[str, object]]
+
+
+class Reply(TypedDict):
+    """An ``apply`` reply, or the part of one that answers one plan's steps (after ``contract.check_reply``)."""
+
+    steps: Sequence[StepReport]
+    warnings: Sequence[str]
+
+
+def step(op: Op, store: str, *, required: bool = True, always: bool = False, commit: bool = False, **args: object) -> Step:
+    """One primitive step for the ``apply`` request; ``args`` are the op's (``apply.request.json``, checked there)."""
+    return {"op": op, "store": store, "required": required, "always": always, "commit": commit, "args": cast(StepArgs, args)}
 
 
 @dataclass(frozen=True)
@@ -71,13 +226,13 @@ class Group:
     store: str
     stale_seconds: int
     expect_sha256: str | None
-    events: Sequence[Mapping[str, Any]] = ()
+    events: Sequence[Mapping[str, object]] = ()
     events_file: str | None = None
     restart: Restart | None = None
     #: what lstat saw at definfo.dat (absent, file, link, dir, other); None: a file when a digest is given, else absent
     expect_kind: str | None = None
 
-    def opening(self, **preflight: Any) -> list[Step]:
+    def opening(self, **preflight: Unpack[Preflight]) -> list[Step]:
         """Lock, compare-and-swap, remove leftovers (best-effort), stop the service (if asked), then every precondition."""
         return [
             step("lock", self.store, stale_seconds=self.stale_seconds),
@@ -126,17 +281,18 @@ def write_pointer(
 
 
 def request(
-    steps: Sequence[Step], *, wire: Mapping[str, Any], cache_dir: str | None, store_privacy: Mapping[str, object] | None = None
-) -> dict[str, Any]:
+    steps: Sequence[Step], *, wire: Mapping[str, object], cache_dir: str | None, store_privacy: Mapping[str, object] | None = None
+) -> Request:
     """The ``apply`` request, its steps in the order the agent runs them (:func:`arrange`), asking for a read of every
     store the steps touch after the last one (``read_back``); CHANGE_TOO_LARGE when it holds more steps than one
     request may carry."""
     arranged = arrange(steps)
-    limit = int(wire["limits"]["max_steps"])
+    limits = wire["limits"]
+    limit = int(limits["max_steps"]) if isinstance(limits, Mapping) else 0
     if len(arranged) > limit:
         raise SmsmseError("CHANGE_TOO_LARGE", _too_large(arranged, limit))
     touched = list(dict.fromkeys(str(s["store"]) for s in arranged))[:MAX_READ_BACK]
-    found = {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
+    found: Request = {"wire": dict(wire), "cache_dir": cache_dir, "steps": arranged, "read_back": touched}
     if store_privacy is not None:  # Windows: the store privacy rule the agent applies (plugin_utils/privacy.py)
         found["privacy"] = dict(store_privacy)
     return found
@@ -172,7 +328,7 @@ def _groups(steps: Sequence[Step]) -> list[list[Step]]:
     for s in steps:
         if s["op"] == "lock" and groups[-1]:
             groups.append([])
-        groups[-1].append(dict(s))
+        groups[-1].append(s.copy())
     return groups
 
 

@@ -14,7 +14,6 @@ import ntpath
 import posixpath
 from collections.abc import Mapping
 from itertools import combinations
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -31,14 +30,14 @@ def _within(inner: str, outer: str, windows: bool) -> bool:
     return inner == outer or inner.startswith(outer.rstrip(separator) + separator)
 
 
-def _paths(entry: Mapping[str, Any], windows: bool) -> set[str]:
+def _paths(entry: Mapping[str, object], windows: bool) -> set[str]:
     found = {normal(str(entry["path"]), windows)}
     if entry.get("real_path"):
         found.add(normal(str(entry["real_path"]), windows))
     return found
 
 
-def refuse(stores: Mapping[str, Mapping[str, Any]], windows: bool) -> None:
+def refuse(stores: Mapping[str, Mapping[str, object]], windows: bool) -> None:
     """OPTION_INVALID naming both stores when two of them are one folder or one lies inside the other."""
     for (first, a), (second, b) in combinations(stores.items(), 2):
         for pa in _paths(a, windows):

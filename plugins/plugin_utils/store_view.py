@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, steps, usage, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, steps, usage, verify, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -22,7 +22,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     render_definfo,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import USAGE, Snapshot, Store
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import USAGE, ManifestEntry, Snapshot, Store
 
 GOOD, BAD = "good", "bad"
 
@@ -48,7 +48,8 @@ class StoreView:
     store: Store
     sets: dict[str, Mapping[str, Any]]  # version -> verification record
     active: str | None
-    active_status: str
+    #: the active set's verdict: good, bad, unknown, or none (definfo.dat names no set)
+    active_status: str | None
 
     @property
     def name(self) -> str:
@@ -68,7 +69,7 @@ class StoreView:
     def good(self) -> list[str]:
         return self.with_status(GOOD)
 
-    def manifest(self, version: str) -> dict[str, dict[str, Any]]:
+    def manifest(self, version: str) -> dict[str, ManifestEntry]:
         folder = self.store.set(version)
         if folder is None:  # a verdict always comes from a folder of the same snapshot
             raise SmsmseError("VERSION_NOT_FOUND", f"The {self.name} store does not hold {version}.", path=self.path)
@@ -164,11 +165,11 @@ class StoreView:
         )
 
 
-def view(host: Snapshot, verification: Mapping[str, Any]) -> dict[str, StoreView]:
+def view(host: Snapshot, verification: verify.Verification) -> dict[str, StoreView]:
     """Every store of the host, with its sets' verdicts, by name."""
     views = {}
     for name, store in host.stores.items():
         record = verification["active"].get(name, {"version": None, "status": "none"})
-        sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
+        sets: dict[str, Mapping[str, Any]] = {s["version"]: s for s in verification["sets"] if s["store"] == name}
         views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
     return views

@@ -16,20 +16,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple, TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import listing, manifest, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.consensus import Finding
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import Problem, ProblemRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import EXTRA_STORE, SOURCE_STORES, SetFolder, Snapshot, Store
 
-GOOD, BAD, UNKNOWN = "good", "bad", "unknown"
+#: a copy's verdict
+Status = Literal["good", "bad", "unknown"]
+GOOD: Status = "good"
+BAD: Status = "bad"
+UNKNOWN: Status = "unknown"
 #: what proved a verdict, strongest first: a trusted catalog matched (or not) every byte; a decided fleet vote; structure alone
-CATALOG, CONSENSUS, STRUCTURE = "catalog", "consensus", "structure"
-PROOFS = (CATALOG, CONSENSUS, STRUCTURE)
+Proof = Literal["catalog", "consensus", "structure"]
+CATALOG: Proof = "catalog"
+CONSENSUS: Proof = "consensus"
+STRUCTURE: Proof = "structure"
+PROOFS: tuple[Proof, ...] = (CATALOG, CONSENSUS, STRUCTURE)
 #: proof -> how a good verdict with it reads (docs/trust.md says what each is worth)
 GOOD_BY: dict[str, str] = {
     CATALOG: "good (the signed catalog matched every byte)",
@@ -56,12 +63,61 @@ _WHY: dict[str, str] = {
 }
 
 
+class SetVerdict(TypedDict):
+    """One copy of a set in one store, judged (a ``verification.sets`` item)."""
+
+    store: str
+    version: str
+    path: str
+    status: Status
+    #: the verdict of the copy's own checks (rules 1 and 2), before any mark or the source rule
+    checked: Status
+    proof: Proof
+    errors: list[ProblemRecord]
+    digest: str | None
+    files: int
+    bytes: int
+
+
+class ActiveVerdict(TypedDict):
+    """A store's active set: what ``definfo.dat`` names and that copy's verdict (``none``: it names nothing; None: not
+    judged yet)."""
+
+    version: str | None
+    status: Status | Literal["none"] | None
+    proof: Proof
+    errors: list[ProblemRecord]
+
+
+class HashStats(TypedDict):
+    """What hashing the host's sets cost, over every store (``files_hashed`` were read, ``files_cached`` were not)."""
+
+    files_hashed: int
+    bytes_hashed: int
+    files_cached: int
+    bytes_cached: int
+    cache_errors: list[str]
+    cache_refused: list[str]
+
+
+class Verification(TypedDict):
+    """The verdicts on one host (``plugins/modules/defs_verify.py`` RETURN ``verification``)."""
+
+    sets: list[SetVerdict]
+    active: dict[str, ActiveVerdict]
+    #: the newest good version per store, and ``overall``
+    newest_good: dict[str, str | None]
+    store_problems: dict[str, list[ProblemRecord]]
+    hash_stats: HashStats
+    catalog: dict[str, object] | None
+
+
 class Mark(NamedTuple):
     """A verdict from outside the host: this store's copy of this version is bad, for ``problem``."""
 
     store: str
     version: str
-    problem: Mapping[str, Any]
+    problem: ProblemRecord
 
 
 def judge(
@@ -69,10 +125,10 @@ def judge(
     *,
     required_files: Iterable[str],
     catalog: catalogs.Catalog | None,
-    marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]] = (),
+    marks: Iterable[Mark | tuple[str, str, ProblemRecord]] = (),
     today: dt.date | None = None,
     agreed: Agreed | None = None,
-) -> dict[str, Any]:
+) -> Verification:
     """The ``verification`` of one host. A copy's verdict comes from these rules, in this order:
 
     1. **Structure** (:func:`structure.check_set`): valid ASCII version name, marker, required
@@ -99,8 +155,8 @@ def judge(
     or a ``CONSENSUS_MINORITY`` mark), else ``structure``.
     """
     required = tuple(required_files)
-    sets: list[dict[str, Any]] = []
-    active: dict[str, dict[str, Any]] = {}
+    sets: list[SetVerdict] = []
+    active: dict[str, ActiveVerdict] = {}
     stats = dict.fromkeys(_STAT_KEYS, 0)
     cache_errors: list[str] = []
     cache_refused: list[str] = []
@@ -124,7 +180,14 @@ def judge(
             "store_problems": {
                 name: [p.as_dict() for p in listing.store_problems(store, join=_joiner(store))] for name, store in snapshot.stores.items()
             },
-            "hash_stats": {**stats, "cache_errors": cache_errors, "cache_refused": cache_refused},
+            "hash_stats": {
+                "files_hashed": stats["files_hashed"],
+                "bytes_hashed": stats["bytes_hashed"],
+                "files_cached": stats["files_cached"],
+                "bytes_cached": stats["bytes_cached"],
+                "cache_errors": cache_errors,
+                "cache_refused": cache_refused,
+            },
             "catalog": catalog.summary() if catalog else None,
         },
         marks,
@@ -133,8 +196,8 @@ def judge(
 
 
 def mark_bad(
-    verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]], *, agreed: Agreed | None = None
-) -> dict[str, Any]:
+    verification: Verification, marks: Iterable[Mark | tuple[str, str, ProblemRecord]], *, agreed: Agreed | None = None
+) -> Verification:
     """``verification`` with each (store, version, problem) copy marked bad (rule 3), and the source rule run again.
 
     ``agreed``: the versions the fleet decided (their copies with the winning digest are proven by ``consensus``).
@@ -142,19 +205,13 @@ def mark_bad(
     return _decide(verification, marks, agreed or {})
 
 
-def apply_consensus(
-    verification: Mapping[str, Any], findings: Iterable[Finding], host: str, decided: Agreed | None = None
-) -> dict[str, Any]:
+def apply_consensus(verification: Verification, findings: Iterable[Finding], host: str, decided: Agreed | None = None) -> Verification:
     """``verification`` with this host's minority copies marked bad, and the source rule run again."""
-    marks = [
-        Mark(f.store, f.version, {k: v for k, v in f.as_dict().items() if k in ("code", "message", "path")})
-        for f in findings
-        if f.host == host
-    ]
+    marks = [Mark(f.store, f.version, f.problem()) for f in findings if f.host == host]
     return mark_bad(verification, marks, agreed=decided)
 
 
-def proof_of(entry: Mapping[str, Any], agreed: Agreed) -> str:
+def proof_of(entry: SetVerdict, agreed: Agreed) -> Proof:
     """What proved a copy's verdict: the catalog, a decided fleet vote (its winner, or a minority mark), or structure alone."""
     if entry.get("proof") == CATALOG:
         return CATALOG
@@ -164,30 +221,31 @@ def proof_of(entry: Mapping[str, Any], agreed: Agreed) -> str:
     return STRUCTURE
 
 
-def unproven(record: Mapping[str, Any] | None) -> str:
+def unproven(record: Mapping[str, object] | None) -> str:
     """What to add after "good" when only structure proved the record's verdict ("" when a catalog or the fleet did)."""
     if record is None or record.get("status") != GOOD or record.get("proof") in (CATALOG, CONSENSUS):
         return ""
     return " by structure alone (no catalog or fleet consensus proved its bytes)"
 
 
-def described(record: Mapping[str, Any], short: bool = False) -> str:
+def described(record: Mapping[str, object], short: bool = False) -> str:
     """A verdict in words: a good one says what proved it (structure alone says so); any other is its status."""
     if record.get("status") != GOOD:
         return str(record.get("status"))
     return (GOOD_BY_SHORT if short else GOOD_BY)[str(record.get("proof") or STRUCTURE)]
 
 
-def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """The newest good version per store and overall."""
+def newest_good(sets: Iterable[Mapping[str, object]]) -> dict[str, str | None]:
+    """The newest good version per store and overall (of verdicts, or of copies as a change left them)."""
     best: dict[str, str | None] = {}
     for entry in sets:
         if entry["status"] != GOOD:
             continue
-        for key in (entry["store"], "overall"):
+        version = str(entry["version"])
+        for key in (str(entry["store"]), "overall"):
             current = best.get(key)
-            if current is None or versions.parse_version(entry["version"]) > versions.parse_version(current):
-                best[key] = entry["version"]
+            if current is None or versions.parse_version(version) > versions.parse_version(current):
+                best[key] = version
     best.setdefault("overall", None)
     return best
 
@@ -197,7 +255,7 @@ def newest_good(sets: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
 
 def _own_checks(
     store: Store, folder: SetFolder, *, required: tuple[str, ...], catalog: catalogs.Catalog | None, today: dt.date | None
-) -> dict[str, Any]:
+) -> SetVerdict:
     where = store.folder(folder.name)
     problems = listing.set_problems(folder, where=where, join=_joiner(store))
     if not folder.error:
@@ -236,7 +294,7 @@ def _joiner(store: Store) -> structure.Join:
     return join
 
 
-def _pointer_record(store: Store) -> dict[str, Any]:
+def _pointer_record(store: Store) -> ActiveVerdict:
     pointer = store.pointer
     if pointer.error is not None:
         return {"version": None, "status": BAD, "proof": STRUCTURE, "errors": [pointer.error.as_dict()]}
@@ -253,28 +311,28 @@ def _pointer_record(store: Store) -> dict[str, Any]:
 # --- rules 3 and 4, then what follows from the verdicts ---
 
 
-def _decide(verification: Mapping[str, Any], marks: Iterable[Mark | tuple[str, str, Mapping[str, Any]]], agreed: Agreed) -> dict[str, Any]:
-    extra: dict[tuple[str, str], list[dict[str, Any]]] = {}
+def _decide(verification: Verification, marks: Iterable[Mark | tuple[str, str, ProblemRecord]], agreed: Agreed) -> Verification:
+    extra: dict[tuple[str, str], list[ProblemRecord]] = {}
     for store, version, problem in marks:
-        extra.setdefault((store, version), []).append(dict(problem))
-    sets = []
+        extra.setdefault((store, version), []).append(problem.copy())
+    sets: list[SetVerdict] = []
     for entry in verification["sets"]:
         errors = [e for e in entry["errors"] if e["code"] != COPY_DIFFERS]
         errors += [p for p in extra.get((entry["store"], entry["version"]), []) if p not in errors]
         checked = entry.get("checked", entry["status"])  # a copy checked good or unknown had no errors of its own
-        judged = {**entry, "errors": errors, "status": BAD if checked == BAD or errors else checked}
+        judged: SetVerdict = {**entry, "errors": errors, "status": BAD if checked == BAD or errors else checked}
         sets.append({**judged, "proof": proof_of(judged, agreed)})
     sets = _source_rule(sets)
     active = {store: _follow(record, store, sets) for store, record in verification["active"].items()}
     return {**verification, "sets": sets, "active": active, "newest_good": newest_good(sets)}
 
 
-def _source_rule(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    standing: dict[str, list[dict[str, Any]]] = {}
+def _source_rule(sets: list[SetVerdict]) -> list[SetVerdict]:
+    standing: dict[str, list[SetVerdict]] = {}
     for entry in sets:
         if entry["status"] != BAD:
             standing.setdefault(entry["version"], []).append(entry)
-    losers: dict[tuple[str, str], dict[str, Any]] = {}
+    losers: dict[tuple[str, str], ProblemRecord] = {}
     for version, copies in standing.items():
         if len({c["digest"] for c in copies}) < 2:
             continue
@@ -293,12 +351,12 @@ def _source_rule(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _where(entry: Mapping[str, Any]) -> str:
+def _where(entry: SetVerdict) -> str:
     return str(entry.get("path") or f"{entry['store']}/{entry['version']}")
 
 
-def _follow(record: Mapping[str, Any], store: str, sets: list[dict[str, Any]]) -> dict[str, Any]:
+def _follow(record: ActiveVerdict, store: str, sets: list[SetVerdict]) -> ActiveVerdict:
     match = next((s for s in sets if s["store"] == store and s["version"] == record["version"]), None)
     if match is None or record["version"] is None:
-        return dict(record)
+        return record.copy()
     return {**record, "status": match["status"], "proof": match["proof"], "errors": match["errors"]}

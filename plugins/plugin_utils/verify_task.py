@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment, catalog, facts, probe, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import VerifyOptions
 
 
-def run(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+def run(action: ActionBase, task_vars: Mapping[str, Any], options: VerifyOptions) -> dict[str, Any]:
     """The defs_verify result keys: the verification, the ``assessment`` for a later step or change, and the facts."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
@@ -25,7 +28,7 @@ def run(action: Any, task_vars: Mapping[str, Any], options: Mapping[str, Any]) -
 
 
 def result_of(
-    reply: Mapping[str, Any],
+    reply: Mapping[str, object],
     *,
     overrides: Mapping[str, str | None],
     required_files: Iterable[str],

@@ -6,7 +6,6 @@ The JSON report keeps the values as they are; the HTML page, JUnit and the check
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 #: (unit, bytes in one), largest first
 SIZE_UNITS: tuple[tuple[str, int], ...] = (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
@@ -29,7 +28,7 @@ def size(count: int) -> str:
     return plural(count, "byte")
 
 
-def value(found: Any) -> str:
+def value(found: object) -> str:
     """A check's expected or actual value as words: none, yes/no, a list joined with commas, else its text."""
     if found is None:
         return "none"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
@@ -35,7 +35,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def promote(host: Path) -> dict[str, Any]:
+def promote(host: Path) -> steps.Request:
     """The steps the controller sends after reading the host: copy NEW unless it is there, swap, retire OLD."""
     store = host / "csapi"
     source = host / "hawking" / NEW

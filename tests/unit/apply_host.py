@@ -16,16 +16,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
@@ -232,7 +232,7 @@ class Host:
             return hashlib.sha256(rest.encode("utf-8")).hexdigest()
         raise AssertionError(f"unknown placeholder {value}")
 
-    def request(self, steps: list[dict[str, Any]], read_back: list[str] | None = None, pad_to: int | None = None) -> dict[str, Any]:
+    def request(self, case_steps: list[dict[str, Any]], read_back: list[str] | None = None, pad_to: int | None = None) -> steps.Request:
         """The request of ``steps``, checked against the contract; with ``pad_to``, the last step repeated until the
         request holds that many (more than the contract allows: sent unchecked, as a hostile controller would)."""
         built = [
@@ -244,17 +244,17 @@ class Host:
                 "commit": step.get("commit", False),
                 "args": self.fill(step["args"]),
             }
-            for step in steps
+            for step in case_steps
         ]
-        request = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
+        request: dict[str, Any] = {"wire": contract.wire(), "cache_dir": str(self.root / "cache"), "steps": built}
         if read_back is not None:
             request["read_back"] = [str(self.root / name) for name in read_back]
         if pad_to is not None:
             request["steps"] = built + [dict(built[-1]) for _ in range(pad_to - len(built))]
-            return request
-        return contract.check_request("apply", request)
+            return cast(steps.Request, request)
+        return cast(steps.Request, contract.check_request("apply", request))
 
-    def check_read(self, request: dict[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
+    def check_read(self, request: Mapping[str, Any], reply: dict[str, Any], want: dict[str, Any]) -> None:
         """The reply's read_back against a case's ``read``: one record per store asked, in the request's order."""
         read = reply.get("read_back")
         if "read_back" not in request:

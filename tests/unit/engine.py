@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def killing_executable() -> Path:
 
 def call(
     op: str,
-    request: dict[str, Any],
+    request: Mapping[str, Any],
     *,
     check_mode: bool = False,
     env: dict[str, str] | None = None,
@@ -84,7 +85,7 @@ def call(
     return loaded
 
 
-def reply(op: str, request: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+def reply(op: str, request: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
     """The engine's reply; a failure of the whole call fails the test with the console host's message."""
     out = call(op, request, **kwargs)
     assert "reply" in out, out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
 
 from .test_health_run import Host, one, run, versions
 
@@ -27,7 +27,7 @@ def test_a_host_with_no_good_set_is_told_liveupdate_as_its_plan_says(one: Callab
 
 def test_a_host_that_needs_defs_health_repair_hawking_is_told_so_not_to_investigate_tampering(one: Callable[..., Host]) -> None:
     newest = versions()[-1]
-    marks: list[health_run.FleetMark] = [
+    marks: list[dict[str, str]] = [
         {"store": store, "version": newest, "code": "CONSENSUS_MINORITY", "message": "the fleet holds other bytes"}
         for store in ("hawking", "smsmse_hawking")
     ]

@@ -7,6 +7,7 @@ the two agents disagree fails for the one that differs from the table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def test_the_table_is_well_formed() -> None:
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
-def run_posix(request: dict[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+def run_posix(request: Mapping[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
     """The POSIX agent's reply, or {"failed", "msg"} when it refused the request whole (as its module fails)."""
     try:
         return {"contract": 1, "op": "apply", **apply.run(request, deadline_seconds=deadline_seconds)}
@@ -46,7 +47,7 @@ def run_posix(request: dict[str, Any], deadline_seconds: int | None) -> dict[str
         return {"failed": True, "msg": str(exc)}
 
 
-def run_engine(request: dict[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+def run_engine(request: Mapping[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
     """The engine's reply, or the console host's {"failed", "msg"} when it refused the request whole."""
     out = engine.call("apply", request, deadline_seconds=deadline_seconds)
     if out.get("failed"):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def converge(host: Path) -> None:
     assert sorted(p.name for p in store.iterdir()) == [NEW, "definfo.dat"]
 
 
-def start_worker(request: dict[str, Any], tmp: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_worker(request: Mapping[str, Any], tmp: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     request_file = tmp / f"request-{uuid.uuid4().hex}.json"
     request_file.write_text(json.dumps(request))
     worker = subprocess.Popen(

@@ -22,6 +22,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 from .test_health_run import TODAY, Host, opts_of
 
@@ -130,7 +131,8 @@ def test_a_rejudged_assessment_applies_the_callers_marks_to_the_same_snapshot(la
     host = Host(lab_factory(lab.LabHost("h")), "h")
     found = assessment.Assessment.from_dict(host.verified()["assessment"])
     newest = found.verification["newest_good"]["csapi"]
-    problem = {"code": "CONSENSUS_MINORITY", "message": "marked", "path": None}
+    assert newest is not None
+    problem: ProblemRecord = {"code": "CONSENSUS_MINORITY", "message": "marked", "path": None}
     again = assessment.rejudged(
         found, required_files=structure.DEFAULT_REQUIRED_FILES, trusted=None, marks=[verify.Mark("csapi", newest, problem)]
     )

@@ -78,7 +78,7 @@ def test_done_reports_what_happened() -> None:
     ("op", "result", "code"),
     [("lock", "locked", "STORE_LOCKED"), ("expect", "conflict", "CHANGE_CONFLICT"), ("preflight", "refused", "PRECONDITION_FAILED")],
 )
-def test_a_refusal_before_the_commit_changed_nothing(op: str, result: str, code: str) -> None:
+def test_a_refusal_before_the_commit_changed_nothing(op: steps.Op, result: str, code: str) -> None:
     answers = results(**{op: result})
     index = [s["op"] for s in the_plan().steps].index(op)
     answers = [*answers[: index + 1], *("skipped" if s["op"] != "unlock" else "done" for s in the_plan().steps[index + 1 :])]

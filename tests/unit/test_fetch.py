@@ -17,12 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import engine
@@ -32,7 +32,7 @@ VERSION = "20261125.003"
 STAGING = f".smsmse-staging-{VERSION}-t1"
 
 
-def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
+def fetch_request(store: Path, source: str, **overrides: Any) -> steps.Request:
     args = {
         "source": source,
         "name": STAGING,
@@ -44,7 +44,7 @@ def fetch_request(store: Path, source: str, **overrides: Any) -> dict[str, Any]:
         **overrides,
     }
     step = {"op": "fetch", "store": str(store), "required": True, "always": False, "commit": False, "args": args}
-    return contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]})
+    return cast(steps.Request, contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": [step]}))
 
 
 def run_fetch(store: Path, source: str, agent: str = "posix", **overrides: Any) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def views(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dic
     ],
 )
 def test_decide(sets: dict[str, dict[str, str]], active: dict[str, str | None], expected: dict[str, str]) -> None:
-    decided = decide.decide(views(sets, active), product.describe(product.PRODUCT_NAME, "6.5.8")).as_dict()
+    decided: dict[str, object] = {**decide.decide(views(sets, active), product.describe(product.PRODUCT_NAME, "6.5.8")).as_dict()}
     assert {k: decided[k] for k in expected} == expected
 
 

@@ -77,7 +77,7 @@ class Host:
         return parse_definfo((self.root / store / "definfo.dat").read_bytes()).cur_defs
 
 
-def run(host: Host, mode: health_run.Mode = "enforce", marks: Sequence[health_run.FleetMark] = (), **options: Any) -> dict[str, Any]:
+def run(host: Host, mode: str = "enforce", marks: Sequence[Mapping[str, str]] = (), **options: Any) -> dict[str, Any]:
     opts = health_run.Options(
         **{
             "mode": mode,
@@ -362,7 +362,7 @@ def test_a_conflict_in_csapi_does_not_cancel_the_source_store_repair(one: Callab
     assert versions()[-1] not in {p.name for p in (host.root / "smsmse_hawking").iterdir()}
 
 
-def opts_of(mode: health_run.Mode) -> health_run.Options:
+def opts_of(mode: str) -> health_run.Options:
     return health_run.Options(mode=mode, max_age_days=7, keep=2, quarantine=True, repair_hawking=False, liveupdate=True, today=TODAY)
 
 

@@ -237,7 +237,7 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
     for target, _codes in case.expect.items():
         if target[0] == "set" and "NAME_UNDECODABLE" in _codes:
             paths = [e["path"] for s in verification["sets"] for e in s["errors"] if e["code"] == "NAME_UNDECODABLE"]
-            assert paths and all("\\x" in p for p in paths), paths
+            assert paths and all(p is not None and "\\x" in p for p in paths), paths
 
 
 # --- a definfo.dat that cannot be read never leaves promote stuck ---

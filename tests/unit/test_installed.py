@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, installed, layout, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import InstalledListing, ServiceRecord, UninstallRecord
 
 SMSMSE_75 = r"C:\Program Files\Symantec\SMSMSE\7.5\Server"
 SMSMSE_80 = r"D:\Apps\Symantec\SMSMSE\8.0\Server"
 SEP_BIN = r'"C:\Program Files\Symantec\Symantec Endpoint Protection\14.3.558.0000.105\Bin'
 
 
-def entry(view: str, key: str, name: str, version: str, location: str) -> dict[str, Any]:
+def entry(view: str, key: str, name: str, version: str, location: str) -> UninstallRecord:
     return {"view": view, "key": key, "display_name": name, "display_version": version, "install_location": location}
 
 
-def service(name: str, display: str, path: str, state: str = "Running") -> dict[str, Any]:
+def service(name: str, display: str, path: str, state: str = "Running") -> ServiceRecord:
     return {"name": name, "display_name": display, "binary_path": path, "state": state}
 
 
 #: a Windows Server 2019 Exchange server with SEP 14 and SMSMSE 7.5, as the registry and the service list show it
-SERVER_2019: dict[str, Any] = {
+SERVER_2019: InstalledListing = {
     "uninstall": [
         entry(
             "64",
@@ -63,7 +62,7 @@ SERVER_2019: dict[str, Any] = {
 }
 
 #: Windows Server 2022 with SMSMSE 8.0 installed to another drive, without SEP (no Hawking store), a renamed service
-SERVER_2022: dict[str, Any] = {
+SERVER_2022: InstalledListing = {
     "uninstall": [
         entry(
             "32", "SMSMSE_OLD", "Symantec Mail Security for Microsoft Exchange", "6.5.8.123", r"C:\Program Files (x86)\Symantec\SMSMSE\6.5"
@@ -189,9 +188,16 @@ def test_the_facts_of_a_probe_with_the_listing() -> None:
 
 def test_a_change_restarts_the_detected_service_unless_service_name_says_otherwise() -> None:
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ContextOptions
 
     found = installed.detect(SERVER_2022)
-    options = {"restart_service": True, "service_name": None, "lock_stale_seconds": 900, "events_file": None}
+    options: ContextOptions = {
+        "restart_service": True,
+        "service_name": None,
+        "restart_command": None,
+        "lock_stale_seconds": 900,
+        "events_file": None,
+    }
     detected = change.context(options, True, found).restart
     assert detected is not None and detected.service == "SymMailSec"
     given = change.context({**options, "service_name": "SMSMSE"}, True, found).restart

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, REGISTRY, SmsmseError
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import StoreRecord
 from ansible_collections.mailsec.smsmse.scripts import error_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,8 +226,16 @@ def test_error_message_carries_the_fix() -> None:
 
 
 def test_choose_entry_reads_definitions_and_paths_from_the_probe_entries() -> None:
-    def entry(template: str, path: str, *, definfo: bool = False, dirs: tuple[str, ...] = (), exists: bool = True) -> dict[str, Any]:
-        return {"template": template, "path": path, "exists": exists, "definfo": {"present": definfo}, "dirs": [{"name": d} for d in dirs]}
+    def entry(template: str, path: str, *, definfo: bool = False, dirs: tuple[str, ...] = (), exists: bool = True) -> StoreRecord:
+        """A store record with only the keys choose_entry reads."""
+        record = {
+            "template": template,
+            "path": path,
+            "exists": exists,
+            "definfo": {"present": definfo},
+            "dirs": [{"name": d} for d in dirs],
+        }
+        return cast(StoreRecord, record)
 
     parent = entry(CSAPI_2008, r"C:\CF\definitions\AntiVirus", definfo=True, dirs=("20261125.001", "VirusDefs"))
     empty_child = entry(CSAPI_2003, r"C:\CF\definitions\AntiVirus\VirusDefs")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
 
 STORE = "/lab/h1/csapi"
 SHA = "a" * 64
@@ -32,7 +32,7 @@ ARGS: dict[str, dict[str, Any]] = {
 }
 
 
-def build(spec: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def build(spec: str) -> tuple[steps.Request, dict[str, Any]]:
     """``op/flags=result[:CODE]`` per step, space separated; flags: r required, a always, c commit, s on the staging folder."""
     steps: list[dict[str, Any]] = []
     reports: list[dict[str, Any]] = []

@@ -17,16 +17,14 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from .test_plan import CTX, host, ops, stores_of, valid, versions_now
 
 
-def usage_step(the_plan: plan.Plan) -> dict[str, object]:
+def usage_step(the_plan: plan.Plan) -> steps.Step:
     found = [s for s in the_plan.steps if s["op"] == "write_pointer" and s["args"].get("file") == "usage.dat"]
     assert len(found) == 1, ops(the_plan)
     return found[0]
 
 
-def written(step: dict[str, object]) -> dict[str, list[str]]:
-    args = step["args"]
-    assert isinstance(args, dict)
-    return usage.parse(base64.b64decode(args["content_b64"])).sets()
+def written(step: steps.Step) -> dict[str, list[str]]:
+    return usage.parse(base64.b64decode(step["args"]["content_b64"])).sets()
 
 
 def run(the_plan: plan.Plan) -> dict[str, object]:
@@ -46,7 +44,7 @@ def test_quarantining_a_bad_newest_set_moves_smsmse_under_the_new_active_set_fir
     expected = ["lock", "expect", "clean", "preflight", "matches", "write_pointer*", "write_pointer", "quarantine", "event", "unlock"]
     assert ops(the_plan) == expected
     step = usage_step(the_plan)
-    assert step["args"]["expect_sha256"] == stores["hawking"].store.usage.sha256  # type: ignore[index,union-attr]
+    assert step["args"]["expect_sha256"] == stores["hawking"].store.usage.sha256  # type: ignore[union-attr]
     assert written(step) == {versions[0]: [lab.OTHER_CODE], versions[-2]: [lab.SMSMSE_CODE]}
     assert "usage.dat" in the_plan.message
     hawking = host(inventory, "h") / "hawking"

@@ -74,7 +74,9 @@ def test_a_decided_fleet_vote_proves_its_winner_and_its_minority(lab_factory: Ca
 def test_the_catalog_outranks_the_fleet_as_proof(lab_factory: Callable[..., Path]) -> None:
     inventory = lab_factory(lab.LabHost("h"))
     result = judge(inventory, "h", lab_catalog(inventory.parent))
-    agreed = {NEWEST: (copy(result, "csapi")["digest"], 3, 3)}
+    digest = copy(result, "csapi")["digest"]
+    assert digest is not None
+    agreed = {NEWEST: (digest, 3, 3)}
     assert copy(verify.mark_bad(result, [], agreed=agreed), "csapi")["proof"] == "catalog"
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs, snapshot, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import DirRecord
 
 TODAY = dt.date(2026, 11, 26)
 REQUIRED = structure.DEFAULT_REQUIRED_FILES
@@ -16,6 +17,11 @@ SHA = "a" * 64
 
 def file(path: str, size: int = 10, link: bool = False, sha256: str | None = SHA) -> dict[str, Any]:
     return {"path": path, "size": size, "mtime": 1.0, "link": link, "sha256": sha256}
+
+
+def folder_of(record: dict[str, Any]) -> snapshot.SetFolder:
+    """A set folder from a record shaped as the agent sends one (the tests also give it records the schema would refuse)."""
+    return snapshot.set_folder(cast(DirRecord, record))
 
 
 def sound_files() -> list[dict[str, Any]]:
@@ -27,7 +33,7 @@ def codes(
 ) -> list[str]:
     folder = {"name": name, "link": link, "mtime": 1.0, "files": files, "truncated": truncated}
     found = structure.check_set(
-        snapshot.set_folder(folder), where=f"/s/{name}", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=hashed, today=TODAY
+        folder_of(folder), where=f"/s/{name}", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=hashed, today=TODAY
     )
     return [p.code for p in found]
 
@@ -90,16 +96,16 @@ def test_required_files_are_found_as_ntfs_compares_names() -> None:
     assert codes(files) == []
     folder = {"name": "20261125.003", "link": False, "mtime": 1.0, "files": [*files, file("stra\u00dfe.dat")], "truncated": False}
     found = structure.check_set(
-        snapshot.set_folder(folder), where="/s", join=lambda *p: "/".join(p), required_files=["STRASSE.DAT"], hashed=True, today=TODAY
+        folder_of(folder), where="/s", join=lambda *p: "/".join(p), required_files=["STRASSE.DAT"], hashed=True, today=TODAY
     )
     assert [p.code for p in found] == ["SET_REQUIRED_FILE_MISSING"]
 
 
 def test_a_file_that_changed_while_read_is_not_good_and_says_so() -> None:
-    folder = {"name": "20261125.003", "link": False, "mtime": 1.0, "truncated": False}
+    folder: dict[str, Any] = {"name": "20261125.003", "link": False, "mtime": 1.0, "truncated": False}
     folder["files"] = [*sound_files(), dict(file("virscan2.dat", sha256=None), changed=True)]
     found = structure.check_set(
-        snapshot.set_folder(folder), where="/s", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=True, today=TODAY
+        folder_of(folder), where="/s", join=lambda *p: "/".join(p), required_files=REQUIRED, hashed=True, today=TODAY
     )
     assert [p.code for p in found] == ["SET_FILE_UNREADABLE"]
     assert "changed while it was read" in found[0].message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     verify_task,
 )
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 KEY = Ed25519PrivateKey.generate()
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -52,7 +53,7 @@ def raw_probe(inventory: Path, host: str) -> dict[str, Any]:
     return contract.check_reply("probe", json.loads(json.dumps(defs_agent_posix.probe(request))))
 
 
-def judge(inventory: Path, host: str, trusted: catalog.Catalog | None = None, marks: Any = ()) -> dict[str, Any]:
+def judge(inventory: Path, host: str, trusted: catalog.Catalog | None = None, marks: Any = ()) -> verify.Verification:
     return verify.judge(probe(inventory, host), required_files=structure.DEFAULT_REQUIRED_FILES, catalog=trusted, marks=marks)
 
 
@@ -67,11 +68,13 @@ def lab_catalog(root: Path) -> catalog.Catalog:
     )
 
 
-def copy(result: dict[str, Any], store: str, version: str = NEWEST) -> dict[str, Any]:
-    return next(s for s in result["sets"] if s["store"] == store and s["version"] == version)
+def copy(result: Mapping[str, Any], store: str, version: str = NEWEST) -> verify.SetVerdict:
+    """The verdict on one copy, in a verification (or a defs_verify result, which carries its keys)."""
+    found: verify.SetVerdict = next(s for s in result["sets"] if s["store"] == store and s["version"] == version)
+    return found
 
 
-def codes(entry: dict[str, Any]) -> list[str]:
+def codes(entry: Mapping[str, Any]) -> list[str]:
     return sorted({e["code"] for e in entry["errors"]})
 
 
@@ -104,7 +107,7 @@ def test_the_source_rule_ranks_smsmse_hawking_first_and_yields_to_consensus(lab_
     inventory = lab_factory(lab.LabHost("h", faults=["corrupt_newest"]))
     result = judge(inventory, "h")  # both source copies hold the same flipped byte: they win over CSAPI
     assert [copy(result, s)["status"] for s in ("hawking", "smsmse_hawking", "csapi")] == ["good", "good", "bad"]
-    problem = {"code": "CONSENSUS_MINORITY", "message": "the fleet holds other bytes", "path": None}
+    problem: ProblemRecord = {"code": "CONSENSUS_MINORITY", "message": "the fleet holds other bytes", "path": None}
     marks = [verify.Mark(store, NEWEST, problem) for store in ("hawking", "smsmse_hawking")]
     for after in (judge(inventory, "h", marks=marks), verify.mark_bad(result, marks)):
         assert [copy(after, s)["status"] for s in ("hawking", "smsmse_hawking", "csapi")] == ["bad", "bad", "good"]
@@ -199,8 +202,9 @@ def test_odd_version_names_are_not_sets(lab_factory: Callable[..., Path], name: 
 def test_the_cache_age_option_reaches_the_probe_and_refuses_a_negative_age() -> None:
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils import probe as probes
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions
 
-    options = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
+    options: HashingOptions = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
     request = probes.hashing(options)
     assert request == {"deep": False, "cache_dir": None, "max_age_seconds": 604800}
     contract.check_request(

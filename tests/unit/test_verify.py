@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def lab_catalog(root: Path, versions: list[str] | None = None) -> catalog.Catalo
     )
 
 
-def verify_lab_host(inventory: Path, host: str, trusted: catalog.Catalog | None) -> dict[str, Any]:
+def verify_lab_host(inventory: Path, host: str, trusted: catalog.Catalog | None) -> verify.Verification:
     hostvars = json.loads(inventory.read_text())["all"]["children"]["smsmse_lab"]["hosts"][host]
     request = facts.probe_request(
         is_windows=False,
@@ -53,7 +53,7 @@ def verify_lab_host(inventory: Path, host: str, trusted: catalog.Catalog | None)
     return verify.judge(parsed, required_files=structure.DEFAULT_REQUIRED_FILES, catalog=trusted)
 
 
-def verdicts(result: dict[str, Any]) -> dict[tuple[str, str], tuple[str, list[str]]]:
+def verdicts(result: Mapping[str, Any]) -> dict[tuple[str, str], tuple[str, list[str]]]:
     return {(s["store"], s["version"]): (s["status"], sorted({e["code"] for e in s["errors"]})) for s in result["sets"]}
 
 
@@ -66,14 +66,15 @@ def test_healthy_host_is_good_everywhere(lab_factory: Callable[..., Path], versi
     inventory = lab_factory(lab.LabHost("h"))
     result = verify_lab_host(inventory, "h", lab_catalog(inventory.parent))
     assert {status for status, _codes in verdicts(result).values()} == {"good"}
-    assert result["active"]["csapi"] == {"version": versions[-1], "status": "good", "proof": "catalog", "errors": []}
+    want: verify.ActiveVerdict = {"version": versions[-1], "status": "good", "proof": "catalog", "errors": []}
+    assert result["active"]["csapi"] == want
     assert result["newest_good"] == {
         "hawking": versions[-1],
         "smsmse_hawking": versions[-1],
         "csapi": versions[-1],
         "overall": versions[-1],
     }
-    assert result["catalog"]["sequence"] == 1
+    assert result["catalog"] is not None and result["catalog"]["sequence"] == 1
     digests = {s["digest"] for s in result["sets"] if s["version"] == versions[-1]}
     assert len(digests) == 1 and None not in digests
 
@@ -131,7 +132,8 @@ def test_stale_and_empty_and_malformed_stores(lab_factory: Callable[..., Path], 
         lab.LabHost("broken", faults=["malformed_definfo"]),
     )
     stale = verify_lab_host(inventory, "stale", None)
-    assert stale["active"]["csapi"] == {"version": versions[0], "status": "good", "proof": "structure", "errors": []}
+    want: verify.ActiveVerdict = {"version": versions[0], "status": "good", "proof": "structure", "errors": []}
+    assert stale["active"]["csapi"] == want
     assert stale["newest_good"]["csapi"] == versions[0] and stale["newest_good"]["overall"] == versions[-1]
     empty = verify_lab_host(inventory, "empty", None)
     assert empty["sets"] == [] and empty["newest_good"] == {"overall": None}
