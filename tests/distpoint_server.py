@@ -40,8 +40,14 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_ca(folder: Path, *, hosts: tuple[str, ...] = (LOOPBACK, "localhost")) -> Pki:
-    """A CA made for the test, and a server certificate it signed for ``hosts`` (IP addresses and names).
+def make_ca(
+    folder: Path,
+    *,
+    hosts: tuple[str, ...] = (LOOPBACK, "localhost"),
+    purpose: x509.ObjectIdentifier = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+) -> Pki:
+    """A CA made for the test, and a server certificate it signed for ``hosts`` (IP addresses and names), for
+    ``purpose`` (extended key usage: server authentication unless a test asks for another).
 
     RSA keys: mono's X509 classes, which run the Windows agent's engine in the tests and the lab, read no EC key."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +83,7 @@ def make_ca(folder: Path, *, hosts: tuple[str, ...] = (LOOPBACK, "localhost")) -
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )

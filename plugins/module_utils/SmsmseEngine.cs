@@ -1460,8 +1460,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             List<object> key = Key(entry);
             long now = (long)host.Clock.Now;
             object cached;
-            // a writer that keeps its handle open may change the file without a new stamp: then it is read
-            if (useCached && entries.TryGetValue(path, out cached) && Fresh(path, cached, key, now) && !WriterPresent(path))
+            // The writer check runs where the file is read anyway, never on a hit. NTFS journals a USN at a handle's
+            // first write, not at each, so a writer already holding a written handle may change the file without a
+            // new stamp: a digest read while any handle held the file open for writing is not kept (below). A writer
+            // that opens the file after that moves the USN at its first write, and the entry no longer matches. So a
+            // hit opens nothing: the check's open (to read, not sharing write) has antivirus filters scan the file.
+            if (useCached && entries.TryGetValue(path, out cached) && Fresh(path, cached, key, now))
             {
                 FilesCached++;
                 BytesCached += entry.Size;
@@ -1494,7 +1498,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 Changed.Add(path);
                 return null;
             }
-            if (key[2] != null && key[3] != null)
+            if (key[2] != null && key[3] != null && !WriterPresent(path))
             {
                 List<object> record = new List<object>(key);
                 record.Add(value);

@@ -72,6 +72,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             options.TimeoutSeconds = (int)Math.Min(Req.NeedLong(args, "timeout_seconds"), 86400);
             options.ValidateCerts = Req.Bool(args, "validate_certs", true);
             options.Proxy = Req.Str(args, "proxy");
+            if (options.Proxy != null)
+            {
+                WebDownloads.ProxyUri(options.Proxy);  // a malformed proxy URL fails the step (BAD_REQUEST) before anything is fetched
+            }
             string caPath = Req.Str(args, "ca_path");
             if (url && caPath != null)
             {
@@ -297,6 +301,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     url = target;
                     continue;
                 }
+                if (status == 407)
+                {
+                    answer.Dispose();
+                    throw new SourceError("SOURCE_UNREACHABLE", Safe(url) + ": the proxy asks for credentials (407 " + (answer.Reason ?? "") + "): "
+                        + "name it in the proxy option (defs_import: proxy; role: defs_health_source_proxy), which is answered with the identity "
+                        + "the agent runs as; the system proxy is never given credentials. Over WinRM or PSRP that identity reaches no second host "
+                        + "(a network logon): run the task with become (SYSTEM, the computer's account), CredSSP or Kerberos delegation");
+                }
                 if (status != 200)
                 {
                     answer.Dispose();
@@ -520,18 +532,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             return Tls12 | (current & Tls13);
         }
 
-        public static void OfferModernTls()
-        {
-            int wanted = Protocols((int)ServicePointManager.SecurityProtocol);
-            if ((int)ServicePointManager.SecurityProtocol != wanted)
-            {
-                ServicePointManager.SecurityProtocol = (SecurityProtocolType)wanted;
-            }
-        }
-
         public Download Get(string url, DownloadOptions options)
         {
-            OfferModernTls();
             HttpWebRequest request = (HttpWebRequest)WebRequest.Create(url);
             request.Method = "GET";
             request.AllowAutoRedirect = false;
@@ -541,21 +543,29 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             request.ReadWriteTimeout = options.TimeoutSeconds * 1000;
             request.UserAgent = "mailsec.smsmse";
             request.Headers[HttpRequestHeader.AcceptEncoding] = "identity";
-            IWebProxy proxy = options.Proxy != null ? new WebProxy(new Uri(options.Proxy)) : WebRequest.DefaultWebProxy;
-            if (proxy != null)
-            {
-                // an authenticating proxy is answered with the identity the agent runs as (never a password)
-                proxy.Credentials = CredentialCache.DefaultCredentials;
-            }
-            request.Proxy = proxy;
-            RemoteCertificateValidationCallback check = Validator(options);
-            if (check != null)
-            {
-                request.ServerCertificateValidationCallback = check;
-            }
+            request.Proxy = ProxyFor(options.Proxy);
+            // always a callback of the request's own: a process-wide ServicePointManager callback (other code of a
+            // reused PowerShell process may have set one that takes any certificate) never decides for a fetch
+            request.ServerCertificateValidationCallback = Validator(options);
+            // a kept-alive connection is reused only by a request of the same certificate rules: the callback runs
+            // at the handshake alone, so a connection opened under validate_certs: false must never carry a fetch
+            // that validates, nor one checked against one ca_path a fetch that names another
+            request.ConnectionGroupName = ConnectionGroup(options);
+            bool tls = string.Equals(request.RequestUri.Scheme, Uri.UriSchemeHttps, StringComparison.OrdinalIgnoreCase);
             HttpWebResponse response;
+            // ServicePointManager.SecurityProtocol is process-wide and read when a connection's handshake starts, in
+            // GetResponse: it is changed only for an https:// request whose process does not offer TLS 1.2 or later
+            // alone, and put back once the response has come (a kept-alive connection keeps the protocol it agreed
+            // on). Other code of the process that connects in that instant offers TLS 1.2 or later too.
+            SecurityProtocolType before = ServicePointManager.SecurityProtocol;
+            SecurityProtocolType wanted = (SecurityProtocolType)Protocols((int)before);
+            bool change = tls && before != wanted;
             try
             {
+                if (change)
+                {
+                    ServicePointManager.SecurityProtocol = wanted;
+                }
                 response = (HttpWebResponse)request.GetResponse();
             }
             catch (WebException exception)
@@ -564,6 +574,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 if (response == null)
                 {
                     throw;
+                }
+            }
+            finally
+            {
+                if (change)
+                {
+                    ServicePointManager.SecurityProtocol = before;
                 }
             }
             Download answer = new Download();
@@ -576,9 +593,49 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             return answer;
         }
 
-        // null: the system's rules; else a callback that takes any certificate (validate_certs: false) or one
-        // whose chain ends at a CA of ca_path, for the host name asked.
-        private static RemoteCertificateValidationCallback Validator(DownloadOptions options)
+        // The request's proxy. An explicit `proxy`: a WebProxy of its own, answered with the identity the agent runs
+        // as (Kerberos or NTLM, never a password), since the administrator named it. Else the system proxy
+        // (WebRequest.DefaultWebProxy: machine.config's <defaultProxy>, else the account's settings and WPAD), read and
+        // never changed: the agent gives it no credentials of its own (only a useDefaultCredentials the administrator
+        // set in machine.config applies), so a proxy found through WPAD is never handed the agent's identity.
+        public static IWebProxy ProxyFor(string proxy)
+        {
+            if (proxy == null)
+            {
+                return WebRequest.DefaultWebProxy;
+            }
+            WebProxy named = new WebProxy(ProxyUri(proxy));
+            named.Credentials = CredentialCache.DefaultCredentials;
+            return named;
+        }
+
+        // The explicit proxy's URL: http(s)://host[:port] and nothing more, else an error naming the option and the fix.
+        public static Uri ProxyUri(string proxy)
+        {
+            Uri parsed;
+            bool ok = Uri.TryCreate(proxy, UriKind.Absolute, out parsed)
+                && parsed.Scheme == Uri.UriSchemeHttp
+                && parsed.Host.Length > 0 && parsed.UserInfo.Length == 0 && parsed.AbsolutePath == "/" && parsed.Query.Length == 0 && parsed.Fragment.Length == 0;
+            if (!ok)
+            {
+                throw new ArgumentException("proxy '" + Text.Head(Fetcher.Safe(proxy), 256) + "' is not an http:// URL of a host and port "
+                    + "(.NET Framework speaks plain HTTP to a proxy; an https source is tunnelled through it with CONNECT): give the proxy's URL alone, for example http://proxy.example.com:3128 (defs_import: proxy; role: defs_health_source_proxy)");
+            }
+            return parsed;
+        }
+
+        // The pool of kept-alive connections a request may use: one per certificate rule (validate_certs false, the
+        // system's CAs, or the CAs of one ca_path bundle) and proxy.
+        public static string ConnectionGroup(DownloadOptions options)
+        {
+            string rule = !options.ValidateCerts ? "any-certificate" : options.CaPem == null ? "system-cas" : "ca:" + Sha.Of(Encoding.UTF8.GetBytes(options.CaPem));
+            return "mailsec.smsmse " + rule + " proxy:" + (options.Proxy ?? "system");
+        }
+
+        // The request's certificate check: any certificate (validate_certs: false); the system's verdict (the
+        // chain to a CA the host trusts and the host name: SslPolicyErrors.None); or, with ca_path, a certificate
+        // for the host name asked whose chain, built for server authentication, ends at a CA of ca_path.
+        public static RemoteCertificateValidationCallback Validator(DownloadOptions options)
         {
             if (!options.ValidateCerts)
             {
@@ -586,7 +643,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             }
             if (options.CaPem == null)
             {
-                return null;
+                return delegate(object sender, X509Certificate certificate, X509Chain chain, SslPolicyErrors errors) { return errors == SslPolicyErrors.None; };
             }
             X509Certificate2Collection authorities = Authorities(options.CaPem);
             return delegate(object sender, X509Certificate certificate, X509Chain chain, SslPolicyErrors errors)
@@ -595,11 +652,25 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 {
                     return false;
                 }
-                X509Chain own = new X509Chain();
+                return SignedFor(new X509Certificate2(certificate), authorities);
+            };
+        }
+
+        // Whether `certificate` is for server authentication and its chain ends at one of `authorities`.
+        public static bool SignedFor(X509Certificate2 certificate, X509Certificate2Collection authorities)
+        {
+            if (!ForServerAuthentication(certificate))
+            {
+                return false;
+            }
+            X509Chain own = new X509Chain();
+            try
+            {
                 own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
                 own.ChainPolicy.VerificationFlags = X509VerificationFlags.AllowUnknownCertificateAuthority;
+                own.ChainPolicy.ApplicationPolicy.Add(new Oid(ServerAuthentication));
                 own.ChainPolicy.ExtraStore.AddRange(authorities);
-                if (!own.Build(new X509Certificate2(certificate)))
+                if (!own.Build(certificate))
                 {
                     return false;
                 }
@@ -612,7 +683,44 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     }
                 }
                 return false;
-            };
+            }
+            finally
+            {
+                // X509Chain is IDisposable from .NET 4.6 on: disposed there; on 4.5, Reset frees what it built
+                own.Reset();
+                IDisposable disposable = own as IDisposable;
+                if (disposable != null)
+                {
+                    disposable.Dispose();
+                }
+            }
+        }
+
+        public const string ServerAuthentication = "1.3.6.1.5.5.7.3.1";
+        private const string AnyPurpose = "2.5.29.37.0";
+
+        // The chain policy's application policy asks .NET for the purpose; the extension is read here too, so that
+        // the rule holds on any runtime: a certificate that lists its purposes must list server authentication
+        // (or any purpose); one that lists none is for any.
+        public static bool ForServerAuthentication(X509Certificate2 certificate)
+        {
+            foreach (X509Extension extension in certificate.Extensions)
+            {
+                X509EnhancedKeyUsageExtension usages = extension as X509EnhancedKeyUsageExtension;
+                if (usages == null)
+                {
+                    continue;
+                }
+                foreach (Oid usage in usages.EnhancedKeyUsages)
+                {
+                    if (usage.Value == ServerAuthentication || usage.Value == AnyPurpose)
+                    {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            return true;
         }
 
         // The certificates of a PEM bundle.

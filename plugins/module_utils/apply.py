@@ -155,5 +155,5 @@ def run(request: Mapping[str, Any], run_command: notify.CommandRunner | None = N
             ctx.warnings.append(f"the request did not unlock {store}; the lock was released")
     reply: dict[str, Any] = {"steps": reports, "warnings": [_cut(w, limit) for w in ctx.warnings[:64]]}
     if request.get("read_back"):
-        reply["read_back"] = read_back.read(list(request["read_back"]), ctx.wire, ctx.cache_dir)
+        reply["read_back"] = read_back.read(list(request["read_back"]), ctx.wire, ctx.cache_dir, ctx.landed)
     return reply

@@ -8,7 +8,14 @@ manifest (the trusted catalog's entry for the version; the marker last) is
 streamed into ``<store>/<name>`` while it is hashed, and never more than its
 catalogued size + 1 bytes are read. The first file whose size or SHA-256
 differs ends the step: the staging folder is removed and the step refuses
-(``refused`` with a ``SOURCE_*`` code), naming the source. A staging folder is
+(``refused`` with a ``SOURCE_*`` code), naming the source. Each file is written
+and hashed on a thread of its own while the next bytes arrive, and flushed to
+disk (fsync) on another while the next file is fetched. Once every file is on
+disk (and the folders' entries too), the set is read back from the store and
+matched against the manifest once more: an antivirus filter may clean or cut a
+file right after it is written, and the digest taken while receiving is that of
+the bytes received (``failed``, ``READ_BACK_MISMATCH``; the staging folder is
+removed). A staging folder is
 never a set's name, so the product's copy job cannot take it even while it is
 written; a killed agent leaves it for the next ``clean``.
 
@@ -39,12 +46,12 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_landed
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, relative
 
 T = TypeVar("T")
@@ -144,6 +151,9 @@ class Http:
         self.deadline = deadline
         self.tls = _tls_context(bool(args["validate_certs"]), args.get("ca_path"))
         self.connections: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        # the two buffers a body is read into in turn, made once for the step: a buffer of 1 MiB made per file is
+        # mapped and faulted in anew each time (a third of the step's system time in a VM)
+        self.buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
         # http.client reads some things without end (100 Continue answers, a chunked body's trailer lines), each line
         # resetting timeout_seconds: the deadline cuts every open connection at the socket instead
         self.cutter = threading.Timer(deadline.left(), self._cut)
@@ -258,10 +268,10 @@ class Http:
                 self._drop(_origin(url)[0])
 
     def _body(self, answer: http.client.HTTPResponse, length: int, url: str) -> Iterator[memoryview]:
-        """A body of known length, read straight into two buffers in turn (each chunk is hashed while the next is read:
-        :func:`_receive` waits for a chunk's digest before it takes the next); the deadline is checked as bytes come."""
+        """A body of known length, read straight into two buffers in turn (each chunk is written and hashed while the next
+        is read: :func:`_land` hands a chunk over only once the one before is done); the deadline is checked as bytes come."""
         reader = answer.fp
-        buffers = (memoryview(bytearray(BUFFER)), memoryview(bytearray(BUFFER)))
+        buffers = self.buffers  # free: _land hands the last chunk of a file over before the next file is asked for
         left, turn = length, 0
         try:
             while left > 0:
@@ -320,34 +330,93 @@ def file_url(base: str, rel: str) -> str:
 # --- the step ---
 
 
-def _receive(chunks: Iterator[bytes | memoryview], target: str, hasher: ThreadPoolExecutor) -> tuple[int, str]:
-    """Write the chunks to the new file ``target``, hashing on ``hasher``'s thread while the next write goes on."""
+class _Workers:
+    """The step's two threads besides the one that receives: ``writer`` writes and hashes each chunk while the next is
+    received; ``flusher`` flushes each landed file to disk (fsync) and closes it while the next file is fetched. At the
+    end both read the set back, half of it each."""
+
+    def __init__(self) -> None:
+        self.writer = ThreadPoolExecutor(max_workers=1)
+        self.flusher = ThreadPoolExecutor(max_workers=1)
+        self.flushes: list[Future[None]] = []
+
+    def flush(self, fd: int) -> None:
+        self.flushes.append(self.flusher.submit(_flush_and_close, fd))
+
+    def flushed(self) -> None:
+        """Wait until every landed file is on disk; the first failure to flush one is raised."""
+        for future in self.flushes:
+            future.result()
+
+    def close(self) -> None:
+        """Wait for every task (no file of the staging folder is still open or written then), and end the threads."""
+        self.writer.shutdown()
+        self.flusher.shutdown()
+
+
+def _write_and_hash(fd: int, chunk: bytes | memoryview, digest: Any) -> None:
+    digest.update(chunk)
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _flush_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _land(chunks: Iterator[bytes | memoryview], target: str, workers: _Workers) -> tuple[int, str]:
+    """Write the chunks to the new file ``target`` and hash them on the writer's thread while the next chunk is received
+    (a chunk is handed over only once the one before is written: the reader fills one buffer while the other is written);
+    the file is flushed and closed on the flusher's thread. (size, SHA-256) of what was received."""
     digest = hashlib.sha256()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     size = 0
     pending: Future[None] | None = None
-    with open(target, "xb", buffering=0) as writer:
+    try:
         for chunk in chunks:
             if pending is not None:
                 pending.result()
-            pending = hasher.submit(digest.update, chunk)
-            view = memoryview(chunk)
-            written = 0
-            while written < len(chunk):
-                written += writer.write(view[written:])
+            pending = workers.writer.submit(_write_and_hash, fd, chunk, digest)
             size += len(chunk)
         if pending is not None:
             pending.result()
+    except BaseException:
+        if pending is not None:
+            wait([pending])  # the writer no longer uses the file or the buffer
+        os.close(fd)
+        raise
+    workers.flush(fd)
     return size, digest.hexdigest()
 
 
-def _flush(paths: list[str]) -> None:
-    """Flush the set's files to disk once all are written (the kernel writes them back meanwhile), before any rename."""
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
+def _read_back(target: str, manifest: dict[str, Any], workers: _Workers, landed: dict[str, tuple[list[Any], str]]) -> None:
+    """What landed, read back from the store once it is on disk, half the files on each worker: an antivirus filter may
+    clean or cut a file right after it is written, and the digest taken while receiving is that of the bytes received.
+    Each file that matches, and did not move while it was read, is kept in ``landed`` (``Context.landed``)."""
+    found: dict[str, tuple[list[Any], str]] = {}
+    pools = (workers.writer, workers.flusher)
+    buffers = (bytearray(BUFFER), bytearray(BUFFER))  # one per worker, each used by one file at a time
+    paths = [(rel, os.path.join(target, *relative(rel))) for rel in manifest]
+    reads = {rel: pools[i % 2].submit(sha256_landed, path, buffers[i % 2]) for i, (rel, path) in enumerate(paths)}
+    for rel, read in reads.items():
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            digest, size, key = read.result()
+        except OSError as exc:  # deleted or locked by a filter right after it landed
+            digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
+        if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
+            raise Refused(
+                "failed",
+                f"{rel} does not read back from {target} as it was fetched (an antivirus filter cleaned, cut or removed"
+                " it?); the staging folder was removed",
+                "READ_BACK_MISMATCH",
+            )
+        if key is not None:
+            found[key[3]] = (key, digest)
+    landed.update(found)  # only once the whole set read back as the manifest lists it
 
 
 def _mismatch(where: str, rel: str, size: int, digest: str, want: dict[str, Any]) -> str | None:
@@ -401,9 +470,8 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     shown = _safe(source)
     deadline = Deadline(float(args["deadline_seconds"]), shown)
     fetched = 0
-    written: list[str] = []
     os.mkdir(target)
-    hasher = ThreadPoolExecutor(max_workers=1)
+    workers = _Workers()
     try:
         with _http_session(source, args, deadline) as session:
             if session is None:
@@ -413,17 +481,18 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
                 dst = os.path.join(target, *relative(rel))
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 chunks, where = _reader(session, source, rel, int(want["size"]) + 1, deadline)
-                size, digest = _receive(chunks, dst, hasher)
+                size, digest = _land(chunks, dst, workers)
                 wrong = _mismatch(where, rel, size, digest, want)
                 if wrong:
                     raise SourceError("SOURCE_MISMATCH", wrong + "; the set was refused")
                 fetched += size
-                written.append(dst)
-        _flush(written)
+        workers.flushed()
         for root, _dirs, _files in os.walk(target):
             set_copy.fsync_dir(root)
         set_copy.fsync_dir(store)
+        _read_back(target, manifest, workers, ctx.landed)
     except BaseException as exc:
+        workers.close()  # no file of the staging folder is open or written any more
         shutil.rmtree(target, ignore_errors=True)
         if deadline.passed() and (isinstance(exc, SourceError) or _network_refusal(exc, shown) is not None):
             exc = deadline.error()  # a connection cut at the deadline ends in whatever error the read met
@@ -434,7 +503,7 @@ def fetch(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
             raise refused from None
         raise
     finally:
-        hasher.shutdown()
+        workers.close()
     return {"bytes_fetched": fetched, "files_fetched": len(manifest)}
 
 

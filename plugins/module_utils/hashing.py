@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import private_files
@@ -50,10 +50,11 @@ def spread(path: str) -> float:
     return int(hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:8], 16) / 2**32
 
 
-def sha256_stream(handle: Any) -> tuple[str, int]:
-    """The SHA-256 of what is left to read from the unbuffered binary ``handle``, and how many bytes that was."""
+def sha256_stream(handle: Any, buffer: bytearray | None = None) -> tuple[str, int]:
+    """The SHA-256 of what is left to read from the unbuffered binary ``handle``, and how many bytes that was; read
+    through ``buffer`` when given (a caller reading many files keeps one), else through a new one."""
     digest = hashlib.sha256()
-    buffer = bytearray(BUFFER)
+    buffer = bytearray(BUFFER) if buffer is None else buffer
     view = memoryview(buffer)
     total = 0
     while True:
@@ -63,6 +64,29 @@ def sha256_stream(handle: Any) -> tuple[str, int]:
         digest.update(view[:count])
         total += count
     return digest.hexdigest(), total
+
+
+#: how much older than the start of a read a file's last change must be before the read's key may stand for its bytes:
+#: older kernels stamp times from a clock that ticks every 1 to 10 ms, so a write in the same tick as the last one
+#: leaves every time as it was ("racily clean", as git calls it)
+RACY_NS = 100_000_000
+
+
+def sha256_landed(path: str, buffer: bytearray | None = None) -> tuple[str, int, list[Any] | None]:
+    """SHA-256 and size of the regular file ``path`` just written by this agent, read back with a sequential read-ahead;
+    and its cache key (:func:`_key`: size, mtime_ns, change stamp, file ID) when none of it moved while it was read and
+    its last change is older than the read by :data:`RACY_NS`, else None (the key could miss a later write in the same
+    clock tick). A link is not followed; a FIFO or device is refused, never read."""
+    fd = open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        started = time.time_ns()
+        before = os.fstat(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        digest, size = sha256_stream(handle, buffer)
+        after = os.fstat(fd)
+    key = _key(after)
+    settled = max(after.st_ctime_ns, after.st_mtime_ns) < started - RACY_NS
+    return digest, size, key if _key(before) == key and size == after.st_size and settled else None
 
 
 def sha256_file(path: str) -> str:
@@ -87,6 +111,8 @@ class HashCache:
         use_cached: bool,
         max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.time,
+        *,
+        landed: Mapping[str, tuple[list[Any], str]] | None = None,
     ) -> None:
         self.name = hashlib.sha256(os.path.abspath(store_path).encode("utf-8", "surrogateescape")).hexdigest()[:32] + ".json"
         self.folder = cache_dir or default_cache_dir()
@@ -94,6 +120,8 @@ class HashCache:
         self.use_cached = use_cached and max_age_seconds > 0
         self.max_age_seconds = max_age_seconds
         self.clock = clock
+        #: files this agent call wrote and read back (file ID -> key, SHA-256): in memory only, never from a file
+        self.landed = landed or {}
         self.entries: dict[str, list[Any]] = {}
         self.seen: dict[str, list[Any]] = {}
         self.changed: set[str] = set()
@@ -136,6 +164,11 @@ class HashCache:
         """
         key = _key(st)
         now = self.clock()
+        read_back = self.landed.get(key[3])
+        if read_back is not None and read_back[0] == key:  # read back by this very call; nothing of it moved since
+            self.stats["files_cached"] += 1
+            self.stats["bytes_cached"] += st.st_size
+            return read_back[1]
         cached = self.entries.get(path)
         if self.use_cached and cached is not None and self._fresh(path, cached, key, now):
             self.stats["files_cached"] += 1

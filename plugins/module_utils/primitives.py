@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan, set_copy
-from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, HashCache, sha256_stream
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, HashCache, sha256_landed
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import Lock, abandoned_aside, abandoned_break
 
 
@@ -53,6 +53,9 @@ class Context:
         self.warnings: list[str] = []
         #: services (or restart commands) a stop step of this request ran: what only_if_stopped_here starts again
         self.stopped: set[str] = set()
+        #: files a stage or fetch of this request read back, matching the manifest: file ID -> (cache key, SHA-256); the
+        #: read of the stores after the last step takes a digest from here only while the file's key is unchanged
+        self.landed: dict[str, tuple[list[Any], str]] = {}
 
     def definfo(self, store: str) -> str:
         return os.path.join(store, self.wire["definfo"])
@@ -323,7 +326,7 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
         for root, _dirs, _files in os.walk(target):
             set_copy.fsync_dir(root)
         set_copy.fsync_dir(store)
-        _read_back(target, manifest)
+        _read_back(target, manifest, ctx.landed)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -332,19 +335,26 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"bytes_copied": copied, "files": len(manifest)}
 
 
-def _read_back(target: str, manifest: dict[str, Any]) -> None:
-    """What landed, read back from the store: an antivirus filter may clean or cut a file right after it is written."""
+def _read_back(target: str, manifest: dict[str, Any], landed: dict[str, tuple[list[Any], str]]) -> None:
+    """What landed, read back from the store: an antivirus filter may clean or cut a file right after it is written.
+    Each file that matches, and did not move while it was read, is kept in ``landed`` (:attr:`Context.landed`)."""
+    found: dict[str, tuple[list[Any], str]] = {}
     for rel, want in manifest.items():
         path = os.path.join(target, *relative(rel))
-        with open(path, "rb", buffering=0) as handle:
-            digest, size = sha256_stream(handle)
+        try:
+            digest, size, key = sha256_landed(path)
+        except OSError as exc:  # deleted or locked by a filter right after it landed
+            digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
         if size != want["size"] or digest != want["sha256"]:
             raise Refused(
                 "failed",
-                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned or cut it?);"
+                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned, cut or removed it?);"
                 " the staged set was removed",
                 "READ_BACK_MISMATCH",
             )
+        if key is not None:
+            found[key[3]] = (key, digest)
+    landed.update(found)  # only once the whole set read back as the manifest lists it
 
 
 def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:

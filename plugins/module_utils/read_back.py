@@ -5,7 +5,9 @@
 For each store: ``definfo.dat`` as lstat sees it (its bytes when it is a regular
 file of at most ``max_definfo_bytes``), the version-named folders it holds, and
 the set the pointer names (``CurDefs``): what is at that name and, for a real
-folder, every file with its SHA-256. The controller builds the host's record
+folder, every file with its SHA-256 (a file a ``stage`` or ``fetch`` of this same
+call read back keeps that digest while its cache key is unchanged:
+``primitives.Context.landed``). The controller builds the host's record
 from this read, never from what it planned: a host is fixed only when the read
 shows a good active set (plugins/plugin_utils/read_back.py).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import pointer_names, scan
@@ -64,8 +67,10 @@ def _active(store: str, name: str, cache: HashCache, limit: int) -> dict[str, An
     return record
 
 
-def read_store(store: str, wire: dict[str, Any], cache_dir: str | None) -> dict[str, Any]:
-    """One store as the change left it."""
+def read_store(
+    store: str, wire: dict[str, Any], cache_dir: str | None, landed: Mapping[str, tuple[list[Any], str]] | None = None
+) -> dict[str, Any]:
+    """One store as the change left it (``landed``: files this call read back, :attr:`primitives.Context.landed`)."""
     limits = wire["limits"]
     record: dict[str, Any] = {"store": store, "definfo": None, "sets": [], "active": None, "error": None}
     try:
@@ -77,10 +82,12 @@ def read_store(store: str, wire: dict[str, Any], cache_dir: str | None) -> dict[
     content = record["definfo"].get("content_b64")
     current = pointer_names.def_dates(base64.b64decode(content)).get(pointer_names.CUR_DEFS) if content else None
     if current is not None:
-        cache = HashCache(cache_dir, store, True)
+        cache = HashCache(cache_dir, store, True, landed=landed)
         record["active"] = _active(store, current, cache, int(limits["max_manifest_files"]))
     return record
 
 
-def read(stores: list[str], wire: dict[str, Any], cache_dir: str | None) -> list[dict[str, Any]]:
-    return [read_store(store, wire, cache_dir) for store in stores[:MAX_STORES]]
+def read(
+    stores: list[str], wire: dict[str, Any], cache_dir: str | None, landed: Mapping[str, tuple[list[Any], str]] | None = None
+) -> list[dict[str, Any]]:
+    return [read_store(store, wire, cache_dir, landed) for store in stores[:MAX_STORES]]

@@ -7,6 +7,7 @@ the set in the store, and come before the deadline.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.server
@@ -21,7 +22,9 @@ from typing import Any, cast
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch, hashing
+from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
@@ -416,8 +419,6 @@ def test_validate_certs_false_accepts_the_certificate(https_point: Any, store: P
 
 
 def test_tls_below_1_2_is_never_offered(https_point: Any) -> None:
-    from ansible_collections.mailsec.smsmse.plugins.module_utils import fetch
-
     assert fetch._tls_context(True, str(https_point.pki.ca)).minimum_version == ssl.TLSVersion.TLSv1_2
     assert fetch._tls_context(False, None).minimum_version == ssl.TLSVersion.TLSv1_2
 
@@ -433,6 +434,14 @@ def test_the_windows_agent_fetches_through_the_proxy_the_request_names(serve: Ca
     assert report["result"] == "done", report["message"]
     assert complete(store / STAGING, VERSION)
     assert proxy.requests and all(r.startswith("http://distpoint.invalid:9/dp/") for r in proxy.requests)
+
+
+@engine.needs_mono
+def test_a_malformed_proxy_fails_the_windows_fetch_naming_the_option(store: Path) -> None:
+    report = run_fetch(store, f"http://127.0.0.1:1/dp/{VERSION}", "win_engine", proxy="http://proxy.example.com:99999")
+    assert (report["result"], report["code"]) == ("failed", "BAD_REQUEST")
+    assert "proxy 'http://proxy.example.com:99999'" in report["message"] and "http://proxy.example.com:3128" in report["message"]
+    assert_nothing_kept(store)
 
 
 @engine.needs_mono
@@ -455,3 +464,129 @@ def test_the_posix_agent_refuses_a_proxy(serve: Callable[[str], Server], store: 
 def test_the_request_takes_no_proxy_with_credentials(store: Path) -> None:
     with pytest.raises(AssertionError, match="proxy"):
         fetch_request(store, f"http://127.0.0.1:1/dp/{VERSION}", proxy="http://user:s3cret@proxy.example.com:3128")
+
+
+def test_a_fetched_file_cleaned_after_it_landed_is_refused(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What landed is read back from the store before the step ends: an antivirus filter may clean or cut a file right
+    after it is written, and the digest computed while streaming is that of the bytes received, not of what landed
+    (the Windows engine: SmsmseEngineFetch.cs, ReadBack)."""
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    land = fetch._land
+
+    def filtered(chunks: Any, target: str, pools: Any) -> tuple[int, str]:
+        result = land(chunks, target, pools)
+        if target.endswith(FILES[1][0]):
+            Path(target).write_bytes(b"cleaned")  # what an antivirus filter leaves
+        return result
+
+    monkeypatch.setattr(fetch, "_land", filtered)
+    report = run_fetch(store, str(point))
+    assert (report["result"], report["code"]) == ("failed", "READ_BACK_MISMATCH")
+    assert FILES[1][0] in report["message"] and "antivirus" in report["message"]
+    assert_nothing_kept(store)
+
+
+def test_a_fetched_file_removed_after_it_landed_is_a_read_back_mismatch(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter that deletes (quarantines) a file right after it lands: the read-back names it, as for a cleaned file."""
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    land = fetch._land
+
+    def quarantined(chunks: Any, target: str, pools: Any) -> tuple[int, str]:
+        result = land(chunks, target, pools)
+        if target.endswith(FILES[1][0]):
+            pools.flushed()  # the filter acts once the file is closed
+            os.unlink(target)
+        return result
+
+    monkeypatch.setattr(fetch, "_land", quarantined)
+    report = run_fetch(store, str(point))
+    assert (report["result"], report["code"]) == ("failed", "READ_BACK_MISMATCH"), report
+    assert FILES[1][0] in report["message"] and "removed" in report["message"]
+    assert_nothing_kept(store)
+
+
+# --- the read of the stores after the last step: a file this call read back is not hashed again while unchanged ---
+
+
+def _fetch_and_install(store: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], list[str]]:
+    """fetch, rename, pointer, and the read of the store, in one apply; the files hashed, in order."""
+    hashed: list[str] = []
+    stream = hashing.sha256_stream
+
+    def counted(handle: Any, buffer: bytearray | None = None) -> tuple[str, int]:
+        hashed.append(os.path.basename(handle.name if isinstance(handle.name, str) else os.readlink(f"/proc/self/fd/{handle.name}")))
+        return stream(handle, buffer)
+
+    monkeypatch.setattr(hashing, "sha256_stream", counted)
+    (store / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=20261124.001\r\n")
+    body = [
+        fetch_request(store, source)["steps"][0],
+        {"op": "rename", "store": str(store), "required": True, "always": False, "commit": False, "args": {"from": STAGING, "to": VERSION}},
+        {
+            "op": "write_pointer",
+            "store": str(store),
+            "required": True,
+            "always": False,
+            "commit": True,
+            "args": {
+                "content_b64": base64.b64encode(f"[DefDates]\r\nCurDefs={VERSION}\r\n".encode()).decode(),
+                "expect_sha256": hashlib.sha256(b"[DefDates]\r\nCurDefs=20261124.001\r\n").hexdigest(),
+            },
+        },
+    ]
+    request = contract.check_request("apply", {"wire": contract.wire(), "cache_dir": None, "steps": body, "read_back": [str(store)]})
+    reply = {"contract": 1, "op": "apply", **apply.run(request)}
+    assert contract.problems("apply", "reply", reply) == []
+    assert [s["result"] for s in reply["steps"]] == ["done", "done", "done"], reply["steps"]
+    return reply["read_back"][0]["active"], hashed
+
+
+def test_the_read_after_the_change_takes_the_digests_of_the_read_back(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every landed file is hashed once, by the fetch's read-back; the read of the store after the pointer moved takes
+    that digest while the file's size, times and identity are what the read-back saw."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hashing, "RACY_NS", 0)  # as on a kernel that stamps times to the nanosecond (below: the margin)
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    active, hashed = _fetch_and_install(store, str(point), monkeypatch)
+    want = true_manifest(VERSION)
+    assert active["name"] == VERSION
+    assert {f["path"]: f["sha256"] for f in active["files"]} == {rel: entry["sha256"] for rel, entry in want.items()}
+    assert sorted(hashed) == sorted(want), "each file hashed once after it landed"
+
+
+def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file rewritten in place after the read-back (same size, its modification time set back) moves its change
+    time: the read of the store hashes it again and shows what is there now."""
+    monkeypatch.setattr(hashing, "RACY_NS", 0)  # the key is kept at once: what is shown here is that the write moves it
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    ctx = Context(contract.wire(), None)
+    report = apply.run_step(ctx, dict(fetch_request(store, str(point))["steps"][0]), None, 2048)
+    assert report["result"] == "done", report["message"]
+    path = store / STAGING / FILES[0][0]
+    before = os.stat(path)
+    cache = HashCache(str(tmp_path / "cache"), str(store), True, landed=ctx.landed)
+    assert cache.digest(str(path), before) == true_manifest(VERSION)[FILES[0][0]]["sha256"]
+    assert cache.stats["files_hashed"] == 0
+    changed = bytes(b ^ 0xFF for b in path.read_bytes())
+    time.sleep(0.01)
+    path.write_bytes(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    again = HashCache(str(tmp_path / "cache"), str(store), True, landed=ctx.landed)
+    assert again.digest(str(path), after) == hashlib.sha256(changed).hexdigest()
+    assert again.stats["files_hashed"] == 1
+
+
+def test_a_file_read_back_within_a_clock_tick_of_its_last_write_is_hashed_again_later(tmp_path: Path) -> None:
+    """Older kernels stamp times once a tick: a write in the tick of the last one leaves size, times and identity as
+    they were. A read back that soon after the write gives no key, so the read after the change hashes the file again;
+    once the last change is older than the margin, the key stands."""
+    path = tmp_path / "virscan1.dat"
+    path.write_bytes(b"x" * 4096)
+    assert hashing.sha256_landed(str(path))[2] is None
+    time.sleep(hashing.RACY_NS / 1e9 + 0.05)
+    digest, size, key = hashing.sha256_landed(str(path))
+    assert (digest, size) == (hashlib.sha256(b"x" * 4096).hexdigest(), 4096) and key is not None
