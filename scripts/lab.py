@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 
 def main(argv: list[str] | None = None) -> int:

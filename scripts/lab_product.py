@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_product
 
 
 def _pid_files(inventory: Path) -> list[Path]:

@@ -38,7 +38,7 @@ settings.load_profile("project")
 @pytest.fixture
 def lab_factory(tmp_path: Path) -> Callable[..., Path]:
     """Build a lab in a temporary folder: ``lab_factory(LabHost(...), ...)`` returns the inventory path."""
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
     def build(*hosts: lab.LabHost) -> Path:
         return lab.build_lab(tmp_path / "lab", list(hosts))
@@ -50,7 +50,7 @@ def lab_factory(tmp_path: Path) -> Callable[..., Path]:
 def product_emulators() -> Iterator[Callable[..., Any]]:
     """Start the product emulator on lab hosts: ``product_emulators(inventory, hosts=None, period=0.2, continuous=False)``;
     stopped at teardown."""
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_product
 
     started: list[Any] = []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import LabOptions
 

@@ -306,7 +306,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     answer.Dispose();
                     throw new SourceError("SOURCE_UNREACHABLE", Safe(url) + ": the proxy asks for credentials (407 " + (answer.Reason ?? "") + "): "
                         + "name it in the proxy option (defs_import: proxy; role: defs_health_source_proxy), which is answered with the identity "
-                        + "the agent runs as; the system proxy is never given credentials");
+                        + "the agent runs as; the system proxy is never given credentials. Over WinRM or PSRP that identity reaches no second host "
+                        + "(a network logon): run the task with become (SYSTEM, the computer's account), CredSSP or Kerberos delegation");
                 }
                 if (status != 200)
                 {
@@ -594,14 +595,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
 
         // The request's proxy. An explicit `proxy`: a WebProxy of its own, answered with the identity the agent runs
         // as (Kerberos or NTLM, never a password), since the administrator named it. Else the system proxy
-        // (GetSystemWebProxy: a new object on each call) without credentials: a proxy found through WPAD or in the
-        // account's settings is never handed the agent's identity, and the process-wide WebRequest.DefaultWebProxy is
-        // never read or changed.
+        // (WebRequest.DefaultWebProxy: machine.config's <defaultProxy>, else the account's settings and WPAD), read and
+        // never changed: the agent gives it no credentials of its own (only a useDefaultCredentials the administrator
+        // set in machine.config applies), so a proxy found through WPAD is never handed the agent's identity.
         public static IWebProxy ProxyFor(string proxy)
         {
             if (proxy == null)
             {
-                return WebRequest.GetSystemWebProxy();
+                return WebRequest.DefaultWebProxy;
             }
             WebProxy named = new WebProxy(ProxyUri(proxy));
             named.Credentials = CredentialCache.DefaultCredentials;
@@ -613,12 +614,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
         {
             Uri parsed;
             bool ok = Uri.TryCreate(proxy, UriKind.Absolute, out parsed)
-                && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
+                && parsed.Scheme == Uri.UriSchemeHttp
                 && parsed.Host.Length > 0 && parsed.UserInfo.Length == 0 && parsed.AbsolutePath == "/" && parsed.Query.Length == 0 && parsed.Fragment.Length == 0;
             if (!ok)
             {
-                throw new ArgumentException("proxy '" + Text.Head(Fetcher.Safe(proxy), 256) + "' is not an http:// or https:// URL of a host and port: "
-                    + "give the proxy's URL alone, for example http://proxy.example.com:3128 (defs_import: proxy; role: defs_health_source_proxy)");
+                throw new ArgumentException("proxy '" + Text.Head(Fetcher.Safe(proxy), 256) + "' is not an http:// URL of a host and port "
+                    + "(.NET Framework speaks plain HTTP to a proxy; an https source is tunnelled through it with CONNECT): give the proxy's URL alone, for example http://proxy.example.com:3128 (defs_import: proxy; role: defs_health_source_proxy)");
             }
             return parsed;
         }

@@ -403,12 +403,15 @@ def _read_back(target: str, manifest: dict[str, Any], workers: _Workers, landed:
     paths = [(rel, os.path.join(target, *relative(rel))) for rel in manifest]
     reads = {rel: pools[i % 2].submit(sha256_landed, path, buffers[i % 2]) for i, (rel, path) in enumerate(paths)}
     for rel, read in reads.items():
-        digest, size, key = read.result()
+        try:
+            digest, size, key = read.result()
+        except OSError as exc:  # deleted or locked by a filter right after it landed
+            digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
         if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
             raise Refused(
                 "failed",
-                f"{rel} does not read back from {target} as it was fetched (an antivirus filter cleaned or cut it?);"
-                " the staging folder was removed",
+                f"{rel} does not read back from {target} as it was fetched (an antivirus filter cleaned, cut or removed"
+                " it?); the staging folder was removed",
                 "READ_BACK_MISMATCH",
             )
         if key is not None:

@@ -66,18 +66,27 @@ def sha256_stream(handle: Any, buffer: bytearray | None = None) -> tuple[str, in
     return digest.hexdigest(), total
 
 
+#: how much older than the start of a read a file's last change must be before the read's key may stand for its bytes:
+#: older kernels stamp times from a clock that ticks every 1 to 10 ms, so a write in the same tick as the last one
+#: leaves every time as it was ("racily clean", as git calls it)
+RACY_NS = 100_000_000
+
+
 def sha256_landed(path: str, buffer: bytearray | None = None) -> tuple[str, int, list[Any] | None]:
     """SHA-256 and size of the regular file ``path`` just written by this agent, read back with a sequential read-ahead;
-    and its cache key (:func:`_key`: size, mtime_ns, change stamp, file ID) when none of it moved while it was read,
-    else None. A link is not followed; a FIFO or device is refused, never read."""
+    and its cache key (:func:`_key`: size, mtime_ns, change stamp, file ID) when none of it moved while it was read and
+    its last change is older than the read by :data:`RACY_NS`, else None (the key could miss a later write in the same
+    clock tick). A link is not followed; a FIFO or device is refused, never read."""
     fd = open_regular(path, os.O_RDONLY)
     with os.fdopen(fd, "rb", buffering=0) as handle:
+        started = time.time_ns()
         before = os.fstat(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         digest, size = sha256_stream(handle, buffer)
         after = os.fstat(fd)
     key = _key(after)
-    return digest, size, key if _key(before) == key and size == after.st_size else None
+    settled = max(after.st_ctime_ns, after.st_mtime_ns) < started - RACY_NS
+    return digest, size, key if _key(before) == key and size == after.st_size and settled else None
 
 
 def sha256_file(path: str) -> str:

@@ -341,11 +341,14 @@ def _read_back(target: str, manifest: dict[str, Any], landed: dict[str, tuple[li
     found: dict[str, tuple[list[Any], str]] = {}
     for rel, want in manifest.items():
         path = os.path.join(target, *relative(rel))
-        digest, size, key = sha256_landed(path)
+        try:
+            digest, size, key = sha256_landed(path)
+        except OSError as exc:  # deleted or locked by a filter right after it landed
+            digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
         if size != want["size"] or digest != want["sha256"]:
             raise Refused(
                 "failed",
-                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned or cut it?);"
+                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned, cut or removed it?);"
                 " the staged set was removed",
                 "READ_BACK_MISMATCH",
             )

@@ -27,7 +27,7 @@ description:
     to it unless the store is at a newer good set. Event 1000 is written when the pointer moves.
   - HTTPS offers TLS 1.2 or later (the Windows agent tells .NET to, as Windows PowerShell 5.1 does not by itself) and
     checks the certificate (O(validate_certs), O(ca_path)); a redirect is followed only within the URL's own scheme,
-    host and port. The Windows agent goes through the system proxy, or O(proxy); the POSIX agent connects directly.
+    host and port. The Windows agent goes through the process's default proxy, or O(proxy); the POSIX agent connects directly.
   - "Windows hosts also read a UNC share (C(\\\\server\\share\\smsmse)), with the identity the agent runs as. Over WinRM
     or PSRP that identity cannot reach a share by itself (the second hop): run the task with C(become) (C(become_user:
     SYSTEM), so that the host reads the share as its computer account C(DOMAIN\\HOST$), and grant that account read on
@@ -71,10 +71,12 @@ options:
     type: str
   proxy:
     description:
-      - Windows hosts - the proxy to reach a URL O(source) through (C(http://host:port)), instead of the system proxy
-        (the proxy settings of the account the agent runs as). No credentials - this proxy is answered with the
-        identity the agent runs as (Kerberos or NTLM). The system proxy is never given that identity, so a system
-        proxy that asks for credentials must be named here.
+      - Windows hosts - the proxy to reach a URL O(source) through (C(http://host:port); an C(https://) proxy is
+        refused, as .NET Framework speaks plain HTTP to a proxy), instead of the process's default proxy
+        (C(machine.config), else the proxy settings of the account the agent runs as). No credentials - this proxy is
+        answered with the identity the agent runs as (Kerberos or NTLM). The default proxy is never given that
+        identity, so a default proxy that asks for credentials must be named here. Over WinRM or PSRP that identity
+        reaches no second host - use C(become) (SYSTEM answers as the computer account), CredSSP or delegation.
       - Refused (C(OPTION_INVALID)) for POSIX hosts, whose agent connects directly.
     type: str
   timeout:

@@ -4,7 +4,7 @@ Which module serves a host: the Windows agent over a Windows connection (its rea
 module for a probe, its change module for ``apply`` and ``run_liveupdate``, so that a probe
 neither sends nor compiles the change code), the POSIX agent otherwise; a lab host (POSIX connection) whose inventory sets
 ``smsmse_defs_lab_agent: windows`` is served by the Windows agent's engine under Mono
-(:data:`WINDOWS_LAB_AGENT`, sent the engine's C# sources by :mod:`lab_engine`). The
+(:data:`WINDOWS_LAB_AGENT`, sent the engine's C# sources by :mod:`_lab.lab_engine`). The
 request is the same either way: shaped by the host's connection, not by the agent.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ansible.utils.display import Display
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine, safe_text
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, safe_text
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 WINDOWS_AGENT = "mailsec.smsmse.defs_agent_win"
@@ -85,7 +85,9 @@ def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[s
         # PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest naming
         # VIRSCAN1.DAT and virscan1.dat) before the agent runs. The lab's Mono host reads its stdin with the engine's.
         module_args = {"op": op, "request_json": json.dumps(request, ensure_ascii=True)}
-    elif module == WINDOWS_LAB_AGENT:
+    elif module == WINDOWS_LAB_AGENT:  # the lab dispatch point: the lab's engine is imported only for a lab host
+        from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
+
         module_args["engine"] = lab_engine.bundle()
     if op != "probe":  # a probe has no step bound: the agents' default
         module_args["deadline_seconds"] = deadline_seconds(op, request)

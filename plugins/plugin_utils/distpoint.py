@@ -118,7 +118,7 @@ def check_platform(source: str, *, windows: bool) -> str:
 
 def check_proxy(proxy: str | None, *, windows: bool, option: str = "proxy") -> str | None:
     """The explicit proxy the Windows agent fetches through (None: the system proxy), or OPTION_INVALID: a proxy that
-    is not an http(s)://host[:port] URL, carries credentials, or is given for a POSIX host (whose agent connects
+    is not an http://host[:port] URL, carries credentials, or is given for a POSIX host (whose agent connects
     directly)."""
     if proxy is None:
         return None
@@ -137,9 +137,15 @@ def check_proxy(proxy: str | None, *, windows: bool, option: str = "proxy") -> s
             f"`{option}` carries credentials: they are not supported. The Windows agent answers an authenticating proxy "
             "with the identity it runs as (Kerberos or NTLM); give the proxy's URL alone.",
         )
+    if parts is not None and parts.scheme.lower() == "https":
+        raise SmsmseError(
+            "OPTION_INVALID",
+            f"`{option}` is an https:// URL: the Windows agent (.NET Framework) speaks plain HTTP to a proxy, so give its "
+            "http://host:port URL (an https:// source is tunnelled through it with CONNECT, its TLS end to end).",
+        )
     if parts is None or parts.path not in ("", "/") or parts.query or parts.fragment or "@" in proxy:
         # never echoed: whatever was given may hold a secret
-        raise SmsmseError("OPTION_INVALID", f"`{option}` must be http://host:port or https://host:port (the proxy itself).")
+        raise SmsmseError("OPTION_INVALID", f"`{option}` must be http://host:port (the proxy itself).")
     return proxy
 
 

@@ -4,413 +4,95 @@ The HTML page (:mod:`report_html`), the JUnit file (:mod:`report_junit`) and
 the console lines (:mod:`report_console`) are rendered from the document built
 here. Earlier runs are kept under ``history/`` (how many is an option), so
 that the report can say since when, and for how many runs, a host has drifted.
+
+This module is the report's public face; the parts are :mod:`report_build` (the document), :mod:`report_history`
+(the kept runs) and :mod:`report_files` (writing).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import tempfile
-from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, schema_refs, verify
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.files import parse_json, read_regular
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.safe_text import line
-
-STATUSES = ("compliant", "fixed", "drift", "failed", "unreachable")
-SEVERITIES = tuple(health.SEVERITY_ORDER)
-DEFAULT_FAIL_SEVERITIES = ("critical", "high", "medium")
-DEFAULT_HISTORY_RUNS = 60
-DRIFTING = ("drift", "failed")
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "report.json"
-DATA_FOLDER = ("mailsec-smsmse", "defs-health")
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-HISTORY_MAX_BYTES = 64 * 1024 * 1024  # a run of 10000 hosts is about 30 MB
-STORE_PROBLEMS_SHOWN = health.STORE_PROBLEMS_SHOWN
-
-
-def default_dir(environ: Mapping[str, str], home: Path) -> Path:
-    """``$XDG_DATA_HOME/mailsec-smsmse/defs-health``, else ``~/.local/share/mailsec-smsmse/defs-health``.
-
-    A relative ``XDG_DATA_HOME`` is ignored, as the XDG Base Directory specification says.
-    """
-    base = environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else home / ".local" / "share"
-    return root.joinpath(*DATA_FOLDER)
-
-
-def resolve_dir(option: str | None) -> Path:
-    """The absolute report folder: the option when set (``~`` expanded), else :func:`default_dir`."""
-    if option:
-        return Path(os.path.expanduser(option)).absolute()
-    return default_dir(os.environ, Path.home())
-
-
-def counted(check: Mapping[str, Any], fail_severities: Collection[str]) -> bool:
-    """Whether a failing check counts against its host (its severity is one that fails hosts)."""
-    return check["status"] in ("fail", "error") and check["severity"] in fail_severities
-
-
-def failing(host: Mapping[str, Any], fail_severities: Collection[str]) -> list[Mapping[str, Any]]:
-    """The host's failing checks that count, worst severity first."""
-    found = [c for c in host["checks"] if counted(c, fail_severities)]
-    return sorted(found, key=lambda c: health.SEVERITY_ORDER.get(c["severity"], 9))
-
-
-def grade(record: Mapping[str, Any], fail_severities: Collection[str]) -> dict[str, Any]:
-    """The record with its status judged by ``fail_severities`` (``failed`` and ``unreachable`` stay)."""
-    status = record["status"]
-    if status in ("compliant", "fixed", "drift"):
-        changed = status == "fixed" or any(a.get("result") == "done" for a in record["actions"])
-        status = health.status_of(record["checks"], changed=changed, failed=False, fail_severities=fail_severities)
-    return {**record, "status": status}
-
-
-def active_set_bad(host: Mapping[str, Any]) -> bool:
-    """Whether the host's CSAPI active set failed ``csapi_active_good`` (a corrupt set is never counted as a normal one)."""
-    return any(c["id"] == "csapi_active_good" and c["status"] in ("fail", "error") for c in host["checks"])
-
-
-def csapi_label(host: Mapping[str, Any]) -> str:
-    """The CSAPI active version as a person reads it: ``(bad)`` after a bad one, ``(good by structure alone)`` after one
-    nothing but structure proved; ``-`` when there is none."""
-    versions = host["versions"]
-    active = versions.get("csapi_active")
-    if not active:
-        return "-"
-    if active_set_bad(host):
-        return f"{active} (bad)"
-    if versions.get("csapi_proof") == verify.STRUCTURE:
-        return f"{active} ({verify.GOOD_BY_SHORT[verify.STRUCTURE]})"
-    return str(active)
-
-
-def store_problems_of(host: Mapping[str, Any]) -> dict[str, Any]:
-    """The host's store problems: its count, and at most :data:`STORE_PROBLEMS_SHOWN` entries (none for a record without)."""
-    found = host.get("store_problems")
-    found = found if isinstance(found, Mapping) else health.NO_STORE_PROBLEMS
-    entries = found.get("entries")
-    entries = list(entries) if isinstance(entries, list) else []
-    count = found.get("count")
-    count = count if isinstance(count, int) and not isinstance(count, bool) else 0
-    return {"count": max(count, len(entries)), "entries": entries[:STORE_PROBLEMS_SHOWN]}
-
-
-def store_problem_line(entry: Mapping[str, Any]) -> str:
-    """One store problem as one line of safe text (a line break in a name is shown as ``\\n``)."""
-    where = f" {entry.get('path')}" if entry.get("path") else ""
-    return line(f"{entry.get('store')} {entry.get('code')}{where}: {entry.get('message')}")
-
-
-def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    counts = Counter(h["status"] for h in hosts)
-    total = len(hosts)
-    return {
-        "hosts": total,
-        "counts": {s: counts.get(s, 0) for s in STATUSES},
-        "percent": {s: round(100.0 * counts.get(s, 0) / total, 1) if total else 0.0 for s in STATUSES},
-        "hosts_with_store_problems": sum(1 for h in hosts if store_problems_of(h)["count"]),
-    }
-
-
-def worst_first(hosts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return sorted(hosts, key=lambda h: (health.STATUS_ORDER.get(h["status"], 9), h["name"]))
-
-
-# --- history ---
-
-
-@dataclass(frozen=True)
-class History:
-    """The earlier runs a report may use (oldest first), and a warning for each kept file it could not."""
-
-    runs: list[dict[str, Any]]
-    warnings: list[str]
-
-
-def kept_run_schema() -> dict[str, Any]:
-    """The schema of a kept run (:func:`kept_run`), made from ``schemas/report.json`` so that both say one thing."""
-    full = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    props = full["properties"]
-    return {
-        "$defs": full["$defs"],
-        "type": "object",
-        "required": ["schema", "version", "run_id", "started", "ended", "summary", "hosts"],
-        "properties": {
-            "schema": props["schema"],
-            "version": props["version"],
-            "run_id": {"type": "string"},
-            "started": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"},
-            "ended": {"type": "string"},
-            "summary": props["summary"],
-            "hosts": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "status"],
-                    "properties": {"name": {"type": "string"}, "status": {"enum": list(STATUSES)}},
-                },
-            },
-        },
-    }
-
-
-@lru_cache(maxsize=1)
-def _kept_validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(schema_refs.inline(kept_run_schema(), {}))
-
-
-def _kept_problem(document: Any) -> str | None:
-    """Why a kept run cannot be used (the first departure from its schema, or a start that is no time), or None."""
-    error = next(iter(_kept_validator().iter_errors(document)), None)
-    if error is not None:
-        return f"{'/'.join(str(p) for p in error.absolute_path) or 'the document'}: {error.message[:200]}"
-    if _parse_time(document["started"]) is None:
-        return f"started: {document['started']!r} is not a time"
-    return None
-
-
-def read_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS, *, before: str | None = None) -> History:
-    """The last ``runs`` earlier reports, oldest first, each read through its schema (:func:`kept_run_schema`).
-
-    History files are untrusted input: a file that cannot be read or breaks the schema is skipped with a
-    warning naming it, and a run dated after ``before`` (the current run's start: a clock that was wrong, or a
-    planted file) is ignored, with a warning, so it can neither break the report nor reset a host's drift.
-    """
-    found, warnings = [], []
-    limit = _parse_time(before) if before else None
-    for path in sorted((report_dir / "history").glob("defs-health-*.json")):
-        try:
-            document = parse_json(read_regular(str(path), HISTORY_MAX_BYTES))
-        except (OSError, ValueError) as exc:
-            warnings.append(f"the kept run {path} was skipped: it cannot be read ({exc})"[:500])
-            continue
-        problem = _kept_problem(document)
-        if problem is not None:
-            warnings.append(f"the kept run {path} was skipped: {problem}")
-            continue
-        when = _parse_time(document["started"])
-        if limit is not None and when is not None and when > limit:
-            warnings.append(f"the kept run {path} was ignored: it started at {document['started']}, after this run ({before})")
-            continue
-        found.append(document)
-    found.sort(key=lambda r: r["started"])
-    return History(found[-runs:] if runs > 0 else [], warnings)
-
-
-def load_history(report_dir: Path, runs: int = DEFAULT_HISTORY_RUNS) -> list[dict[str, Any]]:
-    """The last ``runs`` earlier reports, oldest first (:func:`read_history`, without its warnings)."""
-    return read_history(report_dir, runs).runs
-
-
-def _parse_time(text: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
-    except (TypeError, ValueError):
-        return None
-
-
-#: one earlier run: when it started, and each host's status then
-Past = tuple[str, Mapping[str, Any]]
-
-
-def past_statuses(history: Sequence[Mapping[str, Any]]) -> list[Past]:
-    """Each earlier run's start and ``{host name: status}``, built once (not once per drifting host)."""
-    return [
-        (report["started"], {h["name"]: h.get("status") for h in report["hosts"] if isinstance(h, dict) and isinstance(h.get("name"), str)})
-        for report in history
-    ]
-
-
-def drift_of(name: str, status: str, history: Sequence[Past], started: str, ended: str) -> dict[str, Any]:
-    """Since when the host's current run of drift or failure began, for how many runs, and how many days.
-
-    ``history`` is :func:`past_statuses` of the earlier runs.
-    """
-    if status not in DRIFTING:
-        return {"drifting_since": None, "drift_runs": None, "drift_days": None}
-    since, runs = started, 1
-    for run_started, statuses in reversed(history):
-        if statuses.get(name) not in DRIFTING:
-            break
-        since, runs = run_started, runs + 1
-    begin, end = _parse_time(since), _parse_time(ended)
-    days = (end - begin).days if begin and end and end >= begin else None
-    return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
-
-
-# --- why nothing was done ---
-
-
-def why_no_action(host: Mapping[str, Any], fail_severities: Collection[str]) -> str | None:
-    """For a host with failing checks but no action: why nothing was done (None when not such a host)."""
-    if host["actions"]:
-        return None
-    if host["status"] == "unreachable":
-        return "The host could not be reached, so nothing was checked or changed."
-    if host["status"] == "failed":
-        return f"Nothing was changed: {host['message'] or 'the host could not be verified'}"
-    bad = [c for c in host["checks"] if c["status"] in ("fail", "error")]
-    if not bad:
-        return None
-    counting = failing(host, fail_severities)
-    if not counting:
-        severities = ", ".join(sorted({c["severity"] for c in bad}))
-        return (
-            f"Nothing to do: the failing checks are of severity {severities}, which defs_health_fail_severities does not count; "
-            f"{bad[0]['remediation']}"
-        )
-    reason = f" ({host['message']})" if host["message"] else ""
-    return (
-        f"Nothing was changed: no promote, rollback or LiveUpdate fixes {', '.join(c['id'] for c in counting)}{reason}. "
-        f"{counting[0]['remediation']}"
-    )
-
-
-# --- the document ---
-
-
-def build(
-    records: Sequence[Mapping[str, Any]],
-    *,
-    run_id: str,
-    started: str,
-    ended: str,
-    options: Mapping[str, Any],
-    history: Sequence[Mapping[str, Any]],
-    fail_severities: Collection[str] = DEFAULT_FAIL_SEVERITIES,
-) -> dict[str, Any]:
-    severities = [s for s in SEVERITIES if s in fail_severities]
-    hosts = []
-    past = past_statuses(history)
-    for record in worst_first([grade(r, severities) for r in records]):
-        host = {**record, **drift_of(record["name"], record["status"], past, started, ended)}
-        host["store_problems"] = store_problems_of(record)
-        host["why_no_action"] = why_no_action(host, severities)
-        hosts.append(host)
-    return {
-        "schema": "mailsec.smsmse/defs-health-report",
-        "version": 1,
-        "run_id": run_id,
-        "started": started,
-        "ended": ended,
-        "options": {**options, "fail_severities": severities},
-        "summary": summary(hosts),
-        "hosts": hosts,
-        "history": [{"run_id": r.get("run_id"), "started": r["started"], "summary": r["summary"]} for r in history],
-    }
-
-
-def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Status -> the names of the hosts with it (sorted)."""
-    return {s: sorted(h["name"] for h in report["hosts"] if h["status"] == s) for s in STATUSES}
-
-
-def fixed_by(host: Mapping[str, Any]) -> str | None:
-    """Where the good set that healed the host came from (liveupdate, or a distribution point), or None: the action the
-    run marked ``fixed`` (a source whose set verified good afterwards), never one that only ran."""
-    return next((str(a["source"]) for a in reversed(host["actions"]) if a.get("source") and a.get("fixed") is True), None)
-
-
-def hosts_fixed_by(report: Mapping[str, Any]) -> dict[str, str]:
-    """Host name -> the source that gave it a good set, for the hosts a source healed in this run."""
-    found = {h["name"]: fixed_by(h) for h in report["hosts"]}
-    return {name: source for name, source in sorted(found.items()) if source is not None}
-
-
-def kept_run(report: Mapping[str, Any]) -> dict[str, Any]:
-    """What the history keeps of a run: its times, summary, and each host's name and status (all that drift needs).
-
-    A whole report of 1,000 hosts is about 3 MB; sixty of them would be read on every run.
-    """
-    hosts = [{"name": h["name"], "status": h["status"]} for h in report["hosts"]]
-    return {key: report[key] for key in ("schema", "version", "run_id", "started", "ended", "summary")} | {"hosts": hosts}
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(schema_refs.inline(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), {}))
-
-
-def validate(report: Mapping[str, Any]) -> list[str]:
-    """The report's departures from ``schemas/report.json`` (a self-check of the collection's own output)."""
-    return [f"{list(e.absolute_path)}: {e.message}" for e in _validator().iter_errors(report)]
-
-
-# --- writing ---
-
-
-def _json(report: Mapping[str, Any]) -> str:
-    return json.dumps(report, indent=1, sort_keys=True) + "\n"
-
-
-def renderers() -> dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]]:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report_html, report_junit
-
-    return {
-        "json": ("defs-health.json", _json),
-        "html": ("defs-health.html", report_html.render),
-        "junit": ("defs-health.junit.xml", report_junit.render),
-    }
-
-
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".defs-health-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _write_together(files: Mapping[Path, str]) -> None:
-    """Write every file or none: each to a temporary file first, then all renamed into place."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=".defs-health-", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)
-    except BaseException:
-        for tmp, _path in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
-
-
-def write(
-    report: Mapping[str, Any], report_dir: Path, formats: Sequence[str], *, history_runs: int = DEFAULT_HISTORY_RUNS
-) -> dict[str, str]:
-    """Write the report in each format, together or not at all (every format rendered and written aside before any
-    replaces its file), keep a copy in the history (the last ``history_runs``); return format -> path."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    table = renderers()
-    rendered = {report_dir / table[fmt][0]: table[fmt][1](report) for fmt in formats}
-    _write_together(rendered)
-    written = {fmt: str(report_dir / table[fmt][0]) for fmt in formats}
-    history = report_dir / "history"
-    history.mkdir(exist_ok=True)
-    if history_runs > 0:
-        _write(history / f"defs-health-{report['run_id']}.json", json.dumps(kept_run(report), sort_keys=True))
-    kept = sorted(history.glob("defs-health-*.json"))
-    for old in kept[: max(len(kept) - history_runs, 0)]:
-        old.unlink()
-    return written
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.report_build import (
+    DATA_FOLDER,
+    DEFAULT_FAIL_SEVERITIES,
+    DEFAULT_HISTORY_RUNS,
+    DRIFTING,
+    HISTORY_MAX_BYTES,
+    SCHEMA_PATH,
+    SEVERITIES,
+    STATUSES,
+    STORE_PROBLEMS_SHOWN,
+    TIME_FORMAT,
+    Past,
+    active_set_bad,
+    build,
+    counted,
+    csapi_label,
+    drift_of,
+    failing,
+    fixed_by,
+    grade,
+    hosts_by_status,
+    hosts_fixed_by,
+    parse_time,
+    past_statuses,
+    store_problem_line,
+    store_problems_of,
+    summary,
+    validate,
+    why_no_action,
+    worst_first,
+)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.report_files import (
+    default_dir,
+    renderers,
+    resolve_dir,
+    write,
+)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.report_history import (
+    History,
+    kept_run,
+    kept_run_schema,
+    load_history,
+    read_history,
+)
+
+__all__ = [
+    "DATA_FOLDER",
+    "DEFAULT_FAIL_SEVERITIES",
+    "DEFAULT_HISTORY_RUNS",
+    "DRIFTING",
+    "HISTORY_MAX_BYTES",
+    "SCHEMA_PATH",
+    "SEVERITIES",
+    "STATUSES",
+    "STORE_PROBLEMS_SHOWN",
+    "TIME_FORMAT",
+    "History",
+    "Past",
+    "active_set_bad",
+    "build",
+    "counted",
+    "csapi_label",
+    "default_dir",
+    "drift_of",
+    "failing",
+    "fixed_by",
+    "grade",
+    "hosts_by_status",
+    "hosts_fixed_by",
+    "kept_run",
+    "kept_run_schema",
+    "load_history",
+    "parse_time",
+    "past_statuses",
+    "read_history",
+    "renderers",
+    "resolve_dir",
+    "store_problem_line",
+    "store_problems_of",
+    "summary",
+    "validate",
+    "why_no_action",
+    "worst_first",
+    "write",
+]

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 from .runner import playbook

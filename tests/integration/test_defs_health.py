@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .runner import COLLECTIONS, Run, playbook
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build, lab, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .runner import Run, playbook
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .runner import Run, playbook
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .runner import BIN, ROOT, Run, playbook
 

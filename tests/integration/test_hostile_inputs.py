@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
 
 from .runner import playbook
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
 
 from .runner import playbook
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .runner import playbook
 

@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"

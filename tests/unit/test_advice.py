@@ -27,7 +27,7 @@ def test_a_host_with_no_good_set_is_told_liveupdate_as_its_plan_says(one: Callab
 
 def test_a_host_that_needs_defs_health_repair_hawking_is_told_so_not_to_investigate_tampering(one: Callable[..., Host]) -> None:
     newest = versions()[-1]
-    marks = [
+    marks: list[dict[str, str]] = [
         {"store": store, "version": newest, "code": "CONSENSUS_MINORITY", "message": "the fleet holds other bytes"}
         for store in ("hawking", "smsmse_hawking")
     ]

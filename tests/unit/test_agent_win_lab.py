@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win_lab as lab_agent
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab_engine
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 
 needs_mono = pytest.mark.skipif(
     shutil.which("mcs") is None or shutil.which("mono") is None, reason="mcs or mono is not installed (scripts/ensure_mcs.sh)"

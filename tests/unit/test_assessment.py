@@ -15,12 +15,12 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     assessment,
     decide,
     health_run,
-    lab,
     snapshot,
     store_view,
     structure,
     verify,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, read_back
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, contract, lab, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, contract, error_codes, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, SmsmseError
 
 from .test_plan import host, promote, stores_of
@@ -107,10 +109,21 @@ def test_missing_cryptography_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> 
         catalog.load_public_key("00" * 32)
 
 
+def test_the_error_table_is_refused_when_malformed() -> None:
+    good = {"code": "X", "meaning": "m", "remediation": "r"}
+    assert error_codes.load(json.dumps([good])) == (error_codes.ErrorCode("X", "m", "r"),)
+    for table, said in (
+        ({"X": good}, "a JSON list"),
+        ([{**good, "extra": "e"}], "entry 0 needs exactly code, meaning, remediation"),
+        ([good, {**good, "meaning": ""}], "entry 1 needs"),
+        ([good, good], "repeated: X"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            error_codes.load(json.dumps(table))
+
+
 def test_every_registered_code_is_used_by_the_code() -> None:
-    sources = "\n".join(p.read_text() for p in (ROOT / "plugins").rglob("*.py") if p.name != "errors.py")
-    registry = (ROOT / "plugins" / "plugin_utils" / "errors.py").read_text()
-    sources += registry[registry.index("class SmsmseError") :]  # the exception classes, one per kind, not the table
+    sources = "\n".join(p.read_text() for p in (ROOT / "plugins").rglob("*.py"))  # the table is error_codes.json
     unused = [code for code in BY_CODE if f'"{code}"' not in sources]
     assert unused == []
 
@@ -121,7 +134,7 @@ def test_every_registered_code_is_used_by_the_code() -> None:
 )
 def test_the_result_says_rolled_back_only_when_the_change_was_made(answers: dict[str, str], done: bool) -> None:
     rollback = the_plan()
-    rollback.extra.update(rolled_back=True, downgrade=True, replaced_in_place=True)
+    rollback.extra.update({"rolled_back": True, "downgrade": True, "replaced_in_place": True})
     ops = [s["op"] for s in rollback.steps]
     replies = results(**answers)
     if "expect" in answers:

@@ -129,7 +129,7 @@ def test_an_outside_source_without_catalog_state_is_warned_about_naming_the_opti
     assert "`defs_health_catalog_state`" in warning and "https://dp.example.com/smsmse" in warning and "replay" in warning
 
 
-@pytest.mark.parametrize("proxy", ["http://proxy.example.com:3128", "https://proxy.example.com/", None])
+@pytest.mark.parametrize("proxy", ["http://proxy.example.com:3128", "http://proxy.example.com/", None])
 def test_a_proxy_for_windows_hosts(proxy: str | None) -> None:
     assert distpoint.check_proxy(proxy, windows=True) == proxy
 
@@ -142,6 +142,7 @@ def test_a_proxy_for_windows_hosts(proxy: str | None) -> None:
         ("http://proxy.example.com:3128/path", "http://host:port"),
         ("http://user:s3cret@proxy.example.com:3128/path", "credentials"),
         ("socks5://proxy.example.com:1080", "http://host:port"),
+        ("https://proxy.example.com:3128", "speaks plain HTTP to a proxy"),
     ],
 )
 def test_a_bad_proxy_is_refused_without_echoing_a_password(proxy: str, words: str) -> None:

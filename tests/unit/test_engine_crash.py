@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import engine
 from .apply_host import definfo_bytes, tree

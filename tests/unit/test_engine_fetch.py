@@ -86,6 +86,7 @@ def checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         "a_named_proxy_is_answered_with_the_agents_identity",
         "the_system_proxy_gets_no_credentials",
         "a_malformed_proxy_names_the_option_and_the_fix",
+        "an_https_proxy_is_refused",
     ],
 )
 def test_the_web_client(checks: dict[str, str], name: str) -> None:

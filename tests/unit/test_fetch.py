@@ -25,7 +25,8 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch, hashing
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import engine
 from .apply_host import FILES, complete, true_manifest
@@ -485,6 +486,27 @@ def test_a_fetched_file_cleaned_after_it_landed_is_refused(tmp_path: Path, store
     assert_nothing_kept(store)
 
 
+def test_a_fetched_file_removed_after_it_landed_is_a_read_back_mismatch(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter that deletes (quarantines) a file right after it lands: the read-back names it, as for a cleaned file."""
+    point = lab.write_set(tmp_path / "dp", VERSION, FILES)
+    land = fetch._land
+
+    def quarantined(chunks: Any, target: str, pools: Any) -> tuple[int, str]:
+        result = land(chunks, target, pools)
+        if target.endswith(FILES[1][0]):
+            pools.flushed()  # the filter acts once the file is closed
+            os.unlink(target)
+        return result
+
+    monkeypatch.setattr(fetch, "_land", quarantined)
+    report = run_fetch(store, str(point))
+    assert (report["result"], report["code"]) == ("failed", "READ_BACK_MISMATCH"), report
+    assert FILES[1][0] in report["message"] and "removed" in report["message"]
+    assert_nothing_kept(store)
+
+
 # --- the read of the stores after the last step: a file this call read back is not hashed again while unchanged ---
 
 
@@ -525,6 +547,7 @@ def test_the_read_after_the_change_takes_the_digests_of_the_read_back(tmp_path: 
     """Every landed file is hashed once, by the fetch's read-back; the read of the store after the pointer moved takes
     that digest while the file's size, times and identity are what the read-back saw."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hashing, "RACY_NS", 0)  # as on a kernel that stamps times to the nanosecond (below: the margin)
     point = lab.write_set(tmp_path / "dp", VERSION, FILES)
     active, hashed = _fetch_and_install(store, str(point), monkeypatch)
     want = true_manifest(VERSION)
@@ -533,9 +556,10 @@ def test_the_read_after_the_change_takes_the_digests_of_the_read_back(tmp_path: 
     assert sorted(hashed) == sorted(want), "each file hashed once after it landed"
 
 
-def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, store: Path) -> None:
+def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file rewritten in place after the read-back (same size, its modification time set back) moves its change
     time: the read of the store hashes it again and shows what is there now."""
+    monkeypatch.setattr(hashing, "RACY_NS", 0)  # the key is kept at once: what is shown here is that the write moves it
     point = lab.write_set(tmp_path / "dp", VERSION, FILES)
     ctx = Context(contract.wire(), None)
     report = apply.run_step(ctx, dict(fetch_request(store, str(point))["steps"][0]), None, 2048)
@@ -554,3 +578,15 @@ def test_a_file_changed_after_its_read_back_is_hashed_again(tmp_path: Path, stor
     again = HashCache(str(tmp_path / "cache"), str(store), True, landed=ctx.landed)
     assert again.digest(str(path), after) == hashlib.sha256(changed).hexdigest()
     assert again.stats["files_hashed"] == 1
+
+
+def test_a_file_read_back_within_a_clock_tick_of_its_last_write_is_hashed_again_later(tmp_path: Path) -> None:
+    """Older kernels stamp times once a tick: a write in the tick of the last one leaves size, times and identity as
+    they were. A read back that soon after the write gives no key, so the read after the change hashes the file again;
+    once the last change is older than the margin, the key stands."""
+    path = tmp_path / "virscan1.dat"
+    path.write_bytes(b"x" * 4096)
+    assert hashing.sha256_landed(str(path))[2] is None
+    time.sleep(hashing.RACY_NS / 1e9 + 0.05)
+    digest, size, key = hashing.sha256_landed(str(path))
+    assert (digest, size) == (hashlib.sha256(b"x" * 4096).hexdigest(), 4096) and key is not None

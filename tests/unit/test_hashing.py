@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import hashing, scan
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 
 def scan_once(store: Path, cache_dir: Path, deep: bool = False) -> dict[str, object]:

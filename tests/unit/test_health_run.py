@@ -22,8 +22,8 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     contract,
     decide,
     facts,
+    health_judge,
     health_run,
-    lab,
     report,
     report_html,
     report_junit,
@@ -32,6 +32,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     structure,
     verify_task,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -76,7 +77,7 @@ class Host:
         return parse_definfo((self.root / store / "definfo.dat").read_bytes()).cur_defs
 
 
-def run(host: Host, mode: str = "enforce", marks: Sequence[Mapping[str, Any]] = (), **options: Any) -> dict[str, Any]:
+def run(host: Host, mode: str = "enforce", marks: Sequence[Mapping[str, str]] = (), **options: Any) -> dict[str, Any]:
     opts = health_run.Options(
         **{
             "mode": mode,
@@ -405,7 +406,7 @@ def test_a_reply_the_verdicts_cannot_use_fails_that_host_alone(one: Callable[...
     def judge_raises(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("versions")
 
-    monkeypatch.setattr(health_run, "judge", judge_raises)
+    monkeypatch.setattr(health_judge, "judge", judge_raises)
     ran = run(host)
     assert ran["changed"] is False
     assert ran["record"]["status"] == "failed"

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, lab, lab_product, plan, snapshot, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, plan, snapshot, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from . import lab_change

@@ -17,7 +17,6 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     contract,
     decide,
     facts,
-    lab,
     outcome,
     plan,
     snapshot,
@@ -26,6 +25,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     structure,
     verify,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 CTX = store_view.Context(windows=False, token=lambda: "t0k3n")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, outcome, plan, steps, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, plan, steps, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 

@@ -13,7 +13,6 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     consensus,
     health,
-    lab,
     plan,
     report,
     report_console,
@@ -22,6 +21,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     store_view,
     verify,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .test_trust import NEWEST, copy, judge, lab_catalog, probe
 

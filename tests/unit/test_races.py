@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply as agent_apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
 
 from .apply_host import complete, definfo_bytes
 from .test_health_run import TODAY, Host, run, versions
@@ -29,7 +30,7 @@ def blind(lab_factory: Callable[..., Path]) -> Host:
     return Host(lab_factory(lab.LabHost("h", version="6.0.10", faults=["stale_csapi", "corrupt_newest"])), "h")
 
 
-def corrupt_newest_marks() -> list[dict[str, Any]]:
+def corrupt_newest_marks() -> list[dict[str, str]]:
     """The fleet's verdict on the flipped byte (without a catalog, consensus is what finds it)."""
     bad = versions()[-1]
     return [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_files
 
 from .test_report import ENDED, STARTED, build, check, record
 
@@ -74,7 +74,7 @@ def test_the_formats_are_written_together_or_not_at_all(tmp_path: Path, monkeypa
     def broken(_report: Any) -> str:
         raise ValueError("the template failed")
 
-    monkeypatch.setattr(report, "renderers", lambda: {**table, "junit": (table["junit"][0], broken)})
+    monkeypatch.setattr(report_files, "renderers", lambda: {**table, "junit": (table["junit"][0], broken)})
     with pytest.raises(ValueError):
         report.write(second, tmp_path, FORMATS)
     assert {name: (tmp_path / name).read_bytes() for name in before} == before, "no format moved on alone"

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, lab, report, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, report_build, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from tests.unit.test_agent_posix import probe_host
 from tests.unit.test_report import build, check, record
 
@@ -38,7 +39,7 @@ def holds_ref(node: Any) -> bool:
 @pytest.mark.parametrize("kind", ["request", "reply"])
 def test_the_validators_in_use_look_up_no_reference(op: str, kind: str) -> None:
     assert not holds_ref(contract._validator(op, kind).schema)
-    assert not holds_ref(report._validator().schema)
+    assert not holds_ref(report_build._validator().schema)
 
 
 BREAKS: list[Callable[[dict[str, Any]], None]] = [
@@ -64,11 +65,11 @@ def test_a_probe_reply_is_judged_as_the_original_schema_judges_it(lab_factory: C
 
 def test_a_report_is_judged_as_the_original_schema_judges_it() -> None:
     built = build([record("a", "drift", [check("csapi_newest", "fail")]), record("b", "compliant")])
-    plain = jsonschema.Draft202012Validator(json.loads(report.SCHEMA_PATH.read_text()))
+    plain = jsonschema.Draft202012Validator(json.loads(report_build.SCHEMA_PATH.read_text()))
     for breaking in (lambda d: d["hosts"][0].update(status="green"), lambda d: d["summary"]["percent"].update(drift=101), lambda d: None):
         document = copy.deepcopy(built)
         breaking(document)
-        assert errors(report._validator(), document) == errors(plain, document)
+        assert errors(report_build._validator(), document) == errors(plain, document)
 
 
 def test_a_reference_with_siblings_keeps_both() -> None:

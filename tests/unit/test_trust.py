@@ -20,13 +20,13 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     contract,
     decide,
     facts,
-    lab,
     snapshot,
     store_view,
     structure,
     verify,
     verify_task,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 KEY = Ed25519PrivateKey.generate()

@@ -17,11 +17,11 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
     catalog_build,
     contract,
     facts,
-    lab,
     snapshot,
     structure,
     verify,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 KEY = Ed25519PrivateKey.generate()
 NOW = dt.datetime.now(dt.timezone.utc)

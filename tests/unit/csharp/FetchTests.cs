@@ -119,7 +119,10 @@ namespace FetchTests
                 IWebProxy second = WebDownloads.ProxyFor("http://proxy.example.com:3128");
                 IWebProxy system = WebDownloads.ProxyFor(null);
                 Check("a_named_proxy_is_answered_with_the_agents_identity", first is WebProxy && first.Credentials == CredentialCache.DefaultCredentials && !ReferenceEquals(first, second), "credentials or a shared proxy object");
-                Check("the_system_proxy_gets_no_credentials", system == null || (system.Credentials == null && !ReferenceEquals(system, WebRequest.DefaultWebProxy)), "the system proxy carries credentials or is the process-wide object");
+                Check("the_system_proxy_gets_no_credentials", system == null || (system.Credentials == null && ReferenceEquals(system, WebRequest.DefaultWebProxy)), "the system proxy carries credentials or is not the process's default (machine.config) proxy");
+                bool refused = false;
+                try { WebDownloads.ProxyUri("https://proxy.example.com:3128"); } catch (ArgumentException) { refused = true; }
+                Check("an_https_proxy_is_refused", refused, "an https:// proxy was accepted: .NET Framework would speak plain HTTP to it");
             }
 
             // LOW: a malformed proxy URL is an error naming the option and the fix

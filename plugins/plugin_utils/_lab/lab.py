@@ -15,32 +15,70 @@ holds the same bytes on every host, as on a real fleet. Faults named in
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab.lab_faults import (
+    FAULTS,
+    missing_usage_set,
+    odd_version_names,
+    tamper_keep_mtime,
+)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab.lab_files import (
+    DEFAULT_FILES,
+    MARKER,
+    OTHER_CODE,
+    SMSMSE_CODE,
+    STORES,
+    file_bytes,
+    read_usage,
+    set_versions,
+    write_definfo,
+    write_events,
+    write_set,
+    write_usage,
+)
 
-STORES = ("hawking", "smsmse_hawking", "csapi")
+__all__ = [
+    "AGENTS",
+    "DEFAULT_FILES",
+    "FAULTS",
+    "LAB_AGENT_VARIABLE",
+    "MARKER",
+    "OTHER_CODE",
+    "SMSMSE_CODE",
+    "STORES",
+    "LabHost",
+    "agent_of",
+    "build_host",
+    "build_lab",
+    "demo_hosts",
+    "file_bytes",
+    "fleet_hosts",
+    "liveupdate",
+    "liveupdate_version",
+    "missing_usage_set",
+    "mono_missing",
+    "odd_version_names",
+    "read_usage",
+    "set_versions",
+    "tamper_keep_mtime",
+    "write_definfo",
+    "write_events",
+    "write_set",
+    "write_usage",
+]
+
 #: the agents a lab host can be served by, and the inventory variable that picks one
 AGENTS = agent.LAB_AGENTS
 LAB_AGENT_VARIABLE = agent.LAB_AGENT_VARIABLE
-MARKER = "zdone.dat"
-#: (file name, size in bytes) of every set; zdone.dat is added last, as LiveUpdate does
-DEFAULT_FILES: tuple[tuple[str, int], ...] = (
-    ("virscan1.dat", 6144),
-    ("virscan2.dat", 4096),
-    ("naveng32.dll", 3072),
-    ("navex32a.dll", 3072),
-    ("catalog.dat", 512),
-    ("v.grd", 256),
-)
 
 
 @dataclass
@@ -56,204 +94,6 @@ class LabHost:
     events: tuple[int, ...] = ()  # product events written an hour ago, for example (401,) on a 7.x host
     agent: str = "posix"  # "windows": served by the Windows agent's engine under Mono (smsmse_defs_lab_agent)
 
-
-def set_versions(today: dt.date, count: int) -> list[str]:
-    """``count`` daily versions ending yesterday, oldest first (revision .001 to .003 alternate)."""
-    return [f"{today - dt.timedelta(days=count - i):%Y%m%d}.{1 + i % 3:03d}" for i in range(count)]
-
-
-def file_bytes(version: str, name: str, size: int) -> bytes:
-    """Deterministic content of ``name`` in ``version``: the same on every host."""
-    seed = hashlib.sha256(f"{version}/{name}".encode()).digest()
-    blocks = (size + 31) // 32
-    return b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(blocks))[:size]
-
-
-def write_set(store: Path, version: str, files: Sequence[tuple[str, int]] = DEFAULT_FILES) -> Path:
-    folder = store / version
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, size in files:
-        (folder / name).write_bytes(file_bytes(version, name, size))
-    (folder / MARKER).write_bytes(b"done\r\n")
-    return folder
-
-
-def write_definfo(store: Path, cur_defs: str | None, last_defs: str | None = None) -> None:
-    lines = ["[DefDates]"]
-    if cur_defs:
-        lines.append(f"CurDefs={cur_defs}")
-    if last_defs:
-        lines.append(f"LastDefs={last_defs}")
-    lines += ["", "[Lab]", "; written by the mailsec.smsmse lab", "Builder=mailsec.smsmse"]
-    (store / "definfo.dat").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
-
-
-#: the product codes the lab's usage.dat records: SMSMSE's own, and another product sharing the Hawking store
-SMSMSE_CODE = "SMSMSE_65"
-OTHER_CODE = "NAVCORP_70"
-
-
-def write_usage(store: Path, entries: Sequence[tuple[str, str]]) -> None:
-    """``usage.dat`` of a shared Hawking store: one ``[set]`` section per (set, product code), in order, CRLF."""
-    lines: list[str] = []
-    for version, code in entries:
-        lines += [f"[{version}]", f"{code}=1"]
-    (store / "usage.dat").write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
-
-
-def read_usage(store: Path) -> dict[str, list[str]]:
-    """Set -> product codes of a lab store's ``usage.dat`` (empty when it has none), as the product reads it."""
-    path = store / "usage.dat"
-    if not path.is_file():
-        return {}
-    found: dict[str, list[str]] = {}
-    section = None
-    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
-        text = line.strip()
-        if text.startswith("[") and text.endswith("]"):
-            section = found.setdefault(text[1:-1].strip(), [])
-        elif "=" in text and section is not None:
-            section.append(text.split("=", 1)[0].strip())
-    return found
-
-
-def write_events(path: Path, events: Sequence[tuple[int, dt.datetime, str]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for event_id, when, message in events:
-            record = {"id": event_id, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "message": message}
-            handle.write(json.dumps(record) + "\n")
-
-
-# --- faults: each takes the host folder, the host's versions (oldest first) and appends events ---
-
-Fault = Callable[[Path, list[str], list[tuple[int, dt.datetime, str]]], None]
-
-
-def _flip(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def _corrupt_newest(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
-        _flip(host / store / versions[-1] / DEFAULT_FILES[0][0])
-
-
-def _truncated_file(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
-        target = host / store / versions[-1] / DEFAULT_FILES[1][0]
-        target.write_bytes(target.read_bytes()[: DEFAULT_FILES[1][1] // 3])
-
-
-def _missing_marker(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
-        (host / store / versions[-1] / MARKER).unlink()
-
-
-def _stale_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    csapi = host / "csapi"
-    shutil.rmtree(csapi)
-    csapi.mkdir()
-    write_set(csapi, versions[0])
-    write_definfo(csapi, versions[0])
-
-
-def _corrupt_active_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    _flip(host / "csapi" / versions[-1] / DEFAULT_FILES[0][0])
-
-
-def _all_corrupt(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in STORES:
-        for folder in (host / store).iterdir():
-            if folder.is_dir():
-                _flip(folder / DEFAULT_FILES[0][0])
-
-
-def _empty_stores(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in STORES:
-        shutil.rmtree(host / store)
-        (host / store).mkdir()
-
-
-def _malformed_definfo(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    (host / "csapi" / "definfo.dat").write_bytes(b"[DefDates]\r\nCurDefs=" + versions[-1].encode() + b"\r\nthis line is not ini\r\n")
-
-
-def tamper_keep_mtime(path: Path) -> None:
-    """Rewrite bytes of ``path`` in place (same size, same inode), then set its modification time back."""
-    before = path.stat()
-    middle = before.st_size // 2
-    flipped = bytes(b ^ 0xFF for b in path.read_bytes()[middle : middle + 16])
-    with path.open("r+b") as handle:
-        handle.seek(middle)
-        handle.write(flipped)
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-
-
-def _truncated_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    target = host / "csapi" / versions[-1] / DEFAULT_FILES[0][0]
-    target.write_bytes(target.read_bytes()[: DEFAULT_FILES[0][1] // 3])
-
-
-def _tampered_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    tamper_keep_mtime(host / "csapi" / versions[-1] / DEFAULT_FILES[0][0])
-
-
-def _case_collision(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
-        (host / store / versions[-1] / DEFAULT_FILES[0][0].upper()).write_bytes(b"not what the vendor shipped\r\n" * 64)
-
-
-def odd_version_names(version: str) -> list[str]:
-    """Folder names a person takes for ``version`` with revision 009: a final newline, and full-width digits."""
-    newer = version[:9] + "009"
-    return [newer + "\n", newer.translate({ord("0") + i: 0xFF10 + i for i in range(10)})]
-
-
-def _odd_version_names(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
-        for name in odd_version_names(versions[-1]):
-            write_set(host / store, name)
-
-
-def _usage_dat(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    """The shared Hawking store's usage.dat: another product on the oldest set, SMSMSE on the newest."""
-    write_usage(host / "hawking", [(versions[0], OTHER_CODE), (versions[-1], SMSMSE_CODE)])
-
-
-def missing_usage_set(versions: list[str]) -> str:
-    """The set the ``stale_usage`` fault's usage.dat gives SMSMSE: a revision of the oldest day the host does not hold."""
-    return f"{versions[0][:8]}.999"
-
-
-def _stale_usage(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    """usage.dat gives SMSMSE a set the Hawking store no longer holds (TECH84196): the product fails to start."""
-    write_usage(host / "hawking", [(versions[0], OTHER_CODE), (missing_usage_set(versions), SMSMSE_CODE)])
-
-
-def _unfinished_everywhere(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in STORES:
-        (host / store / versions[-1] / MARKER).unlink()
-
-
-FAULTS: dict[str, Fault] = {
-    "corrupt_newest": _corrupt_newest,
-    "truncated_file": _truncated_file,
-    "missing_marker": _missing_marker,
-    "stale_csapi": _stale_csapi,
-    "corrupt_active_csapi": _corrupt_active_csapi,
-    "all_corrupt": _all_corrupt,
-    "empty_stores": _empty_stores,
-    "malformed_definfo": _malformed_definfo,
-    "truncated_csapi": _truncated_csapi,
-    "tampered_csapi": _tampered_csapi,
-    "case_collision": _case_collision,
-    "odd_version_names": _odd_version_names,
-    "unfinished_everywhere": _unfinished_everywhere,
-    "usage_dat": _usage_dat,
-    "stale_usage": _stale_usage,
-}
 
 #: the role demo's 20 hosts: (faults, product version, LiveUpdate)
 FLEET_MIX: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
@@ -382,11 +222,11 @@ def liveupdate(host: Path, mode: str, today: dt.date | None = None) -> int:
 
 def _liveupdate_command(host: Path, mode: str) -> list[str]:
     collections_root = Path(os.path.abspath(__file__)).parents[
-        5
+        6
     ]  # the folder holding ansible_collections/ (not resolved: a link may be it)
     code = (
         f"import sys; sys.path.insert(0, {str(collections_root)!r}); "
-        "from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab; "
+        "from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab; "
         "from pathlib import Path; sys.exit(lab.liveupdate(Path(sys.argv[1]), sys.argv[2]))"
     )
     return [sys.executable, "-c", code, str(host), mode]

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 #: the folder of the engine's sources, shipped with the collection
-SOURCES = Path(__file__).resolve().parents[1] / "module_utils"
+SOURCES = Path(__file__).resolve().parents[2] / "module_utils"
 
 
 def sources() -> dict[str, str]:

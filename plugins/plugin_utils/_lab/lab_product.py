@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab, product, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import product, versions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     CUR_DEFS,
     DEFDATES,
@@ -304,10 +305,10 @@ class Emulator:
 
 def command(inventory: Path, host: str, period: float, *, continuous: bool = False) -> list[str]:
     """The argument list of one emulator process for ``host`` of the lab at ``inventory``."""
-    collections_root = Path(os.path.abspath(__file__)).parents[5]  # the folder holding ansible_collections/
+    collections_root = Path(os.path.abspath(__file__)).parents[6]  # the folder holding ansible_collections/
     code = (
         f"import sys; sys.path.insert(0, {str(collections_root)!r}); "
-        "from ansible_collections.mailsec.smsmse.plugins.plugin_utils import lab_product; "
+        "from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_product; "
         "sys.exit(lab_product.main(sys.argv[1:]))"
     )
     argv = [sys.executable, "-c", code, "run", "--inventory", str(inventory), "--host", host, "--period", str(period)]
