@@ -103,15 +103,25 @@ def _refused(report: StepReport) -> bool:
 
 
 def _service_round(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, tuple[int, Step, StepReport] | None]:
-    """(a service was stopped by this request, the start step that did not bring it back or None)."""
+    """(a service was, or may have been, stopped by this request, the start step that did not bring it back or None)."""
     stopped = any(
-        s["op"] == "service" and s["args"].get("action") == "stop" and r["result"] == "done" and r["data"].get("stopped", True)
+        s["op"] == "service" and s["args"].get("action") == "stop" and (r["data"].get("stopped", True) or _stop_part_way(r))
         for s, r in zip(steps, reports)
+        if r["result"] == "done" or _stop_part_way(r)
     )
     if not stopped:
         return False, None
     down = next(((i, s, r) for i, (s, r) in enumerate(zip(steps, reports)) if _is_start(s) and r["result"] != "done"), None)
     return True, down
+
+
+def _stop_part_way(report: StepReport) -> bool:
+    """A stop that was attempted and did not end done: it may have stopped the scanner (its start then runs)."""
+    return report["result"] in ("failed", "timeout")
+
+
+def _stop_uncertain(steps: Sequence[Step], reports: Sequence[StepReport]) -> bool:
+    return any(s["op"] == "service" and s["args"].get("action") == "stop" and _stop_part_way(r) for s, r in zip(steps, reports))
 
 
 def _is_start(step: Step) -> bool:
@@ -152,7 +162,11 @@ def _verdict(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool
         i, s, r = first
         code = CODE_OVERRIDES.get(r.get("code") or "", CODES.get(r["result"], "CHANGE_FAILED"))
         nothing = "Nothing was changed"
-        if stopped:
+        if stopped and _stop_uncertain(steps, reports):
+            nothing += " in the stores (the service's stop did not end as asked and may have stopped it; " + (
+                "its start did not bring it back)" if down is not None else "it was started again)"
+            )
+        elif stopped:
             nothing += " in the stores (the service was stopped" + (")" if down is not None else " and started again)")
         if r["result"] == "skipped":  # an earlier step of its group failed: the agent's message names it
             why = str(r.get("message") or "an earlier required step of its group did not end done").removeprefix("skipped: ")

@@ -81,6 +81,7 @@ def call(
     )
     if done.returncode != 0:
         return {"crashed": done.returncode, "stderr": done.stderr}
+    assert done.stdout.strip(), f"the console host exited 0 and wrote nothing; stderr: {done.stderr!r}"
     loaded: dict[str, Any] = json.loads(done.stdout)
     return loaded
 

@@ -112,3 +112,19 @@ def test_a_commit_step_that_did_nothing_is_not_unknown() -> None:
     assert "Nothing was changed:" in bad["msg"]
     held = read(step("exchange", "in_use", commit=True, code="SET_IN_USE"))
     assert (held["changed"], held["error"]["code"]) == (False, "ACTIVE_SET_IN_USE")
+
+
+def test_a_stop_that_failed_part_way_and_its_start_are_never_nothing_changed() -> None:
+    """A stop command that fails or times out may have stopped the scanner; its start then runs. The result says the
+    service may have been stopped and started again, and counts it as a change, never "Nothing was changed"."""
+    for result, code in (("failed", "COMMAND_FAILED"), ("timeout", "SERVICE_TIMEOUT")):
+        got = read(
+            step("lock", "done"),
+            step("service", result, args=STOP, code=code),
+            step("exchange", "skipped", commit=True),
+            step("service", "done", args=START, required=False, always=True, data={"started": True, "dependents": []}),
+            step("unlock", "done", required=False, always=True),
+        )
+        assert got["failed"] and got["changed"] is True, got
+        assert "may have stopped it" in got["msg"] and "started again" in got["msg"], got["msg"]
+        assert not got["msg"].split(": ", 1)[1].startswith("Nothing was changed:"), got["msg"]
