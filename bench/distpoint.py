@@ -32,7 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
 from ansible_collections.mailsec.smsmse.bench.common import WORK, drop_caches_if_possible, table
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.tests import distpoint_server
 
 VERSION = "20261125.003"
@@ -78,7 +79,7 @@ def make_set(www: Path, size_mb: int, files: int) -> dict[str, dict[str, Any]]:
 
 
 def import_request(store: Path, url: str, ca: Path, manifest: dict[str, dict[str, Any]], size: int) -> steps.Request:
-    """The steps an import plans for a store that does not hold the set (plugins/plugin_utils/plan.py, import_set)."""
+    """The steps an import plans for a store that does not hold the set (plugins/plugin_utils/_change/plan.py, import_set)."""
     group = steps.Group(str(store), 900, hashlib.sha256(OLD_POINTER).hexdigest())
     staging = f"{contract.wire()['staging_prefix']}{VERSION}-bench"
     names: dict[str, Any] = {"from": staging, "to": VERSION}

@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
 from ansible_collections.mailsec.smsmse.bench.common import BIN, WORK, ansible_env, table
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report
 
 HERE = Path(__file__).resolve().parent
 PING = "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n"

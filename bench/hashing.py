@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collect
 
 from ansible_collections.mailsec.smsmse.bench.common import WORK, best_of, big_set, drop_caches_if_possible, set_bytes, table
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts
 
 
 def main() -> int:

@@ -20,14 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collect
 
 from ansible_collections.mailsec.smsmse.bench.common import WORK, best_of, big_set, drop_caches_if_possible, set_bytes, table
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
 VERSION = "20261125.003"
 OLD_POINTER = b"[DefDates]\r\nCurDefs=20261124.001\r\n"
 
 
 def promote_steps(source: Path, target: Path, manifest: dict[str, dict[str, object]], size: int) -> list[steps.Step]:
-    """The steps a promote plans for a store that does not hold the set (plugins/plugin_utils/plan.py)."""
+    """The steps a promote plans for a store that does not hold the set (plugins/plugin_utils/_change/plan.py)."""
     group = steps.Group(str(target), 900, hashlib.sha256(OLD_POINTER).hexdigest())
     staging = f"{contract.wire()['staging_prefix']}{VERSION}-bench"
     names: dict[str, Any] = {"from": staging, "to": VERSION}

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collect
 
 from ansible_collections.mailsec.smsmse.bench import report_write
 from ansible_collections.mailsec.smsmse.bench.common import table
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_html
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -24,7 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
 from ansible_collections.mailsec.smsmse.bench.common import table
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html, report_junit
 
 TODAY = dt.date(2026, 11, 26)
 NEWEST, OLDER = "20261125.002", "20261120.001"

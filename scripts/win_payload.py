@@ -35,7 +35,7 @@ MODULES = ROOT / "plugins" / "modules"
 CORE = Path(ansible.__file__).resolve().parent / "module_utils"
 PREFIX = "ansible_collections.mailsec.smsmse.plugins.module_utils."
 REQUIRES = re.compile(r"(?m)^\s*(?:#|//)AnsibleRequires\s+-(PowerShell|CSharpUtil)\s+(\S+)\s*$")
-#: operation -> the module that serves it on a Windows host (plugins/plugin_utils/agent.py)
+#: operation -> the module that serves it on a Windows host (plugins/plugin_utils/_host/agent.py)
 MODULE_FOR = {"probe": "defs_agent_win.ps1", "apply": "defs_agent_win_change.ps1"}
 #: the file of the change code, which a probe should not carry
 CHANGE_CODE = "SmsmseEngineApply.cs"

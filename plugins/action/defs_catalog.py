@@ -9,10 +9,10 @@ import json
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import CatalogOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import CatalogOptions
 
 
 def _next_sequence(wanted: int | None, previous: int) -> int:

@@ -10,10 +10,10 @@ import tempfile
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog_key
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import CatalogKeyOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import CatalogKeyOptions
 
 PRIVATE_MODE, FOLDER_MODE, PUBLIC_MODE = 0o600, 0o700, 0o644
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_facts
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts, probe, snapshot
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HostOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, probe, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HostOptions
 
 
 class ActionModule(DocumentedAction[HostOptions]):

@@ -8,9 +8,9 @@ import datetime as dt
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_check
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import role_options
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthCheckOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import role_options
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthCheckOptions
 
 
 class ActionModule(DocumentedAction[HealthCheckOptions]):

@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, distpoint, health_run, report_console
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report_console
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthFleetOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthFleetOptions
 
 
 class ActionModule(DocumentedAction[HealthFleetOptions]):

@@ -9,24 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_host
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    agent,
-    catalog,
-    change,
-    contract,
-    distpoint,
-    health_run,
-    liveupdate,
-    plan,
-    privacy,
-    probe,
-    steps,
-    store_view,
-    verify_task,
-)
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, liveupdate, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, probe, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthHostOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, privacy, verify_task
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HealthHostOptions
 
 
 class ActionModule(DocumentedAction[HealthHostOptions]):

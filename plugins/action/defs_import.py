@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_import
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, distpoint, plan, probe
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import ImportOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ImportOptions
 
 
 class ActionModule(DocumentedAction[ImportOptions]):

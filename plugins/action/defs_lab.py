@@ -10,8 +10,8 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import LabOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import LabOptions
 
 
 class ActionModule(DocumentedAction[LabOptions]):

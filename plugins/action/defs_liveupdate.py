@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_liveupdate
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import liveupdate
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import LiveUpdateOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import liveupdate
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import LiveUpdateOptions
 
 
 class ActionModule(DocumentedAction[LiveUpdateOptions]):

@@ -9,10 +9,11 @@ import re
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_report
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, report, report_console
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import ReportOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ReportOptions
 
 
 def check_options(options: ReportOptions) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_rollback
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, plan, probe, store_view, versions
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import RollbackOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import RollbackOptions
 
 
 class ActionModule(DocumentedAction[RollbackOptions]):

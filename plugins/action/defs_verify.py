@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_verify
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import verify_task
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.action_base import DocumentedAction
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import VerifyOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import VerifyOptions
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify_task
 
 
 class ActionModule(DocumentedAction[VerifyOptions]):

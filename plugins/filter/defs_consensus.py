@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 
 def defs_consensus(verifications: object, threshold: float = 0.5, min_hosts: int = consensus.MIN_HOSTS) -> dict[str, Any]:

@@ -624,7 +624,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineWi
             return Convert.ToString(key.GetValue(name, ""), CultureInfo.InvariantCulture);
         }
 
-        // The raw listings the controller picks the product and its service from (plugin_utils/installed.py):
+        // The raw listings the controller picks the product and its service from (plugin_utils/_host/installed.py):
         // Uninstall entries of both registry views whose DisplayName mentions Symantec or Mail Security, and the
         // services whose name, display name or binary path does. An entry that cannot be read is skipped.
         public Dictionary<string, object> Installed()

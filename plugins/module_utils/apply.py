@@ -23,7 +23,7 @@ The rules (docs/changes.md):
   change that ends early.
 
 The agent decides nothing: what the reply means is read on the controller
-(plugins/plugin_utils/outcome.py).
+(plugins/plugin_utils/_change/outcome.py).
 """
 
 from __future__ import annotations

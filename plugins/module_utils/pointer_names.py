@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a store's ``definfo.dat`` names, read on the host at the moment a step needs it (the POSIX agent).
 
-The controller parses ``definfo.dat`` fully (plugins/plugin_utils/definfo.py); the
+The controller parses ``definfo.dat`` fully (plugins/plugin_utils/_host/definfo.py); the
 agent only needs to know, right before it removes a set, whether the pointer
 names it, and, at the end of an ``apply``, which set the pointer names. So it
 reads the ``[DefDates]`` section's values, in the file's encoding (UTF-16 with a

@@ -9,7 +9,7 @@ folder, every file with its SHA-256 (a file a ``stage`` or ``fetch`` of this sam
 call read back keeps that digest while its cache key is unchanged:
 ``primitives.Context.landed``). The controller builds the host's record
 from this read, never from what it planned: a host is fixed only when the read
-shows a good active set (plugins/plugin_utils/read_back.py).
+shows a good active set (plugins/plugin_utils/_change/read_back.py).
 """
 
 from __future__ import annotations

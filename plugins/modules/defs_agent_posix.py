@@ -196,7 +196,7 @@ def run_liveupdate(request: dict[str, Any], run_command: Any) -> dict[str, Any]:
     outcome["duration"] = round(time.monotonic() - started, 3)
     outcome["exit_code"] = code
     outcome["output"] = (out + err)[-4000:]
-    # the exit code only: the controller judges it (plugin_utils/liveupdate.py)
+    # the exit code only: the controller judges it (plugin_utils/_change/liveupdate.py)
     outcome["result"] = "timeout" if limiter and code in (124, 137) else "exited"
     return outcome
 

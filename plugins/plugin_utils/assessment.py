@@ -23,19 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog as catalogs
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    decide,
-    facts,
-    health,
-    product,
-    snapshot,
-    snapshot_codec,
-    store_view,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide, health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, product, snapshot, snapshot_codec, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import Snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog as catalogs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import Snapshot
 
 #: the version of the serialised form (``schemas/assessment.json``)
 FORMAT = 1

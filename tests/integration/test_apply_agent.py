@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 from .runner import playbook
 

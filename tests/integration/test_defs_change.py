@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 from .runner import Run, playbook
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report
 
 from .runner import COLLECTIONS, Run, playbook
 

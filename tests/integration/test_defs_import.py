@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build, structure
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build, structure
 
 from .runner import Run, playbook
 

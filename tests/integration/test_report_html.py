@@ -13,7 +13,8 @@ import pytest
 
 from ansible_collections.mailsec.smsmse.bench import report_html as bench
 from ansible_collections.mailsec.smsmse.bench import report_write
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium")

@@ -25,9 +25,10 @@ import pytest
 import yaml
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id, boot_time, start_token
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "apply_cases.yml"
 VERSION = re.compile(r"[0-9]{8}\.[0-9]{3}", re.ASCII)

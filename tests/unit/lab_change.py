@@ -8,17 +8,9 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    contract,
-    facts,
-    outcome,
-    plan,
-    snapshot,
-    steps,
-    store_view,
-    structure,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import structure, verify
 
 CTX = store_view.Context(windows=False)
 

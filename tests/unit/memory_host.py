@@ -12,7 +12,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment, contract, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import structure
 
 ROOT = "/srv/smsmse"
 STORES = ("hawking", "smsmse_hawking", "csapi")

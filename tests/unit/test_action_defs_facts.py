@@ -14,8 +14,8 @@ from ansible.errors import AnsibleError
 from ansible_collections.mailsec.smsmse.plugins.action import defs_facts as action
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.modules.defs_facts import DOCUMENTATION
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
 
 
 def make_action(args: dict[str, Any], *, windows: bool = False) -> action.ActionModule:

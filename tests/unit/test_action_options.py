@@ -13,7 +13,7 @@ import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas" / "agent"

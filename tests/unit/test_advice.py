@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
 
 from .test_health_run import Host, one, run, versions
 

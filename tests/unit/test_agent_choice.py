@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 

@@ -16,8 +16,9 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.doc_fragments.agent import ModuleDocFragment
 from ansible_collections.mailsec.smsmse.plugins.module_utils import events, scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec, contract, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
 
 
 def probe_host(inventory: Path, host: str, **changes: Any) -> dict[str, Any]:

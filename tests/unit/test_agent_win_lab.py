@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win_lab as lab_agent
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
 
 needs_mono = pytest.mark.skipif(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win, defs_agent_win_change
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
 
 from . import ps_static
 

@@ -22,7 +22,7 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import sha256_file
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .apply_host import chattr_works, complete, current, definfo_bytes, other_volume_root, tree, true_manifest

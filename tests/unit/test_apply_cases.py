@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
 from . import engine
 from .apply_host import cases, host_for

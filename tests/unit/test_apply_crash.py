@@ -27,7 +27,7 @@ import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, primitives
 from ansible_collections.mailsec.smsmse.plugins.module_utils.store_lock import boot_id
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import store_worker

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import argspec
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = sorted(p.stem for p in (ROOT / "plugins" / "action").glob("*.py"))

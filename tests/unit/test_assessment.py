@@ -11,18 +11,14 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    assessment,
-    decide,
-    health_run,
-    snapshot,
-    store_view,
-    structure,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import snapshot, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.problems import ProblemRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
 
 from .test_health_run import TODAY, Host, opts_of
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 STORE = "C:\\Symantec\\CSAPI"

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_state, manifest
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_state, manifest
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -191,7 +191,7 @@ def test_load_configured_records_and_enforces_the_sequence(tmp_path: Path) -> No
 
 
 def test_existing_catalog_is_kept_until_it_nears_expiry() -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog_build
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog_build
 
     signed = catalog.signed_part(SETS, sequence=1, expires=NOW + dt.timedelta(days=10))
     existing = catalog.sign(signed, KEYS[:2])

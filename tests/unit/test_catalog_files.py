@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ansible_collections.mailsec.smsmse.plugins.action import defs_catalog, defs_catalog_key
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, catalog_build, catalog_state
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build, catalog_state
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 MAX_SEQUENCE = 2**53 - 1

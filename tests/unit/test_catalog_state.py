@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog_state
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog_state
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 

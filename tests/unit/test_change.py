@@ -11,8 +11,11 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, read_back
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import catalog, change, contract, error_codes, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import error_codes
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, SmsmseError
 
 from .test_plan import host, promote, stores_of

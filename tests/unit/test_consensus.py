@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import consensus, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 
 def fleet(*digests: str, version: str = "20261125.003", store: str = "csapi") -> dict[str, dict[str, Any]]:

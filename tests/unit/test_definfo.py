@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import (
     BOM,
     DefinfoError,
     new_definfo,

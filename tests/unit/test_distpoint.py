@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import distpoint, manifest, structure
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.catalog import Catalog, CatalogSet
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import manifest, structure
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.catalog import Catalog, CatalogSet
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 

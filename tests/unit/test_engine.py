@@ -18,7 +18,7 @@ import pytest
 from ansible.utils.display import Display
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, contract, facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, facts
 
 from . import engine
 

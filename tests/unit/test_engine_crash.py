@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import engine

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, layout, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, layout, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 TODAY = dt.date(2026, 11, 26)

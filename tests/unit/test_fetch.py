@@ -25,7 +25,8 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch, hashing
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import HashCache
 from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from . import engine

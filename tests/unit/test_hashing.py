@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import hashing, scan
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import facts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide, health, product, snapshot, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide, health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import product, snapshot, store_view
 
 A, B, C = "20261123.001", "20261124.002", "20261125.003"
 TODAY = dt.date(2026, 11, 26)
@@ -15,7 +16,7 @@ TODAY = dt.date(2026, 11, 26)
 
 def verification(sets: dict[str, dict[str, str]], active: dict[str, str | None]) -> dict[str, Any]:
     """sets: store -> version -> status; active: store -> version."""
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.verify import newest_good
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.verify import newest_good
 
     records = [
         {

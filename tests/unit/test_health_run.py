@@ -17,23 +17,14 @@ from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply as agent_apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    consensus,
-    contract,
-    decide,
-    facts,
-    health_judge,
-    health_run,
-    report,
-    report_html,
-    report_junit,
-    steps,
-    store_view,
-    structure,
-    verify_task,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_judge, health_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, structure, verify_task
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 
@@ -381,7 +372,7 @@ def test_the_fleet_step_settles_what_needs_no_agent_call_and_leaves_the_rest(one
 
 
 def test_a_settled_host_fails_the_play_exactly_when_the_report_fails_it(one: Callable[..., Host]) -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_console
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console
 
     records = [
         health_run.settle("ok", one().verified(), [], opts_of("report")),

@@ -32,8 +32,10 @@ from hypothesis import strategies as st
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import scan
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, plan, snapshot, structure, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from . import lab_change

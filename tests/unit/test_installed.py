@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, installed, layout, snapshot
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import InstalledListing, ServiceRecord, UninstallRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, installed, layout, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import InstalledListing, ServiceRecord, UninstallRecord
 
 SMSMSE_75 = r"C:\Program Files\Symantec\SMSMSE\7.5\Server"
 SMSMSE_80 = r"D:\Apps\Symantec\SMSMSE\8.0\Server"
@@ -187,8 +187,8 @@ def test_the_facts_of_a_probe_with_the_listing() -> None:
 
 
 def test_a_change_restarts_the_detected_service_unless_service_name_says_otherwise() -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import ContextOptions
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import ContextOptions
 
     found = installed.detect(SERVER_2022)
     options: ContextOptions = {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import DefinfoError, parse_definfo
 
 TODAY = dt.date(2026, 11, 26)
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from . import lab_change

@@ -126,3 +126,40 @@ def test_loading_every_production_module_loads_no_lab_module() -> None:
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert len(modules) > 40
     assert json.loads(ran.stdout.strip().splitlines()[-1]) == []
+
+
+#: the modules of plugin_utils other collections and playbooks may rely on; everything else is internal
+PUBLIC_MODULES = ("assessment", "errors", "error_codes")
+UTILS = ROOT / "plugins" / "plugin_utils"
+
+
+def unmarked(utils: Path) -> list[str]:
+    """plugin_utils modules that are neither public nor inside a package whose name starts with an underscore."""
+    found = []
+    for path in sorted(utils.rglob("*.py")):
+        parts = path.relative_to(utils).parts
+        public = len(parts) == 1 and path.stem in (*PUBLIC_MODULES, "__init__")
+        internal = len(parts) > 1 and parts[0].startswith("_")
+        if not (public or internal):
+            found.append(path.relative_to(utils).as_posix())
+    return found
+
+
+def test_every_controller_module_is_public_or_in_an_internal_package() -> None:
+    assert unmarked(UTILS) == []
+    packages = sorted(p.name for p in UTILS.iterdir() if p.is_dir() and p.name != "__pycache__" and (p / "__init__.py").exists())
+    assert packages == ["_change", "_decide", "_host", "_lab", "_report", "_run", "_trust"]
+    for package in packages:
+        doc = ast.get_docstring(ast.parse((UTILS / package / "__init__.py").read_text(encoding="utf-8")))
+        assert doc, f"{package} says what it holds"
+    assert all(f"``{package}``" in (ast.get_docstring(ast.parse((UTILS / "__init__.py").read_text())) or "") for package in packages)
+
+
+def test_the_marking_rule_finds_a_module_outside_the_packages(tmp_path: Path) -> None:
+    (tmp_path / "_host").mkdir()
+    (tmp_path / "_host" / "agent.py").write_text("")
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "plan.py").write_text("")
+    (tmp_path / "assessment.py").write_text("")
+    (tmp_path / "verify.py").write_text("")
+    assert unmarked(tmp_path) == ["jobs/plan.py", "verify.py"]

@@ -6,9 +6,9 @@ from typing import cast
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import layout, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import layout, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import StoreRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import BY_CODE, REGISTRY, SmsmseError
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import StoreRecord
 from ansible_collections.mailsec.smsmse.scripts import error_table
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, liveupdate, probe
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import liveupdate
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, probe
 
 
 def reply(result: str, exit_code: int | None, output: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Every module's options TypedDict (plugin_utils/option_types.py) says what its DOCUMENTATION says."""
+"""Every module's options TypedDict (plugin_utils/_run/option_types.py) says what its DOCUMENTATION says."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
 STORE = "/lab/h1/csapi"
 SHA = "a" * 64

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
 STORE = "C:\\Symantec\\VirusDefs"
 SHA = "a" * 64

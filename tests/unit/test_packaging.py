@@ -142,7 +142,7 @@ def test_built_collection_ships_only_the_collection(tmp_path: Path) -> None:
         "docs/errors.md",
         "CHANGELOG.rst",
         "schemas/report.json",
-        "plugins/plugin_utils/templates/defs-health.html.j2",
+        "plugins/plugin_utils/_report/templates/defs-health.html.j2",
     ):
         assert needed in names, needed
     assert {name.split("/")[0] for name in names} == SHIPPED_TOP

@@ -13,19 +13,11 @@ import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    contract,
-    decide,
-    facts,
-    outcome,
-    plan,
-    snapshot,
-    steps,
-    store_view,
-    structure,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import structure, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 CTX = store_view.Context(windows=False, token=lambda: "t0k3n")

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, decide, outcome, plan, product, steps, usage
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, product, usage
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .test_plan import CTX, host, ops, stores_of, valid, versions_now

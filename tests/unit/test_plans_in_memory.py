@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, plan, steps, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 from ansible_collections.mailsec.smsmse.tests.unit.memory_host import ROOT, StoreSpec, assess, damaged, intact, unfinished
 

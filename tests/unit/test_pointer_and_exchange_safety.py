@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, outcome, plan, steps, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from .test_plan import CTX, flip, host, promote, stores_of, versions_now

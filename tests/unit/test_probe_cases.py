@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, facts, snapshot, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
 
 from . import engine
 from .apply_host import Host, host_for

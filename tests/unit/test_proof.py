@@ -10,18 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    consensus,
-    health,
-    plan,
-    report,
-    report_console,
-    report_html,
-    report_junit,
-    store_view,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 from .test_trust import NEWEST, copy, judge, lab_catalog, probe
 
@@ -168,7 +162,7 @@ def test_promote_and_the_decision_say_when_the_newest_good_set_is_good_by_struct
     assert not done.changes and done.extra["proof"] == "structure"
     unproven = "by structure alone (no catalog or fleet consensus proved its bytes)"
     assert done.message == f"csapi is at {NEWEST}, the newest good set {unproven}; nothing to do."
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import decide
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 
     decision = decide.decide({"csapi": stores["csapi"]}, {"self_verifies": True, "version": "6.5.8"})
     assert decision.reason == f"CSAPI is at the newest good set {NEWEST} {unproven}"

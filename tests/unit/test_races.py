@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply as agent_apply
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab, lab_product
 
 from .apply_host import complete, definfo_bytes

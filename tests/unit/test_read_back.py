@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, set_copy
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
 
 from .apply_host import host_for
 

@@ -13,7 +13,8 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.action import defs_report as action
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_console, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit
 
 TODAY = dt.date(2026, 11, 26)
 STARTED, ENDED = "2026-11-26T02:00:00Z", "2026-11-26T02:05:00Z"

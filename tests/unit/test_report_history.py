@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import report, report_files
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_files
 
 from .test_report import ENDED, STARTED, build, check, record
 

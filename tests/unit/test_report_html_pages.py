@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html
 
 N = report_html.PAGE_ROWS
 TODAY = dt.date(2026, 11, 26)

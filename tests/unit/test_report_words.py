@@ -6,7 +6,8 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health, report, report_html, report_junit, words
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_html, report_junit, words
 
 TODAY = dt.date(2026, 11, 26)
 

@@ -32,7 +32,7 @@ def test_the_nightly_options_are_in_the_readme() -> None:
 
 
 def test_every_checked_range_is_stated_in_the_argument_spec() -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import role_options
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import role_options
 
     specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
     for name, (low, high) in role_options.RANGES.items():
@@ -44,7 +44,7 @@ def test_the_defaults_pass_and_each_bad_value_names_its_role_variable(tmp_path: 
 
     import pytest
 
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import role_options
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import role_options
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
     now = dt.datetime.now(dt.timezone.utc)

@@ -12,8 +12,9 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, report_build, schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, schema_refs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report_build
 from tests.unit.test_agent_posix import probe_host
 from tests.unit.test_report import build, check, record
 

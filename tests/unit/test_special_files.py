@@ -22,7 +22,7 @@ import pytest
 from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, hashing, set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.regular_files import NotRegularFile, open_regular, read_regular
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
 from .apply_host import write_lock

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import health_run, store_overlap
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_overlap
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 from .test_health_run import Host, opts_of, versions

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import contract, errors, outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils import errors
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
 from .test_outcome import build
 

@@ -11,7 +11,9 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.action import defs_health_host as health_host
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import change, contract, privacy, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import privacy
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 from ansible_collections.mailsec.smsmse.tests.unit.test_action_defs_facts import make_action
 

@@ -7,8 +7,9 @@ from typing import Any, cast
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import manifest, ntfs, snapshot, structure
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.probe_reply import DirRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import ntfs, snapshot
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import DirRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import manifest, structure
 
 TODAY = dt.date(2026, 11, 26)
 REQUIRED = structure.DEFAULT_REQUIRED_FILES

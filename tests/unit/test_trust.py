@@ -13,21 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    catalog,
-    catalog_build,
-    consensus,
-    contract,
-    decide,
-    facts,
-    snapshot,
-    store_view,
-    structure,
-    verify,
-    verify_task,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.problems import ProblemRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build, consensus, structure, verify, verify_task
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.problems import ProblemRecord
 
 KEY = Ed25519PrivateKey.generate()
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -200,9 +190,9 @@ def test_odd_version_names_are_not_sets(lab_factory: Callable[..., Path], name: 
 
 
 def test_the_cache_age_option_reaches_the_probe_and_refuses_a_negative_age() -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import probe as probes
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe as probes
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HashingOptions
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.option_types import HashingOptions
 
     options: HashingOptions = {"deep": False, "hash_cache_dir": None, "hash_cache_max_age_days": 7}
     request = probes.hashing(options)

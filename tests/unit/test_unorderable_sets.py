@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 
 from .test_health_run import TODAY, Host, run
 

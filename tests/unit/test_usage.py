@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import usage
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.snapshot import UsageFile
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import usage
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import UsageFile
 
 OLD, NEW, BAD = "20121214.002", "20121215.003", "20121216.001"
 ARTICLE = f"[{OLD}]\r\nNAVCORP_70=1\r\n[{NEW}]\r\nSMSMSE_65=1\r\n".encode()

@@ -12,16 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import (
-    catalog,
-    catalog_build,
-    contract,
-    facts,
-    snapshot,
-    structure,
-    verify,
-)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, facts, snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build, structure, verify
 
 KEY = Ed25519PrivateKey.generate()
 NOW = dt.datetime.now(dt.timezone.utc)

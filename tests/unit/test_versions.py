@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.versions import (
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.versions import (
     SetVersion,
     VersionError,
     is_version,
@@ -74,7 +74,7 @@ ODD_NAMES = [
 
 @pytest.mark.parametrize("name", ODD_NAMES)
 def test_a_version_is_ascii_digits_matched_whole(name: str) -> None:
-    from ansible_collections.mailsec.smsmse.plugins.plugin_utils import versions
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 
     assert not is_version(name, today=TODAY)
     assert not versions.looks_like_version(name)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import agent, product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab.lab_faults import (
     FAULTS,
     missing_usage_set,

@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils import product, versions
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import product
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import (
     CUR_DEFS,
     DEFDATES,
     LAST_DEFS,
@@ -57,6 +56,8 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.definfo import (
     parse_definfo,
     render_definfo,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 
 DEFINFO = "definfo.dat"
 #: the product's own staging: temporary names our agent and facts treat as leftovers, never as sets
