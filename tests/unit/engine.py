@@ -77,13 +77,27 @@ def call(
         text=True,
         check=False,
         timeout=300,
-        env={**os.environ, **(env or {})},
+        env={**isolated(), **(env or {})},
     )
     if done.returncode != 0:
         return {"crashed": done.returncode, "stderr": done.stderr}
     assert done.stdout.strip(), f"the console host exited 0 and wrote nothing; stderr: {done.stderr!r}"
     loaded: dict[str, Any] = json.loads(done.stdout)
     return loaded
+
+
+@functools.cache
+def session_cache() -> str:
+    """The engine's cache and state folder (XDG_CACHE_HOME) for this test session: never the account's own
+    ~/.cache, where stop records other runs left (the lab, a demo, a killed engine) would be recovered here."""
+    return tempfile.mkdtemp(prefix="smsmse-engine-cache-")
+
+
+def isolated() -> dict[str, str]:
+    """The environment of an engine run: the test's own, with XDG_CACHE_HOME this session's unless the test set one."""
+    found = dict(os.environ)
+    found.setdefault("XDG_CACHE_HOME", session_cache())
+    return found
 
 
 def reply(op: str, request: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:

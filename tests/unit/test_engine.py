@@ -8,6 +8,7 @@ just written, a scanner holding a set open. Each check names the review finding 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -101,6 +102,7 @@ def double(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
         text=True,
         check=False,
         timeout=300,
+        env={**os.environ, "XDG_CACHE_HOME": str(folder / "cache")},  # its own state folder: no record another run left
     )
     found: dict[str, list[str]] = {"ok": [], "FAIL": [], "rc": [str(ran.returncode)], "stderr": [ran.stderr]}
     for line in ran.stdout.splitlines():
