@@ -251,7 +251,7 @@ class Host:
         if read_back is not None:
             request["read_back"] = [str(self.root / name) for name in read_back]
         if pad_to is not None:
-            request["steps"] = built + [dict(built[-1]) for _ in range(pad_to - len(built))]
+            request["steps"] = built + [dict(built[-1]) for _padding in range(pad_to - len(built))]
             return cast(steps.Request, request)
         return cast(steps.Request, contract.check_request("apply", request))
 

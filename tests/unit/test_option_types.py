@@ -37,7 +37,7 @@ def options_type(module: str) -> Any:
 def value_types(hint: Any) -> tuple[set[type], bool]:
     """(the Python types a hint allows, None aside; whether it allows None)."""
     parts = get_args(hint) if get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    allowed = {get_origin(p) or p for p in parts if p is not type(None)}
+    allowed = {get_origin(p) or p for p in parts if not (isinstance(p, type) and issubclass(p, type(None)))}
     return {dict if typing.is_typeddict(p) else p for p in allowed}, type(None) in parts
 
 

@@ -156,8 +156,12 @@ def test_a_result_finished_as_the_deadline_passes_is_returned(monkeypatch: pytes
         return 42
 
     assert defs_agent_posix.with_deadline(1, slow) == 42
+
+    def bad() -> int:
+        raise ValueError("bad")
+
     with pytest.raises(ValueError, match="bad"):  # an error the work ended with is the error raised
-        defs_agent_posix.with_deadline(1, lambda: (_ for _ in ()).throw(ValueError("bad")))
+        defs_agent_posix.with_deadline(1, bad)
 
 
 def test_the_agent_never_abandons_a_change_at_its_deadline(tmp_path: Path) -> None:

@@ -282,7 +282,7 @@ def interpret(request: Sent, reply: Mapping[str, object] | None, failure: str | 
     agent gave no reply (it died, or the connection failed), with ``failure`` saying why.
     """
     steps = request["steps"]
-    checked = cast("Reply | None", reply)  # the contract has checked every key and value
+    checked = cast(Reply | None, reply)  # the contract has checked every key and value
     if checked is None or not _matches(steps, checked["steps"]):
         why = failure or ("the agent gave no reply" if reply is None else "the reply's steps do not match the request's")
         unknown = _error("CHANGE_UNKNOWN", f"The change may have been made: {why}. Run the task again: it reads the host afresh.")
