@@ -20,6 +20,14 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contra
 from . import engine
 from .apply_host import cases, host_for
 
+
+@pytest.fixture(autouse=True)
+def state_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Both agents of a case read and write one state folder of the case's own (XDG_CACHE_HOME): a stop record
+    another run left in the account's ~/.cache is never recovered by one agent and not the other."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
 #: the shared table: every case runs on both agents
 CASES = cases()
 RESULTS = ("done", "skipped", "failed", "locked", "conflict", "refused", "source_changed", "in_use", "timeout")

@@ -24,6 +24,14 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verif
 from . import engine
 from .apply_host import Host, host_for
 
+
+@pytest.fixture(autouse=True)
+def state_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Both agents of a case read and write one state folder of the case's own (XDG_CACHE_HOME): a stop record
+    another run left in the account's ~/.cache is never recovered by one agent and not the other."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
 CASES_FILE = Path(__file__).resolve().parents[1] / "contract" / "probe_cases.yml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
 Agent = Callable[[dict[str, Any]], dict[str, Any]]
