@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 
 from ansible_collections.mailsec.smsmse.plugins.module_utils import set_copy
 from ansible_collections.mailsec.smsmse.plugins.module_utils.hashing import BUFFER, sha256_landed
-from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, relative
+from ansible_collections.mailsec.smsmse.plugins.module_utils.primitives import Context, Refused, match_read_back, relative
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -397,26 +397,13 @@ def _read_back(target: str, manifest: dict[str, Any], workers: _Workers, landed:
     """What landed, read back from the store once it is on disk, half the files on each worker: an antivirus filter may
     clean or cut a file right after it is written, and the digest taken while receiving is that of the bytes received.
     Each file that matches, and did not move while it was read, is kept in ``landed`` (``Context.landed``)."""
-    found: dict[str, tuple[list[Any], str]] = {}
     pools = (workers.writer, workers.flusher)
     buffers = (bytearray(BUFFER), bytearray(BUFFER))  # one per worker, each used by one file at a time
     paths = [(rel, os.path.join(target, *relative(rel))) for rel in manifest]
     reads = {rel: pools[i % 2].submit(sha256_landed, path, buffers[i % 2]) for i, (rel, path) in enumerate(paths)}
-    for rel, read in reads.items():
-        try:
-            digest, size, key = read.result()
-        except OSError as exc:  # deleted or locked by a filter right after it landed
-            digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
-        if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
-            raise Refused(
-                "failed",
-                f"{rel} does not read back from {target} as it was fetched (an antivirus filter cleaned, cut or removed"
-                " it?); the staging folder was removed",
-                "READ_BACK_MISMATCH",
-            )
-        if key is not None:
-            found[key[3]] = (key, digest)
-    landed.update(found)  # only once the whole set read back as the manifest lists it
+    match_read_back(
+        target, manifest, {rel: read.result for rel, read in reads.items()}, landed, how="fetched", left="the staging folder was removed"
+    )
 
 
 def _mismatch(where: str, rel: str, size: int, digest: str, want: dict[str, Any]) -> str | None:

@@ -19,11 +19,13 @@ import base64
 import contextlib
 import ctypes
 import errno
+import functools
 import hashlib
 import os
 import shutil
 import stat
 import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -336,25 +338,38 @@ def stage(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_back(target: str, manifest: dict[str, Any], landed: dict[str, tuple[list[Any], str]]) -> None:
-    """What landed, read back from the store: an antivirus filter may clean or cut a file right after it is written.
-    Each file that matches, and did not move while it was read, is kept in ``landed`` (:attr:`Context.landed`)."""
+    """What landed, read back from the store: an antivirus filter may clean or cut a file right after it is written."""
+    reads = {rel: functools.partial(sha256_landed, os.path.join(target, *relative(rel))) for rel in manifest}
+    match_read_back(target, manifest, reads, landed, how="copied", left="the staged set was removed")
+
+
+def match_read_back(
+    target: str,
+    manifest: dict[str, Any],
+    reads: Mapping[str, Callable[[], tuple[str, int, list[Any] | None]]],
+    landed: dict[str, tuple[list[Any], str]],
+    *,
+    how: str,
+    left: str,
+) -> None:
+    """Each landed file's read (``reads``: its digest, size and cache key, in manifest order) matched with ``manifest``;
+    READ_BACK_MISMATCH names the first that differs or cannot be read. Each file that matches, and did not move while
+    it was read, is kept in ``landed`` (:attr:`Context.landed`), only once the whole set read back as listed."""
     found: dict[str, tuple[list[Any], str]] = {}
-    for rel, want in manifest.items():
-        path = os.path.join(target, *relative(rel))
+    for rel, read in reads.items():
         try:
-            digest, size, key = sha256_landed(path)
+            digest, size, key = read()
         except OSError as exc:  # deleted or locked by a filter right after it landed
             digest, size, key = f"unreadable ({exc.strerror or exc})", -1, None
-        if size != want["size"] or digest != want["sha256"]:
+        if size != manifest[rel]["size"] or digest != manifest[rel]["sha256"]:
             raise Refused(
                 "failed",
-                f"{rel} does not read back from {target} as it was copied (an antivirus filter cleaned, cut or removed it?);"
-                " the staged set was removed",
+                f"{rel} does not read back from {target} as it was {how} (an antivirus filter cleaned, cut or removed it?); {left}",
                 "READ_BACK_MISMATCH",
             )
         if key is not None:
             found[key[3]] = (key, digest)
-    landed.update(found)  # only once the whole set read back as the manifest lists it
+    landed.update(found)
 
 
 def matches(ctx: Context, store: str, args: dict[str, Any]) -> dict[str, Any]:
