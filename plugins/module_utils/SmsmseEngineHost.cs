@@ -68,6 +68,51 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
         [DllImport("libc", EntryPoint = "close")]
         public static extern int close(int fd);
 
+        [DllImport("libc", EntryPoint = "write", SetLastError = true)]
+        private static extern IntPtr write(int fd, byte[] buffer, UIntPtr count);
+
+        // Writes all of `data` to the descriptor `fd` (retrying what a signal interrupts): 0, or the errno it failed with.
+        public static int WriteAll(int fd, byte[] data)
+        {
+            int offset = 0;
+            while (offset < data.Length)
+            {
+                byte[] chunk = offset == 0 ? data : new byte[data.Length - offset];
+                if (offset != 0)
+                {
+                    Buffer.BlockCopy(data, offset, chunk, 0, chunk.Length);
+                }
+                long written = (long)write(fd, chunk, (UIntPtr)(uint)chunk.Length);
+                if (written < 0)
+                {
+                    int errno = Marshal.GetLastWin32Error();
+                    if (errno == 4)
+                    {
+                        continue;
+                    }
+                    return errno;
+                }
+                offset += (int)written;
+            }
+            return 0;
+        }
+
+        // "device:inode" of what the descriptor `fd` is open on, or null when it is not open.
+        public static string Identity(int fd)
+        {
+            byte[] st = new byte[256];
+            int done;
+            try
+            {
+                done = fstat(fd, st);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                done = fxstat(1, fd, st);
+            }
+            return done != 0 ? null : BitConverter.ToUInt64(st, 0).ToString(CultureInfo.InvariantCulture) + ":" + BitConverter.ToUInt64(st, 8).ToString(CultureInfo.InvariantCulture);
+        }
+
         // O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux, with O_RDONLY (0) or O_WRONLY (1)
         private const int Guarded = 0x800 | 0x20000 | 0x80000;
         public const int ReadOnly = 0;

@@ -46,8 +46,10 @@ def killing_executable() -> Path:
     runs it, killed right before the step its input's ``kill_before`` names. The engine itself has no such switch."""
     assert MCS is not None, "mcs is not installed (scripts/ensure_mcs.sh)"
     out = Path(tempfile.mkdtemp(prefix="smsmse-engine-")) / "kill-before.exe"
-    sources = [str(p) for p in sorted(UTILS.glob("*.cs")) if p.name != "SmsmseEngineCli.cs"] + [str(KILL_BEFORE_DOUBLE)]
-    done = subprocess.run([MCS, *BUILD, f"-out:{out}", *sources], capture_output=True, text=True, check=False, timeout=300)
+    sources = [*map(str, sorted(UTILS.glob("*.cs"))), str(KILL_BEFORE_DOUBLE)]
+    done = subprocess.run(
+        [MCS, *BUILD, "-main:KillBeforeDouble.Program", f"-out:{out}", *sources], capture_output=True, text=True, check=False, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
 

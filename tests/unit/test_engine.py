@@ -170,6 +170,26 @@ def test_the_console_host_reports_a_failure_as_json() -> None:
     assert engine.call("nonsense", {})["failed"] is True
 
 
+@engine.needs_mono
+@pytest.mark.parametrize("redirect", ["1</dev/null", "1<."])
+def test_a_console_host_that_cannot_write_its_reply_says_so_and_fails(redirect: str) -> None:
+    """A reply that cannot be written (standard output read-only, or a folder Mono would answer with Stream.Null)
+    ends with exit code 74 and a line on stderr saying so, never exit 0 having written nothing (seen under load)."""
+    assert engine.MONO is not None
+    payload = json.dumps({"op": "nonsense", "check_mode": False, "request": {}})
+    done = subprocess.run(
+        ["sh", "-c", f'exec "$0" "$1" {redirect}', engine.MONO, str(engine.executable())],
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=engine.isolated(),
+    )
+    assert done.returncode == 74, (done.returncode, done.stderr)
+    assert "the reply was not written: writing standard output failed (errno 9); the operation ran and failed" in done.stderr
+
+
 def test_every_code_the_engine_reports_is_in_the_contract_table() -> None:
     """A refusal code the engine writes is one docs/changes.md explains (the controller maps them)."""
     table = set(re.findall(r"(?m)^\| `([A-Z_]+)` +\|", (engine.ROOT / "docs" / "changes.md").read_text(encoding="utf-8")))
