@@ -1482,17 +1482,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineAp
                 }
                 ctx.Fs.Flush(target);
                 ctx.Fs.Flush(store);
-                // what landed, read back from the store: an antivirus filter may clean or cut a file just written
-                foreach (string rel in names)
-                {
-                    long size;
-                    IDictionary want = (IDictionary)manifest[rel];
-                    string landed = ReadDigest(ctx, Paths.JoinRelative(target, rel), out size);
-                    if (size != Req.NeedLong(want, "size") || landed != Req.NeedStr(want, "sha256"))
-                    {
-                        throw new Refusal("failed", rel + " does not read back from " + target + " as it was copied (an antivirus filter cleaned or cut it?); the staged set was removed", "READ_BACK_MISMATCH", null);
-                    }
-                }
+                // what landed, read back from the store: an antivirus filter may clean, cut or remove a file just written
+                Fetcher.MatchReadBack(ctx.Fs, target, manifest, names, "copied", "the staged set was removed");
                 ctx.Staged[target] = copied;
             }
             catch (Exception)

@@ -438,22 +438,40 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             return string.CompareOrdinal(a, b);
         }
 
-        // What landed, read back from the store: an antivirus filter may clean or cut a file just written.
+        // What landed, read back from the store: an antivirus filter may clean, cut or remove a file just written.
         private static void ReadBack(IHost host, string target, IDictionary manifest, List<string> names)
+        {
+            MatchReadBack(host.Files, target, manifest, names, "fetched", "the staging folder was removed");
+        }
+
+        // Each landed file of `names` read back from `target` and matched with `manifest` (as the POSIX agent's
+        // match_read_back): READ_BACK_MISMATCH names the first that differs or cannot be read (removed or locked by a
+        // filter right after it landed); `how` says how it came there, `left` what became of the folder. Stage uses it too.
+        public static void MatchReadBack(IFileSystem files, string target, IDictionary manifest, List<string> names, string how, string left)
         {
             foreach (string rel in names)
             {
                 IDictionary want = (IDictionary)manifest[rel];
-                string path = Paths.JoinRelative(target, rel);
-                long size;
-                string digest;
-                using (Stream stream = host.Files.OpenRead(path))
+                long size = -1;
+                string digest = null;
+                try
                 {
-                    digest = Sha.Stream(stream, out size);
+                    using (Stream stream = files.OpenRead(Paths.JoinRelative(target, rel)))
+                    {
+                        digest = Sha.Stream(stream, out size);
+                    }
+                }
+                catch (IOException)
+                {
+                    // gone or locked: no digest, which matches nothing
+                }
+                catch (UnauthorizedAccessException)
+                {
+                    // a filter that denies the read: no digest either
                 }
                 if (size != Req.NeedLong(want, "size") || digest != Req.NeedStr(want, "sha256"))
                 {
-                    throw new Refusal("failed", rel + " does not read back from " + target + " as it was fetched (an antivirus filter cleaned or cut it?); the staging folder was removed", "READ_BACK_MISMATCH", null);
+                    throw new Refusal("failed", rel + " does not read back from " + target + " as it was " + how + " (an antivirus filter cleaned, cut or removed it?); " + left, "READ_BACK_MISMATCH", null);
                 }
             }
         }

@@ -7,13 +7,15 @@ the two agents disagree fails for the one that differs from the table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ansible_collections.mailsec.smsmse.plugins.module_utils import apply
+from ansible_collections.mailsec.smsmse.plugins.module_utils import apply, fetch
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 
@@ -38,27 +40,52 @@ def test_the_table_is_well_formed() -> None:
     assert len(names) == len(set(names)), "case names must be unique"
     ops = contract.schema("apply", "request")["$defs"]["step"]["properties"]["op"]["enum"]
     for case in CASES:
-        keys = {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read", "deadline_seconds"}
+        keys = {"name", "about", "needs", "setup", "steps", "expect", "after", "outcome", "read_back", "read", "deadline_seconds", "filter"}
         assert set(case) <= keys | {"pad_to", "refused"}, case["name"]
         assert set(case.get("needs", [])) <= {"chattr", "other_volume", "symlinks", "http", "fifo"}, case["name"]
         assert ("refused" in case) is ("pad_to" in case), f"{case['name']}: a refused request names why, and only one"
         assert len(case["expect"]) == (0 if "refused" in case else len(case["steps"])), f"{case['name']}: one expected result per step"
         assert all(step["op"] in ops for step in case["steps"]), case["name"]
         assert all(entry.split(":")[0] in RESULTS for entry in case["expect"]), case["name"]
+        assert set(case.get("filter", {})) <= {"removes"}, case["name"]
     assert {step["op"] for case in CASES for step in case["steps"]} == set(ops), "every op has a case"
 
 
-def run_posix(request: Mapping[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+@contextmanager
+def filtered_fetch(removes: str | None) -> Iterator[None]:
+    """The POSIX agent on a host whose antivirus filter removes each file named ``removes`` from a fetch's staging
+    folder right after the agent has written and closed it (once the flusher has closed it)."""
+    if removes is None:
+        yield
+        return
+    land = fetch._land
+
+    def quarantined(chunks: Any, target: str, workers: Any) -> tuple[int, str]:
+        landed = land(chunks, target, workers)
+        if os.path.basename(target) == removes:
+            workers.flushed()
+            os.unlink(target)
+        return landed
+
+    fetch._land = quarantined
+    try:
+        yield
+    finally:
+        fetch._land = land
+
+
+def run_posix(request: Mapping[str, Any], deadline_seconds: int | None, removes: str | None = None) -> dict[str, Any]:
     """The POSIX agent's reply, or {"failed", "msg"} when it refused the request whole (as its module fails)."""
     try:
-        return {"contract": 1, "op": "apply", **apply.run(request, deadline_seconds=deadline_seconds)}
+        with filtered_fetch(removes):
+            return {"contract": 1, "op": "apply", **apply.run(request, deadline_seconds=deadline_seconds)}
     except apply.TooManySteps as exc:
         return {"failed": True, "msg": str(exc)}
 
 
-def run_engine(request: Mapping[str, Any], deadline_seconds: int | None) -> dict[str, Any]:
+def run_engine(request: Mapping[str, Any], deadline_seconds: int | None, removes: str | None = None) -> dict[str, Any]:
     """The engine's reply, or the console host's {"failed", "msg"} when it refused the request whole."""
-    out = engine.call("apply", request, deadline_seconds=deadline_seconds)
+    out = engine.call("apply", request, deadline_seconds=deadline_seconds, filter_removes=removes)
     if out.get("failed"):
         return out
     assert "reply" in out, out
@@ -88,7 +115,7 @@ def test_every_pending_case_exists() -> None:
 def test_case(case: dict[str, Any], agent: Any, tmp_path: Path) -> None:
     with host_for(case, tmp_path) as host:
         request = host.request(case["steps"], case.get("read_back"), pad_to=case.get("pad_to"))
-        reply = agent(request, case.get("deadline_seconds"))
+        reply = agent(request, case.get("deadline_seconds"), case.get("filter", {}).get("removes"))
         host.release()
         if "refused" in case:  # refused whole, before any step ran: the store as it was
             assert reply.get("failed") is True and case["refused"] in reply["msg"], reply
