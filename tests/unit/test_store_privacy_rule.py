@@ -73,6 +73,16 @@ def test_sids_are_sent_in_their_canonical_form() -> None:
         ({"writers": ["S-1-1-0"]}, "`store_privacy.writers` names S-1-1-0 (Everyone)"),
         ({"owners": ["S-1-5-11"]}, "names S-1-5-11 (Authenticated Users)"),
         ({"writers": ["S-1-5-21-1004336348-1177238915-682003330-513"]}, "(Domain Users)"),
+        # everyone of an organization, of a logon type, every service, every local account: no rule either
+        ({"writers": ["S-1-5-15"]}, "names S-1-5-15 (This Organization)"),
+        ({"writers": ["S-1-2-0"]}, "names S-1-2-0 (LOCAL)"),
+        ({"writers": ["S-1-5-6"]}, "names S-1-5-6 (SERVICE)"),
+        ({"writers": ["S-1-5-14"]}, "names S-1-5-14 (REMOTE INTERACTIVE LOGON)"),
+        ({"writers": ["S-1-5-113"]}, "names S-1-5-113 (Local account)"),
+        ({"owners": ["S-1-5-32-555"]}, "names S-1-5-32-555 (Remote Desktop Users)"),
+        ({"owners": ["S-1-5-32-554"]}, "names S-1-5-32-554 (Pre-Windows 2000 Compatible Access)"),
+        ({"creators": ["S-1-15-2-2"]}, "names S-1-15-2-2 (ALL RESTRICTED APPLICATION PACKAGES)"),
+        ({"writers": ["S-1-5-21-1004336348-1177238915-682003330-501"]}, "(Guest)"),
         ({"writers": [], "replace_defaults": True}, "names no writers: no account could change a store"),
     ],
 )

@@ -23,21 +23,37 @@ LOCAL_SYSTEM = "S-1-5-18"
 ADMINISTRATORS = "S-1-5-32-544"
 TRUSTED_INSTALLER = "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
 INSTALLER_ACCOUNTS = (LOCAL_SYSTEM, ADMINISTRATORS, TRUSTED_INSTALLER)
-#: accounts no part of the rule may name: everyone, ordinary or anonymous users, the owner placeholders
+#: accounts no part of the rule may name: everyone, ordinary or anonymous users, whoever logs on in some way, every
+#: service or local account, the owner placeholders
 BROAD = {
     "S-1-1-0": "Everyone",
-    "S-1-5-7": "ANONYMOUS LOGON",
+    "S-1-2-0": "LOCAL",
+    "S-1-2-1": "CONSOLE LOGON",
+    "S-1-3-0": "CREATOR OWNER",
+    "S-1-3-1": "CREATOR GROUP",
+    "S-1-3-4": "OWNER RIGHTS",
+    "S-1-5-1": "DIALUP",
     "S-1-5-2": "NETWORK",
+    "S-1-5-3": "BATCH",
     "S-1-5-4": "INTERACTIVE",
+    "S-1-5-6": "SERVICE",
+    "S-1-5-7": "ANONYMOUS LOGON",
     "S-1-5-11": "Authenticated Users",
+    "S-1-5-13": "TERMINAL SERVER USER",
+    "S-1-5-14": "REMOTE INTERACTIVE LOGON",
+    "S-1-5-15": "This Organization",
+    "S-1-5-33": "WRITE RESTRICTED",
+    "S-1-5-113": "Local account",
+    "S-1-5-1000": "Other Organization",
     "S-1-5-32-545": "Users",
     "S-1-5-32-546": "Guests",
-    "S-1-3-0": "CREATOR OWNER",
-    "S-1-3-4": "OWNER RIGHTS",
+    "S-1-5-32-554": "Pre-Windows 2000 Compatible Access",
+    "S-1-5-32-555": "Remote Desktop Users",
     "S-1-15-2-1": "ALL APPLICATION PACKAGES",
+    "S-1-15-2-2": "ALL RESTRICTED APPLICATION PACKAGES",
 }
-#: relative IDs of a domain's broad groups (S-1-5-21-<domain>-<rid>)
-BROAD_DOMAIN_RIDS = {"513": "Domain Users", "514": "Domain Guests", "515": "Domain Computers"}
+#: relative IDs of a domain's (or the computer's) broad accounts and groups (S-1-5-21-<domain>-<rid>)
+BROAD_DOMAIN_RIDS = {"501": "Guest", "513": "Domain Users", "514": "Domain Guests", "515": "Domain Computers"}
 #: the bounds of the contract (``maxItems``, ``maxLength``) and of a SID (at most 15 sub-authorities of 32 bits)
 MAX_ACCOUNTS = 32
 MAX_SID_LENGTH = 184
