@@ -268,14 +268,38 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             string url = FileUrl(source, rel);
             using (Download answer = Response(web, options, deadline, url, out where))
             {
-                if (answer.Length >= limit)
+                bool whole = false;
+                try
                 {
-                    throw new SourceError("SOURCE_MISMATCH", where + " is " + answer.Length.ToString(CultureInfo.InvariantCulture) + " bytes, larger than the catalog lists (" + (limit - 1).ToString(CultureInfo.InvariantCulture) + ")");
+                    if (answer.Length >= limit)
+                    {
+                        throw new SourceError("SOURCE_MISMATCH", where + " is " + answer.Length.ToString(CultureInfo.InvariantCulture) + " bytes, larger than the catalog lists (" + (limit - 1).ToString(CultureInfo.InvariantCulture) + ")");
+                    }
+                    using (Timer cutter = deadline.Cutter(answer.Abort))
+                    {
+                        string digest = Receive(host, deadline, answer.Body, limit, dst, where, out size);
+                        whole = size < limit;  // Receive stopped at the body's end, not at the catalog's size + 1
+                        return digest;
+                    }
                 }
-                using (Timer cutter = deadline.Cutter(answer.Abort))
+                finally
                 {
-                    return Receive(host, deadline, answer.Body, limit, dst, where, out size);
+                    if (!whole)
+                    {
+                        Unread(answer);
+                    }
                 }
+            }
+        }
+
+        // A response whose body is left unread: its connection is aborted, never reused. .NET Framework drains
+        // the rest of a body when its stream is closed (a chunked one to its end, each read waiting up to
+        // timeout_seconds), so a server that keeps sending would hold the step past deadline_seconds.
+        private static void Unread(Download answer)
+        {
+            if (answer.Abort != null)
+            {
+                answer.Abort();
             }
         }
 
@@ -291,6 +315,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
                 {
                     string location = answer.Location ?? "";
+                    Unread(answer);
                     answer.Dispose();
                     Uri next;
                     string target = Uri.TryCreate(new Uri(url), location, out next) ? next.AbsoluteUri : location;
@@ -303,14 +328,13 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 }
                 if (status == 407)
                 {
+                    Unread(answer);
                     answer.Dispose();
-                    throw new SourceError("SOURCE_UNREACHABLE", Safe(url) + ": the proxy asks for credentials (407 " + (answer.Reason ?? "") + "): "
-                        + "name it in the proxy option (defs_import: proxy; role: defs_health_source_proxy), which is answered with the identity "
-                        + "the agent runs as; the system proxy is never given credentials. Over WinRM or PSRP that identity reaches no second host "
-                        + "(a network logon): run the task with become (SYSTEM, the computer's account), CredSSP or Kerberos delegation");
+                    throw new SourceError("SOURCE_UNREACHABLE", Safe(url) + ": " + ProxyAuthentication(options.Proxy, answer.Reason));
                 }
                 if (status != 200)
                 {
+                    Unread(answer);
                     answer.Dispose();
                     string code = status == 404 || status == 410 ? "SOURCE_NOT_FOUND" : "SOURCE_UNREACHABLE";
                     throw new SourceError(code, Safe(url) + " answered " + status.ToString(CultureInfo.InvariantCulture) + " " + (answer.Reason ?? ""));
@@ -319,6 +343,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 return answer;
             }
             throw new SourceError("SOURCE_REDIRECT", Safe(url) + " redirects more than " + MaxRedirects.ToString(CultureInfo.InvariantCulture) + " times");
+        }
+
+        // What a 407 means and its fix: the system proxy is never given credentials, so the fix is to name it; a proxy
+        // already named was answered with the agent's identity and refused it.
+        private static string ProxyAuthentication(string named, string reason)
+        {
+            string hop = "Over WinRM or PSRP the agent's identity reaches no second host (a network logon): run the task with become "
+                + "(SYSTEM, the computer's account), CredSSP or Kerberos delegation";
+            string asked = "(407 " + (reason ?? "") + ")";
+            if (named == null)
+            {
+                return "the system proxy asks for credentials " + asked + ": name it in the proxy option (defs_import: proxy; role: "
+                    + "defs_health_source_proxy), which is answered with the identity the agent runs as; the system proxy is never "
+                    + "given credentials. " + hop;
+            }
+            return "the proxy " + Text.Head(Safe(named), 256) + " refused the identity the agent runs as " + asked + ": it is answered "
+                + "with Kerberos or NTLM only, never a password, so a proxy that takes only Basic cannot be used; allow the agent's "
+                + "account (the computer's account DOMAIN\\HOST$ under SYSTEM) on the proxy. " + hop;
         }
 
         private static Download Get(IDownloads web, DownloadOptions options, string url)

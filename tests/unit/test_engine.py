@@ -30,6 +30,10 @@ CHECKS = (
     "fetch_of_a_short_body_is_truncated",  # a body shorter than the catalog's size
     "fetch_from_a_stalled_server_meets_the_deadline",  # a server that sends a byte now and then: deadline_seconds
     "fetch_from_a_denied_share_names_the_second_hop",  # access denied on a share: the fix (become, delegation)
+    "fetch_keeps_a_connection_read_to_the_end",  # review of 23: a body read whole keeps its connection ...
+    "fetch_aborts_a_body_it_leaves_unread",  # ... one left unread is aborted, never drained past the deadline
+    "fetch_407_names_the_fix_for_the_system_proxy",  # review of 23: a 407 names the fix that fits the proxy used
+    "fetch_407_names_the_fix_for_a_named_proxy",
     "fetch_reads_back_what_landed",  # an antivirus filter cleaning a fetched file
     "fetch_offers_tls_1_2_or_later_only",  # Windows PowerShell 5.1 must be told to offer TLS 1.2
     "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
