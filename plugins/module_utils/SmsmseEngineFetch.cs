@@ -242,7 +242,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             }
             using (reader)
             {
-                return Receive(host, deadline, reader, limit, dst, path, out size);
+                return Receive(host, deadline, reader, limit, -1, dst, path, out size);
             }
         }
 
@@ -277,7 +277,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     }
                     using (Timer cutter = deadline.Cutter(answer.Abort))
                     {
-                        string digest = Receive(host, deadline, answer.Body, limit, dst, where, out size);
+                        string digest = Receive(host, deadline, answer.Body, limit, answer.Length, dst, where, out size);
                         whole = size < limit;  // Receive stopped at the body's end, not at the catalog's size + 1
                         return digest;
                     }
@@ -412,7 +412,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
         // --- writing ---
 
         // Stream at most `limit` bytes of `body` into the new file `target`, hashing while writing; (digest, size).
-        private static string Receive(IHost host, Deadline deadline, Stream body, long limit, string target, string where, out long size)
+        // `declared`: the Content-Length of an HTTP body, else -1.
+        private static string Receive(IHost host, Deadline deadline, Stream body, long limit, long declared, string target, string where, out long size)
         {
             byte[] buffer = new byte[BufferSize];
             size = 0;
@@ -429,6 +430,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     }
                     catch (Exception exception)
                     {
+                        if (ClosedMidFile(exception, declared, size))
+                        {
+                            throw new SourceError("SOURCE_MISMATCH", "the server closed the connection mid-file (truncated)");
+                        }
                         SourceError error = exception is HostException ? null : NetworkError(exception);
                         if (error == null && exception is HostException)
                         {
@@ -452,6 +457,25 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 writer.Flush();
                 return Hashing.Hex(sha.Hash);
             }
+        }
+
+        // Whether a read failed because the server closed the connection before the Content-Length it declared: .NET
+        // Framework throws an IOException with no socket error inside ("The connection was closed."), where a reset
+        // carries the socket's error. The POSIX agent's IncompleteRead: a truncated file (SOURCE_MISMATCH) on both agents.
+        private static bool ClosedMidFile(Exception exception, long declared, long size)
+        {
+            if (declared < 0 || size >= declared || !(exception is IOException) || exception is HostException)
+            {
+                return false;
+            }
+            for (Exception inner = exception.InnerException; inner != null; inner = inner.InnerException)
+            {
+                if (inner is System.Net.Sockets.SocketException || inner is WebException)
+                {
+                    return false;
+                }
+            }
+            return true;
         }
 
         // The folders above a set file (its path split at '/'), made where they are missing; stage uses it too.

@@ -28,6 +28,7 @@ CHECKS = (
     "fetch_marker_comes_last",  # fetch on the Windows agent: the marker last ...
     "fetch_over_a_broken_connection_keeps_nothing",  # ... a connection reset mid-file refuses the set, nothing kept
     "fetch_of_a_short_body_is_truncated",  # a body shorter than the catalog's size
+    "fetch_of_a_body_closed_mid_file_is_truncated",  # review of 23: .NET's IOException there is SOURCE_MISMATCH, as POSIX's
     "fetch_from_a_stalled_server_meets_the_deadline",  # a server that sends a byte now and then: deadline_seconds
     "fetch_from_a_denied_share_names_the_second_hop",  # access denied on a share: the fix (become, delegation)
     "fetch_keeps_a_connection_read_to_the_end",  # review of 23: a body read whole keeps its connection ...
