@@ -1104,9 +1104,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy
             }
             if (problem.Kind == "owner")
             {
-                return string.Format("{0} is owned by {1}, which the store privacy rule does not accept: add its SID to the store_privacy option's owners when it should own the folder, else make an accepted account its owner (icacls \"{0}\" /setowner Administrators; never on Windows' own folders)", problem.Path, account ?? "nobody");
+                return string.Format("{0} is owned by {1}, which the store privacy rule does not accept: add its SID to the store_privacy option's owners when it should own the folder, else make an accepted account its owner (icacls \"{0}\" /setowner *{2}, the Administrators group by SID; never on Windows' own folders)", problem.Path, account ?? "nobody", Administrators);
             }
-            return string.Format("{0} lets {1} {2}: add its SID to the store_privacy option's writers when it should change the stores, else remove that permission (icacls \"{0}\" /remove:g \"{1}\", and /inheritance:d first when it is inherited; never on Windows' own folders)", problem.Path, account, problem.Rights);
+            // icacls takes an account by SID as *S-1-...: a name is localized and a deleted account has none
+            return string.Format("{0} lets {1} {2}: add its SID to the store_privacy option's writers when it should change the stores, else remove that permission (icacls \"{0}\" /remove:g *{3}, and /inheritance:d first when it is inherited; never on Windows' own folders)", problem.Path, account, problem.Rights, problem.Sid);
         }
     }
 

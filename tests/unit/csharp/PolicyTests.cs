@@ -408,6 +408,16 @@ public static class PolicyTests
         found = Privacy.Problems(ProgramDataStore(Ace(Privacy.LocalSystem, 0x1F01FF, false), Ace(Users, 0x116, false)), trusted);
         Check("privacy_inherited_users_write", found.Count == 1 && found[0].Kind == "writer" && found[0].Sid == Users && found[0].Path.EndsWith("VirusDefs"), found.Count.ToString());
         Check("privacy_message_names_fix", Privacy.Message(found[0], "BUILTIN\\Users").Contains("icacls") && Privacy.Message(found[0], "BUILTIN\\Users").Contains("BUILTIN\\Users"), "");
+        // icacls takes an account by SID as *S-1-...: a name is localized (VORDEFINIERT\Benutzer) and a deleted account
+        // has none, so the command the message names gives the SID
+        string german = Privacy.Message(found[0], "VORDEFINIERT\\Benutzer");
+        Check("privacy_message_icacls_takes_the_sid", german.Contains("/remove:g *" + Users) && german.Contains("VORDEFINIERT\\Benutzer"), german);
+        PrivacyProblem owned = new PrivacyProblem();
+        owned.Path = "C:\\ProgramData\\Symantec";
+        owned.Kind = "owner";
+        owned.Sid = "S-1-5-21-1-2-3-1105";
+        string owner = Privacy.Message(owned, "S-1-5-21-1-2-3-1105");
+        Check("privacy_message_setowner_takes_the_sid", owner.Contains("/setowner *" + Privacy.Administrators) && !owner.Contains("/setowner Administrators"), owner);
         // an inheritable-only grant on the store root reaches every set below it
         found = Privacy.Problems(ProgramDataStore(Ace(AuthenticatedUsers, 0x1301BF, true)), trusted);
         Check("privacy_inherit_only_on_root", found.Count == 1 && found[0].Sid == AuthenticatedUsers, found.Count.ToString());
