@@ -77,10 +77,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 WebDownloads.ProxyUri(options.Proxy);  // a malformed proxy URL fails the step (BAD_REQUEST) before anything is fetched
             }
             string caPath = Req.Str(args, "ca_path");
-            if (url && caPath != null)
-            {
-                options.CaPem = ReadText(host, caPath);
-            }
             long deadlineSeconds = Math.Min(Req.NeedLong(args, "deadline_seconds"), 86400);
             Deadline deadline = new Deadline(host.Clock, deadlineSeconds, shown);
             List<string> names = new List<string>();
@@ -92,6 +88,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             long fetched = 0;
             try
             {
+                if (url && caPath != null)
+                {
+                    options.CaPem = CaBundle(host, caPath);
+                }
                 if (!url)
                 {
                     CheckFolder(host, source);
@@ -540,6 +540,32 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                     throw new Refusal("failed", rel + " does not read back from " + target + " as it was " + how + " (an antivirus filter cleaned, cut or removed it?); " + left, "READ_BACK_MISMATCH", null);
                 }
             }
+        }
+
+        // The PEM text of ca_path, once its certificates are known to load: a file that holds none refuses the source
+        // (SOURCE_TLS, as the POSIX agent's ssl module does) naming ca_path and the fix, before any file is fetched.
+        private static string CaBundle(IHost host, string caPath)
+        {
+            string pem = ReadText(host, caPath);
+            string why;
+            try
+            {
+                WebDownloads.Authorities(pem);
+                return pem;
+            }
+            catch (ArgumentException exception)
+            {
+                why = exception.Message;
+            }
+            catch (FormatException exception)
+            {
+                why = exception.Message;
+            }
+            catch (CryptographicException exception)
+            {
+                why = exception.Message;
+            }
+            throw new SourceError("SOURCE_TLS", "ca_path " + caPath + " holds no PEM certificate that loads (" + why + "): give a PEM file of the CA certificates that sign the distribution point's certificate");
         }
 
         private static string ReadText(IHost host, string path)

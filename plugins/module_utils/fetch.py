@@ -305,7 +305,14 @@ def _origin(url: str) -> tuple[tuple[str, str, int], str]:
 
 def _tls_context(validate: bool, ca_path: str | None) -> ssl.SSLContext:
     if validate:
-        context = ssl.create_default_context(cafile=ca_path or None)
+        try:
+            context = ssl.create_default_context(cafile=ca_path or None)
+        except ssl.SSLError as exc:  # a file that holds no certificate: named, never "the handshake failed"
+            raise SourceError(
+                "SOURCE_TLS",
+                f"ca_path {ca_path} holds no PEM certificate that loads ({exc.reason or exc}): give a PEM file of the CA "
+                "certificates that sign the distribution point's certificate",
+            ) from None
     else:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False

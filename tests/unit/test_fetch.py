@@ -467,6 +467,19 @@ def test_the_request_takes_no_proxy_with_credentials(store: Path) -> None:
         fetch_request(store, f"http://127.0.0.1:1/dp/{VERSION}", proxy="http://user:s3cret@proxy.example.com:3128")
 
 
+def test_a_ca_path_without_a_certificate_is_named_on_both_agents(serve: Callable[[str], Server], store: Path, fetcher: Fetch) -> None:
+    """A ca_path that holds no certificate is the admin's file to fix, not a handshake that failed: both agents name
+    ca_path, the file and the fix, and ask the server for nothing."""
+    server = serve("plain")
+    bad = store.parent / "bad-ca.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
+    report = fetcher(store, f"{server.url}/dp/{VERSION}", ca_path=str(bad))
+    assert (report["result"], report["code"]) == ("refused", "SOURCE_TLS"), report
+    assert f"ca_path {bad} holds no PEM certificate" in report["message"] and "handshake" not in report["message"], report
+    assert server.requests == []
+    assert_nothing_kept(store)
+
+
 def test_a_fetched_file_cleaned_after_it_landed_is_refused(tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What landed is read back from the store before the step ends: an antivirus filter may clean or cut a file right
     after it is written, and the digest computed while streaming is that of the bytes received, not of what landed
