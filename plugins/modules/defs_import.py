@@ -20,8 +20,8 @@ description:
     folder inside the store while it is hashed, never more than its catalogued size + 1 bytes are read, and the first
     file that differs ends the import with nothing of the set kept. A staging folder is never a set's name, so the
     product's copy job cannot take a set that is still arriving. Once the set is on disk, every file is read back from
-    the store and compared with the catalog again (an antivirus filter may clean or cut a file just written;
-    C(READ_BACK_MISMATCH))."
+    the store and compared with the catalog again (an antivirus filter may clean, cut or remove a file just written;
+    C(READ_BACK_MISMATCH): exclude the stores from other antivirus products' on-access scanning)."
   - The set then goes in as any promotion does, under the store's lock and compare-and-swap on C(definfo.dat)
     (renamed into place; a bad copy of the version is swapped out and retired), and the store's pointer is switched
     to it unless the store is at a newer good set. Event 1000 is written when the pointer moves.

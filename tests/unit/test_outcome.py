@@ -62,6 +62,7 @@ TABLE: list[tuple[str, str, bool, str | None]] = [
     ("refused", "preflight/r=refused:NO_SPACE write_pointer/rc=skipped", False, "PRECONDITION_FAILED"),
     ("refused in use", "preflight/r=in_use:SET_IN_USE write_pointer/rc=skipped", False, "ACTIVE_SET_IN_USE"),
     ("failed before", "stage/r=failed:ENOSPC write_pointer/rc=skipped", False, "CHANGE_FAILED"),
+    ("a filter took a landed file", "stage/r=failed:READ_BACK_MISMATCH write_pointer/rc=skipped", False, "READ_BACK_MISMATCH"),
     (
         "the first required failure names the code",
         "clean=failed expect/r=conflict lock/a=locked write_pointer/rc=skipped",
@@ -212,3 +213,12 @@ def test_a_set_put_back_by_a_clean_that_left_trash_behind_is_a_change() -> None:
     assert read["changed"] is True
     assert "Nothing was changed" not in read["msg"] and "20261125.003" in read["msg"]
     assert read["restored"] == ["20261125.003"]
+
+
+def test_a_read_back_mismatch_names_the_filter_fix_not_free_space() -> None:
+    """An antivirus filter that cleans or quarantines a definition file just written: the fix is an exclusion for the
+    stores, not the free space or write access CHANGE_FAILED's remediation names."""
+    request, reply = build("stage/r=failed:READ_BACK_MISMATCH rename/r=skipped write_pointer/rc=skipped")
+    read = outcome.interpret(request, reply)
+    assert read["failed"] and not read["changed"] and read["error"]["code"] == "READ_BACK_MISMATCH"
+    assert "exclude the definition stores" in read["msg"].lower() and "free space" not in read["msg"], read["msg"]

@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
 CODE_OVERRIDES: dict[str, str] = {
     "SET_IN_USE": "ACTIVE_SET_IN_USE",
     "STORE_NOT_PRIVATE": "STORE_NOT_PRIVATE",
+    "READ_BACK_MISMATCH": "READ_BACK_MISMATCH",
     **{
         code: code
         for code in ("SOURCE_NOT_FOUND", "SOURCE_MISMATCH", "SOURCE_TIMEOUT", "SOURCE_REDIRECT", "SOURCE_TLS", "SOURCE_UNREACHABLE")
