@@ -29,7 +29,9 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Runtime.ExceptionServices;
 using System.Threading;
+using System.Threading.Tasks;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine;
 using ansible_collections.mailsec.smsmse.plugins.module_utils.StorePolicy;
 
@@ -94,7 +96,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 }
                 if (!url)
                 {
-                    CheckFolder(host, source);
+                    CheckFolder(host, deadline, source);
                 }
                 IDownloads web = host.Downloads ?? new WebDownloads();
                 foreach (string rel in names)
@@ -185,7 +187,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
 
         // --- a folder or share ---
 
-        private static void CheckFolder(IHost host, string source)
+        private static void CheckFolder(IHost host, Deadline deadline, string source)
         {
             if (!Paths.IsFull(source))
             {
@@ -194,7 +196,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             Entry top;
             try
             {
-                top = host.Files.StatFollow(source);
+                top = deadline.Run(delegate { return host.Files.StatFollow(source); });
+            }
+            catch (SourceError)
+            {
+                throw;
             }
             catch (Exception exception)
             {
@@ -217,7 +223,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             Entry entry;
             try
             {
-                entry = host.Files.Stat(path);
+                entry = deadline.Run(delegate { return host.Files.Stat(path); });
+            }
+            catch (SourceError)
+            {
+                throw;
             }
             catch (Exception exception)
             {
@@ -234,15 +244,19 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             Stream reader;
             try
             {
-                reader = host.Files.OpenRead(path);
+                reader = deadline.Run(delegate { return host.Files.OpenRead(path); });
+            }
+            catch (SourceError)
+            {
+                throw;
             }
             catch (Exception exception)
             {
                 throw FolderError(path, exception, path + " cannot be opened");
             }
-            using (reader)
+            using (Stream bounded = new DeadlineReads(reader, deadline))
             {
-                return Receive(host, deadline, reader, limit, -1, dst, path, out size);
+                return Receive(host, deadline, bounded, limit, -1, dst, path, out size);
             }
         }
 
@@ -614,6 +628,31 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
             }
         }
 
+        // `call` on a thread of its own, waited for until the deadline only (the POSIX agent's Deadline.run): a share
+        // whose server stops answering (holds every request pending) blocks that thread, never the step. The abandoned
+        // thread is a background one: it ends when the call returns or with the process.
+        public T Run<T>(Func<T> call)
+        {
+            Task<T> work = Task.Factory.StartNew(call, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            bool done;
+            try
+            {
+                done = work.Wait((int)Math.Min(Math.Max(0, ends - clock.Now) * 1000, int.MaxValue));
+            }
+            catch (AggregateException failed)
+            {
+                ExceptionDispatchInfo.Capture(failed.InnerException ?? failed).Throw();
+                throw;
+            }
+            if (!done)
+            {
+                // what the call meets once it returns is nobody's: observed here, never raised
+                work.ContinueWith(delegate(Task<T> late) { return late.Exception; }, TaskContinuationOptions.OnlyOnFaulted);
+                throw Error();
+            }
+            return work.Result;
+        }
+
         public Timer Cutter(Action abort)
         {
             double left = Math.Max(0, ends - clock.Now) * 1000;
@@ -625,6 +664,64 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineFe
                 }
             };
             return new Timer(cut, null, (long)Math.Min(left, int.MaxValue), Timeout.Infinite);
+        }
+    }
+
+    // A file of a share read within the deadline: each read on a thread of its own (Deadline.Run). Closing it does
+    // not wait for a read abandoned at the deadline: .NET holds the file's handle (SafeHandle) until that read returns.
+    public sealed class DeadlineReads : Stream
+    {
+        private readonly Stream inner;
+        private readonly Deadline deadline;
+
+        public DeadlineReads(Stream inner, Deadline deadline)
+        {
+            this.inner = inner;
+            this.deadline = deadline;
+        }
+
+        public override bool CanRead { get { return true; } }
+        public override bool CanSeek { get { return false; } }
+        public override bool CanWrite { get { return false; } }
+        public override long Length { get { throw new NotSupportedException(); } }
+
+        public override long Position
+        {
+            get { throw new NotSupportedException(); }
+            set { throw new NotSupportedException(); }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            throw new NotSupportedException();
+        }
+
+        public override void SetLength(long value)
+        {
+            throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            return deadline.Run(delegate { return inner.Read(buffer, offset, count); });
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+            base.Dispose(disposing);
         }
     }
 

@@ -31,6 +31,8 @@ CHECKS = (
     "fetch_of_a_body_closed_mid_file_is_truncated",  # review of 23: .NET's IOException there is SOURCE_MISMATCH, as POSIX's
     "fetch_from_a_stalled_server_meets_the_deadline",  # a server that sends a byte now and then: deadline_seconds
     "fetch_from_a_denied_share_names_the_second_hop",  # access denied on a share: the fix (become, delegation)
+    "fetch_from_a_share_that_hangs_at_stat_meets_the_deadline",  # review of 23: a share that stops answering ...
+    "fetch_from_a_share_that_hangs_at_read_meets_the_deadline",  # ... ends the step at deadline_seconds, as on POSIX
     "fetch_keeps_a_connection_read_to_the_end",  # review of 23: a body read whole keeps its connection ...
     "fetch_aborts_a_body_it_leaves_unread",  # ... one left unread is aborted, never drained past the deadline
     "fetch_407_names_the_fix_for_the_system_proxy",  # review of 23: a 407 names the fix that fits the proxy used

@@ -104,6 +104,7 @@ namespace EngineTests
         public Entry Stat(string path)
         {
             Deny(path);
+            Hang(path, "stat");
             path = Actual(path);
             Entry entry = inner.Stat(path);
             if (entry != null && ReadOnly.Contains(path))
@@ -127,7 +128,55 @@ namespace EngineTests
             }
         }
 
-        public Entry StatFollow(string path) { Deny(path); return inner.StatFollow(path); }
+        // a share that stops answering below a folder: "stat" (every call there), "read" (opens work, reads never return);
+        // the blocked calls return once Release is set
+        public string HangBelow;
+        public string HangAt;
+        public readonly System.Threading.ManualResetEvent Release = new System.Threading.ManualResetEvent(false);
+
+        private void Hang(string path, string at)
+        {
+            if (HangBelow != null && HangAt == at && (path == HangBelow || path.StartsWith(HangBelow + "/", StringComparison.Ordinal)))
+            {
+                Release.WaitOne();
+                throw new IOException("the share answered at last");
+            }
+        }
+
+        private sealed class HangingReads : Stream
+        {
+            private readonly FaultFiles files;
+            private readonly string path;
+            private readonly Stream inner;
+
+            public HangingReads(FaultFiles files, string path, Stream inner) { this.files = files; this.path = path; this.inner = inner; }
+            public override bool CanRead { get { return true; } }
+            public override bool CanSeek { get { return false; } }
+            public override bool CanWrite { get { return false; } }
+            public override long Length { get { throw new NotSupportedException(); } }
+            public override long Position { get { throw new NotSupportedException(); } set { throw new NotSupportedException(); } }
+            public override void Flush() { }
+            public override long Seek(long offset, SeekOrigin origin) { throw new NotSupportedException(); }
+            public override void SetLength(long value) { throw new NotSupportedException(); }
+            public override void Write(byte[] buffer, int offset, int count) { throw new NotSupportedException(); }
+
+            public override int Read(byte[] buffer, int offset, int count)
+            {
+                files.Hang(path, "read");
+                return inner.Read(buffer, offset, count);
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    inner.Dispose();
+                }
+                base.Dispose(disposing);
+            }
+        }
+
+        public Entry StatFollow(string path) { Deny(path); Hang(path, "stat"); return inner.StatFollow(path); }
         public IList<Entry> List(string folder)
         {
             IList<Entry> found = inner.List(folder);
@@ -137,7 +186,13 @@ namespace EngineTests
             }
             return found;
         }
-        public Stream OpenRead(string path) { Deny(path); return inner.OpenRead(path); }
+        public Stream OpenRead(string path)
+        {
+            Deny(path);
+            Hang(path, "stat");
+            Stream opened = inner.OpenRead(path);
+            return HangBelow != null && HangAt == "read" ? new HangingReads(this, path, opened) : opened;
+        }
 
         // files this host has open for writing (FileShare.None, as WinFiles.CreateNew opens them)
         public readonly HashSet<string> Writing = new HashSet<string>();
@@ -652,6 +707,23 @@ namespace EngineTests
                     List<object> steps = Run(host, FetchStep(store, Path.Combine(point, "20261125.003"), manifest));
                     string message = (string)((IDictionary)steps[0])["message"];
                     Check("fetch_from_a_denied_share_names_the_second_hop", Result(steps, 0) == "refused:SOURCE_UNREACHABLE" && message.Contains("become") && message.Contains("delegation") && Directory.GetFileSystemEntries(store).Length == 0, Result(steps, 0) + " " + message);
+                }
+                foreach (string at in new string[] { "stat", "read" })
+                {
+                    // a share that stops answering (its server holds every request pending): the deadline ends the step,
+                    // as the POSIX agent's Deadline.run does for a hung mount; the blocked call is left to its thread
+                    FaultHost host = new FaultHost();
+                    string store = Fresh("fetch-hung-" + at);
+                    host.Fs.HangBelow = point;
+                    host.Fs.HangAt = at;
+                    Dictionary<string, object> step = FetchStep(store, Path.Combine(point, "20261125.003"), manifest);
+                    ((Dictionary<string, object>)step["args"])["deadline_seconds"] = 1L;
+                    System.Diagnostics.Stopwatch took = System.Diagnostics.Stopwatch.StartNew();
+                    List<object> steps = Run(host, step);
+                    double seconds = took.Elapsed.TotalSeconds;
+                    host.Fs.Release.Set();
+                    string message = (string)((IDictionary)steps[0])["message"];
+                    Check("fetch_from_a_share_that_hangs_at_" + at + "_meets_the_deadline", Result(steps, 0) == "refused:SOURCE_TIMEOUT" && message.Contains("deadline_seconds") && seconds < 10 && Directory.GetFileSystemEntries(store).Length == 0, Result(steps, 0) + " " + message + " after " + seconds + " s");
                 }
                 foreach (string proxy in new string[] { null, "http://proxy.example.com:3128" })
                 {
