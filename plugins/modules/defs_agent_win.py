@@ -47,7 +47,7 @@ options:
   deadline_seconds:
     description:
       - The host-side deadline of one call, in seconds, so that one host never stalls the run. A probe still running
-        then ends the call failed, naming it. A change is never cut short part way - C(apply) asks the deadline before
+        then ends the call failed, naming it, and stops at its next file without writing its hash cache. A change is never cut short part way - C(apply) asks the deadline before
         each step and, once it has passed, skips the later steps not marked C(always), naming the deadline (a store's
         steps from its service stop to its start run as one unit, which ends when the start has run, whatever it
         ended), releases its locks, starts what it stopped and reads the stores back; C(run_liveupdate) is bounded by
