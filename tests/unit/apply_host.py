@@ -40,7 +40,6 @@ def cases(path: Path = CASES_FILE) -> list[dict[str, Any]]:
     return loaded
 
 
-
 def slow_change(store: Path) -> dict[str, Any]:
     """An apply request whose second step (a service start running ``sleep 2``) outlasts a deadline of 1 s: the steps a
     deadline test expects are done, done (the running step finishes), skipped (naming the deadline), done (the unlock)."""
