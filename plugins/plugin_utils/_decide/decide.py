@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import SOURCE_STORES
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify, versions
 
@@ -42,7 +42,7 @@ PROMOTE: Action = "promote"
 ROLLBACK: Action = "rollback"
 LIVEUPDATE: Action = "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
-OWNED_SOURCES = ("smsmse_hawking",)
+OWNED_SOURCES = store_names.OWNED_SOURCES
 
 
 class DecisionRecord(TypedDict):
@@ -143,7 +143,7 @@ def _usage_repairable(view: store_view.StoreView) -> bool:
 
 def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, str, str | None, str | None]:
     csapi = stores.get("csapi")
-    sources = {k: v for k, v in stores.items() if k in SOURCE_STORES}
+    sources: dict[str, store_view.StoreView] = {k: v for k, v in stores.items() if k in SOURCE_STORES}
     source = choose_source(sources)
     source_best = stores[source].good()[-1] if source and stores[source].good() else None
     csapi_good = csapi.good() if csapi else []
@@ -173,7 +173,8 @@ def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, s
 def _source_repairs(
     stores: Mapping[str, store_view.StoreView], product: Mapping[str, object], *, repair_hawking: bool
 ) -> tuple[list[str], list[str]]:
-    repairs, risks = [], []
+    repairs: list[str] = []
+    risks: list[str] = []
     csapi = stores.get("csapi")
     csapi_good = csapi.good() if csapi else []
     for name in SOURCE_STORES:

@@ -11,10 +11,12 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import words
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify, versions
 
-SOURCES = ("hawking", "smsmse_hawking")
+#: the source stores, in the order checks and records list them
+SOURCES = store_names.SOURCES_IN_TABLE_ORDER
 FAILURE_EVENTS = ("no_valid", "init_failed")
 
 RUNBOOK = (

@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import layout, ntfs, product, usage
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import snapshot as snapshots
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import EventRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import SetFolder, Snapshot, Store
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import privacy, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -163,7 +164,7 @@ def _kind(name: str) -> str:
     return "temporary" if structure.is_temporary(name) or name.lower().startswith("tmp") else "other"
 
 
-def _event(event: Mapping[str, Any]) -> dict[str, Any]:
+def _event(event: EventRecord) -> dict[str, Any]:
     message = event["message"]
     return {
         "id": event["id"],
