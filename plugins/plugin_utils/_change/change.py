@@ -165,17 +165,18 @@ def carry_out(
     return result
 
 
-def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]) -> list[str]:
+def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, object]]) -> list[str]:
     """What the read at the end of the call says against the plan: each store not left at a good set, and why."""
     goods = read_back.good_copies(stores)
     by_path = {view.path: name for name, view in stores.items()}
     seen = {
         by_path[str(record["store"])]: read_back.observe(record, goods, windows=stores[by_path[str(record["store"])]].windows)
-        for record in read
+        for record in read_back.records(read)
         if str(record["store"]) in by_path
     }
     lost = [text.replace("Run enforce again.", "Run the task again.") for text in read_back.lost_races([the_plan], seen, stores)]
-    now = seen.get(the_plan.store, {}).get("version", the_plan.version)
+    observed = seen.get(the_plan.store)
+    now = the_plan.version if observed is None else observed["version"]
     if not lost and now != the_plan.version:  # a good set, but not the one this task put there
         path = stores[the_plan.store].path
         lost.append(
