@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide, health
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, product, snapshot, snapshot_codec, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, facts_types, product, snapshot, snapshot_codec, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import Snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog as catalogs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
@@ -43,7 +43,7 @@ class AssessmentData(TypedDict):
     format: int
     snapshot: snapshot_codec.SnapshotData
     overrides: dict[str, str | None]
-    facts: dict[str, object]
+    facts: facts_types.Facts
     verification: verify.Verification
     marks: list[dict[str, str]]
     decision: decide.DecisionRecord | None
@@ -58,7 +58,7 @@ class Assessment:
     #: the store paths the options gave when the reply was parsed
     overrides: Mapping[str, str | None]
     #: the ``smsmse_defs`` facts, without ``verification``
-    facts: Mapping[str, Any]
+    facts: facts_types.Facts
     #: the verdicts (``plugins/modules/defs_verify.py`` RETURN), with ``marks`` applied
     verification: verify.Verification
     #: the marks from outside the host applied to the verdicts (fleet consensus): store, version, code, message
@@ -113,7 +113,7 @@ class Assessment:
         return cls(
             snapshot=snapshot_codec.from_dict(record["snapshot"]),
             overrides=dict(record["overrides"]),
-            facts=dict(record["facts"]),
+            facts=record["facts"].copy(),
             verification=record["verification"].copy(),
             marks=tuple(record["marks"]),
             decision=None if decision is None else decide.Decision.from_dict(decision),

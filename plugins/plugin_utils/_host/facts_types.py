@@ -5,19 +5,37 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.product import Description
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.usage import UsageFacts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.problems import ProblemRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.verify import Verification
 
 
-class UsageFacts(TypedDict):
-    """A store's ``usage.dat`` (``usage.facts_of``): set -> the product codes that use it, or why it was not read."""
+class SetFacts(TypedDict):
+    """One set of a store: its version, whether its extraction completed (``zdone.dat``), its size."""
 
-    sha256: str | None
-    size: int | None
-    sets: dict[str, list[str]]
-    sections: dict[str, list[str]]
-    other_lines: list[str]
-    error: str | None
+    version: str
+    complete: bool
+    files: int
+    bytes: int
+    link: bool
+    truncated: bool
+    mtime: float
+
+
+class InvalidFolder(TypedDict):
+    """A folder named almost like a set, and why it is not one."""
+
+    name: str
+    reason: str
+
+
+class OtherFolder(TypedDict):
+    """Any other folder of a store: ``staging``, ``temporary`` or ``other``."""
+
+    name: str
+    kind: str
+    files: int
 
 
 class StoreFacts(TypedDict):
@@ -31,22 +49,15 @@ class StoreFacts(TypedDict):
     active_exists: bool
     definfo_sha256: str | None
     definfo_error: ProblemRecord | None
-    sets: list[dict[str, object]]
-    invalid: list[dict[str, str]]
-    other_dirs: list[dict[str, object]]
+    sets: list[SetFacts]
+    invalid: list[InvalidFolder]
+    other_dirs: list[OtherFolder]
     usage: UsageFacts | None
 
 
-class ProductFacts(TypedDict):
-    """The product as found (``product.describe``, and where the controller found it installed)."""
+class ProductFacts(Description):
+    """The product as found (:func:`product.describe`), and where the controller found it installed."""
 
-    name: str | None
-    version: str | None
-    scheme: str
-    event_ids: dict[str, int] | None
-    self_verifies: bool | None
-    basis: dict[str, str]
-    note: str
     source: str | None
     install_folder: str | None
     service: dict[str, object] | None
@@ -61,10 +72,32 @@ class EventFacts(TypedDict):
     message: str
 
 
-class SmsmseDefs(TypedDict):
-    """The facts as ``defs_verify`` sets them (with ``verification``) and health reads them."""
+class AgentFacts(TypedDict):
+    name: str
+    runtime: str
 
+
+class HostFacts(TypedDict):
+    hostname: str
+    os: str
+    os_version: str
+    arch: str
+
+
+class Facts(TypedDict):
+    """The ``smsmse_defs`` facts of :func:`facts.build`."""
+
+    agent: AgentFacts
+    host: HostFacts
+    platform: str | None
     product: ProductFacts
     stores: dict[str, StoreFacts]
+    newest: str | None
     events: list[EventFacts]
+    events_error: str | None
+
+
+class SmsmseDefs(Facts):
+    """The facts as ``defs_verify`` sets them: with ``verification``."""
+
     verification: Verification
