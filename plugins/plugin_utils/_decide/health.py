@@ -205,7 +205,7 @@ def _checks(
 def stale_usage(stores: Mapping[str, object], verification: verify.Verification) -> list[str]:
     """``store: CODE -> set (missing|bad)`` for every product usage.dat gives a set that is not there or bad."""
     found = []
-    facts = cast("Mapping[str, StoreFacts]", stores)  # the facts' stores (facts.build)
+    facts = cast(Mapping[str, StoreFacts], stores)  # the facts' stores (facts.build)
     for name in SOURCES:
         store = facts.get(name)
         record = store["usage"] if store else None

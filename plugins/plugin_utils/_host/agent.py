@@ -72,7 +72,7 @@ def deadline_seconds(op: str, request: Mapping[str, object]) -> int:
     if op == "run_liveupdate":
         allowed = _whole(request["timeout"])
     else:
-        steps = cast("Sequence[Mapping[str, Any]]", request.get("steps", ()))  # contract.check_request passed it: apply.request.json
+        steps = cast(Sequence[Mapping[str, Any]], request.get("steps", ()))  # contract.check_request passed it: apply.request.json
         allowed = sum(_whole(step["args"][STEP_BOUNDS[step["op"]]]) for step in steps if step["op"] in STEP_BOUNDS)
     return max(DEFAULT_DEADLINE_SECONDS, allowed + DEADLINE_MARGIN_SECONDS)
 

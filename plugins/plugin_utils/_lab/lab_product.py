@@ -82,7 +82,7 @@ class ProductHost:
             hostvars["smsmse_defs_product"],
             hostvars.get("smsmse_defs_liveupdate_command"),
         )
-        if not isinstance(stores, Mapping) or not isinstance(given, Mapping) or not isinstance(command, (list, type(None))):
+        if not isinstance(stores, Mapping) or not isinstance(given, Mapping) or (command is not None and not isinstance(command, list)):
             raise ValueError(f"{name} is not a host of a lab inventory (smsmse_defs_stores, smsmse_defs_product)")
         return cls(
             name=name,
