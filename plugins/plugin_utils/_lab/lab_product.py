@@ -113,7 +113,7 @@ class ProductHost:
         for name in SOURCE_STORES:
             if name in self.stores and os.path.isdir(self.stores[name]):
                 return Path(self.stores[name])
-        return Path(self.stores.get("smsmse_hawking") or self.stores["hawking"])
+        return Path(next((self.stores[name] for name in SOURCE_STORES if self.stores.get(name)), None) or self.stores[SOURCE_STORES[-1]])
 
 
 def read_hosts(inventory: Path) -> dict[str, ProductHost]:
