@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.facts_types import SmsmseDefs, StoreFacts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.usage import UsageFacts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import words
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify, versions
 
@@ -207,8 +208,7 @@ def stale_usage(stores: Mapping[str, object], verification: verify.Verification)
     found = []
     facts = cast(Mapping[str, StoreFacts], stores)  # the facts' stores (facts.build)
     for name in SOURCES:
-        store = facts.get(name)
-        record = store["usage"] if store else None
+        record = _usage(facts, name)
         if not record:
             continue
         held = {s["version"]: s["status"] for s in verification["sets"] if s["store"] == name}
@@ -231,9 +231,10 @@ def _usage_check(stores: Mapping[str, StoreFacts], verification: verify.Verifica
     return _check("usage_sets_present", not stale, [], stale, detail)
 
 
-def _usage(stores: Mapping[str, StoreFacts], name: str) -> dict[str, Any] | None:
+def _usage(stores: Mapping[str, StoreFacts], name: str) -> UsageFacts | None:
+    """The store's usage.dat facts (None: no such store, or no usage.dat)."""
     store = stores.get(name)
-    return dict(store["usage"]) if store and store["usage"] else None
+    return store.get("usage") if store else None
 
 
 def status_of(
