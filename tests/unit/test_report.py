@@ -7,7 +7,7 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest.mock import MagicMock
 
 import pytest
@@ -45,7 +45,7 @@ def check(check_id: str, status: str = "pass", actual: Any = "ok") -> dict[str, 
     }
 
 
-def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, **kwargs: Any) -> report.Record:
     made = health.host_record(
         name,
         smsmse_defs=None,
@@ -56,10 +56,10 @@ def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, *
         **kwargs,
     )
     made["versions"].update(csapi_active="20261125.001", age_days=1, product="6.5.8")
-    return made
+    return report.as_record(made)
 
 
-def build(records: list[dict[str, Any]], history: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+def build(records: list[report.Record], history: list[report.KeptRun] | None = None, **kwargs: Any) -> report.Report:
     built = report.build(records, run_id="r1", started=STARTED, ended=ENDED, options={"mode": "report"}, history=history or [], **kwargs)
     assert report.validate(built) == []
     return built
@@ -128,8 +128,8 @@ def test_console_prints_host_data_as_text() -> None:
         assert "\x1b" not in line and "\x07" not in line
 
 
-def with_store_problems(made: dict[str, Any], *names: str) -> dict[str, Any]:
-    entries = [
+def with_store_problems(made: report.Record, *names: str) -> report.Record:
+    entries: list[report.StoreProblem] = [
         {"store": "csapi", "code": "NAME_UNDECODABLE", "message": f"The folder {name} in the store ...", "path": f"/defs/csapi/{name}"}
         for name in names
     ]
@@ -246,9 +246,9 @@ def test_html_says_planned_or_done_and_why_nothing_was_done() -> None:
     )
 
 
-def past(started: str, statuses: dict[str, str]) -> dict[str, Any]:
+def past(started: str, statuses: dict[str, str]) -> report.KeptRun:
     hosts = [record(name, status) for name, status in statuses.items()]
-    return {"run_id": started, "started": started, "hosts": hosts, "summary": report.summary(hosts)}
+    return cast(report.KeptRun, {"run_id": started, "started": started, "hosts": hosts, "summary": report.summary(hosts)})
 
 
 def test_drift_since_runs_and_days_from_the_history() -> None:
@@ -333,8 +333,8 @@ class CountingHosts(list):  # type: ignore[type-arg]
 def test_history_is_read_once_per_run_whatever_the_fleet_size() -> None:
     # every host drifts in every kept run: looking each host up by walking every run's host list is quadratic
     names = [f"mail{i:04d}" for i in range(300)]
-    history = [
-        {
+    history: list[report.KeptRun] = [
+        {  # type: ignore[typeddict-item]  # a kept run holding only what drift reads
             "run_id": f"r{day}",
             "started": f"2026-11-{day:02d}T02:00:00Z",
             "summary": {},
@@ -368,7 +368,7 @@ def test_default_report_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 # --- console and failing the play ---
 
 
-def fleet() -> dict[str, Any]:
+def fleet() -> report.Report:
     done = {"action": "promote", "result": "done", "version": "20261126.001", "previous": None, "message": ""}
     return build(
         [
@@ -418,7 +418,7 @@ def test_fail_on_messages() -> None:
 
 def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_that_allows_the_fix() -> None:
     built = fleet()
-    enforced = {**built, "options": {**built["options"], "mode": "enforce"}}
+    enforced: report.Report = {**built, "options": {**built["options"], "mode": "enforce"}}
     failed = report_console.failures(enforced, "failed")
     assert sorted(failed) == ["broken", "drift1", "gone"]
     assert failed["drift1"].startswith(
@@ -427,11 +427,11 @@ def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_th
     # a failing check whose detail names the role option that would allow the fix gives that, not a generic remediation
     risk = "The set(s) 20261126.001 (bad) in hawking ... Set defs_health_repair_hawking (or run defs_rollback ...) to move them out."
     held = record("held", "drift", [check("trust_agreement", "fail"), {**check("hawking_newest_good", "fail"), "detail": risk}])
-    document = {**build([held]), "options": {"mode": "enforce", "fail_severities": ["critical", "high", "medium"]}}
+    document: report.Report = {**build([held]), "options": {"mode": "enforce", "fail_severities": ["critical", "high", "medium"]}}
     assert report_console.failures(document, "failed")["held"].startswith(
         f"held still drifts after enforce: trust_agreement, hawking_newest_good failing ({risk}). "
     )
-    assert report_console.failures({**document, "options": {"mode": "report"}}, "failed") == {}
+    assert report_console.failures(cast(report.Report, {**document, "options": {"mode": "report"}}), "failed") == {}
     assert report_console.fails(held, "failed", ["critical", "high", "medium"], "enforce")
     assert not report_console.fails(held, "failed", ["critical", "high", "medium"], "report")
 
@@ -483,9 +483,8 @@ def test_fixed_by_names_only_the_source_that_healed_the_host() -> None:
         return {"action": "import", "result": "done", "version": "20261125.003", "previous": None, "message": "", "source": source, **more}
 
     # a set fetched and renamed in, then found not good: the host failed, and no source fixed it
-    assert report.fixed_by({"name": "h", "status": "failed", "actions": [imported("/srv/dp")]}) is None
+    assert report.fixed_by(report.as_record({"name": "h", "status": "failed", "actions": [imported("/srv/dp")]})) is None
     healed = {"name": "h", "status": "fixed", "actions": [imported("/srv/dp"), imported("https://dp.example.com/smsmse", fixed=True)]}
-    assert report.fixed_by(healed) == "https://dp.example.com/smsmse"
-    assert report.hosts_fixed_by({"hosts": [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]}) == {
-        "h": "https://dp.example.com/smsmse"
-    }
+    assert report.fixed_by(report.as_record(healed)) == "https://dp.example.com/smsmse"
+    hosts = [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]
+    assert report.hosts_fixed_by(cast(report.Report, {"hosts": hosts})) == {"h": "https://dp.example.com/smsmse"}
