@@ -439,7 +439,7 @@ def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_th
 # --- the action plugin ---
 
 
-def run_action(args: dict[str, Any], *, check_mode: bool = False) -> dict[str, Any]:
+def run_action(args: dict[str, Any], *, check_mode: bool = False, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
     task = MagicMock()
     task.args = args
     task.async_val = 0
@@ -448,7 +448,7 @@ def run_action(args: dict[str, Any], *, check_mode: bool = False) -> dict[str, A
     play_context = MagicMock()
     play_context.check_mode = check_mode
     plugin = action.ActionModule(task, MagicMock(), play_context, MagicMock(), MagicMock(), MagicMock())
-    return plugin.run(task_vars={})
+    return plugin.run(task_vars=task_vars or {})
 
 
 def test_action_writes_into_the_per_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -462,6 +462,33 @@ def test_action_writes_into_the_per_user_data_folder(monkeypatch: pytest.MonkeyP
     assert (folder / "history" / "defs-health-r1.json").is_file()
     assert result["hosts"] == {"compliant": ["b"], "fixed": [], "drift": ["a"], "failed": [], "unreachable": []}
     assert list(result["fail"]) == ["a"] and result["lines"][0].startswith("drift       a  failing csapi_newest")
+
+
+class Undefined:
+    """What Ansible's hostvars give for a host the inventory does not hold (a strict undefined marker): any attribute is
+    the marker again, and using it (calling it) raises."""
+
+    def __getattr__(self, name: str) -> Undefined:
+        return self
+
+    def __call__(self, *args: object) -> None:
+        raise RuntimeError("'hostvars' has no such host")
+
+
+def test_action_reads_each_hosts_registered_record_and_reports_a_host_without_one_failed(tmp_path: Path) -> None:
+    hostvars: dict[str, object] = {
+        "a": {"defs_health_host": {"record": record("a", "compliant")}},
+        "b": {},  # registered nothing
+        "d": Undefined(),  # a host the hostvars do not know
+    }
+    args = {"hosts": ["a", "b", "c", "d"], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), "fail_on": "never"}
+    result = run_action(args, task_vars={"hostvars": hostvars})
+    assert not result.get("failed"), result
+    assert result["hosts"] == {"compliant": ["a"], "fixed": [], "drift": [], "failed": ["b", "c", "d"], "unreachable": []}
+    written = json.loads((tmp_path / "defs-health.json").read_text(encoding="utf-8"))
+    messages = {h["name"]: h["message"] for h in written["hosts"]}
+    assert {messages[name] for name in "bcd"} == {"the host was not recorded (its defs_health_host task did not run)"}
+    assert result["changed"] and set(result["files"]) == {"json", "html", "junit"}
 
 
 @pytest.mark.parametrize(
