@@ -5,8 +5,8 @@ the console lines (:mod:`report_console`) are rendered from the document built
 here. Earlier runs are kept under ``history/`` (how many is an option), so
 that the report can say since when, and for how many runs, a host has drifted.
 
-This module is the report's public face; the parts are :mod:`report_build` (the document), :mod:`report_history`
-(the kept runs) and :mod:`report_files` (writing).
+This module is the report's public face; the parts are :mod:`report_types` (the document's types),
+:mod:`report_build` (the document), :mod:`report_history` (the kept runs) and :mod:`report_files` (writing).
 """
 
 from __future__ import annotations

@@ -60,6 +60,31 @@ class Row(TypedDict):
     store_problems: ShownProblems
 
 
+class Bar(TypedDict):
+    """A horizontal bar of a chart: its label, its count, and its length in pixels."""
+
+    label: str
+    count: int
+    length: int
+
+
+class TrendPart(TypedDict):
+    """One status's part of a run's column in the trend chart: its count, top and height (pixels)."""
+
+    status: Status
+    count: int
+    y: int
+    height: int
+
+
+class TrendColumn(TypedDict):
+    """One run's column in the trend chart: where it stands (pixels), when the run started, and its parts."""
+
+    x: int
+    started: str
+    parts: list[TrendPart]
+
+
 class Page(TypedDict):
     """Rows of one status shown together, the view (from 1) they belong to under the filter "all", and whether hidden at load."""
 
@@ -110,24 +135,24 @@ def age_counts(document: Report) -> dict[str, int]:
     return found
 
 
-def bars(counts: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+def bars(counts: Sequence[tuple[str, int]]) -> list[Bar]:
     """Horizontal bars: label, count, length (px, the largest 200)."""
     top = max((count for _label, count in counts), default=0) or 1
     return [{"label": label, "count": count, "length": int(200 * count / top)} for label, count in counts]
 
 
-def trend(document: Report) -> list[dict[str, Any]]:
+def trend(document: Report) -> list[TrendColumn]:
     """One stacked column per kept run and this one, oldest first: the fleet's status counts."""
     runs: list[PastRun] = [
         *document["history"],
         {"run_id": document["run_id"], "started": document["started"], "summary": document["summary"]},
     ]
-    columns = []
+    columns: list[TrendColumn] = []
     for i, run in enumerate(runs):
         counts = run["summary"]["counts"]
         total = sum(counts.get(s, 0) for s in report.STATUSES) or 1
         y = TREND_HEIGHT
-        parts = []
+        parts: list[TrendPart] = []
         for status in report.STATUSES:
             count = counts.get(status, 0)
             height = round(TREND_HEIGHT * count / total)
