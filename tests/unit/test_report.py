@@ -7,14 +7,14 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, cast, get_args
 from unittest.mock import MagicMock
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.action import defs_report as action
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit, report_types
 
 TODAY = dt.date(2026, 11, 26)
 STARTED, ENDED = "2026-11-26T02:00:00Z", "2026-11-26T02:05:00Z"
@@ -515,3 +515,23 @@ def test_fixed_by_names_only_the_source_that_healed_the_host() -> None:
     assert report.fixed_by(report.as_record(healed)) == "https://dp.example.com/smsmse"
     hosts = [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]
     assert report.hosts_fixed_by(cast(report.Report, {"hosts": hosts})) == {"h": "https://dp.example.com/smsmse"}
+
+
+def test_the_documents_types_name_what_its_schema_allows() -> None:
+    # the Literals of report_types and the enums of schemas/report.json say one thing
+    schema = json.loads(report.SCHEMA_PATH.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    assert list(report.STATUSES) == defs["host"]["properties"]["status"]["enum"] == list(defs["counts"]["required"])
+    assert list(get_args(report_types.Severity)) == defs["check"]["properties"]["severity"]["enum"]
+    assert list(get_args(report_types.CheckStatus)) == defs["check"]["properties"]["status"]["enum"]
+    assert list(get_args(report_types.ActionKind)) == defs["action"]["properties"]["action"]["enum"]
+    assert list(get_args(report_types.ActionResult)) == defs["action"]["properties"]["result"]["enum"]
+    assert set(report_types.Host.__required_keys__) == set(defs["host"]["required"])
+    assert set(report_types.Report.__required_keys__) == set(schema["required"])
+    assert set(report_types.Versions.__annotations__) == set(defs["versions"]["properties"])
+
+
+def test_a_status_that_is_none_of_the_reports_is_refused_by_name() -> None:
+    assert report_types.as_status("drift") == "drift"
+    with pytest.raises(ValueError, match="'healthy' is not a host status of the report"):
+        report_types.as_status("healthy")
