@@ -10,25 +10,28 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_judge import as_mark, judge, usable
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_judge import as_mark, judge, usable, verification_of
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_types import Action, Agent, Fleet, Judged, Options, Progress
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 
-def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, str]]:
-    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
+def marks_after_liveupdate(name: str, before: Mapping[str, object], after: Mapping[str, object], fleet: Fleet) -> list[dict[str, str]]:
+    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again.
+
+    ``before``, ``after``: the host's registered defs_verify results before and after (:func:`health_judge.usable`).
+    """
     if fleet.votes is None:
         return []
-    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
+    first, again = verification_of(before), verification_of(after)
     decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
     return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
 
 
-def agreed_after_liveupdate(before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> verify.Agreed:
+def agreed_after_liveupdate(before: Mapping[str, object], after: Mapping[str, object], fleet: Fleet) -> verify.Agreed:
     """What the fleet decides once this host's votes are taken again on what LiveUpdate brought."""
     if fleet.votes is None:
         return {}
-    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
+    first, again = verification_of(before), verification_of(after)
     return consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
 
 
@@ -41,7 +44,7 @@ _TRY_OLDER = frozenset({"SOURCE_MISMATCH", "SOURCE_NOT_FOUND"})
 
 def from_sources(
     name: str,
-    verified: Mapping[str, Any],
+    verified: Mapping[str, object],
     judged: Judged,
     opts: Options,
     progress: Progress,
@@ -104,14 +107,20 @@ def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[
     return [functools.partial(fetch, source, version, judged.stores) for version in wanted]
 
 
-def _action(kind: str, result: Mapping[str, Any], *, source: str | None = None) -> Action:
+def _action(kind: str, result: Mapping[str, object], *, source: str | None = None) -> Action:
+    """The action record of a LiveUpdate or import result (a defs_liveupdate- or defs_import-like result)."""
     found: Action = {
         "action": kind,
         "result": "failed" if result.get("failed") else "done",
-        "version": result.get("version"),
-        "previous": result.get("previous"),
+        "version": _version(result.get("version")),
+        "previous": _version(result.get("previous")),
         "message": str(result.get("msg", "")),
     }
     if source is not None:
         found["source"] = source
     return found
+
+
+def _version(value: object) -> str | None:
+    """A version a result names: the text, or None when it names none."""
+    return value if isinstance(value, str) else None
