@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
@@ -68,7 +67,7 @@ def from_sources(
             progress.changed = progress.changed or bool(ran.get("changed", not ran.get("failed")))
             if ran.get("failed"):
                 why.append((shown, str(ran.get("msg", "failed"))))
-                if (ran.get("error") or {}).get("code") in _TRY_OLDER:
+                if _error_code(ran) in _TRY_OLDER:
                     continue
                 break
             progress.doing = f"the verification after {'LiveUpdate' if source == distpoint.LIVEUPDATE else 'the import'}"
@@ -92,7 +91,7 @@ def from_sources(
     return None, "No source yielded a good set: " + "; ".join(f"{source}: {text}" for source, text in why)
 
 
-def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[Callable[[], Mapping[str, Any]]]:
+def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[Callable[[], Mapping[str, object]]]:
     """What asking ``source`` means: LiveUpdate once, or a distribution point for each catalogued version the host does
     not hold good, newest first (at most :data:`VERSIONS_PER_SOURCE`)."""
     if source == distpoint.LIVEUPDATE:
@@ -124,3 +123,9 @@ def _action(kind: str, result: Mapping[str, object], *, source: str | None = Non
 def _version(value: object) -> str | None:
     """A version a result names: the text, or None when it names none."""
     return value if isinstance(value, str) else None
+
+
+def _error_code(result: Mapping[str, object]) -> object:
+    """The code of a failed result's ``error`` (``SmsmseError.as_dict``), None when it has none."""
+    error = result.get("error")
+    return error.get("code") if isinstance(error, Mapping) else None
