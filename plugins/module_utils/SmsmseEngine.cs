@@ -417,6 +417,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             private Exception failure;
             private bool finished;
             private bool abandoned;
+            private readonly Probe.Abandon given = new Probe.Abandon();
 
             public ProbeRun(string op, IDictionary request, bool checkMode, IHost host)
             {
@@ -432,6 +433,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 Exception error = null;
                 try
                 {
+                    Probe.Watch(given);
                     got = RunNow(op, request, checkMode, host, null);
                 }
                 catch (Exception exception)
@@ -456,6 +458,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                     if (!finished)
                     {
                         abandoned = true;
+                        given.Set();
                         throw new TimeoutException("the agent's " + op + " did not finish within its deadline of " + seconds.ToString(CultureInfo.InvariantCulture) + " s on the host");
                     }
                 }
@@ -1565,6 +1568,46 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             });
         }
 
+        // Set once the caller gave up on a probe at its deadline: the probe stops at its next file and writes no hash
+        // cache, so that in a host process that lives on (PSRP keeps its runspace between tasks) a probe left
+        // behind never reads or writes beside the next call.
+        public sealed class Abandon
+        {
+            private volatile bool set;
+
+            public bool IsSet
+            {
+                get { return set; }
+            }
+
+            public void Set()
+            {
+                set = true;
+            }
+        }
+
+        [ThreadStatic]
+        private static Abandon watched;
+
+        // The probe on this thread heeds `abandon` (Agent.Run's worker thread).
+        public static void Watch(Abandon abandon)
+        {
+            watched = abandon;
+        }
+
+        public static bool Abandoned
+        {
+            get { return watched != null && watched.IsSet; }
+        }
+
+        public static void StopIfAbandoned()
+        {
+            if (Abandoned)
+            {
+                throw new OperationCanceledException("the probe was given up at its deadline");
+            }
+        }
+
         public static Dictionary<string, object> Run(IDictionary request, bool checkMode, IHost host)
         {
             IDictionary limits = Req.Need(request, "limits");
@@ -1595,6 +1638,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             List<object> storeRecords = new List<object>();
             foreach (object candidate in stores)
             {
+                StopIfAbandoned();
                 IDictionary store = (IDictionary)candidate;
                 storeRecords.Add(Store(Req.NeedStr(store, "name"), Req.NeedStr(store, "template"), limits, hashing, checkMode, Req.Map(request, "privacy"), host));
             }
@@ -1763,7 +1807,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
             if (cache != null)
             {
-                if (!checkMode)
+                if (!checkMode && !Abandoned)
                 {
                     cache.Save();
                 }
@@ -1784,6 +1828,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
 
         private static Dictionary<string, object> FileRecord(string rel, Entry entry, string full, HashCache cache)
         {
+            StopIfAbandoned();
             Dictionary<string, object> record = new Dictionary<string, object>();
             WireName shown = Wire.Escape(rel, MaxPath);
             record["path"] = shown.Text;

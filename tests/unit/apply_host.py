@@ -40,6 +40,22 @@ def cases(path: Path = CASES_FILE) -> list[dict[str, Any]]:
     return loaded
 
 
+def slow_change(store: Path) -> dict[str, Any]:
+    """An apply request whose second step (a service start running ``sleep 2``) outlasts a deadline of 1 s: the steps a
+    deadline test expects are done, done (the running step finishes), skipped (naming the deadline), done (the unlock)."""
+    ops: list[dict[str, Any]] = [
+        {"op": "lock", "args": {"stale_seconds": 900}},
+        {"op": "service", "required": False, "args": {"action": "start", "service": "SMSMSE", "command": ["sleep", "2"], "timeout": 30}},
+        {"op": "clean", "args": {}},
+        {"op": "unlock", "required": False, "always": True, "args": {}},
+    ]
+    return {
+        "wire": contract.wire(),
+        "cache_dir": None,
+        "steps": [{"store": str(store), "required": True, "always": False, "commit": False, **op} for op in ops],
+    }
+
+
 def definfo_bytes(version: str) -> bytes:
     return f"[DefDates]\r\nCurDefs={version}\r\n\r\n[Lab]\r\nBuilder=mailsec.smsmse\r\n".encode("ascii")
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_win_lab as lab_agent
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab_engine
+
+from .apply_host import slow_change
 
 needs_mono = pytest.mark.skipif(
     shutil.which("mcs") is None or shutil.which("mono") is None, reason="mcs or mono is not installed (scripts/ensure_mcs.sh)"
@@ -162,17 +163,7 @@ def test_the_deadline_reaches_the_engine(cache: Path, tmp_path: Path) -> None:
     lock is released; run_liveupdate, one step bounded by its own timeout, ends with its real result."""
     store = tmp_path / "csapi"
     store.mkdir()
-    steps: list[dict[str, Any]] = [
-        {"op": "lock", "args": {"stale_seconds": 900}},
-        {"op": "service", "required": False, "args": {"action": "start", "service": "SMSMSE", "command": ["sleep", "2"], "timeout": 30}},
-        {"op": "clean", "args": {}},
-        {"op": "unlock", "required": False, "always": True, "args": {}},
-    ]
-    request = {
-        "wire": contract.wire(),
-        "cache_dir": None,
-        "steps": [{"store": str(store), "required": True, "always": False, "commit": False, **step} for step in steps],
-    }
+    request = slow_change(store)
     reply = lab_agent.run("apply", request, False, lab_engine.bundle(), run_command, deadline_seconds=1)["reply"]
     assert [s["result"] for s in reply["steps"]] == ["done", "done", "skipped", "done"], reply
     assert "deadline of 1 s on the host" in reply["steps"][2]["message"]

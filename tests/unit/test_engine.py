@@ -35,6 +35,7 @@ CHECKS = (
     "stage_reads_back_what_landed",  # critical: a staged set goes live only as read back from the store
     "stage_leaves_no_half_set",
     "stage_sets_times_after_the_writer_closes",  # high: a file's time is set once the writer is closed
+    "abandoned_probe_stops_and_writes_no_cache",  # medium: a probe given up at its deadline (PSRP keeps the process)
     "timed_out_stop_is_started_again",  # high: a stop that failed or timed out keeps its record ...
     "timed_out_stop_is_started_at_the_end",  # ... and the scanner is started again
     "dependents_are_started_again",  # medium: services stopped with the scanner are started with it

@@ -25,7 +25,7 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_agent_posix
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 
-from .apply_host import write_lock
+from .apply_host import slow_change, write_lock
 from .test_agent_posix import probe_host
 
 GUARD = 10  # seconds: far more than any of these takes, far less than forever
@@ -170,17 +170,7 @@ def test_the_agent_never_abandons_a_change_at_its_deadline(tmp_path: Path) -> No
     collections_root = Path(os.path.abspath(defs_agent_posix.__file__)).parents[5]
     store = tmp_path / "csapi"
     store.mkdir()
-    steps: list[dict[str, Any]] = [
-        {"op": "lock", "args": {"stale_seconds": 900}},
-        {"op": "service", "required": False, "args": {"action": "start", "service": "SMSMSE", "command": ["sleep", "2"], "timeout": 30}},
-        {"op": "clean", "args": {}},
-        {"op": "unlock", "required": False, "always": True, "args": {}},
-    ]
-    request = {
-        "wire": contract.wire(),
-        "cache_dir": None,
-        "steps": [{"store": str(store), "required": True, "always": False, "commit": False, **step} for step in steps],
-    }
+    request = slow_change(store)
     args = {"ANSIBLE_MODULE_ARGS": {"op": "apply", "request": request, "deadline_seconds": 1}}
     code = (
         f"import sys; sys.path.insert(0, {str(collections_root)!r}); "

@@ -137,7 +137,9 @@ namespace EngineTests
             }
             return found;
         }
-        public Stream OpenRead(string path) { Deny(path); return inner.OpenRead(path); }
+        public Stream OpenRead(string path) { Deny(path); if (BeforeRead != null) { BeforeRead(path); } return inner.OpenRead(path); }
+        // called before each file is opened to read (a slow disk, a filter that takes its time)
+        public Action<string> BeforeRead;
 
         // files this host has open for writing (FileShare.None, as WinFiles.CreateNew opens them)
         public readonly HashSet<string> Writing = new HashSet<string>();
@@ -828,6 +830,7 @@ namespace EngineTests
             SpecialFiles();
             LockAcrossBoots();
             CacheWithAWriter();
+            AbandonedProbe();
             ShortNameStore();
             StorePathsIgnoreCase();
             PointerMissing();
@@ -891,6 +894,37 @@ namespace EngineTests
         // belongs to another process; a lock taken since is kept while its process lives
         // review 14: a writer that keeps its handle open is journalled once, at its first write; a file with a
         // writer present is read again, whatever its cache entry says
+        // medium: a probe given up at its deadline stops at its next file and writes no hash cache, so that in a host
+        // process that lives on (PSRP keeps its runspace between tasks) it never reads or writes beside the next call
+        private static void AbandonedProbe()
+        {
+            FaultHost host = new FaultHost();
+            string store = Fresh("abandoned-store");
+            string set = Path.Combine(store, "20261125.003");
+            Directory.CreateDirectory(set);
+            for (int i = 0; i < 12; i++)
+            {
+                File.WriteAllText(Path.Combine(set, "virscan" + i + ".dat"), "file " + i);
+            }
+            string cacheDir = Fresh("abandoned-cache");
+            int reads = 0;
+            host.Fs.BeforeRead = delegate(string path) { System.Threading.Interlocked.Increment(ref reads); System.Threading.Thread.Sleep(400); };
+            IDictionary request = (IDictionary)Json.Parse("{\"stores\": [{\"name\": \"csapi\", \"template\": " + Json.Write(store) + "}], \"product\": null, \"events_file\": null, \"event_ids\": [], \"event_hours\": 24, \"limits\": {\"max_files_per_dir\": 20000, \"max_definfo_bytes\": 65536, \"max_events\": 500}, \"hashing\": {\"deep\": false, \"cache_dir\": " + Json.Write(cacheDir) + "}, \"privacy\": null}");
+            string outcome = "returned";
+            try
+            {
+                Agent.Run("probe", request, false, host, 1);
+            }
+            catch (TimeoutException exception)
+            {
+                outcome = exception.Message;
+            }
+            int atDeadline = System.Threading.Volatile.Read(ref reads);
+            System.Threading.Thread.Sleep(5000);  // the 12 files take 4.8 s: a probe left running would have read them all and saved
+            int later = System.Threading.Volatile.Read(ref reads);
+            Check("abandoned_probe_stops_and_writes_no_cache", outcome.Contains("deadline of 1 s") && later <= atDeadline + 1 && later < 12 && Directory.GetFiles(cacheDir).Length == 0, outcome + "; " + atDeadline + " files read at the deadline, " + later + " after; cache files: " + Directory.GetFiles(cacheDir).Length);
+        }
+
         private static void CacheWithAWriter()
         {
             FaultHost host = new FaultHost();
