@@ -12,7 +12,7 @@ from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_host
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, liveupdate, plan, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, probe, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars, for_ansible
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthHostOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, privacy, verify_task
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -21,7 +21,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 class ActionModule(DocumentedAction[HealthHostOptions]):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
-    def act(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthHostOptions, task_vars: TaskVars) -> dict[str, Any]:
         """The host's record, whatever happens: a failure of this task must not cost the fleet its report."""
         try:
             return self._run(options, task_vars)
@@ -32,7 +32,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
             )
             return {"changed": ran["changed"], "record": ran["record"]}
 
-    def _run(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, options: HealthHostOptions, task_vars: TaskVars) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
         distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
@@ -79,7 +79,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
 
     def _import(
         self,
-        task_vars: dict[str, Any],
+        task_vars: TaskVars,
         options: HealthHostOptions,
         *,
         trusted: catalog.Catalog | None,
@@ -122,17 +122,19 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
         message = "; ".join(p.message for p in plans if p.changes)
         return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else message}
 
-    def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+    def _apply(self, task_vars: TaskVars, plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(self))
-        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=dict(request), task_vars=task_vars)
+        windows = probe.is_windows(self)
+        return agent.call(self._execute_module, is_windows=windows, op="apply", request=dict(request), task_vars=for_ansible(task_vars))
 
     @staticmethod
-    def _task_host(task_vars: dict[str, Any]) -> str:
+    def _task_host(task_vars: TaskVars) -> str:
         return str(task_vars.get("inventory_hostname", "localhost"))
 
 
-def _product_facts(verified: object) -> Any:
+def _product_facts(verified: object) -> Mapping[str, object] | None:
     """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
     if not isinstance(verified, dict):
         return None
-    return ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")
+    found = ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")
+    return found if isinstance(found, Mapping) else None
