@@ -74,9 +74,9 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
                 args[option] = self._templar.template(task_vars[variable])
         return args
 
-    def act(self, options: OptionsT, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: OptionsT, task_vars: TaskVars) -> dict[str, Any]:
         """What the module does; returns the result keys to add (raise SmsmseError to fail).
 
-        ``task_vars`` is the dict Ansible gave ``run``; a plugin may take them as :data:`TaskVars`.
+        ``task_vars`` is the dict Ansible gave ``run``, read-only (:func:`for_ansible` hands it back to a module call).
         """
         raise NotImplementedError
