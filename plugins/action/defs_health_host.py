@@ -10,6 +10,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_host
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, liveupdate, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, probe, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars, for_ansible
@@ -93,7 +94,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
                 raise SmsmseError("CATALOG_REQUIRED", f"The source {source} needs a trusted catalog (defs_health_catalog).")
             windows = probe.is_windows(self)
             distpoint.check_platform(source, windows=windows)
-            store = next((name for name in plan.SOURCES if name in stores), None)
+            store = decide.first_source(stores)
             if store is None:
                 raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here to import into.")
             # as LiveUpdate does: the plain Hawking store (SAV/SEP's) too, when it may be repaired and holds no good set

@@ -8,6 +8,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_import
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import ImportOptions
@@ -35,7 +36,7 @@ class ActionModule(DocumentedAction[ImportOptions]):
             raise SmsmseError("CATALOG_REQUIRED", "The catalog could not be read.")
         version = distpoint.pick_version(trusted, options["version"], options["required_files"])
         stores, _verification, host = change.read_host(self, task_vars, options)
-        store = options["store"] or next((name for name in plan.SOURCES if name in stores), None)
+        store = options["store"] or decide.first_source(stores)
         if store is None:
             raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here; set `store`.")
         fetch = plan.Fetch(

@@ -247,6 +247,12 @@ def choose_source(stores: Mapping[str, store_view.StoreView]) -> StoreName | Non
             best = (name, newest)
     if best is not None:
         return best[0]
+    return first_source(stores)
+
+
+def first_source(stores: Mapping[str, store_view.StoreView]) -> StoreName | None:
+    """The first source store the host has, in the table's rank (the product's own, SMSMSE Hawking, first): where a set
+    from a distribution point goes in (defs_import and the role alike), and the source when none holds a good set."""
     return next((name for name in SOURCE_STORES if name in stores), None)
 
 
