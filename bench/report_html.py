@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
@@ -62,11 +62,14 @@ STEP = """async (name) => {
 }"""
 
 
-def document(count: int) -> dict[str, Any]:
+def document(count: int) -> report.Report:
     """The report of ``count`` hosts made like ``bench/report_write.py``'s, with three kept runs."""
     records = report_write.records(count)
     history = [
-        {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records)}
+        cast(
+            report.KeptRun,
+            {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records)},
+        )
         for day in range(3)
     ]
     return report.build(
@@ -74,7 +77,7 @@ def document(count: int) -> dict[str, Any]:
     )
 
 
-def plain_page(built: dict[str, Any]) -> str:
+def plain_page(built: report.Report) -> str:
     """The baseline: the same host names and statuses in one table, no checks, a filter that styles every row."""
     rows = "".join(
         f'<tr class="host" data-status="{h["status"]}"><td>{html.escape(h["name"])}</td><td>{h["status"]}</td></tr>\n'
@@ -119,8 +122,9 @@ def medians(samples: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[fl
     return {key: (statistics.median(s[key][0] for s in samples), statistics.median(s[key][1] for s in samples)) for key in samples[0]}
 
 
-def expected_shown(built: dict[str, Any]) -> dict[str, str]:
-    counts = {**built["summary"]["counts"], "all": built["summary"]["hosts"]}
+def expected_shown(built: report.Report) -> dict[str, str]:
+    counts: dict[str, int] = {status: count for status, count in built["summary"]["counts"].items()}
+    counts["all"] = built["summary"]["hosts"]
     found = {label: str(counts[value]) for label, kind, value in STEPS if kind == "filter"}
     found[f"search {SEARCH!r}"] = str(sum(1 for h in built["hosts"] if SEARCH in h["name"].lower()))
     found["search cleared"] = str(built["summary"]["hosts"])

@@ -32,7 +32,7 @@ NEWEST, OLDER = "20261125.002", "20261120.001"
 STATUS_MIX = ("compliant", "compliant", "compliant", "drift", "drift", "fixed", "failed", "unreachable")
 
 
-def records(size: int) -> list[dict[str, Any]]:
+def records(size: int) -> list[report.Record]:
     made = []
     for i in range(size):
         status = STATUS_MIX[i % len(STATUS_MIX)]
@@ -49,10 +49,10 @@ def records(size: int) -> list[dict[str, Any]]:
             entry = {"store": "csapi", "code": "NAME_UNDECODABLE", "message": "a name that is not text"}
             record["store_problems"] = {"count": 3, "entries": [{**entry, "path": f"x\\x{j:02x}"} for j in range(3)]}
         made.append(record)
-    return made
+    return [report.as_record(r) for r in made]
 
 
-def build(size: int, run_id: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+def build(size: int, run_id: str, history: list[report.KeptRun]) -> report.Report:
     return report.build(
         records(size),
         run_id=run_id,

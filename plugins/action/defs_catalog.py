@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import CatalogOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+if TYPE_CHECKING:  # cryptography is imported where it is used (catalog.require_cryptography names the fix)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def _next_sequence(wanted: int | None, previous: int) -> int:
@@ -35,15 +39,19 @@ def _next_sequence(wanted: int | None, previous: int) -> int:
     return wanted
 
 
-def _ignored_sequence(dest: str, existing: dict[str, Any] | None, keys: list[Any]) -> list[str]:
-    """A warning when ``dest`` holds a sequence that was not taken, because these keys did not sign it."""
-    if not existing or "sequence" not in existing["signed"]:
+def _ignored_sequence(dest: str, existing: Mapping[str, object] | None, keys: Sequence[Ed25519PrivateKey]) -> list[str]:
+    """A warning when ``dest`` holds a sequence that was not taken, because these keys did not sign it.
+
+    ``existing``: the document :func:`catalog_build.read_existing` read (its ``signed`` part is a mapping), or None.
+    """
+    signed = existing["signed"] if existing else None
+    if not isinstance(signed, Mapping) or "sequence" not in signed:
         return []
     if catalog.verified_sequence(json.dumps(existing).encode(), [k.public_key() for k in keys]) is not None:
         return []
     return [
         f"The existing catalog {dest} is not signed by these keys (or breaks the catalog schema): "
-        f"its sequence {str(existing['signed']['sequence'])[:40]} was ignored."
+        f"its sequence {str(signed['sequence'])[:40]} was ignored."
     ]
 
 
@@ -51,7 +59,7 @@ class ActionModule(DocumentedAction[CatalogOptions]):
     DOCUMENTATION = defs_catalog.DOCUMENTATION
     NO_LOG = ("signing_keys.passphrase",)
 
-    def act(self, options: CatalogOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: CatalogOptions, task_vars: TaskVars) -> dict[str, Any]:
         try:
             return self._build(options)
         except OSError as exc:

@@ -10,7 +10,7 @@ import tempfile
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_catalog_key
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import CatalogKeyOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, catalog_build
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -73,7 +73,7 @@ class ActionModule(DocumentedAction[CatalogKeyOptions]):
     DOCUMENTATION = defs_catalog_key.DOCUMENTATION
     NO_LOG = ("passphrase",)
 
-    def act(self, options: CatalogKeyOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: CatalogKeyOptions, task_vars: TaskVars) -> dict[str, Any]:
         path, passphrase = options["path"], options["passphrase"]
         public_path = options["public_path"] or path + ".pub"
         check = bool(self._task.check_mode)

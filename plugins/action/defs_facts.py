@@ -8,14 +8,14 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_facts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, probe, snapshot
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HostOptions
 
 
 class ActionModule(DocumentedAction[HostOptions]):
     DOCUMENTATION = defs_facts.DOCUMENTATION
 
-    def act(self, options: HostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HostOptions, task_vars: TaskVars) -> dict[str, Any]:
         """The facts; a damaged ``definfo.dat`` is reported in its store's ``definfo_error`` (and a warning), as defs_verify does."""
         reply = probe.run(self, task_vars, options)
         host = snapshot.parse(reply, options["stores"] or {})

@@ -9,13 +9,13 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_check
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import role_options
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthCheckOptions
 
 
 class ActionModule(DocumentedAction[HealthCheckOptions]):
     DOCUMENTATION = defs_health_check.DOCUMENTATION
 
-    def act(self, options: HealthCheckOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthCheckOptions, task_vars: TaskVars) -> dict[str, Any]:
         role_options.check(options["options"], now=dt.datetime.now(dt.timezone.utc))
         return {"changed": False}

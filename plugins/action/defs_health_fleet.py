@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_fleet
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report_console
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthFleetOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -21,7 +21,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 class ActionModule(DocumentedAction[HealthFleetOptions]):
     DOCUMENTATION = defs_health_fleet.DOCUMENTATION
 
-    def act(self, options: HealthFleetOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthFleetOptions, task_vars: TaskVars) -> dict[str, Any]:
         if not 0.5 <= options["threshold"] < 1:
             raise SmsmseError("OPTION_INVALID", f"`threshold` is {options['threshold']}: use a fraction from 0.5 to below 1.")
         if not options["fail_severities"]:
@@ -76,8 +76,17 @@ class ActionModule(DocumentedAction[HealthFleetOptions]):
         }
 
 
-def _host_vars(hostvars: Any, host: str) -> Mapping[str, Any]:
+@runtime_checkable
+class RawHostVars(Protocol):
+    """Ansible's ``hostvars``: each host's variables, read untemplated."""
+
+    def raw_get(self, host_name: str) -> object: ...
+
+
+def _host_vars(hostvars: object, host: str) -> Mapping[str, object]:
     """The host's variables as they are, not templated (a registered result is data; templating copies it whole)."""
+    if not isinstance(hostvars, RawHostVars):
+        return {}
     try:
         found = hostvars.raw_get(host)
     except (KeyError, AttributeError):

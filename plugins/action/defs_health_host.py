@@ -10,9 +10,10 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_health_host
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, liveupdate, plan, steps
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent, contract, probe, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import health_run
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars, for_ansible
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import HealthHostOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, privacy, verify_task
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -21,7 +22,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 class ActionModule(DocumentedAction[HealthHostOptions]):
     DOCUMENTATION = defs_health_host.DOCUMENTATION
 
-    def act(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: HealthHostOptions, task_vars: TaskVars) -> dict[str, Any]:
         """The host's record, whatever happens: a failure of this task must not cost the fleet its report."""
         try:
             return self._run(options, task_vars)
@@ -32,7 +33,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
             )
             return {"changed": ran["changed"], "record": ran["record"]}
 
-    def _run(self, options: HealthHostOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, options: HealthHostOptions, task_vars: TaskVars) -> dict[str, Any]:
         command = liveupdate.argv(options["liveupdate_command"])
         sources = list(options["sources"])
         distpoint.require_catalog(sources, options["catalog"] is not None, "defs_health_catalog", "defs_health_sources")
@@ -79,7 +80,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
 
     def _import(
         self,
-        task_vars: dict[str, Any],
+        task_vars: TaskVars,
         options: HealthHostOptions,
         *,
         trusted: catalog.Catalog | None,
@@ -93,7 +94,7 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
                 raise SmsmseError("CATALOG_REQUIRED", f"The source {source} needs a trusted catalog (defs_health_catalog).")
             windows = probe.is_windows(self)
             distpoint.check_platform(source, windows=windows)
-            store = next((name for name in plan.SOURCES if name in stores), None)
+            store = decide.first_source(stores)
             if store is None:
                 raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here to import into.")
             # as LiveUpdate does: the plain Hawking store (SAV/SEP's) too, when it may be repaired and holds no good set
@@ -122,17 +123,19 @@ class ActionModule(DocumentedAction[HealthHostOptions]):
         message = "; ".join(p.message for p in plans if p.changes)
         return {**done, "version": version, "msg": done.get("msg") if done.get("failed") else message}
 
-    def _apply(self, task_vars: dict[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+    def _apply(self, task_vars: TaskVars, plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
         request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(self))
-        return agent.call(self._execute_module, is_windows=probe.is_windows(self), op="apply", request=dict(request), task_vars=task_vars)
+        windows = probe.is_windows(self)
+        return agent.call(self._execute_module, is_windows=windows, op="apply", request=dict(request), task_vars=for_ansible(task_vars))
 
     @staticmethod
-    def _task_host(task_vars: dict[str, Any]) -> str:
+    def _task_host(task_vars: TaskVars) -> str:
         return str(task_vars.get("inventory_hostname", "localhost"))
 
 
-def _product_facts(verified: object) -> Any:
+def _product_facts(verified: object) -> Mapping[str, object] | None:
     """The product facts of the host's defs_verify result (its detected service), or None when it has none."""
     if not isinstance(verified, dict):
         return None
-    return ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")
+    found = ((verified.get("ansible_facts") or {}).get("smsmse_defs") or {}).get("product")
+    return found if isinstance(found, Mapping) else None

@@ -8,8 +8,9 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_import
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, distpoint, plan
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import ImportOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -18,12 +19,12 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 class ActionModule(DocumentedAction[ImportOptions]):
     DOCUMENTATION = defs_import.DOCUMENTATION
 
-    def act(self, options: ImportOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: ImportOptions, task_vars: TaskVars) -> dict[str, Any]:
         result = change.carry_out(self, task_vars, self._plan(task_vars, options), options["hash_cache_dir"])
         warnings = distpoint.replay_warnings([options["source"]], options["catalog_state"], "catalog_state")
         return {**result, "warnings": [*result.get("warnings", []), *warnings]} if warnings else result
 
-    def _plan(self, task_vars: dict[str, Any], options: ImportOptions) -> plan.Plan:
+    def _plan(self, task_vars: TaskVars, options: ImportOptions) -> plan.Plan:
         source = options["source"]
         if distpoint.kind(source, "source") == distpoint.LIVEUPDATE:
             raise SmsmseError("OPTION_INVALID", "`source` is liveupdate: use mailsec.smsmse.defs_liveupdate for that.")
@@ -35,7 +36,7 @@ class ActionModule(DocumentedAction[ImportOptions]):
             raise SmsmseError("CATALOG_REQUIRED", "The catalog could not be read.")
         version = distpoint.pick_version(trusted, options["version"], options["required_files"])
         stores, _verification, host = change.read_host(self, task_vars, options)
-        store = options["store"] or next((name for name in plan.SOURCES if name in stores), None)
+        store = options["store"] or decide.first_source(stores)
         if store is None:
             raise SmsmseError("STORE_NOT_FOUND", "Neither a Hawking nor an SMSMSE Hawking store exists here; set `store`.")
         fetch = plan.Fetch(

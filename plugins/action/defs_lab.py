@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import LabOptions
 
 
@@ -18,7 +18,7 @@ class ActionModule(DocumentedAction[LabOptions]):
     DOCUMENTATION = defs_lab.DOCUMENTATION
     CHECK_MODE = False
 
-    def act(self, options: LabOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: LabOptions, task_vars: TaskVars) -> dict[str, Any]:
         root = Path(options["dir"])
         for part in ("hosts", "reference", "cache"):
             shutil.rmtree(root / part, ignore_errors=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_liveupdate
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import liveupdate
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import LiveUpdateOptions
 
 
@@ -16,7 +16,7 @@ class ActionModule(DocumentedAction[LiveUpdateOptions]):
     DOCUMENTATION = defs_liveupdate.DOCUMENTATION
     HOST_VARIABLES = {"command": "smsmse_defs_liveupdate_command"}
 
-    def act(self, options: LiveUpdateOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: LiveUpdateOptions, task_vars: TaskVars) -> dict[str, Any]:
         command = liveupdate.argv(options["command"])
         if self._task.check_mode:
             return {"changed": True, "msg": "LiveUpdate would run"}

@@ -9,7 +9,7 @@ from typing import Any
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_promote
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import change, plan
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import probe, store_view
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import PromoteOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -18,11 +18,11 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 class ActionModule(DocumentedAction[PromoteOptions]):
     DOCUMENTATION = defs_promote.DOCUMENTATION
 
-    def act(self, options: PromoteOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: PromoteOptions, task_vars: TaskVars) -> dict[str, Any]:
         the_plan, stores = self._plan(task_vars, options)
         return change.carry_out(self, task_vars, the_plan, options["hash_cache_dir"], stores=stores)
 
-    def _plan(self, task_vars: dict[str, Any], options: PromoteOptions) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
+    def _plan(self, task_vars: TaskVars, options: PromoteOptions) -> tuple[plan.Plan, dict[str, store_view.StoreView]]:
         if options["version"] != "newest_good" and not versions.is_version(options["version"]):
             raise SmsmseError("OPTION_INVALID", f"`version` is '{options['version']}': use newest_good or YYYYMMDD.RRR.")
         if options["source_path"] and options["source"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_report
@@ -33,11 +34,11 @@ def check_options(options: ReportOptions) -> None:
 class ActionModule(DocumentedAction[ReportOptions]):
     DOCUMENTATION = defs_report.DOCUMENTATION
 
-    def act(self, options: ReportOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: ReportOptions, task_vars: Mapping[str, object]) -> dict[str, Any]:
         check_options(options)
         report_dir = report.resolve_dir(options["report_dir"])
         ended = dt.datetime.now(dt.timezone.utc).strftime(report.TIME_FORMAT)
-        records = list(options["records"] or [])
+        records: list[Mapping[str, object]] = list(options["records"] or [])
         if options["hosts"] is not None:
             today = dt.datetime.now(dt.timezone.utc).date()
             hostvars = task_vars.get("hostvars", {})
@@ -80,8 +81,12 @@ class ActionModule(DocumentedAction[ReportOptions]):
         return {**result, "changed": True, "files": files}
 
 
-def _registered(hostvars: Any, host: str, name: str) -> Any:
-    try:
-        return hostvars[host].get(name)
-    except (KeyError, AttributeError):
+def _registered(hostvars: object, host: str, name: str) -> object:
+    """The host's registered ``name`` from ``hostvars``; None for a host or variable it does not hold."""
+    if not isinstance(hostvars, Mapping):
         return None
+    try:
+        found = hostvars[host]
+    except KeyError:
+        return None
+    return found.get(name) if isinstance(found, Mapping) else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.modules import defs_verify
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.action_base import DocumentedAction, TaskVars
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import VerifyOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify_task
 
@@ -15,5 +15,5 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verif
 class ActionModule(DocumentedAction[VerifyOptions]):
     DOCUMENTATION = defs_verify.DOCUMENTATION
 
-    def act(self, options: VerifyOptions, task_vars: dict[str, Any]) -> dict[str, Any]:
+    def act(self, options: VerifyOptions, task_vars: TaskVars) -> dict[str, Any]:
         return verify_task.run(self, task_vars, options)

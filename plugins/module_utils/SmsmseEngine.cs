@@ -401,7 +401,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         // The operation on this thread, a change asking `deadline` before each step (null: no deadline).
         public static Dictionary<string, object> Run(string op, IDictionary request, bool checkMode, IHost host, IDeadline deadline)
         {
-            return RunNow(op, request, checkMode, host, deadline);
+            return RunNow(op, request, checkMode, host, deadline, null);
         }
 
         // One probe on its worker thread. The worker and the caller agree under a lock on how it ended, so that
@@ -433,8 +433,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
                 Exception error = null;
                 try
                 {
-                    Probe.Watch(given);
-                    got = RunNow(op, request, checkMode, host, null);
+                    got = RunNow(op, request, checkMode, host, null, given);
                 }
                 catch (Exception exception)
                 {
@@ -470,7 +469,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
         }
 
-        private static Dictionary<string, object> RunNow(string op, IDictionary request, bool checkMode, IHost host, IDeadline deadline)
+        // `abandon`: set when the caller gave up on a probe (null: never).
+        private static Dictionary<string, object> RunNow(string op, IDictionary request, bool checkMode, IHost host, IDeadline deadline, Probe.Abandon abandon)
         {
             if (request == null)
             {
@@ -485,7 +485,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             switch (op)
             {
                 case "probe":
-                    reply = Probe.Run(request, checkMode, host);
+                    reply = Probe.Run(request, checkMode, host, abandon);
                     break;
                 case "apply":
                 case "run_liveupdate":
@@ -1325,6 +1325,8 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         public const long MaxBytes = 64L * 1024 * 1024;
         private readonly IHost host;
         private readonly bool useCached;
+        // the probe's flag, set once its caller gave up on it (Probe.Abandon), or null
+        public Probe.Abandon Abandon;
         private readonly long maxAge;
         private readonly string folder;
         private readonly string file;
@@ -1584,31 +1586,23 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             {
                 set = true;
             }
-        }
 
-        [ThreadStatic]
-        private static Abandon watched;
-
-        // The probe on this thread heeds `abandon` (Agent.Run's worker thread).
-        public static void Watch(Abandon abandon)
-        {
-            watched = abandon;
-        }
-
-        public static bool Abandoned
-        {
-            get { return watched != null && watched.IsSet; }
-        }
-
-        public static void StopIfAbandoned()
-        {
-            if (Abandoned)
+            public void StopIfSet()
             {
-                throw new OperationCanceledException("the probe was given up at its deadline");
+                if (set)
+                {
+                    throw new OperationCanceledException("the probe was given up at its deadline");
+                }
             }
         }
 
         public static Dictionary<string, object> Run(IDictionary request, bool checkMode, IHost host)
+        {
+            return Run(request, checkMode, host, null);
+        }
+
+        // The probe, stopping at its next store or file once `abandon` is set (null: never).
+        public static Dictionary<string, object> Run(IDictionary request, bool checkMode, IHost host, Abandon abandon)
         {
             IDictionary limits = Req.Need(request, "limits");
             List<object> stores = Req.List(request, "stores");
@@ -1638,9 +1632,12 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             List<object> storeRecords = new List<object>();
             foreach (object candidate in stores)
             {
-                StopIfAbandoned();
+                if (abandon != null)
+                {
+                    abandon.StopIfSet();
+                }
                 IDictionary store = (IDictionary)candidate;
-                storeRecords.Add(Store(Req.NeedStr(store, "name"), Req.NeedStr(store, "template"), limits, hashing, checkMode, Req.Map(request, "privacy"), host));
+                storeRecords.Add(Store(Req.NeedStr(store, "name"), Req.NeedStr(store, "template"), limits, hashing, checkMode, Req.Map(request, "privacy"), host, abandon));
             }
             long maxEvents = Req.NeedLong(limits, "max_events");
             string eventsError;
@@ -1686,6 +1683,11 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
         }
 
         public static Dictionary<string, object> Store(string name, string template, IDictionary limits, IDictionary hashing, bool checkMode, IDictionary privacy, IHost host)
+        {
+            return Store(name, template, limits, hashing, checkMode, privacy, host, null);
+        }
+
+        public static Dictionary<string, object> Store(string name, string template, IDictionary limits, IDictionary hashing, bool checkMode, IDictionary privacy, IHost host, Abandon abandon)
         {
             // one folder is one store whichever way it is written: PROGRA~3 is reported as ProgramData
             string path = host.Files.LongName(Expand(template, host));
@@ -1746,6 +1748,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             if (hashing != null)
             {
                 cache = new HashCache(host, Req.Str(hashing, "cache_dir"), path, !Req.Bool(hashing, "deep", false), Req.Long(hashing, "max_age_seconds", HashCache.DefaultMaxAge));
+                cache.Abandon = abandon;
             }
             try
             {
@@ -1807,7 +1810,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
             if (cache != null)
             {
-                if (!checkMode && !Abandoned)
+                if (!checkMode && (abandon == null || !abandon.IsSet))
                 {
                     cache.Save();
                 }
@@ -1828,7 +1831,10 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
 
         private static Dictionary<string, object> FileRecord(string rel, Entry entry, string full, HashCache cache)
         {
-            StopIfAbandoned();
+            if (cache != null && cache.Abandon != null)
+            {
+                cache.Abandon.StopIfSet();
+            }
             Dictionary<string, object> record = new Dictionary<string, object>();
             WireName shown = Wire.Escape(rel, MaxPath);
             record["path"] = shown.Text;

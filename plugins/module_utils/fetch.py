@@ -73,6 +73,8 @@ class Deadline:
         self.seconds = seconds
         self.source = source
         self.ends = time.monotonic() + seconds
+        #: a call of :meth:`run` was left running at the deadline: what it was given (a descriptor) must stay open
+        self.left_running = False
 
     def left(self) -> float:
         return max(0.0, self.ends - time.monotonic())
@@ -102,6 +104,7 @@ class Deadline:
         worker.start()
         worker.join(self.left())
         if worker.is_alive():
+            self.left_running = True
             raise self.error()
         if "error" in box:
             raise box["error"]
@@ -140,7 +143,11 @@ def _folder_chunks(path: str, limit: int, deadline: Deadline) -> Iterator[bytes]
             left -= len(chunk)
             yield chunk
     finally:
-        os.close(fd)  # a read still hung on the mount keeps the file open until it returns (EBADF then)
+        # A read left running at the deadline still uses this number, or has yet to start: closed now, the number
+        # would go to the next file or pipe the agent opens, and that read would take its bytes. It stays open (one
+        # descriptor) until the agent ends.
+        if not deadline.left_running:
+            os.close(fd)
 
 
 class Http:

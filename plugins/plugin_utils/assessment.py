@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide, health
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, product, snapshot, snapshot_codec, store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, facts_types, product, snapshot, snapshot_codec, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import Snapshot
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog as catalogs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
@@ -37,6 +37,19 @@ SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "assessment.json
 MARK_KEYS = ("store", "version", "code", "message")
 
 
+class AssessmentData(TypedDict):
+    """An assessment as :meth:`Assessment.to_dict` gives it (``schemas/assessment.json``)."""
+
+    format: int
+    snapshot: snapshot_codec.SnapshotData
+    overrides: dict[str, str | None]
+    facts: facts_types.Facts
+    verification: verify.Verification
+    marks: list[dict[str, str]]
+    decision: decide.DecisionRecord | None
+    checks: list[dict[str, object]]
+
+
 @dataclass(frozen=True)
 class Assessment:
     """One host as read, judged and (once the fleet has spoken) decided."""
@@ -45,7 +58,7 @@ class Assessment:
     #: the store paths the options gave when the reply was parsed
     overrides: Mapping[str, str | None]
     #: the ``smsmse_defs`` facts, without ``verification``
-    facts: Mapping[str, Any]
+    facts: facts_types.Facts
     #: the verdicts (``plugins/modules/defs_verify.py`` RETURN), with ``marks`` applied
     verification: verify.Verification
     #: the marks from outside the host applied to the verdicts (fleet consensus): store, version, code, message
@@ -93,17 +106,18 @@ class Assessment:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Assessment:
+    def from_dict(cls, data: Mapping[str, object]) -> Assessment:
         """The assessment :meth:`to_dict` gave (``schemas/assessment.json``); :func:`checked` first for data from outside."""
-        decision = data["decision"]
+        record = cast(AssessmentData, data)  # what to_dict wrote, or what checked() held to the schema
+        decision = record["decision"]
         return cls(
-            snapshot=snapshot_codec.from_dict(data["snapshot"]),
-            overrides=dict(data["overrides"]),
-            facts=dict(data["facts"]),
-            verification=cast(verify.Verification, dict(data["verification"])),
-            marks=tuple(data["marks"]),
+            snapshot=snapshot_codec.from_dict(record["snapshot"]),
+            overrides=dict(record["overrides"]),
+            facts=record["facts"].copy(),
+            verification=record["verification"].copy(),
+            marks=tuple(record["marks"]),
             decision=None if decision is None else decide.Decision.from_dict(decision),
-            checks=tuple(data["checks"]),
+            checks=tuple(record["checks"]),
         )
 
 

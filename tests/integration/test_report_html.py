@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -23,7 +23,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 CONTROL = "mail\x01\x1b[31m"
 
 
-def records() -> list[dict[str, Any]]:
+def records() -> list[report.Record]:
     failing = [{**health.error_check("boom"), "status": "error"}]
     made = [health.host_record(f"ok{i}", smsmse_defs=None, checks_=[], actions=[], status="compliant", today=TODAY) for i in range(5)]
     made += [health.host_record(f"fixed{i}", smsmse_defs=None, checks_=[], actions=[], status="fixed", today=TODAY) for i in range(3)]
@@ -37,13 +37,16 @@ def records() -> list[dict[str, Any]]:
     made[8]["actions"] = [planned]
     for i, record in enumerate(made):
         record["versions"].update(csapi_active=f"2026112{i % 3}.001", age_days=i % 9)
-    return made
+    return [report.as_record(r) for r in made]
 
 
 @pytest.fixture
 def page_file(tmp_path: Path) -> Path:
     history = [
-        {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records()[day:])}
+        cast(
+            report.KeptRun,
+            {"run_id": f"old-{day}", "started": f"2026-11-2{day}T00:00:00Z", "hosts": [], "summary": report.summary(records()[day:])},
+        )
         for day in range(3)
     ]
     built = report.build(

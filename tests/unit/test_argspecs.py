@@ -52,3 +52,11 @@ def test_there_are_secret_options_to_check() -> None:
 
     assert defs_catalog_key.ActionModule.ARGUMENT_SPEC["passphrase"]["no_log"] is True
     assert defs_catalog.ActionModule.ARGUMENT_SPEC["signing_keys"]["options"]["passphrase"]["no_log"] is True
+
+
+def test_an_option_documented_as_no_mapping_is_refused_naming_it() -> None:
+    documentation = "options:\n  stores:\n    type: dict\n    suboptions:\n      csapi: a path\n"
+    with pytest.raises(TypeError, match=r"`csapi` is a str, not a mapping"):
+        argspec.from_documentation(documentation)
+    nested = argspec.from_documentation("options:\n  stores:\n    type: dict\n    suboptions:\n      csapi:\n        type: path\n")
+    assert nested == {"stores": {"type": "dict", "options": {"csapi": {"type": "path"}}}}

@@ -286,7 +286,7 @@ def test_the_controller_shows_what_the_agent_put_right(monkeypatch: pytest.Monke
         return {"reply": reply}
 
     # a lab host served by the Windows agent's engine under Mono, as the reply says
-    task_vars = {"inventory_hostname": "mail01", "smsmse_defs_lab_agent": "windows"}
+    task_vars: dict[str, object] = {"inventory_hostname": "mail01", "smsmse_defs_lab_agent": "windows"}
     agent.call(run, is_windows=False, op="probe", request=request, task_vars=task_vars)
     assert shown == ["mail01: " + warning]
 

@@ -377,9 +377,13 @@ def test_a_folder_on_a_hung_mount_meets_the_deadline(tmp_path: Path, store: Path
     hung = str(point / FILES[0][0])
     real_read = os.read
 
+    release = threading.Event()
+    hung_fds: list[int] = []
+
     def read(fd: int, size: int) -> bytes:
         if os.readlink(f"/proc/self/fd/{fd}") == hung:
-            time.sleep(30)  # a read on a hard-mounted share whose server went away
+            hung_fds.append(fd)
+            release.wait(30)  # a read on a hard-mounted share whose server went away (until the test lets it go)
         return real_read(fd, size)
 
     monkeypatch.setattr(os, "read", read)
@@ -389,6 +393,24 @@ def test_a_folder_on_a_hung_mount_meets_the_deadline(tmp_path: Path, store: Path
     assert "deadline_seconds" in report["message"] and str(point) in report["message"]
     assert time.monotonic() - started < 5
     assert_nothing_kept(store)
+    # the read left running still holds its file: the number is never closed under it, so nothing opened since (a pipe
+    # to a child process, a file of a later step) can take that number and have its bytes read by the stray thread
+    assert hung_fds and os.readlink(f"/proc/self/fd/{hung_fds[0]}") == hung
+    pipes = [os.pipe() for _ in range(8)]
+    try:
+        for _reader, writer in pipes:
+            real_write = os.write
+            real_write(writer, b"reply")
+        release.set()
+        time.sleep(0.5)  # the stray read returns
+        for reader, _writer in pipes:
+            os.set_blocking(reader, False)
+            assert real_read(reader, 64) == b"reply", "a stray read took another file's bytes"
+    finally:
+        release.set()
+        for pair in pipes:
+            for fd in pair:
+                os.close(fd)
 
 
 # --- HTTPS: Debian's nginx on 127.0.0.1, a CA made for the test ---

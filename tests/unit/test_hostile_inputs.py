@@ -235,7 +235,8 @@ def test_one_bad_entry_never_disables_a_host(case: Case, tmp_path: Path, monkeyp
     csapi = built["stores"]["csapi"]
     assert csapi["active"] == (versions[case.active] if case.active is not None else None)
     if ("active", "csapi") in case.expect:
-        assert csapi["definfo_error"]["code"] in case.expect[("active", "csapi")]
+        error = csapi["definfo_error"]
+        assert error is not None and error["code"] in case.expect[("active", "csapi")]
     for target, _codes in case.expect.items():
         if target[0] == "set" and "NAME_UNDECODABLE" in _codes:
             paths = [e["path"] for s in verification["sets"] for e in s["errors"] if e["code"] == "NAME_UNDECODABLE"]

@@ -182,7 +182,8 @@ def test_the_facts_of_a_probe_with_the_listing() -> None:
     assert contract.problems("probe", "reply", reply) == []
     built = facts.build(snapshot.parse(reply, {}))
     assert built["product"]["version"] == "8.0.1.105" and built["product"]["self_verifies"] is True
-    assert built["product"]["install_folder"] == SMSMSE_80 and built["product"]["service"]["name"] == "SymMailSec"
+    service = built["product"]["service"]
+    assert built["product"]["install_folder"] == SMSMSE_80 and service is not None and service["name"] == "SymMailSec"
     assert built["platform"] == "windows2008"
 
 

@@ -246,3 +246,32 @@ def test_pointer_never_names_a_missing_folder(tmp_path: Path, monkeypatch: pytes
     lab_change.carry(the_plan)
     assert instants, "the race was not reached"
     assert instants == [None], f"definfo.dat named the missing folder {instants}"
+
+
+@pytest.mark.parametrize(
+    "hostvars",
+    [
+        {"smsmse_defs_stores": "/tmp/lab/h", "smsmse_defs_product": {"version": "6.5.8"}},
+        {"smsmse_defs_stores": {"csapi": "/tmp/lab/h/csapi"}, "smsmse_defs_product": "6.5.8"},
+        {"smsmse_defs_stores": {}, "smsmse_defs_product": {"version": "6.5.8"}, "smsmse_defs_liveupdate_command": "lu.sh"},
+    ],
+)
+def test_a_host_that_is_not_the_labs_is_refused_by_name(hostvars: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="mail01 is not a host of a lab inventory"):
+        lab_product.ProductHost.from_hostvars("mail01", {**hostvars, "smsmse_defs_events_file": "/tmp/lab/events.jsonl"})
+
+
+def test_a_lab_host_is_read_from_its_variables() -> None:
+    hostvars: dict[str, object] = {
+        "smsmse_defs_stores": {"hawking": "/lab/h/hawking", "csapi": "/lab/h/csapi"},
+        "smsmse_defs_product": {"version": "6.5.8"},
+        "smsmse_defs_events_file": "/lab/h/events.jsonl",
+        "smsmse_defs_liveupdate_command": ["/lab/lu.sh", 3],
+    }
+    host = lab_product.ProductHost.from_hostvars("h", hostvars)
+    assert (host.stores, host.version, host.events_file, host.liveupdate) == (
+        {"hawking": "/lab/h/hawking", "csapi": "/lab/h/csapi"},
+        "6.5.8",
+        "/lab/h/events.jsonl",
+        ["/lab/lu.sh", "3"],
+    )

@@ -108,9 +108,10 @@ def test_choose_takes_the_misspelling_last() -> None:
 )
 def test_product_scheme(version: str, scheme: str, ids: tuple[int, int, int], verifies: bool) -> None:
     described = product.describe(product.PRODUCT_NAME, version)
-    assert described["scheme"] == scheme
-    assert tuple(described["event_ids"].values()) == ids
-    assert list(described["event_ids"]) == ["rollback", "no_valid", "init_failed"]
+    event_ids = described["event_ids"]
+    assert described["scheme"] == scheme and event_ids is not None
+    assert tuple(event_ids.values()) == ids
+    assert list(event_ids) == ["rollback", "no_valid", "init_failed"]
     assert described["self_verifies"] is verifies
 
 
@@ -130,7 +131,9 @@ def test_product_scheme(version: str, scheme: str, ids: tuple[int, int, int], ve
 )
 def test_every_version_has_a_line(version: str, scheme: str, ids: tuple[int, int, int], verifies: bool, basis: dict[str, str]) -> None:
     described = product.describe(product.PRODUCT_NAME, version)
-    assert (described["scheme"], tuple(described["event_ids"].values()), described["self_verifies"]) == (scheme, ids, verifies)
+    event_ids = described["event_ids"]
+    assert event_ids is not None
+    assert (described["scheme"], tuple(event_ids.values()), described["self_verifies"]) == (scheme, ids, verifies)
     assert described["basis"] == basis
     if basis["event_ids"] == "inferred":
         assert "6.5.x IDs are assumed" in described["note"]

@@ -105,7 +105,7 @@ def test_the_csapi_check_and_the_host_record_name_the_active_sets_proof(lab_fact
     assert record["versions"]["csapi_proof"] == "structure"
 
 
-def reported(*records: dict[str, Any]) -> dict[str, Any]:
+def reported(*records: dict[str, Any]) -> report.Report:
     built = report.build(list(records), run_id="r", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:00:00Z", options={}, history=[])
     assert report.validate(built) == []
     return built

@@ -7,14 +7,14 @@ import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 from unittest.mock import MagicMock
 
 import pytest
 
 from ansible_collections.mailsec.smsmse.plugins.action import defs_report as action
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, report_console, report_html, report_junit, report_types
 
 TODAY = dt.date(2026, 11, 26)
 STARTED, ENDED = "2026-11-26T02:00:00Z", "2026-11-26T02:05:00Z"
@@ -45,7 +45,7 @@ def check(check_id: str, status: str = "pass", actual: Any = "ok") -> dict[str, 
     }
 
 
-def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, **kwargs: Any) -> report.Record:
     made = health.host_record(
         name,
         smsmse_defs=None,
@@ -56,10 +56,10 @@ def record(name: str, status: str, checks: list[dict[str, Any]] | None = None, *
         **kwargs,
     )
     made["versions"].update(csapi_active="20261125.001", age_days=1, product="6.5.8")
-    return made
+    return report.as_record(made)
 
 
-def build(records: list[dict[str, Any]], history: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+def build(records: list[report.Record], history: list[report.KeptRun] | None = None, **kwargs: Any) -> report.Report:
     built = report.build(records, run_id="r1", started=STARTED, ended=ENDED, options={"mode": "report"}, history=history or [], **kwargs)
     assert report.validate(built) == []
     return built
@@ -128,8 +128,8 @@ def test_console_prints_host_data_as_text() -> None:
         assert "\x1b" not in line and "\x07" not in line
 
 
-def with_store_problems(made: dict[str, Any], *names: str) -> dict[str, Any]:
-    entries = [
+def with_store_problems(made: report.Record, *names: str) -> report.Record:
+    entries: list[report.StoreProblem] = [
         {"store": "csapi", "code": "NAME_UNDECODABLE", "message": f"The folder {name} in the store ...", "path": f"/defs/csapi/{name}"}
         for name in names
     ]
@@ -246,9 +246,9 @@ def test_html_says_planned_or_done_and_why_nothing_was_done() -> None:
     )
 
 
-def past(started: str, statuses: dict[str, str]) -> dict[str, Any]:
+def past(started: str, statuses: dict[str, str]) -> report.KeptRun:
     hosts = [record(name, status) for name, status in statuses.items()]
-    return {"run_id": started, "started": started, "hosts": hosts, "summary": report.summary(hosts)}
+    return cast(report.KeptRun, {"run_id": started, "started": started, "hosts": hosts, "summary": report.summary(hosts)})
 
 
 def test_drift_since_runs_and_days_from_the_history() -> None:
@@ -333,8 +333,8 @@ class CountingHosts(list):  # type: ignore[type-arg]
 def test_history_is_read_once_per_run_whatever_the_fleet_size() -> None:
     # every host drifts in every kept run: looking each host up by walking every run's host list is quadratic
     names = [f"mail{i:04d}" for i in range(300)]
-    history = [
-        {
+    history: list[report.KeptRun] = [
+        {  # type: ignore[typeddict-item]  # a kept run holding only what drift reads
             "run_id": f"r{day}",
             "started": f"2026-11-{day:02d}T02:00:00Z",
             "summary": {},
@@ -368,7 +368,7 @@ def test_default_report_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 # --- console and failing the play ---
 
 
-def fleet() -> dict[str, Any]:
+def fleet() -> report.Report:
     done = {"action": "promote", "result": "done", "version": "20261126.001", "previous": None, "message": ""}
     return build(
         [
@@ -418,7 +418,7 @@ def test_fail_on_messages() -> None:
 
 def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_that_allows_the_fix() -> None:
     built = fleet()
-    enforced = {**built, "options": {**built["options"], "mode": "enforce"}}
+    enforced: report.Report = {**built, "options": {**built["options"], "mode": "enforce"}}
     failed = report_console.failures(enforced, "failed")
     assert sorted(failed) == ["broken", "drift1", "gone"]
     assert failed["drift1"].startswith(
@@ -427,11 +427,11 @@ def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_th
     # a failing check whose detail names the role option that would allow the fix gives that, not a generic remediation
     risk = "The set(s) 20261126.001 (bad) in hawking ... Set defs_health_repair_hawking (or run defs_rollback ...) to move them out."
     held = record("held", "drift", [check("trust_agreement", "fail"), {**check("hawking_newest_good", "fail"), "detail": risk}])
-    document = {**build([held]), "options": {"mode": "enforce", "fail_severities": ["critical", "high", "medium"]}}
+    document: report.Report = {**build([held]), "options": {"mode": "enforce", "fail_severities": ["critical", "high", "medium"]}}
     assert report_console.failures(document, "failed")["held"].startswith(
         f"held still drifts after enforce: trust_agreement, hawking_newest_good failing ({risk}). "
     )
-    assert report_console.failures({**document, "options": {"mode": "report"}}, "failed") == {}
+    assert report_console.failures(cast(report.Report, {**document, "options": {"mode": "report"}}), "failed") == {}
     assert report_console.fails(held, "failed", ["critical", "high", "medium"], "enforce")
     assert not report_console.fails(held, "failed", ["critical", "high", "medium"], "report")
 
@@ -439,7 +439,7 @@ def test_enforce_fails_a_host_it_leaves_drifting_by_default_naming_the_option_th
 # --- the action plugin ---
 
 
-def run_action(args: dict[str, Any], *, check_mode: bool = False) -> dict[str, Any]:
+def run_action(args: dict[str, Any], *, check_mode: bool = False, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
     task = MagicMock()
     task.args = args
     task.async_val = 0
@@ -448,7 +448,7 @@ def run_action(args: dict[str, Any], *, check_mode: bool = False) -> dict[str, A
     play_context = MagicMock()
     play_context.check_mode = check_mode
     plugin = action.ActionModule(task, MagicMock(), play_context, MagicMock(), MagicMock(), MagicMock())
-    return plugin.run(task_vars={})
+    return plugin.run(task_vars=task_vars or {})
 
 
 def test_action_writes_into_the_per_user_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -462,6 +462,33 @@ def test_action_writes_into_the_per_user_data_folder(monkeypatch: pytest.MonkeyP
     assert (folder / "history" / "defs-health-r1.json").is_file()
     assert result["hosts"] == {"compliant": ["b"], "fixed": [], "drift": ["a"], "failed": [], "unreachable": []}
     assert list(result["fail"]) == ["a"] and result["lines"][0].startswith("drift       a  failing csapi_newest")
+
+
+class Undefined:
+    """What Ansible's hostvars give for a host the inventory does not hold (a strict undefined marker): any attribute is
+    the marker again, and using it (calling it) raises."""
+
+    def __getattr__(self, name: str) -> Undefined:
+        return self
+
+    def __call__(self, *args: object) -> None:
+        raise RuntimeError("'hostvars' has no such host")
+
+
+def test_action_reads_each_hosts_registered_record_and_reports_a_host_without_one_failed(tmp_path: Path) -> None:
+    hostvars: dict[str, object] = {
+        "a": {"defs_health_host": {"record": record("a", "compliant")}},
+        "b": {},  # registered nothing
+        "d": Undefined(),  # a host the hostvars do not know
+    }
+    args = {"hosts": ["a", "b", "c", "d"], "run_id": "r1", "started": STARTED, "report_dir": str(tmp_path), "fail_on": "never"}
+    result = run_action(args, task_vars={"hostvars": hostvars})
+    assert not result.get("failed"), result
+    assert result["hosts"] == {"compliant": ["a"], "fixed": [], "drift": [], "failed": ["b", "c", "d"], "unreachable": []}
+    written = json.loads((tmp_path / "defs-health.json").read_text(encoding="utf-8"))
+    messages = {h["name"]: h["message"] for h in written["hosts"]}
+    assert {messages[name] for name in "bcd"} == {"the host was not recorded (its defs_health_host task did not run)"}
+    assert result["changed"] and set(result["files"]) == {"json", "html", "junit"}
 
 
 @pytest.mark.parametrize(
@@ -483,9 +510,28 @@ def test_fixed_by_names_only_the_source_that_healed_the_host() -> None:
         return {"action": "import", "result": "done", "version": "20261125.003", "previous": None, "message": "", "source": source, **more}
 
     # a set fetched and renamed in, then found not good: the host failed, and no source fixed it
-    assert report.fixed_by({"name": "h", "status": "failed", "actions": [imported("/srv/dp")]}) is None
+    assert report.fixed_by(report.as_record({"name": "h", "status": "failed", "actions": [imported("/srv/dp")]})) is None
     healed = {"name": "h", "status": "fixed", "actions": [imported("/srv/dp"), imported("https://dp.example.com/smsmse", fixed=True)]}
-    assert report.fixed_by(healed) == "https://dp.example.com/smsmse"
-    assert report.hosts_fixed_by({"hosts": [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]}) == {
-        "h": "https://dp.example.com/smsmse"
-    }
+    assert report.fixed_by(report.as_record(healed)) == "https://dp.example.com/smsmse"
+    hosts = [healed, {"name": "g", "status": "failed", "actions": [imported("/srv/dp")]}]
+    assert report.hosts_fixed_by(cast(report.Report, {"hosts": hosts})) == {"h": "https://dp.example.com/smsmse"}
+
+
+def test_the_documents_types_name_what_its_schema_allows() -> None:
+    # the Literals of report_types and the enums of schemas/report.json say one thing
+    schema = json.loads(report.SCHEMA_PATH.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    assert list(report.STATUSES) == defs["host"]["properties"]["status"]["enum"] == list(defs["counts"]["required"])
+    assert list(get_args(report_types.Severity)) == defs["check"]["properties"]["severity"]["enum"]
+    assert list(get_args(report_types.CheckStatus)) == defs["check"]["properties"]["status"]["enum"]
+    assert list(get_args(report_types.ActionKind)) == defs["action"]["properties"]["action"]["enum"]
+    assert list(get_args(report_types.ActionResult)) == defs["action"]["properties"]["result"]["enum"]
+    assert set(report_types.Host.__required_keys__) == set(defs["host"]["required"])
+    assert set(report_types.Report.__required_keys__) == set(schema["required"])
+    assert set(report_types.Versions.__annotations__) == set(defs["versions"]["properties"])
+
+
+def test_a_status_that_is_none_of_the_reports_is_refused_by_name() -> None:
+    assert report_types.as_status("drift") == "drift"
+    with pytest.raises(ValueError, match="'healthy' is not a host status of the report"):
+        report_types.as_status("healthy")

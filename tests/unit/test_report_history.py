@@ -16,7 +16,7 @@ from .test_report import ENDED, STARTED, build, check, record
 FORMATS = ["json", "html", "junit"]
 
 
-def keep(tmp_path: Path, run_id: str, started: str, status: str = "drift") -> dict[str, Any]:
+def keep(tmp_path: Path, run_id: str, started: str, status: str = "drift") -> report.Report:
     built = report.build(
         [record("a", status, [check("csapi_newest", "fail" if status == "drift" else "pass")])],
         run_id=run_id,

@@ -56,7 +56,7 @@ def failed_host() -> dict[str, Any]:
     return health.host_record("mail15", smsmse_defs=None, checks_=[check], actions=[lu], status="failed", message=message, today=TODAY)
 
 
-def built(*records: dict[str, Any]) -> dict[str, Any]:
+def built(*records: dict[str, Any]) -> report.Report:
     document = report.build(list(records), run_id="r", started="2026-11-26T00:00:00Z", ended="2026-11-26T00:00:00Z", options={},
                             history=[])  # fmt: skip
     assert report.validate(document) == []

@@ -67,3 +67,20 @@ def test_the_defaults_pass_and_each_bad_value_names_its_role_variable(tmp_path: 
     with pytest.raises(SmsmseError) as raised:
         role_options.check(keyed, now=now)
     assert "defs_health_" in str(raised.value), str(raised.value)
+
+
+def test_trusted_keys_given_as_one_string_are_refused_naming_the_role_variable(tmp_path: Path) -> None:
+    """The module may be called without the role's argument spec: one key text is not split into its characters."""
+    import datetime as dt
+
+    import pytest
+
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import role_options
+    from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
+
+    defaults = {**yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()), "defs_health_report_dir": str(tmp_path / "reports")}
+    keyed = {**defaults, "defs_health_catalog": str(tmp_path / "catalog.json"), "defs_health_trusted_keys": "ab" * 32}
+    with pytest.raises(SmsmseError) as raised:
+        role_options.check(keyed, now=dt.datetime.now(dt.timezone.utc))
+    assert raised.value.code == "OPTION_INVALID", str(raised.value)
+    assert "`defs_health_trusted_keys` is a str: list the trusted public keys" in str(raised.value), str(raised.value)

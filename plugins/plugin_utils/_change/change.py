@@ -29,7 +29,7 @@ SERVICE_TIMEOUT = 120
 
 
 def read_host(
-    action: ActionBase, task_vars: Mapping[str, Any], options: ChangeOptions
+    action: ActionBase, task_vars: Mapping[str, object], options: ChangeOptions
 ) -> tuple[dict[str, store_view.StoreView], dict[str, Any], snapshot.Snapshot]:
     """One hashing probe (or the ``state`` a defs_verify task registered), judged as defs_verify judges it: the stores,
     their verdicts, and the host as read."""
@@ -70,7 +70,7 @@ def _assessment_from_state(state: object, overrides: Mapping[str, str | None]) -
     return given
 
 
-def context(options: ContextOptions, windows: bool, detected: Mapping[str, Any] | None = None) -> store_view.Context:
+def context(options: ContextOptions, windows: bool, detected: Mapping[str, object] | None = None) -> store_view.Context:
     """The plan context from the change options: lock, events, restart, and the wire names.
 
     ``detected``: the product as the controller found it (``installed.detect``, or the facts' ``product``), whose
@@ -111,13 +111,13 @@ def result_of(the_plan: plan.Plan, *, diff: bool) -> dict[str, Any]:
     return result
 
 
-def apply(action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
+def apply(action: ActionBase, task_vars: Mapping[str, object], plan_steps: Sequence[steps.Step], cache_dir: str | None) -> dict[str, Any]:
     """Run the steps on the host in one ``apply`` call and read the reply: the outcome's result keys."""
     return apply_read(action, task_vars, plan_steps, cache_dir)[0]
 
 
 def apply_read(
-    action: ActionBase, task_vars: Mapping[str, Any], plan_steps: Sequence[steps.Step], cache_dir: str | None
+    action: ActionBase, task_vars: Mapping[str, object], plan_steps: Sequence[steps.Step], cache_dir: str | None
 ) -> tuple[dict[str, Any], list[Mapping[str, Any]] | None]:
     """:func:`apply`, and the stores as the agent read them after the last step (None: the reply holds no read)."""
     request = steps.request(plan_steps, wire=contract.wire(), cache_dir=cache_dir, store_privacy=privacy.of_task(action))
@@ -132,7 +132,7 @@ def apply_read(
 
 def carry_out(
     action: ActionBase,
-    task_vars: Mapping[str, Any],
+    task_vars: Mapping[str, object],
     the_plan: plan.Plan,
     cache_dir: str | None,
     *,
@@ -165,17 +165,18 @@ def carry_out(
     return result
 
 
-def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]) -> list[str]:
+def _lost_races(the_plan: plan.Plan, stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, object]]) -> list[str]:
     """What the read at the end of the call says against the plan: each store not left at a good set, and why."""
     goods = read_back.good_copies(stores)
     by_path = {view.path: name for name, view in stores.items()}
     seen = {
         by_path[str(record["store"])]: read_back.observe(record, goods, windows=stores[by_path[str(record["store"])]].windows)
-        for record in read
+        for record in read_back.records(read)
         if str(record["store"]) in by_path
     }
     lost = [text.replace("Run enforce again.", "Run the task again.") for text in read_back.lost_races([the_plan], seen, stores)]
-    now = seen.get(the_plan.store, {}).get("version", the_plan.version)
+    observed = seen.get(the_plan.store)
+    now = the_plan.version if observed is None else observed["version"]
     if not lost and now != the_plan.version:  # a good set, but not the one this task put there
         path = stores[the_plan.store].path
         lost.append(

@@ -44,7 +44,7 @@ def argv(command: object) -> list[str] | None:
 
 def run(
     action: ActionBase,
-    task_vars: Mapping[str, Any],
+    task_vars: Mapping[str, object],
     *,
     command: Sequence[str] | None,
     timeout: int,

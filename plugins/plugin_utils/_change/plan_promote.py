@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import collection_events, plan_render, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change.plan_render import active_proof, reasons
@@ -68,7 +67,7 @@ def promote(
     foreign = dst.foreign_sets()  # a set usage.dat gives another product is that product's to retire
     remove = sorted((v for v in dst.sets if v not in keep_set and v not in foreign), key=versions.sort_key)
     leftovers = dst.leftovers(ctx)
-    installed_good = dst.sets.get(chosen, {}).get("status") == GOOD
+    installed_good = chosen in dst.sets and dst.sets[chosen]["status"] == GOOD
     content = dst.render_pointer(chosen, dst.active, removed=remove)
     usage_content = dst.usage_after(chosen, remove)
     if dst.active == chosen and installed_good and not remove and not leftovers and usage_content is None:
@@ -152,7 +151,7 @@ def import_set(
     *,
     store: str,
     version: str,
-    manifest: Mapping[str, Mapping[str, Any]],
+    manifest: Mapping[str, Mapping[str, object]],
     fetch: Fetch,
     ctx: Context,
     copy_of: str | None = None,
@@ -168,7 +167,7 @@ def import_set(
     if store not in stores:
         raise SmsmseError("STORE_NOT_FOUND", f"The store {store} does not exist on this host.")
     dst = stores[store]
-    installed_good = dst.sets.get(version, {}).get("status") == GOOD
+    installed_good = version in dst.sets and dst.sets[version]["status"] == GOOD
     moves_pointer = not (dst.active_status == GOOD and dst.active and not versions.newer(version, dst.active))
     content = dst.render_pointer(version, dst.active) if moves_pointer else None
     pointer = content if content is not None and dst.pointer_changes(content) else None
@@ -210,7 +209,7 @@ def import_set(
     after = dst.active if pointer is None else version
     events = [collection_events.event("promoted", version=version, store=store, path=dst.path, previous=dst.active)] if pointer else []
     group = dst.group(ctx, events)
-    size = sum(int(entry["size"]) for entry in manifest.values())
+    size = sum(_size(entry) for entry in manifest.values())
     opening = group.opening(pointer_writable=pointer is not None, free_bytes=0 if installed_good else size)
     if installed_good:
         message = f"{store}: {dst.active or 'nothing'} -> {version} (the good copy it holds)"
@@ -228,3 +227,11 @@ def import_set(
         {"source": fetch.source, "imported": not installed_good, "bytes": 0 if installed_good else size},
         kind="import",
     )
+
+
+def _size(entry: Mapping[str, object]) -> int:
+    """A manifest entry's size (the trusted catalog's, a whole number of bytes)."""
+    size = entry["size"]
+    if not isinstance(size, (int, float, str)):
+        raise SmsmseError("OPTION_INVALID", f"a manifest entry's size is {size!r}, not a number of bytes.")
+    return int(size)

@@ -3,8 +3,7 @@ change of ``usage.dat`` adds, why a set is not good, and what proved the active 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change.plan_types import PlanExtra
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import usage
@@ -66,7 +65,7 @@ def usage_extra(view_: StoreView, content: bytes | None) -> PlanExtra:
     return {"usage": {view_.name: usage.parse(content).sets()}} if content is not None else {}
 
 
-def reasons(record: Mapping[str, Any]) -> str:
+def reasons(record: verify.SetVerdict) -> str:
     return "; ".join(e["message"] for e in record["errors"][:3]) or str(record["status"])
 
 

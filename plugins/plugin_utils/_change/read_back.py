@@ -14,16 +14,80 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import plan
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import ManifestEntry
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.problems import ProblemRecord
 
-GOOD, BAD, NONE = "good", "bad", "none"
+#: what a store's active set is, as read back
+ReadStatus = Literal["good", "bad", "none"]
+GOOD: ReadStatus = "good"
+BAD: ReadStatus = "bad"
+NONE: ReadStatus = "none"
 Manifest = dict[str, ManifestEntry]
+
+
+class ReadDefinfo(TypedDict):
+    """``definfo.dat`` as read back (``apply.reply.json`` ``read_definfo``)."""
+
+    present: bool
+    size: int | None
+    sha256: str | None
+    content_b64: str | None
+    kind: NotRequired[str]
+
+
+class ReadFile(TypedDict):
+    """One file of the active set as read back (``read_file``)."""
+
+    path: str
+    size: int
+    link: bool
+    sha256: NotRequired[str | None]
+
+
+class ReadSet(TypedDict):
+    """A version-named entry of the store."""
+
+    name: str
+    link: bool
+
+
+class ReadActive(TypedDict):
+    """The set definfo.dat names, as read back: what is at that name, and its files."""
+
+    name: str
+    kind: str
+    files: list[ReadFile]
+    truncated: bool
+    error: str | None
+
+
+class ReadStore(TypedDict):
+    """One store as an ``apply`` left it (``apply.reply.json`` ``read_store``)."""
+
+    store: str
+    definfo: ReadDefinfo | None
+    sets: list[ReadSet]
+    active: ReadActive | None
+    error: str | None
+
+
+class Observed(TypedDict):
+    """A store's active set as read back: its version, ``good``, ``bad`` or ``none``, and why."""
+
+    version: str | None
+    status: ReadStatus
+    errors: list[ProblemRecord]
+
+
+def records(read: Sequence[Mapping[str, object]]) -> list[ReadStore]:
+    """The ``read_back`` of an ``apply`` reply that ``contract.check_reply`` passed: each item is a ``read_store``."""
+    return [cast(ReadStore, record) for record in read]
 
 
 def good_copies(stores: Mapping[str, store_view.StoreView]) -> dict[str, list[Manifest]]:
@@ -38,11 +102,11 @@ def good_copies(stores: Mapping[str, store_view.StoreView]) -> dict[str, list[Ma
     return found
 
 
-def _problem(code: str, message: str, path: str | None) -> dict[str, Any]:
+def _problem(code: str, message: str, path: str | None) -> ProblemRecord:
     return {"code": code, "message": message, "path": path}
 
 
-def _pointer(record: Mapping[str, Any], where: str) -> tuple[str | None, dict[str, Any] | None]:
+def _pointer(record: ReadStore, where: str) -> tuple[str | None, ProblemRecord | None]:
     """The version definfo.dat names as read back (the controller parses the bytes itself), or the problem with it."""
     definfo = record["definfo"]
     if definfo is None or not definfo["present"]:
@@ -60,7 +124,7 @@ def _pointer(record: Mapping[str, Any], where: str) -> tuple[str | None, dict[st
         return None, _problem("DEFINFO_MALFORMED", f"{where}: {exc}", where)
 
 
-def observe(record: Mapping[str, Any], goods: Mapping[str, Sequence[Manifest]], *, windows: bool = False) -> dict[str, Any]:
+def observe(record: ReadStore, goods: Mapping[str, Sequence[Manifest]], *, windows: bool = False) -> Observed:
     """One store's active set as read back: ``{version, status, errors}`` (status ``good``, ``bad`` or ``none``)."""
     join = "\\" if windows else "/"
     store = str(record["store"]).rstrip("\\/")
@@ -100,13 +164,13 @@ def _join(view: store_view.StoreView, name: str) -> str:
     return view.path.rstrip("\\/") + ("\\" if view.windows else "/") + name
 
 
-def _bad(version: str, code: str, message: str, path: str) -> dict[str, Any]:
+def _bad(version: str, code: str, message: str, path: str) -> Observed:
     return {"version": version, "status": BAD, "errors": [_problem(code, message, path)]}
 
 
 def facts(
-    smsmse_defs: Mapping[str, Any], stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, Any]]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    smsmse_defs: Mapping[str, object], stores: Mapping[str, store_view.StoreView], read: Sequence[Mapping[str, object]]
+) -> tuple[dict[str, Any], dict[str, Observed]]:
     """The host's facts with every store read back in place of what was verified before the change; and store -> what was read.
 
     Sets the read no longer finds leave the record; a set found that the verification
@@ -114,11 +178,11 @@ def facts(
     """
     goods = good_copies(stores)
     by_path = {view.path: name for name, view in stores.items()}
-    verification = smsmse_defs["verification"]
+    verification = cast(verify.Verification, smsmse_defs["verification"])  # the facts defs_verify set
     sets = [dict(s) for s in verification["sets"]]
-    active = {name: dict(record) for name, record in verification["active"].items()}
-    seen: dict[str, dict[str, Any]] = {}
-    for record in read:
+    active: dict[str, Mapping[str, object]] = {name: dict(record) for name, record in verification["active"].items()}
+    seen: dict[str, Observed] = {}
+    for record in records(read):
         name = by_path.get(str(record["store"]))
         if name is None:
             continue
@@ -140,7 +204,7 @@ def facts(
     return {**smsmse_defs, "verification": read_verification}, seen
 
 
-def lost_races(plans: Sequence[plan.Plan], seen: Mapping[str, Mapping[str, Any]], stores: Mapping[str, store_view.StoreView]) -> list[str]:
+def lost_races(plans: Sequence[plan.Plan], seen: Mapping[str, Observed], stores: Mapping[str, store_view.StoreView]) -> list[str]:
     """For each plan whose store the read shows not at a good set: why (a conflict, naming what is there)."""
     found = []
     for the_plan in plans:

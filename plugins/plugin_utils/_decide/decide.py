@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names, store_view
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import SOURCE_STORES
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.store_names import StoreName
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify, versions
 
 #: what a host needs first
@@ -42,7 +43,7 @@ PROMOTE: Action = "promote"
 ROLLBACK: Action = "rollback"
 LIVEUPDATE: Action = "liveupdate"
 #: source stores the collection repairs without being asked: the product's own
-OWNED_SOURCES = ("smsmse_hawking",)
+OWNED_SOURCES = store_names.OWNED_SOURCES
 
 
 class DecisionRecord(TypedDict):
@@ -50,23 +51,25 @@ class DecisionRecord(TypedDict):
 
     action: Action
     reason: str
-    source: str | None
+    source: StoreName | None
     version: str | None
-    repairs: list[str]
+    repairs: list[StoreName]
     risks: list[str]
-    usage_repairs: list[str]
+    usage_repairs: list[StoreName]
 
 
 @dataclass(frozen=True)
 class Decision:
     action: Action
     reason: str
-    source: str | None = None
+    #: the source store to promote from
+    source: StoreName | None = None
     version: str | None = None
-    repairs: tuple[str, ...] = ()
+    #: the source stores whose bad newest sets are quarantined
+    repairs: tuple[StoreName, ...] = ()
     risks: tuple[str, ...] = field(default=())
     #: source stores whose usage.dat gives a product a missing or bad set, and which hold a good set to move it to
-    usage_repairs: tuple[str, ...] = ()
+    usage_repairs: tuple[StoreName, ...] = ()
 
     @property
     def needs_change(self) -> bool:
@@ -141,9 +144,9 @@ def _usage_repairable(view: store_view.StoreView) -> bool:
     return target is not None and view.usage_after(target) is not None
 
 
-def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, str, str | None, str | None]:
+def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, str, StoreName | None, str | None]:
     csapi = stores.get("csapi")
-    sources = {k: v for k, v in stores.items() if k in SOURCE_STORES}
+    sources: dict[str, store_view.StoreView] = {k: v for k, v in stores.items() if k in SOURCE_STORES}
     source = choose_source(sources)
     source_best = stores[source].good()[-1] if source and stores[source].good() else None
     csapi_good = csapi.good() if csapi else []
@@ -172,8 +175,9 @@ def _csapi_action(stores: Mapping[str, store_view.StoreView]) -> tuple[Action, s
 
 def _source_repairs(
     stores: Mapping[str, store_view.StoreView], product: Mapping[str, object], *, repair_hawking: bool
-) -> tuple[list[str], list[str]]:
-    repairs, risks = [], []
+) -> tuple[list[StoreName], list[str]]:
+    repairs: list[StoreName] = []
+    risks: list[str] = []
     csapi = stores.get("csapi")
     csapi_good = csapi.good() if csapi else []
     for name in SOURCE_STORES:
@@ -229,12 +233,12 @@ def source_risk_message(store: str, risky: list[str], product: Mapping[str, obje
 # --- which source store, and what the product's copy job would take next ---
 
 
-def choose_source(stores: Mapping[str, store_view.StoreView]) -> str | None:
+def choose_source(stores: Mapping[str, store_view.StoreView]) -> StoreName | None:
     """The source store to promote from: the one with the newest good set; on a tie, the product's own (SMSMSE Hawking).
 
     The one place the default source is chosen, for defs_promote and the role alike.
     """
-    best: tuple[str, str] | None = None
+    best: tuple[StoreName, str] | None = None
     for name in SOURCE_STORES:
         if name not in stores or not stores[name].good():
             continue
@@ -243,6 +247,12 @@ def choose_source(stores: Mapping[str, store_view.StoreView]) -> str | None:
             best = (name, newest)
     if best is not None:
         return best[0]
+    return first_source(stores)
+
+
+def first_source(stores: Mapping[str, store_view.StoreView]) -> StoreName | None:
+    """The first source store the host has, in the table's rank (the product's own, SMSMSE Hawking, first): where a set
+    from a distribution point goes in (defs_import and the role alike), and the source when none holds a good set."""
     return next((name for name in SOURCE_STORES if name in stores), None)
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.facts_types import SmsmseDefs, StoreFacts
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.usage import UsageFacts
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import words
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify, versions
 
-SOURCES = ("hawking", "smsmse_hawking")
+#: the source stores, in the order checks and records list them
+SOURCES = store_names.SOURCES_IN_TABLE_ORDER
 FAILURE_EVENTS = ("no_valid", "init_failed")
 
 RUNBOOK = (
@@ -82,6 +86,8 @@ PLANNED_CHECKS = ("csapi_active_good", "csapi_newest", "defs_age", "hawking_newe
 #: how many store problems a host's record lists (its count says how many there are)
 STORE_PROBLEMS_SHOWN = 100
 NO_STORE_PROBLEMS: dict[str, Any] = {"count": 0, "entries": []}
+#: CSAPI's active set when the host has no CSAPI store
+NO_ACTIVE: verify.ActiveVerdict = {"version": None, "status": "none", "proof": verify.STRUCTURE, "errors": []}
 
 
 def error_check(message: str) -> dict[str, Any]:
@@ -104,8 +110,13 @@ def _check(check_id: str, passed: bool | None, expected: object, actual: object,
     }
 
 
+def _facts(smsmse_defs: Mapping[str, object]) -> SmsmseDefs:
+    """The facts a defs_verify task set (``facts.build`` with ``verification``), as the checks read them."""
+    return cast(SmsmseDefs, smsmse_defs)
+
+
 def checks(
-    smsmse_defs: Mapping[str, Any],
+    smsmse_defs: Mapping[str, object],
     *,
     max_age_days: int,
     today: dt.date,
@@ -117,14 +128,14 @@ def checks(
 
     ``advice``: what the host's plan says to do; it is the remediation of every failing check of :data:`PLANNED_CHECKS`.
     """
-    found = _checks(smsmse_defs, max_age_days=max_age_days, today=today, event_ids=event_ids, risks=risks)
+    found = _checks(_facts(smsmse_defs), max_age_days=max_age_days, today=today, event_ids=event_ids, risks=risks)
     if advice is None:
         return found
     return [{**c, "remediation": advice} if c["id"] in PLANNED_CHECKS and c["status"] == "fail" else c for c in found]
 
 
 def _checks(
-    smsmse_defs: Mapping[str, Any],
+    smsmse_defs: SmsmseDefs,
     *,
     max_age_days: int,
     today: dt.date,
@@ -134,7 +145,7 @@ def _checks(
     verification = smsmse_defs["verification"]
     product = smsmse_defs["product"]
     stores = smsmse_defs["stores"]
-    csapi = verification["active"].get("csapi", {"version": None, "status": "none", "errors": []})
+    csapi = verification["active"].get(store_names.CSAPI, NO_ACTIVE)
     overall = verification["newest_good"].get("overall")
     found = [_check("product_verifies", product["self_verifies"], True, product["self_verifies"], f"version {product['version']}")]
     found.append(
@@ -180,7 +191,7 @@ def _checks(
     found.append(_check("trust_agreement", not trust_codes, [], trust_codes, "the sets the stores point at"))
     catalog = verification.get("catalog")
     if catalog:
-        expires = dt.datetime.strptime(catalog["expires"], "%Y-%m-%dT%H:%M:%SZ").date()
+        expires = dt.datetime.strptime(str(catalog["expires"]), "%Y-%m-%dT%H:%M:%SZ").date()
         found.append(_check("catalog_fresh", (expires - today).days > 7, f"more than {words.days(7)}", words.days((expires - today).days)))
     else:
         found.append(_check("catalog_fresh", None, "a catalog", None, "no catalog configured"))
@@ -192,11 +203,12 @@ def _checks(
     return found
 
 
-def stale_usage(stores: Mapping[str, Any], verification: verify.Verification) -> list[str]:
+def stale_usage(stores: Mapping[str, object], verification: verify.Verification) -> list[str]:
     """``store: CODE -> set (missing|bad)`` for every product usage.dat gives a set that is not there or bad."""
     found = []
+    facts = cast(Mapping[str, StoreFacts], stores)  # the facts' stores (facts.build)
     for name in SOURCES:
-        record = (stores.get(name) or {}).get("usage")
+        record = _usage(facts, name)
         if not record:
             continue
         held = {s["version"]: s["status"] for s in verification["sets"] if s["store"] == name}
@@ -207,8 +219,8 @@ def stale_usage(stores: Mapping[str, Any], verification: verify.Verification) ->
     return found
 
 
-def _usage_check(stores: Mapping[str, Any], verification: verify.Verification) -> dict[str, Any]:
-    records = {name: (stores.get(name) or {}).get("usage") for name in SOURCES}
+def _usage_check(stores: Mapping[str, StoreFacts], verification: verify.Verification) -> dict[str, Any]:
+    records = {name: _usage(stores, name) for name in SOURCES}
     if not any(records.values()):
         return _check("usage_sets_present", None, [], None, "no usage.dat in the source stores")
     stale = stale_usage(stores, verification)
@@ -217,6 +229,12 @@ def _usage_check(stores: Mapping[str, Any], verification: verify.Verification) -
     if unread:
         detail = "; ".join([*([detail] if detail else []), *unread])
     return _check("usage_sets_present", not stale, [], stale, detail)
+
+
+def _usage(stores: Mapping[str, StoreFacts], name: str) -> UsageFacts | None:
+    """The store's usage.dat facts (None: no such store, or no usage.dat)."""
+    store = stores.get(name)
+    return store.get("usage") if store else None
 
 
 def status_of(
@@ -254,15 +272,15 @@ STATUS_ORDER = {"failed": 0, "unreachable": 1, "drift": 2, "fixed": 3, "complian
 def host_record(
     name: str,
     *,
-    smsmse_defs: Mapping[str, Any] | None,
-    checks_: Sequence[Mapping[str, Any]],
-    actions: Sequence[Mapping[str, Any]],
+    smsmse_defs: Mapping[str, object] | None,
+    checks_: Sequence[Mapping[str, object]],
+    actions: Sequence[Mapping[str, object]],
     status: str,
     message: str = "",
     today: dt.date,
 ) -> dict[str, Any]:
     """One host's record in the report."""
-    problems = store_problems(smsmse_defs["verification"]) if smsmse_defs else NO_STORE_PROBLEMS
+    problems = store_problems(_facts(smsmse_defs)["verification"]) if smsmse_defs else NO_STORE_PROBLEMS
     versions_: dict[str, Any] = {
         "csapi_active": None,
         "csapi_proof": None,
@@ -273,16 +291,18 @@ def host_record(
         "scheme": None,
     }
     if smsmse_defs:
-        verification = smsmse_defs["verification"]
-        csapi = verification["active"].get("csapi", {}).get("version")
+        defs = _facts(smsmse_defs)
+        verification = defs["verification"]
+        active = verification["active"].get(store_names.CSAPI)
+        csapi = active.get("version") if active else None
         versions_.update(
             csapi_active=csapi,
-            csapi_proof=verification["active"].get("csapi", {}).get("proof") if csapi else None,
+            csapi_proof=active.get("proof") if active and csapi else None,
             newest_good=verification["newest_good"].get("overall"),
             hawking_newest=versions.newest([s["version"] for s in verification["sets"] if s["store"] in SOURCES]),
             age_days=(today - versions.parse_version(csapi).date).days if csapi and versions.is_version(csapi) else None,
-            product=smsmse_defs["product"]["version"],
-            scheme=smsmse_defs["product"]["scheme"],
+            product=defs["product"]["version"],
+            scheme=defs["product"]["scheme"],
         )
     return {
         "name": name,

@@ -11,8 +11,8 @@ request is the same either way: shaped by the host's connection, not by the agen
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, cast
 
 from ansible.utils.display import Display
 
@@ -45,10 +45,10 @@ STEP_BOUNDS = {"fetch": "deadline_seconds", "service": "timeout"}
 class ModuleRunner(Protocol):
     """What an action plugin offers to run a module (``ActionBase._execute_module``)."""
 
-    def __call__(self, *, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]: ...
+    def __call__(self, *, module_name: str, module_args: dict[str, object], task_vars: dict[str, object]) -> Mapping[str, object]: ...
 
 
-def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None, op: str = "probe") -> str:
+def agent_for(is_windows: bool, task_vars: Mapping[str, object] | None = None, op: str = "probe") -> str:
     """The module that serves ``op`` on the host: its connection decides, and on a POSIX connection ``smsmse_defs_lab_agent``."""
     chosen = (task_vars or {}).get(LAB_AGENT_VARIABLE)
     if chosen is None:
@@ -65,22 +65,32 @@ def agent_for(is_windows: bool, task_vars: Mapping[str, Any] | None = None, op: 
     return WINDOWS_LAB_AGENT if chosen == "windows" else POSIX_AGENT
 
 
-def deadline_seconds(op: str, request: Mapping[str, Any]) -> int:
+def deadline_seconds(op: str, request: Mapping[str, object]) -> int:
     """The host-side deadline a change is sent: the time its own steps are allowed (each fetch's ``deadline_seconds``,
     each service step's and LiveUpdate's ``timeout``, as the user set them) plus a margin, never less than the agents'
     default. The agents ask it before each step of a change and never cut one short (docs/changes.md)."""
     if op == "run_liveupdate":
-        allowed = int(request["timeout"])
+        allowed = _whole(request["timeout"])
     else:
-        allowed = sum(int(step["args"][STEP_BOUNDS[step["op"]]]) for step in request.get("steps", ()) if step["op"] in STEP_BOUNDS)
+        steps = cast(Sequence[Mapping[str, Any]], request.get("steps", ()))  # contract.check_request passed it: apply.request.json
+        allowed = sum(_whole(step["args"][STEP_BOUNDS[step["op"]]]) for step in steps if step["op"] in STEP_BOUNDS)
     return max(DEFAULT_DEADLINE_SECONDS, allowed + DEADLINE_MARGIN_SECONDS)
 
 
-def call(run_module: ModuleRunner, *, is_windows: bool, op: str, request: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+def _whole(value: object) -> int:
+    """A number of seconds from a request, as ``int()`` takes it."""
+    if isinstance(value, (int, float, str)):
+        return int(value)
+    raise TypeError(f"a number of seconds, not {type(value).__name__}")
+
+
+def call(
+    run_module: ModuleRunner, *, is_windows: bool, op: str, request: Mapping[str, object], task_vars: dict[str, object]
+) -> dict[str, Any]:
     """Run ``op`` on the host through the agent and return its checked reply."""
     contract.check_request(op, request)
     module = agent_for(is_windows, task_vars, op)
-    module_args: dict[str, Any] = {"op": op, "request": request}
+    module_args: dict[str, object] = {"op": op, "request": request}
     if module in (WINDOWS_AGENT, WINDOWS_CHANGE_AGENT):
         # one JSON string, parsed by the engine itself. The exec wrapper reads module arguments with Windows
         # PowerShell 5.1's ConvertFrom-Json, which dies on keys that differ only in case (a manifest naming

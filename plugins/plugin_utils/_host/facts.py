@@ -13,6 +13,15 @@ from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import layout, ntfs, product, usage
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import snapshot as snapshots
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.facts_types import (
+    EventFacts,
+    Facts,
+    InvalidFolder,
+    OtherFolder,
+    SetFacts,
+    StoreFacts,
+)
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import EventRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import SetFolder, Snapshot, Store
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import privacy, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
@@ -75,9 +84,7 @@ def product_lines(product_option: Mapping[str, object] | None) -> tuple[product.
     return product.parse_lines((product_option or {}).get("lines"))
 
 
-def build(
-    snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = True, lines: tuple[product.Override, ...] = ()
-) -> dict[str, Any]:
+def build(snapshot: Snapshot, *, today: dt.date | None = None, strict: bool = True, lines: tuple[product.Override, ...] = ()) -> Facts:
     """The ``smsmse_defs`` facts; raises :class:`SmsmseError` for what makes them meaningless.
 
     ``lines``: the admin's overrides of what a product version does (:func:`product_lines`).
@@ -106,14 +113,16 @@ def build(
     }
 
 
-def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, Any]:
+def _store(store: Store, *, today: dt.date | None, strict: bool) -> StoreFacts:
     path = store.path
     if store.error:
         raise SmsmseError("STORE_UNREADABLE", f"The {store.name} store '{path}' cannot be read: {store.error}", path=path)
     pointer = store.pointer
     if pointer.error is not None and strict:
         raise SmsmseError(pointer.error.code, pointer.error.message, path=pointer.error.path)
-    sets, invalid, other_dirs = [], [], []
+    sets: list[SetFacts] = []
+    invalid: list[InvalidFolder] = []
+    other_dirs: list[OtherFolder] = []
     for folder in store.sets:
         try:
             versions.parse_version(folder.name, today=today)
@@ -145,7 +154,7 @@ def _store(store: Store, *, today: dt.date | None, strict: bool) -> dict[str, An
     }
 
 
-def _set(folder: SetFolder) -> dict[str, Any]:
+def _set(folder: SetFolder) -> SetFacts:
     return {
         "version": folder.name,
         "complete": any(ntfs.key(f.path) == ntfs.key(MARKER) for f in folder.files),
@@ -163,7 +172,7 @@ def _kind(name: str) -> str:
     return "temporary" if structure.is_temporary(name) or name.lower().startswith("tmp") else "other"
 
 
-def _event(event: Mapping[str, Any]) -> dict[str, Any]:
+def _event(event: EventRecord) -> EventFacts:
     message = event["message"]
     return {
         "id": event["id"],

@@ -133,9 +133,9 @@ def _service(service: Service, basis: str) -> dict[str, Any]:
     return {"name": service.name, "state": service.state, "binary_path": service.binary_path, "basis": basis}
 
 
-def service_to_restart(option: str | None, detected: Mapping[str, Any] | None) -> str:
+def service_to_restart(option: str | None, detected: Mapping[str, object] | None) -> str:
     """The service a change stops and starts: ``service_name`` when given, else the detected one, else ``SMSMSE``."""
     if option:
         return option
     service = (detected or {}).get("service")
-    return str(service["name"]) if service else DEFAULT_SERVICE
+    return str(service["name"]) if isinstance(service, Mapping) and service else DEFAULT_SERVICE

@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import ntfs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import ntfs, store_names
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import StoreRecord
 
-STORE_NAMES: tuple[str, ...] = ("hawking", "smsmse_hawking", "csapi")
+STORE_NAMES = store_names.STORE_NAMES
 
 #: platform id -> store name -> path template (None: the platform has no such store)
 LAYOUTS: dict[str, dict[str, str | None]] = {

@@ -19,7 +19,7 @@ def is_windows(action: ActionBase) -> bool:
 
 
 def run(
-    action: ActionBase, task_vars: Mapping[str, Any], options: HostOptions, *, hashing: Mapping[str, object] | None = None
+    action: ActionBase, task_vars: Mapping[str, object], options: HostOptions, *, hashing: Mapping[str, object] | None = None
 ) -> dict[str, Any]:
     """Probe the host once with the module's store, product and event options."""
     windows = is_windows(action)

@@ -112,6 +112,14 @@ class InstalledListing(TypedDict):
     services: list[ServiceRecord]
 
 
+class EventRecord(TypedDict):
+    """One event of the product's log, as the agent read it."""
+
+    id: int
+    time: str
+    message: str
+
+
 class ProbeReply(TypedDict):
     """The whole reply."""
 
@@ -121,7 +129,7 @@ class ProbeReply(TypedDict):
     host: HostRecord
     product: ProductRecord | None
     stores: list[StoreRecord]
-    events: list[dict[str, object]]
+    events: list[EventRecord]
     events_error: str | None
     warnings: NotRequired[list[str]]
     installed: NotRequired[InstalledListing | None]

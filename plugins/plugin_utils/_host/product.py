@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
@@ -179,7 +179,20 @@ def _matching(parts: Version, overrides: tuple[Override, ...]) -> list[Override]
     return sorted((o for o in overrides if parts[: len(o.prefix)] == o.prefix), key=lambda o: -len(o.prefix))
 
 
-def describe(name: str | None, version: str | None, overrides: tuple[Override, ...] = ()) -> dict[str, Any]:
+class Description(TypedDict):
+    """What a product version does (the ``product`` facts): its event IDs and whether it verifies definitions, each on
+    whose word (``basis``), and a note that says so."""
+
+    name: str | None
+    version: str | None
+    scheme: str
+    event_ids: dict[str, int] | None
+    self_verifies: bool | None
+    basis: dict[str, str]
+    note: str
+
+
+def describe(name: str | None, version: str | None, overrides: tuple[Override, ...] = ()) -> Description:
     """The ``product`` facts for a name and version as found on the host."""
     parts = version_tuple(version) if version else None
     if parts is None:

@@ -23,10 +23,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, installed, layout, listing, store_overlap
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import contract, installed, layout, listing, store_names, store_overlap
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import DefinfoError, parse_definfo
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import (
     DirRecord,
+    EventRecord,
     FileRecord,
     PointerRecord,
     ProbeReply,
@@ -39,7 +40,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 DEFINFO = "definfo.dat"
 USAGE = "usage.dat"
 #: the stores the product copies from, in the order the source rule ranks them (see verify.judge)
-SOURCE_STORES: tuple[str, ...] = ("smsmse_hawking", "hawking")
+SOURCE_STORES = store_names.SOURCE_STORES
 #: the folder a caller names with ``source_path``: probed like a store, never chosen by detection
 EXTRA_STORE = "source"
 
@@ -169,7 +170,7 @@ class Snapshot:
     host: Host
     product: Product | None
     stores: Mapping[str, Store]  # the chosen stores that exist, by name
-    events: tuple[Mapping[str, Any], ...]
+    events: tuple[EventRecord, ...]
     events_error: str | None
     agent: AgentInfo
     #: what the controller found in the agent's raw listing (installed.detect): install folder, service; None: not listed

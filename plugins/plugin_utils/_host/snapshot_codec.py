@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import TypedDict
 
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import ProductRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.probe_reply import EventRecord, ProductRecord
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import (
     AgentInfo,
     FileEntry,
@@ -101,7 +101,7 @@ class SnapshotData(TypedDict):
     agent: AgentData
     product: ProductRecord | None
     stores: dict[str, StoreData]
-    events: list[dict[str, object]]
+    events: list[EventRecord]
     events_error: str | None
     detected: dict[str, object] | None
 
@@ -115,7 +115,7 @@ def to_dict(snap: Snapshot) -> SnapshotData:
         if snap.product is None
         else {"name": snap.product.name, "version": snap.product.version, "source": snap.product.source},
         "stores": {name: _store_dict(store) for name, store in snap.stores.items()},
-        "events": [dict(e) for e in snap.events],
+        "events": [e.copy() for e in snap.events],
         "events_error": snap.events_error,
         "detected": None if snap.detected is None else dict(snap.detected),
     }

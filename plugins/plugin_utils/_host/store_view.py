@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import facts, usage
@@ -48,7 +47,7 @@ class StoreView:
     """One store as the probe saw it (:class:`snapshot.Store`) with its sets' verdicts."""
 
     store: Store
-    sets: dict[str, Mapping[str, Any]]  # version -> verification record
+    sets: dict[str, verify.SetVerdict]  # version -> verification record
     active: str | None
     #: the active set's verdict: good, bad, unknown, or none (definfo.dat names no set)
     active_status: str | None
@@ -161,7 +160,7 @@ class StoreView:
         lead = f"{ctx.exchange_aside_prefix}{version}-"
         return version not in self.sets and any(f.name.startswith(lead) for f in self.store.others)
 
-    def group(self, ctx: Context, events: Sequence[Mapping[str, Any]]) -> steps.Group:
+    def group(self, ctx: Context, events: Sequence[Mapping[str, object]]) -> steps.Group:
         return steps.Group(
             self.path, ctx.stale_seconds, self.definfo_sha256, events, ctx.events_file, ctx.restart, expect_kind=self.definfo_kind
         )
@@ -172,6 +171,6 @@ def view(host: Snapshot, verification: verify.Verification) -> dict[str, StoreVi
     views = {}
     for name, store in host.stores.items():
         record = verification["active"].get(name, {"version": None, "status": "none"})
-        sets: dict[str, Mapping[str, Any]] = {s["version"]: s for s in verification["sets"] if s["store"] == name}
+        sets = {s["version"]: s for s in verification["sets"] if s["store"] == name}
         views[name] = StoreView(store=store, sets=sets, active=record["version"], active_status=record["status"])
     return views

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import BOMS, DefinfoError, decode
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import UsageFile
@@ -166,11 +166,23 @@ def foreign(usage: Usage) -> set[str]:
     return {name for name, codes in usage.sets().items() if any(not OWN_CODE.match(code) for code in codes)}
 
 
-def facts_of(found: UsageFile | None) -> dict[str, Any] | None:
+class UsageFacts(TypedDict):
+    """A store's ``usage`` facts: set -> the product codes that use it, the other sections, the lines kept as written, or
+    why it was not read."""
+
+    sha256: str | None
+    size: int | None
+    sets: dict[str, list[str]]
+    sections: dict[str, list[str]]
+    other_lines: list[str]
+    error: str | None
+
+
+def facts_of(found: UsageFile | None) -> UsageFacts | None:
     """The ``usage`` facts of a store: None without a usage.dat; else its sets' product codes and the lines kept as written."""
     if found is None:
         return None
-    record: dict[str, Any] = {
+    record: UsageFacts = {
         "sha256": found.sha256,
         "size": found.size,
         "sets": {},

@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab.lab_files impo
     MARKER,
     OTHER_CODE,
     SMSMSE_CODE,
+    SOURCES,
     STORES,
     file_bytes,
     read_usage,
@@ -143,7 +144,7 @@ def build_host(root: Path, spec: LabHost, today: dt.date, now: dt.datetime) -> d
     if host.exists():
         shutil.rmtree(host)
     versions = set_versions(today, spec.sets)
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         for version in versions:
             write_set(host / store, version)
         write_definfo(host / store, versions[-1], versions[-2] if len(versions) > 1 else None)
@@ -210,7 +211,7 @@ def liveupdate(host: Path, mode: str, today: dt.date | None = None) -> int:
         return 1
     today = today or dt.datetime.now(dt.timezone.utc).date()
     version = liveupdate_version(today)
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         write_set(host / store, version)
         write_definfo(host / store, version)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -240,7 +241,9 @@ def demo_hosts(count: int, windows_every: int = 0) -> list[LabHost]:
     return hosts
 
 
-def build_lab(root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None, group_vars: dict[str, Any] | None = None) -> Path:
+def build_lab(
+    root: Path, hosts: Sequence[LabHost], *, today: dt.date | None = None, group_vars: Mapping[str, object] | None = None
+) -> Path:
     """Write every host under ``root/hosts`` and the inventory ``root/inventory.yml``; return the inventory path.
 
     ``root/reference`` receives a clean copy of every version the hosts hold, as a

@@ -14,6 +14,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab.lab_files impo
     MARKER,
     OTHER_CODE,
     SMSMSE_CODE,
+    SOURCES,
     STORES,
     write_definfo,
     write_set,
@@ -30,18 +31,18 @@ def _flip(path: Path) -> None:
 
 
 def _corrupt_newest(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         _flip(host / store / versions[-1] / DEFAULT_FILES[0][0])
 
 
 def _truncated_file(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         target = host / store / versions[-1] / DEFAULT_FILES[1][0]
         target.write_bytes(target.read_bytes()[: DEFAULT_FILES[1][1] // 3])
 
 
 def _missing_marker(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         (host / store / versions[-1] / MARKER).unlink()
 
 
@@ -95,7 +96,7 @@ def _tampered_csapi(host: Path, versions: list[str], events: list[tuple[int, dt.
 
 
 def _case_collision(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         (host / store / versions[-1] / DEFAULT_FILES[0][0].upper()).write_bytes(b"not what the vendor shipped\r\n" * 64)
 
 
@@ -106,7 +107,7 @@ def odd_version_names(version: str) -> list[str]:
 
 
 def _odd_version_names(host: Path, versions: list[str], events: list[tuple[int, dt.datetime, str]]) -> None:
-    for store in ("hawking", "smsmse_hawking"):
+    for store in SOURCES:
         for name in odd_version_names(versions[-1]):
             write_set(host / store, name)
 

@@ -9,7 +9,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-STORES = ("hawking", "smsmse_hawking", "csapi")
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_names
+
+#: the stores a lab host emulates, each a folder of its own name
+STORES = store_names.STORE_NAMES
+#: the source stores, in the order the lab writes them
+SOURCES = store_names.SOURCES_IN_TABLE_ORDER
 MARKER = "zdone.dat"
 #: (file name, size in bytes) of every set; zdone.dat is added last, as LiveUpdate does
 DEFAULT_FILES: tuple[tuple[str, int], ...] = (

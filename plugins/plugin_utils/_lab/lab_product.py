@@ -44,7 +44,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import product
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo import (
@@ -56,6 +55,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.definfo impor
     parse_definfo,
     render_definfo,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.store_names import SOURCE_STORES, SOURCES_IN_TABLE_ORDER
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._lab import lab
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import versions
 
@@ -76,13 +76,20 @@ class ProductHost:
     liveupdate: list[str] | None = None
 
     @classmethod
-    def from_hostvars(cls, name: str, hostvars: Mapping[str, Any]) -> ProductHost:
+    def from_hostvars(cls, name: str, hostvars: Mapping[str, object]) -> ProductHost:
+        stores, given, command = (
+            hostvars["smsmse_defs_stores"],
+            hostvars["smsmse_defs_product"],
+            hostvars.get("smsmse_defs_liveupdate_command"),
+        )
+        if not isinstance(stores, Mapping) or not isinstance(given, Mapping) or (command is not None and not isinstance(command, list)):
+            raise ValueError(f"{name} is not a host of a lab inventory (smsmse_defs_stores, smsmse_defs_product)")
         return cls(
             name=name,
-            stores=dict(hostvars["smsmse_defs_stores"]),
-            version=str(hostvars["smsmse_defs_product"]["version"]),
+            stores={str(store): str(path) for store, path in stores.items()},
+            version=str(given["version"]),
             events_file=str(hostvars["smsmse_defs_events_file"]),
-            liveupdate=list(hostvars["smsmse_defs_liveupdate_command"]) if hostvars.get("smsmse_defs_liveupdate_command") else None,
+            liveupdate=[str(arg) for arg in command] if command else None,
         )
 
     @property
@@ -92,7 +99,7 @@ class ProductHost:
     def missing_usage(self) -> list[str]:
         """``store: set`` for every set a source store's usage.dat gives SMSMSE that the store does not hold."""
         found = []
-        for name in ("hawking", "smsmse_hawking"):
+        for name in SOURCES_IN_TABLE_ORDER:
             store = Path(self.stores[name]) if name in self.stores else None
             if store is None:
                 continue
@@ -103,10 +110,10 @@ class ProductHost:
 
     def source(self) -> Path:
         """SMSMSE Hawking where it exists, else Hawking: the store the product copies from."""
-        for name in ("smsmse_hawking", "hawking"):
+        for name in SOURCE_STORES:
             if name in self.stores and os.path.isdir(self.stores[name]):
                 return Path(self.stores[name])
-        return Path(self.stores.get("smsmse_hawking") or self.stores["hawking"])
+        return Path(next((self.stores[name] for name in SOURCE_STORES if self.stores.get(name)), None) or self.stores[SOURCE_STORES[-1]])
 
 
 def read_hosts(inventory: Path) -> dict[str, ProductHost]:

@@ -5,8 +5,8 @@ the console lines (:mod:`report_console`) are rendered from the document built
 here. Earlier runs are kept under ``history/`` (how many is an option), so
 that the report can say since when, and for how many runs, a host has drifted.
 
-This module is the report's public face; the parts are :mod:`report_build` (the document), :mod:`report_history`
-(the kept runs) and :mod:`report_files` (writing).
+This module is the report's public face; the parts are :mod:`report_types` (the document's types),
+:mod:`report_build` (the document), :mod:`report_history` (the kept runs) and :mod:`report_files` (writing).
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_buil
     HISTORY_MAX_BYTES,
     SCHEMA_PATH,
     SEVERITIES,
-    STATUSES,
     STORE_PROBLEMS_SHOWN,
     TIME_FORMAT,
     Past,
     active_set_bad,
+    as_record,
     build,
     counted,
     csapi_label,
     drift_of,
+    fail_severities_of,
     failing,
     fixed_by,
     grade,
@@ -50,6 +51,23 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_hist
     load_history,
     read_history,
 )
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import (
+    STATUSES,
+    Action,
+    Check,
+    Drift,
+    Host,
+    KeptHost,
+    KeptRun,
+    PastRun,
+    Record,
+    Report,
+    Status,
+    StoreProblem,
+    StoreProblems,
+    Summary,
+    Versions,
+)
 
 __all__ = [
     "DATA_FOLDER",
@@ -62,14 +80,30 @@ __all__ = [
     "STATUSES",
     "STORE_PROBLEMS_SHOWN",
     "TIME_FORMAT",
+    "Action",
+    "Check",
+    "Drift",
     "History",
+    "Host",
+    "KeptHost",
+    "KeptRun",
     "Past",
+    "PastRun",
+    "Record",
+    "Report",
+    "Status",
+    "StoreProblem",
+    "StoreProblems",
+    "Summary",
+    "Versions",
     "active_set_bad",
+    "as_record",
     "build",
     "counted",
     "csapi_label",
     "default_dir",
     "drift_of",
+    "fail_severities_of",
     "failing",
     "fixed_by",
     "grade",

@@ -9,14 +9,27 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import schema_refs
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import (
+    STATUSES,
+    Check,
+    Drift,
+    Host,
+    HostBase,
+    KeptRun,
+    Record,
+    Report,
+    StoreProblem,
+    StoreProblems,
+    Summary,
+    as_status,
+)
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.safe_text import line
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
 
-STATUSES = ("compliant", "fixed", "drift", "failed", "unreachable")
 SEVERITIES = tuple(health.SEVERITY_ORDER)
 DEFAULT_FAIL_SEVERITIES = ("critical", "high", "medium")
 DEFAULT_HISTORY_RUNS = 60
@@ -26,34 +39,42 @@ DATA_FOLDER = ("mailsec-smsmse", "defs-health")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 HISTORY_MAX_BYTES = 64 * 1024 * 1024  # a run of 10000 hosts is about 30 MB
 STORE_PROBLEMS_SHOWN = health.STORE_PROBLEMS_SHOWN
+#: a host's record, or its row in the report
+AnyHost = TypeVar("AnyHost", bound=HostBase)
 
 
-def counted(check: Mapping[str, Any], fail_severities: Collection[str]) -> bool:
+def counted(check: Check, fail_severities: Collection[str]) -> bool:
     """Whether a failing check counts against its host (its severity is one that fails hosts)."""
     return check["status"] in ("fail", "error") and check["severity"] in fail_severities
 
 
-def failing(host: Mapping[str, Any], fail_severities: Collection[str]) -> list[Mapping[str, Any]]:
+def failing(host: HostBase, fail_severities: Collection[str]) -> list[Check]:
     """The host's failing checks that count, worst severity first."""
     found = [c for c in host["checks"] if counted(c, fail_severities)]
     return sorted(found, key=lambda c: health.SEVERITY_ORDER.get(c["severity"], 9))
 
 
-def grade(record: Mapping[str, Any], fail_severities: Collection[str]) -> dict[str, Any]:
+def as_record(record: Mapping[str, object]) -> Record:
+    """A host's record as the report reads it: one the role's host step made (or the ``records`` option gave). What is
+    built from it is checked against ``schemas/report.json`` (:func:`validate`) before anything is written."""
+    return cast(Record, record)
+
+
+def grade(record: Record, fail_severities: Collection[str]) -> Record:
     """The record with its status judged by ``fail_severities`` (``failed`` and ``unreachable`` stay)."""
     status = record["status"]
     if status in ("compliant", "fixed", "drift"):
         changed = status == "fixed" or any(a.get("result") == "done" for a in record["actions"])
-        status = health.status_of(record["checks"], changed=changed, failed=False, fail_severities=fail_severities)
+        status = as_status(health.status_of(record["checks"], changed=changed, failed=False, fail_severities=fail_severities))
     return {**record, "status": status}
 
 
-def active_set_bad(host: Mapping[str, Any]) -> bool:
+def active_set_bad(host: HostBase) -> bool:
     """Whether the host's CSAPI active set failed ``csapi_active_good`` (a corrupt set is never counted as a normal one)."""
     return any(c["id"] == "csapi_active_good" and c["status"] in ("fail", "error") for c in host["checks"])
 
 
-def csapi_label(host: Mapping[str, Any]) -> str:
+def csapi_label(host: HostBase) -> str:
     """The CSAPI active version as a person reads it: ``(bad)`` after a bad one, ``(good by structure alone)`` after one
     nothing but structure proved; ``-`` when there is none."""
     versions = host["versions"]
@@ -67,24 +88,24 @@ def csapi_label(host: Mapping[str, Any]) -> str:
     return str(active)
 
 
-def store_problems_of(host: Mapping[str, Any]) -> dict[str, Any]:
+def store_problems_of(host: Record | Host) -> StoreProblems:
     """The host's store problems: its count, and at most :data:`STORE_PROBLEMS_SHOWN` entries (none for a record without)."""
-    found = host.get("store_problems")
-    found = found if isinstance(found, Mapping) else health.NO_STORE_PROBLEMS
+    given: object = host.get("store_problems")
+    found: Mapping[str, object] = given if isinstance(given, Mapping) else health.NO_STORE_PROBLEMS
     entries = found.get("entries")
-    entries = list(entries) if isinstance(entries, list) else []
+    shown: list[StoreProblem] = list(entries) if isinstance(entries, list) else []
     count = found.get("count")
-    count = count if isinstance(count, int) and not isinstance(count, bool) else 0
-    return {"count": max(count, len(entries)), "entries": entries[:STORE_PROBLEMS_SHOWN]}
+    number = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return {"count": max(number, len(shown)), "entries": shown[:STORE_PROBLEMS_SHOWN]}
 
 
-def store_problem_line(entry: Mapping[str, Any]) -> str:
+def store_problem_line(entry: StoreProblem) -> str:
     """One store problem as one line of safe text (a line break in a name is shown as ``\\n``)."""
     where = f" {entry.get('path')}" if entry.get("path") else ""
     return line(f"{entry.get('store')} {entry.get('code')}{where}: {entry.get('message')}")
 
 
-def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summary(hosts: Sequence[Record | Host]) -> Summary:
     counts = Counter(h["status"] for h in hosts)
     total = len(hosts)
     return {
@@ -95,7 +116,7 @@ def summary(hosts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def worst_first(hosts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def worst_first(hosts: Sequence[AnyHost]) -> list[AnyHost]:
     return sorted(hosts, key=lambda h: (health.STATUS_ORDER.get(h["status"], 9), h["name"]))
 
 
@@ -107,10 +128,10 @@ def parse_time(text: str) -> dt.datetime | None:
 
 
 #: one earlier run: when it started, and each host's status then
-Past = tuple[str, Mapping[str, Any]]
+Past = tuple[str, Mapping[str, object]]
 
 
-def past_statuses(history: Sequence[Mapping[str, Any]]) -> list[Past]:
+def past_statuses(history: Sequence[KeptRun]) -> list[Past]:
     """Each earlier run's start and ``{host name: status}``, built once (not once per drifting host)."""
     return [
         (report["started"], {h["name"]: h.get("status") for h in report["hosts"] if isinstance(h, dict) and isinstance(h.get("name"), str)})
@@ -118,7 +139,7 @@ def past_statuses(history: Sequence[Mapping[str, Any]]) -> list[Past]:
     ]
 
 
-def drift_of(name: str, status: str, history: Sequence[Past], started: str, ended: str) -> dict[str, Any]:
+def drift_of(name: str, status: str, history: Sequence[Past], started: str, ended: str) -> Drift:
     """Since when the host's current run of drift or failure began, for how many runs, and how many days.
 
     ``history`` is :func:`past_statuses` of the earlier runs.
@@ -135,7 +156,7 @@ def drift_of(name: str, status: str, history: Sequence[Past], started: str, ende
     return {"drifting_since": since, "drift_runs": runs, "drift_days": days}
 
 
-def why_no_action(host: Mapping[str, Any], fail_severities: Collection[str]) -> str | None:
+def why_no_action(host: HostBase, fail_severities: Collection[str]) -> str | None:
     """For a host with failing checks but no action: why nothing was done (None when not such a host)."""
     if host["actions"]:
         return None
@@ -161,21 +182,21 @@ def why_no_action(host: Mapping[str, Any], fail_severities: Collection[str]) -> 
 
 
 def build(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, object]],
     *,
     run_id: str,
     started: str,
     ended: str,
-    options: Mapping[str, Any],
-    history: Sequence[Mapping[str, Any]],
+    options: Mapping[str, object],
+    history: Sequence[KeptRun],
     fail_severities: Collection[str] = DEFAULT_FAIL_SEVERITIES,
-) -> dict[str, Any]:
+) -> Report:
     severities = [s for s in SEVERITIES if s in fail_severities]
-    hosts = []
+    hosts: list[Host] = []
     past = past_statuses(history)
-    for record in worst_first([grade(r, severities) for r in records]):
-        host = {**record, **drift_of(record["name"], record["status"], past, started, ended)}
-        host["store_problems"] = store_problems_of(record)
+    for record in worst_first([grade(as_record(r), severities) for r in records]):
+        drift = drift_of(record["name"], record["status"], past, started, ended)
+        host: Host = {**record, **drift, "store_problems": store_problems_of(record), "why_no_action": None}
         host["why_no_action"] = why_no_action(host, severities)
         hosts.append(host)
     return {
@@ -191,18 +212,24 @@ def build(
     }
 
 
-def hosts_by_status(report: Mapping[str, Any]) -> dict[str, list[str]]:
+def fail_severities_of(report: Report) -> list[str]:
+    """The severities whose failing checks make a host drift, as the report's options say (:func:`build` sets them)."""
+    found = report["options"].get("fail_severities", DEFAULT_FAIL_SEVERITIES)
+    return [str(s) for s in found] if isinstance(found, (list, tuple)) else list(DEFAULT_FAIL_SEVERITIES)
+
+
+def hosts_by_status(report: Report) -> dict[str, list[str]]:
     """Status -> the names of the hosts with it (sorted)."""
     return {s: sorted(h["name"] for h in report["hosts"] if h["status"] == s) for s in STATUSES}
 
 
-def fixed_by(host: Mapping[str, Any]) -> str | None:
+def fixed_by(host: HostBase) -> str | None:
     """Where the good set that healed the host came from (liveupdate, or a distribution point), or None: the action the
     run marked ``fixed`` (a source whose set verified good afterwards), never one that only ran."""
     return next((str(a["source"]) for a in reversed(host["actions"]) if a.get("source") and a.get("fixed") is True), None)
 
 
-def hosts_fixed_by(report: Mapping[str, Any]) -> dict[str, str]:
+def hosts_fixed_by(report: Report) -> dict[str, str]:
     """Host name -> the source that gave it a good set, for the hosts a source healed in this run."""
     found = {h["name"]: fixed_by(h) for h in report["hosts"]}
     return {name: source for name, source in sorted(found.items()) if source is not None}
@@ -215,6 +242,6 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(schema_refs.inline(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")), {}))
 
 
-def validate(report: Mapping[str, Any]) -> list[str]:
+def validate(report: Mapping[str, object]) -> list[str]:
     """The report's departures from ``schemas/report.json`` (a self-check of the collection's own output)."""
     return [f"{list(e.absolute_path)}: {e.message}" for e in _validator().iter_errors(report)]

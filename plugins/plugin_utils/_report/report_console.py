@@ -12,9 +12,9 @@ sequence in a host's reply is printed as text, never interpreted.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import Check, Host, Report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.safe_text import text
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
 
@@ -40,16 +40,12 @@ COLUMNS = ("host", "status", "csapi", "proof", "age", "product", "failing checks
 MESSAGE_CHARS = 300
 
 
-def _fail_severities(document: Mapping[str, Any]) -> list[str]:
-    return list(document["options"].get("fail_severities", report.DEFAULT_FAIL_SEVERITIES))
-
-
 def _short(message: str) -> str:
     flat = " ".join(text(message).split())
     return flat if len(flat) <= MESSAGE_CHARS else flat[: MESSAGE_CHARS - 3] + "..."
 
 
-def detail(host: Mapping[str, Any], fail_severities: list[str]) -> str:
+def detail(host: Host, fail_severities: list[str]) -> str:
     """What is wrong with the host (or what was done to it), in one line."""
     bad = report.failing(host, fail_severities)
     ids = ", ".join(c["id"] for c in bad)
@@ -68,15 +64,15 @@ def detail(host: Mapping[str, Any], fail_severities: list[str]) -> str:
     return _short(f"failing {ids}; {bad[0]['remediation']}" if bad else host["message"])
 
 
-def problem_lines(document: Mapping[str, Any]) -> list[str]:
+def problem_lines(document: Report) -> list[str]:
     """One line per host that is not compliant, worst first."""
-    severities = _fail_severities(document)
+    severities = report.fail_severities_of(document)
     hosts = [h for h in report.worst_first(document["hosts"]) if h["status"] != "compliant"]
     width = max((len(text(h["name"])) for h in hosts), default=0)
     return [f"{h['status']:<11} {text(h['name']).ljust(width)}  {detail(h, severities)}" for h in hosts]
 
 
-def _row(host: Mapping[str, Any], fail_severities: list[str]) -> list[str]:
+def _row(host: Host, fail_severities: list[str]) -> list[str]:
     versions = host["versions"]
     failing = ",".join(c["id"] for c in report.failing(host, fail_severities)) or "-"
     actions = ",".join(f"{a['action']}:{a['result']}" for a in host["actions"]) or "-"
@@ -87,9 +83,9 @@ def _row(host: Mapping[str, Any], fail_severities: list[str]) -> list[str]:
     return [text(cell) for cell in cells]
 
 
-def table(document: Mapping[str, Any]) -> list[str]:
+def table(document: Report) -> list[str]:
     """The fleet table, worst first, and a last line with the counts."""
-    severities = _fail_severities(document)
+    severities = report.fail_severities_of(document)
     rows = [_row(h, severities) for h in report.worst_first(document["hosts"])]
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(COLUMNS)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip(), "  ".join("-" * w for w in widths)]
@@ -104,13 +100,13 @@ def failing_statuses(fail_on: str, mode: str) -> tuple[str, ...]:
     return FAIL_ON[fail_on] + FAIL_ON_IN_MODE.get((fail_on, mode), ())
 
 
-def _what_would_fix(bad: Sequence[Mapping[str, Any]]) -> str:
+def _what_would_fix(bad: Sequence[Check]) -> str:
     """What would fix the host: a failing check's detail that names the role option allowing the fix, else the worst one's remediation."""
     allowing = next((str(c["detail"]) for c in bad if "defs_health_" in str(c.get("detail") or "")), None)
     return allowing or str(bad[0]["remediation"])
 
 
-def failure_message(host: Mapping[str, Any], fail_severities: list[str], fail_on: str = "drift") -> str:
+def failure_message(host: Host, fail_severities: list[str], fail_on: str = "drift") -> str:
     """The message a host fails the play with."""
     name = text(host["name"])
     if host["status"] == "failed":
@@ -125,14 +121,14 @@ def failure_message(host: Mapping[str, Any], fail_severities: list[str], fail_on
     return f"{name} drifts: {ids} failing{fix}. {DRIFT_POLICY}"
 
 
-def failures(document: Mapping[str, Any], fail_on: str) -> dict[str, str]:
+def failures(document: Report, fail_on: str) -> dict[str, str]:
     """Host name -> the message it fails with at the end of the play, for ``defs_health_fail_on`` and the run's mode."""
-    severities = _fail_severities(document)
+    severities = report.fail_severities_of(document)
     wanted = failing_statuses(fail_on, str(document["options"].get("mode", "report")))
     return {h["name"]: failure_message(h, severities, fail_on) for h in document["hosts"] if h["status"] in wanted}
 
 
-def fails(record: Mapping[str, Any], fail_on: str, fail_severities: Collection[str], mode: str = "report") -> bool:
+def fails(record: Mapping[str, object], fail_on: str, fail_severities: Collection[str], mode: str = "report") -> bool:
     """Whether one host record, graded as the report grades it, fails the play (what :func:`failures` decides per host)."""
     severities = [s for s in report.SEVERITIES if s in fail_severities]
-    return report.grade(record, severities)["status"] in failing_statuses(fail_on, mode)
+    return report.grade(report.as_record(record), severities)["status"] in failing_statuses(fail_on, mode)

@@ -8,10 +8,10 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_build import DATA_FOLDER, DEFAULT_HISTORY_RUNS
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_history import kept_run
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import Report
 
 
 def default_dir(environ: Mapping[str, str], home: Path) -> Path:
@@ -31,11 +31,11 @@ def resolve_dir(option: str | None) -> Path:
     return default_dir(os.environ, Path.home())
 
 
-def _json(report: Mapping[str, Any]) -> str:
+def _json(report: Report) -> str:
     return json.dumps(report, indent=1, sort_keys=True) + "\n"
 
 
-def renderers() -> dict[str, tuple[str, Callable[[Mapping[str, Any]], str]]]:
+def renderers() -> dict[str, tuple[str, Callable[[Report], str]]]:
     from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report_html, report_junit
 
     return {
@@ -77,9 +77,7 @@ def _write_together(files: Mapping[Path, str]) -> None:
         os.replace(tmp, path)
 
 
-def write(
-    report: Mapping[str, Any], report_dir: Path, formats: Sequence[str], *, history_runs: int = DEFAULT_HISTORY_RUNS
-) -> dict[str, str]:
+def write(report: Report, report_dir: Path, formats: Sequence[str], *, history_runs: int = DEFAULT_HISTORY_RUNS) -> dict[str, str]:
     """Write the report in each format, together or not at all (every format rendered and written aside before any
     replaces its file), keep a copy in the history (the last ``history_runs``); return format -> path."""
     report_dir.mkdir(parents=True, exist_ok=True)

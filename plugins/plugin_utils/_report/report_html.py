@@ -18,12 +18,13 @@ page's script moves between views by toggling the ``hidden`` attribute of a few
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, words
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import Action, Check, Host, PastRun, Report, Status
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.safe_text import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -32,6 +33,65 @@ AGE_BUCKETS = (("0-1 d", 0, 1), ("2-3 d", 2, 3), ("4-7 d", 4, 7), ("8-14 d", 8, 
 BAR_WIDTH, BAR_GAP, TREND_HEIGHT = 18, 6, 120
 PAGE_ROWS = 100
 ACTION_RESULTS = {"planned": "planned (report mode)", "done": "done", "failed": "failed"}
+
+
+class ShownProblems(TypedDict):
+    """A host's store problems as the page shows them: how many, and the first as lines of text."""
+
+    count: int
+    entries: list[str]
+
+
+class Row(TypedDict):
+    """A host's row in the page's table (``key``: its name in lower case, for the search)."""
+
+    name: str
+    key: str
+    status: Status
+    csapi: str
+    age: int | str
+    product: str
+    failing: str
+    actions: list[str]
+    why: str
+    drift: str
+    checks: list[Check]
+    message: str
+    store_problems: ShownProblems
+
+
+class Bar(TypedDict):
+    """A horizontal bar of a chart: its label, its count, and its length in pixels."""
+
+    label: str
+    count: int
+    length: int
+
+
+class TrendPart(TypedDict):
+    """One status's part of a run's column in the trend chart: its count, top and height (pixels)."""
+
+    status: Status
+    count: int
+    y: int
+    height: int
+
+
+class TrendColumn(TypedDict):
+    """One run's column in the trend chart: where it stands (pixels), when the run started, and its parts."""
+
+    x: int
+    started: str
+    parts: list[TrendPart]
+
+
+class Page(TypedDict):
+    """Rows of one status shown together, the view (from 1) they belong to under the filter "all", and whether hidden at load."""
+
+    status: Status
+    rows: list[Row]
+    view: int
+    hidden: bool
 
 
 def _finalize(value: object) -> object:
@@ -65,7 +125,7 @@ def _age_bucket(days: int) -> str:
 BAD_ACTIVE = "active set bad"
 
 
-def age_counts(document: Mapping[str, Any]) -> dict[str, int]:
+def age_counts(document: Report) -> dict[str, int]:
     """Hosts per definition age bucket (of their CSAPI active set), and those whose active set is bad apart."""
     found = dict.fromkeys([label for label, _low, _high in AGE_BUCKETS] + [BAD_ACTIVE], 0)
     for host in document["hosts"]:
@@ -75,23 +135,26 @@ def age_counts(document: Mapping[str, Any]) -> dict[str, int]:
     return found
 
 
-def bars(counts: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+def bars(counts: Sequence[tuple[str, int]]) -> list[Bar]:
     """Horizontal bars: label, count, length (px, the largest 200)."""
     top = max((count for _label, count in counts), default=0) or 1
     return [{"label": label, "count": count, "length": int(200 * count / top)} for label, count in counts]
 
 
-def trend(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def trend(document: Report) -> list[TrendColumn]:
     """One stacked column per kept run and this one, oldest first: the fleet's status counts."""
-    runs = [*document["history"], {"run_id": document["run_id"], "started": document["started"], "summary": document["summary"]}]
-    columns = []
+    runs: list[PastRun] = [
+        *document["history"],
+        {"run_id": document["run_id"], "started": document["started"], "summary": document["summary"]},
+    ]
+    columns: list[TrendColumn] = []
     for i, run in enumerate(runs):
-        counts = (run.get("summary") or {}).get("counts") or {}
-        total = sum(int(counts.get(s, 0) or 0) for s in report.STATUSES) or 1
+        counts = run["summary"]["counts"]
+        total = sum(counts.get(s, 0) for s in report.STATUSES) or 1
         y = TREND_HEIGHT
-        parts = []
+        parts: list[TrendPart] = []
         for status in report.STATUSES:
-            count = int(counts.get(status, 0) or 0)
+            count = counts.get(status, 0)
             height = round(TREND_HEIGHT * count / total)
             y -= height
             parts.append({"status": status, "count": count, "y": y, "height": height})
@@ -99,14 +162,14 @@ def trend(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return columns
 
 
-def _action(action: Mapping[str, Any]) -> str:
+def _action(action: Action) -> str:
     version = f" {action['version']}" if action.get("version") else ""
     message = f": {action['message']}" if action.get("message") else ""
     source = f" from {action['source']}" if action.get("source") else ""
     return f"{action['action']}{version}{source} {ACTION_RESULTS.get(action['result'], action['result'])}{message}"
 
 
-def _drift(host: Mapping[str, Any]) -> str:
+def _drift(host: Host) -> str:
     if not host.get("drifting_since"):
         return ""
     days = host.get("drift_days")
@@ -114,14 +177,14 @@ def _drift(host: Mapping[str, Any]) -> str:
     return f"{host['drifting_since']} ({words.days(days) if days is not None else '? days'}, {words.plural(runs or 0, 'run')})"
 
 
-def _store_problems(host: Mapping[str, Any]) -> dict[str, Any]:
+def _store_problems(host: Host) -> ShownProblems:
     found = report.store_problems_of(host)
     return {"count": found["count"], "entries": [report.store_problem_line(e) for e in found["entries"]]}
 
 
-def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
-    fail_severities = document["options"].get("fail_severities", report.DEFAULT_FAIL_SEVERITIES)
-    found = []
+def rows(document: Report) -> list[Row]:
+    fail_severities = report.fail_severities_of(document)
+    found: list[Row] = []
     for host in document["hosts"]:
         versions = host["versions"]
         found.append(
@@ -144,30 +207,28 @@ def rows(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def pages(found: Sequence[Mapping[str, Any]], size: int = PAGE_ROWS) -> list[dict[str, Any]]:
+def pages(found: Sequence[Row], size: int = PAGE_ROWS) -> list[Page]:
     """The rows cut into pages of at most ``size`` rows of one status, in the order of their statuses' first rows.
 
     Each page has ``status``, ``rows``, ``view`` (its view under the filter "all", from 1: consecutive pages share
     a view while their rows fit in ``size``) and ``hidden`` (every page but those of the first view).
     """
-    by_status: dict[str, list[Mapping[str, Any]]] = {}
+    by_status: dict[Status, list[Row]] = {}
     for row in found:
         by_status.setdefault(row["status"], []).append(row)
-    cut: list[dict[str, Any]] = [
-        {"status": status, "rows": group[start : start + size]}
-        for status, group in by_status.items()
-        for start in range(0, len(group), size)
-    ]
+    cut: list[Page] = []
     view, filled = 1, 0
-    for page in cut:
-        if filled and filled + len(page["rows"]) > size:
-            view, filled = view + 1, 0
-        page.update(view=view, hidden=view != 1)
-        filled += len(page["rows"])
+    for status, group in by_status.items():
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            if filled and filled + len(chunk) > size:
+                view, filled = view + 1, 0
+            cut.append({"status": status, "rows": chunk, "view": view, "hidden": view != 1})
+            filled += len(chunk)
     return cut
 
 
-def render(document: Mapping[str, Any]) -> str:
+def render(document: Report) -> str:
     hosts = document["hosts"]
     reached = [h for h in hosts if h["status"] != "unreachable"]
     versions = Counter(report.csapi_label(h).replace("-", "none") if h["versions"]["csapi_active"] else "none" for h in reached)

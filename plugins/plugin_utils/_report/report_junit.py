@@ -17,26 +17,27 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import health
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report, words
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.report_types import Action, Check, Host, Report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report.safe_text import text
 
 COUNTERS = ("tests", "failures", "errors", "skipped")
 
 
-def _element(tag: str, **attributes: Any) -> ET.Element:
+def _element(tag: str, **attributes: object) -> ET.Element:
     return ET.Element(tag, {key: text(value) for key, value in attributes.items()})
 
 
-def _properties(parent: ET.Element, values: Mapping[str, Any]) -> None:
+def _properties(parent: ET.Element, values: Mapping[str, object]) -> None:
     holder = ET.SubElement(parent, "properties")
     for name, value in values.items():
         holder.append(_element("property", name=name, value="" if value is None else value))
 
 
-def _unreachable(host: Mapping[str, Any]) -> dict[str, Any]:
+def _unreachable(host: Host) -> Check:
+    """The one case of a host that could not be reached (it has no checks)."""
     return {
         "id": "reachable",
         "title": "The host answers",
@@ -45,16 +46,17 @@ def _unreachable(host: Mapping[str, Any]) -> dict[str, Any]:
         "actual": host.get("message", ""),
         "expected": "",
         "remediation": "",
+        "detail": "",
     }
 
 
-def _proof(host: Mapping[str, Any], check: Mapping[str, Any]) -> dict[str, Any]:
+def _proof(host: Host, check: Check) -> dict[str, object]:
     """What proved the active set, on the case that calls it good or bad (structure alone says so)."""
     proof = host.get("versions", {}).get("csapi_proof")
     return {"proof": proof} if check["id"] == "csapi_active_good" and proof else {}
 
 
-def _case(host: Mapping[str, Any], check: Mapping[str, Any], fail_severities: list[str], counts: Counter[str]) -> ET.Element:
+def _case(host: Host, check: Check, fail_severities: list[str], counts: Counter[str]) -> ET.Element:
     case = _element("testcase", classname=host["name"], name=f"{check['id']}: {check['title']}")
     _properties(case, {"severity": check["severity"], "status": check["status"], **_proof(host, check)})
     message = (
@@ -89,7 +91,7 @@ STEP_RESULTS: dict[str, str | None] = {"failed": "failure", "planned": "skipped"
 RUNBOOK_MARK = "Runbook:"
 
 
-def _step(host: Mapping[str, Any], action: Mapping[str, Any], counts: Counter[str]) -> ET.Element:
+def _step(host: Host, action: Action, counts: Counter[str]) -> ET.Element:
     """One test case per step the run took (or planned) on the host: LiveUpdate, promote, roll back, repair."""
     kind = str(action.get("action"))
     case = _element("testcase", classname=host["name"], name=f"step {kind}: {STEP_NAMES.get(kind, kind)}")
@@ -108,7 +110,7 @@ def _step(host: Mapping[str, Any], action: Mapping[str, Any], counts: Counter[st
     return case
 
 
-def _runbook(host: Mapping[str, Any], counts: Counter[str]) -> ET.Element | None:
+def _runbook(host: Host, counts: Counter[str]) -> ET.Element | None:
     """A failed host whose message carries the runbook gets a case of its own: what to do now."""
     message = str(host.get("message") or "")
     if host["status"] != "failed" or RUNBOOK_MARK not in message:
@@ -122,8 +124,8 @@ def _runbook(host: Mapping[str, Any], counts: Counter[str]) -> ET.Element | None
     return case
 
 
-def render(document: Mapping[str, Any]) -> str:
-    fail_severities = list(document["options"].get("fail_severities", report.DEFAULT_FAIL_SEVERITIES))
+def render(document: Report) -> str:
+    fail_severities = report.fail_severities_of(document)
     timestamp = document["started"].rstrip("Z")  # JUnit's timestamp has no zone; the run's times are UTC
     root = _element("testsuites", name="defs_health", timestamp=timestamp)
     totals: Counter[str] = Counter()

@@ -23,6 +23,14 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import Smsms
 
 #: the options a plugin's ``act`` receives: a TypedDict of :mod:`option_types`
 OptionsT = TypeVar("OptionsT", bound=Mapping[str, object])
+#: the variables Ansible gives a task (``run``'s ``task_vars``), as the collection's code reads them: each value is
+#: checked where it is read; :func:`for_ansible` hands them back to an Ansible call that wants its own dict
+TaskVars = Mapping[str, object]
+
+
+def for_ansible(task_vars: TaskVars) -> dict[str, Any]:
+    """``task_vars`` as Ansible's own calls (``_execute_module``) take them: the same dict Ansible gave, not a copy."""
+    return task_vars if isinstance(task_vars, dict) else dict(task_vars)
 
 
 class DocumentedAction(ActionBase, Generic[OptionsT]):
@@ -59,13 +67,16 @@ class DocumentedAction(ActionBase, Generic[OptionsT]):
             result.update(failed=True, msg=str(exc), error=exc.as_dict())
         return result
 
-    def _with_host_variables(self, args: dict[str, object], task_vars: dict[str, Any]) -> dict[str, object]:
+    def _with_host_variables(self, args: dict[str, object], task_vars: TaskVars) -> dict[str, object]:
         """``args`` with each option it lacks taken from its inventory variable, where that is set."""
         for option, variable in self.HOST_VARIABLES.items():
             if option in self.ARGUMENT_SPEC and args.get(option) is None and task_vars.get(variable) is not None:
                 args[option] = self._templar.template(task_vars[variable])
         return args
 
-    def act(self, options: OptionsT, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """What the module does; returns the result keys to add (raise SmsmseError to fail)."""
+    def act(self, options: OptionsT, task_vars: TaskVars) -> dict[str, Any]:
+        """What the module does; returns the result keys to add (raise SmsmseError to fail).
+
+        ``task_vars`` is the dict Ansible gave ``run``, read-only (:func:`for_ansible` hands it back to a module call).
+        """
         raise NotImplementedError

@@ -7,6 +7,7 @@ options that carry secrets are named by the action plugin, as dotted paths.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -41,15 +42,24 @@ def from_documentation(documentation: str, *, no_log: tuple[str, ...] = ()) -> d
     return spec
 
 
-def _options(options: dict[str, Any]) -> dict[str, Any]:
+def _options(options: Mapping[str, object]) -> dict[str, Any]:
+    """The spec of documented ``options`` (YAML read from a documentation string: each option and suboptions checked)."""
     spec: dict[str, Any] = {}
-    for name, option in options.items():
+    for name, given in options.items():
+        option = _documented(given, name)
         entry = {key: option[key] for key in _SPEC_KEYS if key in option}
         entry.setdefault("type", "str")
         if "suboptions" in option:
-            entry["options"] = _options(option["suboptions"])
+            entry["options"] = _options(_documented(option["suboptions"], f"{name}.suboptions"))
         spec[name] = entry
     return spec
+
+
+def _documented(value: object, where: str) -> Mapping[str, object]:
+    """``value``, a mapping the documentation gives at ``where``; a TypeError naming the place when it is not one."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"the documentation's `{where}` is a {type(value).__name__}, not a mapping")
+    return value
 
 
 #: integer option -> (lowest, highest) value accepted, for every module that documents it as an int. Each option's
@@ -74,7 +84,7 @@ def range_text(option: str) -> str:
     return f"From {low} to {high}."
 
 
-def check_bounds(spec: dict[str, Any], options: dict[str, Any]) -> None:
+def check_bounds(spec: Mapping[str, Mapping[str, object]], options: Mapping[str, object]) -> None:
     """Refuse, with ``OPTION_INVALID`` naming the option and its range, an int option of ``spec`` outside :data:`BOUNDS`."""
     for option, (low, high) in BOUNDS.items():
         value = options.get(option)

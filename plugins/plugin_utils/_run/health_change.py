@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
@@ -93,11 +93,11 @@ def warnings_by_plan(warnings: Sequence[str], plans: Sequence[plan.Plan]) -> lis
 _FOLDER_ARGS = ("name", "a", "b", "from", "to")
 
 
-def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[str, Any]:
+def predict(smsmse_defs: Mapping[str, object], done: Sequence[plan.Plan]) -> dict[str, Any]:
     """The facts as they are once the ``done`` plans succeeded (the agent checked every copy against its manifest)."""
-    verification = smsmse_defs["verification"]
-    sets = [dict(s) for s in verification["sets"]]
-    active = {name: dict(record) for name, record in verification["active"].items()}
+    verification = _verification(smsmse_defs)
+    sets = [s.copy() for s in verification["sets"]]
+    active = {name: record.copy() for name, record in verification["active"].items()}
     for the_plan in done:
         store, version = the_plan.store, the_plan.version
         if the_plan.kind == "repair_usage":
@@ -112,15 +112,33 @@ def predict(smsmse_defs: Mapping[str, Any], done: Sequence[plan.Plan]) -> dict[s
             copy = {**origin, "store": store}
             sets.append(copy)
         if copy is not None:
-            copy.update(status="good", errors=[])
+            copy["status"], copy["errors"] = "good", []
         active[store] = {"version": version, "status": "good", "proof": copy["proof"] if copy else verify.STRUCTURE, "errors": []}
-    predicted = {**verification, "sets": sets, "active": active, "newest_good": verify.newest_good(sets)}
-    stores = {name: dict(record) for name, record in smsmse_defs["stores"].items()}
+    predicted: verify.Verification = {**verification, "sets": sets, "active": active, "newest_good": verify.newest_good(sets)}
+    stores = {name: dict(record) for name, record in _stores(smsmse_defs).items()}
     for the_plan in done:
         for name, sets_after in the_plan.extra.get("usage", {}).items():
-            if stores.get(name, {}).get("usage"):
-                stores[name]["usage"] = {**stores[name]["usage"], "sets": sets_after}
+            usage = stores.get(name, {}).get("usage")
+            if usage:
+                stores[name]["usage"] = {**_mapping(usage, f"stores.{name}.usage"), "sets": sets_after}
     return {**smsmse_defs, "stores": stores, "verification": predicted}
+
+
+def _verification(smsmse_defs: Mapping[str, object]) -> verify.Verification:
+    """The verdicts the host's facts carry, as defs_verify (or the read back after a change) set them."""
+    return cast(verify.Verification, _mapping(smsmse_defs["verification"], "verification"))
+
+
+def _stores(smsmse_defs: Mapping[str, object]) -> dict[str, Mapping[str, object]]:
+    """Each store record of the host's facts."""
+    found = _mapping(smsmse_defs["stores"], "stores")
+    return {str(name): _mapping(record, f"stores.{name}") for name, record in found.items()}
+
+
+def _mapping(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"the facts' `{where}` is a {type(value).__name__}, not a mapping")
+    return value
 
 
 def _quarantined(the_plan: plan.Plan, version: str) -> bool:

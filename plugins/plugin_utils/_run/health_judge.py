@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
@@ -15,7 +15,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_typ
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 
-def usable(result: object) -> TypeGuard[Mapping[str, Any]]:
+def usable(result: object) -> TypeGuard[Mapping[str, object]]:
     """A registered defs_verify result that holds an assessment."""
     return (
         isinstance(result, Mapping)
@@ -26,6 +26,19 @@ def usable(result: object) -> TypeGuard[Mapping[str, Any]]:
     )
 
 
+def assessment_of(result: Mapping[str, object]) -> Mapping[str, object]:
+    """The serialised assessment a defs_verify result registered (``Assessment.to_dict``); KeyError when it has none."""
+    found = result["assessment"]
+    if not isinstance(found, Mapping):
+        raise TypeError(f"the registered assessment is a {type(found).__name__}, not a mapping")
+    return found
+
+
+def verification_of(result: Mapping[str, object]) -> verify.Verification:
+    """The verdicts of the assessment a defs_verify result registered: defs_verify wrote them (``verify.judge``)."""
+    return cast(verify.Verification, assessment_of(result)["verification"])
+
+
 def fleet_marks(
     results: Mapping[str, object], *, enabled: bool, threshold: float
 ) -> tuple[dict[str, list[dict[str, str]]], consensus.Tally]:
@@ -33,7 +46,7 @@ def fleet_marks(
     marks: dict[str, list[dict[str, str]]] = {host: [] for host in results}
     if not enabled:
         return marks, {}
-    verifications = {host: r["assessment"]["verification"] for host, r in results.items() if usable(r)}
+    verifications = {host: verification_of(r) for host, r in results.items() if usable(r)}
     votes = consensus.tally(verifications)
     decided = consensus.winners(votes, threshold=threshold)
     for host, verification in verifications.items():
@@ -46,16 +59,16 @@ def as_mark(finding: consensus.Finding) -> dict[str, str]:
     return {"code": found["code"], "message": found["message"], "store": found["store"], "version": found["version"]}
 
 
-def judge(verified: Mapping[str, Any], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
+def judge(verified: Mapping[str, object], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None) -> Judged:
     """The host's registered assessment with the fleet's marks applied (and its decided versions as proof), decided."""
     return Judged.of(decided(verified, marks, opts, agreed))
 
 
 def decided(
-    verified: Mapping[str, Any], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None
+    verified: Mapping[str, object], marks: Sequence[Mapping[str, str]], opts: Options, agreed: verify.Agreed | None = None
 ) -> assessment.Assessment:
     """The assessment a defs_verify result registered, read back (no parse), marked once and decided once."""
-    found = assessment.Assessment.from_dict(verified["assessment"]).marked(marks, agreed)
+    found = assessment.Assessment.from_dict(assessment_of(verified)).marked(marks, agreed)
     return found.decided(repair_hawking=opts.repair_hawking, max_age_days=opts.max_age_days, today=opts.today)
 
 
@@ -63,7 +76,7 @@ def record(
     name: str,
     judged: Judged | None,
     *,
-    checks: Sequence[Mapping[str, Any]],
+    checks: Sequence[Mapping[str, object]],
     actions: Sequence[Action],
     status: str,
     message: str,
@@ -121,7 +134,7 @@ def usable_on(source: str, *, windows: bool) -> bool:
     return found == distpoint.LIVEUPDATE or distpoint.SUPPORTED[found][1 if windows else 0]
 
 
-def is_windows(smsmse_defs: Mapping[str, Any]) -> bool:
+def is_windows(smsmse_defs: Mapping[str, object]) -> bool:
     """Whether the host is Windows, as its probe said (the lab's Windows agent serves a POSIX host)."""
     host = smsmse_defs.get("host")
     return isinstance(host, Mapping) and host.get("os") == "windows"

@@ -89,7 +89,7 @@ def run_host(
     ctx: store_view.Context,
     agent: Agent,
     fleet: Fleet = NO_CONSENSUS,
-    decided_by_fleet: Mapping[str, Any] | None = None,
+    decided_by_fleet: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     """The host's report record (``changed`` says whether anything on the host changed).
 
@@ -116,7 +116,7 @@ def run_host(
 
 def _enforce(
     name: str,
-    verified: Mapping[str, Any],
+    verified: Mapping[str, object],
     judged: Judged,
     opts: Options,
     progress: Progress,
@@ -126,7 +126,7 @@ def _enforce(
     fleet: Fleet,
 ) -> dict[str, Any]:
     today, first_checks, actions = opts.today, judged.checks, progress.actions
-    runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs))
+    runbook = health.RUNBOOK.format(event=_event_name(judged.smsmse_defs["product"]))
     fixed_by = None
     if judged.decision.action == decide.LIVEUPDATE:
         healed, why = from_sources(name, verified, judged, opts, progress, agent=agent, fleet=fleet)
@@ -184,7 +184,7 @@ def broken(
     exc: BaseException,
     *,
     judged: Judged | None,
-    checks: Sequence[Mapping[str, Any]],
+    checks: Sequence[Mapping[str, object]],
     progress: Progress,
     today: dt.date,
 ) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def connection_broke(exc: BaseException) -> bool:
 def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seven things
     name: str,
     judged: Judged,
-    checks: Sequence[Mapping[str, Any]],
+    checks: Sequence[Mapping[str, object]],
     actions: Sequence[Action],
     message: str,
     today: dt.date,
@@ -234,6 +234,9 @@ def _failed(  # noqa: PLR0917 - the failure paths of run_host pass the same seve
     }
 
 
-def _event_name(smsmse_defs: Mapping[str, Any]) -> str:
-    ids = smsmse_defs["product"].get("event_ids")
-    return f"the product's event {ids['init_failed']}" if ids else "the product's event 401 (6.5.x) or 395 (6.0.x)"
+def _event_name(product: Mapping[str, object]) -> str:
+    """The product's "scanner failed" event, as its facts name it (``product.event_ids``), for the runbook."""
+    ids = product.get("event_ids")
+    if ids and isinstance(ids, Mapping):
+        return f"the product's event {ids['init_failed']}"
+    return "the product's event 401 (6.5.x) or 395 (6.0.x)"

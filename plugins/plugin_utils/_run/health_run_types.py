@@ -86,11 +86,11 @@ class Agent:
     #: run the steps in one apply call; the checked reply
     apply: Callable[[Sequence[steps.Step]], Mapping[str, Any]]
     #: run LiveUpdate; a defs_liveupdate-like result (``failed``, ``msg``)
-    liveupdate: Callable[[], Mapping[str, Any]]
+    liveupdate: Callable[[], Mapping[str, object]]
     #: verify the host again; a defs_verify-like result
-    reverify: Callable[[], Mapping[str, Any]]
+    reverify: Callable[[], Mapping[str, object]]
     #: bring (source, version) into the host's source store; a defs_import-like result (``failed``, ``msg``, ``error``, ``changed``)
-    fetch: Callable[[str, str, Mapping[str, store_view.StoreView]], Mapping[str, Any]] | None = None
+    fetch: Callable[[str, str, Mapping[str, store_view.StoreView]], Mapping[str, object]] | None = None
 
 
 @dataclass

@@ -5,30 +5,32 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
-from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_judge import as_mark, judge, usable
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_judge import as_mark, judge, usable, verification_of
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_types import Action, Agent, Fleet, Judged, Options, Progress
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
 
-def marks_after_liveupdate(name: str, before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> list[dict[str, str]]:
-    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again."""
+def marks_after_liveupdate(name: str, before: Mapping[str, object], after: Mapping[str, object], fleet: Fleet) -> list[dict[str, str]]:
+    """The same fleet consensus on what LiveUpdate brought: this host's votes taken again, the rule applied again.
+
+    ``before``, ``after``: the host's registered defs_verify results before and after (:func:`health_judge.usable`).
+    """
     if fleet.votes is None:
         return []
-    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
+    first, again = verification_of(before), verification_of(after)
     decided = consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
     return [as_mark(finding) for finding in consensus.findings(name, again, decided)]
 
 
-def agreed_after_liveupdate(before: Mapping[str, Any], after: Mapping[str, Any], fleet: Fleet) -> verify.Agreed:
+def agreed_after_liveupdate(before: Mapping[str, object], after: Mapping[str, object], fleet: Fleet) -> verify.Agreed:
     """What the fleet decides once this host's votes are taken again on what LiveUpdate brought."""
     if fleet.votes is None:
         return {}
-    first, again = before["assessment"]["verification"], after["assessment"]["verification"]
+    first, again = verification_of(before), verification_of(after)
     return consensus.winners(consensus.revote(fleet.votes, first, again), threshold=fleet.threshold)
 
 
@@ -41,7 +43,7 @@ _TRY_OLDER = frozenset({"SOURCE_MISMATCH", "SOURCE_NOT_FOUND"})
 
 def from_sources(
     name: str,
-    verified: Mapping[str, Any],
+    verified: Mapping[str, object],
     judged: Judged,
     opts: Options,
     progress: Progress,
@@ -65,7 +67,7 @@ def from_sources(
             progress.changed = progress.changed or bool(ran.get("changed", not ran.get("failed")))
             if ran.get("failed"):
                 why.append((shown, str(ran.get("msg", "failed"))))
-                if (ran.get("error") or {}).get("code") in _TRY_OLDER:
+                if _error_code(ran) in _TRY_OLDER:
                     continue
                 break
             progress.doing = f"the verification after {'LiveUpdate' if source == distpoint.LIVEUPDATE else 'the import'}"
@@ -89,7 +91,7 @@ def from_sources(
     return None, "No source yielded a good set: " + "; ".join(f"{source}: {text}" for source, text in why)
 
 
-def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[Callable[[], Mapping[str, Any]]]:
+def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[Callable[[], Mapping[str, object]]]:
     """What asking ``source`` means: LiveUpdate once, or a distribution point for each catalogued version the host does
     not hold good, newest first (at most :data:`VERSIONS_PER_SOURCE`)."""
     if source == distpoint.LIVEUPDATE:
@@ -104,14 +106,26 @@ def _attempts(source: str, judged: Judged, opts: Options, agent: Agent) -> list[
     return [functools.partial(fetch, source, version, judged.stores) for version in wanted]
 
 
-def _action(kind: str, result: Mapping[str, Any], *, source: str | None = None) -> Action:
+def _action(kind: str, result: Mapping[str, object], *, source: str | None = None) -> Action:
+    """The action record of a LiveUpdate or import result (a defs_liveupdate- or defs_import-like result)."""
     found: Action = {
         "action": kind,
         "result": "failed" if result.get("failed") else "done",
-        "version": result.get("version"),
-        "previous": result.get("previous"),
+        "version": _version(result.get("version")),
+        "previous": _version(result.get("previous")),
         "message": str(result.get("msg", "")),
     }
     if source is not None:
         found["source"] = source
     return found
+
+
+def _version(value: object) -> str | None:
+    """A version a result names: the text, or None when it names none."""
+    return value if isinstance(value, str) else None
+
+
+def _error_code(result: Mapping[str, object]) -> object:
+    """The code of a failed result's ``error`` (``SmsmseError.as_dict``), None when it has none."""
+    error = result.get("error")
+    return error.get("code") if isinstance(error, Mapping) else None

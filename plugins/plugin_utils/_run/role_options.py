@@ -12,7 +12,6 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._report import report
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import argspec
@@ -37,7 +36,7 @@ CATALOG_VARIABLES: dict[str, str] = {
 }
 
 
-def check(options: Mapping[str, Any], *, now: dt.datetime) -> None:
+def check(options: Mapping[str, object], *, now: dt.datetime) -> None:
     """Raise ``OPTION_INVALID`` (or the catalog's own code) for the first role option that cannot work."""
     for variable, (low, high) in RANGES.items():
         value = options.get(variable)
@@ -56,16 +55,18 @@ def check(options: Mapping[str, Any], *, now: dt.datetime) -> None:
     _check_report_dir(options.get("defs_health_report_dir"))
 
 
-def _check_catalog(options: Mapping[str, Any], now: dt.datetime) -> None:
+def _check_catalog(options: Mapping[str, object], now: dt.datetime) -> None:
     path = options.get("defs_health_catalog")
     if not path:
         return
+    threshold = options.get("defs_health_signature_threshold") or 1  # check() held it to RANGES
+    state = options.get("defs_health_catalog_state") or None
     try:
         catalog.load_configured(
             str(path),
-            trusted_keys=list(options.get("defs_health_trusted_keys") or []),
-            threshold=int(options.get("defs_health_signature_threshold") or 1),
-            state_path=options.get("defs_health_catalog_state") or None,
+            trusted_keys=_key_texts(options.get("defs_health_trusted_keys") or []),
+            threshold=threshold if isinstance(threshold, int) else 1,
+            state_path=str(state) if state else None,
             now=now,
             record_state=False,
         )
@@ -74,6 +75,17 @@ def _check_catalog(options: Mapping[str, Any], now: dt.datetime) -> None:
         for option, variable in CATALOG_VARIABLES.items():
             message = message.replace(option, variable)
         raise SmsmseError(exc.code, f"defs_health_catalog: {message}", path=exc.path) from None
+
+
+def _key_texts(value: object) -> list[str]:
+    """The trusted keys a role variable lists (the role's argument spec makes it a list of strings; the module checks
+    it again, as it may be called alone)."""
+    if isinstance(value, (list, tuple)) and all(isinstance(key, str) for key in value):
+        return [str(key) for key in value]
+    raise SmsmseError(
+        "OPTION_INVALID",
+        f"`trusted_keys` is a {type(value).__name__}: list the trusted public keys, one PEM text or 64 hex digits each.",
+    )
 
 
 def _check_report_dir(option: object) -> None:

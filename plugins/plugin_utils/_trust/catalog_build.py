@@ -77,8 +77,8 @@ def previous_sequence(existing: Mapping[str, object] | None, keys: Sequence[Ed25
 
 
 def still_valid(
-    existing: Mapping[str, Any],
-    signed: Mapping[str, Any],
+    existing: Mapping[str, object],
+    signed: Mapping[str, object],
     keys: Sequence[Ed25519PrivateKey],
     *,
     now: dt.datetime,
@@ -86,7 +86,7 @@ def still_valid(
 ) -> bool:
     """Whether ``existing`` already lists the same sets, signed by exactly these keys, and is not due for renewal."""
     old = existing["signed"]
-    if old.get("sets") != signed["sets"]:
+    if not isinstance(old, Mapping) or old.get("sets") != signed["sets"]:
         return False
     publics = [key.public_key() for key in keys]
     try:  # loading "at" now + renew_before refuses a catalog that expires before then

@@ -16,7 +16,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import ntfs
 
@@ -81,12 +80,15 @@ def digest(manifest: Manifest) -> str:
     return hasher.hexdigest()
 
 
-def from_files(files: Iterable[Mapping[str, Any]]) -> dict[str, Entry] | None:
+def from_files(files: Iterable[Mapping[str, object]]) -> dict[str, Entry] | None:
     """A manifest from agent file records, or None when any file lacks a digest."""
     manifest: dict[str, Entry] = {}
     for record in files:
         sha = record.get("sha256")
         if not isinstance(sha, str) or not _SHA256.match(sha):
             return None
-        manifest[str(record["path"])] = Entry(size=int(record["size"]), sha256=sha)
+        size = record["size"]
+        if not isinstance(size, int):
+            return None
+        manifest[str(record["path"])] = Entry(size=size, sha256=sha)
     return manifest

@@ -21,6 +21,7 @@ from typing import Literal, NamedTuple, TypedDict
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import listing
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import snapshot as snapshots
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.snapshot import EXTRA_STORE, SOURCE_STORES, SetFolder, Snapshot, Store
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host.store_names import CSAPI
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog as catalogs
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import manifest, structure, versions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.consensus import Finding
@@ -54,13 +55,14 @@ MINORITY = "CONSENSUS_MINORITY"
 #: version -> (the digest the fleet decided, its votes, all votes): :func:`consensus.winners`
 Agreed = Mapping[str, tuple[str, int, int]]
 _STAT_KEYS = ("files_hashed", "bytes_hashed", "files_cached", "bytes_cached")
-#: the source rule's ranking of stores: the product's source stores, then CSAPI, then a caller's source_path
-SOURCE_RANK: tuple[str, ...] = (*SOURCE_STORES, "csapi", EXTRA_STORE)
+#: the source rule's ranking of stores: the product's source stores (store_names.SOURCE_STORES), then CSAPI, then a caller's
+#: source_path
+SOURCE_RANK: tuple[str, ...] = (*SOURCE_STORES, CSAPI, EXTRA_STORE)
 COPY_DIFFERS = "SET_COPY_DIFFERS"
 #: why the source rule's winner wins, by its store
 _WHY: dict[str, str] = {
     **dict.fromkeys(SOURCE_STORES, "the product derives CSAPI from its source store"),
-    "csapi": "a folder given as source_path never outranks a store the product uses",
+    CSAPI: "a folder given as source_path never outranks a store the product uses",
 }
 
 
@@ -340,7 +342,7 @@ def _source_rule(sets: list[SetVerdict]) -> list[SetVerdict]:
         winner = min(copies, key=lambda c: SOURCE_RANK.index(c["store"]) if c["store"] in SOURCE_RANK else len(SOURCE_RANK))
         for copy in copies:
             if copy["digest"] != winner["digest"]:
-                why = _WHY.get(winner["store"], _WHY["csapi"])
+                why = _WHY.get(winner["store"], _WHY[CSAPI])
                 message = (
                     f"{_where(copy)} holds set {version} with other bytes than {_where(winner)}; no catalog or fleet verdict "
                     f"decided between them, so the copy in {winner['store']} wins ({why})."

@@ -16,7 +16,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types i
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog
 
 
-def run(action: ActionBase, task_vars: Mapping[str, Any], options: VerifyOptions) -> dict[str, Any]:
+def run(action: ActionBase, task_vars: Mapping[str, object], options: VerifyOptions) -> dict[str, Any]:
     """The defs_verify result keys: the verification, the ``assessment`` for a later step or change, and the facts."""
     trusted = catalog.from_options(options, record_state=not action._task.check_mode)
     reply = probe.run(action, task_vars, options, hashing=probe.hashing(options))
