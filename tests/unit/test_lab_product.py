@@ -161,6 +161,15 @@ def _publish(source: Path, version: str) -> None:
 RACED = {"CHANGE_CONFLICT", "STORE_UNREADABLE"}
 
 
+def settle(results: list[tuple[str, str]], store: Path, newest: str) -> None:
+    """Wait for the fleet to settle: the copy job (or our promote) brings the newest set in, and our promote has tried
+    a few times. On a loaded machine that takes longer than on a quiet one, so it is waited for, up to 30 s."""
+    ends = time.monotonic() + 30
+    time.sleep(0.3)
+    while time.monotonic() < ends and (len(results) < 3 or lab_product.active(store) != newest):
+        time.sleep(0.05)
+
+
 def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
     spec = host(tmp_path, "stale_csapi")
     store, source = csapi(spec), spec.source()
@@ -209,13 +218,7 @@ def test_no_store_ever_holds_a_mixed_set(tmp_path: Path) -> None:
             for name in ("hawking", "smsmse_hawking"):
                 _publish(Path(spec.stores[name]), version)
             time.sleep(0.05)
-        # then the fleet settles: the copy job (or our promote) brings the newest set in, and our promote has tried a
-        # few times; on a loaded machine that takes longer than on a quiet one, so it is waited for, up to 30 s
-        newest = lab_product.set_versions(source)[-1]
-        settle = time.monotonic() + 30
-        time.sleep(0.3)
-        while time.monotonic() < settle and (len(results) < 3 or lab_product.active(store) != newest):
-            time.sleep(0.05)
+        settle(results, store, lab_product.set_versions(source)[-1])
     finally:
         stop.set()
         for thread in (emulator, watcher, changer):
