@@ -123,7 +123,7 @@ def medians(samples: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[fl
 
 
 def expected_shown(built: report.Report) -> dict[str, str]:
-    counts: dict[str, int] = {status: count for status, count in built["summary"]["counts"].items()}
+    counts: dict[str, int] = dict(built["summary"]["counts"].items())
     counts["all"] = built["summary"]["hosts"]
     found = {label: str(counts[value]) for label, kind, value in STEPS if kind == "filter"}
     found[f"search {SEARCH!r}"] = str(sum(1 for h in built["hosts"] if SEARCH in h["name"].lower()))

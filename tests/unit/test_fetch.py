@@ -396,11 +396,10 @@ def test_a_folder_on_a_hung_mount_meets_the_deadline(tmp_path: Path, store: Path
     # the read left running still holds its file: the number is never closed under it, so nothing opened since (a pipe
     # to a child process, a file of a later step) can take that number and have its bytes read by the stray thread
     assert hung_fds and os.readlink(f"/proc/self/fd/{hung_fds[0]}") == hung
-    pipes = [os.pipe() for _ in range(8)]
+    pipes = [os.pipe() for _pipe in range(8)]
     try:
         for _reader, writer in pipes:
-            real_write = os.write
-            real_write(writer, b"reply")
+            os.write(writer, b"reply")
         release.set()
         time.sleep(0.5)  # the stray read returns
         for reader, _writer in pipes:
