@@ -8,7 +8,9 @@ same table, and a test keeps the two equal. The exceptions that carry a code are
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 TABLE = Path(__file__).with_name("error_codes.json")
@@ -45,3 +47,19 @@ def load(text: str) -> tuple[ErrorCode, ...]:
 
 REGISTRY: tuple[ErrorCode, ...] = load(TABLE.read_text(encoding="utf-8"))
 BY_CODE: dict[str, ErrorCode] = {entry.code: entry for entry in REGISTRY}
+
+
+class Code(StrEnum):
+    """The registered codes the controller's control flow acts on (each is in the table: a test keeps it so). Code reads
+    a result's error through :func:`code_of` and compares members, never the text of a code."""
+
+    CHANGE_UNKNOWN = "CHANGE_UNKNOWN"
+    SOURCE_MISMATCH = "SOURCE_MISMATCH"
+    SOURCE_NOT_FOUND = "SOURCE_NOT_FOUND"
+
+
+def code_of(error: object) -> Code | None:
+    """The :class:`Code` of an error record (``SmsmseError.as_dict()``, a result's ``error``), or None: no record, or a
+    code the controller does not act on."""
+    code = error.get("code") if isinstance(error, Mapping) else None
+    return next((member for member in Code if member.value == code), None)

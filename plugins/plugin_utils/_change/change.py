@@ -20,6 +20,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import agent,
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.option_types import BadSet, ChangeOptions, ContextOptions
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import catalog, privacy, verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust.problems import ProblemRecord
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.error_codes import Code, code_of
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed, SmsmseError
 
 #: result keys a plan sets to say what its change does; after the apply, true only when the change was made
@@ -151,7 +152,7 @@ def carry_out(
     if done.get("failed") and not done.get("changed"):
         result.pop("diff", None)
     result.update(done)
-    made = bool(done.get("changed")) and (done.get("error") or {}).get("code") != "CHANGE_UNKNOWN"
+    made = bool(done.get("changed")) and code_of(done.get("error")) is not Code.CHANGE_UNKNOWN
     lost = [] if done.get("failed") or read is None or stores is None else _lost_races(the_plan, stores, read)
     for key in DONE_FLAGS:  # what the plan promised is true only when the host says the change was made
         if key in result:

@@ -100,7 +100,7 @@ def _describe(index: int, step: Step, report: StepReport) -> str:
 
 def _refused(report: StepReport) -> bool:
     """The step did nothing: a refusal, a skip, or arguments the agent could not use."""
-    return report["result"] in REFUSALS or (report["result"] == "failed" and report.get("code") == "BAD_REQUEST")
+    return report["result"] in REFUSALS or (report["result"] == "failed" and contract.step_code(report) is contract.StepCode.BAD_REQUEST)
 
 
 def _service_round(steps: Sequence[Step], reports: Sequence[StepReport]) -> tuple[bool, tuple[int, Step, StepReport] | None]:
@@ -195,7 +195,7 @@ def _not_restarted(steps: Sequence[Step], reports: Sequence[StepReport], changed
         if s["op"] == "service"
         and s["args"].get("action") == "start"
         and r["result"] not in ("done", "skipped")
-        and r.get("code") != "NOT_CONFIGURED"  # nothing to start with: nothing was stopped either, a warning
+        and contract.step_code(r) is not contract.StepCode.NOT_CONFIGURED  # nothing to start with: nothing was stopped, a warning
     ]
     if not down:
         return error

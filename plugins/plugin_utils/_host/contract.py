@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +85,20 @@ def problems(op: str, kind: str, document: object, limit: int = 5) -> list[str]:
 
 def _short(message: str, width: int = 200) -> str:
     return message if len(message) <= width else message[: width - 3] + "..."
+
+
+class StepCode(StrEnum):
+    """The codes of an agent's step report (docs/changes.md, "Codes") the controller acts on; read through
+    :func:`step_code` and compared as members, never as text."""
+
+    BAD_REQUEST = "BAD_REQUEST"
+    NOT_CONFIGURED = "NOT_CONFIGURED"
+
+
+def step_code(report: Mapping[str, object]) -> StepCode | None:
+    """The :class:`StepCode` of a step report, or None: no code, or one the controller does not act on."""
+    code = report.get("code")
+    return next((member for member in StepCode if member.value == code), None)
 
 
 def check_reply(op: str, reply: object) -> dict[str, Any]:

@@ -263,7 +263,7 @@ def _not_a_store(name: str, entry: StoreRecord | None, override: str) -> SmsmseE
     code, what = NOT_A_STORE.get((kind, link), NOT_A_STORE[("missing", False)])
     option = "`source_path`" if name == EXTRA_STORE else f"`stores.{name}`"
     detail = f"The {name} store '{path}' {what}"
-    if code == "STORE_UNREADABLE":
+    if kind == "unreadable":
         reason = entry.get("error") if entry else None
         return SmsmseError(code, f"{detail}{': ' + reason if reason else ''}.", path=path)
     return SmsmseError(code, f"{detail}: {option} must name the folder that holds definfo.dat and the version folders.", path=path)

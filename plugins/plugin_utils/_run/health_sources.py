@@ -12,6 +12,7 @@ from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_judge import as_mark, judge, usable, verification_of
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_types import Action, Agent, Fleet, Judged, Options, Progress
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils.error_codes import Code, code_of
 
 
 def marks_after_liveupdate(name: str, before: Mapping[str, object], after: Mapping[str, object], fleet: Fleet) -> list[dict[str, str]]:
@@ -38,7 +39,7 @@ def agreed_after_liveupdate(before: Mapping[str, object], after: Mapping[str, ob
 VERSIONS_PER_SOURCE = 3
 
 #: fetch refusals that say this version is unusable there (the next older one may be fine); others end the source
-_TRY_OLDER = frozenset({"SOURCE_MISMATCH", "SOURCE_NOT_FOUND"})
+_TRY_OLDER = frozenset({Code.SOURCE_MISMATCH, Code.SOURCE_NOT_FOUND})
 
 
 def from_sources(
@@ -67,7 +68,7 @@ def from_sources(
             progress.changed = progress.changed or bool(ran.get("changed", not ran.get("failed")))
             if ran.get("failed"):
                 why.append((shown, str(ran.get("msg", "failed"))))
-                if _error_code(ran) in _TRY_OLDER:
+                if code_of(ran.get("error")) in _TRY_OLDER:
                     continue
                 break
             progress.doing = f"the verification after {'LiveUpdate' if source == distpoint.LIVEUPDATE else 'the import'}"
@@ -123,9 +124,3 @@ def _action(kind: str, result: Mapping[str, object], *, source: str | None = Non
 def _version(value: object) -> str | None:
     """A version a result names: the text, or None when it names none."""
     return value if isinstance(value, str) else None
-
-
-def _error_code(result: Mapping[str, object]) -> object:
-    """The code of a failed result's ``error`` (``SmsmseError.as_dict``), None when it has none."""
-    error = result.get("error")
-    return error.get("code") if isinstance(error, Mapping) else None
