@@ -1596,11 +1596,6 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngine
             }
         }
 
-        public static Dictionary<string, object> Run(IDictionary request, bool checkMode, IHost host)
-        {
-            return Run(request, checkMode, host, null);
-        }
-
         // The probe, stopping at its next store or file once `abandon` is set (null: never).
         public static Dictionary<string, object> Run(IDictionary request, bool checkMode, IHost host, Abandon abandon)
         {

@@ -50,11 +50,14 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineCl
         public static int Main(string[] args)
         {
             string runtime = Runtime();
-            return Serve(delegate(IDictionary call)
-            {
-                long deadline = Req.Long(call, "deadline_seconds", Agent.DefaultDeadlineSeconds);
-                return Agent.Run(Req.NeedStr(call, "op"), Req.Need(call, "request"), Req.Bool(call, "check_mode", false), Hosts.Managed(runtime), (int)Math.Min(Math.Max(deadline, 1), int.MaxValue));
-            }, runtime);
+            return Serve(delegate(IDictionary call) { return Run(call, Hosts.Managed(runtime)); }, runtime);
+        }
+
+        // The call's operation on `host`, under the call's deadline_seconds (the default when it has none).
+        public static Dictionary<string, object> Run(IDictionary call, IHost host)
+        {
+            long deadline = Req.Long(call, "deadline_seconds", Agent.DefaultDeadlineSeconds);
+            return Agent.Run(Req.NeedStr(call, "op"), Req.Need(call, "request"), Req.Bool(call, "check_mode", false), host, (int)Math.Min(Math.Max(deadline, 1), int.MaxValue));
         }
 
         // Reads ONE JSON object from stdin, hands it to `operation` and writes ONE JSON object to stdout:

@@ -97,20 +97,24 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
             return 0;
         }
 
+        // fstat(2) into `st`: 0, or -1 (glibc before 2.33 exports it only as __fxstat)
+        private static int Fstat(int fd, byte[] st)
+        {
+            try
+            {
+                return fstat(fd, st);
+            }
+            catch (EntryPointNotFoundException)
+            {
+                return fxstat(1, fd, st);
+            }
+        }
+
         // "device:inode" of what the descriptor `fd` is open on, or null when it is not open.
         public static string Identity(int fd)
         {
             byte[] st = new byte[256];
-            int done;
-            try
-            {
-                done = fstat(fd, st);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                done = fxstat(1, fd, st);
-            }
-            return done != 0 ? null : BitConverter.ToUInt64(st, 0).ToString(CultureInfo.InvariantCulture) + ":" + BitConverter.ToUInt64(st, 8).ToString(CultureInfo.InvariantCulture);
+            return Fstat(fd, st) != 0 ? null : BitConverter.ToUInt64(st, 0).ToString(CultureInfo.InvariantCulture) + ":" + BitConverter.ToUInt64(st, 8).ToString(CultureInfo.InvariantCulture);
         }
 
         // O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC of x86-64 Linux, with O_RDONLY (0) or O_WRONLY (1)
@@ -138,15 +142,7 @@ namespace ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineHo
                 throw new HostException(code, what, path);
             }
             byte[] st = new byte[256];
-            int done;
-            try
-            {
-                done = fstat(fd, st);
-            }
-            catch (EntryPointNotFoundException)
-            {
-                done = fxstat(1, fd, st);
-            }
+            int done = Fstat(fd, st);
             uint type = Mode(st) & 0xF000;
             if (done != 0 || type != 0x8000)
             {

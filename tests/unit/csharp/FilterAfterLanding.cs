@@ -161,8 +161,7 @@ namespace FilterDouble
                 string prefix = Req.NeedStr(Req.Need(request, "wire"), "staging_prefix");
                 string removes = Req.NeedStr(Req.Need(call, "filter"), "removes");
                 IHost host = new FilteredHost(Hosts.Managed("Mono"), removes, prefix);
-                long deadline = Req.Long(call, "deadline_seconds", Agent.DefaultDeadlineSeconds);
-                return Agent.Run(Req.NeedStr(call, "op"), request, false, host, (int)Math.Min(Math.Max(deadline, 1), int.MaxValue));
+                return ansible_collections.mailsec.smsmse.plugins.module_utils.SmsmseEngineCli.Program.Run(call, host);
             }, "Mono");
         }
     }
