@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import narrow
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import SmsmseError
 
 _SPEC_KEYS = ("type", "required", "default", "choices", "elements", "aliases")
@@ -57,9 +58,7 @@ def _options(options: Mapping[str, object]) -> dict[str, Any]:
 
 def _documented(value: object, where: str) -> Mapping[str, object]:
     """``value``, a mapping the documentation gives at ``where``; a TypeError naming the place when it is not one."""
-    if not isinstance(value, Mapping):
-        raise TypeError(f"the documentation's `{where}` is a {type(value).__name__}, not a mapping")
-    return value
+    return narrow.mapping(value, f"the documentation's `{where}`")
 
 
 #: integer option -> (lowest, highest) value accepted, for every module that documents it as an int. Each option's

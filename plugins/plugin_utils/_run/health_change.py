@@ -9,6 +9,7 @@ from typing import Any, cast
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import outcome, plan, steps
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._host import store_view
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import narrow
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_types import Action, Judged, Options
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import verify
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils.errors import AgentFailed
@@ -120,25 +121,19 @@ def predict(smsmse_defs: Mapping[str, object], done: Sequence[plan.Plan]) -> dic
         for name, sets_after in the_plan.extra.get("usage", {}).items():
             usage = stores.get(name, {}).get("usage")
             if usage:
-                stores[name]["usage"] = {**_mapping(usage, f"stores.{name}.usage"), "sets": sets_after}
+                stores[name]["usage"] = {**narrow.mapping(usage, f"the facts' `stores.{name}.usage`"), "sets": sets_after}
     return {**smsmse_defs, "stores": stores, "verification": predicted}
 
 
 def _verification(smsmse_defs: Mapping[str, object]) -> verify.Verification:
     """The verdicts the host's facts carry, as defs_verify (or the read back after a change) set them."""
-    return cast(verify.Verification, _mapping(smsmse_defs["verification"], "verification"))
+    return cast(verify.Verification, narrow.mapping(smsmse_defs["verification"], "the facts' `verification`"))
 
 
 def _stores(smsmse_defs: Mapping[str, object]) -> dict[str, Mapping[str, object]]:
     """Each store record of the host's facts."""
-    found = _mapping(smsmse_defs["stores"], "stores")
-    return {str(name): _mapping(record, f"stores.{name}") for name, record in found.items()}
-
-
-def _mapping(value: object, where: str) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"the facts' `{where}` is a {type(value).__name__}, not a mapping")
-    return value
+    found = narrow.mapping(smsmse_defs["stores"], "the facts' `stores`")
+    return {str(name): narrow.mapping(record, f"the facts' `stores.{name}`") for name, record in found.items()}
 
 
 def _quarantined(the_plan: plan.Plan, version: str) -> bool:

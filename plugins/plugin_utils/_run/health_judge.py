@@ -11,6 +11,7 @@ from typing import Any, TypeGuard, cast
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils import assessment
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._change import distpoint
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._decide import decide, health
+from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run import narrow
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._run.health_run_types import Action, Judged, Options
 from ansible_collections.mailsec.smsmse.plugins.plugin_utils._trust import consensus, verify
 
@@ -28,10 +29,7 @@ def usable(result: object) -> TypeGuard[Mapping[str, object]]:
 
 def assessment_of(result: Mapping[str, object]) -> Mapping[str, object]:
     """The serialised assessment a defs_verify result registered (``Assessment.to_dict``); KeyError when it has none."""
-    found = result["assessment"]
-    if not isinstance(found, Mapping):
-        raise TypeError(f"the registered assessment is a {type(found).__name__}, not a mapping")
-    return found
+    return narrow.mapping(result["assessment"], "the registered assessment")
 
 
 def verification_of(result: Mapping[str, object]) -> verify.Verification:
